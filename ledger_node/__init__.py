@@ -1,0 +1,1 @@
+"""Running the chain: compiler pipeline, embedded node, deployment (see README.md)."""

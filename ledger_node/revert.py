@@ -1,0 +1,45 @@
+"""Decode revert data into the custom error of any CityPoints contract (or OpenZeppelin's, or Error(string))."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from eth_abi import decode
+from eth_utils import function_signature_to_4byte_selector
+
+from ledger_node.compiler import load_all
+
+
+@lru_cache(maxsize=1)
+def error_table() -> dict[bytes, tuple[str, list[str]]]:
+    table: dict[bytes, tuple[str, list[str]]] = {
+        function_signature_to_4byte_selector("Error(string)"): ("Error", ["string"]),
+        function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["uint256"]),
+    }
+    for artifact in load_all().values():
+        for item in artifact["abi"]:
+            if item["type"] == "error":
+                types = [_abi_type(i) for i in item["inputs"]]
+                sig = f"{item['name']}({','.join(types)})"
+                table[function_signature_to_4byte_selector(sig)] = (item["name"], types)
+    return table
+
+
+def decode_revert(data: str | bytes | None) -> tuple[str, tuple] | None:
+    if not data:
+        return None
+    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else bytes(data)
+    entry = error_table().get(raw[:4])
+    if not entry:
+        return None
+    name, types = entry
+    try:
+        return name, tuple(decode(types, raw[4:]))
+    except Exception:
+        return name, ()
+
+
+def _abi_type(item: dict) -> str:
+    if item["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){item['type'][5:]}"
+    return item["type"]

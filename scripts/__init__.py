@@ -1,0 +1,1 @@
+"""Operator commands: the `citypoints` console (cli.py), the demo city, benchmarks."""

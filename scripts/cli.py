@@ -1,0 +1,112 @@
+"""`citypoints`: the one console command. Each subcommand has --help."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="CityPoints: a city's reward points on a permissioned ledger.", no_args_is_help=True,
+                  add_completion=False)
+node_app = typer.Typer(help="Run the embedded chain node (anvil) under var/chain/.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1):
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@node_app.command("start")
+def node_start():
+    """Start the embedded node (succeeds if it already runs) and print its RPC URL."""
+    from ledger_node import node_control
+    from ledger_node.anvil import NodeError
+
+    try:
+        _, message = node_control.start()
+    except NodeError as exc:
+        _fail(str(exc))
+    console.print(message)
+    console.print(node_control.status().rpcUrl)
+
+
+@node_app.command("stop")
+def node_stop():
+    """Stop the embedded node cleanly, saving its state."""
+    from ledger_node import node_control
+    from ledger_node.anvil import NodeError
+
+    try:
+        console.print(node_control.stop())
+    except NodeError as exc:
+        _fail(str(exc))
+
+
+@node_app.command("status")
+def node_status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
+    """Show whether the node runs, its height, chain id and health. Exit 1 when not healthy."""
+    from ledger_node import node_control
+
+    st = node_control.status()
+    if as_json:
+        print(json.dumps(st.as_dict()))
+    elif st.healthy:
+        console.print(f"[green]healthy[/green] {st.rpcUrl} chain {st.chainId} height {st.height} pid {st.pid}")
+    else:
+        console.print(f"[red]{st.detail}[/red] {st.rpcUrl}")
+    raise typer.Exit(0 if st.healthy else 1)
+
+
+@app.command("compile")
+def compile_cmd(force: bool = typer.Option(False, "--force", help="Recompile even if nothing changed.")):
+    """Compile contracts/ into build/contracts/ (cached by source hash)."""
+    from ledger_node.compiler import CompileError, compile_all
+
+    try:
+        artifacts = compile_all(force=force)
+    except CompileError as exc:
+        for p in exc.problems:
+            err.print(f"[red]{p}[/red]")
+        raise typer.Exit(1)
+    console.print(f"{len(artifacts)} contracts in build/contracts/")
+
+
+@app.command("deploy")
+def deploy_cmd(fresh: bool = typer.Option(False, "--fresh", help="Deploy new contracts even if some exist."),
+               rpc: str = typer.Option(None, "--rpc", help="JSON-RPC URL (default: the embedded node).")):
+    """Deploy the contracts and write var/deployment.json; a no-op when they are already deployed."""
+    from ledger_node.chain import TransactionFailed
+    from ledger_node.compiler import CompileError
+    from ledger_node.deploy import deploy
+
+    try:
+        result = deploy(rpc, fresh=fresh)
+    except (CompileError, TransactionFailed, ConnectionError) as exc:
+        _fail(str(exc))
+    console.print(result.message)
+    for name, address in result.deployment["contracts"].items():
+        console.print(f"  {name:<14} {address}")
+
+
+@app.command("demo")
+def demo_cmd(residents: int = typer.Option(1000, help="How many demo residents."),
+             merchants: int = typer.Option(20, help="How many demo merchants.")):
+    """Create (or resume creating) the demo city and write var/demo.json. Never for production."""
+    from scripts.demo import load_demo
+
+    summary = load_demo(residents=residents, merchants=merchants, console=console)
+    console.print(summary)
+
+
+def main():  # pragma: no cover - console entry point
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()
