@@ -8,10 +8,14 @@ import sys
 import typer
 from rich.console import Console
 
+from ledger_node.consortium.cli import app as consortium_app
+
 app = typer.Typer(help="CityPoints: a city's reward points on a permissioned ledger.", no_args_is_help=True,
                   add_completion=False)
 node_app = typer.Typer(help="Run the embedded chain node (anvil) under var/chain/.", no_args_is_help=True)
 app.add_typer(node_app, name="node")
+app.add_typer(consortium_app, name="consortium",
+              help="Generate and keep in sync a Hyperledger Besu QBFT network for the consortium.")
 console = Console()
 err = Console(stderr=True)
 
