@@ -9,6 +9,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from ledger_node.compiler import load_artifact
 from ledger_node.revert import decode_revert
@@ -43,7 +44,7 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: dict, *, wait: bool = 
     if "gas" not in tx:
         try:
             tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.25) + 50_000
-        except Exception as exc:  # the node simulated a revert: decode it
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise _failure(exc) from exc
     signed = account.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -53,7 +54,7 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: dict, *, wait: bool = 
     if receipt["status"] != 1:
         try:
             w3.eth.call({k: v for k, v in tx.items() if k not in ("nonce", "chainId")}, receipt["blockNumber"] - 1)
-        except Exception as exc:
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise _failure(exc, receipt) from exc
         raise TransactionFailed(f"transaction {tx_hash.hex()} reverted", receipt=receipt)
     return receipt
@@ -61,8 +62,12 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: dict, *, wait: bool = 
 
 def transact(w3: Web3, account: LocalAccount, fn, **overrides):
     """Send a bound contract function call (`contract.functions.f(...)`) from `account`."""
-    return send_transaction(w3, account, fn.build_transaction({"from": account.address, "maxFeePerGas": 0,
-                                                               "maxPriorityFeePerGas": 0, **overrides}))
+    try:  # building estimates gas, which is where a revert shows first
+        tx = fn.build_transaction({"from": account.address, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0,
+                                   **overrides})
+    except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+        raise _failure(exc) from exc
+    return send_transaction(w3, account, tx)
 
 
 def deploy_contract(w3: Web3, account: LocalAccount, name: str, *args) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from ledger_node.compiler import load_all
 
@@ -33,9 +33,10 @@ def decode_revert(data: str | bytes | None) -> tuple[str, tuple] | None:
         return None
     name, types = entry
     try:
-        return name, tuple(decode(types, raw[4:]))
-    except Exception:
+        values = decode(types, raw[4:])
+    except Exception:  # malformed data under a known selector: name it anyway
         return name, ()
+    return name, tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values))
 
 
 def _abi_type(item: dict) -> str:

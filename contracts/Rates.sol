@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ConsortiumGoverned} from "./governance/ConsortiumGoverned.sol";
+import {IRates} from "./interfaces/IRates.sol";
+
+/// @title Rates
+/// @notice Governed rates of every scheme to the credit. See {IRates}.
+contract Rates is IRates, ConsortiumGoverned {
+    uint256 public constant RATE_SCALE = 1e6;
+    uint256 public constant CREDIT_DECIMALS = 2;
+    /// @dev 1e6 credits per point: far above any sane program, low enough that no product overflows.
+    uint256 public constant MAX_RATE = 1e8 * RATE_SCALE;
+
+    mapping(uint256 scheme => uint256) private _rates;
+
+    constructor(address consortium_) ConsortiumGoverned(consortium_) {}
+
+    /// @inheritdoc IRates
+    function setRate(uint256 scheme, uint256 rate) external onlyConsortium {
+        _set(scheme, rate);
+    }
+
+    /// @inheritdoc IRates
+    function setInitialRate(uint256 scheme, uint256 rate) external onlyConsortium {
+        if (_rates[scheme] != 0) revert RatesAlreadySet(scheme, _rates[scheme]);
+        _set(scheme, rate);
+    }
+
+    /// @inheritdoc IRates
+    function rateOf(uint256 scheme) external view returns (uint256) {
+        return _rates[scheme];
+    }
+
+    /// @inheritdoc IRates
+    function creditsFor(uint256 scheme, uint256 points) external view returns (uint256) {
+        return Math.mulDiv(points, _rateOrRevert(scheme), RATE_SCALE);
+    }
+
+    /// @inheritdoc IRates
+    function pointsFor(uint256 scheme, uint256 credits) external view returns (uint256) {
+        return Math.mulDiv(credits, RATE_SCALE, _rateOrRevert(scheme), Math.Rounding.Ceil);
+    }
+
+    function _set(uint256 scheme, uint256 rate) private {
+        if (rate == 0 || rate > MAX_RATE) revert RatesInvalidRate(scheme, rate);
+        uint256 previous = _rates[scheme];
+        _rates[scheme] = rate;
+        emit RateSet(scheme, rate, previous);
+    }
+
+    function _rateOrRevert(uint256 scheme) private view returns (uint256 rate) {
+        rate = _rates[scheme];
+        if (rate == 0) revert RatesNoRate(scheme);
+    }
+}

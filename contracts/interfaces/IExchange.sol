@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IExchange
+/// @notice Cross-recognition: a resident converts points of one scheme into another at the governed rates.
+///
+/// The resident signs an EIP-712 `ExchangeIntent(address resident,uint256 fromScheme,uint256 toScheme,
+/// uint256 points,uint256 minReceived,bytes32 nonce,uint256 deadline)` (domain "CityPoints", "1", chain id,
+/// this contract); anyone may submit it (the relayer, in practice).
+///
+/// Arithmetic (rounding against the resident, who asks): `credits = floor(points * rateFrom / 1e6)`,
+/// `received = floor(credits * 1e6 / rateTo)`. The exchange burns `points` of `fromScheme`, mints
+/// `received` of `toScheme`, and records in Clearing that `fromScheme`'s issuer owes `toScheme`'s issuer
+/// `credits`. Governance decides which ordered pairs may be exchanged and each resident's daily exchange
+/// limit in credits (days as the PointsLedger counts them).
+interface IExchange {
+    /// @notice The ordered pair may not be exchanged.
+    error ExchangePairNotAllowed(uint256 fromScheme, uint256 toScheme);
+    /// @notice The exchange would give less than the signed minimum (or nothing).
+    error ExchangeBelowMinimum(uint256 received, uint256 minReceived);
+    /// @notice The exchange would pass the resident's daily limit.
+    error ExchangeDailyLimitExceeded(address resident, uint256 usedToday, uint256 credits, uint256 limit);
+    /// @notice Points must be positive.
+    error ExchangeZeroPoints();
+
+    /// @notice `resident` exchanged `points` of `fromScheme` for `received` of `toScheme`, worth `credits`.
+    event Exchanged(
+        address indexed resident,
+        uint256 indexed fromScheme,
+        uint256 indexed toScheme,
+        uint256 points,
+        uint256 received,
+        uint256 credits,
+        bytes32 nonce,
+        uint256 usedTodayAfter
+    );
+    /// @notice Governance allowed or forbade exchanging `fromScheme` into `toScheme`.
+    event PairAllowed(uint256 indexed fromScheme, uint256 indexed toScheme, bool allowed);
+    /// @notice Governance set the per-resident daily exchange limit in credit cents.
+    event DailyLimitSet(uint256 limit);
+
+    /// @notice Execute a resident-signed exchange intent.
+    /// @dev Requirements: pair allowed; points > 0; deadline not passed; nonce unused; signature by `resident`
+    /// (EOA or EIP-1271); received >= minReceived and > 0; within the daily limit; balance sufficient.
+    /// Emits: {NonceUsed}, {Exchanged}, and the ledger's and clearing's events.
+    function exchange(
+        address resident,
+        uint256 fromScheme,
+        uint256 toScheme,
+        uint256 points,
+        uint256 minReceived,
+        bytes32 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Allow or forbid exchanging `fromScheme` into `toScheme`.
+    /// @dev Requirements: Consortium. Emits: {PairAllowed}.
+    function setPairAllowed(uint256 fromScheme, uint256 toScheme, bool allowed) external;
+
+    /// @notice Set the per-resident daily exchange limit in credit cents (0: no exchanges).
+    /// @dev Requirements: Consortium. Emits: {DailyLimitSet}.
+    function setDailyLimit(uint256 limit) external;
+
+    /// @notice What an exchange of `points` would give now: (received, credits).
+    /// @dev Reverts like {exchange} for a pair that is not allowed or a scheme without a rate.
+    function quote(uint256 fromScheme, uint256 toScheme, uint256 points)
+        external
+        view
+        returns (uint256 received, uint256 credits);
+    /// @notice Whether the ordered pair may be exchanged.
+    function pairAllowed(uint256 fromScheme, uint256 toScheme) external view returns (bool);
+    /// @notice The per-resident daily exchange limit in credit cents.
+    function dailyLimit() external view returns (uint256);
+    /// @notice Credits `resident` has exchanged today.
+    function usedToday(address resident) external view returns (uint256);
+    /// @notice The EIP-712 type hash of ExchangeIntent.
+    function EXCHANGE_INTENT_TYPEHASH() external view returns (bytes32);
+}
