@@ -26,7 +26,8 @@ def write_genesis(path: Path, cfg: NodeConfig, alloc: dict[str, int]) -> None:
     genesis = {
         "config": {"chainId": cfg.chain_id},
         "nonce": "0x0",
-        "timestamp": "0x0",
+        # anvil's clock runs from the genesis time: a genesis at 0 would put every block in 1970
+        "timestamp": hex(int(time.time())),
         "gasLimit": hex(cfg.gas_limit),
         "difficulty": "0x0",
         "baseFeePerGas": "0x0",
@@ -34,6 +35,17 @@ def write_genesis(path: Path, cfg: NodeConfig, alloc: dict[str, int]) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(genesis, indent=2))
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the engine dies with the process that started it, even on `kill -9` (Linux)."""
+    try:
+        import ctypes
+        import signal as _signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, _signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -58,11 +70,15 @@ def rpc(url: str, method: str, params: list | None = None, timeout: float = 30.0
 
 
 class AnvilProcess:
-    def __init__(self, cfg: NodeConfig, genesis: Path, log: Path, *, block_time: float | None = None):
+    def __init__(self, cfg: NodeConfig, genesis: Path, log: Path, *, block_time: float | None = None,
+                 no_mining: bool = False):
+        """Automine by default (the test fixture's fast path); `no_mining` leaves every block to `evm_mine`,
+        with the pool first in, first out so a replay builds the same blocks."""
         self.cfg = cfg
         self.genesis = genesis
         self.log = log
         self.block_time = block_time
+        self.no_mining = no_mining
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -79,9 +95,12 @@ class AnvilProcess:
                 "--no-request-size-limit"]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
+        if self.no_mining:
+            args += ["--no-mining", "--order", "fifo"]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -115,6 +134,9 @@ class AnvilProcess:
     def load_state(self, blob: str) -> None:
         if not self.call("anvil_loadState", [blob]):
             raise NodeError("anvil refused the saved state")
+        # anvil's clock restarts from the genesis time; bring it to now so new blocks carry the wall time
+        latest = int(self.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        self.call("evm_setTime", [max(int(time.time()), latest + 1)])
 
     def _log_tail(self) -> str:
         try:

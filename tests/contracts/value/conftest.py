@@ -60,7 +60,7 @@ class ValueCity:
         """A signed RedemptionConsent as the wallet makes it: {message fields..., signature}."""
         message = {"resident": resident.address, "merchant": (merchant or self.city.merchant).address,
                    "credits": credits, "orderRef": order_ref, "nonce": nonce or os.urandom(32),
-                   "deadline": deadline or int(time.time()) + 10 * 365 * 86400}
+                   "deadline": int(time.time()) + 10 * 365 * 86400 if deadline is None else deadline}
         doc = typed_data("RedemptionConsent", w3.eth.chain_id, self.redemption.address, message)
         return {**message, "signature": sign(signer or resident, doc)}
 
@@ -72,7 +72,7 @@ class ValueCity:
                nonce: bytes | None = None, deadline: int | None = None, signer=None) -> dict:
         message = {"resident": resident.address, "fromScheme": from_scheme, "toScheme": to_scheme,
                    "points": points, "minReceived": min_received, "nonce": nonce or os.urandom(32),
-                   "deadline": deadline or int(time.time()) + 10 * 365 * 86400}
+                   "deadline": int(time.time()) + 10 * 365 * 86400 if deadline is None else deadline}
         doc = typed_data("ExchangeIntent", w3.eth.chain_id, self.exchange.address, message)
         return {**message, "signature": sign(signer or resident, doc)}
 
