@@ -28,18 +28,27 @@ def deploy(rpc_url: str | None = None, *, fresh: bool = False) -> DeployResult:
             msg += "; NOTE: contract sources changed since, run `citypoints deploy --fresh` to deploy them"
         return DeployResult(existing, False, msg)
     compiler.compile_all()
-    from ledger_node.system import deploy_system  # the wiring of the contracts that exist
-
     operator = operator_account()
     start_block = w3.eth.block_number + 1
-    contracts = deploy_system(w3, operator,
-                              deploy_contract=lambda name, *args: chain.deploy_contract(w3, operator, name, *args))
+    contracts = deploy_all(w3, operator)
     deployment = {"chainId": w3.eth.chain_id, "rpcUrl": rpc_url, "startBlock": start_block,
                   "contracts": {k: Web3.to_checksum_address(v) for k, v in contracts.items()}}
     paths.var_dir().mkdir(parents=True, exist_ok=True)
     paths.deployment_file().write_text(json.dumps(deployment, indent=2))
     _meta_file().write_text(json.dumps({"sourceHash": compiler.source_hash(), "operator": operator.address}))
     return DeployResult(deployment, True, f"deployed {len(contracts)} contracts from block {start_block}")
+
+
+def deploy_all(w3: Web3, operator) -> dict[str, str]:
+    """Deploy and wire every contract with `operator` as the bootstrap consortium member; {name: address}."""
+    from ledger_node.system import deploy_system
+    from ledger_node.system_value import deploy_value_system
+
+    def deploy_contract(name, *args):
+        return chain.deploy_contract(w3, operator, name, *args)
+
+    core = deploy_system(w3, operator, deploy_contract=deploy_contract)
+    return {**core, **deploy_value_system(w3, operator, core, deploy_contract=deploy_contract)}
 
 
 def read_deployment() -> dict | None:

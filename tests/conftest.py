@@ -44,11 +44,9 @@ def session_w3(node):
 @pytest.fixture(scope="session")
 def session_system(session_w3, session_operator) -> dict[str, str]:
     """The contracts deployed once per session by the same code `citypoints deploy` runs."""
-    from ledger_node.system import deploy_system
+    from ledger_node.deploy import deploy_all
 
-    return deploy_system(session_w3, session_operator,
-                         deploy_contract=lambda name, *a: chain.deploy_contract(session_w3, session_operator,
-                                                                                 name, *a))
+    return deploy_all(session_w3, session_operator)
 
 
 @pytest.fixture

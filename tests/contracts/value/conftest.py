@@ -12,9 +12,7 @@ import pytest
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from ledger_node import chain
 from ledger_node.system import call
-from ledger_node.system_value import deploy_value_system
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME, City
@@ -91,16 +89,9 @@ def parts_of(event) -> list[tuple[int, int, int]]:
 
 
 @pytest.fixture(scope="session")
-def value_city(session_w3, session_system, session_operator, city) -> ValueCity:
+def value_city(session_w3, city) -> ValueCity:
     w3 = session_w3
-    if "Redemption" in session_system:
-        addresses = session_system
-    else:
-        addresses = deploy_value_system(
-            w3, session_operator, session_system,
-            deploy_contract=lambda name, *a: chain.deploy_contract(w3, session_operator, name, *a))
-    contracts = {name: chain.bind(w3, name, a) for name, a in addresses.items()}
-    v = ValueCity(city, {**city.contracts, **contracts})
+    v = ValueCity(city, city.contracts)
     city.govern(w3, [
         call(v.rates, "setInitialRate", SCHEME, RATE_1),
         call(v.rates, "setInitialRate", OTHER_SCHEME, RATE_2),
