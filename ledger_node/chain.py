@@ -43,7 +43,7 @@ def send_transaction(w3: Web3, account: LocalAccount, tx: dict, *, wait: bool = 
     tx.setdefault("value", 0)
     if "gas" not in tx:
         try:
-            tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.25) + 50_000
+            tx["gas"] = _with_margin(w3.eth.estimate_gas(tx))
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise _failure(exc) from exc
     signed = account.sign_transaction(tx)
@@ -67,6 +67,8 @@ def transact(w3: Web3, account: LocalAccount, fn, **overrides):
                                    **overrides})
     except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
         raise _failure(exc) from exc
+    if "gas" not in overrides:  # the estimate is for this block; leave room for time- and day-dependent paths
+        tx["gas"] = _with_margin(tx["gas"])
     return send_transaction(w3, account, tx)
 
 
@@ -96,6 +98,10 @@ def fund(w3: Web3, funder: LocalAccount, addresses, wei: int) -> int:
     for h in hashes:
         w3.eth.wait_for_transaction_receipt(h, timeout=120, poll_latency=0.05)
     return len(hashes)
+
+
+def _with_margin(gas: int) -> int:
+    return int(gas * 1.25) + 50_000
 
 
 def _failure(exc: Exception, receipt: Any = None) -> TransactionFailed:

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensions/IERC1155MetadataURI.sol";
+
+/// @title IPointsLedger
+/// @notice The balances of every kind of CityPoints points, as a non-transferable ERC-1155 whose token ids are
+/// scheme ids (demo city: 1 volunteer, 2 traffic, 3 culture, 4 green).
+///
+/// Rules:
+/// - Only a scheme's issuer accounts (Membership) issue and revoke its points, only to registered residents.
+/// - `ref` is the issuer's own event id (salted hash). Refs are deduplicated per `(scheme, ref)`: one issuer
+///   organisation runs one scheme, so the scheme is the issuer's namespace. An item whose ref was used before
+///   (by an earlier call or earlier in the same batch) is skipped, not issued and not an error; the
+///   {PointsIssued} event lists skipped indices. Revocations share the same ref namespace.
+/// - Per scheme and day: the issuer organisation's daily quota (all its accounts together) and each resident's
+///   daily cap. An item over either reverts the whole call with a named error; nothing is half-applied.
+///   Revocations give back neither quota nor cap: a correction is not a refund of allowance.
+/// - Day = floor((block.timestamp + dayOffsetSeconds) / 86400), offset governed (city time zone). Counters
+///   reset when the day number grows; if a changed offset moves the day number back, the counters of the later
+///   day keep counting until that day has passed (never more than a cap per day number).
+/// - Points never move between residents: transfers and approvals revert with {PointsLedgerNonTransferable}.
+///   Balances move to another account only by a recovery that Membership completed ({moveAccount}).
+/// - Ledger operators (contracts holding Membership's LEDGER_OPERATOR_ROLE, e.g. Exchange, Redemption)
+///   mint and burn without quota or cap.
+/// - Scheme status: Active (everything), Paused (nothing moves), Retired (no more issuance or minting;
+///   revocation and burning still work so residents can spend what they hold). A global pause stops every
+///   balance change except recovery moves.
+/// - Every mint, burn and move emits ERC-1155 {TransferSingle}; domain events carry the state after the change.
+/// - No `onERC1155Received` acceptance call is made: points only ever go to registered resident accounts,
+///   whose acceptance is their registration (and the call would cost a cold account access per item).
+interface IPointsLedger is IERC1155MetadataURI {
+    /// @notice Lifecycle of a scheme.
+    enum SchemeStatus {
+        None,
+        Active,
+        Paused,
+        Retired
+    }
+
+    /// @notice Everything the ledger stores about a scheme.
+    struct SchemeInfo {
+        SchemeStatus status;
+        uint256 issuerDailyQuota;
+        uint256 residentDailyCap;
+        uint256 quotaDay;
+        uint256 issuedToday;
+        uint256 totalSupply;
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Errors
+    // ----------------------------------------------------------------------------------------------
+
+    /// @notice The caller is not an issuer account of `scheme`.
+    error PointsLedgerNotIssuer(uint256 scheme, address caller);
+    /// @notice The caller does not hold LEDGER_OPERATOR_ROLE.
+    error PointsLedgerNotLedgerOperator(address caller);
+    /// @notice Only the Membership contract moves accounts.
+    error PointsLedgerNotMembership(address caller);
+    /// @notice No scheme has this id.
+    error PointsLedgerUnknownScheme(uint256 scheme);
+    /// @notice A scheme with this id exists already (ids are never reused).
+    error PointsLedgerSchemeExists(uint256 scheme);
+    /// @notice The scheme's status does not allow this operation.
+    error PointsLedgerSchemeNotActive(uint256 scheme, SchemeStatus status);
+    /// @notice The whole ledger is paused.
+    error PointsLedgerPaused();
+    /// @notice The scheme cannot go from `from` to `to`.
+    error PointsLedgerInvalidTransition(uint256 scheme, SchemeStatus from, SchemeStatus to);
+    /// @notice The global pause is already `paused`.
+    error PointsLedgerPauseUnchanged(bool paused);
+    /// @notice Batch arrays differ in length (reason codes may also be empty).
+    error PointsLedgerLengthMismatch(uint256 residents, uint256 amounts, uint256 refs, uint256 reasonCodes);
+    /// @notice Item `index` has amount zero.
+    error PointsLedgerZeroAmount(uint256 index);
+    /// @notice The recipient is not a registered resident.
+    error PointsLedgerNotResident(address account);
+    /// @notice Issuing item `index` would take the scheme's issuer quota for `day` over `quota`.
+    error PointsLedgerIssuerDailyQuotaExceeded(
+        uint256 scheme, uint256 index, uint256 day, uint256 usedBefore, uint256 amount, uint256 quota
+    );
+    /// @notice Issuing item `index` would take `resident`'s receipts of `scheme` for `day` over `cap`.
+    error PointsLedgerResidentDailyCapExceeded(
+        uint256 scheme, uint256 index, address resident, uint256 day, uint256 receivedBefore, uint256 amount, uint256 cap
+    );
+    /// @notice `account` holds `balance` of `scheme`, less than `amount`.
+    error PointsLedgerInsufficientBalance(uint256 scheme, address account, uint256 balance, uint256 amount);
+    /// @notice The balance would exceed the ledger's 96-bit balance field.
+    error PointsLedgerBalanceOverflow(uint256 scheme, address account, uint256 balance, uint256 amount);
+    /// @notice Points cannot be transferred or approved.
+    error PointsLedgerNonTransferable();
+    /// @notice The day offset must be within +-14 hours.
+    error PointsLedgerInvalidDayOffset(int32 offsetSeconds);
+    /// @notice The recovery target already has a record in `scheme`.
+    error PointsLedgerAccountNotEmpty(uint256 scheme, address account);
+
+    // ----------------------------------------------------------------------------------------------
+    // Events
+    // ----------------------------------------------------------------------------------------------
+
+    /// @notice Points issued by `issuer`: one event per call, after one {TransferSingle} per issued item in item
+    /// order (so the k-th non-skipped item's resident and amount are in the k-th TransferSingle of the call).
+    /// @param refs every item's ref, skipped ones included (so dedup state is rebuilt from events).
+    /// @param reasonCodes every item's reason code, or empty for calls without reason codes.
+    /// @param balancesAfter the resident's balance after each item (0 for skipped items).
+    /// @param skipped indices of items skipped because their ref was used before.
+    /// @param quotaUsedAfter the issuer quota used on `day` after the call.
+    event PointsIssued(
+        uint256 indexed scheme,
+        address indexed issuer,
+        uint256 indexed day,
+        bytes32[] refs,
+        uint32[] reasonCodes,
+        uint256[] balancesAfter,
+        uint256[] skipped,
+        uint256 issuedAmount,
+        uint256 quotaUsedAfter,
+        uint256 totalSupplyAfter
+    );
+    /// @notice A correction: `amount` taken back from `resident`.
+    event PointsRevoked(
+        uint256 indexed scheme,
+        address indexed resident,
+        address indexed issuer,
+        uint256 amount,
+        bytes32 ref,
+        uint32 reasonCode,
+        uint256 balanceAfter,
+        uint256 totalSupplyAfter
+    );
+    /// @notice A revocation was skipped because its ref was used before.
+    event RevocationSkipped(uint256 indexed scheme, address indexed resident, address indexed issuer, bytes32 ref);
+    /// @notice A ledger operator minted (e.g. the receiving side of an exchange).
+    event PointsMinted(
+        uint256 indexed scheme,
+        address indexed account,
+        address indexed operator,
+        uint256 amount,
+        bytes32 ref,
+        uint256 balanceAfter,
+        uint256 totalSupplyAfter
+    );
+    /// @notice A ledger operator burned (e.g. a redemption).
+    event PointsBurned(
+        uint256 indexed scheme,
+        address indexed account,
+        address indexed operator,
+        uint256 amount,
+        bytes32 ref,
+        uint256 balanceAfter,
+        uint256 totalSupplyAfter
+    );
+    /// @notice A recovery moved `account`'s whole record of `scheme` (balance and today's receipts) to `newAccount`.
+    event AccountMoved(uint256 indexed scheme, address indexed account, address indexed newAccount, uint256 balance);
+    /// @notice A scheme was added, active.
+    event SchemeAdded(uint256 indexed scheme, uint256 issuerDailyQuota, uint256 residentDailyCap);
+    /// @notice A scheme's status changed.
+    event SchemeStatusChanged(uint256 indexed scheme, SchemeStatus previous, SchemeStatus status);
+    /// @notice A scheme's issuer daily quota changed.
+    event IssuerDailyQuotaChanged(uint256 indexed scheme, uint256 quota);
+    /// @notice A scheme's resident daily cap changed.
+    event ResidentDailyCapChanged(uint256 indexed scheme, uint256 cap);
+    /// @notice The global pause changed.
+    event LedgerPauseChanged(bool paused);
+    /// @notice The day offset changed.
+    event DayOffsetChanged(int32 offsetSeconds);
+
+    // ----------------------------------------------------------------------------------------------
+    // Issuance (the scheme's issuer accounts)
+    // ----------------------------------------------------------------------------------------------
+
+    /// @notice Issue `amount` points of `scheme` to `resident`, unless `ref` was used before (then skipped).
+    /// @dev Requirements: caller is an issuer account of `scheme`; scheme Active; ledger not paused; amount > 0;
+    /// resident registered; within the issuer daily quota and the resident daily cap.
+    /// Emits: {TransferSingle} (unless skipped), {PointsIssued}.
+    function issue(uint256 scheme, address resident, uint256 amount, bytes32 ref) external;
+
+    /// @notice {issue} with the program's activity type shown to the resident.
+    /// @dev As {issue}. Emits: {TransferSingle} (unless skipped), {PointsIssued} with `reasonCodes = [reasonCode]`.
+    function issueWithReason(uint256 scheme, address resident, uint256 amount, bytes32 ref, uint32 reasonCode)
+        external;
+
+    /// @notice Issue a batch; items whose ref was used before are skipped, the rest issued, all or nothing.
+    /// @dev Requirements: as {issue} for every item; equal array lengths.
+    /// Emits: one {TransferSingle} per issued item, one {PointsIssued}.
+    function issueBatch(uint256 scheme, address[] calldata residents, uint256[] calldata amounts, bytes32[] calldata refs)
+        external;
+
+    /// @notice {issueBatch} with a reason code per item.
+    /// @dev As {issueBatch}; `reasonCodes` has the same length. Emits: as {issueBatch}.
+    function issueBatchWithReason(
+        uint256 scheme,
+        address[] calldata residents,
+        uint256[] calldata amounts,
+        bytes32[] calldata refs,
+        uint32[] calldata reasonCodes
+    ) external;
+
+    /// @notice Correction: take back `amount` points from `resident`, unless `ref` was used before (then skipped).
+    /// @dev Requirements: caller is an issuer account of `scheme`; scheme Active or Retired; ledger not paused;
+    /// amount > 0; balance >= amount. Emits: {TransferSingle} and {PointsRevoked}, or {RevocationSkipped}.
+    function revoke(uint256 scheme, address resident, uint256 amount, bytes32 ref, uint32 reasonCode) external;
+
+    // ----------------------------------------------------------------------------------------------
+    // Ledger operators and Membership
+    // ----------------------------------------------------------------------------------------------
+
+    /// @notice Mint for another contract's flow (exchange output, refund). No quota or cap; `ref` is not deduplicated.
+    /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active; ledger not paused; amount > 0;
+    /// account registered. Emits: {TransferSingle}, {PointsMinted}.
+    function mintTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external;
+
+    /// @notice Burn for another contract's flow (exchange input, redemption). `ref` is not deduplicated.
+    /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active or Retired; ledger not paused;
+    /// amount > 0; balance >= amount. Emits: {TransferSingle}, {PointsBurned}.
+    function burnFrom(uint256 scheme, address account, uint256 amount, bytes32 ref) external;
+
+    /// @notice Move every scheme's record of `account` to `newAccount` (account recovery).
+    /// @dev Requirements: caller is the Membership contract; `newAccount` has no record in any scheme.
+    /// Works while paused. Emits: per scheme with a record, {TransferSingle} and {AccountMoved}.
+    function moveAccount(address account, address newAccount) external;
+
+    // ----------------------------------------------------------------------------------------------
+    // Governed (Consortium only)
+    // ----------------------------------------------------------------------------------------------
+
+    /// @notice Add scheme `scheme`, active, with its daily quota and cap.
+    /// @dev Requirements: Consortium; id unused and nonzero. Emits: {SchemeAdded}, {SchemeStatusChanged}.
+    function addScheme(uint256 scheme, uint96 issuerDailyQuota, uint96 residentDailyCap) external;
+
+    /// @notice Pause an active scheme (mark this selector emergency in the Consortium's call policy).
+    /// @dev Requirements: Consortium; scheme Active. Emits: {SchemeStatusChanged}.
+    function pauseScheme(uint256 scheme) external;
+
+    /// @notice Unpause a paused scheme (full rule).
+    /// @dev Requirements: Consortium; scheme Paused. Emits: {SchemeStatusChanged}.
+    function unpauseScheme(uint256 scheme) external;
+
+    /// @notice Retire a scheme for good: no more issuance or minting.
+    /// @dev Requirements: Consortium; scheme Active or Paused. Emits: {SchemeStatusChanged}.
+    function retireScheme(uint256 scheme) external;
+
+    /// @notice Set the scheme's issuer daily quota.
+    /// @dev Requirements: Consortium; scheme exists. Emits: {IssuerDailyQuotaChanged}.
+    function setIssuerDailyQuota(uint256 scheme, uint96 quota) external;
+
+    /// @notice Set the scheme's resident daily cap.
+    /// @dev Requirements: Consortium; scheme exists. Emits: {ResidentDailyCapChanged}.
+    function setResidentDailyCap(uint256 scheme, uint96 cap) external;
+
+    /// @notice Pause every balance change (emergency).
+    /// @dev Requirements: Consortium; not paused. Emits: {LedgerPauseChanged}.
+    function pauseAll() external;
+
+    /// @notice Lift the global pause (full rule).
+    /// @dev Requirements: Consortium; paused. Emits: {LedgerPauseChanged}.
+    function unpauseAll() external;
+
+    /// @notice Set the day offset in seconds (the city's UTC offset).
+    /// @dev Requirements: Consortium; |offset| <= 14 h. Emits: {DayOffsetChanged}.
+    function setDayOffset(int32 offsetSeconds) external;
+
+    /// @notice Set the ERC-1155 metadata URI (with `{id}` substitution).
+    /// @dev Requirements: Consortium. Emits: {URI} for every scheme.
+    function setURI(string calldata newUri) external;
+
+    // ----------------------------------------------------------------------------------------------
+    // Views
+    // ----------------------------------------------------------------------------------------------
+
+    /// @notice Total points of `scheme` in existence.
+    function totalSupply(uint256 scheme) external view returns (uint256);
+    /// @notice Everything stored about `scheme` (quota fields as stored; see {quotaUsedToday}).
+    function schemeInfo(uint256 scheme) external view returns (SchemeInfo memory);
+    /// @notice Every scheme id ever added.
+    function schemeIds() external view returns (uint256[] memory);
+    /// @notice Whether `ref` was used in `scheme`.
+    function isRefUsed(uint256 scheme, bytes32 ref) external view returns (bool);
+    /// @notice Issuer quota of `scheme` used today.
+    function quotaUsedToday(uint256 scheme) external view returns (uint256);
+    /// @notice Points of `scheme` `account` received by issuance today.
+    function receivedToday(uint256 scheme, address account) external view returns (uint256);
+    /// @notice The current day number.
+    function today() external view returns (uint256);
+    /// @notice The governed day offset.
+    function dayOffset() external view returns (int32);
+    /// @notice Whether the whole ledger is paused.
+    function paused() external view returns (bool);
+    /// @notice The Membership contract.
+    function membership() external view returns (address);
+}

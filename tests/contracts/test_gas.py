@@ -1,0 +1,64 @@
+"""Gas per issued item in a 200-item issueBatch, for new and existing holders (the issuance gas floor).
+
+Writes build/gas/issuance.json for BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import json
+
+from eth_account import Account
+
+from ledger_node import chain, paths
+
+from .conftest import SCHEME
+from .helpers import identity, ref
+
+BATCH = 200
+EXISTING_HOLDER_BUDGET = 35_000
+
+
+def _slots_written(w3, tx_hash, contract: str) -> int | None:
+    """Storage slots of `contract` whose value the transaction changed (prestateTracer diff), if the node can tell."""
+    try:
+        result = w3.provider.make_request("debug_traceTransaction", [tx_hash.hex() if hasattr(tx_hash, "hex") else tx_hash,
+                                                                     {"tracer": "prestateTracer",
+                                                                      "tracerConfig": {"diffMode": True}}])["result"]
+    except Exception:  # noqa: BLE001 - optional insight only
+        return None
+    post = {k.lower(): v for k, v in result.get("post", {}).items()}
+    return len(post.get(contract.lower(), {}).get("storage", {}))
+
+
+def test_issueBatch_gasPerItemWithinBudget(w3, env):
+    residents = [Account.create().address for _ in range(BATCH)]
+    chain.transact(w3, env.onboarding, env.membership.functions.registerResidents(
+        residents, [identity(f"gas-{r}") for r in residents]))
+    ledger = env.ledger
+
+    def batch(label: str):
+        refs = [ref(f"{label}-{i}") for i in range(BATCH)]
+        receipt = chain.transact(w3, env.issuer, ledger.functions.issueBatch(SCHEME, residents, [5] * BATCH, refs))
+        return receipt
+
+    new = batch("new")
+    existing = batch("existing")
+    retry = batch("existing")  # every ref used: all skipped
+    assert ledger.functions.balanceOf(residents[7], SCHEME).call() == 10
+
+    figures = {
+        "batchSize": BATCH,
+        "newHolders": {"gasUsed": new["gasUsed"], "gasPerItem": new["gasUsed"] // BATCH,
+                       "slotsWritten": _slots_written(w3, new["transactionHash"], ledger.address)},
+        "existingHolders": {"gasUsed": existing["gasUsed"], "gasPerItem": existing["gasUsed"] // BATCH,
+                            "slotsWritten": _slots_written(w3, existing["transactionHash"], ledger.address)},
+        "allSkippedRetry": {"gasUsed": retry["gasUsed"], "gasPerItem": retry["gasUsed"] // BATCH},
+        "budgetExistingHolders": EXISTING_HOLDER_BUDGET,
+    }
+    for key in ("newHolders", "existingHolders"):
+        slots = figures[key]["slotsWritten"]
+        figures[key]["slotsWrittenPerItem"] = round(slots / BATCH, 3) if slots is not None else None
+    out = paths.ROOT / "build" / "gas"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "issuance.json").write_text(json.dumps(figures, indent=2))
+    print("\nissueBatch gas per item:", json.dumps(figures, indent=2))
+    assert figures["existingHolders"]["gasPerItem"] <= EXISTING_HOLDER_BUDGET, figures

@@ -1,0 +1,311 @@
+"""Stateful property test: PointsLedger (with Membership recovery) against a small Python reference model.
+
+Rules: issue batches (duplicate refs, quota and cap overruns), revoke, ledger-operator mint/burn, day rollover,
+scheme and global pause, account recovery. After every step balances, supplies, quota used and receipts today
+must equal the model's. The chain is reset with evm_snapshot / evm_revert between examples.
+`HYPOTHESIS_PROFILE=long` runs longer (profiles in conftest.py).
+"""
+from __future__ import annotations
+
+import copy
+
+from eth_account import Account
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from ledger_node import chain
+
+from .conftest import OTHER_SCHEME, SCHEME
+from .helpers import hypothesis_profile, identity, send_fixed_gas, send_impersonated
+
+DAY = 86400
+QUOTA = 3000
+CAP = 1000
+SCHEMES = (SCHEME, OTHER_SCHEME)
+ACTIVE, PAUSED, RETIRED = 1, 2, 3
+SLOTS = 4  # residents in play
+
+STEPS = {"count": 0}
+
+
+class Rejected(Exception):
+    def __init__(self, error: str):
+        super().__init__(error)
+        self.error = error
+
+
+class Model:
+    def __init__(self, t: int, residents: list[str]):
+        self.t = t
+        self.residents = list(residents)
+        self.registered = set(residents)
+        self.paused = False
+        self.schemes = {s: {"status": ACTIVE, "quota": QUOTA, "cap": CAP, "qday": 0, "used": 0, "supply": 0,
+                            "refs": set()} for s in SCHEMES}
+        self.holders: dict[tuple[int, str], list[int]] = {}  # (scheme, account) -> [balance, day, received]
+
+    def day(self) -> int:
+        return self.t // DAY
+
+    def issue(self, scheme: int, items: list[tuple[str, int, bytes]]):
+        s = self.schemes[scheme]
+        if s["status"] != ACTIVE:
+            raise Rejected("PointsLedgerSchemeNotActive")
+        if self.paused:
+            raise Rejected("PointsLedgerPaused")
+        s2, holders = copy.deepcopy(s), copy.deepcopy(self.holders)
+        day = self.day()
+        if day > s2["qday"]:
+            s2["qday"], s2["used"] = day, 0
+        skipped = []
+        for i, (resident, amount, ref) in enumerate(items):
+            if ref in s2["refs"]:
+                skipped.append(i)
+                continue
+            s2["refs"].add(ref)
+            if amount == 0:
+                raise Rejected("PointsLedgerZeroAmount")
+            if amount > s2["quota"] or s2["used"] + amount > s2["quota"]:
+                raise Rejected("PointsLedgerIssuerDailyQuotaExceeded")
+            s2["used"] += amount
+            h = holders.get((scheme, resident))
+            if h is None:
+                if resident not in self.registered:
+                    raise Rejected("PointsLedgerNotResident")
+                h = [0, 0, 0]
+            if day > h[1]:
+                h[1], h[2] = day, 0
+            if h[2] + amount > s2["cap"]:
+                raise Rejected("PointsLedgerResidentDailyCapExceeded")
+            h[0] += amount
+            h[2] += amount
+            holders[(scheme, resident)] = h
+            s2["supply"] += amount
+        self.schemes[scheme], self.holders = s2, holders
+        return skipped
+
+    def _spendable(self, scheme):
+        if self.schemes[scheme]["status"] not in (ACTIVE, RETIRED):
+            raise Rejected("PointsLedgerSchemeNotActive")
+        if self.paused:
+            raise Rejected("PointsLedgerPaused")
+
+    def revoke(self, scheme, resident, amount, ref) -> bool:
+        self._spendable(scheme)
+        if amount == 0:
+            raise Rejected("PointsLedgerZeroAmount")
+        s = self.schemes[scheme]
+        if ref in s["refs"]:
+            return False
+        self._burn(scheme, resident, amount)
+        s["refs"].add(ref)
+        return True
+
+    def burn(self, scheme, account, amount):
+        self._spendable(scheme)
+        self._burn(scheme, account, amount)
+
+    def _burn(self, scheme, account, amount):
+        h = self.holders.get((scheme, account), [0, 0, 0])
+        if h[0] < amount:
+            raise Rejected("PointsLedgerInsufficientBalance")
+        h[0] -= amount
+        self.holders[(scheme, account)] = h
+        self.schemes[scheme]["supply"] -= amount
+
+    def mint(self, scheme, account, amount):
+        if self.schemes[scheme]["status"] != ACTIVE:
+            raise Rejected("PointsLedgerSchemeNotActive")
+        if self.paused:
+            raise Rejected("PointsLedgerPaused")
+        h = self.holders.get((scheme, account))
+        if h is None:
+            if account not in self.registered:
+                raise Rejected("PointsLedgerNotResident")
+            h = [0, 0, 0]
+        h[0] += amount
+        self.holders[(scheme, account)] = h
+        self.schemes[scheme]["supply"] += amount
+
+    def recover(self, slot: int, new: str):
+        old = self.residents[slot]
+        for scheme in SCHEMES:
+            if (scheme, old) in self.holders:
+                self.holders[(scheme, new)] = self.holders.pop((scheme, old))
+        self.registered.discard(old)
+        self.registered.add(new)
+        self.residents[slot] = new
+
+    def received_today(self, scheme, account) -> int:
+        h = self.holders.get((scheme, account), [0, 0, 0])
+        return 0 if self.day() > h[1] else h[2]
+
+    def quota_used(self, scheme) -> int:
+        s = self.schemes[scheme]
+        return 0 if self.day() > s["qday"] else s["used"]
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    w3 = None
+    env = None
+
+    def __init__(self):
+        super().__init__()
+        self.snapshot = self.w3.provider.make_request("evm_snapshot", [])["result"]
+        self.model = None
+
+    @initialize()
+    def setup(self):
+        w3, env = self.w3, self.env
+        for scheme in SCHEMES:
+            send_impersonated(w3, env.consortium.address, env.ledger.functions.setIssuerDailyQuota(scheme, QUOTA))
+        # start on a fresh day, far from the genesis day, so day numbers are nonzero
+        t = (w3.eth.get_block("latest")["timestamp"] // DAY + 2) * DAY + 10
+        self.model = Model(t, [r.address for r in env.residents[:SLOTS]])
+        self.issuers = {SCHEME: env.issuer, OTHER_SCHEME: env.other_issuer}
+
+    def teardown(self):
+        assert self.w3.provider.make_request("evm_revert", [self.snapshot])["result"]
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def _tick(self):
+        self.model.t += 1
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [self.model.t])
+
+    def _send(self, account, fn, expected: Rejected | None):
+        STEPS["count"] += 1
+        self._tick()
+        try:
+            receipt = send_fixed_gas(self.w3, account, fn)
+        except chain.TransactionFailed as exc:
+            assert expected is not None, f"chain rejected with {exc.error}{exc.error_args}, model accepted"
+            assert exc.error == expected.error, f"chain: {exc.error}{exc.error_args}, model: {expected.error}"
+            return None
+        assert expected is None, f"chain accepted, model expected {expected.error}"
+        return receipt
+
+    def _as_consortium(self, fn, expected: Rejected | None):
+        STEPS["count"] += 1
+        self._tick()
+        try:
+            send_impersonated(self.w3, self.env.consortium.address, fn)
+        except chain.TransactionFailed as exc:
+            assert expected is not None and exc.error == expected.error, (exc.error, expected)
+            return
+        assert expected is None
+
+    def _model(self, fn, *args):
+        saved = copy.deepcopy(self.model.__dict__)
+        try:
+            return fn(*args), None
+        except Rejected as exc:
+            self.model.__dict__.update(saved)
+            return None, exc
+
+    # ---- rules -----------------------------------------------------------------------------------
+
+    @rule(scheme=st.sampled_from(SCHEMES),
+          items=st.lists(st.tuples(st.integers(0, SLOTS - 1), st.integers(0, 450), st.integers(0, 40)),
+                         min_size=1, max_size=6),
+          with_reasons=st.booleans())
+    def issue_batch(self, scheme, items, with_reasons):
+        m = self.model
+        calls = [(m.residents[r], a, identity(f"ref-{ref}")) for r, a, ref in items]
+        skipped, rejected = self._model(m.issue, scheme, calls)
+        residents, amounts, refs = zip(*calls)
+        ledger = self.env.ledger.functions
+        if with_reasons:
+            fn = ledger.issueBatchWithReason(scheme, list(residents), list(amounts), list(refs), [7] * len(calls))
+        else:
+            fn = ledger.issueBatch(scheme, list(residents), list(amounts), list(refs))
+        receipt = self._send(self.issuers[scheme], fn, rejected)
+        if receipt is not None:
+            event = self.env.ledger.events.PointsIssued().process_receipt(receipt)[0]["args"]
+            assert list(event["skipped"]) == skipped
+
+    @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1), amount=st.integers(0, 300),
+          ref=st.integers(0, 40))
+    def revoke(self, scheme, r, amount, ref):
+        resident = self.model.residents[r]
+        _, rejected = self._model(self.model.revoke, scheme, resident, amount, identity(f"ref-{ref}"))
+        self._send(self.issuers[scheme], self.env.ledger.functions.revoke(scheme, resident, amount,
+                                                                          identity(f"ref-{ref}"), 3), rejected)
+
+    @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1), amount=st.integers(1, 2000), burn=st.booleans())
+    def ledger_operator(self, scheme, r, amount, burn):
+        account = self.model.residents[r]
+        f = self.env.ledger.functions
+        if burn:
+            _, rejected = self._model(self.model.burn, scheme, account, amount)
+            self._send(self.env.ledger_operator, f.burnFrom(scheme, account, amount, b"\x01" * 32), rejected)
+        else:
+            _, rejected = self._model(self.model.mint, scheme, account, amount)
+            self._send(self.env.ledger_operator, f.mintTo(scheme, account, amount, b"\x02" * 32), rejected)
+
+    @rule(seconds=st.sampled_from([600, 3 * 3600, DAY, DAY + 7, 3 * DAY]))
+    def pass_time(self, seconds):
+        STEPS["count"] += 1
+        self.model.t += seconds
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [self.model.t])
+        self.w3.provider.make_request("evm_mine", [])
+
+    @rule(scheme=st.sampled_from(SCHEMES), action=st.sampled_from(["pauseScheme", "unpauseScheme", "retireScheme"]))
+    def scheme_status(self, scheme, action):
+        s = self.model.schemes[scheme]
+        allowed = {"pauseScheme": {ACTIVE}, "unpauseScheme": {PAUSED}, "retireScheme": {ACTIVE, PAUSED}}[action]
+        target = {"pauseScheme": PAUSED, "unpauseScheme": ACTIVE, "retireScheme": RETIRED}[action]
+        if action == "retireScheme" and scheme == SCHEME:
+            return  # keep the main scheme issuable
+        rejected = None if s["status"] in allowed else Rejected("PointsLedgerInvalidTransition")
+        if rejected is None:
+            s["status"] = target
+        self._as_consortium(getattr(self.env.ledger.functions, action)(scheme), rejected)
+
+    @rule(pause=st.booleans())
+    def global_pause(self, pause):
+        rejected = None if self.model.paused != pause else Rejected("PointsLedgerPauseUnchanged")
+        if rejected is None:
+            self.model.paused = pause
+        f = self.env.ledger.functions
+        self._as_consortium(f.pauseAll() if pause else f.unpauseAll(), rejected)
+
+    @rule(r=st.integers(0, SLOTS - 1))
+    def recover(self, r):
+        old, new = self.model.residents[r], Account.create().address
+        m = self.env.membership.functions
+        self._send(self.env.onboarding, m.requestRecovery(old, new), None)
+        self._as_consortium(m.approveRecovery(old), None)
+        self.model.recover(r, new)
+
+    # ---- invariants ------------------------------------------------------------------------------
+
+    @invariant()
+    def matches_model(self):
+        if self.model is None:
+            return
+        m, ledger = self.model, self.env.ledger.functions
+        accounts = [a for a in m.residents for _ in SCHEMES]
+        ids = [s for _ in m.residents for s in SCHEMES]
+        expected = [[m.holders.get((s, a), [0])[0] for a, s in zip(accounts, ids)]]
+        queries = [ledger.balanceOfBatch(accounts, ids)]
+        for s in SCHEMES:
+            queries += [ledger.totalSupply(s), ledger.quotaUsedToday(s)]
+            expected += [m.schemes[s]["supply"], m.quota_used(s)]
+            for a in m.residents:
+                queries.append(ledger.receivedToday(s, a))
+                expected.append(m.received_today(s, a))
+        with self.w3.batch_requests() as batch:  # one HTTP round trip for every view
+            for q in queries:
+                batch.add(q)
+            actual = batch.execute()
+        assert [list(x) if isinstance(x, (list, tuple)) else x for x in actual] == expected
+
+
+def test_ledger_matchesReferenceModel(w3, env):
+    LedgerMachine.w3, LedgerMachine.env = w3, env
+    STEPS["count"] = 0
+    run_state_machine_as_test(LedgerMachine, settings=settings.get_profile(hypothesis_profile()))
+    print(f"\nstateful steps run: {STEPS['count']}")
+    if hypothesis_profile() == "ci":
+        assert STEPS["count"] >= 2000, STEPS["count"]
