@@ -84,11 +84,11 @@ def _fund(w3, demo: dict) -> None:
 
 
 def _chain_steps(w3, deployment: dict, demo: dict) -> list:
-    try:
-        from ledger_node.system import demo_steps
-    except ImportError:
-        return []
-    return demo_steps(w3, deployment, demo, operator_account())
+    from scripts.demo_city import DemoCity
+
+    city = DemoCity(w3, deployment, demo, operator_account())
+    return [("governance", city.governance), ("rules", city.rules), ("residents", city.register_residents),
+            ("issuance", city.issue_month), ("activity", city.activity)]
 
 
 def _progress() -> dict:

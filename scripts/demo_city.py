@@ -1,0 +1,136 @@
+"""The demo city's life on chain: its consortium, rules, residents, a month of issuance, and the exchanges,
+redemptions, refunds and one settled period that follow. Each method is one resumable step of `citypoints demo`.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import os
+import time
+
+from eth_account import Account
+from web3 import Web3
+from web3.logs import DISCARD
+
+from ledger_node import chain
+from ledger_node.system import call, propose_and_execute
+from ledger_node.typed_data import sign, typed_data
+
+SCHEME_RULES = {  # scheme: (issuer daily quota, resident daily cap, rate: credit cents a point x 1e6)
+    1: (2_000_000, 600, 10_000_000),  # volunteer: 1 point = 0.10 credit
+    2: (2_000_000, 600, 5_000_000),   # traffic: 0.05
+    3: (2_000_000, 600, 8_000_000),   # culture: 0.08
+    4: (2_000_000, 600, 2_000_000),   # green: 0.02
+}
+THRESHOLD, EMERGENCY_THRESHOLD = 4, 2
+BATCH = 250
+DEMO_IDENTITY_KEY = b"citypoints-demo-identity-key"  # the demo's onboarding HMAC key; never a real one
+
+
+def identity_hash(identity_number: str) -> bytes:
+    """The keyed hash registered on chain instead of the person's identity number."""
+    return hmac.new(DEMO_IDENTITY_KEY, identity_number.encode(), hashlib.sha256).digest()
+
+
+class DemoCity:
+    def __init__(self, w3: Web3, deployment: dict, demo: dict, operator):
+        self.w3, self.demo, self.operator = w3, demo, operator
+        self.c = {name: chain.bind(w3, name, addr) for name, addr in deployment["contracts"].items()}
+        self.members = [Account.from_key(m["privateKey"]) for m in demo["members"]]
+        self.issuers = {i["scheme"]: Account.from_key(i["privateKey"]) for i in demo["issuers"]}
+        self.relayer = Account.from_key(demo["relayers"][0]["privateKey"])
+        self.onboarding = Account.from_key(demo["onboarding"][0]["privateKey"])
+        self.merchants = [Account.from_key(m["privateKey"]) for m in demo["merchants"]]
+        self.residents = [Account.from_key(r["privateKey"]) for r in demo["residents"]]
+
+    def _govern(self, calls, description: str) -> None:
+        consortium = self.c["Consortium"]
+        if consortium.functions.isMember(self.operator.address).call():
+            voters = [self.operator] + self.members
+        else:
+            voters = self.members
+        propose_and_execute(self.w3, consortium, voters, calls, description)
+
+    def governance(self) -> None:
+        """The seven member organisations join, M-of-N becomes 4 of 7, and the bootstrap operator leaves."""
+        consortium = self.c["Consortium"]
+        self._govern([call(consortium, "addMember", m.address) for m in self.members], "founding members")
+        self._govern([call(consortium, "setThresholds", THRESHOLD, EMERGENCY_THRESHOLD),
+                      call(consortium, "removeMember", self.operator.address)], "4 of 7; the operator steps down")
+
+    def rules(self) -> None:
+        ledger, membership, rates, exchange = (self.c[n] for n in ("PointsLedger", "Membership", "Rates", "Exchange"))
+        role = lambda name: getattr(membership.functions, name)().call()  # noqa: E731
+        calls = []
+        for scheme, (quota, cap, rate) in SCHEME_RULES.items():
+            calls += [call(ledger, "addScheme", scheme, quota, cap),
+                      call(membership, "setIssuerAccounts", scheme, [self.issuers[scheme].address]),
+                      call(rates, "setInitialRate", scheme, rate)]
+        calls += [call(exchange, "setPairAllowed", a, b, True) for a, b in itertools.permutations(SCHEME_RULES, 2)]
+        calls += [call(membership, "grantRole", role("AUDITOR_ROLE"), a["address"]) for a in self.demo["auditors"]]
+        calls += [call(membership, "grantRole", role("ONBOARDING_ROLE"), self.onboarding.address),
+                  call(membership, "grantRole", role("RELAYER_ROLE"), self.relayer.address)]
+        calls += [call(membership, "registerMerchant", m.address) for m in self.merchants]
+        self._govern(calls, "demo city: schemes, rates, exchange pairs, roles, merchants")
+
+    def register_residents(self) -> None:
+        membership = self.c["Membership"]
+        todo = [r for r in self.residents if not membership.functions.isResident(r.address).call()]
+        for i in range(0, len(todo), BATCH):
+            batch = todo[i:i + BATCH]
+            chain.transact(self.w3, self.onboarding, membership.functions.registerResidents(
+                [r.address for r in batch], [identity_hash(f"demo-id-{r.address}") for r in batch]))
+
+    def issue_month(self) -> None:
+        """Each program issues to every resident: a deterministic spread of amounts, refs from the program's ids."""
+        ledger = self.c["PointsLedger"]
+        for scheme, issuer in self.issuers.items():
+            for i in range(0, len(self.residents), BATCH):
+                batch = self.residents[i:i + BATCH]
+                amounts = [50 + (int(r.address, 16) >> (scheme * 8)) % 400 for r in batch]
+                refs = [Web3.keccak(text=f"demo:{scheme}:{r.address}:month-1") for r in batch]
+                chain.transact(self.w3, issuer, ledger.functions.issueBatch(
+                    scheme, [r.address for r in batch], amounts, refs))
+
+    def activity(self) -> None:
+        """Exchanges, redemptions at every merchant, a few refunds, then a closed and settled period."""
+        w3, redemption, exchange, clearing = self.w3, self.c["Redemption"], self.c["Exchange"], self.c["Clearing"]
+        chain_id, deadline = w3.eth.chain_id, int(time.time()) + 86_400
+        for k, resident in enumerate(self.residents[:40]):
+            a, b = 1 + k % 4, 1 + (k + 1) % 4
+            msg = {"resident": resident.address, "fromScheme": a, "toScheme": b, "points": 20, "minReceived": 0,
+                   "nonce": os.urandom(32), "deadline": deadline}
+            sig = sign(resident, typed_data("ExchangeIntent", chain_id, exchange.address, msg))
+            chain.transact(w3, self.relayer, exchange.functions.exchange(*msg.values(), sig))
+        refunds = []
+        for k, resident in enumerate(self.residents[:200]):
+            merchant = self.merchants[k % len(self.merchants)]
+            msg = {"resident": resident.address, "merchant": merchant.address, "credits": 500 + 37 * (k % 50),
+                   "orderRef": Web3.keccak(text=f"demo-order-{k}"), "nonce": os.urandom(32), "deadline": deadline}
+            sig = sign(resident, typed_data("RedemptionConsent", chain_id, redemption.address, msg))
+            receipt = chain.transact(w3, self.relayer, redemption.functions.redeem(*msg.values(), sig))
+            if k % 20 == 0:
+                (event,) = redemption.events.Redeemed().process_receipt(receipt, errors=DISCARD)
+                refunds.append(event["args"])
+        for r in refunds:
+            parts = [(p["scheme"], p["points"], p["credits"]) for p in r["parts"]]
+            chain.transact(w3, self.relayer, redemption.functions.refund(
+                r["redemptionId"], r["resident"], r["merchant"], parts, r["credits"] // 2))
+        period = clearing.functions.openPeriod().call()
+        chain.transact(w3, self.operator, clearing.functions.closePeriod())
+        self._settle(period)
+
+    def _settle(self, period: int) -> None:
+        """Every issuer pays each merchant statement of `period` and the merchant confirms it."""
+        clearing = self.c["Clearing"]
+        for scheme, issuer in self.issuers.items():
+            for merchant in self.merchants:
+                owed = clearing.functions.merchantPosition(period, scheme, merchant.address).call()
+                if owed <= 0:
+                    continue
+                bank_ref = Web3.keccak(text=f"bank-transfer:{period}:{scheme}:{merchant.address}")
+                chain.transact(self.w3, issuer, clearing.functions.recordMerchantPayment(
+                    period, scheme, merchant.address, bank_ref))
+                sid = clearing.functions.merchantStatementId(period, scheme, merchant.address).call()
+                chain.transact(self.w3, merchant, clearing.functions.answerPayment(sid, True, b"\x00" * 32))
