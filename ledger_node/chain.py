@@ -72,6 +72,30 @@ def transact(w3: Web3, account: LocalAccount, fn, **overrides):
     return send_transaction(w3, account, tx)
 
 
+def transact_many(w3: Web3, account: LocalAccount, fns, *, gas: int = 5_000_000) -> list:
+    """Send many contract calls from `account` back to back (consecutive nonces, a fixed gas allowance, no
+    estimate each), then wait for every receipt; raise TransactionFailed on the first that reverted."""
+    chain_id = w3.eth.chain_id
+    nonce = w3.eth.get_transaction_count(account.address, "pending")
+    pending = []
+    for fn in fns:
+        tx = fn.build_transaction({"from": account.address, "nonce": nonce, "gas": gas, "chainId": chain_id,
+                                   "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
+        pending.append((tx, w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)))
+        nonce += 1
+    receipts = []
+    for tx, tx_hash in pending:
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.02)
+        if receipt["status"] != 1:
+            try:
+                w3.eth.call({k: v for k, v in tx.items() if k not in ("nonce", "chainId")}, receipt["blockNumber"])
+            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+                raise _failure(exc, receipt) from exc
+            raise TransactionFailed(f"transaction {tx_hash.hex()} reverted", receipt=receipt)
+        receipts.append(receipt)
+    return receipts
+
+
 def deploy_contract(w3: Web3, account: LocalAccount, name: str, *args) -> str:
     artifact = load_artifact(name)
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])

@@ -77,46 +77,51 @@ class DemoCity:
     def register_residents(self) -> None:
         membership = self.c["Membership"]
         todo = [r for r in self.residents if not membership.functions.isResident(r.address).call()]
-        for i in range(0, len(todo), BATCH):
-            batch = todo[i:i + BATCH]
-            chain.transact(self.w3, self.onboarding, membership.functions.registerResidents(
-                [r.address for r in batch], [identity_hash(f"demo-id-{r.address}") for r in batch]))
+        batches = [todo[i:i + BATCH] for i in range(0, len(todo), BATCH)]
+        chain.transact_many(self.w3, self.onboarding, [membership.functions.registerResidents(
+            [r.address for r in b], [identity_hash(f"demo-id-{r.address}") for r in b]) for b in batches],
+            gas=30_000_000)
 
     def issue_month(self) -> None:
         """Each program issues to every resident: a deterministic spread of amounts, refs from the program's ids."""
         ledger = self.c["PointsLedger"]
         for scheme, issuer in self.issuers.items():
+            calls = []
             for i in range(0, len(self.residents), BATCH):
                 batch = self.residents[i:i + BATCH]
                 amounts = [50 + (int(r.address, 16) >> (scheme * 8)) % 400 for r in batch]
                 refs = [Web3.keccak(text=f"demo:{scheme}:{r.address}:month-1") for r in batch]
-                chain.transact(self.w3, issuer, ledger.functions.issueBatch(
-                    scheme, [r.address for r in batch], amounts, refs))
+                calls.append(ledger.functions.issueBatch(scheme, [r.address for r in batch], amounts, refs))
+            chain.transact_many(self.w3, issuer, calls, gas=30_000_000)
 
     def activity(self) -> None:
         """Exchanges, redemptions at every merchant, a few refunds, then a closed and settled period."""
         w3, redemption, exchange, clearing = self.w3, self.c["Redemption"], self.c["Exchange"], self.c["Clearing"]
         chain_id, deadline = w3.eth.chain_id, int(time.time()) + 86_400
+        exchanges = []
         for k, resident in enumerate(self.residents[:40]):
             a, b = 1 + k % 4, 1 + (k + 1) % 4
             msg = {"resident": resident.address, "fromScheme": a, "toScheme": b, "points": 20, "minReceived": 0,
                    "nonce": os.urandom(32), "deadline": deadline}
             sig = sign(resident, typed_data("ExchangeIntent", chain_id, exchange.address, msg))
-            chain.transact(w3, self.relayer, exchange.functions.exchange(*msg.values(), sig))
-        refunds = []
+            exchanges.append(exchange.functions.exchange(*msg.values(), sig))
+        chain.transact_many(w3, self.relayer, exchanges)
+        redemptions = []
         for k, resident in enumerate(self.residents[:200]):
             merchant = self.merchants[k % len(self.merchants)]
             msg = {"resident": resident.address, "merchant": merchant.address, "credits": 500 + 37 * (k % 50),
                    "orderRef": Web3.keccak(text=f"demo-order-{k}"), "nonce": os.urandom(32), "deadline": deadline}
             sig = sign(resident, typed_data("RedemptionConsent", chain_id, redemption.address, msg))
-            receipt = chain.transact(w3, self.relayer, redemption.functions.redeem(*msg.values(), sig))
-            if k % 20 == 0:
-                (event,) = redemption.events.Redeemed().process_receipt(receipt, errors=DISCARD)
-                refunds.append(event["args"])
-        for r in refunds:
+            redemptions.append(redemption.functions.redeem(*msg.values(), sig))
+        receipts = chain.transact_many(w3, self.relayer, redemptions)
+        refunds = []
+        for receipt in receipts[::20]:
+            (event,) = redemption.events.Redeemed().process_receipt(receipt, errors=DISCARD)
+            r = event["args"]
             parts = [(p["scheme"], p["points"], p["credits"]) for p in r["parts"]]
-            chain.transact(w3, self.relayer, redemption.functions.refund(
-                r["redemptionId"], r["resident"], r["merchant"], parts, r["credits"] // 2))
+            refunds.append(redemption.functions.refund(r["redemptionId"], r["resident"], r["merchant"], parts,
+                                                       r["credits"] // 2))
+        chain.transact_many(w3, self.relayer, refunds)
         period = clearing.functions.openPeriod().call()
         chain.transact(w3, self.operator, clearing.functions.closePeriod())
         self._settle(period)
@@ -124,13 +129,17 @@ class DemoCity:
     def _settle(self, period: int) -> None:
         """Every issuer pays each merchant statement of `period` and the merchant confirms it."""
         clearing = self.c["Clearing"]
+        confirmations: dict[str, list] = {}
         for scheme, issuer in self.issuers.items():
+            payments = []
             for merchant in self.merchants:
-                owed = clearing.functions.merchantPosition(period, scheme, merchant.address).call()
-                if owed <= 0:
+                if clearing.functions.merchantPosition(period, scheme, merchant.address).call() <= 0:
                     continue
                 bank_ref = Web3.keccak(text=f"bank-transfer:{period}:{scheme}:{merchant.address}")
-                chain.transact(self.w3, issuer, clearing.functions.recordMerchantPayment(
-                    period, scheme, merchant.address, bank_ref))
+                payments.append(clearing.functions.recordMerchantPayment(period, scheme, merchant.address, bank_ref))
                 sid = clearing.functions.merchantStatementId(period, scheme, merchant.address).call()
-                chain.transact(self.w3, merchant, clearing.functions.answerPayment(sid, True, b"\x00" * 32))
+                confirmations.setdefault(merchant.address, []).append(
+                    clearing.functions.answerPayment(sid, True, b"\x00" * 32))
+            chain.transact_many(self.w3, issuer, payments)
+        for merchant in self.merchants:
+            chain.transact_many(self.w3, merchant, confirmations.get(merchant.address, []))

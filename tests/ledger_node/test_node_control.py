@@ -42,6 +42,17 @@ def test_node_lifecycle_keepsEveryBlockAcrossStop(home, artifacts):
         assert rpc(url, "eth_getCode", [address, "latest"]) not in ("0x", "0x0")
     assert "nothing to do" in cli(env, "deploy").stdout
 
+    cli(env, "demo", "--residents", "30", "--merchants", "3")
+    demo = json.loads((tmp / "var" / "demo.json").read_text())
+    assert {"residents", "merchants", "issuers", "auditors"} <= set(demo)
+    assert len(demo["residents"]) == 30 and len(demo["merchants"]) == 3
+    assert [i["scheme"] for i in demo["issuers"]] == [1, 2, 3, 4]
+    assert {"name", "address", "privateKey"} <= set(demo["residents"][0]) and "apiKey" in demo["merchants"][0]
+    _assert_demo_city_on_chain(url, deployment, demo)
+    height = rpc(url, "eth_blockNumber")
+    assert "demo city ready" in cli(env, "demo", "--residents", "30", "--merchants", "3").stdout
+    assert rpc(url, "eth_blockNumber") == height, "a second demo run must not send transactions"
+
     before = rpc(url, "eth_getBlockByNumber", ["latest", False])
     cli(env, "node", "stop")
     assert cli(env, "node", "status", check=False).returncode == 1
@@ -72,3 +83,24 @@ def test_node_start_reportsCorruptState(home):
     state.write_text(state.read_text()[:-10])
     out = cli(env, "node", "start", check=False)
     assert out.returncode == 1 and "digest mismatch" in out.stderr
+
+
+def _assert_demo_city_on_chain(url, deployment, demo):
+    from ledger_node import chain
+
+    w3 = chain.connect(url)
+    c = {name: chain.bind(w3, name, a) for name, a in deployment["contracts"].items()}
+    consortium, membership, ledger = c["Consortium"], c["Membership"], c["PointsLedger"]
+    assert sorted(consortium.functions.members().call()) == sorted(m["address"] for m in demo["members"])
+    assert consortium.functions.threshold().call() == 4
+    assert all(membership.functions.isResident(r["address"]).call() for r in demo["residents"])
+    assert all(membership.functions.isMerchantActive(m["address"]).call() for m in demo["merchants"])
+    for issuer in demo["issuers"]:
+        assert membership.functions.isIssuer(issuer["scheme"], issuer["address"]).call()
+        assert ledger.functions.totalSupply(issuer["scheme"]).call() > 0
+    clearing = c["Clearing"]
+    assert clearing.functions.openPeriod().call() == 2  # period 1 closed ...
+    merchant = demo["merchants"][0]["address"]
+    paid = [clearing.functions.settlement(clearing.functions.merchantStatementId(1, s, merchant).call()).call()
+            for s in (1, 2, 3, 4) if clearing.functions.merchantPosition(1, s, merchant).call() > 0]
+    assert paid and all(state == 2 for state, _ in paid)  # ... and every statement of it confirmed paid
