@@ -45,8 +45,16 @@ def test_issueBatch_gasPerItemWithinBudget(w3, env):
     retry = batch("existing")  # every ref used: all skipped
     assert ledger.functions.balanceOf(residents[7], SCHEME).call() == 10
 
+    plain = chain.bind(w3, "PlainERC1155Issuer", chain.deploy_contract(w3, env.operator, "PlainERC1155Issuer"))
+    chain.transact(w3, env.issuer, plain.functions.issueBatch(SCHEME, residents, [5] * BATCH,
+                                                              [ref(f"plain-new-{i}") for i in range(BATCH)]))
+    plain_existing = chain.transact(w3, env.issuer, plain.functions.issueBatch(
+        SCHEME, residents, [5] * BATCH, [ref(f"plain-existing-{i}") for i in range(BATCH)]))
+
     figures = {
         "batchSize": BATCH,
+        "plainOpenZeppelinExistingHolders": {"gasUsed": plain_existing["gasUsed"],
+                                             "gasPerItem": plain_existing["gasUsed"] // BATCH},
         "newHolders": {"gasUsed": new["gasUsed"], "gasPerItem": new["gasUsed"] // BATCH,
                        "slotsWritten": _slots_written(w3, new["transactionHash"], ledger.address)},
         "existingHolders": {"gasUsed": existing["gasUsed"], "gasPerItem": existing["gasUsed"] // BATCH,

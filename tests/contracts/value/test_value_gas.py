@@ -1,0 +1,49 @@
+"""Gas of a redemption (one scheme, four schemes), a refund and an exchange. Writes build/gas/value.json for
+BENCHMARKS.md (`citypoints bench gas`). Nothing is asserted about the figures beyond their being measured."""
+from __future__ import annotations
+
+import json
+
+from eth_account import Account
+
+from ledger_node import chain, paths
+from ledger_node.system import call
+
+from ..conftest import OTHER_SCHEME, SCHEME
+from ..helpers import identity, ref, send
+from .conftest import parts_of
+
+EXTRA = (3, 4)
+
+
+def test_valueFlows_gasIsMeasured(w3, value):
+    city = value.city
+    resident = Account.create()
+    city.govern(w3, [call(city.ledger, "addScheme", s, 10**9, 10**6) for s in EXTRA]
+                + [call(city.membership, "setIssuerAccounts", s, [city.issuer_b.address]) for s in EXTRA]
+                + [call(value.rates, "setInitialRate", s, 1_000_000 * s) for s in EXTRA])
+    send(w3, city.onboarding, city.membership.functions.registerResident(resident.address, identity("gas-value")))
+    for scheme, issuer in ((SCHEME, city.issuer), (OTHER_SCHEME, city.other_issuer), (3, city.issuer_b),
+                           (4, city.issuer_b)):
+        send(w3, issuer, city.ledger.functions.issue(scheme, resident.address, 100, ref(f"gas-{scheme}")))
+    # warm the resident's nonce map and the merchant's positions as in steady use
+    send(w3, city.merchant, value.redeem_fn(value.consent(w3, resident, 1)))
+
+    one = send(w3, city.merchant, value.redeem_fn(value.consent(w3, resident, 100)))
+    assert len(parts_of(value.redemption.events.Redeemed().process_receipt(one)[0])) == 1
+    available = value.redemption.functions.availableCredits(resident.address).call()
+    c = value.consent(w3, resident, available - 10)
+    four = send(w3, city.merchant, value.redeem_fn(c))
+    (event,) = value.redemption.events.Redeemed().process_receipt(four)
+    assert len(parts_of(event)) == 4
+    refund = send(w3, city.merchant, value.redemption.functions.refund(
+        event["args"]["redemptionId"], resident.address, city.merchant.address, parts_of(event), 200))
+    exchange = send(w3, city.relayer, value.exchange_fn(value.intent(w3, city.residents[0], SCHEME, OTHER_SCHEME,
+                                                                     50)))
+    figures = {"redeemOneScheme": one["gasUsed"], "redeemFourSchemes": four["gasUsed"],
+               "refundPartial": refund["gasUsed"], "exchange": exchange["gasUsed"]}
+    out = paths.ROOT / "build" / "gas"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "value.json").write_text(json.dumps(figures, indent=2))
+    print("\nvalue flows gas:", json.dumps(figures))
+    assert all(g > 21_000 for g in figures.values())
