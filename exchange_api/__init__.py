@@ -1,0 +1,1 @@
+"""CityPoints Exchange API: the HTTP service for merchants, residents, onboarding and auditors (see README.md)."""

@@ -1,0 +1,187 @@
+"""Typer commands the integrator registers in scripts/cli.py:
+
+    from exchange_api.cli import serve_cmd, index_cmd, merchant_app
+    app.command("serve")(serve_cmd)
+    app.command("index")(index_cmd)
+    app.add_typer(merchant_app, name="merchant")
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import typer
+from rich.console import Console
+
+console = Console()
+err = Console(stderr=True)
+merchant_app = typer.Typer(help="Merchants' API keys (shown once, stored hashed, revocable).", no_args_is_help=True)
+
+
+def _settings():
+    from pydantic import ValidationError
+
+    from exchange_api.settings import Settings
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"[red]setting error:[/red] {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}")
+        raise typer.Exit(2)
+
+
+def _pid_file():
+    from ledger_node import paths
+    return paths.var_dir() / "api" / "api.pid"
+
+
+def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the background; wait until ready."),
+              stop: bool = typer.Option(False, "--stop", help="Stop a service started with --detach."),
+              host: str = typer.Option(None, help="Listen address (default CITYPOINTS_HOST or 127.0.0.1)."),
+              port: int = typer.Option(None, help="Port (default CITYPOINTS_PORT or 8000).")):
+    """Run the HTTP API (merchants, residents, onboarding, auditors) with its indexer and relayer."""
+    if stop:
+        raise typer.Exit(_stop())
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    url = f"http://{host}:{port}"
+    if detach:
+        if _ready(url):
+            console.print(f"already running: {url}")
+            return
+        log = _pid_file().parent / "api.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
+                                     "--host", host, "--port", str(port), "--no-access-log"],
+                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        _pid_file().write_text(str(proc.pid))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                err.print(f"[red]the API exited ({proc.returncode}); see {log}[/red]")
+                raise typer.Exit(1)
+            if _ready(url):
+                console.print(url)
+                return
+            time.sleep(0.2)
+        err.print(f"[red]the API did not become ready within 60 s; see {log}[/red]")
+        raise typer.Exit(1)
+    import uvicorn
+
+    from exchange_api.app import create_app
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health/ready", timeout=1) as r:
+            return r.status == 200
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _stop() -> int:
+    path = _pid_file()
+    if not path.exists():
+        console.print("not running (no pid file)")
+        return 0
+    pid = int(path.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        path.unlink()
+        console.print("not running (stale pid file removed)")
+        return 0
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    path.unlink(missing_ok=True)
+    console.print(f"stopped (pid {pid})")
+    return 0
+
+
+def index_cmd(rebuild: bool = typer.Option(False, "--rebuild", help="Drop the indexer's tables and start again."),
+              follow: bool = typer.Option(False, "--follow", help="Keep following new blocks.")):
+    """Bring the indexer's tables (events, balances, positions, ...) up to the chain head."""
+    import asyncio
+
+    from exchange_api.indexer import run_cli
+    try:
+        asyncio.run(run_cli(_settings(), rebuild=rebuild, follow=follow, echo=console.print))
+    except KeyboardInterrupt:
+        pass
+
+
+def _store():
+    from exchange_api.store.db import Store
+    store = Store(_settings().database_url)
+    store.migrate()
+    return store
+
+
+@merchant_app.command("create-key")
+def create_key_cmd(address: str = typer.Argument(None, help="The merchant's account (merchant keys)."),
+                   name: str = typer.Option(..., "--name", help="A label, e.g. the shop's name."),
+                   role: str = typer.Option("merchant", "--role", help="merchant | onboarding | auditor")):
+    """Create an API key and print it once (only its hash is kept)."""
+    from exchange_api.merchant_keys import create_key
+    store = _store()
+    try:
+        with store.session() as s:
+            created = create_key(s, name=name, merchant_address=address, role=role)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    console.print(f"key id {created.id} ({created.role}{' for ' + created.merchant if created.merchant else ''})")
+    console.print("API key (shown once, store it now):")
+    print(created.api_key)
+
+
+@merchant_app.command("revoke-key")
+def revoke_key_cmd(key: str = typer.Argument(..., help="The key id (key_...) or the key's first 12 characters.")):
+    """Revoke an API key (within 5 s in a running service)."""
+    from exchange_api.merchant_keys import revoke_key
+    store = _store()
+    with store.session() as s:
+        found = revoke_key(s, key)
+    if not found:
+        err.print("[red]no such key[/red]")
+        raise typer.Exit(1)
+    console.print("revoked")
+
+
+@merchant_app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json")):
+    """List API keys (ids, roles, merchants, prefixes; never the keys)."""
+    from exchange_api.merchant_keys import list_keys
+    store = _store()
+    with store.session() as s:
+        keys = list_keys(s)
+    if as_json:
+        print(json.dumps(keys))
+        return
+    for k in keys:
+        console.print(f"{k['id']}  {k['role']:<10} {k['prefix']}…  {k['merchant'] or '-':<42} {k['name']}"
+                      f"{'  [red]revoked[/red]' if k['revoked'] else ''}")
+
+
+@merchant_app.command("import-demo")
+def import_demo_cmd():
+    """Register the demo merchants' keys from var/demo.json (demo city only)."""
+    from exchange_api.merchant_keys import import_demo_keys
+    from ledger_node import paths
+    store = _store()
+    with store.session() as s:
+        n = import_demo_keys(s, json.loads(paths.demo_file().read_text()))
+    console.print(f"{n} demo merchant keys registered")

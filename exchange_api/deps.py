@@ -1,0 +1,81 @@
+"""Dependencies (FastAPI `Annotated`): the runtime, the caller (Bearer API key -> Principal), rate limits."""
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from exchange_api.errors import Forbidden, RateLimited, Unauthorized
+from exchange_api.merchant_keys import hash_key
+from exchange_api.runtime import Principal, Runtime
+from exchange_api.store.models import ApiKey, Merchant
+
+AUTH_CACHE_S = 5.0  # a key revoked from another process stops working within this time
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.rt
+
+
+RT = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def _principal(request: Request, rt: Runtime) -> Principal | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("use Authorization: Bearer <API key>", code="invalid_api_key")
+    digest = hash_key(key.strip())
+    hit = rt.auth_cache.get(digest)
+    if hit is not None and hit[1] > time.monotonic():
+        principal = hit[0]
+    else:
+        def load(s):
+            row = s.execute(select(ApiKey, Merchant).outerjoin(Merchant, Merchant.id == ApiKey.merchant_id)
+                            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))).first()
+            if row is None:
+                return None
+            k, m = row
+            return Principal(k.id, k.role, m.id if m else None, m.address if m else None)
+        principal = await rt.store.run(load)
+        if len(rt.auth_cache) > 10_000:
+            rt.auth_cache.clear()
+        rt.auth_cache[digest] = (principal, time.monotonic() + AUTH_CACHE_S)
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key", code="invalid_api_key")
+    return principal
+
+
+def _limit(rt: Runtime, key: str) -> None:
+    wait = rt.allow(key)
+    if wait is not None:
+        raise RateLimited("too many requests for this key; slow down", headers={"Retry-After": str(max(1, round(wait)))})
+
+
+async def any_caller(request: Request, rt: RT) -> Principal | None:
+    """Public endpoints: an API key is optional; rate-limited per key, or per client address without one."""
+    principal = await _principal(request, rt)
+    _limit(rt, principal.key_id if principal else "ip:" + (request.client.host if request.client else "?"))
+    return principal
+
+
+def role(*roles: str):
+    async def dep(request: Request, rt: RT) -> Principal:
+        principal = await _principal(request, rt)
+        if principal is None:
+            raise Unauthorized("this endpoint needs an API key: Authorization: Bearer <key>", code="missing_api_key")
+        if principal.role not in roles:
+            raise Forbidden(f"this endpoint is for {' or '.join(roles)} keys", code="wrong_key_role")
+        _limit(rt, principal.key_id)
+        return principal
+    return dep
+
+
+MerchantKey = Annotated[Principal, Depends(role("merchant"))]
+OnboardingKey = Annotated[Principal, Depends(role("onboarding"))]
+AuditorKey = Annotated[Principal, Depends(role("auditor", "merchant"))]
+Caller = Annotated[Principal | None, Depends(any_caller)]

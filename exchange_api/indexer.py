@@ -1,0 +1,392 @@
+"""The indexer: follows the chain from the deployment's start block and decodes every CityPoints event into
+tables (idx_events, raw; and projections: balances, activity, schemes and rates, supply, redemptions, clearing
+positions, nets, periods, settlements, proposals, merchants, residents).
+
+- Logs come from eth_getLogs over block ranges for the deployment's contracts, decoded with eth_abi.
+- One database transaction per range writes the rows and moves the cursor (last block and its hash), so a
+  crash re-processes the range; every write is an upsert of the state *after* the event (events carry it), so
+  re-processing is idempotent.
+- Each round first checks that the cursor block's hash is still the chain's: a reset or reorganised chain
+  (hash mismatch, or a head below the cursor) drops the idx_* tables and rebuilds from the start block.
+- `lag` = head - cursor block, reported by /health/ready, /v1/indexer and the metrics.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from exchange_api import metrics
+from exchange_api.chain import ChainClient, decode_log, event_table, unhex
+from exchange_api.store.db import Store
+from exchange_api.store.models import (INDEXER_TABLES, IdxActivity, IdxBalance, IdxCursor, IdxEvent, IdxIssuerPosition,
+                                       IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxProposal, IdxRedemption,
+                                       IdxResident, IdxScheme, IdxSettlement)
+
+log = logging.getLogger("citypoints.indexer")
+ZERO = "0x0000000000000000000000000000000000000000"
+SET_RATE_SELECTOR = "0x" + __import__("eth_utils").function_signature_to_4byte_selector(
+    "setRate(uint256,uint256)").hex()
+
+
+class ChainMoved(Exception):
+    pass
+
+
+class Indexer:
+    def __init__(self, chain: ChainClient, store: Store, *, range_size: int = 2000, poll_s: float = 0.2):
+        self.chain = chain
+        self.store = store
+        self.range_size = range_size
+        self.poll_s = poll_s
+        self.table = event_table(chain.addresses)
+        self.addresses = [a for a in chain.addresses.values()]
+        self.head = 0
+        self.block = -1
+        self.version = 0  # bumped on every commit; read caches key on it
+        self.listeners: list[Callable[[], None]] = []
+        self.rebuilds = 0
+        self.max_lag = 0
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.block, 0) if self.block >= 0 else self.head
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.sync_once()
+            except asyncio.CancelledError:
+                raise
+            except ChainMoved:
+                continue
+            except Exception as exc:  # node or database outage: resume from the cursor when they are back
+                log.warning("indexer: %s: %s", type(exc).__name__, str(exc)[:200])
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(self.poll_s)
+
+    async def sync_once(self, *, until: int | None = None) -> int:
+        """Process everything up to the head (or `until`); returns the number of events indexed."""
+        cursor = await self.store.run(lambda s: s.get(IdxCursor, 1))
+        head = await self.chain.block_number()
+        self.head = head
+        metrics.INDEXER_HEAD.set(head)
+        if cursor is None or cursor.chain_id != self.chain.chain_id or cursor.start_block != self.chain.start_block:
+            await self.reset()
+            cursor = await self.store.run(lambda s: s.get(IdxCursor, 1))
+        elif cursor.block_number >= self.chain.start_block and (head < cursor.block_number or
+                                                                 await self._hash(cursor.block_number) != cursor.block_hash):
+            log.warning("indexer: chain reset or reorganised at block %s; rebuilding", cursor.block_number)
+            metrics.INDEXER_REBUILDS.inc()
+            self.rebuilds += 1
+            await self.reset()
+            cursor = await self.store.run(lambda s: s.get(IdxCursor, 1))
+        self.block = cursor.block_number
+        target = head if until is None else min(head, until)
+        total = 0
+        while self.block < target:
+            frm = self.block + 1
+            to = min(target, frm + self.range_size - 1)
+            logs, to_hash = await self._fetch(frm, to)
+            total += await self.store.run(lambda s: self._apply(s, logs, to, to_hash, head))
+            self.block = to
+            self.version += 1
+            metrics.INDEXER_EVENTS.inc(len(logs))
+            for fn in self.listeners:
+                fn()
+        metrics.INDEXER_BLOCK.set(self.block)
+        metrics.INDEXER_LAG.set(self.lag)
+        self.max_lag = max(self.max_lag, self.lag)
+        return total
+
+    async def reset(self) -> None:
+        """Drop every idx_* row and start again from the deployment's start block."""
+        start = self.chain.start_block
+
+        def wipe(s):
+            for model in INDEXER_TABLES:
+                s.execute(delete(model))
+            s.add(IdxCursor(id=1, chain_id=self.chain.chain_id, start_block=start, block_number=start - 1,
+                            block_hash="", head=0))
+        await self.store.run(wipe)
+        self.block = start - 1
+        self.version += 1
+        for fn in self.listeners:
+            fn()
+
+    async def _hash(self, number: int) -> str | None:
+        block = await self.chain.request("eth_getBlockByNumber", [hex(number), False])
+        return block["hash"] if block else None
+
+    async def _fetch(self, frm: int, to: int) -> tuple[list[dict], str]:
+        logs_answer, block_answer = await self.chain.batch([
+            ("eth_getLogs", [{"fromBlock": hex(frm), "toBlock": hex(to), "address": self.addresses}]),
+            ("eth_getBlockByNumber", [hex(to), False]),
+        ])
+        from exchange_api.chain import _unwrap
+        logs = _unwrap(logs_answer)
+        block = _unwrap(block_answer)
+        if block is None:  # the chain went backwards under us: the next round sees it and rebuilds
+            raise ChainMoved(f"block {to} vanished")
+        return logs, block["hash"]
+
+    # -- decoding into rows ------------------------------------------------------------------------------
+
+    def _apply(self, s, logs: list[dict], to: int, to_hash: str, head: int) -> int:
+        p = Projection()
+        for lg in logs:
+            if lg.get("removed"):
+                continue
+            spec = self.table.get((lg["address"].lower(), unhex(lg["topics"][0]) if lg["topics"] else b""))
+            if spec is None:
+                continue
+            args = decode_log(spec, lg["topics"], lg["data"])
+            p.add(int(lg["blockNumber"], 16), int(lg["logIndex"], 16), lg["transactionHash"], spec.contract,
+                  spec.name, args)
+        p.write(s)
+        cursor = s.get(IdxCursor, 1)
+        cursor.block_number, cursor.block_hash, cursor.head = to, to_hash, head
+        return len(p.events)
+
+
+class Projection:
+    """What one range of events changes, collected in memory and written as upserts of the state after."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+        self.balances: dict[tuple[str, int], int] = {}
+        self.activity: list[dict] = []
+        self.schemes: dict[int, dict] = defaultdict(dict)
+        self.redemptions: dict[str, dict] = {}
+        self.refunded: dict[str, int] = {}
+        self.mpos: dict[tuple[int, int, str], int] = {}
+        self.ipos: dict[tuple[int, int, int], int] = {}
+        self.nets: dict[str, int] = {}
+        self.periods: list[dict] = []
+        self.settlements: dict[str, dict] = {}
+        self.proposals: dict[int, dict] = defaultdict(dict)
+        self.merchants: dict[str, bool] = {}
+        self.residents: dict[str, str] = {}
+        self._mints: dict[str, list[tuple[int, int, dict]]] = defaultdict(list)  # tx -> pending TransferSingle mints
+
+    def add(self, block: int, index: int, tx: str, contract: str, name: str, a: dict) -> None:
+        self.events.append({"block_number": block, "log_index": index, "tx_hash": tx, "contract": contract,
+                            "name": name, "args": json.dumps(a)})
+        handler = getattr(self, "_on_" + name, None)
+        if handler is not None:
+            handler(block, index, tx, a)
+
+    # ledger
+    def _on_TransferSingle(self, block, index, tx, a):
+        if a["from"] == ZERO:
+            self._mints[tx].append((block, index, a))
+
+    def _on_PointsIssued(self, block, index, tx, a):
+        skipped = set(a["skipped"])
+        items = [i for i in range(len(a["refs"])) if i not in skipped]
+        mints = self._mints.pop(tx, [])[-len(items):] if items else []
+        for item, (mb, mi, m) in zip(items, mints):
+            resident, amount = m["to"], m["value"]
+            self.balances[(resident, a["scheme"])] = a["balancesAfter"][item]
+            self.activity.append(dict(block_number=mb, log_index=mi, item=0, account=resident, kind="issued",
+                                      scheme=a["scheme"], amount=amount, balance_after=a["balancesAfter"][item],
+                                      by=a["issuer"], reason_code=a["reasonCodes"][item] if a["reasonCodes"] else None,
+                                      ref=a["refs"][item], tx_hash=tx))
+        self.schemes[a["scheme"]]["total_supply"] = a["totalSupplyAfter"]
+
+    def _on_PointsRevoked(self, block, index, tx, a):
+        self._balance(block, index, tx, a["resident"], a["scheme"], "revoked", a["amount"], a["balanceAfter"],
+                      a["issuer"], a["reasonCode"], a["ref"], a["totalSupplyAfter"])
+
+    def _on_PointsMinted(self, block, index, tx, a):
+        if self._mints.get(tx):
+            self._mints[tx].pop()
+        self._balance(block, index, tx, a["account"], a["scheme"], "minted", a["amount"], a["balanceAfter"],
+                      a["operator"], None, a["ref"], a["totalSupplyAfter"])
+
+    def _on_PointsBurned(self, block, index, tx, a):
+        self._balance(block, index, tx, a["account"], a["scheme"], "burned", a["amount"], a["balanceAfter"],
+                      a["operator"], None, a["ref"], a["totalSupplyAfter"])
+
+    def _on_AccountMoved(self, block, index, tx, a):
+        self.balances[(a["account"], a["scheme"])] = 0
+        self.balances[(a["newAccount"], a["scheme"])] = a["balance"]
+        for acct, kind in ((a["account"], "moved_out"), (a["newAccount"], "moved_in")):
+            self.activity.append(dict(block_number=block, log_index=index, item=0 if kind == "moved_out" else 1,
+                                      account=acct, kind=kind, scheme=a["scheme"], amount=a["balance"],
+                                      balance_after=0 if kind == "moved_out" else a["balance"], by=ZERO,
+                                      reason_code=None, ref=None, tx_hash=tx))
+
+    def _balance(self, block, index, tx, account, scheme, kind, amount, after, by, reason, ref, supply):
+        self.balances[(account, scheme)] = after
+        self.schemes[scheme]["total_supply"] = supply
+        self.activity.append(dict(block_number=block, log_index=index, item=0, account=account, kind=kind,
+                                  scheme=scheme, amount=amount, balance_after=after, by=by, reason_code=reason,
+                                  ref=ref, tx_hash=tx))
+
+    def _on_SchemeAdded(self, block, index, tx, a):
+        self.schemes[a["scheme"]].update(status=1, issuer_daily_quota=a["issuerDailyQuota"],
+                                         resident_daily_cap=a["residentDailyCap"])
+
+    def _on_SchemeStatusChanged(self, block, index, tx, a):
+        self.schemes[a["scheme"]]["status"] = a["status"]
+
+    def _on_IssuerDailyQuotaChanged(self, block, index, tx, a):
+        self.schemes[a["scheme"]]["issuer_daily_quota"] = a["quota"]
+
+    def _on_ResidentDailyCapChanged(self, block, index, tx, a):
+        self.schemes[a["scheme"]]["resident_daily_cap"] = a["cap"]
+
+    def _on_RateSet(self, block, index, tx, a):
+        self.schemes[a["scheme"]]["rate"] = a["rate"]
+
+    # redemption and clearing
+    def _on_Redeemed(self, block, index, tx, a):
+        self.redemptions[a["redemptionId"]] = dict(
+            redemption_id=a["redemptionId"], resident=a["resident"], merchant=a["merchant"], order_ref=a["orderRef"],
+            nonce=a["nonce"], credits=a["credits"], refunded=0, parts=json.dumps(a["parts"]), block_number=block,
+            tx_hash=tx)
+
+    def _on_Refunded(self, block, index, tx, a):
+        self.refunded[a["redemptionId"]] = a["refundedTotal"]
+
+    def _on_MerchantPositionChanged(self, block, index, tx, a):
+        self.mpos[(a["period"], a["scheme"], a["merchant"])] = a["periodAmount"]
+        self.nets[f"scheme:{a['scheme']}"] = a["issuerNet"]
+        self.nets[f"merchant:{a['merchant']}"] = a["merchantNet"]
+
+    def _on_IssuerPositionChanged(self, block, index, tx, a):
+        lo, hi = sorted((a["fromScheme"], a["toScheme"]))
+        self.ipos[(a["period"], lo, hi)] = a["periodAmountLoHi"]
+        self.nets[f"scheme:{a['fromScheme']}"] = a["fromNet"]
+        self.nets[f"scheme:{a['toScheme']}"] = a["toNet"]
+
+    def _on_PeriodClosed(self, block, index, tx, a):
+        self.periods.append(dict(period=a["period"], closed_at=a["closedAt"], block_number=block))
+
+    def _on_PaymentRecorded(self, block, index, tx, a):
+        self.settlements[a["statementId"]] = dict(statement_id=a["statementId"], period=a["period"], state="paid",
+                                                  amount=a["amount"], bank_ref_hash=a["bankRefHash"])
+
+    def _on_PaymentConfirmed(self, block, index, tx, a):
+        self.settlements[a["statementId"]] = dict(statement_id=a["statementId"], period=a["period"],
+                                                  state="confirmed", amount=a["amount"], bank_ref_hash=None)
+
+    def _on_PaymentDisputed(self, block, index, tx, a):
+        self.settlements[a["statementId"]] = dict(statement_id=a["statementId"], period=a["period"],
+                                                  state="disputed", amount=None, bank_ref_hash=None)
+
+    # governance and membership
+    def _on_ProposalCreated(self, block, index, tx, a):
+        self.proposals[a["proposalId"]].update(calls=json.dumps(a["calls"]), description=a["description"],
+                                               state="pending", expires_at=a["expiresAt"])
+
+    def _on_ProposalQueued(self, block, index, tx, a):
+        self.proposals[a["proposalId"]].update(state="queued", ready_at=a["readyAt"], expires_at=a["expiresAt"])
+
+    def _on_ProposalExecuted(self, block, index, tx, a):
+        self.proposals[a["proposalId"]]["state"] = "executed"
+
+    def _on_ProposalCancelled(self, block, index, tx, a):
+        self.proposals[a["proposalId"]]["state"] = "cancelled"
+
+    def _on_MerchantRegistered(self, block, index, tx, a):
+        self.merchants[a["merchant"]] = True
+
+    def _on_MerchantSuspensionChanged(self, block, index, tx, a):
+        self.merchants[a["merchant"]] = not a["suspended"]
+
+    def _on_ResidentRegistered(self, block, index, tx, a):
+        self.residents[a["account"]] = a["identityHash"]
+
+    def _on_ResidentRecovered(self, block, index, tx, a):
+        self.residents.pop(a["account"], None)
+        self.residents[a["newAccount"]] = a["identityHash"]
+
+    # -- writing -----------------------------------------------------------------------------------------
+
+    def write(self, s) -> None:
+        ins = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+
+        def upsert(model, rows: list[dict], keys: list[str], update: list[str] | None = None):
+            if not rows:
+                return
+            for i in range(0, len(rows), 500):
+                chunk = rows[i:i + 500]
+                stmt = ins(model).values(chunk)
+                cols = update if update is not None else [c for c in chunk[0] if c not in keys]
+                stmt = (stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+                        if cols else stmt.on_conflict_do_nothing(index_elements=keys))
+                s.execute(stmt)
+
+        upsert(IdxEvent, self.events, ["block_number", "log_index"], [])
+        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b) for (a, sc), b in self.balances.items()],
+               ["account", "scheme"])
+        upsert(IdxActivity, self.activity, ["block_number", "log_index", "item"], [])
+        for scheme, fields in self.schemes.items():  # few: read-modify-write keeps the other fields
+            row = s.get(IdxScheme, scheme)
+            if row is None:
+                row = IdxScheme(scheme=scheme, status=1, issuer_daily_quota=0, resident_daily_cap=0, rate=0,
+                                total_supply=0)
+                s.add(row)
+            for k, v in fields.items():
+                setattr(row, k, v)
+        upsert(IdxRedemption, list(self.redemptions.values()), ["redemption_id"], [])
+        for rid, total in self.refunded.items():
+            row = s.get(IdxRedemption, rid)
+            if row is not None:
+                row.refunded = total
+        upsert(IdxMerchantPosition, [dict(period=p, scheme=sc, merchant=m, amount=v)
+                                     for (p, sc, m), v in self.mpos.items()], ["period", "scheme", "merchant"])
+        upsert(IdxIssuerPosition, [dict(period=p, lo=lo, hi=hi, amount=v) for (p, lo, hi), v in self.ipos.items()],
+               ["period", "lo", "hi"])
+        upsert(IdxNet, [dict(party=k, net=v) for k, v in self.nets.items()], ["party"])
+        upsert(IdxPeriod, self.periods, ["period"])
+        for sid, fields in self.settlements.items():
+            row = s.get(IdxSettlement, sid)
+            if row is None:
+                row = IdxSettlement(statement_id=sid, period=fields["period"], state=fields["state"], amount=0)
+                s.add(row)
+            row.state = fields["state"]
+            if fields.get("amount") is not None:
+                row.amount = fields["amount"]
+            if fields.get("bank_ref_hash"):
+                row.bank_ref_hash = fields["bank_ref_hash"]
+        for pid, fields in self.proposals.items():
+            row = s.get(IdxProposal, pid)
+            if row is None:
+                row = IdxProposal(id=pid, calls=fields.get("calls", "[]"), description=fields.get("description", ""),
+                                  state="pending")
+                s.add(row)
+            for k, v in fields.items():
+                setattr(row, k, v)
+        upsert(IdxMerchant, [dict(address=a, active=v) for a, v in self.merchants.items()], ["address"])
+        upsert(IdxResident, [dict(address=a, identity_hash=h) for a, h in self.residents.items()], ["address"])
+
+
+async def run_cli(settings, *, rebuild: bool = False, follow: bool = False, echo=print) -> dict:
+    """`citypoints index [--rebuild] [--follow]`: bring the indexer's tables up to the chain head."""
+    store = Store(settings.database_url)
+    store.migrate()
+    deployment = settings.deployment()
+    chain = ChainClient(settings.rpc_url or deployment["rpcUrl"], deployment)
+    indexer = Indexer(chain, store, range_size=settings.indexer_range, poll_s=settings.indexer_poll_s)
+    try:
+        if rebuild:
+            await indexer.reset()
+        t0 = time.monotonic()
+        n = await indexer.sync_once()
+        echo(f"indexed {n} events up to block {indexer.block} (head {indexer.head}) in {time.monotonic() - t0:.1f}s")
+        if follow:
+            await indexer.run()
+        return {"events": n, "block": indexer.block, "head": indexer.head}
+    finally:
+        await chain.aclose()
+        store.dispose()

@@ -1,0 +1,22 @@
+"""Prometheus metrics (prometheus-client), served at /metrics."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter("citypoints_api_requests_total", "HTTP requests", ["route", "method", "status"],
+                   registry=REGISTRY)
+LATENCY = Histogram("citypoints_api_request_seconds", "HTTP request latency", ["route", "method"],
+                    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5), registry=REGISTRY)
+REDEMPTIONS = Counter("citypoints_redemptions_total", "Redemptions by outcome", ["status"], registry=REGISTRY)
+RELAYED = Counter("citypoints_relayed_transactions_total", "Transactions sent by the relayer", ["kind"],
+                  registry=REGISTRY)
+INDEXER_HEAD = Gauge("citypoints_indexer_head_block", "Chain head seen by the indexer", registry=REGISTRY)
+INDEXER_BLOCK = Gauge("citypoints_indexer_block", "Last block the indexer processed", registry=REGISTRY)
+INDEXER_LAG = Gauge("citypoints_indexer_lag_blocks", "Blocks the indexer is behind the head", registry=REGISTRY)
+INDEXER_EVENTS = Counter("citypoints_indexer_events_total", "Events indexed", registry=REGISTRY)
+INDEXER_REBUILDS = Counter("citypoints_indexer_rebuilds_total", "Rebuilds after a reset or reorganised chain",
+                           registry=REGISTRY)
+WEBHOOKS = Counter("citypoints_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"],
+                   registry=REGISTRY)

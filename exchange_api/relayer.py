@@ -1,0 +1,289 @@
+"""The relayer: submits what residents signed (redemption consents, exchange intents), merchants' refunds and
+onboarding registrations, from its own accounts (each holding RELAYER_ROLE / ONBOARDING_ROLE).
+
+Crash safety: a transaction is signed, then persisted (relayed_transactions, in the same database transaction
+as the record it serves), and only then sent. After a restart `reconcile()` looks at every transaction that
+was not seen mined: a receipt settles it; one still in the node's pool is awaited; one the node never got is
+re-sent as the same bytes, or re-signed with a fresh nonce when its nonce went to another transaction. A
+resident-signed intent can never be executed twice (its nonce is spent on chain: checked with `nonceUsed`
+before re-signing); a refund is re-signed only when the chain's refunded total shows it did not happen.
+
+Nonces: one counter per relayer account (issuer_sdk's AsyncNonceManager), taken, signed, persisted and sent
+under one lock; accounts are used round-robin so several transactions are in flight at once.
+Confirmation: `run_tracker` follows new blocks, fetches the receipts of the transactions it waits for, and
+hands them to `on_mined` (the services update records and queue webhooks) before waking the waiters.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from sqlalchemy import select
+
+from exchange_api import metrics
+from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, RpcFailure, hex0x, unhex
+from exchange_api.errors import NodeUnavailable
+from exchange_api.store.db import Store
+from exchange_api.store.models import RelayedTransaction
+from issuer_sdk.encoding import UnsignedTx, tx_hash
+from issuer_sdk.nonces import AsyncNonceManager
+from issuer_sdk.signer import LocalSigner, sign_tx
+
+log = logging.getLogger("citypoints.relayer")
+
+OnMined = Callable[[list[tuple[RelayedTransaction, dict, tuple | None]]], Awaitable[None]]
+
+
+@dataclass
+class Mined:
+    receipt: dict
+    ok: bool
+    error: tuple | None  # (contract error name, args) when reverted
+
+
+class RelayerAccount:
+    def __init__(self, chain: ChainClient, private_key: str):
+        self.signer = LocalSigner(private_key)
+        self.address = self.signer.address
+        self.chain = chain
+        self.nonces = AsyncNonceManager(self._pending)
+
+    async def _pending(self) -> int:
+        return int(await self.chain.request("eth_getTransactionCount", [self.address, "pending"]), 16)
+
+
+class Relayer:
+    def __init__(self, chain: ChainClient, store: Store, relayer_keys: list[str], *,
+                 onboarding_key: str | None = None, poll_s: float = 0.02):
+        self.chain = chain
+        self.store = store
+        self.accounts = [RelayerAccount(chain, k) for k in relayer_keys]
+        self.onboarding = RelayerAccount(chain, onboarding_key) if onboarding_key else None
+        self._rr = itertools.count()
+        self._waiters: dict[str, asyncio.Future] = {}
+        self._since: dict[str, float] = {}
+        self.on_mined: OnMined | None = None
+        self.poll_s = poll_s
+        self._last_block: int | None = None
+
+    @property
+    def addresses(self) -> list[str]:
+        return [a.address for a in self.accounts]
+
+    # -- sending -----------------------------------------------------------------------------------------
+
+    async def submit(self, *, kind: str, subject_id: str, to: str, data: bytes, gas: int,
+                     resident: str | None = None, intent_nonce: str | None = None, deadline: int | None = None,
+                     persist_with: Callable | None = None, account: RelayerAccount | None = None) -> str:
+        """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
+
+        Raises NodeUnavailable when the node cannot be reached (the record stays persisted as `signed`, and
+        reconcile() finishes it), ChainRevert / RpcFailure when the node refuses it.
+        """
+        if account is None:
+            if not self.accounts:
+                raise NodeUnavailable("no relayer account is configured (CITYPOINTS_RELAYER_KEYS)")
+            account = self.accounts[next(self._rr) % len(self.accounts)]
+        async with account.nonces.reserve() as n:
+            raw = sign_tx(account.signer, UnsignedTx(self.chain.chain_id, n, gas, unhex(to), data))
+            h = tx_hash(raw)
+
+            def persist(s):
+                s.add(RelayedTransaction(tx_hash=h, kind=kind, subject_id=subject_id, resident=resident,
+                                         intent_nonce=intent_nonce, deadline=deadline, to=to, data=hex0x(data),
+                                         raw=hex0x(raw), gas=gas, relayer=account.address, relayer_nonce=n,
+                                         status="signed"))
+                if persist_with is not None:
+                    persist_with(s, h)
+            await self.store.run(persist)
+            self._watch(h)
+            try:
+                await self.chain.request("eth_sendRawTransaction", [hex0x(raw)])
+            except NodeUnavailable:
+                raise  # persisted: reconcile() re-sends it
+            except (ChainRevert, RpcFailure):
+                self._unwatch(h)
+                await self.store.run(lambda s: _set_status(s, h, "failed"))
+                raise
+        metrics.RELAYED.labels(kind).inc()
+        return h
+
+    async def wait(self, h: str, timeout: float) -> Mined | None:
+        """The mined outcome of `h`, or None when not mined within `timeout` seconds."""
+        fut = self._waiters.get(h)
+        if fut is None:
+            fut = self._watch(h)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    def _watch(self, h: str) -> asyncio.Future:
+        fut = self._waiters.get(h)
+        if fut is None:
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters[h] = fut
+            self._since[h] = time.monotonic()
+        return fut
+
+    def _unwatch(self, h: str) -> None:
+        self._waiters.pop(h, None)
+        self._since.pop(h, None)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._waiters)
+
+    # -- confirmations -----------------------------------------------------------------------------------
+
+    async def run_tracker(self) -> None:
+        sweep_at = time.monotonic() + 1.0
+        while True:
+            try:
+                await self.track_once(sweep=time.monotonic() >= sweep_at)
+                if time.monotonic() >= sweep_at:
+                    sweep_at = time.monotonic() + 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # node or database outage: keep following once they are back
+                log.warning("relayer tracker: %s", type(exc).__name__)
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(self.poll_s)
+
+    async def track_once(self, *, sweep: bool = False) -> None:
+        head = await self.chain.block_number()
+        if self._last_block is None or head < self._last_block:
+            self._last_block = head - 1
+        candidates: set[str] = set()
+        if self._waiters and head > self._last_block:
+            blocks = await self.chain.batch([("eth_getBlockByNumber", [hex(b), False])
+                                             for b in range(self._last_block + 1, head + 1)])
+            for b in blocks:
+                for h in (b.get("result") or {}).get("transactions", []):
+                    if h in self._waiters:
+                        candidates.add(h)
+        self._last_block = head
+        if sweep:  # anything waited for more than a second: look it up directly (missed or reorganised blocks)
+            old = time.monotonic() - 1.0
+            candidates.update(h for h, t in self._since.items() if t < old)
+        if candidates:
+            await self._settle(sorted(candidates))
+
+    async def _settle(self, hashes: list[str]) -> None:
+        answers = await self.chain.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        receipts = [a.get("result") for a in answers if a.get("result")]
+        if not receipts:
+            return
+        outcomes = {}
+        for r in receipts:
+            ok = int(r["status"], 16) == 1
+            outcomes[r["transactionHash"]] = Mined(r, ok, None if ok else await self._revert_reason(r))
+        rows = await self.store.run(lambda s: _mark_mined(s, outcomes))
+        if self.on_mined is not None and rows:
+            await self.on_mined([(row, outcomes[row.tx_hash].receipt, outcomes[row.tx_hash].error) for row in rows])
+        for h, m in outcomes.items():
+            fut = self._waiters.pop(h, None)
+            self._since.pop(h, None)
+            if fut is not None and not fut.done():
+                fut.set_result(m)
+
+    async def _revert_reason(self, receipt: dict) -> tuple:
+        tx = await self.chain.request("eth_getTransactionByHash", [receipt["transactionHash"]])
+        block = int(receipt["blockNumber"], 16)
+        try:
+            await self.chain.request("eth_call", [{"from": tx["from"], "to": tx["to"], "data": tx["input"],
+                                                   "gas": tx["gas"]}, hex(max(block - 1, 0))])
+        except ChainRevert as exc:
+            return (exc.name, exc.args_)
+        except Exception:  # noqa: BLE001
+            pass
+        return (None, ())
+
+    # -- after a restart ----------------------------------------------------------------------------------
+
+    async def reconcile(self) -> dict[str, int]:
+        """Finish every transaction persisted but not seen mined (see the module docstring)."""
+        rows = await self.store.run(lambda s: list(s.scalars(select(RelayedTransaction).where(
+            RelayedTransaction.status.in_(("signed", "sent"))).order_by(RelayedTransaction.created_at))))
+        counts = {"mined": 0, "in_pool": 0, "resent": 0, "resigned": 0, "dropped": 0}
+        by_address = {a.address: a for a in self.accounts + ([self.onboarding] if self.onboarding else [])}
+        for row in rows:
+            receipt = await self.chain.request("eth_getTransactionReceipt", [row.tx_hash])
+            if receipt:
+                self._watch(row.tx_hash)
+                await self._settle([row.tx_hash])
+                counts["mined"] += 1
+                continue
+            if await self.chain.request("eth_getTransactionByHash", [row.tx_hash]):
+                self._watch(row.tx_hash)
+                counts["in_pool"] += 1
+                continue
+            try:  # the node never got it (or lost it): the same bytes first
+                self._watch(row.tx_hash)
+                await self.chain.request("eth_sendRawTransaction", [row.raw])
+                counts["resent"] += 1
+                continue
+            except (RpcFailure, ChainRevert):
+                self._unwatch(row.tx_hash)
+            if await self._already_done(row):
+                await self.store.run(lambda s, h=row.tx_hash: _set_status(s, h, "replaced"))
+                counts["dropped"] += 1
+                continue
+            if row.deadline is not None and row.deadline < time.time():
+                await self.store.run(lambda s, h=row.tx_hash: _set_status(s, h, "failed"))
+                if self.on_mined:
+                    await self.on_mined([(row, None, ("ResidentSignatureExpired", ()))])
+                counts["dropped"] += 1
+                continue
+            account = by_address.get(row.relayer) or (self.accounts[0] if self.accounts else None)
+            if account is None:
+                continue
+            account.nonces.reset()
+
+            def link(s, h, old=row.tx_hash):
+                _set_status(s, old, "replaced")
+            new_hash = await self.submit(kind=row.kind, subject_id=row.subject_id, to=row.to, data=unhex(row.data),
+                                         gas=row.gas, resident=row.resident, intent_nonce=row.intent_nonce,
+                                         deadline=row.deadline, persist_with=link, account=account)
+            if self.on_mined:
+                await self.on_mined([(row, {"replacedBy": new_hash}, None)])
+            counts["resigned"] += 1
+        return counts
+
+    async def _already_done(self, row: RelayedTransaction) -> bool:
+        """Whether the chain already shows what `row` was sent to do (so it must not be re-signed)."""
+        if row.intent_nonce and row.resident:
+            contract = self.chain.addresses["Exchange" if row.kind == "exchange" else "Redemption"]
+            out = await self.chain.call(contract, NONCE_USED.encode(row.resident, unhex(row.intent_nonce)))
+            return int.from_bytes(out[-32:], "big") == 1
+        if row.kind == "onboarding" and row.resident:
+            from exchange_api.chain import IS_RESIDENT
+            out = await self.chain.call(self.chain.addresses["Membership"], IS_RESIDENT.encode(row.resident))
+            return int.from_bytes(out[-32:], "big") == 1
+        if row.kind == "refund":
+            from exchange_api.services.refunds import refund_already_applied
+            return await refund_already_applied(self, row)
+        return False
+
+
+def _set_status(s, h: str, status: str) -> None:
+    row = s.get(RelayedTransaction, h)
+    if row is not None:
+        row.status = status
+
+
+def _mark_mined(s, outcomes: dict[str, Mined]) -> list[RelayedTransaction]:
+    rows = list(s.scalars(select(RelayedTransaction).where(RelayedTransaction.tx_hash.in_(list(outcomes)))))
+    changed = []
+    for row in rows:
+        if row.status in ("mined", "failed"):
+            continue  # settled before (a sweep and a block both saw it)
+        m = outcomes[row.tx_hash]
+        row.status = "mined" if m.ok else "failed"
+        row.block_number = int(m.receipt["blockNumber"], 16)
+        changed.append(row)
+    return changed

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from exchange_api.deps import RT
+from exchange_api.metrics import REGISTRY
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live", operation_id="live")
+async def live():
+    return {"status": "ok"}
+
+
+@router.get("/health/ready", operation_id="ready")
+async def ready(rt: RT):
+    """Ready when the database and the node answer; reports the indexer's lag."""
+    checks = {}
+    try:
+        await rt.store.run(lambda s: s.execute(text("SELECT 1")))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = type(exc).__name__
+    try:
+        await rt.chain.block_number()
+        checks["node"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["node"] = type(exc).__name__
+    ok = all(v == "ok" for v in checks.values())
+    body = {"status": "ready" if ok else "unavailable", "checks": checks,
+            "indexer": {"block": rt.indexer.block, "head": rt.indexer.head, "lagBlocks": rt.indexer.lag},
+            "relayer": {"accounts": len(rt.relayer.accounts), "inFlight": rt.relayer.in_flight}}
+    return JSONResponse(body, 200 if ok else 503)
+
+
+@router.get("/metrics", operation_id="metrics", include_in_schema=False)
+async def metrics():
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from exchange_api.deps import RT, OnboardingKey
+from exchange_api.idempotency import idempotent
+from exchange_api.routers import ERRORS
+from exchange_api.schemas import OnboardIn, ResidentOut
+from exchange_api.services import onboarding
+
+router = APIRouter(prefix="/v1/onboarding", tags=["onboarding"], responses=ERRORS)
+
+
+@router.post("/residents", operation_id="registerResident", status_code=201, response_model=ResidentOut,
+             responses={202: {"model": ResidentOut}})
+async def register(request: Request, body: OnboardIn, rt: RT, authority: OnboardingKey):
+    """Register a resident (onboarding authority keys only). Personal data is stored encrypted; the chain gets
+    the account and a keyed hash of the identity number. A second account for the same person: 409."""
+    # the idempotency fingerprint never stores personal data in clear: hash it first
+    import hashlib
+    import json
+    fingerprint = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    return await idempotent(rt, request, authority.key_id, fingerprint, lambda: onboarding.register(rt, body))

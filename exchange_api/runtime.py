@@ -1,0 +1,95 @@
+"""Everything a running service holds: settings, store, chain client, relayer, indexer, webhook dispatcher,
+and the small in-process caches (API keys, balances, rate-limit buckets)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from exchange_api.chain import ChainClient, event_table
+from exchange_api.indexer import Indexer
+from exchange_api.relayer import Relayer
+from exchange_api.settings import Settings
+from exchange_api.store.db import Store
+
+log = logging.getLogger("citypoints.api")
+
+
+@dataclass
+class Principal:
+    key_id: str
+    role: str
+    merchant_id: int | None = None
+    merchant: str | None = None  # the merchant's address
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    at: float
+
+
+class Runtime:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = Store(settings.database_url)
+        deployment = settings.deployment()
+        self.chain = ChainClient(settings.rpc_url or deployment["rpcUrl"], deployment)
+        self.relayer = Relayer(self.chain, self.store, settings.relayer_private_keys(),
+                               onboarding_key=settings.onboarding_private_key())
+        self.indexer = Indexer(self.chain, self.store, range_size=settings.indexer_range,
+                               poll_s=settings.indexer_poll_s)
+        self.events = event_table(self.chain.addresses)
+        from exchange_api.webhooks import Dispatcher
+        self.webhooks = Dispatcher(self)
+        self.auth_cache: dict[str, tuple[Principal | None, float]] = {}
+        self.balance_cache: dict[str, tuple[int, dict, float]] = {}
+        self.buckets: dict[str, Bucket] = {}
+        self.tasks: list[asyncio.Task] = []
+        self.pii_key = settings.pii_key_bytes()
+        self.identity_key = settings.identity_key_bytes()
+        self.started = time.time()
+
+    async def start(self, *, background: bool = True) -> None:
+        await asyncio.to_thread(self.store.migrate)
+        from exchange_api.services.confirmations import on_mined
+        self.relayer.on_mined = lambda items: on_mined(self, items)
+        try:
+            counts = await self.relayer.reconcile()
+            if any(counts.values()):
+                log.info("relayer reconciled after restart: %s", counts)
+        except Exception as exc:  # the node or database may still be coming up; the tracker sweeps later
+            log.warning("relayer reconcile deferred: %s", type(exc).__name__)
+        if background:
+            self.tasks.append(asyncio.create_task(self.relayer.run_tracker(), name="relayer-tracker"))
+            if self.settings.indexer_enabled:
+                self.tasks.append(asyncio.create_task(self.indexer.run(), name="indexer"))
+            self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.tasks.clear()
+        await self.webhooks.aclose()
+        await self.chain.aclose()
+        self.store.dispose()
+
+    def allow(self, bucket_key: str) -> float | None:
+        """Token bucket per key: None when allowed, else seconds until the next token."""
+        rate, burst = self.settings.rate_limit_per_s, self.settings.rate_limit_burst
+        now = time.monotonic()
+        b = self.buckets.get(bucket_key)
+        if b is None:
+            b = self.buckets[bucket_key] = Bucket(float(burst), now)
+        b.tokens = min(float(burst), b.tokens + (now - b.at) * rate)
+        b.at = now
+        if b.tokens >= 1.0:
+            b.tokens -= 1.0
+            return None
+        return (1.0 - b.tokens) / rate

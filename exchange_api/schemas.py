@@ -1,0 +1,296 @@
+"""Request and response models (the OpenAPI document is generated from these). JSON fields are camelCase;
+amounts are integers (points; credit cents) with a decimal string beside credits where helpful."""
+from __future__ import annotations
+
+import re
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+BYTES32 = r"^0x[0-9a-fA-F]{64}$"
+SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
+UINT96_MAX = 2**96 - 1
+T = TypeVar("T")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    requestId: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ListOf(BaseModel, Generic[T]):
+    object: Literal["list"] = "list"
+    data: list[T]
+    has_more: bool
+
+
+# --- redemptions --------------------------------------------------------------------------------------------
+
+class Part(BaseModel):
+    scheme: int
+    points: int
+    credits: int
+
+
+class RedemptionOut(BaseModel):
+    object: Literal["redemption"] = "redemption"
+    id: str = Field(description="the chain's redemptionId, keccak256(abi.encode(resident, nonce))")
+    status: Literal["pending", "confirmed", "failed"]
+    resident: str
+    merchant: str
+    credits: int
+    creditsDecimal: str
+    orderRef: str
+    nonce: str
+    deadline: int
+    requestId: str | None = None
+    txHash: str | None = None
+    blockNumber: int | None = None
+    parts: list[Part] | None = None
+    refundedCredits: int = 0
+    failureCode: str | None = None
+    createdAt: str
+
+
+class ConsentIn(Model):
+    resident: str = Field(pattern=ADDRESS)
+    merchant: str = Field(pattern=ADDRESS)
+    credits: int = Field(gt=0, le=UINT96_MAX, description="credit cents")
+    orderRef: str = Field(pattern=BYTES32)
+    nonce: str = Field(pattern=BYTES32)
+    deadline: int = Field(ge=0, lt=2**256)
+    signature: str = Field(pattern=SIGNATURE)
+    wait: bool = Field(True, description="false: answer at once as pending (confirmation by webhook)")
+
+
+class RequestCreate(Model):
+    resident: str = Field(pattern=ADDRESS)
+    credits: int = Field(gt=0, le=UINT96_MAX, description="credit cents")
+    orderRef: str = Field(min_length=1, max_length=200,
+                          description="the merchant's order id (hashed to bytes32) or a 0x-prefixed bytes32")
+    expiresIn: int | None = Field(None, ge=30, le=7 * 86400, description="seconds the resident has to sign")
+
+
+class RequestOut(BaseModel):
+    object: Literal["redemption_request"] = "redemption_request"
+    id: str
+    status: Literal["open", "approved", "cancelled", "expired"]
+    merchant: str
+    resident: str
+    credits: int
+    creditsDecimal: str
+    orderRef: str
+    orderLabel: str | None = None
+    nonce: str
+    deadline: int
+    redemptionId: str | None = None
+    qrPayload: str
+    typedData: dict
+    createdAt: str
+
+
+class ApproveIn(Model):
+    signature: str = Field(pattern=SIGNATURE)
+    wait: bool = True
+
+
+class RefundIn(Model):
+    credits: int = Field(gt=0, le=UINT96_MAX)
+    wait: bool = True
+
+
+class RefundOut(BaseModel):
+    object: Literal["refund"] = "refund"
+    id: str
+    redemptionId: str
+    status: Literal["pending", "confirmed", "failed"]
+    credits: int
+    creditsDecimal: str
+    txHash: str | None = None
+    blockNumber: int | None = None
+    failureCode: str | None = None
+    createdAt: str
+
+
+# --- residents ----------------------------------------------------------------------------------------------
+
+class SchemeBalance(BaseModel):
+    scheme: int
+    points: int
+    rate: int
+    credits: int
+    creditsDecimal: str
+
+
+class BalancesOut(BaseModel):
+    object: Literal["balances"] = "balances"
+    resident: str
+    balances: list[SchemeBalance]
+    totalCredits: int
+    totalCreditsDecimal: str
+    asOfBlock: int
+
+
+class ActivityOut(BaseModel):
+    object: Literal["activity"] = "activity"
+    id: str
+    kind: str
+    scheme: int
+    amount: int
+    balanceAfter: int
+    by: str
+    reasonCode: int | None = None
+    ref: str | None = None
+    txHash: str
+    blockNumber: int
+
+
+class QuoteIn(Model):
+    resident: str = Field(pattern=ADDRESS)
+    fromScheme: int = Field(gt=0, lt=2**256)
+    toScheme: int = Field(gt=0, lt=2**256)
+    points: int = Field(gt=0, lt=2**256)
+    slippage: int = Field(0, ge=0, le=10_000, description="basis points the resident accepts below the quote")
+
+
+class QuoteOut(BaseModel):
+    object: Literal["exchange_quote"] = "exchange_quote"
+    fromScheme: int
+    toScheme: int
+    points: int
+    received: int
+    credits: int
+    creditsDecimal: str
+    minReceived: int
+    typedData: dict
+
+
+class IntentIn(Model):
+    resident: str = Field(pattern=ADDRESS)
+    fromScheme: int = Field(gt=0, lt=2**256)
+    toScheme: int = Field(gt=0, lt=2**256)
+    points: int = Field(gt=0, lt=2**256)
+    minReceived: int = Field(ge=0, lt=2**256)
+    nonce: str = Field(pattern=BYTES32)
+    deadline: int = Field(ge=0, lt=2**256)
+    signature: str = Field(pattern=SIGNATURE)
+    wait: bool = True
+
+
+class ExchangeOut(BaseModel):
+    object: Literal["exchange"] = "exchange"
+    id: str
+    status: Literal["pending", "confirmed", "failed"]
+    resident: str
+    fromScheme: int
+    toScheme: int
+    points: int
+    minReceived: int
+    received: int | None = None
+    credits: int | None = None
+    txHash: str | None = None
+    blockNumber: int | None = None
+    failureCode: str | None = None
+    createdAt: str
+
+
+# --- onboarding ---------------------------------------------------------------------------------------------
+
+class OnboardIn(Model):
+    address: str = Field(pattern=ADDRESS)
+    name: str = Field(min_length=1, max_length=200)
+    identityNumber: str = Field(min_length=4, max_length=64)
+    phone: str = Field(min_length=4, max_length=32)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        if not re.fullmatch(r"\+?[0-9 ()-]{4,32}", v):
+            raise ValueError("phone: digits, spaces, parentheses, dashes and a leading + only")
+        return v
+
+
+class ResidentOut(BaseModel):
+    object: Literal["resident"] = "resident"
+    address: str
+    identityHash: str
+    status: Literal["pending", "registered", "failed"]
+    txHash: str | None = None
+
+
+# --- webhooks -----------------------------------------------------------------------------------------------
+
+class WebhookIn(Model):
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+
+
+class WebhookOut(BaseModel):
+    object: Literal["webhook_endpoint"] = "webhook_endpoint"
+    id: str
+    url: str
+    secret: str | None = Field(None, description="shown once, at creation")
+    createdAt: str
+
+
+# --- public -------------------------------------------------------------------------------------------------
+
+class SchemeOut(BaseModel):
+    scheme: int
+    status: Literal["none", "active", "paused", "retired"]
+    issuerDailyQuota: int
+    residentDailyCap: int
+    rate: int
+    totalSupply: int
+
+
+class ScheduledRate(BaseModel):
+    scheme: int
+    rate: int
+    proposalId: int
+    readyAt: int | None
+    state: str
+
+
+class RatesOut(BaseModel):
+    object: Literal["rates"] = "rates"
+    rateScale: int = 1_000_000
+    creditDecimals: int = 2
+    inForce: list[dict]
+    scheduled: list[ScheduledRate]
+
+
+class PeriodOut(BaseModel):
+    period: int
+    state: Literal["open", "closed"]
+    closedAt: int | None = None
+
+
+class StatementOut(BaseModel):
+    object: Literal["statement"] = "statement"
+    statementId: str
+    kind: Literal["merchant", "issuer"]
+    period: int
+    scheme: int | None = None
+    merchant: str | None = None
+    schemeA: int | None = None
+    schemeB: int | None = None
+    amount: int
+    amountDecimal: str
+    settlement: Literal["open", "paid", "confirmed", "disputed"]
+
+
+def decimal(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(int(cents))
+    return f"{sign}{cents // 100}.{cents % 100:02d}"

@@ -1,0 +1,1 @@
+"""The service layer between routers and storage/chain: one module per resource."""

@@ -1,0 +1,220 @@
+"""Redemptions (DESIGN.md flow 3): requests the merchant creates and the resident approves by signing, consents
+the merchant collected itself, and reads. Every submission goes: validate -> (EIP-712 pre-check) -> simulate
+(eth_call) -> relayer (persist, send) -> answer pending at once, or wait for the block."""
+from __future__ import annotations
+
+import json
+
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from exchange_api import errors, metrics
+from exchange_api.chain import REDEEM, ChainRevert, RpcFailure, unhex
+from exchange_api.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from exchange_api.schemas import decimal
+from exchange_api.services.common import (check_signer, cursor_seq, iso, new_id, now, order_ref, page,
+                                          redemption_id, should_precheck)
+from exchange_api.store.models import Redemption, RedemptionRequest
+from ledger_node.typed_data import typed_data
+
+
+def consent_document(rt, message: dict) -> dict:
+    return typed_data("RedemptionConsent", rt.chain.chain_id, rt.chain.addresses["Redemption"], message)
+
+
+# -- requests ------------------------------------------------------------------------------------------------
+
+async def create_request(rt, principal, body) -> tuple[int, dict]:
+    ref, label = order_ref(body.orderRef)
+    import os
+    row = RedemptionRequest(id=new_id("rrq"), merchant_id=principal.merchant_id,
+                            resident=to_checksum_address(body.resident), credits=body.credits, order_ref=ref,
+                            order_label=label, nonce="0x" + os.urandom(32).hex(),
+                            deadline=now() + (body.expiresIn or rt.settings.request_ttl_s), status="open")
+    await rt.store.run(lambda s: s.add(row))
+    return 201, request_public(rt, row, principal.merchant)
+
+
+def request_public(rt, row: RedemptionRequest, merchant: str) -> dict:
+    message = {"resident": row.resident, "merchant": merchant, "credits": row.credits, "orderRef": row.order_ref,
+               "nonce": row.nonce, "deadline": row.deadline}
+    status = row.status
+    if status == "open" and row.deadline < now():
+        status = "expired"
+    return {"object": "redemption_request", "id": row.id, "status": status, "merchant": merchant,
+            "resident": row.resident, "credits": row.credits, "creditsDecimal": decimal(row.credits),
+            "orderRef": row.order_ref, "orderLabel": row.order_label, "nonce": row.nonce, "deadline": row.deadline,
+            "redemptionId": row.redemption_id,
+            "qrPayload": f"citypoints:redeem?request={row.id}&api={rt.settings.base_url}/v1",
+            "typedData": consent_document(rt, message), "createdAt": iso(row.created_at)}
+
+
+async def get_request(rt, request_id: str, merchant_id: int | None = None) -> dict:
+    from exchange_api.store.models import Merchant
+
+    def load(s):
+        q = select(RedemptionRequest, Merchant.address).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+            .where(RedemptionRequest.id == request_id)
+        if merchant_id is not None:
+            q = q.where(RedemptionRequest.merchant_id == merchant_id)
+        return s.execute(q).first()
+    found = await rt.store.run(load)
+    if not found:
+        raise NotFound("no such redemption request", code="request_not_found")
+    return request_public(rt, found[0], found[1])
+
+
+async def resident_requests(rt, resident: str, limit: int, starting_after: str | None) -> dict:
+    from exchange_api.store.models import Merchant
+    resident = to_checksum_address(resident)
+
+    def load(s):
+        seq = cursor_seq(s, RedemptionRequest, starting_after, resident=resident)
+        q = select(RedemptionRequest, Merchant.address).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+            .where(RedemptionRequest.resident == resident, RedemptionRequest.status == "open",
+                   RedemptionRequest.deadline >= now()).order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
+        if seq is not None:
+            q = q.where(RedemptionRequest.seq < seq)
+        return s.execute(q).all()
+    rows = await rt.store.run(load)
+    return page(rows, limit, lambda r: request_public(rt, r[0], r[1]))
+
+
+async def approve_request(rt, request_id: str, body) -> tuple[int, dict]:
+    from exchange_api.store.models import Merchant
+    found = await rt.store.run(lambda s: s.execute(
+        select(RedemptionRequest, Merchant).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)
+        .where(RedemptionRequest.id == request_id)).first())
+    if not found:
+        raise NotFound("no such redemption request", code="request_not_found")
+    req, merchant = found
+    if req.status == "approved":
+        raise Conflict("the request was approved already", code="consent_already_used")
+    if req.status != "open":
+        raise Conflict(f"the request is {req.status}", code="request_not_open")
+    consent = {"resident": req.resident, "merchant": merchant.address, "credits": req.credits,
+               "orderRef": req.order_ref, "nonce": req.nonce, "deadline": req.deadline, "signature": body.signature}
+
+    def mark(s, rid):
+        r = s.get(RedemptionRequest, req.seq)
+        r.status, r.redemption_id = "approved", rid
+    return await submit(rt, merchant.id, consent, wait=body.wait, request_id=req.id, also=mark,
+                        precheck_always=True)
+
+
+async def cancel_request(rt, principal, request_id: str) -> tuple[int, dict]:
+    def cancel(s):
+        r = s.scalar(select(RedemptionRequest).where(RedemptionRequest.id == request_id,
+                                                     RedemptionRequest.merchant_id == principal.merchant_id))
+        if r is None:
+            raise NotFound("no such redemption request", code="request_not_found")
+        if r.status != "open":
+            raise Conflict(f"the request is {r.status}", code="request_not_open")
+        r.status = "cancelled"
+        return r
+    row = await rt.store.run(cancel)
+    return 200, request_public(rt, row, principal.merchant)
+
+
+# -- consents ------------------------------------------------------------------------------------------------
+
+async def submit_consent(rt, principal, body) -> tuple[int, dict]:
+    if to_checksum_address(body.merchant) != principal.merchant:
+        raise Forbidden("the consent names another merchant than this API key's", code="merchant_mismatch",
+                        field="merchant")
+    consent = body.model_dump(exclude={"wait"})
+    return await submit(rt, principal.merchant_id, consent, wait=body.wait)
+
+
+async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str | None = None, also=None,
+                 precheck_always: bool = False) -> tuple[int, dict]:
+    resident, merchant = to_checksum_address(c["resident"]), to_checksum_address(c["merchant"])
+    nonce, ref, sig = unhex(c["nonce"]), unhex(c["orderRef"]), unhex(c["signature"])
+    if c["deadline"] < now():
+        raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
+    if should_precheck(rt.settings.precheck_signatures) or (precheck_always and rt.settings.precheck_signatures
+                                                            != "never"):
+        message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref,
+                   "nonce": nonce, "deadline": c["deadline"]}
+        check_signer(consent_document(rt, message), sig, resident)
+    rid = redemption_id(resident, nonce)
+    data = REDEEM.encode(resident, merchant, c["credits"], ref, nonce, c["deadline"], sig)
+    to = rt.chain.addresses["Redemption"]
+    relayers = rt.relayer.addresses
+    try:
+        await rt.chain.call(to, data, sender=relayers[0] if relayers else None)
+    except ChainRevert as exc:
+        metrics.REDEMPTIONS.labels("refused").inc()
+        raise errors.from_contract_error(exc.name, exc.args_)
+    record = dict(id=rid, merchant_id=merchant_id, merchant=merchant, resident=resident, credits=c["credits"],
+                  order_ref=c["orderRef"].lower(), nonce=c["nonce"].lower(), deadline=c["deadline"],
+                  signature=c["signature"], request_id=request_id, status="pending")
+
+    def persist(s, h):
+        s.add(Redemption(**record, tx_hash=h))
+        if also is not None:
+            also(s, rid)
+        s.flush()
+    try:
+        h = await rt.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data, gas=rt.settings.redeem_gas,
+                                    resident=resident, intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
+                                    persist_with=persist)
+    except IntegrityError:
+        raise Conflict("this consent was submitted before", code="consent_already_used")
+    except ChainRevert as exc:
+        raise errors.from_contract_error(exc.name, exc.args_)
+    except RpcFailure as exc:
+        raise errors.ApiError(f"the node refused the transaction: {exc}", code="transaction_rejected", status=502)
+    metrics.REDEMPTIONS.labels("pending").inc()
+    out = {**record, "tx_hash": h, "block_number": None, "parts": None, "refunded": 0, "failure_code": None,
+           "created_at": None}
+    if not wait:
+        return 202, public_from_dict(out)
+    mined = await rt.relayer.wait(h, rt.settings.confirm_timeout_s)
+    if mined is None:
+        return 202, public_from_dict(out)
+    row = await rt.store.run(lambda s: s.scalar(select(Redemption).where(Redemption.id == rid)))
+    if row.status == "failed":
+        name, args = mined.error or (None, ())
+        raise errors.from_contract_error(name, args)
+    return 201, public(row)
+
+
+def public(row: Redemption) -> dict:
+    return public_from_dict({c: getattr(row, c) for c in ("id", "merchant", "resident", "credits", "order_ref",
+                                                          "nonce", "deadline", "request_id", "status", "tx_hash",
+                                                          "block_number", "parts", "refunded", "failure_code",
+                                                          "created_at")})
+
+
+def public_from_dict(r: dict) -> dict:
+    parts = json.loads(r["parts"]) if r.get("parts") else None
+    return {"object": "redemption", "id": r["id"], "status": r["status"], "resident": r["resident"],
+            "merchant": r["merchant"], "credits": r["credits"], "creditsDecimal": decimal(r["credits"]),
+            "orderRef": r["order_ref"], "nonce": r["nonce"], "deadline": r["deadline"],
+            "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
+            "parts": [{"scheme": p[0], "points": p[1], "credits": p[2]} for p in parts] if parts is not None else None,
+            "refundedCredits": r.get("refunded") or 0, "failureCode": r.get("failure_code"),
+            "createdAt": iso(r.get("created_at"))}
+
+
+async def get(rt, principal, rid: str) -> dict:
+    row = await rt.store.run(lambda s: s.scalar(select(Redemption).where(
+        Redemption.id == rid.lower(), Redemption.merchant_id == principal.merchant_id)))
+    if row is None:
+        raise NotFound("no such redemption", code="redemption_not_found")
+    return public(row)
+
+
+async def list_(rt, principal, limit: int, starting_after: str | None, status: str | None) -> dict:
+    def load(s):
+        seq = cursor_seq(s, Redemption, starting_after, merchant_id=principal.merchant_id)
+        q = select(Redemption).where(Redemption.merchant_id == principal.merchant_id)\
+            .order_by(Redemption.seq.desc()).limit(limit + 1)
+        if seq is not None:
+            q = q.where(Redemption.seq < seq)
+        if status:
+            q = q.where(Redemption.status == status)
+        return list(s.scalars(q))
+    return page(await rt.store.run(load), limit, public)

@@ -1,0 +1,324 @@
+"""Tables of the API (merchants, keys, idempotency, redemptions, relayed transactions, residents' encrypted
+personal data, webhooks) and of the indexer (idx_*: raw events and projections, droppable and rebuilt from chain).
+
+Amounts are integers (points; credit cents). Addresses are checksummed 0x-hex; hashes 0x-hex lower case.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------------------
+# API-owned state (not rebuildable from chain)
+# ---------------------------------------------------------------------------------------------------------
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), nullable=True)
+    role: Mapped[str] = mapped_column(String(20))  # merchant | onboarding | auditor
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None while in progress
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RedemptionRequest(Base):
+    __tablename__ = "redemption_requests"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    resident: Mapped[str] = mapped_column(String(42), index=True)
+    credits: Mapped[int] = mapped_column(BigInteger)
+    order_ref: Mapped[str] = mapped_column(String(66))
+    order_label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    nonce: Mapped[str] = mapped_column(String(66))
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | approved | cancelled
+    redemption_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(66), unique=True)  # the chain's redemptionId
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    merchant: Mapped[str] = mapped_column(String(42))
+    resident: Mapped[str] = mapped_column(String(42), index=True)
+    credits: Mapped[int] = mapped_column(BigInteger)
+    order_ref: Mapped[str] = mapped_column(String(66))
+    nonce: Mapped[str] = mapped_column(String(66))
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))  # pending | confirmed | failed
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    parts: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [[scheme, points, credits], ...]
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    redemption_id: Mapped[str] = mapped_column(String(66), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    credits: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ExchangeSubmission(Base):
+    __tablename__ = "exchanges"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    resident: Mapped[str] = mapped_column(String(42), index=True)
+    from_scheme: Mapped[int] = mapped_column(BigInteger)
+    to_scheme: Mapped[int] = mapped_column(BigInteger)
+    points: Mapped[int] = mapped_column(BigInteger)
+    min_received: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[str] = mapped_column(String(66))
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    received: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    credits: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("resident", "nonce"),)
+
+
+class RelayedTransaction(Base):
+    """Every transaction the relayer signs, persisted before it is sent (crash recovery reads these)."""
+    __tablename__ = "relayed_transactions"
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # redemption | refund | exchange | onboarding
+    subject_id: Mapped[str] = mapped_column(String(66), index=True)
+    resident: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    intent_nonce: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    deadline: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    to: Mapped[str] = mapped_column(String(42))
+    data: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    gas: Mapped[int] = mapped_column(BigInteger)
+    relayer: Mapped[str] = mapped_column(String(42))
+    relayer_nonce: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # signed | sent | mined | failed | replaced
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ResidentRecord(Base):
+    """A resident registered through the API: personal data only encrypted (AES-GCM), identity by keyed hash."""
+    __tablename__ = "residents"
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    identity_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    pii: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20))  # pending | registered | failed
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted with the PII key
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)  # the event id
+    endpoint_id: Mapped[str] = mapped_column(String(40), index=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_webhook_due", "status", "next_attempt_at"),)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Indexer (rebuildable from the chain)
+# ---------------------------------------------------------------------------------------------------------
+
+class IdxCursor(Base):
+    __tablename__ = "idx_cursor"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    start_block: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger)  # last block fully processed
+    block_hash: Mapped[str] = mapped_column(String(66))
+    head: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IdxEvent(Base):
+    __tablename__ = "idx_events"
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    contract: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(60), index=True)
+    args: Mapped[str] = mapped_column(Text)
+
+
+class IdxBalance(Base):
+    __tablename__ = "idx_balances"
+    account: Mapped[str] = mapped_column(String(42), primary_key=True)
+    scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdxScheme(Base):
+    __tablename__ = "idx_schemes"
+    scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    status: Mapped[int] = mapped_column(Integer, default=1)
+    issuer_daily_quota: Mapped[int] = mapped_column(BigInteger, default=0)
+    resident_daily_cap: Mapped[int] = mapped_column(BigInteger, default=0)
+    rate: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_supply: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IdxActivity(Base):
+    __tablename__ = "idx_activity"
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    account: Mapped[str] = mapped_column(String(42))
+    kind: Mapped[str] = mapped_column(String(20))  # issued | revoked | minted | burned | moved_in | moved_out
+    scheme: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(42))  # issuer account or operating contract
+    reason_code: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ref: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    __table_args__ = (Index("ix_idx_activity_account", "account", "block_number", "log_index"),)
+
+
+class IdxRedemption(Base):
+    __tablename__ = "idx_redemptions"
+    redemption_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    resident: Mapped[str] = mapped_column(String(42), index=True)
+    merchant: Mapped[str] = mapped_column(String(42), index=True)
+    order_ref: Mapped[str] = mapped_column(String(66))
+    nonce: Mapped[str] = mapped_column(String(66))
+    credits: Mapped[int] = mapped_column(BigInteger)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    parts: Mapped[str] = mapped_column(Text)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+
+
+class IdxMerchantPosition(Base):
+    __tablename__ = "idx_merchant_positions"
+    period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    merchant: Mapped[str] = mapped_column(String(42), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdxIssuerPosition(Base):
+    __tablename__ = "idx_issuer_positions"
+    period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    lo: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hi: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # positive: lo owes hi
+
+
+class IdxNet(Base):
+    __tablename__ = "idx_nets"
+    party: Mapped[str] = mapped_column(String(60), primary_key=True)  # "scheme:1" | "merchant:0x..."
+    net: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdxPeriod(Base):
+    __tablename__ = "idx_periods"
+    period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    closed_at: Mapped[int] = mapped_column(BigInteger)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdxSettlement(Base):
+    __tablename__ = "idx_settlements"
+    statement_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    period: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(20))  # paid | confirmed | disputed
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    bank_ref_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+
+
+class IdxProposal(Base):
+    __tablename__ = "idx_proposals"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    calls: Mapped[str] = mapped_column(Text)  # JSON [[target, data-hex], ...]
+    description: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))  # pending | queued | executed | cancelled
+    ready_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class IdxMerchant(Base):
+    __tablename__ = "idx_merchants"
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IdxResident(Base):
+    __tablename__ = "idx_residents"
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    identity_hash: Mapped[str] = mapped_column(String(66))
+
+
+INDEXER_TABLES = [IdxEvent, IdxBalance, IdxScheme, IdxActivity, IdxRedemption, IdxMerchantPosition,
+                  IdxIssuerPosition, IdxNet, IdxPeriod, IdxSettlement, IdxProposal, IdxMerchant, IdxResident,
+                  IdxCursor]

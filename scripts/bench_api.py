@@ -1,0 +1,319 @@
+"""`citypoints bench api [--json]`: the Exchange API under load, beside the raw node's own limit in the same run.
+
+On its own anvil (1-second blocks, as the embedded node runs) with a fresh deployment and a city of 50 merchants,
+4 relayer accounts and a few hundred residents:
+1. raw: pre-signed `redeem` transactions sent straight by JSON-RPC, as fast as the node takes them -> tx/s;
+2. API: 50 concurrent merchants POST /v1/redemptions (pending answers, Idempotency-Key) -> redemptions/s, p50/p99;
+   then confirmed answers (wait for the block) -> p50/p99; the indexer's lag sampled throughout;
+3. balances: 200 concurrent clients GET /v1/residents/{a}/balances -> p99.
+Writes the "api" section of BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MERCHANTS = 50
+RELAYERS = 4
+RESIDENTS = 300
+RAW_TX = 600
+API_REDEMPTIONS = 1500
+CONFIRMED_SAMPLE = 60
+BALANCE_READS = 4000
+BALANCE_CLIENTS = 200
+
+
+def main(as_json: bool = False) -> dict:
+    from eth_account import Account
+    from web3 import Web3
+
+    from ledger_node import chain
+    from ledger_node.anvil import AnvilProcess, free_port, write_genesis
+    from ledger_node.config import NodeConfig
+    from ledger_node.deploy import deploy_all
+    from ledger_node.system import call, propose_and_execute
+
+    log = (lambda *a: None) if as_json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    operator = Account.create()
+    cfg = NodeConfig(port=free_port())
+    write_genesis(work / "genesis.json", cfg, {operator.address: 10**30})
+    node = AnvilProcess(cfg, work / "genesis.json", work / "anvil.log", block_time=1.0)
+    node.start()
+    api_proc = None
+    try:
+        w3 = chain.connect(node.url)
+        log("deploying and building the city...")
+        addresses = deploy_all(w3, operator)
+        c = {n: chain.bind(w3, n, a) for n, a in addresses.items()}
+        merchants = [Account.create() for _ in range(MERCHANTS)]
+        relayers = [Account.create() for _ in range(RELAYERS)]
+        onboarding, issuer = Account.create(), Account.create()
+        residents = [Account.create() for _ in range(RESIDENTS)]
+        chain.fund(w3, operator, [a.address for a in relayers + [onboarding, issuer]], 10**21)
+        m = c["Membership"]
+        role = lambda n: getattr(m.functions, n)().call()  # noqa: E731
+        propose_and_execute(w3, c["Consortium"], [operator], [
+            call(c["PointsLedger"], "addScheme", 1, 10**12, 10**9),
+            call(m, "setIssuerAccounts", 1, [issuer.address]),
+            call(c["Rates"], "setInitialRate", 1, 10_000_000),
+            *[call(m, "registerMerchant", x.address) for x in merchants],
+            *[call(m, "grantRole", role("RELAYER_ROLE"), r.address) for r in relayers],
+            call(m, "grantRole", role("ONBOARDING_ROLE"), onboarding.address),
+        ])
+        who = [r.address for r in residents]
+        chain.transact(w3, onboarding, m.functions.registerResidents(who, [Web3.keccak(text=f"b:{a}") for a in who]))
+        chain.transact(w3, issuer, c["PointsLedger"].functions.issueBatch(
+            1, who, [100_000] * len(who), [Web3.keccak(text=f"bench:{i}") for i in range(len(who))]))
+        chain_id = w3.eth.chain_id
+        redemption = c["Redemption"].address
+
+        log(f"raw: {RAW_TX} pre-signed redeem transactions by JSON-RPC...")
+        raw = _raw_phase(node.url, chain_id, redemption, merchants, relayers, residents)
+
+        deployment = {"chainId": chain_id, "rpcUrl": node.url, "startBlock": 0,
+                      "contracts": {k: v for k, v in addresses.items()}}
+        (work / "deployment.json").write_text(json.dumps(deployment))
+        port = free_port()
+        db_url = f"sqlite:///{work / 'api.db'}"
+        from exchange_api.merchant_keys import import_key
+        from exchange_api.store.db import Store
+        store = Store(db_url)
+        store.migrate()
+        keys = []
+        with store.session() as s:
+            for i, mer in enumerate(merchants):
+                key = "cpk_" + secrets.token_urlsafe(24)
+                import_key(s, mer.address, f"bench-{i}", key)
+                keys.append(key)
+        store.dispose()
+        env = {**os.environ, "CITYPOINTS_DATABASE_URL": db_url, "CITYPOINTS_PORT": str(port),
+               "CITYPOINTS_DEPLOYMENT_FILE": str(work / "deployment.json"), "CITYPOINTS_DEV_SECRETS": "false",
+               "CITYPOINTS_PII_KEY": base64.b64encode(os.urandom(32)).decode(),
+               "CITYPOINTS_IDENTITY_HMAC_KEY": base64.b64encode(os.urandom(32)).decode(),
+               "CITYPOINTS_RELAYER_KEYS": ",".join(r.key.hex() for r in relayers),
+               "CITYPOINTS_RATE_LIMIT_PER_S": "10000", "CITYPOINTS_RATE_LIMIT_BURST": "10000",
+               "CITYPOINTS_BALANCE_CACHE_S": "1.0"}
+        api_proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
+                                     "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                                     "--log-level", "warning"], env=env, stdout=open(work / "api.log", "wb"),
+                                    stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, api_proc)
+        log(f"API: signing {API_REDEMPTIONS + CONFIRMED_SAMPLE} consents...")
+        consents = [_consent(chain_id, redemption, residents[i % RESIDENTS], merchants[i % MERCHANTS], 10)
+                    for i in range(API_REDEMPTIONS + CONFIRMED_SAMPLE)]
+        log(f"API: {API_REDEMPTIONS} redemptions from {MERCHANTS} concurrent merchants...")
+        api = asyncio.run(_api_phase(url, keys, consents))
+        log(f"balances: {BALANCE_READS} reads from {BALANCE_CLIENTS} concurrent clients...")
+        bal = asyncio.run(_balance_phase(url, [r.address for r in residents]))
+        load = os.getloadavg()
+        result = {
+            "redemptions_per_s": round(api["rate"], 1),
+            "redeem_p50_ms": api["p50"], "redeem_p99_ms": api["p99"],
+            "redeem_errors": api["errors"],
+            "confirmed_p50_ms": api["c_p50"], "confirmed_p99_ms": api["c_p99"],
+            "all_confirmed_s": api["all_confirmed_s"],
+            "balance_p50_ms": bal["p50"], "balance_p99_ms": bal["p99"], "balance_reads_per_s": bal["rate"],
+            "indexer_max_lag_blocks": api["max_lag"],
+            "raw_redeem_tx_per_s": round(raw, 1),
+            "api_to_raw_ratio": round(api["rate"] / raw, 3) if raw else None,
+            "merchants": MERCHANTS, "relayers": RELAYERS, "block_period_s": 1.0,
+            "load_average_1m_after": round(load[0], 2), "cores": len(os.sched_getaffinity(0)),
+        }
+        _write_section(result)
+        print(json.dumps(result, indent=None if as_json else 2))
+        return result
+    finally:
+        if api_proc is not None:
+            api_proc.terminate()
+            try:
+                api_proc.wait(15)
+            except subprocess.TimeoutExpired:
+                api_proc.kill()
+        node.stop()
+
+
+def _consent(chain_id, redemption, resident, merchant, credits) -> dict:
+    from eth_account.messages import encode_typed_data
+    from eth_utils import keccak
+
+    from issuer_sdk.signer import fast_sign
+    from ledger_node.typed_data import typed_data
+    msg = {"resident": resident.address, "merchant": merchant.address, "credits": credits,
+           "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": int(time.time()) + 3600}
+    sm = encode_typed_data(full_message=typed_data("RedemptionConsent", chain_id, redemption, msg))
+    digest = keccak(b"\x19" + sm.version + sm.header + sm.body)
+    v, r, s = fast_sign(digest, resident.key)
+    sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + v])
+    return {"resident": msg["resident"], "merchant": msg["merchant"], "credits": credits,
+            "orderRef": "0x" + msg["orderRef"].hex(), "nonce": "0x" + msg["nonce"].hex(),
+            "deadline": msg["deadline"], "signature": "0x" + sig.hex()}
+
+
+def _raw_phase(rpc_url, chain_id, redemption, merchants, relayers, residents) -> float:
+    """Pre-signed redeem transactions straight to the node; tx/s from first send to last receipt."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from exchange_api.chain import REDEEM, unhex
+    from issuer_sdk.encoding import UnsignedTx, tx_hash
+    from issuer_sdk.rpc import RpcTransport
+    from issuer_sdk.signer import LocalSigner, sign_tx
+    rpc = RpcTransport(rpc_url)
+    signers = [LocalSigner(r.key) for r in relayers]
+    nonces = [int(rpc.call("eth_getTransactionCount", [s.address, "pending"]), 16) for s in signers]
+    raws = []
+    for i in range(RAW_TX):
+        c = _consent(chain_id, redemption, residents[(i * 7) % len(residents)], merchants[i % len(merchants)], 10)
+        data = REDEEM.encode(c["resident"], c["merchant"], c["credits"], unhex(c["orderRef"]), unhex(c["nonce"]),
+                             c["deadline"], unhex(c["signature"]))
+        k = i % len(signers)
+        raws.append(sign_tx(signers[k], UnsignedTx(chain_id, nonces[k], 1_500_000, unhex(redemption), data)))
+        nonces[k] += 1
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(len(signers)) as pool:
+        def send(k):
+            for raw in raws[k::len(signers)]:
+                rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+        list(pool.map(send, range(len(signers))))
+    last = tx_hash(raws[-1])
+    pending = {tx_hash(r) for r in raws}
+    while pending:
+        answers = rpc.batch([("eth_getTransactionReceipt", [h]) for h in list(pending)[:200]])
+        for a in answers:
+            if a.get("result"):
+                pending.discard(a["result"]["transactionHash"])
+        if pending:
+            time.sleep(0.05)
+    elapsed = time.perf_counter() - t0
+    del last
+    rpc.close()
+    return RAW_TX / elapsed
+
+
+def _wait_ready(url, proc) -> None:
+    import httpx
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the API exited")
+        try:
+            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the API did not become ready")
+
+
+def _pct(values, q) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
+
+
+async def _api_phase(url, keys, consents) -> dict:
+    import httpx
+    timed = consents[:API_REDEMPTIONS]
+    sample = consents[API_REDEMPTIONS:]
+    latencies, errors = [], {}
+    max_lag = [0]
+    done = asyncio.Event()
+    limits = httpx.Limits(max_connections=MERCHANTS + 10, max_keepalive_connections=MERCHANTS + 10)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        async def sample_lag():
+            while not done.is_set():
+                try:
+                    max_lag[0] = max(max_lag[0], (await client.get("/v1/indexer")).json()["lagBlocks"])
+                except Exception:  # noqa: BLE001
+                    pass
+                await asyncio.sleep(0.2)
+
+        async def merchant(k):
+            headers = {"Authorization": f"Bearer {keys[k]}"}
+            for c in timed[k::MERCHANTS]:
+                t = time.perf_counter()
+                r = await client.post("/v1/redemptions", json={**c, "wait": False},
+                                      headers={**headers, "Idempotency-Key": c["nonce"]})
+                latencies.append(time.perf_counter() - t)
+                if r.status_code != 202:
+                    code = r.json().get("error", {}).get("code", str(r.status_code))
+                    errors[code] = errors.get(code, 0) + 1
+        lag_task = asyncio.create_task(sample_lag())
+        t0 = time.perf_counter()
+        await asyncio.gather(*(merchant(k) for k in range(MERCHANTS)))
+        elapsed = time.perf_counter() - t0
+        # every pending redemption confirmed?
+        t1 = time.perf_counter()
+        for _ in range(600):
+            st = (await client.get("/health/ready")).json()
+            if st["relayer"]["inFlight"] == 0:
+                break
+            await asyncio.sleep(0.1)
+        all_confirmed = time.perf_counter() - t1
+        confirmed = []
+
+        async def confirm(i, c):
+            t = time.perf_counter()
+            r = await client.post("/v1/redemptions", json=c, headers={"Authorization": f"Bearer {keys[i % MERCHANTS]}"})
+            if r.status_code == 201:
+                confirmed.append(time.perf_counter() - t)
+        await asyncio.gather(*(confirm(i, c) for i, c in enumerate(sample)))
+        await asyncio.sleep(1.5)
+        done.set()
+        await lag_task
+    return {"rate": len(timed) / elapsed, "p50": _pct(latencies, 0.5), "p99": _pct(latencies, 0.99),
+            "errors": errors, "c_p50": _pct(confirmed, 0.5), "c_p99": _pct(confirmed, 0.99),
+            "all_confirmed_s": round(all_confirmed, 2), "max_lag": max_lag[0]}
+
+
+async def _balance_phase(url, addresses) -> dict:
+    import httpx
+    latencies = []
+    limits = httpx.Limits(max_connections=BALANCE_CLIENTS, max_keepalive_connections=BALANCE_CLIENTS)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        for a in addresses[:50]:  # warm
+            await client.get(f"/v1/residents/{a}/balances")
+
+        async def reader(k):
+            for i in range(k, BALANCE_READS, BALANCE_CLIENTS):
+                t = time.perf_counter()
+                r = await client.get(f"/v1/residents/{addresses[i % len(addresses)]}/balances")
+                latencies.append(time.perf_counter() - t)
+                assert r.status_code == 200
+        t0 = time.perf_counter()
+        await asyncio.gather(*(reader(k) for k in range(BALANCE_CLIENTS)))
+        elapsed = time.perf_counter() - t0
+    return {"p50": _pct(latencies, 0.5), "p99": _pct(latencies, 0.99), "rate": round(BALANCE_READS / elapsed, 1)}
+
+
+def _write_section(r: dict) -> None:
+    from scripts.benchmarks import table, update_section
+    rows = [
+        ("redemptions over HTTP, 50 merchants (pending answers)", f"{r['redemptions_per_s']}/s",
+         f"floor >= 200/s; raw node {r['raw_redeem_tx_per_s']} redeem tx/s, ratio {r['api_to_raw_ratio']}"),
+        ("redeem latency p50 / p99 (pending)", f"{r['redeem_p50_ms']} / {r['redeem_p99_ms']} ms", "floor p99 <= 200 ms"),
+        ("redeem latency p50 / p99 (confirmed)", f"{r['confirmed_p50_ms']} / {r['confirmed_p99_ms']} ms",
+         "within two block periods (1 s blocks)"),
+        ("balance reads, 200 clients, p50 / p99", f"{r['balance_p50_ms']} / {r['balance_p99_ms']} ms",
+         f"floor p99 <= 20 ms; {r['balance_reads_per_s']} reads/s"),
+        ("indexer max lag during the run", f"{r['indexer_max_lag_blocks']} blocks", "floor < 2 blocks"),
+        ("refused redemptions", json.dumps(r["redeem_errors"]) or "{}", "expected none"),
+    ]
+    body = (table(rows) + "\n\nOne uvicorn worker, SQLite, 4 relayer accounts, anvil with 1-second blocks, load "
+            f"generator on the same machine (load average after the run {r['load_average_1m_after']} on "
+            f"{r['cores']} cores).\n\n```json\n{json.dumps(r)}\n```")
+    update_section("api", body)
+
+
+if __name__ == "__main__":
+    main("--json" in sys.argv)

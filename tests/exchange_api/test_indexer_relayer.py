@@ -1,0 +1,142 @@
+"""The indexer's resume, idempotent re-processing and rebuild; the relayer's crash recovery."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from exchange_api.chain import REDEEM, ChainClient, unhex
+from exchange_api.errors import NodeUnavailable
+from exchange_api.indexer import Indexer
+from exchange_api.relayer import Relayer
+from exchange_api.runtime import Runtime
+from exchange_api.services import redemptions
+from exchange_api.store.models import IdxBalance, IdxCursor, IdxEvent, Redemption, RelayedTransaction
+
+from .conftest import S1, auth, wait_indexed
+
+
+def _count(store, model):
+    return store.call(lambda s: s.scalar(select(func.count()).select_from(model)))
+
+
+def test_indexer_resumesReprocessesIdempotentlyAndRebuildsOnReorg(api, w3, api_city, keys, live):
+    rt = live.rt
+    api.post("/v1/redemptions", json=api_city.consent(w3, api_city.residents[0], 10), headers=auth(keys["merchant"]))
+    wait_indexed(api, w3)
+    events, balances = _count(rt.store, IdxEvent), rt.store.call(lambda s: {
+        (b.account, b.scheme): b.balance for b in s.scalars(select(IdxBalance))})
+    chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+    ix = Indexer(chain, rt.store)
+
+    async def go():
+        try:
+            cursor = rt.store.call(lambda s: s.get(IdxCursor, 1))
+            # resume: nothing new to do from the persisted cursor
+            assert await ix.sync_once() == 0 and ix.block == cursor.block_number
+            # re-process the last range (as after a crash between writing and moving the cursor): same rows
+            def back(s):
+                s.get(IdxCursor, 1).block_number = cursor.block_number - 3
+                s.get(IdxCursor, 1).block_hash = w3.eth.get_block(cursor.block_number - 3)["hash"].to_0x_hex()
+            rt.store.call(back)
+            await ix.sync_once()
+            assert _count(rt.store, IdxEvent) == events
+            # a reorganised chain (hash mismatch at the cursor) is rebuilt from the start block
+            rt.store.call(lambda s: setattr(s.get(IdxCursor, 1), "block_hash", "0x" + "00" * 32))
+            before = ix.rebuilds
+            await ix.sync_once()
+            assert ix.rebuilds == before + 1
+        finally:
+            await chain.aclose()
+    asyncio.run_coroutine_threadsafe(go(), _server_loop(live)).result(60)
+    assert _count(rt.store, IdxEvent) == events
+    assert rt.store.call(lambda s: {(b.account, b.scheme): b.balance for b in s.scalars(select(IdxBalance))}) \
+        == balances
+
+
+def _server_loop(live):
+    return live.rt.tasks[0].get_loop()
+
+
+def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, api_city, keys, live):
+    rt = live.rt
+    consent = api_city.consent(w3, api_city.residents[1], 77)
+    from exchange_api.store.models import Merchant
+    merchant_id = rt.store.call(lambda s: s.scalar(select(Merchant.id).where(
+        Merchant.address == api_city.merchant.address)))
+
+    async def crash_then_recover():
+        chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+        dead = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
+        real = chain.request
+
+        async def node_dies_on_send(method, params=None):
+            if method == "eth_sendRawTransaction":
+                raise NodeUnavailable("killed before the send")
+            return await real(method, params)
+        chain.request = node_dies_on_send
+        fake_rt = type("R", (), {})()
+        fake_rt.settings, fake_rt.chain, fake_rt.store, fake_rt.relayer = rt.settings, chain, rt.store, dead
+        with pytest.raises(NodeUnavailable):
+            await redemptions.submit(fake_rt, merchant_id, consent, wait=False)
+        chain.request = real
+        rid = redemptions.redemption_id(consent["resident"], unhex(consent["nonce"]))
+        row = rt.store.call(lambda s: s.scalar(select(RelayedTransaction).where(RelayedTransaction.subject_id == rid)))
+        assert row.status == "signed"
+        # "restart": a new relayer over the same store reconciles
+        fresh = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
+        from exchange_api.services.confirmations import on_mined
+        fresh.on_mined = lambda items: on_mined(rt, items)
+        counts = await fresh.reconcile()
+        assert counts["resent"] + counts["resigned"] == 1
+        for _ in range(200):
+            await fresh.track_once(sweep=True)
+            if rt.store.call(lambda s: s.scalar(select(Redemption.status).where(Redemption.id == rid))) == "confirmed":
+                break
+            await asyncio.sleep(0.05)
+        # a second restart finds nothing to do, and the consent cannot be spent again
+        again = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
+        again.on_mined = fresh.on_mined
+        assert sum((await again.reconcile()).values()) == 0
+        await chain.aclose()
+        return rid
+    for a in rt.relayer.accounts:
+        a.nonces.reset()
+    rid = asyncio.run_coroutine_threadsafe(crash_then_recover(), _server_loop(live)).result(60)
+    for a in rt.relayer.accounts:
+        a.nonces.reset()
+    assert rt.store.call(lambda s: s.scalar(select(Redemption.status).where(Redemption.id == rid))) == "confirmed"
+    redeemed = api_city.contracts["Redemption"].events.Redeemed().get_logs(from_block=0)
+    assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1
+    dup = api.post("/v1/redemptions", json=consent, headers=auth(keys["merchant"]))
+    assert dup.status_code == 409 and dup.json()["error"]["code"] == "consent_already_used"
+
+
+def test_relayer_crashAfterSend_reconcileFindsTheReceipt(api, w3, api_city, keys, live):
+    rt = live.rt
+    body = api.post("/v1/redemptions", json={**api_city.consent(w3, api_city.residents[2], 12), "wait": False},
+                    headers=auth(keys["merchant"])).json()
+    # pretend the process died before it saw the block: the records say "sent, not mined"
+    def forget(s):
+        s.scalar(select(RelayedTransaction).where(RelayedTransaction.tx_hash == body["txHash"])).status = "signed"
+        s.scalar(select(Redemption).where(Redemption.id == body["id"])).status = "pending"
+    w3.eth.wait_for_transaction_receipt(body["txHash"], timeout=20)
+    for _ in range(200):  # let the live relayer finish with it first
+        if api.get(f"/v1/redemptions/{body['id']}", headers=auth(keys["merchant"])).json()["status"] == "confirmed":
+            break
+        time.sleep(0.05)
+    rt.store.call(forget)
+
+    async def restart():
+        chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+        fresh = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
+        from exchange_api.services.confirmations import on_mined
+        fresh.on_mined = lambda items: on_mined(rt, items)
+        counts = await fresh.reconcile()
+        await chain.aclose()
+        return counts
+    counts = asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(60)
+    assert counts["mined"] == 1 and counts["resent"] == counts["resigned"] == 0
+    assert api.get(f"/v1/redemptions/{body['id']}", headers=auth(keys["merchant"])).json()["status"] == "confirmed"

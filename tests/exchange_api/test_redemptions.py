@@ -1,0 +1,174 @@
+"""Redemptions over HTTP: consents, requests approved by signature, refunds, errors, isolation, idempotency."""
+from __future__ import annotations
+
+import time
+
+from ledger_node.typed_data import sign
+
+from .conftest import S1, S2, auth, wait_indexed
+
+
+def test_createRedemption_confirmsAndBurnsPoints(api, w3, api_city, keys):
+    r0 = api_city.residents[0]
+    resp = api.post("/v1/redemptions", json=api_city.consent(w3, r0, 1234), headers=auth(keys["merchant"]))
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["status"] == "confirmed" and body["credits"] == 1234 and body["creditsDecimal"] == "12.34"
+    assert sum(p["credits"] for p in body["parts"]) == 1234
+    assert resp.headers["x-request-id"].startswith("req_")
+    got = api.get(f"/v1/redemptions/{body['id']}", headers=auth(keys["merchant"])).json()
+    assert got["status"] == "confirmed" and got["blockNumber"] == body["blockNumber"]
+    wait_indexed(api, w3)
+    bal = api.get(f"/v1/residents/{r0.address}/balances").json()
+    burned = sum(p["points"] * (10 if p["scheme"] == S1 else 0) for p in body["parts"])  # points rounded up
+    assert bal["totalCredits"] == START_CREDITS - max(burned, 1234) and burned >= 1234
+    assert bal["balances"][0]["scheme"] == S1 and bal["balances"][0]["points"] == 500 - body["parts"][0]["points"]
+
+
+START_CREDITS = 500 * 10 + 500 * 33_333_333 // 10**6  # 5000 + 16666
+
+
+def test_createRedemption_pendingAtOnceWhenAsked(api, w3, api_city, keys):
+    r = api_city.residents[1]
+    resp = api.post("/v1/redemptions", json={**api_city.consent(w3, r, 100), "wait": False},
+                    headers=auth(keys["merchant"]))
+    assert resp.status_code == 202 and resp.json()["status"] == "pending"
+    resp2 = api.post("/v1/redemptions", json=api_city.consent(w3, r, 100),
+                     headers=auth(keys["merchant"], Prefer="respond-async"))
+    assert resp2.status_code == 202 and resp2.json()["status"] == "pending"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if api.get(f"/v1/redemptions/{resp2.json()['id']}", headers=auth(keys["merchant"])).json()["status"] \
+                == "confirmed":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("not confirmed")
+
+
+def test_createRedemption_errorsHaveStableCodesAndChangeNothing(api, w3, api_city, keys):
+    r = api_city.residents[2]
+    h = auth(keys["merchant"])
+    cases = [
+        (api_city.consent(w3, r, 10**9), 422, "insufficient_credits"),
+        (api_city.consent(w3, r, 5, deadline=int(time.time()) - 10), 422, "consent_expired"),
+        (api_city.consent(w3, r, 5, signer=api_city.residents[3]), 422, "invalid_signature"),
+        (api_city.consent(w3, r, 5, merchant=api_city.merchant2), 403, "merchant_mismatch"),
+        ({**api_city.consent(w3, r, 5), "credits": -1}, 422, "invalid_request"),
+        ({**api_city.consent(w3, r, 5), "resident": "0x123"}, 422, "invalid_request"),
+    ]
+    for body, status, code in cases:
+        resp = api.post("/v1/redemptions", json=body, headers=h)
+        assert resp.status_code == status, (code, resp.text)
+        err = resp.json()["error"]
+        assert err["code"] == code and err["requestId"] == resp.headers["x-request-id"]
+    assert api.post("/v1/redemptions", json={**api_city.consent(w3, r, 5), "credits": -1},
+                    headers=h).json()["error"]["field"] == "credits"
+    assert api.post("/v1/redemptions", content=b"{not json", headers={**h, "Content-Type": "application/json"}
+                    ).status_code == 400
+    assert api.get("/v1/redemptions", headers=h, params={"status": "failed"}).json()["data"] == []
+    used = api_city.consent(w3, r, 7)
+    assert api.post("/v1/redemptions", json=used, headers=h).status_code == 201
+    again = api.post("/v1/redemptions", json=used, headers=h)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "consent_already_used"
+
+
+def test_createRedemption_suspendedMerchantIsRefused(api, w3, api_city, keys):
+    from ledger_node.system import call
+    api_city.govern(w3, [call(api_city.contracts["Membership"], "setMerchantSuspended", api_city.merchant.address,
+                              True)])
+    resp = api.post("/v1/redemptions", json=api_city.consent(w3, api_city.residents[0], 5),
+                    headers=auth(keys["merchant"]))
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "merchant_not_active"
+
+
+def test_auth_missingBadRevokedAndWrongRole(api, w3, api_city, keys, live):
+    consent = api_city.consent(w3, api_city.residents[0], 5)
+    assert api.post("/v1/redemptions", json=consent).json()["error"]["code"] == "missing_api_key"
+    assert api.post("/v1/redemptions", json=consent, headers=auth("cpk_nope_nope_nope_nope")).status_code == 401
+    wrong = api.post("/v1/redemptions", json=consent, headers=auth(keys["auditor"]))
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "wrong_key_role"
+    from exchange_api.merchant_keys import create_key, revoke_key
+    with live.rt.store.session() as s:
+        k = create_key(s, name="temp", merchant_address=api_city.merchant.address)
+    with live.rt.store.session() as s:
+        assert revoke_key(s, k.id)
+    assert api.get("/v1/redemptions", headers=auth(k.api_key)).json()["error"]["code"] == "invalid_api_key"
+
+
+def test_merchants_seeOnlyTheirOwnData(api, w3, api_city, keys):
+    body = api.post("/v1/redemptions", json=api_city.consent(w3, api_city.residents[0], 50),
+                    headers=auth(keys["merchant"])).json()
+    other = auth(keys["merchant2"])
+    assert api.get(f"/v1/redemptions/{body['id']}", headers=other).status_code == 404
+    assert all(x["id"] != body["id"] for x in api.get("/v1/redemptions", headers=other).json()["data"])
+    refund = api.post(f"/v1/redemptions/{body['id']}/refunds", json={"credits": 1}, headers=other)
+    assert refund.status_code == 404
+    wait_indexed(api, w3)
+    mine = api.get("/v1/settlements", headers=auth(keys["merchant"])).json()["data"]
+    theirs = api.get("/v1/settlements", headers=other).json()["data"]
+    assert sum(s["amount"] for s in mine) >= 50 and all(s["merchant"] == api_city.merchant2.address for s in theirs)
+
+
+def test_listRedemptions_paginatesByCursor(api, w3, api_city, keys):
+    h = auth(keys["merchant2"])
+    ids = [api.post("/v1/redemptions", json={**api_city.consent(w3, api_city.residents[4], 3 + i,
+                                                                merchant=api_city.merchant2), "wait": False},
+                    headers=h).json()["id"] for i in range(3)]
+    first = api.get("/v1/redemptions", params={"limit": 2}, headers=h).json()
+    assert first["has_more"] and [x["id"] for x in first["data"]] == ids[::-1][:2]
+    rest = api.get("/v1/redemptions", params={"limit": 2, "starting_after": first["data"][-1]["id"]},
+                   headers=h).json()
+    assert rest["data"][0]["id"] == ids[0]
+    bad = api.get("/v1/redemptions", params={"starting_after": "0x" + "ab" * 32}, headers=h)
+    assert bad.status_code == 404 and bad.json()["error"]["code"] == "invalid_cursor"
+
+
+def test_idempotencyKey_replaysSameAnswerAndRefusesOtherBody(api, w3, api_city, keys):
+    h = auth(keys["merchant"], **{"Idempotency-Key": "order-991"})
+    consent = api_city.consent(w3, api_city.residents[5], 20)
+    a = api.post("/v1/redemptions", json=consent, headers=h)
+    b = api.post("/v1/redemptions", json=consent, headers=h)
+    assert a.status_code == b.status_code == 201 and a.json() == b.json()
+    assert b.headers.get("idempotent-replayed") == "true"
+    c = api.post("/v1/redemptions", json=api_city.consent(w3, api_city.residents[5], 21), headers=h)
+    assert c.status_code == 409 and c.json()["error"]["code"] == "idempotency_key_reused"
+    failed = auth(keys["merchant"], **{"Idempotency-Key": "order-992"})
+    big = api_city.consent(w3, api_city.residents[5], 10**9)
+    assert api.post("/v1/redemptions", json=big, headers=failed).json() == \
+        api.post("/v1/redemptions", json=big, headers=failed).json()
+
+
+def test_redemptionRequest_approvedByResidentSignature(api, w3, api_city, keys):
+    r = api_city.residents[3]
+    created = api.post("/v1/redemption_requests", json={"resident": r.address, "credits": 250, "orderRef": "A-17"},
+                       headers=auth(keys["merchant"]))
+    assert created.status_code == 201, created.text
+    req = created.json()
+    assert req["qrPayload"].startswith("citypoints:redeem?request=") and req["orderLabel"] == "A-17"
+    pending = api.get(f"/v1/residents/{r.address}/redemption_requests").json()["data"]
+    assert [p["id"] for p in pending] == [req["id"]]
+    bad = api.post(f"/v1/redemption_requests/{req['id']}/approve",
+                   json={"signature": "0x" + sign(api_city.residents[0], req["typedData"]).hex()})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_signature"
+    sig = "0x" + sign(r, req["typedData"]).hex()
+    ok = api.post(f"/v1/redemption_requests/{req['id']}/approve", json={"signature": sig})
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["status"] == "confirmed" and ok.json()["requestId"] == req["id"]
+    assert api.get(f"/v1/redemption_requests/{req['id']}").json()["status"] == "approved"
+    again = api.post(f"/v1/redemption_requests/{req['id']}/approve", json={"signature": sig})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "consent_already_used"
+    assert api.get(f"/v1/residents/{r.address}/redemption_requests").json()["data"] == []
+    assert api.get("/v1/redemption_requests/rrq_nope").status_code == 404
+
+
+def test_refund_partialThenTooLarge(api, w3, api_city, keys):
+    h = auth(keys["merchant"])
+    red = api.post("/v1/redemptions", json=api_city.consent(w3, api_city.residents[0], 300), headers=h).json()
+    part = api.post(f"/v1/redemptions/{red['id']}/refunds", json={"credits": 100}, headers=h)
+    assert part.status_code == 201, part.text
+    assert part.json()["status"] == "confirmed"
+    assert api.get(f"/v1/refunds/{part.json()['id']}", headers=h).json()["credits"] == 100
+    assert api.get(f"/v1/redemptions/{red['id']}", headers=h).json()["refundedCredits"] == 100
+    big = api.post(f"/v1/redemptions/{red['id']}/refunds", json={"credits": 201}, headers=h)
+    assert big.status_code == 422 and big.json()["error"]["code"] == "refund_too_large"
