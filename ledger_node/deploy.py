@@ -42,13 +42,15 @@ def deploy(rpc_url: str | None = None, *, fresh: bool = False) -> DeployResult:
 def deploy_all(w3: Web3, operator) -> dict[str, str]:
     """Deploy and wire every contract with `operator` as the bootstrap consortium member; {name: address}."""
     from ledger_node.system import deploy_system
+    from ledger_node.system_audit import deploy_audit_system
     from ledger_node.system_value import deploy_value_system
 
     def deploy_contract(name, *args):
         return chain.deploy_contract(w3, operator, name, *args)
 
     core = deploy_system(w3, operator, deploy_contract=deploy_contract)
-    return {**core, **deploy_value_system(w3, operator, core, deploy_contract=deploy_contract)}
+    value = deploy_value_system(w3, operator, core, deploy_contract=deploy_contract)
+    return {**core, **value, **deploy_audit_system(w3, operator, core, deploy_contract=deploy_contract)}
 
 
 def read_deployment() -> dict | None:

@@ -92,7 +92,10 @@ REDEMPTION_ROWS = {
                                                              "signature")], EVERYONE, ""),
     "setRefundWindow": Row(lambda c: [60], GOV, G),
 }
-TABLES = {"Rates": RATES_ROWS, "Clearing": CLEARING_ROWS, "Exchange": EXCHANGE_ROWS, "Redemption": REDEMPTION_ROWS}
+AUDIT_ROWS = {
+    "attest": Row(lambda c: [b"\x01" * 32, b"\x02" * 32, 0, 1], {"auditor"}, "AuditAttestationsNotAuditor"),
+}
+TABLES = {"AuditAttestations": AUDIT_ROWS, "Rates": RATES_ROWS, "Clearing": CLEARING_ROWS, "Exchange": EXCHANGE_ROWS, "Redemption": REDEMPTION_ROWS}
 
 
 def test_roleMatrix_coversEveryDeployedContract(session_system):

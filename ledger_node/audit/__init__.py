@@ -1,0 +1,13 @@
+"""The auditor's replay (DESIGN.md flow 5): rebuild the whole ledger from JSON-RPC alone, compare it with the
+contracts' own answers, check every rule, flag farming patterns, and publish a signed, attested report.
+
+Modules, read in this order: `cli` (the `citypoints audit` commands) -> `run` (one audit end to end) ->
+`rpc` (keep-alive JSON-RPC, batched) -> `events` (topic -> decoder tables) -> `replay` (state rebuild and the
+rules checked as events arrive) -> `signatures` (consent and intent signers from calldata) -> `rules` (end-of-
+range comparison with eth_call) -> `patterns` (suspicious patterns, thresholds) -> `merkle` -> `report` -> `attest`.
+"""
+from __future__ import annotations
+
+
+class AuditError(Exception):
+    """The audit could not be carried out (node unreachable, report unreadable); not a finding about the chain."""

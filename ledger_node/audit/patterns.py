@@ -1,0 +1,202 @@
+"""Patterns that look like the farming and cheating the city worries about. They are findings (warnings), not
+violations: each can have an honest explanation, so each carries its evidence for a human to judge.
+
+- cap-farming: one issuer fills many residents to their daily cap within minutes;
+- ref-burst: one issuer issues an unusual number of items within a short window;
+- circular-exchange: a resident's exchanges come back to the scheme they started from;
+- refund-ratio: a merchant refunds an unusual share of what it redeemed;
+- new-resident-drain: a resident redeems (nearly) everything soon after being registered.
+
+Thresholds come from `Thresholds` defaults, a JSON or TOML settings file, or CLI flags.
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from ledger_node.audit.model import Finding
+
+
+@dataclass
+class Thresholds:
+    cap_fill_window_s: int = 600  # cap-farming: residents filled to their cap by one issuer within this window...
+    cap_fill_residents: int = 20  # ...at least this many
+    burst_window_s: int = 60  # ref-burst: items issued by one issuer within this window...
+    burst_items: int = 5_000  # ...at least this many
+    circular_window_s: int = 7 * 86400  # circular-exchange: a cycle closed within this window
+    refund_ratio: float = 0.3  # refund-ratio: refunded / redeemed credits at least this...
+    refund_min_redemptions: int = 5  # ...over at least this many redemptions
+    new_resident_window_s: int = 3 * 86400  # new-resident-drain: registered at most this long before...
+    new_resident_share: float = 0.95  # ...redeeming at least this share of all their points' value
+    max_evidence: int = 25  # items of evidence listed per finding
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides) -> "Thresholds":
+        values: dict = {}
+        if path:
+            text = Path(path).read_text()
+            data = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
+            values.update(data.get("patterns", data))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown pattern thresholds: {sorted(unknown)} (known: {sorted(known)})")
+        return cls(**values)
+
+
+class Detector:
+    """Observes the replay (on_issue, on_exchange, on_redeem, on_refund) and keeps only windowed state."""
+
+    def __init__(self, thresholds: Thresholds | None = None, state: dict | None = None):
+        self.t = thresholds or Thresholds()
+        s = state or {}
+        self.findings: list[dict] = s.get("findings", [])
+        self._fills: dict[str, list] = s.get("fills", {})  # "scheme:issuer" -> [[ts, resident, tx], ...]
+        self._fill_open: dict[str, int] = s.get("fillOpen", {})  # key -> index of the open finding
+        self._fill_seen: dict[str, list] = s.get("fillSeen", {})  # key -> residents of the open finding
+        self._burst: dict[str, list] = s.get("burst", {})  # key -> [[ts, items], ...]
+        self._burst_open: dict[str, int] = s.get("burstOpen", {})
+        self._exchanges: dict[str, list] = s.get("exchanges", {})  # resident -> [[ts, from, to, tx], ...]
+        self._merchants: dict[str, list] = s.get("merchants", {})  # merchant -> [count, redeemed, refunded, refunds]
+
+    def to_json(self) -> dict:
+        return {"findings": self.findings, "fills": self._fills, "fillOpen": self._fill_open,
+                "fillSeen": self._fill_seen, "burst": self._burst,
+                "burstOpen": self._burst_open, "exchanges": self._exchanges, "merchants": self._merchants}
+
+    # --------------------------------------------------------------------------------------------
+    # Observations
+    # --------------------------------------------------------------------------------------------
+
+    def on_issue(self, scheme, issuer, resident, amount, received_after, cap, ts, tx, block) -> None:
+        key = f"{scheme}:{issuer}"
+        burst = self._burst.get(key)
+        if burst is None:
+            burst = self._burst[key] = []
+        if burst and burst[-1][0] == ts:
+            burst[-1][1] += 1
+        else:
+            burst.append([ts, 1])
+            self._trim(burst, ts - self.t.burst_window_s)
+            if not burst or len(burst) == 1:
+                self._burst_open.pop(key, None)
+        total = sum(n for _, n in burst)
+        if total >= self.t.burst_items:
+            i = self._burst_open.get(key)
+            if i is None:
+                self._burst_open[key] = len(self.findings)
+                self.findings.append({"pattern": "ref-burst", "message": "", "evidence": {
+                    "scheme": scheme, "issuer": issuer, "fromTime": burst[0][0], "firstBlock": block, "firstTx": tx,
+                    "items": total}})
+            else:
+                e = self.findings[i]["evidence"]
+                e["items"] = max(e["items"], total)
+                e["toTime"], e["lastBlock"] = ts, block
+        if received_after < cap:
+            return
+        fills = self._fills.get(key)
+        if fills is None:
+            fills = self._fills[key] = []
+        fills.append([ts, resident, tx])
+        before = len(fills)
+        self._trim(fills, ts - self.t.cap_fill_window_s)
+        if len(fills) < before and key in self._fill_open and len(fills) < self.t.cap_fill_residents:
+            del self._fill_open[key]
+        residents = {r for _, r, _ in fills}
+        if len(residents) >= self.t.cap_fill_residents:
+            i = self._fill_open.get(key)
+            if i is None:
+                i = self._fill_open[key] = len(self.findings)
+                self.findings.append({"pattern": "cap-farming", "message": "", "evidence": {
+                    "scheme": scheme, "issuer": issuer, "cap": cap, "fromTime": fills[0][0], "firstBlock": block,
+                    "residents": 0, "sample": [], "txs": []}})
+                self._fill_seen[key] = []
+            seen = set(self._fill_seen[key]) | residents
+            self._fill_seen[key] = sorted(seen)
+            e = self.findings[i]["evidence"]
+            e["residents"], e["toTime"], e["lastBlock"] = len(seen), ts, block
+            e["sample"] = self._fill_seen[key][:self.t.max_evidence]
+            if tx not in e["txs"] and len(e["txs"]) < self.t.max_evidence:
+                e["txs"].append(tx)
+
+    def on_exchange(self, resident, frm, to, points, received, credits, ts, tx, block) -> None:
+        history = self._exchanges.setdefault(resident, [])
+        self._trim(history, ts - self.t.circular_window_s)
+        history.append([ts, frm, to, tx, points, received])
+        # a cycle: walking back from this exchange, the path returns to the scheme this one delivers into
+        path, want = [history[-1]], frm
+        for h in reversed(history[:-1]):
+            if h[2] == want:
+                path.insert(0, h)
+                want = h[1]
+                if want == to:
+                    self.findings.append({"pattern": "circular-exchange", "message": "", "evidence": {
+                        "resident": resident, "cycle": [p[1] for p in path] + [to], "steps": [
+                            {"time": p[0], "from": p[1], "to": p[2], "tx": p[3], "points": p[4], "received": p[5]}
+                            for p in path], "block": block}})
+                    history.clear()
+                    return
+
+    def on_redeem(self, resident, merchant, credits, value_before, registered_at, ts, tx, block) -> None:
+        m = self._merchants.setdefault(merchant, [0, 0, 0, 0])
+        m[0] += 1
+        m[1] += credits
+        if registered_at is None or value_before <= 0:
+            return
+        if ts - registered_at <= self.t.new_resident_window_s and credits >= self.t.new_resident_share * value_before:
+            self.findings.append({"pattern": "new-resident-drain", "message": "", "evidence": {
+                "resident": resident, "merchant": merchant, "credits": credits, "valueBefore": value_before,
+                "registeredAt": registered_at, "redeemedAt": ts, "secondsAfterRegistration": ts - registered_at,
+                "tx": tx, "block": block}})
+
+    def on_refund(self, merchant, credits, ts, tx, block) -> None:
+        m = self._merchants.setdefault(merchant, [0, 0, 0, 0])
+        m[2] += credits
+        m[3] += 1
+
+    # --------------------------------------------------------------------------------------------
+    # Result
+    # --------------------------------------------------------------------------------------------
+
+    def results(self) -> list[Finding]:
+        out = []
+        for f in self.findings:
+            out.append(Finding(f["pattern"], _message(f), f["evidence"]))
+        for merchant, (count, redeemed, refunded, refunds) in sorted(self._merchants.items()):
+            if count >= self.t.refund_min_redemptions and redeemed and refunded / redeemed >= self.t.refund_ratio:
+                out.append(Finding("refund-ratio", f"merchant {merchant} refunded {refunded / redeemed:.0%} of the "
+                                                   f"credits it redeemed ({refunds} refunds, {count} redemptions)",
+                                   {"merchant": merchant, "redemptions": count, "redeemedCredits": redeemed,
+                                    "refunds": refunds, "refundedCredits": refunded,
+                                    "ratio": round(refunded / redeemed, 4)}))
+        return out
+
+    def settings(self) -> dict:
+        return asdict(self.t)
+
+    @staticmethod
+    def _trim(items: list, oldest: int) -> None:
+        k = 0
+        while k < len(items) and items[k][0] < oldest:
+            k += 1
+        if k:
+            del items[:k]
+
+
+def _message(f: dict) -> str:
+    e = f["evidence"]
+    p = f["pattern"]
+    if p == "cap-farming":
+        return (f"issuer {e['issuer']} filled {e['residents']} residents to their daily cap of scheme {e['scheme']} "
+                f"({e['cap']}) within {e.get('toTime', e['fromTime']) - e['fromTime']} s")
+    if p == "ref-burst":
+        return f"issuer {e['issuer']} issued {e['items']} items of scheme {e['scheme']} in a short window"
+    if p == "circular-exchange":
+        return f"resident {e['resident']} exchanged round a cycle {' -> '.join(map(str, e['cycle']))}"
+    if p == "new-resident-drain":
+        return (f"resident {e['resident']} redeemed {e['credits']} of {e['valueBefore']} credit cents "
+                f"{e['secondsAfterRegistration']} s after registration")
+    return p

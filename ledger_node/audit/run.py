@@ -1,0 +1,220 @@
+"""One audit, end to end: fetch every log of the deployment over JSON-RPC, decode, replay with the rules,
+check signers, compare with the contracts at the last block, build the balances tree and the report.
+
+Exit status policy (cli.py): problems (mismatches, violations, unverifiable rules) fail the audit; findings of
+suspicious patterns are warnings unless `strict`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ledger_node.audit import AuditError
+from ledger_node.audit.events import EventTable
+from ledger_node.audit.merkle import LEAF_ENCODING, BalanceTree, balance_lines
+from ledger_node.audit.model import MISMATCH, VIOLATION, Problem
+from ledger_node.audit.patterns import Detector, Thresholds
+from ledger_node.audit.replay import ACTIVE, NONE, PAUSED, RETIRED, Replayer, State
+from ledger_node.audit.rpc import Rpc, RpcError
+from ledger_node.audit.rules import compare_state
+from ledger_node.audit.signatures import check_intents
+
+FORMAT = "citypoints-audit/1"
+STATUS_NAMES = {NONE: "none", ACTIVE: "active", PAUSED: "paused", RETIRED: "retired"}
+
+
+@dataclass
+class AuditOptions:
+    rpc_url: str
+    contracts: dict[str, str] = field(default_factory=dict)
+    from_block: int = 0
+    to_block: int | None = None
+    resume: dict | None = None  # a previous report
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    ref_sample: int = 2000  # refs checked with isRefUsed at the end (every ref is checked against events)
+    step: int = 10_000  # blocks per eth_getLogs (adaptive)
+    compare: bool = True
+    proofs: bool = True  # include every line's proof in the report
+
+
+@dataclass
+class AuditResult:
+    report: dict
+    problems: list[Problem]
+    stats: dict
+
+
+def audit(opts: AuditOptions) -> AuditResult:
+    rpc = Rpc(opts.rpc_url)
+    try:
+        return _audit(rpc, opts)
+    finally:
+        rpc.close()
+
+
+def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
+    t0 = time.perf_counter()
+    chain_id = rpc.chain_id()
+    head = rpc.block_number()
+    to_block = head if opts.to_block is None else opts.to_block
+    if to_block > head:
+        raise AuditError(f"--to-block {to_block} is beyond the chain head {head}")
+    carried: list[Problem] = []
+    contracts = dict(opts.contracts)
+    if opts.resume is not None:
+        prev = opts.resume
+        if prev.get("format") != FORMAT or "state" not in prev:
+            raise AuditError("the report to resume from has no rebuilt state (format citypoints-audit/1)")
+        if prev["chainId"] != chain_id:
+            raise AuditError(f"the report is for chain {prev['chainId']}, the node serves chain {chain_id}")
+        contracts = {**prev["contracts"], **contracts}
+        state = State.from_json(prev["state"]["ledger"])
+        detector = Detector(opts.thresholds, prev["state"]["detector"])
+        carried = [Problem(**p) for p in prev["state"]["replayProblems"]]
+        from_block = state.last_block + 1
+        start_block = prev["fromBlock"]
+        block = rpc.call("eth_getBlockByNumber", [hex(prev["toBlock"]), False])
+        if block is None or block["hash"] != prev["toBlockHash"]:
+            carried.append(Problem(MISMATCH, "history-changed", f"block {prev['toBlock']} is no longer the block the "
+                                                                f"previous report audited", prev["toBlock"], None,
+                                   {"reported": prev["toBlockHash"], "now": block and block["hash"]}))
+    else:
+        state, detector = State(), Detector(opts.thresholds)
+        from_block = start_block = opts.from_block
+    if not contracts:
+        raise AuditError("no contract addresses: give a deployment file or --contract Name=0x...")
+    if from_block > to_block + 1:
+        raise AuditError(f"nothing to audit: from block {from_block} is after to block {to_block}")
+
+    table = EventTable(contracts)
+    replayer = Replayer(contracts, state, detector)
+    timestamps: dict[int, int] = {}
+    fetch_s = decode_s = replay_s = 0.0
+    logs_total = 0
+    if from_block <= to_block:
+        it = rpc.iter_logs(table.addresses, from_block, to_block, opts.step)
+        while True:
+            t = time.perf_counter()
+            try:
+                _, _, logs = next(it)
+            except StopIteration:
+                break
+            fetch_s += time.perf_counter() - t
+            t = time.perf_counter()
+            logs_total += len(logs)
+            events = []
+            decode = table.decode
+            for log in logs:
+                if log.get("removed"):
+                    continue
+                ev = decode(log)
+                if ev is None:
+                    replayer.problem(VIOLATION, "unknown-event", f"log with unknown topic {log['topics'][:1]} from "
+                                                                 f"{log['address']}", None, log=log)
+                    continue
+                events.append(ev)
+            missing = {ev.block for ev in events if ev.timestamp is None and ev.block not in timestamps}
+            if missing:
+                blocks = sorted(missing)
+                for b, header in zip(blocks, rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])):
+                    timestamps[b] = int(header["timestamp"], 16)
+                for ev in events:
+                    if ev.timestamp is None:
+                        ev.timestamp = timestamps[ev.block]
+            decode_s += time.perf_counter() - t
+            t = time.perf_counter()
+            replayer.process(events)
+            replay_s += time.perf_counter() - t
+    replayer.finish(to_block)
+    replay_done = time.perf_counter()
+
+    t = time.perf_counter()
+    new_problems = list(replayer.problems)
+    new_problems += _check_governed(rpc, replayer.governed_txs)
+    new_problems += check_intents(rpc, chain_id, replayer.intents)
+    signatures_s = time.perf_counter() - t
+
+    end = rpc.call("eth_getBlockByNumber", [hex(to_block), False])
+    end_ts = int(end["timestamp"], 16)
+    t = time.perf_counter()
+    compare_problems, calls = (compare_state(rpc, contracts, state, to_block, end_ts, ref_sample=opts.ref_sample)
+                               if opts.compare else ([], 0))
+    compare_s = time.perf_counter() - t
+
+    t = time.perf_counter()
+    lines = balance_lines(state.balances)
+    tree = BalanceTree(lines) if lines else None
+    merkle_s = time.perf_counter() - t
+    replay_problems = carried + new_problems
+    problems = replay_problems + compare_problems
+    findings = detector.results()
+    stats = {"events": replayer.events, "logs": logs_total, "fetchSeconds": round(fetch_s, 3),
+             "decodeSeconds": round(decode_s, 3), "replaySeconds": round(replay_s, 3),
+             "replayTotalSeconds": round(replay_done - t0, 3), "signatureSeconds": round(signatures_s, 3),
+             "compareSeconds": round(compare_s, 3), "merkleSeconds": round(merkle_s, 3),
+             "comparisons": calls, "intentsChecked": len(replayer.intents), "rpcRequests": rpc.requests,
+             "totalSeconds": round(time.perf_counter() - t0, 3)}
+    report = {
+        "format": FORMAT,
+        "chainId": chain_id,
+        "contracts": {k: v for k, v in sorted(contracts.items())},
+        "fromBlock": start_block,
+        "toBlock": to_block,
+        "toBlockHash": end["hash"],
+        "toBlockTime": end_ts,
+        "resumedFrom": ({"reportHash": opts.resume.get("reportHash"), "toBlock": opts.resume["toBlock"]}
+                        if opts.resume else None),
+        "ok": not problems,
+        "status": "failed" if problems else ("warnings" if findings else "clean"),
+        "counts": {"events": state_events(state), "eventsThisRun": replayer.events,
+                   "eventsByName": dict(sorted(state.counts.items())), "problems": len(problems),
+                   "findings": len(findings), "residents": len(state.residents), "merchants": len(state.merchants),
+                   "schemes": len(state.scheme_order), "balanceLines": len(lines), "comparisons": calls,
+                   "intentsChecked": len(replayer.intents)},
+        "schemes": [_scheme_summary(state, s) for s in state.scheme_order],
+        "problems": [p.to_json() for p in problems],
+        "findings": [f.to_json() for f in findings],
+        "thresholds": detector.settings(),
+        "merkle": {"root": tree.root if tree else None, "leafEncoding": LEAF_ENCODING,
+                   "lines": [{"account": a, "scheme": s, "balance": b,
+                              **({"proof": tree.proof(a, s)} if opts.proofs else {})} for a, s, b in lines]},
+        "state": {"ledger": state.to_json(), "detector": detector.to_json(),
+                  "replayProblems": [p.to_json() for p in replay_problems]},
+        "stats": stats,
+    }
+    return AuditResult(report, problems, stats)
+
+
+def state_events(state: State) -> int:
+    return sum(state.counts.values())
+
+
+def _scheme_summary(state: State, scheme: int) -> dict:
+    info = state.schemes[scheme]
+    totals = state.totals.get(scheme, {})
+    holders = sum(1 for (s, _), v in state.balances.items() if s == scheme and v)
+    return {"scheme": scheme, "status": STATUS_NAMES.get(info["status"], str(info["status"])),
+            "rate": state.rates.get(scheme, 0), "totalSupply": state.supply.get(scheme, 0), "holders": holders,
+            "issuerDailyQuota": info["quota"], "residentDailyCap": info["cap"],
+            **{k: totals.get(k, 0) for k in ("issued", "issuedItems", "skippedItems", "revoked", "minted", "burned",
+                                             "redeemed", "redeemedCredits", "refunded", "exchangedIn",
+                                             "exchangedOut")}}
+
+
+def _check_governed(rpc: Rpc, txs: list[dict]) -> list[Problem]:
+    """Rule changes outside an executed proposal are allowed only in a contract's constructor."""
+    if not txs:
+        return []
+    problems = []
+    answers = rpc.batch([("eth_getTransactionByHash", [t["tx"]]) for t in txs])
+    for t, tx in zip(txs, answers):
+        if isinstance(tx, RpcError) or tx is None:
+            problems.append(Problem("unverifiable", "tx-not-found", "transaction not found", t["block"], t["tx"]))
+        elif tx.get("to") is not None:
+            problems.append(Problem(VIOLATION, "rule-change-without-governance",
+                                    f"{', '.join(t['events'])} emitted outside an executed proposal",
+                                    t["block"], t["tx"], {"events": t["events"], "from": tx["from"], "to": tx["to"]}))
+    return problems
+
+
+__all__ = ["AuditOptions", "AuditResult", "audit", "PAUSED", "RETIRED"]

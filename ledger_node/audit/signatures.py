@@ -1,0 +1,190 @@
+"""Who signed each consent and intent: decode the call that spent the nonce from the transaction's calldata,
+rebuild the EIP-712 digest from DESIGN.md's types and the domain ("CityPoints", "1", chain id, verifying
+contract), recover the signer with eth-account and compare it with the resident; for contract wallets
+(EIP-1271) ask the wallet's isValidSignature at that block.
+
+The contracts already refuse a bad signature, so on an honest node every check passes; the auditor repeats it
+so that a node, a contract upgrade or a tampered history that accepted a consent the resident never signed is
+caught by someone who trusts neither.
+"""
+from __future__ import annotations
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils import keccak
+
+from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION, Problem
+from ledger_node.audit.rpc import Rpc, RpcError
+
+DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+TYPES = {
+    "RedemptionConsent": "RedemptionConsent(address resident,address merchant,uint256 credits,bytes32 orderRef,"
+                         "bytes32 nonce,uint256 deadline)",
+    "ExchangeIntent": "ExchangeIntent(address resident,uint256 fromScheme,uint256 toScheme,uint256 points,"
+                      "uint256 minReceived,bytes32 nonce,uint256 deadline)",
+    "PreferredOrder": "PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)",
+}
+# The call that carries each kind of intent: (selector signature, argument types).
+CALLS = {
+    "RedemptionConsent": ("redeem(address,address,uint256,bytes32,bytes32,uint256,bytes)",
+                          ["address", "address", "uint256", "bytes32", "bytes32", "uint256", "bytes"]),
+    "ExchangeIntent": ("exchange(address,uint256,uint256,uint256,uint256,bytes32,uint256,bytes)",
+                       ["address", "uint256", "uint256", "uint256", "uint256", "bytes32", "uint256", "bytes"]),
+    "PreferredOrder": ("setPreferredOrder(address,uint256[],bytes32,uint256,bytes)",
+                       ["address", "uint256[]", "bytes32", "uint256", "bytes"]),
+}
+SELECTORS = {kind: "0x" + keccak(text=sig)[:4].hex() for kind, (sig, _) in CALLS.items()}
+EIP1271_MAGIC = "0x1626ba7e"
+_IS_VALID = "0x" + keccak(text="isValidSignature(bytes32,bytes)")[:4].hex()
+
+
+def domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    return keccak(abi_encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                             [keccak(text=DOMAIN_TYPE), keccak(text="CityPoints"), keccak(text="1"), chain_id,
+                              verifying_contract]))
+
+
+def decode_call(kind: str, calldata: str) -> dict:
+    """The named arguments of a redeem / exchange / setPreferredOrder calldata (0x hex)."""
+    _, types = CALLS[kind]
+    v = abi_decode(types, bytes.fromhex(calldata[10:]))
+    if kind == "RedemptionConsent":
+        keys = ["resident", "merchant", "credits", "orderRef", "nonce", "deadline", "signature"]
+    elif kind == "ExchangeIntent":
+        keys = ["resident", "fromScheme", "toScheme", "points", "minReceived", "nonce", "deadline", "signature"]
+    else:
+        keys = ["resident", "schemes", "nonce", "deadline", "signature"]
+    out = dict(zip(keys, v))
+    for k, x in out.items():
+        if isinstance(x, str):
+            out[k] = x.lower()
+        elif isinstance(x, bytes) and k != "signature":
+            out[k] = "0x" + x.hex()
+        elif isinstance(x, tuple):
+            out[k] = list(x)
+    return out
+
+
+def digest(kind: str, chain_id: int, verifying_contract: str, m: dict) -> bytes:
+    """The EIP-712 digest of message `m` (decode_call's output)."""
+    th = keccak(text=TYPES[kind])
+    b32 = lambda h: bytes.fromhex(h[2:])  # noqa: E731
+    if kind == "RedemptionConsent":
+        struct = abi_encode(["bytes32", "address", "address", "uint256", "bytes32", "bytes32", "uint256"],
+                            [th, m["resident"], m["merchant"], m["credits"], b32(m["orderRef"]), b32(m["nonce"]),
+                             m["deadline"]])
+    elif kind == "ExchangeIntent":
+        struct = abi_encode(["bytes32", "address", "uint256", "uint256", "uint256", "uint256", "bytes32", "uint256"],
+                            [th, m["resident"], m["fromScheme"], m["toScheme"], m["points"], m["minReceived"],
+                             b32(m["nonce"]), m["deadline"]])
+    else:
+        packed = b"".join(s.to_bytes(32, "big") for s in m["schemes"])
+        struct = abi_encode(["bytes32", "address", "bytes32", "bytes32", "uint256"],
+                            [th, m["resident"], keccak(packed), b32(m["nonce"]), m["deadline"]])
+    return keccak(b"\x19\x01" + domain_separator(chain_id, verifying_contract) + keccak(struct))
+
+
+def recover(digest_: bytes, signature: bytes) -> str | None:
+    try:
+        return Account._recover_hash(digest_, signature=signature).lower()
+    except Exception:  # noqa: BLE001 - malformed signature: no EOA signer
+        return None
+
+
+def check_intents(rpc: Rpc, chain_id: int, intents: list[dict]) -> list[Problem]:
+    """Check the signer (and the signed fields, deadline, minimum, submitter) of every intent."""
+    problems: list[Problem] = []
+    if not intents:
+        return problems
+    hashes = sorted({i["tx"] for i in intents})
+    txs = dict(zip(hashes, rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes])))
+    for intent in intents:
+        tx = txs.get(intent["tx"])
+        if isinstance(tx, RpcError) or tx is None:
+            problems.append(_p(UNVERIFIABLE, "tx-not-found", "transaction of the intent not found", intent))
+            continue
+        call = _find_call(rpc, intent, tx)
+        if call is None:
+            problems.append(_p(UNVERIFIABLE, "calldata-not-found", f"no {intent['type']} call to {intent['contract']} "
+                                                                   f"with this resident and nonce in the transaction",
+                               intent))
+            continue
+        problems += check_call(rpc, chain_id, intent, *call)
+    return problems
+
+
+def check_call(rpc: Rpc, chain_id: int, intent: dict, m: dict, caller: str | None) -> list[Problem]:
+    """Check one decoded call `m` against the event's `intent`: signed fields, deadline, minimum, submitter, and
+    that the signature is the resident's (their key, or their EIP-1271 wallet at that block)."""
+    problems = check_message(intent, m, caller)
+    d = digest(intent["type"], chain_id, intent["contract"], m)
+    signer = recover(d, m["signature"])
+    if signer == intent["resident"]:
+        return problems
+    data = _IS_VALID + abi_encode(["bytes32", "bytes"], [d, m["signature"]]).hex()
+    try:
+        answer = rpc.call("eth_call", [{"to": intent["resident"], "data": data}, hex(intent["block"])])
+    except RpcError:
+        answer = None
+    if isinstance(answer, str) and answer[:10] == EIP1271_MAGIC:
+        return problems
+    problems.append(_p(MISMATCH, "signer-mismatch",
+                       f"{intent['type']} of {intent['resident']} was signed by {signer}, not by the resident (and no "
+                       f"EIP-1271 wallet at the resident accepts it)", intent, recovered=signer, digest="0x" + d.hex()))
+    return problems
+
+
+def check_message(intent: dict, m: dict, caller: str | None) -> list[Problem]:
+    """The signed fields must be the ones the event reports; deadline and minimum must hold."""
+    problems = []
+    fields = {"RedemptionConsent": ("resident", "merchant", "credits", "orderRef", "nonce"),
+              "ExchangeIntent": ("resident", "fromScheme", "toScheme", "points", "nonce"),
+              "PreferredOrder": ("resident", "schemes", "nonce")}[intent["type"]]
+    for f in fields:
+        if m[f] != intent[f]:
+            problems.append(_p(MISMATCH, "signed-field", f"{intent['type']}: signed {f} is {m[f]}, the event says "
+                                                         f"{intent[f]}", intent, field=f))
+    if intent.get("timestamp") is not None and intent["timestamp"] > m["deadline"]:
+        problems.append(_p(VIOLATION, "consent-expired", f"{intent['type']} used after its deadline {m['deadline']}",
+                           intent))
+    if intent["type"] == "ExchangeIntent" and intent["received"] < m["minReceived"]:
+        problems.append(_p(VIOLATION, "below-minimum", f"received {intent['received']} < signed minimum "
+                                                       f"{m['minReceived']}", intent))
+    if intent["type"] == "RedemptionConsent" and caller is not None:
+        if caller != intent["merchant"] and caller not in intent.get("relayers", ()):
+            problems.append(_p(VIOLATION, "redeem-submitter", f"redemption submitted by {caller}, neither the "
+                                                              f"merchant nor a relayer", intent))
+    return problems
+
+
+def _find_call(rpc: Rpc, intent: dict, tx: dict) -> tuple[dict, str | None] | None:
+    """(decoded call, its caller) of the call in `tx` that spent the intent's nonce."""
+    selector, contract = SELECTORS[intent["type"]], intent["contract"]
+    candidates: list[tuple[str, str | None]] = []
+    if (tx.get("to") or "").lower() == contract and tx["input"][:10] == selector:
+        candidates.append((tx["input"], tx["from"].lower()))
+    else:  # called through another contract (a multicall, a wallet): find the inner call in the trace
+        try:
+            trace = rpc.call("debug_traceTransaction", [intent["tx"], {"tracer": "callTracer"}])
+        except RpcError:
+            return None
+        stack = [trace]
+        while stack:
+            frame = stack.pop()
+            if (frame.get("to") or "").lower() == contract and (frame.get("input") or "")[:10] == selector:
+                candidates.append((frame["input"], (frame.get("from") or "").lower() or None))
+            stack.extend(reversed(frame.get("calls") or []))
+    for data, caller in candidates:
+        try:
+            m = decode_call(intent["type"], data)
+        except Exception:  # noqa: BLE001 - malformed calldata cannot be this call
+            continue
+        if m["resident"] == intent["resident"] and m["nonce"] == intent["nonce"]:
+            return m, caller
+    return None
+
+
+def _p(kind: str, code: str, message: str, intent: dict, **evidence) -> Problem:
+    ev = {"type": intent["type"], "resident": intent["resident"], "nonce": intent["nonce"], **evidence}
+    return Problem(kind, code, message, intent["block"], intent["tx"], ev)

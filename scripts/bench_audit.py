@@ -1,0 +1,201 @@
+"""`citypoints bench audit`: how fast the auditor replays a large chain, beside the node's own log-fetch limit.
+
+Builds (once, cached under var/bench/audit/) a chain with >= 200,000 events: `issueBatch` calls of 1,000 items
+by a scheme issuer to a few thousand residents (one TransferSingle per item, one PointsIssued per call), plus
+some redemptions and exchanges. Then measures, on the same node:
+- raw: the bare `eth_getLogs` fetch of every log over the same ranges, bodies read but not parsed;
+- audit: fetch + decode + replay with every rule (the floor: >= 20,000 events/s), and the whole audit with
+  signer checks, the eth_call comparison of every account and scheme, and the Merkle tree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils import keccak
+from web3 import Web3
+
+from ledger_node import chain, paths
+from ledger_node.anvil import AnvilProcess, free_port, write_genesis
+from ledger_node.config import NodeConfig
+
+RESIDENTS = 4_000
+BATCH = 1_000
+FLOOR_EVENTS_PER_S = 20_000
+RATE = 10_000_000
+
+
+def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, write: bool = True) -> dict:
+    """Build or load the bench chain, measure, write BENCHMARKS.md's `audit` section; returns the figures."""
+    from ledger_node.audit.rpc import Rpc
+    from ledger_node.audit.run import AuditOptions, audit
+
+    home = paths.var_dir() / "bench" / "audit"
+    home.mkdir(parents=True, exist_ok=True)
+    cache = home / f"chain-{events}.json"
+    operator = Account.from_key(keccak(text="citypoints bench audit operator"))
+    cfg = NodeConfig(port=free_port())
+    write_genesis(home / "genesis.json", cfg, {operator.address: 10**24})
+    node = AnvilProcess(cfg, home / "genesis.json", home / "anvil.log")
+    node.start()
+    try:
+        t = time.perf_counter()
+        contracts = None if rebuild else _load(node, cache)
+        cached = contracts is not None
+        if contracts is None:
+            contracts = _build(node.url, operator, events)
+            cache.write_text(json.dumps({"contracts": contracts, "state": node.dump_state()}))
+        build_s = time.perf_counter() - t
+        rpc = Rpc(node.url)
+        head = rpc.block_number()
+        addresses = [a.lower() for a in contracts.values()]
+        load_before = os.getloadavg()[0]
+        t = time.perf_counter()
+        raw_bytes = 0
+        step = 10_000
+        for start in range(0, head + 1, step):
+            raw_bytes += len(rpc.get_logs_raw(addresses, start, min(head, start + step - 1)))
+        raw_s = time.perf_counter() - t
+        rpc.close()
+        result = audit(AuditOptions(node.url, contracts, step=step, proofs=False))
+        s = result.stats
+        replay_s = s["fetchSeconds"] + s["decodeSeconds"] + s["replaySeconds"]
+        figures = {
+            "events": s["events"], "events_per_s": round(s["events"] / replay_s),
+            "replay_s": round(replay_s, 3), "fetch_s": s["fetchSeconds"], "decode_s": s["decodeSeconds"],
+            "rules_s": s["replaySeconds"],
+            "raw_fetch_s": round(raw_s, 3), "raw_events_per_s": round(s["logs"] / raw_s),
+            "raw_mb": round(raw_bytes / 1e6, 1),
+            "ratio_to_raw": round((s["events"] / replay_s) / (s["logs"] / raw_s), 3),
+            "audit_total_s": s["totalSeconds"], "comparisons": s["comparisons"], "compare_s": s["compareSeconds"],
+            "signatures_checked": s["intentsChecked"], "signatures_s": s["signatureSeconds"],
+            "merkle_s": s["merkleSeconds"], "balance_lines": result.report["counts"]["balanceLines"],
+            "problems": len(result.problems), "findings": len(result.report["findings"]), "blocks": head,
+            "floor_events_per_s": FLOOR_EVENTS_PER_S, "meets_floor": s["events"] / replay_s >= FLOOR_EVENTS_PER_S,
+            "chain_cached": cached, "chain_build_s": round(build_s, 1), "load_avg_1m": round(load_before, 2),
+        }
+    finally:
+        node.stop()
+    if write:
+        _write_section(figures)
+    if as_json:
+        print(json.dumps(figures))
+    return figures
+
+
+def _write_section(f: dict) -> None:
+    from scripts.benchmarks import table, update_section
+
+    body = table([
+        ("events replayed (fetch + decode + every rule)", f"{f['events']:,}", "at least 200,000"),
+        ("replay rate", f"{f['events_per_s']:,} events/s", f"floor {FLOOR_EVENTS_PER_S:,}/s; ordinary RPC indexers "
+                                                          f"150-200/s"),
+        ("raw node: bare eth_getLogs of the same logs (no decoding)", f"{f['raw_events_per_s']:,} logs/s "
+                                                                      f"({f['raw_fetch_s']} s, {f['raw_mb']} MB)",
+         "the node's own limit"),
+        ("replay rate / raw fetch rate", f"{f['ratio_to_raw']}", "1.0 = as fast as the node serves logs"),
+        ("replay split", f"fetch {f['fetch_s']} s, decode {f['decode_s']} s, rules {f['rules_s']} s", ""),
+        ("whole audit (signers, eth_call comparison, Merkle tree)", f"{f['audit_total_s']} s",
+         f"{f['comparisons']:,} eth_calls in {f['compare_s']} s; {f['balance_lines']:,} balance lines"),
+        ("audit result", f"{f['problems']} problems, {f['findings']} findings", "findings: the bench's own bursts"),
+    ])
+    how = "loaded from the var/bench cache" if f["chain_cached"] else f"built in {f['chain_build_s']} s"
+    note = (f"\nChain: {f['blocks']} blocks built by `scripts/bench_audit.py` ({how}); "
+            f"1-minute load average before measuring: {f['load_avg_1m']} (shared 2-core machine).\n")
+    update_section("audit", body + "\n" + note)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The bench chain
+# ----------------------------------------------------------------------------------------------------
+
+def _load(node: AnvilProcess, cache: Path) -> dict | None:
+    if not cache.exists():
+        return None
+    data = json.loads(cache.read_text())
+    try:
+        node.load_state(data["state"])
+    except Exception:  # noqa: BLE001 - a cache the node refuses is rebuilt
+        return None
+    from ledger_node.audit.rpc import Rpc
+
+    rpc = Rpc(node.url)
+    head = rpc.block_number()
+    ledger = data["contracts"]["PointsLedger"]
+    logs = rpc.get_logs([ledger], max(0, head - 5), head) if head > 5 else []
+    rpc.close()
+    return data["contracts"] if logs else None  # a state without its logs cannot be audited: rebuild
+
+
+def _build(url: str, operator, events: int) -> dict:
+    from ledger_node.deploy import deploy_all
+    from ledger_node.system import call, propose_and_execute
+    from ledger_node.system_audit import deploy_audit_system
+    from ledger_node.typed_data import sign, typed_data
+
+    w3 = chain.connect(url)
+    contracts = deploy_all(w3, operator)
+    contracts.update(deploy_audit_system(w3, operator, contracts,
+                                         lambda name, *a: chain.deploy_contract(w3, operator, name, *a)))
+    bound = {n: chain.bind(w3, n, a) for n, a in contracts.items()}
+    m, ledger = bound["Membership"], bound["PointsLedger"]
+    issuer, merchant, relayer, onboarding = (Account.from_key(keccak(text=f"bench {n}"))
+                                             for n in ("issuer", "merchant", "relayer", "onboarding"))
+    chain.fund(w3, operator, [a.address for a in (issuer, merchant, relayer, onboarding)], 10**22)
+    role = lambda name: getattr(m.functions, name)().call()  # noqa: E731
+    big = 2**95
+    propose_and_execute(w3, bound["Consortium"], [operator], [
+        call(ledger, "addScheme", 1, big, big), call(ledger, "addScheme", 2, big, big),
+        call(m, "setIssuerAccounts", 1, [issuer.address]), call(m, "registerMerchant", merchant.address),
+        call(m, "grantRole", role("ONBOARDING_ROLE"), onboarding.address),
+        call(m, "grantRole", role("RELAYER_ROLE"), relayer.address),
+        call(bound["Rates"], "setInitialRate", 1, RATE), call(bound["Rates"], "setInitialRate", 2, RATE),
+        call(bound["Exchange"], "setPairAllowed", 1, 2, True),
+    ], "bench city")
+    residents = [Account.from_key(keccak(text=f"bench resident {i}")) for i in range(RESIDENTS)]
+    for i in range(0, RESIDENTS, 500):
+        chunk = [r.address for r in residents[i:i + 500]]
+        chain.transact(w3, onboarding, m.functions.registerResidents(chunk, [keccak(text=a) for a in chunk]),
+                       gas=30_000_000)
+    # issuance: pre-encoded, pre-signed issueBatch transactions sent over plain JSON-RPC
+    selector = keccak(text="issueBatch(uint256,address[],uint256[],bytes32[])")[:4]
+    nonce = w3.eth.get_transaction_count(issuer.address)
+    chain_id = w3.eth.chain_id
+    ledger_addr = Web3.to_checksum_address(contracts["PointsLedger"])
+    hashes = []
+    for b in range(-(-events // BATCH)):
+        who = [residents[(b * BATCH + k) % RESIDENTS].address for k in range(BATCH)]
+        refs = [keccak((b * BATCH + k).to_bytes(32, "big")) for k in range(BATCH)]
+        data = selector + abi_encode(["uint256", "address[]", "uint256[]", "bytes32[]"], [1, who, [3] * BATCH, refs])
+        tx = {"to": ledger_addr, "data": data, "gas": 90_000_000, "nonce": nonce + b, "chainId": chain_id,
+              "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "value": 0}
+        hashes.append(w3.eth.send_raw_transaction(issuer.sign_transaction(tx).raw_transaction))
+        if len(hashes) >= 20:
+            for h in hashes:
+                w3.eth.wait_for_transaction_receipt(h, timeout=600, poll_latency=0.05)
+            hashes = []
+    for h in hashes:
+        w3.eth.wait_for_transaction_receipt(h, timeout=600, poll_latency=0.05)
+    # some redemptions and exchanges, signed by residents as their wallets would
+    deadline = int(time.time()) + 365 * 86400
+    for i in range(50):
+        r = residents[i]
+        consent = {"resident": r.address, "merchant": merchant.address, "credits": 5, "orderRef": keccak(i.to_bytes(4, "big")),
+                   "nonce": keccak(b"c" + i.to_bytes(4, "big")), "deadline": deadline}
+        sig = sign(r, typed_data("RedemptionConsent", chain_id, contracts["Redemption"], consent))
+        chain.transact(w3, relayer, bound["Redemption"].functions.redeem(*consent.values(), sig))
+        intent = {"resident": r.address, "fromScheme": 1, "toScheme": 2, "points": 2, "minReceived": 1,
+                  "nonce": keccak(b"x" + i.to_bytes(4, "big")), "deadline": deadline}
+        sig = sign(r, typed_data("ExchangeIntent", chain_id, contracts["Exchange"], intent))
+        chain.transact(w3, relayer, bound["Exchange"].functions.exchange(*intent.values(), sig))
+    return {k: Web3.to_checksum_address(v) for k, v in contracts.items()}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000, as_json=True)
