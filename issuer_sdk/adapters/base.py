@@ -1,0 +1,341 @@
+"""What every program adapter shares: reading exports (CSV, JSON lines), the push call, validation, rounding.
+
+An adapter maps one native record of its program to exactly one issuance, or rejects it with a stable
+reason code and a sentence. Nothing is skipped silently and nothing is issued in part: a record is
+either wholly valid (one item issued, its ref derived from the record) or wholly rejected.
+
+Money-like values (hours, kilograms, kilometres, prices) are read as Decimal, never float: a CSV cell
+"2.5" and a JSON-lines number 2.5 both become Decimal("2.5"); a Python float handed to `push` is
+rejected (`inexact_number`). Points are rounded down, explicitly (ROUND_FLOOR), so rounding never
+creates points.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from functools import lru_cache
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
+
+from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+
+from issuer_sdk.errors import RecordRejected
+from issuer_sdk.ledger import UINT96_MAX, Issuance
+
+_RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record's fate. `line` is its (first) line in the file, `offset` the byte offset just after it."""
+
+    line: int
+    offset: int
+    record: Mapping[str, Any]
+    issuance: Issuance | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.issuance is None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Base of each program's rules; `from_mapping` builds one from a JSON/YAML dict (unknown keys refused)."""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None):
+        if not data:
+            return cls()
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(data) - set(known)
+        if unknown:
+            raise ValueError(f"unknown rule(s) for {cls.__name__}: {', '.join(sorted(unknown))}")
+        values = {}
+        for name, value in data.items():
+            default = getattr(cls(), name)
+            values[name] = _like(default, value, name)
+        return replace(cls(), **values)
+
+
+class Adapter:
+    """Subclasses set `program`, `default_scheme`, `Rules`, `required` and implement `build`."""
+
+    program: ClassVar[str]
+    default_scheme: ClassVar[int]
+    rules_type: ClassVar[type[Rules]]
+    required: ClassVar[tuple[str, ...]] = ("record_id", "resident")
+
+    def __init__(self, rules: Rules | Mapping[str, Any] | None = None):
+        if rules is None or isinstance(rules, Mapping):
+            rules = self.rules_type.from_mapping(rules)
+        self.rules = rules
+
+    # -- entry points ------------------------------------------------------------------------------------------
+
+    def convert(self, record: Mapping[str, Any]) -> Issuance:
+        """The one issuance `record` stands for; raises RecordRejected with a reason code otherwise."""
+        if not isinstance(record, Mapping):
+            raise RecordRejected("malformed_record", f"a record is a mapping of fields, got {type(record).__name__}",
+                                 record=record)
+        missing = [k for k in self.required if _blank(record.get(k))]
+        if missing:
+            raise RecordRejected("missing_field", f"missing {', '.join(missing)}", record=dict(record))
+        record_id = str(record["record_id"]).strip()
+        if not _RECORD_ID.match(record_id):
+            raise RecordRejected("bad_record_id", f"record_id {record_id!r} is not 1-128 id characters",
+                                 record=dict(record))
+        resident = _resident(record)
+        try:
+            amount, reason, ref = self.build(record, record_id)
+        except RecordRejected as exc:
+            exc.record = dict(record)
+            exc.attempted["record"] = dict(record)
+            raise
+        if amount <= 0:
+            raise RecordRejected("zero_points", "the record is worth no points under the rules (rounded down)",
+                                 record=dict(record))
+        if amount > UINT96_MAX:
+            raise RecordRejected("too_many_points", f"{amount} points is beyond the ledger's range", record=dict(record))
+        return Issuance(resident, amount, ref or f"{self.program}:{record_id}", reason)
+
+    def check(self, record: Mapping[str, Any], *, line: int = 0, offset: int = 0) -> Outcome:
+        """`convert` that returns an Outcome instead of raising."""
+        try:
+            issuance = self.convert(record)
+        except RecordRejected as exc:
+            return Outcome(line, offset, record, None, exc.reason, exc.detail)
+        return Outcome(line, offset, record, Issuance(issuance.resident, issuance.amount, issuance.ref, issuance.reason,
+                                                      (line, offset)))
+
+    def push(self, client, record: Mapping[str, Any]):
+        """The push interface: validate one record and issue it now. Returns the client's IssueResult;
+        raises RecordRejected (nothing sent) or the client's IssuerError."""
+        issuance = self.convert(record)
+        return client.issue(issuance.resident, issuance.amount, issuance.ref, reason=issuance.reason)
+
+    def push_many(self, client, records: Iterable[Mapping[str, Any]]):
+        """Validate every record, issue the valid ones in batches; returns (IssueManySummary, rejected Outcomes)."""
+        outcomes = [self.check(r, line=i + 1) for i, r in enumerate(records)]
+        rejected = [o for o in outcomes if o.rejected]
+        summary = client.issue_many(o.issuance for o in outcomes if not o.rejected)
+        return summary, rejected
+
+    def read_file(self, path: str | Path, *, start_offset: int = 0, start_line: int = 0,
+                  fmt: str | None = None) -> Iterator[Outcome]:
+        """Every record of a CSV (header row) or JSON-lines export, validated, in file order.
+
+        `start_offset` / `start_line` resume after a checkpoint (the offset must be a record boundary)."""
+        path = Path(path)
+        fmt = fmt or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv")
+        if fmt == "jsonl":
+            yield from self._read_jsonl(path, start_offset, start_line)
+        elif fmt == "csv":
+            yield from self._read_csv(path, start_offset, start_line)
+        else:
+            raise ValueError(f"unknown export format {fmt!r} (csv or jsonl)")
+
+    # -- for subclasses ----------------------------------------------------------------------------------------
+
+    def build(self, record: Mapping[str, Any], record_id: str) -> tuple[int, int | None, str | None]:
+        """(points, reason code, ref or None for "<program>:<record_id>") of a record; raise RecordRejected."""
+        raise NotImplementedError
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def _read_jsonl(self, path: Path, start_offset: int, start_line: int) -> Iterator[Outcome]:
+        with open(path, "rb") as f:
+            f.seek(start_offset)
+            offset, line_no = start_offset, start_line
+            for raw in f:
+                line_no += 1
+                offset += len(raw)
+                text = raw.strip()
+                if not text:
+                    continue
+                try:
+                    record = json.loads(text, parse_float=Decimal)
+                except ValueError as exc:
+                    yield Outcome(line_no, offset, {"_raw": text.decode(errors="replace")}, None, "malformed_record",
+                                  f"not JSON: {exc}")
+                    continue
+                if not isinstance(record, dict):
+                    yield Outcome(line_no, offset, {"_raw": text.decode(errors="replace")}, None, "malformed_record",
+                                  "a JSON line must be an object")
+                    continue
+                yield self.check(record, line=line_no, offset=offset)
+
+    def _read_csv(self, path: Path, start_offset: int, start_line: int) -> Iterator[Outcome]:
+        with open(path, "rb") as f:
+            header_raw = f.readline()
+            header = next(csv.reader([header_raw.decode("utf-8-sig")]), [])
+            names = [h.strip() for h in header]
+            if not names or any(not n for n in names):
+                raise RecordRejected("malformed_header", f"{path}: the first row must name every column",
+                                     record={"header": header})
+            if start_offset <= len(header_raw):
+                start_offset, start_line = len(header_raw), 1
+            f.seek(start_offset)
+            tracker = _LineTracker(f, start_offset, start_line)
+            for row in csv.reader(tracker):
+                first_line = tracker.first_line_of_row
+                tracker.row_done()
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != len(names):
+                    yield Outcome(first_line, tracker.offset, {"_raw": ",".join(row)}, None, "malformed_record",
+                                  f"{len(row)} columns, the header has {len(names)}")
+                    continue
+                yield self.check(dict(zip(names, row)), line=first_line, offset=tracker.offset)
+
+
+class _LineTracker:
+    """Feeds csv.reader one decoded line at a time and knows the byte offset after the last line it gave."""
+
+    def __init__(self, f: io.BufferedReader, offset: int, line: int):
+        self._f = f
+        self.offset = offset
+        self.line = line
+        self.first_line_of_row = line + 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        raw = self._f.readline()
+        if not raw:
+            raise StopIteration
+        self.offset += len(raw)
+        self.line += 1
+        return raw.decode("utf-8", errors="replace")
+
+    def row_done(self) -> None:
+        self.first_line_of_row = self.line + 1
+
+
+# -- field helpers for adapters --------------------------------------------------------------------------------
+
+def decimal_field(record: Mapping[str, Any], name: str, *, minimum: Decimal | None = None,
+                  maximum: Decimal | None = None, places: int = 6) -> Decimal:
+    """A non-negative exact decimal; a float is refused (inexact), as are NaN, infinities and too many places."""
+    value = record.get(name)
+    if isinstance(value, float):
+        raise RecordRejected("inexact_number", f"{name} must be a decimal string or integer, not a float ({value!r})")
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+        raise RecordRejected("missing_field", f"missing {name}")
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a number") from None
+    if not number.is_finite():
+        raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a finite number")
+    if number.as_tuple().exponent < -places:
+        raise RecordRejected(f"bad_{name}", f"{name} {value!r} has more than {places} decimal places")
+    if minimum is not None and number < minimum:
+        raise RecordRejected(f"{name}_out_of_range", f"{name} {number} is below {minimum}")
+    if maximum is not None and number > maximum:
+        raise RecordRejected(f"{name}_out_of_range", f"{name} {number} is above {maximum}")
+    return number
+
+
+def int_field(record: Mapping[str, Any], name: str, *, minimum: int = 0, maximum: int | None = None,
+              default: int | None = None) -> int:
+    value = record.get(name)
+    if _blank(value):
+        if default is not None:
+            return default
+        raise RecordRejected("missing_field", f"missing {name}")
+    if isinstance(value, float):
+        raise RecordRejected("inexact_number", f"{name} must be an integer, not a float ({value!r})")
+    if isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            raise RecordRejected(f"bad_{name}", f"{name} {value} is not a whole number")
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = str(value).strip()
+        if not re.fullmatch(r"[0-9]+", text):
+            raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a whole number")
+        number = int(text)
+    if number < minimum or (maximum is not None and number > maximum):
+        raise RecordRejected(f"{name}_out_of_range", f"{name} {number} is outside {minimum}..{maximum}")
+    return number
+
+
+def choice_field(record: Mapping[str, Any], name: str, allowed: Mapping[str, Any] | Iterable[str]) -> str:
+    value = record.get(name)
+    if _blank(value):
+        raise RecordRejected("missing_field", f"missing {name}")
+    text = str(value).strip().lower()
+    if text not in allowed:
+        raise RecordRejected(f"unknown_{name}", f"{name} {value!r} is not one of {', '.join(sorted(allowed))}")
+    return text
+
+
+def date_field(record: Mapping[str, Any], name: str) -> date:
+    value = record.get(name)
+    if _blank(value):
+        raise RecordRejected("missing_field", f"missing {name}")
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def floor_points(value: Decimal) -> int:
+    """Points are whole; the fraction is dropped, explicitly (never rounds up, never creates points)."""
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _resident(record: Mapping[str, Any]) -> str:
+    value = str(record.get("resident", "")).strip()
+    try:
+        return _checksummed(value)
+    except ValueError as exc:
+        raise RecordRejected("bad_resident", f"resident {value!r}: {exc}", record=dict(record)) from None
+
+
+@lru_cache(maxsize=32768)  # residents recur in an export; the checksum costs a keccak
+def _checksummed(value: str) -> str:
+    if not is_hex_address(value) or not value.startswith("0x"):
+        raise ValueError("not an account address")
+    body = value[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+        raise ValueError("wrong checksum (a typo?)")
+    return to_checksum_address(value)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _like(default: Any, value: Any, name: str) -> Any:
+    """Coerce a configured rule value to the type of its default (Decimal stays exact, dicts recursively)."""
+    if isinstance(default, Decimal):
+        if isinstance(value, float):
+            raise ValueError(f"rule {name}: give decimals as strings, not floats ({value!r})")
+        return Decimal(str(value))
+    if isinstance(default, bool):
+        return bool(value)
+    if isinstance(default, int):
+        if isinstance(value, float) or int(value) != value:
+            raise ValueError(f"rule {name}: must be an integer")
+        return int(value)
+    if isinstance(default, Mapping):
+        out = dict(default)
+        for k, v in dict(value).items():
+            out[k] = _like(next(iter(default.values())), v, f"{name}.{k}") if default else v
+        return out
+    return value
+
+
+__all__ = ["Adapter", "Outcome", "Rules", "decimal_field", "int_field", "choice_field", "date_field", "floor_points",
+           "field"]

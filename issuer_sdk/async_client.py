@@ -1,0 +1,430 @@
+"""AsyncIssuerClient: the asynchronous twin of IssuerClient (same methods, awaited; httpx underneath).
+
+    async with AsyncIssuerClient.from_deployment(signer, scheme=1, salt=salt) as client:
+        await client.issue(resident, 20, "shift-8812")
+        summary = await client.issue_many(records)          # an iterable or an async iterable
+        async for batch in client.stream(records): ...
+
+Encoding and signing a batch is CPU work: it runs in a worker thread so the event loop stays free, and
+the next batch is prepared while earlier ones are in flight. Nonces are handed out under an asyncio lock.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from pathlib import Path
+from typing import AsyncIterator, Iterable
+
+import httpx
+
+from issuer_sdk import errors
+from issuer_sdk.client import ClientConfig, _batch_attempted, _InFlight, _Prepared, prepare_batches, read_deployment
+from issuer_sdk.encoding import UnsignedTx, address_bytes, tx_hash
+from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult, LedgerCodec,
+                               RefStatus, RevokeResult, checksum, item_words, load_abi, reason_word)
+from issuer_sdk.nonces import AsyncNonceManager
+from issuer_sdk.refs import RefHasher
+from issuer_sdk.rpc import RetryPolicy, unwrap
+from issuer_sdk.signer import Signer, sign_tx
+
+
+class AsyncRpcTransport:
+    def __init__(self, url: str, *, timeout: float, retry: RetryPolicy):
+        self.url = url
+        self.retry = retry
+        self._client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=8))
+        self._ids = itertools.count(1)
+
+    async def call(self, method: str, params: list | None = None, *, attempted: dict | None = None):
+        answer = await self._post([method], {"jsonrpc": "2.0", "id": next(self._ids), "method": method,
+                                             "params": params or []}, attempted)
+        return unwrap(answer, method, attempted)
+
+    async def batch(self, calls: list[tuple[str, list]], *, attempted: dict | None = None) -> list[dict]:
+        first = next(self._ids)
+        for _ in range(len(calls) - 1):
+            next(self._ids)
+        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        answers = await self._post([m for m, _ in calls], body, attempted)
+        if isinstance(answers, dict):
+            raise errors.RpcError(f"batch refused: {answers.get('error')}", attempted=attempted)
+        by_id = {a.get("id"): a for a in answers}
+        return [by_id.get(first + i, {"error": {"code": -32603, "message": "no answer"}}) for i in range(len(calls))]
+
+    async def _post(self, methods: list[str], body, attempted):
+        retryable = all(m in self.retry.idempotent_methods for m in methods)
+        pauses = self.retry.pauses() if retryable else iter(())
+        content = json.dumps(body, separators=(",", ":")).encode()
+        while True:
+            try:
+                resp = await self._client.post(self.url, content=content,
+                                               headers={"Content-Type": "application/json"})
+                if resp.status_code != 200:
+                    raise httpx.TransportError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                return json.loads(resp.content)
+            except (httpx.TransportError, OSError) as exc:
+                pause = next(pauses, None)
+                if pause is None:
+                    raise errors.TransportError(
+                        f"{'/'.join(sorted(set(methods)))} to {self.url} failed: {type(exc).__name__}: {exc}",
+                        attempted=attempted, sent=None) from exc
+                await asyncio.sleep(pause)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class AsyncIssuerClient:
+    def __init__(self, rpc_url: str, ledger_address: str, signer: Signer, scheme: int, salt: bytes | str, *,
+                 chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None):
+        self.config = config or ClientConfig()
+        self.rpc = AsyncRpcTransport(rpc_url, timeout=self.config.request_timeout_s, retry=self.config.retry)
+        self.ledger = checksum(ledger_address)
+        self._ledger_bytes = address_bytes(self.ledger)
+        self.signer = signer
+        self.scheme = int(scheme)
+        self.hash_ref = RefHasher(salt)
+        self.codec = LedgerCodec(abi if abi is not None else load_abi())
+        self.chain_id = chain_id
+        self.nonces = AsyncNonceManager(self._pending_nonce)
+        self._gas_per_item: int | None = None
+        self._block_gas_limit: int | None = None
+        self._unconfirmed: dict[str, bytes] = {}  # tx hash -> signed bytes, until confirmed (for rebroadcast)
+
+    @classmethod
+    def from_deployment(cls, signer: Signer, scheme: int, salt: bytes | str, *,
+                        deployment: str | Path | dict | None = None, rpc_url: str | None = None,
+                        abi: list[dict] | None = None, config: ClientConfig | None = None) -> "AsyncIssuerClient":
+        dep = read_deployment(deployment)
+        return cls(rpc_url or dep["rpcUrl"], dep["contracts"]["PointsLedger"], signer, scheme, salt,
+                   chain_id=dep.get("chainId"), abi=abi, config=config)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.rpc.aclose()
+
+    # -- issuing ---------------------------------------------------------------------------------------------
+
+    async def issue(self, resident: str, amount: int, ref, *, reason: int | None = None) -> IssueResult:
+        ref32 = self.hash_ref(ref)
+        item_words(Issuance(resident, amount, ref, reason), ref32)
+        if reason is not None:
+            reason_word(reason)
+        data = self.codec.issue_data(self.scheme, resident, amount, ref32, reason)
+        attempted = {"operation": "issueWithReason" if reason is not None else "issue", "scheme": self.scheme,
+                     "resident": resident, "amount": amount, "ref": ref, "reason": reason}
+        receipt = await self._send_and_confirm(data, self.config.single_gas, attempted)
+        skipped, _ = self.codec.batch_outcome(receipt, self.ledger)
+        return IssueResult(ref, ref32, "duplicate" if skipped else "issued", receipt["transactionHash"],
+                           int(receipt["blockNumber"], 16),
+                           None if skipped else self.codec.single_balance_after(receipt, self.ledger))
+
+    async def issue_many(self, items, *, keep_results: bool = False) -> IssueManySummary:
+        summary = IssueManySummary()
+        try:
+            async for batch in self.stream(items):
+                summary.add(batch, keep_results)
+        except errors.IssuerError as exc:
+            exc.summary = summary
+            raise
+        return summary
+
+    async def stream(self, items) -> AsyncIterator[BatchResult]:
+        """As IssuerClient.stream; `items` may be an iterable or an async iterable."""
+        size = await self._batch_size()
+        scan: list[int | None] = [None]  # this stream's logs are scanned from the block it starts at
+        if hasattr(items, "__aiter__"):
+            batches = self._prepare_async(items, size)
+        else:
+            batches = self._prepare_in_thread(items, size)
+        inflight: deque[_InFlight] = deque()
+        failure: errors.IssuerError | None = None
+        try:
+            async for prepared in batches:
+                while len(inflight) >= self.config.max_in_flight:
+                    async for result in self._settle_oldest(inflight, scan):
+                        if isinstance(result, errors.IssuerError):
+                            failure = failure or result
+                        else:
+                            result.after_failure = failure is not None
+                            yield result
+                if failure is not None:
+                    break
+                inflight.append(await self._send_batch(prepared))
+        except errors.IssuerError as exc:
+            failure = failure or exc
+        finally:
+            await batches.aclose()
+        while inflight:
+            async for result in self._settle_oldest(inflight, scan):
+                if isinstance(result, errors.IssuerError):
+                    failure = failure or result
+                else:
+                    result.after_failure = failure is not None
+                    yield result
+        if failure is not None:
+            raise failure
+
+    async def revoke(self, resident: str, amount: int, ref, reason: int = 0) -> RevokeResult:
+        ref32 = self.hash_ref(ref)
+        item_words(Issuance(resident, amount, ref), ref32)
+        reason_word(reason)
+        data = self.codec.revoke_data(self.scheme, resident, amount, ref32, reason)
+        attempted = {"operation": "revoke", "scheme": self.scheme, "resident": resident, "amount": amount,
+                     "ref": ref, "reason": reason}
+        receipt = await self._send_and_confirm(data, self.config.single_gas, attempted)
+        status, balance_after = self.codec.revoke_outcome(receipt, self.ledger)
+        return RevokeResult(ref, ref32, status, receipt["transactionHash"], int(receipt["blockNumber"], 16),
+                            balance_after)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    async def status(self, ref) -> RefStatus:
+        ref32 = self.hash_ref(ref)
+        return RefStatus(ref, ref32, self.codec.decode_bool(
+            await self._call(self.codec.is_ref_used_fn.encode(self.scheme, ref32))))
+
+    async def balance(self, resident: str) -> int:
+        return self.codec.decode_uint(await self._call(self.codec.balance_fn.encode(resident, self.scheme)))
+
+    async def allowance(self, resident: str | None = None) -> Allowance:
+        calls = [self.codec.scheme_info_fn.encode(self.scheme), self.codec.quota_used_fn.encode(self.scheme),
+                 self.codec.today_fn.encode()]
+        if resident is not None:
+            calls.append(self.codec.received_fn.encode(self.scheme, resident))
+        answers = [unwrap(a, "eth_call") for a in await self.rpc.batch(
+            [("eth_call", [{"to": self.ledger, "data": "0x" + d.hex()}, "latest"]) for d in calls])]
+        info = self.codec.decode_scheme_info(answers[0])
+        return Allowance(self.scheme, self.codec.decode_uint(answers[2]), info["issuerDailyQuota"],
+                         self.codec.decode_uint(answers[1]),
+                         info["residentDailyCap"] if resident is not None else None,
+                         self.codec.decode_uint(answers[3]) if resident is not None else None)
+
+    async def quota_remaining(self) -> int:
+        return (await self.allowance()).quota_remaining
+
+    async def cap_remaining(self, resident: str) -> int:
+        return (await self.allowance(resident)).cap_remaining
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    async def _prepare_in_thread(self, items: Iterable, size: int):
+        """Prepare batches in a worker thread, one ahead of the consumer."""
+        it = prepare_batches(items, size, self.scheme, self.hash_ref, self.codec)
+        nxt = asyncio.ensure_future(asyncio.to_thread(next, it, None))
+        try:
+            while True:
+                prepared = await nxt
+                if prepared is None:
+                    return
+                nxt = asyncio.ensure_future(asyncio.to_thread(next, it, None))
+                yield prepared
+        finally:
+            if not nxt.done():
+                await asyncio.wait([nxt])
+
+    async def _prepare_async(self, items, size: int):
+        chunk: list = []
+        async for item in items:
+            chunk.append(item)
+            if len(chunk) >= size:
+                for prepared in await asyncio.to_thread(
+                        lambda c=chunk: list(prepare_batches(c, size, self.scheme, self.hash_ref, self.codec))):
+                    yield prepared
+                chunk = []
+        if chunk:
+            for prepared in prepare_batches(chunk, size, self.scheme, self.hash_ref, self.codec):
+                yield prepared
+
+    async def _send_batch(self, prepared: _Prepared) -> _InFlight:
+        attempted = _batch_attempted(self.scheme, prepared)
+        n = len(prepared.items)
+        per_item = self._gas_per_item or self.config.gas_per_item_bound
+        margin = self.config.gas_margin if self._gas_per_item else 1.0
+        gas = min(int(n * per_item * margin) + self.config.gas_base,
+                  int(await self._gas_limit_of_block() * self.config.block_fill))
+        h, nonce = await self._send(prepared.data, gas, attempted)
+        attempted["nonce"] = nonce
+        return _InFlight(prepared, h, gas, attempted, time.monotonic())
+
+    async def _settle_oldest(self, inflight: deque, scan: list):
+        """As IssuerClient._settle_oldest: mined nonce and PointsIssued logs, receipts only when needed."""
+        first = inflight[0]
+        mined = await self._wait_mined(first.attempted["nonce"], first.attempted, first.tx_hash)
+        logs = await self._issued_logs(scan)
+        while inflight and inflight[0].attempted["nonce"] < mined:
+            f = inflight.popleft()
+            self._unconfirmed.pop(f.tx_hash, None)
+            hit = logs.get(f.tx_hash)
+            if hit is not None and self._gas_per_item is not None:
+                block, data = hit
+                skipped, issued_amount = self.codec.outcome_from_data(data)
+                gas_used = None
+            else:
+                receipt = (await self._wait_receipts([f.tx_hash], f.attempted))[f.tx_hash]
+                try:
+                    receipt = await self._check_receipt(receipt, f.prepared.data, f.gas, f.attempted)
+                except errors.IssuerError as exc:
+                    yield exc
+                    continue
+                skipped, issued_amount = self.codec.batch_outcome(receipt, self.ledger)
+                if len(skipped) < len(f.prepared.items):
+                    used = int(receipt["gasUsed"], 16) - 21_000
+                    per_item = max(used // (len(f.prepared.items) - len(skipped)), self.config.gas_per_item_floor)
+                    self._gas_per_item = max(self._gas_per_item or 0, per_item)
+                block, gas_used = int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16)
+            yield BatchResult(f.prepared.items, f.tx_hash, block, skipped, issued_amount, gas_used)
+
+    async def _rebroadcast_if_dropped(self, h: str, attempted: dict) -> None:
+        """A node may drop a transaction it accepted (anvil with a block time drops one that does not fit the
+        block being built; a restarted node forgets its pool). Re-send the same signed bytes: same hash, same
+        nonce, so it can never count twice."""
+        raw = self._unconfirmed.get(h)
+        if raw is not None and await self.rpc.call("eth_getTransactionByHash", [h], attempted=attempted) is None:
+            await self._send_raw(raw, {**attempted, "rebroadcast": h})
+
+    async def _wait_mined(self, nonce: int, attempted: dict, h: str) -> int:
+        deadline = time.monotonic() + self.config.confirm_timeout_s
+        pause = self.config.poll_first_s
+        check_at = time.monotonic() + self.config.rebroadcast_after_s
+        while True:
+            if time.monotonic() > check_at:
+                await self._rebroadcast_if_dropped(h, attempted)
+                check_at = time.monotonic() + self.config.rebroadcast_after_s
+            mined = int(await self.rpc.call("eth_getTransactionCount", [self.signer.address, "latest"],
+                                            attempted=attempted), 16)
+            if mined > nonce:
+                return mined
+            if time.monotonic() > deadline:
+                raise errors.ConfirmationTimeout(f"not mined within {self.config.confirm_timeout_s:.0f}s",
+                                                 attempted=attempted, tx_hash=h, sent=True)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.config.poll_max_s)
+
+    async def _issued_logs(self, scan: list) -> dict[str, tuple[int, bytes]]:
+        if scan[0] is None:
+            scan[0] = max(int(await self.rpc.call("eth_blockNumber"), 16) - 1, 0)
+        logs = await self.rpc.call("eth_getLogs", [{
+            "address": self.ledger, "fromBlock": hex(scan[0]), "toBlock": "latest",
+            "topics": ["0x" + self.codec.topic_issued.hex(), "0x" + self.scheme.to_bytes(32, "big").hex(),
+                       "0x" + (b"\x00" * 12 + address_bytes(self.signer.address)).hex()]}],
+            attempted={"operation": "eth_getLogs", "fromBlock": scan[0]})
+        found = {}
+        for log in logs:
+            block = int(log["blockNumber"], 16)
+            found[log["transactionHash"]] = (block, bytes.fromhex(log["data"][2:]))
+            scan[0] = max(scan[0], block)
+        return found
+
+    async def _send_and_confirm(self, data: bytes, gas: int, attempted: dict) -> dict:
+        h, nonce = await self._send(data, gas, attempted)
+        attempted = {**attempted, "nonce": nonce}
+        try:
+            receipt = (await self._wait_receipts([h], attempted))[h]
+        finally:
+            self._unconfirmed.pop(h, None)
+        return await self._check_receipt(receipt, data, gas, attempted)
+
+    async def _send(self, data: bytes, gas: int, attempted: dict) -> tuple[str, int]:
+        if self.chain_id is None:
+            self.chain_id = int(await self.rpc.call("eth_chainId"), 16)
+        for attempt in range(2):
+            try:
+                async with self.nonces.reserve() as nonce:
+                    raw = sign_tx(self.signer, UnsignedTx(self.chain_id, nonce, gas, self._ledger_bytes, data))
+                    h = await self._send_raw(raw, {**attempted, "nonce": nonce})
+                    self._unconfirmed[h] = raw
+                    return h, nonce
+            except errors.NonceConflict:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _send_raw(self, raw: bytes, attempted: dict) -> str:
+        h = tx_hash(raw)
+        try:
+            answer = await self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()], attempted=attempted)
+        except errors.RpcError as exc:
+            text = exc.rpc_message.lower()
+            if "already known" in text or "already imported" in text or "known transaction" in text:
+                return h
+            if "nonce too low" in text or "nonce is too low" in text:
+                if await self.rpc.call("eth_getTransactionByHash", [h]):
+                    return h
+                raise errors.NonceConflict(f"nonce {attempted.get('nonce')} was used by another transaction",
+                                           rpc_code=exc.rpc_code, rpc_message=exc.rpc_message, attempted=attempted,
+                                           tx_hash=h) from exc
+            exc.tx_hash = h
+            raise
+        except errors.TransportError as exc:
+            exc.tx_hash = h
+            raise
+        return answer or h
+
+    async def _wait_receipts(self, hashes: list[str], attempted: dict) -> dict[str, dict]:
+        deadline = time.monotonic() + self.config.confirm_timeout_s
+        pause = self.config.poll_first_s
+        check_at = time.monotonic() + self.config.rebroadcast_after_s
+        while True:
+            if time.monotonic() > check_at:
+                await self._rebroadcast_if_dropped(hashes[0], attempted)
+                check_at = time.monotonic() + self.config.rebroadcast_after_s
+            answers = await self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes], attempted=attempted)
+            receipts = {h: a["result"] for h, a in zip(hashes, answers) if a.get("result")}
+            if hashes[0] in receipts:
+                return receipts
+            if time.monotonic() > deadline:
+                raise errors.ConfirmationTimeout(f"no receipt within {self.config.confirm_timeout_s:.0f}s",
+                                                 attempted=attempted, tx_hash=hashes[0], sent=True)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.config.poll_max_s)
+
+    async def _check_receipt(self, receipt: dict, data: bytes, gas: int, attempted: dict) -> dict:
+        if int(receipt["status"], 16) == 1:
+            return receipt
+        h = receipt["transactionHash"]
+        block = int(receipt["blockNumber"], 16)
+        call = {"from": self.signer.address, "to": self.ledger, "data": "0x" + data.hex()}
+        if int(receipt["gasUsed"], 16) >= gas * 0.97:
+            new_gas = int(int(await self.rpc.call("eth_estimateGas", [call], attempted=attempted), 16)
+                          * self.config.gas_margin) + self.config.gas_base
+            if new_gas > gas:
+                if attempted.get("count"):
+                    self._gas_per_item = max(self._gas_per_item or 0, new_gas // attempted["count"])
+                return await self._send_and_confirm(data, new_gas, {**attempted, "resentAfterOutOfGas": h})
+        for at in (block, block - 1):
+            try:
+                await self.rpc.call("eth_call", [call, hex(at)], attempted=attempted)
+            except errors.ContractError as exc:
+                exc.attempted, exc.tx_hash, exc.receipt = attempted, h, receipt
+                raise exc
+            except errors.IssuerError:
+                break
+        raise errors.TransactionReverted("reverted; the node did not say why", attempted=attempted, tx_hash=h,
+                                         receipt=receipt)
+
+    async def _call(self, data: bytes) -> str:
+        return await self.rpc.call("eth_call", [{"to": self.ledger, "data": "0x" + data.hex()}, "latest"],
+                                   attempted={"operation": "call", "ledger": self.ledger})
+
+    async def _pending_nonce(self) -> int:
+        return int(await self.rpc.call("eth_getTransactionCount", [self.signer.address, "pending"]), 16)
+
+    async def _gas_limit_of_block(self) -> int:
+        if self._block_gas_limit is None:
+            block = await self.rpc.call("eth_getBlockByNumber", ["latest", False])
+            self._block_gas_limit = int(block["gasLimit"], 16)
+        return self._block_gas_limit
+
+    async def _batch_size(self) -> int:
+        fit = int(await self._gas_limit_of_block() * self.config.block_fill - self.config.gas_base) // \
+            self.config.gas_per_item_bound
+        return max(1, min(self.config.max_batch_items, fit))

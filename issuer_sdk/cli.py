@@ -1,0 +1,280 @@
+"""`citypoints issue`: issue a program's export file, resumable, with progress and a summary.
+
+    citypoints issue --program volunteer --file records.csv --keystore issuer.json --salt-file issuer.salt
+
+Kill it at any point and run the same command again: nothing is issued twice. The ledger skips refs
+it has seen, and a small progress file next to the input (`<file>.progress.json`, written after each
+confirmed batch) lets the rerun start after the last confirmed batch instead of re-sending everything.
+Rejected rows go to `<file>.rejected.csv` (line, reason, detail, record).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+app = typer.Typer(help="Issue points from a program's export.", add_completion=False, no_args_is_help=True)
+console = Console(stderr=True)
+PROGRESS_SUFFIX = ".progress.json"
+REJECTED_SUFFIX = ".rejected.csv"
+
+
+@app.callback()
+def _group():
+    """The issuer SDK's commands (`python -m issuer_sdk.cli issue ...` is `citypoints issue ...`)."""
+
+
+@app.command("issue")
+def issue_command(
+    program: str = typer.Option(..., "--program", help="volunteer, traffic, culture or green."),
+    file: Path = typer.Option(..., "--file", exists=True, dir_okay=False, readable=True,
+                              help="The program's export: CSV with a header row, or JSON lines (.jsonl)."),
+    scheme: Optional[int] = typer.Option(None, "--scheme", help="Scheme id (default: the program's demo id)."),
+    keystore: Optional[Path] = typer.Option(None, "--keystore", help="Encrypted eth-account keystore of the "
+                                            "issuer account; password from CITYPOINTS_KEYSTORE_PASSWORD."),
+    demo_issuer: bool = typer.Option(False, "--demo-issuer", help="Sign with the scheme's demo issuer key from "
+                                     "var/demo.json (demo city only)."),
+    salt_file: Optional[Path] = typer.Option(None, "--salt-file", help="The issuer's secret salt (hex); "
+                                             "default CITYPOINTS_ISSUER_SALT."),
+    rules: Optional[Path] = typer.Option(None, "--rules", help="JSON file of the program's rules."),
+    rpc: Optional[str] = typer.Option(None, "--rpc", help="JSON-RPC URL (default: from the deployment file)."),
+    deployment: Optional[Path] = typer.Option(None, "--deployment", help="deployment.json (default var/)."),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Items per transaction at most."),
+    max_in_flight: int = typer.Option(4, "--max-in-flight", min=1, help="Batches sent before awaiting one."),
+    restart: bool = typer.Option(False, "--restart", help="Ignore the progress file (the ledger still skips "
+                                 "refs already issued)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+):
+    """Issue every valid record of FILE; show progress; end with issued / duplicates skipped / rejected."""
+    from issuer_sdk import errors
+    from issuer_sdk.adapters import adapter_for
+    from issuer_sdk.client import ClientConfig, IssuerClient, read_deployment
+
+    try:
+        adapter = adapter_for(program, json.loads(rules.read_text()) if rules else None)
+        scheme_id = scheme if scheme is not None else adapter.default_scheme
+        dep = read_deployment(deployment)
+        signer = _signer(keystore, demo_issuer, scheme_id)
+        salt = _salt(salt_file)
+        client = IssuerClient.from_deployment(signer, scheme_id, salt, deployment=dep, rpc_url=rpc,
+                                              config=ClientConfig(max_batch_items=batch_size,
+                                                                  max_in_flight=max_in_flight))
+    except (errors.IssuerError, ValueError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    run = IssueRun(file, program, scheme_id, client, adapter, restart)
+    try:
+        summary = run.execute(show_progress=not as_json)
+    except errors.IssuerError as exc:
+        _print_summary(run.summary(), as_json, failed=exc)
+        raise typer.Exit(1)
+    finally:
+        client.close()
+    _print_summary(summary, as_json)
+
+
+@dataclass
+class RunSummary:
+    file: str
+    issued: int
+    issued_points: int
+    duplicates: int
+    rejected: int
+    resumed_from_line: int
+    rejected_file: str | None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class IssueRun:
+    """One run of the command: progress file, rejects file, the client's stream, the summary."""
+
+    def __init__(self, path: Path, program: str, scheme: int, client, adapter, restart: bool):
+        self.path = Path(path)
+        self.program = program
+        self.scheme = scheme
+        self.client = client
+        self.adapter = adapter
+        self.progress_path = self.path.with_name(self.path.name + PROGRESS_SUFFIX)
+        self.rejected_path = self.path.with_name(self.path.name + REJECTED_SUFFIX)
+        self.state = self._load_state(restart)
+        self.resumed_from_line = self.state["line"]
+        self._rejected_this_run = 0
+        self._rejects_lock = threading.Lock()
+
+    def execute(self, *, show_progress: bool = True) -> RunSummary:
+        rejects = self._open_rejects()
+        try:
+            outcomes = self.adapter.read_file(self.path, start_offset=self.state["offset"],
+                                              start_line=self.state["line"])
+
+            def accepted():
+                for outcome in outcomes:
+                    if outcome.rejected:  # this generator runs in the client's encoder thread
+                        with self._rejects_lock:
+                            rejects.writerow([outcome.line, outcome.reason, outcome.detail,
+                                              json.dumps(outcome.record, default=str, sort_keys=True)])
+                        self._rejected_this_run += 1
+                    else:
+                        yield outcome.issuance
+
+            size = self.path.stat().st_size
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                          TransferSpeedColumn(), TimeElapsedColumn(), TextColumn("{task.fields[counts]}"),
+                          console=console, disable=not show_progress, transient=False) as bar:
+                task = bar.add_task(f"issuing {self.path.name}", total=size, completed=self.state["offset"],
+                                    counts="")
+                for batch in self.client.stream(accepted()):
+                    self.state["issued"] += batch.issued
+                    self.state["issued_points"] += batch.issued_amount
+                    self.state["duplicates"] += batch.duplicates
+                    if not batch.after_failure:
+                        line, offset = batch.items[-1].source
+                        self.state["line"], self.state["offset"] = line, offset
+                        self._save_state()
+                        bar.update(task, completed=offset,
+                                   counts=f"issued {self.state['issued']:,}  dup {self.state['duplicates']:,}")
+                # the tail after the last issued record may hold only rejected rows
+                self.state["line"], self.state["offset"], self.state["complete"] = -1, size, True
+                self._save_state()
+                bar.update(task, completed=size,
+                           counts=f"issued {self.state['issued']:,}  dup {self.state['duplicates']:,}")
+        finally:
+            self._rejects_file.close()
+        return self.summary()
+
+    def summary(self) -> RunSummary:
+        rejected = self._count_rejects()
+        return RunSummary(str(self.path), self.state["issued"], self.state["issued_points"], self.state["duplicates"],
+                          rejected, self.resumed_from_line,
+                          str(self.rejected_path) if rejected else None)
+
+    # -- progress file --------------------------------------------------------------------------------------
+
+    def _identity(self) -> dict:
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            h.update(f.read(1 << 16))
+        return {"file": self.path.name, "head_sha256": h.hexdigest(), "program": self.program, "scheme": self.scheme,
+                "ledger": self.client.ledger, "chainId": self.client.chain_id, "issuer": self.client.signer.address}
+
+    def _load_state(self, restart: bool) -> dict:
+        fresh = {"identity": self._identity(), "offset": 0, "line": 0, "issued": 0, "issued_points": 0,
+                 "duplicates": 0, "complete": False}
+        if restart or not self.progress_path.exists():
+            return fresh
+        try:
+            state = json.loads(self.progress_path.read_text())
+        except ValueError:
+            console.print(f"[yellow]progress file {self.progress_path} unreadable; starting over "
+                          "(the ledger skips refs already issued)[/yellow]")
+            return fresh
+        if state.get("identity") != fresh["identity"]:
+            console.print(f"[yellow]{self.progress_path} belongs to another file, chain or issuer; starting over"
+                          "[/yellow]")
+            return fresh
+        if state.get("complete"):
+            console.print(f"[yellow]{self.path.name} was issued completely before; re-sending everything: the "
+                          "ledger will skip what it has[/yellow]")
+            return {**fresh, "issued": 0}
+        return state
+
+    def _save_state(self) -> None:
+        with self._rejects_lock:
+            self._rejects_file.flush()
+            os.fsync(self._rejects_file.fileno())
+        tmp = self.progress_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        tmp.replace(self.progress_path)
+
+    # -- rejects file -----------------------------------------------------------------------------------------
+
+    def _open_rejects(self):
+        """Keep rejected rows up to the checkpoint line (a killed run may have written later ones)."""
+        kept: list[list[str]] = []
+        if self.state["line"] > 0 and self.rejected_path.exists():
+            with open(self.rejected_path, newline="") as f:
+                rows = list(csv.reader(f))[1:]
+            kept = [r for r in rows if r and r[0].isdigit() and int(r[0]) <= self.state["line"]]
+        self._rejects_file = open(self.rejected_path, "w", newline="")
+        writer = csv.writer(self._rejects_file)
+        writer.writerow(["line", "reason", "detail", "record"])
+        writer.writerows(kept)
+        return writer
+
+    def _count_rejects(self) -> int:
+        if not self.rejected_path.exists():
+            return 0
+        with open(self.rejected_path, newline="") as f:
+            n = sum(1 for _ in csv.reader(f)) - 1
+        if n <= 0:
+            self.rejected_path.unlink()
+            return 0
+        return n
+
+
+def _signer(keystore: Path | None, demo_issuer: bool, scheme: int):
+    from issuer_sdk.errors import ConfigurationError
+    from issuer_sdk.signer import LocalSigner, keystore_signer
+
+    if keystore and demo_issuer:
+        raise ConfigurationError("give --keystore or --demo-issuer, not both")
+    if keystore:
+        return keystore_signer(keystore)
+    if demo_issuer:
+        from ledger_node import paths
+
+        demo = json.loads(paths.demo_file().read_text())
+        for issuer in demo.get("issuers", []):
+            if int(issuer["scheme"]) == scheme:
+                return LocalSigner(issuer["privateKey"])
+        raise ConfigurationError(f"var/demo.json has no issuer of scheme {scheme}")
+    raise ConfigurationError("no signer: give --keystore (or --demo-issuer in the demo city)")
+
+
+def _salt(salt_file: Path | None) -> bytes:
+    from issuer_sdk.errors import ConfigurationError
+    from issuer_sdk.refs import load_salt
+
+    if salt_file:
+        return load_salt(salt_file)
+    env = os.environ.get("CITYPOINTS_ISSUER_SALT")
+    if not env:
+        raise ConfigurationError("no salt: give --salt-file or set CITYPOINTS_ISSUER_SALT (32 bytes, hex)")
+    return bytes.fromhex(env.removeprefix("0x"))
+
+
+def _print_summary(summary: RunSummary, as_json: bool, failed=None) -> None:
+    if failed is not None:
+        summary.error = str(failed)
+    if as_json:
+        print(json.dumps(summary.as_dict()))
+        return
+    out = Console()
+    if summary.resumed_from_line:
+        out.print(f"resumed after line {summary.resumed_from_line:,} (confirmed by an earlier run)")
+    out.print(f"[green]issued[/green] {summary.issued:,} ({summary.issued_points:,} points)   "
+              f"[yellow]duplicates skipped[/yellow] {summary.duplicates:,}   "
+              f"[red]rejected[/red] {summary.rejected:,}")
+    if summary.rejected_file:
+        out.print(f"rejected rows and reasons: {summary.rejected_file}")
+    if failed is not None:
+        out.print(f"[red]stopped:[/red] {failed}")
+        out.print("rerun the same command to continue: nothing confirmed will be issued again")
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m issuer_sdk.cli issue ...`
+    app()

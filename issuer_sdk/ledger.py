@@ -1,0 +1,273 @@
+"""What the SDK knows about PointsLedger, shared by the sync and async clients: calldata, views, receipts.
+
+No I/O here. The ABI comes from the artifact (build/contracts/PointsLedger.json) or is passed in;
+the functions and events used are the fixed interface of contracts/interfaces/IPointsLedger.sol.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from eth_abi import decode as abi_decode
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+
+from issuer_sdk import errors
+from issuer_sdk.encoding import FastFunction, address_bytes
+
+UINT32_MAX = 2**32 - 1
+UINT96_MAX = 2**96 - 1
+
+
+@dataclass(frozen=True)
+class Issuance:
+    """One thing to issue: `ref` is the issuer system's own id (hashed with the salt on its way to the chain).
+
+    `reason` is the program's activity type (uint32) or None; `source` is the caller's marker (an input line,
+    a byte offset) carried through to the results untouched.
+    """
+
+    resident: str
+    amount: int
+    ref: str | bytes | int
+    reason: int | None = None
+    source: Any = None
+
+
+@dataclass
+class IssueResult:
+    """The outcome of one `issue`: `status` is "issued" or "duplicate" (the ref was used before)."""
+
+    ref: Any
+    onchain_ref: bytes
+    status: str
+    tx_hash: str
+    block_number: int
+    balance_after: int | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.status == "issued"
+
+
+@dataclass
+class BatchResult:
+    """One confirmed batch. `skipped` are indices into `items` whose ref was used before."""
+
+    items: list[Issuance]
+    tx_hash: str
+    block_number: int
+    skipped: list[int]
+    issued_amount: int
+    gas_used: int | None  # known when the receipt was read (the first batch of a stream, or a failure)
+    after_failure: bool = False  # confirmed after an earlier batch of the same stream failed
+
+    @property
+    def issued(self) -> int:
+        return len(self.items) - len(self.skipped)
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.skipped)
+
+
+@dataclass
+class IssueManySummary:
+    batches: int = 0
+    items: int = 0
+    issued: int = 0
+    duplicates: int = 0
+    issued_amount: int = 0
+    gas_used: int = 0
+    results: list[BatchResult] = field(default_factory=list)
+
+    def add(self, batch: BatchResult, keep: bool) -> None:
+        self.batches += 1
+        self.items += len(batch.items)
+        self.issued += batch.issued
+        self.duplicates += batch.duplicates
+        self.issued_amount += batch.issued_amount
+        self.gas_used += batch.gas_used or 0
+        if keep:
+            self.results.append(batch)
+
+
+@dataclass
+class RevokeResult:
+    ref: Any
+    onchain_ref: bytes
+    status: str  # "revoked" or "duplicate"
+    tx_hash: str
+    block_number: int
+    balance_after: int | None = None
+
+
+@dataclass(frozen=True)
+class RefStatus:
+    ref: Any
+    onchain_ref: bytes
+    used: bool
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What the issuer may still issue today: `quota_remaining` for the scheme, `cap_remaining` for a resident."""
+
+    scheme: int
+    day: int
+    quota: int
+    quota_used: int
+    cap: int | None = None
+    received: int | None = None
+
+    @property
+    def quota_remaining(self) -> int:
+        return max(self.quota - self.quota_used, 0)
+
+    @property
+    def cap_remaining(self) -> int | None:
+        return None if self.cap is None else max(self.cap - (self.received or 0), 0)
+
+
+def load_abi(artifact: str | Path | None = None) -> list[dict]:
+    """The PointsLedger ABI from an artifact file, or from build/contracts/ of this checkout."""
+    if artifact is None:
+        from ledger_node import paths  # only to find the checkout's build/ folder
+
+        artifact = paths.build_dir() / "PointsLedger.json"
+    try:
+        return json.loads(Path(artifact).read_text())["abi"]
+    except FileNotFoundError:
+        raise errors.ConfigurationError(f"no PointsLedger artifact at {artifact}; run `citypoints compile`") from None
+
+
+class LedgerCodec:
+    """Calldata for the issuer's functions and views, and the reading of their receipts and answers."""
+
+    def __init__(self, abi: list[dict]):
+        self.abi = abi
+        errors.register_abi(abi)
+        fn = lambda name, n=None: FastFunction.from_abi(abi, name, n)  # noqa: E731
+        self.issue_fn = fn("issue")
+        self.issue_reason_fn = fn("issueWithReason")
+        self.batch_fn = fn("issueBatch")
+        self.batch_reason_fn = fn("issueBatchWithReason")
+        self.revoke_fn = fn("revoke")
+        self.is_ref_used_fn = fn("isRefUsed")
+        self.balance_fn = fn("balanceOf", 2)
+        self.quota_used_fn = fn("quotaUsedToday")
+        self.received_fn = fn("receivedToday")
+        self.scheme_info_fn = fn("schemeInfo")
+        self.today_fn = fn("today")
+        events = {e["name"]: e for e in abi if e.get("type") == "event"}
+        self.topic_issued = event_abi_to_log_topic(events["PointsIssued"])
+        # positions of the non-indexed fields read from receipts, by name, so a reordered event still reads
+        self._issued_pos = _data_positions(events["PointsIssued"])
+        self._revoked_pos = _data_positions(events["PointsRevoked"])
+        self.topic_revoked = event_abi_to_log_topic(events["PointsRevoked"])
+        self.topic_revocation_skipped = event_abi_to_log_topic(events["RevocationSkipped"])
+
+    # -- calldata --------------------------------------------------------------------------------------------
+
+    def issue_data(self, scheme: int, resident: str, amount: int, ref32: bytes, reason: int | None) -> bytes:
+        if reason is None:
+            return self.issue_fn.encode(scheme, resident, amount, ref32)
+        return self.issue_reason_fn.encode(scheme, resident, amount, ref32, reason)
+
+    def batch_data(self, scheme: int, residents: Sequence[bytes], amounts: Sequence[bytes], refs: Sequence[bytes],
+                   reasons: Sequence[bytes] | None) -> bytes:
+        """Arrays given as ready 32-byte words (see `item_words`)."""
+        if reasons is None:
+            return self.batch_fn.encode_batch_words([scheme], [residents, amounts, refs])
+        return self.batch_reason_fn.encode_batch_words([scheme], [residents, amounts, refs, reasons])
+
+    def revoke_data(self, scheme: int, resident: str, amount: int, ref32: bytes, reason: int) -> bytes:
+        return self.revoke_fn.encode(scheme, resident, amount, ref32, reason)
+
+    # -- reading answers -------------------------------------------------------------------------------------
+
+    def batch_outcome(self, receipt: dict, ledger: str) -> tuple[list[int], int]:
+        """(skipped indices, issued amount) from the PointsIssued log of a successful issue/issueBatch."""
+        data = self._log_data(receipt, ledger, self.topic_issued)
+        if data is None:
+            raise errors.IssuerError("the receipt has no PointsIssued event of this ledger",
+                                     attempted={"tx": receipt.get("transactionHash")})
+        return _array_at(data, self._issued_pos["skipped"]), _word_at(data, self._issued_pos["issuedAmount"])
+
+    def outcome_from_data(self, data: bytes) -> tuple[list[int], int]:
+        """(skipped indices, issued amount) from a PointsIssued log's data."""
+        return _array_at(data, self._issued_pos["skipped"]), _word_at(data, self._issued_pos["issuedAmount"])
+
+    def single_balance_after(self, receipt: dict, ledger: str) -> int | None:
+        data = self._log_data(receipt, ledger, self.topic_issued)
+        balances = _array_at(data, self._issued_pos["balancesAfter"]) if data is not None else []
+        return balances[0] if balances and balances[0] else None
+
+    def revoke_outcome(self, receipt: dict, ledger: str) -> tuple[str, int | None]:
+        data = self._log_data(receipt, ledger, self.topic_revoked)
+        if data is not None:
+            return "revoked", _word_at(data, self._revoked_pos["balanceAfter"])
+        if self._log_data(receipt, ledger, self.topic_revocation_skipped) is not None:
+            return "duplicate", None
+        raise errors.IssuerError("the receipt has no revocation event of this ledger",
+                                 attempted={"tx": receipt.get("transactionHash")})
+
+    @staticmethod
+    def _log_data(receipt: dict, ledger: str, topic: bytes) -> bytes | None:
+        want = "0x" + topic.hex()
+        ledger = ledger.lower()
+        for log in receipt.get("logs", ()):
+            if log["topics"] and log["topics"][0] == want and log["address"].lower() == ledger:
+                return bytes.fromhex(log["data"][2:])
+        return None
+
+    @staticmethod
+    def decode_uint(result: str) -> int:
+        return int(result, 16) if result and result != "0x" else 0
+
+    @staticmethod
+    def decode_bool(result: str) -> bool:
+        return bool(int(result, 16)) if result and result != "0x" else False
+
+    def decode_scheme_info(self, result: str) -> dict:
+        status, quota, cap, quota_day, issued_today, supply = abi_decode(
+            ["uint8", "uint256", "uint256", "uint256", "uint256", "uint256"], bytes.fromhex(result[2:]))
+        return {"status": status, "issuerDailyQuota": quota, "residentDailyCap": cap, "quotaDay": quota_day,
+                "issuedToday": issued_today, "totalSupply": supply}
+
+
+def _data_positions(event: dict) -> dict[str, int]:
+    return {i["name"]: n for n, i in enumerate(x for x in event["inputs"] if not x["indexed"])}
+
+
+def _word_at(data: bytes, index: int) -> int:
+    return int.from_bytes(data[32 * index:32 * index + 32], "big")
+
+
+def _array_at(data: bytes, index: int) -> list[int]:
+    """A dynamic uint array whose offset is head word `index` of ABI-encoded `data`."""
+    at = _word_at(data, index)
+    n = int.from_bytes(data[at:at + 32], "big")
+    if at + 32 * (n + 1) > len(data):
+        raise errors.IssuerError("malformed event data", attempted={"offset": at, "length": n})
+    return [int.from_bytes(data[at + 32 * (i + 1):at + 32 * (i + 2)], "big") for i in range(n)]
+
+
+def item_words(item: Issuance, ref32: bytes) -> tuple[bytes, bytes, bytes]:
+    """(resident, amount, ref) as 32-byte ABI words; raises ValueError for a malformed item."""
+    amount = item.amount
+    if type(amount) is not int or amount <= 0 or amount > UINT96_MAX:
+        raise ValueError(f"amount must be a positive integer below 2**96, got {amount!r}")
+    return b"\x00" * 12 + address_bytes(item.resident), amount.to_bytes(32, "big"), ref32
+
+
+def reason_word(reason: int | None) -> bytes:
+    reason = 0 if reason is None else reason
+    if type(reason) is not int or not 0 <= reason <= UINT32_MAX:
+        raise ValueError(f"a reason code is a uint32, got {reason!r}")
+    return reason.to_bytes(32, "big")
+
+
+def checksum(address: str) -> str:
+    return to_checksum_address(address)

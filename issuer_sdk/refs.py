@@ -1,0 +1,99 @@
+"""Refs: the issuer system's own event ids, hashed with the issuer's salt before they go on chain.
+
+On-chain ref = keccak256(salt || utf8(ref)). The salt is a fixed 32 bytes, so the concatenation is
+unambiguous; without the salt nobody can test a guessed id (a ticket number, a trip id) against the
+chain. The same (salt, ref) always gives the same on-chain ref: that is what makes retries and reruns
+safe, since the ledger never issues a ref twice.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from eth_hash.auto import keccak
+
+from issuer_sdk.errors import ConfigurationError
+
+SALT_BYTES = 32
+
+
+class RefHasher:
+    def __init__(self, salt: bytes | str):
+        if isinstance(salt, str):
+            try:
+                salt = bytes.fromhex(salt.removeprefix("0x"))
+            except ValueError:
+                raise ConfigurationError("the issuer salt is 32 bytes in hex") from None
+        if len(salt) != SALT_BYTES:
+            raise ConfigurationError(f"the issuer salt is {SALT_BYTES} bytes, got {len(salt)}")
+        self._salt = bytes(salt)
+
+    def __call__(self, ref: str | bytes | int) -> bytes:
+        return _keccak(self._salt + ref_bytes(ref))
+
+    def __repr__(self) -> str:  # the salt is a secret of the issuer
+        return "RefHasher(<salt>)"
+
+
+def _direct_keccak():
+    """keccak256 through pycryptodome's C functions, called through cffi without its Python wrapper (about a
+    third of the cost per ref). None when this pycryptodome lacks them or they disagree with eth_hash."""
+    try:
+        from Crypto.Hash.keccak import _raw_keccak_lib as lib
+        from Crypto.Util import _raw_api
+
+        if _raw_api.backend != "cffi":  # pragma: no cover
+            return None
+        ffi = _raw_api.ffi
+    except ImportError:  # pragma: no cover
+        return None
+
+    def digest(data: bytes) -> bytes:
+        holder = ffi.new("void **")
+        if lib.keccak_init(holder, 64, 24):  # capacity 512 bits, 24 rounds: Keccak-256
+            return keccak(data)  # pragma: no cover
+        state = holder[0]
+        try:
+            out = ffi.new("uint8_t[32]")
+            lib.keccak_absorb(state, data, len(data))
+            lib.keccak_digest(state, out, 32, 0x01)  # original Keccak padding, not SHA-3's
+            return ffi.buffer(out)[:]
+        finally:
+            lib.keccak_destroy(state)
+
+    try:
+        probe = bytes(range(256)) * 2
+        if all(digest(probe[:n]) == keccak(probe[:n]) for n in (0, 1, 31, 32, 135, 136, 137, 271, 272, 512)):
+            return digest
+    except Exception:  # pragma: no cover - any mismatch or missing symbol: use the public path
+        pass
+    return None  # pragma: no cover
+
+
+_keccak = _direct_keccak() or keccak
+
+
+def ref_bytes(ref: str | bytes | int) -> bytes:
+    if isinstance(ref, str):
+        if not ref:
+            raise ValueError("a ref is a non-empty id")
+        return ref.encode()
+    if isinstance(ref, (bytes, bytearray)):
+        if not ref:
+            raise ValueError("a ref is a non-empty id")
+        return bytes(ref)
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return str(ref).encode()
+    raise TypeError(f"a ref is a str, bytes or int, got {type(ref).__name__}")
+
+
+def new_salt() -> str:
+    return "0x" + os.urandom(SALT_BYTES).hex()
+
+
+def load_salt(path: str | Path) -> bytes:
+    """Read a salt file (hex), as created by `new_salt` and kept secret by the issuer."""
+    try:
+        return bytes.fromhex(Path(path).read_text().strip().removeprefix("0x"))
+    except FileNotFoundError:
+        raise ConfigurationError(f"no salt file at {path}") from None

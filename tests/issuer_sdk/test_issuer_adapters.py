@@ -1,0 +1,172 @@
+"""Each program's adapter: its rules, its rejections (each with a reason, none silent), its files and push call.
+
+The rule tests read records the way the programs export them; the push and file tests issue on the real node.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from issuer_sdk import RecordRejected
+from issuer_sdk.adapters import (CultureAdapter, GreenAdapter, TrafficAdapter, VolunteerAdapter, adapter_for)
+
+RESIDENT = "0x" + "ab" * 20
+CHECKSUMMED = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
+YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+
+
+def volunteer(**over):
+    return {"record_id": "v-1", "resident": RESIDENT, "hours": "2.5", "confirmed_by": "org-7", "date": YESTERDAY,
+            "activity": "care", **over}
+
+
+def rejection(adapter, record) -> str:
+    with pytest.raises(RecordRejected) as info:
+        adapter.convert(record)
+    assert info.value.detail  # every rejection says why in words too
+    return info.value.reason
+
+
+# -- volunteer --------------------------------------------------------------------------------------------------
+
+def test_volunteer_hoursTimesRateRoundedDown():
+    item = VolunteerAdapter().convert(volunteer(hours="2.55"))
+    assert (item.amount, item.reason, item.ref, item.resident) == (25, 1, "volunteer:v-1", CHECKSUMMED)
+    assert VolunteerAdapter({"points_per_hour": "12"}).convert(volunteer(hours="0.25")).amount == 3
+
+
+@pytest.mark.parametrize("over,reason", [
+    ({"confirmed_by": ""}, "missing_field"),
+    ({"confirmed_by": "   "}, "missing_field"),
+    ({"hours": 2.5}, "inexact_number"),
+    ({"hours": "two"}, "bad_hours"),
+    ({"hours": "NaN"}, "bad_hours"),
+    ({"hours": "0.1"}, "hours_out_of_range"),
+    ({"hours": "25"}, "hours_out_of_range"),
+    ({"activity": "partying"}, "unknown_activity"),
+    ({"date": TOMORROW}, "future_date"),
+    ({"date": "23/11/2026"}, "bad_date"),
+    ({"resident": "0x1234"}, "bad_resident"),
+    ({"resident": CHECKSUMMED.replace("B", "b", 1)}, "bad_resident"),  # a typo breaks the checksum
+    ({"record_id": "has space"}, "bad_record_id"),
+    ({"record_id": None}, "missing_field"),
+])
+def test_volunteer_rejectionsHaveReasons(over, reason):
+    assert rejection(VolunteerAdapter(), volunteer(**over)) == reason
+
+
+def test_rules_refuseUnknownKeysAndFloats():
+    with pytest.raises(ValueError):
+        VolunteerAdapter({"points_per_hours": "10"})
+    with pytest.raises(ValueError):
+        VolunteerAdapter({"points_per_hour": 10.5})
+
+
+# -- traffic ----------------------------------------------------------------------------------------------------
+
+def test_traffic_kinds():
+    a = TrafficAdapter()
+    base = {"record_id": "t-1", "resident": RESIDENT, "date": YESTERDAY}
+    assert a.convert({**base, "kind": "pedestrian_yield"}).amount == 5
+    assert a.convert({**base, "kind": "transit_trip", "trips": "3"}).amount == 3
+    assert a.convert({**base, "kind": "transit_trip"}).amount == 1
+    month = {"record_id": "t-2", "resident": RESIDENT, "kind": "violation_free_month", "month": "2026-01"}
+    item = a.convert(month)
+    assert (item.amount, item.reason) == (50, 2)
+    # the same resident-month from another record id is the same ref: it cannot be awarded twice
+    assert a.convert({**month, "record_id": "t-99"}).ref == item.ref
+    assert rejection(a, {**month, "month": date.today().strftime("%Y-%m")}) == "month_not_over"
+    assert rejection(a, {**month, "month": "2026-13"}) == "bad_month"
+    assert rejection(a, {**base, "kind": "transit_trip", "trips": "1.5"}) == "bad_trips"
+    assert rejection(a, {**base, "kind": "transit_trip", "trips": "201"}) == "trips_out_of_range"
+    assert rejection(a, {**base, "kind": "speeding"}) == "unknown_kind"
+
+
+# -- culture ----------------------------------------------------------------------------------------------------
+
+def test_culture_kinds():
+    a = CultureAdapter()
+    base = {"record_id": "c-1", "resident": RESIDENT, "date": YESTERDAY, "venue": "City Museum"}
+    assert a.convert({**base, "kind": "museum_visit"}).amount == 10
+    assert a.convert({**base, "kind": "library_loan"}).amount == 2
+    assert a.convert({**base, "kind": "performance_ticket", "price": "129.90"}).amount == 12  # 12.99 -> 12
+    assert a.convert({**base, "kind": "performance_ticket", "price": "3"}).amount == 1  # minimum
+    assert rejection(a, {**base, "kind": "performance_ticket", "price": "0"}) == "free_ticket"
+    assert rejection(a, {**base, "kind": "performance_ticket", "price": "1.234"}) == "bad_price"
+    assert rejection(a, {**base, "kind": "performance_ticket"}) == "missing_field"
+    assert rejection(a, {**base, "venue": ""}) == "missing_field"
+
+
+# -- green ------------------------------------------------------------------------------------------------------
+
+def test_green_kinds():
+    a = GreenAdapter({"points_per_kg": {"e_waste": "12"}})
+    base = {"record_id": "g-1", "resident": RESIDENT, "date": YESTERDAY}
+    assert a.convert({**base, "kind": "recycling", "category": "paper", "weight_kg": "1.75"}).amount == 3
+    assert a.convert({**base, "kind": "recycling", "category": "e_waste", "weight_kg": "0.5"}).amount == 6
+    trip = a.convert({**base, "kind": "low_carbon_trip", "mode": "bike", "distance_km": "7.9"})
+    assert (trip.amount, trip.reason) == (15, 21)
+    assert a.convert({**base, "kind": "low_carbon_trip", "mode": "walk", "distance_km": "99"}).amount == 100  # cap
+    assert rejection(a, {**base, "kind": "recycling", "category": "paper", "weight_kg": "0.2"}) == "zero_points"
+    assert rejection(a, {**base, "kind": "recycling", "category": "batteries", "weight_kg": "1"}) == \
+        "unknown_category"
+    assert rejection(a, {**base, "kind": "recycling", "category": "paper", "weight_kg": "-1"}) == \
+        "weight_kg_out_of_range"
+    assert rejection(a, {**base, "kind": "low_carbon_trip", "mode": "car", "distance_km": "5"}) == "unknown_mode"
+
+
+# -- files and push, on the node --------------------------------------------------------------------------------
+
+def test_readFile_csvAndJsonLines_everyRecordAccountedFor(tmp_path):
+    csv_path = tmp_path / "volunteer.csv"
+    csv_path.write_text("record_id,resident,hours,confirmed_by,date,activity\n"
+                        f"v1,{RESIDENT},2.5,org,{YESTERDAY},care\n"
+                        f"v2,{RESIDENT},abc,org,{YESTERDAY},care\n"
+                        "\n"
+                        f"v3,{RESIDENT},1,org\n"
+                        f'v4,{RESIDENT},"1.5",org,{YESTERDAY},"events"\n')
+    outcomes = list(VolunteerAdapter().read_file(csv_path))
+    assert [(o.line, o.rejected, o.reason) for o in outcomes] == [
+        (2, False, None), (3, True, "bad_hours"), (5, True, "malformed_record"), (6, False, None)]
+    assert outcomes[-1].offset == csv_path.stat().st_size
+    resumed = list(VolunteerAdapter().read_file(csv_path, start_offset=outcomes[1].offset, start_line=3))
+    assert [o.line for o in resumed] == [5, 6]
+
+    jsonl = tmp_path / "green.jsonl"
+    jsonl.write_text(json.dumps({"record_id": "g1", "resident": RESIDENT, "kind": "recycling", "category": "metal",
+                                 "date": YESTERDAY}).replace("}", ', "weight_kg": 2.5}') + "\n"
+                     + "{not json\n" + "[1, 2]\n")
+    outcomes = list(GreenAdapter().read_file(jsonl))
+    assert outcomes[0].issuance.amount == 10  # the JSON number 2.5 was read as Decimal, not float
+    assert [o.reason for o in outcomes[1:]] == ["malformed_record", "malformed_record"]
+
+
+def test_push_issuesOneRecordAndRefusesBadOnesBeforeSending(city):
+    client = city.client()
+    adapter = adapter_for("volunteer")
+    record = volunteer(resident=city.residents[0], hours="3")
+    assert adapter.push(client, record).status == "issued"
+    assert adapter.push(client, record).status == "duplicate"
+    with pytest.raises(RecordRejected):
+        adapter.push(client, volunteer(resident=city.residents[0], hours=3.0, record_id="v-2"))
+    assert city.balance(city.residents[0]) == 30
+
+
+@pytest.mark.parametrize("adapter_cls,record", [
+    (TrafficAdapter, {"kind": "pedestrian_yield", "date": YESTERDAY}),
+    (CultureAdapter, {"kind": "performance_ticket", "price": "88.00", "date": YESTERDAY, "venue": "Opera"}),
+    (GreenAdapter, {"kind": "low_carbon_trip", "mode": "metro", "distance_km": "12.5", "date": YESTERDAY}),
+])
+def test_pushMany_issuesValidAndReturnsRejected(city, adapter_cls, record):
+    client = city.client()
+    good = [{"record_id": f"r{i}", "resident": city.residents[i], **record} for i in range(3)]
+    bad = [{**good[0], "record_id": "bad", "resident": "nobody"}]
+    summary, rejected = adapter_cls().push_many(client, good + bad)
+    expected = adapter_cls().convert(good[0]).amount
+    assert (summary.issued, [o.reason for o in rejected]) == (3, ["bad_resident"])
+    assert [city.balance(r) for r in city.residents[:3]] == [expected] * 3
+    assert isinstance(adapter_cls().rules, adapter_cls.rules_type) and Decimal  # rules are typed
