@@ -3,6 +3,7 @@ redemptions, refunds and one settled period that follow. Each method is one resu
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import itertools
@@ -31,6 +32,27 @@ DEMO_IDENTITY_KEY = b"citypoints-demo-identity-key"  # the demo's onboarding HMA
 def identity_hash(identity_number: str) -> bytes:
     """The keyed hash registered on chain instead of the person's identity number."""
     return hmac.new(DEMO_IDENTITY_KEY, identity_number.encode(), hashlib.sha256).digest()
+
+
+def month_records(scheme: int, k: int, resident: str) -> list[dict]:
+    """The records a program's own system would export for one resident over a month (deterministic)."""
+    day = (datetime.date.today() - datetime.timedelta(days=1 + k % 28)).isoformat()
+    rid = f"demo-{scheme}-{k}"
+    if scheme == 1:
+        return [{"record_id": rid, "resident": resident, "hours": f"{1 + k % 6}.5", "confirmed_by": "organiser",
+                 "date": day, "activity": ("care", "teaching", "environment", "events")[k % 4]}]
+    if scheme == 2:
+        return [{"record_id": rid, "resident": resident, "kind": "pedestrian_yield", "date": day},
+                {"record_id": rid + "-t", "resident": resident, "kind": "transit_trip", "trips": 5 + k % 30,
+                 "date": day}]
+    if scheme == 3:
+        return [{"record_id": rid, "resident": resident, "kind": "museum_visit", "date": day, "venue": "city-museum"},
+                {"record_id": rid + "-p", "resident": resident, "kind": "performance_ticket",
+                 "price": f"{80 + k % 200}.00", "date": day, "venue": "grand-theatre"}]
+    return [{"record_id": rid, "resident": resident, "kind": "recycling", "category": ("paper", "plastic", "metal")[k % 3],
+             "weight_kg": f"{3 + k % 20}.250", "date": day},
+            {"record_id": rid + "-b", "resident": resident, "kind": "low_carbon_trip", "mode": "bike",
+             "distance_km": f"{2 + k % 15}.5", "date": day}]
 
 
 class DemoCity:
@@ -83,16 +105,20 @@ class DemoCity:
             gas=30_000_000)
 
     def issue_month(self) -> None:
-        """Each program issues to every resident: a deterministic spread of amounts, refs from the program's ids."""
-        ledger = self.c["PointsLedger"]
+        """A month of each program's records, issued through its SDK adapter as its own system would."""
+        from issuer_sdk import IssuerClient, LocalSigner
+        from issuer_sdk.adapters import CultureAdapter, GreenAdapter, TrafficAdapter, VolunteerAdapter
+
+        adapters = {1: VolunteerAdapter(), 2: TrafficAdapter(), 3: CultureAdapter(), 4: GreenAdapter()}
+        rpc_url = self.w3.provider.endpoint_uri
         for scheme, issuer in self.issuers.items():
-            calls = []
-            for i in range(0, len(self.residents), BATCH):
-                batch = self.residents[i:i + BATCH]
-                amounts = [50 + (int(r.address, 16) >> (scheme * 8)) % 400 for r in batch]
-                refs = [Web3.keccak(text=f"demo:{scheme}:{r.address}:month-1") for r in batch]
-                calls.append(ledger.functions.issueBatch(scheme, [r.address for r in batch], amounts, refs))
-            chain.transact_many(self.w3, issuer, calls, gas=30_000_000)
+            client = IssuerClient(rpc_url, self.c["PointsLedger"].address, LocalSigner(issuer.key), scheme,
+                                  salt=hashlib.sha256(f"demo-salt-{scheme}".encode()).digest(),
+                                  chain_id=self.w3.eth.chain_id)
+            records = [rec for k, r in enumerate(self.residents) for rec in month_records(scheme, k, r.address)]
+            summary, rejected = adapters[scheme].push_many(client, records)
+            if rejected:
+                raise RuntimeError(f"demo records rejected by the {adapters[scheme].program} adapter: {rejected[:3]}")
 
     def activity(self) -> None:
         """Exchanges, redemptions at every merchant, a few refunds, then a closed and settled period."""
@@ -101,7 +127,7 @@ class DemoCity:
         exchanges = []
         for k, resident in enumerate(self.residents[:40]):
             a, b = 1 + k % 4, 1 + (k + 1) % 4
-            msg = {"resident": resident.address, "fromScheme": a, "toScheme": b, "points": 20, "minReceived": 0,
+            msg = {"resident": resident.address, "fromScheme": a, "toScheme": b, "points": 10, "minReceived": 0,
                    "nonce": os.urandom(32), "deadline": deadline}
             sig = sign(resident, typed_data("ExchangeIntent", chain_id, exchange.address, msg))
             exchanges.append(exchange.functions.exchange(*msg.values(), sig))
@@ -109,7 +135,7 @@ class DemoCity:
         redemptions = []
         for k, resident in enumerate(self.residents[:200]):
             merchant = self.merchants[k % len(self.merchants)]
-            msg = {"resident": resident.address, "merchant": merchant.address, "credits": 500 + 37 * (k % 50),
+            msg = {"resident": resident.address, "merchant": merchant.address, "credits": 100 + 7 * (k % 30),
                    "orderRef": Web3.keccak(text=f"demo-order-{k}"), "nonce": os.urandom(32), "deadline": deadline}
             sig = sign(resident, typed_data("RedemptionConsent", chain_id, redemption.address, msg))
             redemptions.append(redemption.functions.redeem(*msg.values(), sig))
