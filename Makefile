@@ -5,22 +5,26 @@ VENV := .venv
 CP := $(VENV)/bin/citypoints
 PYTEST_ARGS ?=
 
-.PHONY: up down test setup compile slither clean
+.PHONY: up down test setup compile wallet browser slither clean
 
-up: setup compile
+up: setup compile wallet
 	$(CP) node start
 	$(CP) deploy
 	$(CP) demo
+	$(CP) merchant import-demo
+	$(CP) serve --detach
 	@echo
 	@echo "CityPoints is up:"
 	@echo "  chain      $$($(CP) node status --json | $(VENV)/bin/python -c 'import json,sys; print(json.load(sys.stdin)["rpcUrl"])')"
+	@echo "  API        http://127.0.0.1:8000/v1   (docs http://127.0.0.1:8000/docs)"
 	@echo "  deployment var/deployment.json   demo accounts var/demo.json"
 	@echo "  next       $(CP) node status   |   $(CP) --help   |   make down"
 
 down:
+	-$(CP) serve --stop
 	-$(CP) node stop
 
-test: setup compile
+test: setup compile wallet browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -37,6 +41,18 @@ node_modules/.installed: package.json package-lock.json
 
 compile: setup
 	$(CP) compile
+
+# the wallet page the API serves at /wallet (exchange_api/wallet/dist, rebuilt when its sources change)
+WALLET_SRC := exchange_api/wallet/build.mjs $(wildcard exchange_api/wallet/src/*)
+wallet: exchange_api/wallet/dist/index.html
+exchange_api/wallet/dist/index.html: $(WALLET_SRC) node_modules/.installed
+	node exchange_api/wallet/build.mjs
+
+# the wallet's browser tests drive Debian's chromium (Playwright cannot download browsers here)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "the wallet tests need Debian's chromium: sudo apt-get install chromium fonts-wqy-microhei" >&2; exit 1; fi; }
 
 slither: setup compile
 	$(VENV)/bin/pip install -q slither-analyzer==0.11.5

@@ -1,0 +1,80 @@
+// The Exchange API on this page's own origin. Errors arrive as {"error": {code, message, requestId}}; every
+// failure becomes an ApiError with a stable code (network failures: "network").
+
+export class ApiError extends Error {
+  constructor(status, code, message, requestId) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId || "";
+  }
+}
+
+/** JSON.parse that keeps integers beyond 2^53 exact (as BigInt) where the browser gives the source text. */
+export function parseJson(text) {
+  return JSON.parse(text, function (key, value, context) {
+    if (typeof value === "number" && !Number.isSafeInteger(value) && context && /^-?\d+$/.test(context.source)) {
+      return BigInt(context.source);
+    }
+    return value;
+  });
+}
+
+/** JSON.stringify that writes BigInt as a plain JSON integer. */
+export function toJson(body) {
+  const marked = JSON.stringify(body, (k, v) => (typeof v === "bigint" ? `\u0000big:${v}` : v));
+  return marked.replace(/"\\u0000big:(-?\d+)"/g, "$1");
+}
+
+function idempotencyKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return "wallet-" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    headers["Idempotency-Key"] = idempotencyKey();
+    init.body = toJson(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(`/v1${path}`, init);
+  } catch (exc) {
+    throw new ApiError(0, "network", String(exc), "");
+  }
+  const text = await resp.text();
+  let data = null;
+  try {
+    data = text ? parseJson(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!resp.ok) {
+    const e = (data && data.error) || {};
+    throw new ApiError(resp.status, e.code || `http_${resp.status}`, e.message || resp.statusText,
+      e.requestId || resp.headers.get("x-request-id"));
+  }
+  return { status: resp.status, data };
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  schemes: () => request("GET", "/schemes").then((r) => r.data.data),
+  balances: (address) => request("GET", `/residents/${enc(address)}/balances`).then((r) => r.data),
+  history: (address, startingAfter, limit = 25) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (startingAfter) q.set("starting_after", startingAfter);
+    return request("GET", `/residents/${enc(address)}/history?${q}`).then((r) => r.data);
+  },
+  waitingRequests: (address) =>
+    request("GET", `/residents/${enc(address)}/redemption_requests?limit=20`).then((r) => r.data.data),
+  request: (id) => request("GET", `/redemption_requests/${enc(id)}`).then((r) => r.data),
+  approve: (id, signature) =>
+    request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, wait: true }).then((r) => r.data),
+  quote: (body) => request("POST", "/exchange_quotes", body).then((r) => r.data),
+  exchange: (body) => request("POST", "/exchanges", { ...body, wait: true }).then((r) => r.data),
+};
