@@ -11,6 +11,8 @@ from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Index, Integer, 
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from exchange_api.store.types import ChainInt
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -215,17 +217,17 @@ class IdxBalance(Base):
     __tablename__ = "idx_balances"
     account: Mapped[str] = mapped_column(String(42), primary_key=True)
     scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    balance: Mapped[int] = mapped_column(BigInteger)
+    balance: Mapped[int] = mapped_column(ChainInt)
 
 
 class IdxScheme(Base):
     __tablename__ = "idx_schemes"
     scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     status: Mapped[int] = mapped_column(Integer, default=1)
-    issuer_daily_quota: Mapped[int] = mapped_column(BigInteger, default=0)
-    resident_daily_cap: Mapped[int] = mapped_column(BigInteger, default=0)
-    rate: Mapped[int] = mapped_column(BigInteger, default=0)
-    total_supply: Mapped[int] = mapped_column(BigInteger, default=0)
+    issuer_daily_quota: Mapped[int] = mapped_column(ChainInt, default=0)
+    resident_daily_cap: Mapped[int] = mapped_column(ChainInt, default=0)
+    rate: Mapped[int] = mapped_column(ChainInt, default=0)
+    total_supply: Mapped[int] = mapped_column(ChainInt, default=0)
 
 
 class IdxActivity(Base):
@@ -236,8 +238,8 @@ class IdxActivity(Base):
     account: Mapped[str] = mapped_column(String(42))
     kind: Mapped[str] = mapped_column(String(20))  # issued | revoked | minted | burned | moved_in | moved_out
     scheme: Mapped[int] = mapped_column(BigInteger)
-    amount: Mapped[int] = mapped_column(BigInteger)
-    balance_after: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(ChainInt)
+    balance_after: Mapped[int] = mapped_column(ChainInt)
     by: Mapped[str] = mapped_column(String(42))  # issuer account or operating contract
     reason_code: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     ref: Mapped[str | None] = mapped_column(String(66), nullable=True)
@@ -252,8 +254,8 @@ class IdxRedemption(Base):
     merchant: Mapped[str] = mapped_column(String(42), index=True)
     order_ref: Mapped[str] = mapped_column(String(66))
     nonce: Mapped[str] = mapped_column(String(66))
-    credits: Mapped[int] = mapped_column(BigInteger)
-    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits: Mapped[int] = mapped_column(ChainInt)
+    refunded: Mapped[int] = mapped_column(ChainInt, default=0)
     parts: Mapped[str] = mapped_column(Text)
     block_number: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66))
@@ -264,7 +266,7 @@ class IdxMerchantPosition(Base):
     period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     merchant: Mapped[str] = mapped_column(String(42), primary_key=True)
-    amount: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(ChainInt)
 
 
 class IdxIssuerPosition(Base):
@@ -272,13 +274,13 @@ class IdxIssuerPosition(Base):
     period: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     lo: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     hi: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    amount: Mapped[int] = mapped_column(BigInteger)  # positive: lo owes hi
+    amount: Mapped[int] = mapped_column(ChainInt)  # positive: lo owes hi
 
 
 class IdxNet(Base):
     __tablename__ = "idx_nets"
     party: Mapped[str] = mapped_column(String(60), primary_key=True)  # "scheme:1" | "merchant:0x..."
-    net: Mapped[int] = mapped_column(BigInteger)
+    net: Mapped[int] = mapped_column(ChainInt)
 
 
 class IdxPeriod(Base):
@@ -293,7 +295,7 @@ class IdxSettlement(Base):
     statement_id: Mapped[str] = mapped_column(String(66), primary_key=True)
     period: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(20))  # paid | confirmed | disputed
-    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(ChainInt, default=0)
     bank_ref_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
 
 

@@ -98,7 +98,9 @@ def api_city(session_w3, session_system, session_operator) -> ApiCity:
 
 # --- databases -----------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+# package scope: the live server (indexer, relayer, webhooks) stops when the API tests end, so it
+# does not poll the node through the suites that follow
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('api-db') / 'api.db'}"
@@ -125,7 +127,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_settings(database_url, api_city, node, session_w3, tmp_path_factory) -> Settings:
     home = tmp_path_factory.mktemp("api-home")
     deployment = {"chainId": session_w3.eth.chain_id, "rpcUrl": node.url, "startBlock": 0,
@@ -166,7 +168,7 @@ class LiveServer:
         return self.app.state.rt
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(api_settings):
     server = LiveServer(api_settings)
     server.start()
@@ -174,7 +176,7 @@ def live(api_settings):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def keys(live, api_city) -> dict[str, str]:
     store = Store(live.settings.database_url)
     with store.session() as s:
@@ -216,7 +218,7 @@ class OpenApiChecker:
                 return
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def openapi_checker(live) -> OpenApiChecker:
     return OpenApiChecker(httpx.get(live.url + "/openapi.json").json())
 

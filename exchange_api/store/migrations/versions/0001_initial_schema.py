@@ -7,6 +7,8 @@ Create Date: 2026-11-23 17:00:31.056369
 from alembic import op
 import sqlalchemy as sa
 
+from exchange_api.store.types import ChainInt
+
 
 revision = '0001'
 down_revision = None
@@ -56,8 +58,8 @@ def upgrade() -> None:
     sa.Column('account', sa.String(length=42), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('scheme', sa.BigInteger(), nullable=False),
-    sa.Column('amount', sa.BigInteger(), nullable=False),
-    sa.Column('balance_after', sa.BigInteger(), nullable=False),
+    sa.Column('amount', ChainInt(), nullable=False),
+    sa.Column('balance_after', ChainInt(), nullable=False),
     sa.Column('by', sa.String(length=42), nullable=False),
     sa.Column('reason_code', sa.BigInteger(), nullable=True),
     sa.Column('ref', sa.String(length=66), nullable=True),
@@ -70,7 +72,7 @@ def upgrade() -> None:
     op.create_table('idx_balances',
     sa.Column('account', sa.String(length=42), nullable=False),
     sa.Column('scheme', sa.BigInteger(), nullable=False),
-    sa.Column('balance', sa.BigInteger(), nullable=False),
+    sa.Column('balance', ChainInt(), nullable=False),
     sa.PrimaryKeyConstraint('account', 'scheme')
     )
     op.create_table('idx_cursor',
@@ -99,14 +101,14 @@ def upgrade() -> None:
     sa.Column('period', sa.BigInteger(), nullable=False),
     sa.Column('lo', sa.BigInteger(), nullable=False),
     sa.Column('hi', sa.BigInteger(), nullable=False),
-    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('amount', ChainInt(), nullable=False),
     sa.PrimaryKeyConstraint('period', 'lo', 'hi')
     )
     op.create_table('idx_merchant_positions',
     sa.Column('period', sa.BigInteger(), nullable=False),
     sa.Column('scheme', sa.BigInteger(), nullable=False),
     sa.Column('merchant', sa.String(length=42), nullable=False),
-    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('amount', ChainInt(), nullable=False),
     sa.PrimaryKeyConstraint('period', 'scheme', 'merchant')
     )
     op.create_table('idx_merchants',
@@ -116,7 +118,7 @@ def upgrade() -> None:
     )
     op.create_table('idx_nets',
     sa.Column('party', sa.String(length=60), nullable=False),
-    sa.Column('net', sa.BigInteger(), nullable=False),
+    sa.Column('net', ChainInt(), nullable=False),
     sa.PrimaryKeyConstraint('party')
     )
     op.create_table('idx_periods',
@@ -140,8 +142,8 @@ def upgrade() -> None:
     sa.Column('merchant', sa.String(length=42), nullable=False),
     sa.Column('order_ref', sa.String(length=66), nullable=False),
     sa.Column('nonce', sa.String(length=66), nullable=False),
-    sa.Column('credits', sa.BigInteger(), nullable=False),
-    sa.Column('refunded', sa.BigInteger(), nullable=False),
+    sa.Column('credits', ChainInt(), nullable=False),
+    sa.Column('refunded', ChainInt(), nullable=False),
     sa.Column('parts', sa.Text(), nullable=False),
     sa.Column('block_number', sa.BigInteger(), nullable=False),
     sa.Column('tx_hash', sa.String(length=66), nullable=False),
@@ -159,17 +161,17 @@ def upgrade() -> None:
     op.create_table('idx_schemes',
     sa.Column('scheme', sa.BigInteger(), nullable=False),
     sa.Column('status', sa.Integer(), nullable=False),
-    sa.Column('issuer_daily_quota', sa.BigInteger(), nullable=False),
-    sa.Column('resident_daily_cap', sa.BigInteger(), nullable=False),
-    sa.Column('rate', sa.BigInteger(), nullable=False),
-    sa.Column('total_supply', sa.BigInteger(), nullable=False),
+    sa.Column('issuer_daily_quota', ChainInt(), nullable=False),
+    sa.Column('resident_daily_cap', ChainInt(), nullable=False),
+    sa.Column('rate', ChainInt(), nullable=False),
+    sa.Column('total_supply', ChainInt(), nullable=False),
     sa.PrimaryKeyConstraint('scheme')
     )
     op.create_table('idx_settlements',
     sa.Column('statement_id', sa.String(length=66), nullable=False),
     sa.Column('period', sa.BigInteger(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('amount', ChainInt(), nullable=False),
     sa.Column('bank_ref_hash', sa.String(length=66), nullable=True),
     sa.PrimaryKeyConstraint('statement_id')
     )
