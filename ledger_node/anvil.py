@@ -95,8 +95,8 @@ class AnvilProcess:
                 "--no-request-size-limit"]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
-        if self.no_mining:
-            args += ["--no-mining", "--order", "fifo"]
+        if self.no_mining:  # behind the gateway, for years: no per-block log lines (node.log has what matters)
+            args += ["--no-mining", "--order", "fifo", "--quiet"]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -125,14 +125,14 @@ class AnvilProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def call(self, method: str, params: list | None = None):
-        return rpc(self.url, method, params)
+    def call(self, method: str, params: list | None = None, timeout: float = 30.0):
+        return rpc(self.url, method, params, timeout=timeout)
 
     def dump_state(self) -> str:
-        return self.call("anvil_dumpState")
+        return self.call("anvil_dumpState", timeout=3600)  # a 1,000,000-item ledger takes tens of seconds
 
     def load_state(self, blob: str) -> None:
-        if not self.call("anvil_loadState", [blob]):
+        if not self.call("anvil_loadState", [blob], timeout=3600):
             raise NodeError("anvil refused the saved state")
         # anvil's clock restarts from the genesis time; bring it to now so new blocks carry the wall time
         latest = int(self.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)

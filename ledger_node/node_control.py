@@ -26,12 +26,15 @@ class NodeStatus:
     latestBlockTime: int | None = None
     pid: int | None = None
     detail: str = ""
+    engine: str | None = None
+    operatorUrl: str | None = None
+    blockPeriod: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def start(timeout: float = 60.0) -> tuple[bool, str]:
+def start(timeout: float = 900.0) -> tuple[bool, str]:
     """Start the node unless it runs. Returns (started_now, message). Raises NodeError on failure."""
     cfg = NodeConfig.from_env()
     current = status()
@@ -59,7 +62,7 @@ def start(timeout: float = 60.0) -> tuple[bool, str]:
     raise NodeError(f"node did not become ready within {timeout:.0f}s: {_last_error(log)}")
 
 
-def stop(timeout: float = 60.0) -> str:
+def stop(timeout: float = 600.0) -> str:
     info = _runtime()
     if not info or not _pid_alive(info["pid"]):
         runtime_file().unlink(missing_ok=True)
@@ -70,7 +73,7 @@ def stop(timeout: float = 60.0) -> str:
         time.sleep(0.1)
     if _pid_alive(info["pid"]):
         raise NodeError(f"node (pid {info['pid']}) did not stop within {timeout:.0f}s")
-    return "node stopped; state saved under var/chain/"
+    return "node stopped; chain saved under var/chain/"
 
 
 def status() -> NodeStatus:
@@ -85,7 +88,7 @@ def status() -> NodeStatus:
     except (NodeError, urllib.error.URLError, OSError) as exc:
         return NodeStatus(True, False, url, pid=info["pid"], detail=f"RPC not answering: {exc}")
     return NodeStatus(True, True, url, chain_id, int(block["number"], 16), int(block["timestamp"], 16),
-                      info["pid"], "ok")
+                      info["pid"], "ok", info.get("engine"), info.get("operatorUrl"), info.get("blockPeriod"))
 
 
 def _runtime() -> dict | None:

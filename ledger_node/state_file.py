@@ -1,12 +1,20 @@
 """The embedded chain's saved state: one file, written atomically, checked by a digest when read.
 
-Format: first line `citypoints-state v1 <sha256 of blob> <block number>`, second line the blob
-that anvil_dumpState returned. A torn or truncated file fails the digest and is reported.
+Format: first line `citypoints-state v1 <sha256 of blob> <block number> [<journal segment> <kind>]`,
+second line the blob. A torn or truncated file fails the digest and is reported.
+
+Two kinds of blob: `anvil` is what anvil_dumpState returned (the engine's state with every block);
+`journal` (engines that cannot dump, i.e. Hardhat/EDR) is the compacted journal up to that point,
+base64 of gzip of its records. Either way, restart replays the journal segments from `<journal segment>` on.
 """
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 MAGIC = "citypoints-state v1"
@@ -16,11 +24,19 @@ class CorruptState(Exception):
     pass
 
 
-def write(path: Path, blob: str, block_number: int) -> None:
+@dataclass(frozen=True)
+class StateMeta:
+    block_number: int
+    segment: int = 1          # first journal segment to replay after this state
+    kind: str = "anvil"
+
+
+def write(path: Path, blob: str, block_number: int, segment: int | None = None, kind: str = "anvil") -> None:
     digest = hashlib.sha256(blob.encode()).hexdigest()
     tmp = path.with_suffix(".tmp")
+    extra = f" {segment} {kind}" if segment is not None else ""
     with open(tmp, "w") as f:
-        f.write(f"{MAGIC} {digest} {block_number}\n{blob}")
+        f.write(f"{MAGIC} {digest} {block_number}{extra}\n{blob}")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -33,11 +49,29 @@ def write(path: Path, blob: str, block_number: int) -> None:
 
 def read(path: Path) -> tuple[str, int]:
     """Return (blob, block number) or raise CorruptState naming what is wrong."""
-    text = path.read_text()
+    blob, meta = read_meta(path)
+    return blob, meta.block_number
+
+
+def read_meta(path: Path) -> tuple[str, StateMeta]:
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise CorruptState(f"{path}: digest mismatch, the file is damaged (not text)") from None
     header, _, blob = text.partition("\n")
     parts = header.split(" ")
-    if len(parts) != 4 or " ".join(parts[:2]) != MAGIC:
+    if len(parts) not in (4, 6) or " ".join(parts[:2]) != MAGIC:
         raise CorruptState(f"{path}: not a CityPoints state file (bad header)")
     if hashlib.sha256(blob.encode()).hexdigest() != parts[2]:
         raise CorruptState(f"{path}: digest mismatch, the file is truncated or damaged")
-    return blob, int(parts[3])
+    if len(parts) == 6:
+        return blob, StateMeta(int(parts[3]), int(parts[4]), parts[5])
+    return blob, StateMeta(int(parts[3]))
+
+
+def pack_records(records: list[dict]) -> str:
+    return base64.b64encode(gzip.compress(json.dumps(records, separators=(",", ":")).encode(), 3)).decode()
+
+
+def unpack_records(blob: str) -> list[dict]:
+    return json.loads(gzip.decompress(base64.b64decode(blob)))

@@ -1,20 +1,28 @@
-"""The embedded node's supervisor process: runs anvil, restores its saved state, saves it periodically
-and on SIGTERM/SIGINT, then stops anvil. Started detached by `citypoints node start`.
+"""The embedded node's supervisor process: starts the engine on a private port, restores the chain (saved
+state + journal replay), then serves the JSON-RPC gateway on the public port and the operator channel,
+produces blocks, takes snapshots (anvil) and, on SIGTERM/SIGINT, saves the chain and stops.
+Started detached by `citypoints node start`.
 
 Run directly: python -m ledger_node.supervisor
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
 import signal
 import sys
-import threading
+import time
 
-from ledger_node import paths, state_file
-from ledger_node.anvil import AnvilProcess, NodeError, write_genesis
+from aiohttp import web
+
+from ledger_node import journal, paths, recovery, state_file
+from ledger_node.anvil import NodeError, free_port
 from ledger_node.config import NodeConfig
+from ledger_node.engine import Engine, make_engine
 from ledger_node.keys import operator_account
+from ledger_node.rpc_gateway import Gateway
 
 
 def runtime_file():
@@ -29,46 +37,188 @@ def genesis_path():
     return paths.chain_dir() / "genesis.json"
 
 
+def token_path():
+    return paths.chain_dir() / "operator.token"
+
+
+def engine_file():
+    return paths.chain_dir() / "engine"
+
+
+def operator_token() -> str:
+    """The operator channel's token, created once, readable by its owner only."""
+    path = token_path()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(24))
+    return path.read_text().strip()
+
+
+def chain_engine(cfg: NodeConfig) -> str:
+    """A chain keeps the engine it was created with (block hashes differ between engines)."""
+    path = engine_file()
+    if path.exists():
+        name = path.read_text().strip()
+        if name != cfg.engine and "CITYPOINTS_ENGINE" in os.environ:
+            raise NodeError(f"this chain (var/chain/) was created with the {name} engine; "
+                            f"CITYPOINTS_ENGINE={cfg.engine} cannot run it")
+        return name
+    fresh = not state_path().exists() and not any((paths.chain_dir() / "journal").glob("*.wal"))
+    name = cfg.engine if fresh else "anvil"  # a chain saved before engines were selectable is anvil's
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(name + "\n")
+    return name
+
+
 def main() -> int:
     cfg = NodeConfig.from_env()
     chain = paths.chain_dir()
     chain.mkdir(parents=True, exist_ok=True)
-    if not genesis_path().exists():
-        write_genesis(genesis_path(), cfg, {operator_account().address: cfg.funding_wei})
-    node = AnvilProcess(cfg, genesis_path(), chain / "anvil.log")
+    operator = operator_account()
     try:
-        node.start()
-        if state_path().exists():
-            blob, height = state_file.read(state_path())
-            node.load_state(blob)
-            print(f"restored chain at block {height}", flush=True)
-    except (NodeError, state_file.CorruptState) as exc:
-        node.stop()
+        engine = make_engine(chain_engine(cfg), cfg, chain, {operator.key.hex(): cfg.funding_wei})
+        engine.start()
+    except NodeError as exc:
         print(f"error: {exc}", flush=True)
         return 1
-    runtime_file().write_text(json.dumps({"pid": os.getpid(), "rpcUrl": cfg.rpc_url, "chainId": cfg.chain_id}))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    saved_height = -1
-    while not stop.wait(cfg.state_interval_s):
-        if not node.alive():
-            print("error: anvil exited unexpectedly", flush=True)
-            runtime_file().unlink(missing_ok=True)
-            return 1
-        saved_height = _save(node, saved_height)
-    _save(node, -1)
-    node.stop()
+    try:
+        rec = recovery.restore(engine, chain)
+    except (NodeError, state_file.CorruptState, journal.JournalCorrupt, ValueError) as exc:
+        engine.stop()
+        print(f"error: {exc}", flush=True)
+        return 1
+    for message in rec.messages:
+        print(message, flush=True)
+    print(f"restored chain at block {rec.height} in {rec.seconds:.1f}s "
+          f"(replayed {rec.transactions} transactions, {rec.blocks} blocks)", flush=True)
+    try:
+        return asyncio.run(serve(cfg, engine, rec))
+    finally:
+        engine.stop()
+
+
+async def serve(cfg: NodeConfig, engine: Engine, rec: recovery.Recovered) -> int:
+    chain = paths.chain_dir()
+    jnl = journal.Journal(recovery.journal_dir(chain), rec.next_segment)
+    gw = Gateway(engine, jnl, block_period=cfg.block_period_s, operator_token=operator_token(),
+                 snapshotter=snapshot if engine.can_snapshot else None)
+    st = gw.state
+    st.pending, st.time_offset, st.next_timestamp = dict(rec.pending), rec.time_offset, rec.next_timestamp
+    st.dirty = bool(rec.pending)
+    await gw.open()
+    op_port = cfg.operator_port or free_port()
+    gw.operator_hint = f"http://127.0.0.1:{op_port}/ with the token in var/chain/operator.token"
+    runners = []
+    for app, host, port in ((gw.public_app(), cfg.host, cfg.port), (gw.operator_app(), "127.0.0.1", op_port)):
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+        runners.append(runner)
+    runtime_file().write_text(json.dumps({"pid": os.getpid(), "rpcUrl": cfg.rpc_url, "chainId": cfg.chain_id,
+                                          "engine": engine.name, "operatorUrl": f"http://127.0.0.1:{op_port}",
+                                          "blockPeriod": cfg.block_period_s}))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    code = 0
+    last_snapshot, last_dump_s = time.monotonic(), 0.0
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        if not engine.alive():
+            print("error: the engine exited unexpectedly", flush=True)
+            code = 1
+            break
+        if jnl_failed(jnl):
+            print("error: the journal cannot be written; stopping so nothing unjournaled is acknowledged", flush=True)
+            code = 1
+            break
+        since = time.monotonic() - last_snapshot
+        due = since >= cfg.snapshot_interval_s or jnl.segment_bytes >= cfg.snapshot_journal_bytes
+        if engine.can_snapshot and due and since >= 10 * last_dump_s:
+            t0 = time.monotonic()
+            try:
+                print(await snapshot(gw), flush=True)
+            except Exception as exc:  # the journal still holds everything; try again next interval
+                print(f"error: snapshot failed ({exc}); the journal keeps growing until one succeeds", flush=True)
+            last_snapshot, last_dump_s = time.monotonic(), time.monotonic() - t0
+    for runner in runners:
+        await runner.cleanup()
+    await gw.stop_producing()
+    if code == 0:
+        try:
+            print(await (snapshot(gw) if engine.can_snapshot else checkpoint(gw)), flush=True)
+        except Exception as exc:  # the journal still holds everything: the next start replays it
+            print(f"error: saving on stop failed ({exc}); the journal will be replayed on start", flush=True)
+    await gw.close()
+    jnl.close()
     runtime_file().unlink(missing_ok=True)
-    print("stopped cleanly, state saved", flush=True)
-    return 0
+    if code == 0:
+        print("stopped cleanly, state saved", flush=True)
+    return code
 
 
-def _save(node: AnvilProcess, saved_height: int) -> int:
-    height = int(node.call("eth_blockNumber"), 16)
-    if height != saved_height:
-        state_file.write(state_path(), node.dump_state(), height)
-    return height
+def jnl_failed(jnl: journal.Journal) -> bool:
+    return jnl._error is not None
+
+
+async def snapshot(gw: Gateway) -> str:
+    """anvil: dump the engine's state at a block boundary; the journal restarts after it.
+
+    Block production pauses during the dump (so its height is known); transactions are still admitted and
+    journaled into the new segment, which replays on top of the snapshot.
+    """
+    async with gw.mine_lock:
+        async with gw.order_lock:
+            height = gw.state.height
+            if _saved_height() == height and not gw.state.pending:
+                return f"snapshot: chain unchanged at block {height}"
+            carry = [{"k": "carry", "raw": raw} for raw in gw.state.pending.values()]
+            segment = gw.journal.rotate(carry)
+        started = time.monotonic()
+        blob = await gw.engine_call("anvil_dumpState", [])
+        await asyncio.get_running_loop().run_in_executor(None, state_file.write, state_path(), blob, height, segment,
+                                                         "anvil")
+    _drop_segments_before(segment)
+    return f"snapshot at block {height} ({len(blob) / 1e6:.1f} MB, {time.monotonic() - started:.1f}s)"
+
+
+async def checkpoint(gw: Gateway) -> str:
+    """Engines without a state dump: compact the saved state and every journal segment into state.dump."""
+    async with gw.mine_lock, gw.order_lock:
+        height = gw.state.height
+        segment = gw.journal.rotate([])
+    records: list[dict] = []
+    first = 1
+    if state_path().exists():
+        blob, meta = state_file.read_meta(state_path())
+        records, first = state_file.unpack_records(blob), meta.segment
+    jdir = recovery.journal_dir(paths.chain_dir())
+    records += [r for seg in journal.segments(jdir) if first <= journal.segment_number(seg) < segment
+                for r in journal.scan(seg).records]
+    await asyncio.get_running_loop().run_in_executor(None, state_file.write, state_path(),
+                                                     state_file.pack_records(records), height, segment, "journal")
+    _drop_segments_before(segment)
+    return f"checkpoint at block {height} ({len(records)} journal records)"
+
+
+def _saved_height() -> int | None:
+    try:
+        with open(state_path()) as f:
+            return int(f.readline().split(" ")[3])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _drop_segments_before(segment: int) -> None:
+    for seg in journal.segments(recovery.journal_dir(paths.chain_dir())):
+        if journal.segment_number(seg) < segment:
+            seg.unlink()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,29 @@ import sys
 import typer
 from rich.console import Console
 
+from exchange_api.cli import index_cmd, merchant_app, serve_cmd
+from issuer_sdk.cli import issue_command
+from scripts import bench_node
+from scripts.bench_issuance import bench_issuance_command
+from ledger_node.audit.cli import app as audit_app
 from ledger_node.consortium.cli import app as consortium_app
 
 app = typer.Typer(help="CityPoints: a city's reward points on a permissioned ledger.", no_args_is_help=True,
                   add_completion=False)
-node_app = typer.Typer(help="Run the embedded chain node (anvil) under var/chain/.", no_args_is_help=True)
+node_app = typer.Typer(help="Run the embedded chain node under var/chain/.", no_args_is_help=True)
 app.add_typer(node_app, name="node")
+bench_app = typer.Typer(help="Measure a part; print figures (--json too) and update BENCHMARKS.md.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+bench_app.command("node", help="The embedded node: bare engine vs the durable gateway, issuance at 1,000,000 "
+                               "items, restart time.")(bench_node.command)
+bench_app.command("issuance", help="issue_many and single issues through the SDK, beside pre-signed issueBatch "
+                                   "sent by raw JSON-RPC.")(bench_issuance_command)
+app.command("serve", help="Serve the HTTP API and the wallet page on http://127.0.0.1:8000.")(serve_cmd)
+app.command("index", help="Follow the chain into the API's tables; --rebuild starts from zero.")(index_cmd)
+app.add_typer(merchant_app, name="merchant")
+app.command("issue", help="Issue points from a program's export (CSV or JSON lines); resumable.")(issue_command)
+app.add_typer(audit_app, name="audit")
 app.add_typer(consortium_app, name="consortium",
               help="Generate and keep in sync a Hyperledger Besu QBFT network for the consortium.")
 console = Console()
@@ -66,6 +83,12 @@ def node_status(as_json: bool = typer.Option(False, "--json", help="Print one JS
     raise typer.Exit(0 if st.healthy else 1)
 
 
+from ledger_node.node_commands import backup_cmd, restore_cmd  # noqa: E402
+
+node_app.command("backup")(backup_cmd)
+node_app.command("restore")(restore_cmd)
+
+
 @app.command("compile")
 def compile_cmd(force: bool = typer.Option(False, "--force", help="Recompile even if nothing changed.")):
     """Compile contracts/ into build/contracts/ (cached by source hash)."""
@@ -105,6 +128,37 @@ def demo_cmd(residents: int = typer.Option(1000, help="How many demo residents."
 
     summary = load_demo(residents=residents, merchants=merchants, console=console)
     console.print(summary)
+
+
+@bench_app.command("gas")
+def bench_gas(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+    """Gas per issued item and per redemption, refund and exchange, beside a plain OpenZeppelin ERC-1155."""
+    from scripts import bench_gas as bench
+
+    figures = bench.run()
+    if as_json:
+        print(json.dumps(figures))
+        return
+    bench.write_benchmarks(figures)
+    for key, value in figures.items():
+        console.print(f"{key:<34} {value}")
+    console.print("BENCHMARKS.md updated (section: gas)")
+
+
+@bench_app.command("api")
+def bench_api(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+    """Redemptions over HTTP with 50 concurrent merchants, balance reads, indexer lag, beside raw JSON-RPC."""
+    from scripts import bench_api as bench
+
+    bench.main(as_json)
+
+
+@bench_app.command("audit")
+def bench_audit(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+    """Replay of at least 200,000 events from the local node, beside the bare eth_getLogs fetch of them."""
+    from scripts import bench_audit as bench
+
+    bench.run(as_json=as_json)
 
 
 def main():  # pragma: no cover - console entry point

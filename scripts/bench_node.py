@@ -1,0 +1,451 @@
+"""`citypoints bench node [--json] [--scale N]`: the embedded node's floors, measured in one run.
+
+1. Durability cost: the same pre-signed `PointsLedger.issueBatch` load against the bare engine (its own
+   private port, blocks mined by a plain loop with the same period) and against the node (gateway +
+   journal + fsync), on fresh chains, alternated twice so a busy machine weighs on both alike.
+2. At scale: a ledger of `--scale` issued items to `--residents` residents, built once through the node and
+   cached under var/bench/node-<scale>-<residents>/ (minutes for 1,000,000; reused while it exists). Then:
+   issuance throughput on that ledger, and a `kill -9` + restart (restore time, transactions replayed).
+
+The suite never runs this. The JSON has bare_tx_per_s, durable_tx_per_s, durable_ratio, restart_s,
+restart_transactions, items_per_s_at_scale, scale_slots (and more).
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import typer
+from eth_account import Account
+from eth_utils import keccak
+
+BATCH = 500            # items per issueBatch when building and measuring at scale
+OVERHEAD_SMALL_BATCH = 100  # also reported: the durability cost with 5x more (smaller) transactions
+SENDERS = 4
+MAX_IN_FLIGHT = 400  # transactions sent but not yet mined, across senders
+
+
+def run(*, scale: int = 1_000_000, residents: int = 100_000, engine: str = "anvil", overhead_txs: int = 120,
+        measure_items: int = 50_000, rebuild: bool = False, log=print) -> dict:
+    from ledger_node import compiler, paths
+
+    compiler.compile_all()
+    result: dict = {"engine": engine, "batch_items": BATCH, "scale": scale}
+    result.update(_overhead(engine, overhead_txs, log, batch=BATCH))
+    small = _overhead(engine, overhead_txs * 2, log, batch=OVERHEAD_SMALL_BATCH)
+    result.update({f"{k}_small_tx": v for k, v in small.items() if k != "gas_per_item"})
+    home = paths.var_dir() / "bench" / f"node-{engine}-{scale}-{residents}"
+    if rebuild and home.exists():
+        shutil.rmtree(home)
+    result.update(_at_scale(home, engine, scale, residents, measure_items, log))
+    return result
+
+
+# ---- 1. durability cost --------------------------------------------------------------------------------------
+
+def _overhead(engine: str, n_txs: int, log, *, batch: int, rounds: int = 3) -> dict:
+    """Bare engine vs node on the same load, alternated `rounds` times; each side keeps its best run, since
+    other work on a shared machine only ever slows a run down."""
+    from ledger_node.harness import SupervisedNode
+
+    best = {"bare": float("inf"), "durable": float("inf")}
+    gas = 0
+    for rnd in range(rounds):
+        for mode in ("bare", "durable"):
+            with tempfile.TemporaryDirectory(prefix=f"citypoints-bench-{mode}-") as tmp:
+                home = Path(tmp)
+                if mode == "durable":
+                    node = SupervisedNode(home, engine=engine, block_period=1.0)
+                    node.start()
+                    url, stop = node.url, node.stop
+                    operator = Account.from_key((home / "var" / "keys" / "operator.key").read_text().strip())
+                    setup_mode = lambda auto: node.operator("evm_setAutomine" if auto else "evm_setIntervalMining",
+                                                            [True] if auto else [1.0])
+                else:
+                    url, stop, operator, setup_mode = _bare_engine(home, engine)
+                try:
+                    setup_mode(True)
+                    ledger, issuers, people = _setup(url, operator, n_residents=BATCH, n_issuers=SENDERS)
+                    setup_mode(False)
+                    raws = _presign(url, ledger, issuers, people, n_txs * batch, offset=0,
+                                    label=f"o{rnd}{mode}", batch=batch)
+                    seconds, gas = _pump(url, raws)
+                finally:
+                    stop()
+                best[mode] = min(best[mode], seconds)
+                log(f"overhead round {rnd + 1}/{rounds} {mode}: {n_txs} tx x {batch} items in {seconds:.2f}s")
+    bare = n_txs / best["bare"]
+    durable = n_txs / best["durable"]
+    return {"bare_tx_per_s": round(bare, 2), "durable_tx_per_s": round(durable, 2),
+            "bare_items_per_s": round(bare * batch), "durable_items_per_s": round(durable * batch),
+            "durable_ratio": round(durable / bare, 3), "overhead_batch_items": batch,
+            "gas_per_item": round(gas / (n_txs * batch))}
+
+
+def _bare_engine(home: Path, engine_name: str):
+    """The engine alone on its port, with a loop that mines every second (and at once after a full block)."""
+    from ledger_node.config import NodeConfig
+    from ledger_node.engine import make_engine
+
+    operator = Account.create()
+    cfg = NodeConfig()
+    engine = make_engine(engine_name, cfg, home, {operator.key.hex(): cfg.funding_wei})
+    engine.start()
+    period = [1.0]
+    done = threading.Event()
+    client = httpx.Client(timeout=600)
+
+    def call(method, params=None):
+        return client.post(engine.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                             "params": params or []}).json().get("result")
+
+    last_ts = [0]
+
+    def pool_has_work() -> bool:
+        status = call("txpool_status")
+        return bool(status and int(status["pending"], 16))
+
+    def mine_loop():
+        """The gateway's policy without the gateway: a block per period; a full block is followed at once."""
+        try:
+            while not done.is_set():
+                done.wait(period[0] or 0.002)
+                while not done.is_set() and pool_has_work():
+                    ts = max(int(time.time()), last_ts[0] + 1)
+                    last_ts[0] = ts
+                    for method, params in engine.mine_params(ts):
+                        call(method, params)
+                    if not period[0]:
+                        break
+        except httpx.HTTPError:
+            return  # the engine was stopped
+
+    threading.Thread(target=mine_loop, daemon=True).start()
+
+    def stop():
+        done.set()
+        engine.stop()
+
+    def setup_mode(auto: bool):
+        period[0] = 0 if auto else 1.0
+
+    return engine.url, stop, operator, setup_mode
+
+
+# ---- 2. at scale ---------------------------------------------------------------------------------------------
+
+def _at_scale(home: Path, engine: str, scale: int, n_residents: int, measure_items: int, log) -> dict:
+    from ledger_node.harness import SupervisedNode
+
+    home.mkdir(parents=True, exist_ok=True)
+    meta_path = home / "bench.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    node = SupervisedNode(home, engine=engine, block_period=1.0, port=_free())
+    t = node.start(timeout=3600)
+    log(f"scale node up in {t:.1f}s ({home})")
+    try:
+        operator = Account.from_key((home / "var" / "keys" / "operator.key").read_text().strip())
+        issuers = [Account.from_key(keccak(f"bench-issuer-{k}".encode())) for k in range(SENDERS)]
+        people = [_resident(i) for i in range(n_residents)]
+        if "ledger" not in meta:
+            node.operator("evm_setAutomine", [True])
+            t0 = time.perf_counter()
+            ledger, _, _ = _setup(node.url, operator, n_residents=n_residents, n_issuers=SENDERS, issuers=issuers,
+                                  people=people)
+            node.operator("evm_setIntervalMining", [1.0])
+            meta = {"ledger": ledger, "built": 0, "residents": n_residents, "setup_s": round(time.perf_counter() - t0)}
+            meta_path.write_text(json.dumps(meta))
+            log(f"deployed and registered {n_residents} residents in {meta['setup_s']}s")
+        ledger = meta["ledger"]
+        t0 = time.perf_counter()
+        built_now = meta["built"] < scale
+        while meta["built"] < scale:
+            step = min(100_000, scale - meta["built"])
+            raws = _presign(node.url, ledger, issuers, people, step, offset=meta["built"], label="scale")
+            seconds, _ = _pump(node.url, raws)
+            meta["built"] += step
+            meta_path.write_text(json.dumps(meta))
+            log(f"built {meta['built']:,}/{scale:,} items ({step / seconds:,.0f} items/s, "
+                f"{time.perf_counter() - t0:.0f}s)")
+        if built_now and node.env["CITYPOINTS_ENGINE"] == "anvil":
+            t1 = time.perf_counter()
+            log(f"snapshot: {node.operator('citypoints_snapshot')} ({time.perf_counter() - t1:.0f}s)")
+        # throughput on the big ledger: new refs, existing holders
+        raws = _presign(node.url, ledger, issuers, people, measure_items, offset=meta["built"] + 10**9,
+                        label=f"measure{time.time_ns()}")
+        seconds, gas = _pump(node.url, raws)
+        at_scale = measure_items / seconds
+        log(f"at scale: {measure_items:,} items in {seconds:.1f}s = {at_scale:,.0f} items/s")
+        slots = _slots_per_item(node.url, ledger, issuers, people)
+        counted = None
+        if node.env["CITYPOINTS_ENGINE"] == "anvil":
+            t1 = time.perf_counter()
+            node.operator("citypoints_snapshot")
+            counted = count_slots(home / "var" / "chain" / "state.dump")
+            log(f"state: {counted:,} storage slots (counted in the snapshot, {time.perf_counter() - t1:.0f}s)")
+            # a journal tail after the snapshot, so the restart below loads a snapshot *and* replays
+            raws = _presign(node.url, ledger, issuers, people, 20 * BATCH, offset=meta["built"] + 2 * 10**9,
+                            label=f"tail{time.time_ns()}")
+            _pump(node.url, raws)
+        node.kill()
+        t1 = time.perf_counter()
+        node.start(timeout=3600)
+        restart = time.perf_counter() - t1
+        text = (home / "var" / "chain" / "node.log").read_text()
+        replayed = re.findall(r"restored chain at block (\d+) in ([\d.]+)s \(replayed (\d+) transactions, (\d+) blocks\)",
+                              text)[-1]
+        log(f"kill -9 and restart: {restart:.1f}s, replayed {replayed[2]} transactions / {replayed[3]} blocks")
+        height = int(replayed[0])
+        total_items = meta["built"] + measure_items
+        scale_slots = counted
+        if scale_slots is None and slots:
+            scale_slots = round(slots["per_registration"] * n_residents + slots["per_new_holder_item"] * n_residents
+                                + slots["per_existing_holder_item"] * (total_items - n_residents))
+        return {"scale_items": total_items, "scale_residents": n_residents, "scale_blocks": height,
+                "items_per_s_at_scale": round(at_scale), "gas_per_item_at_scale": round(gas / measure_items),
+                "scale_slots": scale_slots, "slots_detail": slots, "restart_s": round(restart, 1),
+                "restart_transactions": int(replayed[2]), "restart_blocks": int(replayed[3])}
+    finally:
+        node.stop(timeout=3600)
+
+
+def _slots_per_item(url: str, ledger: str, issuers, people) -> dict | None:
+    """Storage slots written per issued item and per registration, from the engine's prestate diff tracer."""
+    from ledger_node.harness import sign_issue_batch
+
+    client = httpx.Client(timeout=60)
+
+    def call(method, params):
+        return client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
+
+    def written(tx_hash: str) -> int | None:
+        answer = call("debug_traceTransaction", [tx_hash, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}])
+        if "result" not in answer:
+            return None
+        post = {k.lower(): v for k, v in answer["result"].get("post", {}).items()}
+        return sum(len(v.get("storage", {})) for v in post.values())
+
+    issuer = issuers[0]
+    nonce = int(call("eth_getTransactionCount", [issuer.address, "pending"])["result"], 16)
+    chain_id = int(call("eth_chainId", [])["result"], 16)
+    refs = [keccak(f"slots-{time.time_ns()}-{k}".encode()) for k in range(10)]
+    raw = sign_issue_batch(issuer, ledger, nonce, chain_id, people[:10], [1] * 10, refs)
+    tx_hash = call("eth_sendRawTransaction", [raw])["result"]
+    _wait_receipt(client, url, tx_hash)
+    existing = written(tx_hash)
+    if existing is None:
+        return None
+    return _with_gas_file(existing / 10)
+
+
+def count_slots(state_dump: Path) -> int:
+    """Storage slots in an anvil snapshot, counted while streaming it (hex -> gzip -> JSON keys of 32 bytes)."""
+    import zlib
+
+    pattern = re.compile(rb'"0x[0-9a-f]{64}":')
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)
+    count, carry = 0, b""
+    with open(state_dump, "rb") as f:
+        f.readline()                                   # the header
+        head = f.read(2)
+        if head != b"0x":
+            f.seek(-2, 1)
+        while chunk := f.read(8 << 20):
+            chunk = chunk.strip()
+            data = carry + inflate.decompress(bytes.fromhex(chunk.decode()))
+            count += len(pattern.findall(data[:-80] if len(data) > 80 else b""))
+            carry = data[-80:] if len(data) > 80 else data
+    count += len(pattern.findall(carry))
+    return count
+
+
+def _with_gas_file(existing: float) -> dict:
+    """New-holder and registration slot counts come from the contracts' gas test when it has run."""
+    from ledger_node import paths
+
+    detail = {"per_existing_holder_item": existing, "per_new_holder_item": existing + 1, "per_registration": 1,
+              "source": "existing-holder items traced here; new holder = +1 balance slot, registration = 1 slot"}
+    gas_file = paths.ROOT / "build" / "gas" / "issuance.json"
+    try:
+        data = json.loads(gas_file.read_text())
+        for key, name in (("slotsPerItemNewHolder", "per_new_holder_item"), ("slots_new", "per_new_holder_item")):
+            if isinstance(data.get(key), (int, float)):
+                detail[name] = data[key]
+    except (FileNotFoundError, ValueError):
+        pass
+    return detail
+
+
+# ---- load helpers --------------------------------------------------------------------------------------------
+
+def _resident(i: int) -> str:
+    from web3 import Web3
+
+    return Web3.to_checksum_address(keccak(f"bench-resident-{i}".encode())[:20])
+
+
+def _free() -> int:
+    from ledger_node.anvil import free_port
+
+    return free_port()
+
+
+def _setup(url: str, operator, *, n_residents: int, n_issuers: int, issuers=None, people=None):
+    from web3 import Web3
+
+    from ledger_node.harness import deploy_issuance
+
+    issuers = issuers or [Account.create() for _ in range(n_issuers)]
+    people = people or [_resident(i) for i in range(n_residents)]
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 600}))
+    ledger = deploy_issuance(w3, operator, residents=people, issuers=[i.address for i in issuers])
+    return ledger.address, issuers, people
+
+
+def _presign(url: str, ledger: str, issuers, people, items: int, *, offset: int, label: str,
+             batch: int = BATCH) -> list[list[str]]:
+    """Per issuer, its signed issueBatch transactions in nonce order (items spread round-robin over residents)."""
+    from ledger_node.harness import sign_issue_batch
+
+    client = httpx.Client(timeout=60)
+
+    def call(method, params):
+        return client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()["result"]
+
+    chain_id = int(call("eth_chainId", []), 16)
+    nonces = [int(call("eth_getTransactionCount", [i.address, "pending"]), 16) for i in issuers]
+    per_issuer: list[list[str]] = [[] for _ in issuers]
+    n_people = len(people)
+    for b, start in enumerate(range(0, items, batch)):
+        k = b % len(issuers)
+        idx = range(offset + start, offset + min(start + batch, items))
+        raw = sign_issue_batch(issuers[k], ledger, nonces[k], chain_id, [people[i % n_people] for i in idx],
+                               [1] * len(idx), [keccak(f"{label}-{i}".encode()) for i in idx], gas_per_item=60_000)
+        nonces[k] += 1
+        per_issuer[k].append(raw)
+    return per_issuer
+
+
+def _pump(url: str, per_issuer: list[list[str]]) -> tuple[float, int]:
+    """Send every transaction (one thread per issuer, at most MAX_IN_FLIGHT unmined); wait for all receipts.
+
+    Returns (seconds from the first send to the last receipt, gas used)."""
+    in_flight = threading.Semaphore(MAX_IN_FLIGHT)
+    sent: queue.Queue = queue.Queue()
+    errors: list[str] = []
+    gas = [0]
+
+    def sender(raws):
+        client = httpx.Client(timeout=600)
+        for raw in raws:
+            in_flight.acquire()
+            answer = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
+                                            "params": [raw]}).json()
+            if "error" in answer:
+                errors.append(str(answer["error"]))
+                in_flight.release()
+                continue
+            sent.put(answer["result"])
+
+    total = sum(len(r) for r in per_issuer)
+
+    def poller():
+        client = httpx.Client(timeout=600)
+        for _ in range(total - len(errors)):
+            try:
+                h = sent.get(timeout=600)
+            except queue.Empty:
+                return
+            receipt = _wait_receipt(client, url, h)
+            if int(receipt["status"], 16) != 1:
+                errors.append(f"{h} reverted")
+            gas[0] += int(receipt["gasUsed"], 16)
+            in_flight.release()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=sender, args=(r,), daemon=True) for r in per_issuer]
+    poll = threading.Thread(target=poller, daemon=True)
+    for t in threads + [poll]:
+        t.start()
+    for t in threads:
+        t.join()
+    poll.join()
+    seconds = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} transactions failed, e.g. {errors[0]}")
+    return seconds, gas[0]
+
+
+def _wait_receipt(client: httpx.Client, url: str, tx_hash: str, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        receipt = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt",
+                                         "params": [tx_hash]}).json().get("result")
+        if receipt:
+            return receipt
+        time.sleep(0.02)
+    raise TimeoutError(f"no receipt for {tx_hash}")
+
+
+# ---- the command ---------------------------------------------------------------------------------------------
+
+def command(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
+            scale: int = typer.Option(1_000_000, help="Issued items in the big ledger (built once, cached in var/bench/)."),
+            residents: int = typer.Option(100_000, help="Residents the big ledger's items go to."),
+            engine: str = typer.Option("anvil", help="anvil or hardhat."),
+            rebuild: bool = typer.Option(False, "--rebuild", help="Build the big ledger again.")):
+    """The embedded node: durability cost, issuance on a big ledger, kill -9 restart (minutes; see BENCHMARKS.md)."""
+    log = (lambda *a: None) if as_json else print
+    result = run(scale=scale, residents=residents, engine=engine, rebuild=rebuild, log=log)
+    result["machine_load_1m"] = round(os.getloadavg()[0], 2)
+    update_benchmarks_md(result)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(markdown(result))
+    return result
+
+
+def markdown(r: dict) -> str:
+    rows = [
+        ("durability cost: issueBatch throughput, node (gateway + journal) vs bare engine",
+         f"{r['durable_items_per_s']:,} vs {r['bare_items_per_s']:,} items/s "
+         f"({r['durable_tx_per_s']} vs {r['bare_tx_per_s']} tx/s of {r['batch_items']})",
+         f"ratio {r['durable_ratio']:.2f} (floor >= 0.90)"),
+        (f"the same with {r['overhead_batch_items_small_tx']}-item transactions",
+         f"{r['durable_tx_per_s_small_tx']} vs {r['bare_tx_per_s_small_tx']} tx/s",
+         f"ratio {r['durable_ratio_small_tx']:.2f} (reported)"),
+        (f"issuance on a ledger of {r['scale_items']:,} items / {r['scale_residents']:,} residents "
+         f"(~{(r['scale_slots'] or 0):,} storage slots, {r['scale_blocks']:,} blocks)",
+         f"{r['items_per_s_at_scale']:,} items/s", "floor >= 2,000 items/s"),
+        ("kill -9 and restart of that ledger",
+         f"{r['restart_s']} s ({r['restart_transactions']:,} transactions, {r['restart_blocks']:,} blocks replayed)",
+         "floor < 60 s"),
+    ]
+    lines = ["## node", "",
+             f"`citypoints bench node --scale {r.get('scale', r['scale_items']):,}` — engine {r['engine']}, "
+             f"gas per item {r['gas_per_item']:,} (fresh chain) / {r['gas_per_item_at_scale']:,} (at scale), "
+             f"load average {r.get('machine_load_1m')} on {os.cpu_count()} cores.", "",
+             "| measure | result | floor |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines) + "\n"
+
+
+def update_benchmarks_md(result: dict) -> None:
+    """Replace (or add) the `## node` section of BENCHMARKS.md, keeping every other section."""
+    from ledger_node import paths
+
+    path = paths.ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = markdown(result)
+    pattern = re.compile(r"^## node\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)

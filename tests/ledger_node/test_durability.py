@@ -1,0 +1,282 @@
+"""The embedded node keeps what it acknowledged: kill -9 under concurrent issuance, restart, and every
+acknowledged transaction and ref is on chain exactly once, on the very same blocks.
+
+CI runs 3 kill rounds on the default engine (anvil; a snapshot under load every other round) and 2 on
+Hardhat/EDR. The long mode, by hand:
+`CITYPOINTS_KILL_ROUNDS=50 .venv/bin/python -m pytest tests/ledger_node/test_durability.py -k underIssuanceLoad -s`.
+"""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+from web3 import Web3
+
+from ledger_node import journal, state_file
+from ledger_node.harness import SupervisedNode, deploy_issuance, sign_issue_batch
+
+ROUNDS = int(os.environ.get("CITYPOINTS_KILL_ROUNDS", "3"))
+SENDERS = 4
+ITEMS_PER_TX = 10
+
+
+class Load:
+    """SENDERS issuers sending issueBatch concurrently; remembers what the node acknowledged."""
+
+    def __init__(self, url: str, ledger: str, issuers, residents, chain_id: int, round_no: int):
+        self.url, self.ledger, self.issuers, self.residents = url, ledger, issuers, residents
+        self.chain_id, self.round_no = chain_id, round_no
+        self.acked: dict[str, list[bytes]] = {}   # tx hash -> refs
+        self.sent_refs: set[bytes] = set()
+        self.blocks_seen: dict[int, str] = {}
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self, nonces: dict[str, int]) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self._send, args=(i, issuer, nonces[issuer.address]), daemon=True)
+                   for i, issuer in enumerate(self.issuers)]
+        threads.append(threading.Thread(target=self._watch_blocks, daemon=True))
+        for t in threads:
+            t.start()
+        return threads
+
+    def _send(self, index: int, issuer, nonce: int) -> None:
+        client = httpx.Client(timeout=10)
+        seq = 0
+        while not self.stop.is_set():
+            refs = [keccak(f"r{self.round_no}-s{index}-{seq}-{k}".encode()) for k in range(ITEMS_PER_TX)]
+            people = [self.residents[(seq * ITEMS_PER_TX + k + index) % len(self.residents)] for k in range(ITEMS_PER_TX)]
+            raw = sign_issue_batch(issuer, self.ledger, nonce, self.chain_id, people, [1 + k for k in range(ITEMS_PER_TX)],
+                                   refs)
+            with self.lock:
+                self.sent_refs.update(refs)
+            try:
+                answer = client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
+                                                     "params": [raw]}).json()
+            except httpx.HTTPError:
+                return  # the node is gone: this transaction was never acknowledged
+            assert "result" in answer, answer
+            with self.lock:
+                self.acked[answer["result"]] = refs
+            nonce += 1
+            seq += 1
+
+    def _watch_blocks(self) -> None:
+        client = httpx.Client(timeout=5)
+        while not self.stop.is_set():
+            try:
+                block = client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                                                    "params": ["latest", False]}).json()["result"]
+            except (httpx.HTTPError, KeyError):
+                return
+            self.blocks_seen[int(block["number"], 16)] = block["hash"]
+            time.sleep(0.02)
+
+
+def _issued_refs(w3: Web3, ledger) -> dict[bytes, int]:
+    counts: dict[bytes, int] = {}
+    event = ledger.events.PointsIssued()
+    query = {"address": ledger.address, "fromBlock": 0, "toBlock": "latest", "topics": [event.topic]}
+    for log in w3.eth.get_logs(query):
+        ev = event.process_log(log)
+        skipped = set(ev["args"]["skipped"])
+        for i, ref in enumerate(ev["args"]["refs"]):
+            if i not in skipped:
+                counts[bytes(ref)] = counts.get(bytes(ref), 0) + 1
+    return counts
+
+
+def _wait_mined(w3: Web3, hashes, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    for h in hashes:
+        while True:
+            try:
+                receipt = w3.eth.get_transaction_receipt(h)
+                assert receipt["status"] == 1, f"acknowledged transaction {h} reverted"
+                break
+            except Exception as exc:
+                if "not found" not in str(exc).lower() and "TransactionNotFound" not in type(exc).__name__:
+                    raise
+                assert time.monotonic() < deadline, f"acknowledged transaction {h} never mined after restart"
+                time.sleep(0.1)
+
+
+def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) -> dict:
+    node = SupervisedNode(tmp_path, engine=engine, block_period=0.25)
+    node.start()
+    try:
+        operator = Account.from_key((tmp_path / "var" / "keys" / "operator.key").read_text().strip())
+        w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+        issuers = [Account.create() for _ in range(SENDERS)]
+        residents = [Account.create().address for _ in range(60)]
+        node.operator("evm_setAutomine", [True])  # set-up quickly; the load runs on block periods
+        ledger = deploy_issuance(w3, operator, residents=residents, issuers=[i.address for i in issuers])
+        node.operator("evm_setIntervalMining", [0.25])
+        chain_id = w3.eth.chain_id
+        all_acked: dict[str, list[bytes]] = {}
+        seen: dict[int, str] = {}
+        rng = random.Random(int(os.environ.get("CITYPOINTS_KILL_SEED", "0")) or None)
+        for r in range(rounds):
+            nonces = {i.address: w3.eth.get_transaction_count(i.address, "pending") for i in issuers}
+            load = Load(node.url, ledger.address, issuers, residents, chain_id, r)
+            threads = load.run(nonces)
+            time.sleep(rng.uniform(0.2, 1.5))
+            if snapshot_every and r % snapshot_every == 0:
+                node.operator("citypoints_snapshot")     # anvil: snapshot under load, journal continues after it
+                time.sleep(rng.uniform(0.0, 0.5))
+            node.kill()
+            load.stop.set()
+            for t in threads:
+                t.join(15)
+            all_acked.update(load.acked)
+            seen.update(load.blocks_seen)
+            node.start()
+            w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+            ledger = w3.eth.contract(address=ledger.address, abi=ledger.abi)
+            _wait_mined(w3, list(load.acked))
+            for number, block_hash in load.blocks_seen.items():
+                after = w3.eth.get_block(number)["hash"].to_0x_hex()
+                assert after == block_hash, f"round {r}: block {number} was {block_hash}, after restart {after}"
+            counts = _issued_refs(w3, ledger)
+            assert all(c == 1 for c in counts.values()), "a ref was issued more than once"
+            missing = [h for h, refs in load.acked.items() if any(counts.get(ref) != 1 for ref in refs)]
+            assert not missing, f"round {r}: acknowledged issuances missing after restart: {missing[:3]}"
+        # a clean stop and start keeps everything too, and every block seen by a client is unchanged
+        before = {n: w3.eth.get_block(n)["hash"] for n in range(w3.eth.block_number + 1)}
+        node.stop()
+        node.start()
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        assert {n: w3.eth.get_block(n)["hash"] for n in before} == before
+        for number, block_hash in seen.items():
+            assert w3.eth.get_block(number)["hash"].to_0x_hex() == block_hash
+        return {"rounds": rounds, "acknowledged": len(all_acked), "blocks": w3.eth.block_number}
+    finally:
+        node.stop()
+
+
+def test_kill9_underIssuanceLoad_keepsEveryAcknowledgedIssuanceExactlyOnce(tmp_path, artifacts):
+    """The default engine (anvil), with a snapshot under load every other round: restart = snapshot + journal."""
+    result = _kill_rounds(tmp_path, "anvil", ROUNDS, snapshot_every=2)
+    print(f"kill test (anvil): {result}")
+    assert result["acknowledged"] > 0
+
+
+def test_kill9_onHardhatEngine_replaysTheWholeJournal(tmp_path, artifacts):
+    result = _kill_rounds(tmp_path, "hardhat", 2)
+    print(f"kill test (hardhat): {result}")
+    assert result["acknowledged"] > 0
+
+
+# ---- corruption: detected on start, repaired where safe, reported ----------------------------------------------
+
+def _chain_with_transfers(tmp_path, n: int = 5) -> tuple[SupervisedNode, list[str]]:
+    node = SupervisedNode(tmp_path, block_period=0)
+    node.start()
+    operator = Account.from_key((tmp_path / "var" / "keys" / "operator.key").read_text().strip())
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    hashes = []
+    for i in range(n):
+        tx = {"to": "0x" + "22" * 20, "value": i + 1, "gas": 21_000, "nonce": i, "chainId": w3.eth.chain_id,
+              "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+        hashes.append(w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction).to_0x_hex())
+    return node, hashes
+
+
+def test_start_cutsTornJournalTail_andReportsIt(tmp_path):
+    node, hashes = _chain_with_transfers(tmp_path)
+    height = Web3(Web3.HTTPProvider(node.url)).eth.block_number
+    node.kill()
+    seg = journal.segments(node.chain_dir / "journal")[-1]
+    with open(seg, "ab") as f:                       # a write cut short by the crash
+        f.write(journal.encode({"k": "tx", "raw": "0x" + "ab" * 100})[:37])
+    node.start()
+    try:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        assert w3.eth.block_number == height
+        assert all(w3.eth.get_transaction_receipt(h)["status"] == 1 for h in hashes)
+        assert "cut a torn tail" in (node.chain_dir / "node.log").read_text()
+    finally:
+        node.stop()
+
+
+def test_start_refusesJournalDamagedInTheMiddle(tmp_path):
+    node, _ = _chain_with_transfers(tmp_path)
+    node.kill()
+    seg = journal.segments(node.chain_dir / "journal")[-1]
+    data = bytearray(seg.read_bytes())
+    data[12] ^= 0xFF                                 # inside the first record: valid records follow it
+    seg.write_bytes(bytes(data))
+    with pytest.raises(Exception, match="journal is damaged"):
+        node.start(timeout=60)
+
+
+def test_start_refusesTruncatedSnapshot(tmp_path):
+    node, _ = _chain_with_transfers(tmp_path)
+    node.stop()                                       # a clean stop writes state.dump
+    path = node.chain_dir / "state.dump"
+    path.write_text(path.read_text()[:-7])
+    with pytest.raises(Exception, match="digest mismatch"):
+        node.start(timeout=60)
+    with pytest.raises(state_file.CorruptState):
+        state_file.read_meta(path)
+
+
+# ---- backup and restore ----------------------------------------------------------------------------------------
+
+def test_backupWhileRunning_restoresTheSameChainElsewhere(tmp_path, monkeypatch):
+    from ledger_node import backup
+
+    node, hashes = _chain_with_transfers(tmp_path / "a")
+    monkeypatch.setenv("CITYPOINTS_HOME", str(node.home))
+    monkeypatch.setenv("CITYPOINTS_RPC_PORT", str(node.port))
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    blocks = {n: w3.eth.get_block(n)["hash"] for n in range(w3.eth.block_number + 1)}
+    manifest = backup.backup(tmp_path / "backup")
+    assert manifest["height"] == max(blocks)
+    _more_transfers(w3, node, 3)                       # after the backup: not in it
+    node.stop()
+
+    other = SupervisedNode(tmp_path / "b")
+    monkeypatch.setenv("CITYPOINTS_HOME", str(other.home))
+    monkeypatch.setenv("CITYPOINTS_RPC_PORT", str(other.port))
+    (other.home / "var" / "keys").mkdir(parents=True)
+    (other.home / "var" / "keys" / "operator.key").write_text((node.home / "var" / "keys" / "operator.key").read_text())
+    assert "restored" in backup.restore(tmp_path / "backup")
+    other.start()
+    try:
+        w3b = Web3(Web3.HTTPProvider(other.url))
+        assert w3b.eth.block_number == max(blocks)
+        assert {n: w3b.eth.get_block(n)["hash"] for n in blocks} == blocks
+        assert all(w3b.eth.get_transaction_receipt(h)["status"] == 1 for h in hashes)
+    finally:
+        other.stop()
+
+
+def test_restore_refusesDamagedBackup(tmp_path, monkeypatch):
+    from ledger_node import backup
+
+    node, _ = _chain_with_transfers(tmp_path / "a", n=2)
+    node.stop()
+    monkeypatch.setenv("CITYPOINTS_HOME", str(node.home))
+    monkeypatch.setenv("CITYPOINTS_RPC_PORT", str(node.port))
+    backup.backup(tmp_path / "backup")                 # the node is stopped: plain copy
+    state = tmp_path / "backup" / "state.dump"
+    state.write_text(state.read_text()[:-5])
+    monkeypatch.setenv("CITYPOINTS_HOME", str(tmp_path / "b"))
+    with pytest.raises(backup.BackupError, match="damaged"):
+        backup.restore(tmp_path / "backup")
+
+
+def _more_transfers(w3: Web3, node: SupervisedNode, n: int) -> None:
+    operator = Account.from_key((node.home / "var" / "keys" / "operator.key").read_text().strip())
+    nonce = w3.eth.get_transaction_count(operator.address, "pending")
+    for i in range(n):
+        tx = {"to": "0x" + "44" * 20, "value": 1, "gas": 21_000, "nonce": nonce + i, "chainId": w3.eth.chain_id,
+              "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+        w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction)
