@@ -17,6 +17,7 @@ contract Consortium is IConsortium {
     uint256 private _proposalCount;
 
     mapping(uint256 proposalId => Proposal) private _proposals;
+    // slither-disable-next-line uninitialized-state (filled by push in propose; slither misses pushes to mapped arrays)
     mapping(uint256 proposalId => Call[]) private _calls;
     mapping(uint256 proposalId => mapping(address member => bool)) private _approved;
     mapping(address target => mapping(bytes4 selector => CallPolicy)) private _policies;

@@ -97,6 +97,7 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
         if (r.newAccount != newAccount) revert MembershipRecoveryMismatch(account, r.newAccount, newAccount);
         if (block.timestamp > deadline) revert MembershipSignatureExpired(deadline, block.timestamp);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RECOVERY_OBJECTION_TYPEHASH, account, newAccount, deadline)));
+        // slither-disable-next-line unused-return (the third value, the error argument, is not needed: err is checked)
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != account) revert MembershipInvalidSignature(account, signer);
         delete _recoveries[account];
@@ -165,8 +166,14 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
             if (accounts[i] == address(0)) revert MembershipZeroValue();
             _grantRole(role, accounts[i]);
         }
-        if (accounts.length == 0) _issuerSchemes.remove(scheme);
-        else _issuerSchemes.add(scheme);
+        // set membership is idempotent: a scheme already absent or present is fine, so the bools are not needed
+        if (accounts.length == 0) {
+            // slither-disable-next-line unused-return
+            _issuerSchemes.remove(scheme);
+        } else {
+            // slither-disable-next-line unused-return
+            _issuerSchemes.add(scheme);
+        }
         emit IssuerAccountsSet(scheme, accounts);
     }
 

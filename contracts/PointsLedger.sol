@@ -133,6 +133,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         for (uint256 i = 0; i < n; ++i) {
             uint256 scheme = _schemeIds[i];
             uint256 packed = _holders[scheme][account];
+            // slither-disable-next-line incorrect-equality (an empty record is skipped; nothing to move)
             if (packed == 0) continue;
             _update(scheme, account, newAccount, packed & _MASK96, 0, _NO_CAP, 0);
             emit AccountMoved(scheme, account, newAccount, packed & _MASK96);
@@ -529,16 +530,19 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     function _requireExists(uint256 scheme) private view {
+        // slither-disable-next-line incorrect-equality (an enum compared with its zero value, not a balance)
         if (_schemes[scheme].status == SchemeStatus.None) revert PointsLedgerUnknownScheme(scheme);
     }
 
     function _revertStatus(uint256 scheme, SchemeStatus status) private pure {
+        // slither-disable-next-line incorrect-equality (an enum compared with its zero value, not a balance)
         if (status == SchemeStatus.None) revert PointsLedgerUnknownScheme(scheme);
         revert PointsLedgerSchemeNotActive(scheme, status);
     }
 
     function _transition(uint256 scheme, SchemeStatus fromA, SchemeStatus fromB, SchemeStatus to) private {
         SchemeStatus current = _schemes[scheme].status;
+        // slither-disable-next-line incorrect-equality (an enum compared with its zero value, not a balance)
         if (current == SchemeStatus.None) revert PointsLedgerUnknownScheme(scheme);
         if (current != fromA && current != fromB) revert PointsLedgerInvalidTransition(scheme, current, to);
         _schemes[scheme].status = to;

@@ -93,10 +93,12 @@ def _source_hash(sources: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _run_compiler(sources: list[Path], digest: str) -> dict[str, dict]:
+def standard_input(sources: list[Path] | None = None) -> dict:
+    """The compiler's standard-JSON input for `sources` (default: every contract), with the pinned settings.
+    Also what `make slither` analyses, so Slither sees exactly what we compile."""
     cfg = settings()
-    rel = [str(s.relative_to(paths.ROOT)) for s in sources]
-    std_input = {
+    rel = [str(s.relative_to(paths.ROOT)) for s in (sources if sources is not None else _source_files())]
+    return {
         "language": "Solidity",
         "sources": {r: {"urls": [r]} for r in rel},
         "settings": {
@@ -105,9 +107,14 @@ def _run_compiler(sources: list[Path], digest: str) -> dict[str, dict]:
             "viaIR": cfg["viaIR"],
             "remappings": [m.replace("node_modules/", "") for m in cfg["remappings"]],
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object",
-                                            "storageLayout", "devdoc", "userdoc"]}},
+                                            "storageLayout", "devdoc", "userdoc"], "": ["ast"]}},
         },
     }
+
+
+def _run_compiler(sources: list[Path], digest: str) -> dict[str, dict]:
+    cfg = settings()
+    std_input = standard_input(sources)
     try:
         output = solcx.compile_standard(std_input, solc_binary=paths.SOLC_WRAPPER, base_path=str(paths.ROOT),
                                         allow_empty=True)
@@ -154,3 +161,11 @@ def _problem(err: dict) -> CompileProblem:
     col = int(m.group(3)) if m else None
     return CompileProblem(loc.get("file") or (m.group(1) if m else "<unknown>"), line, col,
                           f"{err.get('type', 'Error')}: {err.get('message', '')}")
+
+
+if __name__ == "__main__":  # python -m ledger_node.compiler PATH: write the standard-JSON input (make slither)
+    import sys
+
+    doc = standard_input()
+    doc["settings"]["outputSelection"] = {"*": {"*": ["abi", "evm.bytecode", "evm.deployedBytecode"], "": ["ast"]}}
+    Path(sys.argv[1]).write_text(json.dumps(doc))
