@@ -1,6 +1,6 @@
 """Fixtures for the issuer SDK: a small city on the session node, set up once before any test's snapshot.
 
-Scheme 1 has room for everything; scheme 9 has a small quota and cap, for the refusal tests. Every test
+Scheme 51 has room for everything; scheme 9 has a small quota and cap, for the refusal tests. Every test
 that takes `city` runs between the root conftest's evm_snapshot and evm_revert.
 """
 from __future__ import annotations

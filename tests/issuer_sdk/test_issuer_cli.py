@@ -43,7 +43,7 @@ def cli_env(home: Path, city) -> dict:
 
 def cli_args(home: Path, records: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "issuer_sdk.cli", "issue", "--program", "volunteer", "--file", str(records),
-            "--scheme", "1", "--keystore", str(home / "issuer.json"), *extra]
+            "--scheme", str(SCHEME), "--keystore", str(home / "issuer.json"), *extra]
 
 
 def issued_on_chain(city) -> tuple[int, int]:
