@@ -19,6 +19,7 @@ from issuer_sdk.async_client import AsyncRpcTransport
 from issuer_sdk.rpc import RetryPolicy
 from ledger_node.compiler import load_artifact
 from ledger_node.revert import decode_revert
+from ledger_node.abi_types import split_types
 
 CONTRACTS = ("Consortium", "Membership", "PointsLedger", "Rates", "Clearing", "Exchange", "Redemption")
 
@@ -55,22 +56,7 @@ class Fn:
 @lru_cache(maxsize=None)
 def _fn(signature: str) -> Fn:
     inner = signature[signature.index("(") + 1:-1]
-    return Fn(signature, function_signature_to_4byte_selector(signature), tuple(_split_types(inner)))
-
-
-def _split_types(inner: str) -> list[str]:
-    out, depth, cur = [], 0, ""
-    for ch in inner:
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        cur += ch
-    if cur:
-        out.append(cur)
-    return out
+    return Fn(signature, function_signature_to_4byte_selector(signature), tuple(split_types(inner)))
 
 
 REDEEM = fn("redeem(address,address,uint256,bytes32,bytes32,uint256,bytes)")
@@ -201,7 +187,7 @@ def _plain(typ: str, v):
     if isinstance(v, (list, tuple)):
         inner = typ[:typ.rindex("[")] if typ.endswith("]") else None
         if typ.startswith("(") and not typ.endswith("]"):
-            comps = _split_types(typ[1:-1])
+            comps = split_types(typ[1:-1])
             return [_plain(t, x) for t, x in zip(comps, v)]
         return [_plain(inner, x) for x in v] if inner else list(v)
     return v

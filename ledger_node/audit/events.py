@@ -13,6 +13,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
 from ledger_node.compiler import load_artifact
+from ledger_node.abi_types import split_types
 
 TRANSFER_SINGLE = "0x" + keccak(text="TransferSingle(address,address,address,uint256,uint256)").hex()
 POINTS_ISSUED = "0x" + keccak(text="PointsIssued(uint256,address,uint256,bytes32[],uint32[],uint256[],uint256[],"
@@ -130,7 +131,7 @@ def _converter(t: str) -> Callable[[Any], Any]:
         inner = _converter(t[:t.rindex("[")])
         return lambda v: [inner(x) for x in v]
     if t.startswith("("):
-        parts = _split_tuple(t[1:-1])
+        parts = split_types(t[1:-1])
         convs = [_converter(p) for p in parts]
         return lambda v: tuple(c(x) for c, x in zip(convs, v))
     if t == "address":
@@ -138,21 +139,6 @@ def _converter(t: str) -> Callable[[Any], Any]:
     if t.startswith("bytes"):
         return lambda v: "0x" + v.hex()
     return lambda v: v
-
-
-def _split_tuple(s: str) -> list[str]:
-    out, depth, cur = [], 0, ""
-    for ch in s:
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        cur += ch
-    if cur:
-        out.append(cur)
-    return out
 
 
 def _signed(x: int, bits: int) -> int:

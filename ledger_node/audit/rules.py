@@ -13,6 +13,7 @@ from eth_utils import keccak
 from ledger_node.audit.model import MISMATCH, Problem
 from ledger_node.audit.replay import ROLES, State
 from ledger_node.audit.rpc import Rpc, RpcError
+from ledger_node.abi_types import split_types
 
 ZERO32 = "0x" + "00" * 32
 
@@ -36,9 +37,9 @@ class Comparison:
         if contract not in self.contracts:
             return
         name, _, rest = signature.partition("(")
-        arg_types = _split(rest[:-1])
+        arg_types = split_types(rest[:-1])
         data = "0x" + keccak(text=signature)[:4].hex() + abi_encode(arg_types, args).hex()
-        out_types = _split(out[1:-1]) if out.startswith("(") and not out.endswith("[]") else [out]
+        out_types = split_types(out[1:-1]) if out.startswith("(") and not out.endswith("[]") else [out]
         self.checks.append((_Check(contract, signature, args, expected,
                                    lambda raw: convert(_normalise(abi_decode(out_types, raw)[0]))), data))
 
@@ -170,21 +171,6 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
     # AuditAttestations
     c.add("AuditAttestations", "attestationCount()", [], "uint256", len(st.attestations))
     return c.run(), len(c.checks)
-
-
-def _split(s: str) -> list[str]:
-    out, depth, cur = [], 0, ""
-    for ch in s:
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        cur += ch
-    if cur:
-        out.append(cur)
-    return out
 
 
 def _normalise(v):
