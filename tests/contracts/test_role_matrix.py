@@ -174,14 +174,20 @@ def test_roleMatrix_onlyPermittedRolesPass(ctx, contract):
     functions = _state_changing(contract)
     assert functions == set(rows), f"rows missing: {functions - set(rows)}, stale rows: {set(rows) - functions}"
     bound = {"Consortium": ctx.env.consortium, "Membership": ctx.env.membership, "PointsLedger": ctx.env.ledger}[contract]
+    problems = matrix_problems(ctx.w3, ctx.env, bound, rows, ctx)
+    assert not problems, "\n".join(problems)
+
+
+def matrix_problems(w3, env, bound, rows: dict[str, Row], ctx) -> list[str]:
+    """Every cell of a contract's rows: an eth_call of each function as each role, checked against its row."""
     problems = []
     for fn_name, row in sorted(rows.items()):
         fn = getattr(bound.functions, fn_name)(*row.args(ctx))
         for role in ROLES:
-            error, args = simulate_error(ctx.w3, _addr(ctx.env, role), fn)
+            error, args = simulate_error(w3, _addr(env, role), fn)
             if role in row.permitted:
                 if error is not None and error not in row.ok_errors:
                     problems.append(f"{fn_name} as {role}: permitted but got {error}{args}")
             elif error != row.error:
                 problems.append(f"{fn_name} as {role}: expected {row.error}, got {error}{args}")
-    assert not problems, "\n".join(problems)
+    return problems

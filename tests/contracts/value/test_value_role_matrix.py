@@ -15,8 +15,7 @@ from ledger_node.system import call
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME
-from ..helpers import simulate_error
-from ..test_role_matrix import GOV, ROLES, TABLES as CORE_TABLES, Row, _addr, _state_changing
+from ..test_role_matrix import GOV, ROLES, TABLES as CORE_TABLES, Row, _state_changing, matrix_problems
 from .conftest import parts_of
 
 G = "ConsortiumGovernedUnauthorized"
@@ -103,19 +102,9 @@ def test_roleMatrix_coversEveryDeployedContract(session_system):
 
 
 @pytest.mark.parametrize("contract", sorted(TABLES))
-def test_valueRoleMatrix_onlyPermittedRolesPass(vctx, contract):
+def test_valueRoleMatrix_onlyPermittedRolesPass(w3, vctx, contract):
     rows = TABLES[contract]
     functions = _state_changing(contract)
     assert functions == set(rows), f"rows missing: {functions - set(rows)}, stale rows: {set(rows) - functions}"
-    bound = vctx.value.contracts[contract]
-    problems = []
-    for fn_name, row in sorted(rows.items()):
-        fn = getattr(bound.functions, fn_name)(*row.args(vctx))
-        for role in ROLES:
-            error, args = simulate_error(vctx.env.consortium.w3, _addr(vctx.env, role), fn)
-            if role in row.permitted:
-                if error is not None and error not in row.ok_errors:
-                    problems.append(f"{fn_name} as {role}: permitted but got {error}{args}")
-            elif error != row.error:
-                problems.append(f"{fn_name} as {role}: expected {row.error}, got {error}{args}")
+    problems = matrix_problems(w3, vctx.env, vctx.value.contracts[contract], rows, vctx)
     assert not problems, "\n".join(problems)
