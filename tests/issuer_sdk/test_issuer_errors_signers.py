@@ -11,6 +11,7 @@ from issuer_sdk import ConfigurationError, IssuerError, QuotaExceeded, errors, k
 from issuer_sdk.encoding import UnsignedTx
 from issuer_sdk.ledger import LedgerCodec, load_abi
 from issuer_sdk.signer import LocalSigner, Signer, sign_tx
+from isdk_helpers import SCHEME
 
 
 def test_everyLedgerErrorHasAGeneratedClass():
@@ -81,7 +82,7 @@ def test_hsmSigner_issuesOnTheNode_withoutNativeCoin(city, operator):
     hsm = FakeHsm()
     m = city.contracts["Membership"]
     propose_and_execute(m.w3, city.contracts["Consortium"], [operator],
-                        [call(m, "setIssuerAccounts", 1, [city.issuer.address, hsm.address])], advance_time=True)
-    client = IssuerClient(city.rpc_url, city.addresses["PointsLedger"], hsm, 1, "0x" + "01" * 32)
+                        [call(m, "setIssuerAccounts", SCHEME, [city.issuer.address, hsm.address])], advance_time=True)
+    client = IssuerClient(city.rpc_url, city.addresses["PointsLedger"], hsm, SCHEME, "0x" + "01" * 32)
     assert client.issue(city.residents[0], 7, "hsm-1").status == "issued" and hsm.calls == 1
 
