@@ -45,9 +45,10 @@ def test_indexer_resumesReprocessesIdempotentlyAndRebuildsOnReorg(api, w3, api_c
             assert _count(rt.store, IdxEvent) == events
             # a reorganised chain (hash mismatch at the cursor) is rebuilt from the start block
             rt.store.call(lambda s: setattr(s.get(IdxCursor, 1), "block_hash", "0x" + "00" * 32))
-            before = ix.rebuilds
+            # the live server's own indexer runs on this loop too and may see the mismatch first
+            before = ix.rebuilds + rt.indexer.rebuilds
             await ix.sync_once()
-            assert ix.rebuilds == before + 1
+            assert ix.rebuilds + rt.indexer.rebuilds >= before + 1
         finally:
             await chain.aclose()
     asyncio.run_coroutine_threadsafe(go(), _server_loop(live)).result(60)
