@@ -638,16 +638,8 @@ async function approveRequest(req, pw, button, error) {
     return;
   }
   const done = busy(button, t("pay.signing"));
-  let wallet;
-  try {
-    wallet = await keystore.unlock(state.record, pw.value);
-  } catch (exc) {
-    done();
-    error.append(alertBox(errorText(exc)));
-    pw.select();
-    pw.focus();
-    return;
-  }
+  let wallet = await unlockOrExplain(pw, error, done);
+  if (!wallet) return;
   try {
     const { EIP712Domain, ...types } = req.typedData.types;
     const signature = await wallet.signTypedData(req.typedData.domain, types, req.typedData.message);
@@ -824,16 +816,8 @@ async function submitExchange(pw, button, error) {
     return;
   }
   const done = busy(button, t("ex.signing"));
-  let wallet;
-  try {
-    wallet = await keystore.unlock(state.record, pw.value);
-  } catch (exc) {
-    done();
-    error.append(alertBox(errorText(exc)));
-    pw.select();
-    pw.focus();
-    return;
-  }
+  let wallet = await unlockOrExplain(pw, error, done);
+  if (!wallet) return;
   try {
     const { EIP712Domain, ...types } = q.typedData.types;
     const m = q.typedData.message;
@@ -981,3 +965,16 @@ function tick() {
 }
 
 start();
+
+// Decrypt the key with the typed password; on failure explain why, end the busy state and return null.
+async function unlockOrExplain(pw, error, done) {
+  try {
+    return await keystore.unlock(state.record, pw.value);
+  } catch (exc) {
+    done();
+    error.append(alertBox(errorText(exc)));
+    pw.select();
+    pw.focus();
+    return null;
+  }
+}
