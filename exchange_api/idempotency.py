@@ -12,12 +12,14 @@ from typing import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api.errors import ApiError, Conflict, InvalidRequest
 from exchange_api.store.models import IdempotencyRecord
 
 Handler = Callable[[], Awaitable[tuple[int, dict]]]
+RECORDS = IdempotencyRecord.__table__  # Core statements: three per request, the ORM's bookkeeping is not needed
 
 
 async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -> JSONResponse:
@@ -32,11 +34,10 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -
                                        default=str).encode()).hexdigest()
 
     def claim(s):
-        s.add(IdempotencyRecord(scope=scope, key=key, request_hash=digest))
-        s.flush()
+        s.execute(insert(RECORDS).values(scope=scope, key=key, request_hash=digest))
 
     try:
-        await rt.store.run(claim)
+        await rt.store.write(claim)
     except IntegrityError:
         prior = await rt.store.run(lambda s: s.get(IdempotencyRecord, (scope, key)))
         if prior is None:
@@ -52,26 +53,22 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -
         status, payload = await handler()
     except ApiError as exc:
         if exc.status >= 500:
-            await rt.store.run(lambda s: _forget(s, scope, key))
+            await rt.store.write(lambda s: _forget(s, scope, key))
             raise
         payload = exc.body(request.state.request_id)
-        await rt.store.run(lambda s: _keep(s, scope, key, exc.status, payload))
+        await rt.store.write(lambda s: _keep(s, scope, key, exc.status, payload))
         return JSONResponse(payload, exc.status, headers=exc.headers)
     except BaseException:
-        await rt.store.run(lambda s: _forget(s, scope, key))
+        await rt.store.write(lambda s: _forget(s, scope, key))
         raise
-    await rt.store.run(lambda s: _keep(s, scope, key, status, payload))
+    await rt.store.write(lambda s: _keep(s, scope, key, status, payload))
     return JSONResponse(payload, status)
 
 
 def _keep(s, scope, key, status, payload):
-    row = s.get(IdempotencyRecord, (scope, key))
-    if row is not None:
-        row.status_code = status
-        row.body = json.dumps(payload)
+    s.execute(update(RECORDS).where(RECORDS.c.scope == scope, RECORDS.c.key == key)
+              .values(status_code=status, body=json.dumps(payload)))
 
 
 def _forget(s, scope, key):
-    row = s.get(IdempotencyRecord, (scope, key))
-    if row is not None and row.status_code is None:
-        s.delete(row)
+    s.execute(delete(RECORDS).where(RECORDS.c.scope == scope, RECORDS.c.key == key, RECORDS.c.status_code.is_(None)))

@@ -50,8 +50,9 @@ class Indexer:
         self.addresses = [a for a in chain.addresses.values()]
         self.head = 0
         self.block = -1
-        self.version = 0  # bumped on every commit; read caches key on it
-        self.listeners: list[Callable[[], None]] = []
+        # called after every commit with the accounts whose balances it changed, or None when it changed
+        # something every balance depends on (a rate, a scheme's status, a rebuild): read caches drop entries
+        self.on_commit: Callable[[set[str] | None], None] | None = None
         self.rebuilds = 0
         self.max_lag = 0
 
@@ -95,12 +96,12 @@ class Indexer:
             frm = self.block + 1
             to = min(target, frm + self.range_size - 1)
             logs, to_hash = await self._fetch(frm, to)
-            total += await self.store.run(lambda s: self._apply(s, logs, to, to_hash, head))
+            events, changed = await self.store.write(lambda s: self._apply(s, logs, to, to_hash, head))
+            total += events
             self.block = to
-            self.version += 1
             metrics.INDEXER_EVENTS.inc(len(logs))
-            for fn in self.listeners:
-                fn()
+            if self.on_commit is not None:
+                self.on_commit(changed)
         metrics.INDEXER_BLOCK.set(self.block)
         metrics.INDEXER_LAG.set(self.lag)
         self.max_lag = max(self.max_lag, self.lag)
@@ -115,11 +116,10 @@ class Indexer:
                 s.execute(delete(model))
             s.add(IdxCursor(id=1, chain_id=self.chain.chain_id, start_block=start, block_number=start - 1,
                             block_hash="", head=0))
-        await self.store.run(wipe)
+        await self.store.write(wipe)
         self.block = start - 1
-        self.version += 1
-        for fn in self.listeners:
-            fn()
+        if self.on_commit is not None:
+            self.on_commit(None)
 
     async def _hash(self, number: int) -> str | None:
         block = await self.chain.request("eth_getBlockByNumber", [hex(number), False])
@@ -139,7 +139,7 @@ class Indexer:
 
     # -- decoding into rows ------------------------------------------------------------------------------
 
-    def _apply(self, s, logs: list[dict], to: int, to_hash: str, head: int) -> int:
+    def _apply(self, s, logs: list[dict], to: int, to_hash: str, head: int) -> tuple[int, set[str] | None]:
         p = Projection()
         for lg in logs:
             if lg.get("removed"):
@@ -153,7 +153,8 @@ class Indexer:
         p.write(s)
         cursor = s.get(IdxCursor, 1)
         cursor.block_number, cursor.block_hash, cursor.head = to, to_hash, head
-        return len(p.events)
+        rates_or_status = any(k in ("rate", "status") for fields in p.schemes.values() for k in fields)
+        return len(p.events), (None if rates_or_status else {account for account, _ in p.balances})
 
 
 class Projection:
@@ -316,15 +317,15 @@ class Projection:
         ins = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
 
         def upsert(model, rows: list[dict], keys: list[str], update: list[str] | None = None):
+            """One executemany of a cached statement (Core, on the table): the ORM and a VALUES list compiled
+            per chunk cost more than the rows themselves."""
             if not rows:
                 return
-            for i in range(0, len(rows), 500):
-                chunk = rows[i:i + 500]
-                stmt = ins(model).values(chunk)
-                cols = update if update is not None else [c for c in chunk[0] if c not in keys]
-                stmt = (stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
-                        if cols else stmt.on_conflict_do_nothing(index_elements=keys))
-                s.execute(stmt)
+            stmt = ins(model.__table__)
+            cols = update if update is not None else [c for c in rows[0] if c not in keys]
+            stmt = (stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+                    if cols else stmt.on_conflict_do_nothing(index_elements=keys))
+            s.execute(stmt, rows)
 
         upsert(IdxEvent, self.events, ["block_number", "log_index"], [])
         upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b) for (a, sc), b in self.balances.items()],

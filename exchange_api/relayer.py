@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from exchange_api import metrics
-from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, RpcFailure, hex0x, unhex
+from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, RpcFailure, _unwrap, hex0x, unhex
 from exchange_api.errors import NodeUnavailable
 from exchange_api.store.db import Store
 from exchange_api.store.models import RelayedTransaction
@@ -36,6 +36,42 @@ from issuer_sdk.signer import LocalSigner, sign_tx
 log = logging.getLogger("citypoints.relayer")
 
 OnMined = Callable[[list[tuple[RelayedTransaction, dict, tuple | None]]], Awaitable[None]]
+
+
+MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
+
+
+@dataclass(eq=False)
+class _Job:
+    kind: str
+    subject_id: str
+    to: str
+    data: bytes
+    gas: int
+    resident: str | None
+    intent_nonce: str | None
+    deadline: int | None
+    persist_with: Callable | None
+    account: "RelayerAccount"
+    future: asyncio.Future
+    nonce: int = -1
+    raw: bytes = b""
+    hash: str = ""
+
+
+RELAYED = RelayedTransaction.__table__  # Core inserts on the hot path
+
+
+def _row(job: _Job) -> dict:
+    return dict(tx_hash=job.hash, kind=job.kind, subject_id=job.subject_id, resident=job.resident,
+                intent_nonce=job.intent_nonce, deadline=job.deadline, to=job.to, data=hex0x(job.data),
+                raw=hex0x(job.raw), gas=job.gas, relayer=job.account.address, relayer_nonce=job.nonce, status="signed")
+
+
+def _filler_row(job: _Job) -> dict:
+    """A zero-value transfer to the relayer itself that takes the nonce `job` could not use."""
+    return dict(tx_hash=job.hash, kind="filler", subject_id=job.subject_id, to=job.account.address, data="0x",
+                raw=hex0x(job.raw), gas=21_000, relayer=job.account.address, relayer_nonce=job.nonce, status="signed")
 
 
 @dataclass
@@ -64,6 +100,10 @@ class Relayer:
         self.accounts = [RelayerAccount(chain, k) for k in relayer_keys]
         self.onboarding = RelayerAccount(chain, onboarding_key) if onboarding_key else None
         self._rr = itertools.count()
+        self._queue: list[_Job] = []
+        self._queued = asyncio.Event()
+        self._sender: asyncio.Task | None = None
+        self._resend_needed = False
         self._waiters: dict[str, asyncio.Future] = {}
         self._since: dict[str, float] = {}
         self.on_mined: OnMined | None = None
@@ -81,36 +121,96 @@ class Relayer:
                      persist_with: Callable | None = None, account: RelayerAccount | None = None) -> str:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
 
-        Raises NodeUnavailable when the node cannot be reached (the record stays persisted as `signed`, and
-        reconcile() finishes it), ChainRevert / RpcFailure when the node refuses it.
+        Submissions queue up and go out in batches (see `_send_batch`). Once persisted the transaction is the
+        relayer's to deliver: a node that cannot be reached at the send leaves it `signed` and `reconcile()`
+        sends it when the node is back, so the caller still gets its hash (pending). Raises what
+        `persist_with` raised (nothing was sent), ChainRevert / RpcFailure when the node refused it.
         """
         if account is None:
             if not self.accounts:
                 raise NodeUnavailable("no relayer account is configured (CITYPOINTS_RELAYER_KEYS)")
             account = self.accounts[next(self._rr) % len(self.accounts)]
-        async with account.nonces.reserve() as n:
-            raw = sign_tx(account.signer, UnsignedTx(self.chain.chain_id, n, gas, unhex(to), data))
-            h = tx_hash(raw)
-
-            def persist(s):
-                s.add(RelayedTransaction(tx_hash=h, kind=kind, subject_id=subject_id, resident=resident,
-                                         intent_nonce=intent_nonce, deadline=deadline, to=to, data=hex0x(data),
-                                         raw=hex0x(raw), gas=gas, relayer=account.address, relayer_nonce=n,
-                                         status="signed"))
-                if persist_with is not None:
-                    persist_with(s, h)
-            await self.store.run(persist)
-            self._watch(h)
-            try:
-                await self.chain.request("eth_sendRawTransaction", [hex0x(raw)])
-            except NodeUnavailable:
-                raise  # persisted: reconcile() re-sends it
-            except (ChainRevert, RpcFailure):
-                self._unwatch(h)
-                await self.store.run(lambda s: _set_status(s, h, "failed"))
-                raise
+        job = _Job(kind, subject_id, to, data, gas, resident, intent_nonce, deadline, persist_with, account,
+                   asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_loop(), name="relayer-sender")
+        self._queued.set()
+        h = await job.future
         metrics.RELAYED.labels(kind).inc()
         return h
+
+    async def _send_loop(self) -> None:
+        """One batch at a time: everything queued while the previous batch was persisted and sent."""
+        while True:
+            if not self._queue:
+                self._queued.clear()
+                await self._queued.wait()
+            jobs, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                await self._send_batch(jobs)
+            except BaseException as exc:  # the batch's own failure (a database outage): its callers get it
+                for job in jobs:
+                    job.account.nonces.reset()  # nonces taken but maybe not sent: ask the node again
+                    if not job.future.done():
+                        job.future.set_exception(exc if isinstance(exc, Exception) else NodeUnavailable(str(exc)))
+                if not isinstance(exc, Exception):
+                    raise
+
+    async def _send_batch(self, jobs: list["_Job"]) -> None:
+        """Sign every job with its account's next nonce, persist them all in one database transaction (each
+        job's record in its own savepoint), send them in one JSON-RPC batch. A job whose record cannot be
+        written (its consent was used before) leaves its nonce to a zero-value filler transaction to the
+        relayer itself, so the account's later transactions are not stuck behind a gap."""
+        for job in jobs:
+            async with job.account.nonces.reserve() as n:
+                job.nonce = n
+                job.raw = sign_tx(job.account.signer, UnsignedTx(self.chain.chain_id, n, job.gas, unhex(job.to),
+                                                                 job.data))
+                job.hash = tx_hash(job.raw)
+
+        def persist(s):
+            outcomes = []
+            for job in jobs:
+                try:
+                    with s.begin_nested():
+                        s.execute(insert(RELAYED).values(_row(job)))
+                        if job.persist_with is not None:
+                            job.persist_with(s, job.hash)
+                    outcomes.append(None)
+                except Exception as exc:  # noqa: BLE001 - handed to this job's caller
+                    outcomes.append(exc)
+                    filler = sign_tx(job.account.signer, UnsignedTx(self.chain.chain_id, job.nonce, 21_000,
+                                                                    unhex(job.account.address), b""))
+                    job.raw, job.hash = filler, tx_hash(filler)
+                    s.execute(insert(RELAYED).values(_filler_row(job)))
+            return outcomes
+        outcomes = await self.store.write(persist)
+        for job in jobs:
+            self._watch(job.hash)
+        try:
+            answers = await self.chain.batch([("eth_sendRawTransaction", [hex0x(job.raw)]) for job in jobs])
+        except NodeUnavailable:
+            answers = None  # persisted as signed: reconcile() sends them once the node answers again
+            self._resend_needed = True
+        refused = []
+        for job, failure, answer in zip(jobs, outcomes, answers or [None] * len(jobs)):
+            try:
+                if answer is not None:
+                    _unwrap(answer)
+            except (ChainRevert, RpcFailure) as exc:
+                self._unwatch(job.hash)
+                job.account.nonces.reset()  # the node did not take this nonce: ask it again next time
+                refused.append(job.hash)
+                failure = failure or exc
+            if job.future.done():  # its caller went away; the transaction goes on all the same
+                continue
+            if failure is not None:
+                job.future.set_exception(failure)
+            else:
+                job.future.set_result(job.hash)
+        if refused:
+            await self.store.write(lambda s: [_set_status(s, h, "failed") for h in refused])
 
     async def wait(self, h: str, timeout: float) -> Mined | None:
         """The mined outcome of `h`, or None when not mined within `timeout` seconds."""
@@ -147,6 +247,9 @@ class Relayer:
                 await self.track_once(sweep=time.monotonic() >= sweep_at)
                 if time.monotonic() >= sweep_at:
                     sweep_at = time.monotonic() + 1.0
+                if self._resend_needed:  # a batch was persisted while the node was away: deliver it now
+                    self._resend_needed = False
+                    await self.reconcile()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # node or database outage: keep following once they are back
@@ -182,7 +285,7 @@ class Relayer:
         for r in receipts:
             ok = int(r["status"], 16) == 1
             outcomes[r["transactionHash"]] = Mined(r, ok, None if ok else await self._revert_reason(r))
-        rows = await self.store.run(lambda s: _mark_mined(s, outcomes))
+        rows = await self.store.write(lambda s: _mark_mined(s, outcomes))
         if self.on_mined is not None and rows:
             await self.on_mined([(row, outcomes[row.tx_hash].receipt, outcomes[row.tx_hash].error) for row in rows])
         for h, m in outcomes.items():
@@ -229,12 +332,12 @@ class Relayer:
                 continue
             except (RpcFailure, ChainRevert):
                 self._unwatch(row.tx_hash)
-            if await self._already_done(row):
-                await self.store.run(lambda s, h=row.tx_hash: _set_status(s, h, "replaced"))
+            if row.kind == "filler" or await self._already_done(row):
+                await self.store.write(lambda s, h=row.tx_hash: _set_status(s, h, "replaced"))
                 counts["dropped"] += 1
                 continue
             if row.deadline is not None and row.deadline < time.time():
-                await self.store.run(lambda s, h=row.tx_hash: _set_status(s, h, "failed"))
+                await self.store.write(lambda s, h=row.tx_hash: _set_status(s, h, "failed"))
                 if self.on_mined:
                     await self.on_mined([(row, None, ("ResidentSignatureExpired", ()))])
                 counts["dropped"] += 1

@@ -44,7 +44,9 @@ class Runtime:
         from exchange_api.webhooks import Dispatcher
         self.webhooks = Dispatcher(self)
         self.auth_cache: dict[str, tuple[Principal | None, float]] = {}
-        self.balance_cache: dict[str, tuple[int, dict, float]] = {}
+        self.balance_cache: dict[str, dict] = {}  # resident -> balances (services.residents)
+        self.balance_epoch = 0  # bumped by every indexer commit
+        self.indexer.on_commit = self._indexed
         self.buckets: dict[str, Bucket] = {}
         self.tasks: list[asyncio.Task] = []
         self.pii_key = settings.pii_key_bytes()
@@ -79,6 +81,14 @@ class Runtime:
         await self.webhooks.aclose()
         await self.chain.aclose()
         self.store.dispose()
+
+    def _indexed(self, accounts: set[str] | None) -> None:
+        self.balance_epoch += 1
+        if accounts is None:
+            self.balance_cache.clear()
+        else:
+            for account in accounts:
+                self.balance_cache.pop(account, None)
 
     def allow(self, bucket_key: str) -> float | None:
         """Token bucket per key: None when allowed, else seconds until the next token."""

@@ -47,9 +47,7 @@ class Settings(BaseSettings):
     request_ttl_s: int = Field(900, ge=30)  # redemption requests: deadline of the consent they ask for
     rate_limit_per_s: float = Field(200.0, gt=0)
     rate_limit_burst: int = Field(400, ge=1)
-    precheck_signatures: Literal["auto", "always", "never"] = "auto"
     redeem_gas: int = Field(1_500_000, ge=100_000)
-    balance_cache_s: float = Field(0.0, ge=0)  # >0: serve balances up to this old while the indexer commits
 
     # Indexer
     indexer_enabled: bool = True

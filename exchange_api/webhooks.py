@@ -62,7 +62,7 @@ async def create_endpoint(rt, principal, body) -> tuple[int, dict]:
     secret = "whsec_" + secrets.token_urlsafe(24)
     row = WebhookEndpoint(id=new_id("we"), merchant_id=principal.merchant_id, url=body.url,
                           secret=crypto.seal_bytes(rt.pii_key, "webhook", secret.encode()))
-    await rt.store.run(lambda s: s.add(row))
+    await rt.store.write(lambda s: s.add(row))
     return 201, {"object": "webhook_endpoint", "id": row.id, "url": row.url, "secret": secret,
                  "createdAt": iso(row.created_at)}
 
@@ -85,21 +85,26 @@ async def delete_endpoint(rt, principal, endpoint_id: str) -> tuple[int, dict]:
             raise NotFound("no such webhook endpoint", code="webhook_endpoint_not_found")
         r.deleted_at = utcnow()
         return r
-    r = await rt.store.run(delete)
+    r = await rt.store.write(delete)
     return 200, {"object": "webhook_endpoint", "id": r.id, "url": r.url, "secret": None,
                  "createdAt": iso(r.created_at)}
 
 
-def enqueue(s, rt, merchant_id: int, event_type: str, obj: dict) -> None:
-    """Queue `event_type` for every endpoint of the merchant (inside the caller's transaction)."""
-    eps = list(s.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.merchant_id == merchant_id,
-                                                           WebhookEndpoint.deleted_at.is_(None))))
-    for ep in eps:
-        event_id = new_id("evt")
-        payload = json.dumps({"id": event_id, "object": "event", "type": event_type, "created": int(time.time()),
-                              "data": {"object": obj}}, separators=(",", ":"))
-        s.add(WebhookDelivery(id=event_id, endpoint_id=ep, event_type=event_type, payload=payload,
-                              status="pending", attempts=0, next_attempt_at=0.0))
+def enqueue(s, events: list[tuple[int, str, dict]]) -> None:
+    """Queue each (merchant id, event type, object) for every endpoint of its merchant (inside the caller's
+    transaction; one query for the endpoints of all of them)."""
+    merchants = {m for m, _, _ in events}
+    endpoints: dict[int, list[str]] = {}
+    for ep_id, merchant_id in s.execute(select(WebhookEndpoint.id, WebhookEndpoint.merchant_id).where(
+            WebhookEndpoint.merchant_id.in_(merchants), WebhookEndpoint.deleted_at.is_(None))):
+        endpoints.setdefault(merchant_id, []).append(ep_id)
+    for merchant_id, event_type, obj in events:
+        for ep in endpoints.get(merchant_id, ()):
+            event_id = new_id("evt")
+            payload = json.dumps({"id": event_id, "object": "event", "type": event_type, "created": int(time.time()),
+                                  "data": {"object": obj}}, separators=(",", ":"))
+            s.add(WebhookDelivery(id=event_id, endpoint_id=ep, event_type=event_type, payload=payload,
+                                  status="pending", attempts=0, next_attempt_at=0.0))
 
 
 class Dispatcher:
@@ -159,7 +164,7 @@ class Dispatcher:
                 else:
                     row.last_error = err
                     row.next_attempt_at = time.time() + settings.webhook_backoff_s * 2 ** (row.attempts - 1)
-        await self.rt.store.run(save)
+        await self.rt.store.write(save)
         return len(due) == limit
 
     async def _post(self, d: WebhookDelivery, ep: WebhookEndpoint) -> tuple[bool, str | None]:

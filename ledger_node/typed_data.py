@@ -54,3 +54,62 @@ def typed_data(primary_type: str, chain_id: int, verifying_contract: str, messag
 def sign(account, document: dict) -> bytes:
     """Sign a typed-data document with an eth-account LocalAccount; returns the 65-byte signature."""
     return bytes(account.sign_typed_data(full_message=document).signature)
+
+
+def digest(primary_type: str, chain_id: int, verifying_contract: str, message: dict) -> bytes:
+    """The EIP-712 hash a wallet signs for a flat message (every field a static type: RedemptionConsent,
+    ExchangeIntent): the same bytes as eth-account's generic encoder, at a small fraction of its cost (a service
+    checks hundreds of signatures a second)."""
+    from eth_utils import keccak
+    words = [_type_hash(primary_type)]
+    for field in TYPES[primary_type]:
+        words.append(_word(field["type"], message[field["name"]]))
+    return keccak(b"\x19\x01" + _domain_separator(chain_id, verifying_contract.lower()) + keccak(b"".join(words)))
+
+
+def recover(digest_: bytes, signature: bytes) -> str:
+    """The checksummed address that signed `digest_` (65 bytes r || s || v, v 27/28 or 0/1); ValueError if none."""
+    import coincurve
+    from eth_utils import keccak, to_checksum_address
+    if len(signature) != 65:
+        raise ValueError("a signature is 65 bytes")
+    v = signature[64] - 27 if signature[64] >= 27 else signature[64]
+    if v not in (0, 1):
+        raise ValueError("bad recovery id")
+    public = coincurve.PublicKey.from_signature_and_message(signature[:64] + bytes([v]), digest_, hasher=None)
+    return to_checksum_address(keccak(public.format(compressed=False)[1:])[-20:])
+
+
+def _word(typ: str, value) -> bytes:
+    if typ == "address":
+        return bytes(12) + bytes.fromhex(value[2:] if isinstance(value, str) else bytes(value).hex())
+    if typ == "bytes32":
+        raw = bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+        if len(raw) != 32:
+            raise ValueError("a bytes32 field needs 32 bytes")
+        return raw
+    if typ.startswith("uint"):
+        return int(value).to_bytes(32, "big")
+    raise ValueError(f"{typ} is not a flat EIP-712 field type")
+
+
+_CACHE: dict = {}
+
+
+def _type_hash(primary_type: str) -> bytes:
+    key = ("type", primary_type)
+    if key not in _CACHE:
+        from eth_utils import keccak
+        fields = ",".join(f"{f['type']} {f['name']}" for f in TYPES[primary_type])
+        _CACHE[key] = keccak(text=f"{primary_type}({fields})")
+    return _CACHE[key]
+
+
+def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    key = ("domain", chain_id, verifying_contract)
+    if key not in _CACHE:
+        from eth_utils import keccak
+        type_hash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+        _CACHE[key] = keccak(type_hash + keccak(text=DOMAIN_NAME) + keccak(text=DOMAIN_VERSION)
+                             + chain_id.to_bytes(32, "big") + _word("address", verifying_contract))
+    return _CACHE[key]

@@ -9,8 +9,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from exchange_api.errors import InvalidRequest, NotFound
-
-_BACKEND_FAST: bool | None = None
+from ledger_node.typed_data import digest, recover
 
 
 def new_id(prefix: str) -> str:
@@ -40,33 +39,16 @@ def order_ref(text: str) -> tuple[str, str | None]:
     return "0x" + keccak(text=text).hex(), text
 
 
-def should_precheck(mode: str) -> bool:
-    """Recovering a signature in pure Python costs several ms; with libsecp256k1 (coincurve) it is cheap. 'auto'
-    pre-checks only then; otherwise the node's simulation (eth_call) checks the signature natively."""
-    global _BACKEND_FAST
-    if mode != "auto":
-        return mode == "always"
-    if _BACKEND_FAST is None:
-        try:
-            import coincurve  # noqa: F401
-            _BACKEND_FAST = True
-        except ImportError:
-            _BACKEND_FAST = False
-    return _BACKEND_FAST
-
-
-def recover_typed(document: dict, signature: bytes) -> str:
-    from eth_account import Account
-    from eth_account.messages import encode_typed_data
-    return Account.recover_message(encode_typed_data(full_message=document), signature=signature)
-
-
-def check_signer(document: dict, signature: bytes, expected: str) -> None:
+async def check_signature(rt, primary_type: str, contract: str, message: dict, signature: bytes,
+                          resident: str) -> None:
+    """The signature is the resident's authentication: recovered here (libsecp256k1, ~0.1 ms) so a wrong one is
+    refused at once. A resident that is a contract wallet (EIP-1271) signs in its own way: the chain's check in
+    the simulation decides for it."""
     try:
-        signer = recover_typed(document, signature)
-    except Exception:
+        signer = recover(digest(primary_type, rt.chain.chain_id, rt.chain.addresses[contract], message), signature)
+    except ValueError:
         raise InvalidRequest("the signature cannot be recovered", code="invalid_signature", field="signature")
-    if to_checksum_address(signer) != to_checksum_address(expected):
+    if signer != resident and not await rt.chain.has_code(resident):
         raise InvalidRequest("the signature is not the resident's", code="invalid_signature", field="signature")
 
 

@@ -33,6 +33,8 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
 
     def apply(s):
         events = []
+        ids = [row.subject_id for row, _, _ in items if row.kind == "redemption"]
+        redemptions_ = {r.id: r for r in s.scalars(select(Redemption).where(Redemption.id.in_(ids)))} if ids else {}
         for row, receipt, error in items:
             if receipt is not None and "replacedBy" in receipt:  # re-signed after a restart
                 _retarget(s, row, receipt["replacedBy"])
@@ -40,7 +42,7 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
             ok = receipt is not None and int(receipt["status"], 16) == 1
             block = int(receipt["blockNumber"], 16) if receipt else None
             if row.kind == "redemption":
-                r = s.scalar(select(Redemption).where(Redemption.id == row.subject_id))
+                r = redemptions_.get(row.subject_id)
                 if r is None or r.status in ("confirmed", "failed") and r.tx_hash != row.tx_hash:
                     continue
                 r.block_number, r.updated_at = block, utcnow()
@@ -82,10 +84,10 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
                 p = s.get(ResidentRecord, row.subject_id)
                 if p is not None:
                     p.status = "registered" if ok else "failed"
-        for merchant_id, event_type, obj in events:
-            enqueue(s, rt, merchant_id, event_type, obj)
+        if events:
+            enqueue(s, events)
         return bool(events)
-    if await rt.store.run(apply):
+    if await rt.store.write(apply):
         rt.webhooks.wake()
 
 

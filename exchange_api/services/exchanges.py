@@ -11,7 +11,7 @@ from exchange_api import errors
 from exchange_api.chain import EXCHANGE, QUOTE, ChainRevert, RpcFailure, unhex
 from exchange_api.errors import Conflict, InvalidRequest
 from exchange_api.schemas import decimal
-from exchange_api.services.common import check_signer, iso, now, should_precheck
+from exchange_api.services.common import check_signature, iso, now
 from exchange_api.store.models import ExchangeSubmission
 from ledger_node.typed_data import typed_data
 
@@ -43,10 +43,9 @@ async def submit(rt, body) -> tuple[int, dict]:
     nonce, sig = unhex(body.nonce), unhex(body.signature)
     if body.deadline < now():
         raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
-    if rt.settings.precheck_signatures != "never":  # the signature is the authentication: always checked here
-        message = {"resident": resident, "fromScheme": body.fromScheme, "toScheme": body.toScheme,
-                   "points": body.points, "minReceived": body.minReceived, "nonce": nonce, "deadline": body.deadline}
-        check_signer(intent_document(rt, message), sig, resident)
+    message = {"resident": resident, "fromScheme": body.fromScheme, "toScheme": body.toScheme,
+               "points": body.points, "minReceived": body.minReceived, "nonce": nonce, "deadline": body.deadline}
+    await check_signature(rt, "ExchangeIntent", "Exchange", message, sig, resident)
     data = EXCHANGE.encode(resident, body.fromScheme, body.toScheme, body.points, body.minReceived, nonce,
                            body.deadline, sig)
     to = rt.chain.addresses["Exchange"]

@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 
 from eth_utils import to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, metrics
 from exchange_api.chain import REDEEM, ChainRevert, RpcFailure, unhex
 from exchange_api.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from exchange_api.schemas import decimal
-from exchange_api.services.common import (check_signer, cursor_seq, iso, new_id, now, order_ref, page,
-                                          redemption_id, should_precheck)
+from exchange_api.services.common import (check_signature, cursor_seq, iso, new_id, now, order_ref, page,
+                                          redemption_id)
 from exchange_api.store.models import Redemption, RedemptionRequest
 from ledger_node.typed_data import typed_data
 
@@ -32,7 +32,7 @@ async def create_request(rt, principal, body) -> tuple[int, dict]:
                             resident=to_checksum_address(body.resident), credits=body.credits, order_ref=ref,
                             order_label=label, nonce="0x" + os.urandom(32).hex(),
                             deadline=now() + (body.expiresIn or rt.settings.request_ttl_s), status="open")
-    await rt.store.run(lambda s: s.add(row))
+    await rt.store.write(lambda s: s.add(row))
     return 201, request_public(rt, row, principal.merchant)
 
 
@@ -99,8 +99,7 @@ async def approve_request(rt, request_id: str, body) -> tuple[int, dict]:
     def mark(s, rid):
         r = s.get(RedemptionRequest, req.seq)
         r.status, r.redemption_id = "approved", rid
-    return await submit(rt, merchant.id, consent, wait=body.wait, request_id=req.id, also=mark,
-                        precheck_always=True)
+    return await submit(rt, merchant.id, consent, wait=body.wait, request_id=req.id, also=mark)
 
 
 async def cancel_request(rt, principal, request_id: str) -> tuple[int, dict]:
@@ -113,7 +112,7 @@ async def cancel_request(rt, principal, request_id: str) -> tuple[int, dict]:
             raise Conflict(f"the request is {r.status}", code="request_not_open")
         r.status = "cancelled"
         return r
-    row = await rt.store.run(cancel)
+    row = await rt.store.write(cancel)
     return 200, request_public(rt, row, principal.merchant)
 
 
@@ -127,17 +126,15 @@ async def submit_consent(rt, principal, body) -> tuple[int, dict]:
     return await submit(rt, principal.merchant_id, consent, wait=body.wait)
 
 
-async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str | None = None, also=None,
-                 precheck_always: bool = False) -> tuple[int, dict]:
+async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str | None = None,
+                 also=None) -> tuple[int, dict]:
     resident, merchant = to_checksum_address(c["resident"]), to_checksum_address(c["merchant"])
     nonce, ref, sig = unhex(c["nonce"]), unhex(c["orderRef"]), unhex(c["signature"])
     if c["deadline"] < now():
         raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
-    if should_precheck(rt.settings.precheck_signatures) or (precheck_always and rt.settings.precheck_signatures
-                                                            != "never"):
-        message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref,
-                   "nonce": nonce, "deadline": c["deadline"]}
-        check_signer(consent_document(rt, message), sig, resident)
+    message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref, "nonce": nonce,
+               "deadline": c["deadline"]}
+    await check_signature(rt, "RedemptionConsent", "Redemption", message, sig, resident)
     rid = redemption_id(resident, nonce)
     data = REDEEM.encode(resident, merchant, c["credits"], ref, nonce, c["deadline"], sig)
     to = rt.chain.addresses["Redemption"]
@@ -152,10 +149,9 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
                   signature=c["signature"], request_id=request_id, status="pending")
 
     def persist(s, h):
-        s.add(Redemption(**record, tx_hash=h))
+        s.execute(insert(Redemption.__table__).values(**record, tx_hash=h))
         if also is not None:
             also(s, rid)
-        s.flush()
     try:
         h = await rt.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data, gas=rt.settings.redeem_gas,
                                     resident=resident, intent_nonce=c["nonce"].lower(), deadline=c["deadline"],

@@ -1,8 +1,6 @@
 """What a resident reads: balances per scheme and in credits, and the history of who issued what and why.
-Served from the indexer's tables; balances are cached in process until the indexer's next commit."""
+Served from the indexer's tables; balances are kept in memory until the indexer commits a change to them."""
 from __future__ import annotations
-
-import time
 
 from eth_utils import to_checksum_address
 from sqlalchemy import select, tuple_
@@ -16,33 +14,34 @@ SPENDABLE = (1, 3)  # IPointsLedger.SchemeStatus Active, Retired: what Redemptio
 
 
 async def balances(rt, address: str) -> dict:
+    """Served from memory once loaded: an entry stays until the indexer commits a change of this account's
+    balances (or of a rate or scheme status), so a read costs no database round trip."""
     address = to_checksum_address(address)
-    version = rt.indexer.version
-    hit = rt.balance_cache.get(address)
-    # fresh while the indexer has not committed since, or for balance_cache_s while it is busy catching up
-    if hit is not None and (hit[0] == version or time.monotonic() - hit[2] < rt.settings.balance_cache_s):
-        return hit[1]
+    body = rt.balance_cache.get(address)
+    if body is None:
+        epoch = rt.balance_epoch
 
-    def load(s):
-        rows = s.execute(select(IdxBalance.scheme, IdxBalance.balance).where(IdxBalance.account == address)).all()
-        schemes = {r.scheme: r for r in s.scalars(select(IdxScheme))}
-        return rows, schemes
-    rows, schemes = await rt.store.run(load)
-    out, total = [], 0
-    for scheme, points in sorted(rows):
-        info = schemes.get(scheme)
-        rate = info.rate if info else 0
-        credits = points * rate // RATE_SCALE
-        if info is not None and info.status in SPENDABLE:
-            total += credits
-        out.append({"scheme": scheme, "points": points, "rate": rate, "credits": credits,
-                    "creditsDecimal": decimal(credits)})
-    body = {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
-            "totalCreditsDecimal": decimal(total), "asOfBlock": max(rt.indexer.block, 0)}
-    if len(rt.balance_cache) > 100_000:
-        rt.balance_cache.clear()
-    rt.balance_cache[address] = (version, body, time.monotonic())
-    return body
+        def load(s):
+            rows = s.execute(select(IdxBalance.scheme, IdxBalance.balance).where(IdxBalance.account == address)).all()
+            schemes = {r.scheme: r for r in s.scalars(select(IdxScheme))}
+            return rows, schemes
+        rows, schemes = await rt.store.run(load)
+        out, total = [], 0
+        for scheme, points in sorted(rows):
+            info = schemes.get(scheme)
+            rate = info.rate if info else 0
+            credits = points * rate // RATE_SCALE
+            if info is not None and info.status in SPENDABLE:
+                total += credits
+            out.append({"scheme": scheme, "points": points, "rate": rate, "credits": credits,
+                        "creditsDecimal": decimal(credits)})
+        body = {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
+                "totalCreditsDecimal": decimal(total)}
+        if epoch == rt.balance_epoch:  # no commit while it loaded: it is current
+            if len(rt.balance_cache) > 200_000:
+                rt.balance_cache.clear()
+            rt.balance_cache[address] = body
+    return {**body, "asOfBlock": max(rt.indexer.block, 0)}
 
 
 def _activity_id(r) -> str:

@@ -137,7 +137,7 @@ def api_settings(database_url, api_city, node, session_w3, tmp_path_factory) -> 
                     pii_key=base64.b64encode(os.urandom(32)).decode(),
                     identity_hmac_key=base64.b64encode(os.urandom(32)).decode(),
                     relayer_keys=",".join(r.key.hex() for r in api_city.relayers),
-                    onboarding_key=api_city.onboarding.key.hex(), dev_secrets=False, precheck_signatures="always",
+                    onboarding_key=api_city.onboarding.key.hex(), dev_secrets=False,
                     indexer_poll_s=0.05, webhook_backoff_s=0.2, confirm_timeout_s=20, rate_limit_per_s=1000,
                     rate_limit_burst=1000)
 
