@@ -5,6 +5,7 @@ name the field but never echo the input (it may be personal data).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -59,6 +60,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     return RequestContext(app)
 
 
+_ID_PREFIX = secrets.token_hex(4)  # this process; the counter numbers its requests
+_ID_COUNTER = itertools.count(1)
+
+
 class RequestContext:
     """Pure ASGI middleware: a request id for every request (X-Request-Id), and the Prometheus metrics."""
 
@@ -71,7 +76,7 @@ class RequestContext:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        rid = "req_" + secrets.token_hex(8)
+        rid = f"req_{_ID_PREFIX}{next(_ID_COUNTER):08x}"
         scope.setdefault("state", {})["request_id"] = rid
         t0 = time.perf_counter()
         status = [500]

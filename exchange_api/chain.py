@@ -91,6 +91,8 @@ class ChainClient:
         self.start_block = int(deployment.get("startBlock", 0))
         self.addresses = {k: to_checksum_address(v) for k, v in deployment["contracts"].items()}
         self._contracts: dict[str, bool] = {}
+        self._coalesced: list[tuple[str, list, asyncio.Future]] = []
+        self._in_flight: set[asyncio.Task] = set()
         self.rpc = AiohttpRpcTransport(rpc_url, timeout=timeout,
                                        retry=RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=0.5))
 
@@ -98,8 +100,33 @@ class ChainClient:
         await self.rpc.aclose()
 
     async def request(self, method: str, params: list | None = None):
-        (answer,) = await self.batch([(method, params or [])])
-        return _unwrap(answer)
+        """One JSON-RPC request. Requests made in the same turn of the event loop travel together in one batch
+        (requests woken together, e.g. by one group commit, share one HTTP round trip)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._coalesced.append((method, params or [], future))
+        if len(self._coalesced) == 1:
+            loop.call_soon(self._send_coalesced)
+        return _unwrap(await future)
+
+    def _send_coalesced(self) -> None:
+        calls, self._coalesced = self._coalesced, []
+
+        async def send():
+            try:
+                answers = await self.batch([(m, p) for m, p, _ in calls])
+            except Exception as exc:  # noqa: BLE001 - every waiter gets the failure
+                answers = [exc] * len(calls)
+            for (_, _, future), answer in zip(calls, answers):
+                if future.done():
+                    continue
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+        task = asyncio.ensure_future(send())
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     async def batch(self, calls: list[tuple[str, list]]) -> list[dict]:
         try:
@@ -267,7 +294,7 @@ def _word(typ: str, w: bytes):
     if typ.startswith("int"):
         return int.from_bytes(w, "big", signed=True)
     if typ == "address":
-        return to_checksum_address(w[12:])
+        return "0x" + w[12:].hex()
     if typ == "bool":
         return w[-1] == 1
     return bytes(w[:int(typ[5:])])
@@ -277,9 +304,15 @@ def _is_static(typ: str) -> bool:
     return not (typ.endswith("]") or typ in ("bytes", "string") or typ.startswith("("))
 
 
+@lru_cache(maxsize=1 << 16)
+def checksum(address: str) -> str:
+    """EIP-55 form, cached: the same few thousand accounts appear in event after event."""
+    return to_checksum_address(address)
+
+
 def _plain(typ: str, v):
     if typ == "address":
-        return to_checksum_address(v)
+        return checksum(v)
     if isinstance(v, (bytes, bytearray)):
         return hex0x(v)
     if isinstance(v, (list, tuple)):

@@ -12,7 +12,7 @@ from typing import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api.errors import ApiError, Conflict, InvalidRequest
@@ -20,6 +20,10 @@ from exchange_api.store.models import IdempotencyRecord
 
 Handler = Callable[[], Awaitable[tuple[int, dict]]]
 RECORDS = IdempotencyRecord.__table__  # Core statements: three per request, the ORM's bookkeeping is not needed
+CLAIM = insert(RECORDS)
+_THIS = (RECORDS.c.scope == bindparam("k_scope"), RECORDS.c.key == bindparam("k_key"))
+KEEP = update(RECORDS).where(*_THIS)
+FORGET = delete(RECORDS).where(*_THIS, RECORDS.c.status_code.is_(None))
 
 
 async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -> JSONResponse:
@@ -34,10 +38,10 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -
                                        default=str).encode()).hexdigest()
 
     def claim(s):
-        s.execute(insert(RECORDS).values(scope=scope, key=key, request_hash=digest))
+        s.execute(CLAIM, {"scope": scope, "key": key, "request_hash": digest})
 
     try:
-        await rt.store.write(claim)
+        await rt.store.write(claim, isolated=False)  # a taken key is rare: the group reruns isolated
     except IntegrityError:
         prior = await rt.store.run(lambda s: s.get(IdempotencyRecord, (scope, key)))
         if prior is None:
@@ -56,19 +60,18 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -
             await rt.store.write(lambda s: _forget(s, scope, key))
             raise
         payload = exc.body(request.state.request_id)
-        await rt.store.write(lambda s: _keep(s, scope, key, exc.status, payload))
+        await rt.store.write(lambda s: _keep(s, scope, key, exc.status, payload), isolated=False)
         return JSONResponse(payload, exc.status, headers=exc.headers)
     except BaseException:
         await rt.store.write(lambda s: _forget(s, scope, key))
         raise
-    await rt.store.write(lambda s: _keep(s, scope, key, status, payload))
+    await rt.store.write(lambda s: _keep(s, scope, key, status, payload), isolated=False)
     return JSONResponse(payload, status)
 
 
 def _keep(s, scope, key, status, payload):
-    s.execute(update(RECORDS).where(RECORDS.c.scope == scope, RECORDS.c.key == key)
-              .values(status_code=status, body=json.dumps(payload)))
+    s.execute(KEEP, {"k_scope": scope, "k_key": key, "status_code": status, "body": json.dumps(payload)})
 
 
 def _forget(s, scope, key):
-    s.execute(delete(RECORDS).where(RECORDS.c.scope == scope, RECORDS.c.key == key, RECORDS.c.status_code.is_(None)))
+    s.execute(FORGET, {"k_scope": scope, "k_key": key})

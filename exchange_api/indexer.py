@@ -96,7 +96,8 @@ class Indexer:
             frm = self.block + 1
             to = min(target, frm + self.range_size - 1)
             logs, to_hash = await self._fetch(frm, to)
-            events, changed = await self.store.write(lambda s: self._apply(s, logs, to, to_hash, head))
+            events, changed = await self.store.write(lambda s: self._apply(s, logs, to, to_hash, head),
+                                                     isolated=False)
             total += events
             self.block = to
             metrics.INDEXER_EVENTS.inc(len(logs))

@@ -59,7 +59,7 @@ class _Job:
     hash: str = ""
 
 
-RELAYED = RelayedTransaction.__table__  # Core inserts on the hot path
+INSERT_RELAYED = insert(RelayedTransaction.__table__)  # one statement, compiled once; rows passed as parameters
 
 
 def _row(job: _Job) -> dict:
@@ -68,10 +68,10 @@ def _row(job: _Job) -> dict:
                 raw=hex0x(job.raw), gas=job.gas, relayer=job.account.address, relayer_nonce=job.nonce, status="signed")
 
 
-def _filler_row(job: _Job) -> dict:
+def _filler_row(job: _Job, raw: bytes) -> dict:
     """A zero-value transfer to the relayer itself that takes the nonce `job` could not use."""
-    return dict(tx_hash=job.hash, kind="filler", subject_id=job.subject_id, to=job.account.address, data="0x",
-                raw=hex0x(job.raw), gas=21_000, relayer=job.account.address, relayer_nonce=job.nonce, status="signed")
+    return dict(tx_hash=tx_hash(raw), kind="filler", subject_id=job.subject_id, to=job.account.address, data="0x",
+                raw=hex0x(raw), gas=21_000, relayer=job.account.address, relayer_nonce=job.nonce, status="signed")
 
 
 @dataclass
@@ -158,8 +158,8 @@ class Relayer:
                     raise
 
     async def _send_batch(self, jobs: list["_Job"]) -> None:
-        """Sign every job with its account's next nonce, persist them all in one database transaction (each
-        job's record in its own savepoint), send them in one JSON-RPC batch. A job whose record cannot be
+        """Sign every job with its account's next nonce, persist them all in one database transaction, send them
+        in one JSON-RPC batch. A job whose record cannot be
         written (its consent was used before) leaves its nonce to a zero-value filler transaction to the
         relayer itself, so the account's later transactions are not stuck behind a gap."""
         for job in jobs:
@@ -169,23 +169,37 @@ class Relayer:
                                                                  job.data))
                 job.hash = tx_hash(job.raw)
 
-        def persist(s):
+        def insert_job(s, job):
+            s.execute(INSERT_RELAYED, _row(job))
+            if job.persist_with is not None:
+                job.persist_with(s, job.hash)
+
+        def persist(s):  # database work only (it may run twice): fillers are applied to the jobs afterwards
+            try:
+                with s.begin_nested():  # usually every record goes in: one savepoint for all of them
+                    for job in jobs:
+                        insert_job(s, job)
+                return [(None, None)] * len(jobs)
+            except Exception:  # noqa: BLE001 - some record was refused: find which, one savepoint each
+                pass
             outcomes = []
             for job in jobs:
                 try:
                     with s.begin_nested():
-                        s.execute(insert(RELAYED).values(_row(job)))
-                        if job.persist_with is not None:
-                            job.persist_with(s, job.hash)
-                    outcomes.append(None)
+                        insert_job(s, job)
+                    outcomes.append((None, None))
                 except Exception as exc:  # noqa: BLE001 - handed to this job's caller
-                    outcomes.append(exc)
                     filler = sign_tx(job.account.signer, UnsignedTx(self.chain.chain_id, job.nonce, 21_000,
                                                                     unhex(job.account.address), b""))
-                    job.raw, job.hash = filler, tx_hash(filler)
-                    s.execute(insert(RELAYED).values(_filler_row(job)))
+                    s.execute(INSERT_RELAYED, _filler_row(job, filler))
+                    outcomes.append((exc, filler))
             return outcomes
-        outcomes = await self.store.write(persist)
+        persisted = await self.store.write(persist, isolated=False)
+        outcomes = []
+        for job, (failure, filler) in zip(jobs, persisted):
+            if filler is not None:
+                job.raw, job.hash = filler, tx_hash(filler)
+            outcomes.append(failure)
         for job in jobs:
             self._watch(job.hash)
         try:
@@ -285,7 +299,7 @@ class Relayer:
         for r in receipts:
             ok = int(r["status"], 16) == 1
             outcomes[r["transactionHash"]] = Mined(r, ok, None if ok else await self._revert_reason(r))
-        rows = await self.store.write(lambda s: _mark_mined(s, outcomes))
+        rows = await self.store.write(lambda s: _mark_mined(s, outcomes), isolated=False)
         if self.on_mined is not None and rows:
             await self.on_mined([(row, outcomes[row.tx_hash].receipt, outcomes[row.tx_hash].error) for row in rows])
         for h, m in outcomes.items():

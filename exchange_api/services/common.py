@@ -5,7 +5,6 @@ import datetime as dt
 import secrets
 import time
 
-from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 from exchange_api.errors import InvalidRequest, NotFound
@@ -25,7 +24,8 @@ def now() -> int:
 
 
 def redemption_id(resident: str, nonce: bytes) -> str:
-    return "0x" + keccak(abi_encode(["address", "bytes32"], [resident, nonce])).hex()
+    """keccak256(abi.encode(resident, nonce)), as Redemption computes it (two words, written out)."""
+    return "0x" + keccak(bytes(12) + bytes.fromhex(resident[2:]) + bytes(nonce)).hex()
 
 
 def order_ref(text: str) -> tuple[str, str | None]:

@@ -87,7 +87,7 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
         if events:
             enqueue(s, events)
         return bool(events)
-    if await rt.store.write(apply):
+    if await rt.store.write(apply, isolated=False):
         rt.webhooks.wake()
 
 

@@ -8,6 +8,9 @@ once the database is back.
   transaction (group commit), each function inside its own SAVEPOINT: a function that raises (a unique key
   taken, a NotFound) rolls back only its own changes and gets its own exception. Under load a commit serves
   dozens of requests instead of each paying its own, and SQLite never sees two writers fight for its lock.
+  `write(fn, isolated=False)` skips the savepoint for a function that is not expected to fail (it then costs
+  one statement less each way); should it fail anyway, the group is rolled back and run again with every
+  function in its own savepoint. So a write function must do nothing but database work: it may run twice.
 """
 from __future__ import annotations
 
@@ -109,13 +112,13 @@ class Store:
         """Read: fn(session) in a worker thread, beside other reads."""
         return await anyio.to_thread.run_sync(functools.partial(self.call, fn, writer=False), limiter=self.limiter)
 
-    async def write(self, fn: Callable[[Session], T]) -> T:
+    async def write(self, fn: Callable[[Session], T], *, isolated: bool = True) -> T:
         """Run fn(session) in the writer thread, grouped with the other writes queued meanwhile (one commit),
-        inside its own savepoint; its result, or its own exception."""
+        inside its own savepoint unless `isolated` is False; its result, or its own exception."""
         self._start_writer()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._writes.put((fn, loop, future))
+        self._writes.put((fn, isolated, loop, future))
         return await future
 
     def _start_writer(self) -> None:
@@ -140,14 +143,27 @@ class Store:
                     self._writes.put(None)
                     break
                 group.append(item)
-            for (_, loop, future), outcome in zip(group, self._commit_group([fn for fn, _, _ in group])):
+            fns = [(fn, isolated) for fn, isolated, _, _ in group]
+            outcomes = self._commit_group(fns)
+            if outcomes is None:  # a function run without a savepoint failed: again, each in its own
+                outcomes = self._commit_group([(fn, True) for fn, _ in fns])
+            for (_, _, loop, future), outcome in zip(group, outcomes):
                 loop.call_soon_threadsafe(_settle, future, outcome)
 
-    def _commit_group(self, fns: list[Callable[[Session], object]]) -> list[tuple[bool, object]]:
+    def _commit_group(self, fns: list[tuple[Callable[[Session], object], bool]]) -> list[tuple[bool, object]] | None:
+        """Outcomes (ok, result or exception) in order; None when a function without a savepoint failed (the
+        transaction was rolled back)."""
         outcomes: list[tuple[bool, object]] = []
         try:
             with self.writer_sessions() as s:
-                for fn in fns:
+                for fn, isolated in fns:
+                    if not isolated:
+                        try:
+                            outcomes.append((True, fn(s)))
+                            continue
+                        except Exception:  # noqa: BLE001 - rolled back below; the isolated rerun reports it
+                            s.rollback()
+                            return None
                     try:
                         with s.begin_nested():  # leaving it flushes: a taken unique key raises here
                             result = fn(s)

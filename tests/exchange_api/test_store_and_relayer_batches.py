@@ -1,0 +1,85 @@
+"""Group-committed writes (each caller's failure is its own) and the relayer's batches (a consent refused by
+the database leaves its nonce to a filler, so the relayer's later transactions still go through)."""
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from exchange_api.errors import Conflict, NotFound
+from exchange_api.services import redemptions
+from exchange_api.store.db import Store
+from exchange_api.store.models import IdempotencyRecord, Merchant, Redemption, RelayedTransaction
+
+from .test_indexer_relayer import _server_loop
+
+RECORDS = IdempotencyRecord.__table__
+
+
+def _add(scope, key):
+    return lambda s: s.execute(insert(RECORDS).values(scope=scope, key=key, request_hash="h"))
+
+
+def _raise(exc):
+    def fn(s):
+        s.execute(insert(RECORDS).values(scope="t-group", key="written-then-raised", request_hash="h"))
+        raise exc
+    return fn
+
+
+def test_storeWrite_groupedCallers_eachGetTheirOwnOutcomeAndOnlySuccessesAreWritten(database_url, live):
+    store = Store(database_url)
+
+    async def go():
+        await store.write(_add("t-group", "taken"))
+        return await asyncio.gather(
+            store.write(_add("t-group", "a")),
+            store.write(_add("t-group", "taken")),  # a unique key taken: IntegrityError for this caller only
+            store.write(_raise(NotFound("nope", code="x"))),  # the caller's own exception, its writes undone
+            store.write(_add("t-group", "taken"), isolated=False),  # no savepoint: the group reruns isolated
+            store.write(_add("t-group", "b"), isolated=False),
+            return_exceptions=True)
+    try:
+        outcomes = asyncio.run(go())
+        keys = store.call(lambda s: sorted(s.scalars(select(RECORDS.c.key).where(RECORDS.c.scope == "t-group"))))
+    finally:
+        store.call(lambda s: s.execute(RECORDS.delete().where(RECORDS.c.scope == "t-group")))
+        store.dispose()
+    assert outcomes[0] is not None and not isinstance(outcomes[0], Exception)
+    assert isinstance(outcomes[1], IntegrityError) and isinstance(outcomes[3], IntegrityError)
+    assert isinstance(outcomes[2], NotFound)
+    assert not isinstance(outcomes[4], Exception)
+    assert keys == ["a", "b", "taken"]  # each written once, nothing of the failed callers
+    assert store.groups <= 4  # five writes went out in few commits
+
+
+def test_relayerBatch_sameConsentTwice_oneRedeemsTheOtherConflictsAndItsNonceIsFilled(api, w3, api_city, keys, live):
+    rt = live.rt
+    consent = api_city.consent(w3, api_city.residents[3], 21, order_ref=os.urandom(32))
+    merchant_id = rt.store.call(lambda s: s.scalar(select(Merchant.id).where(
+        Merchant.address == api_city.merchant.address)))
+
+    async def twice_then_more():
+        both = await asyncio.gather(redemptions.submit(rt, merchant_id, consent, wait=False),
+                                    redemptions.submit(rt, merchant_id, consent, wait=False),
+                                    return_exceptions=True)
+        # every relayer account takes another transaction: none is stuck behind a nonce gap
+        later = await asyncio.gather(*(redemptions.submit(rt, merchant_id, api_city.consent(
+            w3, api_city.residents[3], 1, order_ref=os.urandom(32)), wait=True) for _ in rt.relayer.accounts))
+        return both, later
+    both, later = asyncio.run_coroutine_threadsafe(twice_then_more(), _server_loop(live)).result(90)
+    assert sorted(type(x).__name__ for x in both) == ["Conflict", "tuple"]
+    conflict = next(x for x in both if isinstance(x, Conflict))
+    assert conflict.code == "consent_already_used"
+    assert [status for status, _ in later] == [201] * len(rt.relayer.accounts)
+    fillers = rt.store.call(lambda s: list(s.scalars(select(RelayedTransaction).where(
+        RelayedTransaction.kind == "filler"))))
+    assert fillers and all(f.status == "mined" for f in fillers)
+    rid = redemptions.redemption_id(consent["resident"], bytes.fromhex(consent["nonce"][2:]))
+    assert rt.store.call(lambda s: s.scalar(select(func.count()).select_from(Redemption).where(
+        Redemption.id == rid))) == 1
+    redeemed = api_city.contracts["Redemption"].events.Redeemed().get_logs(from_block=0)
+    assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1
