@@ -40,7 +40,7 @@ async def _principal(request: Request, rt: Runtime) -> Principal | None:
             if row is None:
                 return None
             k, m = row
-            return Principal(k.id, k.role, m.id if m else None, m.address if m else None)
+            return Principal(k.id, k.role, m.id if m else None, m.address if m else None, m.name if m else None)
         principal = await rt.store.run(load)
         if len(rt.auth_cache) > 10_000:
             rt.auth_cache.clear()

@@ -22,6 +22,7 @@ class Principal:
     role: str
     merchant_id: int | None = None
     merchant: str | None = None  # the merchant's address
+    merchant_name: str | None = None
 
 
 @dataclass

@@ -87,6 +87,8 @@ class RequestOut(BaseModel):
     id: str
     status: Literal["open", "approved", "cancelled", "expired"]
     merchant: str
+    merchantName: str | None = Field(None, description="the name the operator registered with the merchant's key "
+                                                       "(off-chain; the address is what the resident signs for)")
     resident: str
     credits: int
     creditsDecimal: str

@@ -36,20 +36,22 @@ async def create_request(rt, principal, body) -> tuple[int, dict]:
                             order_label=label, nonce="0x" + os.urandom(32).hex(),
                             deadline=now() + (body.expiresIn or rt.settings.request_ttl_s), status="open")
     await rt.store.write(lambda s: s.add(row))
-    return 201, request_public(rt, row, principal.merchant)
+    return 201, request_public(rt, row, principal.merchant, principal.merchant_name)
 
 
-def request_public(rt, row: RedemptionRequest, merchant: str) -> dict:
+def request_public(rt, row: RedemptionRequest, merchant: str, merchant_name: str | None) -> dict:
     message = {"resident": row.resident, "merchant": merchant, "credits": row.credits, "orderRef": row.order_ref,
                "nonce": row.nonce, "deadline": row.deadline}
     status = row.status
     if status == "open" and row.deadline < now():
         status = "expired"
     return {"object": "redemption_request", "id": row.id, "status": status, "merchant": merchant,
+            "merchantName": merchant_name,
             "resident": row.resident, "credits": row.credits, "creditsDecimal": decimal(row.credits),
             "orderRef": row.order_ref, "orderLabel": row.order_label, "nonce": row.nonce, "deadline": row.deadline,
             "redemptionId": row.redemption_id,
-            "qrPayload": f"citypoints:redeem?request={row.id}&api={rt.settings.base_url}/v1",
+            # a link any phone camera opens: the wallet page, this request loaded
+            "qrPayload": f"{rt.settings.base_url}/wallet/?request={row.id}",
             "typedData": consent_document(rt, message), "createdAt": iso(row.created_at)}
 
 
@@ -57,7 +59,7 @@ async def get_request(rt, request_id: str, merchant_id: int | None = None) -> di
     from exchange_api.store.models import Merchant
 
     def load(s):
-        q = select(RedemptionRequest, Merchant.address).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+        q = select(RedemptionRequest, Merchant.address, Merchant.name).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
             .where(RedemptionRequest.id == request_id)
         if merchant_id is not None:
             q = q.where(RedemptionRequest.merchant_id == merchant_id)
@@ -65,7 +67,7 @@ async def get_request(rt, request_id: str, merchant_id: int | None = None) -> di
     found = await rt.store.run(load)
     if not found:
         raise NotFound("no such redemption request", code="request_not_found")
-    return request_public(rt, found[0], found[1])
+    return request_public(rt, *found)
 
 
 async def resident_requests(rt, resident: str, limit: int, starting_after: str | None) -> dict:
@@ -74,14 +76,14 @@ async def resident_requests(rt, resident: str, limit: int, starting_after: str |
 
     def load(s):
         seq = cursor_seq(s, RedemptionRequest, starting_after, resident=resident)
-        q = select(RedemptionRequest, Merchant.address).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+        q = select(RedemptionRequest, Merchant.address, Merchant.name).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
             .where(RedemptionRequest.resident == resident, RedemptionRequest.status == "open",
                    RedemptionRequest.deadline >= now()).order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
         if seq is not None:
             q = q.where(RedemptionRequest.seq < seq)
         return s.execute(q).all()
     rows = await rt.store.run(load)
-    return page(rows, limit, lambda r: request_public(rt, r[0], r[1]))
+    return page(rows, limit, lambda r: request_public(rt, *r))
 
 
 async def approve_request(rt, request_id: str, body) -> tuple[int, dict]:
@@ -116,7 +118,7 @@ async def cancel_request(rt, principal, request_id: str) -> tuple[int, dict]:
         r.status = "cancelled"
         return r
     row = await rt.store.write(cancel)
-    return 200, request_public(rt, row, principal.merchant)
+    return 200, request_public(rt, row, principal.merchant, principal.merchant_name)
 
 
 # -- consents ------------------------------------------------------------------------------------------------

@@ -145,9 +145,10 @@ def test_redemptionRequest_approvedByResidentSignature(api, w3, api_city, keys):
                        headers=auth(keys["merchant"]))
     assert created.status_code == 201, created.text
     req = created.json()
-    assert req["qrPayload"].startswith("citypoints:redeem?request=") and req["orderLabel"] == "A-17"
+    assert req["qrPayload"] == f"{api.live.rt.settings.base_url}/wallet/?request={req['id']}"
+    assert req["orderLabel"] == "A-17" and req["merchantName"] == "shop-1"  # the wallet shows whom it pays
     pending = api.get(f"/v1/residents/{r.address}/redemption_requests").json()["data"]
-    assert [p["id"] for p in pending] == [req["id"]]
+    assert [p["id"] for p in pending] == [req["id"]] and pending[0]["merchantName"] == "shop-1"
     bad = api.post(f"/v1/redemption_requests/{req['id']}/approve",
                    json={"signature": "0x" + sign(api_city.residents[0], req["typedData"]).hex()})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_signature"
