@@ -6,8 +6,11 @@ successes (retrying them gives the same answer); 5xx answers are not kept, so a 
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from fastapi import Request
@@ -26,7 +29,45 @@ KEEP = update(RECORDS).where(*_THIS)
 FORGET = delete(RECORDS).where(*_THIS, RECORDS.c.status_code.is_(None))
 
 
-async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -> JSONResponse:
+@dataclass
+class Slot:
+    """The Idempotency-Key a request holds, for handlers that take part (`idempotent(..., overlap=True)`)."""
+    scope: str
+    key: str
+    claim: asyncio.Future
+    kept: bool = False  # the handler recorded its answer in its own write (`keep_in`)
+
+
+_SLOT: ContextVar[Slot | None] = ContextVar("idempotency_slot", default=None)
+
+
+class _KeyTaken(Exception):
+    pass
+
+
+def current() -> Slot | None:
+    return _SLOT.get()
+
+
+async def claimed() -> None:
+    """A taking-part handler awaits this before its first side effect: until then its checks (signature,
+    simulation) run while the key's claim is being written."""
+    slot = _SLOT.get()
+    if slot is not None:
+        try:
+            await slot.claim
+        except IntegrityError:
+            raise _KeyTaken() from None
+
+
+def keep_in(s, slot: Slot, status: int, payload: dict) -> None:
+    """Record the answer inside the handler's own write (one database write fewer). The handler sets
+    `slot.kept` once that write committed."""
+    _keep(s, slot.scope, slot.key, status, payload)
+
+
+async def idempotent(rt, request: Request, scope: str, body, handler: Handler, *,
+                     overlap: bool = False) -> JSONResponse:
     key = request.headers.get("idempotency-key")
     if key is None:
         status, payload = await handler()
@@ -40,22 +81,23 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -
     def claim(s):
         s.execute(CLAIM, {"scope": scope, "key": key, "request_hash": digest})
 
-    try:
-        await rt.store.write(claim, isolated=False)  # a taken key is rare: the group reruns isolated
-    except IntegrityError:
-        prior = await rt.store.run(lambda s: s.get(IdempotencyRecord, (scope, key)))
-        if prior is None:
-            raise Conflict("this Idempotency-Key is being used; retry", code="idempotency_in_progress")
-        if prior.request_hash != digest:
-            raise Conflict("this Idempotency-Key was used with another request",
-                           code="idempotency_key_reused", field="Idempotency-Key")
-        if prior.status_code is None:
-            raise Conflict("the first request with this Idempotency-Key is still running",
-                           code="idempotency_in_progress")
-        return JSONResponse(json.loads(prior.body), prior.status_code, headers={"Idempotent-Replayed": "true"})
+    claim_write = asyncio.ensure_future(rt.store.write(claim, isolated=False))  # a taken key is rare
+    slot = Slot(scope, key, claim_write)
+    if not overlap:
+        try:
+            await claim_write
+        except IntegrityError:
+            return await _replay(rt, scope, key, digest)
+    token = _SLOT.set(slot if overlap else None)
     try:
         status, payload = await handler()
+    except _KeyTaken:
+        return await _replay(rt, scope, key, digest)
     except ApiError as exc:
+        try:
+            await claim_write  # a handler that failed before claimed(): whose key is it?
+        except IntegrityError:
+            return await _replay(rt, scope, key, digest)
         if exc.status >= 500:
             await rt.store.write(lambda s: _forget(s, scope, key))
             raise
@@ -63,10 +105,36 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler) -
         await rt.store.write(lambda s: _keep(s, scope, key, exc.status, payload), isolated=False)
         return JSONResponse(payload, exc.status, headers=exc.headers)
     except BaseException:
-        await rt.store.write(lambda s: _forget(s, scope, key))
+        if await _ours(claim_write):  # an unexpected failure: let a retry run again
+            await rt.store.write(lambda s: _forget(s, scope, key))
         raise
-    await rt.store.write(lambda s: _keep(s, scope, key, status, payload), isolated=False)
+    finally:
+        _SLOT.reset(token)
+    if not slot.kept:
+        await rt.store.write(lambda s: _keep(s, scope, key, status, payload), isolated=False)
     return JSONResponse(payload, status)
+
+
+async def _ours(claim_write: asyncio.Future) -> bool:
+    try:
+        await claim_write
+        return True
+    except Exception:  # noqa: BLE001 - taken by another request, or never written
+        return False
+
+
+async def _replay(rt, scope: str, key: str, digest: str) -> JSONResponse:
+    """The answer for a key claimed before: the first answer again, or 409 when it differs or still runs."""
+    prior = await rt.store.run(lambda s: s.get(IdempotencyRecord, (scope, key)))
+    if prior is None:
+        raise Conflict("this Idempotency-Key is being used; retry", code="idempotency_in_progress")
+    if prior.request_hash != digest:
+        raise Conflict("this Idempotency-Key was used with another request",
+                       code="idempotency_key_reused", field="Idempotency-Key")
+    if prior.status_code is None:
+        raise Conflict("the first request with this Idempotency-Key is still running",
+                       code="idempotency_in_progress")
+    return JSONResponse(json.loads(prior.body), prior.status_code, headers={"Idempotent-Replayed": "true"})
 
 
 def _keep(s, scope, key, status, payload):

@@ -96,7 +96,8 @@ class Indexer:
             frm = self.block + 1
             to = min(target, frm + self.range_size - 1)
             logs, to_hash = await self._fetch(frm, to)
-            events, changed = await self.store.write(lambda s: self._apply(s, logs, to, to_hash, head),
+            projection = await asyncio.to_thread(self._project, logs)  # decoding stays out of the writer
+            events, changed = await self.store.write(lambda s: self._write(s, projection, to, to_hash, head),
                                                      isolated=False)
             total += events
             self.block = to
@@ -140,7 +141,7 @@ class Indexer:
 
     # -- decoding into rows ------------------------------------------------------------------------------
 
-    def _apply(self, s, logs: list[dict], to: int, to_hash: str, head: int) -> tuple[int, set[str] | None]:
+    def _project(self, logs: list[dict]) -> "Projection":
         p = Projection()
         for lg in logs:
             if lg.get("removed"):
@@ -151,6 +152,10 @@ class Indexer:
             args = decode_log(spec, lg["topics"], lg["data"])
             p.add(int(lg["blockNumber"], 16), int(lg["logIndex"], 16), lg["transactionHash"], spec.contract,
                   spec.name, args)
+        return p
+
+    def _write(self, s, p: "Projection", to: int, to_hash: str, head: int) -> tuple[int, set[str] | None]:
+        """The projection's rows and the cursor, in the writer's transaction (it may run twice: it only writes)."""
         p.write(s)
         cursor = s.get(IdxCursor, 1)
         cursor.block_number, cursor.block_hash, cursor.head = to, to_hash, head

@@ -39,6 +39,7 @@ OnMined = Callable[[list[tuple[RelayedTransaction, dict, tuple | None]]], Awaita
 
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
+MAX_SENDS_IN_FLIGHT = 4
 
 
 @dataclass(eq=False)
@@ -121,10 +122,10 @@ class Relayer:
                      persist_with: Callable | None = None, account: RelayerAccount | None = None) -> str:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
 
-        Submissions queue up and go out in batches (see `_send_batch`). Once persisted the transaction is the
-        relayer's to deliver: a node that cannot be reached at the send leaves it `signed` and `reconcile()`
-        sends it when the node is back, so the caller still gets its hash (pending). Raises what
-        `persist_with` raised (nothing was sent), ChainRevert / RpcFailure when the node refused it.
+        Submissions queue up and go out in batches (`_persist_batch`, `_send_batch`). The caller has its hash as
+        soon as the transaction is persisted: from then on it is the relayer's to deliver (a node that cannot be
+        reached leaves it `signed` and `reconcile()` sends it when the node is back; one the node refuses fails
+        its record, as a revert in a block would). Raises what `persist_with` raised (nothing was sent).
         """
         if account is None:
             if not self.accounts:
@@ -141,27 +142,36 @@ class Relayer:
         return h
 
     async def _send_loop(self) -> None:
-        """One batch at a time: everything queued while the previous batch was persisted and sent."""
+        """Batches one after another: everything queued while the previous batch was being persisted. A
+        persisted batch is sent in the background while the next one is signed and persisted (the node holds
+        a transaction whose nonce comes early until the ones before it arrive)."""
+        sending: set[asyncio.Task] = set()
         while True:
             if not self._queue:
                 self._queued.clear()
                 await self._queued.wait()
             jobs, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                await self._send_batch(jobs)
+                await self._persist_batch(jobs)
             except BaseException as exc:  # the batch's own failure (a database outage): its callers get it
                 for job in jobs:
-                    job.account.nonces.reset()  # nonces taken but maybe not sent: ask the node again
+                    job.account.nonces.reset()  # nonces taken but not used: ask the node again
                     if not job.future.done():
                         job.future.set_exception(exc if isinstance(exc, Exception) else NodeUnavailable(str(exc)))
                 if not isinstance(exc, Exception):
                     raise
+                continue
+            while len(sending) >= MAX_SENDS_IN_FLIGHT:
+                await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(self._send_batch(jobs))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
 
-    async def _send_batch(self, jobs: list["_Job"]) -> None:
-        """Sign every job with its account's next nonce, persist them all in one database transaction, send them
-        in one JSON-RPC batch. A job whose record cannot be
-        written (its consent was used before) leaves its nonce to a zero-value filler transaction to the
-        relayer itself, so the account's later transactions are not stuck behind a gap."""
+    async def _persist_batch(self, jobs: list["_Job"]) -> None:
+        """Sign every job with its account's next nonce, persist them all in one database transaction and answer
+        their callers. A job whose record cannot be written (its consent was used before) leaves its nonce to a
+        zero-value filler transaction to the relayer itself, so the account's later transactions are not stuck
+        behind a gap."""
         for job in jobs:
             async with job.account.nonces.reserve() as n:
                 job.nonce = n
@@ -195,36 +205,51 @@ class Relayer:
                     outcomes.append((exc, filler))
             return outcomes
         persisted = await self.store.write(persist, isolated=False)
-        outcomes = []
         for job, (failure, filler) in zip(jobs, persisted):
             if filler is not None:
                 job.raw, job.hash = filler, tx_hash(filler)
-            outcomes.append(failure)
-        for job in jobs:
+            if not job.future.done():  # persisted: the caller has its answer; the send is the relayer's job
+                if failure is not None:
+                    job.future.set_exception(failure)
+                else:
+                    job.future.set_result(job.hash)
+
+    async def _send_batch(self, jobs: list["_Job"]) -> None:
+        """Send a persisted batch in one JSON-RPC batch. A transaction the node refuses outright (not a revert
+        in a block: a malformed or unacceptable transaction) fails its record as a mined revert would, so the
+        merchant learns it from the record and its webhook."""
+        sent = jobs  # each with its own transaction, or the filler that took its nonce
+        for job in sent:
             self._watch(job.hash)
         try:
-            answers = await self.chain.batch([("eth_sendRawTransaction", [hex0x(job.raw)]) for job in jobs])
+            answers = await self.chain.batch([("eth_sendRawTransaction", [hex0x(job.raw)]) for job in sent])
         except NodeUnavailable:
-            answers = None  # persisted as signed: reconcile() sends them once the node answers again
-            self._resend_needed = True
+            self._resend_needed = True  # persisted as signed: reconcile() sends them once the node answers again
+            return
         refused = []
-        for job, failure, answer in zip(jobs, outcomes, answers or [None] * len(jobs)):
+        for job, answer in zip(sent, answers):
             try:
-                if answer is not None:
-                    _unwrap(answer)
+                _unwrap(answer)
             except (ChainRevert, RpcFailure) as exc:
-                self._unwatch(job.hash)
+                log.warning("relayer: the node refused %s %s: %s", job.kind, job.subject_id, exc)
                 job.account.nonces.reset()  # the node did not take this nonce: ask it again next time
-                refused.append(job.hash)
-                failure = failure or exc
-            if job.future.done():  # its caller went away; the transaction goes on all the same
-                continue
-            if failure is not None:
-                job.future.set_exception(failure)
-            else:
-                job.future.set_result(job.hash)
+                refused.append(job)
         if refused:
-            await self.store.write(lambda s: [_set_status(s, h, "failed") for h in refused])
+            await self._settle_refused(refused)
+
+    async def _settle_refused(self, jobs: list["_Job"]) -> None:
+        rejected = ("TransactionRejected", ())
+        try:
+            rows = await self.store.write(lambda s: _mark_refused(s, [job.hash for job in jobs]), isolated=False)
+            if self.on_mined is not None and rows:
+                await self.on_mined([(row, None, rejected) for row in rows])
+        except Exception as exc:  # noqa: BLE001 - reconcile() settles them later
+            log.warning("relayer: could not settle refused transactions: %s", type(exc).__name__)
+        for job in jobs:
+            fut = self._waiters.pop(job.hash, None)
+            self._since.pop(job.hash, None)
+            if fut is not None and not fut.done():
+                fut.set_result(Mined({}, False, rejected))
 
     async def wait(self, h: str, timeout: float) -> Mined | None:
         """The mined outcome of `h`, or None when not mined within `timeout` seconds."""
@@ -391,6 +416,13 @@ def _set_status(s, h: str, status: str) -> None:
     row = s.get(RelayedTransaction, h)
     if row is not None:
         row.status = status
+
+
+def _mark_refused(s, hashes: list[str]) -> list[RelayedTransaction]:
+    rows = list(s.scalars(select(RelayedTransaction).where(RelayedTransaction.tx_hash.in_(hashes))))
+    for row in rows:
+        row.status = "failed"
+    return rows
 
 
 def _mark_mined(s, outcomes: dict[str, Mined]) -> list[RelayedTransaction]:

@@ -22,7 +22,7 @@ async def create_redemption(request: Request, body: ConsentIn, rt: RT, merchant:
     (then a `redemption.confirmed` webhook follows)."""
     body = body.model_copy(update={"wait": not wants_async(prefer, body.wait)})
     return await idempotent(rt, request, merchant.key_id, body.model_dump(),
-                            lambda: redemptions.submit_consent(rt, merchant, body))
+                            lambda: redemptions.submit_consent(rt, merchant, body), overlap=True)
 
 
 @router.get("", operation_id="listRedemptions", response_model=ListOf[RedemptionOut])

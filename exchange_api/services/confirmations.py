@@ -2,6 +2,7 @@
 Idempotent: the relayer hands each transaction over once, and every update sets the final state."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 from sqlalchemy import select
@@ -18,12 +19,16 @@ def failure_code(error: tuple | None) -> str:
     return CONTRACT_ERRORS[name][1] if name in CONTRACT_ERRORS else "transaction_reverted"
 
 
-def logs_named(rt, receipt: dict, name: str) -> list[dict]:
-    out = []
-    for lg in receipt.get("logs", []):
+OUTCOME_EVENTS = ("Redeemed", "Refunded", "Exchanged")
+
+
+def outcome_events(rt, receipt: dict | None) -> dict[str, list[dict]]:
+    """The events that settle a record (Redeemed, Refunded, Exchanged) in a receipt, decoded, by name."""
+    out: dict[str, list[dict]] = {}
+    for lg in (receipt or {}).get("logs", []):
         spec = rt.events.get((lg["address"].lower(), unhex(lg["topics"][0]) if lg["topics"] else b""))
-        if spec is not None and spec.name == name:
-            out.append(decode_log(spec, lg["topics"], lg["data"]))
+        if spec is not None and spec.name in OUTCOME_EVENTS:
+            out.setdefault(spec.name, []).append(decode_log(spec, lg["topics"], lg["data"]))
     return out
 
 
@@ -31,11 +36,13 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
     from exchange_api.services import redemptions, refunds
     from exchange_api.webhooks import enqueue
 
+    decoded = await asyncio.to_thread(lambda: [outcome_events(rt, receipt) for _, receipt, _ in items])
+
     def apply(s):
         events = []
         ids = [row.subject_id for row, _, _ in items if row.kind == "redemption"]
         redemptions_ = {r.id: r for r in s.scalars(select(Redemption).where(Redemption.id.in_(ids)))} if ids else {}
-        for row, receipt, error in items:
+        for (row, receipt, error), logs in zip(items, decoded):
             if receipt is not None and "replacedBy" in receipt:  # re-signed after a restart
                 _retarget(s, row, receipt["replacedBy"])
                 continue
@@ -47,7 +54,7 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
                     continue
                 r.block_number, r.updated_at = block, utcnow()
                 if ok:
-                    ev = logs_named(rt, receipt, "Redeemed")
+                    ev = logs.get("Redeemed", [])
                     r.status = "confirmed"
                     r.parts = json.dumps(ev[0]["parts"]) if ev else None
                 else:
@@ -62,7 +69,7 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
                 if ok:
                     f.status = "confirmed"
                     r = s.scalar(select(Redemption).where(Redemption.id == f.redemption_id))
-                    ev = logs_named(rt, receipt, "Refunded")
+                    ev = logs.get("Refunded", [])
                     if r is not None:
                         r.refunded = ev[0]["refundedTotal"] if ev else r.refunded + f.credits
                 else:
@@ -74,7 +81,7 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
                     continue
                 x.block_number = block
                 if ok:
-                    ev = logs_named(rt, receipt, "Exchanged")
+                    ev = logs.get("Exchanged", [])
                     x.status = "confirmed"
                     if ev:
                         x.received, x.credits = ev[0]["received"], ev[0]["credits"]

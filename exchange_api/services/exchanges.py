@@ -68,10 +68,6 @@ async def submit(rt, body) -> tuple[int, dict]:
                                     persist_with=persist)
     except IntegrityError:
         raise Conflict("this intent was submitted before", code="consent_already_used")
-    except ChainRevert as exc:
-        raise errors.from_contract_error(exc.name, exc.args_)
-    except RpcFailure as exc:
-        raise errors.ApiError(f"the node refused the transaction: {exc}", code="transaction_rejected", status=502)
     if not body.wait:
         return 202, public(row)
     mined = await rt.relayer.wait(h, rt.settings.confirm_timeout_s)

@@ -9,8 +9,8 @@ from eth_utils import to_checksum_address
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from exchange_api import errors, metrics
-from exchange_api.chain import REDEEM, ChainRevert, RpcFailure, checksum, unhex
+from exchange_api import errors, idempotency, metrics
+from exchange_api.chain import REDEEM, ChainRevert, checksum, unhex
 from exchange_api.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from exchange_api.schemas import decimal
 from exchange_api.services.common import (check_signature, cursor_seq, iso, new_id, now, order_ref, page,
@@ -152,29 +152,32 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
     record = dict(id=rid, merchant_id=merchant_id, merchant=merchant, resident=resident, credits=c["credits"],
                   order_ref=c["orderRef"].lower(), nonce=c["nonce"].lower(), deadline=c["deadline"],
                   signature=c["signature"], request_id=request_id, status="pending")
+    slot = idempotency.current() if not wait else None
+    pending: dict = {}
 
     def persist(s, h):
         s.execute(INSERT_REDEMPTION, {**record, "tx_hash": h})
         if also is not None:
             also(s, rid)
+        pending["answer"] = public_from_dict({**record, "tx_hash": h, "block_number": None, "parts": None,
+                                              "refunded": 0, "failure_code": None, "created_at": None})
+        if slot is not None:  # the answer is known now: recorded with the redemption, one write fewer
+            idempotency.keep_in(s, slot, 202, pending["answer"])
+    await idempotency.claimed()
     try:
         h = await rt.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data, gas=rt.settings.redeem_gas,
                                     resident=resident, intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
                                     persist_with=persist)
     except IntegrityError:
         raise Conflict("this consent was submitted before", code="consent_already_used")
-    except ChainRevert as exc:
-        raise errors.from_contract_error(exc.name, exc.args_)
-    except RpcFailure as exc:
-        raise errors.ApiError(f"the node refused the transaction: {exc}", code="transaction_rejected", status=502)
     metrics.REDEMPTIONS.labels("pending").inc()
-    out = {**record, "tx_hash": h, "block_number": None, "parts": None, "refunded": 0, "failure_code": None,
-           "created_at": None}
+    if slot is not None:
+        slot.kept = True
     if not wait:
-        return 202, public_from_dict(out)
+        return 202, pending["answer"]
     mined = await rt.relayer.wait(h, rt.settings.confirm_timeout_s)
     if mined is None:
-        return 202, public_from_dict(out)
+        return 202, pending["answer"]
     row = await rt.store.run(lambda s: s.scalar(select(Redemption).where(Redemption.id == rid)))
     if row.status == "failed":
         name, args = mined.error or (None, ())

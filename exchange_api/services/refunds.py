@@ -40,13 +40,8 @@ async def create(rt, principal, rid: str, body) -> tuple[int, dict]:
     def persist(s, h):
         row.tx_hash = h
         s.add(row)
-    try:
-        h = await rt.relayer.submit(kind="refund", subject_id=row.id, to=to, data=data, gas=rt.settings.redeem_gas,
-                                    persist_with=persist)
-    except ChainRevert as exc:
-        raise errors.from_contract_error(exc.name, exc.args_)
-    except RpcFailure as exc:
-        raise errors.ApiError(f"the node refused the transaction: {exc}", code="transaction_rejected", status=502)
+    h = await rt.relayer.submit(kind="refund", subject_id=row.id, to=to, data=data, gas=rt.settings.redeem_gas,
+                                persist_with=persist)
     if not body.wait:
         return 202, public(row)
     mined = await rt.relayer.wait(h, rt.settings.confirm_timeout_s)

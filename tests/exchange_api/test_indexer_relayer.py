@@ -83,6 +83,10 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
         # persisted before the send: the relayer owes it to the chain, so the merchant is told "pending"
         status, body = await redemptions.submit(fake_rt, merchant_id, consent, wait=False)
         assert status == 202 and body["status"] == "pending"
+        for _ in range(200):  # the answer came at the persist; the send (into the dead node) follows
+            if dead._resend_needed:
+                break
+            await asyncio.sleep(0.01)
         chain.batch = real
         rid = redemptions.redemption_id(consent["resident"], unhex(consent["nonce"]))
         row = rt.store.call(lambda s: s.scalar(select(RelayedTransaction).where(RelayedTransaction.subject_id == rid)))
