@@ -3,6 +3,8 @@
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 DOMAIN_NAME = "CityPoints"
 DOMAIN_VERSION = "1"
 
@@ -70,14 +72,20 @@ def digest(primary_type: str, chain_id: int, verifying_contract: str, message: d
 def recover(digest_: bytes, signature: bytes) -> str:
     """The checksummed address that signed `digest_` (65 bytes r || s || v, v 27/28 or 0/1); ValueError if none."""
     import coincurve
-    from eth_utils import keccak, to_checksum_address
+    from eth_utils import keccak
     if len(signature) != 65:
         raise ValueError("a signature is 65 bytes")
     v = signature[64] - 27 if signature[64] >= 27 else signature[64]
     if v not in (0, 1):
         raise ValueError("bad recovery id")
     public = coincurve.PublicKey.from_signature_and_message(signature[:64] + bytes([v]), digest_, hasher=None)
-    return to_checksum_address(keccak(public.format(compressed=False)[1:])[-20:])
+    return _checksum("0x" + keccak(public.format(compressed=False)[1:])[-20:].hex())
+
+
+@lru_cache(maxsize=1 << 16)
+def _checksum(address: str) -> str:  # the same residents sign again and again
+    from eth_utils import to_checksum_address
+    return to_checksum_address(address)
 
 
 def _word(typ: str, value) -> bytes:

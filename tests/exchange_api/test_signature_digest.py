@@ -1,0 +1,44 @@
+"""The service checks residents' signatures over a directly computed EIP-712 digest: it must be the digest
+eth-account computes from the typed-data document (what wallets sign), and recovery must name the signer."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+from ledger_node.typed_data import digest, recover, sign, typed_data
+
+CONTRACT = "0x" + "5a" * 20
+
+
+def _messages(resident: str) -> list[tuple[str, dict]]:
+    return [
+        ("RedemptionConsent", {"resident": resident, "merchant": Account.create().address, "credits": 12_345,
+                               "orderRef": os.urandom(32), "nonce": "0x" + os.urandom(32).hex(),
+                               "deadline": 2**40}),
+        ("ExchangeIntent", {"resident": resident, "fromScheme": 1, "toScheme": 2**200, "points": 7,
+                            "minReceived": 0, "nonce": os.urandom(32), "deadline": 1}),
+    ]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["RedemptionConsent", "ExchangeIntent"])
+def test_digest_equalsEthAccountsAndRecoversTheSigner(index):
+    resident = Account.create()
+    primary, message = _messages(resident.address)[index]
+    document = typed_data(primary, 7007, CONTRACT, message)
+    signable = encode_typed_data(full_message=document)
+    assert digest(primary, 7007, CONTRACT, message) == keccak(b"\x19" + signable.version + signable.header
+                                                              + signable.body)
+    assert recover(digest(primary, 7007, CONTRACT, message), sign(resident, document)) == resident.address
+    other = typed_data(primary, 7008, CONTRACT, message)  # another chain: another digest, another signer
+    assert recover(digest(primary, 7007, CONTRACT, message), sign(resident, other)) != resident.address
+
+
+def test_recover_malformedSignature_raisesValueError():
+    with pytest.raises(ValueError):
+        recover(b"\x00" * 32, b"\x01" * 64)
+    with pytest.raises(ValueError):
+        recover(b"\x00" * 32, b"\x01" * 64 + bytes([30]))
