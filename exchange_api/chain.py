@@ -7,13 +7,9 @@ ChainRevert with the decoded custom error (ledger_node.revert).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-
-import aiohttp
-import orjson
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -93,8 +89,8 @@ class ChainClient:
         self._contracts: dict[str, bool] = {}
         self._coalesced: list[tuple[str, list, asyncio.Future]] = []
         self._in_flight: set[asyncio.Task] = set()
-        self.rpc = AiohttpRpcTransport(rpc_url, timeout=timeout,
-                                       retry=RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=0.5))
+        self.rpc = AsyncRpcTransport(rpc_url, timeout=timeout,
+                                     retry=RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=0.5))
 
     async def aclose(self) -> None:
         await self.rpc.aclose()
@@ -150,47 +146,6 @@ class ChainClient:
 
     async def block_number(self) -> int:
         return int(await self.request("eth_blockNumber"), 16)
-
-
-class AiohttpRpcTransport(AsyncRpcTransport):
-    """The SDK's asynchronous transport over aiohttp: a pool of keep-alive connections that dozens of concurrent
-    requests share (httpx spent more of the service's CPU than the requests themselves)."""
-
-    def __init__(self, url: str, *, timeout: float, retry: RetryPolicy):
-        self.url = url
-        self.retry = retry
-        self.timeout = timeout
-        self._ids = itertools.count(1)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def _post(self, methods: list[str], body, attempted):
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=self.timeout), json_serialize=orjson.dumps)
-        retryable = all(m in self.retry.idempotent_methods for m in methods)
-        pauses = self.retry.pauses() if retryable else iter(())
-        content = orjson.dumps(body)
-        while True:
-            try:
-                async with self._session.post(self.url, data=content,
-                                              headers={"Content-Type": "application/json"}) as resp:
-                    raw = await resp.read()
-                    if resp.status != 200:
-                        raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
-                                                          message=raw[:200].decode(errors="replace"))
-                    return orjson.loads(raw)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                pause = next(pauses, None)
-                if pause is None:
-                    raise sdk_errors.TransportError(
-                        f"{'/'.join(sorted(set(methods)))} to {self.url} failed: {type(exc).__name__}: {exc}",
-                        attempted=attempted, sent=None) from exc
-                await asyncio.sleep(pause)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
 
 def _unwrap(answer: dict):

@@ -15,7 +15,7 @@ from issuer_sdk.rpc import RetryPolicy
 from issuer_sdk.signer import LocalSigner, Signer, keystore_signer, write_keystore
 
 
-def __getattr__(name):  # the async twin imports httpx: load it only when asked for
+def __getattr__(name):  # the async twin imports aiohttp: load it only when asked for
     if name == "AsyncIssuerClient":
         from issuer_sdk.async_client import AsyncIssuerClient
 

@@ -1,4 +1,4 @@
-"""AsyncIssuerClient: the asynchronous twin of IssuerClient (same methods, awaited; httpx underneath).
+"""AsyncIssuerClient: the asynchronous twin of IssuerClient (same methods, awaited; aiohttp underneath).
 
     async with AsyncIssuerClient.from_deployment(signer, scheme=1, salt=salt) as client:
         await client.issue(resident, 20, "shift-8812")
@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 from collections import deque
 from pathlib import Path
 from typing import AsyncIterator, Iterable
 
-import httpx
+import aiohttp
+import orjson
 
 from issuer_sdk import errors
-from issuer_sdk.client import ClientConfig, _batch_attempted, _InFlight, _Prepared, prepare_batches, read_deployment
+from issuer_sdk.client import (LOG_LOOKS, ClientConfig, LogScan, _batch_attempted, _InFlight, _Prepared,
+                               gas_after_out_of_gas, learnt_gas_per_item, prepare_batches, read_deployment)
 from issuer_sdk.encoding import UnsignedTx, address_bytes, tx_hash
 from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult, LedgerCodec,
                                RefStatus, RevokeResult, checksum, item_words, load_abi, reason_word)
@@ -32,10 +33,17 @@ from issuer_sdk.signer import Signer, sign_tx
 
 
 class AsyncRpcTransport:
-    def __init__(self, url: str, *, timeout: float, retry: RetryPolicy):
+    """JSON-RPC over aiohttp: one pool of keep-alive connections that concurrent requests share (httpx cost more
+    CPU than the requests themselves once dozens were in flight). The session is made on first use, in the
+    loop that uses it."""
+
+    def __init__(self, url: str, *, timeout: float, retry: RetryPolicy, connections: int = 64):
         self.url = url
         self.retry = retry
-        self._client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=8))
+        self.timeout = timeout
+        self.connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._ids = itertools.count(1)
 
     async def call(self, method: str, params: list | None = None, *, attempted: dict | None = None):
@@ -54,18 +62,29 @@ class AsyncRpcTransport:
         by_id = {a.get("id"): a for a in answers}
         return [by_id.get(first + i, {"error": {"code": -32603, "message": "no answer"}}) for i in range(len(calls))]
 
+    def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            self._loop = loop
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=self.timeout))
+        return self._session
+
     async def _post(self, methods: list[str], body, attempted):
         retryable = all(m in self.retry.idempotent_methods for m in methods)
         pauses = self.retry.pauses() if retryable else iter(())
-        content = json.dumps(body, separators=(",", ":")).encode()
+        content = orjson.dumps(body)
         while True:
             try:
-                resp = await self._client.post(self.url, content=content,
-                                               headers={"Content-Type": "application/json"})
-                if resp.status_code != 200:
-                    raise httpx.TransportError(f"HTTP {resp.status_code}: {resp.text[:200]}")
-                return json.loads(resp.content)
-            except (httpx.TransportError, OSError) as exc:
+                async with self._client().post(self.url, data=content,
+                                               headers={"Content-Type": "application/json"}) as resp:
+                    raw = await resp.read()
+                    if resp.status != 200:
+                        raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
+                                                          message=raw[:200].decode(errors="replace"))
+                    return orjson.loads(raw)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 pause = next(pauses, None)
                 if pause is None:
                     raise errors.TransportError(
@@ -74,7 +93,8 @@ class AsyncRpcTransport:
                 await asyncio.sleep(pause)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
 
 class AsyncIssuerClient:
@@ -140,7 +160,8 @@ class AsyncIssuerClient:
     async def stream(self, items) -> AsyncIterator[BatchResult]:
         """As IssuerClient.stream; `items` may be an iterable or an async iterable."""
         size = await self._batch_size()
-        scan: list[int | None] = [None]  # this stream's logs are scanned from the block it starts at
+        scan = LogScan(self.ledger, self.codec.topic_issued, self.scheme, self.signer.address,
+                       int(await self.rpc.call("eth_blockNumber"), 16))  # as IssuerClient._log_scan
         if hasattr(items, "__aiter__"):
             batches = self._prepare_async(items, size)
         else:
@@ -255,19 +276,23 @@ class AsyncIssuerClient:
         attempted["nonce"] = nonce
         return _InFlight(prepared, h, gas, attempted, time.monotonic())
 
-    async def _settle_oldest(self, inflight: deque, scan: list):
+    async def _settle_oldest(self, inflight: deque, scan: LogScan):
         """As IssuerClient._settle_oldest: mined nonce and PointsIssued logs, receipts only when needed."""
         first = inflight[0]
         mined = await self._wait_mined(first.attempted["nonce"], first.attempted, first.tx_hash)
-        logs = await self._issued_logs(scan)
         while inflight and inflight[0].attempted["nonce"] < mined:
             f = inflight.popleft()
             self._unconfirmed.pop(f.tx_hash, None)
-            hit = logs.get(f.tx_hash)
-            if hit is not None and self._gas_per_item is not None:
+            hit = await self._claim_log(scan, f)
+            if hit is not None:
                 block, data = hit
                 skipped, issued_amount = self.codec.outcome_from_data(data)
                 gas_used = None
+                if self._gas_per_item is None and len(skipped) < len(f.prepared.items):
+                    gas_used = await self._gas_of(f, block)
+                    self._gas_per_item = learnt_gas_per_item(self._gas_per_item, gas_used,
+                                                             len(f.prepared.items) - len(skipped),
+                                                             self.config.gas_per_item_floor)
             else:
                 receipt = (await self._wait_receipts([f.tx_hash], f.attempted))[f.tx_hash]
                 try:
@@ -277,9 +302,9 @@ class AsyncIssuerClient:
                     continue
                 skipped, issued_amount = self.codec.batch_outcome(receipt, self.ledger)
                 if len(skipped) < len(f.prepared.items):
-                    used = int(receipt["gasUsed"], 16) - 21_000
-                    per_item = max(used // (len(f.prepared.items) - len(skipped)), self.config.gas_per_item_floor)
-                    self._gas_per_item = max(self._gas_per_item or 0, per_item)
+                    self._gas_per_item = learnt_gas_per_item(self._gas_per_item, int(receipt["gasUsed"], 16),
+                                                             len(f.prepared.items) - len(skipped),
+                                                             self.config.gas_per_item_floor)
                 block, gas_used = int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16)
             yield BatchResult(f.prepared.items, f.tx_hash, block, skipped, issued_amount, gas_used)
 
@@ -309,20 +334,29 @@ class AsyncIssuerClient:
             await asyncio.sleep(pause)
             pause = min(pause * 2, self.config.poll_max_s)
 
-    async def _issued_logs(self, scan: list) -> dict[str, tuple[int, bytes]]:
-        if scan[0] is None:
-            scan[0] = max(int(await self.rpc.call("eth_blockNumber"), 16) - 1, 0)
-        logs = await self.rpc.call("eth_getLogs", [{
-            "address": self.ledger, "fromBlock": hex(scan[0]), "toBlock": "latest",
-            "topics": ["0x" + self.codec.topic_issued.hex(), "0x" + self.scheme.to_bytes(32, "big").hex(),
-                       "0x" + (b"\x00" * 12 + address_bytes(self.signer.address)).hex()]}],
-            attempted={"operation": "eth_getLogs", "fromBlock": scan[0]})
-        found = {}
-        for log in logs:
-            block = int(log["blockNumber"], 16)
-            found[log["transactionHash"]] = (block, bytes.fromhex(log["data"][2:]))
-            scan[0] = max(scan[0], block)
-        return found
+    async def _read_logs(self, scan: LogScan) -> None:
+        scan.add(await self.rpc.call("eth_getLogs", scan.params(), attempted=scan.attempted()))
+
+    async def _claim_log(self, scan: LogScan, f: _InFlight) -> tuple[int, bytes] | None:
+        """As IssuerClient._claim_log: logs read when needed, and again before the batch is taken for failed."""
+        hit = scan.claim(f.tx_hash)
+        pause = self.config.poll_first_s
+        for look in range(LOG_LOOKS):
+            if hit is not None:
+                break
+            if look:
+                await asyncio.sleep(pause)
+                pause *= 2
+            await self._read_logs(scan)
+            hit = scan.claim(f.tx_hash)
+        return hit
+
+    async def _gas_of(self, f: _InFlight, block: int) -> int:
+        """As IssuerClient._gas_of: the header's gasUsed when the batch had its block alone, else the receipt's."""
+        header = await self.rpc.call("eth_getBlockByNumber", [hex(block), False], attempted=f.attempted)
+        if [h.lower() for h in header["transactions"]] == [f.tx_hash.lower()]:
+            return int(header["gasUsed"], 16)
+        return int((await self._wait_receipts([f.tx_hash], f.attempted))[f.tx_hash]["gasUsed"], 16)
 
     async def _send_and_confirm(self, data: bytes, gas: int, attempted: dict) -> dict:
         h, nonce = await self._send(data, gas, attempted)
@@ -394,8 +428,9 @@ class AsyncIssuerClient:
         block = int(receipt["blockNumber"], 16)
         call = {"from": self.signer.address, "to": self.ledger, "data": "0x" + data.hex()}
         if int(receipt["gasUsed"], 16) >= gas * 0.97:
-            new_gas = int(int(await self.rpc.call("eth_estimateGas", [call], attempted=attempted), 16)
-                          * self.config.gas_margin) + self.config.gas_base
+            estimate = int(await self.rpc.call("eth_estimateGas", [call], attempted=attempted), 16)
+            new_gas = gas_after_out_of_gas(gas, estimate, self.config,
+                                           int(await self._gas_limit_of_block() * self.config.block_fill))
             if new_gas > gas:
                 if attempted.get("count"):
                     self._gas_per_item = max(self._gas_per_item or 0, new_gas // attempted["count"])

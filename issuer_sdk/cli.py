@@ -16,7 +16,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import IO, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ app = typer.Typer(help="Issue points from a program's export.", add_completion=F
 console = Console(stderr=True)
 PROGRESS_SUFFIX = ".progress.json"
 REJECTED_SUFFIX = ".rejected.csv"
+REJECTED_HEADER = ["line", "reason", "detail", "record"]
 
 
 @app.callback()
@@ -121,7 +122,7 @@ class IssueRun:
 
             def accepted():
                 for outcome in outcomes:
-                    if outcome.rejected:  # this generator runs in the client's encoder thread
+                    if outcome.rejected:  # this generator runs in the client's sender thread
                         with self._rejects_lock:
                             rejects.writerow([outcome.line, outcome.reason, outcome.detail,
                                               json.dumps(outcome.record, default=str, sort_keys=True)])
@@ -191,29 +192,32 @@ class IssueRun:
         return state
 
     def _save_state(self) -> None:
-        with self._rejects_lock:
+        with self._rejects_lock:  # the rejects up to the checkpoint are on disk before the checkpoint is
             self._rejects_file.flush()
             os.fsync(self._rejects_file.fileno())
-        tmp = self.progress_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        tmp.replace(self.progress_path)
+        _replace_atomically(self.progress_path, lambda f: f.write(json.dumps(self.state)))
 
     # -- rejects file -----------------------------------------------------------------------------------------
 
     def _open_rejects(self):
-        """Keep rejected rows up to the checkpoint line (a killed run may have written later ones)."""
+        """Keep rejected rows up to the checkpoint line (a killed run may have written later ones), then append.
+
+        The kept rows are rewritten through a temporary file renamed over the old one, so a crash during the
+        rewrite leaves the old file whole (rows a previous run confirmed are never lost)."""
         kept: list[list[str]] = []
         if self.state["line"] > 0 and self.rejected_path.exists():
             with open(self.rejected_path, newline="") as f:
                 rows = list(csv.reader(f))[1:]
             kept = [r for r in rows if r and r[0].isdigit() and int(r[0]) <= self.state["line"]]
-        self._rejects_file = open(self.rejected_path, "w", newline="")
-        writer = csv.writer(self._rejects_file)
-        writer.writerow(["line", "reason", "detail", "record"])
-        writer.writerows(kept)
-        return writer
+
+        def write(f):
+            writer = csv.writer(f)
+            writer.writerow(REJECTED_HEADER)
+            writer.writerows(kept)
+
+        _replace_atomically(self.rejected_path, write)
+        self._rejects_file = open(self.rejected_path, "a", newline="")
+        return csv.writer(self._rejects_file)
 
     def _count_rejects(self) -> int:
         if not self.rejected_path.exists():
@@ -224,6 +228,22 @@ class IssueRun:
             self.rejected_path.unlink()
             return 0
         return n
+
+
+def _replace_atomically(path: Path, write: Callable[[IO[str]], object]) -> None:
+    """Replace `path` whole or not at all: `write` fills a temporary file beside it, which is fsynced and
+    renamed over `path` in one step; the directory is fsynced so that the rename survives a crash too."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _signer(keystore: Path | None, demo_issuer: bool, scheme: int):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from issuer_sdk import errors
-from issuer_sdk.encoding import UnsignedTx, address_bytes, tx_hash
+from issuer_sdk.encoding import UnsignedTx, address_bytes, tx_hash, word_address
 from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult, LedgerCodec,
                                RefStatus, RevokeResult, checksum, item_words, load_abi, reason_word)
 from issuer_sdk.nonces import NonceManager
@@ -118,17 +118,18 @@ class IssuerClient:
     def stream(self, items: Iterable) -> Iterator[BatchResult]:
         """Issue `items` in batches, yielding each BatchResult as its block confirms, in input order.
 
-        Three threads share the work so the node never waits on Python: an encoder thread hashes refs and
-        encodes batches, a sender thread signs and sends each as soon as fewer than `max_in_flight` are
-        unconfirmed, and the caller's thread confirms them. If a batch fails, nothing more is sent; batches
-        already in flight are awaited and yielded (marked `after_failure`), then the failure is raised."""
-        scan: list[int | None] = [None]  # this stream's logs are scanned from the block it starts at
-        producer = _Producer(self._prepare_batches(items), self.config.max_in_flight + 1)
+        Two threads share the work: a sender thread hashes refs, encodes and signs each batch and sends it as
+        soon as fewer than `max_in_flight` are unconfirmed (so the next batch is encoded while the node mines
+        the last), and the caller's thread confirms them. (A third thread that only encoded made the sender
+        wait for the interpreter lock: up to its 5 ms switch interval after each request, while the encoder
+        held it.) If a batch fails, nothing more is sent; batches already in flight are awaited and yielded
+        (marked `after_failure`), then the failure is raised."""
+        scan = self._log_scan()  # before the first send: nothing this stream sends is in a block read before
         slots = threading.Semaphore(self.config.max_in_flight)
         sent: queue.Queue = queue.Queue()
         stop = threading.Event()
-        sender = threading.Thread(target=self._sender, args=(producer, slots, sent, stop), daemon=True,
-                                  name="issuer-sdk-sender")
+        sender = threading.Thread(target=self._sender, args=(self._prepare_batches(items), slots, sent, stop),
+                                  daemon=True, name="issuer-sdk-sender")
         sender.start()
         inflight: deque[_InFlight] = deque()
         failure: errors.IssuerError | None = None
@@ -140,7 +141,7 @@ class IssuerClient:
                         x = sent.get(block=not inflight)
                     except queue.Empty:
                         break
-                    if x is _Producer._DONE:
+                    if x is _DONE:
                         done_sending = True
                     elif isinstance(x, _Raised):
                         done_sending = True
@@ -160,17 +161,16 @@ class IssuerClient:
                     stop.set()
         finally:
             stop.set()
-            producer.close()
             sender.join(timeout=5)
             for f in inflight:  # left unconfirmed by an exception: nothing will rebroadcast them now
                 self._unconfirmed.pop(f.tx_hash, None)
         if failure is not None:
             raise failure
 
-    def _sender(self, producer: "_Producer", slots: threading.Semaphore, sent: queue.Queue,
+    def _sender(self, batches: Iterator["_Prepared"], slots: threading.Semaphore, sent: queue.Queue,
                 stop: threading.Event) -> None:
         try:
-            for prepared in producer:
+            for prepared in batches:
                 while not slots.acquire(timeout=0.05):
                     if stop.is_set():
                         return
@@ -180,7 +180,7 @@ class IssuerClient:
         except BaseException as exc:  # a malformed item, a failed send: handed to the confirming thread
             sent.put(_Raised(exc))
         finally:
-            sent.put(_Producer._DONE)
+            sent.put(_DONE)
 
     def revoke(self, resident: str, amount: int, ref: str | bytes | int, reason: int = 0) -> RevokeResult:
         """Correction: take back `amount` from `resident`. `ref` is this correction's own id (same namespace
@@ -245,25 +245,28 @@ class IssuerClient:
         attempted["nonce"] = nonce
         return _InFlight(prepared, h, gas, attempted, time.monotonic())
 
-    def _settle_oldest(self, inflight: deque, failure, scan: list):
+    def _settle_oldest(self, inflight: deque, failure, scan: "LogScan"):
         """Wait until the oldest batch in flight is mined; yield it and every later one already mined.
 
         Confirmation reads the account's mined nonce and this issuer's PointsIssued logs (the outcome of
         each batch: skipped indices, issued amount) rather than full receipts, which carry one TransferSingle
         log an item (about 900 KB for 1,000 items, as long to fetch and parse as a quarter of the batch's own
-        execution). A batch mined without its PointsIssued log failed: only then is its receipt read."""
+        execution). A batch mined without its PointsIssued log failed: only then is its receipt read. The first
+        batch that issues anything teaches the gas an item takes (`_gas_of`)."""
         first = inflight[0]
         mined = self._wait_mined(first.attempted["nonce"], first.attempted, first.tx_hash)
-        logs = self._issued_logs(scan)
         while inflight and inflight[0].attempted["nonce"] < mined:
             f = inflight.popleft()
             self._unconfirmed.pop(f.tx_hash, None)
-            hit = logs.get(f.tx_hash)
-            if hit is not None and self._gas_per_item is not None:
+            hit = self._claim_log(scan, f)
+            if hit is not None:
                 block, data = hit
                 skipped, issued_amount = self.codec.outcome_from_data(data)
                 gas_used = None
-            else:  # failed, or the first batch: read the receipt (decodes the failure, or teaches the gas)
+                if self._gas_per_item is None and len(skipped) < len(f.prepared.items):
+                    gas_used = self._gas_of(f, block)
+                    self._learn_gas(gas_used, len(f.prepared.items) - len(skipped))
+            else:  # failed: the receipt decodes the failure (or re-sends a batch that ran out of gas)
                 receipt = self._wait_receipts([f.tx_hash], f.attempted, need=1)[f.tx_hash]
                 try:
                     receipt = self._check_receipt(receipt, f.prepared.data, f.gas, f.attempted)
@@ -273,7 +276,7 @@ class IssuerClient:
                     continue
                 skipped, issued_amount = self.codec.batch_outcome(receipt, self.ledger)
                 if len(skipped) < len(f.prepared.items):  # duplicates cost little: learn from issued items
-                    self._learn_gas(receipt, len(f.prepared.items) - len(skipped))
+                    self._learn_gas(int(receipt["gasUsed"], 16), len(f.prepared.items) - len(skipped))
                 block, gas_used = int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16)
             yield BatchResult(f.prepared.items, f.tx_hash, block, skipped, issued_amount, gas_used,
                               after_failure=failure is not None)
@@ -306,21 +309,37 @@ class IssuerClient:
             time.sleep(pause)
             pause = min(pause * 2, self.config.poll_max_s)
 
-    def _issued_logs(self, scan: list) -> dict[str, tuple[int, bytes]]:
-        """{tx hash: (block, data)} of this issuer's PointsIssued logs from the last block scanned on."""
-        if scan[0] is None:
-            scan[0] = max(int(self.rpc.call("eth_blockNumber"), 16) - 1, 0)
-        logs = self.rpc.call("eth_getLogs", [{
-            "address": self.ledger, "fromBlock": hex(scan[0]), "toBlock": "latest",
-            "topics": ["0x" + self.codec.topic_issued.hex(), "0x" + self.scheme.to_bytes(32, "big").hex(),
-                       "0x" + (b"\x00" * 12 + address_bytes(self.signer.address)).hex()]}],
-            attempted={"operation": "eth_getLogs", "fromBlock": scan[0]})
-        found = {}
-        for log in logs:
-            block = int(log["blockNumber"], 16)
-            found[log["transactionHash"]] = (block, bytes.fromhex(log["data"][2:]))
-            scan[0] = max(scan[0], block)
-        return found
+    def _read_logs(self, scan: "LogScan") -> None:
+        scan.add(self.rpc.call("eth_getLogs", scan.params(), attempted=scan.attempted()))
+
+    def _claim_log(self, scan: "LogScan", f: "_InFlight") -> tuple[int, bytes] | None:
+        """The mined batch's PointsIssued log, or None: it failed. The logs are read only if an earlier read
+        did not bring it already. A node may count a transaction as mined a moment before it serves the block
+        that holds it (anvil does), so a missing log is looked for again a few times before the batch is taken
+        for failed; its receipt then tells, a costly read if it did not fail (about 900 KB for 1,000 items)."""
+        hit = scan.claim(f.tx_hash)
+        pause = self.config.poll_first_s
+        for look in range(LOG_LOOKS):
+            if hit is not None:
+                break
+            if look:
+                time.sleep(pause)
+                pause *= 2
+            self._read_logs(scan)
+            hit = scan.claim(f.tx_hash)
+        return hit
+
+    def _log_scan(self) -> "LogScan":
+        return LogScan(self.ledger, self.codec.topic_issued, self.scheme, self.signer.address,
+                       int(self.rpc.call("eth_blockNumber"), 16))
+
+    def _gas_of(self, f: "_InFlight", block: int) -> int:
+        """Gas used by a mined batch: its block's gasUsed when the batch had the block to itself (a header of a
+        few hundred bytes), else its receipt's (one log an item: about 900 KB for 1,000 items)."""
+        header = self.rpc.call("eth_getBlockByNumber", [hex(block), False], attempted=f.attempted)
+        if [h.lower() for h in header["transactions"]] == [f.tx_hash.lower()]:
+            return int(header["gasUsed"], 16)
+        return int(self._wait_receipts([f.tx_hash], f.attempted, need=1)[f.tx_hash]["gasUsed"], 16)
 
     def _batch_size(self) -> int:
         fit = int(self._gas_limit_of_block() * self.config.block_fill - self.config.gas_base) // \
@@ -328,7 +347,7 @@ class IssuerClient:
         return max(1, min(self.config.max_batch_items, fit))
 
     def _batch_gas(self, prepared: "_Prepared", attempted: dict) -> int:
-        """Until a receipt taught the gas an item takes, the bound; then what was learnt, with a margin.
+        """Until a mined batch taught the gas an item takes, the bound; then what was learnt, with a margin.
         (No eth_estimateGas: it would run every batch twice. An underestimate is caught: see _check_receipt.)"""
         n = len(prepared.items)
         per_item = self._gas_per_item or self.config.gas_per_item_bound
@@ -336,10 +355,9 @@ class IssuerClient:
         gas = int(n * per_item * margin) + self.config.gas_base
         return min(gas, int(self._gas_limit_of_block() * self.config.block_fill))
 
-    def _learn_gas(self, receipt: dict, n: int) -> None:
-        used = int(receipt["gasUsed"], 16) - 21_000
-        per_item = max(used // max(n, 1), self.config.gas_per_item_floor)
-        self._gas_per_item = max(self._gas_per_item or 0, per_item)
+    def _learn_gas(self, gas_used: int, issued: int) -> None:
+        """The gas an item takes, from a batch's gas over its issued items (duplicates cost little)."""
+        self._gas_per_item = learnt_gas_per_item(self._gas_per_item, gas_used, issued, self.config.gas_per_item_floor)
 
     # -- sending and confirming ------------------------------------------------------------------------------
 
@@ -415,13 +433,14 @@ class IssuerClient:
             pause = min(pause * 2, self.config.poll_max_s)
 
     def _check_receipt(self, receipt: dict, data: bytes, gas: int, attempted: dict) -> dict:
-        """The receipt if it succeeded; re-sends once with an estimated gas if it ran out; else the error."""
+        """The receipt if it succeeded; re-sends with more gas if it ran out; else the error."""
         if int(receipt["status"], 16) == 1:
             return receipt
         h = receipt["transactionHash"]
         block = int(receipt["blockNumber"], 16)
         if int(receipt["gasUsed"], 16) >= gas * 0.97:  # out of gas: whole call reverted; safe to resend
-            new_gas = int(self._estimate(data, attempted) * self.config.gas_margin) + self.config.gas_base
+            new_gas = gas_after_out_of_gas(gas, self._estimate(data, attempted), self.config,
+                                           int(self._gas_limit_of_block() * self.config.block_fill))
             if new_gas > gas:
                 if attempted.get("count"):
                     self._gas_per_item = max(self._gas_per_item or 0, new_gas // attempted["count"])
@@ -517,6 +536,60 @@ def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: Le
                         with_reason)
 
 
+def learnt_gas_per_item(known: int | None, gas_used: int, issued: int, floor: int) -> int:
+    """What a batch teaches of the gas an item takes: never below `floor` (a batch of duplicates is cheap), and
+    never lowered by a later, cheaper batch."""
+    return max(known or 0, (gas_used - 21_000) // max(issued, 1), floor)
+
+
+def gas_after_out_of_gas(gas: int, estimate: int, config: ClientConfig, cap: int) -> int:
+    """Gas to re-send a transaction that ran out with `gas`: the estimate with its margin, yet at least `gas`
+    with the margin, since the estimate runs on the chain as it is now, which batches mined since (a re-sent
+    one writing the same residents first) can have made cheaper than the state the transaction met. At most
+    `cap` (the share of the block gas limit a batch may take)."""
+    return min(cap, max(int(estimate * config.gas_margin) + config.gas_base, int(gas * config.gas_margin)))
+
+
+LOG_LOOKS = 4  # reads of the logs for a mined batch whose log is missing (see IssuerClient._claim_log)
+
+
+class LogScan:
+    """A stream's reading of its issuer's PointsIssued logs (one scheme).
+
+    Each query starts at the last block a log came from, first at the head when the stream began (every batch
+    of the stream is mined after it): a mined block has all its logs, but a node refuses a range that starts
+    past its head, and that block may be the head. Logs read before their batch settles (one sent while the
+    query ran) wait until it does."""
+
+    def __init__(self, ledger: str, topic: bytes, scheme: int, issuer: str, head: int):
+        self._next = head
+        self._filter = {"address": ledger, "topics": [
+            "0x" + topic.hex(), "0x" + scheme.to_bytes(32, "big").hex(), "0x" + word_address(issuer).hex()]}
+        self._found: dict[str, tuple[int, str]] = {}  # tx hash -> (block, data as 0x-hex)
+
+    def params(self) -> list:
+        return [{**self._filter, "fromBlock": hex(self._next), "toBlock": "latest"}]
+
+    def attempted(self) -> dict:
+        return {"operation": "eth_getLogs", "fromBlock": self._next}
+
+    def add(self, logs: list[dict]) -> None:
+        for log in logs:
+            block = int(log["blockNumber"], 16)
+            self._found[log["transactionHash"].lower()] = (block, log["data"])
+            self._next = max(self._next, block)
+
+    def claim(self, tx_hash: str) -> tuple[int, bytes] | None:
+        """(block, data) of the batch's log if it was read. Logs of earlier blocks are dropped then: an account's
+        transactions are mined in nonce order, and batches settle in nonce order."""
+        hit = self._found.pop(tx_hash.lower(), None)
+        if hit is None:
+            return None
+        block, data = hit
+        self._found = {h: v for h, v in self._found.items() if v[0] >= block}
+        return block, bytes.fromhex(data[2:])
+
+
 @dataclass
 class _Prepared:
     items: list[Issuance]
@@ -540,53 +613,7 @@ def _batch_attempted(scheme: int, prepared: _Prepared) -> dict:
             "amount": sum(i.amount for i in items)}
 
 
-class _Producer:
-    """Runs a generator in a thread, handing its values over a bounded queue (so memory stays flat)."""
-
-    _DONE = object()
-
-    def __init__(self, source: Iterator, maxsize: int):
-        self._source = source
-        self._queue: queue.Queue = queue.Queue(maxsize)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="issuer-sdk-encoder", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for value in self._source:
-                if not self._put(value):
-                    return
-            self._put(self._DONE)
-        except BaseException as exc:  # handed to the consumer
-            self._put(_Raised(exc))
-
-    def _put(self, value) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self):
-        while True:
-            try:
-                value = self._queue.get(timeout=0.05)
-            except queue.Empty:
-                if self._stop.is_set():
-                    return
-                continue
-            if value is self._DONE:
-                return
-            if isinstance(value, _Raised):
-                raise value.exc
-            yield value
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+_DONE = object()  # the sender's last word on its queue
 
 
 @dataclass

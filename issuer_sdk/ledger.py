@@ -14,7 +14,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 
 from issuer_sdk import errors
-from issuer_sdk.encoding import FastFunction, address_bytes
+from issuer_sdk.encoding import FastFunction, word_address
 
 UINT32_MAX = 2**32 - 1
 UINT96_MAX = 2**96 - 1
@@ -60,7 +60,7 @@ class BatchResult:
     block_number: int
     skipped: list[int]
     issued_amount: int
-    gas_used: int | None  # known when the receipt was read (the first batch of a stream, or a failure)
+    gas_used: int | None  # known for the batch the client learnt an item's gas from, or whose receipt it read
     after_failure: bool = False  # confirmed after an earlier batch of the same stream failed
 
     @property
@@ -259,7 +259,7 @@ def item_words(item: Issuance, ref32: bytes) -> tuple[bytes, bytes, bytes]:
     amount = item.amount
     if type(amount) is not int or amount <= 0 or amount > UINT96_MAX:
         raise ValueError(f"amount must be a positive integer below 2**96, got {amount!r}")
-    return b"\x00" * 12 + address_bytes(item.resident), amount.to_bytes(32, "big"), ref32
+    return word_address(item.resident), amount.to_bytes(32, "big"), ref32
 
 
 def reason_word(reason: int | None) -> bytes:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import coincurve
 from eth_account import Account
-from eth_keys import keys
+from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
 
 from issuer_sdk.encoding import UnsignedTx
 from issuer_sdk.errors import ConfigurationError
@@ -41,112 +42,26 @@ class LocalSigner:
     def __init__(self, private_key: bytes | str):
         if isinstance(private_key, str):
             private_key = bytes.fromhex(private_key.removeprefix("0x"))
-        self._key = keys.PrivateKey(private_key)
-        self._address = self._key.public_key.to_checksum_address()
-        if _coincurve is None:
-            _build_table()  # once per process (~0.3 s), so the first transaction does not pay for it
+        if len(private_key) != 32:  # coincurve would pad a short key rather than refuse it
+            raise ValueError(f"a private key is 32 bytes, got {len(private_key)}")
+        self._key = coincurve.PrivateKey(bytes(private_key))  # parsed once, not again for every signature
+        public = self._key.public_key.format(compressed=False)[1:]
+        self._address = to_checksum_address(keccak(public)[-20:])
 
     @property
     def address(self) -> str:
         return self._address
 
     def sign_hash(self, digest: bytes) -> tuple[int, int, int]:
-        if _coincurve is not None:
-            sig = _coincurve.PrivateKey(self._key.to_bytes()).sign_recoverable(digest, hasher=None)
-            return sig[64], int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
-        return fast_sign(digest, self._key.to_bytes())
+        return _split(self._key.sign_recoverable(digest, hasher=None))
 
     def __repr__(self) -> str:  # never print the key
         return f"LocalSigner({self._address})"
 
 
-# -- signing without a C library ------------------------------------------------------------------------------
-#
-# eth-keys' pure-Python backend spends about 2 ms per signature on the generic double-and-add k*G, more
-# than anvil takes to run an issuance. `fast_sign` computes the same RFC 6979 signature (byte-equal to
-# eth-keys, tested) with a fixed-base table for G: 32 point additions instead of ~380 operations.
-# With coincurve installed, libsecp256k1 signs instead.
-
-try:  # optional: libsecp256k1 through coincurve
-    import coincurve as _coincurve
-except ImportError:  # pragma: no cover - depends on the environment
-    _coincurve = None
-
-_P = 2**256 - 2**32 - 977
-_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
-      0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
-_table: list[list[tuple[int, int] | None]] | None = None
-_table_lock = threading.Lock()
-
-
-def fast_sign(digest: bytes, private_key: bytes) -> tuple[int, int, int]:
-    """ECDSA over secp256k1 with RFC 6979 k and low s: (y_parity, r, s), as eth-keys computes it."""
-    from eth_keys.backends.native.ecdsa import deterministic_generate_k
-
-    z = int.from_bytes(digest, "big")
-    d = int.from_bytes(private_key, "big")
-    k = deterministic_generate_k((z % _N).to_bytes(32, "big"), private_key)
-    x, y = _base_multiply(k)
-    r = x % _N
-    s_raw = pow(k, -1, _N) * (z + r * d) % _N
-    if r == 0 or s_raw == 0:  # pragma: no cover - probability 2**-256
-        raise ValueError("degenerate signature")
-    low = s_raw * 2 < _N
-    return (y & 1) ^ (0 if low else 1), r, (s_raw if low else _N - s_raw)
-
-
-def _base_multiply(k: int) -> tuple[int, int]:
-    table = _table or _build_table()
-    X, Y, Z = 0, 1, 0  # Jacobian infinity
-    for i in range(32):
-        j = (k >> (8 * i)) & 0xFF
-        if j:
-            x2, y2 = table[i][j]
-            if Z == 0:
-                X, Y, Z = x2, y2, 1
-                continue
-            zz = Z * Z % _P
-            h = (x2 * zz - X) % _P
-            rr = (y2 * Z * zz - Y) % _P
-            if h == 0:  # pragma: no cover - needs k to hit a table point twice; fall back
-                from eth_keys.backends.native.ecdsa import fast_multiply
-                return fast_multiply(_G, k)
-            hh = h * h % _P
-            hhh = h * hh % _P
-            v = X * hh % _P
-            X3 = (rr * rr - hhh - 2 * v) % _P
-            Y = (rr * (v - X3) - Y * hhh) % _P
-            X = X3
-            Z = Z * h % _P
-    zi = pow(Z, -1, _P)
-    zi2 = zi * zi % _P
-    return X * zi2 % _P, Y * zi2 * zi % _P
-
-
-def _build_table():
-    global _table
-    with _table_lock:
-        if _table is None:
-            table = []
-            base = _G
-            for _ in range(32):
-                row: list = [None, base]
-                for _ in range(254):
-                    row.append(_affine_add(row[-1], base))
-                table.append(row)
-                base = _affine_add(row[255], base)  # 256 * base
-            _table = table
-    return _table
-
-
-def _affine_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    if a == b:
-        lam = 3 * a[0] * a[0] * pow(2 * a[1], -1, _P) % _P
-    else:
-        lam = (b[1] - a[1]) * pow(b[0] - a[0], -1, _P) % _P
-    x = (lam * lam - a[0] - b[0]) % _P
-    return x, (lam * (a[0] - x) - a[1]) % _P
+def _split(signature: bytes) -> tuple[int, int, int]:
+    """coincurve's 65 bytes r ‖ s ‖ recovery id as (y_parity, r, s)."""
+    return signature[64], int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big")
 
 
 def keystore_signer(path: str | Path, password: str | bytes | None = None, *,

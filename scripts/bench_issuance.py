@@ -1,8 +1,9 @@
 """`citypoints bench issuance`: the issuer SDK against the raw node, measured in one run on its own anvil.
 
-(a) raw ceiling: pre-signed `issueBatch` transactions sent by plain JSON-RPC, timed until the node has
-    mined the last (the sender's mined nonce is polled; receipts are checked afterwards, untimed);
-(b) `IssuerClient.issue_many`: the same number of items and batch size, refs hashed and calldata encoded,
+(a) raw ceiling: pre-signed `issueBatch` transactions sent by plain JSON-RPC, at most `max_in_flight`
+    unmined at a time (the SDK's window), timed until the node has mined the last (the sender's mined
+    nonce is polled; receipts are checked afterwards, untimed);
+(b) `IssuerClient.issue_many`: the same items, batch size and window, refs hashed and calldata encoded,
     signed, sent and every batch's outcome (issued, skipped) read back inside the timed span;
 (c) one `issue` at a time, send-and-confirm: pre-signed raw JSON-RPC against the SDK;
 (d) memory: peak RSS of a child process that reads, validates, hashes, encodes and signs a 1,000,000-record
@@ -10,8 +11,11 @@
     cannot hold a million issuances, TOOLCHAIN.md), checked at 10%, 50% and 100% of the file.
 
 Every phase starts from the same chain state (evm_snapshot / evm_revert), so the SDK and the raw sender
-face the same state size, and (a)/(b) and both halves of (c) alternate in rounds, so a machine busy with
-other work weighs on both sides alike. Figures go to BENCHMARKS.md (section "issuance") or, with --json, to stdout.
+face the same state size, and (a)/(b) and both halves of (c) alternate in rounds, which go raw first and
+SDK first in turn, so a machine busy with other work, and whatever the order of two phases does, weighs on
+both sides alike. The ratio held against the floor is over all items (total raw time / total SDK time): a
+statistic of the rounds (their median is reported beside it) would let slow rounds drop out. Figures go to
+BENCHMARKS.md (section "issuance") or, with --json, to stdout.
 """
 from __future__ import annotations
 
@@ -90,46 +94,58 @@ def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents
         client = IssuerClient(node.url, ledger.address, LocalSigner(bytes(sdk_issuer.key)), SCHEME, salt,
                               config=ClientConfig(max_batch_items=batch, max_in_flight=max_in_flight))
         per_round = max(1, n_batches // rounds) * batch
-        raw_s = sdk_s = 0.0
         raw_gas = 0
         raw_rounds: list[float] = []
         sdk_rounds: list[float] = []
         # raw transactions are signed up front: after each evm_revert the sender's nonce is the same again
         presigned = [_presign_batches(ledger, raw_issuer, plan(f"raw{r}", per_round), batch, salt, w3.eth.chain_id)
                      for r in range(rounds)]
-        for r in range(rounds):
-            log(f"round {r + 1}/{rounds}: (a) raw, pre-signed issueBatch x {per_round // batch}; "
-                f"(b) sdk issue_many of {per_round} items")
+
+        def raw_phase(r: int) -> None:
+            nonlocal raw_gas
             fresh()
-            seconds, gas = _send_raw_all(rpc, presigned[r], raw_issuer.address)
-            raw_s, raw_gas = raw_s + seconds, raw_gas + gas
+            seconds, gas = _send_raw_all(rpc, presigned[r], raw_issuer.address, max_in_flight)
             raw_rounds.append(seconds)
+            raw_gas += gas
+
+        def sdk_phase(r: int) -> None:
             fresh()
             client.nonces.reset()
             records = plan(f"sdk{r}", per_round)
             t0 = time.perf_counter()
             summary = client.issue_many(Issuance(res, a, ref) for res, a, ref in records)
             sdk_rounds.append(time.perf_counter() - t0)
-            sdk_s += sdk_rounds[-1]
-            assert summary.issued == per_round, summary
+            # like with like: the SDK sent the same batches as the raw sender, none smaller for the gas limit
+            assert (summary.issued, summary.batches) == (per_round, per_round // batch), summary
+
+        log(f"{rounds} rounds of (a) raw, pre-signed issueBatch x {per_round // batch} and (b) sdk issue_many of "
+            f"{per_round} items")
+        _alternate(rounds, raw_phase, sdk_phase)
         total = per_round * rounds
-        raw_rate = total / raw_s
-        sdk_rate = total / sdk_s
+        raw_rate = total / sum(raw_rounds)
+        sdk_rate = total / sum(sdk_rounds)
 
         # (c) one at a time
         log(f"(c) single: {singles} raw send-and-confirm and {singles} SDK issue(), in {rounds} rounds")
         single_raw_s = single_sdk_s = 0.0
         each = max(1, singles // rounds)
-        for r in range(rounds):
+
+        def single_raw_phase(r: int) -> None:
+            nonlocal single_raw_s
             fresh()
             single_raw = _presign_singles(ledger, raw_issuer, plan(f"one-raw{r}", each), salt, w3.eth.chain_id)
             single_raw_s += _send_one_by_one(rpc, single_raw)
+
+        def single_sdk_phase(r: int) -> None:
+            nonlocal single_sdk_s
             fresh()
             client.nonces.reset()
             t0 = time.perf_counter()
             for resident, amount, ref in plan(f"one-sdk{r}", each):
                 client.issue(resident, amount, ref)
             single_sdk_s += time.perf_counter() - t0
+
+        _alternate(rounds, single_raw_phase, single_sdk_phase)
         singles = each * rounds
         client.close()
 
@@ -137,9 +153,8 @@ def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents
         result = {
             "items": total, "batch_items": batch, "residents": residents,
             "raw_items_per_s": round(raw_rate), "sdk_batch_items_per_s": round(sdk_rate),
-            # the median of the rounds' ratios: one round slowed by other work on the machine does not decide it
-            "sdk_batch_ratio": round(statistics.median(a / b for a, b in zip(raw_rounds, sdk_rounds)), 3),
-            "sdk_batch_ratio_aggregate": round(sdk_rate / raw_rate, 3),
+            "sdk_batch_ratio": round(sdk_rate / raw_rate, 3),  # over all items: the figure held to the floor
+            "sdk_batch_ratio_median": round(statistics.median(a / b for a, b in zip(raw_rounds, sdk_rounds)), 3),
             "round_ratios": [round(a / b, 3) for a, b in zip(raw_rounds, sdk_rounds)],
             "single_raw_ms": round(single_raw_s / singles * 1000, 3),
             "single_sdk_ms": round(single_sdk_s / singles * 1000, 3),
@@ -147,8 +162,8 @@ def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents
             "gas_per_item": round(raw_gas / total), "rounds": rounds,
             "ref_hash_us_per_item": round(hash_us, 2),
             "ref_hash_share_at_sdk_rate": round(hash_us * 1e-6 * sdk_rate, 4),
-            "signer_backend": _signer_backend(),
-            "load_avg_1m_at_start": load_at_start, "block_time_s": block_time, "max_in_flight": max_in_flight,
+            "load_avg_1m_at_start": load_at_start, "load_avg_1m_after_timed_phases": round(os.getloadavg()[0], 2),
+            "block_time_s": block_time, "max_in_flight": max_in_flight,
             "items_per_block_at_gas_limit": int(cfg.gas_limit // max(raw_gas / total, 1)),
         }
     finally:
@@ -207,9 +222,9 @@ def markdown(r: dict) -> str:
          f"{r['items']:,} items, {r['batch_items']:,} a transaction"),
         ("SDK `issue_many`", f"{r['sdk_batch_items_per_s']:,} items/s",
          f"floor 5,000/s: {ok(f['sdk_batch_items_per_s>=5000'])}"),
-        ("SDK `issue_many` / raw ceiling (median of rounds)", f"{r['sdk_batch_ratio']:.2f}",
-         f"floor 0.80: {ok(f['sdk_batch_ratio>=0.80'])}; rounds {', '.join(f'{x:.2f}' for x in r['round_ratios'])}; "
-         f"all items together {r['sdk_batch_ratio_aggregate']:.2f}"),
+        ("SDK `issue_many` / raw ceiling (all items)", f"{r['sdk_batch_ratio']:.2f}",
+         f"floor 0.80: {ok(f['sdk_batch_ratio>=0.80'])}; median of rounds {r['sdk_batch_ratio_median']:.2f}; "
+         f"rounds {', '.join(f'{x:.2f}' for x in r['round_ratios'])}; {r['max_in_flight']} in flight on both sides"),
         ("one `issue`, raw send-and-confirm", f"{r['single_raw_ms']:.2f} ms", "pre-signed"),
         ("one `issue`, SDK send-and-confirm", f"{r['single_sdk_ms']:.2f} ms",
          f"ratio {r['single_ratio']:.2f}, ceiling 1.5: {ok(f['single_ratio<=1.5'])}"),
@@ -217,18 +232,29 @@ def markdown(r: dict) -> str:
          f"a block at the node's gas limit holds {r['items_per_block_at_gas_limit']:,} issuances"),
         ("ref hashing (keccak of salt + ref)", f"{r['ref_hash_us_per_item']} µs/item",
          f"{r['ref_hash_share_at_sdk_rate']:.1%} of one core at the SDK rate"),
-        ("signature backend", r["signer_backend"], ""),
     ]
     if "memory_peak_rss_mb" in r:
         marks = ", ".join(f"{k}: {v} MB" for k, v in r["memory_rss_checkpoints_mb"].items())
         rows.append((f"peak RSS, {r['memory_records']:,}-record CSV (read, validate, hash, encode, sign)",
                      f"{r['memory_peak_rss_mb']} MB", f"RSS at {marks}; {r['memory_items_per_s']:,} records/s"))
-    notes = (f"Machine load (1-minute average) when the run started: {r['load_avg_1m_at_start']} on "
-             f"{os.cpu_count()} cores; other work on the machine slows both sides. Each phase starts from the same chain state (evm_snapshot/evm_revert) on a fresh anvil 1.7.1 "
-             f"({'automine' if not r['block_time_s'] else 'block time ' + str(r['block_time_s']) + ' s'}), scheme quota and cap unlimited, residents round-robin. The 1,000,000-record memory "
-             "run leaves the chain out (anvil 1.7.1 slows with every stored slot, TOOLCHAIN.md): it measures the "
-             "SDK's own pipeline in a child process.")
+    mining = "automine" if not r["block_time_s"] else f"block time {r['block_time_s']} s"
+    notes = (f"Machine load (1-minute average) when the run started: {r['load_avg_1m_at_start']}, after the timed "
+             f"phases: {r['load_avg_1m_after_timed_phases']}, on {os.cpu_count()} cores; other work on the machine "
+             "slows both sides, the SDK more (it needs CPU beside the node's). Raw sender and SDK issue the same "
+             f"number of items in the same {r['batch_items']:,}-item batches with at most {r['max_in_flight']} in "
+             "flight, in rounds that alternate which goes first; the ratio held to the floor is over all items. Each "
+             f"phase starts from the same chain state (evm_snapshot/evm_revert) on a fresh anvil 1.7.1 ({mining}), "
+             "scheme quota and cap unlimited, residents round-robin. The 1,000,000-record memory run leaves the chain "
+             "out (anvil 1.7.1 slows with every stored slot, TOOLCHAIN.md): it measures the SDK's own pipeline in a "
+             "child process.")
     return table(rows) + "\n\n" + notes
+
+
+def _alternate(rounds: int, raw_phase, sdk_phase) -> None:
+    """Both phases each round: raw first in even rounds, the SDK first in odd ones."""
+    for r in range(rounds):
+        for phase in ((raw_phase, sdk_phase) if r % 2 == 0 else (sdk_phase, raw_phase)):
+            phase(r)
 
 
 # -- raw sender ----------------------------------------------------------------------------------------------------
@@ -280,21 +306,36 @@ def _presign_singles(ledger, issuer, records, salt: bytes, chain_id: int) -> lis
     return raws
 
 
-def _send_raw_all(rpc: _Rpc, raws: list[bytes], sender: str) -> tuple[float, int]:
-    """Send every transaction, then poll the sender's mined count until the last is in: the node's own
-    ceiling, with nothing read back inside the timed span. Receipts are checked afterwards, untimed.
-    Returns (seconds, gas used)."""
+def _send_raw_all(rpc: _Rpc, raws: list[bytes], sender: str, window: int) -> tuple[float, int]:
+    """Send the transactions, at most `window` unmined at a time (as the SDK's max_in_flight), and poll the
+    sender's mined count until the last is in: the node's own ceiling, with nothing read back inside the
+    timed span. Receipts are checked afterwards, untimed. Returns (seconds, gas used)."""
     start = int(rpc("eth_getTransactionCount", [sender, "latest"]), 16)
+    mined = start
     t0 = time.perf_counter()
-    hashes = [rpc("eth_sendRawTransaction", ["0x" + r.hex()]) for r in raws]
-    while int(rpc("eth_getTransactionCount", [sender, "latest"]), 16) < start + len(raws):
+    hashes = []
+    for raw in raws:
+        while start + len(hashes) - mined >= window:
+            time.sleep(0.001)
+            mined = int(rpc("eth_getTransactionCount", [sender, "latest"]), 16)
+        hashes.append(rpc("eth_sendRawTransaction", ["0x" + raw.hex()]))
+    while mined < start + len(raws):
         time.sleep(0.001)
+        mined = int(rpc("eth_getTransactionCount", [sender, "latest"]), 16)
     elapsed = time.perf_counter() - t0
-    receipts = [rpc("eth_getTransactionReceipt", [h]) for h in hashes]
+    receipts = [_mined_receipt(rpc, h) for h in hashes]
     bad = [rc["transactionHash"] for rc in receipts if rc["status"] != "0x1"]
     if bad:
         raise RuntimeError(f"{len(bad)} raw batches reverted, e.g. {bad[0]}")
     return elapsed, sum(int(rc["gasUsed"], 16) for rc in receipts)
+
+
+def _mined_receipt(rpc: _Rpc, h: str) -> dict:
+    """The receipt of a transaction the sender's count says is mined: anvil counts it a moment before it serves
+    the block that holds it."""
+    while not (receipt := rpc("eth_getTransactionReceipt", [h])):
+        time.sleep(0.001)
+    return receipt
 
 
 def _send_one_by_one(rpc: _Rpc, raws: list[bytes]) -> float:
@@ -318,12 +359,6 @@ def _ref_hash_cost(salt: bytes, n: int = 200_000) -> float:
     for i in range(n):
         h(f"volunteer-{i}")
     return (time.perf_counter() - t0) / n * 1e6
-
-
-def _signer_backend() -> str:
-    from issuer_sdk import signer
-
-    return "coincurve (libsecp256k1)" if signer._coincurve is not None else "pure Python, fixed-base table"
 
 
 # -- memory --------------------------------------------------------------------------------------------------------

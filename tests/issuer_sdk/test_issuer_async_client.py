@@ -62,3 +62,14 @@ def test_async_quotaAndCapErrors(city):
             assert (await client.issue(city.residents[0], 1, "fine")).status == "issued"
 
     asyncio.run(main())
+
+
+def test_async_issueMany_outOfGasBatchMadeCheaperByAResentOne_isStillResent(city):
+    """As the sync client's test: batches that ran out of gas are re-sent with more, whatever an estimate now says."""
+    async def main():
+        async with make(city, max_batch_items=20, max_in_flight=4, gas_per_item_bound=48_000) as client:
+            summary = await client.issue_many([Issuance(city.residents[i % 20], 1, f"oog-{i}") for i in range(60)])
+            assert summary.issued == 60
+
+    asyncio.run(main())
+    assert city.supply() == 60

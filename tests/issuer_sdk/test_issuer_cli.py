@@ -1,4 +1,5 @@
-"""`citypoints issue` (issuer_sdk.cli) in a subprocess against the session node: summary, rejects, kill and rerun."""
+"""`citypoints issue` (issuer_sdk.cli) in a subprocess against the session node: summary, rejects, kill and rerun;
+and, in process, the crash-safe rewrite of the rejects file on resume."""
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,11 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 
+from issuer_sdk import cli
 from issuer_sdk.signer import write_keystore
 from isdk_helpers import SALT, SCHEME
 
@@ -124,3 +128,34 @@ def test_cli_refusesMissingSignerWithExitCode2(city, deployment_home):
                          timeout=60)
     assert out.returncode == 2 and "password" in out.stderr
     assert city.supply() == 0
+
+
+def test_resume_rejectedFileRewrite_isAtomic(tmp_path, monkeypatch):
+    """The resume rewrite of the rejects file goes through a renamed temporary file: a crash before the rename
+    leaves the old file whole; after it, the rows up to the checkpoint are kept and no temporary file remains."""
+    records = tmp_path / "records.csv"
+    records.write_text("record_id,resident,hours,confirmed_by,date,activity\n")
+    client = SimpleNamespace(ledger="0x" + "11" * 20, chain_id=7007, signer=SimpleNamespace(address="0x" + "22" * 20))
+    run = cli.IssueRun(records, "volunteer", SCHEME, client, adapter=None, restart=False)
+    run.state["line"] = 5  # as loaded from a progress file: confirmed up to line 5
+    before = "line,reason,detail,record\r\n3,bad_hours,lots,{}\r\n9,bad_hours,lots,{}\r\n"
+    with open(run.rejected_path, "w", newline="") as f:
+        f.write(before)
+
+    def power_cut(*_):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(cli.os, "replace", power_cut)
+    with pytest.raises(OSError):
+        run._open_rejects()
+    with open(run.rejected_path, newline="") as f:
+        assert f.read() == before
+    monkeypatch.undo()
+
+    writer = run._open_rejects()
+    writer.writerow([12, "bad_hours", "lots", "{}"])
+    run._rejects_file.close()
+    with open(run.rejected_path, newline="") as f:
+        assert list(csv.reader(f)) == [cli.REJECTED_HEADER, ["3", "bad_hours", "lots", "{}"],
+                                       ["12", "bad_hours", "lots", "{}"]]
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]

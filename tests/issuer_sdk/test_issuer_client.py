@@ -113,3 +113,13 @@ def test_issueMany_underestimatedGas_isResentOnceWithEnough(city):
     client = city.client(max_batch_items=50, gas_per_item_bound=3_000, gas_per_item_floor=1_000, gas_base=30_000)
     summary = client.issue_many([Issuance(city.residents[i % 20], 1, f"gas-{i}") for i in range(100)])
     assert summary.issued == 100 and city.supply() == 100
+
+
+def test_issueMany_outOfGasBatchMadeCheaperByAResentOne_isStillResent(city):
+    """Batch 1 and 2 go to the same fresh residents with too little gas for fresh residents and both run out.
+    Batch 1 is re-sent first, which makes the residents cheap to write: an estimate for batch 2 taken now is
+    below what batch 2 had. Running out of gas still means more gas, never a report of a bare revert."""
+    client = city.client(max_batch_items=20, max_in_flight=4, gas_per_item_bound=48_000)
+    items = [Issuance(city.residents[i % 20], 1, f"oog-{i}") for i in range(60)]
+    summary = client.issue_many(items)
+    assert summary.issued == 60 and city.supply() == 60

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from eth_account import Account
 from eth_keys import keys
 from hypothesis import given, settings, strategies as st
 from web3 import Web3
 
-from issuer_sdk.encoding import FastFunction, UnsignedTx, tx_hash
+from issuer_sdk.encoding import FastFunction, UnsignedTx, tx_hash, word_address
 from issuer_sdk.ledger import Issuance, LedgerCodec, item_words, load_abi, reason_word
 from issuer_sdk.refs import RefHasher
-from issuer_sdk.signer import LocalSigner, fast_sign, sign_tx
+from issuer_sdk.signer import LocalSigner, sign_tx
 
 ABI = load_abi()
 LEDGER = Web3().eth.contract(address=Web3.to_checksum_address("0x" + "ab" * 20), abi=ABI)
@@ -52,8 +53,6 @@ def test_singleCalls_calldataEqualsWeb3(resident, amount, ref, reason):
 
 
 def test_fastFunction_refusesTypesItCannotEncode():
-    import pytest
-
     with pytest.raises(ValueError):
         FastFunction.from_types("f", ["string"])
     with pytest.raises(ValueError):
@@ -72,11 +71,27 @@ def test_signedTransaction_equalsEthAccount(data, nonce, gas):
     assert tx_hash(raw) == "0x" + bytes(expected.hash).hex()
 
 
-def test_fastSign_equalsEthKeys():
+def test_localSigner_equalsEthKeys():
     for _ in range(200):
         key, digest = os.urandom(32), os.urandom(32)
         sig = keys.PrivateKey(key).sign_msg_hash(digest)
-        assert fast_sign(digest, key) == (sig.v, sig.r, sig.s)
+        assert LocalSigner(key).sign_hash(digest) == (sig.v, sig.r, sig.s)
+        assert LocalSigner("0x" + key.hex()).address == keys.PrivateKey(key).public_key.to_checksum_address()
+
+
+@settings(max_examples=50, deadline=None)
+@given(addresses, st.integers(min_value=2, max_value=41))
+def test_addressChecksum_acceptsWhatEthUtilsAccepts(address, flip):
+    """A resident's hex is refused exactly when its mixed case is not the EIP-55 checksum."""
+    typo = address[:flip] + address[flip].swapcase() + address[flip + 1:]
+    body = typo[2:]
+    valid = body in (body.lower(), body.upper()) or Web3.to_checksum_address(typo) == typo
+    assert word_address(address) == bytes(12) + bytes.fromhex(address[2:])
+    if valid:
+        assert word_address(typo) == word_address(address)
+    else:
+        with pytest.raises(ValueError):
+            word_address(typo)
 
 
 def test_refHasher_isKeccakOfSaltAndRef():
