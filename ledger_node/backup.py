@@ -56,10 +56,9 @@ async def backup_running(gw, dest: str) -> dict:
     dest_path = Path(dest)
     _check_dest(dest_path)
     async with gw.mine_lock:
-        async with gw.order_lock:
-            gw.journal.flush()
-            limits = {p.name: p.stat().st_size for p in journal.segments(gw.journal.directory)}
-            height = gw.state.height
+        gw.journal.flush()
+        limits = {p.name: p.stat().st_size for p in journal.segments(gw.journal.directory)}
+        height = gw.state.height
         return await asyncio.get_running_loop().run_in_executor(
             None, write_backup, gw.journal.directory.parent, dest_path, limits, height)
 

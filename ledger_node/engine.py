@@ -8,23 +8,21 @@
   so the node restores it by replaying the whole journal (compacted into `state.dump` on a clean stop).
 
 Both are started with automatic mining off: the gateway decides when a block is mined and at which
-timestamp, and journals that before it happens.
+timestamp, and journals what each block holds before anyone is shown it.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import subprocess
-import time
-import urllib.error
 from pathlib import Path
 
 from eth_account import Account
 
 from ledger_node import paths
-from ledger_node.anvil import AnvilProcess, NodeError, die_with_parent, free_port, rpc, write_genesis
+from ledger_node.anvil import AnvilProcess, write_genesis
 from ledger_node.config import NodeConfig
+from ledger_node.engine_process import EngineProcess, NodeError, free_port
 
 HARDHAT_BIN = paths.NODE_MODULES / ".bin" / "hardhat"
 HARDHAT_CONFIG = Path(__file__).resolve().parent / "hardhat.config.js"
@@ -32,20 +30,30 @@ ENGINES = ("hardhat", "anvil")
 
 
 class Engine:
+    """An engine behind the gateway: its process on a private loopback port (`proc`), and the calls that mine,
+    set its clock, dump and load its state."""
     name = "engine"
     can_snapshot = False
 
     def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int]):
         """`alloc`: genesis balances by private key (hex), the operator's and any test account's."""
-        self.cfg = cfg
         self.directory = directory
-        self.alloc = alloc
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: EngineProcess
 
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def alive(self) -> bool: ...
+    @property
+    def url(self) -> str:
+        """Known to the gateway and the replay only: nothing else is told this port (ledger_node/README.md)."""
+        return self.proc.url
+
+    def start(self) -> None:
+        self.proc.start()
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+    def alive(self) -> bool:
+        return self.proc.alive()
 
     def mine_params(self, timestamp: int) -> list[tuple[str, list]]:
         """The RPC calls that mine one block at `timestamp` from the pool."""
@@ -76,15 +84,6 @@ class AnvilEngine(Engine):
         self.proc = AnvilProcess(dataclasses.replace(cfg, host="127.0.0.1", port=self.port, gas_limit=gas_limit), genesis,
                                  directory / "engine.log", no_mining=True)
 
-    def start(self) -> None:
-        self.proc.start()
-
-    def stop(self) -> None:
-        self.proc.stop()
-
-    def alive(self) -> bool:
-        return self.proc.alive()
-
     def clock_params(self, timestamp: int) -> list[tuple[str, list]]:
         # anvil refuses a block timestamp below its own clock, which starts at the wall clock (and after
         # anvil_loadState at least at the dump's time): a replay of past blocks winds the clock back first.
@@ -97,52 +96,37 @@ class AnvilEngine(Engine):
         self.proc.load_state(blob)
 
 
+class HardhatProcess(EngineProcess):
+    name = "hardhat node"
+
+    def __init__(self, cfg: NodeConfig, port: int, directory: Path, alloc: dict[str, int]):
+        super().__init__("127.0.0.1", port, directory / "engine.log")
+        self.settings = {"chainId": cfg.chain_id, "hardfork": cfg.hardfork, "gasLimit": cfg.gas_limit,
+                         "alloc": {_hex(k): str(w) for k, w in alloc.items()}, "cache": str(directory / "hardhat-cache")}
+
+    def command(self) -> list[str]:
+        return [str(HARDHAT_BIN), "--config", str(HARDHAT_CONFIG), "node", "--hostname", self.host,
+                "--port", str(self.port)]
+
+    def environment(self) -> dict:
+        return dict(os.environ, HARDHAT_DISABLE_TELEMETRY_PROMPT="true", CI="true",
+                    CITYPOINTS_ENGINE_SETTINGS=json.dumps(self.settings))
+
+    def on_ready(self) -> None:
+        self.call("hardhat_setLoggingEnabled", [False])
+
+    def start(self, timeout: float = 60.0, cwd: Path | None = paths.ROOT) -> None:
+        if not HARDHAT_BIN.exists():
+            raise NodeError(f"{HARDHAT_BIN} is missing; run `make setup` (npm ci installs hardhat)")
+        super().start(timeout, cwd)
+
+
 class HardhatEngine(Engine):
     name = "hardhat"
 
     def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int]):
         super().__init__(cfg, directory, alloc)
-        self.proc: subprocess.Popen | None = None
-        self.log = directory / "engine.log"
-
-    def start(self, timeout: float = 60.0) -> None:
-        if not HARDHAT_BIN.exists():
-            raise NodeError(f"{HARDHAT_BIN} is missing; run `make setup` (npm ci installs hardhat)")
-        env = dict(os.environ, HARDHAT_DISABLE_TELEMETRY_PROMPT="true", CI="true",
-                   CITYPOINTS_ENGINE_SETTINGS=json.dumps({
-                       "chainId": self.cfg.chain_id, "hardfork": self.cfg.hardfork, "gasLimit": self.cfg.gas_limit,
-                       "alloc": {_hex(k): str(w) for k, w in self.alloc.items()},
-                       "cache": str(self.directory / "hardhat-cache")}))
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([str(HARDHAT_BIN), "--config", str(HARDHAT_CONFIG), "node", "--hostname",
-                                          "127.0.0.1", "--port", str(self.port)], cwd=paths.ROOT, env=env,
-                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         preexec_fn=die_with_parent)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise NodeError(f"hardhat node exited with code {self.proc.returncode}: {_tail(self.log)}")
-            try:
-                rpc(self.url, "eth_chainId", timeout=1)
-                rpc(self.url, "hardhat_setLoggingEnabled", [False])
-                return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise NodeError(f"hardhat node did not answer within {timeout:.0f}s: {_tail(self.log)}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        self.proc = HardhatProcess(cfg, self.port, directory, alloc)
 
     def mine_params(self, timestamp: int) -> list[tuple[str, list]]:
         # EIP-1559 raises a zero base fee to 1 wei after a full block; the chain's fee stays zero.
@@ -155,14 +139,6 @@ def make_engine(name: str, cfg: NodeConfig, directory: Path, alloc: dict[str, in
     if name == "hardhat":
         return HardhatEngine(cfg, directory, alloc)
     raise NodeError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
-
-
-def _tail(log: Path) -> str:
-    try:
-        lines = log.read_text(errors="replace").strip().splitlines()
-    except FileNotFoundError:
-        return "(no log)"
-    return " | ".join(lines[-5:]) or "(empty log)"
 
 
 def _hex(key: str) -> str:

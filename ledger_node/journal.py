@@ -7,8 +7,9 @@ closes a segment; restart loads the newest good snapshot and replays the segment
 Record layout (little endian): `u32 length | u32 crc32(payload) | payload`, payload one JSON object:
 
 - `{"k": "tx", "raw": "0x.."}`                      a raw transaction the engine accepted into its pool
-- `{"k": "block", "n": N, "ts": T}`                 block N is mined now, at timestamp T, from the pool
-- `{"k": "mined", "n": N, "hash": H, "txs": [..]}`  what block N turned out to be (checked on replay)
+- `{"k": "block", "n": N, "ts": T, "hash": H, "txs": [h, ..]}`
+                                                    block N as mined: its timestamp, hash and transactions in
+                                                    order (each one's `tx` or `carry` record comes before it)
 - `{"k": "admin", "method": M, "params": [..]}`     an operator-channel call that changes state
 - `{"k": "carry", "raw": "0x.."}`                   a transaction still pending when the segment opened
 
@@ -29,6 +30,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+from ledger_node import fast_json
 
 HEADER = struct.Struct("<II")
 SUFFIX = ".wal"
@@ -96,7 +99,7 @@ def _any_valid_record_after(data: bytes, start: int) -> bool:
 
 
 def encode(record: dict) -> bytes:
-    payload = json.dumps(record, separators=(",", ":")).encode()
+    payload = fast_json.dumps(record)
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -189,6 +192,11 @@ class Journal:
     def durable_seq(self) -> int:
         with self._lock:
             return self._durable
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the journal stopped writing (the node must stop), or None."""
+        return self._error
 
     def rotate(self, first_records: list[dict]) -> int:
         """Close the current segment (after flushing it) and start the next with `first_records`."""

@@ -1,9 +1,11 @@
 """Restart: bring a freshly started engine to exactly the chain that was acknowledged before it stopped.
 
 Load the newest saved state (`state.dump`: an anvil snapshot, or the compacted journal for engines that
-cannot dump), then replay every journal record after it in order: transactions into the pool, each block
-mined at its journaled timestamp, operator changes where they happened. Each `mined` record carries the
-block hash the chain had; a replayed block with another hash stops the restart (never a silent fork).
+cannot dump), then replay every journal record after it in order: each block from the transactions its
+record lists (into an otherwise empty pool, in that order, so the engine's first-in first-out pool builds
+the same block), mined at its journaled timestamp, operator changes where they happened, and last the
+transactions no block took. Each block record carries the hash the chain had; a replayed block with another
+hash stops the restart (never a silent fork).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import httpx
 from ledger_node import journal, state_file
 from ledger_node.anvil import NodeError
 from ledger_node.engine import Engine
+from ledger_node.rpc_gateway import transaction_hash
 
 
 class ReplayDiverged(NodeError):
@@ -73,11 +76,12 @@ def restore(engine: Engine, chain_dir: Path) -> Recovered:
 
 
 def replay(engine: Engine, records: Iterable[dict], rec: Recovered) -> None:
+    """Each block gets exactly the transactions its record lists, in that order, and must come out with the same
+    hash; the transactions no block took are pending, and enter the pool last, in journal order."""
     with httpx.Client(timeout=600) as client:
         def call(method, params):
-            answer = client.post(engine.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                   "params": params}).json()
-            return answer
+            return client.post(engine.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                                 "params": params}).json()
 
         def result(method, params):
             answer = call(method, params)
@@ -85,58 +89,67 @@ def replay(engine: Engine, records: Iterable[dict], rec: Recovered) -> None:
                 raise NodeError(f"replay: {method}: {answer['error'].get('message')}")
             return answer["result"]
 
-        latest = result("eth_getBlockByNumber", ["latest", False])
-        rec.height, rec.last_timestamp = int(latest["number"], 16), int(latest["timestamp"], 16)
+        def at_head():
+            latest = result("eth_getBlockByNumber", ["latest", False])
+            rec.height, rec.last_timestamp = int(latest["number"], 16), int(latest["timestamp"], 16)
+
+        at_head()
         for method, params in engine.clock_params(rec.last_timestamp):
             result(method, params)
-        rejected = 0
+        pending: dict[str, str] = {}
         for r in records:
             kind = r.get("k")
             if kind in ("tx", "carry"):
-                answer = call("eth_sendRawTransaction", [r["raw"]])
-                if "error" in answer:
-                    if kind == "tx" and "already" not in str(answer["error"].get("message", "")).lower():
-                        rejected += 1
-                        if rejected <= 3:
-                            rec.messages.append(f"replay: a journaled transaction was refused: "
-                                                f"{answer['error'].get('message')}")
-                    continue
-                rec.pending[answer["result"]] = r["raw"]
-                rec.transactions += 1
+                pending[transaction_hash(r["raw"])] = r["raw"]
             elif kind == "block":
-                if r["n"] <= rec.height:
-                    continue  # already part of the loaded state
-                if r["n"] != rec.height + 1:
-                    raise ReplayDiverged(f"journal says block {r['n']} but the chain is at {rec.height}")
-                for method, params in engine.mine_params(r["ts"]):
-                    result(method, params)
-                block = result("eth_getBlockByNumber", [hex(r["n"]), False])
-                for h in block["transactions"]:
-                    rec.pending.pop(h, None)
-                rec.height, rec.last_timestamp = r["n"], r["ts"]
-                rec.next_timestamp = None
-                rec.blocks += 1
-            elif kind == "mined":
-                if r["n"] > rec.height:
-                    continue
-                block = result("eth_getBlockByNumber", [hex(r["n"]), False])
-                if block is None or block["hash"] != r["hash"]:
-                    raise ReplayDiverged(f"replayed block {r['n']} has hash {block and block['hash']}, the journal "
-                                         f"recorded {r['hash']}; refusing to start on a different chain")
+                _replay_block(engine, r, pending, call, result, rec)
+            elif kind == "admin" and r.get("gw"):
+                value = r["params"][0] if r["params"] else 0
+                value = int(value, 16) if isinstance(value, str) else int(value)
+                if r["method"] == "evm_setNextBlockTimestamp":
+                    rec.next_timestamp = value
+                else:
+                    rec.time_offset += value
             elif kind == "admin":
-                if r.get("gw"):
-                    value = r["params"][0] if r["params"] else 0
-                    value = int(value, 16) if isinstance(value, str) else int(value)
-                    if r["method"] == "evm_setNextBlockTimestamp":
-                        rec.next_timestamp = value
-                    else:
-                        rec.time_offset += value
-                    continue
                 call(r["method"], r["params"])
-                latest = result("eth_getBlockByNumber", ["latest", False])
-                rec.height, rec.last_timestamp = int(latest["number"], 16), int(latest["timestamp"], 16)
+                at_head()
+        rejected = []
+        for tx_hash, raw in pending.items():
+            answer = call("eth_sendRawTransaction", [raw])
+            if "error" in answer:
+                rejected.append(answer["error"].get("message"))
+                continue
+            rec.pending[tx_hash] = raw
+            rec.transactions += 1
         for method, params in engine.clock_params(max(int(time.time()), rec.last_timestamp)):
             result(method, params)  # simulations (eth_call, estimates) see the present again
         if rejected:
-            rec.messages.append(f"replay: {rejected} journaled transactions were refused by the engine "
-                                f"(block hashes still matched)")
+            rec.messages.append(f"replay: {len(rejected)} pending journaled transactions were refused by the "
+                                f"engine (block hashes all matched), e.g. {rejected[0]}")
+
+
+def _replay_block(engine: Engine, r: dict, pending: dict[str, str], call, result, rec: Recovered) -> None:
+    if "txs" not in r:
+        raise ReplayDiverged("the journal was written by an earlier version of the node (its blocks do not list "
+                             "their transactions); start the chain once with that version and stop it cleanly")
+    if r["n"] != rec.height + 1:
+        raise ReplayDiverged(f"journal says block {r['n']} but the chain is at {rec.height}")
+    refused = []
+    for tx_hash in r["txs"]:
+        raw = pending.pop(tx_hash, None)
+        if raw is None:
+            continue  # never journaled on its own: the engine holds it already (an operator's revert put it back)
+        answer = call("eth_sendRawTransaction", [raw])
+        if "error" in answer:
+            refused.append(f"{tx_hash} was refused ({answer['error'].get('message')})")
+        else:
+            rec.transactions += 1
+    for method, params in engine.mine_params(r["ts"]):
+        result(method, params)
+    block = result("eth_getBlockByNumber", [hex(r["n"]), False])
+    if block["hash"] != r["hash"]:
+        raise ReplayDiverged(f"replayed block {r['n']} has hash {block['hash']}, the journal recorded {r['hash']}"
+                             f"{'; ' + refused[0] if refused else ''}; refusing to start on a different chain")
+    rec.height, rec.last_timestamp = r["n"], r["ts"]
+    rec.next_timestamp = None
+    rec.blocks += 1

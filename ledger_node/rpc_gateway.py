@@ -7,14 +7,19 @@ before the hash is returned. Methods that rewrite history or state (`evm_*`, `an
 are refused with error -32004 and a message pointing to the operator channel.
 
 Operator channel (`127.0.0.1:<operatorPort>`, token in `var/chain/operator.token`, given as
-`Authorization: Bearer <token>` or as the URL path `http://127.0.0.1:<port>/<token>`): every method.
+`Authorization: Bearer <token>` or as the URL path `http://127.0.0.1:<port>/<token>`): every method but
+those that would let the engine mine, sign or drop transactions behind the journal (ENGINE_OWN_BLOCKS).
 Calls that change state are journaled before they run, so a restart replays them in the same place.
 `evm_mine`, `evm_setAutomine`, `evm_setIntervalMining`, `evm_setNextBlockTimestamp` and
 `evm_increaseTime` act on the gateway's block producer (the engine never mines by itself).
 
-Block production: every `block_period` seconds, if a transaction arrived since the last block, the gateway
-journals `{block n, timestamp}` and mines one block with every pending transaction. Period 0 is instant
-mining: a block right after each transaction, and `eth_sendRawTransaction` answers once it is mined.
+Block production: once a transaction is pending, but at most one block every `block_period` seconds (start to
+start; a full block is followed at once by the next), the gateway mines a block with every pending transaction,
+then journals it (number, timestamp, hash, its transactions in order); restart replays exactly those
+transactions into that block. Transactions keep being admitted while a block is mined (they go into the next
+one); an engine's answer that arrives while a block is mined is shown once the block's record is durable
+(read_gate.py). Period 0 is instant mining: a block right after each transaction, and `eth_sendRawTransaction`
+answers once it is mined.
 """
 from __future__ import annotations
 
@@ -29,12 +34,15 @@ import aiohttp
 from aiohttp import web
 from eth_utils import keccak
 
+from ledger_node import fast_json
 from ledger_node.engine import Engine
 from ledger_node.journal import Journal
+from ledger_node.read_gate import GateFailed, ReadGate, pinned, shows_only_journaled
 
 log = logging.getLogger("citypoints.gateway")
 
 REFUSED = -32004  # EIP-1474 "method not supported"
+JSON = {"Content-Type": "application/json"}
 
 # Everything a client needs to read the chain and send signed transactions. Nothing here changes state.
 PUBLIC_METHODS = frozenset("""
@@ -59,6 +67,21 @@ eth_sendRawTransaction
 GATEWAY_METHODS = frozenset({"evm_mine", "evm_setAutomine", "evm_setIntervalMining", "evm_setNextBlockTimestamp",
                              "evm_increaseTime", "citypoints_status", "citypoints_snapshot", "citypoints_backup"})
 
+# Operator methods that would let the engine build blocks from its own pool, take transactions the journal never
+# saw, or drop acknowledged ones: replay rebuilds every block from the journal's record of it, so these are
+# refused on the operator channel too. The gateway's own methods (GATEWAY_METHODS) do the same jobs.
+ENGINE_OWN_BLOCKS = {
+    **dict.fromkeys(("anvil_mine", "anvil_mine_detailed", "evm_mine_detailed", "hardhat_mine", "anvil_reorg",
+                     "anvil_setAutomine", "anvil_setIntervalMining"),
+                    "the gateway mines: use evm_mine, evm_setAutomine or evm_setIntervalMining"),
+    **dict.fromkeys(("eth_sendTransaction", "eth_sendTransactionSync", "eth_sendRawTransactionSync",
+                     "anvil_sendUnsignedTransaction"),
+                    "sign the transaction and send it with eth_sendRawTransaction"),
+    **dict.fromkeys(("anvil_dropTransaction", "anvil_dropAllTransactions", "anvil_removePoolTransactions",
+                     "hardhat_dropTransaction"),
+                    "an acknowledged transaction is always mined (the journal brings it back on restart)"),
+}
+
 # Operator methods that only read; everything else on the operator channel is journaled before it runs.
 OPERATOR_READS = frozenset({"anvil_nodeInfo", "anvil_metadata", "anvil_getAutomine", "hardhat_metadata",
                             "anvil_dumpState", "debug_getRawTransaction", "debug_getRawBlock",
@@ -78,8 +101,8 @@ class ProducerState:
     last_timestamp: int = 0
     time_offset: int = 0
     next_timestamp: int | None = None
-    dirty: bool = False             # a transaction arrived since the last block
-    pending: dict[str, str] = field(default_factory=dict)  # journaled, not yet mined: hash -> raw
+    dirty: bool = False             # a transaction arrived since the last block started
+    pending: dict[str, str] = field(default_factory=dict)  # journaled, not yet mined: hash -> raw, journal order
 
 
 class Gateway:
@@ -92,9 +115,16 @@ class Gateway:
         self.operator_token = operator_token
         self.snapshotter = snapshotter      # async callable(gateway) -> str, None when the engine has none
         self.state = ProducerState()
-        self.order_lock = asyncio.Lock()    # pool admission and journal order
-        self.mine_lock = asyncio.Lock()     # one block (or one snapshot) at a time
-        self._wake = asyncio.Event()
+        self.mine_lock = asyncio.Lock()     # one block (or snapshot, backup, operator change) at a time
+        self.gate = ReadGate()
+        # Sent to the engine, its answer not handled yet: hash -> [raw, senders]. A block mined meanwhile may
+        # hold such a transaction; the miner then journals it (adopted: hash -> journal sequence number) so a
+        # block record never names a transaction the journal lacks.
+        self._in_flight: dict[str, list] = {}
+        self._adopted: dict[str, int] = {}
+        self._unpublished: set[str] = set()  # the transactions of the block being journaled
+        self._wake = asyncio.Event()        # a transaction arrived, a block was full, or the period changed
+        self._backlog = False
         self._durable_waiters: list[tuple[int, asyncio.Future]] = []
         self._mined_waiters: dict[str, asyncio.Future] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -112,22 +142,29 @@ class Gateway:
         self.journal.on_durable = self._durable_from_thread
         await self.refresh()
         self._producer = asyncio.create_task(self._produce_blocks())
+        self._wake.set()  # transactions the replay left pending
 
     async def stop_producing(self) -> None:
-        if self._producer:
-            self._producer.cancel()
-            try:
-                await self._producer
-            except asyncio.CancelledError:
-                pass
-            self._producer = None
-        async with self.mine_lock, self.order_lock:
-            pass
+        """Stop after the block in progress, if any (a block cut short would be on the engine, not in the journal)."""
+        async with self.mine_lock:
+            if self._producer:
+                self._producer.cancel()
+                try:
+                    await self._producer
+                except asyncio.CancelledError:
+                    pass
+                self._producer = None
 
     async def close(self) -> None:
         await self.stop_producing()
         if self._session:
             await self._session.close()
+
+    def failure(self) -> str | None:
+        """Why the node must stop (the supervisor asks every second), or None."""
+        if self.journal.error:
+            return f"the journal cannot be written ({self.journal.error})"
+        return self.gate.failure
 
     async def refresh(self) -> None:
         block = await self.engine_call("eth_getBlockByNumber", ["latest", False])
@@ -167,13 +204,14 @@ class Gateway:
             if not body:
                 return web.json_response({"jsonrpc": "2.0", "id": None,
                                           "error": {"code": -32600, "message": "empty batch"}})
-            answers = [await self.handle(item, operator=operator) for item in body]
-            return web.json_response(answers, dumps=_dumps)
-        return web.json_response(await self.handle(body, operator=operator), dumps=_dumps)
+            answers = [_encoded(await self.handle(item, operator=operator)) for item in body]
+            return web.Response(body=b"[" + b",".join(answers) + b"]", content_type="application/json")
+        return web.Response(body=_encoded(await self.handle(body, operator=operator)), content_type="application/json")
 
     # ---- one JSON-RPC request ----------------------------------------------------------------------------------
 
-    async def handle(self, req: dict, *, operator: bool) -> dict:
+    async def handle(self, req: dict, *, operator: bool) -> dict | bytes:
+        """The answer to one request: a dict, or the engine's answer to a read as it came (bytes)."""
         if not isinstance(req, dict) or not isinstance(req.get("method"), str):
             return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "invalid request"}}
         rid, method, params = req.get("id"), req["method"], req.get("params") or []
@@ -184,34 +222,51 @@ class Gateway:
                 if method not in PUBLIC_METHODS:
                     self.stats["refused"] += 1
                     return {"jsonrpc": "2.0", "id": rid, "error": refusal(method, self.operator_hint)}
-                return _answer(rid, await self.engine_request(method, params))
+                return await self.engine_read(rid, method, params)
             if method in GATEWAY_METHODS:
                 return _answer(rid, await self.gateway_method(method, params))
             if method in PUBLIC_METHODS or method in OPERATOR_READS:
-                return _answer(rid, await self.engine_request(method, params))
+                return await self.engine_read(rid, method, params)
+            if method in ENGINE_OWN_BLOCKS:
+                return {"jsonrpc": "2.0", "id": rid, "error": {
+                    "code": REFUSED, "message": f"{method} is refused: {ENGINE_OWN_BLOCKS[method]}"}}
             return _answer(rid, await self.admin(method, params))
         except GatewayError as exc:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": exc.code, "message": str(exc)}}
 
     async def send_raw_transaction(self, params: list) -> dict:
-        """Admit to the pool, journal, fsync (shared with concurrent senders), then answer with the hash."""
+        """Admit to the pool, journal, fsync (shared with concurrent senders), then answer with the hash.
+
+        Admission does not wait for a block being mined: the block's record, not the pool, tells the replay
+        what it holds."""
         if not params or not isinstance(params[0], str):
             raise GatewayError(-32602, "eth_sendRawTransaction expects one hex string")
         raw = params[0]
-        async with self.order_lock:
-            answer = await self.engine_request("eth_sendRawTransaction", [raw])
-            if "error" in answer:
-                return answer
-            tx_hash = answer["result"]
+        try:
+            tx_hash = transaction_hash(raw)
+        except ValueError:
+            raise GatewayError(-32602, "eth_sendRawTransaction expects one hex string") from None
+        entry = self._in_flight.setdefault(tx_hash, [raw, 0])
+        entry[1] += 1
+        # An engine that did not answer may still hold the transaction: it then stays in flight for a block
+        # to adopt.
+        answer = await self.engine_request("eth_sendRawTransaction", [raw])
+        entry[1] -= 1
+        if not entry[1]:
+            self._in_flight.pop(tx_hash, None)
+        if "error" in answer:
+            return answer
+        seq = self._adopted.pop(tx_hash, None)
+        mined = None
+        if seq is None:  # not in a block yet (the usual case)
             seq = self.journal.append({"k": "tx", "raw": raw})
             self.state.pending[tx_hash] = raw
             self.state.dirty = True
-            self.stats["accepted"] += 1
-            mined = None
+            self._wake.set()
             if self.block_period == 0:
                 mined = self._loop.create_future()
                 self._mined_waiters[tx_hash] = mined
-                self._wake.set()
+        self.stats["accepted"] += 1
         await self.durable(seq)
         if mined is not None:
             await mined
@@ -242,54 +297,61 @@ class Gateway:
     # ---- block production --------------------------------------------------------------------------------------
 
     async def _produce_blocks(self) -> None:
+        """A block once a transaction is pending, at most one a period (start to start, so block timestamps keep to
+        the wall clock); after a full block the backlog goes on at once."""
+        started = float("-inf")
         while True:
-            if self.block_period > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.block_period)
-                except asyncio.TimeoutError:
-                    pass
-            else:
-                await self._wake.wait()
+            await self._wake.wait()
             self._wake.clear()
-            if self.state.dirty:
-                try:
-                    await self.mine_block()
-                except Exception:  # the engine died or refused: the supervisor notices and stops
-                    log.exception("mining failed")
-                    await asyncio.sleep(0.5)
+            if not self.state.dirty:
+                continue
+            delay = started + self.block_period - self._loop.time()
+            if delay > 0 and not self._backlog:
+                await asyncio.sleep(delay)
+            started = self._loop.time()
+            try:
+                await self.mine_block()
+            except Exception:  # the gate has failed: the supervisor stops the node
+                log.exception("mining failed")
+                return
 
     async def mine_block(self, timestamp: int | None = None) -> dict:
-        async with self.mine_lock:
-            async with self.order_lock:
-                number = self.state.height + 1
-                ts = self._choose_timestamp(timestamp)
-                seq = self.journal.append({"k": "block", "n": number, "ts": ts})
-                await self.durable(seq)
-                for method, params in self.engine.mine_params(ts):
-                    await self.engine_call(method, params)
-                block = await self.engine_call("eth_getBlockByNumber", [hex(number), False])
-                self.state.height = number
-                self.state.last_timestamp = ts
-                self.state.next_timestamp = None
-                txs = block["transactions"]
-                for h in txs:
-                    self.state.pending.pop(h, None)
+        """Mine one block from the pool, journal what it holds, and only then let clients see it."""
+        async with self.mine_lock, self.gate.closed():
+            number = self.state.height + 1
+            ts = self._choose_timestamp(timestamp)
+            waiting = list(self.state.pending)
+            self.state.dirty = False
+            for method, params in self.engine.mine_params(ts):
+                await self.engine_call(method, params)
+            block = await self.engine_call("eth_getBlockByNumber", [hex(number), False])
+            txs = block["transactions"]
+            self._unpublished = set(txs)
+            for h in txs:
+                if self.state.pending.pop(h, None) is None and h in self._in_flight:
+                    self._adopted[h] = self.journal.append({"k": "tx", "raw": self._in_flight[h][0]})
+            seq = self.journal.append({"k": "block", "n": number, "ts": ts, "hash": block["hash"], "txs": txs})
+            await self.durable(seq)
+            self._unpublished = set()
+            self.state.height = number
+            self.state.last_timestamp = ts
+            self.state.next_timestamp = None
+            self.stats["blocks"] += 1
+            left = [h for h in waiting if h in self.state.pending]
+            self._backlog = bool(txs and left)  # the block was full: the rest goes into the next one at once
+            if self._backlog:
+                self.state.dirty = True
+                self._wake.set()
+            for h in txs:
+                waiter = self._mined_waiters.pop(h, None)
+                if waiter and not waiter.done():
+                    waiter.set_result(None)
+            if not txs:  # what was waiting cannot run yet (a nonce gap): answer rather than hang
+                for h in left:
                     waiter = self._mined_waiters.pop(h, None)
                     if waiter and not waiter.done():
                         waiter.set_result(None)
-                # A full block leaves executable transactions behind: keep mining. An empty block means
-                # what is left cannot run yet (a nonce gap): wait for the next transaction.
-                self.state.dirty = bool(txs) and bool(self.state.pending)
-                self.journal.append({"k": "mined", "n": number, "hash": block["hash"], "txs": len(txs)})
-                self.stats["blocks"] += 1
-                if self.state.dirty:  # the block was full: the backlog goes into the next one at once
-                    self._wake.set()
-                if not self.state.dirty:
-                    for h, waiter in list(self._mined_waiters.items()):  # stuck: answer rather than hang
-                        if not waiter.done():
-                            waiter.set_result(None)
-                    self._mined_waiters.clear()
-                return block
+            return block
 
     def _choose_timestamp(self, requested: int | None) -> int:
         if requested is None:
@@ -308,7 +370,7 @@ class Gateway:
                 ts = ts.get("timestamp")
             if isinstance(ts, str):
                 ts = int(ts, 16)
-            await self.mine_block(ts)
+            await asyncio.shield(self.mine_block(ts))  # a caller that goes away must not cut a block short
             return "0x0"
         if method == "evm_setAutomine":
             self.block_period = 0 if params and params[0] else self.configured_period
@@ -334,8 +396,9 @@ class Gateway:
             if not self.snapshotter:
                 raise GatewayError(-32004, f"the {self.engine.name} engine keeps no snapshots")
             return await self.snapshotter(self)
-        # evm_setNextBlockTimestamp / evm_increaseTime: the gateway's clock, journaled for replay
-        async with self.order_lock:
+        # evm_setNextBlockTimestamp / evm_increaseTime: the gateway's clock, journaled for replay; between
+        # blocks, so the next block is the one it applies to
+        async with self.mine_lock:
             seq = self.journal.append({"k": "admin", "method": method, "params": params, "gw": True})
             result = self.apply_clock(method, params)
         await self.durable(seq)
@@ -351,8 +414,8 @@ class Gateway:
         return hex(self.state.time_offset)
 
     async def admin(self, method: str, params: list):
-        """An operator call that changes the engine's state: journal it, then run it, in chain order."""
-        async with self.mine_lock, self.order_lock:
+        """An operator call that changes the engine's state: journal it, then run it, between blocks."""
+        async with self.mine_lock:
             seq = self.journal.append({"k": "admin", "method": method, "params": params})
             await self.durable(seq)
             answer = await self.engine_request(method, params)
@@ -363,11 +426,38 @@ class Gateway:
 
     # ---- engine ------------------------------------------------------------------------------------------------
 
+    async def engine_read(self, rid, method: str, params: list) -> bytes | dict:
+        """A call that shows the chain; never a block that is not yet journaled. "latest" means the last journaled
+        block, and an answer that could show a later one waits for it to be journaled (read_gate.py). The
+        engine's answer goes back as it came, with the client's id in it: re-encoding the receipts of large
+        batches cost the gateway more than admitting them."""
+        if method == "eth_blockNumber":
+            return {"jsonrpc": "2.0", "id": rid, "result": hex(self.state.height)}
+        params = pinned(method, params, self.state.height)
+        echoed = rid is None or (isinstance(rid, (int, str)) and not isinstance(rid, bool))  # what engines echo
+        payload = {"jsonrpc": "2.0", "id": rid if echoed else 1, "method": method, "params": params}
+        try:
+            async with self._session.post(self.engine.url, data=fast_json.dumps(payload), headers=JSON) as resp:
+                body = await resp.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise GatewayError(-32603, f"the ledger engine is not answering ({exc.__class__.__name__})") from exc
+        if not shows_only_journaled(method, params, self.state.height, self._unjournaled):
+            try:
+                await self.gate.release()
+            except GateFailed as exc:
+                raise GatewayError(-32603, str(exc)) from None
+        if echoed:
+            return body
+        return {**json.loads(body), "id": rid}
+
+    def _unjournaled(self, tx_hash: str) -> bool:
+        return tx_hash in self.state.pending or tx_hash in self._in_flight or tx_hash in self._unpublished
+
     async def engine_request(self, method: str, params: list) -> dict:
         """The engine's whole answer ({result} or {error}) to one call."""
         payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:
-            async with self._session.post(self.engine.url, json=payload) as resp:
+            async with self._session.post(self.engine.url, data=fast_json.dumps(payload), headers=JSON) as resp:
                 return await resp.json(content_type=None, loads=json.loads)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise GatewayError(-32603, f"the ledger engine is not answering ({exc.__class__.__name__})") from exc
@@ -391,9 +481,10 @@ def _answer(rid, answer) -> dict:
     return {"jsonrpc": "2.0", "id": rid, "result": answer}
 
 
-def _dumps(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+def _encoded(answer: dict | bytes) -> bytes:
+    return answer if isinstance(answer, bytes) else fast_json.dumps(answer)
 
 
-def tx_hash(raw: str) -> str:
+def transaction_hash(raw: str) -> str:
+    """The hash the engine will answer with (keccak of the signed envelope); ValueError if not hex."""
     return "0x" + keccak(bytes.fromhex(raw[2:] if raw.startswith("0x") else raw)).hex()

@@ -134,8 +134,9 @@ async def serve(cfg: NodeConfig, engine: Engine, rec: recovery.Recovered) -> int
             print("error: the engine exited unexpectedly", flush=True)
             code = 1
             break
-        if jnl_failed(jnl):
-            print("error: the journal cannot be written; stopping so nothing unjournaled is acknowledged", flush=True)
+        failure = gw.failure()
+        if failure:
+            print(f"error: {failure}; stopping so nothing unjournaled is acknowledged or shown", flush=True)
             code = 1
             break
         since = time.monotonic() - last_snapshot
@@ -163,23 +164,18 @@ async def serve(cfg: NodeConfig, engine: Engine, rec: recovery.Recovered) -> int
     return code
 
 
-def jnl_failed(jnl: journal.Journal) -> bool:
-    return jnl._error is not None
-
-
 async def snapshot(gw: Gateway) -> str:
     """anvil: dump the engine's state at a block boundary; the journal restarts after it.
 
     Block production pauses during the dump (so its height is known); transactions are still admitted and
-    journaled into the new segment, which replays on top of the snapshot.
+    journaled into the new segment, which replays on top of the snapshot (a dump holds no pool).
     """
     async with gw.mine_lock:
-        async with gw.order_lock:
-            height = gw.state.height
-            if _saved_height() == height and not gw.state.pending:
-                return f"snapshot: chain unchanged at block {height}"
-            carry = [{"k": "carry", "raw": raw} for raw in gw.state.pending.values()]
-            segment = gw.journal.rotate(carry)
+        height = gw.state.height
+        if _saved_height() == height and not gw.state.pending:
+            return f"snapshot: chain unchanged at block {height}"
+        carry = [{"k": "carry", "raw": raw} for raw in gw.state.pending.values()]
+        segment = gw.journal.rotate(carry)
         started = time.monotonic()
         blob = await gw.engine_call("anvil_dumpState", [])
         await asyncio.get_running_loop().run_in_executor(None, state_file.write, state_path(), blob, height, segment,
@@ -190,7 +186,7 @@ async def snapshot(gw: Gateway) -> str:
 
 async def checkpoint(gw: Gateway) -> str:
     """Engines without a state dump: compact the saved state and every journal segment into state.dump."""
-    async with gw.mine_lock, gw.order_lock:
+    async with gw.mine_lock:
         height = gw.state.height
         segment = gw.journal.rotate([])
     records: list[dict] = []

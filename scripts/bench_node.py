@@ -6,6 +6,8 @@
 2. At scale: a ledger of `--scale` issued items to `--residents` residents, built once through the node and
    cached under var/bench/node-<scale>-<residents>/ (minutes for 1,000,000; reused while it exists). Then:
    issuance throughput on that ledger, and a `kill -9` + restart (restore time, transactions replayed).
+   `--scale 0` skips this part (a few minutes instead of tens); BENCHMARKS.md is then left as it is, since
+   its section reports a whole run.
 
 The suite never runs this. The JSON has bare_tx_per_s, durable_tx_per_s, durable_ratio, restart_s,
 restart_transactions, items_per_s_at_scale, scale_slots (and more).
@@ -45,7 +47,8 @@ def run(*, scale: int = 1_000_000, residents: int = 100_000, engine: str = "anvi
     home = paths.var_dir() / "bench" / f"node-{engine}-{scale}-{residents}"
     if rebuild and home.exists():
         shutil.rmtree(home)
-    result.update(_at_scale(home, engine, scale, residents, measure_items, log))
+    if scale:
+        result.update(_at_scale(home, engine, scale, residents, measure_items, log))
     return result
 
 
@@ -91,7 +94,7 @@ def _overhead(engine: str, n_txs: int, log, *, batch: int, rounds: int = 3) -> d
 
 
 def _bare_engine(home: Path, engine_name: str):
-    """The engine alone on its port, with a loop that mines every second (and at once after a full block)."""
+    """The engine alone on its port, with a loop that mines as the gateway does (its policy, not its code)."""
     from ledger_node.config import NodeConfig
     from ledger_node.engine import make_engine
 
@@ -109,23 +112,29 @@ def _bare_engine(home: Path, engine_name: str):
 
     last_ts = [0]
 
-    def pool_has_work() -> bool:
+    def pool_pending() -> int:
         status = call("txpool_status")
-        return bool(status and int(status["pending"], 16))
+        return int(status["pending"], 16) if status else 0
 
     def mine_loop():
-        """The gateway's policy without the gateway: a block per period; a full block is followed at once."""
+        """The gateway's policy without the gateway: a block once a transaction is pending, at most one a period
+        (start to start); a full block (one that left waiting transactions behind) is followed at once."""
+        started, backlog = float("-inf"), False
         try:
             while not done.is_set():
-                done.wait(period[0] or 0.002)
-                while not done.is_set() and pool_has_work():
-                    ts = max(int(time.time()), last_ts[0] + 1)
-                    last_ts[0] = ts
-                    for method, params in engine.mine_params(ts):
-                        call(method, params)
-                    if not period[0]:
-                        break
-        except httpx.HTTPError:
+                if not backlog:
+                    done.wait(max(0.0, started + period[0] - time.monotonic()))
+                    while not done.is_set() and not pool_pending():
+                        done.wait(0.002)
+                waiting = pool_pending()
+                started = time.monotonic()
+                ts = max(int(time.time()), last_ts[0] + 1)
+                last_ts[0] = ts
+                for method, params in engine.mine_params(ts):
+                    call(method, params)
+                included = len(call("eth_getBlockByNumber", ["latest", False])["transactions"])
+                backlog = 0 < included < waiting
+        except (httpx.HTTPError, TypeError):
             return  # the engine was stopped
 
     threading.Thread(target=mine_loop, daemon=True).start()
@@ -398,7 +407,8 @@ def _wait_receipt(client: httpx.Client, url: str, tx_hash: str, timeout: float =
 # ---- the command ---------------------------------------------------------------------------------------------
 
 def command(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
-            scale: int = typer.Option(1_000_000, help="Issued items in the big ledger (built once, cached in var/bench/)."),
+            scale: int = typer.Option(1_000_000, help="Issued items in the big ledger (built once, cached in var/bench/); "
+                                                      "0 measures the durability cost only."),
             residents: int = typer.Option(100_000, help="Residents the big ledger's items go to."),
             engine: str = typer.Option("anvil", help="anvil or hardhat."),
             rebuild: bool = typer.Option(False, "--rebuild", help="Build the big ledger again.")):
@@ -406,8 +416,9 @@ def command(as_json: bool = typer.Option(False, "--json", help="Print one JSON o
     log = (lambda *a: None) if as_json else print
     result = run(scale=scale, residents=residents, engine=engine, rebuild=rebuild, log=log)
     result["machine_load_1m"] = round(os.getloadavg()[0], 2)
-    update_benchmarks_md(result)
-    if as_json:
+    if scale:
+        update_benchmarks_md(result)
+    if as_json or not scale:
         print(json.dumps(result))
     else:
         print(markdown(result))

@@ -101,3 +101,14 @@ def test_operatorChannel_allowsAdminMethods_andTheyAreJournaled(tmp_path):
         assert {n: w3.eth.get_block(n)["hash"] for n in blocks} == blocks
     finally:
         node.stop()
+
+
+@pytest.mark.parametrize("method,params", [("anvil_mine", ["0x1"]), ("anvil_setAutomine", [True]),
+                                           ("eth_sendTransaction", [{"from": "0x" + "11" * 20}]),
+                                           ("anvil_dropAllTransactions", [])])
+def test_operatorChannel_refusesWhatWouldLetTheEngineBuildBlocksOnItsOwn(node, method, params):
+    """Replay rebuilds each block from its journal record: the engine may not mine, sign or drop by itself."""
+    height = node.operator("eth_blockNumber")
+    answer = _call(node.operator_url, method, params).json()
+    assert answer["error"]["code"] == REFUSED and method in answer["error"]["message"]
+    assert node.operator("eth_blockNumber") == height
