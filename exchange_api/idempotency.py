@@ -101,9 +101,9 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler, *
         if exc.status >= 500:
             await rt.store.write(lambda s: _forget(s, scope, key))
             raise
-        payload = exc.body(request.state.request_id)
-        await rt.store.write(lambda s: _keep(s, scope, key, exc.status, payload), isolated=False)
-        return JSONResponse(payload, exc.status, headers=exc.headers)
+        payload, status = exc.body(request.state.request_id), exc.status
+        await rt.store.write(lambda s: _keep(s, scope, key, status, payload), isolated=False)
+        return JSONResponse(payload, status, headers=exc.headers)
     except BaseException:
         if await _ours(claim_write):  # an unexpected failure: let a retry run again
             await rt.store.write(lambda s: _forget(s, scope, key))

@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from typing import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 

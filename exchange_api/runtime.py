@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from exchange_api.chain import ChainClient, event_table
 from exchange_api.indexer import Indexer

@@ -5,7 +5,7 @@ import datetime as dt
 import secrets
 import time
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from exchange_api.errors import InvalidRequest, NotFound
 from ledger_node.typed_data import digest, recover

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors
-from exchange_api.chain import EXCHANGE, QUOTE, ChainRevert, RpcFailure, unhex
+from exchange_api.chain import EXCHANGE, QUOTE, ChainRevert, unhex
 from exchange_api.errors import Conflict, InvalidRequest
 from exchange_api.schemas import decimal
 from exchange_api.services.common import check_signature, iso, now

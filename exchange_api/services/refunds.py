@@ -6,7 +6,7 @@ import json
 from sqlalchemy import func, select
 
 from exchange_api import errors
-from exchange_api.chain import REFUND, ChainRevert, RpcFailure, fn, unhex
+from exchange_api.chain import REFUND, ChainRevert, fn, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NotFound
 from exchange_api.schemas import decimal
 from exchange_api.services.common import iso, new_id

@@ -713,7 +713,7 @@ class Replayer:
         if (rec["resident"], rec["merchant"]) != (a["resident"], a["merchant"]):
             self.problem(VIOLATION, "refund-parties", "refund names other parties than the redemption", ev)
         if ev.timestamp > rec["redeemedAt"] + st.refund_window:
-            self.problem(VIOLATION, "refund-window", f"refund after the window closed", ev,
+            self.problem(VIOLATION, "refund-window", "refund after the window closed", ev,
                          refundableUntil=rec["redeemedAt"] + st.refund_window)
         before, total = rec["refunded"], rec["refunded"] + a["credits"]
         self._expect(ev, "refunded-total", "refunded total", a["refundedTotal"], total)
