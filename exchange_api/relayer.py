@@ -141,6 +141,15 @@ class Relayer:
         metrics.RELAYED.labels(kind).inc()
         return h
 
+    async def stop(self) -> None:
+        """Stop sending (a batch persisted but not sent is reconciled at the next start)."""
+        if self._sender is not None and not self._sender.done():
+            self._sender.cancel()
+            try:
+                await self._sender
+            except asyncio.CancelledError:
+                pass
+
     async def _send_loop(self) -> None:
         """Batches one after another: everything queued while the previous batch was being persisted. A
         persisted batch is sent in the background while the next one is signed and persisted (the node holds

@@ -79,6 +79,7 @@ class Runtime:
             except (asyncio.CancelledError, Exception):
                 pass
         self.tasks.clear()
+        await self.relayer.stop()
         await self.webhooks.aclose()
         await self.chain.aclose()
         self.store.dispose()
