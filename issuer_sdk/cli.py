@@ -16,11 +16,13 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+from ledger_node.paths import replace_atomically
 
 app = typer.Typer(help="Issue points from a program's export.", add_completion=False, no_args_is_help=True)
 console = Console(stderr=True)
@@ -195,7 +197,7 @@ class IssueRun:
         with self._rejects_lock:  # the rejects up to the checkpoint are on disk before the checkpoint is
             self._rejects_file.flush()
             os.fsync(self._rejects_file.fileno())
-        _replace_atomically(self.progress_path, lambda f: f.write(json.dumps(self.state)))
+        replace_atomically(self.progress_path, lambda f: f.write(json.dumps(self.state)))
 
     # -- rejects file -----------------------------------------------------------------------------------------
 
@@ -215,7 +217,7 @@ class IssueRun:
             writer.writerow(REJECTED_HEADER)
             writer.writerows(kept)
 
-        _replace_atomically(self.rejected_path, write)
+        replace_atomically(self.rejected_path, write)
         self._rejects_file = open(self.rejected_path, "a", newline="")
         return csv.writer(self._rejects_file)
 
@@ -228,22 +230,6 @@ class IssueRun:
             self.rejected_path.unlink()
             return 0
         return n
-
-
-def _replace_atomically(path: Path, write: Callable[[IO[str]], object]) -> None:
-    """Replace `path` whole or not at all: `write` fills a temporary file beside it, which is fsynced and
-    renamed over `path` in one step; the directory is fsynced so that the rename survives a crash too."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _signer(keystore: Path | None, demo_issuer: bool, scheme: int):

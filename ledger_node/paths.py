@@ -1,8 +1,10 @@
-"""Where the project keeps things. `CITYPOINTS_HOME` moves the whole var/ + build/ tree (tests use it)."""
+"""Where the project keeps things, and how a file there is replaced safely. `CITYPOINTS_HOME` moves the whole
+var/ + build/ tree (tests use it)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = ROOT / "contracts"
@@ -38,3 +40,19 @@ def demo_file() -> Path:
 
 def keys_dir() -> Path:
     return var_dir() / "keys"
+
+
+def replace_atomically(path: Path, write: Callable[[IO[str]], object]) -> None:
+    """Replace `path` whole or not at all: `write` fills a temporary file beside it, which is fsynced and
+    renamed over `path` in one step; the directory is fsynced so that the rename survives a crash too."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -13,9 +13,10 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ledger_node.paths import replace_atomically
 
 MAGIC = "citypoints-state v1"
 
@@ -33,18 +34,8 @@ class StateMeta:
 
 def write(path: Path, blob: str, block_number: int, segment: int | None = None, kind: str = "anvil") -> None:
     digest = hashlib.sha256(blob.encode()).hexdigest()
-    tmp = path.with_suffix(".tmp")
     extra = f" {segment} {kind}" if segment is not None else ""
-    with open(tmp, "w") as f:
-        f.write(f"{MAGIC} {digest} {block_number}{extra}\n{blob}")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_atomically(path, lambda f: f.write(f"{MAGIC} {digest} {block_number}{extra}\n{blob}"))
 
 
 def read(path: Path) -> tuple[str, int]:
