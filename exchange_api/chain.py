@@ -22,6 +22,7 @@ from issuer_sdk.rpc import RetryPolicy
 from ledger_node.compiler import load_artifact
 from ledger_node.revert import decode_revert
 from ledger_node.abi_types import split_types
+from ledger_node.typed_data import checksum
 
 CONTRACTS = ("Consortium", "Membership", "PointsLedger", "Rates", "Clearing", "Exchange", "Redemption")
 
@@ -257,12 +258,6 @@ def _word(typ: str, w: bytes):
 
 def _is_static(typ: str) -> bool:
     return not (typ.endswith("]") or typ in ("bytes", "string") or typ.startswith("("))
-
-
-@lru_cache(maxsize=1 << 16)
-def checksum(address: str) -> str:
-    """EIP-55 form, cached: the same few thousand accounts appear in event after event."""
-    return to_checksum_address(address)
 
 
 def _plain(typ: str, v):

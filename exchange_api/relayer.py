@@ -227,16 +227,15 @@ class Relayer:
         """Send a persisted batch in one JSON-RPC batch. A transaction the node refuses outright (not a revert
         in a block: a malformed or unacceptable transaction) fails its record as a mined revert would, so the
         merchant learns it from the record and its webhook."""
-        sent = jobs  # each with its own transaction, or the filler that took its nonce
-        for job in sent:
+        for job in jobs:  # each with its own transaction, or the filler that took its nonce
             self._watch(job.hash)
         try:
-            answers = await self.chain.batch([("eth_sendRawTransaction", [hex0x(job.raw)]) for job in sent])
+            answers = await self.chain.batch([("eth_sendRawTransaction", [hex0x(job.raw)]) for job in jobs])
         except NodeUnavailable:
             self._resend_needed = True  # persisted as signed: reconcile() sends them once the node answers again
             return
         refused = []
-        for job, answer in zip(sent, answers):
+        for job, answer in zip(jobs, answers):
             try:
                 _unwrap(answer)
             except (ChainRevert, RpcFailure) as exc:

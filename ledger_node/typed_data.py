@@ -79,11 +79,12 @@ def recover(digest_: bytes, signature: bytes) -> str:
     if v not in (0, 1):
         raise ValueError("bad recovery id")
     public = coincurve.PublicKey.from_signature_and_message(signature[:64] + bytes([v]), digest_, hasher=None)
-    return _checksum("0x" + keccak(public.format(compressed=False)[1:])[-20:].hex())
+    return checksum("0x" + keccak(public.format(compressed=False)[1:])[-20:].hex())
 
 
 @lru_cache(maxsize=1 << 16)
-def _checksum(address: str) -> str:  # the same residents sign again and again
+def checksum(address: str) -> str:
+    """EIP-55 form, cached: the same few thousand accounts sign and appear in event after event."""
     from eth_utils import to_checksum_address
     return to_checksum_address(address)
 

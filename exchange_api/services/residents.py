@@ -2,9 +2,9 @@
 Served from the indexer's tables; balances are kept in memory until the indexer commits a change to them."""
 from __future__ import annotations
 
-from eth_utils import to_checksum_address
 from sqlalchemy import select, tuple_
 
+from exchange_api.chain import checksum
 from exchange_api.errors import NotFound
 from exchange_api.schemas import decimal
 from exchange_api.store.models import IdxActivity, IdxBalance, IdxScheme
@@ -16,7 +16,7 @@ SPENDABLE = (1, 3)  # IPointsLedger.SchemeStatus Active, Retired: what Redemptio
 async def balances(rt, address: str) -> dict:
     """Served from memory once loaded: an entry stays until the indexer commits a change of this account's
     balances (or of a rate or scheme status), so a read costs no database round trip."""
-    address = to_checksum_address(address)
+    address = checksum(address)
     body = rt.balance_cache.get(address)
     if body is None:
         epoch = rt.balance_epoch
@@ -49,7 +49,7 @@ def _activity_id(r) -> str:
 
 
 async def history(rt, address: str, limit: int, starting_after: str | None) -> dict:
-    address = to_checksum_address(address)
+    address = checksum(address)
 
     def load(s):
         q = select(IdxActivity).where(IdxActivity.account == address)
