@@ -55,7 +55,7 @@ async def backup_running(gw, dest: str) -> dict:
     """Inside the node: pause blocks and snapshots, note the journal's length, copy up to it."""
     dest_path = Path(dest)
     _check_dest(dest_path)
-    async with gw.mine_lock:
+    async with gw.save_lock, gw.mine_lock:
         gw.journal.flush()
         limits = {p.name: p.stat().st_size for p in journal.segments(gw.journal.directory)}
         height = gw.state.height

@@ -127,6 +127,7 @@ class HardhatEngine(Engine):
     def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int]):
         super().__init__(cfg, directory, alloc)
         self.proc = HardhatProcess(cfg, self.port, directory, alloc)
+        self.proc.settings["genesisTimestamp"] = _hardhat_genesis_time(cfg, directory, alloc)
 
     def mine_params(self, timestamp: int) -> list[tuple[str, list]]:
         # EIP-1559 raises a zero base fee to 1 wei after a full block; the chain's fee stays zero.
@@ -139,6 +140,18 @@ def make_engine(name: str, cfg: NodeConfig, directory: Path, alloc: dict[str, in
     if name == "hardhat":
         return HardhatEngine(cfg, directory, alloc)
     raise NodeError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+
+
+def _hardhat_genesis_time(cfg: NodeConfig, directory: Path, alloc: dict[str, int]) -> int:
+    """The chain's genesis time, kept in its genesis.json as anvil's is: the genesis block's hash depends on it, so
+    every start (and every replay) must give the engine the same one. A new chain takes the present; a chain
+    created before its time was kept started at 0 (1970), and keeps that."""
+    genesis = directory / "genesis.json"
+    if not genesis.exists():
+        if (directory / "state.dump").exists() or any((directory / "journal").glob("*.wal")):
+            return 0
+        write_genesis(genesis, cfg, {Account.from_key(k).address: wei for k, wei in alloc.items()})
+    return int(json.loads(genesis.read_text())["timestamp"], 16)
 
 
 def _hex(key: str) -> str:

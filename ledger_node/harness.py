@@ -98,10 +98,12 @@ class SupervisedNode:
             time.sleep(0.05)
 
 
-# ---- an issuance workload on the real contracts (kill test, node benchmark) ------------------------------------
+# ---- issuance and redemption workloads on the real contracts (kill test, node benchmark) ------------------------
 
 SCHEME = 1
 ISSUE_BATCH = "issueBatch(uint256,address[],uint256[],bytes32[])"
+REDEEM = "redeem(address,address,uint256,bytes32,bytes32,uint256,bytes)"
+RATE = 10_000_000  # scheme 1's rate when merchants are set up: 10 credit cents a point (rates are scaled by 1e6)
 
 
 def deploy_issuance(w3, operator, *, residents: list[str], issuers: list[str], register_chunk: int = 500):
@@ -109,16 +111,36 @@ def deploy_issuance(w3, operator, *, residents: list[str], issuers: list[str], r
 
     Returns the bound PointsLedger contract.
     """
+    return deploy_city(w3, operator, residents=residents, issuers=issuers, register_chunk=register_chunk)["PointsLedger"]
+
+
+def deploy_city(w3, operator, *, residents: list[str], issuers: list[str], merchants: list[str] = (),
+                register_chunk: int = 500) -> dict:
+    """`deploy_issuance`'s system; with `merchants`, also the value contracts (ledger_node/system_value.py), scheme
+    1's rate (RATE) and those merchants registered, so residents' signed consents can be redeemed at them.
+
+    Returns the bound contracts by name.
+    """
     from eth_utils import keccak
 
     from ledger_node import chain
-    from ledger_node.system import deploy_system, grant_roles, setup_scheme
+    from ledger_node.system import call, deploy_system, grant_roles, propose_and_execute, setup_scheme
+    from ledger_node.system_value import deploy_value_system
 
-    addresses = deploy_system(w3, operator, deploy_contract=lambda n, *a: chain.deploy_contract(w3, operator, n, *a))
+    def deploy_contract(name, *args):
+        return chain.deploy_contract(w3, operator, name, *args)
+
+    addresses = deploy_system(w3, operator, deploy_contract=deploy_contract)
+    if merchants:
+        addresses.update(deploy_value_system(w3, operator, addresses, deploy_contract=deploy_contract))
     contracts = {n: chain.bind(w3, n, a) for n, a in addresses.items()}
     setup_scheme(w3, contracts, [operator], SCHEME, issuer_accounts=issuers, issuer_daily_quota=2**96 - 1,
                  resident_daily_cap=2**96 - 1)
     grant_roles(w3, contracts, [operator], [("ONBOARDING_ROLE", operator.address)])
+    if merchants:
+        propose_and_execute(w3, contracts["Consortium"], [operator], [
+            call(contracts["Rates"], "setInitialRate", SCHEME, RATE),
+            *(call(contracts["Membership"], "registerMerchant", m) for m in merchants)], "rate and merchants")
     membership = contracts["Membership"]
     nonce = w3.eth.get_transaction_count(operator.address, "pending")
     hashes = []
@@ -132,7 +154,7 @@ def deploy_issuance(w3, operator, *, residents: list[str], issuers: list[str], r
     for h in hashes:
         receipt = w3.eth.wait_for_transaction_receipt(h, timeout=600, poll_latency=0.05)
         assert receipt["status"] == 1, "registerResidents failed"
-    return contracts["PointsLedger"]
+    return contracts
 
 
 def sign_issue_batch(issuer, ledger_address: str, nonce: int, chain_id: int, residents: list[str],
@@ -146,3 +168,22 @@ def sign_issue_batch(issuer, ledger_address: str, nonce: int, chain_id: int, res
     tx = {"to": ledger_address, "data": data, "value": 0, "nonce": nonce, "chainId": chain_id,
           "gas": gas_per_item * len(residents) + 150_000, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
     return "0x" + issuer.sign_transaction(tx).raw_transaction.hex()
+
+
+def sign_redemption(resident, merchant, redemption_address: str, nonce: int, chain_id: int, credits: int,
+                    consent_nonce: bytes, deadline: int, order_ref: bytes = b"\x00" * 32) -> str:
+    """A `Redemption.redeem` the merchant submits with the resident's EIP-712 RedemptionConsent, signed by both."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    from ledger_node.typed_data import sign, typed_data
+
+    message = {"resident": resident.address, "merchant": merchant.address, "credits": credits,
+               "orderRef": order_ref, "nonce": consent_nonce, "deadline": deadline}
+    signature = sign(resident, typed_data("RedemptionConsent", chain_id, redemption_address, message))
+    data = keccak(REDEEM.encode())[:4] + encode(
+        ["address", "address", "uint256", "bytes32", "bytes32", "uint256", "bytes"],
+        [resident.address, merchant.address, credits, order_ref, consent_nonce, deadline, signature])
+    tx = {"to": redemption_address, "data": data, "value": 0, "nonce": nonce, "chainId": chain_id, "gas": 400_000,
+          "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
+    return "0x" + merchant.sign_transaction(tx).raw_transaction.hex()

@@ -116,6 +116,7 @@ class Gateway:
         self.snapshotter = snapshotter      # async callable(gateway) -> str, None when the engine has none
         self.state = ProducerState()
         self.mine_lock = asyncio.Lock()     # one block (or snapshot, backup, operator change) at a time
+        self.save_lock = asyncio.Lock()     # one snapshot or backup at a time (taken before mine_lock)
         self.gate = ReadGate()
         # Sent to the engine, its answer not handled yet: hash -> [raw, senders]. A block mined meanwhile may
         # hold such a transaction; the miner then journals it (adopted: hash -> journal sequence number) so a
@@ -131,7 +132,7 @@ class Gateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._producer: asyncio.Task | None = None
         self.operator_hint = "see ledger_node/README.md"
-        self.stats = {"accepted": 0, "blocks": 0, "refused": 0}
+        self.stats = {"accepted": 0, "blocks": 0, "refused": 0, "dropped": 0}
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
@@ -159,6 +160,12 @@ class Gateway:
         await self.stop_producing()
         if self._session:
             await self._session.close()
+
+    @property
+    def backlogged(self) -> bool:
+        """Transactions are waiting beyond the block being mined, or the last block was full: the producer runs flat
+        out."""
+        return bool(self.state.pending) and (self._backlog or self.mine_lock.locked())
 
     def failure(self) -> str | None:
         """Why the node must stop (the supervisor asks every second), or None."""
@@ -337,7 +344,7 @@ class Gateway:
             self.state.last_timestamp = ts
             self.state.next_timestamp = None
             self.stats["blocks"] += 1
-            left = [h for h in waiting if h in self.state.pending]
+            left = await self._forget_dropped([h for h in waiting if h in self.state.pending])
             self._backlog = bool(txs and left)  # the block was full: the rest goes into the next one at once
             if self._backlog:
                 self.state.dirty = True
@@ -352,6 +359,33 @@ class Gateway:
                     if waiter and not waiter.done():
                         waiter.set_result(None)
             return block
+
+    async def _forget_dropped(self, left: list[str]) -> list[str]:
+        """`left` (acknowledged, not in the block just mined) without those the engine no longer holds.
+
+        An engine drops a transaction it can never mine (replaced, or invalid once others ran). Kept as pending,
+        it would make every block look full (mined at once, then an empty block after it) and be carried into
+        every snapshot. One pool count per block with leftovers finds out; only when the pool holds fewer than
+        the gateway thinks is each leftover looked up. Its journal record stays: a restart offers it to the
+        engine again (the replay reports it if refused)."""
+        if not left:
+            return left
+        status = await self.engine_call("txpool_status", [])
+        held = sum(int(status.get(k, "0x0"), 16) for k in ("pending", "queued"))
+        if held >= len(self.state.pending):  # transactions in flight count too: a drop may show next time
+            return left
+        dropped = [h for h in list(self.state.pending)
+                   if await self.engine_call("eth_getTransactionByHash", [h]) is None]
+        for h in dropped:
+            self.state.pending.pop(h, None)
+            waiter = self._mined_waiters.pop(h, None)
+            if waiter and not waiter.done():
+                waiter.set_result(None)
+        if dropped:
+            log.warning("the engine dropped %d acknowledged transactions it cannot mine, e.g. %s", len(dropped),
+                        dropped[0])
+            self.stats["dropped"] += len(dropped)
+        return [h for h in left if h in self.state.pending]
 
     def _choose_timestamp(self, requested: int | None) -> int:
         if requested is None:

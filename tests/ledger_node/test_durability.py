@@ -1,9 +1,10 @@
-"""The embedded node keeps what it acknowledged: kill -9 under concurrent issuance, restart, and every
-acknowledged transaction and ref is on chain exactly once, on the very same blocks.
+"""The embedded node keeps what it acknowledged: kill -9 under concurrent issuance and redemption, restart, and
+every acknowledged transaction, ref and redemption consent is on chain exactly once, on the very same blocks.
 
-CI runs 3 kill rounds on the default engine (anvil; a snapshot under load every other round) and 2 on
-Hardhat/EDR. The long mode, by hand:
-`CITYPOINTS_KILL_ROUNDS=50 .venv/bin/python -m pytest tests/ledger_node/test_durability.py -k underIssuanceLoad -s`.
+The load runs on the real contracts (PointsLedger, Redemption): SENDERS issuers send `issueBatch`, a merchant
+submits residents' EIP-712 signed redemption consents one per transaction. CI runs 3 kill rounds on the default
+engine (anvil; a snapshot under load every other round) and 2 on Hardhat/EDR. The long mode, by hand:
+`CITYPOINTS_KILL_ROUNDS=50 .venv/bin/python -m pytest tests/ledger_node/test_durability.py -k underLoad -s`.
 """
 from __future__ import annotations
 
@@ -19,20 +20,25 @@ from eth_utils import keccak
 from web3 import Web3
 
 from ledger_node import journal, state_file
-from ledger_node.harness import SupervisedNode, deploy_issuance, sign_issue_batch
+from ledger_node.harness import RATE, SupervisedNode, deploy_city, sign_issue_batch, sign_redemption
 
 ROUNDS = int(os.environ.get("CITYPOINTS_KILL_ROUNDS", "3"))
 SENDERS = 4
 ITEMS_PER_TX = 10
+START_POINTS = 10**9        # every resident's balance before the load, so every redemption can be paid
+CREDITS = RATE // 10**6     # a redemption of one point's worth of credit cents
 
 
 class Load:
-    """SENDERS issuers sending issueBatch concurrently; remembers what the node acknowledged."""
+    """SENDERS issuers sending issueBatch and a merchant redeeming residents' consents, concurrently; remembers what
+    the node acknowledged."""
 
-    def __init__(self, url: str, ledger: str, issuers, residents, chain_id: int, round_no: int):
-        self.url, self.ledger, self.issuers, self.residents = url, ledger, issuers, residents
+    def __init__(self, url: str, contracts: dict, issuers, merchant, residents, chain_id: int, round_no: int):
+        self.url, self.ledger, self.redemption = url, contracts["PointsLedger"].address, contracts["Redemption"].address
+        self.issuers, self.merchant, self.residents = issuers, merchant, residents
         self.chain_id, self.round_no = chain_id, round_no
         self.acked: dict[str, list[bytes]] = {}   # tx hash -> refs
+        self.acked_consents: dict[str, tuple[str, bytes]] = {}  # tx hash -> (resident, consent nonce)
         self.sent_refs: set[bytes] = set()
         self.blocks_seen: dict[int, str] = {}
         self.stop = threading.Event()
@@ -41,6 +47,7 @@ class Load:
     def run(self, nonces: dict[str, int]) -> list[threading.Thread]:
         threads = [threading.Thread(target=self._send, args=(i, issuer, nonces[issuer.address]), daemon=True)
                    for i, issuer in enumerate(self.issuers)]
+        threads.append(threading.Thread(target=self._redeem, args=(nonces[self.merchant.address],), daemon=True))
         threads.append(threading.Thread(target=self._watch_blocks, daemon=True))
         for t in threads:
             t.start()
@@ -51,19 +58,45 @@ class Load:
         seq = 0
         while not self.stop.is_set():
             refs = [keccak(f"r{self.round_no}-s{index}-{seq}-{k}".encode()) for k in range(ITEMS_PER_TX)]
-            people = [self.residents[(seq * ITEMS_PER_TX + k + index) % len(self.residents)] for k in range(ITEMS_PER_TX)]
+            people = [self.residents[(seq * ITEMS_PER_TX + k + index) % len(self.residents)].address
+                      for k in range(ITEMS_PER_TX)]
             raw = sign_issue_batch(issuer, self.ledger, nonce, self.chain_id, people, [1 + k for k in range(ITEMS_PER_TX)],
                                    refs)
             with self.lock:
                 self.sent_refs.update(refs)
-            try:
-                answer = client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
-                                                     "params": [raw]}).json()
-            except httpx.HTTPError:
-                return  # the node is gone: this transaction was never acknowledged
-            assert "result" in answer, answer
+            tx_hash = self._acknowledged(client, raw)
+            if tx_hash is None:
+                return
             with self.lock:
-                self.acked[answer["result"]] = refs
+                self.acked[tx_hash] = refs
+            nonce += 1
+            seq += 1
+
+    def _acknowledged(self, client: httpx.Client, raw: str) -> str | None:
+        """The hash the node acknowledged `raw` with, or None when the node is gone (never acknowledged)."""
+        try:
+            answer = client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
+                                                 "params": [raw]}).json()
+        except httpx.HTTPError:
+            return None
+        assert "result" in answer, answer
+        return answer["result"]
+
+    def _redeem(self, nonce: int) -> None:
+        """One consent per transaction, each by a resident in turn, as the API's relayer would submit them."""
+        client = httpx.Client(timeout=10)
+        deadline = int(time.time()) + 86400
+        seq = 0
+        while not self.stop.is_set():
+            resident = self.residents[seq % len(self.residents)]
+            consent_nonce = keccak(f"c{self.round_no}-{seq}".encode())
+            raw = sign_redemption(resident, self.merchant, self.redemption, nonce, self.chain_id, CREDITS,
+                                  consent_nonce, deadline)
+            tx_hash = self._acknowledged(client, raw)
+            if tx_hash is None:
+                return
+            with self.lock:
+                self.acked_consents[tx_hash] = (resident.address, consent_nonce)
             nonce += 1
             seq += 1
 
@@ -92,6 +125,18 @@ def _issued_refs(w3: Web3, ledger) -> dict[bytes, int]:
     return counts
 
 
+def _redeemed_consents(w3: Web3, redemption) -> dict[tuple[str, bytes], int]:
+    """How many times each (resident, consent nonce) was redeemed on chain."""
+    counts: dict[tuple[str, bytes], int] = {}
+    event = redemption.events.Redeemed()
+    query = {"address": redemption.address, "fromBlock": 0, "toBlock": "latest", "topics": [event.topic]}
+    for log in w3.eth.get_logs(query):
+        args = event.process_log(log)["args"]
+        key = (args["resident"], bytes(args["nonce"]))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _wait_mined(w3: Web3, hashes, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     for h in hashes:
@@ -114,17 +159,23 @@ def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) ->
         operator = Account.from_key((tmp_path / "var" / "keys" / "operator.key").read_text().strip())
         w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
         issuers = [Account.create() for _ in range(SENDERS)]
-        residents = [Account.create().address for _ in range(60)]
+        merchant = Account.create()
+        residents = [Account.create() for _ in range(60)]
         node.operator("evm_setAutomine", [True])  # set-up quickly; the load runs on block periods
-        ledger = deploy_issuance(w3, operator, residents=residents, issuers=[i.address for i in issuers])
-        node.operator("evm_setIntervalMining", [0.25])
+        contracts = deploy_city(w3, operator, residents=[r.address for r in residents],
+                                issuers=[i.address for i in issuers], merchants=[merchant.address])
         chain_id = w3.eth.chain_id
+        w3.eth.send_raw_transaction(sign_issue_batch(
+            issuers[0], contracts["PointsLedger"].address, 0, chain_id, [r.address for r in residents],
+            [START_POINTS] * len(residents), [keccak(f"start-{r.address}".encode()) for r in residents]))
+        node.operator("evm_setIntervalMining", [0.25])
         all_acked: dict[str, list[bytes]] = {}
+        all_consents: dict[str, tuple[str, bytes]] = {}
         seen: dict[int, str] = {}
         rng = random.Random(int(os.environ.get("CITYPOINTS_KILL_SEED", "0")) or None)
         for r in range(rounds):
-            nonces = {i.address: w3.eth.get_transaction_count(i.address, "pending") for i in issuers}
-            load = Load(node.url, ledger.address, issuers, residents, chain_id, r)
+            nonces = {a.address: w3.eth.get_transaction_count(a.address, "pending") for a in [*issuers, merchant]}
+            load = Load(node.url, contracts, issuers, merchant, residents, chain_id, r)
             threads = load.run(nonces)
             time.sleep(rng.uniform(0.2, 1.5))
             if snapshot_every and r % snapshot_every == 0:
@@ -135,11 +186,13 @@ def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) ->
             for t in threads:
                 t.join(15)
             all_acked.update(load.acked)
+            all_consents.update(load.acked_consents)
             seen.update(load.blocks_seen)
             node.start()
             w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
-            ledger = w3.eth.contract(address=ledger.address, abi=ledger.abi)
-            _wait_mined(w3, list(load.acked))
+            ledger, redemption = (w3.eth.contract(address=c.address, abi=c.abi)
+                                  for c in (contracts["PointsLedger"], contracts["Redemption"]))
+            _wait_mined(w3, [*load.acked, *load.acked_consents])
             for number, block_hash in load.blocks_seen.items():
                 after = w3.eth.get_block(number)["hash"].to_0x_hex()
                 assert after == block_hash, f"round {r}: block {number} was {block_hash}, after restart {after}"
@@ -147,6 +200,10 @@ def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) ->
             assert all(c == 1 for c in counts.values()), "a ref was issued more than once"
             missing = [h for h, refs in load.acked.items() if any(counts.get(ref) != 1 for ref in refs)]
             assert not missing, f"round {r}: acknowledged issuances missing after restart: {missing[:3]}"
+            redeemed = _redeemed_consents(w3, redemption)
+            assert all(c == 1 for c in redeemed.values()), "a consent was redeemed more than once"
+            missing = [h for h, consent in all_consents.items() if redeemed.get(consent) != 1]
+            assert not missing, f"round {r}: acknowledged redemptions missing after restart: {missing[:3]}"
         # a clean stop and start keeps everything too, and every block seen by a client is unchanged
         before = {n: w3.eth.get_block(n)["hash"] for n in range(w3.eth.block_number + 1)}
         node.stop()
@@ -155,22 +212,25 @@ def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) ->
         assert {n: w3.eth.get_block(n)["hash"] for n in before} == before
         for number, block_hash in seen.items():
             assert w3.eth.get_block(number)["hash"].to_0x_hex() == block_hash
-        return {"rounds": rounds, "acknowledged": len(all_acked), "blocks": w3.eth.block_number}
+        return {"rounds": rounds, "acknowledged": len(all_acked), "acknowledgedConsents": len(all_consents),
+                "blocks": w3.eth.block_number}
     finally:
         node.stop()
 
 
-def test_kill9_underIssuanceLoad_keepsEveryAcknowledgedIssuanceExactlyOnce(tmp_path, artifacts):
+@pytest.mark.timeout(max(600, 30 * ROUNDS))  # the long mode: rounds slow down as the chain grows (50 took ~12 min)
+def test_kill9_underLoad_keepsEveryAcknowledgedIssuanceAndConsentExactlyOnce(tmp_path, artifacts):
     """The default engine (anvil), with a snapshot under load every other round: restart = snapshot + journal."""
+    started = time.monotonic()
     result = _kill_rounds(tmp_path, "anvil", ROUNDS, snapshot_every=2)
-    print(f"kill test (anvil): {result}")
-    assert result["acknowledged"] > 0
+    print(f"kill test (anvil): {result} in {time.monotonic() - started:.0f}s")
+    assert result["acknowledged"] > 0 and result["acknowledgedConsents"] > 0
 
 
 def test_kill9_onHardhatEngine_replaysTheWholeJournal(tmp_path, artifacts):
     result = _kill_rounds(tmp_path, "hardhat", 2)
     print(f"kill test (hardhat): {result}")
-    assert result["acknowledged"] > 0
+    assert result["acknowledged"] > 0 and result["acknowledgedConsents"] > 0
 
 
 # ---- corruption: detected on start, repaired where safe, reported ----------------------------------------------

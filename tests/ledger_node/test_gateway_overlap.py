@@ -155,3 +155,29 @@ def test_transactionInABlockBeforeItsAnswerIsHandled_isJournaledBeforeTheBlock(c
     records = list(journal.read_from(recovery.journal_dir(chain_dir), 1))
     assert [r["k"] for r in records] == ["tx", "block"]
     assert _replayed_hashes(chain_dir, start("replayed"), 1) == [block["hash"]]
+
+
+def test_transactionTheEngineDropped_leavesThePendingList_soBlocksKeepThePeriod(chain):
+    """A transaction replaced in the engine's pool (same nonce, higher fee) can never be mined: once a block shows
+    the engine no longer holds it, the gateway stops counting it as waiting (it made every block look full)."""
+    chain_dir, operator, start = chain
+    engine = start("live")
+    replaced = _transfer(operator, 0)
+    tx = {"to": "0x" + "33" * 20, "value": 1, "gas": 21_000, "nonce": 0, "chainId": 7007,
+          "maxFeePerGas": 10**9, "maxPriorityFeePerGas": 10**9}
+    replacement = "0x" + operator.sign_transaction(tx).raw_transaction.hex()
+
+    async def live():
+        gw = await _gateway(chain_dir, engine)
+        gw.release.set()
+        for raw in (replaced, replacement):
+            assert "result" in await _call(gw, "eth_sendRawTransaction", [raw])
+        block = await gw.mine_block()
+        state = dict(gw.state.pending), gw._backlog, gw.stats["dropped"]
+        await gw.close()
+        gw.journal.close()
+        return block, state
+
+    block, (pending, backlog, dropped) = asyncio.run(live())
+    assert block["transactions"] == [transaction_hash(replacement)]
+    assert not pending and not backlog and dropped == 1
