@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import gc
 import secrets
 import time
 from contextlib import asynccontextmanager
@@ -43,6 +44,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         rt = Runtime(settings)
         app.state.rt = rt
         await rt.start(background=background)
+        # what start-up built (routes, schemas, ABI tables, compiled statements) lives as long as the process:
+        # out of the collector's sight, a full collection takes ~7 ms instead of 100-130 ms, a stall every few
+        # seconds for every request in flight
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

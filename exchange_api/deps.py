@@ -15,7 +15,8 @@ from exchange_api.store.models import ApiKey, Merchant
 AUTH_CACHE_S = 5.0  # a key revoked from another process stops working within this time
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, two thread hops a request
     return request.app.state.rt
 
 

@@ -52,7 +52,9 @@ class Indexer:
         self.block = -1
         # called after every commit with the accounts whose balances it changed, or None when it changed
         # something every balance depends on (a rate, a scheme's status, a rebuild): read caches drop entries
-        self.on_commit: Callable[[set[str] | None], None] | None = None
+        # after each commit: the balances it wrote ((account, scheme) -> points; None when rates, statuses or
+        # merchants changed too) and the redemptions whose Redeemed event it wrote
+        self.on_commit: Callable[[dict | None, list[str]], None] | None = None
         self.rebuilds = 0
         self.max_lag = 0
 
@@ -98,12 +100,12 @@ class Indexer:
             logs, to_hash = await self._fetch(frm, to)
             projection = await asyncio.to_thread(self._project, logs)  # decoding stays out of the writer
             events, changed = await self.store.write(lambda s: self._write(s, projection, to, to_hash, head),
-                                                     isolated=False)
+                                                     isolated=False, background=True)
             total += events
             self.block = to
             metrics.INDEXER_EVENTS.inc(len(logs))
             if self.on_commit is not None:
-                self.on_commit(changed)
+                self.on_commit(changed, list(projection.redemptions))
         metrics.INDEXER_BLOCK.set(self.block)
         metrics.INDEXER_LAG.set(self.lag)
         self.max_lag = max(self.max_lag, self.lag)
@@ -154,13 +156,14 @@ class Indexer:
                   spec.name, args)
         return p
 
-    def _write(self, s, p: "Projection", to: int, to_hash: str, head: int) -> tuple[int, set[str] | None]:
+    def _write(self, s, p: "Projection", to: int, to_hash: str, head: int) -> tuple[int, dict | None]:
         """The projection's rows and the cursor, in the writer's transaction (it may run twice: it only writes)."""
         p.write(s)
         cursor = s.get(IdxCursor, 1)
         cursor.block_number, cursor.block_hash, cursor.head = to, to_hash, head
         rates_or_status = any(k in ("rate", "status") for fields in p.schemes.values() for k in fields)
-        return len(p.events), (None if rates_or_status else {account for account, _ in p.balances})
+        everything = rates_or_status or bool(p.merchants)  # a rate, a scheme's status or a merchant changed
+        return len(p.events), (None if everything else p.balances)
 
 
 class Projection:

@@ -10,8 +10,10 @@ before re-signing); a refund is re-signed only when the chain's refunded total s
 
 Nonces: one counter per relayer account (issuer_sdk's AsyncNonceManager), taken, signed, persisted and sent
 under one lock; accounts are used round-robin so several transactions are in flight at once.
-Confirmation: `run_tracker` follows new blocks, fetches the receipts of the transactions it waits for, and
-hands them to `on_mined` (the services update records and queue webhooks) before waking the waiters.
+Confirmation: `run_tracker` follows new blocks; a transaction it waits for that emitted an outcome event
+(`outcome_logs`: Redeemed, Refunded, Exchanged) is settled from that event, one eth_getLogs a block, and only the
+others' receipts are fetched (a block of 200 redemptions' receipts is ~1 MB of JSON); it hands them to `on_mined`
+(the services update records and queue webhooks) before waking the waiters.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from exchange_api import metrics
 from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, RpcFailure, _unwrap, hex0x, unhex
@@ -40,6 +42,7 @@ OnMined = Callable[[list[tuple[RelayedTransaction, dict, tuple | None]]], Awaita
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
 MAX_SENDS_IN_FLIGHT = 4
+HEAD_FRESH_S = 1.0  # a polled head older than this is not vouched for (current_head)
 
 
 @dataclass(eq=False)
@@ -60,7 +63,8 @@ class _Job:
     hash: str = ""
 
 
-INSERT_RELAYED = insert(RelayedTransaction.__table__)  # one statement, compiled once; rows passed as parameters
+RELAYED = RelayedTransaction.__table__
+INSERT_RELAYED = insert(RELAYED)  # one statement, compiled once; rows passed as parameters
 
 
 def _row(job: _Job) -> dict:
@@ -104,12 +108,19 @@ class Relayer:
         self._queue: list[_Job] = []
         self._queued = asyncio.Event()
         self._sender: asyncio.Task | None = None
+        self._unsent: list[_Job] = []          # persisted, not sent yet (_start_sends)
+        self._sending: set[asyncio.Task] = set()
         self._resend_needed = False
         self._waiters: dict[str, asyncio.Future] = {}
         self._since: dict[str, float] = {}
         self.on_mined: OnMined | None = None
         self.poll_s = poll_s
         self._last_block: int | None = None
+        self.head: int | None = None  # the node's head as last polled, and when (time.monotonic())
+        self.head_at = float("-inf")
+        # eth_getLogs filter ({address, topics}) of the events that show a transaction succeeded (the services'
+        # outcome events): a transaction that emitted one is settled from it, without fetching its receipt
+        self.outcome_logs: dict | None = None
 
     @property
     def addresses(self) -> list[str]:
@@ -143,18 +154,19 @@ class Relayer:
 
     async def stop(self) -> None:
         """Stop sending (a batch persisted but not sent is reconciled at the next start)."""
-        if self._sender is not None and not self._sender.done():
-            self._sender.cancel()
-            try:
-                await self._sender
-            except asyncio.CancelledError:
-                pass
+        self._unsent.clear()
+        for task in [self._sender, *self._sending]:
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
 
     async def _send_loop(self) -> None:
         """Batches one after another: everything queued while the previous batch was being persisted. A
         persisted batch is sent in the background while the next one is signed and persisted (the node holds
         a transaction whose nonce comes early until the ones before it arrive)."""
-        sending: set[asyncio.Task] = set()
         while True:
             if not self._queue:
                 self._queued.clear()
@@ -170,11 +182,19 @@ class Relayer:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            while len(sending) >= MAX_SENDS_IN_FLIGHT:
-                await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+            self._unsent.extend(jobs)
+            self._start_sends()
+
+    def _start_sends(self, done: asyncio.Task | None = None) -> None:
+        """Send what is persisted and not sent yet, in JSON-RPC batches, at most MAX_SENDS_IN_FLIGHT at a time.
+        Persisting never waits for a send: while the node mines a block it takes transactions slowly, and the
+        callers are answered at the persist."""
+        self._sending.discard(done)
+        while self._unsent and len(self._sending) < MAX_SENDS_IN_FLIGHT:
+            jobs, self._unsent = self._unsent[:MAX_BATCH], self._unsent[MAX_BATCH:]
             task = asyncio.create_task(self._send_batch(jobs))
-            sending.add(task)
-            task.add_done_callback(sending.discard)
+            self._sending.add(task)
+            task.add_done_callback(self._start_sends)
 
     async def _persist_batch(self, jobs: list["_Job"]) -> None:
         """Sign every job with its account's next nonce, persist them all in one database transaction and answer
@@ -248,7 +268,8 @@ class Relayer:
     async def _settle_refused(self, jobs: list["_Job"]) -> None:
         rejected = ("TransactionRejected", ())
         try:
-            rows = await self.store.write(lambda s: _mark_refused(s, [job.hash for job in jobs]), isolated=False)
+            rows = await self.store.write(lambda s: _mark_refused(s, [job.hash for job in jobs]), isolated=False,
+                                          background=True)
             if self.on_mined is not None and rows:
                 await self.on_mined([(row, None, rejected) for row in rows])
         except Exception as exc:  # noqa: BLE001 - reconcile() settles them later
@@ -304,35 +325,51 @@ class Relayer:
                 await asyncio.sleep(0.5)
             await asyncio.sleep(self.poll_s)
 
+    def current_head(self) -> int | None:
+        """The node's head if polled within HEAD_FRESH_S (the tracker polls every `poll_s`), else None: the node is
+        away, stuck, or nobody follows it."""
+        return self.head if time.monotonic() - self.head_at <= HEAD_FRESH_S else None
+
     async def track_once(self, *, sweep: bool = False) -> None:
         head = await self.chain.block_number()
+        self.head, self.head_at = head, time.monotonic()
         if self._last_block is None or head < self._last_block:
             self._last_block = head - 1
         candidates: set[str] = set()
+        known: dict[str, dict] = {}
         if self._waiters and head > self._last_block:
-            blocks = await self.chain.batch([("eth_getBlockByNumber", [hex(b), False])
-                                             for b in range(self._last_block + 1, head + 1)])
-            for b in blocks:
+            frm = self._last_block + 1
+            calls = [("eth_getBlockByNumber", [hex(b), False]) for b in range(frm, head + 1)]
+            if self.outcome_logs is not None:
+                calls.append(("eth_getLogs", [{"fromBlock": hex(frm), "toBlock": hex(head), **self.outcome_logs}]))
+            answers = await self.chain.batch(calls)
+            for b in answers[:head + 1 - frm]:
                 for h in (b.get("result") or {}).get("transactions", []):
                     if h in self._waiters:
                         candidates.add(h)
+            if self.outcome_logs is not None:
+                known = _outcomes_from_logs(answers[-1].get("result") or [], candidates)
         self._last_block = head
         if sweep:  # anything waited for more than a second: look it up directly (missed or reorganised blocks)
             old = time.monotonic() - 1.0
             candidates.update(h for h, t in self._since.items() if t < old)
         if candidates:
-            await self._settle(sorted(candidates))
+            await self._settle(sorted(candidates), known)
 
-    async def _settle(self, hashes: list[str]) -> None:
-        answers = await self.chain.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        receipts = [a.get("result") for a in answers if a.get("result")]
+    async def _settle(self, hashes: list[str], known: dict[str, dict] | None = None) -> None:
+        """Settle the mined ones among `hashes`: `known` outcomes (from their events) as they are, the rest from
+        their receipts."""
+        known = known or {}
+        rest = [h for h in hashes if h not in known]
+        answers = await self.chain.batch([("eth_getTransactionReceipt", [h]) for h in rest]) if rest else []
+        receipts = [*known.values(), *(a.get("result") for a in answers if a.get("result"))]
         if not receipts:
             return
         outcomes = {}
         for r in receipts:
             ok = int(r["status"], 16) == 1
             outcomes[r["transactionHash"]] = Mined(r, ok, None if ok else await self._revert_reason(r))
-        rows = await self.store.write(lambda s: _mark_mined(s, outcomes), isolated=False)
+        rows = await self.store.write(lambda s: _mark_mined(s, outcomes), isolated=False, background=True)
         if self.on_mined is not None and rows:
             await self.on_mined([(row, outcomes[row.tx_hash].receipt, outcomes[row.tx_hash].error) for row in rows])
         for h, m in outcomes.items():
@@ -420,6 +457,21 @@ class Relayer:
         return False
 
 
+def _outcomes_from_logs(logs: list[dict], hashes: set[str]) -> dict[str, dict]:
+    """What a receipt would tell of each of `hashes` that emitted an outcome event: it succeeded (a reverted
+    transaction leaves no logs), its block, and those events. The receipts of the rest are fetched."""
+    outcomes: dict[str, dict] = {}
+    for lg in logs:
+        h = lg["transactionHash"]
+        if h in hashes:
+            outcome = outcomes.get(h)
+            if outcome is None:
+                outcome = outcomes[h] = {"transactionHash": h, "blockNumber": lg["blockNumber"], "status": "0x1",
+                                         "logs": []}
+            outcome["logs"].append(lg)
+    return outcomes
+
+
 def _set_status(s, h: str, status: str) -> None:
     row = s.get(RelayedTransaction, h)
     if row is not None:
@@ -433,14 +485,16 @@ def _mark_refused(s, hashes: list[str]) -> list[RelayedTransaction]:
     return rows
 
 
-def _mark_mined(s, outcomes: dict[str, Mined]) -> list[RelayedTransaction]:
-    rows = list(s.scalars(select(RelayedTransaction).where(RelayedTransaction.tx_hash.in_(list(outcomes)))))
-    changed = []
-    for row in rows:
-        if row.status in ("mined", "failed"):
-            continue  # settled before (a sweep and a block both saw it)
-        m = outcomes[row.tx_hash]
-        row.status = "mined" if m.ok else "failed"
-        row.block_number = int(m.receipt["blockNumber"], 16)
-        changed.append(row)
-    return changed
+MARK_MINED = RELAYED.update().where(RELAYED.c.tx_hash == bindparam("_hash")).values(
+    status=bindparam("_status"), block_number=bindparam("_block"))
+
+
+def _mark_mined(s, outcomes: dict[str, Mined]) -> list:
+    """Mark the relayed transactions of `outcomes` mined or failed (one select, one executemany update); the rows
+    changed, as they were before (a row settled before, by a sweep and a block both seeing it, is left out)."""
+    rows = s.execute(select(RELAYED).where(RELAYED.c.tx_hash.in_(list(outcomes)),
+                                           RELAYED.c.status.not_in(("mined", "failed")))).all()
+    if rows:
+        s.execute(MARK_MINED, [{"_hash": row.tx_hash, "_status": "mined" if outcomes[row.tx_hash].ok else "failed",
+                                "_block": int(outcomes[row.tx_hash].receipt["blockNumber"], 16)} for row in rows])
+    return rows

@@ -1,5 +1,5 @@
 """Everything a running service holds: settings, store, chain client, relayer, indexer, webhook dispatcher,
-and the small in-process caches (API keys, balances, rate-limit buckets)."""
+and what it keeps in memory (API keys, the indexed view, credit holds, rate-limit buckets)."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 
 from exchange_api.chain import ChainClient, event_table
+from exchange_api.credit_holds import CreditHolds
+from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.settings import Settings
@@ -45,8 +47,8 @@ class Runtime:
         from exchange_api.webhooks import Dispatcher
         self.webhooks = Dispatcher(self)
         self.auth_cache: dict[str, tuple[Principal | None, float]] = {}
-        self.balance_cache: dict[str, dict] = {}  # resident -> balances (services.residents)
-        self.balance_epoch = 0  # bumped by every indexer commit
+        self.view = IndexedView()
+        self.holds = CreditHolds()
         self.indexer.on_commit = self._indexed
         self.buckets: dict[str, Bucket] = {}
         self.tasks: list[asyncio.Task] = []
@@ -56,8 +58,11 @@ class Runtime:
 
     async def start(self, *, background: bool = True) -> None:
         await asyncio.to_thread(self.store.migrate)
-        from exchange_api.services.confirmations import on_mined
+        from exchange_api.services.confirmations import on_mined, outcome_filter
         self.relayer.on_mined = lambda items: on_mined(self, items)
+        self.relayer.outcome_logs = outcome_filter(self)
+        from exchange_api.services.redemptions import held_after_restart
+        self.holds.load(await self.store.run(held_after_restart))
         try:
             counts = await self.relayer.reconcile()
             if any(counts.values()):
@@ -84,13 +89,9 @@ class Runtime:
         await self.chain.aclose()
         self.store.dispose()
 
-    def _indexed(self, accounts: set[str] | None) -> None:
-        self.balance_epoch += 1
-        if accounts is None:
-            self.balance_cache.clear()
-        else:
-            for account in accounts:
-                self.balance_cache.pop(account, None)
+    def _indexed(self, balances: dict | None, redeemed: list[str] = ()) -> None:
+        self.view.indexed(balances)
+        self.holds.indexed(redeemed)
 
     def allow(self, bucket_key: str) -> float | None:
         """Token bucket per key: None when allowed, else seconds until the next token."""

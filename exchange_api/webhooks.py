@@ -90,6 +90,11 @@ async def delete_endpoint(rt, principal, endpoint_id: str) -> tuple[int, dict]:
                  "createdAt": iso(r.created_at)}
 
 
+def webhook_merchants(s) -> set[int]:
+    """The merchants with at least one webhook endpoint (the others' events need not be built)."""
+    return set(s.scalars(select(WebhookEndpoint.merchant_id).where(WebhookEndpoint.deleted_at.is_(None)).distinct()))
+
+
 def enqueue(s, events: list[tuple[int, str, dict]]) -> None:
     """Queue each (merchant id, event type, object) for every endpoint of its merchant (inside the caller's
     transaction; one query for the endpoints of all of them)."""
@@ -164,7 +169,7 @@ class Dispatcher:
                 else:
                     row.last_error = err
                     row.next_attempt_at = time.time() + settings.webhook_backoff_s * 2 ** (row.attempts - 1)
-        await self.rt.store.write(save)
+        await self.rt.store.write(save, background=True)
         return len(due) == limit
 
     async def _post(self, d: WebhookDelivery, ep: WebhookEndpoint) -> tuple[bool, str | None]:

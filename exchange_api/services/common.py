@@ -40,16 +40,19 @@ def order_ref(text: str) -> tuple[str, str | None]:
 
 
 async def check_signature(rt, primary_type: str, contract: str, message: dict, signature: bytes,
-                          resident: str) -> None:
+                          resident: str) -> bool:
     """The signature is the resident's authentication: recovered here (libsecp256k1, ~0.1 ms) so a wrong one is
-    refused at once. A resident that is a contract wallet (EIP-1271) signs in its own way: the chain's check in
-    the simulation decides for it."""
+    refused at once. True when it is the resident's key's; False for a resident that is a contract wallet
+    (EIP-1271), which signs in its own way: the chain's check in a simulation decides for it."""
     try:
         signer = recover(digest(primary_type, rt.chain.chain_id, rt.chain.addresses[contract], message), signature)
     except ValueError:
         raise InvalidRequest("the signature cannot be recovered", code="invalid_signature", field="signature")
-    if signer != resident and not await rt.chain.has_code(resident):
+    if signer == resident:
+        return True
+    if not await rt.chain.has_code(resident):
         raise InvalidRequest("the signature is not the resident's", code="invalid_signature", field="signature")
+    return False
 
 
 def page(rows: list, limit: int, to_public) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from exchange_api import metrics
-from exchange_api.chain import decode_log, unhex
+from exchange_api.chain import checksum, decode_log, hex0x, unhex
 from exchange_api.errors import CONTRACT_ERRORS
 from exchange_api.store.models import (ExchangeSubmission, Redemption, Refund, RelayedTransaction, ResidentRecord,
                                        utcnow)
@@ -32,36 +32,40 @@ def outcome_events(rt, receipt: dict | None) -> dict[str, list[dict]]:
     return out
 
 
+def outcome_filter(rt) -> dict:
+    """The eth_getLogs filter of the outcome events (the relayer settles a transaction that emitted one from it)."""
+    specs = [(address, topic) for (address, topic), spec in rt.events.items() if spec.name in OUTCOME_EVENTS]
+    return {"address": sorted({checksum(a) for a, _ in specs}), "topics": [sorted({hex0x(t) for _, t in specs})]}
+
+
 async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple | None]]) -> None:
     from exchange_api.services import redemptions, refunds
-    from exchange_api.webhooks import enqueue
+    from exchange_api.webhooks import enqueue, webhook_merchants
 
     decoded = await asyncio.to_thread(lambda: [outcome_events(rt, receipt) for _, receipt, _ in items])
 
-    def apply(s):
+    failed: list[str] = []  # redemptions whose credit holds go now (see exchange_api.credit_holds)
+
+    def apply(s):  # may run twice: what it leaves for after the commit is collected anew each time
         events = []
-        ids = [row.subject_id for row, _, _ in items if row.kind == "redemption"]
-        redemptions_ = {r.id: r for r in s.scalars(select(Redemption).where(Redemption.id.in_(ids)))} if ids else {}
+        failed.clear()
+        hooked = webhook_merchants(s)
+        redeemed = [(row, receipt, error, logs) for (row, receipt, error), logs in zip(items, decoded)
+                    if row.kind == "redemption" and not (receipt is not None and "replacedBy" in receipt)]
+        settled = _settle_redemptions(s, redeemed)  # the bulk of them: in one statement
+        for r in settled:
+            metrics.REDEMPTIONS.labels(r["status"]).inc()
+            if r["status"] == "failed" or not rt.settings.indexer_enabled:
+                failed.append(r["id"])
+            if r["merchant_id"] in hooked:
+                events.append((r["merchant_id"], f"redemption.{r['status']}", redemptions.public_from_dict(r)))
         for (row, receipt, error), logs in zip(items, decoded):
             if receipt is not None and "replacedBy" in receipt:  # re-signed after a restart
                 _retarget(s, row, receipt["replacedBy"])
                 continue
             ok = receipt is not None and int(receipt["status"], 16) == 1
             block = int(receipt["blockNumber"], 16) if receipt else None
-            if row.kind == "redemption":
-                r = redemptions_.get(row.subject_id)
-                if r is None or r.status in ("confirmed", "failed") and r.tx_hash != row.tx_hash:
-                    continue
-                r.block_number, r.updated_at = block, utcnow()
-                if ok:
-                    ev = logs.get("Redeemed", [])
-                    r.status = "confirmed"
-                    r.parts = json.dumps(ev[0]["parts"]) if ev else None
-                else:
-                    r.status, r.failure_code = "failed", failure_code(error)
-                metrics.REDEMPTIONS.labels(r.status).inc()
-                events.append((r.merchant_id, f"redemption.{r.status}", redemptions.public(r)))
-            elif row.kind == "refund":
+            if row.kind == "refund":
                 f = s.scalar(select(Refund).where(Refund.id == row.subject_id))
                 if f is None:
                     continue
@@ -94,8 +98,44 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
         if events:
             enqueue(s, events)
         return bool(events)
-    if await rt.store.write(apply, isolated=False):
+    wake = await rt.store.write(apply, isolated=False, background=True)
+    for rid in failed:  # spent nothing (a confirmed one's hold goes when the indexer commits its event)
+        rt.holds.release(rid)
+    if wake:
         rt.webhooks.wake()
+
+
+REDEMPTIONS = Redemption.__table__
+SETTLE_REDEMPTION = REDEMPTIONS.update().where(REDEMPTIONS.c.id == bindparam("_id")).values(
+    status=bindparam("_status"), block_number=bindparam("_block"), parts=bindparam("_parts"),
+    failure_code=bindparam("_failure"), updated_at=bindparam("_at"))
+
+
+def _settle_redemptions(s, items: list) -> list[dict]:
+    """Confirm or fail the redemptions of mined transactions (Core statements: one select, one executemany
+    update); the settled records as dicts. A record already settled by another transaction is left alone."""
+    if not items:
+        return []
+    current = {r.id: r._asdict() for r in s.execute(
+        select(REDEMPTIONS).where(REDEMPTIONS.c.id.in_([row.subject_id for row, *_ in items])))}
+    at, settled, params = utcnow(), [], []
+    for row, receipt, error, logs in items:
+        r = current.get(row.subject_id)
+        if r is None or r["status"] in ("confirmed", "failed") and r["tx_hash"] != row.tx_hash:
+            continue
+        r["block_number"] = int(receipt["blockNumber"], 16) if receipt else None
+        r["updated_at"] = at
+        if receipt is not None and int(receipt["status"], 16) == 1:
+            ev = logs.get("Redeemed", [])
+            r["status"], r["parts"] = "confirmed", json.dumps(ev[0]["parts"]) if ev else None
+        else:
+            r["status"], r["failure_code"] = "failed", failure_code(error)
+        params.append({"_id": r["id"], "_status": r["status"], "_block": r["block_number"], "_parts": r["parts"],
+                       "_failure": r["failure_code"], "_at": at})
+        settled.append(r)
+    if params:
+        s.execute(SETTLE_REDEMPTION, params)
+    return settled
 
 
 def _retarget(s, row: RelayedTransaction, new_hash: str) -> None:

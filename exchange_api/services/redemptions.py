@@ -1,6 +1,8 @@
 """Redemptions (DESIGN.md flow 3): requests the merchant creates and the resident approves by signing, consents
-the merchant collected itself, and reads. Every submission goes: validate -> (EIP-712 pre-check) -> simulate
-(eth_call) -> relayer (persist, send) -> answer pending at once, or wait for the block."""
+the merchant collected itself, and reads. Every submission goes: validate -> EIP-712 pre-check -> admit (the
+contract's checks on the indexed view when it is current, else simulated by eth_call; credits held for the
+resident's pending redemptions taken off either way) -> relayer (persist, send) -> answer pending at once, or wait
+for the block."""
 from __future__ import annotations
 
 import json
@@ -11,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, idempotency, metrics
 from exchange_api.chain import REDEEM, ChainRevert, checksum, unhex
-from exchange_api.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NotFound
 from exchange_api.schemas import decimal
 from exchange_api.services.common import (check_signature, cursor_seq, iso, new_id, now, order_ref, page,
                                           redemption_id)
+from exchange_api.services import residents
 from exchange_api.store.models import Redemption, RedemptionRequest
 from ledger_node.typed_data import typed_data
 
@@ -139,16 +142,80 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
         raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
     message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref, "nonce": nonce,
                "deadline": c["deadline"]}
-    await check_signature(rt, "RedemptionConsent", "Redemption", message, sig, resident)
+    verified = await check_signature(rt, "RedemptionConsent", "Redemption", message, sig, resident)
     rid = redemption_id(resident, nonce)
     data = REDEEM.encode(resident, merchant, c["credits"], ref, nonce, c["deadline"], sig)
     to = rt.chain.addresses["Redemption"]
-    relayers = rt.relayer.addresses
-    try:
-        await rt.chain.call(to, data, sender=relayers[0] if relayers else None)
-    except ChainRevert as exc:
+    if rid in rt.holds:
+        raise Conflict("this consent was submitted before", code="consent_already_used")
+    # the node's head as the relayer's tracker polled it (every 20 ms; asking the node here would wait while it
+    # mines a block): the indexed view is current when the indexer has that block
+    head = rt.relayer.current_head()
+    if verified and head is not None and rt.indexer.block >= head:
+        await admit(rt, resident, merchant, c["credits"])
+    else:  # a block not indexed yet, a node not heard from (its outage answers 503 here), or a contract
+        # wallet's signature: the chain's own check, simulated
+        relayers = rt.relayer.addresses
+        try:
+            await rt.chain.call(to, data, sender=relayers[0] if relayers else None)
+        except ChainRevert as exc:
+            metrics.REDEMPTIONS.labels("refused").inc()
+            raise errors.from_contract_error(exc.name, exc.args_)
+        if rt.holds.held(resident)[1]:  # the simulation sees none of the resident's pending redemptions
+            await admit_credits(rt, resident, c["credits"])
+    if rid in rt.holds:  # the same consent, admitted while this one was checked
+        raise Conflict("this consent was submitted before", code="consent_already_used")
+    rt.holds.reserve(resident, rid, c["credits"])
+    return await _relay(rt, merchant_id, c, rid, resident, merchant, to, data, wait=wait, request_id=request_id,
+                        also=also)
+
+
+async def admit(rt, resident: str, merchant: str, credits: int) -> None:
+    """The contract's checks on the indexed chain (current: no block since), from memory, with the credits this
+    service holds for the resident's pending redemptions taken off; raises what the chain would refuse with.
+    Nothing awaits after the credits are read, so the caller's hold is taken before another request can look.
+    A consent used before is refused by its hold while pending, by the store's unique key at the persist once
+    settled (the relayer fills the nonce it took), and by the chain when it was used outside this service."""
+    if not await rt.view.merchant_active(rt.store, merchant):
         metrics.REDEMPTIONS.labels("refused").inc()
-        raise errors.from_contract_error(exc.name, exc.args_)
+        raise errors.from_contract_error("RedemptionMerchantNotActive")
+    await admit_credits(rt, resident, credits)
+
+
+async def admit_credits(rt, resident: str, credits: int) -> None:
+    """The resident's credits as indexed, less what this service holds for the resident's pending redemptions
+    (their burns show in the indexed balances from the commit that releases their holds on, so none is counted
+    twice); raises insufficient_credits."""
+    slack = rounding_slack(await rt.view.schemes(rt.store))
+    total = (await residents.balances(rt, resident))["totalCredits"]
+    held, pending = rt.holds.held(resident)  # from here on nothing awaits until the caller's hold is taken
+    available = total - held - pending * slack
+    if credits > available:
+        metrics.REDEMPTIONS.labels("refused").inc()
+        raise ApiError(f"the resident's points are worth {max(available, 0)} credits, less than the {credits} asked "
+                       f"(pending redemptions included)", code="insufficient_credits", status=422, field="credits")
+
+
+def rounding_slack(schemes: dict) -> int:
+    """The most credits a redemption can cost beyond what it asks: its last part burns whole points, rounded up
+    (one point's worth), and the floor of what is left of that scheme loses under a credit more."""
+    rates = [info.rate for info in schemes.values() if info.status in residents.SPENDABLE and info.rate]
+    return max((-(-rate // residents.RATE_SCALE) + 1 for rate in rates), default=0)
+
+
+def held_after_restart(s) -> list[tuple]:
+    """The holds to take again at start: redemptions pending, or mined after the indexer's cursor."""
+    from exchange_api.store.models import IdxCursor
+    cursor = s.get(IdxCursor, 1)
+    indexed = cursor.block_number if cursor is not None else -1
+    return [tuple(r) for r in s.execute(select(Redemption.resident, Redemption.id, Redemption.credits).where(
+        (Redemption.status == "pending") | ((Redemption.status == "confirmed") & (Redemption.block_number > indexed))))]
+
+
+async def _relay(rt, merchant_id: int, c: dict, rid: str, resident: str, merchant: str, to: str, data: bytes, *,
+                 wait: bool, request_id: str | None, also) -> tuple[int, dict]:
+    """Persist and send (the relayer), then answer pending, or confirmed once mined. The caller's hold is
+    dropped here when nothing was persisted."""
     record = dict(id=rid, merchant_id=merchant_id, merchant=merchant, resident=resident, credits=c["credits"],
                   order_ref=c["orderRef"].lower(), nonce=c["nonce"].lower(), deadline=c["deadline"],
                   signature=c["signature"], request_id=request_id, status="pending")
@@ -163,13 +230,17 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
                                               "refunded": 0, "failure_code": None, "created_at": None})
         if slot is not None:  # the answer is known now: recorded with the redemption, one write fewer
             idempotency.keep_in(s, slot, 202, pending["answer"])
-    await idempotency.claimed()
     try:
+        await idempotency.claimed()
         h = await rt.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data, gas=rt.settings.redeem_gas,
                                     resident=resident, intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
                                     persist_with=persist)
     except IntegrityError:
+        rt.holds.release(rid)
         raise Conflict("this consent was submitted before", code="consent_already_used")
+    except BaseException:
+        rt.holds.release(rid)
+        raise
     metrics.REDEMPTIONS.labels("pending").inc()
     if slot is not None:
         slot.kept = True

@@ -1,5 +1,5 @@
 """What a resident reads: balances per scheme and in credits, and the history of who issued what and why.
-Served from the indexer's tables; balances are kept in memory until the indexer commits a change to them."""
+Served from the indexer's tables; balances from memory (exchange_api.indexed_view)."""
 from __future__ import annotations
 
 from sqlalchemy import select, tuple_
@@ -7,41 +7,32 @@ from sqlalchemy import select, tuple_
 from exchange_api.chain import checksum
 from exchange_api.errors import NotFound
 from exchange_api.schemas import decimal
-from exchange_api.store.models import IdxActivity, IdxBalance, IdxScheme
+from exchange_api.store.models import IdxActivity
 
 RATE_SCALE = 10**6
 SPENDABLE = (1, 3)  # IPointsLedger.SchemeStatus Active, Retired: what Redemption counts
 
 
 async def balances(rt, address: str) -> dict:
-    """Served from memory once loaded: an entry stays until the indexer commits a change of this account's
-    balances (or of a rate or scheme status), so a read costs no database round trip."""
+    """From memory once loaded (exchange_api.indexed_view): the indexer's commits keep it current."""
     address = checksum(address)
-    body = rt.balance_cache.get(address)
-    if body is None:
-        epoch = rt.balance_epoch
-
-        def load(s):
-            rows = s.execute(select(IdxBalance.scheme, IdxBalance.balance).where(IdxBalance.account == address)).all()
-            schemes = {r.scheme: r for r in s.scalars(select(IdxScheme))}
-            return rows, schemes
-        rows, schemes = await rt.store.run(load)
-        out, total = [], 0
-        for scheme, points in sorted(rows):
-            info = schemes.get(scheme)
-            rate = info.rate if info else 0
-            credits = points * rate // RATE_SCALE
-            if info is not None and info.status in SPENDABLE:
-                total += credits
-            out.append({"scheme": scheme, "points": points, "rate": rate, "credits": credits,
-                        "creditsDecimal": decimal(credits)})
-        body = {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
-                "totalCreditsDecimal": decimal(total)}
-        if epoch == rt.balance_epoch:  # no commit while it loaded: it is current
-            if len(rt.balance_cache) > 200_000:
-                rt.balance_cache.clear()
-            rt.balance_cache[address] = body
-    return {**body, "asOfBlock": max(rt.indexer.block, 0)}
+    while True:  # read across an indexer commit, the points might predate it: read again
+        epoch = rt.view.epoch
+        points = await rt.view.points(rt.store, address)
+        schemes = await rt.view.schemes(rt.store)
+        if epoch == rt.view.epoch:
+            break
+    out, total = [], 0
+    for scheme, amount in sorted(points.items()):
+        info = schemes.get(scheme)
+        rate = info.rate if info else 0
+        credits = amount * rate // RATE_SCALE
+        if info is not None and info.status in SPENDABLE:
+            total += credits
+        out.append({"scheme": scheme, "points": amount, "rate": rate, "credits": credits,
+                    "creditsDecimal": decimal(credits)})
+    return {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
+            "totalCreditsDecimal": decimal(total), "asOfBlock": max(rt.indexer.block, 0)}
 
 
 def _activity_id(r) -> str:

@@ -228,7 +228,8 @@ def api(live, w3, api_city, openapi_checker):
     """A client of the live service, on a chain reverted to the fresh city after the test."""
     for account in live.rt.relayer.accounts + [live.rt.relayer.onboarding]:
         account.nonces.reset()
-    live.rt.balance_cache.clear()
+    live.rt.view.clear()
+    live.rt.holds.clear()
     live.rt.auth_cache.clear()
     live.rt.buckets.clear()
     with httpx.Client(base_url=live.url, timeout=30, event_hooks={"response": [openapi_checker]}) as client:

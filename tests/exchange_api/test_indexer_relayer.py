@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 
 import pytest
@@ -78,8 +79,8 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
                 raise NodeUnavailable("killed before the send")
             return await real(calls)
         chain.batch = node_dies_on_send
-        fake_rt = type("R", (), {})()
-        fake_rt.settings, fake_rt.chain, fake_rt.store, fake_rt.relayer = rt.settings, chain, rt.store, dead
+        fake_rt = copy.copy(rt)  # the live service's store, indexer and holds; this chain client and relayer
+        fake_rt.chain, fake_rt.relayer = chain, dead
         # persisted before the send: the relayer owes it to the chain, so the merchant is told "pending"
         status, body = await redemptions.submit(fake_rt, merchant_id, consent, wait=False)
         assert status == 202 and body["status"] == "pending"
@@ -118,6 +119,14 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
     assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1
     dup = api.post("/v1/redemptions", json=consent, headers=auth(keys["merchant"]))
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "consent_already_used"
+    _until_relayer_idle(rt)  # the nonce the refused copy took is filled by a transaction of its own
+
+
+def _until_relayer_idle(rt, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while rt.relayer.in_flight:
+        assert time.monotonic() < deadline, "the relayer still waits for its transactions"
+        time.sleep(0.05)
 
 
 def test_relayer_crashAfterSend_reconcileFindsTheReceipt(api, w3, api_city, keys, live):

@@ -57,29 +57,49 @@ def test_storeWrite_groupedCallers_eachGetTheirOwnOutcomeAndOnlySuccessesAreWrit
 
 
 def test_relayerBatch_sameConsentTwice_oneRedeemsTheOtherConflictsAndItsNonceIsFilled(api, w3, api_city, keys, live):
+    """The service refuses the second copy of a consent before relaying it (its credits are held); should two
+    copies reach the relayer anyway (the store refuses the second record), the second one's nonce is filled."""
+    from exchange_api.chain import REDEEM, unhex
     rt = live.rt
     consent = api_city.consent(w3, api_city.residents[3], 21, order_ref=os.urandom(32))
+    twin = api_city.consent(w3, api_city.residents[3], 22, order_ref=os.urandom(32))
     merchant_id = rt.store.call(lambda s: s.scalar(select(Merchant.id).where(
         Merchant.address == api_city.merchant.address)))
+    rid = redemptions.redemption_id(twin["resident"], unhex(twin["nonce"]))
+
+    def relay(persist_with):  # what submit() hands the relayer, without the service's checks before it
+        data = REDEEM.encode(twin["resident"], twin["merchant"], twin["credits"], unhex(twin["orderRef"]),
+                             unhex(twin["nonce"]), twin["deadline"], unhex(twin["signature"]))
+        return rt.relayer.submit(kind="redemption", subject_id=rid, to=rt.chain.addresses["Redemption"], data=data,
+                                 gas=rt.settings.redeem_gas, persist_with=persist_with)
+
+    def record(s, h):
+        s.execute(insert(Redemption.__table__), dict(
+            id=rid, merchant_id=merchant_id, merchant=twin["merchant"], resident=twin["resident"],
+            credits=twin["credits"], order_ref=twin["orderRef"], nonce=twin["nonce"], deadline=twin["deadline"],
+            signature=twin["signature"], status="pending", tx_hash=h))
 
     async def twice_then_more():
         both = await asyncio.gather(redemptions.submit(rt, merchant_id, consent, wait=False),
                                     redemptions.submit(rt, merchant_id, consent, wait=False),
                                     return_exceptions=True)
+        relayed = await asyncio.gather(relay(record), relay(record), return_exceptions=True)
         # every relayer account takes another transaction: none is stuck behind a nonce gap
         later = await asyncio.gather(*(redemptions.submit(rt, merchant_id, api_city.consent(
             w3, api_city.residents[3], 1, order_ref=os.urandom(32)), wait=True) for _ in rt.relayer.accounts))
-        return both, later
-    both, later = asyncio.run_coroutine_threadsafe(twice_then_more(), _server_loop(live)).result(90)
+        return both, relayed, later
+    both, relayed, later = asyncio.run_coroutine_threadsafe(twice_then_more(), _server_loop(live)).result(90)
     assert sorted(type(x).__name__ for x in both) == ["Conflict", "tuple"]
     conflict = next(x for x in both if isinstance(x, Conflict))
     assert conflict.code == "consent_already_used"
+    assert sorted(type(x).__name__ for x in relayed) == ["IntegrityError", "str"]
     assert [status for status, _ in later] == [201] * len(rt.relayer.accounts)
     fillers = rt.store.call(lambda s: list(s.scalars(select(RelayedTransaction).where(
         RelayedTransaction.kind == "filler"))))
     assert fillers and all(f.status == "mined" for f in fillers)
-    rid = redemptions.redemption_id(consent["resident"], bytes.fromhex(consent["nonce"][2:]))
-    assert rt.store.call(lambda s: s.scalar(select(func.count()).select_from(Redemption).where(
-        Redemption.id == rid))) == 1
-    redeemed = api_city.contracts["Redemption"].events.Redeemed().get_logs(from_block=0)
-    assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1
+    for c in (consent, twin):
+        rid = redemptions.redemption_id(c["resident"], unhex(c["nonce"]))
+        assert rt.store.call(lambda s: s.scalar(select(func.count()).select_from(Redemption).where(
+            Redemption.id == rid))) == 1
+        redeemed = api_city.contracts["Redemption"].events.Redeemed().get_logs(from_block=0)
+        assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1

@@ -159,7 +159,8 @@ def wallet_api(wallet_live, w3, wallet_city):
     rt = wallet_live.rt
     for account in rt.relayer.accounts + [rt.relayer.onboarding]:
         account.nonces.reset()
-    rt.balance_cache.clear()
+    rt.view.clear()
+    rt.holds.clear()
     with httpx.Client(base_url=wallet_live.url, timeout=30) as client:
         client.live = wallet_live
         client.merchant_headers = {"Authorization": f"Bearer {wallet_live.merchant_key}"}
