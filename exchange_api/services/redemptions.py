@@ -237,7 +237,11 @@ async def _relay(rt, merchant_id: int, c: dict, rid: str, resident: str, merchan
                                     persist_with=persist)
     except IntegrityError:
         rt.holds.release(rid)
-        raise Conflict("this consent was submitted before", code="consent_already_used")
+        # the redemption's key (resident and consent nonce) is taken: the consent was used. Any other constraint
+        # is this service's fault, and no reason to tell the merchant so.
+        if await rt.store.run(lambda s: s.scalar(select(Redemption.seq).where(Redemption.id == rid))) is not None:
+            raise Conflict("this consent was submitted before", code="consent_already_used")
+        raise
     except BaseException:
         rt.holds.release(rid)
         raise
