@@ -97,8 +97,8 @@ class Indexer:
         while self.block < target:
             frm = self.block + 1
             to = min(target, frm + self.range_size - 1)
-            logs, to_hash = await self._fetch(frm, to)
-            projection = await asyncio.to_thread(self._project, logs)  # decoding stays out of the writer
+            logs, to_hash, times = await self._fetch(frm, to)
+            projection = await asyncio.to_thread(self._project, logs, times)  # decoding stays out of the writer
             events, changed = await self.store.write(lambda s: self._write(s, projection, to, to_hash, head),
                                                      isolated=False, background=True)
             total += events
@@ -129,7 +129,10 @@ class Indexer:
         block = await self.chain.request("eth_getBlockByNumber", [hex(number), False])
         return block["hash"] if block else None
 
-    async def _fetch(self, frm: int, to: int) -> tuple[list[dict], str]:
+    async def _fetch(self, frm: int, to: int) -> tuple[list[dict], str, dict[int, int]]:
+        """The range's logs, the hash of its last block, and the time of every block with a log (block -> unix
+        seconds): from the logs' `blockTimestamp` where the node gives it (anvil does), else from the headers,
+        fetched in one more round trip."""
         logs_answer, block_answer = await self.chain.batch([
             ("eth_getLogs", [{"fromBlock": hex(frm), "toBlock": hex(to), "address": self.addresses}]),
             ("eth_getBlockByNumber", [hex(to), False]),
@@ -139,12 +142,28 @@ class Indexer:
         block = _unwrap(block_answer)
         if block is None:  # the chain went backwards under us: the next round sees it and rebuilds
             raise ChainMoved(f"block {to} vanished")
-        return logs, block["hash"]
+        times = {to: int(block["timestamp"], 16)}
+        missing = set()
+        for lg in logs:
+            number = int(lg["blockNumber"], 16)
+            if "blockTimestamp" in lg:
+                times[number] = int(lg["blockTimestamp"], 16)
+            elif number not in times:
+                missing.add(number)
+        if missing:
+            numbers = sorted(missing)
+            for number, answer in zip(numbers, await self.chain.batch(
+                    [("eth_getBlockByNumber", [hex(n), False]) for n in numbers])):
+                header = _unwrap(answer)
+                if header is None:
+                    raise ChainMoved(f"block {number} vanished")
+                times[number] = int(header["timestamp"], 16)
+        return logs, block["hash"], times
 
     # -- decoding into rows ------------------------------------------------------------------------------
 
-    def _project(self, logs: list[dict]) -> "Projection":
-        p = Projection()
+    def _project(self, logs: list[dict], times: dict[int, int]) -> "Projection":
+        p = Projection(times)
         for lg in logs:
             if lg.get("removed"):
                 continue
@@ -169,7 +188,8 @@ class Indexer:
 class Projection:
     """What one range of events changes, collected in memory and written as upserts of the state after."""
 
-    def __init__(self):
+    def __init__(self, times: dict[int, int]):
+        self.times = times  # block -> unix seconds, for every block with an event
         self.events: list[dict] = []
         self.balances: dict[tuple[str, int], int] = {}
         self.activity: list[dict] = []
@@ -339,6 +359,8 @@ class Projection:
         upsert(IdxEvent, self.events, ["block_number", "log_index"], [])
         upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b) for (a, sc), b in self.balances.items()],
                ["account", "scheme"])
+        for row in self.activity:
+            row["timestamp"] = self.times[row["block_number"]]
         upsert(IdxActivity, self.activity, ["block_number", "log_index", "item"], [])
         for scheme, fields in self.schemes.items():  # few: read-modify-write keeps the other fields
             row = s.get(IdxScheme, scheme)

@@ -156,6 +156,7 @@ class ActivityOut(BaseModel):
     ref: str | None = None
     txHash: str
     blockNumber: int
+    blockTimestamp: int = Field(description="the block's time, unix seconds")
 
 
 class QuoteIn(Model):

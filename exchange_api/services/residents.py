@@ -56,5 +56,6 @@ async def history(rt, address: str, limit: int, starting_after: str | None) -> d
     rows = await rt.store.run(load)
     data = [{"object": "activity", "id": _activity_id(r), "kind": r.kind, "scheme": r.scheme, "amount": r.amount,
              "balanceAfter": r.balance_after, "by": r.by, "reasonCode": r.reason_code, "ref": r.ref,
-             "txHash": r.tx_hash, "blockNumber": r.block_number} for r in rows[:limit]]
+             "txHash": r.tx_hash, "blockNumber": r.block_number, "blockTimestamp": r.timestamp}
+            for r in rows[:limit]]
     return {"object": "list", "data": data, "has_more": len(rows) > limit}

@@ -244,6 +244,7 @@ class IdxActivity(Base):
     reason_code: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     ref: Mapped[str | None] = mapped_column(String(66), nullable=True)
     tx_hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int] = mapped_column(BigInteger)  # the block's, unix seconds
     __table_args__ = (Index("ix_idx_activity_account", "account", "block_number", "log_index"),)
 
 

@@ -30,6 +30,8 @@ def test_balancesAndHistory_showWhoIssuedWhatAndWhy(api, w3, api_city):
     issued = {x["scheme"]: x for x in hist["data"] + rest if x["kind"] == "issued"}
     assert issued[S1]["by"] == api_city.issuer1.address and issued[S1]["reasonCode"] == 7
     assert issued[S2]["by"] == api_city.issuer2.address and issued[S2]["reasonCode"] is None
+    for entry in hist["data"] + rest:  # when it happened: its block's time on chain
+        assert entry["blockTimestamp"] == w3.eth.get_block(entry["blockNumber"])["timestamp"]
     assert api.get("/v1/residents/0xnothex/balances").status_code == 422
 
 

@@ -6,6 +6,7 @@ the chain, what they sign is what the summary said, refusals are clear, and the 
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
@@ -77,6 +78,12 @@ def test_wallet_importedKey_showsChainBalancesAndApprovesAMerchantRequest(open_w
     for line in ("Culture gave you 300 points", "Why: museum visit", "Why: library loan",
                  "Green living gave you 500 points", "Why: recycling plastic", "Why: low-carbon trip by bike"):
         assert line in history, (line, history)
+    # each entry says when: its block's time, as a date a person reads (the block number on hover)
+    first = wallet_api.get(f"/v1/residents/{resident.address}/history", params={"limit": 1}).json()["data"][0]
+    when = page.locator("ol.history li time").first
+    assert when.get_attribute("datetime") == dt.datetime.fromtimestamp(
+        first["blockTimestamp"], dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert str(dt.datetime.fromtimestamp(first["blockTimestamp"], dt.timezone.utc).year) in when.inner_text()
     page.shot("phone-points-en")
 
     # a merchant asks; the resident types the code and reads what they would sign

@@ -463,8 +463,10 @@ function historyList() {
       h("div", { class: "what" },
         h("p", { class: "title" }, d.title),
         d.why ? h("p", { class: "why" }, t("history.reason", { label: d.why })) : null,
-        h("p", { class: "muted small" }, t("history.balanceAfter", { n: fmt.points(item.balanceAfter) }), " · ",
-          t("history.block", { n: fmt.points(item.blockNumber) }))),
+        h("p", { class: "muted small" },
+          h("time", { datetime: new Date(item.blockTimestamp * 1000).toISOString(), title: t("history.block", { n: fmt.points(item.blockNumber) }) },
+            fmt.dateTime(item.blockTimestamp)), " · ",
+          t("history.balanceAfter", { n: fmt.points(item.balanceAfter) }))),
       h("span", { class: "amount", "aria-hidden": "true" }, `${d.plus ? "+" : "−"}${fmt.points(item.amount)}`));
   }));
 }
