@@ -58,6 +58,40 @@ def test_indexer_resumesReprocessesIdempotentlyAndRebuildsOnReorg(api, w3, api_c
         == balances
 
 
+def test_indexer_blockTimesFromHeaders_whenTheNodesLogsLackThem(api, w3, api_city, live):
+    """anvil puts each log's blockTimestamp in eth_getLogs; a node that does not (the field is recent in the
+    JSON-RPC spec) has the indexer read the headers: the same times either way."""
+    rt = live.rt
+    head = w3.eth.block_number
+    chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+    ix = Indexer(chain, rt.store)
+    real_batch = chain.batch
+
+    async def without_log_times(calls):
+        answers = await real_batch(calls)
+        for answer in answers:
+            if isinstance(answer.get("result"), list):  # eth_getLogs's
+                for lg in answer["result"]:
+                    lg.pop("blockTimestamp", None)
+        return answers
+
+    async def go():
+        try:
+            with_times = await ix._fetch(1, head)
+            chain.batch = without_log_times
+            from_headers = await ix._fetch(1, head)
+            return with_times, from_headers
+        finally:
+            await chain.aclose()
+    (logs, to_hash, times), (logs2, to_hash2, times2) = asyncio.run_coroutine_threadsafe(
+        go(), _server_loop(live)).result(60)
+    assert logs and all("blockTimestamp" in lg for lg in logs) and not any("blockTimestamp" in lg for lg in logs2)
+    assert times2 == times and to_hash2 == to_hash
+    blocks = {int(lg["blockNumber"], 16) for lg in logs}
+    assert blocks <= set(times)
+    assert all(times[b] == w3.eth.get_block(b)["timestamp"] for b in blocks)
+
+
 def _server_loop(live):
     return live.rt.tasks[0].get_loop()
 
