@@ -146,11 +146,13 @@ def bench_gas(as_json: bool = typer.Option(False, "--json", help="Print one JSON
 
 
 @bench_app.command("api")
-def bench_api(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+def bench_api(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
+              node: str = typer.Option("durable", "--node",
+                                       help="durable: the embedded node `make up` runs; anvil: bare anvil.")):
     """Redemptions over HTTP with 50 concurrent merchants, balance reads, indexer lag, beside raw JSON-RPC."""
     from scripts import bench_api as bench
 
-    bench.main(as_json)
+    bench.main(as_json, node)
 
 
 @bench_app.command("audit")
