@@ -22,6 +22,7 @@ from exchange_api import metrics
 from exchange_api.errors import ApiError
 from exchange_api.routers import (exchanges, health, onboarding, public, redemption_requests, redemptions, refunds,
                                   residents, webhooks)
+from exchange_api.relayer_lease import LeaseHeld
 from exchange_api.runtime import Runtime
 from exchange_api.settings import Settings, get_settings
 
@@ -43,7 +44,12 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     async def lifespan(app: FastAPI):
         rt = Runtime(settings)
         app.state.rt = rt
-        await rt.start(background=background)
+        try:
+            await rt.start(background=background)
+        except LeaseHeld as exc:  # another process relays for this store: say so, plainly, and do not start
+            log.error("not starting: %s", exc)
+            await rt.stop()
+            raise
         # what start-up built (routes, schemas, ABI tables, compiled statements) lives as long as the process:
         # out of the collector's sight, a full collection takes ~7 ms instead of 100-130 ms, a stall every few
         # seconds for every request in flight

@@ -121,6 +121,7 @@ class Relayer:
         # eth_getLogs filter ({address, topics}) of the events that show a transaction succeeded (the services'
         # outcome events): a transaction that emitted one is settled from it, without fetching its receipt
         self.outcome_logs: dict | None = None
+        self.lease = None  # the service's RelayerLease (relayer_lease.py): nothing is signed without it
 
     @property
     def addresses(self) -> list[str]:
@@ -138,6 +139,8 @@ class Relayer:
         reached leaves it `signed` and `reconcile()` sends it when the node is back; one the node refuses fails
         its record, as a revert in a block would). Raises what `persist_with` raised (nothing was sent).
         """
+        if self.lease is not None:
+            self.lease.require()
         if account is None:
             if not self.accounts:
                 raise NodeUnavailable("no relayer account is configured (CITYPOINTS_RELAYER_KEYS)")
@@ -315,7 +318,8 @@ class Relayer:
                 await self.track_once(sweep=time.monotonic() >= sweep_at)
                 if time.monotonic() >= sweep_at:
                     sweep_at = time.monotonic() + 1.0
-                if self._resend_needed:  # a batch was persisted while the node was away: deliver it now
+                if self._resend_needed and (self.lease is None or self.lease.held):
+                    # a batch was persisted while the node was away: deliver it now
                     self._resend_needed = False
                     await self.reconcile()
             except asyncio.CancelledError:

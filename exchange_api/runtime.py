@@ -12,10 +12,13 @@ from exchange_api.credit_holds import CreditHolds
 from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
+from exchange_api.relayer_lease import RelayerLease
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 
 log = logging.getLogger("citypoints.api")
+
+LEASE_CHECK_S = 3.0  # how often the relayer's PostgreSQL lease is seen to be alive
 
 
 @dataclass
@@ -41,6 +44,8 @@ class Runtime:
         self.chain = ChainClient(settings.rpc_url or deployment["rpcUrl"], deployment)
         self.relayer = Relayer(self.chain, self.store, settings.relayer_private_keys(),
                                onboarding_key=settings.onboarding_private_key())
+        self.lease = RelayerLease(self.store)
+        self.relayer.lease = self.lease
         self.indexer = Indexer(self.chain, self.store, range_size=settings.indexer_range,
                                poll_s=settings.indexer_poll_s)
         self.events = event_table(self.chain.addresses)
@@ -58,6 +63,7 @@ class Runtime:
 
     async def start(self, *, background: bool = True) -> None:
         await asyncio.to_thread(self.store.migrate)
+        await asyncio.to_thread(self.lease.acquire)  # LeaseHeld: another process relays for this store
         from exchange_api.services.confirmations import on_mined, outcome_filter
         self.relayer.on_mined = lambda items: on_mined(self, items)
         self.relayer.outcome_logs = outcome_filter(self)
@@ -74,6 +80,7 @@ class Runtime:
             if self.settings.indexer_enabled:
                 self.tasks.append(asyncio.create_task(self.indexer.run(), name="indexer"))
             self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
+            self.tasks.append(asyncio.create_task(self._keep_lease(), name="relayer-lease"))
 
     async def stop(self) -> None:
         for t in self.tasks:
@@ -85,9 +92,16 @@ class Runtime:
                 pass
         self.tasks.clear()
         await self.relayer.stop()
+        self.lease.release()
         await self.webhooks.aclose()
         await self.chain.aclose()
         self.store.dispose()
+
+    async def _keep_lease(self, every_s: float = LEASE_CHECK_S) -> None:
+        """PostgreSQL's lock lives with its session: see that it still does (relayer_lease.py)."""
+        while True:
+            await asyncio.sleep(every_s)
+            await asyncio.to_thread(self.lease.check)
 
     def _indexed(self, balances: dict | None, redeemed: list[str] = ()) -> None:
         self.view.indexed(balances)

@@ -18,7 +18,8 @@ async def live():
 
 @router.get("/health/ready", operation_id="ready")
 async def ready(rt: RT):
-    """Ready when the database and the node answer; reports the indexer's lag."""
+    """Ready when the database and the node answer and this process holds the relayer's lease; reports the
+    indexer's lag."""
     checks = {}
     try:
         await rt.store.run(lambda s: s.execute(text("SELECT 1")))
@@ -30,6 +31,7 @@ async def ready(rt: RT):
         checks["node"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["node"] = type(exc).__name__
+    checks["relayer"] = "ok" if rt.lease.held else "lease_not_held"
     ok = all(v == "ok" for v in checks.values())
     body = {"status": "ready" if ok else "unavailable", "checks": checks,
             "indexer": {"block": rt.indexer.block, "head": rt.indexer.head, "lagBlocks": rt.indexer.lag},

@@ -2,42 +2,22 @@
 a database migrated from an earlier revision is brought up to date without losing what the chain cannot rebuild."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from exchange_api.store.db import MIGRATIONS, make_engine, migrate
 from exchange_api.store.models import Base
 
-from .conftest import PG_ADMIN
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    """An engine on a database of its own, with nothing in it."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'migrations.db'}")
-        yield engine
-        engine.dispose()
-        return
-    name = f"citypoints_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unavailable: {type(exc).__name__}")
-    engine = make_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
+@pytest.fixture
+def empty_database(empty_database_url):
+    engine = make_engine(empty_database_url)
     yield engine
     engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def upgrade(engine, revision: str) -> None:

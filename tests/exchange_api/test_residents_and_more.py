@@ -163,7 +163,7 @@ def test_webhooks_signedRetriedAndVerifiable(api, w3, api_city, keys):
 def test_health_openapi_docs_metrics(api, live):
     assert api.get("/health/live").json() == {"status": "ok"}
     ready = api.get("/health/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "node": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "node": "ok", "relayer": "ok"}
     spec = api.get("/openapi.json").json()
     ops = {o["operationId"] for p in spec["paths"].values() for o in p.values()}
     assert {"createRedemption", "getResidentBalances", "approveRedemptionRequest", "registerResident"} <= ops
