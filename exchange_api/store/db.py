@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import time
 import queue
 import threading
 from collections import deque

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from eth_account import Account
 
-from ledger_node import chain
-
 from .conftest import CAP, OTHER_SCHEME, SCHEME
 from .helpers import advance_time, expect_revert, ref, send, send_impersonated
 

@@ -5,18 +5,16 @@ import asyncio
 import copy
 import time
 
-import pytest
 from sqlalchemy import func, select
 
-from exchange_api.chain import REDEEM, ChainClient, unhex
+from exchange_api.chain import ChainClient, unhex
 from exchange_api.errors import NodeUnavailable
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
-from exchange_api.runtime import Runtime
 from exchange_api.services import redemptions
 from exchange_api.store.models import IdxBalance, IdxCursor, IdxEvent, Redemption, RelayedTransaction
 
-from .conftest import S1, auth, wait_indexed
+from .conftest import auth, wait_indexed
 
 
 def _count(store, model):

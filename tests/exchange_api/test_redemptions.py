@@ -7,7 +7,7 @@ import pytest
 
 from ledger_node.typed_data import sign
 
-from .conftest import S1, S2, auth, wait_indexed
+from .conftest import S1, auth, wait_indexed
 
 
 def test_createRedemption_confirmsAndBurnsPoints(api, w3, api_city, keys):

@@ -1,7 +1,6 @@
 """Residents' reads and exchanges, onboarding, public and auditor reads, webhooks, health, limits, outages."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 
-import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 

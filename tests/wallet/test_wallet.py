@@ -16,7 +16,7 @@ from eth_account import Account
 from exchange_api.store.models import RedemptionRequest
 from ledger_node.typed_data import sign
 
-from .conftest import CULTURE, GREEN, PASSWORD, RATES, wait_for
+from .conftest import CULTURE, GREEN, PASSWORD, RATES
 
 TIMEOUT_MS = 15_000
 

@@ -6,7 +6,7 @@ import json
 
 from eth_account import Account
 
-from ledger_node import chain, paths
+from ledger_node import paths
 from ledger_node.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME

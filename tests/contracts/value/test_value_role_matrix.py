@@ -11,7 +11,6 @@ import pytest
 from web3.logs import DISCARD
 
 from ledger_node import chain
-from ledger_node.system import call
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME

@@ -16,7 +16,6 @@ from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 from ledger_node import chain
-from ledger_node.system import call
 
 from ..conftest import CAP, OTHER_SCHEME, SCHEME
 from ..helpers import hypothesis_profile, send, send_impersonated
