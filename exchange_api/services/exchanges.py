@@ -67,7 +67,11 @@ async def submit(rt, body) -> tuple[int, dict]:
                                     resident=resident, intent_nonce=body.nonce.lower(), deadline=body.deadline,
                                     persist_with=persist)
     except IntegrityError:
-        raise Conflict("this intent was submitted before", code="consent_already_used")
+        # the intent's key (resident and nonce) is taken: it was submitted before. Another constraint is ours.
+        if await rt.store.run(lambda s: s.scalar(select(ExchangeSubmission.seq).where(
+                ExchangeSubmission.id == xid))) is not None:
+            raise Conflict("this intent was submitted before", code="consent_already_used")
+        raise
     if not body.wait:
         return 202, public(row)
     mined = await rt.relayer.wait(h, rt.settings.confirm_timeout_s)
