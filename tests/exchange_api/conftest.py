@@ -98,45 +98,36 @@ def api_city(session_w3, session_system, session_operator) -> ApiCity:
 
 # --- databases -----------------------------------------------------------------------------------------------
 
+def _database_url(kind: str, sqlite_dir, prefix: str):
+    """A URL of a new database (SQLite under `sqlite_dir`, or a PostgreSQL database dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{sqlite_dir / 'api.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    name = f"citypoints_{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unavailable: {type(exc).__name__}")
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 # package scope: the live server (indexer, relayer, webhooks) stops when the API tests end, so it
 # does not poll the node through the suites that follow
 @pytest.fixture(scope="package", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('api-db') / 'api.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    name = f"citypoints_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unavailable: {type(exc).__name__}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    yield from _database_url(request.param, tmp_path_factory.mktemp("api-db"), "test")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database_url(request, tmp_path):
-    """A database of its own, with nothing in it (dropped afterwards)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    from sqlalchemy import create_engine, text
-    name = f"citypoints_empty_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unavailable: {type(exc).__name__}")
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    """A database of its own, with nothing in it."""
+    yield from _database_url(request.param, tmp_path, "empty")
 
 
 # --- the live service ----------------------------------------------------------------------------------------
