@@ -14,22 +14,19 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from pathlib import Path
 from typing import AsyncIterator, Iterable
 
 import aiohttp
 import orjson
 
 from issuer_sdk import errors
-from issuer_sdk.client import (LOG_LOOKS, ClientConfig, LogScan, _batch_attempted, _InFlight, _Prepared,
-                               gas_after_out_of_gas, learnt_gas_per_item, prepare_batches, read_deployment)
-from issuer_sdk.encoding import UnsignedTx, address_bytes, tx_hash
-from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult, LedgerCodec,
-                               RefStatus, RevokeResult, checksum, item_words, load_abi, reason_word)
+from issuer_sdk.client import (LOG_LOOKS, LogScan, _batch_attempted, _ClientCore, _InFlight, _Prepared,
+                               prepare_batches)
+from issuer_sdk.encoding import UnsignedTx, tx_hash
+from issuer_sdk.ledger import Allowance, BatchResult, IssueManySummary, IssueResult, RefStatus, RevokeResult
 from issuer_sdk.nonces import AsyncNonceManager
-from issuer_sdk.refs import RefHasher
 from issuer_sdk.rpc import RetryPolicy, unwrap
-from issuer_sdk.signer import Signer, sign_tx
+from issuer_sdk.signer import sign_tx
 
 
 class AsyncRpcTransport:
@@ -97,30 +94,14 @@ class AsyncRpcTransport:
             await self._session.close()
 
 
-class AsyncIssuerClient:
-    def __init__(self, rpc_url: str, ledger_address: str, signer: Signer, scheme: int, salt: bytes | str, *,
-                 chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None):
-        self.config = config or ClientConfig()
-        self.rpc = AsyncRpcTransport(rpc_url, timeout=self.config.request_timeout_s, retry=self.config.retry)
-        self.ledger = checksum(ledger_address)
-        self._ledger_bytes = address_bytes(self.ledger)
-        self.signer = signer
-        self.scheme = int(scheme)
-        self.hash_ref = RefHasher(salt)
-        self.codec = LedgerCodec(abi if abi is not None else load_abi())
-        self.chain_id = chain_id
-        self.nonces = AsyncNonceManager(self._pending_nonce)
-        self._gas_per_item: int | None = None
-        self._block_gas_limit: int | None = None
-        self._unconfirmed: dict[str, bytes] = {}  # tx hash -> signed bytes, until confirmed (for rebroadcast)
+class AsyncIssuerClient(_ClientCore):
+    """The chain id is asked of the node at the first send when neither given nor in the deployment."""
 
-    @classmethod
-    def from_deployment(cls, signer: Signer, scheme: int, salt: bytes | str, *,
-                        deployment: str | Path | dict | None = None, rpc_url: str | None = None,
-                        abi: list[dict] | None = None, config: ClientConfig | None = None) -> "AsyncIssuerClient":
-        dep = read_deployment(deployment)
-        return cls(rpc_url or dep["rpcUrl"], dep["contracts"]["PointsLedger"], signer, scheme, salt,
-                   chain_id=dep.get("chainId"), abi=abi, config=config)
+    def _transport(self, rpc_url: str) -> AsyncRpcTransport:
+        return AsyncRpcTransport(rpc_url, timeout=self.config.request_timeout_s, retry=self.config.retry)
+
+    def _nonce_manager(self) -> AsyncNonceManager:
+        return AsyncNonceManager(self._pending_nonce)
 
     async def __aenter__(self):
         return self
@@ -134,18 +115,8 @@ class AsyncIssuerClient:
     # -- issuing ---------------------------------------------------------------------------------------------
 
     async def issue(self, resident: str, amount: int, ref, *, reason: int | None = None) -> IssueResult:
-        ref32 = self.hash_ref(ref)
-        item_words(Issuance(resident, amount, ref, reason), ref32)
-        if reason is not None:
-            reason_word(reason)
-        data = self.codec.issue_data(self.scheme, resident, amount, ref32, reason)
-        attempted = {"operation": "issueWithReason" if reason is not None else "issue", "scheme": self.scheme,
-                     "resident": resident, "amount": amount, "ref": ref, "reason": reason}
-        receipt = await self._send_and_confirm(data, self.config.single_gas, attempted)
-        skipped, _ = self.codec.batch_outcome(receipt, self.ledger)
-        return IssueResult(ref, ref32, "duplicate" if skipped else "issued", receipt["transactionHash"],
-                           int(receipt["blockNumber"], 16),
-                           None if skipped else self.codec.single_balance_after(receipt, self.ledger))
+        ref32, data, attempted = self._issue_request(resident, amount, ref, reason)
+        return self._issue_result(await self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
     async def issue_many(self, items, *, keep_results: bool = False) -> IssueManySummary:
         summary = IssueManySummary()
@@ -160,8 +131,7 @@ class AsyncIssuerClient:
     async def stream(self, items) -> AsyncIterator[BatchResult]:
         """As IssuerClient.stream; `items` may be an iterable or an async iterable."""
         size = await self._batch_size()
-        scan = LogScan(self.ledger, self.codec.topic_issued, self.scheme, self.signer.address,
-                       int(await self.rpc.call("eth_blockNumber"), 16))  # as IssuerClient._log_scan
+        scan = self._log_scan_at(int(await self.rpc.call("eth_blockNumber"), 16))
         if hasattr(items, "__aiter__"):
             batches = self._prepare_async(items, size)
         else:
@@ -195,16 +165,8 @@ class AsyncIssuerClient:
             raise failure
 
     async def revoke(self, resident: str, amount: int, ref, reason: int = 0) -> RevokeResult:
-        ref32 = self.hash_ref(ref)
-        item_words(Issuance(resident, amount, ref), ref32)
-        reason_word(reason)
-        data = self.codec.revoke_data(self.scheme, resident, amount, ref32, reason)
-        attempted = {"operation": "revoke", "scheme": self.scheme, "resident": resident, "amount": amount,
-                     "ref": ref, "reason": reason}
-        receipt = await self._send_and_confirm(data, self.config.single_gas, attempted)
-        status, balance_after = self.codec.revoke_outcome(receipt, self.ledger)
-        return RevokeResult(ref, ref32, status, receipt["transactionHash"], int(receipt["blockNumber"], 16),
-                            balance_after)
+        ref32, data, attempted = self._revoke_request(resident, amount, ref, reason)
+        return self._revoke_result(await self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -217,17 +179,9 @@ class AsyncIssuerClient:
         return self.codec.decode_uint(await self._call(self.codec.balance_fn.encode(resident, self.scheme)))
 
     async def allowance(self, resident: str | None = None) -> Allowance:
-        calls = [self.codec.scheme_info_fn.encode(self.scheme), self.codec.quota_used_fn.encode(self.scheme),
-                 self.codec.today_fn.encode()]
-        if resident is not None:
-            calls.append(self.codec.received_fn.encode(self.scheme, resident))
-        answers = [unwrap(a, "eth_call") for a in await self.rpc.batch(
-            [("eth_call", [{"to": self.ledger, "data": "0x" + d.hex()}, "latest"]) for d in calls])]
-        info = self.codec.decode_scheme_info(answers[0])
-        return Allowance(self.scheme, self.codec.decode_uint(answers[2]), info["issuerDailyQuota"],
-                         self.codec.decode_uint(answers[1]),
-                         info["residentDailyCap"] if resident is not None else None,
-                         self.codec.decode_uint(answers[3]) if resident is not None else None)
+        answers = await self.rpc.batch([("eth_call", [self._call_object(d), "latest"])
+                                        for d in self._allowance_calls(resident)])
+        return self._allowance_of([unwrap(a, "eth_call") for a in answers], resident)
 
     async def quota_remaining(self) -> int:
         return (await self.allowance()).quota_remaining
@@ -267,11 +221,7 @@ class AsyncIssuerClient:
 
     async def _send_batch(self, prepared: _Prepared) -> _InFlight:
         attempted = _batch_attempted(self.scheme, prepared)
-        n = len(prepared.items)
-        per_item = self._gas_per_item or self.config.gas_per_item_bound
-        margin = self.config.gas_margin if self._gas_per_item else 1.0
-        gas = min(int(n * per_item * margin) + self.config.gas_base,
-                  int(await self._gas_limit_of_block() * self.config.block_fill))
+        gas = self._batch_gas_within(prepared, await self._gas_limit_of_block())
         h, nonce = await self._send(prepared.data, gas, attempted)
         attempted["nonce"] = nonce
         return _InFlight(prepared, h, gas, attempted, time.monotonic())
@@ -290,9 +240,7 @@ class AsyncIssuerClient:
                 gas_used = None
                 if self._gas_per_item is None and len(skipped) < len(f.prepared.items):
                     gas_used = await self._gas_of(f, block)
-                    self._gas_per_item = learnt_gas_per_item(self._gas_per_item, gas_used,
-                                                             len(f.prepared.items) - len(skipped),
-                                                             self.config.gas_per_item_floor)
+                    self._learn_gas(gas_used, len(f.prepared.items) - len(skipped))
             else:
                 receipt = (await self._wait_receipts([f.tx_hash], f.attempted))[f.tx_hash]
                 try:
@@ -302,9 +250,7 @@ class AsyncIssuerClient:
                     continue
                 skipped, issued_amount = self.codec.batch_outcome(receipt, self.ledger)
                 if len(skipped) < len(f.prepared.items):
-                    self._gas_per_item = learnt_gas_per_item(self._gas_per_item, int(receipt["gasUsed"], 16),
-                                                             len(f.prepared.items) - len(skipped),
-                                                             self.config.gas_per_item_floor)
+                    self._learn_gas(int(receipt["gasUsed"], 16), len(f.prepared.items) - len(skipped))
                 block, gas_used = int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16)
             yield BatchResult(f.prepared.items, f.tx_hash, block, skipped, issued_amount, gas_used)
 
@@ -387,15 +333,11 @@ class AsyncIssuerClient:
         try:
             answer = await self.rpc.call("eth_sendRawTransaction", ["0x" + raw.hex()], attempted=attempted)
         except errors.RpcError as exc:
-            text = exc.rpc_message.lower()
-            if "already known" in text or "already imported" in text or "known transaction" in text:
+            refusal = self._send_refusal(exc)
+            if refusal == "known" or (refusal == "nonce_used" and await self.rpc.call("eth_getTransactionByHash", [h])):
                 return h
-            if "nonce too low" in text or "nonce is too low" in text:
-                if await self.rpc.call("eth_getTransactionByHash", [h]):
-                    return h
-                raise errors.NonceConflict(f"nonce {attempted.get('nonce')} was used by another transaction",
-                                           rpc_code=exc.rpc_code, rpc_message=exc.rpc_message, attempted=attempted,
-                                           tx_hash=h) from exc
+            if refusal == "nonce_used":
+                raise self._nonce_conflict(exc, h, attempted) from exc
             exc.tx_hash = h
             raise
         except errors.TransportError as exc:
@@ -426,14 +368,11 @@ class AsyncIssuerClient:
             return receipt
         h = receipt["transactionHash"]
         block = int(receipt["blockNumber"], 16)
-        call = {"from": self.signer.address, "to": self.ledger, "data": "0x" + data.hex()}
-        if int(receipt["gasUsed"], 16) >= gas * 0.97:
+        call = self._call_object(data, sender=True)
+        if self._out_of_gas(receipt, gas):
             estimate = int(await self.rpc.call("eth_estimateGas", [call], attempted=attempted), 16)
-            new_gas = gas_after_out_of_gas(gas, estimate, self.config,
-                                           int(await self._gas_limit_of_block() * self.config.block_fill))
-            if new_gas > gas:
-                if attempted.get("count"):
-                    self._gas_per_item = max(self._gas_per_item or 0, new_gas // attempted["count"])
+            new_gas = self._resend_gas(gas, estimate, await self._gas_limit_of_block(), attempted)
+            if new_gas is not None:
                 return await self._send_and_confirm(data, new_gas, {**attempted, "resentAfterOutOfGas": h})
         for at in (block, block - 1):
             try:
@@ -447,7 +386,7 @@ class AsyncIssuerClient:
                                          receipt=receipt)
 
     async def _call(self, data: bytes) -> str:
-        return await self.rpc.call("eth_call", [{"to": self.ledger, "data": "0x" + data.hex()}, "latest"],
+        return await self.rpc.call("eth_call", [self._call_object(data), "latest"],
                                    attempted={"operation": "call", "ledger": self.ledger})
 
     async def _pending_nonce(self) -> int:
@@ -460,6 +399,4 @@ class AsyncIssuerClient:
         return self._block_gas_limit
 
     async def _batch_size(self) -> int:
-        fit = int(await self._gas_limit_of_block() * self.config.block_fill - self.config.gas_base) // \
-            self.config.gas_per_item_bound
-        return max(1, min(self.config.max_batch_items, fit))
+        return self._batch_size_within(await self._gas_limit_of_block())

@@ -57,19 +57,22 @@ def _coerce(item) -> Issuance:
     return Issuance(*item)
 
 
-class IssuerClient:
+class _ClientCore:
+    """What IssuerClient and AsyncIssuerClient share: set-up, and every request's encoding and every answer's
+    decoding. The I/O between (sync, or awaited) is each client's own."""
+
     def __init__(self, rpc_url: str, ledger_address: str, signer: Signer, scheme: int, salt: bytes | str, *,
                  chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None):
         self.config = config or ClientConfig()
-        self.rpc = RpcTransport(rpc_url, timeout=self.config.request_timeout_s, retry=self.config.retry)
+        self.rpc = self._transport(rpc_url)
         self.ledger = checksum(ledger_address)
         self._ledger_bytes = address_bytes(self.ledger)
         self.signer = signer
         self.scheme = int(scheme)
         self.hash_ref = RefHasher(salt)
         self.codec = LedgerCodec(abi if abi is not None else load_abi())
-        self.chain_id = chain_id if chain_id is not None else int(self.rpc.call("eth_chainId"), 16)
-        self.nonces = NonceManager(self._pending_nonce)
+        self.chain_id = chain_id
+        self.nonces = self._nonce_manager()
         self._gas_per_item: int | None = None
         self._block_gas_limit: int | None = None
         self._unconfirmed: dict[str, bytes] = {}  # tx hash -> signed bytes, until confirmed (for rebroadcast)
@@ -77,29 +80,138 @@ class IssuerClient:
     @classmethod
     def from_deployment(cls, signer: Signer, scheme: int, salt: bytes | str, *,
                         deployment: str | Path | dict | None = None, rpc_url: str | None = None,
-                        abi: list[dict] | None = None, config: ClientConfig | None = None) -> "IssuerClient":
+                        abi: list[dict] | None = None, config: ClientConfig | None = None):
         """Configured from var/deployment.json (or the given path or dict); `rpc_url` overrides its rpcUrl."""
         dep = read_deployment(deployment)
         return cls(rpc_url or dep["rpcUrl"], dep["contracts"]["PointsLedger"], signer, scheme, salt,
                    chain_id=dep.get("chainId"), abi=abi, config=config)
 
-    # -- issuing ---------------------------------------------------------------------------------------------
+    def _transport(self, rpc_url: str):
+        raise NotImplementedError
 
-    def issue(self, resident: str, amount: int, ref: str | bytes | int, *, reason: int | None = None) -> IssueResult:
-        """Issue one item; status "duplicate" when the ref was used before (nothing issued, not an error)."""
+    def _nonce_manager(self):
+        raise NotImplementedError
+
+    # -- requests and outcomes ---------------------------------------------------------------------------------
+
+    def _issue_request(self, resident: str, amount: int, ref, reason: int | None) -> tuple[bytes, bytes, dict]:
+        """(ref32, call data, what is attempted) of a single issue; raises on a malformed item."""
         ref32 = self.hash_ref(ref)
-        item = Issuance(resident, amount, ref, reason)
-        item_words(item, ref32)  # validates
+        item_words(Issuance(resident, amount, ref, reason), ref32)  # validates
         if reason is not None:
             reason_word(reason)
         data = self.codec.issue_data(self.scheme, resident, amount, ref32, reason)
-        attempted = {"operation": "issueWithReason" if reason is not None else "issue", "scheme": self.scheme,
-                     "resident": resident, "amount": amount, "ref": ref, "reason": reason}
-        receipt = self._send_and_confirm(data, self.config.single_gas, attempted)
+        return ref32, data, {"operation": "issueWithReason" if reason is not None else "issue", "scheme": self.scheme,
+                             "resident": resident, "amount": amount, "ref": ref, "reason": reason}
+
+    def _issue_result(self, receipt: dict, ref, ref32: bytes) -> IssueResult:
         skipped, _ = self.codec.batch_outcome(receipt, self.ledger)
         return IssueResult(ref, ref32, "duplicate" if skipped else "issued", receipt["transactionHash"],
                            int(receipt["blockNumber"], 16),
                            None if skipped else self.codec.single_balance_after(receipt, self.ledger))
+
+    def _revoke_request(self, resident: str, amount: int, ref, reason: int) -> tuple[bytes, bytes, dict]:
+        ref32 = self.hash_ref(ref)
+        item_words(Issuance(resident, amount, ref), ref32)
+        reason_word(reason)
+        data = self.codec.revoke_data(self.scheme, resident, amount, ref32, reason)
+        return ref32, data, {"operation": "revoke", "scheme": self.scheme, "resident": resident, "amount": amount,
+                             "ref": ref, "reason": reason}
+
+    def _revoke_result(self, receipt: dict, ref, ref32: bytes) -> RevokeResult:
+        status, balance_after = self.codec.revoke_outcome(receipt, self.ledger)
+        return RevokeResult(ref, ref32, status, receipt["transactionHash"], int(receipt["blockNumber"], 16),
+                            balance_after)
+
+    def _allowance_calls(self, resident: str | None) -> list[bytes]:
+        calls = [self.codec.scheme_info_fn.encode(self.scheme), self.codec.quota_used_fn.encode(self.scheme),
+                 self.codec.today_fn.encode()]
+        if resident is not None:
+            calls.append(self.codec.received_fn.encode(self.scheme, resident))
+        return calls
+
+    def _allowance_of(self, answers: list[str], resident: str | None) -> Allowance:
+        info = self.codec.decode_scheme_info(answers[0])
+        return Allowance(self.scheme, self.codec.decode_uint(answers[2]), info["issuerDailyQuota"],
+                         self.codec.decode_uint(answers[1]),
+                         info["residentDailyCap"] if resident is not None else None,
+                         self.codec.decode_uint(answers[3]) if resident is not None else None)
+
+    def _call_object(self, data: bytes, *, sender: bool = False) -> dict:
+        call = {"to": self.ledger, "data": "0x" + data.hex()}
+        return {"from": self.signer.address, **call} if sender else call
+
+    # -- batches and gas -----------------------------------------------------------------------------------------
+
+    def _batch_size_within(self, block_gas_limit: int) -> int:
+        fit = int(block_gas_limit * self.config.block_fill - self.config.gas_base) // self.config.gas_per_item_bound
+        return max(1, min(self.config.max_batch_items, fit))
+
+    def _batch_gas_within(self, prepared: "_Prepared", block_gas_limit: int) -> int:
+        """Until a mined batch taught the gas an item takes, the bound; then what was learnt, with a margin.
+        (No eth_estimateGas: it would run every batch twice. An underestimate is caught: see _check_receipt.)"""
+        n = len(prepared.items)
+        per_item = self._gas_per_item or self.config.gas_per_item_bound
+        margin = self.config.gas_margin if self._gas_per_item else 1.0
+        return min(int(n * per_item * margin) + self.config.gas_base, int(block_gas_limit * self.config.block_fill))
+
+    def _learn_gas(self, gas_used: int, issued: int) -> None:
+        """The gas an item takes, from a batch's gas over its issued items (duplicates cost little)."""
+        self._gas_per_item = learnt_gas_per_item(self._gas_per_item, gas_used, issued, self.config.gas_per_item_floor)
+
+    def _log_scan_at(self, head: int) -> "LogScan":
+        return LogScan(self.ledger, self.codec.topic_issued, self.scheme, self.signer.address, head)
+
+    @staticmethod
+    def _out_of_gas(receipt: dict, gas: int) -> bool:
+        """A failed transaction that used (almost) all its gas ran out: the whole call reverted, safe to re-send."""
+        return int(receipt["gasUsed"], 16) >= gas * 0.97
+
+    def _resend_gas(self, gas: int, estimate: int, block_gas_limit: int, attempted: dict) -> int | None:
+        """The gas to re-send an out-of-gas transaction with, or None when no more would fit; a batch's gas an
+        item is raised to match."""
+        new_gas = gas_after_out_of_gas(gas, estimate, self.config, int(block_gas_limit * self.config.block_fill))
+        if new_gas <= gas:
+            return None
+        if attempted.get("count"):
+            self._gas_per_item = max(self._gas_per_item or 0, new_gas // attempted["count"])
+        return new_gas
+
+    def _send_refusal(self, exc: errors.RpcError) -> str | None:
+        """What a refused eth_sendRawTransaction means: "known" (the node has this transaction: a success),
+        "nonce_used" (the nonce is taken: ours if the node has our hash, else a conflict), or None."""
+        text = exc.rpc_message.lower()
+        if "already known" in text or "already imported" in text or "known transaction" in text:
+            return "known"
+        if "nonce too low" in text or "nonce is too low" in text or "already used" in text:
+            return "nonce_used"
+        return None
+
+    def _nonce_conflict(self, exc: errors.RpcError, h: str, attempted: dict) -> errors.NonceConflict:
+        return errors.NonceConflict(f"nonce {attempted.get('nonce')} was used by another transaction of "
+                                    f"{self.signer.address}", rpc_code=exc.rpc_code, rpc_message=exc.rpc_message,
+                                    attempted=attempted, tx_hash=h)
+
+
+class IssuerClient(_ClientCore):
+    def __init__(self, rpc_url: str, ledger_address: str, signer: Signer, scheme: int, salt: bytes | str, *,
+                 chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None):
+        super().__init__(rpc_url, ledger_address, signer, scheme, salt, chain_id=chain_id, abi=abi, config=config)
+        if self.chain_id is None:
+            self.chain_id = int(self.rpc.call("eth_chainId"), 16)
+
+    def _transport(self, rpc_url: str) -> RpcTransport:
+        return RpcTransport(rpc_url, timeout=self.config.request_timeout_s, retry=self.config.retry)
+
+    def _nonce_manager(self) -> NonceManager:
+        return NonceManager(self._pending_nonce)
+
+    # -- issuing ---------------------------------------------------------------------------------------------
+
+    def issue(self, resident: str, amount: int, ref: str | bytes | int, *, reason: int | None = None) -> IssueResult:
+        """Issue one item; status "duplicate" when the ref was used before (nothing issued, not an error)."""
+        ref32, data, attempted = self._issue_request(resident, amount, ref, reason)
+        return self._issue_result(self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
     def issue_many(self, items: Iterable, *, keep_results: bool = False) -> IssueManySummary:
         """Issue every item of `items` (Issuance, tuples or dicts) in batches; returns the totals.
@@ -185,16 +297,8 @@ class IssuerClient:
     def revoke(self, resident: str, amount: int, ref: str | bytes | int, reason: int = 0) -> RevokeResult:
         """Correction: take back `amount` from `resident`. `ref` is this correction's own id (same namespace
         as issuance refs); status "duplicate" when it was used before."""
-        ref32 = self.hash_ref(ref)
-        item_words(Issuance(resident, amount, ref), ref32)
-        reason_word(reason)
-        data = self.codec.revoke_data(self.scheme, resident, amount, ref32, reason)
-        attempted = {"operation": "revoke", "scheme": self.scheme, "resident": resident, "amount": amount,
-                     "ref": ref, "reason": reason}
-        receipt = self._send_and_confirm(data, self.config.single_gas, attempted)
-        status, balance_after = self.codec.revoke_outcome(receipt, self.ledger)
-        return RevokeResult(ref, ref32, status, receipt["transactionHash"], int(receipt["blockNumber"], 16),
-                            balance_after)
+        ref32, data, attempted = self._revoke_request(resident, amount, ref, reason)
+        return self._revoke_result(self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
     # -- reading ---------------------------------------------------------------------------------------------
 
@@ -207,16 +311,7 @@ class IssuerClient:
         return self.codec.decode_uint(self._call(self.codec.balance_fn.encode(resident, self.scheme)))
 
     def allowance(self, resident: str | None = None) -> Allowance:
-        calls = [self.codec.scheme_info_fn.encode(self.scheme), self.codec.quota_used_fn.encode(self.scheme),
-                 self.codec.today_fn.encode()]
-        if resident is not None:
-            calls.append(self.codec.received_fn.encode(self.scheme, resident))
-        answers = self._call_many(calls)
-        info = self.codec.decode_scheme_info(answers[0])
-        return Allowance(self.scheme, self.codec.decode_uint(answers[2]), info["issuerDailyQuota"],
-                         self.codec.decode_uint(answers[1]),
-                         info["residentDailyCap"] if resident is not None else None,
-                         self.codec.decode_uint(answers[3]) if resident is not None else None)
+        return self._allowance_of(self._call_many(self._allowance_calls(resident)), resident)
 
     def quota_remaining(self) -> int:
         return self.allowance().quota_remaining
@@ -240,7 +335,7 @@ class IssuerClient:
 
     def _send_batch(self, prepared: "_Prepared") -> "_InFlight":
         attempted = _batch_attempted(self.scheme, prepared)
-        gas = self._batch_gas(prepared, attempted)
+        gas = self._batch_gas_within(prepared, self._gas_limit_of_block())
         h, nonce = self._send(prepared.data, gas, attempted)
         attempted["nonce"] = nonce
         return _InFlight(prepared, h, gas, attempted, time.monotonic())
@@ -330,8 +425,7 @@ class IssuerClient:
         return hit
 
     def _log_scan(self) -> "LogScan":
-        return LogScan(self.ledger, self.codec.topic_issued, self.scheme, self.signer.address,
-                       int(self.rpc.call("eth_blockNumber"), 16))
+        return self._log_scan_at(int(self.rpc.call("eth_blockNumber"), 16))
 
     def _gas_of(self, f: "_InFlight", block: int) -> int:
         """Gas used by a mined batch: its block's gasUsed when the batch had the block to itself (a header of a
@@ -342,22 +436,7 @@ class IssuerClient:
         return int(self._wait_receipts([f.tx_hash], f.attempted, need=1)[f.tx_hash]["gasUsed"], 16)
 
     def _batch_size(self) -> int:
-        fit = int(self._gas_limit_of_block() * self.config.block_fill - self.config.gas_base) // \
-            self.config.gas_per_item_bound
-        return max(1, min(self.config.max_batch_items, fit))
-
-    def _batch_gas(self, prepared: "_Prepared", attempted: dict) -> int:
-        """Until a mined batch taught the gas an item takes, the bound; then what was learnt, with a margin.
-        (No eth_estimateGas: it would run every batch twice. An underestimate is caught: see _check_receipt.)"""
-        n = len(prepared.items)
-        per_item = self._gas_per_item or self.config.gas_per_item_bound
-        margin = self.config.gas_margin if self._gas_per_item else 1.0
-        gas = int(n * per_item * margin) + self.config.gas_base
-        return min(gas, int(self._gas_limit_of_block() * self.config.block_fill))
-
-    def _learn_gas(self, gas_used: int, issued: int) -> None:
-        """The gas an item takes, from a batch's gas over its issued items (duplicates cost little)."""
-        self._gas_per_item = learnt_gas_per_item(self._gas_per_item, gas_used, issued, self.config.gas_per_item_floor)
+        return self._batch_size_within(self._gas_limit_of_block())
 
     # -- sending and confirming ------------------------------------------------------------------------------
 
@@ -397,15 +476,11 @@ class IssuerClient:
 
     def _already_sent(self, exc: errors.RpcError, h: str, attempted: dict) -> str:
         """A re-sent transaction the node already has is a success; another one at our nonce is a conflict."""
-        text = exc.rpc_message.lower()
-        if "already known" in text or "already imported" in text or "known transaction" in text:
+        refusal = self._send_refusal(exc)
+        if refusal == "known" or (refusal == "nonce_used" and self.rpc.call("eth_getTransactionByHash", [h])):
             return h
-        if "nonce too low" in text or "nonce is too low" in text or "already used" in text:
-            if self.rpc.call("eth_getTransactionByHash", [h]):
-                return h
-            raise errors.NonceConflict(f"nonce {attempted.get('nonce')} was used by another transaction of "
-                                       f"{self.signer.address}", rpc_code=exc.rpc_code, rpc_message=exc.rpc_message,
-                                       attempted=attempted, tx_hash=h) from exc
+        if refusal == "nonce_used":
+            raise self._nonce_conflict(exc, h, attempted) from exc
         exc.tx_hash = h
         raise exc
 
@@ -438,17 +513,14 @@ class IssuerClient:
             return receipt
         h = receipt["transactionHash"]
         block = int(receipt["blockNumber"], 16)
-        if int(receipt["gasUsed"], 16) >= gas * 0.97:  # out of gas: whole call reverted; safe to resend
-            new_gas = gas_after_out_of_gas(gas, self._estimate(data, attempted), self.config,
-                                           int(self._gas_limit_of_block() * self.config.block_fill))
-            if new_gas > gas:
-                if attempted.get("count"):
-                    self._gas_per_item = max(self._gas_per_item or 0, new_gas // attempted["count"])
+        if self._out_of_gas(receipt, gas):
+            new_gas = self._resend_gas(gas, self._estimate(data, attempted), self._gas_limit_of_block(), attempted)
+            if new_gas is not None:
                 return self._send_and_confirm(data, new_gas, {**attempted, "resentAfterOutOfGas": h})
         raise self._revert_reason(data, block, attempted, h, receipt)
 
     def _revert_reason(self, data: bytes, block: int, attempted: dict, h: str, receipt: dict) -> errors.IssuerError:
-        call = {"from": self.signer.address, "to": self.ledger, "data": "0x" + data.hex()}
+        call = self._call_object(data, sender=True)
         for at in (block, block - 1):
             try:
                 self.rpc.call("eth_call", [call, hex(at)], attempted=attempted)
@@ -461,16 +533,14 @@ class IssuerClient:
                                           receipt=receipt)
 
     def _estimate(self, data: bytes, attempted: dict) -> int:
-        call = {"from": self.signer.address, "to": self.ledger, "data": "0x" + data.hex()}
-        return int(self.rpc.call("eth_estimateGas", [call], attempted=attempted), 16)
+        return int(self.rpc.call("eth_estimateGas", [self._call_object(data, sender=True)], attempted=attempted), 16)
 
     def _call(self, data: bytes) -> str:
-        return self.rpc.call("eth_call", [{"to": self.ledger, "data": "0x" + data.hex()}, "latest"],
+        return self.rpc.call("eth_call", [self._call_object(data), "latest"],
                              attempted={"operation": "call", "ledger": self.ledger})
 
     def _call_many(self, datas: list[bytes]) -> list[str]:
-        answers = self.rpc.batch([("eth_call", [{"to": self.ledger, "data": "0x" + d.hex()}, "latest"])
-                                  for d in datas])
+        answers = self.rpc.batch([("eth_call", [self._call_object(d), "latest"]) for d in datas])
         from issuer_sdk.rpc import unwrap
         return [unwrap(a, "eth_call") for a in answers]
 
