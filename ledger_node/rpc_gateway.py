@@ -211,11 +211,34 @@ class Gateway:
             if not body:
                 return web.json_response({"jsonrpc": "2.0", "id": None,
                                           "error": {"code": -32600, "message": "empty batch"}})
-            answers = [_encoded(await self.handle(item, operator=operator)) for item in body]
+            answers = [_encoded(a) for a in await self.handle_batch(body, operator=operator)]
             return web.Response(body=b"[" + b",".join(answers) + b"]", content_type="application/json")
         return web.Response(body=_encoded(await self.handle(body, operator=operator)), content_type="application/json")
 
     # ---- one JSON-RPC request ----------------------------------------------------------------------------------
+
+    async def handle_batch(self, body: list, *, operator: bool) -> list[dict | bytes]:
+        """A JSON-RPC batch's answers, in order. Its runs of eth_sendRawTransaction go to the engine in one request
+        each and wait for one fsync (`send_raw_transactions`): a relayer's batch of 50 was 50 engine round trips
+        and 50 fsync waits one after the other."""
+        answers: list[dict | bytes] = []
+        i = 0
+        while i < len(body):
+            j = i
+            while j < len(body) and isinstance(body[j], dict) and body[j].get("method") == "eth_sendRawTransaction":
+                j += 1
+            if j > i:
+                run = body[i:j]
+                try:
+                    results = await self.send_raw_transactions([req.get("params") for req in run])
+                except GatewayError as exc:
+                    results = [{"jsonrpc": "2.0", "error": {"code": exc.code, "message": str(exc)}}] * len(run)
+                answers += [_answer(req.get("id"), result) for req, result in zip(run, results)]
+                i = j
+            else:
+                answers.append(await self.handle(body[i], operator=operator))
+                i += 1
+        return answers
 
     async def handle(self, req: dict, *, operator: bool) -> dict | bytes:
         """The answer to one request: a dict, or the engine's answer to a read as it came (bytes)."""
@@ -242,42 +265,55 @@ class Gateway:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": exc.code, "message": str(exc)}}
 
     async def send_raw_transaction(self, params: list) -> dict:
-        """Admit to the pool, journal, fsync (shared with concurrent senders), then answer with the hash.
+        return (await self.send_raw_transactions([params]))[0]
+
+    async def send_raw_transactions(self, params_of: list) -> list[dict]:
+        """Admit to the pool (one engine request for them all), journal, fsync (shared with concurrent senders),
+        then answer each with its hash (or the engine's error, or a GatewayError's).
 
         Admission does not wait for a block being mined: the block's record, not the pool, tells the replay
         what it holds."""
-        if not params or not isinstance(params[0], str):
-            raise GatewayError(-32602, "eth_sendRawTransaction expects one hex string")
-        raw = params[0]
-        try:
-            tx_hash = transaction_hash(raw)
-        except ValueError:
-            raise GatewayError(-32602, "eth_sendRawTransaction expects one hex string") from None
-        entry = self._in_flight.setdefault(tx_hash, [raw, 0])
-        entry[1] += 1
-        # An engine that did not answer may still hold the transaction: it then stays in flight for a block
-        # to adopt.
-        answer = await self.engine_request("eth_sendRawTransaction", [raw])
-        entry[1] -= 1
-        if not entry[1]:
-            self._in_flight.pop(tx_hash, None)
-        if "error" in answer:
-            return answer
-        seq = self._adopted.pop(tx_hash, None)
-        mined = None
-        if seq is None:  # not in a block yet (the usual case)
-            seq = self.journal.append({"k": "tx", "raw": raw})
-            self.state.pending[tx_hash] = raw
-            self.state.dirty = True
-            self._wake.set()
-            if self.block_period == 0:
-                mined = self._loop.create_future()
-                self._mined_waiters[tx_hash] = mined
-        self.stats["accepted"] += 1
-        await self.durable(seq)
-        if mined is not None:
-            await mined
-        return answer
+        results: list[dict | None] = [None] * len(params_of)
+        sending: list[tuple[int, str, str]] = []  # (index, raw, hash)
+        for i, params in enumerate(params_of):
+            raw = params[0] if isinstance(params, list) and params and isinstance(params[0], str) else None
+            try:
+                if raw is None:
+                    raise ValueError
+                sending.append((i, raw, transaction_hash(raw)))
+            except ValueError:
+                results[i] = {"jsonrpc": "2.0",
+                              "error": {"code": -32602, "message": "eth_sendRawTransaction expects one hex string"}}
+        for _, raw, tx_hash in sending:
+            entry = self._in_flight.setdefault(tx_hash, [raw, 0])
+            entry[1] += 1
+        # An engine that did not answer may still hold a transaction: it then stays in flight for a block to adopt.
+        answers = await self.engine_batch([("eth_sendRawTransaction", [raw]) for _, raw, _ in sending]) \
+            if sending else []
+        last_seq, mined = 0, []
+        for (i, raw, tx_hash), answer in zip(sending, answers):
+            entry = self._in_flight[tx_hash]
+            entry[1] -= 1
+            if not entry[1]:
+                self._in_flight.pop(tx_hash, None)
+            results[i] = answer
+            if "error" in answer:
+                continue
+            seq = self._adopted.pop(tx_hash, None)
+            if seq is None:  # not in a block yet (the usual case)
+                seq = self.journal.append({"k": "tx", "raw": raw})
+                self.state.pending[tx_hash] = raw
+                self.state.dirty = True
+                self._wake.set()
+                if self.block_period == 0:
+                    mined.append(self._mined_waiters.setdefault(tx_hash, self._loop.create_future()))
+            last_seq = max(last_seq, seq)
+            self.stats["accepted"] += 1
+        if last_seq:
+            await self.durable(last_seq)
+        for waiter in mined:
+            await waiter
+        return results
 
     async def durable(self, seq: int) -> None:
         if self.journal.durable_seq() >= seq:
@@ -495,6 +531,20 @@ class Gateway:
                 return await resp.json(content_type=None, loads=json.loads)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise GatewayError(-32603, f"the ledger engine is not answering ({exc.__class__.__name__})") from exc
+
+    async def engine_batch(self, calls: list[tuple[str, list]]) -> list[dict]:
+        """The engine's whole answers to several calls sent as one JSON-RPC batch, in order."""
+        payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        try:
+            async with self._session.post(self.engine.url, data=fast_json.dumps(payload), headers=JSON) as resp:
+                answers = await resp.json(content_type=None, loads=json.loads)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise GatewayError(-32603, f"the ledger engine is not answering ({exc.__class__.__name__})") from exc
+        if not isinstance(answers, list):  # the engine refused the batch as a whole
+            return [answers] * len(calls)
+        by_id = {a.get("id"): a for a in answers}
+        return [by_id.get(i, {"jsonrpc": "2.0", "error": {"code": -32603, "message": "the engine gave no answer"}})
+                for i in range(len(calls))]
 
     async def engine_call(self, method: str, params: list):
         answer = await self.engine_request(method, params)

@@ -38,11 +38,12 @@ class HeldGateway(Gateway):
             await self.release.wait()
         return answer
 
-    async def engine_request(self, method, params):
-        answer = await super().engine_request(method, params)
-        if method == "eth_sendRawTransaction" and transaction_hash(params[0]) in self.late_answers:
-            await self.late_answers[transaction_hash(params[0])].wait()
-        return answer
+    async def engine_batch(self, calls):
+        answers = await super().engine_batch(calls)
+        for method, params in calls:
+            if method == "eth_sendRawTransaction" and transaction_hash(params[0]) in self.late_answers:
+                await self.late_answers[transaction_hash(params[0])].wait()
+        return answers
 
 
 @pytest.fixture
@@ -181,3 +182,45 @@ def test_transactionTheEngineDropped_leavesThePendingList_soBlocksKeepThePeriod(
     block, (pending, backlog, dropped) = asyncio.run(live())
     assert block["transactions"] == [transaction_hash(replacement)]
     assert not pending and not backlog and dropped == 1
+
+
+def test_batchOfTransactions_oneEngineRequest_eachAnsweredInOrder_allJournaledBeforeTheAnswer(chain):
+    """A relayer's JSON-RPC batch: its transactions reach the engine together and wait for one fsync; every item
+    gets its own answer (a malformed one its error), reads in between are answered too, and every acknowledged
+    transaction is in the journal, so a replay rebuilds the same block."""
+    chain_dir, operator, start = chain
+    engine = start("live")
+    raws = [_transfer(operator, n) for n in range(5)]
+
+    async def live():
+        gw = await _gateway(chain_dir, engine)
+        gw.release.set()
+        sent_batches = []
+        real = gw.engine_batch
+
+        async def counted(calls):
+            sent_batches.append(len(calls))
+            return await real(calls)
+        gw.engine_batch = counted
+        body = [{"jsonrpc": "2.0", "id": 10 + i, "method": "eth_sendRawTransaction", "params": [raw]}
+                for i, raw in enumerate(raws[:3])]
+        body += [{"jsonrpc": "2.0", "id": 20, "method": "eth_sendRawTransaction", "params": ["0xzz"]},
+                 {"jsonrpc": "2.0", "id": 21, "method": "eth_chainId", "params": []},
+                 {"jsonrpc": "2.0", "id": 22, "method": "eth_sendRawTransaction", "params": [raws[3]]},
+                 {"jsonrpc": "2.0", "id": 23, "method": "eth_sendRawTransaction", "params": [raws[4]]}]
+        answers = [json.loads(a) if isinstance(a, bytes) else a for a in await gw.handle_batch(body, operator=False)]
+        acknowledged = journal.read_from(recovery.journal_dir(chain_dir), 1)  # as durable when the answers came
+        block = await gw.mine_block()
+        await gw.close()
+        gw.journal.close()
+        return answers, sent_batches, [r for r in acknowledged], block
+
+    answers, sent_batches, records, block = asyncio.run(live())
+    assert [a["id"] for a in answers] == [10, 11, 12, 20, 21, 22, 23]
+    hashes = [transaction_hash(r) for r in raws]
+    assert [a["result"] for a in answers[:3]] == hashes[:3] and [a["result"] for a in answers[5:]] == hashes[3:]
+    assert answers[3]["error"]["code"] == -32602 and answers[4]["result"] == hex(7007)
+    assert sent_batches == [3, 2]  # a run of transactions, one engine request each (the malformed one never sent)
+    assert [r["raw"] for r in records if r["k"] == "tx"] == raws
+    assert block["transactions"] == hashes
+    assert _replayed_hashes(chain_dir, start("replayed"), 1) == [block["hash"]]
