@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from exchange_api.errors import Unavailable
+from exchange_api.store.db import sqlite_file
 
 log = logging.getLogger("citypoints.relayer")
 
@@ -49,9 +50,9 @@ class RelayerLease:
     def acquire(self) -> None:
         """Take the lease or raise LeaseHeld saying who has it."""
         if not self._postgres:
-            path = self.store.url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                self._flock(Path(path))
+            database = sqlite_file(self.store.url)
+            if database is not None:
+                self._flock(database)
         else:
             holder = self._pg_lock()
             if holder is not None:

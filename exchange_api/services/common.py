@@ -70,3 +70,10 @@ def cursor_seq(s, model, starting_after: str | None, **scope) -> int | None:
     if seq is None:
         raise NotFound("starting_after names no object of this list", code="invalid_cursor", field="starting_after")
     return seq
+
+
+async def recorded(rt, model, record_id: str) -> bool:
+    """Does the store hold the `model` row (redemption, exchange) with this id? After an IntegrityError at its
+    persist: its own key taken means submitted before; any other constraint is the service's fault."""
+    from sqlalchemy import select
+    return await rt.store.run(lambda s: s.scalar(select(model.seq).where(model.id == record_id))) is not None

@@ -11,7 +11,7 @@ from exchange_api import errors
 from exchange_api.chain import EXCHANGE, QUOTE, ChainRevert, unhex
 from exchange_api.errors import Conflict, InvalidRequest
 from exchange_api.schemas import decimal
-from exchange_api.services.common import check_signature, iso, now
+from exchange_api.services.common import check_signature, iso, now, recorded
 from exchange_api.store.models import ExchangeSubmission
 from ledger_node.typed_data import typed_data
 
@@ -67,9 +67,7 @@ async def submit(rt, body) -> tuple[int, dict]:
                                     resident=resident, intent_nonce=body.nonce.lower(), deadline=body.deadline,
                                     persist_with=persist)
     except IntegrityError:
-        # the intent's key (resident and nonce) is taken: it was submitted before. Another constraint is ours.
-        if await rt.store.run(lambda s: s.scalar(select(ExchangeSubmission.seq).where(
-                ExchangeSubmission.id == xid))) is not None:
+        if await recorded(rt, ExchangeSubmission, xid):  # the intent's own key: it was submitted before
             raise Conflict("this intent was submitted before", code="consent_already_used")
         raise
     if not body.wait:

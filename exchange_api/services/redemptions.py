@@ -16,7 +16,7 @@ from exchange_api.chain import REDEEM, ChainRevert, checksum, unhex
 from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NotFound
 from exchange_api.schemas import decimal
 from exchange_api.services.common import (check_signature, cursor_seq, iso, new_id, now, order_ref, page,
-                                          redemption_id)
+                                          recorded, redemption_id)
 from exchange_api.services import residents
 from exchange_api.store.models import Redemption, RedemptionRequest
 from ledger_node.typed_data import typed_data
@@ -237,9 +237,7 @@ async def _relay(rt, merchant_id: int, c: dict, rid: str, resident: str, merchan
                                     persist_with=persist)
     except IntegrityError:
         rt.holds.release(rid)
-        # the redemption's key (resident and consent nonce) is taken: the consent was used. Any other constraint
-        # is this service's fault, and no reason to tell the merchant so.
-        if await rt.store.run(lambda s: s.scalar(select(Redemption.seq).where(Redemption.id == rid))) is not None:
+        if await recorded(rt, Redemption, rid):  # the consent's own key: it was used
             raise Conflict("this consent was submitted before", code="consent_already_used")
         raise
     except BaseException:

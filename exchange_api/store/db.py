@@ -40,11 +40,19 @@ T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory database or another dialect."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20,
                                max_overflow=20)
 
