@@ -5,6 +5,9 @@ evm_snapshot and evm_revert, so each starts from the freshly deployed system.
 """
 from __future__ import annotations
 
+# tests/brownie runs under Brownie's own pytest in its own virtualenv (README, "Brownie users")
+collect_ignore = ["brownie"]
+
 import pytest
 from eth_account import Account
 
