@@ -5,14 +5,14 @@ VENV := .venv
 CP := $(VENV)/bin/citypoints
 PYTEST_ARGS ?=
 
-.PHONY: up down test setup compile wallet browser slither clean
+.PHONY: up down test setup compile wallet browser slither brownie clean
 
 up: setup compile wallet
 	$(CP) node start
 	$(CP) deploy
 	$(CP) demo
 	$(CP) merchant import-demo
-	$(CP) serve --detach
+	CITYPOINTS_DEV_SECRETS=true $(CP) serve --detach   # the demo city only: keys made under var/keys/api/
 	@echo
 	@echo "CityPoints is up:"
 	@echo "  chain      $$($(CP) node status --json | $(VENV)/bin/python -c 'import json,sys; print(json.load(sys.stdin)["rpcUrl"])')"
@@ -68,6 +68,19 @@ slither: setup compile
 	$(VENV)/bin/python -m ledger_node.compiler build/slither-input.json
 	.venv-slither/bin/slither build/slither-input.json --compile-force-framework solc-json --solc ledger_node/bin/solc \
 	  --filter-paths "node_modules|@openzeppelin|contracts/mocks" --exclude-informational --exclude-low --exclude-optimization
+
+# README's "Brownie users", step by step, against the city `make up` runs: Brownie in its own virtualenv, the
+# project's solc wrapper as Brownie's 0.8.28, compile, a script on the running chain, and Brownie's tests on its
+# own development anvil (the project's, from node_modules). CI runs it after `make up`.
+BROWNIE_VENV ?= $(HOME)/.venvs/brownie
+BROWNIE := $(BROWNIE_VENV)/bin/brownie
+brownie:
+	test -x $(BROWNIE) || { $(PYTHON) -m venv $(BROWNIE_VENV) && $(BROWNIE_VENV)/bin/pip install -q --disable-pip-version-check eth-brownie==1.22.2; }
+	mkdir -p $(HOME)/.solcx && ln -sf "$(CURDIR)/ledger_node/bin/solc" $(HOME)/.solcx/solc-v0.8.28
+	$(BROWNIE) networks list | grep -q 'citypoints' || $(BROWNIE) networks add Ethereum citypoints host=http://127.0.0.1:8545 chainid=7007
+	$(BROWNIE) compile
+	$(BROWNIE) run balances --network citypoints
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BROWNIE) test tests/brownie --network anvil
 
 clean:
 	rm -rf build var/chain
