@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -20,10 +21,16 @@ from rich.console import Console
 
 app = typer.Typer(help="The auditor's replay: rebuild the ledger from JSON-RPC alone and prove it kept the rules.",
                   invoke_without_command=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
-
 EXIT_PROBLEMS, EXIT_STRICT, EXIT_CANNOT_RUN = 1, 3, 4
+# Rich lays a non-terminal output out at 80 columns, cutting table cells ("0xcb06284e8213dbda09bc3a6d…"). A pipe
+# or a file gets lines as long as their values instead (nothing is cut or folded); a terminal keeps its width.
+PIPE_WIDTH = 100_000
+
+
+def console_for(stream) -> Console:
+    """A rich console on `stream` (sys.stdout or sys.stderr): the terminal's width, or whole values when piped."""
+    tty = stream.isatty() if hasattr(stream, "isatty") else False
+    return Console(file=stream, width=None if tty else PIPE_WIDTH)
 
 
 @app.callback()
@@ -50,6 +57,7 @@ def run(
     """Audit the chain (the default command)."""
     if ctx.invoked_subcommand is not None:
         return
+    console, err = console_for(sys.stdout), console_for(sys.stderr)
     from ledger_node.audit import AuditError
     from ledger_node.audit import report as rep
     from ledger_node.audit.patterns import Thresholds
@@ -100,6 +108,7 @@ def proof(
     from ledger_node.audit import report as rep
     from ledger_node.audit.merkle import BalanceTree, verify
 
+    console, err = console_for(sys.stdout), console_for(sys.stderr)
     try:
         report = rep.read(report_path)
     except AuditError as exc:
@@ -135,6 +144,7 @@ def verify(
     from ledger_node.audit import attest as att
     from ledger_node.audit import report as rep
 
+    console, err = console_for(sys.stdout), console_for(sys.stderr)
     try:
         report = rep.read(report_path)
         ok, message = rep.verify_signature(report)

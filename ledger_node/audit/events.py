@@ -33,6 +33,28 @@ class Event:
     timestamp: int | None = None
 
 
+def _event(name: str, *inputs: tuple) -> dict:
+    """An ABI event item from (name, type, indexed[, components]) tuples."""
+    return {"type": "event", "name": name, "anonymous": False,
+            "inputs": [{"name": i[0], "type": i[1], "indexed": i[2], **({"components": i[3]} if len(i) > 3 else {})}
+                       for i in inputs]}
+
+
+_PART = [{"name": "scheme", "type": "uint256"}, {"name": "points", "type": "uint256"},
+         {"name": "credits", "type": "uint256"}]
+# Layouts of earlier contract versions: a deployed chain keeps the bytecode (and the events) it was deployed with,
+# so the audit decodes these too wherever the current ABI has no event with the same topic. The replay reads
+# fields a former layout lacks with a default (Refunded without `creditedTo` credited the resident).
+FORMER_EVENTS = {
+    "Redemption": [_event("Refunded", ("redemptionId", "bytes32", True), ("resident", "address", True),
+                          ("merchant", "address", True), ("credits", "uint256", False),
+                          ("refundedTotal", "uint256", False), ("parts", "tuple[]", False, _PART))],
+    "Membership": [_event("RecoveryRequested", ("account", "address", True), ("newAccount", "address", True),
+                          ("identityHash", "bytes32", True), ("executableAt", "uint64", False),
+                          ("authority", "address", False))],
+}
+
+
 class EventTable:
     """Decoders for every event of the deployment's contracts, keyed by (address, topic0)."""
 
@@ -41,11 +63,12 @@ class EventTable:
         self.name_of = {addr: name for name, addr in self.contracts.items()}
         self._decoders: dict[tuple[str, str], tuple[str, Callable[[list, str], dict]]] = {}
         for name, addr in self.contracts.items():
-            for item in load_artifact(name)["abi"]:
-                if item["type"] != "event" or item.get("anonymous"):
-                    continue
+            current = [i for i in load_artifact(name)["abi"] if i["type"] == "event" and not i.get("anonymous")]
+            for item in current + FORMER_EVENTS.get(name, []):
                 sig = f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})"
                 topic = "0x" + keccak(text=sig).hex()
+                if (addr, topic) in self._decoders:
+                    continue
                 dec = {TRANSFER_SINGLE: _transfer_single, POINTS_ISSUED: _points_issued}.get(topic) or _generic(item)
                 self._decoders[(addr, topic)] = (item["name"], dec)
 

@@ -2,12 +2,17 @@
 
 Events arrive in chain order. Each transaction is a small context: the ledger's TransferSingle events wait
 there for the domain event that explains them (PointsIssued, PointsRevoked, PointsMinted, PointsBurned,
-AccountMoved), ledger-operator mints and burns and clearing moves wait for the Exchanged / Redeemed / Refunded
-event that explains them, and rule-changing events must be explained by a ProposalExecuted of the same
-transaction (or a contract creation). Whatever is left unexplained when the transaction ends is a violation.
+AccountMoved, PointsRestored), ledger-operator mints, restores and burns and clearing moves wait for the
+Exchanged / Redeemed / Refunded event that explains them, and rule-changing events must be explained by a
+ProposalExecuted of the same transaction (or a contract creation). Whatever is left unexplained when the
+transaction ends is a violation.
 
 Where an event carries the state after the change (balancesAfter, totalSupplyAfter, quotaUsedAfter, positions,
 nets, usedTodayAfter), it is compared with the rebuilt value at once: tampering shows at the event after it.
+
+Every rule is judged against the state at the moment it applied, i.e. the state the logs before it left. Where a
+contract emits its event after the calls it made (Consortium.execute emits ProposalExecuted after the proposal's
+calls), the handler uses what the state was before those calls (`_Tx.council`).
 """
 from __future__ import annotations
 
@@ -66,6 +71,7 @@ class State:
         self.merchants: dict[str, bool] = {}  # merchant -> suspended
         self.issuers: dict[int, set[str]] = defaultdict(set)
         self.recoveries: dict[str, str] = {}
+        self.recovered_to: dict[str, str] = {}  # a key recovered away -> the account that took its registration
         # Rates
         self.rates: dict[int, int] = {}
         self.rate_history: dict[int, list[list[int]]] = defaultdict(list)  # [[block, rate], ...]
@@ -116,7 +122,7 @@ class State:
             "roles": {k: sorted(v) for k, v in self.roles.items()},
             "merchants": self.merchants,
             "issuers": {str(k): sorted(v) for k, v in self.issuers.items()},
-            "recoveries": self.recoveries,
+            "recoveries": self.recoveries, "recoveredTo": self.recovered_to,
             "rates": {str(k): v for k, v in self.rates.items()},
             "rateHistory": {str(k): v for k, v in self.rate_history.items()},
             "nonces": {k: sorted([list(x) for x in v]) for k, v in self.nonces.items()},
@@ -154,6 +160,7 @@ class State:
         s.merchants = d["merchants"]
         s.issuers = defaultdict(set, {int(k): set(v) for k, v in d["issuers"].items()})
         s.recoveries = d["recoveries"]
+        s.recovered_to = d.get("recoveredTo", {})  # absent in reports made before it was kept
         s.rates = {int(k): v for k, v in d["rates"].items()}
         s.rate_history = defaultdict(list, {int(k): v for k, v in d["rateHistory"].items()})
         s.nonces = defaultdict(set, {k: {tuple(x) for x in v} for k, v in d["nonces"].items()})
@@ -191,15 +198,29 @@ class State:
     def is_resident(self, account: str) -> bool:
         return account in self.residents
 
+    def current_account(self, account: str) -> str:
+        """The account holding `account`'s registration now (Membership.currentAccountOf)."""
+        seen = set()
+        while account in self.recovered_to and account not in seen:
+            seen.add(account)
+            account = self.recovered_to[account]
+        return account
+
 
 class _Tx:
-    __slots__ = ("hash", "block", "transfers", "burns", "mints", "mpos", "ipos", "nonces", "governed", "executed")
+    __slots__ = ("hash", "block", "transfers", "burns", "mints", "restores", "mpos", "ipos", "nonces", "governed",
+                 "executed", "council")
 
     def __init__(self, tx: str, block: int):
         self.hash, self.block = tx, block
+        # The consortium (members, threshold, emergency threshold) in force when the execution now running in
+        # this transaction began: taken before the first change its calls make; None while nothing changed.
+        # ProposalExecuted is emitted after the calls ran, so it is judged against this, not the state after.
+        self.council: tuple[frozenset, int, int] | None = None
         self.transfers: list[dict] = []
         self.burns: list[tuple] = []  # (scheme, account, amount, ref, operator)
         self.mints: list[tuple] = []
+        self.restores: list[tuple] = []  # PointsRestored: only a Refunded explains them
         self.mpos: list[tuple] = []  # (scheme, merchant, delta)
         self.ipos: list[tuple] = []  # (from, to, credits)
         self.nonces: list[tuple] = []  # (contract, resident, nonce)
@@ -273,7 +294,7 @@ class Replayer:
             self.problems.append(Problem(VIOLATION, "unexplained-transfer",
                                          f"{len(tx.transfers)} TransferSingle event(s) without a ledger domain event",
                                          evidence={"transfers": _jsonable(tx.transfers)}, **where))
-        for label, items in (("burn", tx.burns), ("mint", tx.mints)):
+        for label, items in (("burn", tx.burns), ("mint", tx.mints), ("restore", tx.restores)):
             if items:
                 self.problems.append(Problem(VIOLATION, f"unexplained-{label}",
                                              f"ledger-operator {label}(s) not explained by an Exchanged, Redeemed "
@@ -420,6 +441,30 @@ class Replayer:
         tx.mints.append((scheme, account, a["amount"], a["ref"], op))
         st.totals[scheme]["minted"] += a["amount"]
 
+    def on_PointsLedger__PointsRestored(self, ev: Event, tx: _Tx) -> None:
+        """A refund giving back burned points: allowed in an Active, Paused or Retired scheme, not while the ledger
+        is paused, only to a registered resident, only by a ledger operator, and only with its Refunded."""
+        st, a = self.state, ev.args
+        scheme, account, op = a["scheme"], a["account"], a["operator"]
+        if not st.has_role("LEDGER_OPERATOR", op):
+            self.problem(VIOLATION, "restored-by-non-operator", f"{op} restored without LEDGER_OPERATOR_ROLE", ev)
+        info = st.schemes.get(scheme)
+        if info is None or info["status"] == NONE or st.paused:
+            why = "the ledger was paused" if st.paused else "unknown"
+            self.problem(VIOLATION, "restored-while-not-allowed", f"scheme {scheme} restored while {why}", ev)
+        if account not in st.residents:
+            self.problem(VIOLATION, "restored-to-non-resident", f"{account} is not a registered resident", ev)
+        self._take_transfer(ev, tx, _ZERO, account, scheme, a["amount"], op)
+        key = (scheme, account)
+        bal = st.balances.get(key, 0) + a["amount"]
+        st.balances[key] = bal
+        st.received.setdefault(key, [0, 0])
+        st.supply[scheme] = st.supply.get(scheme, 0) + a["amount"]
+        self._expect(ev, "balance-after", f"balance after of {account} in scheme {scheme}", a["balanceAfter"], bal)
+        self._expect(ev, "total-supply-after", f"total supply of scheme {scheme}", a["totalSupplyAfter"],
+                     st.supply[scheme])
+        tx.restores.append((scheme, account, a["amount"], a["ref"], op))
+
     def on_PointsLedger__PointsBurned(self, ev: Event, tx: _Tx) -> None:
         st, a = self.state, ev.args
         scheme, account, op = a["scheme"], a["account"], a["operator"]
@@ -557,6 +602,7 @@ class Replayer:
             self.problem(VIOLATION, "recovery-of-non-resident", f"{a['account']} was not a resident", ev)
             record = {"identity": a["identityHash"], "registeredAt": ev.timestamp}
         st.residents[a["newAccount"]] = record
+        st.recovered_to[a["account"]] = a["newAccount"]
 
     # ------------------------------------------------------------------------------------------------
     # Rates
@@ -712,6 +758,14 @@ class Replayer:
             return
         if (rec["resident"], rec["merchant"]) != (a["resident"], a["merchant"]):
             self.problem(VIOLATION, "refund-parties", "refund names other parties than the redemption", ev)
+        # The points go to whoever holds the resident's registration now (the new key after a recovery). Contracts
+        # before `creditedTo` credited the resident itself: a refund to a key recovered away then shows as a
+        # mint to a non-resident.
+        credited = a.get("creditedTo", a["resident"])
+        if "creditedTo" in a and credited != st.current_account(rec["resident"]):
+            self.problem(VIOLATION, "refund-credited-elsewhere", f"refund credited {credited}, the resident's "
+                                                                 f"account now is "
+                                                                 f"{st.current_account(rec['resident'])}", ev)
         if ev.timestamp > rec["redeemedAt"] + st.refund_window:
             self.problem(VIOLATION, "refund-window", "refund after the window closed", ev,
                          refundableUntil=rec["redeemedAt"] + st.refund_window)
@@ -733,7 +787,9 @@ class Replayer:
         redemption = self.contracts.get("Redemption")
         for scheme, points, part_credits in parts:
             if points:
-                self._consume(ev, tx.mints, (scheme, rec["resident"], points, rid, redemption), "refund-mint")
+                item = (scheme, credited, points, rid, redemption)
+                self._consume(ev, tx.restores if item in tx.restores or item not in tx.mints else tx.mints, item,
+                              "refund-mint")
             self._consume(ev, tx.mpos, (scheme, rec["merchant"], -part_credits), "refund-position")
             st.totals[scheme]["refunded"] += points
         if self.detector is not None:
@@ -861,15 +917,28 @@ class Replayer:
     # Consortium
     # ------------------------------------------------------------------------------------------------
 
+    def _council(self) -> tuple[frozenset, int, int]:
+        st = self.state
+        return frozenset(st.members), st.threshold, st.emergency_threshold
+
+    def _council_changes(self, tx: _Tx) -> None:
+        """Called before a change of the members or thresholds: keeps the council the running execution began
+        with (the first change of the transaction, or the first after its previous ProposalExecuted)."""
+        if tx.council is None:
+            tx.council = self._council()
+
     def on_Consortium__MemberAdded(self, ev: Event, tx: _Tx) -> None:
+        self._council_changes(tx)
         self.state.members.add(ev.args["member"])
         self._expect(ev, "member-count", "member count", ev.args["memberCount"], len(self.state.members))
 
     def on_Consortium__MemberRemoved(self, ev: Event, tx: _Tx) -> None:
+        self._council_changes(tx)
         self.state.members.discard(ev.args["member"])
         self._expect(ev, "member-count", "member count", ev.args["memberCount"], len(self.state.members))
 
     def on_Consortium__ThresholdsChanged(self, ev: Event, tx: _Tx) -> None:
+        self._council_changes(tx)
         self.state.threshold, self.state.emergency_threshold = ev.args["threshold"], ev.args["emergencyThreshold"]
 
     def on_Consortium__ProposalLifetimeChanged(self, ev: Event, tx: _Tx) -> None:
@@ -925,20 +994,31 @@ class Replayer:
         p.update(queued=True, readyAt=a["readyAt"], expiresAt=a["expiresAt"], state="queued")
 
     def on_Consortium__ProposalExecuted(self, ev: Event, tx: _Tx) -> None:
+        """Judged against the consortium as it stood when `execute` began (the event comes after the proposal's
+        calls ran, and those may have changed the members or thresholds): the executor was a member, and the
+        approvals of the members then reached the threshold then."""
         st, a = self.state, ev.args
         tx.executed = True
+        members, threshold, emergency_threshold = tx.council or self._council()
+        tx.council = None  # a later execute in the same transaction begins from the state after this one
         p = st.proposals.get(a["proposalId"])
         if p is None:
             self.problem(VIOLATION, "unknown-proposal", f"execution of unknown proposal {a['proposalId']}", ev)
             return
-        if a["executor"] not in st.members:
-            self.problem(VIOLATION, "executed-by-non-member", f"{a['executor']} executed", ev)
+        if a["executor"] not in members:
+            self.problem(VIOLATION, "executed-by-non-member", f"{a['executor']} executed proposal {a['proposalId']} "
+                                                              f"without being a member", ev,
+                         executor=a["executor"], proposal=a["proposalId"], members=sorted(members))
         if not p["queued"] or ev.timestamp < p["readyAt"] or ev.timestamp >= p["expiresAt"]:
             self.problem(VIOLATION, "executed-early", f"proposal {a['proposalId']} executed outside its window "
                                                       f"[{p['readyAt']}, {p['expiresAt']})", ev)
-        if len(p["approvers"] & st.members) < self._required(p):
-            self.problem(VIOLATION, "executed-without-approvals", f"proposal {a['proposalId']} lacks approvals of "
-                                                                  f"current members", ev)
+        required = emergency_threshold if p["emergency"] else threshold
+        approvals = p["approvers"] & members
+        if len(approvals) < required:
+            self.problem(VIOLATION, "executed-without-approvals", f"proposal {a['proposalId']} executed with "
+                                                                  f"{len(approvals)} approvals of members, "
+                                                                  f"{required} required", ev,
+                         proposal=a["proposalId"], approvals=sorted(approvals), required=required)
         if p["state"] in ("executed", "cancelled"):
             self.problem(VIOLATION, "executed-twice", f"proposal {a['proposalId']} was {p['state']}", ev)
         p["state"] = "executed"

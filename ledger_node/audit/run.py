@@ -113,6 +113,9 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
                                                                  f"{log['address']}", None, log=log)
                     continue
                 events.append(ev)
+            # Log order (a node answers in it; sorted anyway, cheap when already so): every rule is judged against
+            # the state the logs before it left, and a transaction's events are applied in the order they happened.
+            events.sort(key=_log_order)
             missing = {ev.block for ev in events if ev.timestamp is None and ev.block not in timestamps}
             if missing:
                 blocks = sorted(missing)
@@ -183,6 +186,10 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
         "stats": stats,
     }
     return AuditResult(report, problems, stats)
+
+
+def _log_order(ev) -> tuple[int, int]:
+    return ev.block, ev.log_index
 
 
 def state_events(state: State) -> int:

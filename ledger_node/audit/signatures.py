@@ -1,7 +1,9 @@
 """Who signed each consent and intent: decode the call that spent the nonce from the transaction's calldata,
 rebuild the EIP-712 digest from DESIGN.md's types and the domain ("CityPoints", "1", chain id, verifying
 contract), recover the signer with eth-account and compare it with the resident; for contract wallets
-(EIP-1271) ask the wallet's isValidSignature at that block.
+(EIP-1271) take the wallet's isValidSignature answer the contract got inside the transaction (callTracer), so a
+wallet is judged as it stood at that moment, not after its block; a node that does not trace is asked with
+eth_call at the block before and at the block itself (the states around the transaction).
 
 The contracts already refuse a bad signature, so on an honest node every check passes; the auditor repeats it
 so that a node, a contract upgrade or a tampered history that accepted a consent the resident never signed is
@@ -99,35 +101,32 @@ def check_intents(rpc: Rpc, chain_id: int, intents: list[dict]) -> list[Problem]
         return problems
     hashes = sorted({i["tx"] for i in intents})
     txs = dict(zip(hashes, rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes])))
+    traces: dict[str, dict | None] = {}
     for intent in intents:
         tx = txs.get(intent["tx"])
         if isinstance(tx, RpcError) or tx is None:
             problems.append(_p(UNVERIFIABLE, "tx-not-found", "transaction of the intent not found", intent))
             continue
-        call = _find_call(rpc, intent, tx)
+        call = _find_call(rpc, intent, tx, traces)
         if call is None:
             problems.append(_p(UNVERIFIABLE, "calldata-not-found", f"no {intent['type']} call to {intent['contract']} "
                                                                    f"with this resident and nonce in the transaction",
                                intent))
             continue
-        problems += check_call(rpc, chain_id, intent, *call)
+        problems += check_call(rpc, chain_id, intent, *call, traces=traces)
     return problems
 
 
-def check_call(rpc: Rpc, chain_id: int, intent: dict, m: dict, caller: str | None) -> list[Problem]:
+def check_call(rpc: Rpc, chain_id: int, intent: dict, m: dict, caller: str | None, *,
+               traces: dict | None = None) -> list[Problem]:
     """Check one decoded call `m` against the event's `intent`: signed fields, deadline, minimum, submitter, and
-    that the signature is the resident's (their key, or their EIP-1271 wallet at that block)."""
+    that the signature is the resident's (their key, or their EIP-1271 wallet when the transaction ran)."""
     problems = check_message(intent, m, caller)
     d = digest(intent["type"], chain_id, intent["contract"], m)
     signer = recover(d, m["signature"])
     if signer == intent["resident"]:
         return problems
-    data = _IS_VALID + abi_encode(["bytes32", "bytes"], [d, m["signature"]]).hex()
-    try:
-        answer = rpc.call("eth_call", [{"to": intent["resident"], "data": data}, hex(intent["block"])])
-    except RpcError:
-        answer = None
-    if isinstance(answer, str) and answer[:10] == EIP1271_MAGIC:
+    if _wallet_accepted(rpc, intent, d, m["signature"], {} if traces is None else traces):
         return problems
     problems.append(_p(MISMATCH, "signer-mismatch",
                        f"{intent['type']} of {intent['resident']} was signed by {signer}, not by the resident (and no "
@@ -158,23 +157,68 @@ def check_message(intent: dict, m: dict, caller: str | None) -> list[Problem]:
     return problems
 
 
-def _find_call(rpc: Rpc, intent: dict, tx: dict) -> tuple[dict, str | None] | None:
+def _wallet_accepted(rpc: Rpc, intent: dict, digest_: bytes, signature: bytes, traces: dict) -> bool:
+    """Whether the resident's EIP-1271 wallet accepted `signature` over `digest_` when the transaction ran: its
+    isValidSignature call with these arguments inside the transaction answered the magic value. Without a trace,
+    eth_call at the block before (the state before the transaction's block) or at the block itself."""
+    resident = intent["resident"]
+    trace = _trace(rpc, intent["tx"], traces)
+    if trace is not None:
+        for frame in _frames(trace):
+            if (frame.get("to") or "").lower() != resident or (frame.get("input") or "")[:10] != _IS_VALID:
+                continue
+            try:
+                h, sig = abi_decode(["bytes32", "bytes"], bytes.fromhex(frame["input"][10:]))
+            except Exception:  # noqa: BLE001 - a malformed call is not this one
+                continue
+            if h == digest_ and sig == bytes(signature) and not frame.get("error") \
+                    and (frame.get("output") or "")[:10] == EIP1271_MAGIC:
+                return True
+        return False
+    data = _IS_VALID + abi_encode(["bytes32", "bytes"], [digest_, signature]).hex()
+    for block in (intent["block"] - 1, intent["block"]):
+        try:
+            answer = rpc.call("eth_call", [{"to": resident, "data": data}, hex(max(block, 0))])
+        except RpcError:
+            continue
+        if isinstance(answer, str) and answer[:10] == EIP1271_MAGIC:
+            return True
+    return False
+
+
+def _trace(rpc: Rpc, tx_hash: str, traces: dict) -> dict | None:
+    """The transaction's callTracer trace, or None where the node does not trace (kept per transaction)."""
+    if tx_hash not in traces:
+        try:
+            trace = rpc.call("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
+        except RpcError:
+            trace = None
+        traces[tx_hash] = trace if isinstance(trace, dict) else None
+    return traces[tx_hash]
+
+
+def _frames(trace: dict):
+    """Every call frame of a callTracer trace, in execution order."""
+    stack = [trace]
+    while stack:
+        frame = stack.pop()
+        yield frame
+        stack.extend(reversed(frame.get("calls") or []))
+
+
+def _find_call(rpc: Rpc, intent: dict, tx: dict, traces: dict) -> tuple[dict, str | None] | None:
     """(decoded call, its caller) of the call in `tx` that spent the intent's nonce."""
     selector, contract = SELECTORS[intent["type"]], intent["contract"]
     candidates: list[tuple[str, str | None]] = []
     if (tx.get("to") or "").lower() == contract and tx["input"][:10] == selector:
         candidates.append((tx["input"], tx["from"].lower()))
     else:  # called through another contract (a multicall, a wallet): find the inner call in the trace
-        try:
-            trace = rpc.call("debug_traceTransaction", [intent["tx"], {"tracer": "callTracer"}])
-        except RpcError:
+        trace = _trace(rpc, intent["tx"], traces)
+        if trace is None:
             return None
-        stack = [trace]
-        while stack:
-            frame = stack.pop()
+        for frame in _frames(trace):
             if (frame.get("to") or "").lower() == contract and (frame.get("input") or "")[:10] == selector:
                 candidates.append((frame["input"], (frame.get("from") or "").lower() or None))
-            stack.extend(reversed(frame.get("calls") or []))
     for data, caller in candidates:
         try:
             m = decode_call(intent["type"], data)

@@ -216,6 +216,12 @@ def tamper(audit_city) -> Tamper:
 
 
 @pytest.fixture
+def tamper_on():
+    """Tamper with another chain than the audit city's: tamper_on(w3, addresses)."""
+    return Tamper
+
+
+@pytest.fixture
 def run_audit(audit_city):
     """Audit the city's chain in-process: run_audit(**AuditOptions overrides) -> AuditResult."""
     from ledger_node.audit.run import AuditOptions, audit

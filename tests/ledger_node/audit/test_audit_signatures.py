@@ -60,7 +60,9 @@ def test_checkCall_contractWallet_acceptsOwnerRejectsOthers(audit_city, run_audi
     rpc = Rpc(audit_city.url)
     tx = rpc.call("eth_getTransactionByHash", [intent["tx"]])
     genuine = decode_call("RedemptionConsent", tx["input"])
-    assert check_call(rpc, audit_city.w3.eth.chain_id, intent, genuine, tx["from"].lower()) == []  # via EIP-1271
+    traces: dict = {}
+    assert check_call(rpc, audit_city.w3.eth.chain_id, intent, genuine, tx["from"].lower(), traces=traces) == []
+    assert traces[intent["tx"]] is not None  # the wallet's answer inside the transaction, read from its trace
     stranger = Account.create()
     forged = dict(genuine, signature=stranger.unsafe_sign_hash(
         digest("RedemptionConsent", audit_city.w3.eth.chain_id, intent["contract"], genuine)).signature)
@@ -74,3 +76,30 @@ def test_checkIntents_calldataOfAnotherTransaction_isUnverifiable(audit_city, ru
     intent = dict(intent, nonce="0x" + os.urandom(32).hex())
     (p,) = check_intents(Rpc(audit_city.url), audit_city.w3.eth.chain_id, [intent])
     assert p.code == "calldata-not-found"
+
+
+class _NodeWithoutTracing(Rpc):
+    """A node that refuses debug_traceTransaction (as a public port may): the real node for everything else."""
+
+    def call(self, method, params=None):
+        if method == "debug_traceTransaction":
+            from ledger_node.audit.rpc import RpcError
+
+            raise RpcError(method, {"code": -32601, "message": "method not allowed"})
+        return super().call(method, params)
+
+
+def test_checkCall_contractWallet_withoutTracing_askedAroundTheBlock(audit_city, run_audit):
+    """Where the node does not trace (no in-transaction answer to read), the wallet is asked with eth_call around the
+    transaction's block: the owner's consent still passes, a stranger's is still refused."""
+    intent = _intent_of_last_redeem(audit_city, run_audit, audit_city.wallet)
+    untraced = _NodeWithoutTracing(audit_city.url)
+    tx = untraced.call("eth_getTransactionByHash", [intent["tx"]])
+    genuine = decode_call("RedemptionConsent", tx["input"])
+    chain_id = audit_city.w3.eth.chain_id
+    assert check_call(untraced, chain_id, intent, genuine, tx["from"].lower()) == []
+    stranger = Account.create()
+    forged = dict(genuine, signature=stranger.unsafe_sign_hash(
+        digest("RedemptionConsent", chain_id, intent["contract"], genuine)).signature)
+    (p,) = check_call(untraced, chain_id, intent, forged, tx["from"].lower())
+    assert p.code == "signer-mismatch" and p.evidence["recovered"] == stranger.address.lower()
