@@ -141,7 +141,7 @@ class DemoCity:
             redemptions.append(redemption.functions.redeem(*msg.values(), sig))
         receipts = chain.transact_many(w3, self.relayer, redemptions)
         refunds = []
-        for receipt in receipts[::20]:
+        for receipt in receipts[::21]:  # one redemption at each of ten merchants (every 20th was one merchant's all)
             (event,) = redemption.events.Redeemed().process_receipt(receipt, errors=DISCARD)
             r = event["args"]
             parts = [(p["scheme"], p["points"], p["credits"]) for p in r["parts"]]
