@@ -13,28 +13,50 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange_api import metrics
-from exchange_api.errors import ApiError
+from exchange_api.errors import ApiError, NotFound
 from exchange_api.routers import (exchanges, health, onboarding, public, redemption_requests, redemptions, refunds,
                                   residents, webhooks)
 from exchange_api.relayer_lease import LeaseHeld
+from exchange_api.request_limits import BodyLimit, FailureLimiter, parse_networks
 from exchange_api.runtime import Runtime
 from exchange_api.settings import Settings, get_settings
+from ledger_node import paths
 
 log = logging.getLogger("citypoints.api")
 WALLET_DIST = Path(__file__).resolve().parent / "wallet" / "dist"
+SWAGGER_UI = paths.NODE_MODULES / "swagger-ui-dist"  # npm swagger-ui-dist (package.json), served at /docs/
+SWAGGER_FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
 
 DESCRIPTION = """CityPoints Exchange API: merchants redeem residents' points, residents read balances and sign
 consents and exchange intents, the onboarding authority registers residents, auditors read clearing.
 
 Merchants authenticate with `Authorization: Bearer <key>`. Every state-changing request accepts `Idempotency-Key`.
-Errors: `{"error": {"code", "message", "requestId"}}`. Credits are integers in credit cents (2 decimals);
-rates are credit cents per point scaled by 1e6."""
+Errors: `{"error": {"code", "message", "requestId", "field"?}}`. Credits are integers in credit cents (2 decimals);
+rates are credit cents per point scaled by 1e6.
+
+Limits: every integer is checked against the type it takes on chain (credits uint96, scheme ids and exchange
+amounts uint256, signed deadlines uint64): out of range is 422 `invalid_request` naming the field. A body over
+1 MiB (`CITYPOINTS_MAX_BODY_BYTES`) is 413 `body_too_large`. Requests are rate-limited per API key (token bucket:
+`CITYPOINTS_RATE_LIMIT_PER_S` a second, bursts of `CITYPOINTS_RATE_LIMIT_BURST`; public calls without a key per
+client address): 429 `rate_limited` with `Retry-After`. A client address that sent more than
+`CITYPOINTS_AUTH_FAILURES_PER_MIN` (10) wrong API keys in a minute is answered 429 `too_many_auth_failures` with
+`Retry-After` until the minute has passed. `X-Forwarded-For` counts only from `CITYPOINTS_TRUSTED_PROXIES`."""
+
+# Security headers on every answer; pages get the policy their content needs (no inline scripts anywhere)
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+WALLET_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+              "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer")]
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
@@ -61,15 +83,72 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             await rt.stop()
 
     app = FastAPI(title="CityPoints Exchange API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+                  docs_url=None, openapi_url="/openapi.json", redoc_url=None)
+    app.state.auth_failures = FailureLimiter(settings.auth_failures_per_min, settings.auth_failure_sources)
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     for module in (health, redemptions, refunds, redemption_requests, residents, exchanges, onboarding, webhooks,
                    public):
         app.include_router(module.router)
+    _docs(app)
     _errors(app)
     if WALLET_DIST.is_dir():  # the wallet page (a later issue) is served as static files when built
         from fastapi.staticfiles import StaticFiles
         app.mount("/wallet", StaticFiles(directory=WALLET_DIST, html=True), name="wallet")
-    return RequestContext(app)
+    return RequestContext(SecurityHeaders(BodyLimit(app, settings.max_body_bytes)))
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>CityPoints Exchange API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"><p>Loading the API reference… (the machine-readable document:
+<a href="/openapi.json">/openapi.json</a>)</p></div>
+<script src="/docs/swagger-ui-bundle.js"></script><script src="/docs/init.js"></script></body></html>"""
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null,
+  deepLinking: true, presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout"});"""
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI from this installation's files (npm swagger-ui-dist), not a CDN: /docs works offline."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_page():
+        return HTMLResponse(DOCS_PAGE)
+
+    @app.get("/docs/init.js", include_in_schema=False)
+    async def docs_init():
+        return Response(DOCS_INIT, media_type="text/javascript")
+
+    @app.get("/docs/{asset}", include_in_schema=False)
+    async def docs_asset(asset: str):
+        path = SWAGGER_UI / asset
+        if asset not in SWAGGER_FILES or not path.is_file():
+            raise NotFound("no such file (Swagger UI's files come from npm swagger-ui-dist: make setup)")
+        return FileResponse(path, media_type=SWAGGER_FILES[asset], headers={"Cache-Control": "max-age=86400"})
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: X-Content-Type-Options, X-Frame-Options, Referrer-Policy and a
+    Content-Security-Policy on every answer (the wallet's own policy on its pages, Swagger UI's on /docs)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __getattr__(self, name):
+        return getattr(self.app, name)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        csp = WALLET_CSP if path.startswith("/wallet") else DOCS_CSP if path.startswith("/docs") else API_CSP
+        extra = SECURITY_HEADERS + [(b"content-security-policy", csp.encode())]
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", ())}
+                message["headers"] = list(message.get("headers", ())) + [h for h in extra if h[0] not in present]
+            await send(message)
+        await self.app(scope, receive, send_with_headers)
 
 
 _ID_PREFIX = secrets.token_hex(4)  # this process; the counter numbers its requests
@@ -133,6 +212,14 @@ def _errors(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         err = ApiError(str(exc.detail), code=code, status=exc.status_code)
         return JSONResponse(err.body(_request_id(request)), exc.status_code)
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def unstorable(request: Request, exc: sqlalchemy.exc.DataError):
+        # a value the database cannot hold (a NUL character in a text, ...); the transaction was rolled back
+        log.warning("unstorable value in %s %s: %s", request.method, request.url.path, exc.orig)
+        err = ApiError("the request holds a value that cannot be stored (e.g. a NUL character)",
+                       code="invalid_request", status=422)
+        return JSONResponse(err.body(_request_id(request)), 422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -34,6 +34,9 @@ class ChainRevert(Exception):
         self.args_ = args
 
 
+NODE_LIMIT_EXCEEDED = -32005  # the node's read limits (ledger_node/read_gate.py): nothing was done, retry later
+
+
 class RpcFailure(Exception):
     """The node answered with an error that is not a revert (e.g. nonce too low)."""
 
@@ -162,6 +165,8 @@ def _unwrap(answer: dict):
         raise ChainRevert(*(decoded or (None, ())))
     if "revert" in message.lower():
         raise ChainRevert(None, ())
+    if isinstance(err, dict) and err.get("code") == NODE_LIMIT_EXCEEDED:
+        raise NodeUnavailable(f"the ledger node is busy; retry shortly ({message})")
     raise RpcFailure(message, err.get("code") if isinstance(err, dict) else None)
 
 

@@ -48,6 +48,16 @@ def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the 
     if stop:
         raise typer.Exit(_stop())
     settings = _settings()
+    missing = settings.missing_secrets()
+    if missing:
+        err.print("[red]not starting: missing secrets.[/red] Set " + ", ".join(missing)
+                  + " (base64 keys: 32 random bytes each; relayer keys: comma-separated 0x-hex private keys with "
+                  "RELAYER_ROLE; CITYPOINTS_ONBOARDING_KEY to register residents), or CITYPOINTS_DEV_SECRETS=true "
+                  "for a demo on this machine (keys created under var/keys/api/, accounts from var/demo.json).",
+                  soft_wrap=True)
+        raise typer.Exit(2)
+    os.umask(0o077)  # what the service creates (database, its log, its pid file) is readable by its owner only
+    _private_dir(_pid_file().parent)
     host = host or settings.host
     port = port or settings.port
     url = f"http://{host}:{port}"
@@ -56,8 +66,7 @@ def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the 
             console.print(f"already running: {url}")
             return
         log = _pid_file().parent / "api.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
+        with open_private_log(log) as out:
             proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
                                      "--host", host, "--port", str(port), "--no-access-log"],
                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -77,7 +86,24 @@ def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the 
     import uvicorn
 
     from exchange_api.app import create_app
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+    # proxy_headers off: X-Forwarded-For counts only from CITYPOINTS_TRUSTED_PROXIES (request_limits.py); uvicorn's
+    # own default believes it from 127.0.0.1, so any local client could name itself another address
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info", proxy_headers=False)
+
+
+def open_private_log(path):
+    """The service's log, for appending: created 0600 (tightened if an earlier version made it 0644) in a 0700
+    folder (request paths and errors name residents' addresses)."""
+    _private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.chmod(path, 0o600)
+    return os.fdopen(fd, "ab")
+
+
+def _private_dir(path) -> None:
+    """var/api/ (database, log, pid file): 0700, tightened when an earlier version made it 0755."""
+    path.mkdir(parents=True, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
 
 
 def _ready(url: str) -> bool:

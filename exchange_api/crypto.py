@@ -4,10 +4,15 @@
   so a row copied onto another resident does not decrypt.
 - `identity_hash(key, identity_number)` -> HMAC-SHA256 over the normalised identity number: without the key
   nobody can test a guessed number against the chain.
+- `fingerprint(key, data)` -> HMAC-SHA256 of other personal data (an onboarding request's idempotency
+  fingerprint): never a plain hash, which anyone could recompute from guessed data.
+- `session_token(key, subject, expires)` / `session_subject(key, token, now)`: a resident's short-lived bearer
+  token (HMAC-SHA256, key derived from the PII key), stateless.
 Nothing here logs or raises with the personal data in the message.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -42,3 +47,42 @@ def normalise_identity(identity_number: str) -> str:
 
 def identity_hash(key: bytes, identity_number: str) -> bytes:
     return hmac.new(key, normalise_identity(identity_number).encode(), hashlib.sha256).digest()
+
+
+def fingerprint(key: bytes, data: bytes) -> str:
+    return hmac.new(key, b"fingerprint\x00" + data, hashlib.sha256).hexdigest()
+
+
+TOKEN_PREFIX = "rtk_"
+
+
+def _token_key(key: bytes) -> bytes:
+    return hmac.new(key, b"citypoints resident session v1", hashlib.sha256).digest()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def session_token(key: bytes, subject: str, expires: int) -> str:
+    """`rtk_<subject:expires>.<mac>`: bearer of `subject` until `expires` (unix seconds)."""
+    body = f"{subject}:{expires}".encode()
+    mac = hmac.new(_token_key(key), body, hashlib.sha256).digest()
+    return TOKEN_PREFIX + _b64url(body) + "." + _b64url(mac)
+
+
+def session_subject(key: bytes, token: str, now: float) -> str | None:
+    """The subject of a valid, unexpired token; None otherwise."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    try:
+        body_text, mac_text = token[len(TOKEN_PREFIX):].split(".")
+        body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
+        mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
+        subject, expires = body.decode().rsplit(":", 1)
+        expires_at = int(expires)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not hmac.compare_digest(mac, hmac.new(_token_key(key), body, hashlib.sha256).digest()):
+        return None
+    return subject if now < expires_at else None

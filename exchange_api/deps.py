@@ -1,6 +1,11 @@
-"""Dependencies (FastAPI `Annotated`): the runtime, the caller (Bearer API key -> Principal), rate limits."""
+"""Dependencies (FastAPI `Annotated`): the runtime, the caller (Bearer API key -> Principal), rate limits.
+
+Rate limits: a token bucket per API key (`RATE_LIMIT_PER_S`, `RATE_LIMIT_BURST`), per client address for calls
+without a key; failed authentications per client address (`AUTH_FAILURES_PER_MIN`, request_limits.py): past the
+limit the address is answered 429 with Retry-After, before any key it sends is looked up."""
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated
 
@@ -9,6 +14,7 @@ from sqlalchemy import select
 
 from exchange_api.errors import Forbidden, RateLimited, Unauthorized
 from exchange_api.merchant_keys import hash_key
+from exchange_api.request_limits import client_address
 from exchange_api.runtime import Principal, Runtime
 from exchange_api.store.models import ApiKey, Merchant
 
@@ -23,13 +29,28 @@ async def get_runtime(request: Request) -> Runtime:
 RT = Annotated[Runtime, Depends(get_runtime)]
 
 
+def source(request: Request) -> str:
+    """The client's address (through trusted proxies only: request_limits.client_address)."""
+    return client_address(request.scope, request.app.state.trusted_proxies)
+
+
+def _refuse(request: Request, message: str) -> Unauthorized:
+    """A failed authentication: counted against its source, then 401."""
+    request.app.state.auth_failures.failed(source(request))
+    return Unauthorized(message, code="invalid_api_key")
+
+
 async def _principal(request: Request, rt: Runtime) -> Principal | None:
     header = request.headers.get("authorization")
     if not header:
         return None
+    wait = request.app.state.auth_failures.retry_after(source(request))
+    if wait is not None:
+        raise RateLimited("too many failed authentications from this address; retry later",
+                          code="too_many_auth_failures", headers={"Retry-After": str(max(1, math.ceil(wait)))})
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Unauthorized("use Authorization: Bearer <API key>", code="invalid_api_key")
+        raise _refuse(request, "use Authorization: Bearer <API key>")
     digest = hash_key(key.strip())
     hit = rt.auth_cache.get(digest)
     if hit is not None and hit[1] > time.monotonic():
@@ -47,7 +68,7 @@ async def _principal(request: Request, rt: Runtime) -> Principal | None:
             rt.auth_cache.clear()
         rt.auth_cache[digest] = (principal, time.monotonic() + AUTH_CACHE_S)
     if principal is None:
-        raise Unauthorized("unknown or revoked API key", code="invalid_api_key")
+        raise _refuse(request, "unknown or revoked API key")
     return principal
 
 
@@ -60,7 +81,7 @@ def _limit(rt: Runtime, key: str) -> None:
 async def any_caller(request: Request, rt: RT) -> Principal | None:
     """Public endpoints: an API key is optional; rate-limited per key, or per client address without one."""
     principal = await _principal(request, rt)
-    _limit(rt, principal.key_id if principal else "ip:" + (request.client.host if request.client else "?"))
+    _limit(rt, principal.key_id if principal else "ip:" + source(request))
     return principal
 
 

@@ -3,10 +3,13 @@ the first answer again (header `Idempotent-Replayed: true`); the same key with a
 `idempotency_key_reused`; a key whose first request is still running answers 409 `idempotency_in_progress`.
 Keys are scoped by the caller (API key, or the resident for resident-signed requests). 4xx answers are kept like
 successes (retrying them gives the same answer); 5xx answers are not kept, so a retry runs again.
+An answer that carries a secret (a webhook endpoint's signing secret: `idempotent(..., sealed=True)`) is kept
+only encrypted (AES-GCM with the PII key, bound to its scope and key), so the table never holds it in clear.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 from contextvars import ContextVar
@@ -18,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
+from exchange_api import crypto
 from exchange_api.errors import ApiError, Conflict, InvalidRequest
 from exchange_api.store.models import IdempotencyRecord
 
@@ -67,7 +71,7 @@ def keep_in(s, slot: Slot, status: int, payload: dict) -> None:
 
 
 async def idempotent(rt, request: Request, scope: str, body, handler: Handler, *,
-                     overlap: bool = False) -> JSONResponse:
+                     overlap: bool = False, sealed: bool = False) -> JSONResponse:
     key = request.headers.get("idempotency-key")
     if key is None:
         status, payload = await handler()
@@ -88,6 +92,7 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler, *
             await claim_write
         except IntegrityError:
             return await _replay(rt, scope, key, digest)
+    keep = (lambda p: _seal(rt, scope, key, p)) if sealed else (lambda p: p)
     token = _SLOT.set(slot if overlap else None)
     try:
         status, payload = await handler()
@@ -102,7 +107,7 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler, *
             await rt.store.write(lambda s: _forget(s, scope, key))
             raise
         payload, status = exc.body(request.state.request_id), exc.status
-        await rt.store.write(lambda s: _keep(s, scope, key, status, payload), isolated=False)
+        await rt.store.write(lambda s: _keep(s, scope, key, status, keep(payload)), isolated=False)
         return JSONResponse(payload, status, headers=exc.headers)
     except BaseException:
         if await _ours(claim_write):  # an unexpected failure: let a retry run again
@@ -111,7 +116,7 @@ async def idempotent(rt, request: Request, scope: str, body, handler: Handler, *
     finally:
         _SLOT.reset(token)
     if not slot.kept:
-        await rt.store.write(lambda s: _keep(s, scope, key, status, payload), isolated=False)
+        await rt.store.write(lambda s: _keep(s, scope, key, status, keep(payload)), isolated=False)
     return JSONResponse(payload, status)
 
 
@@ -134,7 +139,23 @@ async def _replay(rt, scope: str, key: str, digest: str) -> JSONResponse:
     if prior.status_code is None:
         raise Conflict("the first request with this Idempotency-Key is still running",
                        code="idempotency_in_progress")
-    return JSONResponse(json.loads(prior.body), prior.status_code, headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(_unseal(rt, scope, key, json.loads(prior.body)), prior.status_code,
+                        headers={"Idempotent-Replayed": "true"})
+
+
+SEALED = "$sealed"
+
+
+def _seal(rt, scope: str, key: str, payload: dict) -> dict:
+    blob = crypto.seal_bytes(rt.pii_key, f"idempotency:{scope}:{key}", json.dumps(payload).encode())
+    return {SEALED: base64.b64encode(blob).decode()}
+
+
+def _unseal(rt, scope: str, key: str, stored: dict) -> dict:
+    if isinstance(stored, dict) and set(stored) == {SEALED}:
+        blob = base64.b64decode(stored[SEALED])
+        return json.loads(crypto.unseal_bytes(rt.pii_key, f"idempotency:{scope}:{key}", blob))
+    return stored
 
 
 def _keep(s, scope, key, status, payload):

@@ -8,6 +8,12 @@ re-sent as the same bytes, or re-signed with a fresh nonce when its nonce went t
 resident-signed intent can never be executed twice (its nonce is spent on chain: checked with `nonceUsed`
 before re-signing); a refund is re-signed only when the chain's refunded total shows it did not happen.
 
+A send is never taken for a failure unless the node's answer says the transaction was not taken and never will
+be (`send_outcome`). A send that timed out, a dropped connection, a gateway's "the ledger engine is not answering"
+(the transaction may be in the engine already), "already known" (it is): its record stays pending, the tracker
+settles it if it mines, and `reconcile()` runs once the node answers again to find out from a receipt, the pool or
+the nonce on chain.
+
 Nonces: one counter per relayer account (issuer_sdk's AsyncNonceManager), taken, signed, persisted and sent
 under one lock; accounts are used round-robin so several transactions are in flight at once.
 Confirmation: `run_tracker` follows new blocks; a transaction it waits for that emitted an outcome event
@@ -27,7 +33,7 @@ from typing import Awaitable, Callable
 from sqlalchemy import bindparam, insert, select
 
 from exchange_api import metrics
-from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, RpcFailure, _unwrap, hex0x, unhex
+from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, hex0x, unhex
 from exchange_api.errors import NodeUnavailable
 from exchange_api.store.db import Store
 from exchange_api.store.models import RelayedTransaction
@@ -42,7 +48,59 @@ OnMined = Callable[[list[tuple[RelayedTransaction, dict, tuple | None]]], Awaita
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
 MAX_SENDS_IN_FLIGHT = 4
+SEND_TIMEOUT_S = 10.0  # the longest a send batch's answer is waited for; after it, its outcome is unknown
+RECONCILE_EVERY_S = 1.0  # while sends' outcomes are unknown, reconcile() at most this often (the node may be busy)
 HEAD_FRESH_S = 1.0  # a polled head older than this is not vouched for (current_head)
+
+
+# What a node's answer to eth_sendRawTransaction says of the transaction (send_outcome)
+ACCEPTED = "accepted"        # the node has it (its hash came back)
+KNOWN = "known"              # the node had it already: as good as accepted
+NONCE_TAKEN = "nonce_taken"  # its nonce is used on chain: by this very transaction (a send that timed out and was
+#                              retried) or by another one; a receipt for its hash tells which (reconcile)
+REFUSED = "refused"          # the node checked it and will never take it as it is
+UNKNOWN = "unknown"          # anything else: it may be in the node, or not
+
+_KNOWN_TEXT = ("already known", "already imported", "known transaction")
+_NONCE_TAKEN_TEXT = ("nonce too low", "nonce is too low", "already used")
+_REFUSED_TEXT = (
+    "insufficient funds", "upfront cost exceeds",                        # the relayer account cannot pay the gas
+    "intrinsic gas too low", "intrinsic gas too high", "intrinsic gas exceeds",   # its gas: below the cost,
+    "exceeds block gas limit", "gas limit exceeds",                                 # or above a block's limit
+    "invalid signature", "invalid sender", "invalid chain id", "transaction type not supported",
+    "underpriced", "fee cap", "max fee per gas less than", "priority fee", "oversized data",
+    "failed to decode", "revert")                                        # a revert found by the node's own check
+INVALID_PARAMS = -32602
+
+
+def send_outcome(answer: dict) -> str:
+    """What one JSON-RPC answer to eth_sendRawTransaction means for the transaction sent: ACCEPTED, KNOWN,
+    NONCE_TAKEN, REFUSED or UNKNOWN (the constants above). The only place that decides it.
+
+    REFUSED is kept for the node's own validation of the transaction, which is final for those bytes: the relayer
+    account cannot pay (insufficient funds), its gas is below the intrinsic cost or above the block's limit, a
+    signature, chain id, type or fee the node does not take, bytes it cannot decode (-32602 invalid params), a
+    revert (the relayer does not estimate gas; a node that simulates on admission would say so). Such a
+    transaction was not taken, so its record fails at once.
+    "Nonce too low" is not a refusal of the transaction by itself: it is this transaction's nonce that is used,
+    maybe by this transaction (the transport retries a send whose answer was lost), so a receipt decides: none
+    (the gateway serves a receipt once its block is journaled) and it is a refusal; one, and it mined.
+    Everything else is UNKNOWN and never fails a record: a gateway's -32603 ("the ledger engine is not
+    answering", "the engine gave no answer": the engine may hold the transaction), a node that is busy
+    (-32005), a missing answer in a batch, "nonce too high" (a gap that fills), any message not known here.
+    A timeout or a dropped connection has no answer at all: `_send_batch` takes it as UNKNOWN too."""
+    err = answer.get("error")
+    if not err:
+        return ACCEPTED if answer.get("result") else UNKNOWN
+    message = (err.get("message") if isinstance(err, dict) else str(err)) or ""
+    text = message.lower()
+    if any(t in text for t in _KNOWN_TEXT):
+        return KNOWN
+    if any(t in text for t in _NONCE_TAKEN_TEXT):
+        return NONCE_TAKEN
+    if any(t in text for t in _REFUSED_TEXT) or (isinstance(err, dict) and err.get("code") == INVALID_PARAMS):
+        return REFUSED
+    return UNKNOWN
 
 
 @dataclass(eq=False)
@@ -99,8 +157,9 @@ class RelayerAccount:
 
 class Relayer:
     def __init__(self, chain: ChainClient, store: Store, relayer_keys: list[str], *,
-                 onboarding_key: str | None = None, poll_s: float = 0.02):
+                 onboarding_key: str | None = None, poll_s: float = 0.02, send_timeout_s: float = SEND_TIMEOUT_S):
         self.chain = chain
+        self.send_timeout_s = send_timeout_s
         self.store = store
         self.accounts = [RelayerAccount(chain, k) for k in relayer_keys]
         self.onboarding = RelayerAccount(chain, onboarding_key) if onboarding_key else None
@@ -110,7 +169,9 @@ class Relayer:
         self._sender: asyncio.Task | None = None
         self._unsent: list[_Job] = []          # persisted, not sent yet (_start_sends)
         self._sending: set[asyncio.Task] = set()
-        self._resend_needed = False
+        self._resend_needed = False  # a send's outcome is unknown: reconcile() once the node answers
+        self.unanswered_sends = 0    # sends whose outcome was unknown (metrics, tests)
+        self._reconcile_after = 0.0  # time.monotonic() before which the tracker does not reconcile again
         self._waiters: dict[str, asyncio.Future] = {}
         self._since: dict[str, float] = {}
         self.on_mined: OnMined | None = None
@@ -135,9 +196,10 @@ class Relayer:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
 
         Submissions queue up and go out in batches (`_persist_batch`, `_send_batch`). The caller has its hash as
-        soon as the transaction is persisted: from then on it is the relayer's to deliver (a node that cannot be
-        reached leaves it `signed` and `reconcile()` sends it when the node is back; one the node refuses fails
-        its record, as a revert in a block would). Raises what `persist_with` raised (nothing was sent).
+        soon as the transaction is persisted: from then on it is the relayer's to deliver (a send whose outcome is
+        unknown leaves it `signed` and `reconcile()` finds out when the node is back; one the node refuses for
+        good, `send_outcome`, fails its record as a revert in a block would). Raises what `persist_with` raised
+        (nothing was sent).
         """
         if self.lease is not None:
             self.lease.require()
@@ -247,28 +309,61 @@ class Relayer:
                     job.future.set_result(job.hash)
 
     async def _send_batch(self, jobs: list["_Job"]) -> None:
-        """Send a persisted batch in one JSON-RPC batch. A transaction the node refuses outright (not a revert
-        in a block: a malformed or unacceptable transaction) fails its record as a mined revert would, so the
-        merchant learns it from the record and its webhook."""
+        """Send a persisted batch in one JSON-RPC batch. Each answer is read by `send_outcome`: a transaction the
+        node refuses for good fails its record as a mined revert would, so the merchant learns it from the record
+        and its webhook; any answer that leaves a doubt (none within `send_timeout_s`, a dropped connection, an
+        error that does not say the node checked the transaction and will not take it) leaves the record pending:
+        the tracker settles it if it mines, and reconcile() decides once the node answers again."""
         for job in jobs:  # each with its own transaction, or the filler that took its nonce
             self._watch(job.hash)
         try:
-            answers = await self.chain.batch([("eth_sendRawTransaction", [hex0x(job.raw)]) for job in jobs])
-        except NodeUnavailable:
-            self._resend_needed = True  # persisted as signed: reconcile() sends them once the node answers again
+            answers = await asyncio.wait_for(
+                self.chain.batch([("eth_sendRawTransaction", [hex0x(job.raw)]) for job in jobs]), self.send_timeout_s)
+        except (NodeUnavailable, asyncio.TimeoutError) as exc:
+            self._unanswered(jobs, f"no answer: {type(exc).__name__}")
             return
-        refused = []
+        refused, doubtful, nonce_taken = [], [], []
         for job, answer in zip(jobs, answers):
-            try:
-                _unwrap(answer)
-            except (ChainRevert, RpcFailure) as exc:
-                log.warning("relayer: the node refused %s %s: %s", job.kind, job.subject_id, exc)
+            outcome = send_outcome(answer)
+            if outcome in (ACCEPTED, KNOWN):
+                continue
+            why = (answer.get("error") or {}).get("message") or outcome
+            if outcome == REFUSED:
+                log.warning("relayer: the node refused %s %s: %s", job.kind, job.subject_id, why)
                 job.account.nonces.reset()  # the node did not take this nonce: ask it again next time
                 refused.append(job)
+            elif outcome == NONCE_TAKEN:
+                job.account.nonces.reset()  # this counter is behind the chain, whoever took the nonce
+                nonce_taken.append(job)
+            else:
+                doubtful.append((job, why))
+        if nonce_taken:  # by this very transaction (a retried send) when it has a receipt; else by another one
+            try:
+                receipts = await self.chain.batch([("eth_getTransactionReceipt", [job.hash]) for job in nonce_taken])
+            except NodeUnavailable:
+                receipts = [{"error": "no answer"}] * len(nonce_taken)
+            for job, receipt in zip(nonce_taken, receipts):
+                if receipt.get("error"):
+                    doubtful.append((job, "nonce too low, receipt unknown"))
+                elif not receipt.get("result"):
+                    log.warning("relayer: the nonce of %s %s went to another transaction", job.kind, job.subject_id)
+                    refused.append(job)
+                # mined: the tracker settles it from its receipt
+        if doubtful:
+            self._unanswered([job for job, _ in doubtful], doubtful[-1][1])
         if refused:
             await self._settle_refused(refused)
 
+    def _unanswered(self, jobs: list["_Job"], why: str) -> None:
+        """Sends whose outcome is unknown: their records stay pending (still watched: a receipt settles them) and
+        reconcile() runs once the node answers (receipt, pool, nonce on chain; the same bytes sent again)."""
+        self.unanswered_sends += len(jobs)
+        self._resend_needed = True
+        log.warning("relayer: %d send(s) without a definite answer (%s): pending until the chain says",
+                    len(jobs), why)
+
     async def _settle_refused(self, jobs: list["_Job"]) -> None:
+        """Fail the records of transactions the node refused for good (`send_outcome` REFUSED only)."""
         rejected = ("TransactionRejected", ())
         try:
             rows = await self.store.write(lambda s: _mark_refused(s, [job.hash for job in jobs]), isolated=False,
@@ -318,9 +413,10 @@ class Relayer:
                 await self.track_once(sweep=time.monotonic() >= sweep_at)
                 if time.monotonic() >= sweep_at:
                     sweep_at = time.monotonic() + 1.0
-                if self._resend_needed and (self.lease is None or self.lease.held):
-                    # a batch was persisted while the node was away: deliver it now
-                    self._resend_needed = False
+                if self._resend_needed and (self.lease is None or self.lease.held) \
+                        and time.monotonic() >= self._reconcile_after:
+                    # a send's outcome is unknown (the node was away, slow, or answered with a doubt): find out
+                    self._reconcile_after = time.monotonic() + RECONCILE_EVERY_S
                     await self.reconcile()
             except asyncio.CancelledError:
                 raise
@@ -397,29 +493,42 @@ class Relayer:
     # -- after a restart ----------------------------------------------------------------------------------
 
     async def reconcile(self) -> dict[str, int]:
-        """Finish every transaction persisted but not seen mined (see the module docstring)."""
+        """Finish every transaction persisted but not seen mined (see the module docstring). A node that does not
+        answer stops it; the tracker runs it again once the node answers (`_resend_needed`)."""
+        self._resend_needed = False
+        try:
+            return await self._reconcile()
+        except BaseException:
+            self._resend_needed = True
+            raise
+
+    async def _reconcile(self) -> dict[str, int]:
         rows = await self.store.run(lambda s: list(s.scalars(select(RelayedTransaction).where(
             RelayedTransaction.status.in_(("signed", "sent"))).order_by(RelayedTransaction.created_at))))
-        counts = {"mined": 0, "in_pool": 0, "resent": 0, "resigned": 0, "dropped": 0}
+        counts = {"mined": 0, "in_pool": 0, "resent": 0, "resigned": 0, "dropped": 0, "unknown": 0}
         by_address = {a.address: a for a in self.accounts + ([self.onboarding] if self.onboarding else [])}
         for row in rows:
-            receipt = await self.chain.request("eth_getTransactionReceipt", [row.tx_hash])
-            if receipt:
-                self._watch(row.tx_hash)
-                await self._settle([row.tx_hash])
+            if await self._mined_now(row):
                 counts["mined"] += 1
                 continue
             if await self.chain.request("eth_getTransactionByHash", [row.tx_hash]):
                 self._watch(row.tx_hash)
                 counts["in_pool"] += 1
                 continue
-            try:  # the node never got it (or lost it): the same bytes first
-                self._watch(row.tx_hash)
-                await self.chain.request("eth_sendRawTransaction", [row.raw])
+            # the node never got it (or lost it): the same bytes first
+            self._watch(row.tx_hash)
+            outcome = send_outcome((await self.chain.batch([("eth_sendRawTransaction", [row.raw])]))[0])
+            if outcome in (ACCEPTED, KNOWN):
                 counts["resent"] += 1
                 continue
-            except (RpcFailure, ChainRevert):
-                self._unwatch(row.tx_hash)
+            if outcome == UNKNOWN:  # still no answer that settles it: never re-signed on a doubt
+                self._resend_needed = True
+                counts["unknown"] += 1
+                continue
+            if outcome == NONCE_TAKEN and await self._mined_now(row):  # by this very transaction, meanwhile
+                counts["mined"] += 1
+                continue
+            self._unwatch(row.tx_hash)  # its nonce went to another transaction, or the node refuses it for good
             if row.kind == "filler" or await self._already_done(row):
                 await self.store.write(lambda s, h=row.tx_hash: _set_status(s, h, "replaced"))
                 counts["dropped"] += 1
@@ -444,6 +553,14 @@ class Relayer:
                 await self.on_mined([(row, {"replacedBy": new_hash}, None)])
             counts["resigned"] += 1
         return counts
+
+    async def _mined_now(self, row: RelayedTransaction) -> bool:
+        """Whether `row`'s transaction has a receipt; if so it is settled from it."""
+        if not await self.chain.request("eth_getTransactionReceipt", [row.tx_hash]):
+            return False
+        self._watch(row.tx_hash)
+        await self._settle([row.tx_hash])
+        return True
 
     async def _already_done(self, row: RelayedTransaction) -> bool:
         """Whether the chain already shows what `row` was sent to do (so it must not be re-signed)."""

@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 BYTES32 = r"^0x[0-9a-fA-F]{64}$"
 SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
-UINT96_MAX = 2**96 - 1
+# the types these values take on chain (contracts/*.sol): out of range is 422 naming the field, before anything
+# is signed, stored or sent. Deadlines are uint256 on chain; the API takes them up to uint64 (year 584 billion)
+UINT64_MAX = 2**64 - 1
+UINT96_MAX = 2**96 - 1  # credits: Redemption stores them as uint96
+UINT256_MAX = 2**256 - 1
 T = TypeVar("T")
 
 
@@ -69,8 +73,10 @@ class ConsentIn(Model):
     credits: int = Field(gt=0, le=UINT96_MAX, description="credit cents")
     orderRef: str = Field(pattern=BYTES32)
     nonce: str = Field(pattern=BYTES32)
-    deadline: int = Field(ge=0, lt=2**256)
-    signature: str = Field(pattern=SIGNATURE)
+    deadline: int = Field(ge=0, le=UINT64_MAX, description="unix seconds (uint64)")
+    signature: str = Field(pattern=SIGNATURE, description="65 bytes r || s || v: low s, v 27 or 28 (an EOA's, as "
+                                                          "the contract's ECDSA takes it); a contract wallet's "
+                                                          "EIP-1271 signature is checked by the chain")
     wait: bool = Field(True, description="false: answer at once as pending (confirmation by webhook)")
 
 
@@ -161,9 +167,9 @@ class ActivityOut(BaseModel):
 
 class QuoteIn(Model):
     resident: str = Field(pattern=ADDRESS)
-    fromScheme: int = Field(gt=0, lt=2**256)
-    toScheme: int = Field(gt=0, lt=2**256)
-    points: int = Field(gt=0, lt=2**256)
+    fromScheme: int = Field(gt=0, le=UINT256_MAX)
+    toScheme: int = Field(gt=0, le=UINT256_MAX)
+    points: int = Field(gt=0, le=UINT256_MAX)
     slippage: int = Field(0, ge=0, le=10_000, description="basis points the resident accepts below the quote")
 
 
@@ -181,12 +187,12 @@ class QuoteOut(BaseModel):
 
 class IntentIn(Model):
     resident: str = Field(pattern=ADDRESS)
-    fromScheme: int = Field(gt=0, lt=2**256)
-    toScheme: int = Field(gt=0, lt=2**256)
-    points: int = Field(gt=0, lt=2**256)
-    minReceived: int = Field(ge=0, lt=2**256)
+    fromScheme: int = Field(gt=0, le=UINT256_MAX)
+    toScheme: int = Field(gt=0, le=UINT256_MAX)
+    points: int = Field(gt=0, le=UINT256_MAX)
+    minReceived: int = Field(ge=0, le=UINT256_MAX)
     nonce: str = Field(pattern=BYTES32)
-    deadline: int = Field(ge=0, lt=2**256)
+    deadline: int = Field(ge=0, le=UINT64_MAX, description="unix seconds (uint64)")
     signature: str = Field(pattern=SIGNATURE)
     wait: bool = True
 

@@ -1,9 +1,11 @@
 """The API's settings: environment variables with the prefix CITYPOINTS_ (pydantic-settings), checked at start-up.
 
 A bad value stops the service before it answers anything (fail fast). Secrets (the PII encryption key, the
-identity HMAC key, relayer and onboarding keys) come from the environment; with `dev_secrets` (the default on the
-embedded single-machine deployment) the missing ones are created once under var/keys/api/ (owner-only files), and
-the relayer/onboarding keys fall back to the demo city's accounts in var/demo.json.
+identity HMAC key, relayer and onboarding keys) come from the environment. `dev_secrets` is off by default: the
+service refuses to start without them (`Settings.missing_secrets`, checked by `citypoints serve`). With
+`CITYPOINTS_DEV_SECRETS=true` (the demo city: `make up` sets it) the missing ones are created once under
+var/keys/api/ (owner-only files), and the relayer/onboarding keys fall back to the demo city's accounts in
+var/demo.json.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger_node import paths
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     identity_hmac_key: SecretStr | None = None  # >= 32 bytes, HMAC-SHA256 of identity numbers
     relayer_keys: SecretStr | None = None  # comma-separated private keys, each holding RELAYER_ROLE
     onboarding_key: SecretStr | None = None  # private key holding ONBOARDING_ROLE
-    dev_secrets: bool = True
+    dev_secrets: bool = False  # demo only: create missing keys under var/keys/api/, accounts from var/demo.json
 
     # Behaviour
     confirm_timeout_s: float = Field(30.0, gt=0)
@@ -53,11 +55,36 @@ class Settings(BaseSettings):
     indexer_poll_s: float = Field(0.2, gt=0)
     indexer_range: int = Field(2000, ge=1)
 
-    # Webhooks
+    # Webhooks, residents' sessions (privacy): no requests to internal addresses, no secrets in clear
     webhook_tolerance_s: int = Field(300, ge=1)
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_backoff_s: float = Field(1.0, gt=0)
-    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_timeout_s: float = Field(5.0, gt=0)  # a whole delivery: resolve, connect, send, first answer
+    webhook_allow_http: bool = False  # development only: plain http:// webhook URLs
+    # development / on-premises only: deliver to private, loopback, link-local, CGNAT, ... addresses
+    webhook_allow_private_targets: bool = False
+    webhook_max_in_flight: int = Field(64, ge=1)  # deliveries at once, at most one per endpoint
+    resident_login_window_s: int = Field(120, ge=10)  # a signed login's issuedAt: this close to now
+    resident_token_ttl_s: int = Field(300, ge=30, le=3600)  # a resident's bearer token lives this long
+
+    # Request limits: every bad or abusive request is bounded and answered 4xx in the error shape
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger bodies: 413 before more is read
+    auth_failures_per_min: int = Field(10, ge=1)  # wrong API keys a source may send a minute; then 429
+    auth_failure_sources: int = Field(10_000, ge=16)  # sources the failure limiter remembers (LRU beyond)
+    # addresses or CIDR networks of reverse proxies whose X-Forwarded-For names the client; empty (the
+    # default): X-Forwarded-For is ignored and the connection's address is the client's
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: str) -> str:
+        import ipaddress
+        for item in filter(None, (p.strip() for p in v.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"CITYPOINTS_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        return v
 
     @field_validator("database_url")
     @classmethod
@@ -94,14 +121,19 @@ class Settings(BaseSettings):
                     raise ValueError("account keys must be 32-byte hex private keys (comma-separated)")
         return v
 
-    @model_validator(mode="after")
-    def _secrets_present(self) -> "Settings":
-        if not self.dev_secrets:
-            missing = [n for n in ("pii_key", "identity_hmac_key", "relayer_keys") if getattr(self, n) is None]
-            if missing:
-                raise ValueError("missing secrets with CITYPOINTS_DEV_SECRETS=false: "
-                                 + ", ".join("CITYPOINTS_" + m.upper() for m in missing))
-        return self
+    def missing_secrets(self) -> list[str]:
+        """The environment variables the service needs and does not have (none with dev_secrets). Commands that
+        only read the store (`citypoints merchant ...`, migrations) do not need them."""
+        if self.dev_secrets:
+            return []
+        return ["CITYPOINTS_" + n.upper() for n in ("pii_key", "identity_hmac_key", "relayer_keys")
+                if getattr(self, n) is None]
+
+    def require_secrets(self) -> None:
+        missing = self.missing_secrets()
+        if missing:
+            raise RuntimeError("missing secrets: set " + ", ".join(missing) + " (and CITYPOINTS_ONBOARDING_KEY to "
+                               "register residents), or CITYPOINTS_DEV_SECRETS=true for a demo on this machine")
 
     # -- resolved values --------------------------------------------------------------------------------
 
@@ -128,11 +160,15 @@ class Settings(BaseSettings):
     def relayer_private_keys(self) -> list[str]:
         if self.relayer_keys is not None:
             return [k.strip() for k in self.relayer_keys.get_secret_value().split(",") if k.strip()]
+        if not self.dev_secrets:
+            raise RuntimeError("CITYPOINTS_RELAYER_KEYS is not set")
         return [a["privateKey"] for a in _demo().get("relayers", [])]
 
     def onboarding_private_key(self) -> str | None:
         if self.onboarding_key is not None:
             return self.onboarding_key.get_secret_value()
+        if not self.dev_secrets:
+            return None  # registering residents answers 503 onboarding_not_configured
         found = _demo().get("onboarding", [])
         return found[0]["privateKey"] if found else None
 
@@ -144,7 +180,7 @@ class Settings(BaseSettings):
             raise RuntimeError(f"CITYPOINTS_{name.upper()} is not set")
         path = paths.keys_dir() / "api" / f"{name}.b64"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(base64.b64encode(secrets.token_bytes(size)).decode())

@@ -1,7 +1,7 @@
 """One router per resource."""
 from exchange_api.schemas import ErrorResponse
 
-ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 422, 429, 503)}
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
 
 
 def wants_async(prefer: str | None, wait: bool) -> bool:

@@ -15,9 +15,10 @@ router = APIRouter(prefix="/v1/onboarding", tags=["onboarding"], responses=ERROR
              responses={202: {"model": ResidentOut}})
 async def register(request: Request, body: OnboardIn, rt: RT, authority: OnboardingKey):
     """Register a resident (onboarding authority keys only). Personal data is stored encrypted; the chain gets
-    the account and a keyed hash of the identity number. A second account for the same person: 409."""
-    # the idempotency fingerprint never stores personal data in clear: hash it first
-    import hashlib
-    import json
-    fingerprint = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
-    return await idempotent(rt, request, authority.key_id, fingerprint, lambda: onboarding.register(rt, body))
+    the account and a keyed hash of the identity number. A second account for the same person: 409. The same
+    registration again (same account and person) answers its state (201 registered, 202 pending); one the chain
+    refused can be sent again."""
+    # the idempotency fingerprint of personal data is keyed (HMAC with the identity key), never a plain hash
+    # anyone could recompute from a guessed name, identity number and phone
+    return await idempotent(rt, request, authority.key_id, onboarding.fingerprint(rt, body),
+                            lambda: onboarding.register(rt, body))

@@ -35,14 +35,14 @@ async def periods(rt: RT, caller: Caller):
 
 
 @router.get("/statements", operation_id="listStatements", response_model=ListOf[StatementOut])
-async def statements(rt: RT, caller: AuditorKey, period: Annotated[int | None, Query(ge=1)] = None):
+async def statements(rt: RT, caller: AuditorKey, period: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None):
     """Clearing statements per period: every pair for auditor keys; a merchant key sees its own."""
     return await public.statements(rt, merchant=caller.merchant if caller.role == "merchant" else None,
                                    period=period)
 
 
 @router.get("/settlements", operation_id="listSettlements", response_model=ListOf[StatementOut])
-async def settlements(rt: RT, merchant: MerchantKey, period: Annotated[int | None, Query(ge=1)] = None):
+async def settlements(rt: RT, merchant: MerchantKey, period: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None):
     """This merchant's settlement statements per period (what each scheme's issuer owes it)."""
     if merchant.merchant is None:
         raise Forbidden("not a merchant key", code="wrong_key_role")

@@ -1,17 +1,68 @@
 from __future__ import annotations
 
-from typing import Annotated
+import math
+from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
-from exchange_api.deps import RT, Caller
+from exchange_api.deps import RT, Caller, source
+from exchange_api.errors import Forbidden, RateLimited, Unauthorized
 from exchange_api.routers import ERRORS
-from exchange_api.schemas import ADDRESS, ActivityOut, BalancesOut, ListOf, RequestOut
+from exchange_api.schemas import ADDRESS, SIGNATURE, ActivityOut, BalancesOut, ListOf, Model, RequestOut
 from exchange_api.services import redemptions, residents
 
 router = APIRouter(prefix="/v1/residents", tags=["residents"], responses=ERRORS)
 Address = Annotated[str, Path(pattern=ADDRESS)]
+
+
+class LoginIn(Model):
+    issuedAt: int = Field(ge=0, le=2**64 - 1, description="unix seconds, as signed")
+    nonce: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="bytes32, as signed; each is used once")
+    signature: str = Field(pattern=SIGNATURE, description="the resident's EIP-712 signature of the ResidentLogin")
+
+
+class LoginChallengeOut(BaseModel):
+    object: Literal["resident_login"] = "resident_login"
+    resident: str
+    typedData: dict
+
+
+class SessionOut(BaseModel):
+    object: Literal["resident_session"] = "resident_session"
+    resident: str
+    tokenType: Literal["Bearer"] = "Bearer"
+    token: str
+    expiresAt: int
+
+
+async def resident_session(request: Request, address: Address, rt: RT) -> str:
+    """Only the resident: `Authorization: Bearer <token from POST /v1/residents/{address}/login>`. A bad token
+    counts as a failed authentication of its source (429 after too many, like a wrong API key)."""
+    failures, where = request.app.state.auth_failures, source(request)
+    wait = failures.retry_after(where)
+    if wait is not None:
+        raise RateLimited("too many failed authentications from this address; retry later",
+                          code="too_many_auth_failures", headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("only the resident reads this: sign a ResidentLogin (POST /v1/residents/{address}/login) "
+                           "and send its token as Authorization: Bearer <token>", code="missing_resident_token")
+    scheme, _, token = header.partition(" ")
+    subject = residents.session_resident(rt, token.strip()) if scheme.lower() == "bearer" else None
+    if subject is None:
+        failures.failed(where)
+        raise Unauthorized("the resident token is invalid or expired; log in again", code="invalid_resident_token")
+    if subject.lower() != address.lower():
+        raise Forbidden("this token is another resident's", code="wrong_resident")
+    wait = rt.allow("resident:" + subject)
+    if wait is not None:
+        raise RateLimited("too many requests; slow down", headers={"Retry-After": str(max(1, round(wait)))})
+    return subject
+
+
+ResidentSession = Annotated[str, Depends(resident_session)]
 
 
 @router.get("/{address}/balances", operation_id="getResidentBalances", response_model=BalancesOut)
@@ -28,9 +79,27 @@ async def history(address: Address, rt: RT, caller: Caller, limit: Annotated[int
     return await residents.history(rt, address, limit, starting_after)
 
 
+@router.get("/{address}/login", operation_id="getResidentLoginChallenge", response_model=LoginChallengeOut)
+async def login_challenge(address: Address, rt: RT, caller: Caller):
+    """The EIP-712 `ResidentLogin` document to sign (the resident's address, the time, a random nonce). Any
+    client may build it itself: nothing is remembered until the signed login is posted."""
+    return residents.login_challenge(rt, address)
+
+
+@router.post("/{address}/login", operation_id="loginResident", status_code=201, response_model=SessionOut)
+async def login(address: Address, body: LoginIn, rt: RT, caller: Caller):
+    """Sign in as the resident: post the signed `ResidentLogin` (issued within two minutes of now, its nonce
+    used once) and get a bearer token for a few minutes (`expiresAt`) for what only the resident reads. Not
+    idempotent by key (the token is not stored): a lost answer needs a new signed login."""
+    status, payload = await residents.login(rt, address, body)
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
 @router.get("/{address}/redemption_requests", operation_id="listResidentRedemptionRequests",
             response_model=ListOf[RequestOut])
-async def pending_requests(address: Address, rt: RT, caller: Caller,
+async def pending_requests(address: Address, rt: RT, resident: ResidentSession,
                            limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
-    """Open redemption requests waiting for this resident's signature."""
+    """Open redemption requests waiting for this resident's signature: which merchant they are paying, so only
+    the resident reads them (`Authorization: Bearer <resident token>`, see loginResident). A merchant's QR
+    carries the request id, which reads that one request (getRedemptionRequest)."""
     return await redemptions.resident_requests(rt, address, limit, starting_after)

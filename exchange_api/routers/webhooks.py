@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
 from exchange_api import webhooks
 from exchange_api.deps import RT, MerchantKey
@@ -11,11 +14,27 @@ from exchange_api.schemas import ListOf, WebhookIn, WebhookOut
 router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"], responses=ERRORS)
 
 
+class WebhookDeliveryOut(BaseModel):
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    id: str  # the event's id (CityPoints-Event-Id)
+    endpointId: str
+    eventType: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lastStatusCode: int | None = None
+    lastError: str | None = None
+    lastAttemptAt: str | None = None
+    nextAttemptAt: str | None = None  # while pending
+    createdAt: str
+
+
 @router.post("", operation_id="createWebhookEndpoint", status_code=201, response_model=WebhookOut)
 async def create(request: Request, body: WebhookIn, rt: RT, merchant: MerchantKey):
-    """Register a URL for this merchant's events; the signing secret is shown once."""
+    """Register a URL for this merchant's events; the signing secret is shown once. The URL must be https, name
+    a host that resolves to public addresses only (no private, loopback, link-local, ... targets: 422
+    `webhook_url_not_allowed`), and carry no user name or password (422 `invalid_webhook_url`)."""
     return await idempotent(rt, request, merchant.key_id, body.model_dump(),
-                            lambda: webhooks.create_endpoint(rt, merchant, body))
+                            lambda: webhooks.create_endpoint(rt, merchant, body), sealed=True)
 
 
 @router.get("", operation_id="listWebhookEndpoints", response_model=ListOf[WebhookOut])
@@ -27,3 +46,20 @@ async def list_(rt: RT, merchant: MerchantKey):
 async def delete(request: Request, endpoint_id: str, rt: RT, merchant: MerchantKey):
     return await idempotent(rt, request, merchant.key_id, {"delete": endpoint_id},
                             lambda: webhooks.delete_endpoint(rt, merchant, endpoint_id))
+
+
+@router.get("/{endpoint_id}/deliveries", operation_id="listWebhookDeliveries",
+            response_model=ListOf[WebhookDeliveryOut])
+async def deliveries(endpoint_id: str, rt: RT, merchant: MerchantKey,
+                     limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
+    """The endpoint's delivery log, newest first: each event's status, attempts, the receiver's last status code
+    or the error, and when it is tried next."""
+    return await webhooks.list_deliveries(rt, merchant, endpoint_id, limit, starting_after)
+
+
+@router.post("/{endpoint_id}/deliveries/{delivery_id}/redeliver", operation_id="redeliverWebhookDelivery",
+             status_code=202, response_model=WebhookDeliveryOut)
+async def redeliver(request: Request, endpoint_id: str, delivery_id: str, rt: RT, merchant: MerchantKey):
+    """Send a delivery again now (delivered, failed or waiting for its retry): one more attempt."""
+    return await idempotent(rt, request, merchant.key_id, {"redeliver": [endpoint_id, delivery_id]},
+                            lambda: webhooks.redeliver(rt, merchant, endpoint_id, delivery_id))

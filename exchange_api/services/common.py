@@ -44,15 +44,38 @@ async def check_signature(rt, primary_type: str, contract: str, message: dict, s
     """The signature is the resident's authentication: recovered here (libsecp256k1, ~0.1 ms) so a wrong one is
     refused at once. True when it is the resident's key's; False for a resident that is a contract wallet
     (EIP-1271), which signs in its own way: the chain's check in a simulation decides for it."""
-    try:
-        signer = recover(digest(primary_type, rt.chain.chain_id, rt.chain.addresses[contract], message), signature)
-    except ValueError:
-        raise InvalidRequest("the signature cannot be recovered", code="invalid_signature", field="signature")
+    flaw = ecdsa_flaw(signature)
+    signer = None
+    if flaw is None:
+        try:
+            signer = recover(digest(primary_type, rt.chain.chain_id, rt.chain.addresses[contract], message), signature)
+        except ValueError:
+            flaw = "it cannot be recovered"
     if signer == resident:
         return True
     if not await rt.chain.has_code(resident):
-        raise InvalidRequest("the signature is not the resident's", code="invalid_signature", field="signature")
+        raise InvalidRequest(f"the signature is not the resident's: {flaw}" if flaw else
+                             "the signature is not the resident's", code="invalid_signature", field="signature")
     return False
+
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def ecdsa_flaw(signature: bytes) -> str | None:
+    """Why the contracts' ECDSA (OpenZeppelin 5 `tryRecover`, through SignatureChecker for an account without
+    code) refuses `signature`, or None: 65 bytes r || s || v only (no 64-byte EIP-2098 form), s in the lower half
+    of the curve's order (no malleable twin), v 27 or 28, r and s in 1..n-1."""
+    if len(signature) != 65:
+        return f"{len(signature)} bytes, not 65"
+    r, s, v = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big"), signature[64]
+    if s > SECP256K1_N // 2:
+        return "s is in the upper half of the curve order (a malleable signature)"
+    if v not in (27, 28):
+        return f"v is {v}, not 27 or 28"
+    if not (0 < r < SECP256K1_N) or s == 0:
+        return "r or s is out of range"
+    return None
 
 
 def page(rows: list, limit: int, to_public) -> dict:

@@ -1,11 +1,15 @@
 """Onboarding: the onboarding authority registers a resident with personal data. The data is stored only
 encrypted (AES-GCM); the chain gets the account and a keyed hash of the identity number (HMAC-SHA256), sent by
 the onboarding account (ONBOARDING_ROLE). One person, one account: a second account for the same identity is
-refused here (unique keyed hash) and on chain (MembershipIdentityTaken). No personal data in logs or errors."""
+refused here (unique keyed hash) and on chain (MembershipIdentityTaken). No personal data in logs or errors.
+A registration the chain refused (or the node never took) is kept as `failed` and may be sent again; the same
+registration sent again while pending or done answers its state, not a duplicate error."""
 from __future__ import annotations
 
+import json
+
 from eth_utils import to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import crypto, errors
@@ -14,16 +18,32 @@ from exchange_api.errors import Conflict, Unavailable
 from exchange_api.store.models import ResidentRecord
 
 
+def fingerprint(rt, body) -> str:
+    """The idempotency fingerprint of a registration: HMAC-SHA256 with the identity key over the normalised
+    request, so the store never holds a plain hash of personal data (guessable from the data)."""
+    return crypto.fingerprint(rt.identity_key, json.dumps(body.model_dump(), sort_keys=True).encode())
+
+
+def _answer(row: ResidentRecord) -> tuple[int, dict]:
+    return (201 if row.status == "registered" else 202), {
+        "object": "resident", "address": row.address, "identityHash": row.identity_hash, "status": row.status,
+        "txHash": row.tx_hash}
+
+
 async def register(rt, body) -> tuple[int, dict]:
     if rt.relayer.onboarding is None:
         raise Unavailable("no onboarding account is configured (CITYPOINTS_ONBOARDING_KEY)",
                           code="onboarding_not_configured")
     address = to_checksum_address(body.address)
     ih = crypto.identity_hash(rt.identity_key, body.identityNumber)
-    existing = await rt.store.run(lambda s: s.scalar(select(ResidentRecord).where(
-        (ResidentRecord.identity_hash == hex0x(ih)) | (ResidentRecord.address == address))))
-    if existing is not None:
-        if existing.identity_hash == hex0x(ih) and existing.address != address:
+    mine = (ResidentRecord.identity_hash == hex0x(ih)) | (ResidentRecord.address == address)
+    existing = await rt.store.run(lambda s: list(s.scalars(select(ResidentRecord).where(mine))))
+    for row in existing:
+        if row.status == "failed":
+            continue  # the chain refused it (or the node never took it): this registration may try again
+        if row.address == address and row.identity_hash == hex0x(ih):
+            return _answer(row)  # the same registration again (its first answer was lost, or it was pending)
+        if row.identity_hash == hex0x(ih):
             raise Conflict("this person already has an account", code="identity_already_registered")
         raise Conflict("the account is already registered", code="already_resident", field="address")
     data = REGISTER_RESIDENT.encode(address, ih)
@@ -37,6 +57,8 @@ async def register(rt, body) -> tuple[int, dict]:
     row = ResidentRecord(address=address, identity_hash=hex0x(ih), pii=sealed, status="pending")
 
     def persist(s, h):
+        # a failed attempt of this account or person gives way (only failed ones: a live one is a duplicate)
+        s.execute(delete(ResidentRecord).where(mine, ResidentRecord.status == "failed"))
         row.tx_hash = h
         s.add(row)
         s.flush()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from exchange_api import errors
 from exchange_api.chain import REFUND, ChainRevert, fn, unhex
@@ -23,8 +23,9 @@ async def create(rt, principal, rid: str, body) -> tuple[int, dict]:
     if red.status != "confirmed" or not red.parts:
         raise Conflict(f"the redemption is {red.status}; only a confirmed one can be refunded",
                        code="redemption_not_confirmed")
-    pending = await rt.store.run(lambda s: s.scalar(select(func.coalesce(func.sum(Refund.credits), 0)).where(
-        Refund.redemption_id == red.id, Refund.status == "pending")))
+    # summed here, not in SQL: credits are uint96, kept as decimal text on SQLite (whose SUM would go to float)
+    pending = await rt.store.run(lambda s: sum(s.scalars(select(Refund.credits).where(
+        Refund.redemption_id == red.id, Refund.status == "pending"))))
     if body.credits > red.credits - red.refunded - pending:
         raise InvalidRequest("more credits than are left to refund", code="refund_too_large", field="credits")
     parts = [tuple(p) for p in json.loads(red.parts)]
@@ -75,8 +76,8 @@ async def refund_already_applied(relayer, row) -> bool:
         f = s.scalar(select(Refund).where(Refund.id == row.subject_id))
         if f is None:
             return None, 0
-        done = s.scalar(select(func.coalesce(func.sum(Refund.credits), 0)).where(
-            Refund.redemption_id == f.redemption_id, Refund.status == "confirmed"))
+        done = sum(s.scalars(select(Refund.credits).where(
+            Refund.redemption_id == f.redemption_id, Refund.status == "confirmed")))
         return f, done
     f, done = await store.run(load)
     if f is None:

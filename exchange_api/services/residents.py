@@ -1,11 +1,25 @@
 """What a resident reads: balances per scheme and in credits, and the history of who issued what and why.
-Served from the indexer's tables; balances from memory (exchange_api.indexed_view)."""
+Served from the indexer's tables; balances from memory (exchange_api.indexed_view).
+
+Residents' sessions: what only the resident may read (the open redemption requests: which merchant they are
+paying right now) needs a short-lived bearer token. The resident signs an EIP-712 `ResidentLogin` (their address,
+the time, a random nonce; domain CityPoints v1 on this chain, verifying contract Membership), `login_document`
+gives the document to sign; `login` checks it (signed by that address, issued within
+`resident_login_window_s` of now, nonce not seen before) and answers a token valid `resident_token_ttl_s`
+(`crypto.session_token`, nothing stored). Contract-wallet residents (EIP-1271) cannot log in this way.
+"""
 from __future__ import annotations
 
+import os
+import time
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from sqlalchemy import select, tuple_
 
+from exchange_api import crypto
 from exchange_api.chain import checksum
-from exchange_api.errors import NotFound
+from exchange_api.errors import Conflict, InvalidRequest, NotFound, RateLimited
 from exchange_api.schemas import decimal
 from exchange_api.store.models import IdxActivity
 
@@ -59,3 +73,65 @@ async def history(rt, address: str, limit: int, starting_after: str | None) -> d
              "txHash": r.tx_hash, "blockNumber": r.block_number, "blockTimestamp": r.timestamp}
             for r in rows[:limit]]
     return {"object": "list", "data": data, "has_more": len(rows) > limit}
+
+
+# -- residents' sessions ------------------------------------------------------------------------------------------
+
+LOGIN_TYPE = "ResidentLogin"
+LOGIN_FIELDS = [{"name": "resident", "type": "address"}, {"name": "issuedAt", "type": "uint256"},
+                {"name": "nonce", "type": "bytes32"}]
+MAX_REMEMBERED_NONCES = 100_000
+_used_nonces: dict[str, float] = {}  # login nonce -> when it may be forgotten (its issuedAt is out of the window)
+
+
+def login_document(rt, resident: str, issued_at: int, nonce: str) -> dict:
+    from ledger_node.typed_data import EIP712_DOMAIN
+    return {"types": {"EIP712Domain": EIP712_DOMAIN, LOGIN_TYPE: LOGIN_FIELDS}, "primaryType": LOGIN_TYPE,
+            "domain": {"name": "CityPoints", "version": "1", "chainId": rt.chain.chain_id,
+                       "verifyingContract": rt.chain.addresses["Membership"]},
+            "message": {"resident": checksum(resident), "issuedAt": issued_at, "nonce": nonce}}
+
+
+def login_challenge(rt, resident: str) -> dict:
+    """A document to sign now (nothing is remembered: any fresh issuedAt and unused nonce will do)."""
+    doc = login_document(rt, resident, int(time.time()), "0x" + os.urandom(32).hex())
+    return {"object": "resident_login", "resident": checksum(resident), "typedData": doc}
+
+
+def _remember(nonce: str, until: float, now: float) -> None:
+    if len(_used_nonces) >= MAX_REMEMBERED_NONCES:
+        for n in [n for n, t in _used_nonces.items() if t <= now]:
+            del _used_nonces[n]
+        if len(_used_nonces) >= MAX_REMEMBERED_NONCES:
+            raise RateLimited("too many logins right now; try again in a minute", code="too_many_logins",
+                              headers={"Retry-After": "60"})
+    _used_nonces[nonce] = until
+
+
+async def login(rt, resident: str, body) -> tuple[int, dict]:
+    resident = checksum(resident)
+    settings = rt.settings
+    now = time.time()
+    if abs(now - body.issuedAt) > settings.resident_login_window_s:
+        raise InvalidRequest(f"issuedAt must be within {settings.resident_login_window_s} s of now; sign a new "
+                             "login", code="login_expired", field="issuedAt")
+    doc = login_document(rt, resident, body.issuedAt, body.nonce.lower())
+    try:
+        signer = Account.recover_message(encode_typed_data(full_message=doc),
+                                         signature=bytes.fromhex(body.signature[2:]))
+    except Exception:  # noqa: BLE001 - a malformed signature of any kind
+        signer = None
+    if signer != resident:
+        raise InvalidRequest("the signature is not this resident's", code="invalid_signature", field="signature")
+    nonce = body.nonce.lower()
+    if _used_nonces.get(nonce, 0) > now:
+        raise Conflict("this login was used before; sign a new one", code="login_already_used", field="nonce")
+    _remember(nonce, body.issuedAt + settings.resident_login_window_s + 1, now)
+    expires = int(now) + settings.resident_token_ttl_s
+    return 201, {"object": "resident_session", "resident": resident, "tokenType": "Bearer",
+                 "token": crypto.session_token(rt.pii_key, resident, expires), "expiresAt": expires}
+
+
+def session_resident(rt, token: str) -> str | None:
+    """The resident a bearer token speaks for, while it is valid."""
+    return crypto.session_subject(rt.pii_key, token, time.time())

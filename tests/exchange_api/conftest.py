@@ -158,7 +158,8 @@ class LiveServer:
         self.settings = settings
         self.app = create_app(settings)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=settings.port,
-                                                    log_level="warning", access_log=False, lifespan="on"))
+                                                    log_level="warning", access_log=False, lifespan="on",
+                                                    proxy_headers=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{settings.port}"
 
@@ -268,3 +269,24 @@ def wait_indexed(client, w3, timeout: float = 20.0) -> None:
 
 def auth(key: str, **extra) -> dict:
     return {"Authorization": f"Bearer {key}", **extra}
+
+
+def resident_token(api, resident) -> str:
+    """Sign in as `resident` (the wallet's way: the API's ResidentLogin document, signed): its bearer token."""
+    challenge = api.get(f"/v1/residents/{resident.address}/login").json()["typedData"]
+    signature = "0x" + sign(resident, challenge).hex()
+    resp = api.post(f"/v1/residents/{resident.address}/login",
+                    json={"issuedAt": challenge["message"]["issuedAt"], "nonce": challenge["message"]["nonce"],
+                          "signature": signature})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["token"]
+
+
+@pytest.fixture
+def local_webhooks(live):
+    """Webhooks to receivers on this machine (http://127.0.0.1:...): the operator's development settings
+    (CITYPOINTS_WEBHOOK_ALLOW_HTTP, CITYPOINTS_WEBHOOK_ALLOW_PRIVATE_TARGETS), for this test only."""
+    before = live.rt.settings
+    live.rt.settings = before.model_copy(update={"webhook_allow_http": True, "webhook_allow_private_targets": True})
+    yield
+    live.rt.settings = before

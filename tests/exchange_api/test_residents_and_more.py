@@ -134,7 +134,7 @@ class Receiver:
         assert len(self.events) >= n, f"{len(self.events)} webhook deliveries, wanted {n}"
 
 
-def test_webhooks_signedRetriedAndVerifiable(api, w3, api_city, keys):
+def test_webhooks_signedRetriedAndVerifiable(api, w3, api_city, keys, local_webhooks):
     receiver = Receiver(fail_first=1)
     h = auth(keys["merchant2"])
     ep = api.post("/v1/webhook_endpoints", json={"url": receiver.url}, headers=h)

@@ -178,6 +178,33 @@ def test_wallet_expiredOrUsedRequest_isRefusedWithAClearMessage(open_wallet, wal
     assert wallet_api.get(f"/v1/redemption_requests/{late['id']}").json()["status"] == "expired"
 
 
+def test_wallet_listsOpenRequestsOnlyOnceTheResidentSignsIn(open_wallet, wallet_api, wallet_city, w3):
+    """Which merchants wait for a resident's approval is theirs alone: the page lists them only after the
+    resident signs a login with their key (the API refuses the list without its token)."""
+    resident = wallet_city.residents[2]
+    req = create_request(wallet_api, resident, 150, "ORDER-LIST-7")
+    assert wallet_api.get(f"/v1/residents/{resident.address}/redemption_requests").status_code == 401
+    page = open_wallet("/wallet/")
+    import_key(page, resident.key.hex())
+    page.get_by_role("link", name="Pay").click()
+    waiting = page.locator("#waiting")
+    expect_text(waiting, "Only you can see which merchants are waiting for your approval.")
+    assert "ORDER-LIST-7" not in waiting.inner_text()
+    page.locator("#login-password").fill("not the password")
+    page.get_by_role("button", name="Show my requests").click()
+    expect_text(waiting, "Wrong password.")
+    assert not [u for m, u, _ in page.requests if m == "POST"]  # nothing signed, nothing sent
+    page.locator("#login-password").fill(PASSWORD)
+    page.get_by_role("button", name="Show my requests").click()
+    expect_text(waiting, "ORDER-LIST-7")
+    logins = [json.loads(body) for m, u, body in page.requests if m == "POST" and u.endswith("/login")]
+    assert len(logins) == 1 and set(logins[0]) == {"issuedAt", "nonce", "signature"}
+    page.shot("phone-pay-waiting-en")
+    waiting.get_by_role("button").filter(has_text="ORDER-LIST-7").click()
+    expect_text(page.locator("[data-testid=request-amount]"), "1.50 credits")
+    assert wallet_api.get(f"/v1/redemption_requests/{req['id']}").json()["status"] == "open"
+
+
 def test_wallet_exchangesBetweenProgramsWithALiveQuote(open_wallet, wallet_api, wallet_city, w3):
     resident = wallet_city.residents[2]
     green0, culture0 = (wallet_city.balance(resident.address, s) for s in (GREEN, CULTURE))

@@ -31,8 +31,9 @@ function idempotencyKey() {
   return "wallet-" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, token) {
   const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -70,8 +71,11 @@ export const api = {
     if (startingAfter) q.set("starting_after", startingAfter);
     return request("GET", `/residents/${enc(address)}/history?${q}`).then((r) => r.data);
   },
-  waitingRequests: (address) =>
-    request("GET", `/residents/${enc(address)}/redemption_requests?limit=20`).then((r) => r.data.data),
+  // only the resident lists their open requests: a token from a signed ResidentLogin (session.js)
+  loginChallenge: (address) => request("GET", `/residents/${enc(address)}/login`).then((r) => r.data),
+  login: (address, body) => request("POST", `/residents/${enc(address)}/login`, body).then((r) => r.data),
+  waitingRequests: (address, token) =>
+    request("GET", `/residents/${enc(address)}/redemption_requests?limit=20`, undefined, token).then((r) => r.data.data),
   request: (id) => request("GET", `/redemption_requests/${enc(id)}`).then((r) => r.data),
   approve: (id, signature) =>
     request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, wait: true }).then((r) => r.data),

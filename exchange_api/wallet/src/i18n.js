@@ -93,6 +93,10 @@ const en = {
   "pay.donePending": "Sent. The ledger is confirming the payment.",
   "pay.technical": "What exactly is signed",
   "pay.openedFromLink": "Opened from a link",
+  "pay.loginHint": "Only you can see which merchants are waiting for your approval. Sign in with your key to list them (for a few minutes).",
+  "pay.loginPassword": "Your password, to sign in",
+  "pay.login": "Show my requests",
+  "pay.loggingIn": "Signing in…",
 
   "ex.title": "Exchange between programs",
   "ex.intro": "Turn points of one program into another at the city's rates. You sign a minimum: if rates move against you beyond it, nothing happens.",
@@ -292,6 +296,10 @@ const zh = {
   "pay.donePending": "已提交，账本正在确认付款。",
   "pay.technical": "签名内容详情",
   "pay.openedFromLink": "通过链接打开",
+  "pay.loginHint": "只有您本人能看到哪些商户在等待您确认。用密钥登录即可查看（有效几分钟）。",
+  "pay.loginPassword": "输入密码以登录",
+  "pay.login": "显示我的请求",
+  "pay.loggingIn": "正在登录…",
 
   "ex.title": "积分互换",
   "ex.intro": "按城市统一汇率把一个项目的积分换成另一个项目的积分。您签署一个最低到账数：汇率变动超出该范围则不执行。",

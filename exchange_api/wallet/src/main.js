@@ -6,6 +6,7 @@ import { t, setLang, lang, schemeName, reasonLabel } from "./i18n.js";
 import * as fmt from "./format.js";
 import { api, ApiError } from "./api.js";
 import * as keystore from "./keystore.js";
+import * as session from "./session.js";
 
 const LANG_STORE = "citypoints.wallet.lang";
 const VIEWS = ["points", "pay", "exchange", "receive", "settings"];
@@ -92,7 +93,7 @@ async function refresh({ quiet = false } = {}) {
   try {
     const [schemes, balances, hist, waiting] = await Promise.all([
       api.schemes(), api.balances(address), api.history(address, null, Math.min(100, Math.max(25, state.history.length))),
-      api.waitingRequests(address)]);
+      waitingFor(address)]);
     state.schemes = new Map(schemes.map((s) => [String(s.scheme), s]));
     state.balances = balances;
     state.history = hist.data;
@@ -144,11 +145,54 @@ async function loadMoreHistory() {
 
 async function loadWaiting() {
   if (!state.record) return;
+  state.waiting = await waitingFor(state.record.address);
+}
+
+/** The open requests, read with the resident's session token; none without one (the list is a convenience:
+ * the code field still works). */
+async function waitingFor(address) {
+  const tok = session.token(address);
+  if (!tok) return [];
   try {
-    state.waiting = await api.waitingRequests(state.record.address);
-  } catch {
-    /* the list is a convenience; the code field still works */
+    return await api.waitingRequests(address, tok);
+  } catch (exc) {
+    if (exc instanceof ApiError && (exc.status === 401 || exc.status === 403)) session.clear();
+    return [];
   }
+}
+
+// The sign-in form for the list: one element kept across renders, so a refresh never clears what is typed.
+let loginBox = null;
+
+function loginForm() {
+  if (loginBox) return loginBox;
+  const pw = passwordInput();
+  const error = h("div", { class: "form-error" });
+  const button = h("button", { type: "submit", class: "secondary", "data-testid": "login" }, t("pay.login"));
+  loginBox = h("form", { class: "card login-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    error.replaceChildren();
+    const done = busy(button, t("pay.loggingIn"));
+    let wallet = await unlockOrExplain(pw, error, done);
+    if (!wallet) return;
+    try {
+      await session.signIn(wallet);
+      wallet = null;
+      pw.value = "";
+      done();
+      await loadWaiting();
+      renderWaiting();
+    } catch (exc) {
+      wallet = null;
+      done();
+      error.append(alertBox(errorText(exc)));
+    }
+  } },
+  h("p", { class: "muted small" }, t("pay.loginHint")),
+  field("login-password", t("pay.loginPassword"), pw),
+  error,
+  h("div", { class: "actions" }, button));
+  return loginBox;
 }
 
 // ---- rendering ------------------------------------------------------------------------------------------------
@@ -560,12 +604,14 @@ function payBody() {
 
 function renderWaiting() {
   const box = document.getElementById("waiting");
-  if (box) box.replaceChildren(waitingList());
+  const signedIn = state.record && session.token(state.record.address);
+  if (box && !(!signedIn && box.contains(loginBox))) box.replaceChildren(waitingList());
   const tabs = document.querySelector("nav.tabs");
   if (tabs) tabs.replaceWith(nav());
 }
 
 function waitingList() {
+  if (!session.token(state.record.address)) return loginForm();
   const open = state.request && !state.requestError ? state.request.id : null;
   const waiting = state.waiting.filter((r) => r.id !== open);
   if (!waiting.length) return h("p", { class: "muted" }, t(open ? "pay.noOtherWaiting" : "pay.noWaiting"));
@@ -938,6 +984,8 @@ function settingsView() {
         return;
       }
       keystore.remove();
+      session.clear();
+      loginBox = null;
       Object.assign(state, { record: null, balances: null, history: [], waiting: [], request: null, revealed: null,
         view: "points" });
       history.replaceState(null, "", location.pathname);
