@@ -5,7 +5,7 @@ VENV := .venv
 CP := $(VENV)/bin/citypoints
 PYTEST_ARGS ?=
 
-.PHONY: up down test setup compile wallet browser slither brownie clean
+.PHONY: up down test test-deep setup compile wallet browser slither brownie clean
 
 up: setup compile wallet
 	$(CP) node start
@@ -33,6 +33,10 @@ test: setup compile wallet browser
 	wait $$contracts; mine=$$?; echo "---- tests/contracts ----"; cat build/test-contracts.log; \
 	[ $$rest = 5 ] && rest=0; [ $$mine = 5 ] && mine=0; \
 	exit $$(( rest || mine ))
+
+# 50 rounds of kill -9 of the whole node under load (SDK issuance, redemptions, 1 s blocks); `make test` runs 3
+test-deep: setup compile
+	CITYPOINTS_KILL_ROUNDS=50 $(VENV)/bin/python -m pytest tests/ledger_node/test_durability.py -k underLoad -p no:randomly -s
 
 setup: $(VENV)/.installed node_modules/.installed
 

@@ -38,17 +38,19 @@ class AnvilProcess(EngineProcess):
     name = "anvil"
 
     def __init__(self, cfg: NodeConfig, genesis: Path, log: Path, *, block_time: float | None = None,
-                 no_mining: bool = False):
+                 no_mining: bool = False, socket: Path | None = None, sealed: bool = False):
         """Automine by default (the test fixture's fast path); `no_mining` leaves every block to `evm_mine`,
-        with the pool first in, first out so a replay builds the same blocks."""
-        super().__init__(cfg.host, cfg.port, log)
+        with the pool first in, first out so a replay builds the same blocks. `socket`, `sealed`: the node's
+        engine (engine_process.py): JSON-RPC on that Unix socket (anvil's `--ipc`), no CORS, and with `sealed`
+        no reachable TCP port."""
+        super().__init__(cfg.host, cfg.port, log, socket=socket, sealed=sealed)
         self.cfg = cfg
         self.genesis = genesis
         self.block_time = block_time
         self.no_mining = no_mining
 
     def command(self) -> list[str]:
-        args = [str(paths.ANVIL_BIN), "--init", str(self.genesis), "--host", self.host,
+        args = [str(paths.ANVIL_BIN), "--init", str(self.genesis.absolute()), "--host", self.host,
                 "--port", str(self.port), "--hardfork", self.cfg.hardfork, "--gas-price", "0",
                 "--base-fee", "0", "--gas-limit", str(self.cfg.gas_limit), "--accounts", "0",
                 "--no-request-size-limit"]
@@ -56,7 +58,12 @@ class AnvilProcess(EngineProcess):
             args += ["--block-time", str(self.block_time)]
         if self.no_mining:  # behind the gateway, for years: no per-block log lines (node.log has what matters)
             args += ["--no-mining", "--order", "fifo", "--quiet"]
+        if self.socket:  # named from its directory (anvil's cwd): a deep home exceeds a socket path's length limit
+            args += ["--ipc", self.socket.name, "--no-cors"]
         return args
+
+    def start(self, timeout: float = 30.0, cwd: Path | None = None) -> None:
+        super().start(timeout, cwd or (self.socket.parent if self.socket else None))
 
     def dump_state(self) -> str:
         return self.call("anvil_dumpState", timeout=3600)  # a 1,000,000-item ledger takes tens of seconds

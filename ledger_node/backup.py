@@ -11,6 +11,12 @@ next backup. When the node is stopped the files are copied as they are.
 Restore refuses a damaged backup (any file whose digest differs, a state file failing its own digest, a
 journal damaged in the middle), and never overwrites a chain: the current `var/chain/` is moved aside to
 `var/chain.before-restore-<time>/`.
+
+`restore --replay-journal` then puts the current journal's records after the backup's end on top (the rest of
+the backup's last segment, and every later segment), so the next start replays everything journaled since the
+backup: the way on from a damaged state file or journal part the backup holds a good copy of, or from a replay
+that diverged when the backup holds the state that explains it. It refuses when the journal no longer reaches
+back to the backup's end (a snapshot since compacted that part away) or belongs to another chain.
 """
 from __future__ import annotations
 
@@ -81,8 +87,10 @@ def write_backup(chain_dir: Path, dest: Path, limits: dict[str, int] | None, hei
     return manifest
 
 
-def restore(src: Path) -> str:
-    """Replace var/chain/ with the backup in `src` (the node must be stopped). Returns what was done."""
+def restore(src: Path, *, replay_journal: bool = False) -> str:
+    """Replace var/chain/ with the backup in `src` (the node must be stopped). Returns what was done.
+
+    `replay_journal`: then append the current journal's records after the backup's end (see the module's doc)."""
     from ledger_node import node_control
 
     src = Path(src).resolve()
@@ -90,6 +98,7 @@ def restore(src: Path) -> str:
         raise BackupError("the node is running; stop it first (`citypoints node stop`)")
     manifest = verify(src)
     chain = paths.chain_dir()
+    after, replayed = (journal_after_backup(src, chain) if replay_journal else ({}, ""))
     moved = ""
     if chain.exists() and any(chain.iterdir()):
         aside = chain.with_name(f"chain.before-restore-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -98,8 +107,66 @@ def restore(src: Path) -> str:
     (chain / "journal").mkdir(parents=True, exist_ok=True)
     for name in manifest["files"]:
         shutil.copyfile(src / name, chain / name)
+    for name, data in after.items():
+        with open(chain / "journal" / name, "ab") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    journal.fsync_dir(chain / "journal")
     return (f"restored the {manifest['engine']} chain at block {manifest['height']} "
-            f"({len(manifest['files'])} files){moved}; start it with `citypoints node start`")
+            f"({len(manifest['files'])} files){replayed}{moved}; start it with `citypoints node start`")
+
+
+def journal_after_backup(src: Path, chain: Path) -> tuple[dict[str, bytes], str]:
+    """The current journal's bytes after the backup's end: segment name -> bytes to append (or a whole later
+    segment), and a sentence saying what they hold. Raises BackupError when they cannot continue the backup."""
+    from ledger_node.rpc_gateway import transaction_hash
+
+    jdir = chain / "journal"
+    if not jdir.exists() or not journal.segments(jdir):
+        raise BackupError(f"--replay-journal: there is no journal under {jdir} to replay on top of the backup")
+    if (src / "genesis.json").exists() and (chain / "genesis.json").exists() and \
+            (src / "genesis.json").read_bytes() != (chain / "genesis.json").read_bytes():
+        raise BackupError("--replay-journal: the backup is of another chain (its genesis.json differs)")
+    ends = {seg.name: seg.stat().st_size for seg in journal.segments(src / "journal")}
+    if ends:
+        end_name = max(ends)
+        end_seg, end_size = journal.segment_number(Path(end_name)), ends[end_name]
+    else:
+        end_seg, end_size = state_file.read_meta(src / "state.dump")[1].segment, 0
+    current = {journal.segment_number(p): p for p in journal.segments(jdir)}
+    later = sorted(n for n in current if n > end_seg)
+    if end_seg not in current and later:
+        raise BackupError(f"--replay-journal: the journal no longer reaches back to the backup's end (segment "
+                          f"{end_seg}, byte {end_size}): a snapshot since the backup compacted that part into "
+                          f"var/chain/state.dump; take a newer backup, or `citypoints node start --accept-replay`")
+    out: dict[str, bytes] = {}
+    records: list[dict] = []
+    last = max(current)
+    for n in ([end_seg] if end_seg in current else []) + later:
+        path = current[n]
+        data = path.read_bytes()
+        base = end_size if n == end_seg else 0
+        if len(data) < base:
+            raise BackupError(f"--replay-journal: {path} is shorter ({len(data)} bytes) than the backup's copy "
+                              f"({base} bytes): this journal does not continue the backup")
+        try:
+            res = journal.scan_bytes(data[base:], path, base)
+        except journal.JournalCorrupt as exc:
+            raise BackupError(f"--replay-journal: the journal after the backup's end (segment {end_seg}, byte "
+                              f"{end_size}) does not read as records: {exc}") from exc
+        if res.torn_bytes and n != last:
+            raise BackupError(f"--replay-journal: {res.problem}, in a closed segment; run "
+                              f"`citypoints node repair-journal` first")
+        out[path.name] = data[base:res.good_bytes]
+        records += res.records
+    txs = sum(1 for r in records if r.get("k") == "tx")
+    blocks = sum(1 for r in records if r.get("k") == "block")
+    for r in records:
+        if r.get("k") in ("tx", "carry"):
+            transaction_hash(r["raw"])  # each must be a transaction (a wrong boundary would not parse this far)
+    return out, (f"; then the journal after the backup's end (segment {end_seg}, byte {end_size}) on top: "
+                 f"{len(records)} records, {txs} transactions, {blocks} blocks, replayed when the node starts")
 
 
 def verify(src: Path) -> dict:

@@ -31,6 +31,26 @@ class NodeConfig:
     # duration, since block production pauses during a dump.
     snapshot_interval_s: float = 600.0
     snapshot_journal_bytes: int = 32 * 1024 * 1024
+    # Safety of the public RPC (README.md): `eth_call`/`eth_estimateGas`/`eth_createAccessList` run with at most this
+    # much gas (more, or none given, is lowered to it, as geth's --rpc.gascap); a request body of at most this many
+    # bytes and a batch of at most this many calls; at most `rpc_read_slots` public reads on the engine at once, of
+    # which `rpc_long_read_slots` from clients whose reads take long; at most `rpc_client_reads` reads admitted at
+    # once per source address (the rest are answered -32005 "limit exceeded").
+    rpc_gas_cap: int = 50_000_000
+    rpc_max_body_bytes: int = 10 * 1024 * 1024
+    rpc_max_batch: int = 1000
+    rpc_read_slots: int = 4
+    rpc_long_read_slots: int = 1
+    rpc_client_reads: int = 64
+    # Addresses whose reads are never refused nor held back by the limits above (the gas, body and batch caps
+    # still apply): the operator's own services when they reach the node from an address of their own. Comma-
+    # separated in CITYPOINTS_RPC_TRUSTED_CLIENTS; none by default: on the node's machine every local program
+    # (a hostile one too) calls from 127.0.0.1, so trusting it would let any of them hold blocks back.
+    rpc_trusted_clients: tuple[str, ...] = ()
+    # UNSAFE, for machines without Linux namespaces only: run the engine on an open 127.0.0.1 port instead of
+    # sealed in a network namespace of its own (engine_process.py). Any local program, or a web page the
+    # machine's browser opens, can then rewrite balances behind the journal and break crash recovery.
+    engine_exposed: bool = False
 
     @property
     def rpc_url(self) -> str:
@@ -47,4 +67,13 @@ class NodeConfig:
             operator_port=int(env("CITYPOINTS_OPERATOR_PORT", cls.operator_port)),
             snapshot_interval_s=float(env("CITYPOINTS_SNAPSHOT_INTERVAL", cls.snapshot_interval_s)),
             snapshot_journal_bytes=int(env("CITYPOINTS_SNAPSHOT_JOURNAL_BYTES", cls.snapshot_journal_bytes)),
+            rpc_gas_cap=int(env("CITYPOINTS_RPC_GAS_CAP", cls.rpc_gas_cap)),
+            rpc_max_body_bytes=int(env("CITYPOINTS_RPC_MAX_BODY_BYTES", cls.rpc_max_body_bytes)),
+            rpc_max_batch=int(env("CITYPOINTS_RPC_MAX_BATCH", cls.rpc_max_batch)),
+            rpc_read_slots=int(env("CITYPOINTS_RPC_READ_SLOTS", cls.rpc_read_slots)),
+            rpc_long_read_slots=int(env("CITYPOINTS_RPC_LONG_READ_SLOTS", cls.rpc_long_read_slots)),
+            rpc_client_reads=int(env("CITYPOINTS_RPC_CLIENT_READS", cls.rpc_client_reads)),
+            rpc_trusted_clients=tuple(a.strip() for a in env("CITYPOINTS_RPC_TRUSTED_CLIENTS",
+                                                             ",".join(cls.rpc_trusted_clients)).split(",") if a.strip()),
+            engine_exposed=env("CITYPOINTS_ENGINE_EXPOSED", "0").strip().lower() in ("1", "true", "yes"),
         )

@@ -1,4 +1,5 @@
-"""The EVM engines the embedded node can run behind its gateway, on a private port, mining only on demand.
+"""The EVM engines the embedded node can run behind its gateway, sealed (engine_process.py: a Unix socket only the
+node's user can open, no reachable TCP port), mining only on demand.
 
 - `anvil` (default): foundry's anvil. Executes PointsLedger issuance about 6x faster than EDR here and
   restores fast from `anvil_dumpState` snapshots; but every block rebuilds the whole state trie, so
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from pathlib import Path
 
 from eth_account import Account
@@ -26,24 +28,31 @@ from ledger_node.engine_process import EngineProcess, NodeError, free_port
 
 HARDHAT_BIN = paths.NODE_MODULES / ".bin" / "hardhat"
 HARDHAT_CONFIG = Path(__file__).resolve().parent / "hardhat.config.js"
+HARDHAT_SERVER = Path(__file__).resolve().parent / "hardhat_ipc.js"  # Hardhat's provider on a Unix socket
 ENGINES = ("hardhat", "anvil")
 
 
 class Engine:
-    """An engine behind the gateway: its process on a private loopback port (`proc`), and the calls that mine,
-    set its clock, dump and load its state."""
+    """An engine behind the gateway: its process (`proc`) answering JSON-RPC on the Unix socket `socket`
+    (engine_client.py), and the calls that mine, set its clock, dump and load its state."""
     name = "engine"
     can_snapshot = False
 
-    def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int]):
-        """`alloc`: genesis balances by private key (hex), the operator's and any test account's."""
+    def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int], *, sealed: bool = False):
+        """`alloc`: genesis balances by private key (hex), the operator's and any test account's. `sealed` (the
+        node's engine, supervisor.py): no TCP port anyone can reach, only the socket; otherwise its port is open on
+        127.0.0.1 too (`url`: bare-engine benchmarks, tests that compare with the engine directly)."""
         self.directory = directory
         self.port = free_port()
+        self.sealed = sealed
+        self.socket = directory / "engine-socket" / f"{self.name}.ipc"
         self.proc: EngineProcess
 
     @property
     def url(self) -> str:
-        """Known to the gateway and the replay only: nothing else is told this port (ledger_node/README.md)."""
+        """The engine's own HTTP port, for an engine that is not sealed."""
+        if self.sealed:
+            raise NodeError("the sealed engine has no reachable port; talk to it on its socket (engine_client.py)")
         return self.proc.url
 
     def start(self) -> None:
@@ -74,15 +83,15 @@ class AnvilEngine(Engine):
     name = "anvil"
     can_snapshot = True
 
-    def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int]):
-        super().__init__(cfg, directory, alloc)
+    def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int], *, sealed: bool = False):
+        super().__init__(cfg, directory, alloc, sealed=sealed)
         genesis = directory / "genesis.json"
         if not genesis.exists():
             write_genesis(genesis, cfg, {Account.from_key(k).address: wei for k, wei in alloc.items()})
         # the chain's own gas limit, whatever the configuration says today (a replay must build equal blocks)
         gas_limit = int(json.loads(genesis.read_text())["gasLimit"], 16)
         self.proc = AnvilProcess(dataclasses.replace(cfg, host="127.0.0.1", port=self.port, gas_limit=gas_limit), genesis,
-                                 directory / "engine.log", no_mining=True)
+                                 directory / "engine.log", no_mining=True, socket=self.socket, sealed=sealed)
 
     def clock_params(self, timestamp: int) -> list[tuple[str, list]]:
         # anvil refuses a block timestamp below its own clock, which starts at the wall clock (and after
@@ -99,17 +108,23 @@ class AnvilEngine(Engine):
 class HardhatProcess(EngineProcess):
     name = "hardhat node"
 
-    def __init__(self, cfg: NodeConfig, port: int, directory: Path, alloc: dict[str, int]):
-        super().__init__("127.0.0.1", port, directory / "engine.log")
+    def __init__(self, cfg: NodeConfig, port: int, directory: Path, alloc: dict[str, int], *, socket: Path,
+                 sealed: bool):
+        super().__init__("127.0.0.1", port, directory / "engine.log", socket=socket, sealed=sealed)
         self.settings = {"chainId": cfg.chain_id, "hardfork": cfg.hardfork, "gasLimit": cfg.gas_limit,
-                         "alloc": {_hex(k): str(w) for k, w in alloc.items()}, "cache": str(directory / "hardhat-cache")}
+                         "alloc": {_hex(k): str(w) for k, w in alloc.items()},
+                         "cache": str(directory.absolute() / "hardhat-cache"),
+                         "socket": socket.name, "socketDir": str(socket.parent.absolute()),
+                         **({} if sealed else {"hostname": self.host, "port": port})}
 
     def command(self) -> list[str]:
-        return [str(HARDHAT_BIN), "--config", str(HARDHAT_CONFIG), "node", "--hostname", self.host,
-                "--port", str(self.port)]
+        node = shutil.which("node")
+        if not node:
+            raise NodeError("node (Node.js) is not on PATH; the hardhat engine runs on it")
+        return [node, str(HARDHAT_SERVER)]
 
     def environment(self) -> dict:
-        return dict(os.environ, HARDHAT_DISABLE_TELEMETRY_PROMPT="true", CI="true",
+        return dict(os.environ, HARDHAT_DISABLE_TELEMETRY_PROMPT="true", CI="true", HARDHAT_CONFIG=str(HARDHAT_CONFIG),
                     CITYPOINTS_ENGINE_SETTINGS=json.dumps(self.settings))
 
     def on_ready(self) -> None:
@@ -124,9 +139,9 @@ class HardhatProcess(EngineProcess):
 class HardhatEngine(Engine):
     name = "hardhat"
 
-    def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int]):
-        super().__init__(cfg, directory, alloc)
-        self.proc = HardhatProcess(cfg, self.port, directory, alloc)
+    def __init__(self, cfg: NodeConfig, directory: Path, alloc: dict[str, int], *, sealed: bool = False):
+        super().__init__(cfg, directory, alloc, sealed=sealed)
+        self.proc = HardhatProcess(cfg, self.port, directory, alloc, socket=self.socket, sealed=sealed)
         self.proc.settings["genesisTimestamp"] = _hardhat_genesis_time(cfg, directory, alloc)
 
     def mine_params(self, timestamp: int) -> list[tuple[str, list]]:
@@ -134,11 +149,12 @@ class HardhatEngine(Engine):
         return [("hardhat_setNextBlockBaseFeePerGas", ["0x0"]), ("evm_mine", [timestamp])]
 
 
-def make_engine(name: str, cfg: NodeConfig, directory: Path, alloc: dict[str, int]) -> Engine:
+def make_engine(name: str, cfg: NodeConfig, directory: Path, alloc: dict[str, int], *,
+                sealed: bool = False) -> Engine:
     if name == "anvil":
-        return AnvilEngine(cfg, directory, alloc)
+        return AnvilEngine(cfg, directory, alloc, sealed=sealed)
     if name == "hardhat":
-        return HardhatEngine(cfg, directory, alloc)
+        return HardhatEngine(cfg, directory, alloc, sealed=sealed)
     raise NodeError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 

@@ -18,7 +18,9 @@ once and then wakes every waiter, so N concurrent senders share one fsync.
 
 A damaged tail (a record cut short or failing its CRC with nothing valid after it) is the signature
 of a write that was in progress when the machine or process died; nobody was acknowledged for it, so
-it is cut off and reported. Damage followed by valid records is not a torn write: it is refused.
+it is cut off and reported. Damage followed by valid records is not a torn write: it is refused, with the
+file and byte offset; `repair` (`citypoints node repair-journal`) is the way on: it keeps every record before
+the damage, moves the rest aside (never deletes it) and lists the acknowledged transactions that are lost.
 """
 from __future__ import annotations
 
@@ -40,6 +42,15 @@ SUFFIX = ".wal"
 class JournalCorrupt(Exception):
     """The journal is damaged in a way that cannot be repaired without losing acknowledged data."""
 
+    def __init__(self, message: str, path: Path | None = None, offset: int | None = None):
+        super().__init__(message)
+        self.path, self.offset = path, offset
+
+
+WAY_ON = ("the ways on: `citypoints node restore BACKUP --replay-journal` (the backup's copy of this part, then "
+          "the journal after it: loses nothing the backup holds), or `citypoints node repair-journal` (keeps every "
+          "record before the damage, moves the rest aside and lists the acknowledged transactions that loses)")
+
 
 @dataclass
 class ScanResult:
@@ -51,7 +62,11 @@ class ScanResult:
 
 def scan(path: Path) -> ScanResult:
     """Read every record of one segment. A damaged tail is reported (torn_bytes), damage in the middle raises."""
-    data = path.read_bytes()
+    return scan_bytes(path.read_bytes(), path)
+
+
+def scan_bytes(data: bytes, path: Path, base: int = 0) -> ScanResult:
+    """`scan` of a segment's bytes from byte `base` of the file `path` (offsets in results are the file's)."""
     records: list[dict] = []
     pos = 0
     while pos < len(data):
@@ -74,11 +89,11 @@ def scan(path: Path) -> ScanResult:
                         problem = "record is not JSON"
         if problem:
             if _any_valid_record_after(data, pos + 1):
-                raise JournalCorrupt(f"{path.name}: {problem} at byte {pos}, and valid records follow it; "
-                                     f"the journal is damaged (restore from a backup)")
-            return ScanResult(records, pos, len(data) - pos, f"{path.name}: {problem} at byte {pos}")
+                raise JournalCorrupt(f"journal file {path}: {problem} at byte {base + pos}, and valid records "
+                                     f"follow it; the journal is damaged in the middle; {WAY_ON}", path, base + pos)
+            return ScanResult(records, base + pos, len(data) - pos, f"{path}: {problem} at byte {base + pos}")
         pos = end
-    return ScanResult(records, pos)
+    return ScanResult(records, base + pos)
 
 
 def _any_valid_record_after(data: bytes, start: int) -> bool:
@@ -128,8 +143,8 @@ def repair_tail(directory: Path) -> Repair:
     for seg in segs[:-1]:
         res = scan(seg)
         if res.torn_bytes:
-            raise JournalCorrupt(f"{res.problem} in a closed segment (a later segment exists); "
-                                 f"the journal is damaged (restore from a backup)")
+            raise JournalCorrupt(f"journal file {res.problem}, in a closed segment (a later segment exists); "
+                                 f"the journal is damaged in the middle; {WAY_ON}", seg, res.good_bytes)
     if segs:
         res = scan(segs[-1])
         if res.torn_bytes:
@@ -140,6 +155,120 @@ def repair_tail(directory: Path) -> Repair:
             rep.messages.append(f"journal: cut a torn tail of {res.torn_bytes} bytes ({res.problem}); "
                                 f"it was never acknowledged")
     return rep
+
+
+@dataclass
+class Damage:
+    path: Path
+    offset: int
+    problem: str
+
+
+def first_damage(directory: Path, first_segment: int = 1) -> Damage | None:
+    """The first place, in segments `first_segment` on, that stops a start: damage followed by valid records, or a
+    torn tail in a segment that is not the newest. None when the journal is whole (a torn newest tail is not
+    damage: `repair_tail` cuts it)."""
+    segs = [s for s in segments(directory) if segment_number(s) >= first_segment]
+    for i, seg in enumerate(segs):
+        try:
+            res = scan(seg)
+        except JournalCorrupt as exc:
+            return Damage(seg, exc.offset or 0, str(exc))
+        if res.torn_bytes and i < len(segs) - 1:
+            return Damage(seg, res.good_bytes, res.problem)
+    return None
+
+
+def salvage(data: bytes, start: int) -> list[dict]:
+    """Every well-formed record from `start` on, skipping damaged bytes (to count what a repair moves aside)."""
+    records: list[dict] = []
+    pos = start
+    while pos < len(data):
+        ok = False
+        if len(data) - pos >= HEADER.size:
+            length, crc = HEADER.unpack_from(data, pos)
+            end = pos + HEADER.size + length
+            if end <= len(data) and zlib.crc32(data[pos + HEADER.size:end]) == crc:
+                try:
+                    records.append(json.loads(data[pos + HEADER.size:end]))
+                    ok = True
+                except ValueError:
+                    pass
+        if ok:
+            pos = end
+            continue
+        hit = data.find(b'{"k":', pos + HEADER.size + 1)   # the next candidate record after this position
+        if hit < 0:
+            break
+        pos = hit - HEADER.size
+    return records
+
+
+@dataclass
+class RepairResult:
+    damage: Damage
+    kept_records: int
+    moved_records: int
+    aside: Path
+    lost: dict[str, str]          # acknowledged transaction hash -> raw, in no record kept
+
+
+def repair(directory: Path, first_segment: int, aside: Path) -> RepairResult | None:
+    """Keep every record before the first damage; move the damaged segment's rest and every later segment to
+    `aside` (a new directory: the damaged segment whole, as `<name>.original`, and the later ones as they are);
+    list the journaled (acknowledged) transactions no kept record holds, in `aside/lost-transactions.json`.
+    None when there is no damage."""
+    from ledger_node.rpc_gateway import transaction_hash
+
+    damage = first_damage(directory, first_segment)
+    if damage is None:
+        return None
+    segs = [s for s in segments(directory) if segment_number(s) >= first_segment]
+    at = segs.index(damage.path)
+    kept: list[dict] = []
+    for seg in segs[:at]:
+        kept += scan(seg).records
+    data = damage.path.read_bytes()
+    kept += scan_prefix(data[:damage.offset])
+    moved = salvage(data, damage.offset)
+    for seg in segs[at + 1:]:
+        moved += salvage(seg.read_bytes(), 0)
+    held = {transaction_hash(r["raw"]) for r in kept if r.get("k") in ("tx", "carry")}
+    lost = {}
+    for r in moved:
+        if r.get("k") in ("tx", "carry"):
+            h = transaction_hash(r["raw"])
+            if h not in held:
+                lost[h] = r["raw"]
+    aside.mkdir(parents=True)
+    with open(aside / "lost-transactions.json", "w") as f:
+        json.dump({"damagedFile": str(damage.path), "offset": damage.offset, "problem": damage.problem,
+                   "keptRecords": len(kept), "movedRecords": len(moved),
+                   "note": "journaled (acknowledged) transactions that no kept record holds: the repaired chain "
+                           "does not have them; each raw transaction is signed and may be sent again",
+                   "lost": [{"hash": h, "raw": raw} for h, raw in lost.items()]}, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    _write_synced(aside / (damage.path.name + ".original"), data)
+    for seg in segs[at + 1:]:
+        seg.rename(aside / seg.name)
+    fsync_dir(aside)
+    with open(damage.path, "r+b") as f:
+        f.truncate(damage.offset)
+        f.flush()
+        os.fsync(f.fileno())
+    fsync_dir(directory)
+    return RepairResult(damage, len(kept), len(moved), aside, lost)
+
+
+def scan_prefix(data: bytes) -> list[dict]:
+    """The records of bytes known to be whole (a segment's part before its first damage)."""
+    records, pos = [], 0
+    while pos + HEADER.size <= len(data):
+        length, _ = HEADER.unpack_from(data, pos)
+        records.append(json.loads(data[pos + HEADER.size:pos + HEADER.size + length]))
+        pos += HEADER.size + length
+    return records
 
 
 def read_from(directory: Path, first_segment: int) -> Iterator[dict]:
@@ -156,7 +285,7 @@ class Journal:
         directory.mkdir(parents=True, exist_ok=True)
         self.segment = segment
         self._file = open(segment_path(directory, segment), "ab")
-        _fsync_dir(directory)
+        fsync_dir(directory)
         self._lock = threading.Condition()
         self._buffer: list[bytes] = []
         self._appended = 0   # sequence number of the last appended record
@@ -211,7 +340,7 @@ class Journal:
                 self._appended += 1
             self._lock.notify_all()
             seq = self._appended
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self.wait(seq)
         return self.segment
 
@@ -255,7 +384,14 @@ class Journal:
                 callback(upto)
 
 
-def _fsync_dir(directory: Path) -> None:
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

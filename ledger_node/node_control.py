@@ -34,8 +34,10 @@ class NodeStatus:
         return asdict(self)
 
 
-def start(timeout: float = 900.0) -> tuple[bool, str]:
-    """Start the node unless it runs. Returns (started_now, message). Raises NodeError on failure."""
+def start(timeout: float = 900.0, *, accept_replay: bool = False) -> tuple[bool, str]:
+    """Start the node unless it runs. Returns (started_now, message). Raises NodeError on failure.
+
+    `accept_replay`: a replay that diverges from the journal keeps the chain rebuilt from it (recovery.py)."""
     cfg = NodeConfig.from_env()
     current = status()
     if current.running and current.healthy:
@@ -46,7 +48,8 @@ def start(timeout: float = 900.0) -> tuple[bool, str]:
     paths.chain_dir().mkdir(parents=True, exist_ok=True)
     log = paths.chain_dir() / "node.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ledger_node.supervisor"], stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", "ledger_node.supervisor",
+                                 *(["--accept-replay"] if accept_replay else [])], stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                 cwd=paths.ROOT)
     deadline = time.monotonic() + timeout
@@ -56,7 +59,7 @@ def start(timeout: float = 900.0) -> tuple[bool, str]:
         if runtime_file().exists():
             st = status()
             if st.healthy:
-                return True, f"node started at {st.rpcUrl} (chain {st.chainId}, block {st.height})"
+                return True, f"node started at {st.rpcUrl} (chain {st.chainId}, block {st.height}){_accepted(log)}"
         time.sleep(0.1)
     proc.terminate()
     raise NodeError(f"node did not become ready within {timeout:.0f}s: {_last_error(log)}")
@@ -110,6 +113,16 @@ def _pid_alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _accepted(log) -> str:
+    """What an accepted divergent replay did, from this start's log lines."""
+    lines = log.read_text(errors="replace").strip().splitlines()
+    ends = [i for i, l in enumerate(lines) if l.startswith("restored chain")]
+    if not ends:
+        return ""
+    begin = ends[-2] + 1 if len(ends) > 1 else 0
+    return "".join(f"\n{l}" for l in lines[begin:ends[-1]] if "--accept-replay" in l)
 
 
 def _last_error(log) -> str:

@@ -20,6 +20,11 @@ transactions into that block. Transactions keep being admitted while a block is 
 one); an engine's answer that arrives while a block is mined is shown once the block's record is durable
 (read_gate.py). Period 0 is instant mining: a block right after each transaction, and `eth_sendRawTransaction`
 answers once it is mined.
+
+Limits of the public port (NodeConfig.rpc_*, README.md "Safety of the RPC"): bodies and batches are capped, EVM
+calls run with at most the gas cap, tracing and simulation are the operator's, and reads go through
+read_gate.ReadLimiter (a few engine slots, per-address admission, long reads only between blocks), so sends and
+block production never wait behind them.
 """
 from __future__ import annotations
 
@@ -30,14 +35,16 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import aiohttp
 from aiohttp import web
 from eth_utils import keccak
 
 from ledger_node import fast_json
+from ledger_node.config import NodeConfig
 from ledger_node.engine import Engine
+from ledger_node.engine_client import EngineClient, EngineUnavailable
 from ledger_node.journal import Journal
-from ledger_node.read_gate import GateFailed, ReadGate, pinned, shows_only_journaled
+from ledger_node.read_gate import (LIMIT_EXCEEDED, GateFailed, ReadGate, ReadLimited, ReadLimiter, pinned,
+                                   shows_only_journaled)
 
 log = logging.getLogger("citypoints.gateway")
 
@@ -50,7 +57,7 @@ web3_clientVersion web3_sha3 net_version net_listening net_peerCount
 eth_chainId eth_blockNumber eth_syncing eth_mining eth_hashrate eth_accounts eth_protocolVersion eth_coinbase
 eth_gasPrice eth_maxPriorityFeePerGas eth_feeHistory eth_blobBaseFee
 eth_getBalance eth_getCode eth_getStorageAt eth_getTransactionCount eth_getProof
-eth_call eth_estimateGas eth_createAccessList eth_simulateV1
+eth_call eth_estimateGas eth_createAccessList
 eth_getBlockByNumber eth_getBlockByHash eth_getBlockReceipts
 eth_getBlockTransactionCountByNumber eth_getBlockTransactionCountByHash
 eth_getTransactionByHash eth_getTransactionByBlockNumberAndIndex eth_getTransactionByBlockHashAndIndex
@@ -58,10 +65,21 @@ eth_getTransactionReceipt eth_getUncleCountByBlockNumber eth_getUncleCountByBloc
 eth_getUncleByBlockNumberAndIndex eth_getUncleByBlockHashAndIndex
 eth_getLogs eth_newFilter eth_newBlockFilter eth_newPendingTransactionFilter eth_getFilterChanges
 eth_getFilterLogs eth_uninstallFilter
-debug_traceTransaction debug_traceCall trace_transaction trace_block trace_filter trace_get
 txpool_status txpool_content txpool_inspect
 eth_sendRawTransaction
 """.split())
+
+# Reads that replay transactions or simulate whole blocks in the engine, with tracers: on the operator channel only.
+# anvil mines no block while one runs, and their cost is not bounded by a gas cap (a trace of a full block is
+# the block's execution and a structure of every step).
+OPERATOR_ONLY_READS = frozenset("""
+debug_traceTransaction debug_traceCall debug_traceBlockByNumber debug_traceBlockByHash debug_traceBlock
+trace_transaction trace_block trace_filter trace_get trace_call trace_callMany trace_rawTransaction
+trace_replayTransaction trace_replayBlockTransactions eth_simulateV1 eth_callMany eth_callBundle
+""".split())
+
+# Reads that run the EVM with the gas the caller names: given at most the gas cap (NodeConfig.rpc_gas_cap).
+GAS_CAPPED = frozenset({"eth_call", "eth_estimateGas", "eth_createAccessList"})
 
 # Operator methods the gateway itself implements (block production and its clock).
 GATEWAY_METHODS = frozenset({"evm_mine", "evm_setAutomine", "evm_setIntervalMining", "evm_setNextBlockTimestamp",
@@ -85,7 +103,33 @@ ENGINE_OWN_BLOCKS = {
 # Operator methods that only read; everything else on the operator channel is journaled before it runs.
 OPERATOR_READS = frozenset({"anvil_nodeInfo", "anvil_metadata", "anvil_getAutomine", "hardhat_metadata",
                             "anvil_dumpState", "debug_getRawTransaction", "debug_getRawBlock",
-                            "debug_getRawReceipts", "debug_getRawHeader", "eth_getHeaderByNumber"})
+                            "debug_getRawReceipts", "debug_getRawHeader", "eth_getHeaderByNumber"}) | OPERATOR_ONLY_READS
+
+
+def heavy_refusal(method: str, operator_hint: str) -> dict:
+    return {"code": REFUSED,
+            "message": f"{method} is refused on the public RPC: tracing and simulation replay transactions in the "
+                       f"ledger engine, which mines no block meanwhile, at a cost no gas cap bounds; operators use "
+                       f"the operator channel ({operator_hint})."}
+
+
+def limit_exceeded(rid, message: str, status: int = 200) -> web.Response:
+    return web.Response(body=fast_json.dumps({"jsonrpc": "2.0", "id": rid, "error": {
+        "code": LIMIT_EXCEEDED, "message": message}}), status=status, content_type="application/json")
+
+
+def gas_capped(method: str, params: list, cap: int) -> list:
+    """`params` of an EVM-running read with the call's gas at most `cap` (none given means `cap`)."""
+    if method not in GAS_CAPPED or not params or not isinstance(params[0], dict):
+        return params
+    gas = params[0].get("gas")
+    try:
+        given = int(gas, 16) if isinstance(gas, str) else int(gas) if gas is not None else None
+    except (TypeError, ValueError):
+        return params  # the engine answers what is wrong with it
+    if given is not None and given <= cap:
+        return params
+    return [{**params[0], "gas": hex(cap)}, *params[1:]]
 
 
 def refusal(method: str, operator_hint: str) -> dict:
@@ -107,7 +151,7 @@ class ProducerState:
 
 class Gateway:
     def __init__(self, engine: Engine, journal: Journal, *, block_period: float, operator_token: str,
-                 snapshotter=None):
+                 snapshotter=None, limits: NodeConfig | None = None):
         self.engine = engine
         self.journal = journal
         self.block_period = block_period
@@ -118,6 +162,10 @@ class Gateway:
         self.mine_lock = asyncio.Lock()     # one block (or snapshot, backup, operator change) at a time
         self.save_lock = asyncio.Lock()     # one snapshot or backup at a time (taken before mine_lock)
         self.gate = ReadGate()
+        self.limits = limits or NodeConfig.from_env()  # the public RPC's limits (rpc_* settings)
+        self.reads = ReadLimiter(slots=self.limits.rpc_read_slots, long_slots=self.limits.rpc_long_read_slots,
+                                 per_client=self.limits.rpc_client_reads,
+                                 trusted=frozenset(self.limits.rpc_trusted_clients))
         # Sent to the engine, its answer not handled yet: hash -> [raw, senders]. A block mined meanwhile may
         # hold such a transaction; the miner then journals it (adopted: hash -> journal sequence number) so a
         # block record never names a transaction the journal lacks.
@@ -128,7 +176,7 @@ class Gateway:
         self._backlog = False
         self._durable_waiters: list[tuple[int, asyncio.Future]] = []
         self._mined_waiters: dict[str, asyncio.Future] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._engine_client: EngineClient | None = None  # the engine's Unix socket, a pool of 16 connections
         self._loop: asyncio.AbstractEventLoop | None = None
         self._producer: asyncio.Task | None = None
         self.operator_hint = "see ledger_node/README.md"
@@ -138,8 +186,7 @@ class Gateway:
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16),
-                                              timeout=aiohttp.ClientTimeout(total=600))
+        self._engine_client = EngineClient(self.engine.socket, size=16)
         self.journal.on_durable = self._durable_from_thread
         await self.refresh()
         self._producer = asyncio.create_task(self._produce_blocks())
@@ -158,8 +205,8 @@ class Gateway:
 
     async def close(self) -> None:
         await self.stop_producing()
-        if self._session:
-            await self._session.close()
+        if self._engine_client:
+            await self._engine_client.close()
 
     @property
     def backlogged(self) -> bool:
@@ -179,7 +226,7 @@ class Gateway:
         self.state.last_timestamp = int(block["timestamp"], 16)
 
     def public_app(self) -> web.Application:
-        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app = web.Application()  # its bodies are read within NodeConfig.rpc_max_body_bytes (_body_within)
         app.router.add_post("/", self._public_http)
         return app
 
@@ -203,21 +250,35 @@ class Gateway:
         return await self._serve(request, operator=True)
 
     async def _serve(self, request: web.Request, *, operator: bool) -> web.Response:
+        client = None if operator else (request.remote or "unknown")
+        if operator:
+            raw = await request.read()
+        else:
+            raw = await _body_within(request, self.limits.rpc_max_body_bytes)
+            if raw is None:
+                return limit_exceeded(None, f"limit exceeded: a request body may hold at most "
+                                            f"{self.limits.rpc_max_body_bytes} bytes on the public RPC "
+                                            f"(CITYPOINTS_RPC_MAX_BODY_BYTES); send it in smaller batches", status=413)
         try:
-            body = await request.json(loads=json.loads)
+            body = json.loads(raw)
         except ValueError:
             return web.json_response({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}})
         if isinstance(body, list):
             if not body:
                 return web.json_response({"jsonrpc": "2.0", "id": None,
                                           "error": {"code": -32600, "message": "empty batch"}})
-            answers = [_encoded(a) for a in await self.handle_batch(body, operator=operator)]
+            if not operator and len(body) > self.limits.rpc_max_batch:
+                return limit_exceeded(None, f"limit exceeded: a batch may hold at most {self.limits.rpc_max_batch} "
+                                            f"calls on the public RPC (CITYPOINTS_RPC_MAX_BATCH), this one holds "
+                                            f"{len(body)}; split it")
+            answers = [_encoded(a) for a in await self.handle_batch(body, operator=operator, client=client)]
             return web.Response(body=b"[" + b",".join(answers) + b"]", content_type="application/json")
-        return web.Response(body=_encoded(await self.handle(body, operator=operator)), content_type="application/json")
+        return web.Response(body=_encoded(await self.handle(body, operator=operator, client=client)),
+                            content_type="application/json")
 
     # ---- one JSON-RPC request ----------------------------------------------------------------------------------
 
-    async def handle_batch(self, body: list, *, operator: bool) -> list[dict | bytes]:
+    async def handle_batch(self, body: list, *, operator: bool, client: str | None = None) -> list[dict | bytes]:
         """A JSON-RPC batch's answers, in order. Its runs of eth_sendRawTransaction go to the engine in one request
         each and wait for one fsync (`send_raw_transactions`): a relayer's batch of 50 was 50 engine round trips
         and 50 fsync waits one after the other."""
@@ -236,12 +297,13 @@ class Gateway:
                 answers += [_answer(req.get("id"), result) for req, result in zip(run, results)]
                 i = j
             else:
-                answers.append(await self.handle(body[i], operator=operator))
+                answers.append(await self.handle(body[i], operator=operator, client=client))
                 i += 1
         return answers
 
-    async def handle(self, req: dict, *, operator: bool) -> dict | bytes:
-        """The answer to one request: a dict, or the engine's answer to a read as it came (bytes)."""
+    async def handle(self, req: dict, *, operator: bool, client: str | None = None) -> dict | bytes:
+        """The answer to one request: a dict, or the engine's answer to a read as it came (bytes). `client`: the
+        public caller's address, whose reads are limited (read_gate.ReadLimiter)."""
         if not isinstance(req, dict) or not isinstance(req.get("method"), str):
             return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "invalid request"}}
         rid, method, params = req.get("id"), req["method"], req.get("params") or []
@@ -249,10 +311,16 @@ class Gateway:
             if method == "eth_sendRawTransaction":
                 return _answer(rid, await self.send_raw_transaction(params))
             if not operator:
+                if method in OPERATOR_ONLY_READS:
+                    self.stats["refused"] += 1
+                    return {"jsonrpc": "2.0", "id": rid, "error": heavy_refusal(method, self.operator_hint)}
                 if method not in PUBLIC_METHODS:
                     self.stats["refused"] += 1
                     return {"jsonrpc": "2.0", "id": rid, "error": refusal(method, self.operator_hint)}
-                return await self.engine_read(rid, method, params)
+                client = client or "unknown"
+                with self.reads.admit(client):
+                    return await self.engine_read(rid, method, gas_capped(method, params, self.limits.rpc_gas_cap),
+                                                  client=client)
             if method in GATEWAY_METHODS:
                 return _answer(rid, await self.gateway_method(method, params))
             if method in PUBLIC_METHODS or method in OPERATOR_READS:
@@ -263,6 +331,8 @@ class Gateway:
             return _answer(rid, await self.admin(method, params))
         except GatewayError as exc:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": exc.code, "message": str(exc)}}
+        except ReadLimited as exc:
+            return {"jsonrpc": "2.0", "id": rid, "error": {"code": LIMIT_EXCEEDED, "message": str(exc)}}
 
     async def send_raw_transaction(self, params: list) -> dict:
         return (await self.send_raw_transactions([params]))[0]
@@ -349,14 +419,19 @@ class Gateway:
             if not self.state.dirty:
                 continue
             delay = started + self.block_period - self._loop.time()
-            if delay > 0 and not self._backlog:
+            waits = delay > 0 and not self._backlog
+            self.reads.block_due(self.reads.clock() + (delay if waits else 0.0))  # long reads wait for it
+            if waits:
                 await asyncio.sleep(delay)
+            await self.reads.quiet()  # anvil mines no block while a call runs; sends would wait behind the block
             started = self._loop.time()
             try:
                 await self.mine_block()
             except Exception:  # the gate has failed: the supervisor stops the node
                 log.exception("mining failed")
                 return
+            finally:
+                self.reads.block_due(None, self.reads.clock() + self.block_period)
 
     async def mine_block(self, timestamp: int | None = None) -> dict:
         """Mine one block from the pool, journal what it holds, and only then let clients see it."""
@@ -496,21 +571,25 @@ class Gateway:
 
     # ---- engine ------------------------------------------------------------------------------------------------
 
-    async def engine_read(self, rid, method: str, params: list) -> bytes | dict:
+    async def engine_read(self, rid, method: str, params: list, client: str | None = None) -> bytes | dict:
         """A call that shows the chain; never a block that is not yet journaled. "latest" means the last journaled
         block, and an answer that could show a later one waits for it to be journaled (read_gate.py). The
         engine's answer goes back as it came, with the client's id in it: re-encoding the receipts of large
-        batches cost the gateway more than admitting them."""
+        batches cost the gateway more than admitting them. A public read (`client` given) waits for one of the
+        engine's read slots (read_gate.ReadLimiter)."""
         if method == "eth_blockNumber":
             return {"jsonrpc": "2.0", "id": rid, "result": hex(self.state.height)}
         params = pinned(method, params, self.state.height)
         echoed = rid is None or (isinstance(rid, (int, str)) and not isinstance(rid, bool))  # what engines echo
         payload = {"jsonrpc": "2.0", "id": rid if echoed else 1, "method": method, "params": params}
+        ticket = await self.reads.acquire(client, _gas_of(method, params)) if client is not None else None
         try:
-            async with self._session.post(self.engine.url, data=fast_json.dumps(payload), headers=JSON) as resp:
-                body = await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            body = await self._engine_client.request(fast_json.dumps(payload))
+        except (EngineUnavailable, asyncio.TimeoutError) as exc:
             raise GatewayError(-32603, f"the ledger engine is not answering ({exc.__class__.__name__})") from exc
+        finally:
+            if ticket is not None:
+                self.reads.release(ticket)
         if not shows_only_journaled(method, params, self.state.height, self._unjournaled):
             try:
                 await self.gate.release()
@@ -527,18 +606,16 @@ class Gateway:
         """The engine's whole answer ({result} or {error}) to one call."""
         payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:
-            async with self._session.post(self.engine.url, data=fast_json.dumps(payload), headers=JSON) as resp:
-                return await resp.json(content_type=None, loads=json.loads)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return json.loads(await self._engine_client.request(fast_json.dumps(payload)))
+        except (EngineUnavailable, asyncio.TimeoutError) as exc:
             raise GatewayError(-32603, f"the ledger engine is not answering ({exc.__class__.__name__})") from exc
 
     async def engine_batch(self, calls: list[tuple[str, list]]) -> list[dict]:
         """The engine's whole answers to several calls sent as one JSON-RPC batch, in order."""
         payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
         try:
-            async with self._session.post(self.engine.url, data=fast_json.dumps(payload), headers=JSON) as resp:
-                answers = await resp.json(content_type=None, loads=json.loads)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            answers = json.loads(await self._engine_client.request(fast_json.dumps(payload)))
+        except (EngineUnavailable, asyncio.TimeoutError) as exc:
             raise GatewayError(-32603, f"the ledger engine is not answering ({exc.__class__.__name__})") from exc
         if not isinstance(answers, list):  # the engine refused the batch as a whole
             return [answers] * len(calls)
@@ -563,6 +640,34 @@ def _answer(rid, answer) -> dict:
     if isinstance(answer, dict) and ("result" in answer or "error" in answer) and "jsonrpc" in answer:
         return {"jsonrpc": "2.0", "id": rid, **{k: v for k, v in answer.items() if k in ("result", "error")}}
     return {"jsonrpc": "2.0", "id": rid, "result": answer}
+
+
+async def _body_within(request: web.Request, cap: int) -> bytes | None:
+    """The request's body, or None if it holds more than `cap` bytes. A larger body is still read to its end (up to
+    16 times `cap`, without keeping it) so that its sender reads the answer rather than a reset connection."""
+    if request.content_length is not None and request.content_length > 16 * cap:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > 16 * cap:
+            break
+        if size <= cap:
+            chunks.append(chunk)
+        elif chunks:
+            chunks = []
+    return b"".join(chunks) if size <= cap else None
+
+
+def _gas_of(method: str, params: list) -> int | None:
+    """The gas an EVM-running read may use (set by `gas_capped`), None for other reads."""
+    if method not in GAS_CAPPED or not params or not isinstance(params[0], dict):
+        return None
+    gas = params[0].get("gas")
+    try:
+        return int(gas, 16) if isinstance(gas, str) else int(gas)
+    except (TypeError, ValueError):
+        return None
 
 
 def _encoded(answer: dict | bytes) -> bytes:

@@ -1,16 +1,16 @@
-"""The embedded node's supervisor process: starts the engine on a private port, restores the chain (saved
-state + journal replay), then serves the JSON-RPC gateway on the public port and the operator channel,
+"""The embedded node's supervisor process: starts the engine sealed (a Unix socket, no reachable port), restores
+the chain (saved state + journal replay), then serves the JSON-RPC gateway on the public port and the operator channel,
 produces blocks, takes snapshots (anvil) and, on SIGTERM/SIGINT, saves the chain and stops.
 Started detached by `citypoints node start`.
 
-Run directly: python -m ledger_node.supervisor
+Run directly: python -m ledger_node.supervisor [--accept-replay]
+(`--accept-replay`: a replay that diverges from the journal keeps the rebuilt chain, recovery.py says how.)
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import secrets
 import signal
 import sys
 import time
@@ -18,7 +18,7 @@ import time
 import uvloop
 from aiohttp import web
 
-from ledger_node import journal, paths, recovery, state_file
+from ledger_node import journal, keys, paths, recovery, state_file
 from ledger_node.anvil import NodeError, free_port
 from ledger_node.config import NodeConfig
 from ledger_node.engine import Engine, make_engine
@@ -47,14 +47,8 @@ def engine_file():
 
 
 def operator_token() -> str:
-    """The operator channel's token, created once, readable by its owner only."""
-    path = token_path()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(24))
-    return path.read_text().strip()
+    """The operator channel's token, created once, readable by its owner only; a short or empty one is refused."""
+    return keys.operator_token(token_path())
 
 
 def chain_engine(cfg: NodeConfig) -> str:
@@ -73,19 +67,26 @@ def chain_engine(cfg: NodeConfig) -> str:
     return name
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    accept_replay = "--accept-replay" in (sys.argv[1:] if argv is None else argv)
     cfg = NodeConfig.from_env()
     chain = paths.chain_dir()
     chain.mkdir(parents=True, exist_ok=True)
     operator = operator_account()
     try:
-        engine = make_engine(chain_engine(cfg), cfg, chain, {operator.key.hex(): cfg.funding_wei})
+        operator_token()  # refused before anything starts
+        # sealed: nothing but this process reaches the engine (engine_process.py)
+        engine = make_engine(chain_engine(cfg), cfg, chain, {operator.key.hex(): cfg.funding_wei},
+                             sealed=not cfg.engine_exposed)
+        if cfg.engine_exposed:
+            print("warning: CITYPOINTS_ENGINE_EXPOSED is set: the engine answers any local caller on an open "
+                  "127.0.0.1 port (unsafe: admin calls there bypass the journal)", flush=True)
         engine.start()
-    except NodeError as exc:
+    except (NodeError, keys.TokenError) as exc:
         print(f"error: {exc}", flush=True)
         return 1
     try:
-        rec = recovery.restore(engine, chain)
+        rec = recovery.restore(engine, chain, accept_replay=accept_replay)
     except (NodeError, state_file.CorruptState, journal.JournalCorrupt, ValueError) as exc:
         engine.stop()
         print(f"error: {exc}", flush=True)

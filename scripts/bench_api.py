@@ -88,29 +88,25 @@ class _Node:
         self._node.stop()
 
 
-def main(as_json: bool = False, node_kind: str = "durable") -> dict:
-    from eth_account import Account
-    from web3 import Web3
+class City:
+    """The benchmark's city on a node: its contracts, 50 merchants, 4 relayer accounts, residents holding points."""
 
-    from ledger_node import chain
-    from ledger_node.anvil import free_port
-    from ledger_node.deploy import deploy_all
-    from ledger_node.system import call, propose_and_execute
+    def __init__(self, node: _Node):
+        from eth_account import Account
+        from web3 import Web3
 
-    log = (lambda *a: None) if as_json else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    node = _Node(node_kind, work)
-    operator = node.operator
-    api_proc = None
-    try:
+        from ledger_node import chain
+        from ledger_node.deploy import deploy_all
+        from ledger_node.system import call, propose_and_execute
+
+        operator = node.operator
         w3 = chain.connect(node.url)
-        log("deploying and building the city...")
-        addresses = deploy_all(w3, operator)
-        c = {n: chain.bind(w3, n, a) for n, a in addresses.items()}
-        merchants = [Account.create() for _ in range(MERCHANTS)]
-        relayers = [Account.create() for _ in range(RELAYERS)]
+        self.addresses = deploy_all(w3, operator)
+        c = {n: chain.bind(w3, n, a) for n, a in self.addresses.items()}
+        self.merchants = merchants = [Account.create() for _ in range(MERCHANTS)]
+        self.relayers = relayers = [Account.create() for _ in range(RELAYERS)]
         onboarding, issuer = Account.create(), Account.create()
-        residents = [Account.create() for _ in range(RESIDENTS)]
+        self.residents = residents = [Account.create() for _ in range(RESIDENTS)]
         chain.fund(w3, operator, [a.address for a in relayers + [onboarding, issuer]], 10**21)
         m = c["Membership"]
         role = lambda n: getattr(m.functions, n)().call()  # noqa: E731
@@ -126,46 +122,82 @@ def main(as_json: bool = False, node_kind: str = "durable") -> dict:
         chain.transact(w3, onboarding, m.functions.registerResidents(who, [Web3.keccak(text=f"b:{a}") for a in who]))
         chain.transact(w3, issuer, c["PointsLedger"].functions.issueBatch(
             1, who, [100_000] * len(who), [Web3.keccak(text=f"bench:{i}") for i in range(len(who))]))
-        chain_id = w3.eth.chain_id
-        redemption = c["Redemption"].address
+        self.chain_id = w3.eth.chain_id
+        self.redemption = c["Redemption"].address
         node.block_period()
 
+    def consents(self, n: int, offset: int = 0) -> list[dict]:
+        """`n` signed redemption consents of 10 credits, resident and merchant taken in turn."""
+        return [_consent(self.chain_id, self.redemption, self.residents[i % RESIDENTS], self.merchants[i % MERCHANTS],
+                         10) for i in range(offset, offset + n)]
+
+
+def start_api(city: City, node_url: str, work: Path) -> tuple[subprocess.Popen, str, list[str]]:
+    """The API (one uvicorn worker, SQLite, the city's relayer keys) on a free port, ready and indexed to the node's
+    head: its process, its URL and one API key per merchant."""
+    from ledger_node.anvil import free_port
+
+    deployment = {"chainId": city.chain_id, "rpcUrl": node_url, "startBlock": 0,
+                  "contracts": {k: v for k, v in city.addresses.items()}}
+    (work / "deployment.json").write_text(json.dumps(deployment))
+    port = free_port()
+    db_url = f"sqlite:///{work / 'api.db'}"
+    from exchange_api.merchant_keys import import_key
+    from exchange_api.store.db import Store
+    store = Store(db_url)
+    store.migrate()
+    keys = []
+    with store.session() as s:
+        for i, mer in enumerate(city.merchants):
+            key = "cpk_" + secrets.token_urlsafe(24)
+            import_key(s, mer.address, f"bench-{i}", key)
+            keys.append(key)
+    store.dispose()
+    env = {**os.environ, "CITYPOINTS_DATABASE_URL": db_url, "CITYPOINTS_PORT": str(port),
+           "CITYPOINTS_DEPLOYMENT_FILE": str(work / "deployment.json"), "CITYPOINTS_DEV_SECRETS": "false",
+           "CITYPOINTS_PII_KEY": base64.b64encode(os.urandom(32)).decode(),
+           "CITYPOINTS_IDENTITY_HMAC_KEY": base64.b64encode(os.urandom(32)).decode(),
+           "CITYPOINTS_RELAYER_KEYS": ",".join(r.key.hex() for r in city.relayers),
+           "CITYPOINTS_RATE_LIMIT_PER_S": "10000", "CITYPOINTS_RATE_LIMIT_BURST": "10000"}
+    api_proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
+                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                                 "--log-level", "warning"], env=env, stdout=open(work / "api.log", "wb"),
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, api_proc)
+        _wait_indexed(url, node_url)
+    except BaseException:
+        stop_api(api_proc)
+        raise
+    return api_proc, url, keys
+
+
+def stop_api(api_proc: subprocess.Popen | None) -> None:
+    if api_proc is not None:
+        api_proc.terminate()
+        try:
+            api_proc.wait(15)
+        except subprocess.TimeoutExpired:
+            api_proc.kill()
+
+
+def main(as_json: bool = False, node_kind: str = "durable") -> dict:
+    log = (lambda *a: None) if as_json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    node = _Node(node_kind, work)
+    api_proc = None
+    try:
+        log("deploying and building the city...")
+        city = City(node)
+
         log(f"raw: {RAW_TX} pre-signed redeem transactions by JSON-RPC...")
-        raw = _raw_phase(node.url, chain_id, redemption, merchants, relayers, residents)
+        raw = _raw_phase(node.url, city.chain_id, city.redemption, city.merchants, city.relayers, city.residents)
 
         total = SATURATED_REDEMPTIONS + FLOOR_RATE * PACED_SECONDS + CONFIRMED_SAMPLE
         log(f"API: signing {total} consents...")
-        consents = [_consent(chain_id, redemption, residents[i % RESIDENTS], merchants[i % MERCHANTS], 10)
-                    for i in range(total)]
-        deployment = {"chainId": chain_id, "rpcUrl": node.url, "startBlock": 0,
-                      "contracts": {k: v for k, v in addresses.items()}}
-        (work / "deployment.json").write_text(json.dumps(deployment))
-        port = free_port()
-        db_url = f"sqlite:///{work / 'api.db'}"
-        from exchange_api.merchant_keys import import_key
-        from exchange_api.store.db import Store
-        store = Store(db_url)
-        store.migrate()
-        keys = []
-        with store.session() as s:
-            for i, mer in enumerate(merchants):
-                key = "cpk_" + secrets.token_urlsafe(24)
-                import_key(s, mer.address, f"bench-{i}", key)
-                keys.append(key)
-        store.dispose()
-        env = {**os.environ, "CITYPOINTS_DATABASE_URL": db_url, "CITYPOINTS_PORT": str(port),
-               "CITYPOINTS_DEPLOYMENT_FILE": str(work / "deployment.json"), "CITYPOINTS_DEV_SECRETS": "false",
-               "CITYPOINTS_PII_KEY": base64.b64encode(os.urandom(32)).decode(),
-               "CITYPOINTS_IDENTITY_HMAC_KEY": base64.b64encode(os.urandom(32)).decode(),
-               "CITYPOINTS_RELAYER_KEYS": ",".join(r.key.hex() for r in relayers),
-               "CITYPOINTS_RATE_LIMIT_PER_S": "10000", "CITYPOINTS_RATE_LIMIT_BURST": "10000"}
-        api_proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
-                                     "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                                     "--log-level", "warning"], env=env, stdout=open(work / "api.log", "wb"),
-                                    stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, api_proc)
-        _wait_indexed(url, node.url)
+        consents = city.consents(total)
+        api_proc, url, keys = start_api(city, node.url, work)
         log(f"API: {SATURATED_REDEMPTIONS} redemptions from {MERCHANTS} merchants back to back, then "
             f"{FLOOR_RATE}/s for {PACED_SECONDS} s...")
         node_pids = node.pids()
@@ -174,7 +206,7 @@ def main(as_json: bool = False, node_kind: str = "durable") -> dict:
         cpu1 = _cpu_s(api_proc.pid), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid())
         per = [round((b - a) * 1000 / len(consents), 2) for a, b in zip(cpu0, cpu1)]
         log(f"balances: {BALANCE_CLIENTS} concurrent clients...")
-        bal = asyncio.run(_balance_phase(url, [r.address for r in residents]))
+        bal = asyncio.run(_balance_phase(url, [r.address for r in city.residents]))
         load = os.getloadavg()
         result = {
             "redemptions_per_s": api["max_rate"],
@@ -196,12 +228,7 @@ def main(as_json: bool = False, node_kind: str = "durable") -> dict:
         print(json.dumps(result, indent=None if as_json else 2))
         return result
     finally:
-        if api_proc is not None:
-            api_proc.terminate()
-            try:
-                api_proc.wait(15)
-            except subprocess.TimeoutExpired:
-                api_proc.kill()
+        stop_api(api_proc)
         node.stop()
 
 

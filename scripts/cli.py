@@ -43,13 +43,16 @@ def _fail(message: str, code: int = 1):
 
 
 @node_app.command("start")
-def node_start():
+def node_start(accept_replay: bool = typer.Option(
+        False, "--accept-replay", help="If the journal's replay rebuilds blocks with other hashes, keep that chain "
+                                       "(nothing journaled is lost) and list the changed blocks in "
+                                       "var/chain/replay-divergence-<time>.json.")):
     """Start the embedded node (succeeds if it already runs) and print its RPC URL."""
     from ledger_node import node_control
     from ledger_node.anvil import NodeError
 
     try:
-        _, message = node_control.start()
+        _, message = node_control.start(accept_replay=accept_replay)
     except NodeError as exc:
         _fail(str(exc))
     console.print(message)
@@ -83,10 +86,11 @@ def node_status(as_json: bool = typer.Option(False, "--json", help="Print one JS
     raise typer.Exit(0 if st.healthy else 1)
 
 
-from ledger_node.node_commands import backup_cmd, restore_cmd  # noqa: E402
+from ledger_node.node_commands import backup_cmd, repair_journal_cmd, restore_cmd  # noqa: E402
 
 node_app.command("backup")(backup_cmd)
 node_app.command("restore")(restore_cmd)
+node_app.command("repair-journal")(repair_journal_cmd)
 
 
 @app.command("compile")
@@ -153,6 +157,14 @@ def bench_api(as_json: bool = typer.Option(False, "--json", help="Print one JSON
     from scripts import bench_api as bench
 
     bench.main(as_json, node)
+
+
+@bench_app.command("flood")
+def bench_flood(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
+    """Redemptions through the API at a fixed rate, with and without 50 clients flooding the node with eth_calls."""
+    from scripts import bench_flood as bench
+
+    bench.main(as_json)
 
 
 @bench_app.command("audit")

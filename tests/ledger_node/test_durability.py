@@ -1,10 +1,16 @@
 """The embedded node keeps what it acknowledged: kill -9 under concurrent issuance and redemption, restart, and
 every acknowledged transaction, ref and redemption consent is on chain exactly once, on the very same blocks.
 
-The load runs on the real contracts (PointsLedger, Redemption): SENDERS issuers send `issueBatch`, a merchant
-submits residents' EIP-712 signed redemption consents one per transaction. CI runs 3 kill rounds on the default
-engine (anvil; a snapshot under load every other round) and 2 on Hardhat/EDR. The long mode, by hand:
-`CITYPOINTS_KILL_ROUNDS=50 .venv/bin/python -m pytest tests/ledger_node/test_durability.py -k underLoad -s`.
+The load runs on the real contracts (PointsLedger, Redemption) with blocks every second: an issuer through the
+issuer SDK (`IssuerClient.issue`, each confirmed on chain), SENDERS issuers sending signed `issueBatch`, a
+merchant submitting residents' EIP-712 signed redemption consents one per transaction (the API relayer's
+transactions, without the API), and a client following every block. The node is killed (`kill -9`) at a random
+moment of each round; after each restart every block any client was shown has the same hash, and every
+acknowledged transaction (a hash was returned) and every SDK-confirmed issuance is on chain exactly once.
+CI runs 3 rounds on the default engine (anvil; a snapshot under load every other round) and 2 on Hardhat/EDR.
+The deep mode (`make test-deep`): `CITYPOINTS_KILL_ROUNDS=50 .venv/bin/python -m pytest
+tests/ledger_node/test_durability.py -k underLoad -p no:randomly -s` (`CITYPOINTS_KILL_SEED` repeats a run's
+kill moments, `CITYPOINTS_KILL_BLOCK_PERIOD` changes the 1 s period).
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from ledger_node import journal, state_file
 from ledger_node.harness import RATE, SupervisedNode, deploy_city, sign_issue_batch, sign_redemption
 
 ROUNDS = int(os.environ.get("CITYPOINTS_KILL_ROUNDS", "3"))
+BLOCK_PERIOD = float(os.environ.get("CITYPOINTS_KILL_BLOCK_PERIOD", "1"))
 SENDERS = 4
 ITEMS_PER_TX = 10
 START_POINTS = 10**9        # every resident's balance before the load, so every redemption can be paid
@@ -33,12 +40,17 @@ class Load:
     """SENDERS issuers sending issueBatch and a merchant redeeming residents' consents, concurrently; remembers what
     the node acknowledged."""
 
-    def __init__(self, url: str, contracts: dict, issuers, merchant, residents, chain_id: int, round_no: int):
+    def __init__(self, url: str, contracts: dict, issuers, merchant, residents, chain_id: int, round_no: int,
+                 sdk_issuer=None, seen_up_to: int = -1):
         self.url, self.ledger, self.redemption = url, contracts["PointsLedger"].address, contracts["Redemption"].address
         self.issuers, self.merchant, self.residents = issuers, merchant, residents
         self.chain_id, self.round_no = chain_id, round_no
+        self.sdk_issuer = sdk_issuer
         self.acked: dict[str, list[bytes]] = {}   # tx hash -> refs
         self.acked_consents: dict[str, tuple[str, bytes]] = {}  # tx hash -> (resident, consent nonce)
+        self.sdk_confirmed: dict[bytes, tuple[str, int]] = {}  # on-chain ref -> (tx hash, block) the SDK confirmed
+        self.seen_up_to = seen_up_to
+        self.sdk_errors: list[str] = []
         self.sent_refs: set[bytes] = set()
         self.blocks_seen: dict[int, str] = {}
         self.stop = threading.Event()
@@ -48,6 +60,10 @@ class Load:
         threads = [threading.Thread(target=self._send, args=(i, issuer, nonces[issuer.address]), daemon=True)
                    for i, issuer in enumerate(self.issuers)]
         threads.append(threading.Thread(target=self._redeem, args=(nonces[self.merchant.address],), daemon=True))
+        self.sdk_thread = None
+        if self.sdk_issuer:   # not in `threads`: it rides through the kill (its retries outlast the restart)
+            self.sdk_thread = threading.Thread(target=self._issue_with_sdk, daemon=True)
+            self.sdk_thread.start()
         threads.append(threading.Thread(target=self._watch_blocks, daemon=True))
         for t in threads:
             t.start()
@@ -100,15 +116,49 @@ class Load:
             nonce += 1
             seq += 1
 
+    def _issue_with_sdk(self) -> None:
+        """The issuer SDK, one confirmed issuance after another, as an issuer's program would run it. Its retries
+        carry the issuance in flight at the kill through the restart: it must then be confirmed, exactly once."""
+        from issuer_sdk import errors
+        from issuer_sdk.client import ClientConfig, IssuerClient
+        from issuer_sdk.rpc import RetryPolicy
+        from issuer_sdk.signer import LocalSigner
+
+        config = ClientConfig(retry=RetryPolicy(attempts=60, max_backoff_s=1.0), request_timeout_s=10,
+                              confirm_timeout_s=180)
+        try:
+            client = IssuerClient(self.url, self.ledger, LocalSigner(self.sdk_issuer.key), 1, keccak(b"kill-test"),
+                                  chain_id=self.chain_id, config=config)
+        except errors.IssuerError as exc:
+            self.sdk_errors.append(repr(exc))
+            return
+        seq = 0
+        while not self.stop.is_set():
+            resident = self.residents[seq % len(self.residents)].address
+            try:
+                result = client.issue(resident, 7, f"sdk-r{self.round_no}-{seq}")
+            except errors.IssuerError as exc:
+                self.sdk_errors.append(repr(exc))
+                return
+            assert result.status == "issued", result
+            with self.lock:
+                self.sdk_confirmed[bytes(result.onchain_ref)] = (result.tx_hash, result.block_number)
+            seq += 1
+
     def _watch_blocks(self) -> None:
+        """A client following the chain: reads every block, in order, as soon as the node shows it."""
         client = httpx.Client(timeout=5)
         while not self.stop.is_set():
             try:
-                block = client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
-                                                    "params": ["latest", False]}).json()["result"]
-            except (httpx.HTTPError, KeyError):
+                head = int(client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber",
+                                                       "params": []}).json()["result"], 16)
+                for number in range(self.seen_up_to + 1, head + 1):
+                    block = client.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                                                        "params": [hex(number), False]}).json()["result"]
+                    self.blocks_seen[number] = block["hash"]
+                    self.seen_up_to = number
+            except (httpx.HTTPError, KeyError, TypeError, ValueError):
                 return
-            self.blocks_seen[int(block["number"], 16)] = block["hash"]
             time.sleep(0.02)
 
 
@@ -152,32 +202,45 @@ def _wait_mined(w3: Web3, hashes, timeout: float = 120) -> None:
                 time.sleep(0.1)
 
 
-def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) -> dict:
-    node = SupervisedNode(tmp_path, engine=engine, block_period=0.25)
+def _block_hashes(url: str, numbers) -> dict[int, str | None]:
+    """The hashes the node shows now for `numbers` (one batch request)."""
+    numbers = sorted(numbers)
+    answers = httpx.post(url, json=[{"jsonrpc": "2.0", "id": n, "method": "eth_getBlockByNumber",
+                                     "params": [hex(n), False]} for n in numbers], timeout=60).json()
+    return {a["id"]: (a.get("result") or {}).get("hash") for a in answers}
+
+
+def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0, block_period: float = BLOCK_PERIOD) -> dict:
+    node = SupervisedNode(tmp_path, engine=engine, block_period=block_period)
     node.start()
     try:
         operator = Account.from_key((tmp_path / "var" / "keys" / "operator.key").read_text().strip())
         w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
         issuers = [Account.create() for _ in range(SENDERS)]
+        sdk_issuer = Account.create()
         merchant = Account.create()
         residents = [Account.create() for _ in range(60)]
         node.operator("evm_setAutomine", [True])  # set-up quickly; the load runs on block periods
         contracts = deploy_city(w3, operator, residents=[r.address for r in residents],
-                                issuers=[i.address for i in issuers], merchants=[merchant.address])
+                                issuers=[i.address for i in [*issuers, sdk_issuer]], merchants=[merchant.address])
         chain_id = w3.eth.chain_id
         w3.eth.send_raw_transaction(sign_issue_batch(
             issuers[0], contracts["PointsLedger"].address, 0, chain_id, [r.address for r in residents],
             [START_POINTS] * len(residents), [keccak(f"start-{r.address}".encode()) for r in residents]))
-        node.operator("evm_setIntervalMining", [0.25])
+        node.operator("evm_setIntervalMining", [block_period])
         all_acked: dict[str, list[bytes]] = {}
         all_consents: dict[str, tuple[str, bytes]] = {}
-        seen: dict[int, str] = {}
-        rng = random.Random(int(os.environ.get("CITYPOINTS_KILL_SEED", "0")) or None)
+        all_sdk: dict[bytes, tuple[str, int]] = {}
+        seen: dict[int, str] = _block_hashes(node.url, range(w3.eth.block_number + 1))
+        seed = int(os.environ.get("CITYPOINTS_KILL_SEED", "0")) or random.randrange(1, 2**31)
+        print(f"kill test: CITYPOINTS_KILL_SEED={seed}")
+        rng = random.Random(seed)
+        rounds_started = time.monotonic()
         for r in range(rounds):
             nonces = {a.address: w3.eth.get_transaction_count(a.address, "pending") for a in [*issuers, merchant]}
-            load = Load(node.url, contracts, issuers, merchant, residents, chain_id, r)
+            load = Load(node.url, contracts, issuers, merchant, residents, chain_id, r, sdk_issuer, max(seen))
             threads = load.run(nonces)
-            time.sleep(rng.uniform(0.2, 1.5))
+            time.sleep(rng.uniform(0.3, 2.5 * block_period + 0.5))
             if snapshot_every and r % snapshot_every == 0:
                 node.operator("citypoints_snapshot")     # anvil: snapshot under load, journal continues after it
                 time.sleep(rng.uniform(0.0, 0.5))
@@ -189,21 +252,31 @@ def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) ->
             all_consents.update(load.acked_consents)
             seen.update(load.blocks_seen)
             node.start()
+            load.sdk_thread.join(180)
+            assert not load.sdk_thread.is_alive() and not load.sdk_errors, \
+                f"round {r}: the SDK's issuance across the restart did not complete: {load.sdk_errors}"
+            all_sdk.update(load.sdk_confirmed)
             w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
             ledger, redemption = (w3.eth.contract(address=c.address, abi=c.abi)
                                   for c in (contracts["PointsLedger"], contracts["Redemption"]))
+            # every block any client was shown, in any round, is there with the same hash
+            now = _block_hashes(node.url, seen)
+            changed = {n: (h, now[n]) for n, h in seen.items() if now[n] != h}
+            assert not changed, f"round {r}: blocks shown to clients changed after restart (was, now): {changed}"
             _wait_mined(w3, [*load.acked, *load.acked_consents])
-            for number, block_hash in load.blocks_seen.items():
-                after = w3.eth.get_block(number)["hash"].to_0x_hex()
-                assert after == block_hash, f"round {r}: block {number} was {block_hash}, after restart {after}"
             counts = _issued_refs(w3, ledger)
             assert all(c == 1 for c in counts.values()), "a ref was issued more than once"
             missing = [h for h, refs in load.acked.items() if any(counts.get(ref) != 1 for ref in refs)]
             assert not missing, f"round {r}: acknowledged issuances missing after restart: {missing[:3]}"
+            missing = [h for ref, (h, _) in all_sdk.items() if counts.get(ref) != 1]
+            assert not missing, f"round {r}: SDK-confirmed issuances missing after restart: {missing[:3]}"
+            for ref, (h, number) in load.sdk_confirmed.items():
+                assert w3.eth.get_transaction_receipt(h)["blockNumber"] == number, f"round {r}: {h} moved blocks"
             redeemed = _redeemed_consents(w3, redemption)
             assert all(c == 1 for c in redeemed.values()), "a consent was redeemed more than once"
             missing = [h for h, consent in all_consents.items() if redeemed.get(consent) != 1]
             assert not missing, f"round {r}: acknowledged redemptions missing after restart: {missing[:3]}"
+        round_s = (time.monotonic() - rounds_started) / max(rounds, 1)
         # a clean stop and start keeps everything too, and every block seen by a client is unchanged
         before = {n: w3.eth.get_block(n)["hash"] for n in range(w3.eth.block_number + 1)}
         node.stop()
@@ -213,22 +286,23 @@ def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0) ->
         for number, block_hash in seen.items():
             assert w3.eth.get_block(number)["hash"].to_0x_hex() == block_hash
         return {"rounds": rounds, "acknowledged": len(all_acked), "acknowledgedConsents": len(all_consents),
-                "blocks": w3.eth.block_number}
+                "sdkConfirmed": len(all_sdk), "blocks": w3.eth.block_number, "blocksCompared": len(seen),
+                "secondsPerRound": round(round_s, 1)}
     finally:
         node.stop()
 
 
-@pytest.mark.timeout(max(600, 30 * ROUNDS))  # the long mode: rounds slow down as the chain grows (50 took ~12 min)
+@pytest.mark.timeout(max(600, 30 * ROUNDS))  # the deep mode: rounds slow down as the chain grows
 def test_kill9_underLoad_keepsEveryAcknowledgedIssuanceAndConsentExactlyOnce(tmp_path, artifacts):
     """The default engine (anvil), with a snapshot under load every other round: restart = snapshot + journal."""
     started = time.monotonic()
     result = _kill_rounds(tmp_path, "anvil", ROUNDS, snapshot_every=2)
     print(f"kill test (anvil): {result} in {time.monotonic() - started:.0f}s")
-    assert result["acknowledged"] > 0 and result["acknowledgedConsents"] > 0
+    assert result["acknowledged"] > 0 and result["acknowledgedConsents"] > 0 and result["sdkConfirmed"] > 0
 
 
 def test_kill9_onHardhatEngine_replaysTheWholeJournal(tmp_path, artifacts):
-    result = _kill_rounds(tmp_path, "hardhat", 2)
+    result = _kill_rounds(tmp_path, "hardhat", 2, block_period=0.25)
     print(f"kill test (hardhat): {result}")
     assert result["acknowledged"] > 0 and result["acknowledgedConsents"] > 0
 
