@@ -83,6 +83,7 @@ brownie:
 	mkdir -p $(HOME)/.solcx && ln -sf "$(CURDIR)/ledger_node/bin/solc" $(HOME)/.solcx/solc-v0.8.28
 	$(BROWNIE) networks list | grep -q 'citypoints' || $(BROWNIE) networks add Ethereum citypoints host=http://127.0.0.1:8545 chainid=7007
 	$(BROWNIE) compile
+	rm -rf build/brownie/deployments   # Brownie checks recorded deployments at load; a rebuilt chain has other ones
 	$(BROWNIE) run balances --network citypoints
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BROWNIE) test tests/brownie --network anvil
 
