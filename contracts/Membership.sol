@@ -26,16 +26,18 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
     bytes32 public constant LEDGER_OPERATOR_ROLE = keccak256("CityPoints.LEDGER_OPERATOR");
 
     bytes32 public constant RECOVERY_OBJECTION_TYPEHASH =
-        keccak256("RecoveryObjection(address account,address newAccount,uint256 deadline)");
+        keccak256("RecoveryObjection(address account,address newAccount,uint256 nonce,uint256 deadline)");
 
     mapping(address account => bytes32) private _identityOf;
     mapping(bytes32 identityHash => address) private _accountOf;
     mapping(address account => uint256) private _roleCount;
     mapping(address merchant => bool) private _merchantSuspended;
     mapping(address account => Recovery) private _recoveries;
+    mapping(address formerAccount => bytes32) private _formerIdentityOf;
     EnumerableSet.UintSet private _issuerSchemes;
     uint64 private _recoveryNotice;
     address private _pointsLedger;
+    uint32 private _lastRecoveryNonce; // packed with the two above: one slot
 
     /// @param consortium_ The Consortium contract.
     /// @param recoveryNotice_ Seconds the old key has to object to a recovery.
@@ -78,8 +80,9 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
         if (newAccount == address(0)) revert MembershipZeroValue();
         _requireFresh(newAccount);
         uint64 executableAt = uint64(block.timestamp) + _recoveryNotice;
-        _recoveries[account] = Recovery({newAccount: newAccount, executableAt: executableAt});
-        emit RecoveryRequested(account, newAccount, identityHash, executableAt, msg.sender);
+        uint32 nonce = ++_lastRecoveryNonce;
+        _recoveries[account] = Recovery({newAccount: newAccount, executableAt: executableAt, nonce: nonce});
+        emit RecoveryRequested(account, newAccount, identityHash, executableAt, msg.sender, nonce);
     }
 
     /// @inheritdoc IMembership
@@ -90,13 +93,20 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
     }
 
     /// @inheritdoc IMembership
-    function objectToRecoveryBySig(address account, address newAccount, uint256 deadline, bytes calldata signature)
-        external
-    {
+    function objectToRecoveryBySig(
+        address account,
+        address newAccount,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
         Recovery memory r = _pendingOf(account);
         if (r.newAccount != newAccount) revert MembershipRecoveryMismatch(account, r.newAccount, newAccount);
+        if (r.nonce != nonce) revert MembershipRecoveryNonceMismatch(account, r.nonce, nonce);
         if (block.timestamp > deadline) revert MembershipSignatureExpired(deadline, block.timestamp);
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RECOVERY_OBJECTION_TYPEHASH, account, newAccount, deadline)));
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(RECOVERY_OBJECTION_TYPEHASH, account, newAccount, nonce, deadline))
+        );
         // slither-disable-next-line unused-return (the third value, the error argument, is not needed: err is checked)
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != account) revert MembershipInvalidSignature(account, signer);
@@ -241,6 +251,12 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
     }
 
     /// @inheritdoc IMembership
+    function currentAccountOf(address account) external view returns (address) {
+        bytes32 former = _formerIdentityOf[account];
+        return former == bytes32(0) ? account : _accountOf[former];
+    }
+
+    /// @inheritdoc IMembership
     function isMerchantActive(address account) public view returns (bool) {
         return hasRole(MERCHANT_ROLE, account) && !_merchantSuspended[account];
     }
@@ -337,6 +353,7 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
         bytes32 identityHash = _identityOf[account];
         delete _recoveries[account];
         delete _identityOf[account];
+        _formerIdentityOf[account] = identityHash;
         _identityOf[newAccount] = identityHash;
         _accountOf[identityHash] = newAccount;
         emit ResidentRecovered(account, newAccount, identityHash, byGovernance);
@@ -360,6 +377,7 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
 
     function _requireFresh(address account) private view {
         if (_identityOf[account] != bytes32(0)) revert MembershipAlreadyResident(account);
+        if (_formerIdentityOf[account] != bytes32(0)) revert MembershipAccountRecovered(account);
         if (_roleCount[account] != 0) revert MembershipAccountHoldsRole(account);
     }
 

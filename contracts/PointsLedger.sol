@@ -118,6 +118,16 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @inheritdoc IPointsLedger
+    function restoreTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external {
+        _requireLedgerOperator();
+        _requireExists(scheme); // Active, Paused or Retired: the merchant owes the refund whatever the status
+        if (_paused) revert PointsLedgerPaused();
+        if (amount == 0) revert PointsLedgerZeroAmount(0);
+        uint256 balanceAfter = _update(scheme, address(0), account, amount, 0, _NO_CAP, 0);
+        emit PointsRestored(scheme, account, msg.sender, amount, ref, balanceAfter, _totalSupply[scheme]);
+    }
+
+    /// @inheritdoc IPointsLedger
     function burnFrom(uint256 scheme, address account, uint256 amount, bytes32 ref) external {
         _requireLedgerOperator();
         _requireSpendable(scheme);

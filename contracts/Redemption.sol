@@ -100,8 +100,10 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         if (credits == 0 || credits > refundable) revert RedemptionRefundTooLarge(redemptionId, credits, refundable);
         uint256 total = before + credits;
         record.refunded = uint96(total);
-        Part[] memory given = _giveBack(RefundStep(redemptionId, resident, merchant, before, total), parts);
-        emit Refunded(redemptionId, resident, merchant, credits, total, given);
+        // After a recovery the points go to the key that holds the resident's registration now, never the old one.
+        address creditedTo = membership.currentAccountOf(resident);
+        Part[] memory given = _giveBack(RefundStep(redemptionId, creditedTo, merchant, before, total), parts);
+        emit Refunded(redemptionId, resident, merchant, credits, total, given, creditedTo);
     }
 
     /// @inheritdoc IRedemption
@@ -244,10 +246,11 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         if (rate != 0) balance = ledger.balanceOf(resident, scheme);
     }
 
-    /// @dev What a refund moves: the redemption, its parties, and the refunded total before and after.
+    /// @dev What a refund moves: the redemption, who is credited, the merchant, and the refunded total before
+    /// and after.
     struct RefundStep {
         bytes32 redemptionId;
-        address resident;
+        address creditedTo;
         address merchant;
         uint256 before;
         uint256 total;
@@ -263,7 +266,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
             later += parts[i - 1].credits;
             if (credits == 0) continue;
             uint256 scheme = parts[i - 1].scheme;
-            if (points > 0) ledger.mintTo(scheme, step.resident, points, step.redemptionId);
+            if (points > 0) ledger.restoreTo(scheme, step.creditedTo, points, step.redemptionId);
             clearing.recordRefund(scheme, step.merchant, credits);
             given[n++] = Part(scheme, points, credits);
         }

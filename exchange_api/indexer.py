@@ -241,6 +241,9 @@ class Projection:
         self._balance(block, index, tx, a["account"], a["scheme"], "minted", a["amount"], a["balanceAfter"],
                       a["operator"], None, a["ref"], a["totalSupplyAfter"])
 
+    # a refund's give-back (PointsLedger.restoreTo, issue 18): PointsMinted's fields, the same history kind
+    _on_PointsRestored = _on_PointsMinted
+
     def _on_PointsBurned(self, block, index, tx, a):
         self._balance(block, index, tx, a["account"], a["scheme"], "burned", a["amount"], a["balanceAfter"],
                       a["operator"], None, a["ref"], a["totalSupplyAfter"])

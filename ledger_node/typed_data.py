@@ -39,6 +39,14 @@ TYPES = {
         {"name": "nonce", "type": "bytes32"},
         {"name": "deadline", "type": "uint256"},
     ],
+    # Signed by the OLD key of a resident whose recovery is pending (verifying contract: Membership). `nonce` is
+    # the pending request's (Membership.pendingRecovery(account).nonce), so it cannot be replayed on a later one.
+    "RecoveryObjection": [
+        {"name": "account", "type": "address"},
+        {"name": "newAccount", "type": "address"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
 }
 
 

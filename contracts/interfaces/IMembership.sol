@@ -17,11 +17,16 @@ pragma solidity 0.8.28;
 /// new account. Governance may approve it at once; otherwise it can be completed after `recoveryNotice`
 /// seconds, during which the old key can object (directly or by a signed `RecoveryObjection` that
 /// anyone may submit). Completing it moves the identity hash and every balance in the PointsLedger.
+/// Each request gets a new `nonce` (a counter over all requests, never reused), and a signed objection names
+/// it, so an objection signed against one request can never be replayed against a later one. A key whose
+/// registration was recovered away is retired: it can never be registered or recovered to again, and
+/// {currentAccountOf} maps it to the account that holds its identity now (refunds of its redemptions go there).
 interface IMembership {
     /// @notice A pending recovery of a resident account.
     struct Recovery {
         address newAccount;
         uint64 executableAt;
+        uint32 nonce; // of this request; a signed objection must name it
     }
 
     // ----------------------------------------------------------------------------------------------
@@ -58,6 +63,10 @@ interface IMembership {
     error MembershipRecoveryNoticePending(address account, uint64 executableAt, uint256 nowTimestamp);
     /// @notice The signed objection names another new account than the pending recovery.
     error MembershipRecoveryMismatch(address account, address pendingNewAccount, address signedNewAccount);
+    /// @notice The signed objection names another request (nonce) than the pending recovery's.
+    error MembershipRecoveryNonceMismatch(address account, uint32 pendingNonce, uint256 signedNonce);
+    /// @notice The account's registration was recovered to another account; a recovered key is never reused.
+    error MembershipAccountRecovered(address account);
     /// @notice The signature is expired.
     error MembershipSignatureExpired(uint256 deadline, uint256 nowTimestamp);
     /// @notice The signature was not made by `account`.
@@ -81,9 +90,15 @@ interface IMembership {
     event MerchantSuspensionChanged(address indexed merchant, bool suspended);
     /// @notice The issuer accounts of `scheme` were replaced by `accounts`.
     event IssuerAccountsSet(uint256 indexed scheme, address[] accounts);
-    /// @notice An onboarding authority requested moving `account`'s registration to `newAccount`.
+    /// @notice An onboarding authority requested moving `account`'s registration to `newAccount`; `nonce` names
+    /// this request (a signed objection must carry it).
     event RecoveryRequested(
-        address indexed account, address indexed newAccount, bytes32 indexed identityHash, uint64 executableAt, address authority
+        address indexed account,
+        address indexed newAccount,
+        bytes32 indexed identityHash,
+        uint64 executableAt,
+        address authority,
+        uint32 nonce
     );
     /// @notice The old key objected; the recovery is dropped.
     event RecoveryObjected(address indexed account, address indexed newAccount);
@@ -104,7 +119,7 @@ interface IMembership {
 
     /// @notice Register `account` as the resident with `identityHash`.
     /// @dev Requirements: caller has ONBOARDING_ROLE; account and hash nonzero; hash unused; account not a
-    /// resident and holds no role. Emits: {ResidentRegistered}.
+    /// resident, holds no role, and was never recovered away. Emits: {ResidentRegistered}.
     function registerResident(address account, bytes32 identityHash) external;
 
     /// @notice Register many residents: `accounts[i]` with `identityHashes[i]`, all or nothing.
@@ -113,18 +128,26 @@ interface IMembership {
 
     /// @notice Start moving `account`'s registration and balances to `newAccount` (lost phone).
     /// @dev Requirements: caller has ONBOARDING_ROLE; `account` is a resident with no pending recovery;
-    /// `newAccount` nonzero, not a resident, holds no role. Emits: {RecoveryRequested}.
+    /// `newAccount` nonzero, not a resident, holds no role, was never recovered away. Emits: {RecoveryRequested}
+    /// with the request's new nonce.
     function requestRecovery(address account, address newAccount) external;
 
     /// @notice The old key objects to the pending recovery of its own account.
     /// @dev Requirements: a recovery of `msg.sender` is pending. Emits: {RecoveryObjected}.
     function objectToRecovery() external;
 
-    /// @notice Submit the old key's signed objection (EIP-712 `RecoveryObjection(address account,address newAccount,uint256 deadline)`).
-    /// @dev Requirements: a recovery of `account` to `newAccount` is pending; deadline not passed; signed by `account`.
-    /// Emits: {RecoveryObjected}.
-    function objectToRecoveryBySig(address account, address newAccount, uint256 deadline, bytes calldata signature)
-        external;
+    /// @notice Submit the old key's signed objection (EIP-712
+    /// `RecoveryObjection(address account,address newAccount,uint256 nonce,uint256 deadline)`); anyone may submit it.
+    /// @dev Requirements: a recovery of `account` to `newAccount` is pending and its request nonce is `nonce`
+    /// (so a signature made for an earlier request, even to the same new account, is refused with
+    /// {MembershipRecoveryNonceMismatch}); deadline not passed; signed by `account` (EOA). Emits: {RecoveryObjected}.
+    function objectToRecoveryBySig(
+        address account,
+        address newAccount,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
 
     /// @notice Complete a recovery whose notice period passed without objection.
     /// @dev Requirements: caller has ONBOARDING_ROLE; recovery pending and executable; new account still fresh.
@@ -180,6 +203,9 @@ interface IMembership {
     function identityOf(address account) external view returns (bytes32);
     /// @notice The account registered with an identity hash (zero if none).
     function accountOf(bytes32 identityHash) external view returns (address);
+    /// @notice The account that holds `account`'s registration now: `account` itself unless its registration was
+    /// recovered away, then the account its identity is registered to now (after every later recovery too).
+    function currentAccountOf(address account) external view returns (address);
     /// @notice Whether `account` is a registered merchant that is not suspended.
     function isMerchantActive(address account) external view returns (bool);
     /// @notice Whether `account` is a registered merchant (active or suspended).

@@ -24,8 +24,11 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 /// - Ledger operators (contracts holding Membership's LEDGER_OPERATOR_ROLE, e.g. Exchange, Redemption)
 ///   mint and burn without quota or cap.
 /// - Scheme status: Active (everything), Paused (nothing moves), Retired (no more issuance or minting;
-///   revocation and burning still work so residents can spend what they hold). A global pause stops every
-///   balance change except recovery moves.
+///   revocation and burning still work so residents can spend what they hold). One exception to both: a
+///   refund gives back points a redemption burned ({restoreTo}) in an Active, Paused or Retired scheme, since the
+///   merchant owes them back; restored points of a Paused scheme stay frozen with the rest until it resumes,
+///   and those of a Retired scheme can be spent like the rest. A global pause stops every balance change
+///   except recovery moves (refunds wait for it to be lifted).
 /// - Every mint, burn and move emits ERC-1155 {TransferSingle}; domain events carry the state after the change.
 /// - No `onERC1155Received` acceptance call is made: points only ever go to registered resident accounts,
 ///   whose acceptance is their registration (and the call would cost a cold account access per item).
@@ -141,6 +144,17 @@ interface IPointsLedger is IERC1155MetadataURI {
         uint256 balanceAfter,
         uint256 totalSupplyAfter
     );
+    /// @notice A ledger operator gave back points a burn took (a refund of a redemption); allowed in a Paused or
+    /// Retired scheme too.
+    event PointsRestored(
+        uint256 indexed scheme,
+        address indexed account,
+        address indexed operator,
+        uint256 amount,
+        bytes32 ref,
+        uint256 balanceAfter,
+        uint256 totalSupplyAfter
+    );
     /// @notice A ledger operator burned (e.g. a redemption).
     event PointsBurned(
         uint256 indexed scheme,
@@ -206,10 +220,17 @@ interface IPointsLedger is IERC1155MetadataURI {
     // Ledger operators and Membership
     // ----------------------------------------------------------------------------------------------
 
-    /// @notice Mint for another contract's flow (exchange output, refund). No quota or cap; `ref` is not deduplicated.
+    /// @notice Mint for another contract's flow (exchange output). No quota or cap; `ref` is not deduplicated.
     /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active; ledger not paused; amount > 0;
     /// account registered. Emits: {TransferSingle}, {PointsMinted}.
     function mintTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external;
+
+    /// @notice Give back points an earlier burn took (the refund of a redemption): the merchant owes them back
+    /// whatever became of the scheme since. No quota or cap; `ref` (the redemption id) is not deduplicated:
+    /// the caller (Redemption) bounds what it restores by what it burned.
+    /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active, Paused or Retired; ledger not paused;
+    /// amount > 0; account registered. Emits: {TransferSingle}, {PointsRestored}.
+    function restoreTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external;
 
     /// @notice Burn for another contract's flow (exchange input, redemption). `ref` is not deduplicated.
     /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active or Retired; ledger not paused;

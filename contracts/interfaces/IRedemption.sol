@@ -20,6 +20,12 @@ pragma solidity 0.8.28;
 /// it). They give the parts back from the last part to the first; each part's points come back in
 /// proportion to its credits refunded, rounded down, and the full refund of a part gives all its points back.
 /// The redemption's stored hash binds the parts, so the caller passes the parts from the {Redeemed} event.
+/// A refund stays possible after a part's scheme was paused or retired (the merchant owes it back): the points
+/// are restored in that scheme (PointsLedger.restoreTo), frozen until it resumes if Paused, spendable if
+/// Retired, and the merchant's position is reversed as usual. Only the ledger's global pause holds refunds back.
+/// After a recovery of the resident's key the caller still names the resident of the {Redeemed} event (the
+/// parties hash binds it); the points go to the account that holds that resident's registration now
+/// (Membership.currentAccountOf), never to the recovered old key.
 interface IRedemption {
     /// @notice One scheme's share of a redemption.
     struct Part {
@@ -68,13 +74,16 @@ interface IRedemption {
         Part[] parts
     );
     /// @notice A refund of `credits` gave back `parts`; `refundedTotal` credits of the redemption are now refunded.
+    /// `resident` is the redemption's; `creditedTo` received the points (the resident's current key after a
+    /// recovery, else the resident).
     event Refunded(
         bytes32 indexed redemptionId,
         address indexed resident,
         address indexed merchant,
         uint256 credits,
         uint256 refundedTotal,
-        Part[] parts
+        Part[] parts,
+        address creditedTo
     );
     /// @notice The resident's preferred burn order.
     event PreferredOrderSet(address indexed resident, uint256[] schemes, bytes32 nonce);
@@ -95,10 +104,11 @@ interface IRedemption {
         bytes calldata signature
     ) external returns (bytes32 redemptionId);
 
-    /// @notice Refund `credits` of a redemption to its resident, reversing the positions.
+    /// @notice Refund `credits` of a redemption to its resident, reversing the positions. Works whatever the parts'
+    /// schemes' status (Active, Paused, Retired) and after a recovery of the resident's key (the new key is credited).
     /// @dev Requirements: caller is the merchant or holds RELAYER role; within the refund window;
-    /// 0 < credits <= refundable; `resident`, `merchant`, `parts` are the redemption's.
-    /// Emits: {Refunded}, the ledger's {PointsMinted}/{TransferSingle}, Clearing's position events.
+    /// 0 < credits <= refundable; `resident`, `merchant`, `parts` are the redemption's; ledger not globally paused.
+    /// Emits: {Refunded}, the ledger's {PointsRestored}/{TransferSingle}, Clearing's position events.
     function refund(bytes32 redemptionId, address resident, address merchant, Part[] calldata parts, uint256 credits)
         external;
 

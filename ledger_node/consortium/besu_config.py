@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from . import errors as E
+from .admin_auth import ALGORITHM, PUBLIC_FILE
 from .description import Consortium, NodeSpec
 from .errors import ConsortiumError
 
@@ -40,6 +41,16 @@ DOCUMENTED_OPTIONS: dict[str, str] = {
         "rpc-http-host",
         "rpc-http-port",
         "rpc-http-api",
+        "rpc-http-authentication-enabled",
+        "rpc-ws-enabled",
+        "rpc-ws-host",
+        "rpc-ws-port",
+        "rpc-ws-api",
+        "rpc-ws-authentication-enabled",
+        "rpc-ws-authentication-jwt-public-key-file",
+        "rpc-ws-authentication-jwt-algorithm",
+        "graphql-http-enabled",
+        "engine-rpc-enabled",
         "host-allowlist",
         "min-gas-price",
         "min-priority-fee",
@@ -63,9 +74,17 @@ DOCUMENTED_OPTIONS["Xdns-enabled"] = (
     "https://besu.hyperledger.org/public-networks/concepts/node-keys#domain-name-support"
 )
 
-# APIs: values documented under rpc-http-api. QBFT for validator votes, PERM for live allowlist
-# updates, ADMIN for peers; the RPC listens on loopback unless network.rpc_listen says otherwise.
-RPC_APIS = ["ETH", "NET", "WEB3", "TXPOOL", "QBFT", "PERM", "ADMIN"]
+# Two JSON-RPC endpoints (Besu serves one HTTP RPC, so the second is its WebSocket RPC, which has its own
+# host, port, API list and authentication options; the IPC socket is early access (`Xrpc-ipc-*`) and has no
+# authentication, and the Engine API port serves only ENGINE/ETH):
+# - public: HTTP on network.rpc_listen, ETH, NET, WEB3 only; rpc-http-cors-origins is left unset, so Besu's
+#   default "none" holds and no browser page may call it;
+# - admin: WebSocket on 127.0.0.1 only, ADMIN, DEBUG, PERM, QBFT, TXPOOL, MINER, every connection
+#   authenticated by an ES256 JWT checked against the node's admin-jwt.pub (admin_auth.py).
+# GraphQL and the Engine API stay off (pinned, so a default change cannot open them).
+PUBLIC_APIS = ["ETH", "NET", "WEB3"]
+ADMIN_APIS = ["ADMIN", "DEBUG", "PERM", "QBFT", "TXPOOL", "MINER"]
+ADMIN_HOST = "127.0.0.1"
 
 
 def node_options(consortium: Consortium, node: NodeSpec) -> dict:
@@ -92,7 +111,17 @@ def node_options(consortium: Consortium, node: NodeSpec) -> dict:
         "rpc-http-enabled": True,
         "rpc-http-host": net.rpc_listen,
         "rpc-http-port": node.rpc_port,
-        "rpc-http-api": RPC_APIS,
+        "rpc-http-api": PUBLIC_APIS,
+        "rpc-http-authentication-enabled": False,
+        "rpc-ws-enabled": True,
+        "rpc-ws-host": ADMIN_HOST,
+        "rpc-ws-port": node.admin_port,
+        "rpc-ws-api": ADMIN_APIS,
+        "rpc-ws-authentication-enabled": True,
+        "rpc-ws-authentication-jwt-public-key-file": PUBLIC_FILE,
+        "rpc-ws-authentication-jwt-algorithm": ALGORITHM,
+        "graphql-http-enabled": False,
+        "engine-rpc-enabled": False,
         "host-allowlist": allow_hosts,
         # Free gas: every node must accept zero-priced transactions (docs: a node with a higher
         # minimum silently drops them).

@@ -12,11 +12,14 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from .admin_auth import DEFAULT_TTL_SECONDS, admin_token
+from .besu_config import ADMIN_HOST
 from .description import load_description
 from .errors import ConsortiumError
 from .generate import generate_network, load_keys, require_initialised
 from .permissions import (
     PERMISSIONS_FILE,
+    admin_rpc,
     load_deployment,
     node_allowlist,
     push_live,
@@ -111,7 +114,12 @@ def sync_permissions_cmd(
                                                  help="Take the transacting accounts from this JSON list instead of "
                                                       "reading the Membership contract (offline use)."),
     rpc: Optional[List[str]] = typer.Option(None, "--rpc",
-                                            help="A running Besu node to update live with the PERM API (repeatable)."),
+                                            help="A running Besu node's RPC URL exposing PERM to update live "
+                                                 "(repeatable; http:// without a token)."),
+    node: Optional[List[str]] = typer.Option(None, "--node",
+                                             help="A node of this machine to update live through its admin "
+                                                  "WebSocket RPC (ws://127.0.0.1:<admin_port>, JWT from "
+                                                  "<out>/<node>/admin-jwt.key; repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report the changes without writing or pushing."),
 ) -> None:
     """Make permissions_config.toml's allowlists equal to the Membership contract's transactingAccounts()
@@ -147,10 +155,61 @@ def sync_permissions_cmd(
         result = sync_permissions_file(out_dir / PERMISSIONS_FILE, accounts, nodes, dry_run=dry_run,
                                        source=source + " + consortium.yaml accounts.always_allowed")
         console.print(result.summary(), soft_wrap=True)
-        for url in rpc or []:
+        targets = [(url, None) for url in rpc or []]
+        by_name = {n.name: n for n in consortium.nodes}
+        for name in node or []:
+            if name not in by_name:
+                raise ConsortiumError("CONSORTIUM_FIELD_INVALID", f"--node {name!r} is not a node of the description")
+            targets.append((f"ws://{ADMIN_HOST}:{by_name[name].admin_port}", out_dir / name))
+        for url, node_dir in targets:
             if dry_run:
                 console.print(f"{url}: not pushed (dry run)")
                 continue
-            console.print(push_live(url, accounts, nodes).summary(), soft_wrap=True)
+            token = admin_token(node_dir) if node_dir is not None else None
+            console.print(push_live(url, accounts, nodes, token=token).summary(), soft_wrap=True)
+    except ConsortiumError as exc:
+        _fail(exc)
+
+
+@app.command("admin-token")
+def admin_token_cmd(
+    node_name: str = typer.Argument(..., help="The node whose admin RPC the token is for."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The folder `init` wrote (default: var/consortium/)."),
+    ttl: int = typer.Option(DEFAULT_TTL_SECONDS, "--ttl", help="Seconds the token stays valid (1-86400)."),
+) -> None:
+    """Print a short-lived JWT for the node's admin WebSocket RPC (ADMIN, DEBUG, PERM, QBFT, TXPOOL, MINER on
+    ws://127.0.0.1:<admin_port>), signed with <out>/<node>/admin-jwt.key. Send it as `Authorization: Bearer`."""
+    out_dir = out or _default_out()
+    try:
+        require_initialised(out_dir)
+        typer.echo(admin_token(out_dir / node_name, ttl_seconds=ttl))
+    except ConsortiumError as exc:
+        _fail(exc)
+
+
+@app.command("admin-call")
+def admin_call_cmd(
+    node_name: str = typer.Argument(..., help="The node of this machine to call."),
+    method: str = typer.Argument(..., help="An ADMIN, DEBUG, PERM, QBFT, TXPOOL or MINER method, e.g. qbft_proposeValidatorVote."),
+    params: str = typer.Argument("[]", help="The parameters as a JSON list."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The folder `init` wrote (default: var/consortium/)."),
+) -> None:
+    """Call one method on the node's admin WebSocket RPC (ws://127.0.0.1:<admin_port>) with a fresh 5-minute JWT;
+    prints the result as JSON."""
+    out_dir = out or _default_out()
+    try:
+        require_initialised(out_dir)
+        consortium = load_description(out_dir / "consortium.yaml")
+        by_name = {n.name: n for n in consortium.nodes}
+        if node_name not in by_name:
+            raise ConsortiumError("CONSORTIUM_FIELD_INVALID", f"{node_name!r} is not a node of the description")
+        try:
+            parsed = json.loads(params)
+        except json.JSONDecodeError as exc:
+            raise ConsortiumError("CONSORTIUM_FIELD_INVALID", f"params must be a JSON list: {exc}") from None
+        if not isinstance(parsed, list):
+            raise ConsortiumError("CONSORTIUM_FIELD_INVALID", "params must be a JSON list")
+        url = f"ws://{ADMIN_HOST}:{by_name[node_name].admin_port}"
+        typer.echo(json.dumps(admin_rpc(url, admin_token(out_dir / node_name), method, parsed)))
     except ConsortiumError as exc:
         _fail(exc)

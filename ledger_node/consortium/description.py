@@ -43,7 +43,8 @@ _NETWORK_KEYS = {
     "name", "chain_id", "block_period_seconds", "request_timeout_seconds", "epoch_length",
     "gas_limit", "evm_fork", "besu_version", "besu_image", "install_dir", "rpc_listen",
 }
-_NODE_KEYS = {"name", "organisation", "role", "host", "p2p_port", "rpc_port"}
+_NODE_KEYS = {"name", "organisation", "role", "host", "p2p_port", "rpc_port", "admin_port"}
+ADMIN_PORT_OFFSET = 1000  # admin_port defaults to rpc_port + 1000 (8601 -> 9601)
 _ACCOUNT_KEYS = {"always_allowed"}
 
 
@@ -58,6 +59,7 @@ class NodeSpec:
     p2p_port: int
     rpc_port: int
     validator: bool
+    admin_port: int = 0  # the JWT-authenticated admin WebSocket RPC, on 127.0.0.1 only
 
     @property
     def host_is_ip(self) -> bool:
@@ -252,7 +254,13 @@ def _parse_node(raw: Any, where: str, *, validator: bool) -> NodeSpec:
     rpc = _port(raw, "rpc_port", where)
     if p2p == rpc:
         raise ConsortiumError(E.DUPLICATE_ENDPOINT, f"{where}: p2p_port and rpc_port are both {p2p}")
-    return NodeSpec(name, organisation, role, host, p2p, rpc, validator)
+    if raw.get("admin_port") is None and rpc + ADMIN_PORT_OFFSET > 65535:
+        raise ConsortiumError(E.FIELD_MISSING, f"{where}: rpc_port {rpc} + {ADMIN_PORT_OFFSET} is no port: "
+                                               "give admin_port")
+    admin = _port(raw, "admin_port", where) if raw.get("admin_port") is not None else rpc + ADMIN_PORT_OFFSET
+    if admin in (p2p, rpc):
+        raise ConsortiumError(E.DUPLICATE_ENDPOINT, f"{where}: admin_port {admin} is also its p2p_port or rpc_port")
+    return NodeSpec(name, organisation, role, host, p2p, rpc, validator, admin)
 
 
 def _check_unique(nodes: tuple[NodeSpec, ...]) -> None:
@@ -262,7 +270,8 @@ def _check_unique(nodes: tuple[NodeSpec, ...]) -> None:
         if node.name in names:
             raise ConsortiumError(E.DUPLICATE_NAME, f"node name {node.name!r} is used twice")
         names[node.name] = node
-        for kind, port in (("p2p_port", node.p2p_port), ("rpc_port", node.rpc_port)):
+        for kind, port in (("p2p_port", node.p2p_port), ("rpc_port", node.rpc_port),
+                           ("admin_port", node.admin_port)):
             key = (node.host.lower(), port)
             if key in endpoints:
                 raise ConsortiumError(

@@ -5,6 +5,7 @@ Output folder (default var/consortium/):
     genesis.json  static-nodes.json  permissions_config.toml  docker-compose.yml  RUNBOOK.md
     consortium.yaml (a copy of the description the files came from)
     <node>/key (0600)  <node>/key.pub  <node>/address  <node>/config.toml
+    <node>/admin-jwt.key (0600)  <node>/admin-jwt.pub   (the admin RPC's JWT key pair, admin_auth.py)
     systemd/besu-<node>.service
 
 Existing node keys are kept (never overwritten). genesis.json is never silently changed: once a
@@ -21,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import errors as E
+from .admin_auth import ensure_admin_keypair
 from .besu_config import render_node_config
 from .description import Consortium
 from .errors import ConsortiumError
@@ -100,6 +102,7 @@ def generate_network(consortium: Consortium, out_dir: Path, *, new_genesis: bool
             write_node_key(out_dir / node.name, keys[node.name])
         else:
             ensure_node_key(out_dir / node.name)  # re-creates key.pub / address if deleted, fixes key mode
+        ensure_admin_keypair(out_dir / node.name)  # never replaces an existing admin key
     if write_genesis:
         write_atomic(genesis_path, genesis_text)
 
@@ -136,7 +139,8 @@ def render_runbook(consortium: Consortium, keys: dict[str, NodeKey]) -> str:
     first = consortium.validators[0]
     table = "\n".join(
         f"| {n.name} | {n.organisation} | {'validator' if n.validator else 'RPC node'} | "
-        f"`{keys[n.name].address}` | {n.host}:{n.p2p_port} | {net.rpc_listen}:{n.rpc_port} |"
+        f"`{keys[n.name].address}` | {n.host}:{n.p2p_port} | {net.rpc_listen}:{n.rpc_port} | "
+        f"127.0.0.1:{n.admin_port} |"
         for n in consortium.nodes
     )
     values = {

@@ -226,11 +226,13 @@ class PushResult:
         )
 
 
-def push_live(rpc_url: str, accounts, nodes: list[str], *, timeout: float = 10.0) -> PushResult:
-    """Bring a running node's allowlists to `accounts` / `nodes` with the PERM API (diff against its own)."""
+def push_live(rpc_url: str, accounts, nodes: list[str], *, timeout: float = 10.0, token: str | None = None) -> PushResult:
+    """Bring a running node's allowlists to `accounts` / `nodes` with the PERM API (diff against its own).
+    `rpc_url` is http(s):// (a node exposing PERM over HTTP) or ws(s):// (the generated files' admin WebSocket
+    RPC, where `token` is the admin JWT sent as `Authorization: Bearer`)."""
     desired_accounts = normalise_accounts(accounts)
     result = PushResult(rpc_url)
-    with httpx.Client(timeout=timeout) as client:
+    with _client(rpc_url, timeout, token) as client:
         live_accounts = {a.lower() for a in _rpc(client, rpc_url, "perm_getAccountsAllowlist", [])}
         result.accounts_added = sorted(set(desired_accounts) - live_accounts)
         result.accounts_removed = sorted(live_accounts - set(desired_accounts))
@@ -250,12 +252,56 @@ def push_live(rpc_url: str, accounts, nodes: list[str], *, timeout: float = 10.0
     return result
 
 
-def _rpc(client: httpx.Client, url: str, method: str, params: list):
+class _WsClient:
+    """One authenticated WebSocket JSON-RPC connection (Besu authenticates the upgrade request)."""
+
+    def __init__(self, url: str, timeout: float, token: str | None):
+        self.url, self.timeout, self.token, self.conn, self.next_id = url, timeout, token, None, 0
+
+    def __enter__(self):
+        from websockets.sync.client import connect
+
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        try:
+            self.opening = connect(self.url, additional_headers=headers, open_timeout=self.timeout, proxy=None)
+            self.conn = self.opening.__enter__()
+        except Exception as exc:  # refused, 401, timeout: one failure to the operator
+            raise ConsortiumError(E.RPC_PUSH_FAILED, f"could not open the admin RPC at {self.url}: {exc}") from None
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.conn is not None:
+            self.opening.__exit__(*exc_info)
+
+    def request(self, method: str, params: list) -> dict:
+        self.next_id += 1
+        self.conn.send(json.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}))
+        return json.loads(self.conn.recv(timeout=self.timeout))
+
+
+def admin_rpc(url: str, token: str, method: str, params: list, *, timeout: float = 10.0):
+    """One call on a node's admin WebSocket RPC; the result, or ConsortiumError with the node's error."""
+    with _WsClient(url, timeout, token) as client:
+        return _rpc(client, url, method, params)
+
+
+def _client(url: str, timeout: float, token: str | None):
+    if url.startswith(("ws://", "wss://")):
+        return _WsClient(url, timeout, token)
+    return httpx.Client(timeout=timeout)
+
+
+def _rpc(client, url: str, method: str, params: list):
     try:
-        response = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        response.raise_for_status()
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
+        if isinstance(client, _WsClient):
+            body = client.request(method, params)
+        else:
+            response = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            response.raise_for_status()
+            body = response.json()
+    except ConsortiumError:
+        raise
+    except Exception as exc:  # HTTP, WebSocket, JSON: one failure to the operator
         raise ConsortiumError(E.RPC_PUSH_FAILED, f"{method} at {url} failed: {exc}") from None
     if "error" in body:
         raise ConsortiumError(E.RPC_PUSH_FAILED, f"{method} at {url} answered {body['error']}")

@@ -22,6 +22,9 @@ settings.register_profile("ci", max_examples=50, stateful_step_count=60, deadlin
                           suppress_health_check=list(HealthCheck))
 settings.register_profile("long", max_examples=400, stateful_step_count=100, deadline=None,
                           suppress_health_check=list(HealthCheck))
+# a few examples, for trying a change to a state machine by hand (HYPOTHESIS_PROFILE=quick)
+settings.register_profile("quick", max_examples=4, stateful_step_count=40, deadline=None,
+                          suppress_health_check=list(HealthCheck))
 
 SCHEME = 1  # volunteer
 OTHER_SCHEME = 2  # traffic

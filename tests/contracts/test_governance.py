@@ -5,6 +5,7 @@ from eth_account import Account
 
 from ledger_node import chain
 from ledger_node.system import call, selector
+from ledger_node.typed_data import sign, typed_data
 
 from .conftest import SCHEME
 from .helpers import advance_time, expect_revert, identity, ref, send, send_impersonated
@@ -138,3 +139,63 @@ def test_transactingAccounts_listsEveryNonResidentSender(w3, env):
         env.merchant.address, True))
     assert env.merchant.address not in env.membership.functions.transactingAccounts().call()
     assert not env.membership.functions.isMerchantActive(env.merchant.address).call()
+
+
+def _objection(w3, env, old, new: str, nonce: int, deadline: int | None = None):
+    """The old key's signed RecoveryObjection for request `nonce`, as a wallet signs it, ready to submit."""
+    deadline = deadline if deadline is not None else w3.eth.get_block("latest")["timestamp"] + 86400
+    message = {"account": old.address, "newAccount": new, "nonce": nonce, "deadline": deadline}
+    signature = sign(old, typed_data("RecoveryObjection", w3.eth.chain_id, env.membership.address, message))
+    return env.membership.functions.objectToRecoveryBySig(old.address, new, nonce, deadline, signature)
+
+
+def test_objectToRecoveryBySig_cannotBeReplayedAgainstALaterRecovery(w3, env):
+    m = env.membership.functions
+    old, new = env.residents[0], Account.create().address
+    receipt = send(w3, env.onboarding, m.requestRecovery(old.address, new))
+    (requested,) = env.membership.events.RecoveryRequested().process_receipt(receipt)
+    first = requested["args"]["nonce"]
+    assert m.pendingRecovery(old.address).call()[2] == first
+    objection = _objection(w3, env, old, new, first)
+    receipt = send(w3, env.stranger, objection)  # anyone may submit the old key's signature
+    assert env.membership.events.RecoveryObjected().process_receipt(receipt)[0]["args"]["account"] == old.address
+    # the same request again (same old key, same new key): a new nonce, and the old signature is refused
+    send(w3, env.onboarding, m.requestRecovery(old.address, new))
+    second = m.pendingRecovery(old.address).call()[2]
+    assert second > first
+    expect_revert(w3, env.stranger, objection, "MembershipRecoveryNonceMismatch", (old.address, second, first))
+    assert m.pendingRecovery(old.address).call()[0] == new  # still pending
+    advance_time(w3, 3 * 86400)
+    send(w3, env.onboarding, m.completeRecovery(old.address))
+    assert m.isResident(new).call() and not m.isResident(old.address).call()
+
+
+def test_objectToRecoveryBySig_refusesAForgedOrExpiredObjection(w3, env):
+    m = env.membership.functions
+    old, new = env.residents[1], Account.create().address
+    send(w3, env.onboarding, m.requestRecovery(old.address, new))
+    nonce = m.pendingRecovery(old.address).call()[2]
+    deadline = w3.eth.get_block("latest")["timestamp"] + 60
+    message = {"account": old.address, "newAccount": new, "nonce": nonce, "deadline": deadline}
+    forged = sign(Account.create(), typed_data("RecoveryObjection", w3.eth.chain_id, env.membership.address, message))
+    expect_revert(w3, env.stranger, m.objectToRecoveryBySig(old.address, new, nonce, deadline, forged),
+                  "MembershipInvalidSignature")
+    expired = _objection(w3, env, old, new, nonce, deadline)
+    advance_time(w3, 120)
+    expect_revert(w3, env.stranger, expired, "MembershipSignatureExpired")
+    assert m.pendingRecovery(old.address).call()[0] == new
+
+
+def test_recoveredKey_isRetiredAndMapsToTheCurrentKey(w3, env):
+    m = env.membership.functions
+    old, mid, new = env.residents[2].address, Account.create().address, Account.create().address
+    for a, b in ((old, mid), (mid, new)):
+        send(w3, env.onboarding, m.requestRecovery(a, b))
+        advance_time(w3, 3 * 86400)
+        send(w3, env.onboarding, m.completeRecovery(a))
+    assert (m.currentAccountOf(old).call(), m.currentAccountOf(mid).call(), m.currentAccountOf(new).call()) == (
+        new, new, new)
+    stranger = Account.create().address
+    assert m.currentAccountOf(stranger).call() == stranger
+    expect_revert(w3, env.onboarding, m.registerResident(old, identity("reuse")), "MembershipAccountRecovered", (old,))
+    expect_revert(w3, env.onboarding, m.requestRecovery(new, mid), "MembershipAccountRecovered", (mid,))

@@ -1,6 +1,7 @@
 """Stateful property test: PointsLedger (with Membership recovery) against a small Python reference model.
 
-Rules: issue batches (duplicate refs, quota and cap overruns), revoke, ledger-operator mint/burn, day rollover,
+Rules: issue batches (duplicate refs, quota and cap overruns), revoke, ledger-operator mint/burn/restore (a
+refund's give-back, allowed in a Paused or Retired scheme, issue 18), day rollover,
 scheme and global pause, account recovery. After every step balances, supplies, quota used and receipts today
 must equal the model's. The chain is reset with evm_snapshot / evm_revert between examples.
 `HYPOTHESIS_PROFILE=long` runs longer (profiles in conftest.py).
@@ -113,8 +114,9 @@ class Model:
         self.holders[(scheme, account)] = h
         self.schemes[scheme]["supply"] -= amount
 
-    def mint(self, scheme, account, amount):
-        if self.schemes[scheme]["status"] != ACTIVE:
+    def mint(self, scheme, account, amount, *, restore: bool = False):
+        # a restore (a refund's give-back) works in a Paused or Retired scheme too; a mint only in an Active one
+        if self.schemes[scheme]["status"] != ACTIVE and not restore:
             raise Rejected("PointsLedgerSchemeNotActive")
         if self.paused:
             raise Rejected("PointsLedgerPaused")
@@ -232,16 +234,20 @@ class LedgerMachine(RuleBasedStateMachine):
         self._send(self.issuers[scheme], self.env.ledger.functions.revoke(scheme, resident, amount,
                                                                           identity(f"ref-{ref}"), 3), rejected)
 
-    @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1), amount=st.integers(1, 2000), burn=st.booleans())
-    def ledger_operator(self, scheme, r, amount, burn):
+    @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1), amount=st.integers(1, 2000),
+          op=st.sampled_from(["burn", "mint", "restore"]))
+    def ledger_operator(self, scheme, r, amount, op):
         account = self.model.residents[r]
         f = self.env.ledger.functions
-        if burn:
+        if op == "burn":
             _, rejected = self._model(self.model.burn, scheme, account, amount)
             self._send(self.env.ledger_operator, f.burnFrom(scheme, account, amount, b"\x01" * 32), rejected)
-        else:
+        elif op == "mint":
             _, rejected = self._model(self.model.mint, scheme, account, amount)
             self._send(self.env.ledger_operator, f.mintTo(scheme, account, amount, b"\x02" * 32), rejected)
+        else:
+            _, rejected = self._model(lambda *a: self.model.mint(*a, restore=True), scheme, account, amount)
+            self._send(self.env.ledger_operator, f.restoreTo(scheme, account, amount, b"\x03" * 32), rejected)
 
     @rule(seconds=st.sampled_from([600, 3 * 3600, DAY, DAY + 7, 3 * DAY]))
     def pass_time(self, seconds):

@@ -11,11 +11,11 @@ from typing import Callable
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 
 from ledger_node import chain
 from ledger_node.compiler import load_artifact
 from ledger_node.system import call
+from ledger_node.typed_data import sign, typed_data
 
 from .conftest import OTHER_SCHEME, SCHEME
 from .helpers import identity, ref, simulate_error
@@ -43,6 +43,7 @@ class Ctx:
     recovery_target: str
     objection_sig: bytes
     objection_deadline: int
+    objection_nonce: int
 
 
 def _addr(env, role: str) -> str:
@@ -79,8 +80,8 @@ MEMBERSHIP_ROWS = {
     "registerResidents": Row(lambda c: [[c.fresh], [identity("matrix-new")]], {"onboarding"}, "MembershipUnauthorized"),
     "requestRecovery": Row(lambda c: [c.env.residents[1].address, c.fresh], {"onboarding"}, "MembershipUnauthorized"),
     "objectToRecovery": Row(lambda c: [], {"resident"}, "MembershipNoRecovery"),
-    "objectToRecoveryBySig": Row(lambda c: [c.recovering.address, c.recovery_target, c.objection_deadline,
-                                            c.objection_sig], set(ROLES), ""),
+    "objectToRecoveryBySig": Row(lambda c: [c.recovering.address, c.recovery_target, c.objection_nonce,
+                                            c.objection_deadline, c.objection_sig], set(ROLES), ""),
     "completeRecovery": Row(lambda c: [c.recovering.address], {"onboarding"}, "MembershipUnauthorized",
                             {"MembershipRecoveryNoticePending"}),
     "approveRecovery": Row(lambda c: [c.recovering.address], GOV, G),
@@ -109,6 +110,8 @@ LEDGER_ROWS = {
     "revoke": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, ref("m5"), 9], ISSUER, "PointsLedgerNotIssuer"),
     "mintTo": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, ref("m6")], {"ledger_operator"},
                   "PointsLedgerNotLedgerOperator"),
+    "restoreTo": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, ref("m8")], {"ledger_operator"},
+                     "PointsLedgerNotLedgerOperator"),
     "burnFrom": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, ref("m7")], {"ledger_operator"},
                     "PointsLedgerNotLedgerOperator"),
     "moveAccount": Row(lambda c: [c.env.residents[2].address, c.fresh], set(), "PointsLedgerNotMembership"),
@@ -152,20 +155,12 @@ def ctx(w3, env) -> Ctx:
     recovering, target = env.residents[0], Account.create()
     chain.transact(w3, env.onboarding, env.membership.functions.requestRecovery(recovering.address, target.address))
     deadline = w3.eth.get_block("latest")["timestamp"] + 3600
-    typed = {
-        "types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                                   {"name": "chainId", "type": "uint256"},
-                                   {"name": "verifyingContract", "type": "address"}],
-                  "RecoveryObjection": [{"name": "account", "type": "address"},
-                                        {"name": "newAccount", "type": "address"},
-                                        {"name": "deadline", "type": "uint256"}]},
-        "primaryType": "RecoveryObjection",
-        "domain": {"name": "CityPoints", "version": "1", "chainId": w3.eth.chain_id,
-                   "verifyingContract": env.membership.address},
-        "message": {"account": recovering.address, "newAccount": target.address, "deadline": deadline},
-    }
-    sig = Account.sign_message(encode_typed_data(full_message=typed), recovering.key).signature
-    return Ctx(env, w3, proposal, operator_proposal, Account.create().address, recovering, target.address, bytes(sig), deadline)
+    nonce = env.membership.functions.pendingRecovery(recovering.address).call()[2]
+    sig = sign(recovering, typed_data("RecoveryObjection", w3.eth.chain_id, env.membership.address,
+                                      {"account": recovering.address, "newAccount": target.address, "nonce": nonce,
+                                       "deadline": deadline}))
+    return Ctx(env, w3, proposal, operator_proposal, Account.create().address, recovering, target.address, sig,
+               deadline, nonce)
 
 
 @pytest.mark.parametrize("contract", sorted(TABLES))

@@ -79,6 +79,25 @@ def test_p2p_and_rpc_port_of_one_node_must_differ(example):
     assert _code(example) == E.DUPLICATE_ENDPOINT
 
 
+def test_admin_port_defaults_to_rpc_port_plus_1000_and_must_not_clash(example):
+    nodes = parse_description(copy.deepcopy(example)).nodes
+    assert [n.admin_port for n in nodes] == [n.rpc_port + 1000 for n in nodes]
+    clash = copy.deepcopy(example)
+    clash["members"][1]["admin_port"] = 9601  # member 0's default admin port, same host
+    assert _code(clash) == E.DUPLICATE_ENDPOINT
+    own = copy.deepcopy(example)
+    own["members"][1]["admin_port"] = own["members"][1]["rpc_port"]
+    assert _code(own) == E.DUPLICATE_ENDPOINT
+    high = copy.deepcopy(example)
+    high["members"][1]["rpc_port"] = 65000  # 66000 is no port: admin_port must be given
+    assert _code(high) == E.FIELD_MISSING
+    high["members"][1]["admin_port"] = 65001
+    assert parse_description(high).nodes[1].admin_port == 65001
+    for bad in (0, 70000, "9601", True):
+        example["members"][2]["admin_port"] = bad
+        assert _code(example) == E.BAD_PORT
+
+
 @pytest.mark.parametrize("value", [0, 65536, -1, "30303", 30303.0, True, None])
 def test_bad_ports(example, value):
     example["members"][3]["p2p_port"] = value

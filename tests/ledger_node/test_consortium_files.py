@@ -1,15 +1,19 @@
 """`init` output: every file parses, every Besu option is a documented one, keys match their derived ids."""
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from eth_utils import keccak, to_checksum_address
 from typer.testing import CliRunner
 
@@ -49,7 +53,7 @@ def test_layout(out, consortium):
                  "RUNBOOK.md", "consortium.yaml"):
         assert (out / name).is_file(), name
     for node in consortium.nodes:
-        for name in ("key", "key.pub", "address", "config.toml"):
+        for name in ("key", "key.pub", "address", "config.toml", "admin-jwt.key", "admin-jwt.pub"):
             assert (out / node.name / name).is_file()
         assert (out / "systemd" / f"besu-{node.name}.service").is_file()
 
@@ -76,12 +80,86 @@ def test_every_toml_option_is_documented_and_files_parse(out, consortium):
         assert config["permissions-nodes-config-file-enabled"] is True
         assert config["permissions-accounts-config-file-enabled"] is True
         assert config["discovery-enabled"] is False and config["sync-mode"] == "FULL"
-        assert "QBFT" in config["rpc-http-api"] and "PERM" in config["rpc-http-api"]
         # relative paths resolve from the node folder to the shared files
         for option in ("genesis-file", "static-nodes-file", "permissions-nodes-config-file",
                        "permissions-accounts-config-file", "node-private-key-file"):
             assert (out / node.name / config[option]).resolve().is_file(), option
         assert "Xdns-enabled" not in config  # the example uses IP addresses only
+
+
+# Every API-related option a node's config.toml may hold, with the only value it may have (None: any value,
+# checked below). Anything else that names rpc, api, graphql, engine, ipc, ws, cors or authentication fails.
+API_OPTIONS = {
+    "rpc-http-enabled": True,
+    "rpc-http-host": "127.0.0.1",  # network.rpc_listen of the example
+    "rpc-http-port": None,
+    "rpc-http-api": ["ETH", "NET", "WEB3"],
+    "rpc-http-authentication-enabled": False,
+    "rpc-ws-enabled": True,
+    "rpc-ws-host": "127.0.0.1",
+    "rpc-ws-port": None,
+    "rpc-ws-api": ["ADMIN", "DEBUG", "PERM", "QBFT", "TXPOOL", "MINER"],
+    "rpc-ws-authentication-enabled": True,
+    "rpc-ws-authentication-jwt-public-key-file": "admin-jwt.pub",
+    "rpc-ws-authentication-jwt-algorithm": "ES256",
+    "graphql-http-enabled": False,
+    "engine-rpc-enabled": False,
+    "host-allowlist": None,
+}
+API_WORDS = ("rpc", "api", "graphql", "engine", "ipc", "ws", "cors", "auth", "jwt")
+
+
+def test_publicRpcServesOnlyEthNetWeb3_adminApisOnlyOnTheJwtLocalhostPort(out, consortium):
+    admin_ports = set()
+    for node in consortium.nodes:
+        config = tomllib.loads((out / node.name / "config.toml").read_text())
+        api_related = {k for k in config if any(w in k.lower() for w in API_WORDS)}
+        assert api_related == set(API_OPTIONS) - {"host-allowlist"}, f"{node.name}: {api_related ^ set(API_OPTIONS)}"
+        for name, expected in API_OPTIONS.items():
+            if expected is not None:
+                assert config[name] == expected, f"{node.name}: {name}={config[name]!r}"
+        assert config["rpc-http-port"] == node.rpc_port and config["rpc-ws-port"] == node.admin_port
+        assert node.admin_port == node.rpc_port + 1000 and node.admin_port not in admin_ports
+        admin_ports.add(node.admin_port)
+        # no admin API anywhere public; every admin API only on the authenticated loopback port
+        public = set(config["rpc-http-api"])
+        assert not public & {"ADMIN", "DEBUG", "PERM", "QBFT", "TXPOOL", "MINER", "TRACE", "PLUGINS", "ENGINE"}
+        assert not any(k.startswith("X") and "rpc" in k.lower() for k in config)  # no early-access IPC socket
+        # node and account permissioning on, from the shared file
+        assert config["permissions-nodes-config-file-enabled"] is True
+        assert config["permissions-accounts-config-file-enabled"] is True
+        # the JWT public key Besu reads is the P-256 public key of the node's private admin key (0600)
+        private = out / node.name / "admin-jwt.key"
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+        key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+        public_key = serialization.load_pem_public_key((out / node.name / config[
+            "rpc-ws-authentication-jwt-public-key-file"]).read_bytes())
+        assert isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == "secp256r1"
+        assert public_key.public_numbers() == key.public_key().public_numbers()
+
+
+def test_adminToken_isAnEs256JwtBesuAccepts_andKeysSurviveARerun(tmp_path, consortium):
+    generate_network(consortium, tmp_path)
+    node_dir = tmp_path / "city-authority"
+    pub_before = (node_dir / "admin-jwt.pub").read_bytes()
+    priv_before = (node_dir / "admin-jwt.key").read_bytes()
+    result = CliRunner().invoke(app, ["admin-token", "city-authority", "--out", str(tmp_path), "--ttl", "120"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    header, payload, signature = token.split(".")
+    unb64 = lambda part: base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))  # noqa: E731
+    assert json.loads(unb64(header)) == {"alg": "ES256", "typ": "JWT"}
+    claims = json.loads(unb64(payload))
+    assert claims["permissions"] == ["*:*"] and 0 < claims["exp"] - time.time() <= 120
+    raw = unb64(signature)
+    public_key = serialization.load_pem_public_key(pub_before)
+    public_key.verify(encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
+                      f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))  # raises if forged
+    generate_network(consortium, tmp_path)  # a re-run never replaces the admin key
+    assert (node_dir / "admin-jwt.key").read_bytes() == priv_before
+    assert (node_dir / "admin-jwt.pub").read_bytes() == pub_before
+    bad = CliRunner().invoke(app, ["admin-token", "city-authority", "--out", str(tmp_path), "--ttl", "0"])
+    assert bad.exit_code == 2 and "CONSORTIUM_FIELD_INVALID" in bad.output
 
 
 def test_dns_hosts_turn_on_documented_dns_option(tmp_path):

@@ -137,8 +137,11 @@ def _membership_available() -> bool:
 def test_live_read_of_membership(request, tmp_path):
     """Optional: read transactingAccounts() from the deployed Membership on the embedded node."""
     try:
-        system = request.getfixturevalue("system")
+        # the session's contracts first, outside this test's snapshot: deployed inside it, the revert at the end
+        # would take them from every later test of the session
+        request.getfixturevalue("session_system")
         w3 = request.getfixturevalue("w3")
+        system = request.getfixturevalue("system")
     except Exception as exc:  # the shared fixtures are someone else's and may not be ready yet
         pytest.skip(f"deployed-system fixture unavailable: {exc}")
     membership = system.get("Membership")

@@ -8,7 +8,7 @@ from ledger_node import chain
 from ledger_node.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
-from ..helpers import advance_time, expect_revert, now, send
+from ..helpers import advance_time, expect_revert, now, ref, send, send_impersonated
 from .conftest import RATE_1, RATE_2, START_1, START_2, parts_of
 
 
@@ -175,3 +175,79 @@ def test_refund_revertsForOtherMerchants(w3, value):
     rid = value.redemption.functions.redemptionIdOf(resident.address, c["nonce"]).call()
     expect_revert(w3, city.stranger, value.redemption.functions.refund(
         rid, resident.address, city.merchant.address, parts, 100), "RedemptionNotSubmitter")
+
+
+def _redeem(w3, value, resident, credits: int):
+    """Redeem `credits` for `resident` at the city's merchant; returns (redemption id, parts)."""
+    c = value.consent(w3, resident, credits)
+    parts = value.redeemed_parts(send(w3, value.city.merchant, value.redeem_fn(c)))
+    return value.redemption.functions.redemptionIdOf(resident.address, c["nonce"]).call(), parts
+
+
+def _governed(w3, value, fn):
+    send_impersonated(w3, value.city.consortium.address, fn)
+
+
+def test_refund_afterTheSchemeWasPaused_restoresFrozenPointsAndReversesThePosition(w3, value):
+    city, resident = value.city, value.city.residents[0]
+    rid, parts = _redeem(w3, value, resident, 6_000)  # both schemes
+    _governed(w3, value, city.ledger.functions.pauseScheme(SCHEME))
+    receipt = send(w3, city.merchant, value.redemption.functions.refund(rid, resident.address, city.merchant.address,
+                                                                         parts, 6_000))
+    restored = city.ledger.events.PointsRestored().process_receipt(receipt, errors=DISCARD)
+    assert {e["args"]["scheme"] for e in restored} == {SCHEME, OTHER_SCHEME}
+    assert value.balances(resident) == (START_1, START_2)
+    assert value.clearing.functions.merchantNet(city.merchant.address).call() == 0
+    # the restored points of the paused scheme stay frozen: nothing moves there until it resumes (scheme 2
+    # alone is worth 9,999 credit cents)
+    expect_revert(w3, city.merchant, value.redeem_fn(value.consent(w3, resident, 10_000)),
+                  "RedemptionInsufficientCredits")
+    _governed(w3, value, city.ledger.functions.unpauseScheme(SCHEME))
+    send(w3, city.merchant, value.redeem_fn(value.consent(w3, resident, 5_000)))
+    assert value.balances(resident)[0] == 0
+
+
+def test_refund_afterTheSchemeWasRetired_givesSpendablePointsBack(w3, value):
+    city, resident = value.city, value.city.residents[0]
+    rid, parts = _redeem(w3, value, resident, 2_000)
+    assert parts == [(SCHEME, 200, 2_000)]
+    _governed(w3, value, city.ledger.functions.retireScheme(SCHEME))
+    expect_revert(w3, city.issuer, city.ledger.functions.issue(SCHEME, resident.address, 1, ref("after-retire")),
+                  "PointsLedgerSchemeNotActive")
+    send(w3, city.merchant, value.redemption.functions.refund(rid, resident.address, city.merchant.address, parts, 700))
+    assert value.balances(resident)[0] == START_1 - 200 + 70
+    assert value.clearing.functions.merchantPosition(1, SCHEME, city.merchant.address).call() == 1_300
+    send(w3, city.merchant, value.redeem_fn(value.consent(w3, resident, 100)))  # retired points stay spendable
+    assert value.balances(resident)[0] == START_1 - 200 + 70 - 10
+
+
+def test_refund_waitsForTheGlobalPause(w3, value):
+    city, resident = value.city, value.city.residents[0]
+    rid, parts = _redeem(w3, value, resident, 100)
+    _governed(w3, value, city.ledger.functions.pauseAll())
+    fn = value.redemption.functions.refund(rid, resident.address, city.merchant.address, parts, 100)
+    expect_revert(w3, city.merchant, fn, "PointsLedgerPaused")
+    assert value.redemption.functions.redemption(rid).call()[2] == 0  # nothing refunded
+    _governed(w3, value, city.ledger.functions.unpauseAll())
+    send(w3, city.merchant, fn)
+    assert value.balances(resident) == (START_1, START_2)
+
+
+def test_refund_afterKeyRecovery_creditsTheNewKeyNeverTheOld(w3, value):
+    city, old = value.city, value.city.residents[3]
+    new = Account.create().address
+    rid, parts = _redeem(w3, value, old, 6_000)
+    m = city.membership.functions
+    send(w3, city.onboarding, m.requestRecovery(old.address, new))
+    advance_time(w3, m.recoveryNotice().call() + 1)
+    send(w3, city.onboarding, m.completeRecovery(old.address))
+    after_move = value.balances(new)
+    # the merchant names the redemption's resident (the old key); the points go to the key that holds it now
+    receipt = send(w3, city.merchant, value.redemption.functions.refund(rid, old.address, city.merchant.address,
+                                                                         parts, 6_000))
+    (ev,) = value.redemption.events.Refunded().process_receipt(receipt, errors=DISCARD)
+    assert (ev["args"]["resident"], ev["args"]["creditedTo"]) == (old.address, new)
+    assert value.balances(old) == (0, 0)
+    assert value.balances(new) == (after_move[0] + parts[0][1], after_move[1] + parts[1][1]) == (START_1, START_2)
+    assert {e["args"]["account"] for e in city.ledger.events.PointsRestored().process_receipt(
+        receipt, errors=DISCARD)} == {new}

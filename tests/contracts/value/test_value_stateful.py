@@ -1,23 +1,31 @@
 """Stateful property test of the value contracts against a small Python reference model.
 
 Rules: issue, redeem (valid, replayed, expired, wrong signer, suspended merchant, too large), refund (partial,
-too large), exchange (valid, below minimum, disallowed pair), close period, suspend/reinstate merchant.
+too large), exchange (valid, below minimum, disallowed pair), close period, suspend/reinstate merchant,
+pause/resume and (rarely) retire a scheme, recover a resident's key (sometimes after an objection whose signature
+is then replayed against the next request of the same recovery).
 Invariants after every step (issue 5):
 - per scheme: issued - exchanged out + exchanged in - redeemed + refunded = total supply = sum of balances;
 - credits redeemed - refunded = what issuers owe merchants before netting; every party's net sums to zero;
 - a consent or intent that must fail changes nothing;
-- rounding never increases the credit value of a resident's holdings.
+- rounding never increases the credit value of a resident's holdings;
+- refunds work whatever the parts' schemes' status (issue 18) and credit the resident's current key, never a
+  recovered old one (Refunded.creditedTo): every old key holds nothing;
+- a signed objection replayed against a later recovery request is refused and changes nothing.
 """
 from __future__ import annotations
 
 import os
 
+from eth_account import Account
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 from ledger_node import chain
 
 from ..conftest import CAP, OTHER_SCHEME, SCHEME
+from ledger_node.typed_data import sign, typed_data
+
 from ..helpers import hypothesis_profile, send, send_impersonated
 from .conftest import RATE_1, RATE_2, START_1, START_2
 
@@ -25,7 +33,9 @@ SCHEMES = (SCHEME, OTHER_SCHEME)
 RATES = {SCHEME: RATE_1, OTHER_SCHEME: RATE_2}
 SCALE = 10**6
 SLOTS = 4
+ACTIVE, PAUSED, RETIRED = 1, 2, 3
 STEPS = {"count": 0}
+ZERO = "0x" + "00" * 20
 
 
 def value_of(balances: dict[int, int]) -> int:
@@ -41,12 +51,21 @@ class Model:
         self.credits_redeemed = 0
         self.credits_refunded = 0
         self.redemptions: list[dict] = []
+        self.status = {s: ACTIVE for s in SCHEMES}
+        self.moved_to: dict[str, str] = {}  # recovered old key -> the key it was recovered to
+
+    def current(self, account: str) -> str:
+        while account in self.moved_to:
+            account = self.moved_to[account]
+        return account
 
     def plan(self, resident: str, credits: int) -> list[tuple[int, int, int]] | None:
         parts, remaining = [], credits
         for s in SCHEMES:  # no preferred order set: the ledger's order
             if remaining == 0:
                 break
+            if self.status[s] == PAUSED:  # passed over
+                continue
             bal = self.balances[resident][s]
             if bal == 0:
                 continue
@@ -114,6 +133,9 @@ class ValueMachine(RuleBasedStateMachine):
         self._count()
         city, r = self.v.city, self.residents[i]
         issuer = city.issuer if scheme == SCHEME else city.other_issuer
+        if self.model.status[scheme] != ACTIVE:
+            fn = self.v.ledger.functions.issue(scheme, r.address, amount, os.urandom(32))
+            return self._expect_unchanged(fn, issuer, "PointsLedgerSchemeNotActive")
         received = self.v.ledger.functions.receivedToday(scheme, r.address).call()
         if received + amount > CAP:
             return
@@ -181,13 +203,15 @@ class ValueMachine(RuleBasedStateMachine):
             later += c
             if new != old:
                 expected.append((s, pts * new // c - pts * old // c, new - old))
-        receipt = send(self.w3, v.city.merchant, fn(credits))
+        receipt = send(self.w3, v.city.merchant, fn(credits))  # whatever the schemes' status
         (ev,) = v.redemption.events.Refunded().process_receipt(receipt, errors=__import__("web3").logs.DISCARD)
         from .conftest import parts_of
 
         assert parts_of(ev) == expected
+        holder = model.current(red["resident"])
+        assert ev["args"]["creditedTo"] == holder
         for s, pts, _ in expected:
-            model.balances[red["resident"]][s] += pts
+            model.balances[holder][s] += pts
             model.flows[s]["refunded"] += pts
         red["refunded"] = total
         model.credits_refunded += credits
@@ -198,6 +222,8 @@ class ValueMachine(RuleBasedStateMachine):
         self._count()
         r, model, v = self.residents[i], self.model, self.v
         a, b = (SCHEME, OTHER_SCHEME) if forward else (OTHER_SCHEME, SCHEME)
+        if model.status[a] != ACTIVE or model.status[b] != ACTIVE:
+            return  # exchanges need both schemes active (tests/contracts/value/test_exchange.py)
         if disallowed:
             intent = v.intent(self.w3, r, a, a, points)
             return self._expect_unchanged(v.exchange_fn(intent), v.city.relayer, "ExchangePairNotAllowed")
@@ -239,7 +265,57 @@ class ValueMachine(RuleBasedStateMachine):
         send_impersonated(self.w3, self.v.city.consortium.address, self.v.city.membership.functions.setMerchantSuspended(
             self.v.city.merchant.address, self.suspended))
 
+    @rule(scheme=st.sampled_from(SCHEMES), roll=st.integers(0, 9))
+    def pause_resume_or_retire(self, scheme, roll):
+        self._count()
+        ledger, status = self.v.ledger.functions, self.model.status
+        if status[scheme] == RETIRED:
+            return
+        if roll == 0:  # rarely: retirement is final
+            fn, new = ledger.retireScheme(scheme), RETIRED
+        elif status[scheme] == ACTIVE:
+            fn, new = ledger.pauseScheme(scheme), PAUSED
+        else:
+            fn, new = ledger.unpauseScheme(scheme), ACTIVE
+        send_impersonated(self.w3, self.v.city.consortium.address, fn)
+        status[scheme] = new
+        assert ledger.schemeInfo(scheme).call()[0] == new
+
+    @rule(i=st.integers(0, SLOTS - 1), object_first=st.booleans())
+    def recover(self, i, object_first):
+        """Move slot i's resident to a new key; with `object_first`, the old key objects by signature to a first
+        request, and the same signature replayed against the second request is refused."""
+        self._count()
+        city, old, new = self.v.city, self.residents[i], Account.create()
+        m = city.membership.functions
+        send(self.w3, city.onboarding, m.requestRecovery(old.address, new.address))
+        if object_first:
+            nonce = m.pendingRecovery(old.address).call()[2]
+            deadline = self.w3.eth.get_block("latest")["timestamp"] + 86400
+            doc = typed_data("RecoveryObjection", self.w3.eth.chain_id, city.membership.address,
+                             {"account": old.address, "newAccount": new.address, "nonce": nonce, "deadline": deadline})
+            objection = m.objectToRecoveryBySig(old.address, new.address, nonce, deadline, sign(old, doc))
+            send(self.w3, city.relayer, objection)
+            assert m.pendingRecovery(old.address).call()[0] == ZERO
+            send(self.w3, city.onboarding, m.requestRecovery(old.address, new.address))
+            self._expect_unchanged(objection, city.relayer, "MembershipRecoveryNonceMismatch")
+            assert m.pendingRecovery(old.address).call()[0] == new.address
+        send_impersonated(self.w3, city.consortium.address, m.approveRecovery(old.address))
+        self.model.balances[new.address] = self.model.balances.pop(old.address)
+        self.model.moved_to[old.address] = new.address
+        self.residents[i] = new
+        first = next(iter(self.model.moved_to))  # the first key ever recovered maps to its latest key
+        assert m.currentAccountOf(first).call() == self.model.current(first)
+
     # ---- invariants ------------------------------------------------------------------------------
+
+    @invariant()
+    def recovered_keys_hold_nothing(self):
+        old = list(self.model.moved_to)
+        if old:  # one call for every old key and scheme
+            held = self.v.ledger.functions.balanceOfBatch([a for a in old for _ in SCHEMES],
+                                                          [s for _ in old for s in SCHEMES]).call()
+            assert not any(held), dict(zip(old, held))
 
     @invariant()
     def supplies_balances_and_positions_agree(self):
