@@ -34,6 +34,18 @@ class NodeStatus:
         return asdict(self)
 
 
+def _owner_only(top) -> None:
+    """Tighten what an older node left readable to others (journal, logs, keys): directories 0700, files 0600.
+    New files are created so (the console runs with umask 077)."""
+    for path in [top, *top.rglob("*")]:
+        if path.is_symlink() or path.is_socket():
+            continue
+        mode = path.stat().st_mode & 0o777
+        wanted = mode & (0o700 if path.is_dir() else 0o600)
+        if mode != wanted:
+            path.chmod(wanted)
+
+
 def start(timeout: float = 900.0, *, accept_replay: bool = False) -> tuple[bool, str]:
     """Start the node unless it runs. Returns (started_now, message). Raises NodeError on failure.
 
@@ -46,6 +58,7 @@ def start(timeout: float = 900.0, *, accept_replay: bool = False) -> tuple[bool,
         raise NodeError(f"port {cfg.port} on {cfg.host} is taken by another process; stop it or set "
                         f"CITYPOINTS_RPC_PORT")
     paths.chain_dir().mkdir(parents=True, exist_ok=True)
+    _owner_only(paths.var_dir())
     log = paths.chain_dir() / "node.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "ledger_node.supervisor",

@@ -177,6 +177,7 @@ def bench_audit(as_json: bool = typer.Option(False, "--json", help="Print one JS
 
 def main():  # pragma: no cover - console entry point
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    os.umask(0o077)  # what any command creates (chain, journal, keys, store, demo accounts) is its owner's only
     sys.exit(app())
 
 
