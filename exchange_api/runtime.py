@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from exchange_api.chain import ChainClient, event_table
@@ -28,6 +29,9 @@ class Principal:
     merchant_id: int | None = None
     merchant: str | None = None  # the merchant's address
     merchant_name: str | None = None
+
+
+MAX_BUCKETS = 100_000  # rate-limit buckets kept (per API key, or per address for calls without one)
 
 
 @dataclass
@@ -55,7 +59,7 @@ class Runtime:
         self.view = IndexedView()
         self.holds = CreditHolds()
         self.indexer.on_commit = self._indexed
-        self.buckets: dict[str, Bucket] = {}
+        self.buckets: OrderedDict[str, Bucket] = OrderedDict()  # least recently used first; at most MAX_BUCKETS
         self.tasks: list[asyncio.Task] = []
         self.pii_key = settings.pii_key_bytes()
         self.identity_key = settings.identity_key_bytes()
@@ -114,6 +118,10 @@ class Runtime:
         b = self.buckets.get(bucket_key)
         if b is None:
             b = self.buckets[bucket_key] = Bucket(float(burst), now)
+            if len(self.buckets) > MAX_BUCKETS:  # a flood of addresses costs bounded memory: forget the stalest
+                self.buckets.popitem(last=False)  # (idle longest, so nearest to full: little is given away)
+        else:
+            self.buckets.move_to_end(bucket_key)
         b.tokens = min(float(burst), b.tokens + (now - b.at) * rate)
         b.at = now
         if b.tokens >= 1.0:

@@ -354,6 +354,30 @@ def test_failureLimiter_isBoundedInMemory_andForgetsAfterItsWindow():
     assert limiter.retry_after("198.51.100.7") is None
 
 
+def test_rateLimitBuckets_areBoundedInMemory_andKeepTheBusiestKeys(live, monkeypatch):
+    """Calls without a key are limited per address: a flood of addresses keeps at most MAX_BUCKETS buckets, and a
+    key still in use keeps its own (its spent tokens are not handed back by the eviction)."""
+    from exchange_api import runtime
+    rt = live.rt
+    monkeypatch.setattr(runtime, "MAX_BUCKETS", 8)
+    busy = "test:busy-key"
+    burst = rt.settings.rate_limit_burst
+    for _ in range(10 * burst):  # spend its burst (it refills meanwhile at the configured rate)
+        if rt.allow(busy) is not None:
+            break
+    spent = rt.buckets[busy]
+    try:
+        for i in range(200):
+            rt.allow(f"test:ip-{i}")
+            rt.allow(busy)
+            assert rt.buckets.get(busy) is spent  # used all along: never evicted, so its tokens are not refilled
+            assert len(rt.buckets) <= 8
+        assert spent.tokens < burst / 2
+    finally:
+        for key in [k for k in rt.buckets if k.startswith("test:")]:
+            del rt.buckets[key]
+
+
 def test_forwardedFor_isBelievedOnlyFromTrustedProxies():
     scope = lambda peer, xff: {"client": (peer, 5000), "headers": [(b"x-forwarded-for", xff.encode())]}  # noqa: E731
     none = parse_networks("")
