@@ -429,15 +429,7 @@ class Replayer:
             self.problem(VIOLATION, "minted-while-not-active", f"scheme {scheme} minted while not active", ev)
         if account not in st.residents:
             self.problem(VIOLATION, "minted-to-non-resident", f"{account} is not a registered resident", ev)
-        self._take_transfer(ev, tx, _ZERO, account, scheme, a["amount"], op)
-        key = (scheme, account)
-        bal = st.balances.get(key, 0) + a["amount"]
-        st.balances[key] = bal
-        st.received.setdefault(key, [0, 0])
-        st.supply[scheme] = st.supply.get(scheme, 0) + a["amount"]
-        self._expect(ev, "balance-after", f"balance after of {account} in scheme {scheme}", a["balanceAfter"], bal)
-        self._expect(ev, "total-supply-after", f"total supply of scheme {scheme}", a["totalSupplyAfter"],
-                     st.supply[scheme])
+        self._credit(ev, tx, scheme, account, op)
         tx.mints.append((scheme, account, a["amount"], a["ref"], op))
         st.totals[scheme]["minted"] += a["amount"]
 
@@ -454,6 +446,13 @@ class Replayer:
             self.problem(VIOLATION, "restored-while-not-allowed", f"scheme {scheme} restored while {why}", ev)
         if account not in st.residents:
             self.problem(VIOLATION, "restored-to-non-resident", f"{account} is not a registered resident", ev)
+        self._credit(ev, tx, scheme, account, op)
+        tx.restores.append((scheme, account, a["amount"], a["ref"], op))
+
+    def _credit(self, ev: Event, tx: _Tx, scheme: int, account: str, op: str) -> None:
+        """Points added to `account` outside issuance (a mint, a refund's restore): its transfer, balance and supply,
+        checked against the event's own after-values."""
+        st, a = self.state, ev.args
         self._take_transfer(ev, tx, _ZERO, account, scheme, a["amount"], op)
         key = (scheme, account)
         bal = st.balances.get(key, 0) + a["amount"]
@@ -463,7 +462,6 @@ class Replayer:
         self._expect(ev, "balance-after", f"balance after of {account} in scheme {scheme}", a["balanceAfter"], bal)
         self._expect(ev, "total-supply-after", f"total supply of scheme {scheme}", a["totalSupplyAfter"],
                      st.supply[scheme])
-        tx.restores.append((scheme, account, a["amount"], a["ref"], op))
 
     def on_PointsLedger__PointsBurned(self, ev: Event, tx: _Tx) -> None:
         st, a = self.state, ev.args

@@ -27,6 +27,7 @@ from web3 import Web3
 
 from ledger_node import journal, state_file
 from ledger_node.harness import RATE, SupervisedNode, deploy_city, sign_issue_batch, sign_redemption
+from node_tools import chain_with_transfers
 
 ROUNDS = int(os.environ.get("CITYPOINTS_KILL_ROUNDS", "3"))
 BLOCK_PERIOD = float(os.environ.get("CITYPOINTS_KILL_BLOCK_PERIOD", "1"))
@@ -309,21 +310,8 @@ def test_kill9_onHardhatEngine_replaysTheWholeJournal(tmp_path, artifacts):
 
 # ---- corruption: detected on start, repaired where safe, reported ----------------------------------------------
 
-def _chain_with_transfers(tmp_path, n: int = 5) -> tuple[SupervisedNode, list[str]]:
-    node = SupervisedNode(tmp_path, block_period=0)
-    node.start()
-    operator = Account.from_key((tmp_path / "var" / "keys" / "operator.key").read_text().strip())
-    w3 = Web3(Web3.HTTPProvider(node.url))
-    hashes = []
-    for i in range(n):
-        tx = {"to": "0x" + "22" * 20, "value": i + 1, "gas": 21_000, "nonce": i, "chainId": w3.eth.chain_id,
-              "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
-        hashes.append(w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction).to_0x_hex())
-    return node, hashes
-
-
 def test_start_cutsTornJournalTail_andReportsIt(tmp_path):
-    node, hashes = _chain_with_transfers(tmp_path)
+    node, hashes = chain_with_transfers(tmp_path)
     height = Web3(Web3.HTTPProvider(node.url)).eth.block_number
     node.kill()
     seg = journal.segments(node.chain_dir / "journal")[-1]
@@ -340,7 +328,7 @@ def test_start_cutsTornJournalTail_andReportsIt(tmp_path):
 
 
 def test_start_refusesJournalDamagedInTheMiddle(tmp_path):
-    node, _ = _chain_with_transfers(tmp_path)
+    node, _ = chain_with_transfers(tmp_path)
     node.kill()
     seg = journal.segments(node.chain_dir / "journal")[-1]
     data = bytearray(seg.read_bytes())
@@ -351,7 +339,7 @@ def test_start_refusesJournalDamagedInTheMiddle(tmp_path):
 
 
 def test_start_refusesTruncatedSnapshot(tmp_path):
-    node, _ = _chain_with_transfers(tmp_path)
+    node, _ = chain_with_transfers(tmp_path)
     node.stop()                                       # a clean stop writes state.dump
     path = node.chain_dir / "state.dump"
     path.write_text(path.read_text()[:-7])
@@ -366,7 +354,7 @@ def test_start_refusesTruncatedSnapshot(tmp_path):
 def test_backupWhileRunning_restoresTheSameChainElsewhere(tmp_path, monkeypatch):
     from ledger_node import backup
 
-    node, hashes = _chain_with_transfers(tmp_path / "a")
+    node, hashes = chain_with_transfers(tmp_path / "a")
     monkeypatch.setenv("CITYPOINTS_HOME", str(node.home))
     monkeypatch.setenv("CITYPOINTS_RPC_PORT", str(node.port))
     w3 = Web3(Web3.HTTPProvider(node.url))
@@ -395,7 +383,7 @@ def test_backupWhileRunning_restoresTheSameChainElsewhere(tmp_path, monkeypatch)
 def test_restore_refusesDamagedBackup(tmp_path, monkeypatch):
     from ledger_node import backup
 
-    node, _ = _chain_with_transfers(tmp_path / "a", n=2)
+    node, _ = chain_with_transfers(tmp_path / "a", n=2)
     node.stop()
     monkeypatch.setenv("CITYPOINTS_HOME", str(node.home))
     monkeypatch.setenv("CITYPOINTS_RPC_PORT", str(node.port))

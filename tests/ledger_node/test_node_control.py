@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from ledger_node.anvil import free_port, rpc
+from node_tools import cli
 
 
 @pytest.fixture
@@ -14,14 +15,6 @@ def home(tmp_path):
     env = dict(os.environ, CITYPOINTS_HOME=str(tmp_path), CITYPOINTS_RPC_PORT=str(free_port()))
     yield tmp_path, env
     subprocess.run([sys.executable, "-m", "scripts.cli", "node", "stop"], env=env, capture_output=True)
-
-
-def cli(env, *args, check=True):
-    out = subprocess.run([sys.executable, "-m", "scripts.cli", *args], env=env, capture_output=True, text=True,
-                         timeout=300)
-    if check and out.returncode != 0:
-        raise AssertionError(f"citypoints {' '.join(args)} failed: {out.stdout}{out.stderr}")
-    return out
 
 
 def test_node_lifecycle_keepsEveryBlockAcrossStop(home, artifacts):

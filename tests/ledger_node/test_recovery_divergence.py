@@ -19,6 +19,7 @@ from eth_account import Account
 
 from ledger_node import journal
 from ledger_node.anvil import free_port, rpc
+from node_tools import cli
 
 
 @pytest.fixture
@@ -28,15 +29,6 @@ def home(tmp_path):
                CITYPOINTS_ENGINE_EXPOSED="1")   # the engine's port open, as issue 18 found it
     yield tmp_path, env
     subprocess.run([sys.executable, "-m", "scripts.cli", "node", "stop"], env=env, capture_output=True)
-
-
-def cli(env, *args, check=True):
-    out = subprocess.run([sys.executable, "-m", "scripts.cli", *args], env=env, capture_output=True, text=True,
-                         timeout=300)
-    if check and out.returncode != 0:
-        raise AssertionError(f"citypoints {' '.join(args)} failed: {out.stdout}{out.stderr}")
-    out.text = " ".join((out.stdout + out.stderr).split())   # rich wraps long lines
-    return out
 
 
 def url(env) -> str:

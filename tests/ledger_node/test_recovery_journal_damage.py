@@ -10,26 +10,13 @@ import subprocess
 import sys
 
 import pytest
-from eth_account import Account
 from web3 import Web3
 
 from ledger_node import journal
 from ledger_node.anvil import NodeError
 from ledger_node.harness import SupervisedNode
 from ledger_node.rpc_gateway import transaction_hash
-
-
-def _node_with_transfers(tmp_path, n: int = 6) -> tuple[SupervisedNode, list[str]]:
-    node = SupervisedNode(tmp_path, block_period=0)
-    node.start()
-    operator = Account.from_key((tmp_path / "var" / "keys" / "operator.key").read_text().strip())
-    w3 = Web3(Web3.HTTPProvider(node.url))
-    hashes = []
-    for i in range(n):
-        tx = {"to": "0x" + "33" * 20, "value": i + 1, "gas": 21_000, "nonce": i, "chainId": w3.eth.chain_id,
-              "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
-        hashes.append(w3.eth.send_raw_transaction(operator.sign_transaction(tx).raw_transaction).to_0x_hex())
-    return node, hashes
+from node_tools import chain_with_transfers
 
 
 def _record_offsets(seg) -> list[tuple[int, int, dict]]:
@@ -53,7 +40,7 @@ def _repair(node: SupervisedNode, check: bool = True):
 
 @pytest.mark.parametrize("damage", ["flipped byte", "record cut short"])
 def test_journalDamagedInTheMiddle_startNamesFileAndOffset_repairKeepsEverythingBefore(tmp_path, damage):
-    node, hashes = _node_with_transfers(tmp_path)
+    node, hashes = chain_with_transfers(tmp_path, n=6, to="0x" + "33" * 20)
     w3 = Web3(Web3.HTTPProvider(node.url))
     before = {n: w3.eth.get_block(n)["hash"] for n in range(w3.eth.block_number + 1)}
     node.kill()
