@@ -116,6 +116,7 @@ class _Job:
     persist_with: Callable | None
     account: "RelayerAccount"
     future: asyncio.Future
+    check: Callable | None = None  # check(session) -> an exception refusing the job, or None; before any nonce
     nonce: int = -1
     raw: bytes = b""
     hash: str = ""
@@ -192,14 +193,16 @@ class Relayer:
 
     async def submit(self, *, kind: str, subject_id: str, to: str, data: bytes, gas: int,
                      resident: str | None = None, intent_nonce: str | None = None, deadline: int | None = None,
-                     persist_with: Callable | None = None, account: RelayerAccount | None = None) -> str:
+                     persist_with: Callable | None = None, account: RelayerAccount | None = None,
+                     check: Callable | None = None) -> str:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
 
         Submissions queue up and go out in batches (`_persist_batch`, `_send_batch`). The caller has its hash as
         soon as the transaction is persisted: from then on it is the relayer's to deliver (a send whose outcome is
         unknown leaves it `signed` and `reconcile()` finds out when the node is back; one the node refuses for
         good, `send_outcome`, fails its record as a revert in a block would). Raises what `persist_with` raised
-        (nothing was sent).
+        (nothing was sent). `check(session)`: a read of the store made for the whole batch in one round trip before
+        any nonce is taken; the exception it returns is raised here, and nothing is signed, persisted or sent.
         """
         if self.lease is not None:
             self.lease.require()
@@ -208,7 +211,7 @@ class Relayer:
                 raise NodeUnavailable("no relayer account is configured (CITYPOINTS_RELAYER_KEYS)")
             account = self.accounts[next(self._rr) % len(self.accounts)]
         job = _Job(kind, subject_id, to, data, gas, resident, intent_nonce, deadline, persist_with, account,
-                   asyncio.get_running_loop().create_future())
+                   asyncio.get_running_loop().create_future(), check)
         self._queue.append(job)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_loop(), name="relayer-sender")
@@ -266,6 +269,16 @@ class Relayer:
         their callers. A job whose record cannot be written (its consent was used before) leaves its nonce to a
         zero-value filler transaction to the relayer itself, so the account's later transactions are not stuck
         behind a gap."""
+        checked = [job for job in jobs if job.check is not None]
+        if checked:  # one round trip for the batch, before nonces: a refused job leaves no gap to fill
+            try:
+                refusals = await self.store.run(lambda s: [job.check(s) for job in checked])
+            except Exception as exc:  # noqa: BLE001 - the store is away: every checked job's caller learns it
+                refusals = [exc] * len(checked)
+            for job, refusal in zip(checked, refusals):
+                if refusal is not None and not job.future.done():
+                    job.future.set_exception(refusal)
+            jobs = [job for job in jobs if not job.future.done()]
         for job in jobs:
             async with job.account.nonces.reserve() as n:
                 job.nonce = n

@@ -153,7 +153,7 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
     # mines a block): the indexed view is current when the indexer has that block
     head = rt.relayer.current_head()
     if verified and head is not None and rt.indexer.block >= head:
-        await admit(rt, resident, merchant, c["credits"], rid, c["nonce"].lower())
+        await admit(rt, resident, merchant, c["credits"])
     else:  # a block not indexed yet, a node not heard from (its outage answers 503 here), or a contract
         # wallet's signature: the chain's own check, simulated
         relayers = rt.relayer.addresses
@@ -171,53 +171,58 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
                         also=also)
 
 
-async def admit(rt, resident: str, merchant: str, credits: int, rid: str, nonce: str) -> None:
+async def admit(rt, resident: str, merchant: str, credits: int) -> None:
     """The contract's checks on the indexed chain (current: no block since), from memory, with the credits this
     service holds for the resident's pending redemptions taken off; raises what the chain would refuse with.
     Nothing awaits after the credits are read, so the caller's hold is taken before another request can look.
     A consent used before is refused by its hold while pending, by the store's unique key at the persist once
-    settled (the relayer fills the nonce it took), and here when the indexed chain shows its nonce spent (used
-    outside this service, or by a PreferredOrder). The signature's form (low s, v 27/28) and the deadline were
+    settled (the relayer fills the nonce it took), and by the relayer's pre-check of its batch when the indexed
+    chain shows its nonce spent (used outside this service, or by a PreferredOrder: `_spent_on_chain`). The signature's form (low s, v 27/28) and the deadline were
     checked before (services.common.check_signature, submit); a paused ledger (`pauseAll`) refuses here; a
     paused scheme's points count for nothing (residents.SPENDABLE), as in the contract."""
     if not await rt.view.merchant_active(rt.store, merchant):
         metrics.REDEMPTIONS.labels("refused").inc()
         raise errors.from_contract_error("RedemptionMerchantNotActive")
-    paused, used = await _indexed_refusals(rt, resident, rid, nonce)
-    if paused:
+    if await _indexed_paused(rt):
         metrics.REDEMPTIONS.labels("refused").inc()
         raise errors.from_contract_error("PointsLedgerPaused")
-    if used:
-        metrics.REDEMPTIONS.labels("refused").inc()
-        raise Conflict("this consent's nonce was used before", code="consent_already_used", field="nonce")
     await admit_credits(rt, resident, credits)
 
 
 _PAUSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # IndexedView -> (its epoch, ledger paused)
 
 
-async def _indexed_refusals(rt, resident: str, rid: str, nonce: str) -> tuple[bool, bool]:
-    """(the ledger is paused, the resident's nonce is spent on Redemption) as indexed: one store round trip; the
-    pause flag is kept until the indexer's next commit."""
+async def _indexed_paused(rt) -> bool:
+    """Whether the ledger is paused (pauseAll) as indexed: read once per indexer commit."""
     view = rt.view
     epoch = view.epoch
     known = _PAUSED.get(view)
-    known = known[1] if known is not None and known[0] == epoch else None
+    if known is not None and known[0] == epoch:
+        return known[1]
 
     def load(s):
-        paused = known
-        if paused is None:
-            args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "LedgerPauseChanged")
-                            .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1))
-            paused = bool(json.loads(args)["paused"]) if args else False
-        used = s.get(IdxRedemption, rid) is not None or s.scalar(
-            select(IdxEvent.block_number).where(IdxEvent.name == "PreferredOrderSet", IdxEvent.args.contains(nonce),
-                                                IdxEvent.args.contains(resident)).limit(1)) is not None
-        return paused, used
-    paused, used = await rt.store.run(load)
-    if known is None:
-        _PAUSED[view] = (epoch, paused)
-    return paused, used
+        args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "LedgerPauseChanged")
+                        .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1))
+        return bool(json.loads(args)["paused"]) if args else False
+    paused = await rt.store.run(load)
+    _PAUSED[view] = (epoch, paused)
+    return paused
+
+
+def _spent_on_chain(resident: str, rid: str, nonce: str):
+    """The relayer's pre-check of a consent (made for its whole batch in one round trip, before nonces): refused
+    when the indexed chain shows the resident's nonce spent on Redemption (a redemption the merchant made on chain
+    itself, or a preferred order signed with it), which the contract would refuse."""
+    def check(s):
+        used = s.execute(select(IdxRedemption.redemption_id).where(IdxRedemption.redemption_id == rid)).first() is not None or \
+            s.execute(select(IdxEvent.block_number).where(
+                IdxEvent.name == "PreferredOrderSet", IdxEvent.args.contains(nonce),
+                IdxEvent.args.contains(resident)).limit(1)).first() is not None
+        if used:
+            metrics.REDEMPTIONS.labels("refused").inc()
+            return Conflict("this consent's nonce was used before", code="consent_already_used", field="nonce")
+        return None
+    return check
 
 
 async def admit_credits(rt, resident: str, credits: int) -> None:
@@ -272,7 +277,7 @@ async def _relay(rt, merchant_id: int, c: dict, rid: str, resident: str, merchan
         await idempotency.claimed()
         h = await rt.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data, gas=rt.settings.redeem_gas,
                                     resident=resident, intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
-                                    persist_with=persist)
+                                    persist_with=persist, check=_spent_on_chain(resident, rid, c["nonce"].lower()))
     except IntegrityError:
         rt.holds.release(rid)
         if await recorded(rt, Redemption, rid):  # the consent's own key: it was used
