@@ -83,7 +83,7 @@ def write_backup(chain_dir: Path, dest: Path, limits: dict[str, int] | None, hei
     engine = (chain_dir / "engine").read_text().strip() if (chain_dir / "engine").exists() else "anvil"
     manifest = {"format": "citypoints-chain-backup 1", "createdAt": int(time.time()), "engine": engine,
                 "height": height, "files": files}
-    _write_synced(dest / MANIFEST, json.dumps(manifest, indent=1).encode())
+    paths.write_synced(dest / MANIFEST, json.dumps(manifest, indent=1).encode())
     return manifest
 
 
@@ -112,7 +112,7 @@ def restore(src: Path, *, replay_journal: bool = False) -> str:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-    journal.fsync_dir(chain / "journal")
+    paths.fsync_dir(chain / "journal")
     return (f"restored the {manifest['engine']} chain at block {manifest['height']} "
             f"({len(manifest['files'])} files){replayed}{moved}; start it with `citypoints node start`")
 
@@ -220,13 +220,6 @@ def _copy(src: Path, dst: Path, limit: int | None) -> dict:
         fout.flush()
         os.fsync(fout.fileno())
     return {"size": size, "sha256": h.hexdigest()}
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _sha256(path: Path) -> str:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ledger_node import fast_json
+from ledger_node.paths import fsync_dir, write_synced
 
 HEADER = struct.Struct("<II")
 SUFFIX = ".wal"
@@ -249,7 +250,7 @@ def repair(directory: Path, first_segment: int, aside: Path) -> RepairResult | N
                    "lost": [{"hash": h, "raw": raw} for h, raw in lost.items()]}, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    _write_synced(aside / (damage.path.name + ".original"), data)
+    write_synced(aside / (damage.path.name + ".original"), data)
     for seg in segs[at + 1:]:
         seg.rename(aside / seg.name)
     fsync_dir(aside)
@@ -382,18 +383,3 @@ class Journal:
                 callback = self.on_durable
             if callback:
                 callback(upto)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -51,8 +51,21 @@ def replace_atomically(path: Path, write: Callable[[IO[str]], object]) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write `path` and fsync it (not atomic: for files nothing reads until they are complete)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the directory's entries (a file created, renamed or removed in it) survive a crash."""
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(fd)
     finally:
-        os.close(directory)
+        os.close(fd)

@@ -25,7 +25,7 @@ from itertools import chain as chained
 from pathlib import Path
 from typing import Iterable
 
-from ledger_node import journal, state_file
+from ledger_node import journal, paths, state_file
 from ledger_node.anvil import NodeError
 from ledger_node.engine import Engine
 from ledger_node.engine_client import SyncEngineClient
@@ -249,7 +249,7 @@ def accept_divergence(chain_dir: Path, div: Divergence, first_segment: int, meta
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, seg)
-    journal.fsync_dir(jdir)
+    paths.fsync_dir(jdir)
     messages = []
     if first:
         messages.append(f"replay: --accept-replay: kept the chain rebuilt from the journal; {len(div.changed)} "

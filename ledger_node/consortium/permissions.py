@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from ledger_node.paths import fsync_dir
+
 from . import errors as E
 from .description import Consortium, NodeSpec, parse_address
 from .errors import ConsortiumError
@@ -112,11 +114,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
 
 
 @dataclass
