@@ -122,11 +122,9 @@ def gas_capped(method: str, params: list, cap: int) -> list:
     """`params` of an EVM-running read with the call's gas at most `cap` (none given means `cap`)."""
     if method not in GAS_CAPPED or not params or not isinstance(params[0], dict):
         return params
-    gas = params[0].get("gas")
-    try:
-        given = int(gas, 16) if isinstance(gas, str) else int(gas) if gas is not None else None
-    except (TypeError, ValueError):
-        return params  # the engine answers what is wrong with it
+    given = _gas_of(method, params)
+    if given is None and params[0].get("gas") is not None:
+        return params  # not a number: the engine answers what is wrong with it
     if given is not None and given <= cap:
         return params
     return [{**params[0], "gas": hex(cap)}, *params[1:]]
@@ -660,12 +658,13 @@ async def _body_within(request: web.Request, cap: int) -> bytes | None:
 
 
 def _gas_of(method: str, params: list) -> int | None:
-    """The gas an EVM-running read may use (set by `gas_capped`), None for other reads."""
+    """The gas an EVM-running read names (after `gas_capped`: the gas it may use); None for other reads, or when
+    none or no number is named."""
     if method not in GAS_CAPPED or not params or not isinstance(params[0], dict):
         return None
     gas = params[0].get("gas")
     try:
-        return int(gas, 16) if isinstance(gas, str) else int(gas)
+        return int(gas, 16) if isinstance(gas, str) else int(gas) if gas is not None else None
     except (TypeError, ValueError):
         return None
 
