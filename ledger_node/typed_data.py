@@ -47,6 +47,13 @@ TYPES = {
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
+    # Signed to the API, not a contract (exchange_api/services/residents.py): the resident's login, which lets
+    # them read their own open payment requests. Verifying contract: Membership.
+    "ResidentLogin": [
+        {"name": "resident", "type": "address"},
+        {"name": "issuedAt", "type": "uint256"},
+        {"name": "nonce", "type": "bytes32"},
+    ],
 }
 
 

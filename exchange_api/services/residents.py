@@ -22,6 +22,7 @@ from exchange_api.chain import checksum
 from exchange_api.errors import Conflict, InvalidRequest, NotFound, RateLimited
 from exchange_api.schemas import decimal
 from exchange_api.store.models import IdxActivity
+from ledger_node.typed_data import typed_data
 
 RATE_SCALE = 10**6
 SPENDABLE = (1, 3)  # IPointsLedger.SchemeStatus Active, Retired: what Redemption counts
@@ -77,19 +78,13 @@ async def history(rt, address: str, limit: int, starting_after: str | None) -> d
 
 # -- residents' sessions ------------------------------------------------------------------------------------------
 
-LOGIN_TYPE = "ResidentLogin"
-LOGIN_FIELDS = [{"name": "resident", "type": "address"}, {"name": "issuedAt", "type": "uint256"},
-                {"name": "nonce", "type": "bytes32"}]
 MAX_REMEMBERED_NONCES = 100_000
 _used_nonces: dict[str, float] = {}  # login nonce -> when it may be forgotten (its issuedAt is out of the window)
 
 
 def login_document(rt, resident: str, issued_at: int, nonce: str) -> dict:
-    from ledger_node.typed_data import EIP712_DOMAIN
-    return {"types": {"EIP712Domain": EIP712_DOMAIN, LOGIN_TYPE: LOGIN_FIELDS}, "primaryType": LOGIN_TYPE,
-            "domain": {"name": "CityPoints", "version": "1", "chainId": rt.chain.chain_id,
-                       "verifyingContract": rt.chain.addresses["Membership"]},
-            "message": {"resident": checksum(resident), "issuedAt": issued_at, "nonce": nonce}}
+    return typed_data("ResidentLogin", rt.chain.chain_id, rt.chain.addresses["Membership"],
+                      {"resident": checksum(resident), "issuedAt": issued_at, "nonce": nonce})
 
 
 def login_challenge(rt, resident: str) -> dict:
