@@ -144,8 +144,14 @@ class RelayerLease:
         return f"{row[0] or 'local socket'} {row[1] or ''}".strip() if row else "gone"
 
     def _close_conn(self) -> None:
-        """Close the lock's connection for good: the pool would keep its session, and the lock with it."""
+        """Give the lock back and close its connection for good: the pool would keep its session, and the lock with
+        it. The unlock is explicit: the server ends a closed client's session only when it notices, and another
+        process checking meanwhile would still find the lock held."""
         if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": PG_LOCK[0], "b": PG_LOCK[1]})
+            except Exception:  # noqa: BLE001 - a dead session holds no lock any more
+                pass
             try:
                 self._conn.invalidate()
                 self._conn.close()

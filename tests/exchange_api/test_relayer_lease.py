@@ -85,7 +85,8 @@ def test_lease_postgresSessionEnded_takenAgain_unlessAnotherTookIt(empty_databas
     def end_session(of: RelayerLease):
         backend = of._conn.execute(text("SELECT pg_backend_pid()")).scalar()
         with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": backend})
+            # wait until the backend is gone (and its lock with it): that is what a restart of the database does
+            assert conn.execute(text("SELECT pg_terminate_backend(:p, 10000)"), {"p": backend}).scalar()
     try:
         lease.acquire()
         assert lease.check()
