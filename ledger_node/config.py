@@ -41,6 +41,8 @@ class NodeConfig:
     rpc_max_batch: int = 1000
     rpc_read_slots: int = 4
     rpc_long_read_slots: int = 1
+    # the part of the engine's time long public reads may take, together (the rest is kept for sends and blocks)
+    rpc_long_read_share: float = 0.25
     rpc_client_reads: int = 64
     # Addresses whose reads are never refused nor held back by the limits above (the gas, body and batch caps
     # still apply): the operator's own services when they reach the node from an address of their own. Comma-
@@ -72,6 +74,7 @@ class NodeConfig:
             rpc_max_batch=int(env("CITYPOINTS_RPC_MAX_BATCH", cls.rpc_max_batch)),
             rpc_read_slots=int(env("CITYPOINTS_RPC_READ_SLOTS", cls.rpc_read_slots)),
             rpc_long_read_slots=int(env("CITYPOINTS_RPC_LONG_READ_SLOTS", cls.rpc_long_read_slots)),
+            rpc_long_read_share=float(env("CITYPOINTS_RPC_LONG_READ_SHARE", cls.rpc_long_read_share)),
             rpc_client_reads=int(env("CITYPOINTS_RPC_CLIENT_READS", cls.rpc_client_reads)),
             rpc_trusted_clients=tuple(a.strip() for a in env("CITYPOINTS_RPC_TRUSTED_CLIENTS",
                                                              ",".join(cls.rpc_trusted_clients)).split(",") if a.strip()),

@@ -120,7 +120,9 @@ def _at_most(block, height: int) -> bool:
 # them on the engine at once (sends and mining never wait for one of those: they have the other connections), at
 # most `long_slots` long EVM reads (predicted from the client's last ones; a client's first one counts as long), a
 # long read starts only if it should end before the next block is due, the producer mines once none runs, and each
-# source address has at most `per_client` reads admitted at once. When a slot frees, the waiting client that used
+# source address has at most `per_client` reads admitted at once. Long reads together hold the engine at most
+# `long_share` of the time (a token bucket of engine seconds): the rest of a core is the sends', the blocks' and the
+# operator's services'. When a slot frees, the waiting client that used
 # the engine least lately goes first, so a flood from some addresses does not queue the others' reads behind it.
 # `trusted` addresses (the operator's own services) are never refused nor held back as long.
 
@@ -131,6 +133,7 @@ HALF_LIFE_S = 20.0       # a client's record of engine time fades by half in thi
 EVM_HALF_LIFE_S = 5.0    # how long a client's EVM reads are expected to take fades by half in this long, so a client
 #                          whose reads looked long (a stalled or busy engine slows everyone's) is not refused for good
 SECONDS_PER_GAS = 24e-9  # the slowest EVM work measured per gas (anvil 1.7.1 hashing memory, this machine)
+LONG_CREDIT_S = 2.0      # the most engine time long reads may save up while there were none
 
 
 class ReadLimited(Exception):
@@ -158,10 +161,16 @@ class _Record:
 
 class ReadLimiter:
     def __init__(self, *, slots: int, long_slots: int, per_client: int, trusted: frozenset[str] = frozenset(),
-                 clock=time.monotonic):
+                 long_share: float = 1.0, clock=time.monotonic):
         """`trusted`: addresses of the operator's own services (the API on the node's machine): their reads are
-        never refused nor held back as long; they still take turns for the engine's read slots."""
+        never refused nor held back as long; they still take turns for the engine's read slots. `long_share`: the
+        part of the time long reads may hold the engine, taken together (1.0: no bound beyond `long_slots`)."""
         self.slots, self.long_slots, self.per_client = slots, max(1, min(long_slots, slots)), per_client
+        self.long_share = min(1.0, max(0.01, long_share))
+        # engine seconds long reads may still take: earned at `long_share` a second up to LONG_CREDIT_S, spent when a
+        # long read ends (as long as it took); a long read starts only with some left
+        self.long_credit, self.credit_at = LONG_CREDIT_S, clock()
+        self._credit_timer: asyncio.TimerHandle | None = None
         self.trusted = trusted
         self.clock = clock
         self.running = 0
@@ -251,10 +260,14 @@ class ReadLimiter:
         return client, fut.result(), self.clock(), gas
 
     def release(self, ticket: tuple[str, bool, float, int | None]) -> None:
-        """The read holding `ticket` is answered: its engine time is recorded against its client."""
+        """The read holding `ticket` is answered: its engine time is recorded against its client (and, for a long
+        read, spent from the long reads' share)."""
         client, long, started, gas = ticket
         now = self.clock()
         self._ended(long)
+        if long:
+            self.long_credit = self._credit(now) - (now - started)
+            self.credit_at = now
         record = self.records.get(client)
         if record is None:
             record = self.records[client] = _Record(now)
@@ -280,6 +293,14 @@ class ReadLimiter:
             if waiter in self.queue:
                 self.queue.remove(waiter)
 
+    def _credit_earned(self) -> None:
+        self._credit_timer = None
+        self._dispatch()
+
+    def _credit(self, now: float) -> float:
+        """Engine seconds long reads may take now: what was left, plus `long_share` of the time since."""
+        return min(LONG_CREDIT_S, self.long_credit + (now - self.credit_at) * self.long_share)
+
     def _ended(self, long: bool) -> None:
         self.running -= 1
         self.running_long -= long
@@ -298,6 +319,10 @@ class ReadLimiter:
             window_end = self.earliest
         else:
             window_end = float("inf")
+        credit = self._credit(now)
+        if credit <= 0 and self.queue and self._credit_timer is None:  # long reads have had their share: look again
+            self._credit_timer = asyncio.get_running_loop().call_later(  # once it is earned back
+                -credit / self.long_share + 0.001, self._credit_earned)
         while self.running < self.slots and self.queue:
             best = None
             for waiter in self.queue:
@@ -305,7 +330,7 @@ class ReadLimiter:
                 predicted = self.predicted(client, now, gas)
                 # a client's first EVM read (trusted to be short) still takes a long slot: one at a time
                 long = predicted >= LONG_READ_S or bool(gas and self._unknown(client) and client not in self.trusted)
-                if long and (self.running_long >= self.long_slots or now + predicted > window_end):
+                if long and (self.running_long >= self.long_slots or now + predicted > window_end or credit <= 0):
                     continue
                 record = self.records.get(client)
                 key = (record.faded(now)[0] if record else 0.0, since)

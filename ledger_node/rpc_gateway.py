@@ -163,7 +163,8 @@ class Gateway:
         self.limits = limits or NodeConfig.from_env()  # the public RPC's limits (rpc_* settings)
         self.reads = ReadLimiter(slots=self.limits.rpc_read_slots, long_slots=self.limits.rpc_long_read_slots,
                                  per_client=self.limits.rpc_client_reads,
-                                 trusted=frozenset(self.limits.rpc_trusted_clients))
+                                 trusted=frozenset(self.limits.rpc_trusted_clients),
+                                 long_share=self.limits.rpc_long_read_share)
         # Sent to the engine, its answer not handled yet: hash -> [raw, senders]. A block mined meanwhile may
         # hold such a transaction; the miner then journals it (adopted: hash -> journal sequence number) so a
         # block record never names a transaction the journal lacks.

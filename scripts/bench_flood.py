@@ -7,7 +7,7 @@ redemptions a second (open loop: each request sent at its scheduled moment, late
 pending answers, as a till would ask):
 1. quiet: nothing else;
 2. flood: 50 clients, each from its own loopback address (127.0.0.2 to 127.0.0.51, as 50 machines would be; the
-   node limits reads per source address; the API, at 127.0.0.1, is one of the node's trusted services), call
+   node limits reads per source address; the API, at 127.0.0.1, is not trusted: the node's defaults), call
    `eth_call` back to back on the public port: half with no gas given
    (the node's gas cap then) and half with a fifth of it, all hashing memory, the slowest EVM work per gas found
    (ledger_node/read_gate.py).
