@@ -6,23 +6,24 @@ paying right now) needs a short-lived bearer token. The resident signs an EIP-71
 the time, a random nonce; domain CityPoints v1 on this chain, verifying contract Membership), `login_document`
 gives the document to sign; `login` checks it (signed by that address, issued within
 `resident_login_window_s` of now, nonce not seen before) and answers a token valid `resident_token_ttl_s`
-(`crypto.session_token`, nothing stored). Contract-wallet residents (EIP-1271) cannot log in this way.
+(`crypto.session_token`, nothing stored). "Signed by that address" means what the contracts accept
+(OpenZeppelin SignatureChecker): an address with code is a contract wallet and its EIP-1271 `isValidSignature`
+decides; any other address needs an ECDSA signature of its key in the contracts' form (low s, v 27/28).
 """
 from __future__ import annotations
 
 import os
 import time
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from sqlalchemy import select, tuple_
 
 from exchange_api import crypto
-from exchange_api.chain import checksum
+from exchange_api.chain import ChainRevert, RpcFailure, checksum, fn, hex0x, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NotFound, RateLimited
 from exchange_api.schemas import decimal
+from exchange_api.services.common import ecdsa_flaw
 from exchange_api.store.models import IdxActivity
-from ledger_node.typed_data import typed_data
+from ledger_node.typed_data import digest, recover, typed_data
 
 RATE_SCALE = 10**6
 SPENDABLE = (1, 3)  # IPointsLedger.SchemeStatus Active, Retired: what Redemption counts
@@ -111,20 +112,64 @@ async def login(rt, resident: str, body) -> tuple[int, dict]:
         raise InvalidRequest(f"issuedAt must be within {settings.resident_login_window_s} s of now; sign a new "
                              "login", code="login_expired", field="issuedAt")
     doc = login_document(rt, resident, body.issuedAt, body.nonce.lower())
-    try:
-        signer = Account.recover_message(encode_typed_data(full_message=doc),
-                                         signature=bytes.fromhex(body.signature[2:]))
-    except Exception:  # noqa: BLE001 - a malformed signature of any kind
-        signer = None
-    if signer != resident:
-        raise InvalidRequest("the signature is not this resident's", code="invalid_signature", field="signature")
-    nonce = body.nonce.lower()
+    login_digest = digest("ResidentLogin", rt.chain.chain_id, doc["domain"]["verifyingContract"], doc["message"])
+    refusal = await _signature_refusal(rt, resident, login_digest, bytes.fromhex(body.signature[2:]))
+    if refusal is not None:
+        raise InvalidRequest(f"the signature is not this resident's: {refusal}", code="invalid_signature",
+                             field="signature")
+    nonce = body.nonce.lower()  # checked and remembered with no await between: a concurrent replay cannot slip in
     if _used_nonces.get(nonce, 0) > now:
         raise Conflict("this login was used before; sign a new one", code="login_already_used", field="nonce")
     _remember(nonce, body.issuedAt + settings.resident_login_window_s + 1, now)
     expires = int(now) + settings.resident_token_ttl_s
     return 201, {"object": "resident_session", "resident": resident, "tokenType": "Bearer",
                  "token": crypto.session_token(rt.pii_key, resident, expires), "expiresAt": expires}
+
+
+async def _signature_refusal(rt, resident: str, login_digest: bytes, signature: bytes) -> str | None:
+    """Why the contracts' SignatureChecker would refuse `signature` of `login_digest` by `resident`, or None: the
+    wallet's own answer when the address has code, else ECDSA by its key. `has_code` remembers "no code" too, so
+    an ECDSA refusal looks at the chain again: a counterfactual wallet deployed since is asked, not refused."""
+    if await rt.chain.has_code(resident):
+        return await _wallet_refusal(rt, resident, login_digest, signature)
+    refusal = _ecdsa_refusal(resident, login_digest, signature)
+    if refusal is not None and await rt.chain.request("eth_getCode", [resident, "latest"]) not in (None, "0x"):
+        return await _wallet_refusal(rt, resident, login_digest, signature)
+    return refusal
+
+
+def _ecdsa_refusal(resident: str, login_digest: bytes, signature: bytes) -> str | None:
+    """The contracts' ECDSA rules (`ecdsa_flaw`: 65 bytes, low s, v 27/28), then the key must be the resident's."""
+    flaw = ecdsa_flaw(signature)
+    if flaw is not None:
+        return flaw
+    try:
+        signer = recover(login_digest, signature)
+    except ValueError:
+        return "it cannot be recovered"
+    return None if signer == resident else "another key signed it"
+
+
+IS_VALID_SIGNATURE = fn("isValidSignature(bytes32,bytes)")
+EIP1271_MAGIC_WORD = IS_VALID_SIGNATURE.selector + bytes(28)  # bytes4 0x1626ba7e, left-aligned in its word
+WALLET_CHECK_GAS = 500_000  # a wallet's check is a view; the bound keeps a hostile wallet's cost to the node small
+
+
+async def _wallet_refusal(rt, wallet: str, login_digest: bytes, signature: bytes) -> str | None:
+    """EIP-1271, read as SignatureChecker reads it: at the latest block, the answer's first word must be the magic
+    value. A revert, a node error about the call (out of gas...), a short or other answer is a refusal; a node that
+    cannot be reached is not (NodeUnavailable, 503: the resident may retry)."""
+    call = {"to": wallet, "data": hex0x(IS_VALID_SIGNATURE.encode(login_digest, signature)),
+            "gas": hex(WALLET_CHECK_GAS)}
+    try:
+        answer = unhex(await rt.chain.request("eth_call", [call, "latest"]))
+    except (ChainRevert, RpcFailure):
+        return "the wallet refused it"
+    except (TypeError, ValueError, AttributeError):  # no result, or not hex
+        return "the wallet's answer is not EIP-1271's"
+    if answer[:32] != EIP1271_MAGIC_WORD:
+        return "the wallet did not accept it"
+    return None
 
 
 def session_resident(rt, token: str) -> str | None:

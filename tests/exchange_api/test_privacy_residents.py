@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import time
+from types import SimpleNamespace
 
 from eth_account import Account
 from sqlalchemy import select
@@ -79,6 +80,38 @@ def test_login_refusesOtherSigners_staleTimes_andReplays(api, api_city, live):
     assert replay.status_code == 409 and replay.json()["error"]["code"] == "login_already_used"
     assert session["token"] not in json.dumps(live.rt.store.call(
         lambda s: [x.body for x in s.scalars(select(IdempotencyRecord))]))  # the token is not stored
+
+
+def test_login_contractWallet_signsInWithItsOwnersKey_andReadsItsRequests(api, w3, api_city, keys, live):
+    """A resident whose account is an EIP-1271 contract wallet signs in as the contracts accept it: the wallet's
+    isValidSignature decides (here: its owner's key). Another key's signature gets no token."""
+    owner = Account.create()
+    wallet = SimpleNamespace(address=chain.deploy_contract(w3, api_city.operator, "ContractWalletMock",
+                                                           owner.address))
+    req = api.post("/v1/redemption_requests", json={"resident": wallet.address, "credits": 90, "orderRef": "W-1"},
+                   headers=auth(keys["merchant"])).json()
+    path = f"/v1/residents/{wallet.address}/login"
+
+    stranger = api.post(path, json=signed_login(live, wallet, signer=Account.create()))
+    assert stranger.status_code == 422 and stranger.json()["error"]["code"] == "invalid_signature"
+    assert "token" not in stranger.json()
+    signed_by_owner = api.post(path, json=signed_login(live, wallet, signer=owner))
+    assert signed_by_owner.status_code == 201, signed_by_owner.text
+    session = signed_by_owner.json()
+    assert session["resident"] == wallet.address
+
+    mine = api.get(f"/v1/residents/{wallet.address}/redemption_requests", headers=auth(session["token"]))
+    assert mine.status_code == 200 and [x["id"] for x in mine.json()["data"]] == [req["id"]]
+
+
+def test_login_contractWithoutIsValidSignature_isRefused(api, w3, api_city, live):
+    """An address with code that does not answer EIP-1271 (its call reverts) is refused like a wrong EOA
+    signature, whoever signed: no key of any EOA speaks for a contract."""
+    contract = SimpleNamespace(address=chain.deploy_contract(w3, api_city.operator, "PlainERC1155Issuer"))
+    refused = api.post(f"/v1/residents/{contract.address}/login",
+                       json=signed_login(live, contract, signer=api_city.operator))
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_signature"
+    assert "token" not in refused.json()
 
 
 def test_onboarding_fingerprintIsKeyed_notAPlainHashOfIdentityData(api, keys, live):
