@@ -20,3 +20,15 @@ INDEXER_REBUILDS = Counter("citypoints_indexer_rebuilds_total", "Rebuilds after 
                            registry=REGISTRY)
 WEBHOOKS = Counter("citypoints_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"],
                    registry=REGISTRY)
+# Where a redemption's time goes before its answer, and how late the event loop runs what is due: a stalled loop
+# delays every request at once (blocking work on it), a slow stage only its own.
+STAGE = Histogram("citypoints_redemption_stage_seconds", "Time of each stage of a redemption before its answer",
+                  ["stage"], buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+                  registry=REGISTRY)
+LOOP_LAG = Histogram("citypoints_event_loop_lag_seconds", "How late the event loop woke a task due now",
+                     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5), registry=REGISTRY)
+LOOP_LAG_MAX = Gauge("citypoints_event_loop_lag_max_seconds", "The longest event loop lag since the API started",
+                     registry=REGISTRY)
+STORE_WRITE = Histogram("citypoints_store_write_seconds", "One commit of the store's writer: a group of requests' "
+                        "writes, or one background write (indexer, confirmations)", ["kind"],
+                        buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5), registry=REGISTRY)

@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from exchange_api import metrics
 from exchange_api.chain import ChainClient, event_table
 from exchange_api.credit_holds import CreditHolds
 from exchange_api.indexed_view import IndexedView
@@ -85,6 +86,7 @@ class Runtime:
                 self.tasks.append(asyncio.create_task(self.indexer.run(), name="indexer"))
             self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
             self.tasks.append(asyncio.create_task(self._keep_lease(), name="relayer-lease"))
+            self.tasks.append(asyncio.create_task(_watch_loop_lag(), name="loop-lag"))
 
     async def stop(self) -> None:
         for t in self.tasks:
@@ -128,3 +130,17 @@ class Runtime:
             b.tokens -= 1.0
             return None
         return (1.0 - b.tokens) / rate
+
+
+async def _watch_loop_lag(every_s: float = 0.05) -> None:
+    """How late the event loop wakes a task that is due (metrics LOOP_LAG): anything blocking the loop (file or
+    database work, heavy decoding) shows here as the wait it imposed on every request."""
+    loop, worst = asyncio.get_running_loop(), 0.0
+    while True:
+        due = loop.time() + every_s
+        await asyncio.sleep(every_s)
+        lag = max(0.0, loop.time() - due)
+        metrics.LOOP_LAG.observe(lag)
+        if lag > worst:
+            worst = lag
+            metrics.LOOP_LAG_MAX.set(lag)

@@ -36,6 +36,7 @@ RAW_BATCH = 50
 SATURATED_REDEMPTIONS = 1500
 FLOOR_RATE = 200  # redemptions/s offered in the open-loop phase (the issue's floor)
 PACED_SECONDS = 10
+BURST_SECONDS = 5  # redemptions at FLOOR_RATE again, while residents read their balances (BALANCE_CLIENTS each a second)
 CONFIRMED_SAMPLE = 60
 BALANCE_READS = 4000
 BALANCE_CLIENTS = 200
@@ -194,7 +195,7 @@ def main(as_json: bool = False, node_kind: str = "durable") -> dict:
         log(f"raw: {RAW_TX} pre-signed redeem transactions by JSON-RPC...")
         raw = _raw_phase(node.url, city.chain_id, city.redemption, city.merchants, city.relayers, city.residents)
 
-        total = SATURATED_REDEMPTIONS + FLOOR_RATE * PACED_SECONDS + CONFIRMED_SAMPLE
+        total = SATURATED_REDEMPTIONS + FLOOR_RATE * (PACED_SECONDS + BURST_SECONDS) + CONFIRMED_SAMPLE
         log(f"API: signing {total} consents...")
         consents = city.consents(total)
         api_proc, url, keys = start_api(city, node.url, work)
@@ -202,7 +203,7 @@ def main(as_json: bool = False, node_kind: str = "durable") -> dict:
             f"{FLOOR_RATE}/s for {PACED_SECONDS} s...")
         node_pids = node.pids()
         cpu0 = _cpu_s(api_proc.pid), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid())
-        api = asyncio.run(_api_phase(url, keys, consents))
+        api = asyncio.run(_api_phase(url, keys, consents, [r.address for r in city.residents]))
         cpu1 = _cpu_s(api_proc.pid), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid())
         per = [round((b - a) * 1000 / len(consents), 2) for a, b in zip(cpu0, cpu1)]
         log(f"balances: {BALANCE_CLIENTS} concurrent clients...")
@@ -217,7 +218,8 @@ def main(as_json: bool = False, node_kind: str = "durable") -> dict:
             "all_confirmed_s": api["all_confirmed_s"],
             "balance_p50_ms": bal["p50"], "balance_p99_ms": bal["p99"], "balance_paced_reads_per_s": bal["paced_rate"],
             "balance_reads_per_s": bal["max_rate"], "balance_saturated_p99_ms": bal["sat_p99"],
-            "indexer_max_lag_blocks": api["max_lag"],
+            "balance_p99_ms_during_redemptions": api["balance_p99"],
+            "indexer_max_lag_blocks": api["max_lag"], "p99_bucket_ms_by_stage": api["where"],
             "cpu_ms_per_redemption": {"api": per[0], "node": per[1], "load_generator": per[2]},
             "raw_redeem_tx_per_s": round(raw, 1),
             "api_to_raw_ratio": round(api["max_rate"] / raw, 3) if raw else None,
@@ -331,11 +333,13 @@ def _pct(values, q) -> float:
     return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
 
 
-async def _api_phase(url, keys, consents) -> dict:
+async def _api_phase(url, keys, consents, addresses) -> dict:
     import aiohttp
     saturated = consents[:SATURATED_REDEMPTIONS]
     paced = consents[SATURATED_REDEMPTIONS:SATURATED_REDEMPTIONS + FLOOR_RATE * PACED_SECONDS]
-    sample = consents[SATURATED_REDEMPTIONS + FLOOR_RATE * PACED_SECONDS:]
+    burst = consents[SATURATED_REDEMPTIONS + FLOOR_RATE * PACED_SECONDS:
+                     SATURATED_REDEMPTIONS + FLOOR_RATE * (PACED_SECONDS + BURST_SECONDS)]
+    sample = consents[SATURATED_REDEMPTIONS + FLOOR_RATE * (PACED_SECONDS + BURST_SECONDS):]
     errors = {}
     max_lag = [0]
     done = asyncio.Event()
@@ -370,14 +374,24 @@ async def _api_phase(url, keys, consents) -> dict:
         max_rate = len(saturated) / (time.perf_counter() - t0)
         await _drain(client)
 
-        paced_latencies, tasks = [], []
-        t0 = time.perf_counter()
-        for i, c in enumerate(paced):  # request i is due at t0 + i / rate, sent then whatever came before
-            due = t0 + i / FLOOR_RATE
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            tasks.append(asyncio.create_task(redeem(i % MERCHANTS, c, paced_latencies, since=due)))
-        await asyncio.gather(*tasks)
-        paced_rate = len(paced) / (time.perf_counter() - t0)
+        async def at_floor_rate(consents, latencies) -> float:  # request i is due at t0 + i / rate, sent then
+            tasks = []                                            # whatever came before; the rate achieved
+            t0 = time.perf_counter()
+            for i, c in enumerate(consents):
+                due = t0 + i / FLOOR_RATE
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(redeem(i % MERCHANTS, c, latencies, since=due)))
+            await asyncio.gather(*tasks)
+            return len(consents) / (time.perf_counter() - t0)
+
+        paced_latencies = []
+        before = await _histograms(client)
+        paced_rate = await at_floor_rate(paced, paced_latencies)
+        where = _p99_by_series(before, await _histograms(client))
+        balance_latencies = []
+        readers = asyncio.create_task(_paced_balance_reads(client, addresses, balance_latencies, BURST_SECONDS))
+        await at_floor_rate(burst, [])
+        await readers
         t1 = time.perf_counter()
         await _drain(client)
         all_confirmed = time.perf_counter() - t1
@@ -397,7 +411,39 @@ async def _api_phase(url, keys, consents) -> dict:
     return {"max_rate": round(max_rate, 1), "sat_p50": _pct(sat, 0.5), "sat_p99": _pct(sat, 0.99),
             "paced_rate": round(paced_rate, 1), "p50": _pct(paced_latencies, 0.5),
             "p99": _pct(paced_latencies, 0.99), "errors": errors, "c_p50": _pct(confirmed, 0.5),
-            "c_p99": _pct(confirmed, 0.99), "all_confirmed_s": round(all_confirmed, 2), "max_lag": max_lag[0]}
+            "c_p99": _pct(confirmed, 0.99), "all_confirmed_s": round(all_confirmed, 2), "max_lag": max_lag[0],
+            "balance_p99": _pct(balance_latencies, 0.99), "where": where}
+
+
+async def _histograms(client) -> dict[str, dict[float, float]]:
+    """The API's histograms of where a redemption's time goes and of its event loop's lag (GET /metrics): series ->
+    {bucket's upper bound: count}."""
+    async with client.get("/metrics") as r:
+        text = await r.text()
+    series: dict[str, dict[float, float]] = {}
+    for line in text.splitlines():
+        for name in ("citypoints_redemption_stage_seconds_bucket", "citypoints_event_loop_lag_seconds_bucket",
+                     "citypoints_store_write_seconds_bucket"):
+            if line.startswith(name):
+                labels, value = line[len(name):].rsplit(" ", 1)
+                stage = (labels.split('stage="')[1].split('"')[0] if "stage=" in labels else
+                         "store write, " + labels.split('kind="')[1].split('"')[0] if "kind=" in labels else
+                         "event loop lag")
+                le = labels.split('le="')[1].split('"')[0]
+                series.setdefault(stage, {})[float(le)] = float(value)
+    return series
+
+
+def _p99_by_series(before: dict, after: dict) -> dict[str, float]:
+    """Per series, the upper bound (ms) of the bucket holding the 99th percentile of what was observed between the
+    two scrapes."""
+    out = {}
+    for stage, buckets in after.items():
+        counts = {le: n - before.get(stage, {}).get(le, 0.0) for le, n in buckets.items()}
+        total = counts.get(float("inf"), 0.0)
+        if total:
+            out[stage] = next(round(le * 1000, 1) for le in sorted(counts) if counts[le] >= 0.99 * total)
+    return out
 
 
 async def _drain(client) -> None:
@@ -433,18 +479,26 @@ async def _balance_phase(url, addresses) -> dict:
         max_rate = BALANCE_READS / (time.perf_counter() - t0)
 
         paced = []
-
-        async def paced_reader(k):  # client k reads every period, its first read spread over the first period
-            start = time.perf_counter() + k * BALANCE_PERIOD_S / BALANCE_CLIENTS
-            for n in range(int(BALANCE_PACED_SECONDS / BALANCE_PERIOD_S)):
-                due = start + n * BALANCE_PERIOD_S
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                await read(addresses[k % len(addresses)], paced, since=due)
         t0 = time.perf_counter()
-        await asyncio.gather(*(paced_reader(k) for k in range(BALANCE_CLIENTS)))
+        await _paced_balance_reads(client, addresses, paced)
         paced_rate = len(paced) / (time.perf_counter() - t0)
     return {"max_rate": round(max_rate, 1), "sat_p99": _pct(sat, 0.99), "p50": _pct(paced, 0.5),
             "p99": _pct(paced, 0.99), "paced_rate": round(paced_rate, 1)}
+
+
+async def _paced_balance_reads(client, addresses, latencies: list, seconds: float = BALANCE_PACED_SECONDS) -> None:
+    """BALANCE_CLIENTS residents each reading their balances once a period for `seconds`, the first reads spread over
+    the first period; latency counted from each read's due moment."""
+    async def reader(k):
+        start = time.perf_counter() + k * BALANCE_PERIOD_S / BALANCE_CLIENTS
+        for n in range(int(seconds / BALANCE_PERIOD_S)):
+            due = start + n * BALANCE_PERIOD_S
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            async with client.get(f"/v1/residents/{addresses[k % len(addresses)]}/balances") as r:
+                await r.read()
+            latencies.append(time.perf_counter() - due)
+            assert r.status == 200
+    await asyncio.gather(*(reader(k) for k in range(BALANCE_CLIENTS)))
 
 
 def _write_section(r: dict) -> None:
@@ -460,9 +514,14 @@ def _write_section(r: dict) -> None:
          "within two block periods (1 s blocks)"),
         ("balance reads, 200 clients each once a second, p50 / p99", f"{r['balance_p50_ms']} / {r['balance_p99_ms']} ms",
          f"floor p99 <= 20 ms; {r['balance_paced_reads_per_s']} reads/s"),
+        (f"the same during a burst of redemptions ({FLOOR_RATE}/s for {BURST_SECONDS} s), p99",
+         f"{r['balance_p99_ms_during_redemptions']} ms", f"floor: no worse than without ({r['balance_p99_ms']} ms)"),
         ("balance reads, 200 clients back to back", f"{r['balance_reads_per_s']}/s",
          f"p99 {r['balance_saturated_p99_ms']} ms"),
         ("indexer max lag during the run", f"{r['indexer_max_lag_blocks']} blocks", "floor < 2 blocks"),
+        (f"where a redemption's time goes at {FLOOR_RATE}/s: p99 per stage, at most (the API's histograms)",
+         ", ".join(f"{k} {v} ms" for k, v in r["p99_bucket_ms_by_stage"].items()),
+         "GET /metrics: citypoints_redemption_stage_seconds, _store_write_seconds, _event_loop_lag_seconds"),
         ("CPU per redemption: API / node / load generator",
          " / ".join(f"{r['cpu_ms_per_redemption'][k]} ms" for k in ("api", "node", "load_generator")), ""),
         ("refused redemptions", json.dumps(r["redeem_errors"]) or "{}", "expected none"),

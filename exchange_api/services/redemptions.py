@@ -6,6 +6,7 @@ for the block."""
 from __future__ import annotations
 
 import json
+import time
 import weakref
 
 from eth_utils import to_checksum_address
@@ -143,7 +144,10 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
         raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
     message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref, "nonce": nonce,
                "deadline": c["deadline"]}
+    started = time.perf_counter()
     verified = await check_signature(rt, "RedemptionConsent", "Redemption", message, sig, resident)
+    checked = time.perf_counter()
+    metrics.STAGE.labels("signature").observe(checked - started)
     rid = redemption_id(resident, nonce)
     data = REDEEM.encode(resident, merchant, c["credits"], ref, nonce, c["deadline"], sig)
     to = rt.chain.addresses["Redemption"]
@@ -154,6 +158,7 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
     head = rt.relayer.current_head()
     if verified and head is not None and rt.indexer.block >= head:
         await admit(rt, resident, merchant, c["credits"])
+        metrics.STAGE.labels("admit").observe(time.perf_counter() - checked)
     else:  # a block not indexed yet, a node not heard from (its outage answers 503 here), or a contract
         # wallet's signature: the chain's own check, simulated
         relayers = rt.relayer.addresses
@@ -164,6 +169,7 @@ async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str |
             raise errors.from_contract_error(exc.name, exc.args_)
         if rt.holds.held(resident)[1]:  # the simulation sees none of the resident's pending redemptions
             await admit_credits(rt, resident, c["credits"])
+        metrics.STAGE.labels("simulate").observe(time.perf_counter() - checked)
     if rid in rt.holds:  # the same consent, admitted while this one was checked
         raise Conflict("this consent was submitted before", code="consent_already_used")
     rt.holds.reserve(resident, rid, c["credits"])
@@ -275,6 +281,7 @@ async def _relay(rt, merchant_id: int, c: dict, rid: str, resident: str, merchan
             idempotency.keep_in(s, slot, 202, pending["answer"])
     try:
         await idempotency.claimed()
+        started = time.perf_counter()
         h = await rt.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data, gas=rt.settings.redeem_gas,
                                     resident=resident, intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
                                     persist_with=persist, check=_spent_on_chain(resident, rid, c["nonce"].lower()))
@@ -287,6 +294,7 @@ async def _relay(rt, merchant_id: int, c: dict, rid: str, resident: str, merchan
         rt.holds.release(rid)
         raise
     metrics.REDEMPTIONS.labels("pending").inc()
+    metrics.STAGE.labels("persist").observe(time.perf_counter() - started)
     if slot is not None:
         slot.kept = True
     if not wait:

@@ -23,6 +23,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange_api import metrics
 from exchange_api.errors import DatabaseUnavailable
 
 log = logging.getLogger("citypoints.store")
@@ -208,9 +210,12 @@ class Store:
             else:
                 continue
             fns = [(fn, isolated) for fn, isolated, _, _, _ in group]
+            started = time.perf_counter()
             outcomes = self._commit_group(fns)
             if outcomes is None:  # a function run without a savepoint failed: again, each in its own
                 outcomes = self._commit_group([(fn, True) for fn, _ in fns])
+            metrics.STORE_WRITE.labels("background" if group[0][4] else "requests").observe(
+                time.perf_counter() - started)
             for (_, _, loop, future, _), outcome in zip(group, outcomes):
                 loop.call_soon_threadsafe(_settle, future, outcome)
 

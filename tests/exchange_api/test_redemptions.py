@@ -217,3 +217,30 @@ def test_refund_partialThenTooLarge(api, w3, api_city, keys):
     assert api.get(f"/v1/redemptions/{red['id']}", headers=h).json()["refundedCredits"] == 100
     big = api.post(f"/v1/redemptions/{red['id']}/refunds", json={"credits": 201}, headers=h)
     assert big.status_code == 422 and big.json()["error"]["code"] == "refund_too_large"
+
+
+def _sample(metrics_text: str, series: str) -> float:
+    return next((float(line.rsplit(" ", 1)[1]) for line in metrics_text.splitlines() if line.startswith(series + " ")),
+                0.0)
+
+
+def test_metrics_showWhereARedemptionsTimeGoes_andTheEventLoopsLag(api, w3, api_city, keys):
+    """An operator finding out why redemptions are slow reads GET /metrics: each stage before the answer
+    (signature, admission, persist) counts this redemption, and the event loop's lag is being watched."""
+    before = api.get("/metrics").text
+    resp = api.post("/v1/redemptions", json=api_city.consent(w3, api_city.residents[1], 10),
+                    headers=auth(keys["merchant"]))
+    assert resp.status_code == 201, resp.text
+    after = api.get("/metrics").text
+    for stage in ("signature", "persist"):
+        series = f'citypoints_redemption_stage_seconds_count{{stage="{stage}"}}'
+        assert _sample(after, series) == _sample(before, series) + 1, stage
+    admitted = sum(_sample(after, f'citypoints_redemption_stage_seconds_count{{stage="{s}"}}') -
+                   _sample(before, f'citypoints_redemption_stage_seconds_count{{stage="{s}"}}')
+                   for s in ("admit", "simulate"))
+    assert admitted == 1
+    assert _sample(after, 'citypoints_store_write_seconds_count{kind="requests"}') > 0
+    deadline = time.monotonic() + 5
+    while _sample(api.get("/metrics").text, "citypoints_event_loop_lag_seconds_count") == 0:
+        assert time.monotonic() < deadline, "the event loop's lag is not watched"
+        time.sleep(0.1)
