@@ -42,7 +42,7 @@ class NodeConfig:
     rpc_read_slots: int = 4
     rpc_long_read_slots: int = 1
     # the part of the engine's time long public reads may take, together (the rest is kept for sends and blocks)
-    rpc_long_read_share: float = 0.25
+    rpc_long_read_share: float = 0.15
     rpc_client_reads: int = 64
     # Addresses whose reads are never refused nor held back by the limits above (the gas, body and batch caps
     # still apply): the operator's own services when they reach the node from an address of their own. Comma-
