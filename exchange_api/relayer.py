@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import Session
 
 from exchange_api import metrics
 from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, hex0x, unhex
@@ -43,7 +44,10 @@ from issuer_sdk.signer import LocalSigner, sign_tx
 
 log = logging.getLogger("citypoints.relayer")
 
-OnMined = Callable[[list[tuple[RelayedTransaction, dict, tuple | None]]], Awaitable[None]]
+# on_mined(mark, receipts): in one store transaction, `mark(session)` marks relayed transactions and returns them
+# as (row, receipt or None, error or None), and the records they serve are settled (services/confirmations.py)
+Settled = list[tuple[RelayedTransaction, dict | None, tuple | None]]
+OnMined = Callable[[Callable[[Session], Settled], list[dict | None]], Awaitable[Settled]]
 
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
@@ -379,10 +383,7 @@ class Relayer:
         """Fail the records of transactions the node refused for good (`send_outcome` REFUSED only)."""
         rejected = ("TransactionRejected", ())
         try:
-            rows = await self.store.write(lambda s: _mark_refused(s, [job.hash for job in jobs]), isolated=False,
-                                          background=True)
-            if self.on_mined is not None and rows:
-                await self.on_mined([(row, None, rejected) for row in rows])
+            await self._record(lambda s: [(row, None, rejected) for row in _mark_refused(s, [job.hash for job in jobs])])
         except Exception as exc:  # noqa: BLE001 - reconcile() settles them later
             log.warning("relayer: could not settle refused transactions: %s", type(exc).__name__)
         for job in jobs:
@@ -390,6 +391,13 @@ class Relayer:
             self._since.pop(job.hash, None)
             if fut is not None and not fut.done():
                 fut.set_result(Mined({}, False, rejected))
+
+    async def _record(self, mark: Callable[[Session], Settled], receipts: list[dict | None] = ()) -> Settled:
+        """Mark relayed transactions (`mark(session)` returns them with their receipts and errors) and settle the
+        records they serve (`on_mined`), in one transaction."""
+        if self.on_mined is None:
+            return await self.store.write(mark, isolated=False, background=True)
+        return await self.on_mined(mark, list(receipts))
 
     async def wait(self, h: str, timeout: float) -> Mined | None:
         """The mined outcome of `h`, or None when not mined within `timeout` seconds."""
@@ -482,9 +490,8 @@ class Relayer:
         for r in receipts:
             ok = int(r["status"], 16) == 1
             outcomes[r["transactionHash"]] = Mined(r, ok, None if ok else await self._revert_reason(r))
-        rows = await self.store.write(lambda s: _mark_mined(s, outcomes), isolated=False, background=True)
-        if self.on_mined is not None and rows:
-            await self.on_mined([(row, outcomes[row.tx_hash].receipt, outcomes[row.tx_hash].error) for row in rows])
+        await self._record(lambda s: [(row, outcomes[row.tx_hash].receipt, outcomes[row.tx_hash].error)
+                                      for row in _mark_mined(s, outcomes)], [m.receipt for m in outcomes.values()])
         for h, m in outcomes.items():
             fut = self._waiters.pop(h, None)
             self._since.pop(h, None)
@@ -547,9 +554,10 @@ class Relayer:
                 counts["dropped"] += 1
                 continue
             if row.deadline is not None and row.deadline < time.time():
-                await self.store.write(lambda s, h=row.tx_hash: _set_status(s, h, "failed"))
-                if self.on_mined:
-                    await self.on_mined([(row, None, ("ResidentSignatureExpired", ()))])
+                def expire(s, row=row):
+                    _set_status(s, row.tx_hash, "failed")
+                    return [(row, None, ("ResidentSignatureExpired", ()))]
+                await self._record(expire)
                 counts["dropped"] += 1
                 continue
             account = by_address.get(row.relayer) or (self.accounts[0] if self.accounts else None)
@@ -562,8 +570,7 @@ class Relayer:
             new_hash = await self.submit(kind=row.kind, subject_id=row.subject_id, to=row.to, data=unhex(row.data),
                                          gas=row.gas, resident=row.resident, intent_nonce=row.intent_nonce,
                                          deadline=row.deadline, persist_with=link, account=account)
-            if self.on_mined:
-                await self.on_mined([(row, {"replacedBy": new_hash}, None)])
+            await self._record(lambda s, row=row, new_hash=new_hash: [(row, {"replacedBy": new_hash}, None)])
             counts["resigned"] += 1
         return counts
 

@@ -70,7 +70,7 @@ class Runtime:
         await asyncio.to_thread(self.store.migrate)
         await asyncio.to_thread(self.lease.acquire)  # LeaseHeld: another process relays for this store
         from exchange_api.services.confirmations import on_mined, outcome_filter
-        self.relayer.on_mined = lambda items: on_mined(self, items)
+        self.relayer.on_mined = lambda mark, receipts: on_mined(self, mark, receipts)
         self.relayer.outcome_logs = outcome_filter(self)
         from exchange_api.services.redemptions import held_after_restart
         self.holds.load(await self.store.run(held_after_restart))

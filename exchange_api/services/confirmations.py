@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Callable
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from exchange_api import metrics
 from exchange_api.chain import checksum, decode_log, hex0x, unhex
 from exchange_api.errors import CONTRACT_ERRORS
+from exchange_api.relayer import Settled
 from exchange_api.store.models import (ExchangeSubmission, Redemption, Refund, RelayedTransaction, ResidentRecord,
                                        utcnow)
 
@@ -38,15 +41,22 @@ def outcome_filter(rt) -> dict:
     return {"address": sorted({checksum(a) for a, _ in specs}), "topics": [sorted({hex0x(t) for _, t in specs})]}
 
 
-async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple | None]]) -> None:
+async def on_mined(rt, mark: Callable[[Session], Settled], receipts: list[dict | None] = ()) -> Settled:
+    """Settle the records the relayer's transactions serve, in the very transaction where `mark(session)` marks
+    those transactions (mined, failed, replaced) and says which they are, with their receipts and errors: were the
+    two apart, a crash between them would leave a record pending whose transaction reconcile() no longer looks at.
+    `receipts`: the receipts `mark` may name, decoded beforehand outside the writer. What `mark` returned."""
     from exchange_api.services import redemptions, refunds
     from exchange_api.webhooks import enqueue, webhook_merchants
 
-    decoded = await asyncio.to_thread(lambda: [outcome_events(rt, receipt) for _, receipt, _ in items])
+    by_hash = await asyncio.to_thread(lambda: {r["transactionHash"]: outcome_events(rt, r) for r in receipts
+                                               if r and "transactionHash" in r})
 
     failed: list[str] = []  # redemptions whose credit holds go now (see exchange_api.credit_holds)
 
     def apply(s):  # may run twice: what it leaves for after the commit is collected anew each time
+        items = mark(s)
+        decoded = [by_hash.get((receipt or {}).get("transactionHash"), {}) for _, receipt, _ in items]
         events = []
         failed.clear()
         hooked = webhook_merchants(s)
@@ -97,12 +107,13 @@ async def on_mined(rt, items: list[tuple[RelayedTransaction, dict | None, tuple 
                     p.status = "registered" if ok else "failed"
         if events:
             enqueue(s, events)
-        return bool(events)
-    wake = await rt.store.write(apply, isolated=False, background=True)
+        return items, bool(events)
+    items, wake = await rt.store.write(apply, isolated=False, background=True)
     for rid in failed:  # spent nothing (a confirmed one's hold goes when the indexer commits its event)
         rt.holds.release(rid)
     if wake:
         rt.webhooks.wake()
+    return items
 
 
 REDEMPTIONS = Redemption.__table__

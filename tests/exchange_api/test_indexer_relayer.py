@@ -127,7 +127,7 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
         # "restart": a new relayer over the same store reconciles
         fresh = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
         from exchange_api.services.confirmations import on_mined
-        fresh.on_mined = lambda items: on_mined(rt, items)
+        fresh.on_mined = lambda mark, receipts: on_mined(rt, mark, receipts)
         counts = await fresh.reconcile()
         assert counts["resent"] + counts["resigned"] == 1
         for _ in range(200):
@@ -180,10 +180,43 @@ def test_relayer_crashAfterSend_reconcileFindsTheReceipt(api, w3, api_city, keys
         chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
         fresh = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
         from exchange_api.services.confirmations import on_mined
-        fresh.on_mined = lambda items: on_mined(rt, items)
+        fresh.on_mined = lambda mark, receipts: on_mined(rt, mark, receipts)
         counts = await fresh.reconcile()
         await chain.aclose()
         return counts
     counts = asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(60)
     assert counts["mined"] == 1 and counts["resent"] == counts["resigned"] == 0
     assert api.get(f"/v1/redemptions/{body['id']}", headers=auth(keys["merchant"])).json()["status"] == "confirmed"
+
+
+def test_relayer_marksItsTransactionAndSettlesTheRecordTogether_orNeither(api, w3, api_city, keys, live, monkeypatch):
+    """A redemption's transaction is marked mined in the same database transaction that confirms the redemption:
+    while settling the record fails (a crash there, a database error), the transaction stays unmarked and the
+    tracker tries again, so the record is never left pending behind a transaction marked mined (which reconcile()
+    would never look at again); once settling works, it is confirmed."""
+    from exchange_api.services import confirmations
+    rt, real, failing = live.rt, confirmations._settle_redemptions, [True]
+
+    def settle(s, items):
+        if failing[0]:
+            raise RuntimeError("the process dies while settling")
+        return real(s, items)
+    monkeypatch.setattr(confirmations, "_settle_redemptions", settle)
+    body = api.post("/v1/redemptions", json={**api_city.consent(w3, api_city.residents[3], 21), "wait": False},
+                    headers=auth(keys["merchant"])).json()
+    w3.eth.wait_for_transaction_receipt(body["txHash"], timeout=20)
+
+    def statuses():
+        return rt.store.call(lambda s: (
+            s.scalar(select(RelayedTransaction.status).where(RelayedTransaction.tx_hash == body["txHash"])),
+            s.scalar(select(Redemption.status).where(Redemption.id == body["id"]))))
+    until = time.monotonic() + 2.5  # the tracker tries again with its sweep, every second
+    while time.monotonic() < until:
+        relayed, record = statuses()
+        assert relayed in ("signed", "sent") and record == "pending", (relayed, record)
+        time.sleep(0.05)
+    failing[0] = False
+    deadline = time.monotonic() + 10
+    while statuses() != ("mined", "confirmed"):
+        assert time.monotonic() < deadline, statuses()
+        time.sleep(0.05)
