@@ -37,6 +37,7 @@ test: setup compile wallet browser
 # 50 rounds of kill -9 of the whole node under load (SDK issuance, redemptions, 1 s blocks); `make test` runs 3
 test-deep: setup compile
 	CITYPOINTS_KILL_ROUNDS=50 $(VENV)/bin/python -m pytest tests/ledger_node/test_durability.py -k underLoad -p no:randomly -s
+	CITYPOINTS_KILL_ROUNDS=50 CITYPOINTS_DEMO_KILL_ROUNDS=10 $(VENV)/bin/python -m pytest tests/ledger_node/test_durability_api.py -p no:randomly -s
 
 setup: $(VENV)/.installed node_modules/.installed
 
