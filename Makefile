@@ -55,7 +55,7 @@ compile: setup
 	$(CP) compile
 
 # the wallet page the API serves at /wallet (exchange_api/wallet/dist, rebuilt when its sources change)
-WALLET_SRC := exchange_api/wallet/build.mjs $(wildcard exchange_api/wallet/src/*)
+WALLET_SRC := exchange_api/wallet/build.mjs $(wildcard exchange_api/wallet/src/*.* exchange_api/wallet/src/views/*)
 wallet: exchange_api/wallet/dist/index.html
 exchange_api/wallet/dist/index.html: $(WALLET_SRC) node_modules/.installed
 	node exchange_api/wallet/build.mjs

@@ -78,7 +78,7 @@ class WalletCity:
 def wallet_dist() -> Path:
     """exchange_api/wallet/dist, built now when missing or older than its sources (`make wallet` does the same)."""
     dist = WALLET / "dist" / "index.html"
-    sources = [WALLET / "build.mjs", *(WALLET / "src").iterdir()]
+    sources = [WALLET / "build.mjs", *(WALLET / "src").rglob("*")]
     if not dist.exists() or dist.stat().st_mtime < max(p.stat().st_mtime for p in sources):
         node = shutil.which("node")
         assert node, "node is needed to build the wallet page (exchange_api/wallet/build.mjs)"

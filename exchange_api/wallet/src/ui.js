@@ -1,0 +1,83 @@
+// The few DOM helpers every view builds with. Pages are made of DOM nodes, text always as text nodes: nothing the
+// API sends is ever parsed as HTML.
+import { t } from "./i18n.js";
+import { ApiError } from "./api.js";
+import * as keystore from "./keystore.js";
+import { state } from "./state.js";
+
+/** h("p", {class: "x", onclick: fn}, "text", child, [more]) -> <p class="x">…</p> */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v == null) continue;
+    if (k === "class") el.className = v;
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "value") el.value = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** Said by screen readers (the page's one polite live region), for what happens away from the focus. */
+export function announce(text) {
+  const live = document.getElementById("live");
+  live.textContent = "";
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+/** A failure as a sentence: known API codes and key errors have their own, anything else names its code. */
+export function errorText(exc) {
+  if (exc instanceof keystore.WrongPassword) return t("err.wrongPassword");
+  if (exc instanceof keystore.NoCrypto) return t("err.noCrypto");
+  if (exc instanceof ApiError) {
+    const key = `err.${exc.code}`;
+    const known = t(key);
+    return known !== key ? known : t("err.generic", { code: exc.code, rid: exc.requestId || "-" });
+  }
+  return t("err.generic", { code: exc && exc.name ? exc.name : "error", rid: "-" });
+}
+
+export function alertBox(text) {
+  return text ? h("p", { class: "alert", role: "alert" }, text) : null;
+}
+
+export function field(id, label, input, hint) {
+  input.id = id;
+  if (hint) input.setAttribute("aria-describedby", `${id}-hint`);
+  return h("div", { class: "field" }, h("label", { for: id }, label), input,
+    hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null);
+}
+
+export function passwordInput(autocomplete = "current-password") {
+  return h("input", { type: "password", autocomplete, required: true, minlength: String(keystore.MIN_PASSWORD) });
+}
+
+/** Disables the button and shows `text` on it while work runs; the returned function restores it. */
+export function busy(button, text) {
+  const old = button.textContent;
+  button.disabled = true;
+  button.textContent = text;
+  button.setAttribute("aria-busy", "true");
+  return () => {
+    button.disabled = false;
+    button.textContent = old;
+    button.removeAttribute("aria-busy");
+  };
+}
+
+// Decrypt the key with the typed password; on failure explain why, end the busy state and return null.
+export async function unlockOrExplain(pw, error, done) {
+  try {
+    return await keystore.unlock(state.record, pw.value);
+  } catch (exc) {
+    done();
+    error.append(alertBox(errorText(exc)));
+    pw.select();
+    pw.focus();
+    return null;
+  }
+}

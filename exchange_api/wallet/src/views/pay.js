@@ -1,0 +1,254 @@
+// Paying a merchant: a request opened by its code, link or QR, or picked from the resident's open requests (listed
+// once they sign in), summarised, checked against the RedemptionConsent it asks for, and approved by signing it.
+import { t } from "../i18n.js";
+import * as fmt from "../format.js";
+import { api, ApiError } from "../api.js";
+import * as session from "../session.js";
+import { state, page, loadWaiting } from "../state.js";
+import { consentMatches } from "../typed_data.js";
+import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain } from "../ui.js";
+import { nav } from "./frame.js";
+
+export function payView() {
+  return h("section", { class: "pay", "aria-labelledby": "pay-title" },
+    h("h1", { id: "pay-title", tabindex: "-1" }, t("pay.title")),
+    h("div", { id: "pay-body" }, payBody()));
+}
+
+/** "rrq_x", a wallet link "...?request=rrq_x" or the QR payload "citypoints:redeem?request=rrq_x&api=..." -> "rrq_x" */
+export function requestIdFrom(text) {
+  const s = String(text || "").trim();
+  const m = s.match(/[?&]request=([A-Za-z0-9_-]+)/);
+  const id = m ? m[1] : s;
+  return /^rrq_[A-Za-z0-9_-]{4,80}$/.test(id) ? id : null;
+}
+
+export async function openRequest(text) {
+  state.payResult = null;
+  state.requestError = null;
+  const id = requestIdFrom(text);
+  if (!id) {
+    state.request = null;
+    state.requestError = t("err.requestCode");
+    renderPay();
+    return;
+  }
+  try {
+    const req = await api.request(id);
+    state.request = req;
+    state.requestError = statusProblem(req);
+  } catch (exc) {
+    state.request = null;
+    state.requestError = errorText(exc);
+  }
+  if (state.view !== "pay") page.show("pay");
+  else renderPay();
+  const target = document.querySelector(".request-card h2") || document.querySelector(".pay .alert");
+  if (target) {
+    target.setAttribute("tabindex", "-1");
+    target.focus();
+  }
+}
+
+/** Redraws the list of open requests (and the badge on the tab) without touching what is typed elsewhere. */
+export function renderWaiting() {
+  const box = document.getElementById("waiting");
+  const signedIn = state.record && session.token(state.record.address);
+  if (box && !(!signedIn && box.contains(loginBox))) box.replaceChildren(waitingList());
+  const tabs = document.querySelector("nav.tabs");
+  if (tabs) tabs.replaceWith(nav());
+}
+
+/** Every second: the expiry countdowns; an open request that runs out is refused there and then. */
+export function tickCountdowns() {
+  const now = Math.floor(Date.now() / 1000);
+  for (const el of document.querySelectorAll("[data-deadline]")) {
+    const deadline = Number(el.getAttribute("data-deadline"));
+    el.textContent = t("pay.expiresIn", { time: fmt.dateTime(deadline), left: leftText(deadline - now) });
+    if (deadline <= now && state.request && !state.requestError) {
+      state.requestError = t("err.expired");
+      renderPay();
+      announce(state.requestError);
+    }
+  }
+}
+
+// The sign-in form for the list: one element kept across renders, so a refresh never clears what is typed.
+let loginBox = null;
+
+/** The key was removed: the next resident gets a new, empty sign-in form. */
+export function dropLoginForm() {
+  loginBox = null;
+}
+
+function loginForm() {
+  if (loginBox) return loginBox;
+  const pw = passwordInput();
+  const error = h("div", { class: "form-error" });
+  const button = h("button", { type: "submit", class: "secondary", "data-testid": "login" }, t("pay.login"));
+  loginBox = h("form", { class: "card login-form", novalidate: true, onsubmit: async (e) => {
+    e.preventDefault();
+    error.replaceChildren();
+    const done = busy(button, t("pay.loggingIn"));
+    let wallet = await unlockOrExplain(pw, error, done);
+    if (!wallet) return;
+    try {
+      await session.signIn(wallet);
+      wallet = null;
+      pw.value = "";
+      done();
+      await loadWaiting();
+      renderWaiting();
+    } catch (exc) {
+      wallet = null;
+      done();
+      error.append(alertBox(errorText(exc)));
+    }
+  } },
+  h("p", { class: "muted small" }, t("pay.loginHint")),
+  field("login-password", t("pay.loginPassword"), pw),
+  error,
+  h("div", { class: "actions" }, button));
+  return loginBox;
+}
+
+/** Why this request cannot be signed, or null. */
+function statusProblem(req) {
+  if (req.status === "approved") return t("err.used");
+  if (req.status === "cancelled") return t("err.cancelled");
+  if (req.status === "expired" || fmt.big(req.deadline) * 1000n <= BigInt(Date.now())) return t("err.expired");
+  if (req.resident.toLowerCase() !== state.record.address.toLowerCase()) return t("err.otherResident");
+  if (!consentMatches(req, state.record.address)) return t("err.mismatch");
+  return null;
+}
+
+function renderPay() {
+  const body = document.getElementById("pay-body");
+  if (body) body.replaceChildren(...payBody());
+}
+
+function payBody() {
+  const out = [];
+  if (state.payResult) out.push(h("div", { class: "card success", role: "status", "data-testid": "pay-result" },
+    state.payResult));
+  if (state.request && !state.requestError) out.push(requestCard(state.request));
+  if (state.requestError) out.push(h("div", { class: "alert", role: "alert", "data-testid": "request-error" },
+    h("p", null, state.requestError),
+    state.request ? h("p", { class: "small refused" }, [t("points.credits", { n: fmt.credits(state.request.credits) }),
+      merchantLabel(state.request), state.request.orderLabel || fmt.short(state.request.orderRef, 10, 6)].join(" · ")) : null));
+  const input = h("input", { type: "text", value: state.codeInput, autocomplete: "off", spellcheck: "false",
+    autocapitalize: "off", enterkeyhint: "go", class: "mono", oninput: (e) => { state.codeInput = e.target.value; } });
+  out.push(h("form", { class: "card code-form", novalidate: true, onsubmit: (e) => { e.preventDefault(); openRequest(input.value); } },
+    field("request-code", t("pay.codeLabel"), input, t("pay.codeHint")),
+    h("button", { type: "submit", class: "secondary" }, t("pay.open"))));
+  out.push(h("h2", null, t("pay.waiting")), h("div", { id: "waiting" }, waitingList()));
+  return out;
+}
+
+function waitingList() {
+  if (!session.token(state.record.address)) return loginForm();
+  const open = state.request && !state.requestError ? state.request.id : null;
+  const waiting = state.waiting.filter((r) => r.id !== open);
+  if (!waiting.length) return h("p", { class: "muted" }, t(open ? "pay.noOtherWaiting" : "pay.noWaiting"));
+  return h("ul", { class: "waiting" }, waiting.map((r) => h("li", null,
+    h("button", { type: "button", class: "card request-row", onclick: () => { state.codeInput = r.id; openRequest(r.id); } },
+      h("strong", null, t("points.credits", { n: fmt.credits(r.credits) })),
+      h("span", null, merchantLabel(r)),
+      h("span", { class: "muted small" }, r.orderLabel || fmt.short(r.orderRef, 10, 6)),
+      h("span", { class: "muted small" }, `${t("pay.expires")} ${fmt.time(r.deadline)}`)))));
+}
+
+function merchantLabel(req) {
+  return req.merchantName ? `${req.merchantName} (${fmt.short(req.merchant)})` : fmt.short(req.merchant);
+}
+
+function leftText(seconds) {
+  if (seconds <= 0) return t("pay.expired");
+  if (seconds < 60) return t("time.sec", { s: seconds });
+  if (seconds < 3600) return t("time.minSec", { m: Math.floor(seconds / 60), s: seconds % 60 });
+  return t("time.hours", { h: Math.floor(seconds / 3600), m: Math.floor((seconds % 3600) / 60) });
+}
+
+function requestCard(req) {
+  const m = req.typedData.message;
+  const d = req.typedData.domain;
+  const total = state.balances ? fmt.big(state.balances.totalCredits) : null;
+  const need = fmt.big(m.credits);
+  const enough = total == null || total >= need;
+  const pw = passwordInput();
+  const error = h("div", { class: "form-error" });
+  const approve = h("button", { type: "submit", class: "primary", disabled: !enough, "data-testid": "approve" },
+    t("pay.approve", { n: fmt.credits(need) }));
+  const seconds = Number(fmt.big(m.deadline)) - Math.floor(Date.now() / 1000);
+  const form = h("form", { class: "approve-form", novalidate: true, onsubmit: (e) => { e.preventDefault(); approveRequest(req, pw, approve, error); } },
+    field("sign-password", t("pay.password"), pw),
+    error,
+    h("div", { class: "actions" }, approve,
+      h("button", { type: "button", class: "ghost", onclick: () => { state.request = null; state.codeInput = ""; renderPay(); } },
+        t("pay.dismiss"))));
+  return h("article", { class: "card request-card", "aria-labelledby": "request-title", "data-testid": "request-card" },
+    h("h2", { id: "request-title" }, t("pay.summaryTitle")),
+    state.fromLink ? h("p", { class: "muted small" }, t("pay.openedFromLink")) : null,
+    h("p", { class: "big", "data-testid": "request-amount" }, t("points.credits", { n: fmt.credits(need) })),
+    h("dl", { class: "facts" },
+      h("dt", null, t("pay.merchant")),
+      h("dd", null, req.merchantName ? h("span", null, req.merchantName, h("br")) : null,
+        h("span", { class: "mono break", "data-testid": "request-merchant" }, m.merchant)),
+      h("dt", null, t("pay.order")),
+      h("dd", { "data-testid": "request-order" }, req.orderLabel
+        ? req.orderLabel : h("span", { class: "mono break" }, m.orderRef)),
+      h("dt", null, t("pay.expires")),
+      h("dd", { "data-testid": "request-expiry" }, h("span", { "data-deadline": String(m.deadline) },
+        t("pay.expiresIn", { time: fmt.dateTime(m.deadline), left: leftText(seconds) })))),
+    total != null ? h("p", { class: enough ? "muted" : "warn" }, enough
+      ? t("pay.youHave", { n: fmt.credits(total), after: fmt.credits(total - need) })
+      : t("pay.notEnough", { n: fmt.credits(total) })) : null,
+    h("p", { class: "consent" }, t("pay.consent")),
+    h("details", { class: "technical" },
+      h("summary", null, t("pay.technical")),
+      h("dl", { class: "facts mono small" },
+        ...[["primaryType", req.typedData.primaryType], ["domain", `${d.name} v${d.version}`], ["chainId", d.chainId],
+          ["verifyingContract", d.verifyingContract], ...Object.entries(m)]
+          .flatMap(([k, v]) => [h("dt", null, k), h("dd", { class: "break" }, String(v))]))),
+    form);
+}
+
+async function approveRequest(req, pw, button, error) {
+  error.replaceChildren();
+  if (fmt.big(req.deadline) * 1000n <= BigInt(Date.now())) {
+    state.requestError = t("err.expired");
+    renderPay();
+    return;
+  }
+  const done = busy(button, t("pay.signing"));
+  let wallet = await unlockOrExplain(pw, error, done);
+  if (!wallet) return;
+  try {
+    const { EIP712Domain, ...types } = req.typedData.types;
+    const signature = await wallet.signTypedData(req.typedData.domain, types, req.typedData.message);
+    wallet = null;
+    const res = await api.approve(req.id, signature);
+    state.request = null;
+    state.codeInput = "";
+    state.fromLink = false;
+    state.payResult = res.status === "confirmed"
+      ? t("pay.done", { n: fmt.credits(res.credits), merchant: merchantLabel(req), b: fmt.points(res.blockNumber) })
+      : t("pay.donePending");
+    renderPay();
+    announce(state.payResult);
+    document.querySelector("[data-testid=pay-result]")?.setAttribute("tabindex", "-1");
+    document.querySelector("[data-testid=pay-result]")?.focus();
+    await page.refreshUntil(res.blockNumber);
+  } catch (exc) {
+    done();
+    const text = errorText(exc);
+    if (exc instanceof ApiError && ["consent_expired", "consent_already_used", "request_not_open",
+      "request_not_found"].includes(exc.code)) {
+      state.requestError = text;
+      renderPay();
+      document.querySelector(".pay .alert")?.focus();
+    } else {
+      error.append(alertBox(text));
+    }
+  }
+}

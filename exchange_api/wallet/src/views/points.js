@@ -1,0 +1,122 @@
+// The resident's points: the total in credits, each program's points and rate, and the history as sentences.
+import { t, schemeName, reasonLabel } from "../i18n.js";
+import * as fmt from "../format.js";
+import { state, page, loadMoreHistory } from "../state.js";
+import { h, announce, errorText, alertBox, busy } from "../ui.js";
+
+export function pointsView() {
+  const b = state.balances;
+  const notice = state.notice;
+  state.notice = null;
+  return h("section", { class: "points", "aria-labelledby": "points-title" },
+    h("h1", { id: "points-title", tabindex: "-1", class: "visually-hidden-phone" }, t("points.title")),
+    notice ? h("p", { class: "notice", role: "status" }, notice) : null,
+    state.loadError ? alertBox(errorText(state.loadError)) : null,
+    h("div", { class: "grid" },
+      h("div", { class: "col" },
+        h("div", { class: "card total" },
+          h("p", { class: "label", id: "total-label" }, t("points.total")),
+          h("p", { class: "big", "aria-labelledby": "total-label", "data-testid": "total-credits" },
+            b ? t("points.credits", { n: fmt.credits(b.totalCredits) }) : "…"),
+          h("div", { class: "row" },
+            h("span", { class: "muted small" }, b ? t("points.asOf", { n: fmt.points(b.asOfBlock) }) : ""),
+            h("button", { type: "button", class: "ghost small", onclick: async (e) => {
+              const done = busy(e.currentTarget, "…");
+              await page.refresh();
+              done();
+              announce(t("points.updated"));
+            } }, t("points.refresh")))),
+        h("h2", null, t("points.byProgram")),
+        b && b.balances.length
+          ? h("ul", { class: "schemes" }, b.balances.map(schemeCard))
+          : h("p", { class: "card muted" }, b ? t("points.none") : "…")),
+      h("div", { class: "col" },
+        h("h2", null, t("history.title")),
+        historyList(),
+        state.historyMore ? h("button", { type: "button", class: "ghost wide", onclick: showMoreHistory },
+          t("history.more")) : null)));
+}
+
+async function showMoreHistory() {
+  try {
+    await loadMoreHistory();
+  } catch (exc) {
+    announce(errorText(exc));
+  }
+  page.render();
+}
+
+function schemeCard(s) {
+  const info = state.schemes.get(String(s.scheme));
+  const status = info && info.status !== "active" ? t(info.status === "paused" ? "points.paused" : "points.retired") : null;
+  return h("li", { class: `card scheme s${s.scheme}`, "data-scheme": String(s.scheme) },
+    h("div", { class: "scheme-head" },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("h3", null, schemeName(s.scheme))),
+    h("p", { class: "scheme-points", "data-testid": `points-${s.scheme}` }, t("points.points", { n: fmt.points(s.points) })),
+    h("p", { class: "scheme-credits" }, t("points.credits", { n: fmt.credits(s.credits) })),
+    h("p", { class: "muted small" }, t("points.rate", { r: fmt.rate(s.rate) })),
+    status ? h("p", { class: "warn small" }, status) : null);
+}
+
+function historyList() {
+  if (!state.balances && !state.history.length) return h("p", { class: "muted" }, "…");
+  if (!state.history.length) return h("p", { class: "card muted" }, t("history.empty"));
+  const byTx = new Map();
+  for (const item of state.history) {
+    if (!byTx.has(item.txHash)) byTx.set(item.txHash, []);
+    byTx.get(item.txHash).push(item);
+  }
+  return h("ol", { class: "history card" }, state.history.map((item) => {
+    const d = describe(item, byTx);
+    return h("li", { class: d.plus ? "plus" : "minus", "data-kind": item.kind },
+      h("span", { class: `dot s${item.scheme}`, "aria-hidden": "true" }),
+      h("div", { class: "what" },
+        h("p", { class: "title" }, d.title),
+        d.why ? h("p", { class: "why" }, t("history.reason", { label: d.why })) : null,
+        h("p", { class: "muted small" },
+          h("time", { datetime: new Date(item.blockTimestamp * 1000).toISOString(), title: t("history.block", { n: fmt.points(item.blockNumber) }) },
+            fmt.dateTime(item.blockTimestamp)), " · ",
+          t("history.balanceAfter", { n: fmt.points(item.balanceAfter) }))),
+      h("span", { class: "amount", "aria-hidden": "true" }, `${d.plus ? "+" : "−"}${fmt.points(item.amount)}`));
+  }));
+}
+
+/** One sentence per ledger event: which program gave or took what, and why. */
+function describe(item, byTx) {
+  const program = schemeName(item.scheme);
+  const n = fmt.points(item.amount);
+  const sameTx = byTx.get(item.txHash) || [];
+  const has = (kind) => sameTx.some((x) => x.kind === kind);
+  let title;
+  let plus = true;
+  let why = null;
+  switch (item.kind) {
+    case "issued":
+      title = t("history.issued", { program, n });
+      if (item.reasonCode != null) why = reasonLabel(item.scheme, item.reasonCode);
+      break;
+    case "revoked":
+      plus = false;
+      title = t("history.revoked", { program, n });
+      why = item.reasonCode ? reasonLabel(item.scheme, item.reasonCode) : t("history.correction");
+      break;
+    case "burned":
+      plus = false;
+      title = t(has("minted") ? "history.exchangedOut" : "history.spent", { program, n });
+      break;
+    case "minted":
+      title = t(has("burned") ? "history.exchangedIn" : "history.refund", { program, n });
+      break;
+    case "moved_in":
+      title = t("history.movedIn", { program, n });
+      break;
+    case "moved_out":
+      plus = false;
+      title = t("history.movedOut", { program, n });
+      break;
+    default:
+      title = `${item.kind} ${n} · ${program}`;
+  }
+  return { title, plus, why };
+}
