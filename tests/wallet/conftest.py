@@ -32,7 +32,7 @@ from ledger_node.system import call, propose_and_execute
 
 ROOT = Path(__file__).resolve().parents[2]
 WALLET = ROOT / "exchange_api" / "wallet"
-ARTIFACTS = ROOT / "test-artifacts" / "wallet"
+ARTIFACTS = ROOT / "build" / "screenshots" / "wallet"  # for a reviewer to look at
 CHROMIUM = Path(os.environ.get("CITYPOINTS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-gpu"]

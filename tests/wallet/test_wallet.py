@@ -2,7 +2,7 @@
 
 Given a resident of the small city (culture and green points), when they use the page, then what it shows equals
 the chain, what they sign is what the summary said, refusals are clear, and the page never leaves its origin
-(`open_wallet` checks every request it made). Screenshots go to test-artifacts/wallet/.
+(`open_wallet` checks every request it made). Screenshots go to build/screenshots/wallet/.
 """
 from __future__ import annotations
 
