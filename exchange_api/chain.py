@@ -1,5 +1,5 @@
 """The API's view of the chain: the deployment, an asynchronous JSON-RPC client (issuer_sdk's keep-alive
-transport and its one retry policy), call encoding with eth_abi, and event decoding for the indexer.
+transport and its one retry policy), call encoding with eth_abi, and the deployment's events (ledger_node.event_codec).
 
 A node that cannot be reached raises NodeUnavailable (HTTP 503); a call the contracts refuse raises
 ChainRevert with the decoded custom error (ledger_node.revert).
@@ -7,13 +7,11 @@ ChainRevert with the decoded custom error (ledger_node.revert).
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector
 
 from exchange_api.errors import NodeUnavailable
 from issuer_sdk import errors as sdk_errors
@@ -22,6 +20,7 @@ from issuer_sdk.rpc import RetryPolicy
 from ledger_node.compiler import load_artifact
 from ledger_node.revert import decode_revert
 from ledger_node.abi_types import split_types
+from ledger_node.event_codec import EventCodec
 from ledger_node.typed_data import checksum
 
 CONTRACTS = ("Consortium", "Membership", "PointsLedger", "Rates", "Clearing", "Exchange", "Redemption")
@@ -89,7 +88,7 @@ class ChainClient:
         self.deployment = deployment
         self.chain_id = int(deployment["chainId"])
         self.start_block = int(deployment.get("startBlock", 0))
-        self.addresses = {k: to_checksum_address(v) for k, v in deployment["contracts"].items()}
+        self.addresses = {k: checksum(v) for k, v in deployment["contracts"].items()}
         self._contracts: dict[str, bool] = {}
         self._coalesced: list[tuple[str, list, asyncio.Future]] = []
         self._in_flight: set[asyncio.Task] = set()
@@ -171,109 +170,9 @@ def _unwrap(answer: dict):
 
 
 # -------------------------------------------------------------------------------------------------------
-# Event decoding (the indexer): eth_abi directly, keyed by (contract address, topic0)
+# Events: the deployment's contracts in the one event codec (ledger_node.event_codec)
 # -------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class EventSpec:
-    contract: str
-    name: str
-    indexed: tuple[tuple[str, str], ...]  # (name, type)
-    data: tuple[tuple[str, str], ...]
-    data_types: tuple[str, ...]
-
-
-def _abi_type(item: dict) -> str:
-    if item["type"].startswith("tuple"):
-        return f"({','.join(_abi_type(c) for c in item['components'])}){item['type'][5:]}"
-    return item["type"]
-
-
-def event_table(addresses: dict[str, str]) -> dict[tuple[str, bytes], EventSpec]:
-    table = {}
-    for name in CONTRACTS:
-        if name not in addresses:
-            continue
-        addr = addresses[name].lower()
-        for item in load_artifact(name)["abi"]:
-            if item.get("type") != "event" or item.get("anonymous"):
-                continue
-            types = [_abi_type(i) for i in item["inputs"]]
-            topic0 = keccak(text=f"{item['name']}({','.join(types)})")
-            idx = tuple((i["name"], t) for i, t in zip(item["inputs"], types) if i["indexed"])
-            dat = tuple((i["name"], t) for i, t in zip(item["inputs"], types) if not i["indexed"])
-            table[(addr, topic0)] = EventSpec(name, item["name"], idx, dat, tuple(t for _, t in dat))
-    return table
-
-
-def decode_log(spec: EventSpec, topics: list[str], data: str) -> dict:
-    args = {}
-    for (name, typ), topic in zip(spec.indexed, topics[1:]):
-        args[name] = _plain(typ, _word(typ, unhex(topic))) if _is_static(typ) else topic
-    if spec.data:
-        values = decode_data(spec.data_types, unhex(data))
-        for (name, typ), v in zip(spec.data, values):
-            args[name] = _plain(typ, v)
-    return args
-
-
-_WORD = re.compile(r"^(u?int\d*|address|bool|bytes([1-9]|[12]\d|3[0-2]))$")
-
-
-def decode_data(types: tuple[str, ...], data: bytes) -> list:
-    """ABI-decode event data: what eth_abi returns, read straight off the 32-byte words for the shapes events
-    use here (static words, arrays of words or of tuples of words); anything else goes to eth_abi. The indexer
-    decodes every event of the chain, and eth_abi's general decoder was most of its time."""
-    out = []
-    for i, typ in enumerate(types):
-        head = data[32 * i:32 * i + 32]
-        if _WORD.match(typ):
-            out.append(_word(typ, head))
-            continue
-        inner = typ[:-2] if typ.endswith("[]") else None
-        comps = split_types(inner[1:-1]) if inner and inner.startswith("(") and inner.endswith(")") else \
-            ([inner] if inner else None)
-        if not comps or not all(_WORD.match(c) for c in comps):
-            return list(abi_decode(list(types), data))
-        offset = int.from_bytes(head, "big")
-        count = int.from_bytes(data[offset:offset + 32], "big")
-        base, width = offset + 32, len(comps)
-        if base + 32 * width * count > len(data):
-            raise ValueError("event data shorter than its array")
-        words = [data[base + 32 * k:base + 32 * k + 32] for k in range(width * count)]
-        if inner.startswith("("):
-            out.append(tuple(tuple(_word(c, w) for c, w in zip(comps, words[j * width:(j + 1) * width]))
-                             for j in range(count)))
-        else:
-            out.append(tuple(_word(inner, w) for w in words))
-    return out
-
-
-def _word(typ: str, w: bytes):
-    if typ.startswith("uint"):
-        return int.from_bytes(w, "big")
-    if typ.startswith("int"):
-        return int.from_bytes(w, "big", signed=True)
-    if typ == "address":
-        return "0x" + w[12:].hex()
-    if typ == "bool":
-        return w[-1] == 1
-    return bytes(w[:int(typ[5:])])
-
-
-def _is_static(typ: str) -> bool:
-    return not (typ.endswith("]") or typ in ("bytes", "string") or typ.startswith("("))
-
-
-def _plain(typ: str, v):
-    if typ == "address":
-        return checksum(v)
-    if isinstance(v, (bytes, bytearray)):
-        return hex0x(v)
-    if isinstance(v, (list, tuple)):
-        inner = typ[:typ.rindex("[")] if typ.endswith("]") else None
-        if typ.startswith("(") and not typ.endswith("]"):
-            comps = split_types(typ[1:-1])
-            return [_plain(t, x) for t, x in zip(comps, v)]
-        return [_plain(inner, x) for x in v] if inner else list(v)
-    return v
+def event_table(addresses: dict[str, str]) -> EventCodec:
+    """The events of the deployment's contracts, from their compiled artifacts; addresses come out checksummed."""
+    return EventCodec({name: (addresses[name], load_artifact(name)["abi"]) for name in CONTRACTS if name in addresses})

@@ -2,7 +2,8 @@
 tables (idx_events, raw; and projections: balances, activity, schemes and rates, supply, redemptions, clearing
 positions, nets, periods, settlements, proposals, merchants, residents).
 
-- Logs come from eth_getLogs over block ranges for the deployment's contracts, decoded with eth_abi.
+- Logs come from eth_getLogs over block ranges for the deployment's contracts, decoded by the one event codec
+  (ledger_node.event_codec).
 - One database transaction per range writes the rows and moves the cursor (last block and its hash), so a
   crash re-processes the range; every write is an upsert of the state *after* the event (events carry it), so
   re-processing is idempotent.
@@ -24,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from exchange_api import metrics
-from exchange_api.chain import ChainClient, decode_log, event_table, unhex
+from exchange_api.chain import ChainClient, event_table
 from exchange_api.store.db import Store
 from exchange_api.store.models import (INDEXER_TABLES, IdxActivity, IdxBalance, IdxCursor, IdxEvent, IdxIssuerPosition,
                                        IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxProposal, IdxRedemption,
@@ -167,12 +168,12 @@ class Indexer:
         for lg in logs:
             if lg.get("removed"):
                 continue
-            spec = self.table.get((lg["address"].lower(), unhex(lg["topics"][0]) if lg["topics"] else b""))
-            if spec is None:
+            decoded = self.table.decode(lg)
+            if decoded is None:
                 continue
-            args = decode_log(spec, lg["topics"], lg["data"])
-            p.add(int(lg["blockNumber"], 16), int(lg["logIndex"], 16), lg["transactionHash"], spec.contract,
-                  spec.name, args)
+            event, args = decoded
+            p.add(int(lg["blockNumber"], 16), int(lg["logIndex"], 16), lg["transactionHash"], event.contract,
+                  event.name, args)
         return p
 
     def _write(self, s, p: "Projection", to: int, to_hash: str, head: int) -> tuple[int, dict | None]:

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from eth_abi import decode as abi_decode
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils import to_checksum_address
 
 from issuer_sdk import errors
 from issuer_sdk.encoding import FastFunction, word_address
-
-UINT32_MAX = 2**32 - 1
-UINT96_MAX = 2**96 - 1
+from ledger_node.domain import UINT32_MAX, UINT96_MAX
+from ledger_node.event_codec import EventType
 
 
 @dataclass(frozen=True)
@@ -161,12 +160,11 @@ class LedgerCodec:
         self.scheme_info_fn = fn("schemeInfo")
         self.today_fn = fn("today")
         events = {e["name"]: e for e in abi if e.get("type") == "event"}
-        self.topic_issued = event_abi_to_log_topic(events["PointsIssued"])
-        # positions of the non-indexed fields read from receipts, by name, so a reordered event still reads
-        self._issued_pos = _data_positions(events["PointsIssued"])
-        self._revoked_pos = _data_positions(events["PointsRevoked"])
-        self.topic_revoked = event_abi_to_log_topic(events["PointsRevoked"])
-        self.topic_revocation_skipped = event_abi_to_log_topic(events["RevocationSkipped"])
+        # read through the project's one event codec, by field name, so a reordered event still reads
+        self.issued = EventType(events["PointsIssued"])
+        self.revoked = EventType(events["PointsRevoked"])
+        self.revocation_skipped = EventType(events["RevocationSkipped"])
+        self.topic_issued = bytes.fromhex(self.issued.topic0[2:])
 
     # -- calldata --------------------------------------------------------------------------------------------
 
@@ -189,37 +187,38 @@ class LedgerCodec:
 
     def batch_outcome(self, receipt: dict, ledger: str) -> tuple[list[int], int]:
         """(skipped indices, issued amount) from the PointsIssued log of a successful issue/issueBatch."""
-        data = self._log_data(receipt, ledger, self.topic_issued)
+        data = self._log_data(receipt, ledger, self.issued)
         if data is None:
             raise errors.IssuerError("the receipt has no PointsIssued event of this ledger",
                                      attempted={"tx": receipt.get("transactionHash")})
-        return _array_at(data, self._issued_pos["skipped"]), _word_at(data, self._issued_pos["issuedAmount"])
+        return self.outcome_from_data(data)
 
-    def outcome_from_data(self, data: bytes) -> tuple[list[int], int]:
-        """(skipped indices, issued amount) from a PointsIssued log's data."""
-        return _array_at(data, self._issued_pos["skipped"]), _word_at(data, self._issued_pos["issuedAmount"])
+    def outcome_from_data(self, data: str | bytes) -> tuple[list[int], int]:
+        """(skipped indices, issued amount) from a PointsIssued log's data; its other arrays are left undecoded."""
+        args = _fields(self.issued, data, ("skipped", "issuedAmount"))
+        return args["skipped"], args["issuedAmount"]
 
     def single_balance_after(self, receipt: dict, ledger: str) -> int | None:
-        data = self._log_data(receipt, ledger, self.topic_issued)
-        balances = _array_at(data, self._issued_pos["balancesAfter"]) if data is not None else []
+        data = self._log_data(receipt, ledger, self.issued)
+        balances = _fields(self.issued, data, ("balancesAfter",))["balancesAfter"] if data is not None else []
         return balances[0] if balances and balances[0] else None
 
     def revoke_outcome(self, receipt: dict, ledger: str) -> tuple[str, int | None]:
-        data = self._log_data(receipt, ledger, self.topic_revoked)
+        data = self._log_data(receipt, ledger, self.revoked)
         if data is not None:
-            return "revoked", _word_at(data, self._revoked_pos["balanceAfter"])
-        if self._log_data(receipt, ledger, self.topic_revocation_skipped) is not None:
+            return "revoked", _fields(self.revoked, data, ("balanceAfter",))["balanceAfter"]
+        if self._log_data(receipt, ledger, self.revocation_skipped) is not None:
             return "duplicate", None
         raise errors.IssuerError("the receipt has no revocation event of this ledger",
                                  attempted={"tx": receipt.get("transactionHash")})
 
     @staticmethod
-    def _log_data(receipt: dict, ledger: str, topic: bytes) -> bytes | None:
-        want = "0x" + topic.hex()
+    def _log_data(receipt: dict, ledger: str, event: EventType) -> str | None:
+        """The data (0x hex) of the receipt's first `event` log emitted by `ledger`."""
         ledger = ledger.lower()
         for log in receipt.get("logs", ()):
-            if log["topics"] and log["topics"][0] == want and log["address"].lower() == ledger:
-                return bytes.fromhex(log["data"][2:])
+            if log["topics"] and log["topics"][0] == event.topic0 and log["address"].lower() == ledger:
+                return log["data"]
         return None
 
     @staticmethod
@@ -237,21 +236,12 @@ class LedgerCodec:
                 "issuedToday": issued_today, "totalSupply": supply}
 
 
-def _data_positions(event: dict) -> dict[str, int]:
-    return {i["name"]: n for n, i in enumerate(x for x in event["inputs"] if not x["indexed"])}
-
-
-def _word_at(data: bytes, index: int) -> int:
-    return int.from_bytes(data[32 * index:32 * index + 32], "big")
-
-
-def _array_at(data: bytes, index: int) -> list[int]:
-    """A dynamic uint array whose offset is head word `index` of ABI-encoded `data`."""
-    at = _word_at(data, index)
-    n = int.from_bytes(data[at:at + 32], "big")
-    if at + 32 * (n + 1) > len(data):
-        raise errors.IssuerError("malformed event data", attempted={"offset": at, "length": n})
-    return [int.from_bytes(data[at + 32 * (i + 1):at + 32 * (i + 2)], "big") for i in range(n)]
+def _fields(event: EventType, data: str | bytes, names: tuple[str, ...]) -> dict:
+    """`names` of a log's data; data that does not fit the event is the SDK's error, not a ValueError."""
+    try:
+        return event.decode_data(data, names)
+    except ValueError as exc:
+        raise errors.IssuerError(f"malformed {event.name} event data: {exc}", attempted={"event": event.name}) from None
 
 
 def item_words(item: Issuance, ref32: bytes) -> tuple[bytes, bytes, bytes]:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from exchange_api import metrics
-from exchange_api.chain import checksum, decode_log, hex0x, unhex
+from exchange_api.chain import checksum
 from exchange_api.errors import CONTRACT_ERRORS
 from exchange_api.relayer import Settled
 from exchange_api.store.models import (ExchangeSubmission, Redemption, Refund, RelayedTransaction, ResidentRecord,
@@ -29,16 +29,16 @@ def outcome_events(rt, receipt: dict | None) -> dict[str, list[dict]]:
     """The events that settle a record (Redeemed, Refunded, Exchanged) in a receipt, decoded, by name."""
     out: dict[str, list[dict]] = {}
     for lg in (receipt or {}).get("logs", []):
-        spec = rt.events.get((lg["address"].lower(), unhex(lg["topics"][0]) if lg["topics"] else b""))
-        if spec is not None and spec.name in OUTCOME_EVENTS:
-            out.setdefault(spec.name, []).append(decode_log(spec, lg["topics"], lg["data"]))
+        event = rt.events.event_of(lg)
+        if event is not None and event.name in OUTCOME_EVENTS:
+            out.setdefault(event.name, []).append(event.decode(lg["topics"], lg["data"]))
     return out
 
 
 def outcome_filter(rt) -> dict:
     """The eth_getLogs filter of the outcome events (the relayer settles a transaction that emitted one from it)."""
-    specs = [(address, topic) for (address, topic), spec in rt.events.items() if spec.name in OUTCOME_EVENTS]
-    return {"address": sorted({checksum(a) for a, _ in specs}), "topics": [sorted({hex0x(t) for _, t in specs})]}
+    specs = [(address, event.topic0) for (address, _), event in rt.events.items() if event.name in OUTCOME_EVENTS]
+    return {"address": sorted({checksum(a) for a, _ in specs}), "topics": [sorted({t for _, t in specs})]}
 
 
 async def on_mined(rt, mark: Callable[[Session], Settled], receipts: list[dict | None] = ()) -> Settled:
