@@ -4,12 +4,13 @@ pragma solidity 0.8.28;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IAuditAttestations} from "./interfaces/IAuditAttestations.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title AuditAttestations
 /// @notice Append-only record of audit reports (hash and balances Merkle root), readable by anyone.
 /// See {IAuditAttestations}.
 contract AuditAttestations is IAuditAttestations {
-    bytes32 public constant AUDITOR_ROLE = keccak256("CityPoints.AUDITOR");
+    bytes32 public constant AUDITOR_ROLE = Roles.AUDITOR;
 
     address private immutable _membership;
     Attestation[] private _attestations;

@@ -5,6 +5,7 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IClearing} from "./interfaces/IClearing.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Clearing
 /// @notice Real-time positions between issuers and merchants, netting, period close and settlement.
@@ -12,8 +13,8 @@ import {IMembership} from "./interfaces/IMembership.sol";
 contract Clearing is IClearing {
     using SafeCast for uint256;
 
-    bytes32 public constant LEDGER_OPERATOR_ROLE = keccak256("CityPoints.LEDGER_OPERATOR");
-    bytes32 public constant OPERATOR_ROLE = keccak256("CityPoints.OPERATOR");
+    bytes32 public constant LEDGER_OPERATOR_ROLE = Roles.LEDGER_OPERATOR;
+    bytes32 public constant OPERATOR_ROLE = Roles.OPERATOR;
     uint8 private constant MERCHANT_PAIR = 1;
     uint8 private constant ISSUER_PAIR = 2;
 

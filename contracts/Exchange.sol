@@ -6,6 +6,7 @@ import {IClearing} from "./interfaces/IClearing.sol";
 import {IExchange} from "./interfaces/IExchange.sol";
 import {IPointsLedger} from "./interfaces/IPointsLedger.sol";
 import {IRates} from "./interfaces/IRates.sol";
+import {CreditMath} from "./libraries/CreditMath.sol";
 import {ResidentIntents} from "./residents/ResidentIntents.sol";
 
 /// @title Exchange
@@ -14,7 +15,6 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
     bytes32 public constant EXCHANGE_INTENT_TYPEHASH = keccak256(
         "ExchangeIntent(address resident,uint256 fromScheme,uint256 toScheme,uint256 points,uint256 minReceived,bytes32 nonce,uint256 deadline)"
     );
-    uint256 private constant RATE_SCALE = 1e6;
 
     IPointsLedger public immutable ledger;
     IRates public immutable rates;
@@ -87,7 +87,9 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         if (!_pairAllowed[fromScheme][toScheme]) revert ExchangePairNotAllowed(fromScheme, toScheme);
         if (points == 0) revert ExchangeZeroPoints();
         credits = rates.creditsFor(fromScheme, points);
-        received = credits * RATE_SCALE / _rate(toScheme);
+        uint256 toRate = rates.rateOf(toScheme);
+        if (toRate == 0) revert IRates.RatesNoRate(toScheme);
+        received = CreditMath.pointsBought(credits, toRate);
     }
 
     /// @inheritdoc IExchange
@@ -113,10 +115,5 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         usedAfter = used + credits;
         if (usedAfter > _dailyLimit) revert ExchangeDailyLimitExceeded(resident, used, credits, _dailyLimit);
         _usage[resident] = (day << 128) | usedAfter;
-    }
-
-    function _rate(uint256 scheme) private view returns (uint256 rate) {
-        rate = rates.rateOf(scheme);
-        if (rate == 0) revert IRates.RatesNoRate(scheme);
     }
 }

@@ -11,6 +11,7 @@ import {ConsortiumGoverned} from "./governance/ConsortiumGoverned.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IPointsLedger} from "./interfaces/IPointsLedger.sol";
+import {Roles} from "./libraries/Roles.sol";
 
 /// @title Membership
 /// @notice Residents (by keyed identity hash), merchants, issuer accounts and the other roles of CityPoints.
@@ -18,12 +19,12 @@ import {IPointsLedger} from "./interfaces/IPointsLedger.sol";
 contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumGoverned {
     using EnumerableSet for EnumerableSet.UintSet;
 
-    bytes32 public constant MERCHANT_ROLE = keccak256("CityPoints.MERCHANT");
-    bytes32 public constant AUDITOR_ROLE = keccak256("CityPoints.AUDITOR");
-    bytes32 public constant ONBOARDING_ROLE = keccak256("CityPoints.ONBOARDING");
-    bytes32 public constant RELAYER_ROLE = keccak256("CityPoints.RELAYER");
-    bytes32 public constant OPERATOR_ROLE = keccak256("CityPoints.OPERATOR");
-    bytes32 public constant LEDGER_OPERATOR_ROLE = keccak256("CityPoints.LEDGER_OPERATOR");
+    bytes32 public constant MERCHANT_ROLE = Roles.MERCHANT;
+    bytes32 public constant AUDITOR_ROLE = Roles.AUDITOR;
+    bytes32 public constant ONBOARDING_ROLE = Roles.ONBOARDING;
+    bytes32 public constant RELAYER_ROLE = Roles.RELAYER;
+    bytes32 public constant OPERATOR_ROLE = Roles.OPERATOR;
+    bytes32 public constant LEDGER_OPERATOR_ROLE = Roles.LEDGER_OPERATOR;
 
     bytes32 public constant RECOVERY_OBJECTION_TYPEHASH =
         keccak256("RecoveryObjection(address account,address newAccount,uint256 nonce,uint256 deadline)");

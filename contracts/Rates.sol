@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ConsortiumGoverned} from "./governance/ConsortiumGoverned.sol";
 import {IRates} from "./interfaces/IRates.sol";
+import {CreditMath} from "./libraries/CreditMath.sol";
 
 /// @title Rates
 /// @notice Governed rates of every scheme to the credit. See {IRates}.
 contract Rates is IRates, ConsortiumGoverned {
-    uint256 public constant RATE_SCALE = 1e6;
-    uint256 public constant CREDIT_DECIMALS = 2;
+    uint256 public constant RATE_SCALE = CreditMath.RATE_SCALE;
+    uint256 public constant CREDIT_DECIMALS = CreditMath.CREDIT_DECIMALS;
     /// @dev 1e6 credits per point: far above any sane program, low enough that no product overflows.
-    uint256 public constant MAX_RATE = 1e8 * RATE_SCALE;
+    uint256 public constant MAX_RATE = CreditMath.MAX_RATE;
 
     mapping(uint256 scheme => uint256) private _rates;
 
@@ -35,12 +35,12 @@ contract Rates is IRates, ConsortiumGoverned {
 
     /// @inheritdoc IRates
     function creditsFor(uint256 scheme, uint256 points) external view returns (uint256) {
-        return Math.mulDiv(points, _rateOrRevert(scheme), RATE_SCALE);
+        return CreditMath.creditsOf(points, _rateOrRevert(scheme));
     }
 
     /// @inheritdoc IRates
     function pointsFor(uint256 scheme, uint256 credits) external view returns (uint256) {
-        return Math.mulDiv(credits, RATE_SCALE, _rateOrRevert(scheme), Math.Rounding.Ceil);
+        return CreditMath.pointsToPay(credits, _rateOrRevert(scheme));
     }
 
     function _set(uint256 scheme, uint256 rate) private {

@@ -8,6 +8,8 @@ import {IMembership} from "./interfaces/IMembership.sol";
 import {IPointsLedger} from "./interfaces/IPointsLedger.sol";
 import {IRates} from "./interfaces/IRates.sol";
 import {IRedemption} from "./interfaces/IRedemption.sol";
+import {CreditMath} from "./libraries/CreditMath.sol";
+import {Roles} from "./libraries/Roles.sol";
 import {ResidentIntents} from "./residents/ResidentIntents.sol";
 
 /// @title Redemption
@@ -19,8 +21,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     );
     bytes32 public constant PREFERRED_ORDER_TYPEHASH =
         keccak256("PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)");
-    bytes32 public constant RELAYER_ROLE = keccak256("CityPoints.RELAYER");
-    uint256 private constant RATE_SCALE = 1e6;
+    bytes32 public constant RELAYER_ROLE = Roles.RELAYER;
 
     IPointsLedger public immutable ledger;
     IRates public immutable rates;
@@ -155,7 +156,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         uint256[] memory order = _order(resident);
         for (uint256 i = 0; i < order.length; ++i) {
             (uint256 rate, uint256 balance) = _spendable(order[i], resident);
-            if (rate != 0) total += balance * rate / RATE_SCALE;
+            if (rate != 0) total += CreditMath.creditsOf(balance, rate);
         }
     }
 
@@ -198,12 +199,12 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         for (uint256 i = 0; i < order.length && remaining > 0; ++i) {
             (uint256 rate, uint256 balance) = _spendable(order[i], resident);
             if (rate == 0 || balance == 0) continue;
-            uint256 need = (remaining * RATE_SCALE + rate - 1) / rate; // round up: against the resident
+            uint256 need = CreditMath.pointsToPay(remaining, rate);
             if (balance >= need) {
                 parts[n++] = Part(order[i], need, remaining);
                 remaining = 0;
             } else {
-                uint256 value = balance * rate / RATE_SCALE; // round down: against the resident
+                uint256 value = CreditMath.creditsOf(balance, rate);
                 if (value == 0) continue;
                 parts[n++] = Part(order[i], balance, value);
                 remaining -= value;

@@ -7,14 +7,14 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, UINT64_MAX, UINT96_MAX, UINT256_MAX
+
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 BYTES32 = r"^0x[0-9a-fA-F]{64}$"
 SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
 # the types these values take on chain (contracts/*.sol): out of range is 422 naming the field, before anything
-# is signed, stored or sent. Deadlines are uint256 on chain; the API takes them up to uint64 (year 584 billion)
-UINT64_MAX = 2**64 - 1
-UINT96_MAX = 2**96 - 1  # credits: Redemption stores them as uint96
-UINT256_MAX = 2**256 - 1
+# is signed, stored or sent. Deadlines are uint256 on chain; the API takes them up to uint64 (year 584 billion);
+# credits up to uint96 (Redemption stores them so)
 T = TypeVar("T")
 
 
@@ -273,8 +273,8 @@ class ScheduledRate(BaseModel):
 
 class RatesOut(BaseModel):
     object: Literal["rates"] = "rates"
-    rateScale: int = 1_000_000
-    creditDecimals: int = 2
+    rateScale: int = RATE_SCALE
+    creditDecimals: int = CREDIT_DECIMALS
     inForce: list[dict]
     scheduled: list[ScheduledRate]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ledger_node import paths
 from ledger_node.anvil import NodeError, free_port, rpc
+from ledger_node.domain import UINT96_MAX
 
 
 class SupervisedNode:
@@ -134,8 +135,8 @@ def deploy_city(w3, operator, *, residents: list[str], issuers: list[str], merch
     if merchants:
         addresses.update(deploy_value_system(w3, operator, addresses, deploy_contract=deploy_contract))
     contracts = {n: chain.bind(w3, n, a) for n, a in addresses.items()}
-    setup_scheme(w3, contracts, [operator], SCHEME, issuer_accounts=issuers, issuer_daily_quota=2**96 - 1,
-                 resident_daily_cap=2**96 - 1)
+    setup_scheme(w3, contracts, [operator], SCHEME, issuer_accounts=issuers, issuer_daily_quota=UINT96_MAX,
+                 resident_daily_cap=UINT96_MAX)
     grant_roles(w3, contracts, [operator], [("ONBOARDING_ROLE", operator.address)])
     if merchants:
         propose_and_execute(w3, contracts["Consortium"], [operator], [

@@ -18,7 +18,6 @@ from ledger_node.system import call, propose_and_execute, selector
 RATE_NOTICE = 7 * 24 * 3600  # a rate change takes effect a week after the consortium approves it
 REFUND_WINDOW = 30 * 24 * 3600
 EXCHANGE_DAILY_LIMIT = 50_000  # credit cents (500 credits) per resident and day
-RATE_SCALE = 10**6
 
 
 def deploy_value_system(w3: Web3, operator: LocalAccount, core: dict[str, str], *,

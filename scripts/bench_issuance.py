@@ -33,6 +33,8 @@ import typer
 from eth_account import Account
 from eth_hash.auto import keccak
 
+from ledger_node.domain import UINT96_MAX
+
 FLOOR_ITEMS_PER_S = 5_000
 FLOOR_BATCH_RATIO = 0.80
 CEILING_SINGLE_RATIO = 1.5
@@ -64,7 +66,7 @@ def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents
         raw_issuer, sdk_issuer, onboarding = Account.create(), Account.create(), Account.create()
         chain.fund(w3, operator, [raw_issuer.address, sdk_issuer.address, onboarding.address], 10**22)
         setup_scheme(w3, contracts, [operator], SCHEME, issuer_accounts=[raw_issuer.address, sdk_issuer.address],
-                     issuer_daily_quota=2**96 - 1, resident_daily_cap=2**96 - 1)
+                     issuer_daily_quota=UINT96_MAX, resident_daily_cap=UINT96_MAX)
         grant_roles(w3, contracts, [operator], [("ONBOARDING_ROLE", onboarding.address)])
         people = [Account.create().address for _ in range(residents)]
         membership = contracts["Membership"]

@@ -14,8 +14,8 @@ from exchange_api.schemas import decimal
 from exchange_api.services.common import now
 from exchange_api.store.models import IdxIssuerPosition, IdxMerchantPosition, IdxPeriod, IdxProposal, IdxScheme, \
     IdxSettlement
+from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, STATUS_NAMES, credits_of
 
-STATUS = {0: "none", 1: "active", 2: "paused", 3: "retired"}
 SET_RATE = "0x" + keccak(text="setRate(uint256,uint256)")[:4].hex()
 
 
@@ -32,7 +32,7 @@ def issuer_statement_id(period: int, a: int, b: int) -> str:
 async def schemes(rt) -> dict:
     rows = await rt.store.run(lambda s: list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))))
     return {"object": "list", "has_more": False, "data": [
-        {"scheme": r.scheme, "status": STATUS.get(r.status, "none"), "issuerDailyQuota": r.issuer_daily_quota,
+        {"scheme": r.scheme, "status": STATUS_NAMES.get(r.status, "none"), "issuerDailyQuota": r.issuer_daily_quota,
          "residentDailyCap": r.resident_daily_cap, "rate": r.rate, "totalSupply": r.total_supply} for r in rows]}
 
 
@@ -51,14 +51,14 @@ async def rates(rt) -> dict:
                 scheme, rate = abi_decode(["uint256", "uint256"], unhex(data)[4:])
                 scheduled.append({"scheme": scheme, "rate": rate, "proposalId": p.id, "readyAt": p.ready_at,
                                   "state": p.state})
-    return {"object": "rates", "rateScale": 1_000_000, "creditDecimals": 2,
+    return {"object": "rates", "rateScale": RATE_SCALE, "creditDecimals": CREDIT_DECIMALS,
             "inForce": [{"scheme": r.scheme, "rate": r.rate} for r in schemes_ if r.rate],
             "scheduled": scheduled}
 
 
 async def supply(rt) -> dict:
     rows = await rt.store.run(lambda s: list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))))
-    data = [{"scheme": r.scheme, "totalSupply": r.total_supply, "credits": r.total_supply * r.rate // 10**6}
+    data = [{"scheme": r.scheme, "totalSupply": r.total_supply, "credits": credits_of(r.total_supply, r.rate)}
             for r in rows]
     return {"object": "supply", "data": data, "asOfBlock": max(rt.indexer.block, 0)}
 

@@ -1,4 +1,4 @@
-"""Redemptions (DESIGN.md flow 3): requests the merchant creates and the resident approves by signing, consents
+"""Redemptions (docs/DESIGN.md flow 3): requests the merchant creates and the resident approves by signing, consents
 the merchant collected itself, and reads. Every submission goes: validate -> EIP-712 pre-check -> admit (the
 contract's checks on the indexed view when it is current, else simulated by eth_call; credits held for the
 resident's pending redemptions taken off either way) -> relayer (persist, send) -> answer pending at once, or wait
@@ -21,6 +21,7 @@ from exchange_api.services.common import (check_signature, cursor_seq, iso, new_
                                           recorded, redemption_id)
 from exchange_api.services import residents
 from exchange_api.store.models import IdxEvent, IdxRedemption, Redemption, RedemptionRequest
+from ledger_node import domain
 from ledger_node.typed_data import typed_data
 
 
@@ -185,7 +186,7 @@ async def admit(rt, resident: str, merchant: str, credits: int) -> None:
     settled (the relayer fills the nonce it took), and by the relayer's pre-check of its batch when the indexed
     chain shows its nonce spent (used outside this service, or by a PreferredOrder: `_spent_on_chain`). The signature's form (low s, v 27/28) and the deadline were
     checked before (services.common.check_signature, submit); a paused ledger (`pauseAll`) refuses here; a
-    paused scheme's points count for nothing (residents.SPENDABLE), as in the contract."""
+    paused scheme's points count for nothing (domain.SPENDABLE), as in the contract."""
     if not await rt.view.merchant_active(rt.store, merchant):
         metrics.REDEMPTIONS.labels("refused").inc()
         raise errors.from_contract_error("RedemptionMerchantNotActive")
@@ -248,8 +249,8 @@ async def admit_credits(rt, resident: str, credits: int) -> None:
 def rounding_slack(schemes: dict) -> int:
     """The most credits a redemption can cost beyond what it asks: its last part burns whole points, rounded up
     (one point's worth), and the floor of what is left of that scheme loses under a credit more."""
-    rates = [info.rate for info in schemes.values() if info.status in residents.SPENDABLE and info.rate]
-    return max((-(-rate // residents.RATE_SCALE) + 1 for rate in rates), default=0)
+    rates = [info.rate for info in schemes.values() if info.status in domain.SPENDABLE and info.rate]
+    return max((-(-rate // domain.RATE_SCALE) + 1 for rate in rates), default=0)
 
 
 def held_after_restart(s) -> list[tuple]:

@@ -23,10 +23,8 @@ from exchange_api.errors import Conflict, InvalidRequest, NotFound, RateLimited
 from exchange_api.schemas import decimal
 from exchange_api.services.common import ecdsa_flaw
 from exchange_api.store.models import IdxActivity
+from ledger_node.domain import SPENDABLE, credits_of
 from ledger_node.typed_data import digest, recover, typed_data
-
-RATE_SCALE = 10**6
-SPENDABLE = (1, 3)  # IPointsLedger.SchemeStatus Active, Retired: what Redemption counts
 
 
 async def balances(rt, address: str) -> dict:
@@ -42,7 +40,7 @@ async def balances(rt, address: str) -> dict:
     for scheme, amount in sorted(points.items()):
         info = schemes.get(scheme)
         rate = info.rate if info else 0
-        credits = amount * rate // RATE_SCALE
+        credits = credits_of(amount, rate)
         if info is not None and info.status in SPENDABLE:
             total += credits
         out.append({"scheme": scheme, "points": amount, "rate": rate, "credits": credits,

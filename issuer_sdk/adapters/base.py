@@ -25,7 +25,8 @@ from typing import Any, ClassVar, Iterable, Iterator, Mapping
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from issuer_sdk.errors import RecordRejected
-from issuer_sdk.ledger import UINT96_MAX, Issuance
+from issuer_sdk.ledger import Issuance
+from ledger_node.domain import UINT96_MAX
 
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$")
 

@@ -1,0 +1,76 @@
+"""The domain's constants and rules for every Python part: role ids, what a scheme id and a scheme status mean,
+how points turn into credits (and which way each conversion rounds), and the integer limits the contracts store.
+
+The contracts are the source: roles in contracts/libraries/Roles.sol, rounding in contracts/libraries/CreditMath.sol
+(used by Rates, Redemption and Exchange), statuses in IPointsLedger.SchemeStatus, limits in the types the contracts
+store. They are written again here so that code without a node (the API's indexed reads, the SDK's checks before
+signing, the auditor's replay) computes exactly what the chain does; tests/test_domain_constants.py checks every
+value against the compiled contracts and the deployed contracts' getters.
+
+Scheme ids are uint256, the ERC-1155 token id of that kind of points. They are data, added by governance: no id
+has a meaning in code (the demo city's 1-4 live in its description, not here).
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+from eth_utils import keccak
+
+# --- roles (contracts/libraries/Roles.sol; Membership holds them) ---------------------------------------------
+
+ROLE_NAMES = ("MERCHANT", "AUDITOR", "ONBOARDING", "RELAYER", "OPERATOR", "LEDGER_OPERATOR")
+
+
+def role_id(name: str) -> str:
+    """The role's id as the contracts compute it, `keccak256("CityPoints.<NAME>")`, as 0x-hex (what events and
+    `hasRole` carry). Its getter on the contracts is `<NAME>_ROLE()`."""
+    return "0x" + keccak(text=f"CityPoints.{name}").hex()
+
+
+ROLES: dict[str, str] = {name: role_id(name) for name in ROLE_NAMES}
+
+
+# --- scheme status (IPointsLedger.SchemeStatus) -------------------------------------------------------------------
+
+class SchemeStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    PAUSED = 2
+    RETIRED = 3
+
+
+# What Redemption counts and spends: a paused scheme's points are frozen, a retired scheme's can still be spent.
+SPENDABLE = (SchemeStatus.ACTIVE, SchemeStatus.RETIRED)
+STATUS_NAMES = {s.value: s.name.lower() for s in SchemeStatus}
+
+# --- credits (contracts/libraries/CreditMath.sol; Rates' getters) --------------------------------------------------
+
+RATE_SCALE = 10**6        # a rate is credit cents per point, times RATE_SCALE
+CREDIT_DECIMALS = 2       # credit amounts are integers of credit cents
+MAX_RATE = 10**8 * RATE_SCALE
+
+
+def credits_of(points: int, rate: int) -> int:
+    """Credits that `points` are worth at `rate`, rounded down: against the resident who spends or sells them
+    (CreditMath.creditsOf; Rates.creditsFor)."""
+    return points * rate // RATE_SCALE
+
+
+def points_to_pay(credits: int, rate: int) -> int:
+    """Points it takes to pay `credits` at `rate` (> 0), rounded up: against the resident who pays
+    (CreditMath.pointsToPay; Rates.pointsFor; the last part of a redemption)."""
+    return -(-credits * RATE_SCALE // rate)
+
+
+def points_bought(credits: int, rate: int) -> int:
+    """Points that `credits` buy at `rate` (> 0), rounded down: against the resident who receives them
+    (CreditMath.pointsBought; what an exchange mints)."""
+    return credits * RATE_SCALE // rate
+
+
+# --- limits (the integer types the contracts take and store) -----------------------------------------------------
+
+UINT32_MAX = 2**32 - 1     # a reason code (PointsLedger.issueWithReason)
+UINT64_MAX = 2**64 - 1     # seconds: refund window, timestamps
+UINT96_MAX = 2**96 - 1     # points of a balance, an issuance, a quota or a cap; credits of a redemption
+UINT256_MAX = 2**256 - 1   # scheme ids, points an exchange names
