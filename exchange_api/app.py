@@ -1,6 +1,6 @@
 """The FastAPI application: `create_app()` (uvicorn: `exchange_api.app:create_app --factory`).
 
-Every answer carries `X-Request-Id`; every error has DESIGN.md's shape with a stable code. Validation errors
+Every answer carries `X-Request-Id`; every error has docs/DESIGN.md's shape with a stable code. Validation errors
 name the field but never echo the input (it may be personal data).
 """
 from __future__ import annotations

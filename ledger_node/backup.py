@@ -28,8 +28,8 @@ import shutil
 import time
 from pathlib import Path
 
-from ledger_node import journal, paths, state_file
-from ledger_node.anvil import NodeError
+from ledger_node import journal, node_control, paths, state_file
+from ledger_node.anvil import NodeError, rpc
 
 MANIFEST = "manifest.json"
 TOP_FILES = ("genesis.json", "engine", "state.dump")
@@ -41,15 +41,12 @@ class BackupError(NodeError):
 
 def backup(dest: Path) -> dict:
     """Back up the embedded chain to `dest` (a new or empty directory); returns the manifest."""
-    from ledger_node import node_control
-
     dest = Path(dest).resolve()
     _check_dest(dest)
     st = node_control.status()
     if st.running:
-        info = json.loads((paths.chain_dir() / "node.json").read_text())
+        info = json.loads(paths.node_file().read_text())
         token = (paths.chain_dir() / "operator.token").read_text().strip()
-        from ledger_node.anvil import rpc
         return rpc(f"{info['operatorUrl']}/{token}", "citypoints_backup", [str(dest)], timeout=3600)
     if not paths.chain_dir().exists():
         raise BackupError(f"no chain under {paths.chain_dir()} to back up")
@@ -91,8 +88,6 @@ def restore(src: Path, *, replay_journal: bool = False) -> str:
     """Replace var/chain/ with the backup in `src` (the node must be stopped). Returns what was done.
 
     `replay_journal`: then append the current journal's records after the backup's end (see the module's doc)."""
-    from ledger_node import node_control
-
     src = Path(src).resolve()
     if node_control.status().running:
         raise BackupError("the node is running; stop it first (`citypoints node stop`)")
@@ -120,8 +115,6 @@ def restore(src: Path, *, replay_journal: bool = False) -> str:
 def journal_after_backup(src: Path, chain: Path) -> tuple[dict[str, bytes], str]:
     """The current journal's bytes after the backup's end: segment name -> bytes to append (or a whole later
     segment), and a sentence saying what they hold. Raises BackupError when they cannot continue the backup."""
-    from ledger_node.rpc_gateway import transaction_hash
-
     jdir = chain / "journal"
     if not jdir.exists() or not journal.segments(jdir):
         raise BackupError(f"--replay-journal: there is no journal under {jdir} to replay on top of the backup")
@@ -164,7 +157,7 @@ def journal_after_backup(src: Path, chain: Path) -> tuple[dict[str, bytes], str]
     blocks = sum(1 for r in records if r.get("k") == "block")
     for r in records:
         if r.get("k") in ("tx", "carry"):
-            transaction_hash(r["raw"])  # each must be a transaction (a wrong boundary would not parse this far)
+            journal.transaction_hash(r["raw"])  # each must be a transaction (a wrong boundary would not parse this far)
     return out, (f"; then the journal after the backup's end (segment {end_seg}, byte {end_size}) on top: "
                  f"{len(records)} records, {txs} transactions, {blocks} blocks, replayed when the node starts")
 

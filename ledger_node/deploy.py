@@ -1,4 +1,4 @@
-"""`citypoints deploy`: deploy the contracts and write var/deployment.json exactly as DESIGN.md gives it."""
+"""`citypoints deploy`: deploy the contracts and write var/deployment.json exactly as docs/DESIGN.md gives it."""
 from __future__ import annotations
 
 import json

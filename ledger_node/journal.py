@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from eth_utils import keccak
+
 from ledger_node import fast_json
 from ledger_node.paths import fsync_dir, write_synced
 
@@ -117,6 +119,13 @@ def _any_valid_record_after(data: bytes, start: int) -> bool:
 def encode(record: dict) -> bytes:
     payload = fast_json.dumps(record)
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def transaction_hash(raw: str) -> str:
+    """The hash the engine will answer with (keccak of the signed envelope); ValueError if not hex.
+    Here, beside the records that hold `raw`, so that the gateway, recovery and backup all take it from the
+    journal and none of them from another."""
+    return "0x" + keccak(bytes.fromhex(raw[2:] if raw.startswith("0x") else raw)).hex()
 
 
 def segments(directory: Path) -> list[Path]:
@@ -219,8 +228,6 @@ def repair(directory: Path, first_segment: int, aside: Path) -> RepairResult | N
     `aside` (a new directory: the damaged segment whole, as `<name>.original`, and the later ones as they are);
     list the journaled (acknowledged) transactions no kept record holds, in `aside/lost-transactions.json`.
     None when there is no damage."""
-    from ledger_node.rpc_gateway import transaction_hash
-
     damage = first_damage(directory, first_segment)
     if damage is None:
         return None

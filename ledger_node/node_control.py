@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from ledger_node import paths
 from ledger_node.anvil import NodeError, port_in_use, rpc
 from ledger_node.config import NodeConfig
-from ledger_node.supervisor import runtime_file
 
 
 @dataclass
@@ -69,7 +68,7 @@ def start(timeout: float = 900.0, *, accept_replay: bool = False) -> tuple[bool,
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise NodeError(f"node failed to start: {_last_error(log)}")
-        if runtime_file().exists():
+        if paths.node_file().exists():
             st = status()
             if st.healthy:
                 return True, f"node started at {st.rpcUrl} (chain {st.chainId}, block {st.height}){_accepted(log)}"
@@ -81,7 +80,7 @@ def start(timeout: float = 900.0, *, accept_replay: bool = False) -> tuple[bool,
 def stop(timeout: float = 600.0) -> str:
     info = _runtime()
     if not info or not _pid_alive(info["pid"]):
-        runtime_file().unlink(missing_ok=True)
+        paths.node_file().unlink(missing_ok=True)
         return "node is not running"
     os.kill(info["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -109,7 +108,7 @@ def status() -> NodeStatus:
 
 def _runtime() -> dict | None:
     try:
-        return json.loads(runtime_file().read_text())
+        return json.loads(paths.node_file().read_text())
     except (FileNotFoundError, ValueError):
         return None
 

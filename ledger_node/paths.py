@@ -30,6 +30,11 @@ def chain_dir() -> Path:
     return var_dir() / "chain"
 
 
+def node_file() -> Path:
+    """The running node's pid, RPC and operator URLs, written by the supervisor, read by `node status` and backup."""
+    return chain_dir() / "node.json"
+
+
 def deployment_file() -> Path:
     return var_dir() / "deployment.json"
 

@@ -29,7 +29,6 @@ from ledger_node import journal, paths, state_file
 from ledger_node.anvil import NodeError
 from ledger_node.engine import Engine
 from ledger_node.engine_client import SyncEngineClient
-from ledger_node.rpc_gateway import transaction_hash
 
 
 class ReplayDiverged(NodeError):
@@ -132,7 +131,7 @@ def replay(engine: Engine, records: Iterable[dict], rec: Recovered) -> None:
         for r in records:
             kind = r.get("k")
             if kind in ("tx", "carry"):
-                pending[transaction_hash(r["raw"])] = r["raw"]
+                pending[journal.transaction_hash(r["raw"])] = r["raw"]
             elif kind == "block":
                 _replay_block(engine, r, pending, call, result, rec)
             elif kind == "admin" and r.get("gw"):

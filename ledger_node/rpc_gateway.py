@@ -36,13 +36,13 @@ import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from eth_utils import keccak
 
 from ledger_node import fast_json
+from ledger_node.backup import BackupError, backup_running
 from ledger_node.config import NodeConfig
 from ledger_node.engine import Engine
 from ledger_node.engine_client import EngineClient, EngineUnavailable
-from ledger_node.journal import Journal
+from ledger_node.journal import Journal, transaction_hash
 from ledger_node.read_gate import (LIMIT_EXCEEDED, GateFailed, ReadGate, ReadLimited, ReadLimiter, pinned,
                                    shows_only_journaled)
 
@@ -528,8 +528,6 @@ class Gateway:
             return {"height": self.state.height, "pending": len(self.state.pending), "blockPeriod": self.block_period,
                     "engine": self.engine.name, "journalSegment": self.journal.segment, **self.stats}
         if method == "citypoints_backup":
-            from ledger_node.backup import BackupError, backup_running
-
             if not params or not isinstance(params[0], str):
                 raise GatewayError(-32602, "citypoints_backup expects a directory path")
             try:
@@ -672,8 +670,3 @@ def _gas_of(method: str, params: list) -> int | None:
 
 def _encoded(answer: dict | bytes) -> bytes:
     return answer if isinstance(answer, bytes) else fast_json.dumps(answer)
-
-
-def transaction_hash(raw: str) -> str:
-    """The hash the engine will answer with (keccak of the signed envelope); ValueError if not hex."""
-    return "0x" + keccak(bytes.fromhex(raw[2:] if raw.startswith("0x") else raw)).hex()

@@ -26,10 +26,6 @@ from ledger_node.keys import operator_account
 from ledger_node.rpc_gateway import Gateway
 
 
-def runtime_file():
-    return paths.chain_dir() / "node.json"
-
-
 def state_path():
     return paths.chain_dir() / "state.dump"
 
@@ -121,9 +117,9 @@ async def serve(cfg: NodeConfig, engine: Engine, rec: recovery.Recovered) -> int
         await runner.setup()
         await web.TCPSite(runner, host, port, backlog=1024).start()
         runners.append(runner)
-    runtime_file().write_text(json.dumps({"pid": os.getpid(), "rpcUrl": cfg.rpc_url, "chainId": cfg.chain_id,
-                                          "engine": engine.name, "operatorUrl": f"http://127.0.0.1:{op_port}",
-                                          "blockPeriod": cfg.block_period_s}))
+    paths.node_file().write_text(json.dumps({"pid": os.getpid(), "rpcUrl": cfg.rpc_url, "chainId": cfg.chain_id,
+                                             "engine": engine.name, "operatorUrl": f"http://127.0.0.1:{op_port}",
+                                             "blockPeriod": cfg.block_period_s}))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -162,7 +158,7 @@ async def serve(cfg: NodeConfig, engine: Engine, rec: recovery.Recovered) -> int
             print(f"error: saving on stop failed ({exc}); the journal will be replayed on start", flush=True)
     await gw.close()
     jnl.close()
-    runtime_file().unlink(missing_ok=True)
+    paths.node_file().unlink(missing_ok=True)
     if code == 0:
         print("stopped cleanly, state saved", flush=True)
     return code

@@ -1,4 +1,4 @@
-"""The EIP-712 messages residents sign (DESIGN.md): typed-data documents that any standard wallet library
+"""The EIP-712 messages residents sign (docs/DESIGN.md): typed-data documents that any standard wallet library
 (eth-account, ethers, viem, MetaMask's eth_signTypedData_v4) signs as they are.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The demo city: its accounts (var/demo.json, DESIGN.md's shape) and its on-chain set-up.
+"""The demo city: its accounts (var/demo.json, docs/DESIGN.md's shape) and its on-chain set-up.
 
 Never for production: demo.json holds private keys. Every step is resumable: accounts are created
 once and kept, and each on-chain step records that it finished in var/demo.progress.json.

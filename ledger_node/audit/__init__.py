@@ -1,4 +1,4 @@
-"""The auditor's replay (DESIGN.md flow 5): rebuild the whole ledger from JSON-RPC alone, compare it with the
+"""The auditor's replay (docs/DESIGN.md flow 5): rebuild the whole ledger from JSON-RPC alone, compare it with the
 contracts' own answers, check every rule, flag farming patterns, and publish a signed, attested report.
 
 Modules, read in this order: `cli` (the `citypoints audit` commands) -> `run` (one audit end to end) ->

@@ -1,5 +1,5 @@
 """Who signed each consent and intent: decode the call that spent the nonce from the transaction's calldata,
-rebuild the EIP-712 digest from DESIGN.md's types and the domain ("CityPoints", "1", chain id, verifying
+rebuild the EIP-712 digest from docs/DESIGN.md's types and the domain ("CityPoints", "1", chain id, verifying
 contract), recover the signer with eth-account and compare it with the resident; for contract wallets
 (EIP-1271) take the wallet's isValidSignature answer the contract got inside the transaction (callTracer), so a
 wallet is judged as it stood at that moment, not after its block; a node that does not trace is asked with
