@@ -8,7 +8,7 @@
 (c) one `issue` at a time, send-and-confirm: pre-signed raw JSON-RPC against the SDK;
 (d) memory: peak RSS of a child process that reads, validates, hashes, encodes and signs a 1,000,000-record
     CSV through the volunteer adapter and the client's batch pipeline (the chain is left out: anvil 1.7.1
-    cannot hold a million issuances, TOOLCHAIN.md), checked at 10%, 50% and 100% of the file.
+    cannot hold a million issuances: ledger_node/README.md, "Engine choice"), checked at 10%, 50% and 100% of the file.
 
 Every phase starts from the same chain state (evm_snapshot / evm_revert), so the SDK and the raw sender
 face the same state size, and (a)/(b) and both halves of (c) alternate in rounds, which go raw first and
@@ -247,7 +247,7 @@ def markdown(r: dict) -> str:
              "flight, in rounds that alternate which goes first; the ratio held to the floor is over all items. Each "
              f"phase starts from the same chain state (evm_snapshot/evm_revert) on a fresh anvil 1.7.1 ({mining}), "
              "scheme quota and cap unlimited, residents round-robin. The 1,000,000-record memory run leaves the chain "
-             "out (anvil 1.7.1 slows with every stored slot, TOOLCHAIN.md): it measures the SDK's own pipeline in a "
+             "out (anvil 1.7.1 slows with every stored slot: ledger_node/README.md, "Engine choice"): it measures the SDK's own pipeline in a "
              "child process.")
     return table(rows) + "\n\n" + notes
 
