@@ -247,7 +247,7 @@ def markdown(r: dict) -> str:
              "flight, in rounds that alternate which goes first; the ratio held to the floor is over all items. Each "
              f"phase starts from the same chain state (evm_snapshot/evm_revert) on a fresh anvil 1.7.1 ({mining}), "
              "scheme quota and cap unlimited, residents round-robin. The 1,000,000-record memory run leaves the chain "
-             "out (anvil 1.7.1 slows with every stored slot: ledger_node/README.md, "Engine choice"): it measures the SDK's own pipeline in a "
+             "out (anvil 1.7.1 slows with every stored slot: ledger_node/README.md, Engine choice): it measures the SDK's own pipeline in a "
              "child process.")
     return table(rows) + "\n\n" + notes
 
