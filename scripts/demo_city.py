@@ -7,12 +7,11 @@ import datetime
 import hashlib
 import hmac
 import itertools
-import os
 import time
 
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from web3 import Web3
-from web3.logs import DISCARD
 
 from ledger_node import chain
 from ledger_node.system import call, propose_and_execute
@@ -26,6 +25,7 @@ SCHEME_RULES = {  # scheme: (issuer daily quota, resident daily cap, rate: credi
 }
 THRESHOLD, EMERGENCY_THRESHOLD = 4, 2
 BATCH = 250
+SETTLEMENT_OPEN, SETTLEMENT_PAID = 0, 1  # IClearing.SettlementState
 DEMO_IDENTITY_KEY = b"citypoints-demo-identity-key"  # the demo's onboarding HMAC key; never a real one
 
 
@@ -77,12 +77,17 @@ class DemoCity:
     def governance(self) -> None:
         """The seven member organisations join, M-of-N becomes 4 of 7, and the bootstrap operator leaves."""
         consortium = self.c["Consortium"]
-        self._govern([call(consortium, "addMember", m.address) for m in self.members], "founding members")
-        self._govern([call(consortium, "setThresholds", THRESHOLD, EMERGENCY_THRESHOLD),
-                      call(consortium, "removeMember", self.operator.address)], "4 of 7; the operator steps down")
+        joining = [m for m in self.members if not consortium.functions.isMember(m.address).call()]
+        if joining:  # a proposal executes whole: either every founding member joined or none did
+            self._govern([call(consortium, "addMember", m.address) for m in joining], "founding members")
+        if consortium.functions.isMember(self.operator.address).call():
+            self._govern([call(consortium, "setThresholds", THRESHOLD, EMERGENCY_THRESHOLD),
+                          call(consortium, "removeMember", self.operator.address)], "4 of 7; the operator steps down")
 
     def rules(self) -> None:
         ledger, membership, rates, exchange = (self.c[n] for n in ("PointsLedger", "Membership", "Rates", "Exchange"))
+        if ledger.functions.schemeIds().call():  # one proposal made them all: a cut-off loading executed it
+            return
         role = lambda name: getattr(membership.functions, name)().call()  # noqa: E731
         calls = []
         for scheme, (quota, cap, rate) in SCHEME_RULES.items():
@@ -121,51 +126,83 @@ class DemoCity:
                 raise RuntimeError(f"demo records rejected by the {adapters[scheme].program} adapter: {rejected[:3]}")
 
     def activity(self) -> None:
-        """Exchanges, redemptions at every merchant, a few refunds, then a closed and settled period."""
-        w3, redemption, exchange, clearing = self.w3, self.c["Redemption"], self.c["Exchange"], self.c["Clearing"]
+        """Exchanges, redemptions at every merchant, a few refunds, then a closed and settled period. Each part
+        sends only what the chain does not hold yet (the residents' signed nonces are fixed per demo account), so
+        a loading cut off anywhere resumes without doing anything twice."""
+        self._exchanges()
+        self._refunds(self._redemptions())
+        self._settle(self._closed_period())
+
+    def _exchanges(self) -> None:
+        w3, exchange = self.w3, self.c["Exchange"]
         chain_id, deadline = w3.eth.chain_id, int(time.time()) + 86_400
         exchanges = []
         for k, resident in enumerate(self.residents[:40]):
+            nonce = Web3.keccak(text=f"demo-exchange-{k}")
+            if exchange.functions.nonceUsed(resident.address, nonce).call():
+                continue
             a, b = 1 + k % 4, 1 + (k + 1) % 4
             msg = {"resident": resident.address, "fromScheme": a, "toScheme": b, "points": 10, "minReceived": 0,
-                   "nonce": os.urandom(32), "deadline": deadline}
+                   "nonce": nonce, "deadline": deadline}
             sig = sign(resident, typed_data("ExchangeIntent", chain_id, exchange.address, msg))
             exchanges.append(exchange.functions.exchange(*msg.values(), sig))
         chain.transact_many(w3, self.relayer, exchanges)
-        redemptions = []
+
+    def _redemptions(self) -> list[bytes]:
+        """The demo's 200 redemptions, made where not made yet; their ids."""
+        w3, redemption = self.w3, self.c["Redemption"]
+        chain_id, deadline = w3.eth.chain_id, int(time.time()) + 86_400
+        ids, todo = [], []
         for k, resident in enumerate(self.residents[:200]):
+            nonce = Web3.keccak(text=f"demo-redemption-{k}")
+            ids.append(Web3.keccak(abi_encode(["address", "bytes32"], [resident.address, nonce])))
+            if redemption.functions.nonceUsed(resident.address, nonce).call():
+                continue
             merchant = self.merchants[k % len(self.merchants)]
             msg = {"resident": resident.address, "merchant": merchant.address, "credits": 100 + 7 * (k % 30),
-                   "orderRef": Web3.keccak(text=f"demo-order-{k}"), "nonce": os.urandom(32), "deadline": deadline}
+                   "orderRef": Web3.keccak(text=f"demo-order-{k}"), "nonce": nonce, "deadline": deadline}
             sig = sign(resident, typed_data("RedemptionConsent", chain_id, redemption.address, msg))
-            redemptions.append(redemption.functions.redeem(*msg.values(), sig))
-        receipts = chain.transact_many(w3, self.relayer, redemptions)
-        refunds = []
-        for receipt in receipts[::21]:  # one redemption at each of ten merchants (every 20th was one merchant's all)
-            (event,) = redemption.events.Redeemed().process_receipt(receipt, errors=DISCARD)
+            todo.append(redemption.functions.redeem(*msg.values(), sig))
+        chain.transact_many(w3, self.relayer, todo)
+        return ids
+
+    def _refunds(self, ids: list[bytes]) -> None:
+        """Half of one redemption at each of ten merchants refunded (every 20th was one merchant's all)."""
+        redemption, refunds = self.c["Redemption"], []
+        for rid in ids[::21]:
+            if redemption.functions.redemption(rid).call()[2] > 0:  # refunded already
+                continue
+            (event,) = redemption.events.Redeemed().get_logs(from_block=0, argument_filters={"redemptionId": rid})
             r = event["args"]
             parts = [(p["scheme"], p["points"], p["credits"]) for p in r["parts"]]
-            refunds.append(redemption.functions.refund(r["redemptionId"], r["resident"], r["merchant"], parts,
-                                                       r["credits"] // 2))
-        chain.transact_many(w3, self.relayer, refunds)
+            refunds.append(redemption.functions.refund(rid, r["resident"], r["merchant"], parts, r["credits"] // 2))
+        chain.transact_many(self.w3, self.relayer, refunds)
+
+    def _closed_period(self) -> int:
+        """The demo's period, closed now unless a cut-off loading closed it already (the demo closes one)."""
+        clearing = self.c["Clearing"]
         period = clearing.functions.openPeriod().call()
-        chain.transact(w3, self.operator, clearing.functions.closePeriod())
-        self._settle(period)
+        if period > 1 and clearing.functions.closedAt(period - 1).call() > 0:
+            return period - 1
+        chain.transact(self.w3, self.operator, clearing.functions.closePeriod())
+        return period
 
     def _settle(self, period: int) -> None:
-        """Every issuer pays each merchant statement of `period` and the merchant confirms it."""
+        """Every issuer pays each merchant statement of `period` and the merchant confirms it; statements paid or
+        confirmed before are left as they are."""
         clearing = self.c["Clearing"]
-        confirmations: dict[str, list] = {}
+        owed = [(scheme, issuer, merchant) for scheme, issuer in self.issuers.items() for merchant in self.merchants
+                if clearing.functions.merchantPosition(period, scheme, merchant.address).call() > 0]
+        sids = {(scheme, merchant.address): clearing.functions.merchantStatementId(period, scheme,
+                                                                                   merchant.address).call()
+                for scheme, _, merchant in owed}
+        state = lambda scheme, merchant: clearing.functions.settlement(sids[scheme, merchant.address]).call()[0]  # noqa: E731
         for scheme, issuer in self.issuers.items():
-            payments = []
-            for merchant in self.merchants:
-                if clearing.functions.merchantPosition(period, scheme, merchant.address).call() <= 0:
-                    continue
-                bank_ref = Web3.keccak(text=f"bank-transfer:{period}:{scheme}:{merchant.address}")
-                payments.append(clearing.functions.recordMerchantPayment(period, scheme, merchant.address, bank_ref))
-                sid = clearing.functions.merchantStatementId(period, scheme, merchant.address).call()
-                confirmations.setdefault(merchant.address, []).append(
-                    clearing.functions.answerPayment(sid, True, b"\x00" * 32))
-            chain.transact_many(self.w3, issuer, payments)
+            chain.transact_many(self.w3, issuer, [
+                clearing.functions.recordMerchantPayment(
+                    period, scheme, merchant.address, Web3.keccak(text=f"bank-transfer:{period}:{scheme}:{merchant.address}"))
+                for s, _, merchant in owed if s == scheme and state(scheme, merchant) == SETTLEMENT_OPEN])
         for merchant in self.merchants:
-            chain.transact_many(self.w3, merchant, confirmations.get(merchant.address, []))
+            chain.transact_many(self.w3, merchant, [
+                clearing.functions.answerPayment(sids[scheme, merchant.address], True, b"\x00" * 32)
+                for scheme, _, m in owed if m is merchant and state(scheme, merchant) == SETTLEMENT_PAID])
