@@ -36,12 +36,12 @@ class Rejected(Exception):
 
 
 class Model:
-    def __init__(self, t: int, residents: list[str]):
+    def __init__(self, t: int, residents: list[str], supplies: dict[int, int]):
         self.t = t
         self.residents = list(residents)
         self.registered = set(residents)
         self.paused = False
-        self.schemes = {s: {"status": ACTIVE, "quota": QUOTA, "cap": CAP, "qday": 0, "used": 0, "supply": 0,
+        self.schemes = {s: {"status": ACTIVE, "quota": QUOTA, "cap": CAP, "qday": 0, "used": 0, "supply": supplies[s],
                             "refs": set()} for s in SCHEMES}
         self.holders: dict[tuple[int, str], list[int]] = {}  # (scheme, account) -> [balance, day, received]
 
@@ -163,7 +163,9 @@ class LedgerMachine(RuleBasedStateMachine):
             send_impersonated(w3, env.consortium.address, env.ledger.functions.setIssuerDailyQuota(scheme, QUOTA))
         # start on a fresh day, far from the genesis day, so day numbers are nonzero
         t = (w3.eth.get_block("latest")["timestamp"] // DAY + 2) * DAY + 10
-        self.model = Model(t, [r.address for r in env.residents[:SLOTS]])
+        # what other tests' session set-up holds (points minted to residents of their own) is where supply starts
+        supplies = {s: env.ledger.functions.totalSupply(s).call() for s in SCHEMES}
+        self.model = Model(t, [r.address for r in env.residents[:SLOTS]], supplies)
         self.issuers = {SCHEME: env.issuer, OTHER_SCHEME: env.other_issuer}
 
     def teardown(self):

@@ -1,7 +1,6 @@
 """sync-permissions: the right accounts and nodes added and removed, atomic writes, and a no-op that says so."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import tomllib
 from pathlib import Path
@@ -127,26 +126,9 @@ def test_cli_sync_needs_an_initialised_folder_and_a_deployment(tmp_path):
     assert result.exit_code == 2 and E.DEPLOYMENT_INVALID in result.output
 
 
-def _membership_available() -> bool:
-    return (importlib.util.find_spec("ledger_node.system") is not None
-            and (ROOT / "contracts").is_dir()
-            and any((ROOT / "contracts").rglob("Membership.sol")))
-
-
-@pytest.mark.skipif(not _membership_available(), reason="the Membership contract is not in the tree yet")
-def test_live_read_of_membership(request, tmp_path):
-    """Optional: read transactingAccounts() from the deployed Membership on the embedded node."""
-    try:
-        # the session's contracts first, outside this test's snapshot: deployed inside it, the revert at the end
-        # would take them from every later test of the session
-        request.getfixturevalue("session_system")
-        w3 = request.getfixturevalue("w3")
-        system = request.getfixturevalue("system")
-    except Exception as exc:  # the shared fixtures are someone else's and may not be ready yet
-        pytest.skip(f"deployed-system fixture unavailable: {exc}")
-    membership = system.get("Membership")
-    if membership is None or not any(f.get("name") == "transactingAccounts" for f in membership.abi):
-        pytest.skip("Membership has no transactingAccounts() yet")
+def test_live_read_of_membership(system, w3, tmp_path):
+    """permissions.read_transacting_accounts reads the deployed Membership's transactingAccounts() over JSON-RPC."""
+    membership = system["Membership"]
     expected = membership.functions.transactingAccounts().call()
     assert expected, "the deployed system has at least its consortium members as transacting accounts"
     url = w3.provider.endpoint_uri

@@ -1,14 +1,16 @@
 """Fixtures for the value contracts (Rates, Exchange, Redemption, Clearing) on top of the contract-test city.
 
-`value_city` (session) adds rates, allowed pairs and issued points once, before any test's snapshot.
+`value_city` (session) adds rates, allowed pairs and residents of its own holding points once, before any test's
+snapshot.
 """
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
+from eth_account import Account
 from web3.contract import Contract
 from web3.logs import DISCARD
 
@@ -16,7 +18,7 @@ from ledger_node.system import call
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME, City
-from ..helpers import ref, send
+from ..helpers import identity, ref, send
 
 RATE_1 = 10_000_000  # scheme 1: 10 credit cents a point
 RATE_2 = 33_333_333  # scheme 2: 33.333333 cents a point, so rounding shows
@@ -90,19 +92,23 @@ def parts_of(event) -> list[tuple[int, int, int]]:
 
 @pytest.fixture(scope="session")
 def value_city(session_w3, city) -> ValueCity:
+    """Rates, allowed pairs, and residents of its own holding points, so that the contract city's residents, the
+    issuers' quotas and caps stay as every other contract test expects them whichever ran first (the points are
+    minted: issuance would use up the schemes' daily quotas)."""
     w3 = session_w3
-    v = ValueCity(city, city.contracts)
+    residents = [Account.create() for _ in range(len(city.residents))]
+    v = ValueCity(replace(city, residents=residents), city.contracts)
     city.govern(w3, [
         call(v.rates, "setInitialRate", SCHEME, RATE_1),
         call(v.rates, "setInitialRate", OTHER_SCHEME, RATE_2),
         call(v.exchange, "setPairAllowed", SCHEME, OTHER_SCHEME, True),
         call(v.exchange, "setPairAllowed", OTHER_SCHEME, SCHEME, True),
     ])
-    residents = [r.address for r in city.residents]
-    send(w3, city.issuer, city.ledger.functions.issueBatch(
-        SCHEME, residents, [START_1] * len(residents), [ref(f"v1-{i}") for i in range(len(residents))]))
-    send(w3, city.other_issuer, city.ledger.functions.issueBatch(
-        OTHER_SCHEME, residents, [START_2] * len(residents), [ref(f"v2-{i}") for i in range(len(residents))]))
+    send(w3, city.onboarding, city.membership.functions.registerResidents(
+        [r.address for r in residents], [identity(f"value-{r.address}") for r in residents]))
+    for i, r in enumerate(residents):
+        send(w3, city.ledger_operator, city.ledger.functions.mintTo(SCHEME, r.address, START_1, ref(f"v1-{i}")))
+        send(w3, city.ledger_operator, city.ledger.functions.mintTo(OTHER_SCHEME, r.address, START_2, ref(f"v2-{i}")))
     return v
 
 

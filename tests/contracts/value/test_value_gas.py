@@ -1,5 +1,6 @@
 """Gas of a redemption (one scheme, four schemes), a refund and an exchange. Writes build/gas/value.json for
-BENCHMARKS.md (`citypoints bench gas`). Nothing is asserted about the figures beyond their being measured."""
+BENCHMARKS.md (`citypoints bench gas`). The figures are measured, not bounded;
+only what must hold between them is asserted."""
 from __future__ import annotations
 
 import json
@@ -46,4 +47,5 @@ def test_valueFlows_gasIsMeasured(w3, value):
     out.mkdir(parents=True, exist_ok=True)
     (out / "value.json").write_text(json.dumps(figures, indent=2))
     print("\nvalue flows gas:", json.dumps(figures))
-    assert all(g > 21_000 for g in figures.values())
+    # each part of a redemption is a balance written: four parts must cost more than one
+    assert figures["redeemFourSchemes"] > figures["redeemOneScheme"]
