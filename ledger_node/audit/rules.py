@@ -11,9 +11,10 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from ledger_node.audit.model import MISMATCH, Problem
-from ledger_node.audit.replay import ROLES, State
 from ledger_node.audit.rpc import Rpc, RpcError
+from ledger_node.audit.state import State
 from ledger_node.abi_types import split_types
+from ledger_node.domain import ROLES
 
 ZERO32 = "0x" + "00" * 32
 

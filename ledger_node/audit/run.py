@@ -14,10 +14,11 @@ from ledger_node.audit.events import EventTable
 from ledger_node.audit.merkle import LEAF_ENCODING, BalanceTree, balance_lines
 from ledger_node.audit.model import MISMATCH, VIOLATION, Problem
 from ledger_node.audit.patterns import Detector, Thresholds
-from ledger_node.audit.replay import ACTIVE, NONE, PAUSED, RETIRED, Replayer, State
+from ledger_node.audit.replay import Replayer
 from ledger_node.audit.rpc import Rpc, RpcError
 from ledger_node.audit.rules import compare_state
 from ledger_node.audit.signatures import check_intents
+from ledger_node.audit.state import ACTIVE, NONE, PAUSED, RETIRED, State
 
 FORMAT = "citypoints-audit/1"
 STATUS_NAMES = {NONE: "none", ACTIVE: "active", PAUSED: "paused", RETIRED: "retired"}

@@ -6,7 +6,7 @@ import json
 from typer.testing import CliRunner
 
 from ledger_node.audit.cli import app
-from ledger_node.audit.replay import ROLES
+from ledger_node.domain import ROLES
 
 S1, S2 = 1, 2
 

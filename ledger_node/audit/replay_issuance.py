@@ -1,0 +1,274 @@
+"""The audit replay's ledger handlers: PointsLedger (issuance, revocation, ledger-operator mints, burns and
+restores, account moves, schemes, quotas, caps, pause, day offset) and Rates.
+
+Each balance change takes the TransferSingle its transaction emitted for it; a ledger operator's mint, burn or
+restore is left on the transaction (`Tx.mints`, `Tx.burns`, `Tx.restores`) for the Exchanged, Redeemed or
+Refunded event that explains it (replay_redemption).
+"""
+from __future__ import annotations
+
+from ledger_node.audit.events import Event
+from ledger_node.audit.model import MISMATCH, VIOLATION
+from ledger_node.audit.replay_tx import Tx
+from ledger_node.audit.state import ACTIVE, NONE, PAUSED, RETIRED, State
+
+
+class IssuanceHandlers:
+    """PointsLedger and Rates events; mixed into replay.Replayer, which supplies `state`, `problem`,
+    `_expect` and `detector`."""
+
+    state: State
+
+    # ------------------------------------------------------------------------------------------------
+    # PointsLedger
+    # ------------------------------------------------------------------------------------------------
+
+    def on_PointsLedger__PointsIssued(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        scheme, issuer = a["scheme"], a["issuer"]
+        info = st.schemes.get(scheme)
+        if issuer not in st.issuers.get(scheme, ()):
+            self.problem(VIOLATION, "issued-by-non-issuer", f"{issuer} issued scheme {scheme} without being one "
+                                                            f"of its issuer accounts", ev, issuer=issuer, scheme=scheme)
+        if info is None or info["status"] != ACTIVE or st.paused:
+            self.problem(VIOLATION, "issued-while-not-active", f"scheme {scheme} issued while "
+                                                               f"{'paused ledger' if st.paused else 'not active'}", ev)
+            info = info or {"status": NONE, "quota": 0, "cap": 0, "quotaDay": 0, "issuedToday": 0}
+        today = st.today(ev.timestamp)
+        quota_day, used = info["quotaDay"], info["issuedToday"]
+        if today > quota_day:
+            quota_day, used = today, 0
+        self._expect(ev, "issuance-day", "quota day", a["day"], quota_day)
+        quota, cap = info["quota"], info["cap"]
+        refs = a["refs"]
+        skipped = set(a["skipped"])
+        used_refs = st.refs[scheme]
+        transfers = tx.transfers
+        expected_items = len(refs) - len(skipped)
+        if len(transfers) != expected_items:
+            self.problem(MISMATCH, "issuance-transfers", f"PointsIssued has {expected_items} issued items but the "
+                                                         f"call emitted {len(transfers)} TransferSingle", ev)
+        balances, received, residents = st.balances, st.received, st.residents
+        balances_after = a["balancesAfter"]
+        detector = self.detector
+        k = issued = 0
+        bad_after = []
+        for i, ref in enumerate(refs):
+            if i in skipped:
+                if ref not in used_refs:
+                    self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but ref {ref} was never used", ev)
+                continue
+            if ref in used_refs:
+                self.problem(VIOLATION, "ref-reused", f"item {i} issued with ref {ref} used before", ev, ref=ref)
+            used_refs.add(ref)
+            if k >= len(transfers):
+                break
+            t = transfers[k]
+            k += 1
+            to, amount = t["to"], t["value"]
+            if t["from"] != _ZERO or t["id"] != scheme or t["operator"] != issuer:
+                self.problem(MISMATCH, "issuance-transfer", f"item {i}: TransferSingle does not match the issuance",
+                             ev, transfer=t)
+            if to not in residents:
+                self.problem(VIOLATION, "issued-to-non-resident", f"item {i}: {to} is not a registered resident", ev,
+                             account=to)
+            if amount == 0:
+                self.problem(VIOLATION, "zero-amount", f"item {i} issued zero points", ev)
+            key = (scheme, to)
+            rec = received.get(key)
+            if rec is None:
+                rec = received[key] = [today, 0]
+            elif today > rec[0]:
+                rec[0], rec[1] = today, 0
+            rec[1] += amount
+            if rec[1] > cap:
+                self.problem(VIOLATION, "resident-cap-exceeded", f"{to} received {rec[1]} of scheme {scheme} on day "
+                                                                 f"{rec[0]}, over the cap {cap}", ev,
+                             account=to, received=rec[1], cap=cap)
+            used += amount
+            issued += amount
+            bal = balances.get(key, 0) + amount
+            balances[key] = bal
+            if balances_after[i] != bal:
+                bad_after.append((i, to, balances_after[i], bal))
+            if detector is not None:
+                detector.on_issue(scheme, issuer, to, amount, rec[1], cap, ev.timestamp, ev.tx, ev.block)
+        del transfers[:k]
+        for i, to, got, want in bad_after[:20]:
+            self.problem(MISMATCH, "balance-after", f"item {i}: balance after of {to} in scheme {scheme} is {got} in "
+                                                    f"PointsIssued, {want} rebuilt", ev, account=to, scheme=scheme,
+                         event=got, rebuilt=want)
+        if used > quota:
+            self.problem(VIOLATION, "issuer-quota-exceeded", f"scheme {scheme} issued {used} on day {quota_day}, over "
+                                                             f"the issuer quota {quota}", ev, used=used, quota=quota)
+        st.supply[scheme] = st.supply.get(scheme, 0) + issued
+        info["quotaDay"], info["issuedToday"] = quota_day, used
+        self._expect(ev, "issued-amount", "issued amount", a["issuedAmount"], issued)
+        self._expect(ev, "quota-used-after", "quota used after", a["quotaUsedAfter"], used)
+        self._expect(ev, "total-supply-after", f"total supply of scheme {scheme}", a["totalSupplyAfter"],
+                     st.supply[scheme])
+        st.totals[scheme]["issued"] += issued
+        st.totals[scheme]["issuedItems"] += expected_items
+        st.totals[scheme]["skippedItems"] += len(skipped)
+
+    def on_PointsLedger__PointsRevoked(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        scheme, resident = a["scheme"], a["resident"]
+        if a["issuer"] not in st.issuers.get(scheme, ()):
+            self.problem(VIOLATION, "revoked-by-non-issuer", f"{a['issuer']} revoked scheme {scheme}", ev)
+        self._spendable(ev, scheme)
+        if a["ref"] in st.refs[scheme]:
+            self.problem(VIOLATION, "ref-reused", f"revocation ref {a['ref']} used before", ev)
+        st.refs[scheme].add(a["ref"])
+        self._burn(ev, tx, scheme, resident, a["amount"], a["issuer"], a["balanceAfter"], a["totalSupplyAfter"])
+        st.totals[scheme]["revoked"] += a["amount"]
+
+    def on_PointsLedger__RevocationSkipped(self, ev: Event, tx: Tx) -> None:
+        a = ev.args
+        if a["ref"] not in self.state.refs[a["scheme"]]:
+            self.problem(VIOLATION, "skipped-fresh-ref", f"revocation skipped but ref {a['ref']} was never used", ev)
+
+    def on_PointsLedger__PointsMinted(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        scheme, account, op = a["scheme"], a["account"], a["operator"]
+        if not st.has_role("LEDGER_OPERATOR", op):
+            self.problem(VIOLATION, "minted-by-non-operator", f"{op} minted without LEDGER_OPERATOR_ROLE", ev)
+        info = st.schemes.get(scheme)
+        if info is None or info["status"] != ACTIVE or st.paused:
+            self.problem(VIOLATION, "minted-while-not-active", f"scheme {scheme} minted while not active", ev)
+        if account not in st.residents:
+            self.problem(VIOLATION, "minted-to-non-resident", f"{account} is not a registered resident", ev)
+        self._credit(ev, tx, scheme, account, op)
+        tx.mints.append((scheme, account, a["amount"], a["ref"], op))
+        st.totals[scheme]["minted"] += a["amount"]
+
+    def on_PointsLedger__PointsRestored(self, ev: Event, tx: Tx) -> None:
+        """A refund giving back burned points: allowed in an Active, Paused or Retired scheme, not while the ledger
+        is paused, only to a registered resident, only by a ledger operator, and only with its Refunded."""
+        st, a = self.state, ev.args
+        scheme, account, op = a["scheme"], a["account"], a["operator"]
+        if not st.has_role("LEDGER_OPERATOR", op):
+            self.problem(VIOLATION, "restored-by-non-operator", f"{op} restored without LEDGER_OPERATOR_ROLE", ev)
+        info = st.schemes.get(scheme)
+        if info is None or info["status"] == NONE or st.paused:
+            why = "the ledger was paused" if st.paused else "unknown"
+            self.problem(VIOLATION, "restored-while-not-allowed", f"scheme {scheme} restored while {why}", ev)
+        if account not in st.residents:
+            self.problem(VIOLATION, "restored-to-non-resident", f"{account} is not a registered resident", ev)
+        self._credit(ev, tx, scheme, account, op)
+        tx.restores.append((scheme, account, a["amount"], a["ref"], op))
+
+    def _credit(self, ev: Event, tx: Tx, scheme: int, account: str, op: str) -> None:
+        """Points added to `account` outside issuance (a mint, a refund's restore): its transfer, balance and supply,
+        checked against the event's own after-values."""
+        st, a = self.state, ev.args
+        self._take_transfer(ev, tx, _ZERO, account, scheme, a["amount"], op)
+        key = (scheme, account)
+        bal = st.balances.get(key, 0) + a["amount"]
+        st.balances[key] = bal
+        st.received.setdefault(key, [0, 0])
+        st.supply[scheme] = st.supply.get(scheme, 0) + a["amount"]
+        self._expect(ev, "balance-after", f"balance after of {account} in scheme {scheme}", a["balanceAfter"], bal)
+        self._expect(ev, "total-supply-after", f"total supply of scheme {scheme}", a["totalSupplyAfter"],
+                     st.supply[scheme])
+
+    def on_PointsLedger__PointsBurned(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        scheme, account, op = a["scheme"], a["account"], a["operator"]
+        if not st.has_role("LEDGER_OPERATOR", op):
+            self.problem(VIOLATION, "burned-by-non-operator", f"{op} burned without LEDGER_OPERATOR_ROLE", ev)
+        self._spendable(ev, scheme)
+        self._burn(ev, tx, scheme, account, a["amount"], op, a["balanceAfter"], a["totalSupplyAfter"])
+        tx.burns.append((scheme, account, a["amount"], a["ref"], op))
+        st.totals[scheme]["burned"] += a["amount"]
+
+    def on_PointsLedger__AccountMoved(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        scheme, old, new = a["scheme"], a["account"], a["newAccount"]
+        self._take_transfer(ev, tx, old, new, scheme, a["balance"], None)
+        key_old, key_new = (scheme, old), (scheme, new)
+        self._expect(ev, "moved-balance", f"balance of {old} in scheme {scheme}", a["balance"],
+                     st.balances.get(key_old, 0))
+        if st.balances.get(key_new, 0) or key_new in st.received:
+            self.problem(VIOLATION, "move-to-nonempty", f"{new} already had a record in scheme {scheme}", ev)
+        st.balances[key_new] = st.balances.pop(key_old, 0)
+        if key_old in st.received:
+            st.received[key_new] = st.received.pop(key_old)
+
+    def on_PointsLedger__SchemeAdded(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        if a["scheme"] in st.schemes:
+            self.problem(VIOLATION, "scheme-reused", f"scheme {a['scheme']} added twice", ev)
+        st.schemes[a["scheme"]] = {"status": NONE, "quota": a["issuerDailyQuota"], "cap": a["residentDailyCap"],
+                                   "quotaDay": 0, "issuedToday": 0}
+        st.scheme_order.append(a["scheme"])
+        st.supply.setdefault(a["scheme"], 0)
+
+    def on_PointsLedger__SchemeStatusChanged(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        info = st.schemes.get(a["scheme"])
+        if info is None:
+            self.problem(VIOLATION, "unknown-scheme", f"status change of unknown scheme {a['scheme']}", ev)
+            return
+        self._expect(ev, "scheme-status", f"previous status of scheme {a['scheme']}", a["previous"], info["status"])
+        allowed = {(NONE, ACTIVE), (ACTIVE, PAUSED), (PAUSED, ACTIVE), (ACTIVE, RETIRED), (PAUSED, RETIRED)}
+        if (info["status"], a["status"]) not in allowed:
+            self.problem(VIOLATION, "invalid-transition", f"scheme {a['scheme']}: {info['status']} -> {a['status']}",
+                         ev)
+        info["status"] = a["status"]
+
+    def on_PointsLedger__IssuerDailyQuotaChanged(self, ev: Event, tx: Tx) -> None:
+        self.state.schemes[ev.args["scheme"]]["quota"] = ev.args["quota"]
+
+    def on_PointsLedger__ResidentDailyCapChanged(self, ev: Event, tx: Tx) -> None:
+        self.state.schemes[ev.args["scheme"]]["cap"] = ev.args["cap"]
+
+    def on_PointsLedger__LedgerPauseChanged(self, ev: Event, tx: Tx) -> None:
+        self.state.paused = ev.args["paused"]
+
+    def on_PointsLedger__DayOffsetChanged(self, ev: Event, tx: Tx) -> None:
+        self.state.day_offset = ev.args["offsetSeconds"]
+
+    def _spendable(self, ev: Event, scheme: int) -> None:
+        info = self.state.schemes.get(scheme)
+        if info is None or info["status"] not in (ACTIVE, RETIRED) or self.state.paused:
+            self.problem(VIOLATION, "burned-while-not-spendable", f"scheme {scheme} burned while not spendable", ev)
+
+    def _burn(self, ev, tx, scheme, account, amount, operator, balance_after, supply_after) -> None:
+        st = self.state
+        self._take_transfer(ev, tx, account, _ZERO, scheme, amount, operator)
+        key = (scheme, account)
+        bal = st.balances.get(key, 0)
+        if bal < amount:
+            self.problem(VIOLATION, "burn-exceeds-balance", f"{account} burned {amount} of scheme {scheme} holding "
+                                                            f"{bal} (rebuilt)", ev, balance=bal, amount=amount)
+        bal -= amount
+        st.balances[key] = bal
+        st.supply[scheme] = st.supply.get(scheme, 0) - amount
+        self._expect(ev, "balance-after", f"balance after of {account} in scheme {scheme}", balance_after, bal)
+        self._expect(ev, "total-supply-after", f"total supply of scheme {scheme}", supply_after, st.supply[scheme])
+
+    def _take_transfer(self, ev, tx, frm, to, scheme, amount, operator) -> None:
+        t = tx.transfers.pop() if tx.transfers else None
+        if t is None or t["from"] != frm or t["to"] != to or t["id"] != scheme or t["value"] != amount or (
+                operator is not None and t["operator"] != operator):
+            self.problem(MISMATCH, "transfer-mismatch", f"{ev.name} is not preceded by its TransferSingle", ev,
+                         transfer=t, expected={"from": frm, "to": to, "id": scheme, "value": amount})
+        if tx.transfers:
+            self.problem(VIOLATION, "unexplained-transfer", "TransferSingle without a ledger domain event", ev,
+                         transfers=list(tx.transfers))
+            tx.transfers.clear()
+
+    # ------------------------------------------------------------------------------------------------
+    # Rates
+    # ------------------------------------------------------------------------------------------------
+
+    def on_Rates__RateSet(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        self._expect(ev, "previous-rate", f"previous rate of scheme {a['scheme']}", a["previous"],
+                     st.rates.get(a["scheme"], 0))
+        st.rates[a["scheme"]] = a["rate"]
+        st.rate_history[a["scheme"]].append([ev.block, a["rate"]])
+
+
+_ZERO = "0x" + "00" * 20

@@ -1,0 +1,173 @@
+"""What the audit replay rebuilds from events: `State`, the whole CityPoints world as the logs left it, read by the
+replay's handlers as each rule applies and by the end-of-range comparison with the contracts (rules.py).
+
+`to_json` / `from_json` are the report's resume point (`citypoints audit --resume`): reports already written carry
+this format, so it changes only with a new report format.
+
+Role ids and scheme statuses are the domain's (ledger_node.domain, checked against the compiled contracts); the
+statuses are taken as plain ints because they go into the JSON state.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from ledger_node.domain import ROLES, SchemeStatus
+
+DAY = 86400
+NONE, ACTIVE, PAUSED, RETIRED = (status.value for status in SchemeStatus)
+
+
+class State:
+    """Everything the replay rebuilds; JSON round-trips through to_json/from_json (the resume point)."""
+
+    def __init__(self):
+        self.last_block = -1
+        # PointsLedger
+        self.balances: dict[tuple[int, str], int] = {}
+        self.received: dict[tuple[int, str], list[int]] = {}  # [day, received that day]
+        self.supply: dict[int, int] = {}
+        self.schemes: dict[int, dict] = {}  # status, quota, cap, quotaDay, issuedToday
+        self.scheme_order: list[int] = []
+        self.refs: dict[int, set[str]] = defaultdict(set)
+        self.paused = False
+        self.day_offset = 0
+        # Membership
+        self.residents: dict[str, dict] = {}  # account -> {identity, registeredAt}
+        self.roles: dict[str, set[str]] = defaultdict(set)
+        self.merchants: dict[str, bool] = {}  # merchant -> suspended
+        self.issuers: dict[int, set[str]] = defaultdict(set)
+        self.recoveries: dict[str, str] = {}
+        self.recovered_to: dict[str, str] = {}  # a key recovered away -> the account that took its registration
+        # Rates
+        self.rates: dict[int, int] = {}
+        self.rate_history: dict[int, list[list[int]]] = defaultdict(list)  # [[block, rate], ...]
+        # Exchange / Redemption
+        self.nonces: dict[str, set[tuple[str, str]]] = defaultdict(set)  # contract -> {(resident, nonce)}
+        self.pairs: set[tuple[int, int]] = set()
+        self.daily_limit = 0
+        self.usage: dict[str, list[int]] = {}  # resident -> [day, credits]
+        self.preferred: dict[str, list[int]] = {}
+        self.redemptions: dict[str, dict] = {}
+        self.refund_window = 0
+        # Clearing
+        self.open_period = 1
+        self.closed_at: dict[int, int] = {}
+        self.merchant_pos: dict[tuple[int, int, str], int] = {}
+        self.issuer_pos: dict[tuple[int, int, int], int] = {}
+        self.issuer_net: dict[int, int] = defaultdict(int)
+        self.merchant_net: dict[str, int] = defaultdict(int)
+        self.statements: dict[str, dict] = {}
+        # Consortium
+        self.members: set[str] = set()
+        self.threshold = 0
+        self.emergency_threshold = 0
+        self.lifetime = 0
+        self.policies: dict[tuple[str, str], list] = {}  # (target, selector) -> [delay, emergency]
+        self.proposals: dict[int, dict] = {}
+        # AuditAttestations
+        self.attestations: list[dict] = []
+        # Totals for the report
+        self.totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.counts: dict[str, int] = defaultdict(int)
+
+    # ------------------------------------------------------------------------------------------------
+    # Serialisation (the report's resume point)
+    # ------------------------------------------------------------------------------------------------
+
+    def to_json(self) -> dict:
+        return {
+            "lastBlock": self.last_block,
+            "balances": [[s, a, v] for (s, a), v in sorted(self.balances.items())],
+            "received": [[s, a, d, r] for (s, a), (d, r) in sorted(self.received.items())],
+            "supply": {str(k): v for k, v in self.supply.items()},
+            "schemes": {str(k): v for k, v in self.schemes.items()},
+            "schemeOrder": self.scheme_order,
+            "refs": {str(k): sorted(v) for k, v in self.refs.items()},
+            "paused": self.paused, "dayOffset": self.day_offset,
+            "residents": self.residents,
+            "roles": {k: sorted(v) for k, v in self.roles.items()},
+            "merchants": self.merchants,
+            "issuers": {str(k): sorted(v) for k, v in self.issuers.items()},
+            "recoveries": self.recoveries, "recoveredTo": self.recovered_to,
+            "rates": {str(k): v for k, v in self.rates.items()},
+            "rateHistory": {str(k): v for k, v in self.rate_history.items()},
+            "nonces": {k: sorted([list(x) for x in v]) for k, v in self.nonces.items()},
+            "pairs": sorted([list(p) for p in self.pairs]),
+            "dailyLimit": self.daily_limit, "usage": self.usage, "preferred": self.preferred,
+            "redemptions": self.redemptions, "refundWindow": self.refund_window,
+            "openPeriod": self.open_period, "closedAt": {str(k): v for k, v in self.closed_at.items()},
+            "merchantPositions": [[p, s, m, v] for (p, s, m), v in sorted(self.merchant_pos.items())],
+            "issuerPositions": [[p, lo, hi, v] for (p, lo, hi), v in sorted(self.issuer_pos.items())],
+            "issuerNet": {str(k): v for k, v in self.issuer_net.items()},
+            "merchantNet": dict(self.merchant_net),
+            "statements": self.statements,
+            "members": sorted(self.members), "threshold": self.threshold,
+            "emergencyThreshold": self.emergency_threshold, "lifetime": self.lifetime,
+            "policies": [[t, s, d, e] for (t, s), (d, e) in sorted(self.policies.items())],
+            "proposals": {str(k): {**v, "approvers": sorted(v["approvers"])} for k, v in self.proposals.items()},
+            "attestations": self.attestations,
+            "totals": {str(k): dict(v) for k, v in self.totals.items()},
+            "counts": dict(self.counts),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "State":
+        s = cls()
+        s.last_block = d["lastBlock"]
+        s.balances = {(x[0], x[1]): x[2] for x in d["balances"]}
+        s.received = {(x[0], x[1]): [x[2], x[3]] for x in d["received"]}
+        s.supply = {int(k): v for k, v in d["supply"].items()}
+        s.schemes = {int(k): v for k, v in d["schemes"].items()}
+        s.scheme_order = list(d["schemeOrder"])
+        s.refs = defaultdict(set, {int(k): set(v) for k, v in d["refs"].items()})
+        s.paused, s.day_offset = d["paused"], d["dayOffset"]
+        s.residents = d["residents"]
+        s.roles = defaultdict(set, {k: set(v) for k, v in d["roles"].items()})
+        s.merchants = d["merchants"]
+        s.issuers = defaultdict(set, {int(k): set(v) for k, v in d["issuers"].items()})
+        s.recoveries = d["recoveries"]
+        s.recovered_to = d.get("recoveredTo", {})  # absent in reports made before it was kept
+        s.rates = {int(k): v for k, v in d["rates"].items()}
+        s.rate_history = defaultdict(list, {int(k): v for k, v in d["rateHistory"].items()})
+        s.nonces = defaultdict(set, {k: {tuple(x) for x in v} for k, v in d["nonces"].items()})
+        s.pairs = {tuple(p) for p in d["pairs"]}
+        s.daily_limit, s.usage, s.preferred = d["dailyLimit"], d["usage"], d["preferred"]
+        s.redemptions, s.refund_window = d["redemptions"], d["refundWindow"]
+        s.open_period = d["openPeriod"]
+        s.closed_at = {int(k): v for k, v in d["closedAt"].items()}
+        s.merchant_pos = {(x[0], x[1], x[2]): x[3] for x in d["merchantPositions"]}
+        s.issuer_pos = {(x[0], x[1], x[2]): x[3] for x in d["issuerPositions"]}
+        s.issuer_net = defaultdict(int, {int(k): v for k, v in d["issuerNet"].items()})
+        s.merchant_net = defaultdict(int, d["merchantNet"])
+        s.statements = d["statements"]
+        s.members = set(d["members"])
+        s.threshold, s.emergency_threshold, s.lifetime = d["threshold"], d["emergencyThreshold"], d["lifetime"]
+        s.policies = {(x[0], x[1]): [x[2], x[3]] for x in d["policies"]}
+        s.proposals = {int(k): {**v, "approvers": set(v["approvers"])} for k, v in d["proposals"].items()}
+        s.attestations = d["attestations"]
+        for k, v in d["totals"].items():
+            s.totals[int(k)].update(v)
+        s.counts.update(d["counts"])
+        return s
+
+    # ------------------------------------------------------------------------------------------------
+    # Derived views
+    # ------------------------------------------------------------------------------------------------
+
+    def today(self, timestamp: int) -> int:
+        local = timestamp + self.day_offset
+        return local // DAY if local > 0 else 0
+
+    def has_role(self, role: str, account: str) -> bool:
+        return account in self.roles.get(ROLES.get(role, role), ())
+
+    def is_resident(self, account: str) -> bool:
+        return account in self.residents
+
+    def current_account(self, account: str) -> str:
+        """The account holding `account`'s registration now (Membership.currentAccountOf)."""
+        seen = set()
+        while account in self.recovered_to and account not in seen:
+            seen.add(account)
+            account = self.recovered_to[account]
+        return account
