@@ -18,10 +18,10 @@ from ledger_node.audit.replay import Replayer
 from ledger_node.audit.rpc import Rpc, RpcError
 from ledger_node.audit.rules import compare_state
 from ledger_node.audit.signatures import check_intents
-from ledger_node.audit.state import ACTIVE, NONE, PAUSED, RETIRED, State
+from ledger_node.audit.state import PAUSED, RETIRED, State
+from ledger_node.domain import STATUS_NAMES
 
 FORMAT = "citypoints-audit/1"
-STATUS_NAMES = {NONE: "none", ACTIVE: "active", PAUSED: "paused", RETIRED: "retired"}
 
 
 @dataclass
