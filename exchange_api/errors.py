@@ -1,13 +1,24 @@
-"""Typed API errors with stable codes, and the one JSON shape every error answer has (DESIGN.md):
+"""Typed API errors with stable codes, and the one JSON shape every error answer has (docs/DESIGN.md):
 
     {"error": {"code": "insufficient_credits", "message": "...", "requestId": "req_...", "field": "credits"?}}
 
-Contract custom errors (ledger_node.revert) map to API errors through CONTRACT_ERRORS; a code in that table is
-part of the public interface: change it only on purpose.
+Contract custom errors (decoded by ledger_node.revert) map to API errors through CONTRACT_ERRORS, the project's one
+vocabulary of contract errors (ledger_node.contract_errors: status, code, message), which the SDK's codes share; a
+code in that table is part of the public interface: change it only on purpose.
+
+Every exception of exchange_api that is an answer to an HTTP caller derives from ApiError (`idempotency` stores the
+answer of one with a status below 500 for the key's retries). A few are not answers, so they stay outside it, and
+an escaped one is a 500 rather than a stored 4xx: chain.ChainRevert and chain.RpcFailure (what the node said,
+turned into an ApiError by the service that called it, e.g. with from_contract_error), idempotency._KeyTaken and
+indexer.ChainMoved (control flow inside one module), relayer_lease.LeaseHeld (start-up refuses to run),
+webhooks.TargetRefused (turned into InvalidRequest where a merchant gives a URL) and webhooks.SignatureError
+(raised to a merchant's receiver checking our signature, not by the API).
 """
 from __future__ import annotations
 
 from typing import Any
+
+from ledger_node.contract_errors import CONTRACT_ERRORS
 
 
 class ApiError(Exception):
@@ -68,37 +79,8 @@ class NodeUnavailable(Unavailable):
     code = "node_unavailable"
 
 
-# contract error name -> (HTTP status, API code, message)
-CONTRACT_ERRORS: dict[str, tuple[int, str, str]] = {
-    "RedemptionInsufficientCredits": (422, "insufficient_credits", "the resident's points are worth less than the credits asked"),
-    "RedemptionMerchantNotActive": (403, "merchant_not_active", "the merchant is not registered or is suspended"),
-    "RedemptionNotSubmitter": (500, "relayer_not_authorized", "the relayer lacks RELAYER_ROLE"),
-    "RedemptionZeroCredits": (422, "invalid_credits", "credits must be positive"),
-    "RedemptionTooLarge": (422, "invalid_credits", "credits above the supported maximum"),
-    "RedemptionUnknown": (404, "redemption_not_found", "no such redemption on chain"),
-    "RedemptionRefundWindowClosed": (422, "refund_window_closed", "the refund window has closed"),
-    "RedemptionRefundTooLarge": (422, "refund_too_large", "more credits than are left to refund"),
-    "RedemptionPartsMismatch": (409, "redemption_mismatch", "the redemption's parties or parts differ"),
-    "ResidentNonceUsed": (409, "consent_already_used", "this consent's nonce was used before"),
-    "ResidentSignatureExpired": (422, "consent_expired", "the signed deadline has passed"),
-    "ResidentSignatureInvalid": (422, "invalid_signature", "the signature is not the resident's"),
-    "ExchangePairNotAllowed": (422, "pair_not_allowed", "these schemes may not be exchanged"),
-    "ExchangeBelowMinimum": (422, "below_minimum", "the exchange would give less than the signed minimum"),
-    "ExchangeDailyLimitExceeded": (422, "daily_limit_exceeded", "the resident's daily exchange limit would be passed"),
-    "ExchangeZeroPoints": (422, "invalid_points", "points must be positive"),
-    "RatesNoRate": (422, "scheme_has_no_rate", "the scheme has no rate"),
-    "PointsLedgerInsufficientBalance": (422, "insufficient_points", "not enough points"),
-    "PointsLedgerPaused": (503, "ledger_paused", "the ledger is paused"),
-    "PointsLedgerSchemeNotActive": (422, "scheme_not_active", "the scheme is not active"),
-    "PointsLedgerNotResident": (422, "not_a_resident", "the account is not a registered resident"),
-    "MembershipIdentityTaken": (409, "identity_already_registered", "this person already has an account"),
-    "MembershipAlreadyResident": (409, "already_resident", "the account is already a registered resident"),
-    "MembershipAccountHoldsRole": (409, "account_holds_role", "the account holds a role and cannot be a resident"),
-    "MembershipUnauthorized": (500, "onboarding_not_authorized", "the onboarding account lacks its role"),
-}
-
-
 def from_contract_error(name: str | None, args: tuple = ()) -> ApiError:
+    """The answer to contract error `name`; a revert the vocabulary does not name is `transaction_rejected`."""
     if name in CONTRACT_ERRORS:
         status, code, message = CONTRACT_ERRORS[name]
         return ApiError(message, code=code, status=status)

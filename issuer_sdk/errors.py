@@ -18,6 +18,9 @@
 A contract error class is generated from the artifact's `error` entries (`register_abi`), so a new
 custom error in the contract gets its own class without a change here: `errors.by_name("X")`, or
 `errors.X` once the ABI is registered (the ledger client registers it on construction).
+
+A contract error's `code` is the project's one code for it (ledger_node.contract_errors), the code the
+exchange API answers the same error with; an explicit class has the code of the ledger error it stands for.
 """
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+
+from ledger_node.abi_types import abi_type
+from ledger_node.contract_errors import CONTRACT_ERRORS
 
 
 class IssuerError(Exception):
@@ -137,39 +143,39 @@ class TransactionReverted(ContractError):
 
 class NotIssuer(ContractError):
     """The signing account is not an issuer of this scheme."""
-    code = "not_issuer"
+    code = CONTRACT_ERRORS["PointsLedgerNotIssuer"].code
 
 
 class SchemeNotActive(ContractError):
     """The scheme is unknown, paused or retired."""
-    code = "scheme_not_active"
+    code = CONTRACT_ERRORS["PointsLedgerSchemeNotActive"].code
 
 
 class ResidentNotRegistered(ContractError):
-    code = "resident_not_registered"
+    code = CONTRACT_ERRORS["PointsLedgerNotResident"].code
 
 
 class QuotaExceeded(ContractError):
     """The issuer's daily quota for the scheme would be exceeded; nothing of the call was applied."""
-    code = "quota_exceeded"
+    code = CONTRACT_ERRORS["PointsLedgerIssuerDailyQuotaExceeded"].code
 
 
 class CapExceeded(ContractError):
     """A resident's daily cap for the scheme would be exceeded; nothing of the call was applied."""
-    code = "cap_exceeded"
+    code = CONTRACT_ERRORS["PointsLedgerResidentDailyCapExceeded"].code
 
 
 class InvalidBatch(ContractError):
     """The batch is malformed (length mismatch, empty, too long, zero amount)."""
-    code = "invalid_batch"
+    code = CONTRACT_ERRORS["PointsLedgerLengthMismatch"].code
 
 
 class LedgerPaused(ContractError):
-    code = "ledger_paused"
+    code = CONTRACT_ERRORS["PointsLedgerPaused"].code
 
 
 class InsufficientBalance(ContractError):
-    code = "insufficient_balance"
+    code = CONTRACT_ERRORS["PointsLedgerInsufficientBalance"].code
 
 
 # The ledger's errors (contracts/interfaces/IPointsLedger.sol) -> explicit class.
@@ -212,7 +218,7 @@ def register_abi(abi: list[dict]) -> dict[str, type[ContractError]]:
         for item in abi:
             if item.get("type") != "error":
                 continue
-            types = [_abi_type(i) for i in item["inputs"]]
+            types = [abi_type(i) for i in item["inputs"]]
             selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
             cls = _by_name.get(item["name"])
             if cls is None:
@@ -221,7 +227,7 @@ def register_abi(abi: list[dict]) -> dict[str, type[ContractError]]:
                 cls = type(item["name"], (base,), {
                     "error_name": item["name"],
                     "error_inputs": tuple(i.get("name") or f"arg{n}" for n, i in enumerate(item["inputs"])),
-                    "code": base.code,
+                    "code": CONTRACT_ERRORS[item["name"]].code if item["name"] in CONTRACT_ERRORS else base.code,
                     "__doc__": f"Contract error {item['name']}({', '.join(types)}), generated from the ABI.",
                     "__module__": __name__,
                 })
@@ -286,13 +292,6 @@ def _to_bytes(data) -> bytes:
         return bytes.fromhex(text)
     except ValueError:
         return b""
-
-
-def _abi_type(item: dict) -> str:
-    if item["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
-        return f"({inner}){item['type'][5:]}"
-    return item["type"]
 
 
 def _short(value: Any) -> str:

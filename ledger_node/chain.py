@@ -12,10 +12,11 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from ledger_node.compiler import load_artifact
+from ledger_node.errors import LedgerNodeError
 from ledger_node.revert import decode_revert
 
 
-class TransactionFailed(Exception):
+class TransactionFailed(LedgerNodeError):
     """A transaction reverted or could not be sent; `error` is the decoded custom error name if any."""
 
     def __init__(self, message: str, error: str | None = None, args: tuple = (), receipt: Any = None):

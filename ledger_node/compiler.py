@@ -16,6 +16,7 @@ from solcx.wrapper import get_solc_version
 from solcx.exceptions import SolcError
 
 from ledger_node import paths
+from ledger_node.errors import LedgerNodeError
 
 CACHE_FILE = ".source-hash"
 
@@ -32,7 +33,7 @@ class CompileProblem:
         return f"{where}: {self.message}"
 
 
-class CompileError(Exception):
+class CompileError(LedgerNodeError):
     """The compiler refused the sources; `problems` names file, line and message of each."""
 
     def __init__(self, problems: list[CompileProblem]):

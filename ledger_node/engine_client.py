@@ -20,8 +20,10 @@ import os
 import socket
 from pathlib import Path
 
+from ledger_node.errors import LedgerNodeError
 
-class EngineUnavailable(ConnectionError):
+
+class EngineUnavailable(LedgerNodeError, ConnectionError):
     """The engine's socket refused the connection, closed it, or gave no answer in time."""
 
 

@@ -21,12 +21,13 @@ import urllib.request
 from pathlib import Path
 
 from ledger_node.engine_client import SyncEngineClient
+from ledger_node.errors import LedgerNodeError
 
 # What the node says when it cannot seal its engine, and the setting that runs it exposed anyway.
 EXPOSED_SETTING = "CITYPOINTS_ENGINE_EXPOSED=1"
 
 
-class NodeError(Exception):
+class NodeError(LedgerNodeError):
     """The node could not be started, reached or restored; the message says why."""
 
 

@@ -36,13 +36,14 @@ from typing import Iterator
 from eth_utils import keccak
 
 from ledger_node import fast_json
+from ledger_node.errors import LedgerNodeError
 from ledger_node.paths import fsync_dir, write_synced
 
 HEADER = struct.Struct("<II")
 SUFFIX = ".wal"
 
 
-class JournalCorrupt(Exception):
+class JournalCorrupt(LedgerNodeError):
     """The journal is damaged in a way that cannot be repaired without losing acknowledged data."""
 
     def __init__(self, message: str, path: Path | None = None, offset: int | None = None):

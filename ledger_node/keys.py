@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger_node import paths
+from ledger_node.errors import LedgerNodeError
 
 
 def operator_account() -> LocalAccount:
@@ -33,7 +34,7 @@ TOKEN_BYTES = 32
 TOKEN_MIN_BYTES = 24
 
 
-class TokenError(Exception):
+class TokenError(LedgerNodeError):
     """The operator token file cannot be used; the message says how to make a new one."""
 
 

@@ -23,8 +23,10 @@ import asyncio
 import contextlib
 import time
 
+from ledger_node.errors import LedgerNodeError
 
-class GateFailed(Exception):
+
+class GateFailed(LedgerNodeError):
     """A block failed half-way; nothing the engine says can be shown any more."""
 
 
@@ -136,7 +138,7 @@ SECONDS_PER_GAS = 24e-9  # the slowest EVM work measured per gas (anvil 1.7.1 ha
 LONG_CREDIT_S = 2.0      # the most engine time long reads may save up while there were none
 
 
-class ReadLimited(Exception):
+class ReadLimited(LedgerNodeError):
     """A read refused by a limit: answered with LIMIT_EXCEEDED and this message."""
 
 

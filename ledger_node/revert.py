@@ -1,4 +1,7 @@
-"""Decode revert data into the custom error of any CityPoints contract (or OpenZeppelin's, or Error(string))."""
+"""Decode revert data into the custom error of any CityPoints contract (or OpenZeppelin's, or Error(string)).
+
+What an error means to a caller (its stable code, message and HTTP status) is in ledger_node.contract_errors.
+"""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -6,6 +9,7 @@ from functools import lru_cache
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from ledger_node.abi_types import abi_type
 from ledger_node.compiler import load_all
 
 
@@ -18,7 +22,7 @@ def error_table() -> dict[bytes, tuple[str, list[str]]]:
     for artifact in load_all().values():
         for item in artifact["abi"]:
             if item["type"] == "error":
-                types = [_abi_type(i) for i in item["inputs"]]
+                types = [abi_type(i) for i in item["inputs"]]
                 sig = f"{item['name']}({','.join(types)})"
                 table[function_signature_to_4byte_selector(sig)] = (item["name"], types)
     return table
@@ -37,10 +41,3 @@ def decode_revert(data: str | bytes | None) -> tuple[str, tuple] | None:
     except Exception:  # malformed data under a known selector: name it anyway
         return name, ()
     return name, tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values))
-
-
-def _abi_type(item: dict) -> str:
-    if item["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
-        return f"({inner}){item['type'][5:]}"
-    return item["type"]

@@ -42,6 +42,7 @@ from ledger_node.backup import BackupError, backup_running
 from ledger_node.config import NodeConfig
 from ledger_node.engine import Engine
 from ledger_node.engine_client import EngineClient, EngineUnavailable
+from ledger_node.errors import LedgerNodeError
 from ledger_node.journal import Journal, transaction_hash
 from ledger_node.read_gate import (LIMIT_EXCEEDED, GateFailed, ReadGate, ReadLimited, ReadLimiter, pinned,
                                    shows_only_journaled)
@@ -627,7 +628,7 @@ class Gateway:
         return answer["result"]
 
 
-class GatewayError(Exception):
+class GatewayError(LedgerNodeError):
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.code = code

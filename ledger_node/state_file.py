@@ -16,12 +16,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger_node.errors import LedgerNodeError
 from ledger_node.paths import replace_atomically
 
 MAGIC = "citypoints-state v1"
 
 
-class CorruptState(Exception):
+class CorruptState(LedgerNodeError):
     pass
 
 

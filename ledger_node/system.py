@@ -14,6 +14,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from ledger_node import chain
+from ledger_node.errors import LedgerNodeError
 
 PROPOSAL_LIFETIME = 30 * 24 * 3600  # seconds a proposal stays open
 RECOVERY_NOTICE = 3 * 24 * 3600  # seconds the old key has to object to an account recovery
@@ -25,7 +26,7 @@ EMERGENCY_FUNCTIONS = ("pauseScheme", "pauseAll")
 Call = tuple[str, bytes]  # (target address, calldata)
 
 
-class GovernanceError(Exception):
+class GovernanceError(LedgerNodeError):
     """A proposal could not be carried through (not enough member keys, or notice delay pending)."""
 
 

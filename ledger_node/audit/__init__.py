@@ -10,6 +10,8 @@ the rules checked as they arrive in `replay_governance`, `replay_issuance`, `rep
 """
 from __future__ import annotations
 
+from ledger_node.errors import LedgerNodeError
 
-class AuditError(Exception):
+
+class AuditError(LedgerNodeError):
     """The audit could not be carried out (node unreachable, report unreadable); not a finding about the chain."""

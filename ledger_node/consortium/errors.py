@@ -1,8 +1,10 @@
 """Errors of the consortium tooling: a stable code and a plain message, as every CityPoints part."""
 from __future__ import annotations
 
+from ledger_node.errors import LedgerNodeError
 
-class ConsortiumError(Exception):
+
+class ConsortiumError(LedgerNodeError):
     """Bad input or a refused operation. `code` is stable (tests and scripts match on it)."""
 
     def __init__(self, code: str, message: str):

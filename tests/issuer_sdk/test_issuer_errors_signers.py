@@ -12,6 +12,7 @@ from issuer_sdk.encoding import UnsignedTx
 from issuer_sdk.ledger import LedgerCodec, load_abi
 from issuer_sdk.signer import LocalSigner, Signer, sign_tx
 from isdk_helpers import SCHEME
+from ledger_node.contract_errors import CONTRACT_ERRORS
 
 
 def test_everyLedgerErrorHasAGeneratedClass():
@@ -21,8 +22,12 @@ def test_everyLedgerErrorHasAGeneratedClass():
         cls = errors.by_name(item["name"])
         assert issubclass(cls, errors.ContractError) and issubclass(cls, IssuerError)
         assert getattr(errors, item["name"]) is cls
+        assert cls.code == CONTRACT_ERRORS[item["name"]].code  # the code the API answers with (one vocabulary)
     assert issubclass(errors.by_name("PointsLedgerIssuerDailyQuotaExceeded"), QuotaExceeded)
     assert issubclass(errors.by_name("PointsLedgerNotIssuer"), errors.NotIssuer)
+    assert errors.by_name("PointsLedgerNotResident").code == errors.ResidentNotRegistered.code == "not_a_resident"
+    assert errors.by_name("PointsLedgerInsufficientBalance").code == errors.InsufficientBalance.code == \
+        "insufficient_points"
 
 
 def test_aNewContractErrorGetsItsClassAutomatically():
