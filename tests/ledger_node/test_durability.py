@@ -211,6 +211,32 @@ def _block_hashes(url: str, numbers) -> dict[int, str | None]:
     return {a["id"]: (a.get("result") or {}).get("hash") for a in answers}
 
 
+def check_after_restart(node: SupervisedNode, contracts: dict, load: Load, seen: dict[int, str],
+                        all_sdk: dict[bytes, tuple[str, int]], round_no: int, mined_too=()) -> tuple:
+    """What holds after every restart: the SDK's issuance across it completed (its confirmations join `all_sdk`);
+    every block any client was shown, in any round, is there with the same hash; every acknowledged issuance, and
+    every one the SDK ever confirmed, is on chain exactly once. A client of the restarted node and its ledger and
+    redemption contracts."""
+    load.sdk_thread.join(180)
+    assert not load.sdk_thread.is_alive() and not load.sdk_errors, \
+        f"round {round_no}: the SDK's issuance across the restart did not complete: {load.sdk_errors}"
+    all_sdk.update(load.sdk_confirmed)
+    w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+    ledger, redemption = (w3.eth.contract(address=c.address, abi=c.abi)
+                          for c in (contracts["PointsLedger"], contracts["Redemption"]))
+    now = _block_hashes(node.url, seen)
+    changed = {n: (h, now[n]) for n, h in seen.items() if now[n] != h}
+    assert not changed, f"round {round_no}: blocks shown to clients changed after restart (was, now): {changed}"
+    _wait_mined(w3, [*load.acked, *mined_too])
+    counts = _issued_refs(w3, ledger)
+    assert all(c == 1 for c in counts.values()), "a ref was issued more than once"
+    missing = [h for h, refs in load.acked.items() if any(counts.get(ref) != 1 for ref in refs)]
+    assert not missing, f"round {round_no}: acknowledged issuances missing after restart: {missing[:3]}"
+    missing = [h for ref, (h, _) in all_sdk.items() if counts.get(ref) != 1]
+    assert not missing, f"round {round_no}: SDK-confirmed issuances missing after restart: {missing[:3]}"
+    return w3, ledger, redemption
+
+
 def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0, block_period: float = BLOCK_PERIOD) -> dict:
     node = SupervisedNode(tmp_path, engine=engine, block_period=block_period)
     node.start()
@@ -253,24 +279,7 @@ def _kill_rounds(tmp_path, engine: str, rounds: int, snapshot_every: int = 0, bl
             all_consents.update(load.acked_consents)
             seen.update(load.blocks_seen)
             node.start()
-            load.sdk_thread.join(180)
-            assert not load.sdk_thread.is_alive() and not load.sdk_errors, \
-                f"round {r}: the SDK's issuance across the restart did not complete: {load.sdk_errors}"
-            all_sdk.update(load.sdk_confirmed)
-            w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
-            ledger, redemption = (w3.eth.contract(address=c.address, abi=c.abi)
-                                  for c in (contracts["PointsLedger"], contracts["Redemption"]))
-            # every block any client was shown, in any round, is there with the same hash
-            now = _block_hashes(node.url, seen)
-            changed = {n: (h, now[n]) for n, h in seen.items() if now[n] != h}
-            assert not changed, f"round {r}: blocks shown to clients changed after restart (was, now): {changed}"
-            _wait_mined(w3, [*load.acked, *load.acked_consents])
-            counts = _issued_refs(w3, ledger)
-            assert all(c == 1 for c in counts.values()), "a ref was issued more than once"
-            missing = [h for h, refs in load.acked.items() if any(counts.get(ref) != 1 for ref in refs)]
-            assert not missing, f"round {r}: acknowledged issuances missing after restart: {missing[:3]}"
-            missing = [h for ref, (h, _) in all_sdk.items() if counts.get(ref) != 1]
-            assert not missing, f"round {r}: SDK-confirmed issuances missing after restart: {missing[:3]}"
+            w3, _, redemption = check_after_restart(node, contracts, load, seen, all_sdk, r, load.acked_consents)
             for ref, (h, number) in load.sdk_confirmed.items():
                 assert w3.eth.get_transaction_receipt(h)["blockNumber"] == number, f"round {r}: {h} moved blocks"
             redeemed = _redeemed_consents(w3, redemption)

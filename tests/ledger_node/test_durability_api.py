@@ -44,8 +44,8 @@ from ledger_node import chain, paths
 from ledger_node.harness import SupervisedNode, deploy_city, sign_issue_batch
 from ledger_node.system import call, propose_and_execute
 from scripts.bench_api import _consent, start_api, stop_api
-from test_durability import (BLOCK_PERIOD, CREDITS, SENDERS, START_POINTS, Load, _block_hashes, _issued_refs,
-                             _redeemed_consents, _wait_mined)
+from test_durability import (BLOCK_PERIOD, CREDITS, SENDERS, START_POINTS, Load, _block_hashes, _redeemed_consents,
+                             check_after_restart)
 
 ROUNDS = int(os.environ.get("CITYPOINTS_KILL_ROUNDS", "2"))
 DEMO_ROUNDS = int(os.environ.get("CITYPOINTS_DEMO_KILL_ROUNDS", "1"))
@@ -296,27 +296,10 @@ def test_kill9_underApiLoad_everyAcknowledgedRedemptionSettlesAsOnChain(tmp_path
             load.api_stop.set()
             for t in load.api_threads:
                 t.join(60)
-            load.sdk_thread.join(180)
-            assert not load.sdk_thread.is_alive() and not load.sdk_errors, \
-                f"round {r}: the SDK's issuance across the restart did not complete: {load.sdk_errors}"
-            all_sdk.update(load.sdk_confirmed)
             all_acked.update(load.api_acked)
             unavailable += load.api_unavailable
             assert not load.api_refused, f"round {r}: the API refused consents that were valid: {load.api_refused}"
-            w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
-            ledger, redemption = (w3.eth.contract(address=c.address, abi=c.abi)
-                                  for c in (contracts["PointsLedger"], contracts["Redemption"]))
-            # every block any client was shown, in any round, is there with the same hash
-            now = _block_hashes(node.url, seen)
-            changed = {n: (h, now[n]) for n, h in seen.items() if now[n] != h}
-            assert not changed, f"round {r}: blocks shown to clients changed after restart (was, now): {changed}"
-            _wait_mined(w3, load.acked)
-            counts = _issued_refs(w3, ledger)
-            assert all(c == 1 for c in counts.values()), "a ref was issued more than once"
-            missing = [h for h, refs in load.acked.items() if any(counts.get(ref) != 1 for ref in refs)]
-            assert not missing, f"round {r}: acknowledged issuances missing after restart: {missing[:3]}"
-            missing = [h for ref, (h, _) in all_sdk.items() if counts.get(ref) != 1]
-            assert not missing, f"round {r}: SDK-confirmed issuances missing after restart: {missing[:3]}"
+            w3, _, redemption = check_after_restart(node, contracts, load, seen, all_sdk, r)
             issued += len(load.acked)
             # what the API acknowledged, once its relayer has reconciled with the restarted node
             final = _settled_redemptions(api_url, api_keys, all_acked, SETTLE_TIMEOUT_S)
