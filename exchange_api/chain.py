@@ -89,7 +89,7 @@ class ChainClient:
         self.chain_id = int(deployment["chainId"])
         self.start_block = int(deployment.get("startBlock", 0))
         self.addresses = {k: checksum(v) for k, v in deployment["contracts"].items()}
-        self._contracts: dict[str, bool] = {}
+        self._contracts: set[str] = set()  # addresses known to hold code
         self._coalesced: list[tuple[str, list, asyncio.Future]] = []
         self._in_flight: set[asyncio.Task] = set()
         self.rpc = AsyncRpcTransport(rpc_url, timeout=timeout,
@@ -142,10 +142,14 @@ class ChainClient:
         return unhex(await self.request("eth_call", [tx, block]))
 
     async def has_code(self, address: str) -> bool:
-        """Whether `address` is a contract (cached: code does not go away on this chain)."""
+        """Whether `address` is a contract. Only "yes" is remembered (code does not go away on this chain): an
+        address without code may be a counterfactual wallet deployed later, so it is asked again each time (it is
+        asked only when a signature is not its key's)."""
         if address not in self._contracts:
-            self._contracts[address] = await self.request("eth_getCode", [address, "latest"]) not in (None, "0x")
-        return self._contracts[address]
+            if await self.request("eth_getCode", [address, "latest"]) in (None, "0x"):
+                return False
+            self._contracts.add(address)
+        return True
 
     async def block_number(self) -> int:
         return int(await self.request("eth_blockNumber"), 16)

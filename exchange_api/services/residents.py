@@ -126,12 +126,10 @@ async def login(rt, resident: str, body) -> tuple[int, dict]:
 
 async def _signature_refusal(rt, resident: str, login_digest: bytes, signature: bytes) -> str | None:
     """Why the contracts' SignatureChecker would refuse `signature` of `login_digest` by `resident`, or None: the
-    wallet's own answer when the address has code, else ECDSA by its key. `has_code` remembers "no code" too, so
-    an ECDSA refusal looks at the chain again: a counterfactual wallet deployed since is asked, not refused."""
-    if await rt.chain.has_code(resident):
-        return await _wallet_refusal(rt, resident, login_digest, signature)
+    checker's order: ECDSA by the resident's key, else, when the address has code (a counterfactual wallet
+    deployed since too), the wallet's own answer."""
     refusal = _ecdsa_refusal(resident, login_digest, signature)
-    if refusal is not None and await rt.chain.request("eth_getCode", [resident, "latest"]) not in (None, "0x"):
+    if refusal is not None and await rt.chain.has_code(resident):
         return await _wallet_refusal(rt, resident, login_digest, signature)
     return refusal
 

@@ -9,8 +9,11 @@ import os
 import time
 from types import SimpleNamespace
 
+import rlp
 from eth_account import Account
+from eth_utils import keccak
 from sqlalchemy import select
+from web3 import Web3
 
 from exchange_api import crypto
 from exchange_api.services.residents import login_document
@@ -102,6 +105,21 @@ def test_login_contractWallet_signsInWithItsOwnersKey_andReadsItsRequests(api, w
 
     mine = api.get(f"/v1/residents/{wallet.address}/redemption_requests", headers=auth(session["token"]))
     assert mine.status_code == 200 and [x["id"] for x in mine.json()["data"]] == [req["id"]]
+
+
+def test_login_counterfactualWallet_refusedBeforeItsDeployment_acceptedAfter(api, w3, api_city, live):
+    """A resident's wallet address may be known before its contract is deployed: refused while it has no code,
+    the same signature signs in once the wallet is there (the API does not remember "no code")."""
+    owner = Account.create()
+    nonce = w3.eth.get_transaction_count(api_city.operator.address)
+    address = Web3.to_checksum_address(keccak(rlp.encode([bytes.fromhex(api_city.operator.address[2:]), nonce]))[12:])
+    wallet, path = SimpleNamespace(address=address), f"/v1/residents/{address}/login"
+    login = signed_login(live, wallet, signer=owner)
+    before = api.post(path, json=login)
+    assert before.status_code == 422 and before.json()["error"]["code"] == "invalid_signature"
+    assert chain.deploy_contract(w3, api_city.operator, "ContractWalletMock", owner.address) == address
+    after = api.post(path, json=login)
+    assert after.status_code == 201, after.text
 
 
 def test_login_contractWithoutIsValidSignature_isRefused(api, w3, api_city, live):
