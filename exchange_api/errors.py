@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger_node.contract_errors import CONTRACT_ERRORS
+from ledger_node.contract_errors import CONTRACT_ERRORS, UNNAMED
 
 
 class ApiError(Exception):
@@ -80,9 +80,9 @@ class NodeUnavailable(Unavailable):
 
 
 def from_contract_error(name: str | None, args: tuple = ()) -> ApiError:
-    """The answer to contract error `name`; a revert the vocabulary does not name is `transaction_rejected`."""
+    """The answer to contract error `name`; a revert the vocabulary does not name is UNNAMED's."""
     if name in CONTRACT_ERRORS:
         status, code, message = CONTRACT_ERRORS[name]
         return ApiError(message, code=code, status=status)
-    return ApiError(f"the ledger refused the transaction ({name or 'reverted without reason'})",
-                    code="transaction_rejected", status=422)
+    return ApiError(f"{UNNAMED.message} ({name or 'reverted without reason'})", code=UNNAMED.code,
+                    status=UNNAMED.status)

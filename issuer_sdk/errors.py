@@ -32,7 +32,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from ledger_node.abi_types import abi_type
-from ledger_node.contract_errors import CONTRACT_ERRORS
+from ledger_node.contract_errors import CONTRACT_ERRORS, UNNAMED
 
 
 class IssuerError(Exception):
@@ -135,7 +135,7 @@ class ContractError(IssuerError):
 
 
 class TransactionReverted(ContractError):
-    code = "reverted"
+    code = UNNAMED.code
     error_name = "TransactionReverted"
 
 

@@ -142,3 +142,6 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "ERC1155InvalidSender": (422, "invalid_address", "the sender address is not valid"),
     "ERC1155MissingApprovalForAll": (500, "not_approved", "the sending account is not approved for the owner's tokens"),
 }.items()}
+
+# a revert the table does not name (no reason, Error(string), Panic, an error of a newer contract): one code too
+UNNAMED = ContractErrorEntry(422, "transaction_rejected", "the ledger refused the transaction")

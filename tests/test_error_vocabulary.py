@@ -17,6 +17,7 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 from exchange_api.errors import ApiError, from_contract_error
+from exchange_api.services.confirmations import failure_code
 from issuer_sdk import errors as sdk_errors
 from ledger_node.abi_types import abi_type
 from ledger_node.contract_errors import CONTRACT_ERRORS
@@ -87,10 +88,12 @@ def test_theSdksExplicitClasses_haveTheCodesOfTheirLedgerErrors():
         assert explicit.code == CONTRACT_ERRORS[error].code, explicit
 
 
-def test_aRevertTheVocabularyDoesNotName_isTransactionRejected():
+def test_aRevertTheVocabularyDoesNotName_isTransactionRejected_inTheApiTheRelayerAndTheSdk():
     api = from_contract_error(None)
     assert (api.status, api.code) == (422, "transaction_rejected")
     assert from_contract_error("Error").code == "transaction_rejected"
+    assert failure_code(None) == failure_code(("Panic", (17,))) == "transaction_rejected"
+    assert sdk_errors.from_revert_data("0x").code == "transaction_rejected"
 
 
 @pytest.mark.parametrize("package, root", [("ledger_node", LedgerNodeError), ("issuer_sdk", sdk_errors.IssuerError),

@@ -11,15 +11,15 @@ from sqlalchemy.orm import Session
 
 from exchange_api import metrics
 from exchange_api.chain import checksum
-from exchange_api.errors import CONTRACT_ERRORS
 from exchange_api.relayer import Settled
 from exchange_api.store.models import (ExchangeSubmission, Redemption, Refund, RelayedTransaction, ResidentRecord,
                                        utcnow)
+from ledger_node.contract_errors import CONTRACT_ERRORS, UNNAMED
 
 
 def failure_code(error: tuple | None) -> str:
     name = error[0] if error else None
-    return CONTRACT_ERRORS[name][1] if name in CONTRACT_ERRORS else "transaction_reverted"
+    return (CONTRACT_ERRORS.get(name) or UNNAMED).code
 
 
 OUTCOME_EVENTS = ("Redeemed", "Refunded", "Exchanged")
