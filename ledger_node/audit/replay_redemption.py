@@ -13,8 +13,8 @@ from eth_utils import keccak
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import MISMATCH, VIOLATION
 from ledger_node.audit.replay_tx import Tx
-from ledger_node.audit.state import ACTIVE, RETIRED, State
-from ledger_node.domain import RATE_SCALE, ROLES
+from ledger_node.audit.state import State
+from ledger_node.domain import ROLES, SPENDABLE, credits_of, points_bought, points_to_pay
 
 
 class RedemptionHandlers:
@@ -55,10 +55,10 @@ class RedemptionHandlers:
         if not rf or not rt:
             self.problem(VIOLATION, "no-rate", f"exchange {frm} -> {to} without a rate in force", ev)
         else:
-            credits = points * rf // RATE_SCALE
+            credits = credits_of(points, rf)
             self._expect(ev, "exchange-credits", f"credits at the rate in force ({rf})", a["credits"], credits)
             self._expect(ev, "exchange-received", f"points received at the rate in force ({rt})", a["received"],
-                         credits * RATE_SCALE // rt)
+                         points_bought(credits, rt))
         if a["received"] == 0:
             self.problem(VIOLATION, "exchange-nothing", "exchange gave nothing", ev)
         day = st.today(ev.timestamp)
@@ -138,19 +138,19 @@ class RedemptionHandlers:
         parts, remaining, value = [], credits, 0
         for scheme in order:
             info = st.schemes.get(scheme)
-            if info is None or info["status"] not in (ACTIVE, RETIRED):
+            if info is None or info["status"] not in SPENDABLE:
                 continue
             rate, bal = st.rates.get(scheme, 0), balances.get(scheme, 0)
             if rate:
-                value += bal * rate // RATE_SCALE
+                value += credits_of(bal, rate)
             if remaining == 0 or rate == 0 or bal == 0:
                 continue
-            need = (remaining * RATE_SCALE + rate - 1) // rate
+            need = points_to_pay(remaining, rate)
             if bal >= need:
                 parts.append((scheme, need, remaining))
                 remaining = 0
             else:
-                v = bal * rate // RATE_SCALE
+                v = credits_of(bal, rate)
                 if v == 0:
                     continue
                 parts.append((scheme, bal, v))
