@@ -30,6 +30,14 @@ def role_id(name: str) -> str:
 ROLES: dict[str, str] = {name: role_id(name) for name in ROLE_NAMES}
 
 
+# --- a resident's signed intents (contracts/residents/ResidentIntents.sol) -----------------------------------------
+
+def redemption_id(resident: str, nonce: bytes) -> str:
+    """keccak256(abi.encode(resident, nonce)) as 0x-hex: a redemption's id in Redemption, the `ref` of an exchange's
+    burn and mint in Exchange (the two words written out)."""
+    return "0x" + keccak(bytes(12) + bytes.fromhex(resident[2:]) + bytes(nonce)).hex()
+
+
 # --- scheme status (IPointsLedger.SchemeStatus) -------------------------------------------------------------------
 
 class SchemeStatus(IntEnum):

@@ -9,11 +9,11 @@ import hmac
 import itertools
 import time
 
-from eth_abi import encode as abi_encode
 from eth_account import Account
 from web3 import Web3
 
 from ledger_node import chain
+from ledger_node.domain import redemption_id
 from ledger_node.system import call, propose_and_execute
 from ledger_node.typed_data import sign, typed_data
 
@@ -148,14 +148,14 @@ class DemoCity:
             exchanges.append(exchange.functions.exchange(*msg.values(), sig))
         chain.transact_many(w3, self.relayer, exchanges)
 
-    def _redemptions(self) -> list[bytes]:
+    def _redemptions(self) -> list[str]:
         """The demo's 200 redemptions, made where not made yet; their ids."""
         w3, redemption = self.w3, self.c["Redemption"]
         chain_id, deadline = w3.eth.chain_id, int(time.time()) + 86_400
         ids, todo = [], []
         for k, resident in enumerate(self.residents[:200]):
             nonce = Web3.keccak(text=f"demo-redemption-{k}")
-            ids.append(Web3.keccak(abi_encode(["address", "bytes32"], [resident.address, nonce])))
+            ids.append(redemption_id(resident.address, nonce))
             if redemption.functions.nonceUsed(resident.address, nonce).call():
                 continue
             merchant = self.merchants[k % len(self.merchants)]
@@ -166,7 +166,7 @@ class DemoCity:
         chain.transact_many(w3, self.relayer, todo)
         return ids
 
-    def _refunds(self, ids: list[bytes]) -> None:
+    def _refunds(self, ids: list[str]) -> None:
         """Half of one redemption at each of ten merchants refunded (every 20th was one merchant's all)."""
         redemption, refunds = self.c["Redemption"], []
         for rid in ids[::21]:

@@ -23,11 +23,6 @@ def now() -> int:
     return int(time.time())
 
 
-def redemption_id(resident: str, nonce: bytes) -> str:
-    """keccak256(abi.encode(resident, nonce)), as Redemption computes it (two words, written out)."""
-    return "0x" + keccak(bytes(12) + bytes.fromhex(resident[2:]) + bytes(nonce)).hex()
-
-
 def order_ref(text: str) -> tuple[str, str | None]:
     """(bytes32 hex, label): a 0x-bytes32 as it is, any other text hashed (keccak256 of its UTF-8)."""
     if text.startswith("0x") and len(text) == 66:

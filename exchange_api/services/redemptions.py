@@ -18,10 +18,11 @@ from exchange_api.chain import REDEEM, ChainRevert, checksum, unhex
 from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NotFound
 from exchange_api.schemas import decimal
 from exchange_api.services.common import (check_signature, cursor_seq, iso, new_id, now, order_ref, page,
-                                          recorded, redemption_id)
+                                          recorded)
 from exchange_api.services import residents
 from exchange_api.store.models import IdxEvent, IdxRedemption, Redemption, RedemptionRequest
 from ledger_node import domain
+from ledger_node.domain import redemption_id
 from ledger_node.typed_data import typed_data
 
 

@@ -7,14 +7,11 @@ leave an intent whose signer signatures.py checks against the calldata.
 """
 from __future__ import annotations
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
-
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import MISMATCH, VIOLATION
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.audit.state import State
-from ledger_node.domain import ROLES, SPENDABLE, credits_of, points_bought, points_to_pay
+from ledger_node.domain import ROLES, SPENDABLE, credits_of, points_bought, points_to_pay, redemption_id
 
 
 class RedemptionHandlers:
@@ -70,7 +67,7 @@ class RedemptionHandlers:
         if used > st.daily_limit:
             self.problem(VIOLATION, "exchange-limit-exceeded", f"{resident} exchanged {used} credit cents today, over "
                                                                f"the limit {st.daily_limit}", ev)
-        ref = "0x" + keccak(abi_encode(["address", "bytes32"], [resident, bytes.fromhex(a["nonce"][2:])])).hex()
+        ref = redemption_id(resident, bytes.fromhex(a["nonce"][2:]))
         exchange = self.contracts.get("Exchange")
         self._consume(ev, tx.burns, (frm, resident, points, ref, exchange), "exchange-burn")
         self._consume(ev, tx.mints, (to, resident, a["received"], ref, exchange), "exchange-mint")
@@ -97,7 +94,7 @@ class RedemptionHandlers:
         rid, resident, merchant, credits = a["redemptionId"], a["resident"], a["merchant"], a["credits"]
         parts = [tuple(p) for p in a["parts"]]
         self._spend_nonce(ev, tx, resident, a["nonce"])
-        expected_id = "0x" + keccak(abi_encode(["address", "bytes32"], [resident, bytes.fromhex(a["nonce"][2:])])).hex()
+        expected_id = redemption_id(resident, bytes.fromhex(a["nonce"][2:]))
         self._expect(ev, "redemption-id", "redemption id", rid, expected_id)
         if merchant not in st.merchants or st.merchants[merchant]:
             self.problem(VIOLATION, "merchant-not-active", f"{merchant} is not an active merchant", ev)
