@@ -249,6 +249,16 @@ def api(live, w3, api_city, openapi_checker):
         client.live = live
         wait_indexed(client, w3)
         yield client
+    # before the chain is reverted: what the test sent is mined and settled, so no record of it is left `sent` for
+    # a transaction the revert takes away (a later test's reconcile() would send it again)
+    until_relayer_idle(live.rt)
+
+
+def until_relayer_idle(rt, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while rt.relayer.in_flight:
+        assert time.monotonic() < deadline, "the relayer still waits for its transactions"
+        time.sleep(0.05)
 
 
 def wait_indexed(client, w3, timeout: float = 20.0) -> None:

@@ -14,7 +14,7 @@ from exchange_api.relayer import Relayer
 from exchange_api.services import redemptions
 from exchange_api.store.models import IdxBalance, IdxCursor, IdxEvent, Redemption, RelayedTransaction
 
-from .conftest import auth, wait_indexed
+from .conftest import auth, until_relayer_idle, wait_indexed
 
 
 def _count(store, model):
@@ -151,14 +151,7 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
     assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1
     dup = api.post("/v1/redemptions", json=consent, headers=auth(keys["merchant"]))
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "consent_already_used"
-    _until_relayer_idle(rt)  # the nonce the refused copy took is filled by a transaction of its own
-
-
-def _until_relayer_idle(rt, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while rt.relayer.in_flight:
-        assert time.monotonic() < deadline, "the relayer still waits for its transactions"
-        time.sleep(0.05)
+    until_relayer_idle(rt)  # the nonce the refused copy took is filled by a transaction of its own
 
 
 def test_relayer_crashAfterSend_reconcileFindsTheReceipt(api, w3, api_city, keys, live):
