@@ -1,5 +1,5 @@
-"""The API's view of the chain: the deployment, an asynchronous JSON-RPC client (issuer_sdk's keep-alive
-transport and its one retry policy), call encoding with eth_abi, and the deployment's events (ledger_node.event_codec).
+"""The API's view of the chain: the deployment, an asynchronous JSON-RPC client (the project's one transport,
+ledger_node.jsonrpc, with its retry policy), call encoding with eth_abi, and the deployment's events (ledger_node.event_codec).
 
 A node that cannot be reached raises NodeUnavailable (HTTP 503); a call the contracts refuse raises
 ChainRevert with the decoded custom error (ledger_node.revert).
@@ -14,10 +14,8 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 
 from exchange_api.errors import NodeUnavailable
-from issuer_sdk import errors as sdk_errors
-from issuer_sdk.async_client import AsyncRpcTransport
-from issuer_sdk.rpc import RetryPolicy
 from ledger_node.compiler import load_artifact
+from ledger_node.jsonrpc import AsyncHttpTransport, BatchRefused, RetryPolicy, TransportFailure, error_fields, revert_data
 from ledger_node.revert import decode_revert
 from ledger_node.abi_types import split_types
 from ledger_node.event_codec import EventCodec
@@ -92,8 +90,8 @@ class ChainClient:
         self._contracts: set[str] = set()  # addresses known to hold code
         self._coalesced: list[tuple[str, list, asyncio.Future]] = []
         self._in_flight: set[asyncio.Task] = set()
-        self.rpc = AsyncRpcTransport(rpc_url, timeout=timeout,
-                                     retry=RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=0.5))
+        self.rpc = AsyncHttpTransport(rpc_url, timeout=timeout,
+                                      retry=RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=0.5))
 
     async def aclose(self) -> None:
         await self.rpc.aclose()
@@ -130,10 +128,10 @@ class ChainClient:
     async def batch(self, calls: list[tuple[str, list]]) -> list[dict]:
         try:
             return await self.rpc.batch(calls)
-        except sdk_errors.TransportError as exc:
+        except TransportFailure as exc:
             raise NodeUnavailable("the ledger node is unavailable; retry shortly") from exc
-        except sdk_errors.RpcError as exc:
-            raise NodeUnavailable(f"the ledger node refused the request: {exc.message}") from exc
+        except BatchRefused as exc:
+            raise NodeUnavailable(f"the ledger node refused the request: {exc}") from exc
 
     async def call(self, to: str, data: bytes, *, sender: str | None = None, block: str = "latest") -> bytes:
         tx = {"to": to, "data": hex0x(data)}
@@ -156,21 +154,17 @@ class ChainClient:
 
 
 def _unwrap(answer: dict):
-    err = answer.get("error")
-    if not err:
+    if not answer.get("error"):
         return answer.get("result")
-    data = err.get("data") if isinstance(err, dict) else None
-    if isinstance(data, dict):
-        data = data.get("data")
-    message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+    message, code, data = error_fields(answer["error"])
+    if revert_data(data):
         decoded = decode_revert(data)
         raise ChainRevert(*(decoded or (None, ())))
     if "revert" in message.lower():
         raise ChainRevert(None, ())
-    if isinstance(err, dict) and err.get("code") == NODE_LIMIT_EXCEEDED:
+    if code == NODE_LIMIT_EXCEEDED:
         raise NodeUnavailable(f"the ledger node is busy; retry shortly ({message})")
-    raise RpcFailure(message, err.get("code") if isinstance(err, dict) else None)
+    raise RpcFailure(message, code)
 
 
 # -------------------------------------------------------------------------------------------------------

@@ -11,13 +11,9 @@ the next batch is prepared while earlier ones are in flight. Nonces are handed o
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections import deque
 from typing import AsyncIterator, Iterable
-
-import aiohttp
-import orjson
 
 from issuer_sdk import errors
 from issuer_sdk.client import (LOG_LOOKS, LogScan, _batch_attempted, _ClientCore, _InFlight, _Prepared,
@@ -25,73 +21,8 @@ from issuer_sdk.client import (LOG_LOOKS, LogScan, _batch_attempted, _ClientCore
 from issuer_sdk.encoding import UnsignedTx, tx_hash
 from issuer_sdk.ledger import Allowance, BatchResult, IssueManySummary, IssueResult, RefStatus, RevokeResult
 from issuer_sdk.nonces import AsyncNonceManager
-from issuer_sdk.rpc import RetryPolicy, unwrap
+from issuer_sdk.rpc import AsyncRpcTransport, unwrap
 from issuer_sdk.signer import sign_tx
-
-
-class AsyncRpcTransport:
-    """JSON-RPC over aiohttp: one pool of keep-alive connections that concurrent requests share (httpx cost more
-    CPU than the requests themselves once dozens were in flight). The session is made on first use, in the
-    loop that uses it."""
-
-    def __init__(self, url: str, *, timeout: float, retry: RetryPolicy, connections: int = 64):
-        self.url = url
-        self.retry = retry
-        self.timeout = timeout
-        self.connections = connections
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ids = itertools.count(1)
-
-    async def call(self, method: str, params: list | None = None, *, attempted: dict | None = None):
-        answer = await self._post([method], {"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                                             "params": params or []}, attempted)
-        return unwrap(answer, method, attempted)
-
-    async def batch(self, calls: list[tuple[str, list]], *, attempted: dict | None = None) -> list[dict]:
-        first = next(self._ids)
-        for _ in range(len(calls) - 1):
-            next(self._ids)
-        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        answers = await self._post([m for m, _ in calls], body, attempted)
-        if isinstance(answers, dict):
-            raise errors.RpcError(f"batch refused: {answers.get('error')}", attempted=attempted)
-        by_id = {a.get("id"): a for a in answers}
-        return [by_id.get(first + i, {"error": {"code": -32603, "message": "no answer"}}) for i in range(len(calls))]
-
-    def _client(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._loop = loop
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return self._session
-
-    async def _post(self, methods: list[str], body, attempted):
-        retryable = all(m in self.retry.idempotent_methods for m in methods)
-        pauses = self.retry.pauses() if retryable else iter(())
-        content = orjson.dumps(body)
-        while True:
-            try:
-                async with self._client().post(self.url, data=content,
-                                               headers={"Content-Type": "application/json"}) as resp:
-                    raw = await resp.read()
-                    if resp.status != 200:
-                        raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
-                                                          message=raw[:200].decode(errors="replace"))
-                    return orjson.loads(raw)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                pause = next(pauses, None)
-                if pause is None:
-                    raise errors.TransportError(
-                        f"{'/'.join(sorted(set(methods)))} to {self.url} failed: {type(exc).__name__}: {exc}",
-                        attempted=attempted, sent=None) from exc
-                await asyncio.sleep(pause)
-
-    async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
 
 
 class AsyncIssuerClient(_ClientCore):

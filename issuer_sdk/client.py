@@ -25,7 +25,7 @@ from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummar
                                RefStatus, RevokeResult, checksum, item_words, load_abi, reason_word)
 from issuer_sdk.nonces import NonceManager
 from issuer_sdk.refs import RefHasher
-from issuer_sdk.rpc import RetryPolicy, RpcTransport
+from issuer_sdk.rpc import RetryPolicy, RpcTransport, unwrap
 from issuer_sdk.signer import Signer, sign_tx
 
 
@@ -541,7 +541,6 @@ class IssuerClient(_ClientCore):
 
     def _call_many(self, datas: list[bytes]) -> list[str]:
         answers = self.rpc.batch([("eth_call", [self._call_object(d), "latest"]) for d in datas])
-        from issuer_sdk.rpc import unwrap
         return [unwrap(a, "eth_call") for a in answers]
 
     def _pending_nonce(self) -> int:

@@ -1,4 +1,5 @@
-"""JSON-RPC over persistent HTTP connections, with the SDK's one retry policy.
+"""The SDK's JSON-RPC: the project's one transport (ledger_node.jsonrpc: keep-alive connections, batches, the one
+retry policy) with the node's answers turned into the SDK's typed errors.
 
 Only idempotent requests are retried: reads, and `eth_sendRawTransaction` of the *same signed bytes*
 (a second copy of a transaction is the same transaction: same hash, same nonce; the node either
@@ -6,162 +7,84 @@ takes it or says it already has it). Nothing is ever re-signed by a retry here.
 """
 from __future__ import annotations
 
-import http.client
-import itertools
-import json
-import socket
-import threading
-import time
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from ledger_node.jsonrpc import (AsyncHttpTransport, BatchRefused, HttpTransport, RetryPolicy, TransportFailure,
+                                 error_fields, revert_data)
 
 from issuer_sdk import errors
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """The one place retries are configured (ClientConfig.retry)."""
-
-    attempts: int = 4  # tries in all, for an idempotent request whose transport failed
-    backoff_s: float = 0.05  # first pause; doubles each time
-    max_backoff_s: float = 2.0
-    idempotent_methods: frozenset[str] = field(default_factory=lambda: frozenset({
-        "eth_chainId", "eth_blockNumber", "eth_call", "eth_getTransactionCount", "eth_getTransactionReceipt",
-        "eth_getTransactionByHash", "eth_getBlockByNumber", "eth_getLogs", "eth_estimateGas", "eth_getCode",
-        "net_version", "eth_sendRawTransaction",
-    }))
-
-    def pauses(self):
-        pause = self.backoff_s
-        for _ in range(self.attempts - 1):
-            yield pause
-            pause = min(pause * 2, self.max_backoff_s)
+__all__ = ["RetryPolicy", "RpcTransport", "AsyncRpcTransport", "unwrap"]
 
 
-_TRANSPORT_FAILURES = (OSError, http.client.HTTPException, socket.timeout)
+def _sdk_error(exc: Exception, attempted: dict | None) -> errors.IssuerError:
+    if isinstance(exc, BatchRefused):
+        return errors.RpcError(str(exc), attempted=attempted)
+    return errors.TransportError(str(exc), attempted=attempted, sent=None)
 
 
 class RpcTransport:
     """Thread-safe: each thread keeps its own keep-alive connection to the node."""
 
     def __init__(self, url: str, *, timeout: float = 60.0, retry: RetryPolicy | None = None):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise errors.ConfigurationError(f"RPC URL must be http(s)://, got {url!r}")
-        self.url = url
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or (443 if self._https else 80)
-        self._path = parts.path or "/"
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self._local = threading.local()
-        self._ids = itertools.count(1)
-        self._all: list[http.client.HTTPConnection] = []
-        self._all_lock = threading.Lock()
-
-    # -- public --------------------------------------------------------------------------------------------
+        try:
+            self._http = HttpTransport(url, timeout=timeout, retry=retry)
+        except ValueError as exc:
+            raise errors.ConfigurationError(f"RPC URL must be http(s)://, got {url!r}") from exc
+        self.url, self.timeout, self.retry = url, timeout, self._http.retry
 
     def call(self, method: str, params: list | None = None, *, attempted: dict | None = None):
         """One request; returns `result` or raises RpcError / ContractError (revert data) / TransportError."""
-        answer = self._send_with_retry([method], {"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                                                  "params": params or []}, attempted)
+        try:
+            answer = self._http.call(method, params)
+        except TransportFailure as exc:
+            raise _sdk_error(exc, attempted) from exc
         return unwrap(answer, method, attempted)
 
     def batch(self, calls: list[tuple[str, list]], *, attempted: dict | None = None) -> list[dict]:
         """A JSON-RPC batch; returns the raw answers (each with `result` or `error`) in the order of `calls`."""
-        if not calls:
-            return []
-        first = next(self._ids)
-        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        for _ in range(len(calls) - 1):
-            next(self._ids)
-        answers = self._send_with_retry([m for m, _ in calls], body, attempted)
-        if isinstance(answers, dict):  # the node refused the batch as a whole
-            raise errors.RpcError(f"batch refused: {answers.get('error')}", attempted=attempted)
-        by_id = {a.get("id"): a for a in answers}
-        return [by_id.get(first + i, {"error": {"code": -32603, "message": "no answer"}}) for i in range(len(calls))]
+        try:
+            return self._http.batch(calls)
+        except (TransportFailure, BatchRefused) as exc:
+            raise _sdk_error(exc, attempted) from exc
 
     def close(self) -> None:
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+        self._http.close()
 
     def drop_connections(self) -> None:
         """Close the sockets under every thread's feet (tests simulate a dropped connection with it)."""
-        with self._all_lock:
-            for conn in self._all:
-                if conn.sock is not None:
-                    try:
-                        conn.sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+        self._http.drop_connections()
 
-    # -- internals -----------------------------------------------------------------------------------------
 
-    def _send_with_retry(self, methods: list[str], body, attempted):
-        retryable = all(m in self.retry.idempotent_methods for m in methods)
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        pauses = self.retry.pauses() if retryable else iter(())
-        while True:
-            try:
-                return self._post(payload)
-            except _TRANSPORT_FAILURES as exc:
-                self._reset_connection()
-                pause = next(pauses, None)
-                if pause is None:
-                    raise errors.TransportError(
-                        f"{'/'.join(sorted(set(methods)))} to {self.url} failed: {type(exc).__name__}: {exc}",
-                        attempted=attempted, sent=None) from exc
-                time.sleep(pause)
+class AsyncRpcTransport:
+    """The asynchronous twin of RpcTransport (one aiohttp pool of keep-alive connections)."""
 
-    def _post(self, payload: bytes):
-        conn = self._connection()
-        conn.request("POST", self._path, body=payload,
-                     headers={"Content-Type": "application/json", "Connection": "keep-alive"})
-        resp = conn.getresponse()
-        data = resp.read()
-        if resp.status != 200:
-            raise http.client.HTTPException(f"HTTP {resp.status}: {data[:200]!r}")
-        if resp.will_close:
-            self._reset_connection()
-        return json.loads(data)
+    def __init__(self, url: str, *, timeout: float, retry: RetryPolicy, connections: int = 64):
+        self._http = AsyncHttpTransport(url, timeout=timeout, retry=retry, connections=connections)
+        self.url, self.timeout, self.retry = url, timeout, retry
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=self.timeout)
-            conn.connect()
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+    async def call(self, method: str, params: list | None = None, *, attempted: dict | None = None):
+        try:
+            answer = await self._http.call(method, params)
+        except TransportFailure as exc:
+            raise _sdk_error(exc, attempted) from exc
+        return unwrap(answer, method, attempted)
 
-    def _reset_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-            with self._all_lock:
-                if conn in self._all:
-                    self._all.remove(conn)
+    async def batch(self, calls: list[tuple[str, list]], *, attempted: dict | None = None) -> list[dict]:
+        try:
+            return await self._http.batch(calls)
+        except (TransportFailure, BatchRefused) as exc:
+            raise _sdk_error(exc, attempted) from exc
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 def unwrap(answer: dict, method: str, attempted: dict | None = None):
     """`result` of one JSON-RPC answer, or the matching IssuerError."""
-    if "error" not in answer or answer["error"] is None:
+    if answer.get("error") is None:
         return answer.get("result")
-    err = answer["error"]
-    data = err.get("data") if isinstance(err, dict) else None
-    if isinstance(data, dict):
-        data = data.get("data")
-    message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+    message, code, data = error_fields(answer["error"])
+    if revert_data(data):
         raise errors.from_revert_data(data, attempted=attempted)
     if "revert" in message.lower():
         raise errors.from_revert_data(None, attempted=attempted)
-    raise errors.RpcError(f"{method}: {message}", rpc_code=err.get("code") if isinstance(err, dict) else None,
-                          rpc_message=message, data=data, attempted=attempted)
+    raise errors.RpcError(f"{method}: {message}", rpc_code=code, rpc_message=message, data=data, attempted=attempted)

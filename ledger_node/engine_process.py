@@ -10,16 +10,14 @@ port anvil always opens is on a loopback nobody else shares: no other process (n
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from ledger_node import jsonrpc
 from ledger_node.engine_client import SyncEngineClient
 from ledger_node.errors import LedgerNodeError
 
@@ -79,7 +77,7 @@ class EngineProcess:
                 raise NodeError(f"{self.name} exited with code {self.proc.returncode}: {self.log_tail()}")
             try:
                 self.call("eth_chainId", timeout=1)
-            except (urllib.error.URLError, ConnectionError, OSError):
+            except OSError:  # not answering yet (jsonrpc.TransportFailure and EngineUnavailable are OSErrors)
                 time.sleep(0.05)
                 continue
             self.on_ready()
@@ -170,10 +168,9 @@ def free_port() -> int:
 
 
 def rpc(url: str, method: str, params: list | None = None, timeout: float = 30.0):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        answer = json.loads(resp.read())
+    """One request to a node's (or a bare engine's) HTTP port; its result, or NodeError with the node's message.
+    An unreachable port raises jsonrpc.TransportFailure (a ConnectionError)."""
+    answer = jsonrpc.request(url, method, params, timeout=timeout)
     if "error" in answer:
-        raise NodeError(f"{method}: {answer['error'].get('message', answer['error'])}")
+        raise NodeError(f"{method}: {jsonrpc.error_fields(answer['error'])[0]}")
     return answer["result"]

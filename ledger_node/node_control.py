@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
 from dataclasses import asdict, dataclass
 
 from ledger_node import paths
@@ -100,7 +99,7 @@ def status() -> NodeStatus:
     try:
         block = rpc(url, "eth_getBlockByNumber", ["latest", False], timeout=5)
         chain_id = int(rpc(url, "eth_chainId", timeout=5), 16)
-    except (NodeError, urllib.error.URLError, OSError) as exc:
+    except (NodeError, OSError) as exc:
         return NodeStatus(True, False, url, pid=info["pid"], detail=f"RPC not answering: {exc}")
     return NodeStatus(True, True, url, chain_id, int(block["number"], 16), int(block["timestamp"], 16),
                       info["pid"], "ok", info.get("engine"), info.get("operatorUrl"), info.get("blockPeriod"))

@@ -76,6 +76,7 @@ async def _phase(url: str, node_url: str, keys: list[str], consents: list[dict],
     """Redemptions at RATE/s (open loop), blocks watched throughout; with `flood_gas`, the flood alongside."""
     import aiohttp
 
+    from ledger_node.jsonrpc import NO_RETRY, AsyncHttpTransport
     from scripts.bench_api import MERCHANTS, _drain, _pct
 
     stop = asyncio.Event()
@@ -85,17 +86,21 @@ async def _phase(url: str, node_url: str, keys: list[str], consents: list[dict],
     latencies: list[float] = []
 
     async def watch():
-        async with aiohttp.ClientSession() as s:
-            height = None
+        node = AsyncHttpTransport(node_url, retry=NO_RETRY)
+        height = None
+        try:
             while not stop.is_set():
-                async with s.post(node_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"}) as r:
-                    h = (await r.json())["result"]
+                h = (await node.call("eth_blockNumber"))["result"]
                 if h != height:
                     arrivals.append(time.monotonic())
                     height = h
                 await asyncio.sleep(0.01)
+        finally:
+            await node.aclose()
 
     async def flooder(k: int):
+        """A hostile client, not one of ours: raw requests back to back, each flooder from a source address of
+        its own (127.0.0.k), so the node's per-source limits are what is measured."""
         call = {"data": HASHING} if k % 2 else {"data": HASHING, "gas": hex(flood_gas // 5)}
         body = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [call, "latest"]}
         connector = aiohttp.TCPConnector(limit=1, local_addr=(f"127.0.0.{k + 2}", 0))

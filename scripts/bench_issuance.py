@@ -19,7 +19,6 @@ BENCHMARKS.md (section "issuance") or, with --json, to stdout.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import statistics
@@ -34,6 +33,7 @@ from eth_account import Account
 from eth_hash.auto import keccak
 
 from ledger_node.domain import UINT96_MAX
+from ledger_node.jsonrpc import NO_RETRY, HttpTransport
 
 FLOOR_ITEMS_PER_S = 5_000
 FLOOR_BATCH_RATIO = 0.80
@@ -262,19 +262,14 @@ def _alternate(rounds: int, raw_phase, sdk_phase) -> None:
 # -- raw sender ----------------------------------------------------------------------------------------------------
 
 class _Rpc:
-    """Plain JSON-RPC over one keep-alive connection: the raw baseline the SDK is compared with."""
+    """Plain JSON-RPC (the project's transport, one keep-alive connection, no retries): the raw baseline the SDK
+    is compared with."""
 
     def __init__(self, url: str):
-        host, port = url.removeprefix("http://").split(":")
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=300)
-        self.n = 0
+        self.transport = HttpTransport(url, timeout=300, retry=NO_RETRY)
 
     def __call__(self, method: str, params: list | None = None):
-        self.n += 1
-        self.conn.request("POST", "/", json.dumps({"jsonrpc": "2.0", "id": self.n, "method": method,
-                                                   "params": params or []}),
-                          {"Content-Type": "application/json"})
-        answer = json.loads(self.conn.getresponse().read())
+        answer = self.transport.call(method, params)
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer["result"]

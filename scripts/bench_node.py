@@ -30,10 +30,11 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-import httpx
 import typer
 from eth_account import Account
 from eth_utils import keccak
+
+from ledger_node.jsonrpc import NO_RETRY, HttpTransport, TransportFailure
 
 BATCH = 500            # items per issueBatch when building and measuring at scale
 OVERHEAD_SMALL_BATCH = 100  # also reported: the durability cost with 5x more (smaller) transactions
@@ -121,11 +122,10 @@ def _bare_engine(home: Path, engine_name: str):
     engine.start()
     period = [1.0]
     done = threading.Event()
-    client = httpx.Client(timeout=600)
+    client = HttpTransport(engine.url, timeout=600, retry=NO_RETRY)
 
     def call(method, params=None):
-        return client.post(engine.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                             "params": params or []}).json().get("result")
+        return client.call(method, params).get("result")
 
     last_ts = [0]
 
@@ -151,7 +151,7 @@ def _bare_engine(home: Path, engine_name: str):
                     call(method, params)
                 included = len(call("eth_getBlockByNumber", ["latest", False])["transactions"])
                 backlog = 0 < included < waiting
-        except (httpx.HTTPError, TypeError):
+        except (TransportFailure, TypeError):
             return  # the engine was stopped
 
     threading.Thread(target=mine_loop, daemon=True).start()
@@ -247,10 +247,8 @@ def _slots_per_item(url: str, ledger: str, issuers, people) -> dict | None:
     """Storage slots written per issued item and per registration, from the engine's prestate diff tracer."""
     from ledger_node.harness import sign_issue_batch
 
-    client = httpx.Client(timeout=60)
-
-    def call(method, params):
-        return client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
+    client = HttpTransport(url, timeout=60, retry=NO_RETRY)
+    call = client.call
 
     def written(tx_hash: str) -> int | None:
         answer = call("debug_traceTransaction", [tx_hash, {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}}])
@@ -265,7 +263,7 @@ def _slots_per_item(url: str, ledger: str, issuers, people) -> dict | None:
     refs = [keccak(f"slots-{time.time_ns()}-{k}".encode()) for k in range(10)]
     raw = sign_issue_batch(issuer, ledger, nonce, chain_id, people[:10], [1] * 10, refs)
     tx_hash = call("eth_sendRawTransaction", [raw])["result"]
-    _wait_receipt(client, url, tx_hash)
+    _wait_receipt(client, tx_hash)
     existing = written(tx_hash)
     if existing is None:
         return None
@@ -341,10 +339,10 @@ def _presign(url: str, ledger: str, issuers, people, items: int, *, offset: int,
     """Per issuer, its signed issueBatch transactions in nonce order (items spread round-robin over residents)."""
     from ledger_node.harness import sign_issue_batch
 
-    client = httpx.Client(timeout=60)
+    client = HttpTransport(url, timeout=60, retry=NO_RETRY)
 
     def call(method, params):
-        return client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()["result"]
+        return client.call(method, params)["result"]
 
     chain_id = int(call("eth_chainId", []), 16)
     nonces = [int(call("eth_getTransactionCount", [i.address, "pending"]), 16) for i in issuers]
@@ -380,29 +378,29 @@ def _pump(url: str, per_issuer: list[list[str]]) -> Pumped:
     total = sum(len(r) for r in per_issuer)
 
     def sender(raws):
-        client = httpx.Client(timeout=600)
+        client = HttpTransport(url, timeout=600, retry=NO_RETRY)
         for raw in raws:
             in_flight.acquire()
-            answer = _rpc(client, url, "eth_sendRawTransaction", [raw])
+            answer = client.call("eth_sendRawTransaction", [raw])
             if "error" in answer:
                 errors.append(str(answer["error"]))
                 in_flight.release()
                 continue
             hashes.append(answer["result"])
 
-    client = httpx.Client(timeout=600)
-    first_block = int(_rpc(client, url, "eth_blockNumber", [])["result"], 16) + 1
+    client = HttpTransport(url, timeout=600, retry=NO_RETRY)
+    first_block = int(client.call("eth_blockNumber", [])["result"], 16) + 1
 
     def follower():
         seen, shown = 0, first_block - 1
         deadline = time.monotonic() + 600
         while seen < total - len(errors) and time.monotonic() < deadline:
-            height = int(_rpc(client, url, "eth_blockNumber", [])["result"], 16)
+            height = int(client.call("eth_blockNumber", [])["result"], 16)
             if height == shown:
                 time.sleep(0.01)
                 continue
             for number in range(shown + 1, height + 1):
-                txs = _rpc(client, url, "eth_getBlockByNumber", [hex(number), False])["result"]["transactions"]
+                txs = client.call("eth_getBlockByNumber", [hex(number), False])["result"]["transactions"]
                 seen += len(txs)
                 for _ in txs:
                     in_flight.release()
@@ -432,8 +430,8 @@ def _receipts(url: str, hashes: list[str], threads: int = SENDERS) -> list[dict]
     out: list[dict] = []
 
     def fetch(part):
-        client = httpx.Client(timeout=600)
-        out.extend(_wait_receipt(client, url, h) for h in part)
+        client = HttpTransport(url, timeout=600, retry=NO_RETRY)
+        out.extend(_wait_receipt(client, h) for h in part)
 
     workers = [threading.Thread(target=fetch, args=(hashes[k::threads],)) for k in range(threads)]
     for w in workers:
@@ -447,24 +445,19 @@ def _receipts(url: str, hashes: list[str], threads: int = SENDERS) -> list[dict]
 
 def _receipt_read_ms(url: str, hashes: list[str]) -> float:
     """Median milliseconds for one client to read one receipt (no load running): what a relay adds to a read."""
-    client = httpx.Client(timeout=60)
+    client = HttpTransport(url, timeout=60, retry=NO_RETRY)
     times = []
     for h in hashes:
         t0 = time.perf_counter()
-        _rpc(client, url, "eth_getTransactionReceipt", [h])
+        client.call("eth_getTransactionReceipt", [h])
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000
 
 
-def _rpc(client: httpx.Client, url: str, method: str, params: list) -> dict:
-    return client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
-
-
-def _wait_receipt(client: httpx.Client, url: str, tx_hash: str, timeout: float = 600) -> dict:
+def _wait_receipt(client: HttpTransport, tx_hash: str, timeout: float = 600) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        receipt = client.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt",
-                                         "params": [tx_hash]}).json().get("result")
+        receipt = client.call("eth_getTransactionReceipt", [tx_hash]).get("result")
         if receipt:
             return receipt
         time.sleep(0.02)

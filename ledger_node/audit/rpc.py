@@ -1,29 +1,17 @@
-"""A small, fast JSON-RPC client for the auditor: one keep-alive HTTP connection, orjson when installed,
-JSON-RPC batches, and `eth_getLogs` over large adaptive block ranges.
+"""The auditor's JSON-RPC: the project's one transport (ledger_node.jsonrpc: keep-alive HTTP, orjson, batches)
+with the auditor's errors, batches cut to a size nodes take, and `eth_getLogs` over large adaptive block ranges.
 
-Only idempotent reads go through here, so a dropped connection is retried once on a fresh one.
+The auditor trusts only what any node serves over JSON-RPC. It sends only idempotent reads, so a request whose
+connection dropped is sent once more on a fresh one.
 """
 from __future__ import annotations
 
-import http.client
-import itertools
 from typing import Any, Iterator
-from urllib.parse import urlparse
 
 from ledger_node.audit import AuditError
+from ledger_node.jsonrpc import BatchRefused, HttpTransport, RetryPolicy, TransportFailure
 
-try:  # orjson parses the big eth_getLogs answers 3-5x faster than json
-    import orjson as _json
-
-    def _dumps(obj) -> bytes:
-        return _json.dumps(obj)
-except ImportError:  # pragma: no cover - fallback keeps the auditor dependency-free
-    import json as _json
-
-    def _dumps(obj) -> bytes:
-        return _json.dumps(obj, separators=(",", ":")).encode()
-
-_loads = _json.loads
+_READS_RETRIED_ONCE = RetryPolicy(attempts=2, backoff_s=0.0, every_method_idempotent=True)
 
 
 class RpcError(AuditError):
@@ -42,22 +30,20 @@ _TOO_LARGE = ("too many", "more than", "limit", "range", "exceed", "too large", 
 
 class Rpc:
     def __init__(self, url: str, timeout: float = 300.0):
-        u = urlparse(url)
         self.url = url
-        self._host, self._port = u.hostname or "127.0.0.1", u.port or (443 if u.scheme == "https" else 80)
-        self._path = u.path or "/"
-        self._https = u.scheme == "https"
-        self._timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
-        self._ids = itertools.count(1)
-        self.requests = 0
+        self._http = HttpTransport(url, timeout=timeout, retry=_READS_RETRIED_ONCE)
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests answered so far (the report counts them)."""
+        return self._http.requests
 
     # --------------------------------------------------------------------------------------------
     # Public
     # --------------------------------------------------------------------------------------------
 
     def call(self, method: str, params: list | None = None) -> Any:
-        answer = _loads(self.raw({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}))
+        answer = self._send(lambda: self._http.call(method, params))
         if "error" in answer:
             raise RpcError(method, answer["error"])
         return answer["result"]
@@ -67,20 +53,11 @@ class Rpc:
         out: list[Any] = []
         for i in range(0, len(calls), chunk):
             part = calls[i:i + chunk]
-            base = next(self._ids) * 100_000
-            body = [{"jsonrpc": "2.0", "id": base + k, "method": m, "params": p} for k, (m, p) in enumerate(part)]
-            answer = _loads(self.raw(body))
-            if isinstance(answer, dict):  # the node refused the whole batch
-                raise RpcError("batch", answer.get("error", {"message": str(answer)}))
-            by_id = {a["id"]: a for a in answer}
-            for k, (m, _) in enumerate(part):
-                a = by_id.get(base + k)
-                if a is None:
-                    out.append(RpcError(m, {"message": "no answer in batch"}))
-                elif "error" in a:
-                    out.append(RpcError(m, a["error"]))
-                else:
-                    out.append(a["result"])
+            try:
+                answers = self._send(lambda: self._http.batch(part))
+            except BatchRefused as exc:
+                raise RpcError("batch", exc.error) from exc
+            out.extend(RpcError(m, a["error"]) if "error" in a else a["result"] for (m, _), a in zip(part, answers))
         return out
 
     def block_number(self) -> int:
@@ -114,39 +91,15 @@ class Rpc:
 
     def get_logs_raw(self, addresses: list[str], from_block: int, to_block: int) -> bytes:
         """The undecoded answer body (the benchmark's measure of the node's own limit)."""
-        return self.raw({"jsonrpc": "2.0", "id": next(self._ids), "method": "eth_getLogs",
-                         "params": [{"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}]})
+        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs",
+                "params": [{"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}]}
+        return self._send(lambda: self._http.post(body, ["eth_getLogs"]))
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._http.close()
 
-    # --------------------------------------------------------------------------------------------
-    # Transport
-    # --------------------------------------------------------------------------------------------
-
-    def raw(self, payload) -> bytes:
-        body = _dumps(payload)
-        for attempt in (0, 1):
-            conn = self._connection()
-            try:
-                conn.request("POST", self._path, body, {"Content-Type": "application/json",
-                                                        "Connection": "keep-alive"})
-                resp = conn.getresponse()
-                data = resp.read()
-                self.requests += 1
-                if resp.status != 200:
-                    raise AuditError(f"{self.url} answered HTTP {resp.status}: {data[:200]!r}")
-                return data
-            except (http.client.HTTPException, ConnectionError, OSError) as exc:
-                self.close()
-                if attempt:
-                    raise AuditError(f"no JSON-RPC answer from {self.url}: {exc}") from exc
-        raise AssertionError("unreachable")
-
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._conn = cls(self._host, self._port, timeout=self._timeout)
-        return self._conn
+    def _send(self, request):
+        try:
+            return request()
+        except TransportFailure as exc:
+            raise AuditError(f"no JSON-RPC answer from {self.url}: {exc}") from exc
