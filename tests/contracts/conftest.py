@@ -18,9 +18,11 @@ from ledger_node.system import call, propose_and_execute
 
 from .helpers import identity
 
-settings.register_profile("ci", max_examples=50, stateful_step_count=60, deadline=None, derandomize=True,
+# `make test` (ci: the same examples each run, at least 1,500 steps per machine) and `make test-deep` (deep: new
+# examples each run, about seven times the steps)
+settings.register_profile("ci", max_examples=30, stateful_step_count=60, deadline=None, derandomize=True,
                           suppress_health_check=list(HealthCheck))
-settings.register_profile("long", max_examples=400, stateful_step_count=100, deadline=None,
+settings.register_profile("deep", max_examples=150, stateful_step_count=80, deadline=None,
                           suppress_health_check=list(HealthCheck))
 # a few examples, for trying a change to a state machine by hand (HYPOTHESIS_PROFILE=quick)
 settings.register_profile("quick", max_examples=4, stateful_step_count=40, deadline=None,

@@ -12,7 +12,9 @@ from node_tools import cli
 
 @pytest.fixture
 def home(tmp_path):
-    env = dict(os.environ, CITYPOINTS_HOME=str(tmp_path), CITYPOINTS_RPC_PORT=str(free_port()))
+    # blocks every 0.2 s rather than the city's 1 s: deploy and demo loading wait for about forty blocks
+    env = dict(os.environ, CITYPOINTS_HOME=str(tmp_path), CITYPOINTS_RPC_PORT=str(free_port()),
+               CITYPOINTS_BLOCK_PERIOD="0.2")
     yield tmp_path, env
     subprocess.run([sys.executable, "-m", "scripts.cli", "node", "stop"], env=env, capture_output=True)
 
