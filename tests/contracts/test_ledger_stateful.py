@@ -4,7 +4,7 @@ Rules: issue batches (duplicate refs, quota and cap overruns), revoke, ledger-op
 refund's give-back, allowed in a Paused or Retired scheme, issue 18), day rollover,
 scheme and global pause, account recovery. After every step balances, supplies, quota used and receipts today
 must equal the model's. The chain is reset with evm_snapshot / evm_revert between examples.
-`HYPOTHESIS_PROFILE=long` runs longer (profiles in conftest.py).
+`HYPOTHESIS_PROFILE=deep` (make test-deep) runs about seven times longer (profiles in conftest.py).
 """
 from __future__ import annotations
 
