@@ -31,7 +31,7 @@ class ChainRevert(Exception):
         self.args_ = args
 
 
-NODE_LIMIT_EXCEEDED = -32005  # the node's read limits (ledger_node/read_gate.py): nothing was done, retry later
+NODE_LIMIT_EXCEEDED = -32005  # the node's read limits (ledger_node/node/read_gate.py): nothing was done, retry later
 
 
 class RpcFailure(Exception):

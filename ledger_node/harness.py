@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ledger_node import paths
-from ledger_node.anvil import NodeError, free_port, rpc
+from ledger_node.node.anvil import NodeError, free_port, rpc
 from ledger_node.domain import UINT96_MAX
 
 
@@ -46,7 +46,7 @@ class SupervisedNode:
         (self.chain_dir / "node.json").unlink(missing_ok=True)
         self.chain_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.chain_dir / "node.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ledger_node.supervisor"], env=self.env, cwd=paths.ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "ledger_node.node.supervisor"], env=self.env, cwd=paths.ROOT,
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         log.close()

@@ -53,7 +53,7 @@ class _Node:
     def __init__(self, kind: str, work: Path):
         from eth_account import Account
 
-        from ledger_node.anvil import AnvilProcess, free_port, write_genesis
+        from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
         from ledger_node.config import NodeConfig
         from ledger_node.harness import SupervisedNode
 
@@ -136,7 +136,7 @@ class City:
 def start_api(city: City, node_url: str, work: Path) -> tuple[subprocess.Popen, str, list[str]]:
     """The API (one uvicorn worker, SQLite, the city's relayer keys) on a free port, ready and indexed to the node's
     head: its process, its URL and one API key per merchant."""
-    from ledger_node.anvil import free_port
+    from ledger_node.node.anvil import free_port
 
     deployment = {"chainId": city.chain_id, "rpcUrl": node_url, "startBlock": 0,
                   "contracts": {k: v for k, v in city.addresses.items()}}
@@ -316,7 +316,7 @@ def _wait_indexed(url, node_url) -> None:
     indexer's own lag is 0 before its first round) before anything is timed."""
     import httpx
 
-    from ledger_node.anvil import rpc
+    from ledger_node.node.anvil import rpc
     head = int(rpc(node_url, "eth_blockNumber"), 16)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -10,7 +10,7 @@ pending answers, as a till would ask):
    node limits reads per source address; the API, at 127.0.0.1, is not trusted: the node's defaults), call
    `eth_call` back to back on the public port: half with no gas given
    (the node's gas cap then) and half with a fifth of it, all hashing memory, the slowest EVM work per gas found
-   (ledger_node/read_gate.py).
+   (ledger_node/node/read_gate.py).
 Reported: redemption p50/p99 both ways and the ratio of the p99s (floor: at most 2), block lateness (the longest
 wait between two blocks beyond the 1-second period; transactions are pending all along, so every period should
 bring a block) and how the node answered the flood. Writes the "flood" section of BENCHMARKS.md.

@@ -44,7 +44,7 @@ SCHEME = 1
 def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents: int = 1000, rounds: int = 5,
         memory_records: int = 1_000_000, block_time: float = 0.0, max_in_flight: int = 4, log=print) -> dict:
     from ledger_node import chain, compiler
-    from ledger_node.anvil import AnvilProcess, free_port, write_genesis
+    from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
     from ledger_node.config import NodeConfig
     from ledger_node.system import deploy_system, grant_roles, setup_scheme
 

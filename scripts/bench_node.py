@@ -114,7 +114,7 @@ def _overhead(engine: str, n_txs: int, log, *, batch: int, rounds: int = 3) -> d
 def _bare_engine(home: Path, engine_name: str):
     """The engine alone on its port, with a loop that mines as the gateway does (its policy, not its code)."""
     from ledger_node.config import NodeConfig
-    from ledger_node.engine import make_engine
+    from ledger_node.node.engine import make_engine
 
     operator = Account.create()
     cfg = NodeConfig()
@@ -317,7 +317,7 @@ def _resident(i: int) -> str:
 
 
 def _free() -> int:
-    from ledger_node.anvil import free_port
+    from ledger_node.node.anvil import free_port
 
     return free_port()
 

@@ -48,8 +48,8 @@ def node_start(accept_replay: bool = typer.Option(
                                        "(nothing journaled is lost) and list the changed blocks in "
                                        "var/chain/replay-divergence-<time>.json.")):
     """Start the embedded node (succeeds if it already runs) and print its RPC URL."""
-    from ledger_node import node_control
-    from ledger_node.anvil import NodeError
+    from ledger_node.node import node_control
+    from ledger_node.node.anvil import NodeError
 
     try:
         _, message = node_control.start(accept_replay=accept_replay)
@@ -62,8 +62,8 @@ def node_start(accept_replay: bool = typer.Option(
 @node_app.command("stop")
 def node_stop():
     """Stop the embedded node cleanly, saving its state."""
-    from ledger_node import node_control
-    from ledger_node.anvil import NodeError
+    from ledger_node.node import node_control
+    from ledger_node.node.anvil import NodeError
 
     try:
         console.print(node_control.stop())
@@ -74,7 +74,7 @@ def node_stop():
 @node_app.command("status")
 def node_status(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")):
     """Show whether the node runs, its height, chain id and health. Exit 1 when not healthy."""
-    from ledger_node import node_control
+    from ledger_node.node import node_control
 
     st = node_control.status()
     if as_json:
@@ -86,7 +86,7 @@ def node_status(as_json: bool = typer.Option(False, "--json", help="Print one JS
     raise typer.Exit(0 if st.healthy else 1)
 
 
-from ledger_node.node_commands import backup_cmd, repair_journal_cmd, restore_cmd  # noqa: E402
+from ledger_node.node.node_commands import backup_cmd, repair_journal_cmd, restore_cmd  # noqa: E402
 
 node_app.command("backup")(backup_cmd)
 node_app.command("restore")(restore_cmd)

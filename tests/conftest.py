@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 
 from ledger_node import chain, compiler
-from ledger_node.anvil import AnvilProcess, free_port, write_genesis
+from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
 from ledger_node.config import NodeConfig
 
 FUNDING = 10**24

@@ -10,7 +10,7 @@ from eth_account import Account
 
 from issuer_sdk import IssuerClient, LocalSigner
 from ledger_node import chain
-from ledger_node.anvil import AnvilProcess, free_port
+from ledger_node.node.anvil import AnvilProcess, free_port
 from ledger_node.audit.run import AuditOptions, audit
 from ledger_node.config import NodeConfig
 from ledger_node.consortium.description import load_description

@@ -26,7 +26,7 @@ from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
-from ledger_node import journal, state_file
+from ledger_node.node import journal, state_file
 from ledger_node.harness import RATE, SupervisedNode, deploy_city, sign_issue_batch, sign_redemption
 from node_tools import chain_with_transfers
 
@@ -362,7 +362,7 @@ def test_start_refusesTruncatedSnapshot(tmp_path):
 # ---- backup and restore ----------------------------------------------------------------------------------------
 
 def test_backupWhileRunning_restoresTheSameChainElsewhere(tmp_path, monkeypatch):
-    from ledger_node import backup
+    from ledger_node.node import backup
 
     node, hashes = chain_with_transfers(tmp_path / "a")
     monkeypatch.setenv("CITYPOINTS_HOME", str(node.home))
@@ -391,7 +391,7 @@ def test_backupWhileRunning_restoresTheSameChainElsewhere(tmp_path, monkeypatch)
 
 
 def test_restore_refusesDamagedBackup(tmp_path, monkeypatch):
-    from ledger_node import backup
+    from ledger_node.node import backup
 
     node, _ = chain_with_transfers(tmp_path / "a", n=2)
     node.stop()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger_node.anvil import NodeError
+from ledger_node.node.anvil import NodeError
 from ledger_node.harness import SupervisedNode
 from ledger_node.keys import TokenError, operator_token
 

@@ -14,11 +14,12 @@ import shutil
 import pytest
 from eth_account import Account
 
-from ledger_node import journal, recovery
-from ledger_node.anvil import rpc
+from ledger_node.node import journal, recovery
+from ledger_node.node.anvil import rpc
 from ledger_node.config import NodeConfig
-from ledger_node.engine import AnvilEngine
-from ledger_node.rpc_gateway import Gateway, transaction_hash
+from ledger_node.node.engine import AnvilEngine
+from ledger_node.node.journal import transaction_hash
+from ledger_node.node.rpc_gateway import Gateway
 
 
 class HeldGateway(Gateway):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ledger_node.anvil import free_port, rpc
+from ledger_node.node.anvil import free_port, rpc
 from node_tools import cli
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ledger_node.read_gate import pinned, shows_only_journaled
+from ledger_node.node.read_gate import pinned, shows_only_journaled
 
 HEIGHT = 7
 ADDRESS = "0x" + "11" * 20
@@ -53,7 +53,7 @@ def test_showsOnlyJournaled_holdsAReceiptOfATransactionThatMayBeInTheBlock():
 def test_longReads_takeAtMostTheirShareOfTheEngine_shortOnesGoOn():
     """Long public reads together hold the engine at most `long_share` of the time: once their saved-up engine time
     is spent, the next long read waits until its share is earned back, while a short read (no EVM) is served."""
-    from ledger_node.read_gate import LONG_CREDIT_S, ReadLimiter
+    from ledger_node.node.read_gate import LONG_CREDIT_S, ReadLimiter
 
     async def scenario():
         now = [0.0]

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from ledger_node import journal
-from ledger_node.anvil import free_port, rpc
+from ledger_node.node import journal
+from ledger_node.node.anvil import free_port, rpc
 from node_tools import cli
 
 

@@ -12,10 +12,10 @@ import sys
 import pytest
 from web3 import Web3
 
-from ledger_node import journal
-from ledger_node.anvil import NodeError
+from ledger_node.node import journal
+from ledger_node.node.anvil import NodeError
 from ledger_node.harness import SupervisedNode
-from ledger_node.rpc_gateway import transaction_hash
+from ledger_node.node.journal import transaction_hash
 from node_tools import chain_with_transfers
 
 

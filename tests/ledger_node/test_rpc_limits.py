@@ -12,8 +12,8 @@ import pytest
 from eth_account import Account
 
 from ledger_node.harness import SupervisedNode
-from ledger_node.read_gate import LIMIT_EXCEEDED
-from ledger_node.rpc_gateway import REFUSED
+from ledger_node.node.read_gate import LIMIT_EXCEEDED
+from ledger_node.node.method_policy import REFUSED
 
 GAS_CAP = 50_000_000
 GASLEFT = "0x5a60005260206000f3"       # init code: return gasleft()

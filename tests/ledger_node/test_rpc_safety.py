@@ -8,7 +8,7 @@ from eth_account import Account
 from web3 import Web3
 
 from ledger_node.harness import SupervisedNode
-from ledger_node.rpc_gateway import REFUSED
+from ledger_node.node.method_policy import REFUSED
 
 ADMIN_METHODS = [
     ("evm_revert", ["0x1"]), ("evm_snapshot", []), ("evm_mine", []), ("evm_setAutomine", [True]),

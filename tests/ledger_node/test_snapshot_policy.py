@@ -3,7 +3,7 @@ backlog (up to BACKLOG_JOURNAL_FACTOR times the size); the interval and the 10x-
 from __future__ import annotations
 
 from ledger_node.config import NodeConfig
-from ledger_node.supervisor import BACKLOG_JOURNAL_FACTOR, snapshot_due
+from ledger_node.node.supervisor import BACKLOG_JOURNAL_FACTOR, snapshot_due
 
 CFG = NodeConfig(snapshot_interval_s=600, snapshot_journal_bytes=1000)
 

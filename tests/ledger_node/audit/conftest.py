@@ -19,7 +19,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from ledger_node import chain
-from ledger_node.anvil import AnvilProcess, free_port, write_genesis
+from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
 from ledger_node.config import NodeConfig
 from ledger_node.system import call, propose_and_execute
 from ledger_node.system_audit import deploy_audit_system

@@ -20,7 +20,7 @@ from rich.console import Console
 from web3 import Web3
 
 from ledger_node import chain, paths
-from ledger_node.anvil import AnvilProcess, free_port, write_genesis
+from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
 from ledger_node.config import NodeConfig
 from ledger_node.system import call
 

@@ -25,10 +25,12 @@ from itertools import chain as chained
 from pathlib import Path
 from typing import Iterable
 
-from ledger_node import journal, paths, state_file
-from ledger_node.anvil import NodeError
-from ledger_node.engine import Engine
-from ledger_node.engine_client import SyncEngineClient
+from ledger_node import paths
+
+from ledger_node.node import journal, state_file
+from ledger_node.node.anvil import NodeError
+from ledger_node.node.engine import Engine
+from ledger_node.node.engine_client import SyncEngineClient
 
 
 class ReplayDiverged(NodeError):

@@ -12,8 +12,8 @@ err = Console(stderr=True)
 
 def backup_cmd(dest: Path = typer.Argument(..., help="A new (or empty) directory for the backup.")):
     """Copy the embedded chain consistently, also while the node runs (blocks pause during the copy)."""
-    from ledger_node.anvil import NodeError
-    from ledger_node.backup import backup
+    from ledger_node.node.anvil import NodeError
+    from ledger_node.node.backup import backup
 
     try:
         manifest = backup(dest)
@@ -30,8 +30,8 @@ def restore_cmd(src: Path = typer.Argument(..., help="A directory written by `ci
                     False, "--replay-journal", help="Then append the current journal's records after the backup's "
                                                     "end, so nothing journaled since the backup is lost.")):
     """Replace var/chain/ with a verified backup (the node must be stopped; the old chain is moved aside)."""
-    from ledger_node.anvil import NodeError
-    from ledger_node.backup import restore
+    from ledger_node.node.anvil import NodeError
+    from ledger_node.node.backup import restore
 
     try:
         console.print(restore(src, replay_journal=replay_journal), soft_wrap=True)
@@ -44,8 +44,10 @@ def repair_journal() -> str:
     """Cut the journal at its first damage (the node must be stopped); returns what was done and what it loses."""
     import time
 
-    from ledger_node import journal, node_control, paths, state_file
-    from ledger_node.anvil import NodeError
+    from ledger_node import paths
+
+    from ledger_node.node import journal, node_control, state_file
+    from ledger_node.node.anvil import NodeError
 
     if node_control.status().running:
         raise NodeError("the node is running; stop it first (`citypoints node stop`)")
@@ -71,7 +73,7 @@ def repair_journal() -> str:
 def repair_journal_cmd():
     """Journal damaged in the middle: keep every record before the damage, move the rest aside (not deleted) and
     list the acknowledged transactions that loses (the node must be stopped)."""
-    from ledger_node.anvil import NodeError
+    from ledger_node.node.anvil import NodeError
 
     try:
         console.print(repair_journal(), soft_wrap=True)

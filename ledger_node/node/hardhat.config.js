@@ -1,4 +1,4 @@
-// Hardhat node settings for the embedded chain's engine (ledger_node/engine.py passes them in
+// Hardhat node settings for the embedded chain's engine (ledger_node/node/engine.py passes them in
 // CITYPOINTS_ENGINE_SETTINGS). Mining is on demand only: the node's gateway mines each block at a
 // journaled timestamp. Transactions leave the pool first in, first out, so a replay of the journal
 // builds the very same blocks.

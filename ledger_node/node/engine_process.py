@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ledger_node import jsonrpc
-from ledger_node.engine_client import SyncEngineClient
+from ledger_node.node.engine_client import SyncEngineClient
 from ledger_node.errors import LedgerNodeError
 
 # What the node says when it cannot seal its engine, and the setting that runs it exposed anyway.

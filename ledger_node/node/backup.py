@@ -28,8 +28,10 @@ import shutil
 import time
 from pathlib import Path
 
-from ledger_node import journal, node_control, paths, state_file
-from ledger_node.anvil import NodeError, rpc
+from ledger_node import paths
+
+from ledger_node.node import journal, node_control, state_file
+from ledger_node.node.anvil import NodeError, rpc
 
 MANIFEST = "manifest.json"
 TOP_FILES = ("genesis.json", "engine", "state.dump")

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ledger_node import paths
-from ledger_node.anvil import NodeError, port_in_use, rpc
+from ledger_node.node.anvil import NodeError, port_in_use, rpc
 from ledger_node.config import NodeConfig
 
 
@@ -59,7 +59,7 @@ def start(timeout: float = 900.0, *, accept_replay: bool = False) -> tuple[bool,
     _owner_only(paths.var_dir())
     log = paths.chain_dir() / "node.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ledger_node.supervisor",
+        proc = subprocess.Popen([sys.executable, "-m", "ledger_node.node.supervisor",
                                  *(["--accept-replay"] if accept_replay else [])], stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                 cwd=paths.ROOT)

@@ -1,9 +1,9 @@
-// The Hardhat (EDR) engine of the embedded node, served as anvil serves its IPC (ledger_node/engine_client.py):
+// The Hardhat (EDR) engine of the embedded node, served as anvil serves its IPC (ledger_node/node/engine_client.py):
 // JSON-RPC requests one per line on a Unix socket, each answer one line of JSON. `hardhat node` only serves HTTP
 // on a TCP port, which any local program (or web page) could call; this serves the same provider, through
 // Hardhat's own JSON-RPC request handler, on the socket only. With a port in the settings (an engine that is not
 // sealed: benchmarks), Hardhat's HTTP server runs too.
-// Run by ledger_node/engine.py with HARDHAT_CONFIG=hardhat.config.js and CITYPOINTS_ENGINE_SETTINGS.
+// Run by ledger_node/node/engine.py with HARDHAT_CONFIG=hardhat.config.js and CITYPOINTS_ENGINE_SETTINGS.
 const net = require("net");
 const s = JSON.parse(process.env.CITYPOINTS_ENGINE_SETTINGS || "{}");
 const hre = require("hardhat");

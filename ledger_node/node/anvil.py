@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ledger_node import paths
 from ledger_node.config import NodeConfig
-from ledger_node.engine_process import EngineProcess, NodeError, free_port, port_in_use, rpc
+from ledger_node.node.engine_process import EngineProcess, NodeError, free_port, port_in_use, rpc
 
 __all__ = ["AnvilProcess", "NodeError", "free_port", "port_in_use", "rpc", "write_genesis"]
 

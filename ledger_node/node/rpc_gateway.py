@@ -32,86 +32,26 @@ import asyncio
 import hmac
 import json
 import logging
-import time
-from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from ledger_node import fast_json
-from ledger_node.backup import BackupError, backup_running
+from ledger_node.node.backup import BackupError, backup_running
 from ledger_node.config import NodeConfig
-from ledger_node.engine import Engine
-from ledger_node.engine_client import EngineClient, EngineUnavailable
+from ledger_node.node.engine import Engine
+from ledger_node.node.engine_client import EngineClient, EngineUnavailable
 from ledger_node.errors import LedgerNodeError
-from ledger_node.journal import Journal, transaction_hash
-from ledger_node.read_gate import (LIMIT_EXCEEDED, GateFailed, ReadGate, ReadLimited, ReadLimiter, pinned,
+from ledger_node.node.block_producer import BlockProduction, ProducerState
+from ledger_node.node.durable_send import DurableSend
+from ledger_node.node.journal import Journal
+from ledger_node.node.method_policy import (ENGINE_OWN_BLOCKS, GATEWAY_METHODS, OPERATOR_ONLY_READS, OPERATOR_READS,
+                                           PUBLIC_METHODS, REFUSED, gas_capped, gas_of, heavy_refusal, refusal)
+from ledger_node.node.read_gate import (LIMIT_EXCEEDED, GateFailed, ReadGate, ReadLimited, ReadLimiter, pinned,
                                    shows_only_journaled)
 
 log = logging.getLogger("citypoints.gateway")
 
-REFUSED = -32004  # EIP-1474 "method not supported"
 JSON = {"Content-Type": "application/json"}
-
-# Everything a client needs to read the chain and send signed transactions. Nothing here changes state.
-PUBLIC_METHODS = frozenset("""
-web3_clientVersion web3_sha3 net_version net_listening net_peerCount
-eth_chainId eth_blockNumber eth_syncing eth_mining eth_hashrate eth_accounts eth_protocolVersion eth_coinbase
-eth_gasPrice eth_maxPriorityFeePerGas eth_feeHistory eth_blobBaseFee
-eth_getBalance eth_getCode eth_getStorageAt eth_getTransactionCount eth_getProof
-eth_call eth_estimateGas eth_createAccessList
-eth_getBlockByNumber eth_getBlockByHash eth_getBlockReceipts
-eth_getBlockTransactionCountByNumber eth_getBlockTransactionCountByHash
-eth_getTransactionByHash eth_getTransactionByBlockNumberAndIndex eth_getTransactionByBlockHashAndIndex
-eth_getTransactionReceipt eth_getUncleCountByBlockNumber eth_getUncleCountByBlockHash
-eth_getUncleByBlockNumberAndIndex eth_getUncleByBlockHashAndIndex
-eth_getLogs eth_newFilter eth_newBlockFilter eth_newPendingTransactionFilter eth_getFilterChanges
-eth_getFilterLogs eth_uninstallFilter
-txpool_status txpool_content txpool_inspect
-eth_sendRawTransaction
-""".split())
-
-# Reads that replay transactions or simulate whole blocks in the engine, with tracers: on the operator channel only.
-# anvil mines no block while one runs, and their cost is not bounded by a gas cap (a trace of a full block is
-# the block's execution and a structure of every step).
-OPERATOR_ONLY_READS = frozenset("""
-debug_traceTransaction debug_traceCall debug_traceBlockByNumber debug_traceBlockByHash debug_traceBlock
-trace_transaction trace_block trace_filter trace_get trace_call trace_callMany trace_rawTransaction
-trace_replayTransaction trace_replayBlockTransactions eth_simulateV1 eth_callMany eth_callBundle
-""".split())
-
-# Reads that run the EVM with the gas the caller names: given at most the gas cap (NodeConfig.rpc_gas_cap).
-GAS_CAPPED = frozenset({"eth_call", "eth_estimateGas", "eth_createAccessList"})
-
-# Operator methods the gateway itself implements (block production and its clock).
-GATEWAY_METHODS = frozenset({"evm_mine", "evm_setAutomine", "evm_setIntervalMining", "evm_setNextBlockTimestamp",
-                             "evm_increaseTime", "citypoints_status", "citypoints_snapshot", "citypoints_backup"})
-
-# Operator methods that would let the engine build blocks from its own pool, take transactions the journal never
-# saw, or drop acknowledged ones: replay rebuilds every block from the journal's record of it, so these are
-# refused on the operator channel too. The gateway's own methods (GATEWAY_METHODS) do the same jobs.
-ENGINE_OWN_BLOCKS = {
-    **dict.fromkeys(("anvil_mine", "anvil_mine_detailed", "evm_mine_detailed", "hardhat_mine", "anvil_reorg",
-                     "anvil_setAutomine", "anvil_setIntervalMining"),
-                    "the gateway mines: use evm_mine, evm_setAutomine or evm_setIntervalMining"),
-    **dict.fromkeys(("eth_sendTransaction", "eth_sendTransactionSync", "eth_sendRawTransactionSync",
-                     "anvil_sendUnsignedTransaction"),
-                    "sign the transaction and send it with eth_sendRawTransaction"),
-    **dict.fromkeys(("anvil_dropTransaction", "anvil_dropAllTransactions", "anvil_removePoolTransactions",
-                     "hardhat_dropTransaction"),
-                    "an acknowledged transaction is always mined (the journal brings it back on restart)"),
-}
-
-# Operator methods that only read; everything else on the operator channel is journaled before it runs.
-OPERATOR_READS = frozenset({"anvil_nodeInfo", "anvil_metadata", "anvil_getAutomine", "hardhat_metadata",
-                            "anvil_dumpState", "debug_getRawTransaction", "debug_getRawBlock",
-                            "debug_getRawReceipts", "debug_getRawHeader", "eth_getHeaderByNumber"}) | OPERATOR_ONLY_READS
-
-
-def heavy_refusal(method: str, operator_hint: str) -> dict:
-    return {"code": REFUSED,
-            "message": f"{method} is refused on the public RPC: tracing and simulation replay transactions in the "
-                       f"ledger engine, which mines no block meanwhile, at a cost no gas cap bounds; operators use "
-                       f"the operator channel ({operator_hint})."}
 
 
 def limit_exceeded(rid, message: str, status: int = 200) -> web.Response:
@@ -119,36 +59,11 @@ def limit_exceeded(rid, message: str, status: int = 200) -> web.Response:
         "code": LIMIT_EXCEEDED, "message": message}}), status=status, content_type="application/json")
 
 
-def gas_capped(method: str, params: list, cap: int) -> list:
-    """`params` of an EVM-running read with the call's gas at most `cap` (none given means `cap`)."""
-    if method not in GAS_CAPPED or not params or not isinstance(params[0], dict):
-        return params
-    given = _gas_of(method, params)
-    if given is None and params[0].get("gas") is not None:
-        return params  # not a number: the engine answers what is wrong with it
-    if given is not None and given <= cap:
-        return params
-    return [{**params[0], "gas": hex(cap)}, *params[1:]]
+class Gateway(DurableSend, BlockProduction):
+    """The node's JSON-RPC door: HTTP on both ports, each request judged by method_policy, reads passed to the engine
+    through the read gate, sends made durable (durable_send.DurableSend), blocks mined and journaled
+    (block_producer.BlockProduction), the operator's methods."""
 
-
-def refusal(method: str, operator_hint: str) -> dict:
-    return {"code": REFUSED,
-            "message": f"{method} is refused on the public RPC: it can rewrite the chain's history or state, "
-                       f"or needs keys the node does not hold. Sign transactions yourself and use "
-                       f"eth_sendRawTransaction; operators use the operator channel ({operator_hint})."}
-
-
-@dataclass
-class ProducerState:
-    height: int = 0
-    last_timestamp: int = 0
-    time_offset: int = 0
-    next_timestamp: int | None = None
-    dirty: bool = False             # a transaction arrived since the last block started
-    pending: dict[str, str] = field(default_factory=dict)  # journaled, not yet mined: hash -> raw, journal order
-
-
-class Gateway:
     def __init__(self, engine: Engine, journal: Journal, *, block_period: float, operator_token: str,
                  snapshotter=None, limits: NodeConfig | None = None):
         self.engine = engine
@@ -334,178 +249,6 @@ class Gateway:
         except ReadLimited as exc:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": LIMIT_EXCEEDED, "message": str(exc)}}
 
-    async def send_raw_transaction(self, params: list) -> dict:
-        return (await self.send_raw_transactions([params]))[0]
-
-    async def send_raw_transactions(self, params_of: list) -> list[dict]:
-        """Admit to the pool (one engine request for them all), journal, fsync (shared with concurrent senders),
-        then answer each with its hash (or the engine's error, or a GatewayError's).
-
-        Admission does not wait for a block being mined: the block's record, not the pool, tells the replay
-        what it holds."""
-        results: list[dict | None] = [None] * len(params_of)
-        sending: list[tuple[int, str, str]] = []  # (index, raw, hash)
-        for i, params in enumerate(params_of):
-            raw = params[0] if isinstance(params, list) and params and isinstance(params[0], str) else None
-            try:
-                if raw is None:
-                    raise ValueError
-                sending.append((i, raw, transaction_hash(raw)))
-            except ValueError:
-                results[i] = {"jsonrpc": "2.0",
-                              "error": {"code": -32602, "message": "eth_sendRawTransaction expects one hex string"}}
-        for _, raw, tx_hash in sending:
-            entry = self._in_flight.setdefault(tx_hash, [raw, 0])
-            entry[1] += 1
-        # An engine that did not answer may still hold a transaction: it then stays in flight for a block to adopt.
-        answers = await self.engine_batch([("eth_sendRawTransaction", [raw]) for _, raw, _ in sending]) \
-            if sending else []
-        last_seq, mined = 0, []
-        for (i, raw, tx_hash), answer in zip(sending, answers):
-            entry = self._in_flight[tx_hash]
-            entry[1] -= 1
-            if not entry[1]:
-                self._in_flight.pop(tx_hash, None)
-            results[i] = answer
-            if "error" in answer:
-                continue
-            seq = self._adopted.pop(tx_hash, None)
-            if seq is None:  # not in a block yet (the usual case)
-                seq = self.journal.append({"k": "tx", "raw": raw})
-                self.state.pending[tx_hash] = raw
-                self.state.dirty = True
-                self._wake.set()
-                if self.block_period == 0:
-                    mined.append(self._mined_waiters.setdefault(tx_hash, self._loop.create_future()))
-            last_seq = max(last_seq, seq)
-            self.stats["accepted"] += 1
-        if last_seq:
-            await self.durable(last_seq)
-        for waiter in mined:
-            await waiter
-        return results
-
-    async def durable(self, seq: int) -> None:
-        if self.journal.durable_seq() >= seq:
-            return
-        fut = self._loop.create_future()
-        self._durable_waiters.append((seq, fut))
-        if self.journal.durable_seq() >= seq and not fut.done():
-            fut.set_result(None)
-        await fut
-
-    def _durable_from_thread(self, seq: int) -> None:
-        self._loop.call_soon_threadsafe(self._release_durable, seq)
-
-    def _release_durable(self, seq: int) -> None:
-        keep = []
-        for s, fut in self._durable_waiters:
-            if s <= seq:
-                if not fut.done():
-                    fut.set_result(None)
-            else:
-                keep.append((s, fut))
-        self._durable_waiters = keep
-
-    # ---- block production --------------------------------------------------------------------------------------
-
-    async def _produce_blocks(self) -> None:
-        """A block once a transaction is pending, at most one a period (start to start, so block timestamps keep to
-        the wall clock); after a full block the backlog goes on at once."""
-        started = float("-inf")
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self.state.dirty:
-                continue
-            delay = started + self.block_period - self._loop.time()
-            waits = delay > 0 and not self._backlog
-            self.reads.block_due(self.reads.clock() + (delay if waits else 0.0))  # long reads wait for it
-            if waits:
-                await asyncio.sleep(delay)
-            await self.reads.quiet()  # anvil mines no block while a call runs; sends would wait behind the block
-            started = self._loop.time()
-            try:
-                await self.mine_block()
-            except Exception:  # the gate has failed: the supervisor stops the node
-                log.exception("mining failed")
-                return
-            finally:
-                self.reads.block_due(None, self.reads.clock() + self.block_period)
-
-    async def mine_block(self, timestamp: int | None = None) -> dict:
-        """Mine one block from the pool, journal what it holds, and only then let clients see it."""
-        async with self.mine_lock, self.gate.closed():
-            number = self.state.height + 1
-            ts = self._choose_timestamp(timestamp)
-            waiting = list(self.state.pending)
-            self.state.dirty = False
-            for method, params in self.engine.mine_params(ts):
-                await self.engine_call(method, params)
-            block = await self.engine_call("eth_getBlockByNumber", [hex(number), False])
-            txs = block["transactions"]
-            self._unpublished = set(txs)
-            for h in txs:
-                if self.state.pending.pop(h, None) is None and h in self._in_flight:
-                    self._adopted[h] = self.journal.append({"k": "tx", "raw": self._in_flight[h][0]})
-            seq = self.journal.append({"k": "block", "n": number, "ts": ts, "hash": block["hash"], "txs": txs})
-            await self.durable(seq)
-            self._unpublished = set()
-            self.state.height = number
-            self.state.last_timestamp = ts
-            self.state.next_timestamp = None
-            self.stats["blocks"] += 1
-            left = await self._forget_dropped([h for h in waiting if h in self.state.pending])
-            self._backlog = bool(txs and left)  # the block was full: the rest goes into the next one at once
-            if self._backlog:
-                self.state.dirty = True
-                self._wake.set()
-            for h in txs:
-                waiter = self._mined_waiters.pop(h, None)
-                if waiter and not waiter.done():
-                    waiter.set_result(None)
-            if not txs:  # what was waiting cannot run yet (a nonce gap): answer rather than hang
-                for h in left:
-                    waiter = self._mined_waiters.pop(h, None)
-                    if waiter and not waiter.done():
-                        waiter.set_result(None)
-            return block
-
-    async def _forget_dropped(self, left: list[str]) -> list[str]:
-        """`left` (acknowledged, not in the block just mined) without those the engine no longer holds.
-
-        An engine drops a transaction it can never mine (replaced, or invalid once others ran). Kept as pending,
-        it would make every block look full (mined at once, then an empty block after it) and be carried into
-        every snapshot. One pool count per block with leftovers finds out; only when the pool holds fewer than
-        the gateway thinks is each leftover looked up. Its journal record stays: a restart offers it to the
-        engine again (the replay reports it if refused)."""
-        if not left:
-            return left
-        status = await self.engine_call("txpool_status", [])
-        held = sum(int(status.get(k, "0x0"), 16) for k in ("pending", "queued"))
-        if held >= len(self.state.pending):  # transactions in flight count too: a drop may show next time
-            return left
-        dropped = [h for h in list(self.state.pending)
-                   if await self.engine_call("eth_getTransactionByHash", [h]) is None]
-        for h in dropped:
-            self.state.pending.pop(h, None)
-            waiter = self._mined_waiters.pop(h, None)
-            if waiter and not waiter.done():
-                waiter.set_result(None)
-        if dropped:
-            log.warning("the engine dropped %d acknowledged transactions it cannot mine, e.g. %s", len(dropped),
-                        dropped[0])
-            self.stats["dropped"] += len(dropped)
-        return [h for h in left if h in self.state.pending]
-
-    def _choose_timestamp(self, requested: int | None) -> int:
-        if requested is None:
-            requested = self.state.next_timestamp
-        if requested is None:
-            requested = int(time.time()) + self.state.time_offset
-        ts = max(int(requested), self.state.last_timestamp + 1)
-        return ts
-
     # ---- operator channel --------------------------------------------------------------------------------------
 
     async def gateway_method(self, method: str, params: list):
@@ -580,7 +323,7 @@ class Gateway:
         params = pinned(method, params, self.state.height)
         echoed = rid is None or (isinstance(rid, (int, str)) and not isinstance(rid, bool))  # what engines echo
         payload = {"jsonrpc": "2.0", "id": rid if echoed else 1, "method": method, "params": params}
-        ticket = await self.reads.acquire(client, _gas_of(method, params)) if client is not None else None
+        ticket = await self.reads.acquire(client, gas_of(method, params)) if client is not None else None
         try:
             body = await self._engine_client.request(fast_json.dumps(payload))
         except (EngineUnavailable, asyncio.TimeoutError) as exc:
@@ -655,18 +398,6 @@ async def _body_within(request: web.Request, cap: int) -> bytes | None:
         elif chunks:
             chunks = []
     return b"".join(chunks) if size <= cap else None
-
-
-def _gas_of(method: str, params: list) -> int | None:
-    """The gas an EVM-running read names (after `gas_capped`: the gas it may use); None for other reads, or when
-    none or no number is named."""
-    if method not in GAS_CAPPED or not params or not isinstance(params[0], dict):
-        return None
-    gas = params[0].get("gas")
-    try:
-        return int(gas, 16) if isinstance(gas, str) else int(gas) if gas is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _encoded(answer: dict | bytes) -> bytes:

@@ -3,7 +3,7 @@ the chain (saved state + journal replay), then serves the JSON-RPC gateway on th
 produces blocks, takes snapshots (anvil) and, on SIGTERM/SIGINT, saves the chain and stops.
 Started detached by `citypoints node start`.
 
-Run directly: python -m ledger_node.supervisor [--accept-replay]
+Run directly: python -m ledger_node.node.supervisor [--accept-replay]
 (`--accept-replay`: a replay that diverges from the journal keeps the rebuilt chain, recovery.py says how.)
 """
 from __future__ import annotations
@@ -18,12 +18,14 @@ import time
 import uvloop
 from aiohttp import web
 
-from ledger_node import journal, keys, paths, recovery, state_file
-from ledger_node.anvil import NodeError, free_port
+from ledger_node import keys, paths
+
+from ledger_node.node import journal, recovery, state_file
+from ledger_node.node.anvil import NodeError, free_port
 from ledger_node.config import NodeConfig
-from ledger_node.engine import Engine, make_engine
+from ledger_node.node.engine import Engine, make_engine
 from ledger_node.keys import operator_account
-from ledger_node.rpc_gateway import Gateway
+from ledger_node.node.rpc_gateway import Gateway
 
 
 def state_path():

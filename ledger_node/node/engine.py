@@ -22,9 +22,9 @@ from pathlib import Path
 from eth_account import Account
 
 from ledger_node import paths
-from ledger_node.anvil import AnvilProcess, write_genesis
+from ledger_node.node.anvil import AnvilProcess, write_genesis
 from ledger_node.config import NodeConfig
-from ledger_node.engine_process import EngineProcess, NodeError, free_port
+from ledger_node.node.engine_process import EngineProcess, NodeError, free_port
 
 HARDHAT_BIN = paths.NODE_MODULES / ".bin" / "hardhat"
 HARDHAT_CONFIG = Path(__file__).resolve().parent / "hardhat.config.js"
