@@ -15,7 +15,7 @@ from isdk_helpers import SCHEME
 from ledger_node.contract_errors import CONTRACT_ERRORS
 
 
-def test_everyLedgerErrorHasAGeneratedClass():
+def test_sdkErrors_everyLedgerErrorHasAGeneratedClass():
     abi = load_abi()
     LedgerCodec(abi)
     for item in (i for i in abi if i["type"] == "error"):
@@ -30,7 +30,7 @@ def test_everyLedgerErrorHasAGeneratedClass():
         "insufficient_points"
 
 
-def test_aNewContractErrorGetsItsClassAutomatically():
+def test_sdkErrors_aNewContractErrorGetsItsClassAutomatically():
     abi = [{"type": "error", "name": "PointsLedgerWeeklyQuotaExceeded",
             "inputs": [{"name": "scheme", "type": "uint256"}, {"name": "quota", "type": "uint256"}]},
            {"type": "error", "name": "PointsLedgerSomethingNew", "inputs": []}]

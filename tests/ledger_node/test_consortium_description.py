@@ -153,7 +153,7 @@ def test_bad_fork_and_unpinned_version(example):
     assert _code(example) == E.FIELD_INVALID
 
 
-def test_balances():
+def test_parseBalance_takesEtherHexAndIntegers_refusesTheRest():
     assert parse_balance("1 ether", "x") == 10**18
     assert parse_balance("0.5 ether", "x") == 5 * 10**17
     assert parse_balance("0x10", "x") == 16

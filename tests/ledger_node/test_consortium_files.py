@@ -48,7 +48,7 @@ def _independent_public_key(node_dir: Path) -> bytes:
     return numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
 
 
-def test_layout(out, consortium):
+def test_generateNetwork_writesEveryFileANodeNeeds(out, consortium):
     for name in ("genesis.json", "static-nodes.json", "permissions_config.toml", "docker-compose.yml",
                  "RUNBOOK.md", "consortium.yaml"):
         assert (out / name).is_file(), name
@@ -172,7 +172,7 @@ def test_dns_hosts_turn_on_documented_dns_option(tmp_path):
     assert config["Xdns-enabled"] is True and set(config) <= set(DOCUMENTED_OPTIONS)
 
 
-def test_genesis(out, consortium):
+def test_genesis_isQbftAtPragueWithZeroBaseFee(out, consortium):
     genesis = json.loads((out / "genesis.json").read_text())
     cfg = genesis["config"]
     assert cfg["chainId"] == 7070 and cfg["zeroBaseFee"] is True

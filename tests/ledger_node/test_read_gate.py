@@ -41,7 +41,7 @@ def test_pinned_turnsLatestIntoTheLastJournaledBlock(method, params, expected):
     ("eth_getTransactionReceipt", [TX], True),
     ("eth_getTransactionReceipt", [TX.upper().replace("0X", "0x")], True),
 ])
-def test_showsOnlyJournaled(method, params, answered_at_once):
+def test_showsOnlyJournaled_answersAtOnceOnlyReadsThatCannotSeeAnUnjournaledBlock(method, params, answered_at_once):
     assert shows_only_journaled(method, params, HEIGHT, lambda h: False) is answered_at_once
 
 
