@@ -1,4 +1,5 @@
-"""Dependencies (FastAPI `Annotated`): the runtime, the caller (Bearer API key -> Principal), rate limits.
+"""Dependencies (FastAPI `Annotated`): the services (each built once by the runtime), the caller (Bearer API key
+-> Principal), rate limits, and the runtime itself for what is not a service (health, rate-limit buckets).
 
 Rate limits: a token bucket per API key (`RATE_LIMIT_PER_S`, `RATE_LIMIT_BURST`), per client address for calls
 without a key; failed authentications per client address (`AUTH_FAILURES_PER_MIN`, request_limits.py): past the
@@ -7,15 +8,24 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Annotated
+from typing import Annotated, Any, Callable
 
 from fastapi import Depends, Request
 from sqlalchemy import select
 
 from exchange_api.errors import Forbidden, RateLimited, Unauthorized
+from exchange_api.idempotency import Idempotency
 from exchange_api.merchant_keys import hash_key
 from exchange_api.request_limits import client_address
-from exchange_api.runtime import Principal, Runtime
+from exchange_api.runtime import Runtime, Services
+from exchange_api.services.common import Principal
+from exchange_api.services.exchanges import Exchanges
+from exchange_api.services.onboarding import Onboarding
+from exchange_api.services.public import Public
+from exchange_api.services.redemptions import Redemptions
+from exchange_api.services.refunds import Refunds
+from exchange_api.services.residents import Residents
+from exchange_api.services.webhooks import WebhookEndpoints
 from exchange_api.store.models import ApiKey, Merchant
 
 AUTH_CACHE_S = 5.0  # a key revoked from another process stops working within this time
@@ -27,6 +37,28 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RT = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _service(pick: Callable[[Services], Any]) -> Any:
+    async def service(request: Request):  # async, as get_runtime
+        return pick(request.app.state.rt.services)
+    return Depends(service)
+
+
+RedemptionsService = Annotated[Redemptions, _service(lambda s: s.redemptions)]
+RefundsService = Annotated[Refunds, _service(lambda s: s.refunds)]
+ExchangesService = Annotated[Exchanges, _service(lambda s: s.exchanges)]
+OnboardingService = Annotated[Onboarding, _service(lambda s: s.onboarding)]
+PublicService = Annotated[Public, _service(lambda s: s.public)]
+ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
+WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
+
+
+async def get_idempotency(request: Request) -> Idempotency:
+    return request.app.state.rt.idempotency
+
+
+Idem = Annotated[Idempotency, Depends(get_idempotency)]
 
 
 def source(request: Request) -> str:

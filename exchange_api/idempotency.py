@@ -5,6 +5,8 @@ Keys are scoped by the caller (API key, or the resident for resident-signed requ
 successes (retrying them gives the same answer); 5xx answers are not kept, so a retry runs again.
 An answer that carries a secret (a webhook endpoint's signing secret: `idempotent(..., sealed=True)`) is kept
 only encrypted (AES-GCM with the PII key, bound to its scope and key), so the table never holds it in clear.
+A handler answers what its service returns; the router's `answer` turns that into the status and body kept and
+sent (routers/__init__.py), so the HTTP status of a success is chosen there only.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import hashlib
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -23,9 +25,11 @@ from sqlalchemy.exc import IntegrityError
 
 from exchange_api import crypto
 from exchange_api.errors import ApiError, Conflict, InvalidRequest
+from exchange_api.store.db import Store
 from exchange_api.store.models import IdempotencyRecord
 
-Handler = Callable[[], Awaitable[tuple[int, dict]]]
+R = TypeVar("R")
+Answer = Callable[[Any], tuple[int, dict]]  # a service's result -> (HTTP status, body)
 RECORDS = IdempotencyRecord.__table__  # Core statements: three per request, the ORM's bookkeeping is not needed
 CLAIM = insert(RECORDS)
 _THIS = (RECORDS.c.scope == bindparam("k_scope"), RECORDS.c.key == bindparam("k_key"))
@@ -35,10 +39,11 @@ FORGET = delete(RECORDS).where(*_THIS, RECORDS.c.status_code.is_(None))
 
 @dataclass
 class Slot:
-    """The Idempotency-Key a request holds, for handlers that take part (`idempotent(..., overlap=True)`)."""
+    """The Idempotency-Key a request holds, for handlers that take part (`Idempotency.run(..., overlap=True)`)."""
     scope: str
     key: str
     claim: asyncio.Future
+    answer: Answer  # the router's translation of the handler's result
     kept: bool = False  # the handler recorded its answer in its own write (`keep_in`)
 
 
@@ -64,60 +69,94 @@ async def claimed() -> None:
             raise _KeyTaken() from None
 
 
-def keep_in(s, slot: Slot, status: int, payload: dict) -> None:
-    """Record the answer inside the handler's own write (one database write fewer). The handler sets
-    `slot.kept` once that write committed."""
-    _keep(s, slot.scope, slot.key, status, payload)
+def keep_in(s, slot: Slot, result) -> None:
+    """Record the answer to `result` (what the handler will return) inside the handler's own write (one database
+    write fewer). The handler sets `slot.kept` once that write committed."""
+    _keep(s, slot.scope, slot.key, *slot.answer(result))
 
 
-async def idempotent(rt, request: Request, scope: str, body, handler: Handler, *,
-                     overlap: bool = False, sealed: bool = False) -> JSONResponse:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        status, payload = await handler()
-        return JSONResponse(payload, status)
-    if not key or len(key) > 255:
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters", code="invalid_idempotency_key",
-                             field="Idempotency-Key")
-    digest = hashlib.sha256(json.dumps([request.method, request.url.path, body], sort_keys=True,
-                                       default=str).encode()).hexdigest()
+class Idempotency:
+    """Runs a state-changing request under its Idempotency-Key (see the module docstring)."""
 
-    def claim(s):
-        s.execute(CLAIM, {"scope": scope, "key": key, "request_hash": digest})
+    def __init__(self, store: Store, pii_key: bytes):
+        self.store = store
+        self.pii_key = pii_key  # seals answers that carry a secret (`sealed=True`)
 
-    claim_write = asyncio.ensure_future(rt.store.write(claim, isolated=False))  # a taken key is rare
-    slot = Slot(scope, key, claim_write)
-    if not overlap:
+    async def run(self, request: Request, scope: str, body, handler: Callable[[], Awaitable[R]],
+                  answer: Callable[[R], tuple[int, dict]], *, overlap: bool = False,
+                  sealed: bool = False) -> JSONResponse:
+        """`handler()` once per key and request; `answer(result)` its status and body, kept for a replay."""
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            status, payload = answer(await handler())
+            return JSONResponse(payload, status)
+        if not key or len(key) > 255:
+            raise InvalidRequest("Idempotency-Key must be 1 to 255 characters", code="invalid_idempotency_key",
+                                 field="Idempotency-Key")
+        digest = hashlib.sha256(json.dumps([request.method, request.url.path, body], sort_keys=True,
+                                           default=str).encode()).hexdigest()
+
+        def claim(s):
+            s.execute(CLAIM, {"scope": scope, "key": key, "request_hash": digest})
+
+        store = self.store
+        claim_write = asyncio.ensure_future(store.write(claim, isolated=False))  # a taken key is rare
+        slot = Slot(scope, key, claim_write, answer)
+        if not overlap:
+            try:
+                await claim_write
+            except IntegrityError:
+                return await self._replay(scope, key, digest)
+        keep = (lambda p: self._seal(scope, key, p)) if sealed else (lambda p: p)
+        token = _SLOT.set(slot if overlap else None)
         try:
-            await claim_write
-        except IntegrityError:
-            return await _replay(rt, scope, key, digest)
-    keep = (lambda p: _seal(rt, scope, key, p)) if sealed else (lambda p: p)
-    token = _SLOT.set(slot if overlap else None)
-    try:
-        status, payload = await handler()
-    except _KeyTaken:
-        return await _replay(rt, scope, key, digest)
-    except ApiError as exc:
-        try:
-            await claim_write  # a handler that failed before claimed(): whose key is it?
-        except IntegrityError:
-            return await _replay(rt, scope, key, digest)
-        if exc.status >= 500:
-            await rt.store.write(lambda s: _forget(s, scope, key))
+            status, payload = answer(await handler())
+        except _KeyTaken:
+            return await self._replay(scope, key, digest)
+        except ApiError as exc:
+            try:
+                await claim_write  # a handler that failed before claimed(): whose key is it?
+            except IntegrityError:
+                return await self._replay(scope, key, digest)
+            if exc.status >= 500:
+                await store.write(lambda s: _forget(s, scope, key))
+                raise
+            payload, status = exc.body(request.state.request_id), exc.status
+            await store.write(lambda s: _keep(s, scope, key, status, keep(payload)), isolated=False)
+            return JSONResponse(payload, status, headers=exc.headers)
+        except BaseException:
+            if await _ours(claim_write):  # an unexpected failure: let a retry run again
+                await store.write(lambda s: _forget(s, scope, key))
             raise
-        payload, status = exc.body(request.state.request_id), exc.status
-        await rt.store.write(lambda s: _keep(s, scope, key, status, keep(payload)), isolated=False)
-        return JSONResponse(payload, status, headers=exc.headers)
-    except BaseException:
-        if await _ours(claim_write):  # an unexpected failure: let a retry run again
-            await rt.store.write(lambda s: _forget(s, scope, key))
-        raise
-    finally:
-        _SLOT.reset(token)
-    if not slot.kept:
-        await rt.store.write(lambda s: _keep(s, scope, key, status, keep(payload)), isolated=False)
-    return JSONResponse(payload, status)
+        finally:
+            _SLOT.reset(token)
+        if not slot.kept:
+            await store.write(lambda s: _keep(s, scope, key, status, keep(payload)), isolated=False)
+        return JSONResponse(payload, status)
+
+    async def _replay(self, scope: str, key: str, digest: str) -> JSONResponse:
+        """The answer for a key claimed before: the first answer again, or 409 when it differs or still runs."""
+        prior = await self.store.run(lambda s: s.get(IdempotencyRecord, (scope, key)))
+        if prior is None:
+            raise Conflict("this Idempotency-Key is being used; retry", code="idempotency_in_progress")
+        if prior.request_hash != digest:
+            raise Conflict("this Idempotency-Key was used with another request",
+                           code="idempotency_key_reused", field="Idempotency-Key")
+        if prior.status_code is None:
+            raise Conflict("the first request with this Idempotency-Key is still running",
+                           code="idempotency_in_progress")
+        return JSONResponse(self._unseal(scope, key, json.loads(prior.body)), prior.status_code,
+                            headers={"Idempotent-Replayed": "true"})
+
+    def _seal(self, scope: str, key: str, payload: dict) -> dict:
+        blob = crypto.seal_bytes(self.pii_key, f"idempotency:{scope}:{key}", json.dumps(payload).encode())
+        return {SEALED: base64.b64encode(blob).decode()}
+
+    def _unseal(self, scope: str, key: str, stored: dict) -> dict:
+        if isinstance(stored, dict) and set(stored) == {SEALED}:
+            blob = base64.b64decode(stored[SEALED])
+            return json.loads(crypto.unseal_bytes(self.pii_key, f"idempotency:{scope}:{key}", blob))
+        return stored
 
 
 async def _ours(claim_write: asyncio.Future) -> bool:
@@ -128,34 +167,7 @@ async def _ours(claim_write: asyncio.Future) -> bool:
         return False
 
 
-async def _replay(rt, scope: str, key: str, digest: str) -> JSONResponse:
-    """The answer for a key claimed before: the first answer again, or 409 when it differs or still runs."""
-    prior = await rt.store.run(lambda s: s.get(IdempotencyRecord, (scope, key)))
-    if prior is None:
-        raise Conflict("this Idempotency-Key is being used; retry", code="idempotency_in_progress")
-    if prior.request_hash != digest:
-        raise Conflict("this Idempotency-Key was used with another request",
-                       code="idempotency_key_reused", field="Idempotency-Key")
-    if prior.status_code is None:
-        raise Conflict("the first request with this Idempotency-Key is still running",
-                       code="idempotency_in_progress")
-    return JSONResponse(_unseal(rt, scope, key, json.loads(prior.body)), prior.status_code,
-                        headers={"Idempotent-Replayed": "true"})
-
-
 SEALED = "$sealed"
-
-
-def _seal(rt, scope: str, key: str, payload: dict) -> dict:
-    blob = crypto.seal_bytes(rt.pii_key, f"idempotency:{scope}:{key}", json.dumps(payload).encode())
-    return {SEALED: base64.b64encode(blob).decode()}
-
-
-def _unseal(rt, scope: str, key: str, stored: dict) -> dict:
-    if isinstance(stored, dict) and set(stored) == {SEALED}:
-        blob = base64.b64decode(stored[SEALED])
-        return json.loads(crypto.unseal_bytes(rt.pii_key, f"idempotency:{scope}:{key}", blob))
-    return stored
 
 
 def _keep(s, scope, key, status, payload):

@@ -34,10 +34,10 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from exchange_api import metrics
-from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, hex0x, unhex
+from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, fn, hex0x, unhex
 from exchange_api.errors import NodeUnavailable
 from exchange_api.store.db import Store
-from exchange_api.store.models import RelayedTransaction
+from exchange_api.store.models import Refund, RelayedTransaction
 from issuer_sdk.encoding import UnsignedTx, tx_hash
 from issuer_sdk.nonces import AsyncNonceManager
 from issuer_sdk.signer import LocalSigner, sign_tx
@@ -55,6 +55,7 @@ MAX_SENDS_IN_FLIGHT = 4
 SEND_TIMEOUT_S = 10.0  # the longest a send batch's answer is waited for; after it, its outcome is unknown
 RECONCILE_EVERY_S = 1.0  # while sends' outcomes are unknown, reconcile() at most this often (the node may be busy)
 HEAD_FRESH_S = 1.0  # a polled head older than this is not vouched for (current_head)
+REDEMPTION_RECORD = fn("redemption(bytes32)")  # a redemption's record on chain; its third word: credits refunded
 
 
 # What a node's answer to eth_sendRawTransaction says of the transaction (send_outcome)
@@ -593,9 +594,25 @@ class Relayer:
             out = await self.chain.call(self.chain.addresses["Membership"], IS_RESIDENT.encode(row.resident))
             return int.from_bytes(out[-32:], "big") == 1
         if row.kind == "refund":
-            from exchange_api.services.refunds import refund_already_applied
-            return await refund_already_applied(self, row)
+            return await self._refund_applied(row)
         return False
+
+    async def _refund_applied(self, row: RelayedTransaction) -> bool:
+        """Whether the chain applied this refund: its redemption's refunded total on chain covers the refunds
+        confirmed in the store and this one."""
+        def load(s):
+            f = s.scalar(select(Refund).where(Refund.id == row.subject_id))
+            if f is None:
+                return None, 0
+            done = sum(s.scalars(select(Refund.credits).where(
+                Refund.redemption_id == f.redemption_id, Refund.status == "confirmed")))
+            return f, done
+        f, done = await self.store.run(load)
+        if f is None:
+            return True
+        out = await self.chain.call(self.chain.addresses["Redemption"],
+                                    REDEMPTION_RECORD.encode(unhex(f.redemption_id)))
+        return int.from_bytes(out[64:96], "big") >= done + f.credits
 
 
 def _outcomes_from_logs(logs: list[dict], hashes: set[str]) -> dict[str, dict]:

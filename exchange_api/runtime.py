@@ -1,35 +1,39 @@
 """Everything a running service holds: settings, store, chain client, relayer, indexer, webhook dispatcher,
-and what it keeps in memory (API keys, the indexed view, credit holds, rate-limit buckets)."""
+and what it keeps in memory (API keys, the indexed view, credit holds, rate-limit buckets). The composition root:
+each service is built here once with the dependencies it uses (`Services`), and the relayer's callbacks are wired
+to them; routers take their service through deps.py, and no service reaches into this object."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from exchange_api import metrics
 from exchange_api.chain import ChainClient, event_table
 from exchange_api.credit_holds import CreditHolds
+from exchange_api.idempotency import Idempotency
 from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.relayer_lease import RelayerLease
+from exchange_api.services.common import Principal
+from exchange_api.services.confirmations import Confirmations
+from exchange_api.services.exchanges import Exchanges
+from exchange_api.services.onboarding import Onboarding
+from exchange_api.services.public import Public
+from exchange_api.services.redemptions import Redemptions, held_after_restart
+from exchange_api.services.refunds import Refunds
+from exchange_api.services.residents import Residents
+from exchange_api.services.webhooks import WebhookEndpoints
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
+from exchange_api.webhooks import Dispatcher
 
 log = logging.getLogger("citypoints.api")
 
 LEASE_CHECK_S = 3.0  # how often the relayer's PostgreSQL lease is seen to be alive
-
-
-@dataclass
-class Principal:
-    key_id: str
-    role: str
-    merchant_id: int | None = None
-    merchant: str | None = None  # the merchant's address
-    merchant_name: str | None = None
 
 
 MAX_BUCKETS = 100_000  # rate-limit buckets kept (per API key, or per address for calls without one)
@@ -41,9 +45,24 @@ class Bucket:
     at: float
 
 
+@dataclass
+class Services:
+    """The services, each built once with the dependencies it uses (their fields say which)."""
+    residents: Residents
+    redemptions: Redemptions
+    refunds: Refunds
+    exchanges: Exchanges
+    onboarding: Onboarding
+    public: Public
+    webhook_endpoints: WebhookEndpoints
+    confirmations: Confirmations  # the relayer's on_mined and outcome_logs
+
+
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.pii_key = settings.pii_key_bytes()
+        self.identity_key = settings.identity_key_bytes()
         self.store = Store(settings.database_url)
         deployment = settings.deployment()
         self.chain = ChainClient(settings.rpc_url or deployment["rpcUrl"], deployment)
@@ -54,25 +73,49 @@ class Runtime:
         self.indexer = Indexer(self.chain, self.store, range_size=settings.indexer_range,
                                poll_s=settings.indexer_poll_s)
         self.events = event_table(self.chain.addresses)
-        from exchange_api.webhooks import Dispatcher
-        self.webhooks = Dispatcher(self)
+        self.webhooks = Dispatcher(self.store, settings, self.pii_key)
+        self.idempotency = Idempotency(self.store, self.pii_key)
         self.auth_cache: dict[str, tuple[Principal | None, float]] = {}
         self.view = IndexedView()
         self.holds = CreditHolds()
         self.indexer.on_commit = self._indexed
         self.buckets: OrderedDict[str, Bucket] = OrderedDict()  # least recently used first; at most MAX_BUCKETS
         self.tasks: list[asyncio.Task] = []
-        self.pii_key = settings.pii_key_bytes()
-        self.identity_key = settings.identity_key_bytes()
         self.started = time.time()
+        self.services = self._build_services()
+        self.relayer.on_mined = self.services.confirmations.on_mined
+        self.relayer.outcome_logs = self.services.confirmations.outcome_filter()
+
+    def _build_services(self) -> Services:
+        store, chain, relayer, settings = self.store, self.chain, self.relayer, self.settings
+        residents = Residents(store, chain, view=self.view, indexer=self.indexer, settings=settings,
+                              pii_key=self.pii_key)
+        return Services(
+            residents=residents,
+            redemptions=Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
+                                    residents=residents, settings=settings),
+            refunds=Refunds(store, chain, relayer, settings),
+            exchanges=Exchanges(store, chain, relayer, settings),
+            onboarding=Onboarding(store, chain, relayer, settings, identity_key=self.identity_key,
+                                  pii_key=self.pii_key),
+            public=Public(store, chain, self.indexer),
+            webhook_endpoints=WebhookEndpoints(store, settings, pii_key=self.pii_key, dispatcher=self.webhooks),
+            confirmations=Confirmations(store, self.events, self.holds, self.webhooks, settings))
+
+    def replace_settings(self, settings: Settings) -> None:
+        """Settings swapped while running (tests do, for one test's development settings): this runtime, the
+        webhook dispatcher and every service read the new ones. What was read once at start stays (database, node,
+        keys, relayer accounts)."""
+        self.settings = settings
+        self.webhooks.settings = settings
+        for f in fields(self.services):
+            service = getattr(self.services, f.name)
+            if hasattr(service, "settings"):
+                service.settings = settings
 
     async def start(self, *, background: bool = True) -> None:
         await asyncio.to_thread(self.store.migrate)
         await asyncio.to_thread(self.lease.acquire)  # LeaseHeld: another process relays for this store
-        from exchange_api.services.confirmations import on_mined, outcome_filter
-        self.relayer.on_mined = lambda mark, receipts: on_mined(self, mark, receipts)
-        self.relayer.outcome_logs = outcome_filter(self)
-        from exchange_api.services.redemptions import held_after_restart
         self.holds.load(await self.store.run(held_after_restart))
         try:
             counts = await self.relayer.reconcile()

@@ -6,7 +6,9 @@ Receivers check the HMAC and that t is within a tolerance (default 300 s) with `
 Deliveries are rows (webhook_deliveries) retried with exponential backoff (settings.webhook_backoff_s doubling,
 up to webhook_max_attempts), so they survive restarts; each row is the endpoint's delivery log (attempts, last
 status code and error, next retry), readable by its merchant, and a merchant can ask for one again (one more
-attempt). Events: redemption.confirmed, redemption.failed, refund.confirmed, refund.failed.
+attempt). Events: redemption.confirmed, redemption.failed, refund.confirmed, refund.failed. The endpoints (the
+merchant's resource) and the queueing of events are services/webhooks.py's; this module guards URLs, signs and
+delivers.
 
 No foreign requests: a URL must be https (http only with `webhook_allow_http`, for development), name a host,
 carry no user:password@, and parse. Its host must not resolve to an internal address (private, loopback,
@@ -29,18 +31,18 @@ import hmac
 import ipaddress
 import json
 import logging
-import secrets
 import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from exchange_api import crypto, metrics
-from exchange_api.errors import InvalidRequest, NotFound
-from exchange_api.services.common import cursor_seq, iso, new_id
+from exchange_api.errors import InvalidRequest
+from exchange_api.settings import Settings
+from exchange_api.store.db import Store
 from exchange_api.store.models import WebhookDelivery, WebhookEndpoint, utcnow
 
 log = logging.getLogger("citypoints.webhooks")
@@ -185,7 +187,7 @@ async def resolve(target: Target, *, allow_private: bool, timeout: float) -> str
     return str(addresses[0])
 
 
-async def checked_target(settings, url: str) -> tuple[Target, str]:
+async def checked_target(settings: Settings, url: str) -> tuple[Target, str]:
     """A URL a merchant gives: parsed and resolved now (422 when either fails)."""
     target = parse_url(url, allow_http=settings.webhook_allow_http)
     try:
@@ -194,112 +196,6 @@ async def checked_target(settings, url: str) -> tuple[Target, str]:
     except TargetRefused as exc:
         raise InvalidRequest(f"url: {exc}", code="webhook_url_not_allowed", field="url") from None
     return target, address
-
-
-# -- endpoints (the merchant's resource) ---------------------------------------------------------------------
-
-async def create_endpoint(rt, principal, body) -> tuple[int, dict]:
-    await checked_target(rt.settings, body.url)
-    secret = "whsec_" + secrets.token_urlsafe(24)
-    row = WebhookEndpoint(id=new_id("we"), merchant_id=principal.merchant_id, url=body.url,
-                          secret=crypto.seal_bytes(rt.pii_key, "webhook", secret.encode()))
-    await rt.store.write(lambda s: s.add(row))
-    return 201, {"object": "webhook_endpoint", "id": row.id, "url": row.url, "secret": secret,
-                 "createdAt": iso(row.created_at)}
-
-
-async def list_endpoints(rt, principal) -> dict:
-    rows = await rt.store.run(lambda s: list(s.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.merchant_id == principal.merchant_id, WebhookEndpoint.deleted_at.is_(None))
-        .order_by(WebhookEndpoint.seq))))
-    return {"object": "list", "has_more": False, "data": [
-        {"object": "webhook_endpoint", "id": r.id, "url": r.url, "secret": None, "createdAt": iso(r.created_at)}
-        for r in rows]}
-
-
-def _own_endpoint(s, principal, endpoint_id: str) -> WebhookEndpoint:
-    r = s.scalar(select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id,
-                                               WebhookEndpoint.merchant_id == principal.merchant_id,
-                                               WebhookEndpoint.deleted_at.is_(None)))
-    if r is None:
-        raise NotFound("no such webhook endpoint", code="webhook_endpoint_not_found")
-    return r
-
-
-async def delete_endpoint(rt, principal, endpoint_id: str) -> tuple[int, dict]:
-    def delete(s):
-        r = _own_endpoint(s, principal, endpoint_id)
-        r.deleted_at = utcnow()
-        s.execute(update(WebhookDelivery).where(WebhookDelivery.endpoint_id == r.id,
-                                                WebhookDelivery.status == "pending")
-                  .values(status="failed", last_error="endpoint deleted"))
-        return r
-    r = await rt.store.write(delete)
-    return 200, {"object": "webhook_endpoint", "id": r.id, "url": r.url, "secret": None,
-                 "createdAt": iso(r.created_at)}
-
-
-def _at(t: float | None) -> str | None:
-    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def delivery_public(d: WebhookDelivery) -> dict:
-    return {"object": "webhook_delivery", "id": d.id, "endpointId": d.endpoint_id, "eventType": d.event_type,
-            "status": d.status, "attempts": d.attempts, "lastStatusCode": d.last_status_code,
-            "lastError": d.last_error,
-            "lastAttemptAt": iso(d.last_attempt_at) if d.last_attempt_at else None,
-            "nextAttemptAt": _at(d.next_attempt_at) if d.status == "pending" else None,
-            "createdAt": iso(d.created_at)}
-
-
-async def list_deliveries(rt, principal, endpoint_id: str, limit: int, starting_after: str | None) -> dict:
-    """The endpoint's delivery log, newest first."""
-    def load(s):
-        _own_endpoint(s, principal, endpoint_id)
-        q = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-        after = cursor_seq(s, WebhookDelivery, starting_after, endpoint_id=endpoint_id)
-        if after is not None:
-            q = q.where(WebhookDelivery.seq < after)
-        return list(s.scalars(q.order_by(WebhookDelivery.seq.desc()).limit(limit + 1)))
-    rows = await rt.store.run(load)
-    return {"object": "list", "data": [delivery_public(d) for d in rows[:limit]], "has_more": len(rows) > limit}
-
-
-async def redeliver(rt, principal, endpoint_id: str, delivery_id: str) -> tuple[int, dict]:
-    """Send a delivery again now (whatever it came to before): one more attempt, not a new round of retries."""
-    def again(s):
-        _own_endpoint(s, principal, endpoint_id)
-        d = s.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id,
-                                                   WebhookDelivery.endpoint_id == endpoint_id))
-        if d is None:
-            raise NotFound("no such delivery of this endpoint", code="webhook_delivery_not_found")
-        d.status, d.next_attempt_at, d.attempt_limit = "pending", time.time(), d.attempts + 1
-        return d
-    d = await rt.store.write(again)
-    rt.webhooks.wake()
-    return 202, delivery_public(d)
-
-
-def webhook_merchants(s) -> set[int]:
-    """The merchants with at least one webhook endpoint (the others' events need not be built)."""
-    return set(s.scalars(select(WebhookEndpoint.merchant_id).where(WebhookEndpoint.deleted_at.is_(None)).distinct()))
-
-
-def enqueue(s, events: list[tuple[int, str, dict]]) -> None:
-    """Queue each (merchant id, event type, object) for every endpoint of its merchant (inside the caller's
-    transaction; one query for the endpoints of all of them)."""
-    merchants = {m for m, _, _ in events}
-    endpoints: dict[int, list[str]] = {}
-    for ep_id, merchant_id in s.execute(select(WebhookEndpoint.id, WebhookEndpoint.merchant_id).where(
-            WebhookEndpoint.merchant_id.in_(merchants), WebhookEndpoint.deleted_at.is_(None))):
-        endpoints.setdefault(merchant_id, []).append(ep_id)
-    for merchant_id, event_type, obj in events:
-        for ep in endpoints.get(merchant_id, ()):
-            event_id = new_id("evt")
-            payload = json.dumps({"id": event_id, "object": "event", "type": event_type, "created": int(time.time()),
-                                  "data": {"object": obj}}, separators=(",", ":"))
-            s.add(WebhookDelivery(id=event_id, endpoint_id=ep, event_type=event_type, payload=payload,
-                                  status="pending", attempts=0, next_attempt_at=0.0))
 
 
 @dataclass
@@ -313,8 +209,10 @@ class Outcome:
 class Dispatcher:
     """Delivers due rows: one in flight per endpoint, endpoints side by side (see the module docstring)."""
 
-    def __init__(self, rt):
-        self.rt = rt
+    def __init__(self, store: Store, settings: Settings, pii_key: bytes):
+        self.store = store
+        self.settings = settings
+        self.pii_key = pii_key  # the endpoints' signing secrets are kept sealed with it
         self._wake = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
         self.busy: set[str] = set()  # endpoints with a delivery in flight
@@ -351,7 +249,7 @@ class Dispatcher:
     async def start_due(self) -> int:
         """Start the oldest due delivery of each endpoint that has none in flight (oldest first, as many as
         there are free slots); the number started."""
-        free = self.rt.settings.webhook_max_in_flight - len(self.busy)
+        free = self.settings.webhook_max_in_flight - len(self.busy)
         if free <= 0:
             return 0
         t, busy = time.time(), list(self.busy)
@@ -368,7 +266,7 @@ class Dispatcher:
             return s.execute(select(WebhookDelivery, WebhookEndpoint).join(
                 WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .where(WebhookDelivery.seq.in_(seqs))).all()
-        due = await self.rt.store.run(load)
+        due = await self.store.run(load)
         for d, ep in due:
             if ep.id in self.busy:
                 continue
@@ -379,7 +277,7 @@ class Dispatcher:
         return len(due)
 
     async def _deliver(self, d: WebhookDelivery, ep: WebhookEndpoint) -> None:
-        settings = self.rt.settings
+        settings = self.settings
         try:
             try:
                 outcome = await asyncio.wait_for(self._post(d, ep), settings.webhook_timeout_s)
@@ -404,7 +302,7 @@ class Dispatcher:
                 else:
                     row.last_error = outcome.error
                     row.next_attempt_at = time.time() + settings.webhook_backoff_s * 2 ** (row.attempts - 1)
-            await self.rt.store.write(save, background=True)
+            await self.store.write(save, background=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a database outage: the row stays due and is tried again
@@ -414,7 +312,7 @@ class Dispatcher:
             self._wake.set()
 
     async def _post(self, d: WebhookDelivery, ep: WebhookEndpoint) -> Outcome:
-        settings = self.rt.settings
+        settings = self.settings
         if ep.deleted_at is not None:
             return Outcome(False, None, "endpoint deleted", retry=False)
         try:
@@ -430,7 +328,7 @@ class Dispatcher:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=settings.webhook_timeout_s, trust_env=False,
                                              follow_redirects=False)
-        secret = crypto.unseal_bytes(self.rt.pii_key, "webhook", ep.secret).decode()
+        secret = crypto.unseal_bytes(self.pii_key, "webhook", ep.secret).decode()
         body = d.payload.encode()
         literal = f"[{address}]" if ":" in address else address
         headers = {"Host": target.host_header, "Content-Type": "application/json", HEADER: sign(secret, body),

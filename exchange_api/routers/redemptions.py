@@ -4,34 +4,33 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
 
-from exchange_api.deps import RT, MerchantKey
-from exchange_api.idempotency import idempotent
-from exchange_api.routers import ERRORS, wants_async
+from exchange_api.deps import Idem, MerchantKey, RedemptionsService
+from exchange_api.routers import ERRORS, created, wants_async
 from exchange_api.schemas import BYTES32, ConsentIn, ListOf, RedemptionOut
-from exchange_api.services import redemptions
 
 router = APIRouter(prefix="/v1/redemptions", tags=["redemptions"], responses=ERRORS)
 
 
 @router.post("", operation_id="createRedemption", status_code=201, response_model=RedemptionOut,
              responses={202: {"model": RedemptionOut, "description": "accepted, pending confirmation"}})
-async def create_redemption(request: Request, body: ConsentIn, rt: RT, merchant: MerchantKey,
-                            prefer: Annotated[str | None, Header()] = None):
+async def create_redemption(request: Request, body: ConsentIn, redemptions: RedemptionsService, idem: Idem,
+                            merchant: MerchantKey, prefer: Annotated[str | None, Header()] = None):
     """Submit a RedemptionConsent the merchant collected (the resident's wallet showed it signed). Answers 201
     `confirmed` once its block is mined, or 202 `pending` at once with `"wait": false` / `Prefer: respond-async`
     (then a `redemption.confirmed` webhook follows)."""
     body = body.model_copy(update={"wait": not wants_async(prefer, body.wait)})
-    return await idempotent(rt, request, merchant.key_id, body.model_dump(),
-                            lambda: redemptions.submit_consent(rt, merchant, body), overlap=True)
+    return await idem.run(request, merchant.key_id, body.model_dump(),
+                          lambda: redemptions.submit_consent(merchant, body), created, overlap=True)
 
 
 @router.get("", operation_id="listRedemptions", response_model=ListOf[RedemptionOut])
-async def list_redemptions(rt: RT, merchant: MerchantKey, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                           starting_after: str | None = None,
+async def list_redemptions(redemptions: RedemptionsService, merchant: MerchantKey,
+                           limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None,
                            status: Literal["pending", "confirmed", "failed"] | None = None):
-    return await redemptions.list_(rt, merchant, limit, starting_after, status)
+    return await redemptions.list_(merchant, limit, starting_after, status)
 
 
 @router.get("/{redemption_id}", operation_id="getRedemption", response_model=RedemptionOut)
-async def get_redemption(rt: RT, merchant: MerchantKey, redemption_id: Annotated[str, Path(pattern=BYTES32)]):
-    return await redemptions.get(rt, merchant, redemption_id)
+async def get_redemption(redemptions: RedemptionsService, merchant: MerchantKey,
+                         redemption_id: Annotated[str, Path(pattern=BYTES32)]):
+    return await redemptions.get(merchant, redemption_id)

@@ -7,11 +7,10 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from exchange_api.deps import RT, Caller, source
+from exchange_api.deps import RT, Caller, RedemptionsService, ResidentsService, source
 from exchange_api.errors import Forbidden, RateLimited, Unauthorized
 from exchange_api.routers import ERRORS
 from exchange_api.schemas import ADDRESS, SIGNATURE, ActivityOut, BalancesOut, ListOf, Model, RequestOut
-from exchange_api.services import redemptions, residents
 
 router = APIRouter(prefix="/v1/residents", tags=["residents"], responses=ERRORS)
 Address = Annotated[str, Path(pattern=ADDRESS)]
@@ -37,7 +36,7 @@ class SessionOut(BaseModel):
     expiresAt: int
 
 
-async def resident_session(request: Request, address: Address, rt: RT) -> str:
+async def resident_session(request: Request, address: Address, residents: ResidentsService, rt: RT) -> str:
     """Only the resident: `Authorization: Bearer <token from POST /v1/residents/{address}/login>`. A bad token
     counts as a failed authentication of its source (429 after too many, like a wrong API key)."""
     failures, where = request.app.state.auth_failures, source(request)
@@ -50,7 +49,7 @@ async def resident_session(request: Request, address: Address, rt: RT) -> str:
         raise Unauthorized("only the resident reads this: sign a ResidentLogin (POST /v1/residents/{address}/login) "
                            "and send its token as Authorization: Bearer <token>", code="missing_resident_token")
     scheme, _, token = header.partition(" ")
-    subject = residents.session_resident(rt, token.strip()) if scheme.lower() == "bearer" else None
+    subject = residents.session_resident(token.strip()) if scheme.lower() == "bearer" else None
     if subject is None:
         failures.failed(where)
         raise Unauthorized("the resident token is invalid or expired; log in again", code="invalid_resident_token")
@@ -66,40 +65,40 @@ ResidentSession = Annotated[str, Depends(resident_session)]
 
 
 @router.get("/{address}/balances", operation_id="getResidentBalances", response_model=BalancesOut)
-async def balances(address: Address, rt: RT, caller: Caller):
+async def balances(address: Address, residents: ResidentsService, caller: Caller):
     """Balances per scheme and their worth in credit cents at the rates in force (from the indexer)."""
     # the hottest read: serialised directly (the body is built by the service in the documented shape)
-    return Response(orjson.dumps(await residents.balances(rt, address)), media_type="application/json")
+    return Response(orjson.dumps(await residents.balances(address)), media_type="application/json")
 
 
 @router.get("/{address}/history", operation_id="listResidentHistory", response_model=ListOf[ActivityOut])
-async def history(address: Address, rt: RT, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                  starting_after: str | None = None):
+async def history(address: Address, residents: ResidentsService, caller: Caller,
+                  limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
     """Issued (by which issuer account, with the program's reason code), revoked, burned, minted, moved."""
-    return await residents.history(rt, address, limit, starting_after)
+    return await residents.history(address, limit, starting_after)
 
 
 @router.get("/{address}/login", operation_id="getResidentLoginChallenge", response_model=LoginChallengeOut)
-async def login_challenge(address: Address, rt: RT, caller: Caller):
+async def login_challenge(address: Address, residents: ResidentsService, caller: Caller):
     """The EIP-712 `ResidentLogin` document to sign (the resident's address, the time, a random nonce). Any
     client may build it itself: nothing is remembered until the signed login is posted."""
-    return residents.login_challenge(rt, address)
+    return residents.login_challenge(address)
 
 
 @router.post("/{address}/login", operation_id="loginResident", status_code=201, response_model=SessionOut)
-async def login(address: Address, body: LoginIn, rt: RT, caller: Caller):
+async def login(address: Address, body: LoginIn, residents: ResidentsService, caller: Caller):
     """Sign in as the resident: post the signed `ResidentLogin` (issued within two minutes of now, its nonce
     used once) and get a bearer token for a few minutes (`expiresAt`) for what only the resident reads. Not
     idempotent by key (the token is not stored): a lost answer needs a new signed login."""
-    status, payload = await residents.login(rt, address, body)
-    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+    session = await residents.login(address, body)
+    return Response(orjson.dumps(session), status_code=201, media_type="application/json")
 
 
 @router.get("/{address}/redemption_requests", operation_id="listResidentRedemptionRequests",
             response_model=ListOf[RequestOut])
-async def pending_requests(address: Address, rt: RT, resident: ResidentSession,
+async def pending_requests(address: Address, redemptions: RedemptionsService, resident: ResidentSession,
                            limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
     """Open redemption requests waiting for this resident's signature: which merchant they are paying, so only
     the resident reads them (`Authorization: Bearer <resident token>`, see loginResident). A merchant's QR
     carries the request id, which reads that one request (getRedemptionRequest)."""
-    return await redemptions.resident_requests(rt, address, limit, starting_after)
+    return await redemptions.resident_requests(address, limit, starting_after)

@@ -5,10 +5,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from exchange_api import webhooks
-from exchange_api.deps import RT, MerchantKey
-from exchange_api.idempotency import idempotent
-from exchange_api.routers import ERRORS
+from exchange_api.deps import Idem, MerchantKey, WebhookEndpointsService
+from exchange_api.routers import ERRORS, changed, created
 from exchange_api.schemas import ListOf, WebhookIn, WebhookOut
 
 router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"], responses=ERRORS)
@@ -29,37 +27,40 @@ class WebhookDeliveryOut(BaseModel):
 
 
 @router.post("", operation_id="createWebhookEndpoint", status_code=201, response_model=WebhookOut)
-async def create(request: Request, body: WebhookIn, rt: RT, merchant: MerchantKey):
+async def create(request: Request, body: WebhookIn, endpoints: WebhookEndpointsService, idem: Idem,
+                 merchant: MerchantKey):
     """Register a URL for this merchant's events; the signing secret is shown once. The URL must be https, name
     a host that resolves to public addresses only (no private, loopback, link-local, ... targets: 422
     `webhook_url_not_allowed`), and carry no user name or password (422 `invalid_webhook_url`)."""
-    return await idempotent(rt, request, merchant.key_id, body.model_dump(),
-                            lambda: webhooks.create_endpoint(rt, merchant, body), sealed=True)
+    return await idem.run(request, merchant.key_id, body.model_dump(),
+                          lambda: endpoints.create(merchant, body), created, sealed=True)
 
 
 @router.get("", operation_id="listWebhookEndpoints", response_model=ListOf[WebhookOut])
-async def list_(rt: RT, merchant: MerchantKey):
-    return await webhooks.list_endpoints(rt, merchant)
+async def list_(endpoints: WebhookEndpointsService, merchant: MerchantKey):
+    return await endpoints.list_(merchant)
 
 
 @router.delete("/{endpoint_id}", operation_id="deleteWebhookEndpoint", response_model=WebhookOut)
-async def delete(request: Request, endpoint_id: str, rt: RT, merchant: MerchantKey):
-    return await idempotent(rt, request, merchant.key_id, {"delete": endpoint_id},
-                            lambda: webhooks.delete_endpoint(rt, merchant, endpoint_id))
+async def delete(request: Request, endpoint_id: str, endpoints: WebhookEndpointsService, idem: Idem,
+                 merchant: MerchantKey):
+    return await idem.run(request, merchant.key_id, {"delete": endpoint_id},
+                          lambda: endpoints.delete(merchant, endpoint_id), changed)
 
 
 @router.get("/{endpoint_id}/deliveries", operation_id="listWebhookDeliveries",
             response_model=ListOf[WebhookDeliveryOut])
-async def deliveries(endpoint_id: str, rt: RT, merchant: MerchantKey,
+async def deliveries(endpoint_id: str, endpoints: WebhookEndpointsService, merchant: MerchantKey,
                      limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
     """The endpoint's delivery log, newest first: each event's status, attempts, the receiver's last status code
     or the error, and when it is tried next."""
-    return await webhooks.list_deliveries(rt, merchant, endpoint_id, limit, starting_after)
+    return await endpoints.deliveries(merchant, endpoint_id, limit, starting_after)
 
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/redeliver", operation_id="redeliverWebhookDelivery",
              status_code=202, response_model=WebhookDeliveryOut)
-async def redeliver(request: Request, endpoint_id: str, delivery_id: str, rt: RT, merchant: MerchantKey):
+async def redeliver(request: Request, endpoint_id: str, delivery_id: str, endpoints: WebhookEndpointsService,
+                    idem: Idem, merchant: MerchantKey):
     """Send a delivery again now (delivered, failed or waiting for its retry): one more attempt."""
-    return await idempotent(rt, request, merchant.key_id, {"redeliver": [endpoint_id, delivery_id]},
-                            lambda: webhooks.redeliver(rt, merchant, endpoint_id, delivery_id))
+    return await idem.run(request, merchant.key_id, {"redeliver": [endpoint_id, delivery_id]},
+                          lambda: endpoints.redeliver(merchant, endpoint_id, delivery_id), changed)

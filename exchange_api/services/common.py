@@ -1,14 +1,28 @@
-"""Helpers shared by the services: ids, time, EIP-712 pre-checks, pagination."""
+"""Helpers shared by the services: the caller, ids, time, EIP-712 pre-checks, pagination."""
 from __future__ import annotations
 
 import datetime as dt
 import secrets
 import time
+from dataclasses import dataclass
 
 from eth_utils import keccak
+from sqlalchemy import select
 
+from exchange_api.chain import ChainClient
 from exchange_api.errors import InvalidRequest, NotFound
+from exchange_api.store.db import Store
 from ledger_node.typed_data import digest, recover
+
+
+@dataclass
+class Principal:
+    """The caller a service acts for: an API key (deps.py) and, for a merchant key, its merchant."""
+    key_id: str
+    role: str
+    merchant_id: int | None = None
+    merchant: str | None = None  # the merchant's address
+    merchant_name: str | None = None
 
 
 def new_id(prefix: str) -> str:
@@ -34,7 +48,7 @@ def order_ref(text: str) -> tuple[str, str | None]:
     return "0x" + keccak(text=text).hex(), text
 
 
-async def check_signature(rt, primary_type: str, contract: str, message: dict, signature: bytes,
+async def check_signature(chain: ChainClient, primary_type: str, contract: str, message: dict, signature: bytes,
                           resident: str) -> bool:
     """The signature is the resident's authentication: recovered here (libsecp256k1, ~0.1 ms) so a wrong one is
     refused at once. True when it is the resident's key's; False for a resident that is a contract wallet
@@ -43,12 +57,12 @@ async def check_signature(rt, primary_type: str, contract: str, message: dict, s
     signer = None
     if flaw is None:
         try:
-            signer = recover(digest(primary_type, rt.chain.chain_id, rt.chain.addresses[contract], message), signature)
+            signer = recover(digest(primary_type, chain.chain_id, chain.addresses[contract], message), signature)
         except ValueError:
             flaw = "it cannot be recovered"
     if signer == resident:
         return True
-    if not await rt.chain.has_code(resident):
+    if not await chain.has_code(resident):
         raise InvalidRequest(f"the signature is not the resident's: {flaw}" if flaw else
                              "the signature is not the resident's", code="invalid_signature", field="signature")
     return False
@@ -80,7 +94,6 @@ def page(rows: list, limit: int, to_public) -> dict:
 def cursor_seq(s, model, starting_after: str | None, **scope) -> int | None:
     if not starting_after:
         return None
-    from sqlalchemy import select
     q = select(model.seq).where(model.id == starting_after)
     for k, v in scope.items():
         q = q.where(getattr(model, k) == v)
@@ -90,8 +103,7 @@ def cursor_seq(s, model, starting_after: str | None, **scope) -> int | None:
     return seq
 
 
-async def recorded(rt, model, record_id: str) -> bool:
+async def recorded(store: Store, model, record_id: str) -> bool:
     """Does the store hold the `model` row (redemption, exchange) with this id? After an IntegrityError at its
     persist: its own key taken means submitted before; any other constraint is the service's fault."""
-    from sqlalchemy import select
-    return await rt.store.run(lambda s: s.scalar(select(model.seq).where(model.id == record_id))) is not None
+    return await store.run(lambda s: s.scalar(select(model.seq).where(model.id == record_id))) is not None

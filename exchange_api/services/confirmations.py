@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import bindparam, select
@@ -11,10 +12,17 @@ from sqlalchemy.orm import Session
 
 from exchange_api import metrics
 from exchange_api.chain import checksum
+from exchange_api.credit_holds import CreditHolds
 from exchange_api.relayer import Settled
+from exchange_api.services import redemptions, refunds
+from exchange_api.services.webhooks import enqueue, webhook_merchants
+from exchange_api.settings import Settings
+from exchange_api.store.db import Store
 from exchange_api.store.models import (ExchangeSubmission, Redemption, Refund, RelayedTransaction, ResidentRecord,
                                        utcnow)
+from exchange_api.webhooks import Dispatcher
 from ledger_node.contract_errors import CONTRACT_ERRORS, UNNAMED
+from ledger_node.event_codec import EventCodec
 
 
 def failure_code(error: tuple | None) -> str:
@@ -25,95 +33,109 @@ def failure_code(error: tuple | None) -> str:
 OUTCOME_EVENTS = ("Redeemed", "Refunded", "Exchanged")
 
 
-def outcome_events(rt, receipt: dict | None) -> dict[str, list[dict]]:
-    """The events that settle a record (Redeemed, Refunded, Exchanged) in a receipt, decoded, by name."""
-    out: dict[str, list[dict]] = {}
-    for lg in (receipt or {}).get("logs", []):
-        event = rt.events.event_of(lg)
-        if event is not None and event.name in OUTCOME_EVENTS:
-            out.setdefault(event.name, []).append(event.decode(lg["topics"], lg["data"]))
-    return out
+@dataclass
+class Confirmations:
+    """The relayer's `on_mined` and `outcome_logs` (wired in runtime.py): the services' side of a mined block."""
+    store: Store
+    events: EventCodec     # the deployment's events, to decode the outcome events of receipts
+    holds: CreditHolds     # a failed redemption's hold goes at once
+    webhooks: Dispatcher   # woken when events were queued
+    settings: Settings
+
+    def outcome_events(self, receipt: dict | None) -> dict[str, list[dict]]:
+        """The events that settle a record (Redeemed, Refunded, Exchanged) in a receipt, decoded, by name."""
+        out: dict[str, list[dict]] = {}
+        for lg in (receipt or {}).get("logs", []):
+            event = self.events.event_of(lg)
+            if event is not None and event.name in OUTCOME_EVENTS:
+                out.setdefault(event.name, []).append(event.decode(lg["topics"], lg["data"]))
+        return out
+
+    def outcome_filter(self) -> dict:
+        """The eth_getLogs filter of the outcome events (the relayer settles a transaction that emitted one from
+        it)."""
+        specs = [(address, event.topic0) for (address, _), event in self.events.items()
+                 if event.name in OUTCOME_EVENTS]
+        return {"address": sorted({checksum(a) for a, _ in specs}), "topics": [sorted({t for _, t in specs})]}
+
+    async def on_mined(self, mark: Callable[[Session], Settled], receipts: list[dict | None] = ()) -> Settled:
+        """Settle the records the relayer's transactions serve, in the very transaction where `mark(session)` marks
+        those transactions (mined, failed, replaced) and says which they are, with their receipts and errors: were
+        the two apart, a crash between them would leave a record pending whose transaction reconcile() no longer
+        looks at. `receipts`: the receipts `mark` may name, decoded beforehand outside the writer. What `mark`
+        returned."""
+        by_hash = await asyncio.to_thread(lambda: {r["transactionHash"]: self.outcome_events(r) for r in receipts
+                                                   if r and "transactionHash" in r})
+        failed: list[str] = []  # redemptions whose credit holds go now (see exchange_api.credit_holds)
+        indexer_enabled = self.settings.indexer_enabled
+
+        def apply(s):  # may run twice: what it leaves for after the commit is collected anew each time
+            items = mark(s)
+            decoded = [by_hash.get((receipt or {}).get("transactionHash"), {}) for _, receipt, _ in items]
+            failed.clear()
+            events = _settle(s, items, decoded, failed, indexer_enabled)
+            if events:
+                enqueue(s, events)
+            return items, bool(events)
+        items, wake = await self.store.write(apply, isolated=False, background=True)
+        for rid in failed:  # spent nothing (a confirmed one's hold goes when the indexer commits its event)
+            self.holds.release(rid)
+        if wake:
+            self.webhooks.wake()
+        return items
 
 
-def outcome_filter(rt) -> dict:
-    """The eth_getLogs filter of the outcome events (the relayer settles a transaction that emitted one from it)."""
-    specs = [(address, event.topic0) for (address, _), event in rt.events.items() if event.name in OUTCOME_EVENTS]
-    return {"address": sorted({checksum(a) for a, _ in specs}), "topics": [sorted({t for _, t in specs})]}
-
-
-async def on_mined(rt, mark: Callable[[Session], Settled], receipts: list[dict | None] = ()) -> Settled:
-    """Settle the records the relayer's transactions serve, in the very transaction where `mark(session)` marks
-    those transactions (mined, failed, replaced) and says which they are, with their receipts and errors: were the
-    two apart, a crash between them would leave a record pending whose transaction reconcile() no longer looks at.
-    `receipts`: the receipts `mark` may name, decoded beforehand outside the writer. What `mark` returned."""
-    from exchange_api.services import redemptions, refunds
-    from exchange_api.webhooks import enqueue, webhook_merchants
-
-    by_hash = await asyncio.to_thread(lambda: {r["transactionHash"]: outcome_events(rt, r) for r in receipts
-                                               if r and "transactionHash" in r})
-
-    failed: list[str] = []  # redemptions whose credit holds go now (see exchange_api.credit_holds)
-
-    def apply(s):  # may run twice: what it leaves for after the commit is collected anew each time
-        items = mark(s)
-        decoded = [by_hash.get((receipt or {}).get("transactionHash"), {}) for _, receipt, _ in items]
-        events = []
-        failed.clear()
-        hooked = webhook_merchants(s)
-        redeemed = [(row, receipt, error, logs) for (row, receipt, error), logs in zip(items, decoded)
-                    if row.kind == "redemption" and not (receipt is not None and "replacedBy" in receipt)]
-        settled = _settle_redemptions(s, redeemed)  # the bulk of them: in one statement
-        for r in settled:
-            metrics.REDEMPTIONS.labels(r["status"]).inc()
-            if r["status"] == "failed" or not rt.settings.indexer_enabled:
-                failed.append(r["id"])
-            if r["merchant_id"] in hooked:
-                events.append((r["merchant_id"], f"redemption.{r['status']}", redemptions.public_from_dict(r)))
-        for (row, receipt, error), logs in zip(items, decoded):
-            if receipt is not None and "replacedBy" in receipt:  # re-signed after a restart
-                _retarget(s, row, receipt["replacedBy"])
+def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_enabled: bool) -> list[tuple]:
+    """Settle the records of `items` (with their decoded outcome events) in session `s`; the webhook events to
+    queue. The redemptions whose holds go are added to `failed`."""
+    events = []
+    hooked = webhook_merchants(s)
+    redeemed = [(row, receipt, error, logs) for (row, receipt, error), logs in zip(items, decoded)
+                if row.kind == "redemption" and not (receipt is not None and "replacedBy" in receipt)]
+    settled = _settle_redemptions(s, redeemed)  # the bulk of them: in one statement
+    for r in settled:
+        metrics.REDEMPTIONS.labels(r["status"]).inc()
+        if r["status"] == "failed" or not indexer_enabled:
+            failed.append(r["id"])
+        if r["merchant_id"] in hooked:
+            events.append((r["merchant_id"], f"redemption.{r['status']}", redemptions.public_from_dict(r)))
+    for (row, receipt, error), logs in zip(items, decoded):
+        if receipt is not None and "replacedBy" in receipt:  # re-signed after a restart
+            _retarget(s, row, receipt["replacedBy"])
+            continue
+        ok = receipt is not None and int(receipt["status"], 16) == 1
+        block = int(receipt["blockNumber"], 16) if receipt else None
+        if row.kind == "refund":
+            f = s.scalar(select(Refund).where(Refund.id == row.subject_id))
+            if f is None:
                 continue
-            ok = receipt is not None and int(receipt["status"], 16) == 1
-            block = int(receipt["blockNumber"], 16) if receipt else None
-            if row.kind == "refund":
-                f = s.scalar(select(Refund).where(Refund.id == row.subject_id))
-                if f is None:
-                    continue
-                f.block_number, f.updated_at = block, utcnow()
-                if ok:
-                    f.status = "confirmed"
-                    r = s.scalar(select(Redemption).where(Redemption.id == f.redemption_id))
-                    ev = logs.get("Refunded", [])
-                    if r is not None:
-                        r.refunded = ev[0]["refundedTotal"] if ev else r.refunded + f.credits
-                else:
-                    f.status, f.failure_code = "failed", failure_code(error)
-                events.append((f.merchant_id, f"refund.{f.status}", refunds.public(f)))
-            elif row.kind == "exchange":
-                x = s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))
-                if x is None:
-                    continue
-                x.block_number = block
-                if ok:
-                    ev = logs.get("Exchanged", [])
-                    x.status = "confirmed"
-                    if ev:
-                        x.received, x.credits = ev[0]["received"], ev[0]["credits"]
-                else:
-                    x.status, x.failure_code = "failed", failure_code(error)
-            elif row.kind == "onboarding":
-                p = s.get(ResidentRecord, row.subject_id)
-                if p is not None:
-                    p.status = "registered" if ok else "failed"
-        if events:
-            enqueue(s, events)
-        return items, bool(events)
-    items, wake = await rt.store.write(apply, isolated=False, background=True)
-    for rid in failed:  # spent nothing (a confirmed one's hold goes when the indexer commits its event)
-        rt.holds.release(rid)
-    if wake:
-        rt.webhooks.wake()
-    return items
+            f.block_number, f.updated_at = block, utcnow()
+            if ok:
+                f.status = "confirmed"
+                r = s.scalar(select(Redemption).where(Redemption.id == f.redemption_id))
+                ev = logs.get("Refunded", [])
+                if r is not None:
+                    r.refunded = ev[0]["refundedTotal"] if ev else r.refunded + f.credits
+            else:
+                f.status, f.failure_code = "failed", failure_code(error)
+            events.append((f.merchant_id, f"refund.{f.status}", refunds.public(f)))
+        elif row.kind == "exchange":
+            x = s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))
+            if x is None:
+                continue
+            x.block_number = block
+            if ok:
+                ev = logs.get("Exchanged", [])
+                x.status = "confirmed"
+                if ev:
+                    x.received, x.credits = ev[0]["received"], ev[0]["credits"]
+            else:
+                x.status, x.failure_code = "failed", failure_code(error)
+        elif row.kind == "onboarding":
+            p = s.get(ResidentRecord, row.subject_id)
+            if p is not None:
+                p.status = "registered" if ok else "failed"
+    return events
 
 
 REDEMPTIONS = Redemption.__table__

@@ -3,15 +3,18 @@ clearing statements (a merchant sees its own; an auditor every one)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from sqlalchemy import select
 
-from exchange_api.chain import unhex
+from exchange_api.chain import ChainClient, unhex
+from exchange_api.indexer import Indexer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import now
+from exchange_api.store.db import Store
 from exchange_api.store.models import IdxIssuerPosition, IdxMerchantPosition, IdxPeriod, IdxProposal, IdxScheme, \
     IdxSettlement
 from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, STATUS_NAMES, credits_of
@@ -29,73 +32,84 @@ def issuer_statement_id(period: int, a: int, b: int) -> str:
     return "0x" + keccak(abi_encode(["uint8", "uint256", "uint256", "uint256"], [2, period, lo, hi])).hex()
 
 
-async def schemes(rt) -> dict:
-    rows = await rt.store.run(lambda s: list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))))
-    return {"object": "list", "has_more": False, "data": [
-        {"scheme": r.scheme, "status": STATUS_NAMES.get(r.status, "none"), "issuerDailyQuota": r.issuer_daily_quota,
-         "residentDailyCap": r.resident_daily_cap, "rate": r.rate, "totalSupply": r.total_supply} for r in rows]}
+@dataclass
+class Public:
+    """Reads anyone (or an auditor) may make: from the indexer's tables, and the indexer's own progress."""
+    store: Store
+    chain: ChainClient  # the deployment's addresses (Rates, for scheduled rate changes)
+    indexer: Indexer    # the block the tables are at
 
+    async def schemes(self) -> dict:
+        rows = await self.store.run(lambda s: list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))))
+        return {"object": "list", "has_more": False, "data": [
+            {"scheme": r.scheme, "status": STATUS_NAMES.get(r.status, "none"),
+             "issuerDailyQuota": r.issuer_daily_quota, "residentDailyCap": r.resident_daily_cap, "rate": r.rate,
+             "totalSupply": r.total_supply} for r in rows]}
 
-async def rates(rt) -> dict:
-    def load(s):
-        return (list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))),
-                list(s.scalars(select(IdxProposal).where(IdxProposal.state == "queued").order_by(IdxProposal.id))))
-    schemes_, proposals = await rt.store.run(load)
-    rates_addr = rt.chain.addresses.get("Rates", "").lower()
-    scheduled = []
-    for p in proposals:
-        if p.expires_at and p.expires_at < now():
-            continue
-        for target, data in json.loads(p.calls):
-            if target.lower() == rates_addr and data.lower().startswith(SET_RATE):
-                scheme, rate = abi_decode(["uint256", "uint256"], unhex(data)[4:])
-                scheduled.append({"scheme": scheme, "rate": rate, "proposalId": p.id, "readyAt": p.ready_at,
-                                  "state": p.state})
-    return {"object": "rates", "rateScale": RATE_SCALE, "creditDecimals": CREDIT_DECIMALS,
-            "inForce": [{"scheme": r.scheme, "rate": r.rate} for r in schemes_ if r.rate],
-            "scheduled": scheduled}
+    async def rates(self) -> dict:
+        def load(s):
+            return (list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))),
+                    list(s.scalars(select(IdxProposal).where(IdxProposal.state == "queued")
+                                   .order_by(IdxProposal.id))))
+        schemes_, proposals = await self.store.run(load)
+        rates_addr = self.chain.addresses.get("Rates", "").lower()
+        scheduled = []
+        for p in proposals:
+            if p.expires_at and p.expires_at < now():
+                continue
+            for target, data in json.loads(p.calls):
+                if target.lower() == rates_addr and data.lower().startswith(SET_RATE):
+                    scheme, rate = abi_decode(["uint256", "uint256"], unhex(data)[4:])
+                    scheduled.append({"scheme": scheme, "rate": rate, "proposalId": p.id, "readyAt": p.ready_at,
+                                      "state": p.state})
+        return {"object": "rates", "rateScale": RATE_SCALE, "creditDecimals": CREDIT_DECIMALS,
+                "inForce": [{"scheme": r.scheme, "rate": r.rate} for r in schemes_ if r.rate],
+                "scheduled": scheduled}
 
+    async def supply(self) -> dict:
+        rows = await self.store.run(lambda s: list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))))
+        data = [{"scheme": r.scheme, "totalSupply": r.total_supply, "credits": credits_of(r.total_supply, r.rate)}
+                for r in rows]
+        return {"object": "supply", "data": data, "asOfBlock": max(self.indexer.block, 0)}
 
-async def supply(rt) -> dict:
-    rows = await rt.store.run(lambda s: list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))))
-    data = [{"scheme": r.scheme, "totalSupply": r.total_supply, "credits": credits_of(r.total_supply, r.rate)}
-            for r in rows]
-    return {"object": "supply", "data": data, "asOfBlock": max(rt.indexer.block, 0)}
+    async def periods(self) -> dict:
+        rows = await self.store.run(lambda s: list(s.scalars(select(IdxPeriod).order_by(IdxPeriod.period))))
+        data = [{"period": r.period, "state": "closed", "closedAt": r.closed_at} for r in rows]
+        data.append({"period": (rows[-1].period + 1) if rows else 1, "state": "open", "closedAt": None})
+        return {"object": "list", "data": data, "has_more": False}
 
-
-async def periods(rt) -> dict:
-    rows = await rt.store.run(lambda s: list(s.scalars(select(IdxPeriod).order_by(IdxPeriod.period))))
-    data = [{"period": r.period, "state": "closed", "closedAt": r.closed_at} for r in rows]
-    data.append({"period": (rows[-1].period + 1) if rows else 1, "state": "open", "closedAt": None})
-    return {"object": "list", "data": data, "has_more": False}
-
-
-async def statements(rt, *, merchant: str | None = None, period: int | None = None) -> dict:
-    def load(s):
-        q = select(IdxMerchantPosition)
-        if merchant:
-            q = q.where(IdxMerchantPosition.merchant == merchant)
-        if period is not None:
-            q = q.where(IdxMerchantPosition.period == period)
-        mp = list(s.scalars(q.order_by(IdxMerchantPosition.period, IdxMerchantPosition.scheme)))
-        ip = []
-        if merchant is None:
-            q = select(IdxIssuerPosition)
+    async def statements(self, *, merchant: str | None = None, period: int | None = None) -> dict:
+        def load(s):
+            q = select(IdxMerchantPosition)
+            if merchant:
+                q = q.where(IdxMerchantPosition.merchant == merchant)
             if period is not None:
-                q = q.where(IdxIssuerPosition.period == period)
-            ip = list(s.scalars(q.order_by(IdxIssuerPosition.period, IdxIssuerPosition.lo, IdxIssuerPosition.hi)))
-        settle = {r.statement_id: r.state for r in s.scalars(select(IdxSettlement))}
-        return mp, ip, settle
-    mp, ip, settle = await rt.store.run(load)
-    data = []
-    for r in mp:
-        sid = merchant_statement_id(r.period, r.scheme, r.merchant)
-        data.append({"object": "statement", "statementId": sid, "kind": "merchant", "period": r.period,
-                     "scheme": r.scheme, "merchant": r.merchant, "amount": r.amount, "amountDecimal": decimal(r.amount),
-                     "settlement": settle.get(sid, "open")})
-    for r in ip:
-        sid = issuer_statement_id(r.period, r.lo, r.hi)
-        data.append({"object": "statement", "statementId": sid, "kind": "issuer", "period": r.period,
-                     "schemeA": r.lo, "schemeB": r.hi, "amount": r.amount, "amountDecimal": decimal(r.amount),
-                     "settlement": settle.get(sid, "open")})
-    return {"object": "list", "data": data, "has_more": False}
+                q = q.where(IdxMerchantPosition.period == period)
+            mp = list(s.scalars(q.order_by(IdxMerchantPosition.period, IdxMerchantPosition.scheme)))
+            ip = []
+            if merchant is None:
+                q = select(IdxIssuerPosition)
+                if period is not None:
+                    q = q.where(IdxIssuerPosition.period == period)
+                ip = list(s.scalars(q.order_by(IdxIssuerPosition.period, IdxIssuerPosition.lo,
+                                               IdxIssuerPosition.hi)))
+            settle = {r.statement_id: r.state for r in s.scalars(select(IdxSettlement))}
+            return mp, ip, settle
+        mp, ip, settle = await self.store.run(load)
+        data = []
+        for r in mp:
+            sid = merchant_statement_id(r.period, r.scheme, r.merchant)
+            data.append({"object": "statement", "statementId": sid, "kind": "merchant", "period": r.period,
+                         "scheme": r.scheme, "merchant": r.merchant, "amount": r.amount,
+                         "amountDecimal": decimal(r.amount), "settlement": settle.get(sid, "open")})
+        for r in ip:
+            sid = issuer_statement_id(r.period, r.lo, r.hi)
+            data.append({"object": "statement", "statementId": sid, "kind": "issuer", "period": r.period,
+                         "schemeA": r.lo, "schemeB": r.hi, "amount": r.amount, "amountDecimal": decimal(r.amount),
+                         "settlement": settle.get(sid, "open")})
+        return {"object": "list", "data": data, "has_more": False}
+
+    def indexer_status(self) -> dict:
+        ix = self.indexer
+        return {"object": "indexer", "block": ix.block, "head": ix.head, "lagBlocks": ix.lag,
+                "maxLagBlocks": ix.max_lag, "rebuilds": ix.rebuilds}

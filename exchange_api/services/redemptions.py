@@ -6,21 +6,30 @@ for the block."""
 from __future__ import annotations
 
 import json
+import os
 import time
-import weakref
+from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, idempotency, metrics
-from exchange_api.chain import REDEEM, ChainRevert, checksum, unhex
+from exchange_api.chain import REDEEM, ChainClient, ChainRevert, checksum, unhex
+from exchange_api.credit_holds import CreditHolds
 from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NotFound
+from exchange_api.indexed_view import IndexedView
+from exchange_api.indexer import Indexer
+from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
-from exchange_api.services.common import (check_signature, cursor_seq, iso, new_id, now, order_ref, page,
+from exchange_api.services.common import (Principal, check_signature, cursor_seq, iso, new_id, now, order_ref, page,
                                           recorded)
-from exchange_api.services import residents
-from exchange_api.store.models import IdxEvent, IdxRedemption, Redemption, RedemptionRequest
+from exchange_api.services.residents import Residents
+from exchange_api.services.results import Done, Pending, Result
+from exchange_api.settings import Settings
+from exchange_api.store.db import Store
+from exchange_api.store.models import (IdxCursor, IdxEvent, IdxRedemption, Merchant, Redemption,
+                                       RedemptionRequest)
 from ledger_node import domain
 from ledger_node.domain import redemption_id
 from ledger_node.typed_data import typed_data
@@ -29,192 +38,274 @@ from ledger_node.typed_data import typed_data
 INSERT_REDEMPTION = insert(Redemption.__table__)  # compiled once; the hot path passes rows as parameters
 
 
-def consent_document(rt, message: dict) -> dict:
-    return typed_data("RedemptionConsent", rt.chain.chain_id, rt.chain.addresses["Redemption"], message)
+@dataclass
+class Redemptions:
+    store: Store
+    chain: ChainClient
+    relayer: Relayer
+    indexer: Indexer       # the block the indexed view is at (admission from it when that is the node's head)
+    view: IndexedView      # merchants' status, schemes and balances as indexed, in memory
+    holds: CreditHolds     # credits of the pending redemptions this service admitted
+    residents: Residents   # residents' balances in credits
+    settings: Settings
+    _paused: tuple[int, bool] | None = field(default=None, init=False, repr=False)  # (view epoch, ledger paused)
 
+    def consent_document(self, message: dict) -> dict:
+        return typed_data("RedemptionConsent", self.chain.chain_id, self.chain.addresses["Redemption"], message)
 
-# -- requests ------------------------------------------------------------------------------------------------
+    # -- requests --------------------------------------------------------------------------------------------
 
-async def create_request(rt, principal, body) -> tuple[int, dict]:
-    ref, label = order_ref(body.orderRef)
-    import os
-    row = RedemptionRequest(id=new_id("rrq"), merchant_id=principal.merchant_id,
-                            resident=to_checksum_address(body.resident), credits=body.credits, order_ref=ref,
-                            order_label=label, nonce="0x" + os.urandom(32).hex(),
-                            deadline=now() + (body.expiresIn or rt.settings.request_ttl_s), status="open")
-    await rt.store.write(lambda s: s.add(row))
-    return 201, request_public(rt, row, principal.merchant, principal.merchant_name)
+    async def create_request(self, principal: Principal, body) -> Done:
+        ref, label = order_ref(body.orderRef)
+        row = RedemptionRequest(id=new_id("rrq"), merchant_id=principal.merchant_id,
+                                resident=to_checksum_address(body.resident), credits=body.credits, order_ref=ref,
+                                order_label=label, nonce="0x" + os.urandom(32).hex(),
+                                deadline=now() + (body.expiresIn or self.settings.request_ttl_s), status="open")
+        await self.store.write(lambda s: s.add(row))
+        return Done(self.request_public(row, principal.merchant, principal.merchant_name))
 
+    def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None) -> dict:
+        message = {"resident": row.resident, "merchant": merchant, "credits": row.credits,
+                   "orderRef": row.order_ref, "nonce": row.nonce, "deadline": row.deadline}
+        status = row.status
+        if status == "open" and row.deadline < now():
+            status = "expired"
+        return {"object": "redemption_request", "id": row.id, "status": status, "merchant": merchant,
+                "merchantName": merchant_name,
+                "resident": row.resident, "credits": row.credits, "creditsDecimal": decimal(row.credits),
+                "orderRef": row.order_ref, "orderLabel": row.order_label, "nonce": row.nonce,
+                "deadline": row.deadline, "redemptionId": row.redemption_id,
+                # a link any phone camera opens: the wallet page, this request loaded
+                "qrPayload": f"{self.settings.base_url}/wallet/?request={row.id}",
+                "typedData": self.consent_document(message), "createdAt": iso(row.created_at)}
 
-def request_public(rt, row: RedemptionRequest, merchant: str, merchant_name: str | None) -> dict:
-    message = {"resident": row.resident, "merchant": merchant, "credits": row.credits, "orderRef": row.order_ref,
-               "nonce": row.nonce, "deadline": row.deadline}
-    status = row.status
-    if status == "open" and row.deadline < now():
-        status = "expired"
-    return {"object": "redemption_request", "id": row.id, "status": status, "merchant": merchant,
-            "merchantName": merchant_name,
-            "resident": row.resident, "credits": row.credits, "creditsDecimal": decimal(row.credits),
-            "orderRef": row.order_ref, "orderLabel": row.order_label, "nonce": row.nonce, "deadline": row.deadline,
-            "redemptionId": row.redemption_id,
-            # a link any phone camera opens: the wallet page, this request loaded
-            "qrPayload": f"{rt.settings.base_url}/wallet/?request={row.id}",
-            "typedData": consent_document(rt, message), "createdAt": iso(row.created_at)}
-
-
-async def get_request(rt, request_id: str, merchant_id: int | None = None) -> dict:
-    from exchange_api.store.models import Merchant
-
-    def load(s):
-        q = select(RedemptionRequest, Merchant.address, Merchant.name).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
-            .where(RedemptionRequest.id == request_id)
-        if merchant_id is not None:
-            q = q.where(RedemptionRequest.merchant_id == merchant_id)
-        return s.execute(q).first()
-    found = await rt.store.run(load)
-    if not found:
-        raise NotFound("no such redemption request", code="request_not_found")
-    return request_public(rt, *found)
-
-
-async def resident_requests(rt, resident: str, limit: int, starting_after: str | None) -> dict:
-    from exchange_api.store.models import Merchant
-    resident = to_checksum_address(resident)
-
-    def load(s):
-        seq = cursor_seq(s, RedemptionRequest, starting_after, resident=resident)
-        q = select(RedemptionRequest, Merchant.address, Merchant.name).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
-            .where(RedemptionRequest.resident == resident, RedemptionRequest.status == "open",
-                   RedemptionRequest.deadline >= now()).order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
-        if seq is not None:
-            q = q.where(RedemptionRequest.seq < seq)
-        return s.execute(q).all()
-    rows = await rt.store.run(load)
-    return page(rows, limit, lambda r: request_public(rt, *r))
-
-
-async def approve_request(rt, request_id: str, body) -> tuple[int, dict]:
-    from exchange_api.store.models import Merchant
-    found = await rt.store.run(lambda s: s.execute(
-        select(RedemptionRequest, Merchant).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)
-        .where(RedemptionRequest.id == request_id)).first())
-    if not found:
-        raise NotFound("no such redemption request", code="request_not_found")
-    req, merchant = found
-    if req.status == "approved":
-        raise Conflict("the request was approved already", code="consent_already_used")
-    if req.status != "open":
-        raise Conflict(f"the request is {req.status}", code="request_not_open")
-    consent = {"resident": req.resident, "merchant": merchant.address, "credits": req.credits,
-               "orderRef": req.order_ref, "nonce": req.nonce, "deadline": req.deadline, "signature": body.signature}
-
-    def mark(s, rid):
-        r = s.get(RedemptionRequest, req.seq)
-        r.status, r.redemption_id = "approved", rid
-    return await submit(rt, merchant.id, consent, wait=body.wait, request_id=req.id, also=mark)
-
-
-async def cancel_request(rt, principal, request_id: str) -> tuple[int, dict]:
-    def cancel(s):
-        r = s.scalar(select(RedemptionRequest).where(RedemptionRequest.id == request_id,
-                                                     RedemptionRequest.merchant_id == principal.merchant_id))
-        if r is None:
+    async def get_request(self, request_id: str, merchant_id: int | None = None) -> dict:
+        def load(s):
+            q = select(RedemptionRequest, Merchant.address, Merchant.name)\
+                .join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+                .where(RedemptionRequest.id == request_id)
+            if merchant_id is not None:
+                q = q.where(RedemptionRequest.merchant_id == merchant_id)
+            return s.execute(q).first()
+        found = await self.store.run(load)
+        if not found:
             raise NotFound("no such redemption request", code="request_not_found")
-        if r.status != "open":
-            raise Conflict(f"the request is {r.status}", code="request_not_open")
-        r.status = "cancelled"
-        return r
-    row = await rt.store.write(cancel)
-    return 200, request_public(rt, row, principal.merchant, principal.merchant_name)
+        return self.request_public(*found)
 
+    async def resident_requests(self, resident: str, limit: int, starting_after: str | None) -> dict:
+        resident = to_checksum_address(resident)
 
-# -- consents ------------------------------------------------------------------------------------------------
+        def load(s):
+            seq = cursor_seq(s, RedemptionRequest, starting_after, resident=resident)
+            q = select(RedemptionRequest, Merchant.address, Merchant.name)\
+                .join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+                .where(RedemptionRequest.resident == resident, RedemptionRequest.status == "open",
+                       RedemptionRequest.deadline >= now()).order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
+            if seq is not None:
+                q = q.where(RedemptionRequest.seq < seq)
+            return s.execute(q).all()
+        rows = await self.store.run(load)
+        return page(rows, limit, lambda r: self.request_public(*r))
 
-async def submit_consent(rt, principal, body) -> tuple[int, dict]:
-    if checksum(body.merchant) != principal.merchant:
-        raise Forbidden("the consent names another merchant than this API key's", code="merchant_mismatch",
-                        field="merchant")
-    consent = body.model_dump(exclude={"wait"})
-    return await submit(rt, principal.merchant_id, consent, wait=body.wait)
+    async def approve_request(self, request_id: str, body) -> Result:
+        found = await self.store.run(lambda s: s.execute(
+            select(RedemptionRequest, Merchant).join(Merchant, Merchant.id == RedemptionRequest.merchant_id)
+            .where(RedemptionRequest.id == request_id)).first())
+        if not found:
+            raise NotFound("no such redemption request", code="request_not_found")
+        req, merchant = found
+        if req.status == "approved":
+            raise Conflict("the request was approved already", code="consent_already_used")
+        if req.status != "open":
+            raise Conflict(f"the request is {req.status}", code="request_not_open")
+        consent = {"resident": req.resident, "merchant": merchant.address, "credits": req.credits,
+                   "orderRef": req.order_ref, "nonce": req.nonce, "deadline": req.deadline,
+                   "signature": body.signature}
 
+        def mark(s, rid):
+            r = s.get(RedemptionRequest, req.seq)
+            r.status, r.redemption_id = "approved", rid
+        return await self.submit(merchant.id, consent, wait=body.wait, request_id=req.id, also=mark)
 
-async def submit(rt, merchant_id: int, c: dict, *, wait: bool, request_id: str | None = None,
-                 also=None) -> tuple[int, dict]:
-    resident, merchant = checksum(c["resident"]), checksum(c["merchant"])
-    nonce, ref, sig = unhex(c["nonce"]), unhex(c["orderRef"]), unhex(c["signature"])
-    if c["deadline"] < now():
-        raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
-    message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref, "nonce": nonce,
-               "deadline": c["deadline"]}
-    started = time.perf_counter()
-    verified = await check_signature(rt, "RedemptionConsent", "Redemption", message, sig, resident)
-    checked = time.perf_counter()
-    metrics.STAGE.labels("signature").observe(checked - started)
-    rid = redemption_id(resident, nonce)
-    data = REDEEM.encode(resident, merchant, c["credits"], ref, nonce, c["deadline"], sig)
-    to = rt.chain.addresses["Redemption"]
-    if rid in rt.holds:
-        raise Conflict("this consent was submitted before", code="consent_already_used")
-    # the node's head as the relayer's tracker polled it (every 20 ms; asking the node here would wait while it
-    # mines a block): the indexed view is current when the indexer has that block
-    head = rt.relayer.current_head()
-    if verified and head is not None and rt.indexer.block >= head:
-        await admit(rt, resident, merchant, c["credits"])
-        metrics.STAGE.labels("admit").observe(time.perf_counter() - checked)
-    else:  # a block not indexed yet, a node not heard from (its outage answers 503 here), or a contract
-        # wallet's signature: the chain's own check, simulated
-        relayers = rt.relayer.addresses
-        try:
-            await rt.chain.call(to, data, sender=relayers[0] if relayers else None)
-        except ChainRevert as exc:
+    async def cancel_request(self, principal: Principal, request_id: str) -> Done:
+        def cancel(s):
+            r = s.scalar(select(RedemptionRequest).where(RedemptionRequest.id == request_id,
+                                                         RedemptionRequest.merchant_id == principal.merchant_id))
+            if r is None:
+                raise NotFound("no such redemption request", code="request_not_found")
+            if r.status != "open":
+                raise Conflict(f"the request is {r.status}", code="request_not_open")
+            r.status = "cancelled"
+            return r
+        row = await self.store.write(cancel)
+        return Done(self.request_public(row, principal.merchant, principal.merchant_name))
+
+    # -- consents --------------------------------------------------------------------------------------------
+
+    async def submit_consent(self, principal: Principal, body) -> Result:
+        if checksum(body.merchant) != principal.merchant:
+            raise Forbidden("the consent names another merchant than this API key's", code="merchant_mismatch",
+                            field="merchant")
+        consent = body.model_dump(exclude={"wait"})
+        return await self.submit(principal.merchant_id, consent, wait=body.wait)
+
+    async def submit(self, merchant_id: int, c: dict, *, wait: bool, request_id: str | None = None,
+                     also=None) -> Result:
+        resident, merchant = checksum(c["resident"]), checksum(c["merchant"])
+        nonce, ref, sig = unhex(c["nonce"]), unhex(c["orderRef"]), unhex(c["signature"])
+        if c["deadline"] < now():
+            raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
+        message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref,
+                   "nonce": nonce, "deadline": c["deadline"]}
+        started = time.perf_counter()
+        verified = await check_signature(self.chain, "RedemptionConsent", "Redemption", message, sig, resident)
+        checked = time.perf_counter()
+        metrics.STAGE.labels("signature").observe(checked - started)
+        rid = redemption_id(resident, nonce)
+        data = REDEEM.encode(resident, merchant, c["credits"], ref, nonce, c["deadline"], sig)
+        to = self.chain.addresses["Redemption"]
+        if rid in self.holds:
+            raise Conflict("this consent was submitted before", code="consent_already_used")
+        # the node's head as the relayer's tracker polled it (every 20 ms; asking the node here would wait while it
+        # mines a block): the indexed view is current when the indexer has that block
+        head = self.relayer.current_head()
+        if verified and head is not None and self.indexer.block >= head:
+            await self.admit(resident, merchant, c["credits"])
+            metrics.STAGE.labels("admit").observe(time.perf_counter() - checked)
+        else:  # a block not indexed yet, a node not heard from (its outage answers 503 here), or a contract
+            # wallet's signature: the chain's own check, simulated
+            relayers = self.relayer.addresses
+            try:
+                await self.chain.call(to, data, sender=relayers[0] if relayers else None)
+            except ChainRevert as exc:
+                metrics.REDEMPTIONS.labels("refused").inc()
+                raise errors.from_contract_error(exc.name, exc.args_)
+            if self.holds.held(resident)[1]:  # the simulation sees none of the resident's pending redemptions
+                await self.admit_credits(resident, c["credits"])
+            metrics.STAGE.labels("simulate").observe(time.perf_counter() - checked)
+        if rid in self.holds:  # the same consent, admitted while this one was checked
+            raise Conflict("this consent was submitted before", code="consent_already_used")
+        self.holds.reserve(resident, rid, c["credits"])
+        return await self._relay(merchant_id, c, rid, resident, merchant, to, data, wait=wait,
+                                 request_id=request_id, also=also)
+
+    async def admit(self, resident: str, merchant: str, credits: int) -> None:
+        """The contract's checks on the indexed chain (current: no block since), from memory, with the credits this
+        service holds for the resident's pending redemptions taken off; raises what the chain would refuse with.
+        Nothing awaits after the credits are read, so the caller's hold is taken before another request can look.
+        A consent used before is refused by its hold while pending, by the store's unique key at the persist once
+        settled (the relayer fills the nonce it took), and by the relayer's pre-check of its batch when the indexed
+        chain shows its nonce spent (used outside this service, or by a PreferredOrder: `_spent_on_chain`). The
+        signature's form (low s, v 27/28) and the deadline were checked before (services.common.check_signature,
+        submit); a paused ledger (`pauseAll`) refuses here; a paused scheme's points count for nothing
+        (domain.SPENDABLE), as in the contract."""
+        if not await self.view.merchant_active(self.store, merchant):
             metrics.REDEMPTIONS.labels("refused").inc()
-            raise errors.from_contract_error(exc.name, exc.args_)
-        if rt.holds.held(resident)[1]:  # the simulation sees none of the resident's pending redemptions
-            await admit_credits(rt, resident, c["credits"])
-        metrics.STAGE.labels("simulate").observe(time.perf_counter() - checked)
-    if rid in rt.holds:  # the same consent, admitted while this one was checked
-        raise Conflict("this consent was submitted before", code="consent_already_used")
-    rt.holds.reserve(resident, rid, c["credits"])
-    return await _relay(rt, merchant_id, c, rid, resident, merchant, to, data, wait=wait, request_id=request_id,
-                        also=also)
+            raise errors.from_contract_error("RedemptionMerchantNotActive")
+        if await self._indexed_paused():
+            metrics.REDEMPTIONS.labels("refused").inc()
+            raise errors.from_contract_error("PointsLedgerPaused")
+        await self.admit_credits(resident, credits)
 
+    async def _indexed_paused(self) -> bool:
+        """Whether the ledger is paused (pauseAll) as indexed: read once per indexer commit."""
+        epoch = self.view.epoch
+        if self._paused is not None and self._paused[0] == epoch:
+            return self._paused[1]
 
-async def admit(rt, resident: str, merchant: str, credits: int) -> None:
-    """The contract's checks on the indexed chain (current: no block since), from memory, with the credits this
-    service holds for the resident's pending redemptions taken off; raises what the chain would refuse with.
-    Nothing awaits after the credits are read, so the caller's hold is taken before another request can look.
-    A consent used before is refused by its hold while pending, by the store's unique key at the persist once
-    settled (the relayer fills the nonce it took), and by the relayer's pre-check of its batch when the indexed
-    chain shows its nonce spent (used outside this service, or by a PreferredOrder: `_spent_on_chain`). The signature's form (low s, v 27/28) and the deadline were
-    checked before (services.common.check_signature, submit); a paused ledger (`pauseAll`) refuses here; a
-    paused scheme's points count for nothing (domain.SPENDABLE), as in the contract."""
-    if not await rt.view.merchant_active(rt.store, merchant):
-        metrics.REDEMPTIONS.labels("refused").inc()
-        raise errors.from_contract_error("RedemptionMerchantNotActive")
-    if await _indexed_paused(rt):
-        metrics.REDEMPTIONS.labels("refused").inc()
-        raise errors.from_contract_error("PointsLedgerPaused")
-    await admit_credits(rt, resident, credits)
+        def load(s):
+            args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "LedgerPauseChanged")
+                            .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1))
+            return bool(json.loads(args)["paused"]) if args else False
+        paused = await self.store.run(load)
+        self._paused = (epoch, paused)
+        return paused
 
+    async def admit_credits(self, resident: str, credits: int) -> None:
+        """The resident's credits as indexed, less what this service holds for the resident's pending redemptions
+        (their burns show in the indexed balances from the commit that releases their holds on, so none is counted
+        twice); raises insufficient_credits."""
+        slack = rounding_slack(await self.view.schemes(self.store))
+        total = (await self.residents.balances(resident))["totalCredits"]
+        held, pending = self.holds.held(resident)  # from here on nothing awaits until the caller's hold is taken
+        available = total - held - pending * slack
+        if credits > available:
+            metrics.REDEMPTIONS.labels("refused").inc()
+            raise ApiError(f"the resident's points are worth {max(available, 0)} credits, less than the {credits} "
+                           f"asked (pending redemptions included)", code="insufficient_credits", status=422,
+                           field="credits")
 
-_PAUSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # IndexedView -> (its epoch, ledger paused)
+    async def _relay(self, merchant_id: int, c: dict, rid: str, resident: str, merchant: str, to: str,
+                     data: bytes, *, wait: bool, request_id: str | None, also) -> Result:
+        """Persist and send (the relayer), then answer pending, or confirmed once mined. The caller's hold is
+        dropped here when nothing was persisted."""
+        record = dict(id=rid, merchant_id=merchant_id, merchant=merchant, resident=resident, credits=c["credits"],
+                      order_ref=c["orderRef"].lower(), nonce=c["nonce"].lower(), deadline=c["deadline"],
+                      signature=c["signature"], request_id=request_id, status="pending")
+        slot = idempotency.current() if not wait else None
+        pending: dict = {}
 
+        def persist(s, h):
+            s.execute(INSERT_REDEMPTION, {**record, "tx_hash": h})
+            if also is not None:
+                also(s, rid)
+            pending["answer"] = Pending(public_from_dict({**record, "tx_hash": h, "block_number": None,
+                                                          "parts": None, "refunded": 0, "failure_code": None,
+                                                          "created_at": None}))
+            if slot is not None:  # the answer is known now: recorded with the redemption, one write fewer
+                idempotency.keep_in(s, slot, pending["answer"])
+        try:
+            await idempotency.claimed()
+            started = time.perf_counter()
+            h = await self.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data,
+                                          gas=self.settings.redeem_gas, resident=resident,
+                                          intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
+                                          persist_with=persist, check=_spent_on_chain(resident, rid,
+                                                                                      c["nonce"].lower()))
+        except IntegrityError:
+            self.holds.release(rid)
+            if await recorded(self.store, Redemption, rid):  # the consent's own key: it was used
+                raise Conflict("this consent was submitted before", code="consent_already_used")
+            raise
+        except BaseException:
+            self.holds.release(rid)
+            raise
+        metrics.REDEMPTIONS.labels("pending").inc()
+        metrics.STAGE.labels("persist").observe(time.perf_counter() - started)
+        if slot is not None:
+            slot.kept = True
+        if not wait:
+            return pending["answer"]
+        mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)
+        if mined is None:
+            return pending["answer"]
+        row = await self.store.run(lambda s: s.scalar(select(Redemption).where(Redemption.id == rid)))
+        if row.status == "failed":
+            name, args = mined.error or (None, ())
+            raise errors.from_contract_error(name, args)
+        return Done(public(row))
 
-async def _indexed_paused(rt) -> bool:
-    """Whether the ledger is paused (pauseAll) as indexed: read once per indexer commit."""
-    view = rt.view
-    epoch = view.epoch
-    known = _PAUSED.get(view)
-    if known is not None and known[0] == epoch:
-        return known[1]
+    # -- reads -----------------------------------------------------------------------------------------------
 
-    def load(s):
-        args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "LedgerPauseChanged")
-                        .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1))
-        return bool(json.loads(args)["paused"]) if args else False
-    paused = await rt.store.run(load)
-    _PAUSED[view] = (epoch, paused)
-    return paused
+    async def get(self, principal: Principal, rid: str) -> dict:
+        row = await self.store.run(lambda s: s.scalar(select(Redemption).where(
+            Redemption.id == rid.lower(), Redemption.merchant_id == principal.merchant_id)))
+        if row is None:
+            raise NotFound("no such redemption", code="redemption_not_found")
+        return public(row)
+
+    async def list_(self, principal: Principal, limit: int, starting_after: str | None,
+                    status: str | None) -> dict:
+        def load(s):
+            seq = cursor_seq(s, Redemption, starting_after, merchant_id=principal.merchant_id)
+            q = select(Redemption).where(Redemption.merchant_id == principal.merchant_id)\
+                .order_by(Redemption.seq.desc()).limit(limit + 1)
+            if seq is not None:
+                q = q.where(Redemption.seq < seq)
+            if status:
+                q = q.where(Redemption.status == status)
+            return list(s.scalars(q))
+        return page(await self.store.run(load), limit, public)
 
 
 def _spent_on_chain(resident: str, rid: str, nonce: str):
@@ -222,7 +313,8 @@ def _spent_on_chain(resident: str, rid: str, nonce: str):
     when the indexed chain shows the resident's nonce spent on Redemption (a redemption the merchant made on chain
     itself, or a preferred order signed with it), which the contract would refuse."""
     def check(s):
-        used = s.execute(select(IdxRedemption.redemption_id).where(IdxRedemption.redemption_id == rid)).first() is not None or \
+        used = s.execute(select(IdxRedemption.redemption_id).where(IdxRedemption.redemption_id == rid))\
+            .first() is not None or \
             s.execute(select(IdxEvent.block_number).where(
                 IdxEvent.name == "PreferredOrderSet", IdxEvent.args.contains(nonce),
                 IdxEvent.args.contains(resident)).limit(1)).first() is not None
@@ -231,20 +323,6 @@ def _spent_on_chain(resident: str, rid: str, nonce: str):
             return Conflict("this consent's nonce was used before", code="consent_already_used", field="nonce")
         return None
     return check
-
-
-async def admit_credits(rt, resident: str, credits: int) -> None:
-    """The resident's credits as indexed, less what this service holds for the resident's pending redemptions
-    (their burns show in the indexed balances from the commit that releases their holds on, so none is counted
-    twice); raises insufficient_credits."""
-    slack = rounding_slack(await rt.view.schemes(rt.store))
-    total = (await residents.balances(rt, resident))["totalCredits"]
-    held, pending = rt.holds.held(resident)  # from here on nothing awaits until the caller's hold is taken
-    available = total - held - pending * slack
-    if credits > available:
-        metrics.REDEMPTIONS.labels("refused").inc()
-        raise ApiError(f"the resident's points are worth {max(available, 0)} credits, less than the {credits} asked "
-                       f"(pending redemptions included)", code="insufficient_credits", status=422, field="credits")
 
 
 def rounding_slack(schemes: dict) -> int:
@@ -256,59 +334,10 @@ def rounding_slack(schemes: dict) -> int:
 
 def held_after_restart(s) -> list[tuple]:
     """The holds to take again at start: redemptions pending, or mined after the indexer's cursor."""
-    from exchange_api.store.models import IdxCursor
     cursor = s.get(IdxCursor, 1)
     indexed = cursor.block_number if cursor is not None else -1
     return [tuple(r) for r in s.execute(select(Redemption.resident, Redemption.id, Redemption.credits).where(
         (Redemption.status == "pending") | ((Redemption.status == "confirmed") & (Redemption.block_number > indexed))))]
-
-
-async def _relay(rt, merchant_id: int, c: dict, rid: str, resident: str, merchant: str, to: str, data: bytes, *,
-                 wait: bool, request_id: str | None, also) -> tuple[int, dict]:
-    """Persist and send (the relayer), then answer pending, or confirmed once mined. The caller's hold is
-    dropped here when nothing was persisted."""
-    record = dict(id=rid, merchant_id=merchant_id, merchant=merchant, resident=resident, credits=c["credits"],
-                  order_ref=c["orderRef"].lower(), nonce=c["nonce"].lower(), deadline=c["deadline"],
-                  signature=c["signature"], request_id=request_id, status="pending")
-    slot = idempotency.current() if not wait else None
-    pending: dict = {}
-
-    def persist(s, h):
-        s.execute(INSERT_REDEMPTION, {**record, "tx_hash": h})
-        if also is not None:
-            also(s, rid)
-        pending["answer"] = public_from_dict({**record, "tx_hash": h, "block_number": None, "parts": None,
-                                              "refunded": 0, "failure_code": None, "created_at": None})
-        if slot is not None:  # the answer is known now: recorded with the redemption, one write fewer
-            idempotency.keep_in(s, slot, 202, pending["answer"])
-    try:
-        await idempotency.claimed()
-        started = time.perf_counter()
-        h = await rt.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data, gas=rt.settings.redeem_gas,
-                                    resident=resident, intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
-                                    persist_with=persist, check=_spent_on_chain(resident, rid, c["nonce"].lower()))
-    except IntegrityError:
-        rt.holds.release(rid)
-        if await recorded(rt, Redemption, rid):  # the consent's own key: it was used
-            raise Conflict("this consent was submitted before", code="consent_already_used")
-        raise
-    except BaseException:
-        rt.holds.release(rid)
-        raise
-    metrics.REDEMPTIONS.labels("pending").inc()
-    metrics.STAGE.labels("persist").observe(time.perf_counter() - started)
-    if slot is not None:
-        slot.kept = True
-    if not wait:
-        return 202, pending["answer"]
-    mined = await rt.relayer.wait(h, rt.settings.confirm_timeout_s)
-    if mined is None:
-        return 202, pending["answer"]
-    row = await rt.store.run(lambda s: s.scalar(select(Redemption).where(Redemption.id == rid)))
-    if row.status == "failed":
-        name, args = mined.error or (None, ())
-        raise errors.from_contract_error(name, args)
-    return 201, public(row)
 
 
 def public(row: Redemption) -> dict:
@@ -327,24 +356,3 @@ def public_from_dict(r: dict) -> dict:
             "parts": [{"scheme": p[0], "points": p[1], "credits": p[2]} for p in parts] if parts is not None else None,
             "refundedCredits": r.get("refunded") or 0, "failureCode": r.get("failure_code"),
             "createdAt": iso(r.get("created_at"))}
-
-
-async def get(rt, principal, rid: str) -> dict:
-    row = await rt.store.run(lambda s: s.scalar(select(Redemption).where(
-        Redemption.id == rid.lower(), Redemption.merchant_id == principal.merchant_id)))
-    if row is None:
-        raise NotFound("no such redemption", code="redemption_not_found")
-    return public(row)
-
-
-async def list_(rt, principal, limit: int, starting_after: str | None, status: str | None) -> dict:
-    def load(s):
-        seq = cursor_seq(s, Redemption, starting_after, merchant_id=principal.merchant_id)
-        q = select(Redemption).where(Redemption.merchant_id == principal.merchant_id)\
-            .order_by(Redemption.seq.desc()).limit(limit + 1)
-        if seq is not None:
-            q = q.where(Redemption.seq < seq)
-        if status:
-            q = q.where(Redemption.status == status)
-        return list(s.scalars(q))
-    return page(await rt.store.run(load), limit, public)

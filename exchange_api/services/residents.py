@@ -14,82 +14,148 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
 
 from exchange_api import crypto
-from exchange_api.chain import ChainRevert, RpcFailure, checksum, fn, hex0x, unhex
+from exchange_api.chain import ChainClient, ChainRevert, RpcFailure, checksum, fn, hex0x, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NotFound, RateLimited
+from exchange_api.indexed_view import IndexedView
+from exchange_api.indexer import Indexer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import ecdsa_flaw
+from exchange_api.settings import Settings
+from exchange_api.store.db import Store
 from exchange_api.store.models import IdxActivity
 from ledger_node.domain import SPENDABLE, credits_of
 from ledger_node.typed_data import digest, recover, typed_data
 
+MAX_REMEMBERED_NONCES = 100_000
+_used_nonces: dict[str, float] = {}  # login nonce -> when it may be forgotten (its issuedAt is out of the window)
+IS_VALID_SIGNATURE = fn("isValidSignature(bytes32,bytes)")
+EIP1271_MAGIC_WORD = IS_VALID_SIGNATURE.selector + bytes(28)  # bytes4 0x1626ba7e, left-aligned in its word
+WALLET_CHECK_GAS = 500_000  # a wallet's check is a view; the bound keeps a hostile wallet's cost to the node small
 
-async def balances(rt, address: str) -> dict:
-    """From memory once loaded (exchange_api.indexed_view): the indexer's commits keep it current."""
-    address = checksum(address)
-    while True:  # read across an indexer commit, the points might predate it: read again
-        epoch = rt.view.epoch
-        points = await rt.view.points(rt.store, address)
-        schemes = await rt.view.schemes(rt.store)
-        if epoch == rt.view.epoch:
-            break
-    out, total = [], 0
-    for scheme, amount in sorted(points.items()):
-        info = schemes.get(scheme)
-        rate = info.rate if info else 0
-        credits = credits_of(amount, rate)
-        if info is not None and info.status in SPENDABLE:
-            total += credits
-        out.append({"scheme": scheme, "points": amount, "rate": rate, "credits": credits,
-                    "creditsDecimal": decimal(credits)})
-    return {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
-            "totalCreditsDecimal": decimal(total), "asOfBlock": max(rt.indexer.block, 0)}
+
+@dataclass
+class Residents:
+    store: Store
+    chain: ChainClient
+    view: IndexedView   # balances and schemes in memory, kept current by the indexer's commits
+    indexer: Indexer    # the block they are as of
+    settings: Settings
+    pii_key: bytes      # residents' session tokens are HMACs with it
+
+    async def balances(self, address: str) -> dict:
+        """From memory once loaded (exchange_api.indexed_view): the indexer's commits keep it current."""
+        address = checksum(address)
+        view = self.view
+        while True:  # read across an indexer commit, the points might predate it: read again
+            epoch = view.epoch
+            points = await view.points(self.store, address)
+            schemes = await view.schemes(self.store)
+            if epoch == view.epoch:
+                break
+        out, total = [], 0
+        for scheme, amount in sorted(points.items()):
+            info = schemes.get(scheme)
+            rate = info.rate if info else 0
+            credits = credits_of(amount, rate)
+            if info is not None and info.status in SPENDABLE:
+                total += credits
+            out.append({"scheme": scheme, "points": amount, "rate": rate, "credits": credits,
+                        "creditsDecimal": decimal(credits)})
+        return {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
+                "totalCreditsDecimal": decimal(total), "asOfBlock": max(self.indexer.block, 0)}
+
+    async def history(self, address: str, limit: int, starting_after: str | None) -> dict:
+        address = checksum(address)
+
+        def load(s):
+            q = select(IdxActivity).where(IdxActivity.account == address)
+            if starting_after:
+                try:
+                    _, b, i, k = starting_after.split("_")
+                    key = (int(b), int(i), int(k))
+                except ValueError:
+                    raise NotFound("starting_after names no activity", code="invalid_cursor", field="starting_after")
+                q = q.where(tuple_(IdxActivity.block_number, IdxActivity.log_index, IdxActivity.item) < key)
+            q = q.order_by(IdxActivity.block_number.desc(), IdxActivity.log_index.desc(), IdxActivity.item.desc())
+            return list(s.scalars(q.limit(limit + 1)))
+        rows = await self.store.run(load)
+        data = [{"object": "activity", "id": _activity_id(r), "kind": r.kind, "scheme": r.scheme, "amount": r.amount,
+                 "balanceAfter": r.balance_after, "by": r.by, "reasonCode": r.reason_code, "ref": r.ref,
+                 "txHash": r.tx_hash, "blockNumber": r.block_number, "blockTimestamp": r.timestamp}
+                for r in rows[:limit]]
+        return {"object": "list", "data": data, "has_more": len(rows) > limit}
+
+    # -- residents' sessions --------------------------------------------------------------------------------------
+
+    def login_document(self, resident: str, issued_at: int, nonce: str) -> dict:
+        return typed_data("ResidentLogin", self.chain.chain_id, self.chain.addresses["Membership"],
+                          {"resident": checksum(resident), "issuedAt": issued_at, "nonce": nonce})
+
+    def login_challenge(self, resident: str) -> dict:
+        """A document to sign now (nothing is remembered: any fresh issuedAt and unused nonce will do)."""
+        doc = self.login_document(resident, int(time.time()), "0x" + os.urandom(32).hex())
+        return {"object": "resident_login", "resident": checksum(resident), "typedData": doc}
+
+    async def login(self, resident: str, body) -> dict:
+        """A new session (nothing stored: the token is an HMAC), for a signed, fresh, unused login."""
+        resident = checksum(resident)
+        settings = self.settings
+        now = time.time()
+        if abs(now - body.issuedAt) > settings.resident_login_window_s:
+            raise InvalidRequest(f"issuedAt must be within {settings.resident_login_window_s} s of now; sign a new "
+                                 "login", code="login_expired", field="issuedAt")
+        doc = self.login_document(resident, body.issuedAt, body.nonce.lower())
+        login_digest = digest("ResidentLogin", self.chain.chain_id, doc["domain"]["verifyingContract"],
+                              doc["message"])
+        refusal = await self._signature_refusal(resident, login_digest, bytes.fromhex(body.signature[2:]))
+        if refusal is not None:
+            raise InvalidRequest(f"the signature is not this resident's: {refusal}", code="invalid_signature",
+                                 field="signature")
+        nonce = body.nonce.lower()  # checked and remembered with no await between: a concurrent replay cannot slip in
+        if _used_nonces.get(nonce, 0) > now:
+            raise Conflict("this login was used before; sign a new one", code="login_already_used", field="nonce")
+        _remember(nonce, body.issuedAt + settings.resident_login_window_s + 1, now)
+        expires = int(now) + settings.resident_token_ttl_s
+        return {"object": "resident_session", "resident": resident, "tokenType": "Bearer",
+                "token": crypto.session_token(self.pii_key, resident, expires), "expiresAt": expires}
+
+    async def _signature_refusal(self, resident: str, login_digest: bytes, signature: bytes) -> str | None:
+        """Why the contracts' SignatureChecker would refuse `signature` of `login_digest` by `resident`, or None:
+        the checker's order: ECDSA by the resident's key, else, when the address has code (a counterfactual wallet
+        deployed since too), the wallet's own answer."""
+        refusal = _ecdsa_refusal(resident, login_digest, signature)
+        if refusal is not None and await self.chain.has_code(resident):
+            return await self._wallet_refusal(resident, login_digest, signature)
+        return refusal
+
+    async def _wallet_refusal(self, wallet: str, login_digest: bytes, signature: bytes) -> str | None:
+        """EIP-1271, read as SignatureChecker reads it: at the latest block, the answer's first word must be the
+        magic value. A revert, a node error about the call (out of gas...), a short or other answer is a refusal;
+        a node that cannot be reached is not (NodeUnavailable, 503: the resident may retry)."""
+        call = {"to": wallet, "data": hex0x(IS_VALID_SIGNATURE.encode(login_digest, signature)),
+                "gas": hex(WALLET_CHECK_GAS)}
+        try:
+            answer = unhex(await self.chain.request("eth_call", [call, "latest"]))
+        except (ChainRevert, RpcFailure):
+            return "the wallet refused it"
+        except (TypeError, ValueError, AttributeError):  # no result, or not hex
+            return "the wallet's answer is not EIP-1271's"
+        if answer[:32] != EIP1271_MAGIC_WORD:
+            return "the wallet did not accept it"
+        return None
+
+    def session_resident(self, token: str) -> str | None:
+        """The resident a bearer token speaks for, while it is valid."""
+        return crypto.session_subject(self.pii_key, token, time.time())
 
 
 def _activity_id(r) -> str:
     return f"act_{r.block_number}_{r.log_index}_{r.item}"
-
-
-async def history(rt, address: str, limit: int, starting_after: str | None) -> dict:
-    address = checksum(address)
-
-    def load(s):
-        q = select(IdxActivity).where(IdxActivity.account == address)
-        if starting_after:
-            try:
-                _, b, i, k = starting_after.split("_")
-                key = (int(b), int(i), int(k))
-            except ValueError:
-                raise NotFound("starting_after names no activity", code="invalid_cursor", field="starting_after")
-            q = q.where(tuple_(IdxActivity.block_number, IdxActivity.log_index, IdxActivity.item) < key)
-        q = q.order_by(IdxActivity.block_number.desc(), IdxActivity.log_index.desc(), IdxActivity.item.desc())
-        return list(s.scalars(q.limit(limit + 1)))
-    rows = await rt.store.run(load)
-    data = [{"object": "activity", "id": _activity_id(r), "kind": r.kind, "scheme": r.scheme, "amount": r.amount,
-             "balanceAfter": r.balance_after, "by": r.by, "reasonCode": r.reason_code, "ref": r.ref,
-             "txHash": r.tx_hash, "blockNumber": r.block_number, "blockTimestamp": r.timestamp}
-            for r in rows[:limit]]
-    return {"object": "list", "data": data, "has_more": len(rows) > limit}
-
-
-# -- residents' sessions ------------------------------------------------------------------------------------------
-
-MAX_REMEMBERED_NONCES = 100_000
-_used_nonces: dict[str, float] = {}  # login nonce -> when it may be forgotten (its issuedAt is out of the window)
-
-
-def login_document(rt, resident: str, issued_at: int, nonce: str) -> dict:
-    return typed_data("ResidentLogin", rt.chain.chain_id, rt.chain.addresses["Membership"],
-                      {"resident": checksum(resident), "issuedAt": issued_at, "nonce": nonce})
-
-
-def login_challenge(rt, resident: str) -> dict:
-    """A document to sign now (nothing is remembered: any fresh issuedAt and unused nonce will do)."""
-    doc = login_document(rt, resident, int(time.time()), "0x" + os.urandom(32).hex())
-    return {"object": "resident_login", "resident": checksum(resident), "typedData": doc}
 
 
 def _remember(nonce: str, until: float, now: float) -> None:
@@ -102,38 +168,6 @@ def _remember(nonce: str, until: float, now: float) -> None:
     _used_nonces[nonce] = until
 
 
-async def login(rt, resident: str, body) -> tuple[int, dict]:
-    resident = checksum(resident)
-    settings = rt.settings
-    now = time.time()
-    if abs(now - body.issuedAt) > settings.resident_login_window_s:
-        raise InvalidRequest(f"issuedAt must be within {settings.resident_login_window_s} s of now; sign a new "
-                             "login", code="login_expired", field="issuedAt")
-    doc = login_document(rt, resident, body.issuedAt, body.nonce.lower())
-    login_digest = digest("ResidentLogin", rt.chain.chain_id, doc["domain"]["verifyingContract"], doc["message"])
-    refusal = await _signature_refusal(rt, resident, login_digest, bytes.fromhex(body.signature[2:]))
-    if refusal is not None:
-        raise InvalidRequest(f"the signature is not this resident's: {refusal}", code="invalid_signature",
-                             field="signature")
-    nonce = body.nonce.lower()  # checked and remembered with no await between: a concurrent replay cannot slip in
-    if _used_nonces.get(nonce, 0) > now:
-        raise Conflict("this login was used before; sign a new one", code="login_already_used", field="nonce")
-    _remember(nonce, body.issuedAt + settings.resident_login_window_s + 1, now)
-    expires = int(now) + settings.resident_token_ttl_s
-    return 201, {"object": "resident_session", "resident": resident, "tokenType": "Bearer",
-                 "token": crypto.session_token(rt.pii_key, resident, expires), "expiresAt": expires}
-
-
-async def _signature_refusal(rt, resident: str, login_digest: bytes, signature: bytes) -> str | None:
-    """Why the contracts' SignatureChecker would refuse `signature` of `login_digest` by `resident`, or None: the
-    checker's order: ECDSA by the resident's key, else, when the address has code (a counterfactual wallet
-    deployed since too), the wallet's own answer."""
-    refusal = _ecdsa_refusal(resident, login_digest, signature)
-    if refusal is not None and await rt.chain.has_code(resident):
-        return await _wallet_refusal(rt, resident, login_digest, signature)
-    return refusal
-
-
 def _ecdsa_refusal(resident: str, login_digest: bytes, signature: bytes) -> str | None:
     """The contracts' ECDSA rules (`ecdsa_flaw`: 65 bytes, low s, v 27/28), then the key must be the resident's."""
     flaw = ecdsa_flaw(signature)
@@ -144,30 +178,3 @@ def _ecdsa_refusal(resident: str, login_digest: bytes, signature: bytes) -> str 
     except ValueError:
         return "it cannot be recovered"
     return None if signer == resident else "another key signed it"
-
-
-IS_VALID_SIGNATURE = fn("isValidSignature(bytes32,bytes)")
-EIP1271_MAGIC_WORD = IS_VALID_SIGNATURE.selector + bytes(28)  # bytes4 0x1626ba7e, left-aligned in its word
-WALLET_CHECK_GAS = 500_000  # a wallet's check is a view; the bound keeps a hostile wallet's cost to the node small
-
-
-async def _wallet_refusal(rt, wallet: str, login_digest: bytes, signature: bytes) -> str | None:
-    """EIP-1271, read as SignatureChecker reads it: at the latest block, the answer's first word must be the magic
-    value. A revert, a node error about the call (out of gas...), a short or other answer is a refusal; a node that
-    cannot be reached is not (NodeUnavailable, 503: the resident may retry)."""
-    call = {"to": wallet, "data": hex0x(IS_VALID_SIGNATURE.encode(login_digest, signature)),
-            "gas": hex(WALLET_CHECK_GAS)}
-    try:
-        answer = unhex(await rt.chain.request("eth_call", [call, "latest"]))
-    except (ChainRevert, RpcFailure):
-        return "the wallet refused it"
-    except (TypeError, ValueError, AttributeError):  # no result, or not hex
-        return "the wallet's answer is not EIP-1271's"
-    if answer[:32] != EIP1271_MAGIC_WORD:
-        return "the wallet did not accept it"
-    return None
-
-
-def session_resident(rt, token: str) -> str | None:
-    """The resident a bearer token speaks for, while it is valid."""
-    return crypto.session_subject(rt.pii_key, token, time.time())

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-import copy
+import dataclasses
 import time
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from exchange_api.errors import NodeUnavailable
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.services import redemptions
+from exchange_api.services.results import Pending
 from exchange_api.store.models import IdxBalance, IdxCursor, IdxEvent, Redemption, RelayedTransaction
 
 from .conftest import auth, until_relayer_idle, wait_indexed
@@ -111,11 +112,11 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
                 raise NodeUnavailable("killed before the send")
             return await real(calls)
         chain.batch = node_dies_on_send
-        fake_rt = copy.copy(rt)  # the live service's store, indexer and holds; this chain client and relayer
-        fake_rt.chain, fake_rt.relayer = chain, dead
-        # persisted before the send: the relayer owes it to the chain, so the merchant is told "pending"
-        status, body = await redemptions.submit(fake_rt, merchant_id, consent, wait=False)
-        assert status == 202 and body["status"] == "pending"
+        # the live service's store, indexer and holds; this chain client and relayer
+        service = dataclasses.replace(rt.services.redemptions, chain=chain, relayer=dead)
+        # persisted before the send: the relayer owes it to the chain, so the merchant is told "pending" (202)
+        result = await service.submit(merchant_id, consent, wait=False)
+        assert isinstance(result, Pending) and result.body["status"] == "pending"
         for _ in range(200):  # the answer came at the persist; the send (into the dead node) follows
             if dead._resend_needed:
                 break
@@ -126,8 +127,7 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
         assert row.status == "signed"
         # "restart": a new relayer over the same store reconciles
         fresh = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
-        from exchange_api.services.confirmations import on_mined
-        fresh.on_mined = lambda mark, receipts: on_mined(rt, mark, receipts)
+        fresh.on_mined = rt.services.confirmations.on_mined
         counts = await fresh.reconcile()
         assert counts["resent"] + counts["resigned"] == 1
         for _ in range(200):
@@ -172,8 +172,7 @@ def test_relayer_crashAfterSend_reconcileFindsTheReceipt(api, w3, api_city, keys
     async def restart():
         chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
         fresh = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
-        from exchange_api.services.confirmations import on_mined
-        fresh.on_mined = lambda mark, receipts: on_mined(rt, mark, receipts)
+        fresh.on_mined = rt.services.confirmations.on_mined
         counts = await fresh.reconcile()
         await chain.aclose()
         return counts

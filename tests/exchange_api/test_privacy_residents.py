@@ -16,7 +16,6 @@ from sqlalchemy import select
 from web3 import Web3
 
 from exchange_api import crypto
-from exchange_api.services.residents import login_document
 from exchange_api.store.models import IdempotencyRecord, ResidentRecord
 from ledger_node import chain
 from ledger_node.typed_data import sign
@@ -27,7 +26,7 @@ from .conftest import auth, resident_token
 def signed_login(live, resident, issued_at: int | None = None, signer=None) -> dict:
     issued = int(time.time()) if issued_at is None else issued_at
     nonce = "0x" + os.urandom(32).hex()
-    doc = login_document(live.rt, resident.address, issued, nonce)
+    doc = live.rt.services.residents.login_document(resident.address, issued, nonce)
     return {"issuedAt": issued, "nonce": nonce, "signature": "0x" + sign(signer or resident, doc).hex()}
 
 
@@ -183,11 +182,11 @@ def test_onboarding_answeredPending_isAnsweredItsStateWhenSentAgain(api, keys, l
     person = {"address": Account.create().address, "name": "Cleo", "identityNumber": "C3000003",
               "phone": "+41 79 3"}
     before = live.rt.settings
-    live.rt.settings = before.model_copy(update={"confirm_timeout_s": 0})  # answered before any block can settle it
+    live.rt.replace_settings(before.model_copy(update={"confirm_timeout_s": 0}))  # answered before any block settles it
     try:
         pending = api.post("/v1/onboarding/residents", json=person, headers=h)
     finally:
-        live.rt.settings = before
+        live.rt.replace_settings(before)
     assert pending.status_code == 202 and pending.json()["status"] == "pending", pending.text
     again = api.post("/v1/onboarding/residents", json=person, headers=h)
     assert again.status_code in (201, 202) and again.json()["txHash"] == pending.json()["txHash"], again.text

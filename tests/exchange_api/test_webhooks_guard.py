@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
+from exchange_api.services.webhooks import enqueue
 from exchange_api.store.models import WebhookEndpoint
-from exchange_api.webhooks import enqueue, internal
+from exchange_api.webhooks import internal
 
 from .conftest import auth
 
@@ -131,7 +132,7 @@ def test_delivery_checksTheAddressAgainAtDeliveryTime(api, keys, live, local_web
     ep = api.post("/v1/webhook_endpoints", json={"url": f"http://localhost:{receiver.port}/hook"}, headers=h).json()
     allowed = live.rt.settings
     try:
-        live.rt.settings = allowed.model_copy(update={"webhook_allow_private_targets": False})
+        live.rt.replace_settings(allowed.model_copy(update={"webhook_allow_private_targets": False}))
         emit(live, live.rt.store.call(lambda s: s.scalar(select(WebhookEndpoint.merchant_id).where(
             WebhookEndpoint.id == ep["id"]))))
         deadline = time.monotonic() + 10
@@ -142,13 +143,13 @@ def test_delivery_checksTheAddressAgainAtDeliveryTime(api, keys, live, local_web
             time.sleep(0.05)
         assert log[0]["attempts"] >= 1 and "internal address" in log[0]["lastError"], log
         assert log[0]["lastStatusCode"] is None and receiver.events == []
-        live.rt.settings = allowed
+        live.rt.replace_settings(allowed)
         again = api.post(f"/v1/webhook_endpoints/{ep['id']}/deliveries/{log[0]['id']}/redeliver", headers=h)
         assert again.status_code == 202 and again.json()["status"] == "pending"
         receiver.wait(1)
         assert receiver.events[0]["id"] == log[0]["id"]
         assert receiver.events[0]["host"] == f"localhost:{receiver.port}"
     finally:
-        live.rt.settings = allowed
+        live.rt.replace_settings(allowed)
         api.delete(f"/v1/webhook_endpoints/{ep['id']}", headers=h)
         receiver.close()
