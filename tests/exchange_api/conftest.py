@@ -33,6 +33,8 @@ from ledger_node import chain
 from ledger_node.system import call, propose_and_execute
 from ledger_node.typed_data import sign, typed_data
 
+from tests.exchange_api.store_reset import StoreBaseline  # absolute: the wallet tests load this file as a plain module
+
 S1, S2 = 71, 72
 RATE_1, RATE_2 = 10_000_000, 33_333_333  # 10 and 33.333333 credit cents a point
 START = 500
@@ -236,9 +238,16 @@ def openapi_checker(live) -> OpenApiChecker:
     return OpenApiChecker(httpx.get(live.url + "/openapi.json").json())
 
 
+@pytest.fixture(scope="package")
+def store_baseline(live, keys) -> StoreBaseline:
+    """The store as the package's fixtures leave it (the merchants and keys of `keys`): each test goes back to it."""
+    return StoreBaseline(live.rt.store)
+
+
 @pytest.fixture
-def api(live, w3, api_city, openapi_checker):
-    """A client of the live service, on a chain reverted to the fresh city after the test."""
+def api(live, w3, api_city, openapi_checker, store_baseline):
+    """A client of the live service, on a chain reverted to the fresh city and a store put back as the package's
+    fixtures left it after the test."""
     for account in live.rt.relayer.accounts + [live.rt.relayer.onboarding]:
         account.nonces.reset()
     live.rt.view.clear()
@@ -252,6 +261,7 @@ def api(live, w3, api_city, openapi_checker):
     # before the chain is reverted: what the test sent is mined and settled, so no record of it is left `sent` for
     # a transaction the revert takes away (a later test's reconcile() would send it again)
     until_relayer_idle(live.rt)
+    store_baseline.restore()
 
 
 def until_relayer_idle(rt, timeout: float = 20) -> None:
@@ -298,6 +308,7 @@ def local_webhooks(live):
     """Webhooks to receivers on this machine (http://127.0.0.1:...): the operator's development settings
     (CITYPOINTS_WEBHOOK_ALLOW_HTTP, CITYPOINTS_WEBHOOK_ALLOW_PRIVATE_TARGETS), for this test only."""
     before = live.rt.settings
-    live.rt.settings = before.model_copy(update={"webhook_allow_http": True, "webhook_allow_private_targets": True})
+    live.rt.replace_settings(before.model_copy(update={"webhook_allow_http": True,
+                                                       "webhook_allow_private_targets": True}))
     yield
-    live.rt.settings = before
+    live.rt.replace_settings(before)
