@@ -117,7 +117,7 @@ def deploy_issuance(w3, operator, *, residents: list[str], issuers: list[str], r
 
 def deploy_city(w3, operator, *, residents: list[str], issuers: list[str], merchants: list[str] = (),
                 register_chunk: int = 500) -> dict:
-    """`deploy_issuance`'s system; with `merchants`, also the value contracts (ledger_node/system_value.py), scheme
+    """`deploy_issuance`'s system; with `merchants`, also the value contracts (ledger_node/deploy/system_value.py), scheme
     1's rate (RATE) and those merchants registered, so residents' signed consents can be redeemed at them.
 
     Returns the bound contracts by name.
@@ -125,8 +125,8 @@ def deploy_city(w3, operator, *, residents: list[str], issuers: list[str], merch
     from eth_utils import keccak
 
     from ledger_node import chain
-    from ledger_node.system import call, deploy_system, grant_roles, propose_and_execute, setup_scheme
-    from ledger_node.system_value import deploy_value_system
+    from ledger_node.deploy.system import call, deploy_system, grant_roles, propose_and_execute, setup_scheme
+    from ledger_node.deploy.system_value import deploy_value_system
 
     def deploy_contract(name, *args):
         return chain.deploy_contract(w3, operator, name, *args)

@@ -97,8 +97,8 @@ class City:
         from web3 import Web3
 
         from ledger_node import chain
-        from ledger_node.deploy import deploy_all
-        from ledger_node.system import call, propose_and_execute
+        from ledger_node.deploy.command import deploy_all
+        from ledger_node.deploy.system import call, propose_and_execute
 
         operator = node.operator
         w3 = chain.connect(node.url)

@@ -132,9 +132,9 @@ def _load(node: AnvilProcess, cache: Path) -> dict | None:
 
 
 def _build(url: str, operator, events: int) -> dict:
-    from ledger_node.deploy import deploy_all
-    from ledger_node.system import call, propose_and_execute
-    from ledger_node.system_audit import deploy_audit_system
+    from ledger_node.deploy.command import deploy_all
+    from ledger_node.deploy.system import call, propose_and_execute
+    from ledger_node.deploy.system_audit import deploy_audit_system
     from ledger_node.typed_data import sign, typed_data
 
     w3 = chain.connect(url)

@@ -46,7 +46,7 @@ def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents
     from ledger_node import chain, compiler
     from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
     from ledger_node.config import NodeConfig
-    from ledger_node.system import deploy_system, grant_roles, setup_scheme
+    from ledger_node.deploy.system import deploy_system, grant_roles, setup_scheme
 
     from issuer_sdk import ClientConfig, Issuance, IssuerClient, LocalSigner
 

@@ -113,7 +113,7 @@ def deploy_cmd(fresh: bool = typer.Option(False, "--fresh", help="Deploy new con
     """Deploy the contracts and write var/deployment.json; a no-op when they are already deployed."""
     from ledger_node.chain import TransactionFailed
     from ledger_node.compiler import CompileError
-    from ledger_node.deploy import deploy
+    from ledger_node.deploy.command import deploy
 
     try:
         result = deploy(rpc, fresh=fresh)

@@ -14,7 +14,7 @@ from rich.progress import Progress
 
 from ledger_node import chain, paths
 from ledger_node.config import NodeConfig
-from ledger_node.deploy import read_deployment
+from ledger_node.deploy.command import read_deployment
 from ledger_node.keys import operator_account
 
 SCHEMES = [(1, "volunteer"), (2, "traffic"), (3, "culture"), (4, "green")]

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from ledger_node import chain
 from ledger_node.domain import redemption_id
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.system import call, propose_and_execute
 from ledger_node.typed_data import sign, typed_data
 
 SCHEME_RULES = {  # scheme: (issuer daily quota, resident daily cap, rate: credit cents a point x 1e6)

@@ -12,10 +12,7 @@ import pytest
 from eth_account import Account
 
 from ledger_node import chain, compiler
-from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
-from ledger_node.config import NodeConfig
-
-FUNDING = 10**24
+from tests.anvil_nodes import FUNDING, anvil_node
 
 
 @pytest.fixture(scope="session")
@@ -30,13 +27,7 @@ def session_operator():
 
 @pytest.fixture(scope="session")
 def node(tmp_path_factory, artifacts, session_operator):
-    home = tmp_path_factory.mktemp("chain")
-    cfg = NodeConfig(port=free_port())
-    write_genesis(home / "genesis.json", cfg, {session_operator.address: FUNDING})
-    proc = AnvilProcess(cfg, home / "genesis.json", home / "anvil.log")
-    proc.start()
-    yield proc
-    proc.stop()
+    yield from anvil_node(tmp_path_factory, "chain", session_operator)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +38,7 @@ def session_w3(node):
 @pytest.fixture(scope="session")
 def session_system(session_w3, session_operator) -> dict[str, str]:
     """The contracts deployed once per session by the same code `citypoints deploy` runs."""
-    from ledger_node.deploy import deploy_all
+    from ledger_node.deploy.command import deploy_all
 
     return deploy_all(session_w3, session_operator)
 

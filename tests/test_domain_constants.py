@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger_node import domain
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.system import call, propose_and_execute
 
 RATES = (1, 7, 333_333, 10**6, 33_333_333, domain.MAX_RATE)
 AMOUNTS = (0, 1, 3, 99, 999_999, 10**6 + 1, 123_456_789, domain.UINT96_MAX)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from web3.contract import Contract
 
 from ledger_node import chain
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.system import call, propose_and_execute
 
 from .helpers import identity
 

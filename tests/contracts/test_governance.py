@@ -4,7 +4,7 @@ from __future__ import annotations
 from eth_account import Account
 
 from ledger_node import chain
-from ledger_node.system import call, selector
+from ledger_node.deploy.system import call, selector
 from ledger_node.typed_data import sign, typed_data
 
 from .conftest import SCHEME

@@ -14,7 +14,7 @@ from eth_account import Account
 
 from ledger_node import chain
 from ledger_node.compiler import load_artifact
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 from ledger_node.typed_data import sign, typed_data
 
 from .conftest import OTHER_SCHEME, SCHEME

@@ -30,7 +30,7 @@ from exchange_api.merchant_keys import create_key
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from ledger_node import chain
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.system import call, propose_and_execute
 from ledger_node.typed_data import sign, typed_data
 
 from tests.exchange_api.store_reset import StoreBaseline  # absolute: the wallet tests load this file as a plain module

@@ -17,7 +17,7 @@ from exchange_api.request_limits import FailureLimiter, client_address, parse_ne
 from exchange_api.services.common import SECP256K1_N
 from exchange_api.store.models import (ExchangeSubmission, IdempotencyRecord, Redemption, RedemptionRequest, Refund,
                                        RelayedTransaction)
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 from ledger_node.typed_data import sign, typed_data
 
 from .conftest import S1, S2, auth, wait_indexed

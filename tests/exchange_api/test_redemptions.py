@@ -114,7 +114,7 @@ def test_createRedemption_errorsHaveStableCodesAndChangeNothing(api, w3, api_cit
 
 
 def test_createRedemption_suspendedMerchantIsRefused(api, w3, api_city, keys):
-    from ledger_node.system import call
+    from ledger_node.deploy.system import call
     api_city.govern(w3, [call(api_city.contracts["Membership"], "setMerchantSuspended", api_city.merchant.address,
                               True)])
     wait_indexed(api, w3)  # admission reads the chain as indexed (see exchange_api/README.md)

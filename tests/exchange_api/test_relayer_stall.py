@@ -29,7 +29,7 @@ from web3.exceptions import Web3RPCError
 from exchange_api.merchant_keys import create_key
 from exchange_api.settings import Settings
 from ledger_node import chain
-from ledger_node.deploy import deploy_all
+from ledger_node.deploy.command import deploy_all
 from ledger_node.harness import SupervisedNode
 
 from .conftest import LiveServer, _free_port, api_city, auth, wait_indexed

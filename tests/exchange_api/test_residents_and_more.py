@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from exchange_api.store.models import ResidentRecord
 from exchange_api.webhooks import SignatureError, sign, verify_signature
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 from ledger_node.typed_data import sign as sign_typed
 
 from .conftest import RATE_1, S1, S2, auth, wait_indexed
@@ -84,7 +84,7 @@ def test_publicReads_schemesRatesScheduledSupplyPeriodsStatements(api, w3, api_c
     h = auth(keys["merchant"])
     api.post("/v1/redemptions", json=api_city.consent(w3, api_city.residents[2], 40), headers=h)
     consortium = api_city.contracts["Consortium"]
-    from ledger_node.system import GovernanceError
+    from ledger_node.deploy.system import GovernanceError
     with pytest.raises(GovernanceError):  # queued: a rate change waits out its notice
         api_city.govern(w3, [call(api_city.contracts["Rates"], "setRate", S1, RATE_1 * 2)])
     wait_indexed(api, w3)

@@ -1,4 +1,5 @@
-"""Fixtures for the issuer SDK: a small city on the session node, set up once before any test's snapshot.
+"""Fixtures for the issuer SDK: a small city on a node of its own (the contract tests, in the same session, expect
+the schemes and accounts of theirs alone), set up once before any test's snapshot.
 
 Scheme 51 has room for everything; scheme 9 has a small quota and cap, for the refusal tests. Every test
 that takes `city` runs between the root conftest's evm_snapshot and evm_revert.
@@ -16,7 +17,9 @@ from web3.contract import Contract
 
 from issuer_sdk import ClientConfig, IssuerClient, LocalSigner
 from ledger_node import chain
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.command import deploy_all
+from ledger_node.deploy.system import call, propose_and_execute
+from tests.anvil_nodes import anvil_node
 
 from isdk_helpers import RESIDENTS, SALT, SCHEME, TIGHT_CAP, TIGHT_QUOTA, TIGHT_SCHEME  # noqa: E402,F401
 
@@ -49,6 +52,21 @@ class IssuerCity:
 
     def supply(self, scheme: int = SCHEME) -> int:
         return self.ledger.functions.totalSupply(scheme).call()
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory, artifacts, session_operator):
+    yield from anvil_node(tmp_path_factory, "issuer-chain", session_operator)
+
+
+@pytest.fixture(scope="session")
+def session_w3(node):
+    return chain.connect(node.url)
+
+
+@pytest.fixture(scope="session")
+def session_system(session_w3, session_operator) -> dict[str, str]:
+    return deploy_all(session_w3, session_operator)
 
 
 @pytest.fixture(scope="session")

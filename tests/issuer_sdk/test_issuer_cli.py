@@ -53,8 +53,7 @@ def cli_args(home: Path, records: Path, *extra: str) -> list[str]:
 def issued_on_chain(city) -> tuple[int, int]:
     """(items issued, items skipped) over the PointsIssued events of this suite's issuer in its scheme.
 
-    Not every PointsIssued event of the chain: the session's node also holds what other suites' session
-    fixtures issued outside any test's snapshot (the Exchange API city issues 6 + 6 items in schemes 71/72)."""
+    Only this issuer's: what else the suite's node holds (a fixture's or another test's issuance) is not counted."""
     ledger = city.ledger
     logs = ledger.events.PointsIssued().get_logs(
         from_block=0, argument_filters={"scheme": SCHEME, "issuer": city.issuer.address})

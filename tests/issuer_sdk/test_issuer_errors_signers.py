@@ -82,7 +82,7 @@ def test_hsmSigner_isASigner_andSignsTransactionsTheNodeAccepts():
 
 def test_hsmSigner_issuesOnTheNode_withoutNativeCoin(city, operator):
     from issuer_sdk import IssuerClient
-    from ledger_node.system import call, propose_and_execute
+    from ledger_node.deploy.system import call, propose_and_execute
 
     hsm = FakeHsm()
     m = city.contracts["Membership"]

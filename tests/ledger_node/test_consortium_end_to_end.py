@@ -15,9 +15,9 @@ from ledger_node.audit.run import AuditOptions, audit
 from ledger_node.config import NodeConfig
 from ledger_node.consortium.description import load_description
 from ledger_node.consortium.generate import generate_network
-from ledger_node.deploy import deploy_all
+from ledger_node.deploy.command import deploy_all
 from ledger_node.paths import ROOT
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.system import call, propose_and_execute
 from ledger_node.typed_data import sign, typed_data
 
 EXAMPLE = ROOT / "ledger_node" / "consortium" / "example-consortium.yaml"

@@ -42,7 +42,7 @@ from web3 import Web3
 
 from ledger_node import chain, paths
 from ledger_node.harness import SupervisedNode, deploy_city, sign_issue_batch
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.system import call, propose_and_execute
 from scripts.bench_api import _consent, start_api, stop_api
 from test_durability import (BLOCK_PERIOD, CREDITS, SENDERS, START_POINTS, Load, _block_hashes, _redeemed_consents,
                              check_after_restart)

@@ -28,7 +28,7 @@ from exchange_api.merchant_keys import create_key
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from ledger_node import chain
-from ledger_node.system import call, propose_and_execute
+from ledger_node.deploy.system import call, propose_and_execute
 
 ROOT = Path(__file__).resolve().parents[2]
 WALLET = ROOT / "exchange_api" / "wallet"

@@ -14,7 +14,7 @@ from eth_account import Account
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME, City

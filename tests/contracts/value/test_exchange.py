@@ -1,6 +1,6 @@
 """Exchange: resident-signed conversions at the governed rates, rounding against the resident."""
 from web3.logs import DISCARD
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import advance_time, expect_revert, send

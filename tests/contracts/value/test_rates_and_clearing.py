@@ -1,7 +1,7 @@
 """Rates change only after notice; clearing fixes period statements and settles them by payment and confirmation."""
 from web3.logs import DISCARD
 from ledger_node import chain
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import advance_time, expect_revert, send

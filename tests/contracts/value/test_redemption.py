@@ -5,7 +5,7 @@ from web3.logs import DISCARD
 from eth_account import Account
 
 from ledger_node import chain
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import advance_time, expect_revert, now, ref, send, send_impersonated

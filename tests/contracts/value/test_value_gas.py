@@ -8,7 +8,7 @@ import json
 from eth_account import Account
 
 from ledger_node import paths
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import identity, ref, send

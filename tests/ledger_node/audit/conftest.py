@@ -19,11 +19,10 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from ledger_node import chain
-from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
-from ledger_node.config import NodeConfig
-from ledger_node.system import call, propose_and_execute
-from ledger_node.system_audit import deploy_audit_system
+from ledger_node.deploy.system import call, propose_and_execute
+from ledger_node.deploy.system_audit import deploy_audit_system
 from ledger_node.typed_data import sign, typed_data
+from tests.anvil_nodes import anvil_node
 
 S1, S2 = 1, 2
 RATE_1, RATE_2 = 10_000_000, 33_333_333  # 10 and 33.333333 credit cents a point
@@ -90,18 +89,13 @@ class AuditCity:
 @pytest.fixture(scope="session")
 def audit_node(tmp_path_factory, artifacts):
     operator = Account.create()
-    home = tmp_path_factory.mktemp("audit-chain")
-    cfg = NodeConfig(port=free_port())
-    write_genesis(home / "genesis.json", cfg, {operator.address: 10**24})
-    proc = AnvilProcess(cfg, home / "genesis.json", home / "anvil.log")
-    proc.start()
-    yield proc, operator
-    proc.stop()
+    for proc in anvil_node(tmp_path_factory, "audit-chain", operator):
+        yield proc, operator
 
 
 @pytest.fixture(scope="session")
 def session_city(audit_node) -> AuditCity:
-    from ledger_node.deploy import deploy_all
+    from ledger_node.deploy.command import deploy_all
 
     proc, operator = audit_node
     w3 = chain.connect(proc.url)

@@ -22,7 +22,7 @@ from web3 import Web3
 from ledger_node import chain, paths
 from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
 from ledger_node.config import NodeConfig
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 
 RESIDENTS, MERCHANTS = 24, 3
 
@@ -50,7 +50,7 @@ class DemoChain:
 @pytest.fixture(scope="module")
 def demo_chain(tmp_path_factory, artifacts):
     """A bare anvil with `citypoints deploy` and `citypoints demo` run against it, in a home of its own."""
-    from ledger_node.deploy import deploy
+    from ledger_node.deploy.command import deploy
     from scripts.demo import load_demo
 
     home = tmp_path_factory.mktemp("demo-city")

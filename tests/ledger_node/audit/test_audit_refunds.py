@@ -7,7 +7,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.logs import DISCARD
 
-from ledger_node.system import call
+from ledger_node.deploy.system import call
 
 S1 = 1
 

@@ -41,9 +41,9 @@ def deploy(rpc_url: str | None = None, *, fresh: bool = False) -> DeployResult:
 
 def deploy_all(w3: Web3, operator) -> dict[str, str]:
     """Deploy and wire every contract with `operator` as the bootstrap consortium member; {name: address}."""
-    from ledger_node.system import deploy_system
-    from ledger_node.system_audit import deploy_audit_system
-    from ledger_node.system_value import deploy_value_system
+    from ledger_node.deploy.system import deploy_system
+    from ledger_node.deploy.system_audit import deploy_audit_system
+    from ledger_node.deploy.system_value import deploy_value_system
 
     def deploy_contract(name, *args):
         return chain.deploy_contract(w3, operator, name, *args)

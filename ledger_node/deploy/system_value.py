@@ -13,7 +13,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from ledger_node import chain
-from ledger_node.system import call, propose_and_execute, selector
+from ledger_node.deploy.system import call, propose_and_execute, selector
 
 RATE_NOTICE = 7 * 24 * 3600  # a rate change takes effect a week after the consortium approves it
 REFUND_WINDOW = 30 * 24 * 3600
