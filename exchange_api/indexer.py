@@ -95,10 +95,12 @@ class Indexer:
         self.block = cursor.block_number
         target = head if until is None else min(head, until)
         total = 0
+        parent = cursor.block_hash  # the last block indexed: the next range must grow from it
         while self.block < target:
             frm = self.block + 1
             to = min(target, frm + self.range_size - 1)
-            logs, to_hash, times = await self._fetch(frm, to)
+            logs, to_hash, times = await self._fetch(frm, to, parent)
+            parent = to_hash
             projection = await asyncio.to_thread(self._project, logs, times)  # decoding stays out of the writer
             events, changed = await self.store.write(lambda s: self._write(s, projection, to, to_hash, head),
                                                      isolated=False, background=True)
@@ -130,19 +132,25 @@ class Indexer:
         block = await self.chain.request("eth_getBlockByNumber", [hex(number), False])
         return block["hash"] if block else None
 
-    async def _fetch(self, frm: int, to: int) -> tuple[list[dict], str, dict[int, int]]:
+    async def _fetch(self, frm: int, to: int, parent: str) -> tuple[list[dict], str, dict[int, int]]:
         """The range's logs, the hash of its last block, and the time of every block with a log (block -> unix
         seconds): from the logs' `blockTimestamp` where the node gives it (anvil does), else from the headers,
-        fetched in one more round trip."""
-        logs_answer, block_answer = await self.chain.batch([
+        fetched in one more round trip. The range's first block must be the child of `parent` (the hash of the
+        last block indexed; "" for the first range after a reset): a chain reset and grown again past the cursor
+        between two rounds would otherwise leave the blocks it replaced below the cursor indexed."""
+        answers = await self.chain.batch([
             ("eth_getLogs", [{"fromBlock": hex(frm), "toBlock": hex(to), "address": self.addresses}]),
             ("eth_getBlockByNumber", [hex(to), False]),
+            *([("eth_getBlockByNumber", [hex(frm), False])] if parent else []),
         ])
         from exchange_api.chain import _unwrap
-        logs = _unwrap(logs_answer)
-        block = _unwrap(block_answer)
+        logs = _unwrap(answers[0])
+        block = _unwrap(answers[1])
         if block is None:  # the chain went backwards under us: the next round sees it and rebuilds
             raise ChainMoved(f"block {to} vanished")
+        first = _unwrap(answers[2]) if parent else None
+        if parent and (first is None or first["parentHash"] != parent):
+            raise ChainMoved(f"block {frm} does not follow the block indexed before it")  # the next round rebuilds
         times = {to: int(block["timestamp"], 16)}
         missing = set()
         for lg in logs:

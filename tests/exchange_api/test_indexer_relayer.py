@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from exchange_api.chain import ChainClient, unhex
 from exchange_api.errors import NodeUnavailable
-from exchange_api.indexer import Indexer
+from exchange_api.indexer import ChainMoved, Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.services import redemptions
 from exchange_api.services.results import Pending
@@ -76,9 +76,9 @@ def test_indexer_blockTimesFromHeaders_whenTheNodesLogsLackThem(api, w3, api_cit
 
     async def go():
         try:
-            with_times = await ix._fetch(1, head)
+            with_times = await ix._fetch(1, head, "")
             chain.batch = without_log_times
-            from_headers = await ix._fetch(1, head)
+            from_headers = await ix._fetch(1, head, "")
             return with_times, from_headers
         finally:
             await chain.aclose()
@@ -89,6 +89,32 @@ def test_indexer_blockTimesFromHeaders_whenTheNodesLogsLackThem(api, w3, api_cit
     blocks = {int(lg["blockNumber"], 16) for lg in logs}
     assert blocks <= set(times)
     assert all(times[b] == w3.eth.get_block(b)["timestamp"] for b in blocks)
+
+
+def test_indexer_refusesARange_thatDoesNotGrowFromTheLastBlockIndexed(api, w3, api_city, live):
+    """A chain reset and grown again past the cursor between two rounds (the cursor's check ran before the reset)
+    must not have its new blocks indexed on top of the replaced ones: the range is refused, the next round
+    rebuilds."""
+    rt = live.rt
+    w3.provider.make_request("evm_mine", [])
+    head = w3.eth.block_number
+    parent = w3.eth.get_block(head - 1)["hash"].to_0x_hex()
+    chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+    ix = Indexer(chain, rt.store)
+
+    async def go():
+        try:
+            following = await ix._fetch(head, head, parent)
+            try:
+                await ix._fetch(head, head, "0x" + "11" * 32)
+            except ChainMoved as moved:
+                return following, moved
+            return following, None
+        finally:
+            await chain.aclose()
+    (_, to_hash, _), moved = asyncio.run_coroutine_threadsafe(go(), _server_loop(live)).result(60)
+    assert to_hash == w3.eth.get_block(head)["hash"].to_0x_hex()
+    assert moved is not None and f"block {head} does not follow" in str(moved)
 
 
 def _server_loop(live):
