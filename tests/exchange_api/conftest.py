@@ -273,7 +273,8 @@ def until_relayer_idle(rt, timeout: float = 20) -> None:
 
 def wait_indexed(client, w3, timeout: float = 20.0) -> None:
     """Until the indexer's cursor is at or past the chain's head on the chain as it is now (a cursor left from
-    before an evm_revert names a block hash the chain no longer has)."""
+    before an evm_revert names a block hash the chain no longer has), and the service has taken in its commit
+    (the cursor is committed in the writer thread a moment before the event loop updates what it answers from)."""
     from exchange_api.store.models import IdxCursor
     head = w3.eth.block_number
     deadline = time.monotonic() + timeout
@@ -282,7 +283,7 @@ def wait_indexed(client, w3, timeout: float = 20.0) -> None:
         cursor = rt.store.call(lambda s: s.get(IdxCursor, 1))
         if cursor and cursor.block_number >= head:
             block = w3.eth.get_block(cursor.block_number) if cursor.block_number <= w3.eth.block_number else None
-            if block is not None and block["hash"].to_0x_hex() == cursor.block_hash:
+            if block is not None and block["hash"].to_0x_hex() == cursor.block_hash and rt.indexer.block >= head:
                 return
         time.sleep(0.03)
     raise AssertionError(f"indexer did not reach block {head} (at {rt.indexer.block})")
