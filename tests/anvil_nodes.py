@@ -2,6 +2,9 @@
 list every account and scheme there is) each start one."""
 from __future__ import annotations
 
+import pytest
+
+from ledger_node import chain
 from ledger_node.config import NodeConfig
 from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
 
@@ -17,3 +20,25 @@ def anvil_node(tmp_path_factory, name: str, operator):
     proc.start()
     yield proc
     proc.stop()
+
+
+def session_chain(name: str):
+    """The session fixtures `node`, `session_w3` and `session_system` (the contracts deployed by the same code
+    `citypoints deploy` runs) for a conftest: the root's, or a suite's that wants a node of its own (a
+    conftest's definitions override the root's for the tests below it)."""
+
+    @pytest.fixture(scope="session")
+    def node(tmp_path_factory, artifacts, session_operator):
+        yield from anvil_node(tmp_path_factory, name, session_operator)
+
+    @pytest.fixture(scope="session")
+    def session_w3(node):
+        return chain.connect(node.url)
+
+    @pytest.fixture(scope="session")
+    def session_system(session_w3, session_operator) -> dict[str, str]:
+        from ledger_node.deploy.command import deploy_all
+
+        return deploy_all(session_w3, session_operator)
+
+    return node, session_w3, session_system

@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 
 from ledger_node import chain, compiler
-from tests.anvil_nodes import FUNDING, anvil_node
+from tests.anvil_nodes import FUNDING, session_chain
 
 
 @pytest.fixture(scope="session")
@@ -25,22 +25,7 @@ def session_operator():
     return Account.create()
 
 
-@pytest.fixture(scope="session")
-def node(tmp_path_factory, artifacts, session_operator):
-    yield from anvil_node(tmp_path_factory, "chain", session_operator)
-
-
-@pytest.fixture(scope="session")
-def session_w3(node):
-    return chain.connect(node.url)
-
-
-@pytest.fixture(scope="session")
-def session_system(session_w3, session_operator) -> dict[str, str]:
-    """The contracts deployed once per session by the same code `citypoints deploy` runs."""
-    from ledger_node.deploy.command import deploy_all
-
-    return deploy_all(session_w3, session_operator)
+node, session_w3, session_system = session_chain("chain")
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ from web3.contract import Contract
 
 from issuer_sdk import ClientConfig, IssuerClient, LocalSigner
 from ledger_node import chain
-from ledger_node.deploy.command import deploy_all
 from ledger_node.deploy.system import call, propose_and_execute
-from tests.anvil_nodes import anvil_node
+from tests.anvil_nodes import session_chain
 
 from isdk_helpers import RESIDENTS, SALT, SCHEME, TIGHT_CAP, TIGHT_QUOTA, TIGHT_SCHEME  # noqa: E402,F401
 
@@ -54,19 +53,7 @@ class IssuerCity:
         return self.ledger.functions.totalSupply(scheme).call()
 
 
-@pytest.fixture(scope="session")
-def node(tmp_path_factory, artifacts, session_operator):
-    yield from anvil_node(tmp_path_factory, "issuer-chain", session_operator)
-
-
-@pytest.fixture(scope="session")
-def session_w3(node):
-    return chain.connect(node.url)
-
-
-@pytest.fixture(scope="session")
-def session_system(session_w3, session_operator) -> dict[str, str]:
-    return deploy_all(session_w3, session_operator)
+node, session_w3, session_system = session_chain("issuer-chain")
 
 
 @pytest.fixture(scope="session")
