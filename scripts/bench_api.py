@@ -13,6 +13,8 @@ residents:
    then confirmed answers (wait for the block) -> p50/p99; the indexer's lag is sampled throughout;
 4. balances: 200 concurrent clients (one connection each) -> saturated reads/s, and p50/p99 when each client
    reads once a second (open loop, as a wallet page refreshing).
+All of it `--runs` times (5 by default), each on a fresh node, city and API: the paced p99's floor (200 ms) must
+hold in each run, so the section gives every run's p99 and their maximum beside the last run's figures.
 Writes the "api" section of BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -183,8 +185,26 @@ def stop_api(api_proc: subprocess.Popen | None) -> None:
             api_proc.kill()
 
 
-def main(as_json: bool = False, node_kind: str = "durable") -> dict:
+def main(as_json: bool = False, node_kind: str = "durable", runs: int = 5) -> dict:
+    """`runs` consecutive runs, each on a fresh node, deployment and API: the figures of the last, with the paced
+    p99 (and the balance reads' p99 during the burst) of every run beside them; the p99 floor holds in each."""
     log = (lambda *a: None) if as_json else (lambda *a: print(*a, file=sys.stderr, flush=True))
+    each = []
+    for i in range(runs):
+        log(f"run {i + 1} of {runs}")
+        each.append(_run(log, node_kind))
+    result = {**each[-1], "runs": runs,
+              "redeem_p99_ms_each_run": [r["redeem_p99_ms"] for r in each],
+              "redeem_p99_ms_max": max(r["redeem_p99_ms"] for r in each),
+              "balance_p99_ms_each_run": [r["balance_p99_ms"] for r in each],
+              "balance_p99_ms_during_redemptions_each_run": [r["balance_p99_ms_during_redemptions"] for r in each]}
+    result["load_average_1m_after"] = round(os.getloadavg()[0], 2)
+    _write_section(result)
+    print(json.dumps(result, indent=None if as_json else 2))
+    return result
+
+
+def _run(log, node_kind: str) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     node = _Node(node_kind, work)
     api_proc = None
@@ -226,8 +246,7 @@ def main(as_json: bool = False, node_kind: str = "durable") -> dict:
             "node": node.kind, "merchants": MERCHANTS, "relayers": RELAYERS, "block_period_s": 1.0,
             "load_average_1m_after": round(load[0], 2), "cores": len(os.sched_getaffinity(0)),
         }
-        _write_section(result)
-        print(json.dumps(result, indent=None if as_json else 2))
+        log(f"p99 at {FLOOR_RATE}/s: {result['redeem_p99_ms']} ms")
         return result
     finally:
         stop_api(api_proc)
@@ -506,16 +525,20 @@ def _write_section(r: dict) -> None:
     rows = [
         ("redemptions over HTTP, 50 merchants back to back (capacity)", f"{r['redemptions_per_s']}/s",
          f"floor >= 200/s; raw node {r['raw_redeem_tx_per_s']} redeem tx/s, ratio {r['api_to_raw_ratio']}"),
-        (f"redeem latency p50 / p99 at {FLOOR_RATE}/s offered (pending answers)",
-         f"{r['redeem_p50_ms']} / {r['redeem_p99_ms']} ms", f"floor p99 <= 200 ms; achieved {r['paced_rate_per_s']}/s"),
+        (f"redeem latency p99 at {FLOOR_RATE}/s offered, each of {r['runs']} consecutive runs (fresh node and city)",
+         " / ".join(f"{v}" for v in r["redeem_p99_ms_each_run"]) + " ms",
+         f"floor <= 200 ms in each; max {r['redeem_p99_ms_max']} ms"),
+        (f"redeem latency p50 / p99 at {FLOOR_RATE}/s offered (pending answers), last run",
+         f"{r['redeem_p50_ms']} / {r['redeem_p99_ms']} ms", f"achieved {r['paced_rate_per_s']}/s"),
         ("redeem latency p50 / p99 back to back (a queue 50 deep)",
          f"{r['saturated_p50_ms']} / {r['saturated_p99_ms']} ms", "Little's law: 50 / capacity"),
         ("redeem latency p50 / p99 (confirmed)", f"{r['confirmed_p50_ms']} / {r['confirmed_p99_ms']} ms",
          "within two block periods (1 s blocks)"),
         ("balance reads, 200 clients each once a second, p50 / p99", f"{r['balance_p50_ms']} / {r['balance_p99_ms']} ms",
          f"floor p99 <= 20 ms; {r['balance_paced_reads_per_s']} reads/s"),
-        (f"the same during a burst of redemptions ({FLOOR_RATE}/s for {BURST_SECONDS} s), p99",
-         f"{r['balance_p99_ms_during_redemptions']} ms", f"floor: no worse than without ({r['balance_p99_ms']} ms)"),
+        (f"the same during a burst of redemptions ({FLOOR_RATE}/s for {BURST_SECONDS} s), p99, each run",
+         " / ".join(f"{v}" for v in r["balance_p99_ms_during_redemptions_each_run"]) + " ms",
+         "without: " + " / ".join(f"{v}" for v in r["balance_p99_ms_each_run"]) + " ms"),
         ("balance reads, 200 clients back to back", f"{r['balance_reads_per_s']}/s",
          f"p99 {r['balance_saturated_p99_ms']} ms"),
         ("indexer max lag during the run", f"{r['indexer_max_lag_blocks']} blocks", "floor < 2 blocks"),
@@ -535,4 +558,5 @@ def _write_section(r: dict) -> None:
 
 
 if __name__ == "__main__":
-    main("--json" in sys.argv, "anvil" if "--node=anvil" in sys.argv else "durable")
+    main("--json" in sys.argv, "anvil" if "--node=anvil" in sys.argv else "durable",
+         next((int(a.split("=")[1]) for a in sys.argv if a.startswith("--runs=")), 5))

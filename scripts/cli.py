@@ -152,11 +152,14 @@ def bench_gas(as_json: bool = typer.Option(False, "--json", help="Print one JSON
 @bench_app.command("api")
 def bench_api(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
               node: str = typer.Option("durable", "--node",
-                                       help="durable: the embedded node `make up` runs; anvil: bare anvil.")):
+                                       help="durable: the embedded node `make up` runs; anvil: bare anvil."),
+              runs: int = typer.Option(5, "--runs", min=1, max=20,
+                                       help="Consecutive runs, each on a fresh node and city (the p99 floor holds "
+                                            "in each).")):
     """Redemptions over HTTP with 50 concurrent merchants, balance reads, indexer lag, beside raw JSON-RPC."""
     from scripts import bench_api as bench
 
-    bench.main(as_json, node)
+    bench.main(as_json, node, runs)
 
 
 @bench_app.command("flood")
