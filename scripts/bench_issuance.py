@@ -184,22 +184,19 @@ def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents
 def command(as_json: bool = False, items: int = 40_000, batch: int = 1000, singles: int = 200,
             residents: int = 1000, rounds: int = 5, memory_records: int = 1_000_000, block_time: float = 0.0,
             max_in_flight: int = 4) -> dict:
-    """What `citypoints bench issuance` calls: run, then print JSON or update BENCHMARKS.md."""
+    """What `citypoints bench issuance` calls: run, update BENCHMARKS.md, print JSON or the table."""
     log = (lambda *_: None) if as_json else (lambda m: print(m, file=sys.stderr))
     result = run(items=items, batch=batch, singles=singles, residents=residents, rounds=rounds,
                  memory_records=memory_records, block_time=block_time, max_in_flight=max_in_flight, log=log)
-    if as_json:
-        print(json.dumps(result))
-    else:
-        from scripts.benchmarks import update_section
+    from scripts.benchmarks import update_section
 
-        update_section("issuance", markdown(result))
-        print(markdown(result))
+    update_section("issuance", markdown(result))
+    print(json.dumps(result) if as_json else markdown(result))
     return result
 
 
 def bench_issuance_command(
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of updating BENCHMARKS.md."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
     items: int = typer.Option(40_000, help="Items issued by each of the raw sender and issue_many."),
     batch: int = typer.Option(1000, help="Items per issueBatch transaction."),
     singles: int = typer.Option(200, help="One-at-a-time issues by each of the raw sender and the SDK."),

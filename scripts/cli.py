@@ -140,10 +140,10 @@ def bench_gas(as_json: bool = typer.Option(False, "--json", help="Print one JSON
     from scripts import bench_gas as bench
 
     figures = bench.run()
+    bench.write_benchmarks(figures)
     if as_json:
         print(json.dumps(figures))
         return
-    bench.write_benchmarks(figures)
     for key, value in figures.items():
         console.print(f"{key:<34} {value}")
     console.print("BENCHMARKS.md updated (section: gas)")
