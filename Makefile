@@ -24,10 +24,11 @@ down:
 	-$(CP) serve --stop
 	-$(CP) node stop
 
-# Two pytest processes, each with its own compile-cached session node, about equally long (2 cores): the contracts'
-# suites (their two state machines are the long pole), the SDK's and the audit's beside everything else. The
-# first's output follows the rest's.
-SECOND := tests/contracts tests/issuer_sdk tests/ledger_node/audit
+# Two pytest processes, each with its own compile-cached session node, about equally long (2 cores, about 3.5
+# minutes each): the contracts' suites (their two state machines are the long pole), the SDK's, the audit's and the
+# node's kill -9 and divergence rounds beside everything else. The first's output follows the rest's.
+SECOND := tests/contracts tests/issuer_sdk tests/ledger_node/audit tests/ledger_node/test_durability.py \
+          tests/ledger_node/test_recovery_divergence.py tests/settlement
 test: setup compile wallet browser
 	@mkdir -p build; \
 	$(VENV)/bin/python -m pytest $(SECOND) $(PYTEST_ARGS) > build/test-second.log 2>&1 & second=$$!; \
