@@ -7,7 +7,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, UINT64_MAX, UINT96_MAX, UINT256_MAX
+from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, UINT64_MAX, UINT96_MAX, UINT256_MAX, credits_decimal
 
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 BYTES32 = r"^0x[0-9a-fA-F]{64}$"
@@ -299,7 +299,4 @@ class StatementOut(BaseModel):
     settlement: Literal["open", "paid", "confirmed", "disputed"]
 
 
-def decimal(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(int(cents))
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
+decimal = credits_decimal  # the name the services use

@@ -58,6 +58,14 @@ CREDIT_DECIMALS = 2       # credit amounts are integers of credit cents
 MAX_RATE = 10**8 * RATE_SCALE
 
 
+def credits_decimal(cents: int) -> str:
+    """Credit cents as people read them and the API writes them (`creditsDecimal`): -1205 -> "-12.05"; exact, never
+    a float."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(int(cents)), 10**CREDIT_DECIMALS)
+    return f"{sign}{whole}.{frac:0{CREDIT_DECIMALS}d}"
+
+
 def credits_of(points: int, rate: int) -> int:
     """Credits that `points` are worth at `rate`, rounded down: against the resident who spends or sells them
     (CreditMath.creditsOf; Rates.creditsFor)."""

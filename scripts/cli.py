@@ -14,6 +14,7 @@ from scripts import bench_node
 from scripts.bench_issuance import bench_issuance_command
 from ledger_node.audit.cli import app as audit_app
 from ledger_node.consortium.cli import app as consortium_app
+from ledger_node.settlement.cli import app as settle_app
 
 app = typer.Typer(help="CityPoints: a city's reward points on a permissioned ledger.", no_args_is_help=True,
                   add_completion=False)
@@ -33,6 +34,8 @@ app.command("issue", help="Issue points from a program's export (CSV or JSON lin
 app.add_typer(audit_app, name="audit")
 app.add_typer(consortium_app, name="consortium",
               help="Generate and keep in sync a Hyperledger Besu QBFT network for the consortium.")
+from ledger_node.governance.cli import app as gov_app; app.add_typer(gov_app, name="gov")  # noqa: E402,E702
+app.add_typer(settle_app, name="settle")
 console = Console()
 err = Console(stderr=True)
 
