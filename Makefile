@@ -92,7 +92,8 @@ brownie:
 	$(BROWNIE) compile
 	rm -rf build/brownie/deployments   # Brownie checks recorded deployments at load; a rebuilt chain has other ones
 	$(BROWNIE) run balances --network citypoints
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BROWNIE) test tests/brownie --network anvil
+	@# --confcutdir: Brownie's pytest must not load tests/conftest.py, which needs the project's own virtualenv
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BROWNIE) test tests/brownie --network anvil --confcutdir=tests/brownie
 
 clean:
 	rm -rf build var/chain
