@@ -3,24 +3,54 @@
 Public API: IssuerClient / AsyncIssuerClient (and ClientConfig, RetryPolicy), the signers (LocalSigner,
 keystore_signer, the Signer protocol for an HSM), Issuance and the result types, and the errors module
 (IssuerError and its subclasses). Adapters for the four programs are in issuer_sdk.adapters.
+
+The names are loaded on first use (module __getattr__): importing a submodule such as issuer_sdk.cli runs this
+file, and the client pulls in eth_account (about half a second), which `citypoints --help` must not pay.
 """
-from issuer_sdk.client import ClientConfig, IssuerClient, read_deployment
-from issuer_sdk.errors import (CapExceeded, ConfigurationError, ConfirmationTimeout, ContractError, InvalidIssuance,
-                               IssuerError, NonceConflict, NotIssuer, QuotaExceeded, RecordRejected,
-                               ResidentNotRegistered, RpcError, SchemeNotActive, TransactionReverted, TransportError)
-from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult, RefStatus,
-                               RevokeResult)
-from issuer_sdk.refs import RefHasher, new_salt
-from issuer_sdk.rpc import RetryPolicy
-from issuer_sdk.signer import LocalSigner, Signer, keystore_signer, write_keystore
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_HOME = {  # public name -> the submodule that defines it
+    **dict.fromkeys(("ClientConfig", "IssuerClient", "read_deployment"), "issuer_sdk.client"),
+    "AsyncIssuerClient": "issuer_sdk.async_client",  # imports aiohttp
+    **dict.fromkeys(("CapExceeded", "ConfigurationError", "ConfirmationTimeout", "ContractError", "InvalidIssuance",
+                     "IssuerError", "NonceConflict", "NotIssuer", "QuotaExceeded", "RecordRejected",
+                     "ResidentNotRegistered", "RpcError", "SchemeNotActive", "TransactionReverted",
+                     "TransportError"), "issuer_sdk.errors"),
+    **dict.fromkeys(("Allowance", "BatchResult", "Issuance", "IssueManySummary", "IssueResult", "RefStatus",
+                     "RevokeResult"), "issuer_sdk.ledger"),
+    **dict.fromkeys(("RefHasher", "new_salt"), "issuer_sdk.refs"),
+    "RetryPolicy": "issuer_sdk.rpc",
+    **dict.fromkeys(("LocalSigner", "Signer", "keystore_signer", "write_keystore"), "issuer_sdk.signer"),
+}
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
+    from issuer_sdk.async_client import AsyncIssuerClient  # noqa: F401
+    from issuer_sdk.client import ClientConfig, IssuerClient, read_deployment  # noqa: F401
+    from issuer_sdk.errors import (CapExceeded, ConfigurationError, ConfirmationTimeout, ContractError,  # noqa: F401
+                                   InvalidIssuance, IssuerError, NonceConflict, NotIssuer, QuotaExceeded,
+                                   RecordRejected, ResidentNotRegistered, RpcError, SchemeNotActive,
+                                   TransactionReverted, TransportError)
+    from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult,  # noqa: F401
+                                   RefStatus, RevokeResult)
+    from issuer_sdk.refs import RefHasher, new_salt  # noqa: F401
+    from issuer_sdk.rpc import RetryPolicy  # noqa: F401
+    from issuer_sdk.signer import LocalSigner, Signer, keystore_signer, write_keystore  # noqa: F401
 
 
-def __getattr__(name):  # the async twin imports aiohttp: load it only when asked for
-    if name == "AsyncIssuerClient":
-        from issuer_sdk.async_client import AsyncIssuerClient
+def __getattr__(name):
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'issuer_sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
-        return AsyncIssuerClient
-    raise AttributeError(name)
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME))
 
 
 __all__ = [

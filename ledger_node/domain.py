@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from eth_utils import keccak
+from eth_hash.auto import keccak  # eth_hash, not eth_utils: eth_utils costs ~150 ms at every CLI start
 
 # --- roles (contracts/libraries/Roles.sol; Membership holds them) ---------------------------------------------
 
@@ -24,7 +24,7 @@ ROLE_NAMES = ("MERCHANT", "AUDITOR", "ONBOARDING", "RELAYER", "OPERATOR", "LEDGE
 def role_id(name: str) -> str:
     """The role's id as the contracts compute it, `keccak256("CityPoints.<NAME>")`, as 0x-hex (what events and
     `hasRole` carry). Its getter on the contracts is `<NAME>_ROLE()`."""
-    return "0x" + keccak(text=f"CityPoints.{name}").hex()
+    return "0x" + keccak(f"CityPoints.{name}".encode()).hex()
 
 
 ROLES: dict[str, str] = {name: role_id(name) for name in ROLE_NAMES}

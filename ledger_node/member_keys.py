@@ -12,13 +12,13 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Callable
-
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING, Callable
 
 from ledger_node import paths
 from ledger_node.errors import LedgerNodeError
+
+if TYPE_CHECKING:  # eth_account costs ~350 ms: imported where a key is read or made, not by every CLI start
+    from eth_account.signers.local import LocalAccount
 
 PASSWORD_ENV = "CITYPOINTS_KEYSTORE_PASSWORD"
 # a member's name is a file name under var/keys/members/, never a path
@@ -61,6 +61,8 @@ def load_account(keystore: Path | str | None = None, name: str | None = None, *,
         raise KeystoreError("keystore_not_found", f"no keystore at {path}") from None
     except (OSError, ValueError) as exc:
         raise KeystoreError("keystore_unreadable", f"cannot read keystore {path}: {exc}") from None
+    from eth_account import Account
+
     password = os.environ.get(PASSWORD_ENV)
     if password is None:
         if prompt is None:
@@ -75,6 +77,8 @@ def load_account(keystore: Path | str | None = None, name: str | None = None, *,
 def new_key(name: str, password: str, private_key: str | None = None) -> tuple[str, Path]:
     """Create member `name`'s keystore (never over another) of a new key, or of `private_key` (hex) when given;
     return (address, path)."""
+    from eth_account import Account
+
     path = member_keystore(name)
     try:
         account = Account.from_key(private_key.strip()) if private_key is not None else Account.create()

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import typer
-from eth_account import Account
 from eth_hash.auto import keccak
 
 from ledger_node.domain import UINT96_MAX
@@ -49,6 +48,7 @@ def run(*, items: int = 40_000, batch: int = 1000, singles: int = 200, residents
     from ledger_node.deploy.system import deploy_system, grant_roles, setup_scheme
 
     from issuer_sdk import ClientConfig, Issuance, IssuerClient, LocalSigner
+    from eth_account import Account  # here, not at the top: `citypoints` imports this module at every start
 
     compiler.compile_all()
     load_at_start = round(os.getloadavg()[0], 2)
@@ -396,6 +396,8 @@ print(json.dumps({"marks": marks, "peak": rss_mb(), "done": done, "rejected": re
 
 
 def _memory_run(n: int, home: Path) -> dict:
+    from eth_account import Account
+
     path = home / "volunteer-1m.csv"
     with open(path, "w") as f:
         f.write("record_id,resident,hours,confirmed_by,date,activity\n")

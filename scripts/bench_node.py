@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import typer
-from eth_account import Account
-from eth_utils import keccak
+from eth_hash.auto import keccak  # not eth_utils', nor eth_account at the top: `citypoints` imports this module
 
 from ledger_node.jsonrpc import NO_RETRY, HttpTransport, TransportFailure
 
@@ -70,6 +69,8 @@ def run(*, scale: int = 1_000_000, residents: int = 100_000, engine: str = "anvi
 def _overhead(engine: str, n_txs: int, log, *, batch: int, rounds: int = 3) -> dict:
     """Bare engine vs node on the same load, alternated `rounds` times; each side keeps its best run, since
     other work on a shared machine only ever slows a run down."""
+    from eth_account import Account
+
     from ledger_node.harness import SupervisedNode
 
     best = {"bare": float("inf"), "durable": float("inf")}
@@ -113,6 +114,8 @@ def _overhead(engine: str, n_txs: int, log, *, batch: int, rounds: int = 3) -> d
 
 def _bare_engine(home: Path, engine_name: str):
     """The engine alone on its port, with a loop that mines as the gateway does (its policy, not its code)."""
+    from eth_account import Account
+
     from ledger_node.config import NodeConfig
     from ledger_node.node.engine import make_engine
 
@@ -169,6 +172,8 @@ def _bare_engine(home: Path, engine_name: str):
 # ---- 2. at scale ---------------------------------------------------------------------------------------------
 
 def _at_scale(home: Path, engine: str, scale: int, n_residents: int, measure_items: int, log) -> dict:
+    from eth_account import Account
+
     from ledger_node.harness import SupervisedNode
 
     home.mkdir(parents=True, exist_ok=True)
@@ -324,6 +329,8 @@ def _free() -> int:
 
 def _setup(url: str, operator, *, n_residents: int, n_issuers: int, issuers=None, people=None):
     from web3 import Web3
+
+    from eth_account import Account
 
     from ledger_node.harness import deploy_issuance
 

@@ -13,19 +13,10 @@ import typer
 from rich.console import Console
 
 from .admin_auth import DEFAULT_TTL_SECONDS, admin_token
-from .besu_config import ADMIN_HOST
-from .description import load_description
 from .errors import ConsortiumError
-from .generate import generate_network, load_keys, require_initialised
-from .permissions import (
-    PERMISSIONS_FILE,
-    admin_rpc,
-    load_deployment,
-    node_allowlist,
-    push_live,
-    read_transacting_accounts,
-    sync_permissions_file,
-)
+
+# The description, generator and permissions modules (yaml, eth_utils, httpx) are imported inside the commands:
+# at the top they cost every `citypoints` start, even `--help`, ~250 ms.
 
 app = typer.Typer(
     help="Hyperledger Besu QBFT consortium network: generate its files (init) and keep its "
@@ -74,6 +65,9 @@ def init_cmd(
     fee, allocations), a Besu config.toml per node, static-nodes.json, permissions_config.toml,
     docker-compose.yml, systemd units and RUNBOOK.md. Existing keys are kept. Refuses fewer than 4
     validators (QBFT tolerates f faults only with 3f+1 validators)."""
+    from .description import load_description
+    from .generate import generate_network
+
     out_dir = out or _default_out()
     if keep_genesis and new_genesis:
         _fail(ConsortiumError("CONSORTIUM_FIELD_INVALID", "--keep-genesis and --new-genesis exclude each other"))
@@ -127,6 +121,12 @@ def sync_permissions_cmd(
     file atomically and reports what was added and removed, or says nothing changed; with --rpc also
     updates running nodes (perm_addAccountsToAllowlist / perm_removeAccountsFromAllowlist, and the
     nodes equivalents)."""
+    from .besu_config import ADMIN_HOST
+    from .description import load_description
+    from .generate import load_keys, require_initialised
+    from .permissions import (PERMISSIONS_FILE, load_deployment, node_allowlist, push_live, read_transacting_accounts,
+                              sync_permissions_file)
+
     out_dir = out or _default_out()
     try:
         require_initialised(out_dir)
@@ -179,6 +179,8 @@ def admin_token_cmd(
 ) -> None:
     """Print a short-lived JWT for the node's admin WebSocket RPC (ADMIN, DEBUG, PERM, QBFT, TXPOOL, MINER on
     ws://127.0.0.1:<admin_port>), signed with <out>/<node>/admin-jwt.key. Send it as `Authorization: Bearer`."""
+    from .generate import require_initialised
+
     out_dir = out or _default_out()
     try:
         require_initialised(out_dir)
@@ -196,6 +198,11 @@ def admin_call_cmd(
 ) -> None:
     """Call one method on the node's admin WebSocket RPC (ws://127.0.0.1:<admin_port>) with a fresh 5-minute JWT;
     prints the result as JSON."""
+    from .besu_config import ADMIN_HOST
+    from .description import load_description
+    from .generate import require_initialised
+    from .permissions import admin_rpc
+
     out_dir = out or _default_out()
     try:
         require_initialised(out_dir)

@@ -20,15 +20,14 @@ from typing import Callable, Optional, Tuple
 import typer
 from rich.console import Console
 from rich.markup import escape
-from web3 import Web3
 
 from ledger_node import paths
 from ledger_node.domain import UINT256_MAX
-from ledger_node.settlement import payments, periods
 from ledger_node.settlement.errors import MISMATCH, USAGE, SettlementError, usage
 from ledger_node.member_keys import PASSWORD_ENV, KeystoreError, load_account
-from ledger_node.settlement.ledger import ClearingLedger
-from ledger_node.settlement.statement import Statement, period_statement
+
+# web3 and the modules that read and send (ledger, payments, periods, statement) are imported inside the commands:
+# importing them here made every `citypoints` start, even `--help`, pay ~300 ms.
 
 app = typer.Typer(help="Settle clearing periods: close, statements, payments, confirmations, disputes.",
                   no_args_is_help=True, add_completion=False)
@@ -51,16 +50,20 @@ def periods_cmd(as_json: bool = JSON_OPT, rpc: Optional[str] = RPC_OPT):
             print(f"period {p['period']:>3}  {when:<32} {p['statements']:>3} statements  open {p['open']}  "
                   f"paid {p['paid']}  confirmed {p['confirmed']}  disputed {p['disputed']}")
 
-    _run(as_json, lambda: periods.list_periods(ClearingLedger.from_deployment(rpc)), human)
+    from ledger_node.settlement import periods
+
+    _run(as_json, lambda: periods.list_periods(_ledger(rpc)), human)
 
 
 @app.command("close")
 def close_cmd(keystore: Optional[Path] = KEYSTORE_OPT, as_name: Optional[str] = AS_OPT, as_json: bool = JSON_OPT,
               rpc: Optional[str] = RPC_OPT):
     """Close the open period (an account with OPERATOR_ROLE): its statements are fixed from now on."""
+    from ledger_node.settlement import payments
+
     def act() -> dict:
         signer = _signer(keystore, as_name)
-        return payments.close_period(ClearingLedger.from_deployment(rpc), signer)
+        return payments.close_period(_ledger(rpc), signer)
 
     _run(as_json, act, lambda out: print(f"period {out['period']} closed at {out['closedAtIso']} "
                                          f"(block {out['block']}, tx {out['txHash']}); period {out['openPeriod']} "
@@ -73,10 +76,12 @@ def statement_cmd(period: int = typer.Argument(..., help="A closed period."),
                                                           help="Also write one CSV row per statement to FILE."),
                   as_json: bool = JSON_OPT, rpc: Optional[str] = RPC_OPT):
     """A closed period's statement: Clearing's positions, checked against the period's events (exit 3 if not)."""
+    from ledger_node.settlement.statement import Statement, period_statement
+
     holder: list[Statement] = []
 
     def act() -> dict:
-        st = period_statement(ClearingLedger.from_deployment(rpc), period)
+        st = period_statement(_ledger(rpc), period)
         holder.append(st)
         if csv_file is not None:
             try:
@@ -105,6 +110,8 @@ def pay_cmd(period: int = typer.Argument(..., help="The closed period of the sta
             keystore: Optional[Path] = KEYSTORE_OPT, as_name: Optional[str] = AS_OPT, as_json: bool = JSON_OPT,
             rpc: Optional[str] = RPC_OPT):
     """Record the debtor's bank payment of a statement: `--scheme S --merchant ADDR` or `--issuers A B`."""
+    from ledger_node.settlement import payments
+
     def act() -> dict:
         pair = [x for x in issuers or () if x is not None]
         _period(period)
@@ -116,12 +123,12 @@ def pay_cmd(period: int = typer.Argument(..., help="The closed period of the sta
             if a == b:
                 raise usage("same_scheme", "an issuer pair must name two different schemes")
             signer = _signer(keystore, as_name)
-            return payments.pay_issuers(ClearingLedger.from_deployment(rpc), signer, period, a, b, ref)
+            return payments.pay_issuers(_ledger(rpc), signer, period, a, b, ref)
         if scheme is None or merchant is None:
             raise usage("invalid_statement", "name the statement: --scheme S --merchant ADDR, or --issuers A B")
         s, m = _scheme(scheme), _address(merchant)
         signer = _signer(keystore, as_name)
-        return payments.pay_merchant(ClearingLedger.from_deployment(rpc), signer, period, s, m, ref)
+        return payments.pay_merchant(_ledger(rpc), signer, period, s, m, ref)
 
     _run(as_json, act, lambda out: print(
         f"payment of statement {out['statementId']} recorded: {out['amountDecimal']} credits, bank reference hash "
@@ -133,10 +140,12 @@ def confirm_cmd(statement_id: str = typer.Argument(..., help="The statement id (
                 keystore: Optional[Path] = KEYSTORE_OPT, as_name: Optional[str] = AS_OPT, as_json: bool = JSON_OPT,
                 rpc: Optional[str] = RPC_OPT):
     """The creditor confirms the recorded payment: the statement is settled."""
+    from ledger_node.settlement import payments
+
     def act() -> dict:
         payments.parse_statement_id(statement_id)
         signer = _signer(keystore, as_name)
-        return payments.confirm(ClearingLedger.from_deployment(rpc), signer, statement_id)
+        return payments.confirm(_ledger(rpc), signer, statement_id)
 
     _run(as_json, act, lambda out: print(f"statement {out['statementId']} confirmed: {out['amountDecimal']} credits "
                                          f"settled (tx {out['txHash']})"))
@@ -148,11 +157,13 @@ def dispute_cmd(statement_id: str = typer.Argument(..., help="The statement id (
                 keystore: Optional[Path] = KEYSTORE_OPT, as_name: Optional[str] = AS_OPT, as_json: bool = JSON_OPT,
                 rpc: Optional[str] = RPC_OPT):
     """The creditor disputes the recorded payment; the debtor may then record a payment again."""
+    from ledger_node.settlement import payments
+
     def act() -> dict:
         payments.parse_statement_id(statement_id)
         payments.reference_hash(reason)
         signer = _signer(keystore, as_name)
-        return payments.dispute(ClearingLedger.from_deployment(rpc), signer, statement_id, reason)
+        return payments.dispute(_ledger(rpc), signer, statement_id, reason)
 
     _run(as_json, act, lambda out: print(f"statement {out['statementId']} disputed, reason hash {out['reasonHash']} "
                                          f"(tx {out['txHash']}); the debtor may pay again"))
@@ -174,7 +185,9 @@ def status_cmd(period: Optional[int] = typer.Argument(None, help="One period (de
         if not out["awaiting"]:
             print("no statement of a closed period awaits anything")
 
-    _run(as_json, lambda: periods.status(ClearingLedger.from_deployment(rpc), period), human)
+    from ledger_node.settlement import periods
+
+    _run(as_json, lambda: periods.status(_ledger(rpc), period), human)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -196,6 +209,12 @@ def _fail(exc: SettlementError, as_json: bool) -> None:
         print(json.dumps(exc.as_dict()))
     err.print(f"[red]error:[/red] {escape(exc.code)}: {escape(exc.message)}", soft_wrap=True)
     raise typer.Exit(exc.exit_code)
+
+
+def _ledger(rpc: str | None):
+    from ledger_node.settlement.ledger import ClearingLedger
+
+    return ClearingLedger.from_deployment(rpc)
 
 
 def _signer(keystore: Path | None, as_name: str | None):
@@ -221,6 +240,8 @@ def _scheme(scheme: int) -> int:
 
 
 def _address(text: str) -> str:
+    from web3 import Web3
+
     if not Web3.is_address(text):
         raise usage("invalid_address", f"{text!r} is not an account address")
     if text != text.lower() and text[2:] != text[2:].upper() and not Web3.is_checksum_address(text):

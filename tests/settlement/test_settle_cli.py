@@ -1,5 +1,7 @@
-"""`citypoints settle` in a subprocess against the session node, with CITYPOINTS_HOME holding the deployment and
-the parties' keystores: one period from close to confirmed payments and a dispute, and refusals with their codes."""
+"""`citypoints settle` against the session node, with CITYPOINTS_HOME holding the deployment and the parties'
+keystores: one period from close to confirmed payments and a dispute (the installed command in subprocesses, end to
+end), and refusals with their codes (the same typer app in-process through typer's CliRunner: same exit codes and
+output, without a process start per refusal)."""
 from __future__ import annotations
 
 import csv
@@ -8,6 +10,9 @@ import os
 import subprocess
 
 from eth_utils import keccak
+from typer.testing import CliRunner
+
+from scripts.cli import app
 
 from .conftest import PASSWORD, ROOT, S1, S2
 
@@ -22,6 +27,15 @@ def settle(home, *args: str, ok: bool = True) -> tuple[int, dict, str]:
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def settle_in_process(home, *args: str) -> tuple[int, dict, str]:
+    """`citypoints settle ARGS --json` through the console command's own typer app, in this process; (exit code,
+    the JSON object on stdout, stderr)."""
+    env = {"CITYPOINTS_HOME": str(home), "CITYPOINTS_KEYSTORE_PASSWORD": PASSWORD}
+    done = CliRunner().invoke(app, ["settle", *args, "--json"], env=env)
+    assert done.exception is None or isinstance(done.exception, SystemExit), done.exception
+    return done.exit_code, json.loads(done.stdout), done.stderr
 
 
 def test_settleCli_closesThePeriod_printsItsStatement_andSettlesIt(city, settle_home):
@@ -72,21 +86,21 @@ def test_settleCli_closesThePeriod_printsItsStatement_andSettlesIt(city, settle_
 def test_settleCli_refusals_haveStableCodes_andSendNothing(city, settle_home, period):
     home, p, m = settle_home, period.period, city.merchant.address
     nonce = city.w3.eth.get_transaction_count(city.issuer2.address)
-    code, out, err = settle(home, "pay", str(p), "--scheme", str(S1), "--merchant", m, "--ref", "x",
-                            "--as", "issuer2", ok=False)
+    code, out, err = settle_in_process(home, "pay", str(p), "--scheme", str(S1), "--merchant", m, "--ref", "x",
+                                       "--as", "issuer2")
     assert (code, out["code"], out["contractError"]) == (1, "not_debtor", "ClearingNotDebtor")
     assert "not_debtor" in err
-    code, out, _ = settle(home, "pay", str(p + 1), "--scheme", str(S1), "--merchant", m, "--ref", "x",
-                          "--as", "issuer1", ok=False)
+    code, out, _ = settle_in_process(home, "pay", str(p + 1), "--scheme", str(S1), "--merchant", m, "--ref", "x",
+                                     "--as", "issuer1")
     assert (code, out["code"]) == (1, "period_not_closed")
-    code, out, _ = settle(home, "pay", str(p), "--scheme", str(S1), "--merchant", "0xnotanaddress", "--ref", "x",
-                          "--as", "issuer1", ok=False)
+    code, out, _ = settle_in_process(home, "pay", str(p), "--scheme", str(S1), "--merchant", "0xnotanaddress",
+                                     "--ref", "x", "--as", "issuer1")
     assert (code, out["code"]) == (2, "invalid_address")
-    code, out, _ = settle(home, "confirm", "0x1234", "--as", "shop", ok=False)
+    code, out, _ = settle_in_process(home, "confirm", "0x1234", "--as", "shop")
     assert (code, out["code"]) == (2, "invalid_statement_id")
-    code, out, _ = settle(home, "close", "--as", "nobody", ok=False)
+    code, out, _ = settle_in_process(home, "close", "--as", "nobody")
     assert (code, out["code"]) == (2, "keystore_not_found")
-    code, out, _ = settle(home, "statement", str(p + 1), ok=False)
+    code, out, _ = settle_in_process(home, "statement", str(p + 1))
     assert (code, out["code"]) == (1, "period_not_closed")
     assert city.w3.eth.get_transaction_count(city.issuer2.address) == nonce
     assert city.clearing.functions.openPeriod().call() == p + 1
