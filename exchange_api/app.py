@@ -31,6 +31,8 @@ from ledger_node import paths
 
 log = logging.getLogger("citypoints.api")
 WALLET_DIST = Path(__file__).resolve().parent / "wallet" / "dist"
+CONSOLE_DIST = Path(__file__).resolve().parent / "console" / "dist"  # the consortium's read-only console
+PAGES = ("/wallet", "/console")  # static pages (exchange_api/wallet/build.mjs builds both): they get PAGE_CSP
 SWAGGER_UI = paths.NODE_MODULES / "swagger-ui-dist"  # npm swagger-ui-dist (package.json), served at /docs/
 SWAGGER_FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
 
@@ -51,7 +53,7 @@ client address): 429 `rate_limited` with `Retry-After`. A client address that se
 
 # Security headers on every answer; pages get the policy their content needs (no inline scripts anywhere)
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-WALLET_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -94,6 +96,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     if WALLET_DIST.is_dir():  # the wallet page (a later issue) is served as static files when built
         from fastapi.staticfiles import StaticFiles
         app.mount("/wallet", StaticFiles(directory=WALLET_DIST, html=True), name="wallet")
+    if CONSOLE_DIST.is_dir():  # the consortium's console, read-only: public reads (statements with an auditor key)
+        from fastapi.staticfiles import StaticFiles
+        app.mount("/console", StaticFiles(directory=CONSOLE_DIST, html=True), name="console")
     return RequestContext(SecurityHeaders(BodyLimit(app, settings.max_body_bytes)))
 
 
@@ -128,7 +133,7 @@ def _docs(app: FastAPI) -> None:
 
 class SecurityHeaders:
     """Pure ASGI middleware: X-Content-Type-Options, X-Frame-Options, Referrer-Policy and a
-    Content-Security-Policy on every answer (the wallet's own policy on its pages, Swagger UI's on /docs)."""
+    Content-Security-Policy on every answer (the pages' own policy on /wallet and /console, Swagger UI's on /docs)."""
 
     def __init__(self, app):
         self.app = app
@@ -140,7 +145,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        csp = WALLET_CSP if path.startswith("/wallet") else DOCS_CSP if path.startswith("/docs") else API_CSP
+        csp = PAGE_CSP if path.startswith(PAGES) else DOCS_CSP if path.startswith("/docs") else API_CSP
         extra = SECURITY_HEADERS + [(b"content-security-policy", csp.encode())]
 
         async def send_with_headers(message):

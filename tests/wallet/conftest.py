@@ -32,6 +32,7 @@ from ledger_node.deploy.system import call, propose_and_execute
 
 ROOT = Path(__file__).resolve().parents[2]
 WALLET = ROOT / "exchange_api" / "wallet"
+CONSOLE = ROOT / "exchange_api" / "console"
 ARTIFACTS = ROOT / "build" / "screenshots" / "wallet"  # for a reviewer to look at
 CHROMIUM = Path(os.environ.get("CITYPOINTS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -76,15 +77,17 @@ class WalletCity:
 
 @pytest.fixture(scope="session")
 def wallet_dist() -> Path:
-    """exchange_api/wallet/dist, built now when missing or older than its sources (`make wallet` does the same)."""
-    dist = WALLET / "dist" / "index.html"
-    sources = [WALLET / "build.mjs", *(WALLET / "src").rglob("*")]
-    if not dist.exists() or dist.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+    """exchange_api/wallet/dist, built now with the console's (exchange_api/console/dist: one build) when either is
+    missing or older than their sources (`make wallet` does the same)."""
+    dists = [WALLET / "dist" / "index.html", CONSOLE / "dist" / "index.html"]
+    sources = [WALLET / "build.mjs", *(WALLET / "src").rglob("*"), *(CONSOLE / "src").rglob("*")]
+    newest = max(p.stat().st_mtime for p in sources)
+    if any(not d.exists() or d.stat().st_mtime < newest for d in dists):
         node = shutil.which("node")
         assert node, "node is needed to build the wallet page (exchange_api/wallet/build.mjs)"
         done = subprocess.run([node, str(WALLET / "build.mjs")], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"the wallet build failed:\n{done.stdout}\n{done.stderr}"
-    return dist.parent
+    return dists[0].parent
 
 
 # --- the city -------------------------------------------------------------------------------------------------

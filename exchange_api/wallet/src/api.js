@@ -31,7 +31,8 @@ function idempotencyKey() {
   return "wallet-" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-async function request(method, path, body, token) {
+// `path` is under /v1; `url` (readyUrl) is any path on this origin
+async function request(method, path, body, token, url = `/v1${path}`) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" };
@@ -42,7 +43,7 @@ async function request(method, path, body, token) {
   }
   let resp;
   try {
-    resp = await fetch(`/v1${path}`, init);
+    resp = await fetch(url, init);
   } catch (exc) {
     throw new ApiError(0, "network", String(exc), "");
   }
@@ -81,4 +82,11 @@ export const api = {
     request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, wait: true }).then((r) => r.data),
   quote: (body) => request("POST", "/exchange_quotes", body).then((r) => r.data),
   exchange: (body) => request("POST", "/exchanges", { ...body, wait: true }).then((r) => r.data),
+  // the consortium's console (exchange_api/console): public reads, and the statements with an auditor API key
+  rates: () => request("GET", "/rates").then((r) => r.data),
+  supply: () => request("GET", "/supply").then((r) => r.data),
+  periods: () => request("GET", "/periods").then((r) => r.data.data),
+  indexer: () => request("GET", "/indexer").then((r) => r.data),
+  statements: (apiKey) => request("GET", "/statements", undefined, apiKey).then((r) => r.data.data),
+  ready: () => request("GET", "", undefined, undefined, "/health/ready").then((r) => r.data),
 };

@@ -579,6 +579,11 @@ const zh = {
 export const LANGS = { en, zh };
 let current = "en";
 
+/** Another page's own words (the console's) added to both languages; the wallet's keys keep their meaning. */
+export function addWords(words) {
+  for (const [code, table] of Object.entries(words)) Object.assign(LANGS[code], table);
+}
+
 export function setLang(lang) {
   current = LANGS[lang] ? lang : "en";
   return current;

@@ -4,23 +4,9 @@ import { t } from "./i18n.js";
 import { ApiError } from "./api.js";
 import * as keystore from "./keystore.js";
 import { state } from "./state.js";
+import { h } from "./dom.js";
 
-/** h("p", {class: "x", onclick: fn}, "text", child, [more]) -> <p class="x">…</p> */
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === false || v == null) continue;
-    if (k === "class") el.className = v;
-    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (k === "value") el.value = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children.flat(Infinity)) {
-    if (c == null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
+export { h };
 
 /** Said by screen readers (the page's one polite live region), for what happens away from the focus. */
 export function announce(text) {

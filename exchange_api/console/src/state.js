@@ -1,0 +1,60 @@
+// The console's state: what the last load read from the API, and the auditor key typed in this tab (memory only,
+// never written to storage). main.js fills it and redraws the views from it.
+import { setLang, lang } from "../../wallet/src/i18n.js";
+import { api } from "../../wallet/src/api.js";
+
+const LANG_STORE = "citypoints.console.lang";
+
+export const state = {
+  ready: null,       // /health/ready (also when 503: its body says which check failed)
+  readyError: null,
+  readAt: null,      // Date of the last load
+  indexer: null,     // /v1/indexer
+  schemes: [],       // /v1/schemes
+  rates: null,       // /v1/rates
+  supply: null,      // /v1/supply
+  periods: [],       // /v1/periods
+  loadError: null,
+  auditorKey: "",
+  statements: null,  // /v1/statements, once an auditor key is given
+  statementsError: null,
+};
+
+export function startLang(asked) {
+  const guess = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  setLang(asked || localStorage.getItem(LANG_STORE) || guess);
+}
+
+export function chooseLang(code) {
+  setLang(code);
+  localStorage.setItem(LANG_STORE, lang());
+}
+
+/** Reads every public view of the city at once; a failure is kept in state for the page to say. */
+export async function load() {
+  // a 503 is an answer too (a check failed); settled here so that it never rejects unobserved
+  const readiness = api.ready().then((ready) => ({ ready }), (exc) => (exc.status === 503
+    ? { ready: { status: "unavailable", checks: {} } } : { exc }));
+  try {
+    const [schemes, rates, supply, periods, indexer] = await Promise.all([
+      api.schemes(), api.rates(), api.supply(), api.periods(), api.indexer()]);
+    Object.assign(state, { schemes, rates, supply, periods, indexer, loadError: null });
+  } catch (exc) {
+    state.loadError = exc;
+  }
+  const r = await readiness;
+  state.ready = r.ready || null;
+  state.readyError = r.exc || null;
+  state.readAt = new Date();
+  if (state.auditorKey) await loadStatements();
+}
+
+export async function loadStatements() {
+  try {
+    state.statements = await api.statements(state.auditorKey);
+    state.statementsError = null;
+  } catch (exc) {
+    state.statements = null;
+    state.statementsError = exc;
+  }
+}

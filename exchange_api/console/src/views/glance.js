@@ -1,0 +1,116 @@
+// The glance view's three parts: node and indexer health, the programmes (status, rate, supply, one bar plot),
+// and clearing (periods, and statements with their net positions and settlement states once an auditor key is
+// given). Every number is formatted by the wallet's format.js from the API's integers.
+import { t, schemeName } from "../../../wallet/src/i18n.js";
+import * as fmt from "../../../wallet/src/format.js";
+import { ApiError } from "../../../wallet/src/api.js";
+import { h } from "../../../wallet/src/dom.js";
+import { state } from "../state.js";
+import { bars } from "./chart.js";
+
+/** A failure as a sentence: known API codes have their own, anything else names its code. */
+function failure(exc) {
+  if (!(exc instanceof ApiError)) return t("err.generic", { code: (exc && exc.name) || "error", rid: "-" });
+  const key = `err.${exc.code}`;
+  const known = t(key);
+  return known !== key ? known : t("err.generic", { code: exc.code, rid: exc.requestId || "-" });
+}
+
+const alert = (exc) => h("p", { class: "alert", role: "alert" }, failure(exc));
+const colour = (scheme) => (Number(scheme) >= 1 && Number(scheme) <= 4 ? `s${scheme}` : "sx");
+
+function fact(label, value, testid) {
+  return h("div", { class: "fact" }, h("dt", null, label), h("dd", { "data-testid": testid }, value));
+}
+
+export function healthView() {
+  const r = state.ready;
+  const ix = state.indexer || (r && r.indexer);
+  const ok = r && r.status === "ready";
+  return h("section", { class: "card health", "aria-labelledby": "health-title", "data-testid": "health" },
+    h("div", { class: "row" },
+      h("h2", { id: "health-title" }, t("health.title")),
+      r ? h("span", { class: `pill ${ok ? "ok" : "bad"}`, "data-testid": "ready" },
+        t(ok ? "health.ready" : "health.unavailable")) : null),
+    state.readyError ? alert(state.readyError) : null,
+    ix ? h("dl", { class: "facts" },
+      fact(t("health.head"), fmt.points(ix.head), "head-block"),
+      fact(t("health.indexed"), fmt.points(ix.block), "indexed-block"),
+      fact(t("health.lag"), t("health.lagBlocks", { n: fmt.points(ix.lagBlocks) }), "indexer-lag")) :
+      h("p", { class: "muted" }, t("console.loading")),
+    r && r.checks ? h("p", { class: "muted small" }, t("health.checks"), ": ",
+      Object.entries(r.checks).map(([k, v], i) => [i ? " · " : "", `${t(`health.check.${k}`)} ${v}`])) : null,
+    state.readAt ? h("p", { class: "muted small" },
+      t("health.readAt", { t: state.readAt.toLocaleTimeString(document.documentElement.lang) })) : null);
+}
+
+export function schemesView() {
+  const supply = new Map(((state.supply && state.supply.data) || []).map((s) => [String(s.scheme), s]));
+  const rows = state.schemes.map((s) => ({ ...s, credits: supply.has(String(s.scheme))
+    ? fmt.big(supply.get(String(s.scheme)).credits) : 0n }));
+  const scheduled = (state.rates && state.rates.scheduled) || [];
+  return h("section", { class: "card schemes-card", "aria-labelledby": "schemes-title", "data-testid": "schemes" },
+    h("div", { class: "row" },
+      h("h2", { id: "schemes-title" }, t("schemes.title")),
+      state.supply ? h("span", { class: "muted small" }, t("console.asOf", { n: fmt.points(state.supply.asOfBlock) }))
+        : null),
+    state.loadError ? alert(state.loadError) : null,
+    rows.length ? [
+      h("div", { class: "scroll" }, h("table", null,
+        h("thead", null, h("tr", null, ["schemes.programme", "schemes.status", "schemes.rate", "schemes.supply",
+          "schemes.worth"].map((k, i) => h("th", { scope: "col", class: i > 1 ? "amount" : null }, t(k))))),
+        h("tbody", null, rows.map((s) => h("tr", { "data-testid": `scheme-${s.scheme}` },
+          h("th", { scope: "row" }, h("span", { class: `dot ${colour(s.scheme)}`, "aria-hidden": "true" }), " ",
+            schemeName(s.scheme)),
+          h("td", null, h("span", { class: `status ${s.status}` }, t(`status.${s.status}`))),
+          h("td", { class: "amount" }, s.rate ? fmt.rate(s.rate) : "–"),
+          h("td", { class: "amount" }, fmt.points(s.totalSupply)),
+          h("td", { class: "amount" }, fmt.credits(s.credits))))))),
+      bars(rows.map((s) => ({ label: schemeName(s.scheme), value: s.credits, text: fmt.credits(s.credits),
+        colour: colour(s.scheme) })), t("schemes.chart")),
+    ] : h("p", { class: "muted" }, state.readAt ? t("schemes.none") : t("console.loading")),
+    scheduled.length ? [h("h3", null, t("schemes.scheduled")), h("ul", { "data-testid": "scheduled" },
+      scheduled.map((x) => h("li", null, t("schemes.scheduledItem", { programme: schemeName(x.scheme),
+        r: fmt.rate(x.rate), when: fmt.dateTime(x.readyAt), id: x.proposalId }))))] : null);
+}
+
+export function clearingView(actions) {
+  return h("section", { class: "card clearing", "aria-labelledby": "clearing-title", "data-testid": "clearing" },
+    h("h2", { id: "clearing-title" }, t("clearing.title")),
+    h("h3", null, t("clearing.periods")),
+    h("ul", { class: "periods", "data-testid": "periods" }, [...state.periods].reverse().map((p) =>
+      h("li", { class: p.state }, p.state === "open" ? t("clearing.periodOpen", { n: p.period })
+        : t("clearing.periodClosed", { n: p.period, when: fmt.dateTime(p.closedAt) })))),
+    h("h3", null, t("clearing.statements")),
+    statementsTable(),
+    keyForm(actions));
+}
+
+function keyForm(actions) {
+  const input = h("input", { id: "auditor-key", type: "password", autocomplete: "off", spellcheck: "false",
+    value: state.auditorKey, "aria-describedby": "auditor-key-hint",
+    oninput: (e) => { state.auditorKey = e.target.value.trim(); } });
+  return h("form", { class: "key-form", onsubmit: (e) => {
+    e.preventDefault();
+    actions.showStatements(input.value.trim());
+  } },
+  h("label", { for: "auditor-key" }, t("clearing.keyLabel")),
+  h("div", { class: "row" }, input, h("button", { type: "submit", class: "small" }, t("clearing.show"))),
+  h("p", { class: "hint muted small", id: "auditor-key-hint" }, t("clearing.keyHint")));
+}
+
+function statementsTable() {
+  if (state.statementsError) return alert(state.statementsError);
+  if (!state.statements) return null;
+  if (!state.statements.length) return h("p", { class: "muted" }, t("clearing.none"));
+  return h("div", { class: "scroll" }, h("table", { "data-testid": "statements" },
+    h("thead", null, h("tr", null, ["clearing.period", "clearing.between", "clearing.net", "clearing.settlement"]
+      .map((k, i) => h("th", { scope: "col", class: i === 2 ? "amount" : null }, t(k))))),
+    h("tbody", null, state.statements.map((s) => h("tr", { "data-testid": `statement-${s.statementId}` },
+      h("td", null, String(s.period)),
+      h("td", null, s.kind === "merchant"
+        ? t("clearing.merchantPair", { programme: schemeName(s.scheme), merchant: fmt.short(s.merchant) })
+        : t("clearing.issuerPair", { a: schemeName(s.schemeA), b: schemeName(s.schemeB) })),
+      h("td", { class: "amount" }, fmt.credits(s.amount)),
+      h("td", null, h("span", { class: `status settle-${s.settlement}` }, t(`settle.${s.settlement}`))))))));
+}

@@ -1,0 +1,19 @@
+// Building DOM nodes, shared by the wallet and the console (which must not pull in the wallet's key store): text
+// always as text nodes, so nothing the API sends is ever parsed as HTML.
+
+/** h("p", {class: "x", onclick: fn}, "text", child, [more]) -> <p class="x">…</p> */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v == null) continue;
+    if (k === "class") el.className = v;
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "value") el.value = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
