@@ -98,3 +98,17 @@ def new_key(name: str, password: str, private_key: str | None = None) -> tuple[s
         os.fsync(f.fileno())
     paths.fsync_dir(folder)
     return account.address, path
+
+
+def load_account_at_terminal(keystore: Path | str | None = None, name: str | None = None) -> LocalAccount:
+    """`load_account` for a command line (`citypoints gov`, `citypoints settle`): the password, when the environment
+    has none, is asked on the terminal; no terminal, or ^C / ^D at the prompt, is `keystore_password`."""
+    import typer
+
+    def prompt(text: str) -> str:
+        try:
+            return typer.prompt(text, hide_input=True, err=True)
+        except typer.Abort:
+            raise KeystoreError("keystore_password", f"no password given ({PASSWORD_ENV} is unset)") from None
+
+    return load_account(keystore, name, prompt=prompt)

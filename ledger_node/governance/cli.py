@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from ledger_node.governance.errors import GovError
-from ledger_node.member_keys import PASSWORD_ENV, KeystoreError, load_account, new_key
+from ledger_node.member_keys import PASSWORD_ENV, KeystoreError, load_account_at_terminal, new_key
 
 app = typer.Typer(help="The consortium's governance: propose named actions, approve, execute; read proposals in "
                        "words.", no_args_is_help=True, add_completion=False)
@@ -65,13 +65,7 @@ def _city(rpc: str | None, deployment: Path | None):
 
 
 def _member(keystore: Path | None, name: str | None):
-    def prompt(text: str) -> str:
-        try:
-            return typer.prompt(text, hide_input=True, err=True)
-        except typer.Abort:  # no terminal, or ^C / ^D at the prompt
-            raise KeystoreError("keystore_password", f"no password given ({PASSWORD_ENV} is unset)") from None
-
-    return load_account(keystore, name, prompt=prompt)
+    return load_account_at_terminal(keystore, name)
 
 
 @key_app.command("new")

@@ -24,7 +24,7 @@ from rich.markup import escape
 from ledger_node import paths
 from ledger_node.domain import UINT256_MAX
 from ledger_node.settlement.errors import MISMATCH, USAGE, SettlementError, usage
-from ledger_node.member_keys import PASSWORD_ENV, KeystoreError, load_account
+from ledger_node.member_keys import KeystoreError, load_account_at_terminal
 
 # web3 and the modules that read and send (ledger, payments, periods, statement) are imported inside the commands:
 # importing them here made every `citypoints` start, even `--help`, pay ~300 ms.
@@ -218,13 +218,7 @@ def _ledger(rpc: str | None):
 
 
 def _signer(keystore: Path | None, as_name: str | None):
-    def prompt(text: str) -> str:
-        try:
-            return typer.prompt(text, hide_input=True, err=True)
-        except typer.Abort:  # no terminal, or ^C / ^D at the prompt
-            raise KeystoreError("keystore_password", f"no password given ({PASSWORD_ENV} is unset)") from None
-
-    return load_account(keystore, as_name, prompt=prompt)
+    return load_account_at_terminal(keystore, as_name)
 
 
 def _period(period: int) -> int:
