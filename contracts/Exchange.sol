@@ -44,7 +44,7 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        (uint256 received, uint256 credits) = quote(fromScheme, toScheme, points);
+        quote(fromScheme, toScheme, points); // the pair, the points and both rates, checked before the signature
         _consume(
             resident,
             keccak256(
@@ -56,13 +56,7 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
             deadline,
             signature
         );
-        if (received == 0 || received < minReceived) revert ExchangeBelowMinimum(received, minReceived);
-        uint256 usedAfter = _spendAllowance(resident, credits);
-        bytes32 ref = keccak256(abi.encode(resident, nonce));
-        ledger.burnFrom(fromScheme, resident, points, ref);
-        ledger.mintTo(toScheme, resident, received, ref);
-        clearing.recordExchange(fromScheme, toScheme, credits);
-        emit Exchanged(resident, fromScheme, toScheme, points, received, credits, nonce, usedAfter);
+        _settle(resident, fromScheme, toScheme, points, minReceived, nonce);
     }
 
     /// @inheritdoc IExchange
@@ -106,6 +100,41 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
     function usedToday(address resident) external view returns (uint256) {
         uint256 usage = _usage[resident];
         return usage >> 128 == ledger.today() ? uint128(usage) : 0;
+    }
+
+    /// @dev The exchange once consented: value moved, minimum and daily limit checked, Clearing told, event.
+    function _settle(
+        address resident,
+        uint256 fromScheme,
+        uint256 toScheme,
+        uint256 points,
+        uint256 minReceived,
+        bytes32 nonce
+    ) private {
+        (uint256 credits, SideValue memory taken, SideValue memory given) =
+            _move(resident, fromScheme, toScheme, points, keccak256(abi.encode(resident, nonce)));
+        if (given.points == 0 || given.points < minReceived) revert ExchangeBelowMinimum(given.points, minReceived);
+        uint256 usedAfter = _spendAllowance(resident, credits);
+        clearing.recordExchange(fromScheme, toScheme, credits);
+        emit Exchanged(resident, fromScheme, toScheme, points, given.points, credits, nonce, usedAfter, taken, given);
+    }
+
+    /// @dev Burn `points` of `fromScheme` (with the change there) for whole credit cents, buy `toScheme` with them
+    /// (with the change there); each side's rest stays as change.
+    function _move(address resident, uint256 fromScheme, uint256 toScheme, uint256 points, bytes32 ref)
+        private
+        returns (uint256 credits, SideValue memory taken, SideValue memory given)
+    {
+        uint256 fromRate = rates.rateOf(fromScheme);
+        uint256 toRate = rates.rateOf(toScheme);
+        taken.points = points;
+        taken.value = points * fromRate; // overflow panics: points above any balance (< 2**96) cannot be burned
+        credits = (taken.value + ledger.changeOf(resident, fromScheme)) / CreditMath.RATE_SCALE;
+        if (credits == 0) return (0, taken, given); // nothing bought: the caller refuses it (below the minimum)
+        uint256 value = credits * CreditMath.RATE_SCALE;
+        (taken.changeBefore, taken.changeAfter) = ledger.spend(fromScheme, resident, points, fromRate, value, ref);
+        (given.points, given.changeBefore, given.changeAfter) = ledger.mintValue(toScheme, resident, value, toRate, ref);
+        given.value = given.points * toRate;
     }
 
     function _spendAllowance(address resident, uint256 credits) private returns (uint256 usedAfter) {

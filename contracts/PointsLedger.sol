@@ -14,9 +14,15 @@ import {IPointsLedger} from "./interfaces/IPointsLedger.sol";
 /// Every balance change flows through {_update}.
 contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     /// @dev Per (scheme, account) one slot: bits 0-95 balance, 96-127 day of `receivedToday`,
-    /// 128-223 receivedToday, bit 255 "known": the account was checked to be a resident when first credited.
+    /// 128-191 receivedToday, 192-254 change (value units, see {changeOf}), bit 255 "known": the account was
+    /// checked to be a resident when first credited. Change shares the balance's slot so that a redemption or an
+    /// exchange that leaves change writes no extra slot.
     uint256 private constant _MASK96 = (1 << 96) - 1;
+    uint256 private constant _MASK64 = (1 << 64) - 1;
+    uint256 private constant _MASK63 = (1 << 63) - 1;
     uint256 private constant _MASK32 = (1 << 32) - 1;
+    uint256 private constant _CHANGE_SHIFT = 192;
+    uint256 private constant _CHANGE_BITS = _MASK63 << _CHANGE_SHIFT;
     uint256 private constant _KNOWN = 1 << 255;
     uint256 private constant _NO_CAP = type(uint256).max;
     int32 private constant _MAX_OFFSET = 14 hours;
@@ -109,31 +115,40 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     // ----------------------------------------------------------------------------------------------
 
     /// @inheritdoc IPointsLedger
-    function mintTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external {
+    function mintValue(uint256 scheme, address account, uint256 value, uint256 rate, bytes32 ref)
+        external
+        returns (uint256 points, uint256 changeBefore, uint256 changeAfter)
+    {
         _requireLedgerOperator();
         _requireIssuable(scheme);
-        if (amount == 0) revert PointsLedgerZeroAmount(0);
-        uint256 balanceAfter = _update(scheme, address(0), account, amount, 0, _NO_CAP, 0);
-        emit PointsMinted(scheme, account, msg.sender, amount, ref, balanceAfter, _totalSupply[scheme]);
+        return _creditValue(scheme, account, value, rate, ref, false);
     }
 
     /// @inheritdoc IPointsLedger
-    function restoreTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external {
+    function restoreValue(uint256 scheme, address account, uint256 value, uint256 rate, bytes32 ref)
+        external
+        returns (uint256 points, uint256 changeBefore, uint256 changeAfter)
+    {
         _requireLedgerOperator();
         _requireExists(scheme); // Active, Paused or Retired: the merchant owes the refund whatever the status
         if (_paused) revert PointsLedgerPaused();
-        if (amount == 0) revert PointsLedgerZeroAmount(0);
-        uint256 balanceAfter = _update(scheme, address(0), account, amount, 0, _NO_CAP, 0);
-        emit PointsRestored(scheme, account, msg.sender, amount, ref, balanceAfter, _totalSupply[scheme]);
+        return _creditValue(scheme, account, value, rate, ref, true);
     }
 
     /// @inheritdoc IPointsLedger
-    function burnFrom(uint256 scheme, address account, uint256 amount, bytes32 ref) external {
+    function spend(uint256 scheme, address account, uint256 points, uint256 rate, uint256 value, bytes32 ref)
+        external
+        returns (uint256 changeBefore, uint256 changeAfter)
+    {
         _requireLedgerOperator();
         _requireSpendable(scheme);
-        if (amount == 0) revert PointsLedgerZeroAmount(0);
-        uint256 balanceAfter = _update(scheme, account, address(0), amount, 0, _NO_CAP, 0);
-        emit PointsBurned(scheme, account, msg.sender, amount, ref, balanceAfter, _totalSupply[scheme]);
+        if (points == 0 && value == 0) revert PointsLedgerZeroAmount(0);
+        changeBefore = (_holders[scheme][account] >> _CHANGE_SHIFT) & _MASK63;
+        if (points > 0) _burn(scheme, account, points, ref);
+        uint256 available = changeBefore + points * rate; // points < 2**96 (burned), rate < 2**47: no overflow
+        if (available < value) revert PointsLedgerValueShort(scheme, account, available, value);
+        changeAfter = available - value;
+        _setChange(scheme, account, changeBefore, changeAfter, ref);
     }
 
     /// @inheritdoc IPointsLedger
@@ -293,6 +308,11 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     // ----------------------------------------------------------------------------------------------
 
     /// @inheritdoc IPointsLedger
+    function changeOf(address account, uint256 scheme) external view returns (uint256) {
+        return (_holders[scheme][account] >> _CHANGE_SHIFT) & _MASK63;
+    }
+
+    /// @inheritdoc IPointsLedger
     function totalSupply(uint256 scheme) external view returns (uint256) {
         return _totalSupply[scheme];
     }
@@ -329,7 +349,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     /// @inheritdoc IPointsLedger
     function receivedToday(uint256 scheme, address account) external view returns (uint256) {
         uint256 packed = _holders[scheme][account];
-        return _today() > ((packed >> 96) & _MASK32) ? 0 : (packed >> 128) & _MASK96;
+        return _today() > ((packed >> 96) & _MASK32) ? 0 : (packed >> 128) & _MASK64;
     }
 
     /// @inheritdoc IPointsLedger
@@ -398,7 +418,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             b.used = 0;
         }
         b.quota = s.issuerDailyQuota;
-        b.cap = s.residentDailyCap;
+        uint256 cap = s.residentDailyCap;
+        b.cap = cap < _MASK64 ? cap : _MASK64; // a day's receipts are kept in 64 bits: a larger cap is no cap
         b.balancesAfter = new uint256[](n);
         b.skipped = new uint256[](n);
 
@@ -468,10 +489,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             uint256 balance = packed & _MASK96;
             if (amount > _MASK96 - balance) revert PointsLedgerBalanceOverflow(scheme, to, balance, amount);
             balanceAfter = balance + amount;
-            uint256 rest = packed & ~_MASK96; // day and receivedToday, unchanged for uncapped mints
+            uint256 rest = packed & ~_MASK96; // day, receivedToday and change, unchanged for uncapped mints
             if (cap != _NO_CAP) {
                 uint256 recordDay = (packed >> 96) & _MASK32;
-                uint256 received = (packed >> 128) & _MASK96;
+                uint256 received = (packed >> 128) & _MASK64;
                 if (day > recordDay) {
                     recordDay = day;
                     received = 0;
@@ -479,7 +500,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
                 if (received + amount > cap) {
                     revert PointsLedgerResidentDailyCapExceeded(scheme, item, to, recordDay, received, amount, cap);
                 }
-                rest = ((received + amount) << 128) | (recordDay << 96);
+                // received + amount <= cap < 2**64 (the cap is clamped to 64 bits where it is read)
+                rest = (packed & _CHANGE_BITS) | ((received + amount) << 128) | (recordDay << 96);
             }
             holders[to] = _KNOWN | rest | balanceAfter;
             _totalSupply[scheme] += amount;
@@ -497,6 +519,53 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             balanceAfter = amount;
         }
         emit TransferSingle(msg.sender, from, to, scheme, amount);
+    }
+
+    function _burn(uint256 scheme, address account, uint256 points, bytes32 ref) private {
+        uint256 balanceAfter = _update(scheme, account, address(0), points, 0, _NO_CAP, 0);
+        emit PointsBurned(scheme, account, msg.sender, points, ref, balanceAfter, _totalSupply[scheme]);
+    }
+
+    /// @dev Credit `value` (value units) to `account` in `scheme`: added to its change, and as many whole points as
+    /// the sum is worth at `rate` minted (or restored); what is left of a point stays as change.
+    function _creditValue(uint256 scheme, address account, uint256 value, uint256 rate, bytes32 ref, bool restore)
+        private
+        returns (uint256 points, uint256 changeBefore, uint256 changeAfter)
+    {
+        if (value == 0) revert PointsLedgerZeroAmount(0);
+        uint256 packed = _holders[scheme][account];
+        changeBefore = (packed >> _CHANGE_SHIFT) & _MASK63;
+        changeAfter = changeBefore + value;
+        if (rate != 0) {
+            points = changeAfter / rate;
+            changeAfter %= rate;
+        }
+        if (points > 0) {
+            _mint(scheme, account, points, ref, restore);
+        } else if (packed == 0 && !_membership.isResident(account)) {
+            revert PointsLedgerNotResident(account);
+        }
+        _setChange(scheme, account, changeBefore, changeAfter, ref);
+    }
+
+    function _mint(uint256 scheme, address account, uint256 points, bytes32 ref, bool restore) private {
+        uint256 balanceAfter = _update(scheme, address(0), account, points, 0, _NO_CAP, 0);
+        if (restore) {
+            emit PointsRestored(scheme, account, msg.sender, points, ref, balanceAfter, _totalSupply[scheme]);
+        } else {
+            emit PointsMinted(scheme, account, msg.sender, points, ref, balanceAfter, _totalSupply[scheme]);
+        }
+    }
+
+    /// @dev Write `account`'s change in `scheme` (the record is known: credited before or just now).
+    function _setChange(uint256 scheme, address account, uint256 changeBefore, uint256 changeAfter, bytes32 ref)
+        private
+    {
+        if (changeAfter == changeBefore) return;
+        if (changeAfter > _MASK63) revert PointsLedgerChangeOverflow(scheme, account, changeAfter);
+        mapping(address => uint256) storage holders = _holders[scheme];
+        holders[account] = (holders[account] & ~_CHANGE_BITS) | _KNOWN | (changeAfter << _CHANGE_SHIFT);
+        emit ChangeUpdated(scheme, account, msg.sender, changeBefore, changeAfter, ref);
     }
 
     function _single(address resident, uint256 amount, bytes32 ref)

@@ -17,8 +17,10 @@ import {ResidentIntents} from "./residents/ResidentIntents.sol";
 /// create. See {IRedemption}.
 contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     bytes32 public constant REDEMPTION_CONSENT_TYPEHASH = keccak256(
-        "RedemptionConsent(address resident,address merchant,uint256 credits,bytes32 orderRef,bytes32 nonce,uint256 deadline)"
+        "RedemptionConsent(address resident,address merchant,uint256 credits,Part[] parts,bytes32 orderRef,bytes32 nonce,uint256 deadline)Part(uint256 scheme,uint256 points,uint256 credits)"
     );
+    bytes32 public constant PART_TYPEHASH = keccak256("Part(uint256 scheme,uint256 points,uint256 credits)");
+    uint256 public constant MAX_PARTS = 16;
     bytes32 public constant PREFERRED_ORDER_TYPEHASH =
         keccak256("PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)");
     bytes32 public constant RELAYER_ROLE = Roles.RELAYER;
@@ -49,39 +51,24 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     }
 
     /// @inheritdoc IRedemption
-    function redeem(
-        address resident,
-        address merchant,
-        uint256 credits,
-        bytes32 orderRef,
-        bytes32 nonce,
-        uint256 deadline,
-        bytes calldata signature
-    ) external returns (bytes32 redemptionId) {
+    function redeem(Consent calldata consent, bytes calldata signature) external returns (bytes32 redemptionId) {
+        uint256 credits = consent.credits;
         if (credits == 0) revert RedemptionZeroCredits();
         if (credits > type(uint96).max) revert RedemptionTooLarge(credits);
+        address resident = consent.resident;
+        address merchant = consent.merchant;
         _checkSubmitter(merchant);
         if (!membership.isMerchantActive(merchant)) revert RedemptionMerchantNotActive(merchant);
-        _consume(
-            resident,
-            keccak256(abi.encode(REDEMPTION_CONSENT_TYPEHASH, resident, merchant, credits, orderRef, nonce, deadline)),
-            nonce,
-            deadline,
-            signature
-        );
-        Part[] memory parts = _planOrRevert(resident, credits);
-        redemptionId = redemptionIdOf(resident, nonce);
-        for (uint256 i = 0; i < parts.length; ++i) {
-            ledger.burnFrom(parts[i].scheme, resident, parts[i].points, redemptionId);
-            clearing.recordRedemption(parts[i].scheme, merchant, parts[i].credits);
-        }
+        _consume(resident, _consentHash(consent), consent.nonce, consent.deadline, signature);
+        redemptionId = redemptionIdOf(resident, consent.nonce);
+        PartValue[] memory taken = _take(resident, merchant, credits, consent.parts, redemptionId);
         _records[redemptionId] = Record({
-            partiesHash: keccak256(abi.encode(resident, merchant, parts)),
+            partiesHash: keccak256(abi.encode(resident, merchant, consent.parts)),
             credits: uint96(credits),
             refunded: 0,
             redeemedAt: uint64(block.timestamp)
         });
-        emit Redeemed(redemptionId, resident, merchant, orderRef, nonce, credits, parts);
+        emit Redeemed(redemptionId, resident, merchant, consent.orderRef, consent.nonce, credits, taken);
     }
 
     /// @inheritdoc IRedemption
@@ -103,7 +90,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         record.refunded = uint96(total);
         // After a recovery the points go to the key that holds the resident's registration now, never the old one.
         address creditedTo = membership.currentAccountOf(resident);
-        Part[] memory given = _giveBack(RefundStep(redemptionId, creditedTo, merchant, before, total), parts);
+        PartValue[] memory given = _giveBack(RefundStep(redemptionId, creditedTo, merchant, before, total), parts);
         emit Refunded(redemptionId, resident, merchant, credits, total, given, creditedTo);
     }
 
@@ -147,16 +134,14 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     // ----------------------------------------------------------------------------------------------
 
     /// @inheritdoc IRedemption
-    function previewParts(address resident, uint256 credits) external view returns (Part[] memory) {
-        return _planOrRevert(resident, credits);
-    }
-
-    /// @inheritdoc IRedemption
-    function availableCredits(address resident) public view returns (uint256 total) {
-        uint256[] memory order = _order(resident);
-        for (uint256 i = 0; i < order.length; ++i) {
-            (uint256 rate, uint256 balance) = _spendable(order[i], resident);
-            if (rate != 0) total += CreditMath.creditsOf(balance, rate);
+    function availableCredits(address resident) external view returns (uint256 total) {
+        uint256[] memory schemes = ledger.schemeIds();
+        for (uint256 i = 0; i < schemes.length; ++i) {
+            IPointsLedger.SchemeStatus status = ledger.schemeInfo(schemes[i]).status;
+            if (status != IPointsLedger.SchemeStatus.Active && status != IPointsLedger.SchemeStatus.Retired) continue;
+            uint256 rate = rates.rateOf(schemes[i]);
+            uint256 value = ledger.balanceOf(resident, schemes[i]) * rate + ledger.changeOf(resident, schemes[i]);
+            total += value / CreditMath.RATE_SCALE;
         }
     }
 
@@ -190,61 +175,47 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         }
     }
 
-    /// @dev The burn plan for `credits`, in the documented order; reverts when the points are worth less.
-    function _planOrRevert(address resident, uint256 credits) private view returns (Part[] memory parts) {
-        uint256[] memory order = _order(resident);
-        parts = new Part[](order.length);
-        uint256 n;
-        uint256 remaining = credits;
-        for (uint256 i = 0; i < order.length && remaining > 0; ++i) {
-            (uint256 rate, uint256 balance) = _spendable(order[i], resident);
-            if (rate == 0 || balance == 0) continue;
-            uint256 need = CreditMath.pointsToPay(remaining, rate);
-            if (balance >= need) {
-                parts[n++] = Part(order[i], need, remaining);
-                remaining = 0;
-            } else {
-                uint256 value = CreditMath.creditsOf(balance, rate);
-                if (value == 0) continue;
-                parts[n++] = Part(order[i], balance, value);
-                remaining -= value;
-            }
+    /// @dev The EIP-712 struct hash of a consent (its parts hashed as an array of `Part` structs).
+    function _consentHash(Consent calldata c) private pure returns (bytes32) {
+        Part[] calldata parts = c.parts;
+        bytes32[] memory partHashes = new bytes32[](parts.length);
+        for (uint256 i = 0; i < parts.length; ++i) {
+            partHashes[i] = keccak256(abi.encode(PART_TYPEHASH, parts[i].scheme, parts[i].points, parts[i].credits));
         }
-        if (remaining > 0) revert RedemptionInsufficientCredits(resident, credits, availableCredits(resident));
-        assembly {
-            mstore(parts, n)
-        }
+        return keccak256(
+            abi.encode(
+                REDEMPTION_CONSENT_TYPEHASH,
+                c.resident,
+                c.merchant,
+                c.credits,
+                keccak256(abi.encodePacked(partHashes)),
+                c.orderRef,
+                c.nonce,
+                c.deadline
+            )
+        );
     }
 
-    /// @dev The resident's preferred schemes, then every other scheme in the ledger's order.
-    function _order(address resident) private view returns (uint256[] memory order) {
-        uint256[] storage preferred = _preferred[resident];
-        uint256[] memory all = ledger.schemeIds();
-        order = new uint256[](preferred.length + all.length);
-        uint256 n;
-        for (uint256 i = 0; i < preferred.length; ++i) {
-            order[n++] = preferred[i];
-        }
-        for (uint256 i = 0; i < all.length; ++i) {
-            bool seen;
-            for (uint256 j = 0; j < preferred.length && !seen; ++j) {
-                seen = preferred[j] == all[i];
+    /// @dev Take each part of the signed plan: its points burned, its credits paid from their worth and the change,
+    /// the rest left as change; the merchant's position recorded. Checks the plan's shape and that it adds up.
+    function _take(address resident, address merchant, uint256 credits, Part[] calldata parts, bytes32 redemptionId)
+        private
+        returns (PartValue[] memory taken)
+    {
+        uint256 n = parts.length;
+        if (n == 0 || n > MAX_PARTS) revert RedemptionInvalidPlan(n);
+        taken = new PartValue[](n);
+        uint256 sum;
+        for (uint256 i = 0; i < n; ++i) {
+            Part calldata p = parts[i];
+            if (p.credits == 0 || p.credits > credits) revert RedemptionInvalidPlan(i);
+            for (uint256 j = 0; j < i; ++j) {
+                if (parts[j].scheme == p.scheme) revert RedemptionInvalidPlan(i);
             }
-            if (!seen) order[n++] = all[i];
+            taken[i] = _takePart(resident, merchant, p, redemptionId);
+            sum += p.credits; // each part <= credits < 2**96, at most MAX_PARTS of them
         }
-        assembly {
-            mstore(order, n)
-        }
-    }
-
-    /// @dev (rate, balance) of a scheme the resident can spend now; rate 0 when it cannot be spent.
-    function _spendable(uint256 scheme, address resident) private view returns (uint256 rate, uint256 balance) {
-        IPointsLedger.SchemeStatus status = ledger.schemeInfo(scheme).status;
-        if (status != IPointsLedger.SchemeStatus.Active && status != IPointsLedger.SchemeStatus.Retired) {
-            return (0, 0);
-        }
-        rate = rates.rateOf(scheme);
-        if (rate != 0) balance = ledger.balanceOf(resident, scheme);
+        if (sum != credits) revert RedemptionPlanMismatch(credits, sum);
     }
 
     /// @dev What a refund moves: the redemption, who is credited, the merchant, and the refunded total before
@@ -257,35 +228,50 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         uint256 total;
     }
 
-    /// @dev Give back the parts' shares of the credits refunded between `before` and `total`, last part first.
-    function _giveBack(RefundStep memory step, Part[] calldata parts) private returns (Part[] memory given) {
-        given = new Part[](parts.length);
+    /// @dev One part of a plan: its points burned and its credits taken from their worth and the change.
+    function _takePart(address resident, address merchant, Part calldata p, bytes32 redemptionId)
+        private
+        returns (PartValue memory taken)
+    {
+        uint256 rate = rates.rateOf(p.scheme);
+        if (rate == 0) revert RedemptionNoRate(p.scheme);
+        (uint256 changeBefore, uint256 changeAfter) =
+            ledger.spend(p.scheme, resident, p.points, rate, p.credits * CreditMath.RATE_SCALE, redemptionId);
+        if (p.points > 0 && changeAfter >= rate) {
+            revert RedemptionPlanTakesTooMuch(p.scheme, p.points, changeAfter, rate);
+        }
+        clearing.recordRedemption(p.scheme, merchant, p.credits);
+        return PartValue(p.scheme, p.points, p.points * rate, p.credits, changeBefore, changeAfter);
+    }
+
+    /// @dev Give back the parts' shares of the credits refunded between `before` and `total`, last part first, as
+    /// value at each scheme's rate now (whole points, the rest as change).
+    function _giveBack(RefundStep memory step, Part[] calldata parts) private returns (PartValue[] memory given) {
+        given = new PartValue[](parts.length);
         uint256 n;
         uint256 later; // credits of the parts after the current one
         for (uint256 i = parts.length; i > 0; --i) {
-            (uint256 points, uint256 credits) = _share(parts[i - 1], step.before, step.total, later);
-            later += parts[i - 1].credits;
+            Part calldata p = parts[i - 1];
+            uint256 credits = _clamp(step.total, later, p.credits) - _clamp(step.before, later, p.credits);
+            later += p.credits;
             if (credits == 0) continue;
-            uint256 scheme = parts[i - 1].scheme;
-            if (points > 0) ledger.restoreTo(scheme, step.creditedTo, points, step.redemptionId);
-            clearing.recordRefund(scheme, step.merchant, credits);
-            given[n++] = Part(scheme, points, credits);
+            given[n++] = _givePartBack(step, p.scheme, credits);
         }
         assembly {
             mstore(given, n)
         }
     }
 
-    /// @dev Points and credits of part `p` refunded when the total refunded goes from `before` to `total`.
-    function _share(Part calldata p, uint256 before, uint256 total, uint256 later)
+    /// @dev `credits` of one part refunded: their value restored at the scheme's rate now, the position reversed.
+    function _givePartBack(RefundStep memory step, uint256 scheme, uint256 credits)
         private
-        pure
-        returns (uint256 points, uint256 credits)
+        returns (PartValue memory)
     {
-        uint256 oldShare = _clamp(before, later, p.credits);
-        uint256 newShare = _clamp(total, later, p.credits);
-        credits = newShare - oldShare;
-        points = p.points * newShare / p.credits - p.points * oldShare / p.credits;
+        uint256 rate = rates.rateOf(scheme);
+        (uint256 points, uint256 changeBefore, uint256 changeAfter) =
+            ledger.restoreValue(scheme, step.creditedTo, credits * CreditMath.RATE_SCALE, rate, step.redemptionId);
+        clearing.recordRefund(scheme, step.merchant, credits);
+        return PartValue(scheme, points, points * rate, credits, changeBefore, changeAfter);
     }
 
     function _clamp(uint256 refunded, uint256 later, uint256 cap) private pure returns (uint256) {

@@ -8,12 +8,26 @@ pragma solidity 0.8.28;
 /// uint256 points,uint256 minReceived,bytes32 nonce,uint256 deadline)` (domain "CityPoints", "1", chain id,
 /// this contract); anyone may submit it (the relayer, in practice).
 ///
-/// Arithmetic (rounding against the resident, who asks): `credits = floor(points * rateFrom / 1e6)`,
-/// `received = floor(credits * 1e6 / rateTo)`. The exchange burns `points` of `fromScheme`, mints
-/// `received` of `toScheme`, and records in Clearing that `fromScheme`'s issuer owes `toScheme`'s issuer
-/// `credits`. Governance decides which ordered pairs may be exchanged and each resident's daily exchange
+/// Arithmetic, exact (no value lost to rounding): the points given and the resident's change in `fromScheme`
+/// are worth `points * rateFrom + changeFrom` value units (credit cents x 1e6); `credits` is that in whole credit
+/// cents, rounded down, and the fraction of a cent below stays as change in `fromScheme`. The credits bought
+/// in `toScheme`, with the resident's change there, become `received` whole points at `rateTo` and the rest of a
+/// point stays as change in `toScheme` (PointsLedger.spend and mintValue). So value in = credits = value out,
+/// exactly, per side: `taken.value + taken.changeBefore == credits * 1e6 + taken.changeAfter` and
+/// `credits * 1e6 + given.changeBefore == given.value + given.changeAfter`. The exchange burns `points` of
+/// `fromScheme`, mints `received` of `toScheme`, and records in Clearing that `fromScheme`'s issuer owes
+/// `toScheme`'s issuer `credits`. {quote} gives what the points alone buy; the change can only add to it. Governance decides which ordered pairs may be exchanged and each resident's daily exchange
 /// limit in credits (days as the PointsLedger counts them).
 interface IExchange {
+    /// @notice One side of an exchange in value units (credit cents x 1e6): points burned (taken) or minted
+    /// (given), their worth at the scheme's rate, and the resident's change in that scheme before and after.
+    struct SideValue {
+        uint256 points;
+        uint256 value;
+        uint256 changeBefore;
+        uint256 changeAfter;
+    }
+
     /// @notice The ordered pair may not be exchanged.
     error ExchangePairNotAllowed(uint256 fromScheme, uint256 toScheme);
     /// @notice The exchange would give less than the signed minimum (or nothing).
@@ -23,7 +37,8 @@ interface IExchange {
     /// @notice Points must be positive.
     error ExchangeZeroPoints();
 
-    /// @notice `resident` exchanged `points` of `fromScheme` for `received` of `toScheme`, worth `credits`.
+    /// @notice `resident` exchanged `points` of `fromScheme` for `received` of `toScheme`, worth `credits`;
+    /// `taken` and `given` are the two sides in value, change included.
     event Exchanged(
         address indexed resident,
         uint256 indexed fromScheme,
@@ -32,7 +47,9 @@ interface IExchange {
         uint256 received,
         uint256 credits,
         bytes32 nonce,
-        uint256 usedTodayAfter
+        uint256 usedTodayAfter,
+        SideValue taken,
+        SideValue given
     );
     /// @notice Governance allowed or forbade exchanging `fromScheme` into `toScheme`.
     event PairAllowed(uint256 indexed fromScheme, uint256 indexed toScheme, bool allowed);

@@ -25,10 +25,15 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 ///   mint and burn without quota or cap.
 /// - Scheme status: Active (everything), Paused (nothing moves), Retired (no more issuance or minting;
 ///   revocation and burning still work so residents can spend what they hold). One exception to both: a
-///   refund gives back points a redemption burned ({restoreTo}) in an Active, Paused or Retired scheme, since the
+///   refund gives back the value a redemption took ({restoreValue}) in an Active, Paused or Retired scheme, since the
 ///   merchant owes them back; restored points of a Paused scheme stay frozen with the rest until it resumes,
 ///   and those of a Retired scheme can be spent like the rest. A global pause stops every balance change
 ///   except recovery moves (refunds wait for it to be lifted).
+/// - Change: value below a whole point is never lost. A redemption takes exactly its price, an exchange exactly the
+///   credits it moves: what the whole points burned are worth beyond that stays with the account as change in that
+///   scheme ({changeOf}), in value units (credit cents x RATE_SCALE, so exact at every rate), owed by the scheme's
+///   issuer like its points, spent first by the next flow in that scheme, moved with the record by a recovery.
+///   Value taken = value of points burned + change before - change after, exactly, in integers.
 /// - Every mint, burn and move emits ERC-1155 {TransferSingle}; domain events carry the state after the change.
 /// - No `onERC1155Received` acceptance call is made: points only ever go to registered resident accounts,
 ///   whose acceptance is their registration (and the call would cost a cold account access per item).
@@ -97,6 +102,10 @@ interface IPointsLedger is IERC1155MetadataURI {
     error PointsLedgerInvalidDayOffset(int32 offsetSeconds);
     /// @notice The recovery target already has a record in `scheme`.
     error PointsLedgerAccountNotEmpty(uint256 scheme, address account);
+    /// @notice A spend asks more value than the points given and the account's change are worth.
+    error PointsLedgerValueShort(uint256 scheme, address account, uint256 available, uint256 value);
+    /// @notice Change above what a record holds (2^63 - 1 value units); no rule of the value contracts leaves that.
+    error PointsLedgerChangeOverflow(uint256 scheme, address account, uint256 change);
 
     // ----------------------------------------------------------------------------------------------
     // Events
@@ -165,6 +174,16 @@ interface IPointsLedger is IERC1155MetadataURI {
         uint256 balanceAfter,
         uint256 totalSupplyAfter
     );
+    /// @notice `account`'s change in `scheme` went from `changeBefore` to `changeAfter` (value units: credit cents
+    /// x RATE_SCALE), moved by a ledger operator's flow `ref` (a redemption id, an exchange's ref).
+    event ChangeUpdated(
+        uint256 indexed scheme,
+        address indexed account,
+        address indexed operator,
+        uint256 changeBefore,
+        uint256 changeAfter,
+        bytes32 ref
+    );
     /// @notice A recovery moved `account`'s whole record of `scheme` (balance and today's receipts) to `newAccount`.
     event AccountMoved(uint256 indexed scheme, address indexed account, address indexed newAccount, uint256 balance);
     /// @notice A scheme was added, active.
@@ -220,22 +239,44 @@ interface IPointsLedger is IERC1155MetadataURI {
     // Ledger operators and Membership
     // ----------------------------------------------------------------------------------------------
 
-    /// @notice Mint for another contract's flow (exchange output). No quota or cap; `ref` is not deduplicated.
-    /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active; ledger not paused; amount > 0;
-    /// account registered. Emits: {TransferSingle}, {PointsMinted}.
-    function mintTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external;
+    /// @notice Credit `value` (value units) to `account` for another contract's flow (the receiving side of an
+    /// exchange): added to the account's change in `scheme`, then as many whole points as that is worth at `rate`
+    /// are minted and the rest stays as change. No quota or cap; `ref` is not deduplicated.
+    /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active; ledger not paused; value > 0;
+    /// account registered. Emits: {TransferSingle} and {PointsMinted} when points are minted, {ChangeUpdated}
+    /// when the change moves.
+    /// @return points Points minted.
+    /// @return changeBefore The account's change before.
+    /// @return changeAfter The account's change after.
+    function mintValue(uint256 scheme, address account, uint256 value, uint256 rate, bytes32 ref)
+        external
+        returns (uint256 points, uint256 changeBefore, uint256 changeAfter);
 
-    /// @notice Give back points an earlier burn took (the refund of a redemption): the merchant owes them back
-    /// whatever became of the scheme since. No quota or cap; `ref` (the redemption id) is not deduplicated:
-    /// the caller (Redemption) bounds what it restores by what it burned.
+    /// @notice Give back `value` (value units) an earlier spend took (the refund of a redemption), as {mintValue}
+    /// does: whole points at `rate` (the rate now) and the rest as change. The merchant owes it back whatever became
+    /// of the scheme since. `ref` (the redemption id) is not deduplicated: the caller (Redemption) bounds what it
+    /// restores by what was taken.
     /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active, Paused or Retired; ledger not paused;
-    /// amount > 0; account registered. Emits: {TransferSingle}, {PointsRestored}.
-    function restoreTo(uint256 scheme, address account, uint256 amount, bytes32 ref) external;
+    /// value > 0; account registered. Emits: {TransferSingle} and {PointsRestored} when points come back,
+    /// {ChangeUpdated} when the change moves.
+    /// @return points Points restored.
+    /// @return changeBefore The account's change before.
+    /// @return changeAfter The account's change after.
+    function restoreValue(uint256 scheme, address account, uint256 value, uint256 rate, bytes32 ref)
+        external
+        returns (uint256 points, uint256 changeBefore, uint256 changeAfter);
 
-    /// @notice Burn for another contract's flow (exchange input, redemption). `ref` is not deduplicated.
-    /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active or Retired; ledger not paused;
-    /// amount > 0; balance >= amount. Emits: {TransferSingle}, {PointsBurned}.
-    function burnFrom(uint256 scheme, address account, uint256 amount, bytes32 ref) external;
+    /// @notice Take `value` (value units) from `account` for another contract's flow (a redemption's part, an
+    /// exchange's input): burn `points` (worth `points * rate`), add their worth to the account's change and take
+    /// `value` from that; what is left is the account's change. `ref` is not deduplicated.
+    /// @dev Requirements: caller holds LEDGER_OPERATOR_ROLE; scheme Active or Retired; ledger not paused; points or
+    /// value > 0; balance >= points; change + points * rate >= value.
+    /// Emits: {TransferSingle} and {PointsBurned} when points are burned, {ChangeUpdated} when the change moves.
+    /// @return changeBefore The account's change before.
+    /// @return changeAfter The account's change after.
+    function spend(uint256 scheme, address account, uint256 points, uint256 rate, uint256 value, bytes32 ref)
+        external
+        returns (uint256 changeBefore, uint256 changeAfter);
 
     /// @notice Move every scheme's record of `account` to `newAccount` (account recovery).
     /// @dev Requirements: caller is the Membership contract; `newAccount` has no record in any scheme.
@@ -289,6 +330,10 @@ interface IPointsLedger is IERC1155MetadataURI {
     // ----------------------------------------------------------------------------------------------
     // Views
     // ----------------------------------------------------------------------------------------------
+
+    /// @notice `account`'s change in `scheme`: value below a whole point that a redemption, exchange or refund left
+    /// it, in value units (credit cents x RATE_SCALE); spent first by the next redemption in that scheme.
+    function changeOf(address account, uint256 scheme) external view returns (uint256);
 
     /// @notice Total points of `scheme` in existence.
     function totalSupply(uint256 scheme) external view returns (uint256);

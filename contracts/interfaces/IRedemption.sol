@@ -5,33 +5,64 @@ pragma solidity 0.8.28;
 /// @notice Residents spend points at merchants; the same transaction records what each issuer owes the merchant.
 ///
 /// The resident's wallet signs an EIP-712 `RedemptionConsent(address resident,address merchant,uint256 credits,
-/// bytes32 orderRef,bytes32 nonce,uint256 deadline)` (domain "CityPoints", "1", chain id, this contract).
-/// The merchant, or a relayer on its behalf, submits it. `credits` are credit cents (see IRates).
+/// Part[] parts,bytes32 orderRef,bytes32 nonce,uint256 deadline)Part(uint256 scheme,uint256 points,
+/// uint256 credits)` (domain "CityPoints", "1", chain id, this contract). The merchant, or a relayer on its
+/// behalf, submits it. `credits` are credit cents (see IRates).
 ///
-/// Burn order: the schemes of the resident's preferred order first (set by the resident's signed
-/// `PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)`), then every other
-/// scheme in the order the ledger added them. Schemes without a rate or paused are passed over. From each
-/// scheme it takes what covers the remaining credits, rounding up the points (against the resident, who
-/// asks), or the whole balance if that covers less; a balance worth less than one credit cent is left alone.
-/// Each part records in Clearing that the scheme's issuer owes the merchant that part's credits, so the
-/// parts add up to `credits` exactly.
+/// Exact change. The consent names the plan: for each part, the scheme, the whole points to burn and the credits
+/// of the price that part pays. The chain takes exactly that and nothing else, so it can never take more than
+/// the wallet showed. Each part pays its credits from the points' worth at the scheme's rate now plus the
+/// resident's change in that scheme (PointsLedger.changeOf); what the points are worth beyond that stays with the
+/// resident as change in that scheme. So the value taken from the resident is exactly the price:
+/// `points * rate + changeBefore == credits * RATE_SCALE + changeAfter` for every part, in integers. A part may
+/// not burn a whole point more than it needs (its change after is below one point's worth), and the parts'
+/// credits add up to the consent's credits. The plan is made off chain (the API and the wallet: the fewest
+/// points' worth that covers the price, the resident's preferred order where that costs nothing); the
+/// preferred order (`PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)`) is kept
+/// here for that planner. Each part records in Clearing that the scheme's issuer owes the merchant the part's
+/// credits.
 ///
 /// Refunds, full or partial, within the governed refund window, are asked by the merchant (or a relayer for
-/// it). They give the parts back from the last part to the first; each part's points come back in
-/// proportion to its credits refunded, rounded down, and the full refund of a part gives all its points back.
-/// The redemption's stored hash binds the parts, so the caller passes the parts from the {Redeemed} event.
-/// A refund stays possible after a part's scheme was paused or retired (the merchant owes it back): the points
-/// are restored in that scheme (PointsLedger.restoreTo), frozen until it resumes if Paused, spendable if
-/// Retired, and the merchant's position is reversed as usual. Only the ledger's global pause holds refunds back.
-/// After a recovery of the resident's key the caller still names the resident of the {Redeemed} event (the
-/// parties hash binds it); the points go to the account that holds that resident's registration now
-/// (Membership.currentAccountOf), never to the recovered old key.
+/// it). They give the parts back from the last part to the first, each part's credits refunded as value at the
+/// scheme's rate now: whole points and the rest as change (PointsLedger.restoreValue), so a full refund at an
+/// unchanged rate gives back exactly the points burned and takes back the change left. The redemption's stored
+/// hash binds the parts, so the caller passes the parts from the consent ({Redeemed} has them).
+/// A refund stays possible after a part's scheme was paused or retired (the merchant owes it back): the value is
+/// restored in that scheme, frozen until it resumes if Paused, spendable if Retired, and the merchant's position
+/// is reversed as usual. Only the ledger's global pause holds refunds back. After a recovery of the resident's
+/// key the caller still names the resident of the {Redeemed} event (the parties hash binds it); the value goes
+/// to the account that holds that resident's registration now (Membership.currentAccountOf), never to the
+/// recovered old key.
 interface IRedemption {
     /// @notice One scheme's share of a redemption.
     struct Part {
         uint256 scheme;
         uint256 points;
         uint256 credits;
+    }
+
+    /// @notice A resident's signed consent: the price, the plan that pays it, the order, nonce and deadline.
+    struct Consent {
+        address resident;
+        address merchant;
+        uint256 credits;
+        Part[] parts;
+        bytes32 orderRef;
+        bytes32 nonce;
+        uint256 deadline;
+    }
+
+    /// @notice What one part of a redemption or a refund moved, in value units (credit cents x RATE_SCALE):
+    /// `points` worth `value` at the rate then, `credits` to (or back from) the merchant, and the resident's change
+    /// in the scheme before and after. Redemption: `value + changeBefore == credits * RATE_SCALE + changeAfter`;
+    /// refund: `credits * RATE_SCALE + changeBefore == value + changeAfter`.
+    struct PartValue {
+        uint256 scheme;
+        uint256 points;
+        uint256 value;
+        uint256 credits;
+        uint256 changeBefore;
+        uint256 changeAfter;
     }
 
     /// @notice What is stored of a redemption (the rest is in its event).
@@ -46,8 +77,14 @@ interface IRedemption {
     error RedemptionMerchantNotActive(address merchant);
     /// @notice The caller is neither the merchant nor a relayer.
     error RedemptionNotSubmitter(address caller, address merchant);
-    /// @notice The resident's points are worth less than the consent's credits.
-    error RedemptionInsufficientCredits(address resident, uint256 credits, uint256 available);
+    /// @notice The plan is empty, has more than MAX_PARTS parts, names a scheme twice, or has a part paying 0 credits.
+    error RedemptionInvalidPlan(uint256 part);
+    /// @notice The parts' credits do not add up to the consent's credits.
+    error RedemptionPlanMismatch(uint256 credits, uint256 partsCredits);
+    /// @notice A part's scheme has no rate: its points are worth nothing.
+    error RedemptionNoRate(uint256 scheme);
+    /// @notice A part burns at least one whole point more than it needs (its change after would be a point or more).
+    error RedemptionPlanTakesTooMuch(uint256 scheme, uint256 points, uint256 changeAfter, uint256 rate);
     /// @notice Zero credits.
     error RedemptionZeroCredits();
     /// @notice Credits above the supported maximum (2^96 - 1).
@@ -63,7 +100,8 @@ interface IRedemption {
     /// @notice The preferred order names a scheme twice or an unknown scheme.
     error RedemptionInvalidOrder(uint256 scheme);
 
-    /// @notice `resident` redeemed `credits` at `merchant` for order `orderRef`; `parts` is the burned breakdown.
+    /// @notice `resident` redeemed `credits` at `merchant` for order `orderRef`; `parts` is what each part of the
+    /// signed plan took (in the plan's order, so `(scheme, points, credits)` of each is the signed part).
     event Redeemed(
         bytes32 indexed redemptionId,
         address indexed resident,
@@ -71,9 +109,10 @@ interface IRedemption {
         bytes32 orderRef,
         bytes32 nonce,
         uint256 credits,
-        Part[] parts
+        PartValue[] parts
     );
-    /// @notice A refund of `credits` gave back `parts`; `refundedTotal` credits of the redemption are now refunded.
+    /// @notice A refund of `credits` gave back `parts` (last part first); `refundedTotal` credits of the redemption
+    /// are now refunded.
     /// `resident` is the redemption's; `creditedTo` received the points (the resident's current key after a
     /// recovery, else the resident).
     event Refunded(
@@ -82,7 +121,7 @@ interface IRedemption {
         address indexed merchant,
         uint256 credits,
         uint256 refundedTotal,
-        Part[] parts,
+        PartValue[] parts,
         address creditedTo
     );
     /// @notice The resident's preferred burn order.
@@ -90,25 +129,21 @@ interface IRedemption {
     /// @notice Governance set the refund window.
     event RefundWindowSet(uint64 windowSeconds);
 
-    /// @notice Execute a resident-signed redemption consent.
-    /// @dev Requirements: caller is `merchant` or holds RELAYER role; merchant registered and active; credits > 0;
-    /// deadline not passed; nonce unused; signature by `resident` (EOA or EIP-1271); enough value.
-    /// Emits: {NonceUsed}, {Redeemed}, the ledger's {PointsBurned}/{TransferSingle}, Clearing's position events.
-    function redeem(
-        address resident,
-        address merchant,
-        uint256 credits,
-        bytes32 orderRef,
-        bytes32 nonce,
-        uint256 deadline,
-        bytes calldata signature
-    ) external returns (bytes32 redemptionId);
+    /// @notice Execute a resident-signed redemption consent: take exactly its plan, pay the merchant its credits.
+    /// @dev Requirements: caller is `consent.merchant` or holds RELAYER role; merchant registered and active;
+    /// 0 < credits < 2^96; deadline not passed; nonce unused; signature by `resident` (EOA or EIP-1271); 1 to
+    /// MAX_PARTS parts, distinct schemes, each paying > 0 credits, adding up to `credits`; each part's scheme
+    /// spendable with a rate, its points held, worth with the change in that scheme at least its credits and
+    /// not a whole point more. Emits: {NonceUsed}, {Redeemed}, the ledger's {PointsBurned}/{TransferSingle}/
+    /// {ChangeUpdated}, Clearing's position events.
+    /// @return redemptionId keccak256(abi.encode(resident, nonce)).
+    function redeem(Consent calldata consent, bytes calldata signature) external returns (bytes32 redemptionId);
 
     /// @notice Refund `credits` of a redemption to its resident, reversing the positions. Works whatever the parts'
     /// schemes' status (Active, Paused, Retired) and after a recovery of the resident's key (the new key is credited).
     /// @dev Requirements: caller is the merchant or holds RELAYER role; within the refund window;
     /// 0 < credits <= refundable; `resident`, `merchant`, `parts` are the redemption's; ledger not globally paused.
-    /// Emits: {Refunded}, the ledger's {PointsRestored}/{TransferSingle}, Clearing's position events.
+    /// Emits: {Refunded}, the ledger's {PointsRestored}/{TransferSingle}/{ChangeUpdated}, Clearing's position events.
     function refund(bytes32 redemptionId, address resident, address merchant, Part[] calldata parts, uint256 credits)
         external;
 
@@ -127,9 +162,8 @@ interface IRedemption {
     /// @dev Requirements: Consortium. Emits: {RefundWindowSet}.
     function setRefundWindow(uint64 windowSeconds) external;
 
-    /// @notice The parts a redemption of `credits` by `resident` would burn now (reverts if not enough value).
-    function previewParts(address resident, uint256 credits) external view returns (Part[] memory);
-    /// @notice Credit cents the resident's points are worth now, in total (what can be redeemed).
+    /// @notice Credit cents the resident's points and change are worth now in every spendable scheme, each scheme's
+    /// worth rounded down to a credit cent (what can be redeemed).
     function availableCredits(address resident) external view returns (uint256);
     /// @notice The resident's preferred order.
     function preferredOrder(address resident) external view returns (uint256[] memory);
@@ -139,6 +173,8 @@ interface IRedemption {
     function redemptionIdOf(address resident, bytes32 nonce) external pure returns (bytes32);
     /// @notice The refund window in seconds.
     function refundWindow() external view returns (uint64);
+    /// @notice The most parts a plan may have.
+    function MAX_PARTS() external view returns (uint256);
     /// @notice The EIP-712 type hash of RedemptionConsent.
     function REDEMPTION_CONSENT_TYPEHASH() external view returns (bytes32);
 }
