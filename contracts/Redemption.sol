@@ -237,8 +237,10 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         if (rate == 0) revert RedemptionNoRate(p.scheme);
         (uint256 changeBefore, uint256 changeAfter) =
             ledger.spend(p.scheme, resident, p.points, rate, p.credits * CreditMath.RATE_SCALE, redemptionId);
-        if (p.points > 0 && changeAfter >= rate) {
-            revert RedemptionPlanTakesTooMuch(p.scheme, p.points, changeAfter, rate);
+        // the points burned may not be worth a whole point more than the part's credits (whatever change the resident
+        // held: a plan made before an earlier redemption left change stays valid); points < 2**96 once burned
+        if (p.points > 0 && (p.points - 1) * rate >= p.credits * CreditMath.RATE_SCALE) {
+            revert RedemptionPlanTakesTooMuch(p.scheme, p.points, p.credits, rate);
         }
         clearing.recordRedemption(p.scheme, merchant, p.credits);
         return PartValue(p.scheme, p.points, p.points * rate, p.credits, changeBefore, changeAfter);

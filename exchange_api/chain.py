@@ -62,7 +62,7 @@ def _fn(signature: str) -> Fn:
     return Fn(signature, function_signature_to_4byte_selector(signature), tuple(split_types(inner)))
 
 
-REDEEM = fn("redeem(address,address,uint256,bytes32,bytes32,uint256,bytes)")
+REDEEM = fn("redeem((address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256),bytes)")
 REFUND = fn("refund(bytes32,address,address,(uint256,uint256,uint256)[],uint256)")
 EXCHANGE = fn("exchange(address,uint256,uint256,uint256,uint256,bytes32,uint256,bytes)")
 QUOTE = fn("quote(uint256,uint256,uint256)")

@@ -17,39 +17,55 @@ class IndexedView:
     def __init__(self):
         self.epoch = 0  # bumped by every indexer commit: a load that spans one is not kept
         self._points: dict[str, dict[int, int]] = {}
+        self._change: dict[str, dict[int, int]] = {}   # account -> scheme -> change (value units), loaded with points
         self._schemes: dict[int, IdxScheme] | None = None
         self._merchants: dict[str, bool] = {}
 
     def clear(self) -> None:
         self._points.clear()
+        self._change.clear()
         self._schemes = None
         self._merchants.clear()
 
-    def indexed(self, balances: dict[tuple[str, int], int] | None) -> None:
-        """An indexer commit: the balances after it of the accounts it touched, or None when anything else may
-        have changed (rates, statuses, merchants, a rebuild)."""
+    def indexed(self, changed: tuple[dict, dict] | None) -> None:
+        """An indexer commit: the balances and change after it of the accounts it touched, or None when anything
+        else may have changed (rates, statuses, merchants, a rebuild, a recovery)."""
         self.epoch += 1
-        if balances is None:
+        if changed is None:
             self.clear()
             return
+        balances, changes = changed
         for (account, scheme), balance in balances.items():
             held = self._points.get(account)
             if held is not None:
                 held[scheme] = balance
+        for (account, scheme), change in changes.items():
+            held = self._change.get(account)
+            if held is not None:
+                held[scheme] = change
 
     async def points(self, store, account: str) -> dict[int, int]:
         """scheme -> points of `account` (checksummed), as indexed."""
+        return (await self.holdings(store, account))[0]
+
+    async def holdings(self, store, account: str) -> tuple[dict[int, int], dict[int, int]]:
+        """(scheme -> points, scheme -> change in value units) of `account` (checksummed), as indexed."""
         held = self._points.get(account)
-        if held is None:
+        change = self._change.get(account)
+        if held is None or change is None:
             epoch = self.epoch
             rows = await store.run(lambda s: s.execute(
-                select(IdxBalance.scheme, IdxBalance.balance).where(IdxBalance.account == account)).all())
-            held = {scheme: balance for scheme, balance in rows}
+                select(IdxBalance.scheme, IdxBalance.balance, IdxBalance.change)
+                .where(IdxBalance.account == account)).all())
+            held = {scheme: balance for scheme, balance, _ in rows}
+            change = {scheme: c for scheme, _, c in rows if c}
             if epoch == self.epoch:
                 if len(self._points) >= MAX_ACCOUNTS:
                     self._points.clear()
+                    self._change.clear()
                 self._points[account] = held
-        return held
+                self._change[account] = change
+        return held, change
 
     async def schemes(self, store) -> dict[int, IdxScheme]:
         schemes = self._schemes

@@ -53,8 +53,9 @@ class Indexer:
         self.block = -1
         # called after every commit with the accounts whose balances it changed, or None when it changed
         # something every balance depends on (a rate, a scheme's status, a rebuild): read caches drop entries
-        # after each commit: the balances it wrote ((account, scheme) -> points; None when rates, statuses or
-        # merchants changed too) and the redemptions whose Redeemed event it wrote
+        # after each commit: the balances and change it wrote (((account, scheme) -> points, (account, scheme) ->
+        # change); None when rates, statuses or merchants changed too) and the redemptions whose Redeemed event it
+        # wrote
         self.on_commit: Callable[[dict | None, list[str]], None] | None = None
         self.rebuilds = 0
         self.max_lag = 0
@@ -191,7 +192,7 @@ class Indexer:
         cursor.block_number, cursor.block_hash, cursor.head = to, to_hash, head
         rates_or_status = any(k in ("rate", "status") for fields in p.schemes.values() for k in fields)
         everything = rates_or_status or bool(p.merchants)  # a rate, a scheme's status or a merchant changed
-        return len(p.events), (None if everything else p.balances)
+        return len(p.events), (None if everything or p.moved else (p.balances, p.changes))
 
 
 class Projection:
@@ -201,6 +202,8 @@ class Projection:
         self.times = times  # block -> unix seconds, for every block with an event
         self.events: list[dict] = []
         self.balances: dict[tuple[str, int], int] = {}
+        self.changes: dict[tuple[str, int], int] = {}         # (account, scheme) -> change after, value units
+        self.moved: list[tuple[str, str, int]] = []           # recoveries: (account, new account, scheme)
         self.activity: list[dict] = []
         self.schemes: dict[int, dict] = defaultdict(dict)
         self.redemptions: dict[str, dict] = {}
@@ -257,7 +260,16 @@ class Projection:
         self._balance(block, index, tx, a["account"], a["scheme"], "burned", a["amount"], a["balanceAfter"],
                       a["operator"], None, a["ref"], a["totalSupplyAfter"])
 
+    def _on_ChangeUpdated(self, block, index, tx, a):
+        self.changes[(a["account"], a["scheme"])] = a["changeAfter"]
+
     def _on_AccountMoved(self, block, index, tx, a):
+        old, new = (a["account"], a["scheme"]), (a["newAccount"], a["scheme"])
+        if old in self.changes:
+            self.changes[new] = self.changes[old]
+        else:  # the change is in the table: moved at the write
+            self.moved.append((a["account"], a["newAccount"], a["scheme"]))
+        self.changes[old] = 0
         self.balances[(a["account"], a["scheme"])] = 0
         self.balances[(a["newAccount"], a["scheme"])] = a["balance"]
         for acct, kind in ((a["account"], "moved_out"), (a["newAccount"], "moved_in")):
@@ -369,8 +381,14 @@ class Projection:
             s.execute(stmt, rows)
 
         upsert(IdxEvent, self.events, ["block_number", "log_index"], [])
-        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b) for (a, sc), b in self.balances.items()],
-               ["account", "scheme"])
+        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b, change=0) for (a, sc), b in self.balances.items()],
+               ["account", "scheme"], ["balance"])
+        for old, new, scheme in self.moved:
+            if (new, scheme) not in self.changes:
+                row = s.get(IdxBalance, (old, scheme))
+                self.changes[(new, scheme)] = row.change if row is not None else 0
+        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=0, change=c) for (a, sc), c in self.changes.items()],
+               ["account", "scheme"], ["change"])
         for row in self.activity:
             row["timestamp"] = self.times[row["block_number"]]
         upsert(IdxActivity, self.activity, ["block_number", "log_index", "item"], [])

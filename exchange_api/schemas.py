@@ -3,7 +3,7 @@ amounts are integers (points; credit cents) with a decimal string beside credits
 from __future__ import annotations
 
 import re
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -41,10 +41,29 @@ class ListOf(BaseModel, Generic[T]):
 
 # --- redemptions --------------------------------------------------------------------------------------------
 
+class PlanPart(Model):
+    """One part of the plan the resident signs (IRedemption: exact change)."""
+    scheme: int = Field(ge=1, le=UINT256_MAX, description="the scheme (programme) id")
+    points: int = Field(ge=0, le=UINT96_MAX, description="whole points burned")
+    credits: int = Field(gt=0, le=UINT96_MAX, description="credit cents of the price this part pays")
+
+
+# a plan: 1 to Redemption.MAX_PARTS parts
+Plan = Annotated[list[PlanPart], Field(min_length=1, max_length=16)]
+
+
 class Part(BaseModel):
+    """What one part of a redemption took: `value` (what the points burned are worth, in value units: credit cents
+    x 1e6) + the change used = `credits` to the merchant + the change kept (`change`: kept > 0, used < 0)."""
     scheme: int
     points: int
     credits: int
+    creditsDecimal: str
+    value: int = Field(description="the points' worth at the rate then, credit cents x 1e6")
+    valueDecimal: str
+    change: int = Field(description="change kept by the resident in this scheme (> 0) or spent from it (< 0), "
+                                    "credit cents x 1e6")
+    changeDecimal: str
 
 
 class RedemptionOut(BaseModel):
@@ -62,6 +81,10 @@ class RedemptionOut(BaseModel):
     txHash: str | None = None
     blockNumber: int | None = None
     parts: list[Part] | None = None
+    value: int | None = Field(None, description="what the points burned are worth in all, credit cents x 1e6")
+    valueDecimal: str | None = None
+    change: int | None = Field(None, description="change kept (> 0) or spent (< 0) in all: value - credits x 1e6")
+    changeDecimal: str | None = None
     refundedCredits: int = 0
     failureCode: str | None = None
     createdAt: str
@@ -71,6 +94,7 @@ class ConsentIn(Model):
     resident: str = Field(pattern=ADDRESS)
     merchant: str = Field(pattern=ADDRESS)
     credits: int = Field(gt=0, le=UINT96_MAX, description="credit cents")
+    parts: Plan = Field(description="the plan the resident signed: the parts' credits add up to `credits`")
     orderRef: str = Field(pattern=BYTES32)
     nonce: str = Field(pattern=BYTES32)
     deadline: int = Field(ge=0, le=UINT64_MAX, description="unix seconds (uint64)")
@@ -104,12 +128,16 @@ class RequestOut(BaseModel):
     deadline: int
     redemptionId: str | None = None
     qrPayload: str
-    typedData: dict
+    typedData: dict | None = Field(None, description="the RedemptionConsent to sign with the plan made for the "
+                                                     "resident's points now; null when they do not cover the credits")
+    plan: dict | None = Field(None, description="the plan in words: parts with their value, change kept or spent")
+    planError: dict | None = Field(None, description="why no plan could be made (code, message)")
     createdAt: str
 
 
 class ApproveIn(Model):
     signature: str = Field(pattern=SIGNATURE)
+    parts: Plan = Field(description="the plan the resident signed (the typedData's parts)")
     wait: bool = True
 
 
@@ -137,8 +165,10 @@ class SchemeBalance(BaseModel):
     scheme: int
     points: int
     rate: int
-    credits: int
+    credits: int = Field(description="what the points and the change pay, in whole credit cents")
     creditsDecimal: str
+    change: int = Field(0, description="change held in this scheme (value below a whole point), credit cents x 1e6")
+    changeDecimal: str = "0.00"
 
 
 class BalancesOut(BaseModel):
@@ -208,6 +238,13 @@ class ExchangeOut(BaseModel):
     minReceived: int
     received: int | None = None
     credits: int | None = None
+    valueIn: int | None = Field(None, description="the points given are worth this, credit cents x 1e6")
+    valueInDecimal: str | None = None
+    valueOut: int | None = Field(None, description="the points received are worth this, credit cents x 1e6")
+    valueOutDecimal: str | None = None
+    change: int | None = Field(None, description="change kept (> 0) or used (< 0) on the two sides, credit cents "
+                                                 "x 1e6: valueIn + change used = credits x 1e6 = valueOut + change kept")
+    changeDecimal: str | None = None
     txHash: str | None = None
     blockNumber: int | None = None
     failureCode: str | None = None

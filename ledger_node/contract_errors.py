@@ -27,7 +27,10 @@ class ContractErrorEntry(NamedTuple):
 
 CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entry) for name, entry in {
     # Redemption (contracts/interfaces/IRedemption.sol)
-    "RedemptionInsufficientCredits": (422, "insufficient_credits", "the resident's points are worth less than the credits asked"),
+    "RedemptionInvalidPlan": (422, "invalid_plan", "the plan is empty, too long, names a scheme twice or has a part paying nothing"),
+    "RedemptionPlanMismatch": (422, "invalid_plan", "the plan's parts do not add up to the credits asked"),
+    "RedemptionPlanTakesTooMuch": (422, "invalid_plan", "a part of the plan burns a whole point more than it needs"),
+    "RedemptionNoRate": (422, "scheme_has_no_rate", "a part's scheme has no rate: its points are worth nothing"),
     "RedemptionMerchantNotActive": (403, "merchant_not_active", "the merchant is not registered or is suspended"),
     "RedemptionNotSubmitter": (500, "relayer_not_authorized", "the relayer lacks RELAYER_ROLE"),
     "RedemptionZeroCredits": (422, "invalid_credits", "credits must be positive"),
@@ -51,6 +54,8 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "RatesInvalidRate": (422, "invalid_rate", "the rate is zero or above the maximum"),
     # PointsLedger (contracts/interfaces/IPointsLedger.sol)
     "PointsLedgerInsufficientBalance": (422, "insufficient_points", "not enough points"),
+    "PointsLedgerValueShort": (422, "insufficient_points", "the points and change of a part are worth less than it pays"),
+    "PointsLedgerChangeOverflow": (422, "invalid_plan", "the change would exceed what a record holds"),
     "PointsLedgerPaused": (503, "ledger_paused", "the ledger is paused"),
     "PointsLedgerSchemeNotActive": (422, "scheme_not_active", "the scheme is not active"),
     "PointsLedgerUnknownScheme": (422, "scheme_not_active", "no scheme has this id"),

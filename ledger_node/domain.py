@@ -66,6 +66,16 @@ def credits_decimal(cents: int) -> str:
     return f"{sign}{whole}.{frac:0{CREDIT_DECIMALS}d}"
 
 
+def value_decimal(value: int) -> str:
+    """Value units (credit cents x RATE_SCALE: points' worth, change) as credits people read: exact, at least the
+    credit's two decimals, more only where the value has them: 5_000_000 -> "0.05", 333_333 -> "0.00333333"."""
+    sign = "-" if value < 0 else ""
+    scale = 10**CREDIT_DECIMALS * RATE_SCALE
+    whole, frac = divmod(abs(int(value)), scale)
+    digits = f"{frac:0{len(str(scale)) - 1}d}".rstrip("0")
+    return f"{sign}{whole}.{digits.ljust(CREDIT_DECIMALS, '0')}"
+
+
 def credits_of(points: int, rate: int) -> int:
     """Credits that `points` are worth at `rate`, rounded down: against the resident who spends or sells them
     (CreditMath.creditsOf; Rates.creditsFor)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ledger_node.domain import RATE_SCALE
+from ledger_node.errors import LedgerNodeError
 
 NODE_LIMIT = 20_000      # search nodes before the best plan so far is taken
 WINDOW = 64              # point counts tried below what would cover the rest alone, per scheme
@@ -46,7 +47,7 @@ class Part:
         return {"scheme": self.scheme, "points": self.points, "credits": self.credits}
 
 
-class NotEnoughValue(ValueError):
+class NotEnoughValue(LedgerNodeError, ValueError):
     """The resident's points and change pay fewer credits than asked."""
 
     def __init__(self, credits: int, available: int):

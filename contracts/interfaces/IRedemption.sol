@@ -15,7 +15,8 @@ pragma solidity 0.8.28;
 /// resident's change in that scheme (PointsLedger.changeOf); what the points are worth beyond that stays with the
 /// resident as change in that scheme. So the value taken from the resident is exactly the price:
 /// `points * rate + changeBefore == credits * RATE_SCALE + changeAfter` for every part, in integers. A part may
-/// not burn a whole point more than it needs (its change after is below one point's worth), and the parts'
+/// not burn a whole point more than its own credits need (`(points - 1) * rate < credits * RATE_SCALE`, whatever
+/// change the resident held, so a plan made before an earlier redemption left change stays valid), and the parts'
 /// credits add up to the consent's credits. The plan is made off chain (the API and the wallet: the fewest
 /// points' worth that covers the price, the resident's preferred order where that costs nothing); the
 /// preferred order (`PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)`) is kept
@@ -83,8 +84,9 @@ interface IRedemption {
     error RedemptionPlanMismatch(uint256 credits, uint256 partsCredits);
     /// @notice A part's scheme has no rate: its points are worth nothing.
     error RedemptionNoRate(uint256 scheme);
-    /// @notice A part burns at least one whole point more than it needs (its change after would be a point or more).
-    error RedemptionPlanTakesTooMuch(uint256 scheme, uint256 points, uint256 changeAfter, uint256 rate);
+    /// @notice A part burns at least one whole point more than its credits need: `(points - 1) * rate >=
+    /// credits * RATE_SCALE` (points cannot be turned into change beyond the fraction of one point).
+    error RedemptionPlanTakesTooMuch(uint256 scheme, uint256 points, uint256 credits, uint256 rate);
     /// @notice Zero credits.
     error RedemptionZeroCredits();
     /// @notice Credits above the supported maximum (2^96 - 1).
@@ -133,8 +135,8 @@ interface IRedemption {
     /// @dev Requirements: caller is `consent.merchant` or holds RELAYER role; merchant registered and active;
     /// 0 < credits < 2^96; deadline not passed; nonce unused; signature by `resident` (EOA or EIP-1271); 1 to
     /// MAX_PARTS parts, distinct schemes, each paying > 0 credits, adding up to `credits`; each part's scheme
-    /// spendable with a rate, its points held, worth with the change in that scheme at least its credits and
-    /// not a whole point more. Emits: {NonceUsed}, {Redeemed}, the ledger's {PointsBurned}/{TransferSingle}/
+    /// spendable with a rate, its points held, worth with the change in that scheme at least its credits, and
+    /// its points not a whole point more than its credits. Emits: {NonceUsed}, {Redeemed}, the ledger's {PointsBurned}/{TransferSingle}/
     /// {ChangeUpdated}, Clearing's position events.
     /// @return redemptionId keccak256(abi.encode(resident, nonce)).
     function redeem(Consent calldata consent, bytes calldata signature) external returns (bytes32 redemptionId);

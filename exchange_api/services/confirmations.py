@@ -129,6 +129,7 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
                 x.status = "confirmed"
                 if ev:
                     x.received, x.credits = ev[0]["received"], ev[0]["credits"]
+                    x.sides = json.dumps([ev[0]["taken"], ev[0]["given"]])
             else:
                 x.status, x.failure_code = "failed", failure_code(error)
         elif row.kind == "onboarding":

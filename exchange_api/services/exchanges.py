@@ -1,6 +1,7 @@
 """Cross-recognition: quotes (with the ExchangeIntent to sign) and submission of signed intents."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import ExchangeSubmission
+from ledger_node.domain import value_decimal
 from ledger_node.typed_data import typed_data
 
 
@@ -97,5 +99,17 @@ class Exchanges:
 def public(x: ExchangeSubmission) -> dict:
     return {"object": "exchange", "id": x.id, "status": x.status, "resident": x.resident,
             "fromScheme": x.from_scheme, "toScheme": x.to_scheme, "points": x.points, "minReceived": x.min_received,
-            "received": x.received, "credits": x.credits, "txHash": x.tx_hash, "blockNumber": x.block_number,
-            "failureCode": x.failure_code, "createdAt": iso(x.created_at)}
+            "received": x.received, "credits": x.credits, **sides(x.sides), "txHash": x.tx_hash,
+            "blockNumber": x.block_number, "failureCode": x.failure_code, "createdAt": iso(x.created_at)}
+
+
+def sides(sides_json: str | None) -> dict:
+    """An exchange in value (IExchange.SideValue: points, value, changeBefore, changeAfter; value units): the points
+    given are worth `valueIn`, the points received `valueOut`, and the change the resident kept (> 0) or used (< 0)
+    on each side; valueIn + change used = credits = valueOut + change kept, exactly."""
+    if not sides_json:
+        return {}
+    (_, value_in, in_before, in_after), (_, value_out, out_before, out_after) = json.loads(sides_json)
+    change = (in_after - in_before) + (out_after - out_before)
+    return {"valueIn": value_in, "valueInDecimal": value_decimal(value_in), "valueOut": value_out,
+            "valueOutDecimal": value_decimal(value_out), "change": change, "changeDecimal": value_decimal(change)}

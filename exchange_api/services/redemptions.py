@@ -31,7 +31,8 @@ from exchange_api.store.db import Store
 from exchange_api.store.models import (IdxCursor, IdxEvent, IdxRedemption, Merchant, Redemption,
                                        RedemptionRequest)
 from ledger_node import domain
-from ledger_node.domain import redemption_id
+from ledger_node.domain import RATE_SCALE, redemption_id, value_decimal
+from ledger_node.redemption_plan import Holding, NotEnoughValue, Part, plan
 from ledger_node.typed_data import typed_data
 
 
@@ -62,10 +63,55 @@ class Redemptions:
                                 order_label=label, nonce="0x" + os.urandom(32).hex(),
                                 deadline=now() + (body.expiresIn or self.settings.request_ttl_s), status="open")
         await self.store.write(lambda s: s.add(row))
-        return Done(self.request_public(row, principal.merchant, principal.merchant_name))
+        return Done(await self.request_public(row, principal.merchant, principal.merchant_name))
 
-    def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None) -> dict:
+    # -- the plan ---------------------------------------------------------------------------------------------
+
+    async def holdings(self, resident: str) -> list[Holding]:
+        """The resident's holdings as indexed, less the points of the resident's pending plans, in the resident's
+        order (the signed preferred order first, then the rest by scheme id); schemes that cannot be spent now have
+        rate 0."""
+        view = self.view
+        while True:
+            epoch = view.epoch
+            points, change = await view.holdings(self.store, resident)
+            schemes = await view.schemes(self.store)
+            if epoch == view.epoch:
+                break
+
+        def preferred(s):
+            args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "PreferredOrderSet",
+                                                        IdxEvent.args.contains(resident))
+                            .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1))
+            return list(json.loads(args)["schemes"]) if args else []
+        first = [sc for sc in await self.store.run(preferred) if sc in schemes]
+        order = first + sorted(sc for sc in schemes if sc not in first)
+        pending = self.holds.points_held(resident)
+        return [Holding(sc, max(points.get(sc, 0) - pending.get(sc, 0), 0), change.get(sc, 0),
+                        schemes[sc].rate if schemes[sc].status in domain.SPENDABLE else 0) for sc in order]
+
+    async def plan(self, resident: str, credits: int) -> list[Part]:
+        """The plan that pays `credits` from the resident's indexed holdings (raises insufficient_credits)."""
+        try:
+            return plan(credits, await self.holdings(resident))
+        except NotEnoughValue as exc:
+            raise ApiError(f"the resident's points are worth {exc.available} credits, less than the {credits} "
+                           f"asked", code="insufficient_credits", status=422, field="credits")
+
+    async def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None) -> dict:
+        """The request with, while it is open, the consent to sign: its plan made from the resident's points now."""
+        parts, plan_error = None, None
+        if row.status == "open" and row.deadline >= now():
+            try:
+                parts = await self.plan(row.resident, row.credits)
+            except ApiError as exc:
+                plan_error = {"code": exc.code, "message": str(exc)}
+        return self.request_public_with(row, merchant, merchant_name, parts, plan_error)
+
+    def request_public_with(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
+                            parts: list[Part] | None, plan_error: dict | None = None) -> dict:
         message = {"resident": row.resident, "merchant": merchant, "credits": row.credits,
+                   "parts": [p.as_message() for p in parts or []],
                    "orderRef": row.order_ref, "nonce": row.nonce, "deadline": row.deadline}
         status = row.status
         if status == "open" and row.deadline < now():
@@ -77,7 +123,15 @@ class Redemptions:
                 "deadline": row.deadline, "redemptionId": row.redemption_id,
                 # a link any phone camera opens: the wallet page, this request loaded
                 "qrPayload": f"{self.settings.base_url}/wallet/?request={row.id}",
-                "typedData": self.consent_document(message), "createdAt": iso(row.created_at)}
+                "typedData": self.consent_document(message) if parts else None,
+                "plan": self._plan_words(parts) if parts else None, "planError": plan_error,
+                "createdAt": iso(row.created_at)}
+
+    def _plan_words(self, parts: list[Part]) -> dict:
+        """A plan's figures as the wallet shows them before signing (value of the points, change kept or used)."""
+        rates = {sc: info.rate for sc, info in (self.view._schemes or {}).items()}
+        out = [part_figures(p.scheme, p.points, p.credits, p.points * rates.get(p.scheme, 0)) for p in parts]
+        return totals(out)
 
     async def get_request(self, request_id: str, merchant_id: int | None = None) -> dict:
         def load(s):
@@ -90,7 +144,7 @@ class Redemptions:
         found = await self.store.run(load)
         if not found:
             raise NotFound("no such redemption request", code="request_not_found")
-        return self.request_public(*found)
+        return await self.request_public(*found)
 
     async def resident_requests(self, resident: str, limit: int, starting_after: str | None) -> dict:
         resident = to_checksum_address(resident)
@@ -105,7 +159,8 @@ class Redemptions:
                 q = q.where(RedemptionRequest.seq < seq)
             return s.execute(q).all()
         rows = await self.store.run(load)
-        return page(rows, limit, lambda r: self.request_public(*r))
+        public = {r[0].id: await self.request_public(*r) for r in rows[:limit]}
+        return page(rows, limit, lambda r: public[r[0].id])
 
     async def approve_request(self, request_id: str, body) -> Result:
         found = await self.store.run(lambda s: s.execute(
@@ -119,6 +174,7 @@ class Redemptions:
         if req.status != "open":
             raise Conflict(f"the request is {req.status}", code="request_not_open")
         consent = {"resident": req.resident, "merchant": merchant.address, "credits": req.credits,
+                   "parts": [p.model_dump() for p in body.parts],
                    "orderRef": req.order_ref, "nonce": req.nonce, "deadline": req.deadline,
                    "signature": body.signature}
 
@@ -138,7 +194,7 @@ class Redemptions:
             r.status = "cancelled"
             return r
         row = await self.store.write(cancel)
-        return Done(self.request_public(row, principal.merchant, principal.merchant_name))
+        return Done(self.request_public_with(row, principal.merchant, principal.merchant_name, None))
 
     # -- consents --------------------------------------------------------------------------------------------
 
@@ -155,14 +211,17 @@ class Redemptions:
         nonce, ref, sig = unhex(c["nonce"]), unhex(c["orderRef"]), unhex(c["signature"])
         if c["deadline"] < now():
             raise InvalidRequest("the signed deadline has passed", code="consent_expired", field="deadline")
-        message = {"resident": resident, "merchant": merchant, "credits": c["credits"], "orderRef": ref,
+        parts = [(p["scheme"], p["points"], p["credits"]) for p in c["parts"]]
+        check_plan(c["credits"], parts)
+        message = {"resident": resident, "merchant": merchant, "credits": c["credits"],
+                   "parts": [{"scheme": sc, "points": pt, "credits": cr} for sc, pt, cr in parts], "orderRef": ref,
                    "nonce": nonce, "deadline": c["deadline"]}
         started = time.perf_counter()
         verified = await check_signature(self.chain, "RedemptionConsent", "Redemption", message, sig, resident)
         checked = time.perf_counter()
         metrics.STAGE.labels("signature").observe(checked - started)
         rid = redemption_id(resident, nonce)
-        data = REDEEM.encode(resident, merchant, c["credits"], ref, nonce, c["deadline"], sig)
+        data = REDEEM.encode((resident, merchant, c["credits"], parts, ref, nonce, c["deadline"]), sig)
         to = self.chain.addresses["Redemption"]
         if rid in self.holds:
             raise Conflict("this consent was submitted before", code="consent_already_used")
@@ -185,7 +244,7 @@ class Redemptions:
             metrics.STAGE.labels("simulate").observe(time.perf_counter() - checked)
         if rid in self.holds:  # the same consent, admitted while this one was checked
             raise Conflict("this consent was submitted before", code="consent_already_used")
-        self.holds.reserve(resident, rid, c["credits"])
+        self.holds.reserve(resident, rid, c["credits"], tuple((sc, pt) for sc, pt, _ in parts))
         return await self._relay(merchant_id, c, rid, resident, merchant, to, data, wait=wait,
                                  request_id=request_id, also=also)
 
@@ -224,11 +283,11 @@ class Redemptions:
     async def admit_credits(self, resident: str, credits: int) -> None:
         """The resident's credits as indexed, less what this service holds for the resident's pending redemptions
         (their burns show in the indexed balances from the commit that releases their holds on, so none is counted
-        twice); raises insufficient_credits."""
-        slack = rounding_slack(await self.view.schemes(self.store))
+        twice); raises insufficient_credits. A plan takes exactly its credits in value (change absorbs the rest),
+        so what pending redemptions hold is their credits."""
         total = (await self.residents.balances(resident))["totalCredits"]
-        held, pending = self.holds.held(resident)  # from here on nothing awaits until the caller's hold is taken
-        available = total - held - pending * slack
+        held, _ = self.holds.held(resident)  # from here on nothing awaits until the caller's hold is taken
+        available = total - held
         if credits > available:
             metrics.REDEMPTIONS.labels("refused").inc()
             raise ApiError(f"the resident's points are worth {max(available, 0)} credits, less than the {credits} "
@@ -325,11 +384,32 @@ def _spent_on_chain(resident: str, rid: str, nonce: str):
     return check
 
 
-def rounding_slack(schemes: dict) -> int:
-    """The most credits a redemption can cost beyond what it asks: its last part burns whole points, rounded up
-    (one point's worth), and the floor of what is left of that scheme loses under a credit more."""
-    rates = [info.rate for info in schemes.values() if info.status in domain.SPENDABLE and info.rate]
-    return max((-(-rate // domain.RATE_SCALE) + 1 for rate in rates), default=0)
+def check_plan(credits: int, parts: list[tuple[int, int, int]]) -> None:
+    """The plan's shape as Redemption checks it (before anything is signed, stored or sent): distinct schemes, each
+    part paying credits, the parts adding up to the price."""
+    seen = set()
+    for i, (scheme, _points, part_credits) in enumerate(parts):
+        if scheme in seen:
+            raise InvalidRequest(f"part {i} names scheme {scheme} again", code="invalid_plan", field="parts")
+        seen.add(scheme)
+    total = sum(cr for _, _, cr in parts)
+    if total != credits:
+        raise InvalidRequest(f"the parts pay {total} credit cents, not the {credits} of the consent",
+                             code="invalid_plan", field="parts")
+
+
+def part_figures(scheme: int, points: int, credits: int, value: int, change: int | None = None) -> dict:
+    """One part as the API writes it: `change` kept (> 0) or used (< 0), by default value - credits."""
+    change = value - credits * RATE_SCALE if change is None else change
+    return {"scheme": scheme, "points": points, "credits": credits, "creditsDecimal": decimal(credits),
+            "value": value, "valueDecimal": value_decimal(value), "change": change,
+            "changeDecimal": value_decimal(change)}
+
+
+def totals(parts: list[dict]) -> dict:
+    value, change = sum(p["value"] for p in parts), sum(p["change"] for p in parts)
+    return {"parts": parts, "value": value, "valueDecimal": value_decimal(value), "change": change,
+            "changeDecimal": value_decimal(change)}
 
 
 def held_after_restart(s) -> list[tuple]:
@@ -347,12 +427,27 @@ def public(row: Redemption) -> dict:
                                                           "created_at")})
 
 
+def taken_parts(parts_json: str | None) -> dict | None:
+    """The chain's PartValue list (Redeemed) as the API writes it: per part the points, their value, the credits
+    to the merchant and the change kept or used; totals."""
+    if not parts_json:
+        return None
+    return totals([part_figures(p[0], p[1], p[3], p[2], p[5] - p[4]) for p in json.loads(parts_json)])
+
+
+def signed_parts(parts_json: str) -> list[tuple[int, int, int]]:
+    """The parts as the resident signed them (scheme, points, credits), from the chain's PartValue list: what a
+    refund names."""
+    return [(p[0], p[1], p[3]) for p in json.loads(parts_json)]
+
+
 def public_from_dict(r: dict) -> dict:
-    parts = json.loads(r["parts"]) if r.get("parts") else None
+    taken = taken_parts(r.get("parts"))
     return {"object": "redemption", "id": r["id"], "status": r["status"], "resident": r["resident"],
             "merchant": r["merchant"], "credits": r["credits"], "creditsDecimal": decimal(r["credits"]),
             "orderRef": r["order_ref"], "nonce": r["nonce"], "deadline": r["deadline"],
             "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
-            "parts": [{"scheme": p[0], "points": p[1], "credits": p[2]} for p in parts] if parts is not None else None,
+            "parts": taken["parts"] if taken else None,
+            **({k: taken[k] for k in ("value", "valueDecimal", "change", "changeDecimal")} if taken else {}),
             "refundedCredits": r.get("refunded") or 0, "failureCode": r.get("failure_code"),
             "createdAt": iso(r.get("created_at"))}

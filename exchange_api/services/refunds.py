@@ -1,7 +1,6 @@
 """Refunds of a redemption, full or partial, asked by its merchant and sent by the relayer."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from exchange_api.errors import Conflict, InvalidRequest, NotFound
 from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import Principal, iso, new_id
+from exchange_api.services.redemptions import signed_parts
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
@@ -40,7 +40,7 @@ class Refunds:
             Refund.redemption_id == red.id, Refund.status == "pending"))))
         if body.credits > red.credits - red.refunded - pending:
             raise InvalidRequest("more credits than are left to refund", code="refund_too_large", field="credits")
-        parts = [tuple(p) for p in json.loads(red.parts)]
+        parts = signed_parts(red.parts)
         data = REFUND.encode(unhex(red.id), red.resident, red.merchant, parts, body.credits)
         to = self.chain.addresses["Redemption"]
         try:

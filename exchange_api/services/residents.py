@@ -28,7 +28,7 @@ from exchange_api.services.common import ecdsa_flaw
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxActivity
-from ledger_node.domain import SPENDABLE, credits_of
+from ledger_node.domain import RATE_SCALE, SPENDABLE, value_decimal
 from ledger_node.typed_data import digest, recover, typed_data
 
 MAX_REMEMBERED_NONCES = 100_000
@@ -53,19 +53,20 @@ class Residents:
         view = self.view
         while True:  # read across an indexer commit, the points might predate it: read again
             epoch = view.epoch
-            points = await view.points(self.store, address)
+            points, change = await view.holdings(self.store, address)
             schemes = await view.schemes(self.store)
             if epoch == view.epoch:
                 break
         out, total = [], 0
-        for scheme, amount in sorted(points.items()):
+        for scheme in sorted(points.keys() | change.keys()):
+            amount, left = points.get(scheme, 0), change.get(scheme, 0)
             info = schemes.get(scheme)
             rate = info.rate if info else 0
-            credits = credits_of(amount, rate)
+            credits = (amount * rate + left) // RATE_SCALE   # what the scheme pays, change included
             if info is not None and info.status in SPENDABLE:
                 total += credits
             out.append({"scheme": scheme, "points": amount, "rate": rate, "credits": credits,
-                        "creditsDecimal": decimal(credits)})
+                        "creditsDecimal": decimal(credits), "change": left, "changeDecimal": value_decimal(left)})
         return {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
                 "totalCreditsDecimal": decimal(total), "asOfBlock": max(self.indexer.block, 0)}
 

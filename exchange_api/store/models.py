@@ -126,6 +126,7 @@ class ExchangeSubmission(Base):
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     received: Mapped[int | None] = mapped_column(ChainInt, nullable=True)
     credits: Mapped[int | None] = mapped_column(ChainInt, nullable=True)
+    sides: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [taken, given] (IExchange.SideValue)
     failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("resident", "nonce"),)
@@ -221,6 +222,7 @@ class IdxBalance(Base):
     account: Mapped[str] = mapped_column(String(42), primary_key=True)
     scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     balance: Mapped[int] = mapped_column(ChainInt)
+    change: Mapped[int] = mapped_column(ChainInt, default=0, server_default="0")  # value units (PointsLedger.changeOf)
 
 
 class IdxScheme(Base):

@@ -31,6 +31,7 @@ from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from ledger_node import chain
 from ledger_node.deploy.system import call, propose_and_execute
+from ledger_node.redemption_plan import NotEnoughValue, plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
 from tests.exchange_api.store_reset import StoreBaseline  # absolute: the wallet tests load this file as a plain module
@@ -54,15 +55,33 @@ class ApiCity:
     residents: list[LocalAccount] = field(default_factory=list)
 
     def consent(self, w3, resident, credits, *, merchant=None, nonce=None, deadline=None, signer=None,
-                order_ref=b"\x01" * 32) -> dict:
+                order_ref=b"\x01" * 32, parts=None) -> dict:
+        """A signed RedemptionConsent as a wallet makes it: the plan from the resident's holdings on chain now
+        (or `parts` as given: (scheme, points, credits) tuples)."""
+        if parts is None:
+            c = self.contracts
+            try:
+                parts = [p.as_tuple() for p in plan_on_chain(c["PointsLedger"], c["Rates"], c["Redemption"],
+                                                              resident.address, credits)]
+            except NotEnoughValue:  # what the resident holds, all of it: the chain refuses it
+                parts = [(1, c["PointsLedger"].functions.balanceOf(resident.address, 1).call(), credits)]
         msg = {"resident": resident.address, "merchant": (merchant or self.merchant).address, "credits": credits,
+               "parts": [{"scheme": sc, "points": pt, "credits": cr} for sc, pt, cr in parts],
                "orderRef": order_ref, "nonce": nonce or os.urandom(32),
                "deadline": int(time.time()) + 3600 if deadline is None else deadline}
         doc = typed_data("RedemptionConsent", w3.eth.chain_id, self.contracts["Redemption"].address, msg)
         sig = sign(signer or resident, doc)
         return {"resident": msg["resident"], "merchant": msg["merchant"], "credits": credits,
-                "orderRef": "0x" + msg["orderRef"].hex(), "nonce": "0x" + msg["nonce"].hex(),
+                "parts": msg["parts"], "orderRef": "0x" + msg["orderRef"].hex(), "nonce": "0x" + msg["nonce"].hex(),
                 "deadline": msg["deadline"], "signature": "0x" + sig.hex()}
+
+    @staticmethod
+    def redeem_args(c: dict) -> tuple:
+        """`Redemption.redeem`'s arguments for a consent dict: (the Consent tuple, the signature)."""
+        return ((c["resident"], c["merchant"], c["credits"], [(p["scheme"], p["points"], p["credits"])
+                                                               for p in c["parts"]],
+                 bytes.fromhex(c["orderRef"][2:]), bytes.fromhex(c["nonce"][2:]), c["deadline"]),
+                bytes.fromhex(c["signature"][2:]))
 
     def govern(self, w3, calls, **kw):
         return propose_and_execute(w3, self.contracts["Consortium"], [self.operator], calls, **kw)

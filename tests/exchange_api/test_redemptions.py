@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from ledger_node.redemption_plan import Holding, holdings_on_chain, plan
 from ledger_node.typed_data import sign
 
 from .conftest import S1, auth, resident_token, wait_indexed
@@ -22,8 +23,10 @@ def test_createRedemption_confirmsAndBurnsPoints(api, w3, api_city, keys):
     assert got["status"] == "confirmed" and got["blockNumber"] == body["blockNumber"]
     wait_indexed(api, w3)
     bal = api.get(f"/v1/residents/{r0.address}/balances").json()
-    burned = sum(p["points"] * (10 if p["scheme"] == S1 else 0) for p in body["parts"])  # points rounded up
-    assert bal["totalCredits"] == START_CREDITS - max(burned, 1234) and burned >= 1234
+    # exact change: the value taken is the price; what the points burned are worth beyond it is kept as change
+    assert bal["totalCredits"] == START_CREDITS - 1234
+    assert body["value"] - body["change"] == 1234 * 10**6
+    assert all(p["value"] - p["change"] == p["credits"] * 10**6 for p in body["parts"])
     assert bal["balances"][0]["scheme"] == S1 and bal["balances"][0]["points"] == 500 - body["parts"][0]["points"]
 
 
@@ -44,14 +47,20 @@ def test_createRedemption_pendingRedemptionsHoldTheirCredits_soAnOverdrawIsRefus
     total = api.get(f"/v1/residents/{r.address}/balances").json()["totalCredits"]
     w3.provider.make_request("evm_setAutomine", [False])
     try:
-        first = api.post("/v1/redemptions", json={**api_city.consent(w3, r, total - 50), "wait": False}, headers=h)
+        consent = api_city.consent(w3, r, total - 50)
+        first = api.post("/v1/redemptions", json={**consent, "wait": False}, headers=h)
         assert first.status_code == 202, first.text
         over = api.post("/v1/redemptions", json={**api_city.consent(w3, r, 60), "wait": False}, headers=h)
         assert over.status_code == 422 and over.json()["error"]["code"] == "insufficient_credits"
-        # 50 are left, less one point's worth of the dearer scheme and a credit (the first's last part may burn
-        # a point more than its credits ask): 50 - (34 + 1)
-        assert "worth 15 credits" in over.json()["error"]["message"]
-        rest = api.post("/v1/redemptions", json={**api_city.consent(w3, r, 15), "wait": False}, headers=h)
+        assert "worth 50 credits" in over.json()["error"]["message"]  # exactly what the first leaves
+        # the next plan leaves the first's points aside (the chain shows neither yet)
+        spent = {p["scheme"]: p["points"] for p in consent["parts"]}
+        c = api_city.contracts
+        left = [Holding(x.scheme, x.points - spent.get(x.scheme, 0), x.change, x.rate)
+                for x in holdings_on_chain(c["PointsLedger"], c["Rates"], c["Redemption"], r.address)]
+        parts = [p.as_tuple() for p in plan(15, left)]
+        rest = api.post("/v1/redemptions", json={**api_city.consent(w3, r, 15, parts=parts), "wait": False},
+                        headers=h)
         assert rest.status_code == 202, rest.text
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
@@ -192,15 +201,20 @@ def test_redemptionRequest_approvedByResidentSignature(api, w3, api_city, keys):
     pending = api.get(f"/v1/residents/{r.address}/redemption_requests", headers=auth(token)).json()["data"]
     mine = [p for p in pending if p["id"] == req["id"]]  # other tests' open requests may share the live store
     assert len(mine) == 1 and mine[0]["merchantName"] == "shop-1"
+    parts = req["typedData"]["message"]["parts"]  # the plan made for the resident's points now, signed with it
+    assert req["plan"]["value"] - req["plan"]["change"] == 250 * 10**6
     bad = api.post(f"/v1/redemption_requests/{req['id']}/approve",
-                   json={"signature": "0x" + sign(api_city.residents[0], req["typedData"]).hex()})
+                   json={"signature": "0x" + sign(api_city.residents[0], req["typedData"]).hex(), "parts": parts})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_signature"
     sig = "0x" + sign(r, req["typedData"]).hex()
-    ok = api.post(f"/v1/redemption_requests/{req['id']}/approve", json={"signature": sig})
+    other = [{**parts[0], "points": parts[0]["points"] + 1}] + parts[1:]  # not the plan signed
+    forged = api.post(f"/v1/redemption_requests/{req['id']}/approve", json={"signature": sig, "parts": other})
+    assert forged.status_code == 422 and forged.json()["error"]["code"] == "invalid_signature"
+    ok = api.post(f"/v1/redemption_requests/{req['id']}/approve", json={"signature": sig, "parts": parts})
     assert ok.status_code == 201, ok.text
     assert ok.json()["status"] == "confirmed" and ok.json()["requestId"] == req["id"]
     assert api.get(f"/v1/redemption_requests/{req['id']}").json()["status"] == "approved"
-    again = api.post(f"/v1/redemption_requests/{req['id']}/approve", json={"signature": sig})
+    again = api.post(f"/v1/redemption_requests/{req['id']}/approve", json={"signature": sig, "parts": parts})
     assert again.status_code == 409 and again.json()["error"]["code"] == "consent_already_used"
     still_open = api.get(f"/v1/residents/{r.address}/redemption_requests", headers=auth(token)).json()["data"]
     assert req["id"] not in [p["id"] for p in still_open]

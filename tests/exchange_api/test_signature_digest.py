@@ -17,6 +17,8 @@ CONTRACT = "0x" + "5a" * 20
 def _messages(resident: str) -> list[tuple[str, dict]]:
     return [
         ("RedemptionConsent", {"resident": resident, "merchant": Account.create().address, "credits": 12_345,
+                               "parts": [{"scheme": 2, "points": 300, "credits": 10_000},
+                                         {"scheme": 2**200, "points": 0, "credits": 2_345}],
                                "orderRef": os.urandom(32), "nonce": "0x" + os.urandom(32).hex(),
                                "deadline": 2**40}),
         ("ExchangeIntent", {"resident": resident, "fromScheme": 1, "toScheme": 2**200, "points": 7,

@@ -70,8 +70,7 @@ def test_relayerBatch_sameConsentTwice_oneRedeemsTheOtherConflictsAndItsNonceIsF
         RelayedTransaction.kind == "filler")))))  # earlier tests' fillers, on chains since rewound
 
     def relay(persist_with):  # what submit() hands the relayer, without the service's checks before it
-        data = REDEEM.encode(twin["resident"], twin["merchant"], twin["credits"], unhex(twin["orderRef"]),
-                             unhex(twin["nonce"]), twin["deadline"], unhex(twin["signature"]))
+        data = REDEEM.encode(*api_city.redeem_args(twin))
         return rt.relayer.submit(kind="redemption", subject_id=rid, to=rt.chain.addresses["Redemption"], data=data,
                                  gas=rt.settings.redeem_gas, persist_with=persist_with)
 
