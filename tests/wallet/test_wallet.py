@@ -26,7 +26,10 @@ def credits_text(cents: int) -> str:
 
 
 def chain_credits(city, address: str) -> int:
-    return sum(city.balance(address, s) * RATES[s] // 10**6 for s in (CULTURE, GREEN))
+    """What the resident's points and change pay (PointsLedger.balanceOf, changeOf), scheme by scheme."""
+    ledger = city.contracts["PointsLedger"]
+    return sum((city.balance(address, s) * RATES[s] + ledger.functions.changeOf(address, s).call()) // 10**6
+               for s in (CULTURE, GREEN))
 
 
 def import_key(page, key_hex: str, password: str = PASSWORD) -> None:
@@ -98,6 +101,14 @@ def test_wallet_importedKey_showsChainBalancesAndApprovesAMerchantRequest(open_w
     assert page.locator("[data-testid=request-order]").inner_text() == "ORDER-2041 museum café"
     assert re.search(r"\(in (9|10) min \d+ s\)", page.locator("[data-testid=request-expiry]").inner_text())
     assert page.get_by_role("button", name="Approve and pay 12.34 credits").is_enabled()
+    # exact change: the plan to sign, part by part, and what it is against the price, before anything is signed
+    plan = req["plan"]
+    for part in plan["parts"]:
+        expect_text(page.locator("[data-testid=request-plan]"), f"{part['points']:,} ")
+    total_text = page.locator("[data-testid=request-plan-total]").inner_text()
+    assert total_text.startswith(f"= {plan['valueDecimal']} credits"), total_text
+    assert ("exactly the price" in total_text) if plan["change"] == 0 else \
+        (f"{plan['changeDecimal']} back to you as change" in total_text), total_text
     page.shot("phone-pay-summary-en")
 
     # wrong password: nothing is signed or sent
@@ -111,14 +122,18 @@ def test_wallet_importedKey_showsChainBalancesAndApprovesAMerchantRequest(open_w
     result = page.locator("[data-testid=pay-result]")
     expect_text(result, "Paid 12.34 credits to")
     expect_text(result, "Confirmed by the ledger in block")
+    page.shot("phone-pay-receipt-en")
 
     # the merchant sees its redemption confirmed; the chain and the page show the lower balance
     got = wallet_api.get(f"/v1/redemption_requests/{req['id']}").json()
     assert got["status"] == "approved" and got["redemptionId"]
     red = wallet_api.get(f"/v1/redemptions/{got['redemptionId']}", headers=wallet_api.merchant_headers).json()
     assert red["status"] == "confirmed" and red["credits"] == 1234
+    # the receipt shows the chain's figures: the value of the points taken and the change kept
+    receipt = page.locator("[data-testid=receipt-plan-total]").inner_text()
+    assert receipt.startswith(f"= {red['valueDecimal']} credits") and red["value"] - red["change"] == 1234 * 10**6
     after = chain_credits(wallet_city, resident.address)
-    assert before - after >= 1234
+    assert before - after == 1234  # exactly the price: what the points were worth beyond it is the change
     page.get_by_role("link", name="Points").click()
     expect_text(page.locator("[data-testid=total-credits]"), credits_text(after))
     expect_text(page.locator("ol.history"), "Paid a merchant with")
@@ -158,18 +173,19 @@ def test_wallet_expiredOrUsedRequest_isRefusedWithAClearMessage(open_wallet, wal
     # already approved (signed elsewhere): refused as used
     used = create_request(wallet_api, resident, 300, "ORDER-USED")
     signature = "0x" + sign(resident, used["typedData"]).hex()
-    done = wallet_api.post(f"/v1/redemption_requests/{used['id']}/approve", json={"signature": signature})
+    done = wallet_api.post(f"/v1/redemption_requests/{used['id']}/approve",
+                           json={"signature": signature, "parts": used["typedData"]["message"]["parts"]})
     assert done.status_code == 201, done.text
     page.locator("#request-code").fill(used["id"])
     page.get_by_role("button", name="Open").click()
     expect_text(page.locator("[data-testid=request-error]"), "already approved and paid")
 
-    # more than the resident's points are worth: shown, and the approve button is disabled
+    # more than the resident's points are worth: no plan can pay it, so there is nothing to sign
     big = create_request(wallet_api, resident, 10**6, "ORDER-BIG")
     page.locator("#request-code").fill(big["id"])
     page.get_by_role("button", name="Open").click()
-    expect_text(page.locator("[data-testid=request-card]"), "not enough for this payment")
-    assert page.locator("[data-testid=approve]").is_disabled()
+    expect_text(page.locator("[data-testid=request-error]"), "not worth enough for this payment")
+    assert page.locator("[data-testid=approve]").count() == 0
 
     # a code that names nothing
     page.locator("#request-code").fill("rrq_doesnotexist")

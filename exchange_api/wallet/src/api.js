@@ -78,8 +78,8 @@ export const api = {
   waitingRequests: (address, token) =>
     request("GET", `/residents/${enc(address)}/redemption_requests?limit=20`, undefined, token).then((r) => r.data.data),
   request: (id) => request("GET", `/redemption_requests/${enc(id)}`).then((r) => r.data),
-  approve: (id, signature) =>
-    request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, wait: true }).then((r) => r.data),
+  approve: (id, signature, parts) =>
+    request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, parts, wait: true }).then((r) => r.data),
   quote: (body) => request("POST", "/exchange_quotes", body).then((r) => r.data),
   exchange: (body) => request("POST", "/exchanges", { ...body, wait: true }).then((r) => r.data),
   // the consortium's console (exchange_api/console): public reads, and the statements with an auditor API key

@@ -31,13 +31,20 @@ export function points(n) {
   return group(big(n));
 }
 
-/** 10000000 (credit cents per point x 1e6) -> "0.10" credits a point; trailing zeros dropped beyond 2. */
-export function rate(r) {
-  const v = big(r);
+/** Value units (credit cents x 1e6: a rate, points' worth, change) as credits: 5000000 -> "0.05",
+ * 333333 -> "0.00333333"; exact, trailing zeros dropped beyond 2 (ledger_node/domain.value_decimal). */
+export function value(units) {
+  const v = big(units);
+  const a = v < 0n ? -v : v;
   const scale = 10n ** RATE_SCALE_DIGITS;
-  let frac = (v % scale).toString().padStart(Number(RATE_SCALE_DIGITS), "0").replace(/0+$/, "");
+  let frac = (a % scale).toString().padStart(Number(RATE_SCALE_DIGITS), "0").replace(/0+$/, "");
   if (frac.length < 2) frac = frac.padEnd(2, "0");
-  return `${group(v / scale)}.${frac}`;
+  return `${v < 0n ? "-" : ""}${group(a / scale)}.${frac}`;
+}
+
+/** 10000000 (credit cents per point x 1e6) -> "0.10" credits a point. */
+export function rate(r) {
+  return value(r);
 }
 
 /** "0x1234…abcd" */

@@ -1,6 +1,6 @@
 // Paying a merchant: a request opened by its code, link or QR, or picked from the resident's open requests (listed
 // once they sign in), summarised, checked against the RedemptionConsent it asks for, and approved by signing it.
-import { t } from "../i18n.js";
+import { t, schemeName } from "../i18n.js";
 import * as fmt from "../format.js";
 import { api, ApiError } from "../api.js";
 import * as session from "../session.js";
@@ -118,6 +118,7 @@ function statusProblem(req) {
   if (req.status === "cancelled") return t("err.cancelled");
   if (req.status === "expired" || fmt.big(req.deadline) * 1000n <= BigInt(Date.now())) return t("err.expired");
   if (req.resident.toLowerCase() !== state.record.address.toLowerCase()) return t("err.otherResident");
+  if (!req.typedData && req.planError) return errorText(new ApiError(422, req.planError.code, req.planError.message));
   if (!consentMatches(req, state.record.address)) return t("err.mismatch");
   return null;
 }
@@ -169,6 +170,29 @@ function leftText(seconds) {
   return t("time.hours", { h: Math.floor(seconds / 3600), m: Math.floor((seconds % 3600) / 60) });
 }
 
+/** The points a plan takes, each part "2 Volunteer service points = 0.20", then what the total is against the price:
+ * exact, change kept, or change used. `parts` carry `value` (value units) where the API reported it. */
+function planLines(parts, credits, testid) {
+  const price = fmt.big(credits) * 1000000n;
+  const value = parts.reduce((sum, p) => sum + fmt.big(p.value), 0n);
+  const change = value - price;
+  const total = change > 0n ? t("pay.planChange", { value: fmt.value(value), change: fmt.value(change) })
+    : change < 0n ? t("pay.planChangeUsed", { value: fmt.value(value), change: fmt.value(-change) })
+      : t("pay.planExact", { value: fmt.value(value) });
+  return h("div", { class: "plan", "data-testid": testid },
+    h("ul", { class: "plan-parts" }, parts.map((p) => h("li", null,
+      t("pay.planPart", { points: fmt.points(p.points), scheme: schemeName(Number(p.scheme)), value: fmt.value(p.value) })))),
+    h("p", { class: "plan-total", "data-testid": `${testid}-total` }, total));
+}
+
+/** The signed parts with their worth: the page's own rates (its balances) where it has them, else the API's. */
+function signedParts(req) {
+  const rates = new Map((state.balances?.balances || []).map((b) => [String(b.scheme), fmt.big(b.rate)]));
+  const told = new Map((req.plan?.parts || []).map((p) => [String(p.scheme), fmt.big(p.value)]));
+  return req.typedData.message.parts.map((p) => ({ ...p, value: rates.has(String(p.scheme))
+    ? fmt.big(p.points) * rates.get(String(p.scheme)) : (told.get(String(p.scheme)) ?? 0n) }));
+}
+
 function requestCard(req) {
   const m = req.typedData.message;
   const d = req.typedData.domain;
@@ -203,6 +227,8 @@ function requestCard(req) {
     total != null ? h("p", { class: enough ? "muted" : "warn" }, enough
       ? t("pay.youHave", { n: fmt.credits(total), after: fmt.credits(total - need) })
       : t("pay.notEnough", { n: fmt.credits(total) })) : null,
+    h("h3", null, t("pay.plan")),
+    planLines(signedParts(req), m.credits, "request-plan"),
     h("p", { class: "consent" }, t("pay.consent")),
     h("details", { class: "technical" },
       h("summary", null, t("pay.technical")),
@@ -227,15 +253,16 @@ async function approveRequest(req, pw, button, error) {
     const { EIP712Domain, ...types } = req.typedData.types;
     const signature = await wallet.signTypedData(req.typedData.domain, types, req.typedData.message);
     wallet = null;
-    const res = await api.approve(req.id, signature);
+    const res = await api.approve(req.id, signature, req.typedData.message.parts);
     state.request = null;
     state.codeInput = "";
     state.fromLink = false;
     state.payResult = res.status === "confirmed"
-      ? t("pay.done", { n: fmt.credits(res.credits), merchant: merchantLabel(req), b: fmt.points(res.blockNumber) })
+      ? [h("p", null, t("pay.done", { n: fmt.credits(res.credits), merchant: merchantLabel(req),
+        b: fmt.points(res.blockNumber) })), res.parts ? planLines(res.parts, res.credits, "receipt-plan") : null]
       : t("pay.donePending");
     renderPay();
-    announce(state.payResult);
+    announce(document.querySelector("[data-testid=pay-result]")?.textContent || "");
     document.querySelector("[data-testid=pay-result]")?.setAttribute("tabindex", "-1");
     document.querySelector("[data-testid=pay-result]")?.focus();
     await page.refreshUntil(res.blockNumber);
