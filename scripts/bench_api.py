@@ -256,13 +256,16 @@ def _run(log, node_kind: str) -> dict:
 def _consent(chain_id, redemption, resident, merchant, credits) -> dict:
     import coincurve
 
+    from ledger_node.harness import RATE, SCHEME
     from ledger_node.typed_data import digest
-    msg = {"resident": resident.address, "merchant": merchant.address, "credits": credits,
+    # the city's one scheme at 10 credit cents a point and 10-credit redemptions: one whole point, no change
+    parts = [{"scheme": SCHEME, "points": -(-credits * 10**6 // RATE), "credits": credits}]
+    msg = {"resident": resident.address, "merchant": merchant.address, "credits": credits, "parts": parts,
            "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": int(time.time()) + 3600}
     rsv = coincurve.PrivateKey(bytes(resident.key)).sign_recoverable(
         digest("RedemptionConsent", chain_id, redemption, msg), hasher=None)
     sig = rsv[:64] + bytes([27 + rsv[64]])
-    return {"resident": msg["resident"], "merchant": msg["merchant"], "credits": credits,
+    return {"resident": msg["resident"], "merchant": msg["merchant"], "credits": credits, "parts": parts,
             "orderRef": "0x" + msg["orderRef"].hex(), "nonce": "0x" + msg["nonce"].hex(),
             "deadline": msg["deadline"], "signature": "0x" + sig.hex()}
 
@@ -281,8 +284,9 @@ def _raw_phase(rpc_url, chain_id, redemption, merchants, relayers, residents) ->
     raws = []
     for i in range(RAW_TX):
         c = _consent(chain_id, redemption, residents[(i * 7) % len(residents)], merchants[i % len(merchants)], 10)
-        data = REDEEM.encode(c["resident"], c["merchant"], c["credits"], unhex(c["orderRef"]), unhex(c["nonce"]),
-                             c["deadline"], unhex(c["signature"]))
+        data = REDEEM.encode((c["resident"], c["merchant"], c["credits"],
+                              [(p["scheme"], p["points"], p["credits"]) for p in c["parts"]], unhex(c["orderRef"]),
+                              unhex(c["nonce"]), c["deadline"]), unhex(c["signature"]))
         k = i % len(signers)
         raws.append(sign_tx(signers[k], UnsignedTx(chain_id, nonces[k], 1_500_000, unhex(redemption), data)))
         nonces[k] += 1

@@ -14,6 +14,7 @@ from web3 import Web3
 
 from ledger_node import chain
 from ledger_node.domain import redemption_id
+from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.deploy.system import call, propose_and_execute
 from ledger_node.typed_data import sign, typed_data
 
@@ -159,10 +160,15 @@ class DemoCity:
             if redemption.functions.nonceUsed(resident.address, nonce).call():
                 continue
             merchant = self.merchants[k % len(self.merchants)]
-            msg = {"resident": resident.address, "merchant": merchant.address, "credits": 100 + 7 * (k % 30),
-                   "orderRef": Web3.keccak(text=f"demo-order-{k}"), "nonce": nonce, "deadline": deadline}
+            credits = 100 + 7 * (k % 30)
+            parts = plan_on_chain(self.c["PointsLedger"], self.c["Rates"], redemption, resident.address, credits)
+            msg = {"resident": resident.address, "merchant": merchant.address, "credits": credits,
+                   "parts": [p.as_message() for p in parts], "orderRef": Web3.keccak(text=f"demo-order-{k}"),
+                   "nonce": nonce, "deadline": deadline}
             sig = sign(resident, typed_data("RedemptionConsent", chain_id, redemption.address, msg))
-            todo.append(redemption.functions.redeem(*msg.values(), sig))
+            consent = (msg["resident"], msg["merchant"], credits, [p.as_tuple() for p in parts], msg["orderRef"],
+                       nonce, deadline)
+            todo.append(redemption.functions.redeem(consent, sig))
         chain.transact_many(w3, self.relayer, todo)
         return ids
 

@@ -18,6 +18,7 @@ from web3 import Web3
 from exchange_api.merchant_keys import create_key
 from exchange_api.store.db import Store
 from ledger_node import chain
+from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
 from .conftest import API, ARTIFACTS, CULTURE, GREEN
@@ -36,8 +37,11 @@ def credits(cents: int) -> str:
 
 def redeem(api, city, w3, resident, amount: int) -> None:
     """A merchant redemption through the API: recorded in clearing as what the programme owes the merchant."""
+    c = city.contracts
+    parts = plan_on_chain(c["PointsLedger"], c["Rates"], c["Redemption"], resident.address, amount)
     msg = {"resident": resident.address, "merchant": city.merchant.address, "credits": amount,
-           "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": int(time.time()) + 3600}
+           "parts": [p.as_message() for p in parts], "orderRef": os.urandom(32), "nonce": os.urandom(32),
+           "deadline": int(time.time()) + 3600}
     doc = typed_data("RedemptionConsent", w3.eth.chain_id, city.contracts["Redemption"].address, msg)
     body = {**msg, "orderRef": "0x" + msg["orderRef"].hex(), "nonce": "0x" + msg["nonce"].hex(),
             "signature": "0x" + sign(resident, doc).hex(), "wait": True}

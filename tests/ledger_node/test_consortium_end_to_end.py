@@ -18,6 +18,7 @@ from ledger_node.consortium.generate import generate_network
 from ledger_node.deploy.command import deploy_all
 from ledger_node.paths import ROOT
 from ledger_node.deploy.system import call, propose_and_execute
+from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
 EXAMPLE = ROOT / "ledger_node" / "consortium" / "example-consortium.yaml"
@@ -57,10 +58,14 @@ def test_consortiumGenesis_runsDeployIssuanceRedemptionAndAudit(tmp_path):
         assert summary.issued == 3
 
         redemption = contracts["Redemption"]
+        parts = plan_on_chain(contracts["PointsLedger"], contracts["Rates"], redemption, residents[0].address, 250)
         msg = {"resident": residents[0].address, "merchant": merchant.address, "credits": 250,
-               "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": int(time.time()) + 600}
+               "parts": [p.as_message() for p in parts], "orderRef": os.urandom(32), "nonce": os.urandom(32),
+               "deadline": int(time.time()) + 600}
         signature = sign(residents[0], typed_data("RedemptionConsent", w3.eth.chain_id, redemption.address, msg))
-        chain.transact(w3, merchant, redemption.functions.redeem(*msg.values(), signature))
+        consent = (msg["resident"], msg["merchant"], 250, [p.as_tuple() for p in parts], msg["orderRef"],
+                   msg["nonce"], msg["deadline"])
+        chain.transact(w3, merchant, redemption.functions.redeem(consent, signature))
         assert contracts["PointsLedger"].functions.balanceOf(residents[0].address, 1).call() == 75
 
         result = audit(AuditOptions(rpc_url=node.url, contracts={n: c.address for n, c in contracts.items()}))
