@@ -153,6 +153,13 @@ class RefundOut(BaseModel):
     status: Literal["pending", "confirmed", "failed"]
     credits: int
     creditsDecimal: str
+    parts: list[Part] | None = Field(None, description="what each part gave back: points restored at the rate then, "
+                                                       "their value, the credits refunded, the change kept (> 0) or "
+                                                       "turned back into points (< 0)")
+    value: int | None = None
+    valueDecimal: str | None = None
+    change: int | None = None
+    changeDecimal: str | None = None
     txHash: str | None = None
     blockNumber: int | None = None
     failureCode: str | None = None

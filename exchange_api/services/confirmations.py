@@ -114,6 +114,8 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
                 f.status = "confirmed"
                 r = s.scalar(select(Redemption).where(Redemption.id == f.redemption_id))
                 ev = logs.get("Refunded", [])
+                if ev:
+                    f.parts = json.dumps(ev[0]["parts"])
                 if r is not None:
                     r.refunded = ev[0]["refundedTotal"] if ev else r.refunded + f.credits
             else:

@@ -435,6 +435,14 @@ def taken_parts(parts_json: str | None) -> dict | None:
     return totals([part_figures(p[0], p[1], p[3], p[2], p[5] - p[4]) for p in json.loads(parts_json)])
 
 
+def given_parts(parts_json: str | None) -> dict | None:
+    """The chain's PartValue list of a refund (Refunded) as the API writes it: per part the points given back, their
+    value, the credits refunded, and the change it left the resident (> 0) or turned back into points (< 0)."""
+    if not parts_json:
+        return None
+    return totals([part_figures(p[0], p[1], p[3], p[2], p[5] - p[4]) for p in json.loads(parts_json)])
+
+
 def signed_parts(parts_json: str) -> list[tuple[int, int, int]]:
     """The parts as the resident signed them (scheme, points, credits), from the chain's PartValue list: what a
     refund names."""

@@ -105,6 +105,7 @@ class Refund(Base):
     status: Mapped[str] = mapped_column(String(20))
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    parts: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON of the Refunded event's PartValue list
     failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,7 @@ import pytest
 from ledger_node.redemption_plan import Holding, holdings_on_chain, plan
 from ledger_node.typed_data import sign
 
-from .conftest import S1, auth, resident_token, wait_indexed
+from .conftest import S1, S2, auth, resident_token, wait_indexed
 
 
 def test_createRedemption_confirmsAndBurnsPoints(api, w3, api_city, keys):
@@ -231,6 +231,28 @@ def test_refund_partialThenTooLarge(api, w3, api_city, keys):
     assert api.get(f"/v1/redemptions/{red['id']}", headers=h).json()["refundedCredits"] == 100
     big = api.post(f"/v1/redemptions/{red['id']}/refunds", json={"credits": 201}, headers=h)
     assert big.status_code == 422 and big.json()["error"]["code"] == "refund_too_large"
+
+
+def test_refund_full_givesBackExactlyWhatWasTaken_changeIncluded(api, w3, api_city, keys):
+    """Exact change both ways: a redemption that leaves change, refunded in full at unchanged rates, leaves the
+    resident's points and change as they were; the records' figures conserve value part by part."""
+    h, r = auth(keys["merchant"]), api_city.residents[1]
+    ledger = api_city.contracts["PointsLedger"]
+
+    def holdings():
+        return [(ledger.functions.balanceOf(r.address, s).call(), ledger.functions.changeOf(r.address, s).call())
+                for s in (S1, S2)]
+    before = holdings()
+    red = api.post("/v1/redemptions", json=api_city.consent(w3, r, 37), headers=h).json()  # 37 cents: change
+    assert red["status"] == "confirmed" and red["change"] > 0, red
+    assert red["value"] - red["change"] == 37 * 10**6
+    assert holdings() != before
+    refund = api.post(f"/v1/redemptions/{red['id']}/refunds", json={"credits": 37}, headers=h)
+    assert refund.status_code == 201, refund.text
+    body = refund.json()
+    assert body["status"] == "confirmed" and sum(p["credits"] for p in body["parts"]) == 37
+    assert all(p["value"] + p["change"] == p["credits"] * 10**6 for p in body["parts"])
+    assert holdings() == before
 
 
 def _sample(metrics_text: str, series: str) -> float:
