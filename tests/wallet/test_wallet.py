@@ -14,6 +14,7 @@ import time
 from eth_account import Account
 
 from exchange_api.store.models import RedemptionRequest
+from ledger_node.domain import value_decimal
 from ledger_node.typed_data import sign
 
 from .conftest import CULTURE, GREEN, PASSWORD, RATES
@@ -136,6 +137,10 @@ def test_wallet_importedKey_showsChainBalancesAndApprovesAMerchantRequest(open_w
     assert before - after == 1234  # exactly the price: what the points were worth beyond it is the change
     page.get_by_role("link", name="Points").click()
     expect_text(page.locator("[data-testid=total-credits]"), credits_text(after))
+    for part in red["parts"]:  # change kept is shown with its programme (the total above counts it)
+        change = wallet_city.contracts["PointsLedger"].functions.changeOf(resident.address, part["scheme"]).call()
+        if change:
+            expect_text(page.locator(f"[data-testid=change-{part['scheme']}]"), value_decimal(change))
     expect_text(page.locator("ol.history"), "Paid a merchant with")
 
     # the key never left the browser, and is stored only encrypted

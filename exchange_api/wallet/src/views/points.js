@@ -54,6 +54,8 @@ function schemeCard(s) {
       h("span", { class: "dot", "aria-hidden": "true" }),
       h("h3", null, schemeName(s.scheme))),
     h("p", { class: "scheme-points", "data-testid": `points-${s.scheme}` }, t("points.points", { n: fmt.points(s.points) })),
+    s.change && fmt.big(s.change) > 0n ? h("p", { class: "small", "data-testid": `change-${s.scheme}` },
+      t("points.change", { n: fmt.value(s.change) })) : null,
     h("p", { class: "scheme-credits" }, t("points.credits", { n: fmt.credits(s.credits) })),
     h("p", { class: "muted small" }, t("points.rate", { r: fmt.rate(s.rate) })),
     status ? h("p", { class: "warn small" }, status) : null);
