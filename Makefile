@@ -69,10 +69,15 @@ exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html &: $(WA
 	node exchange_api/wallet/build.mjs
 
 # the wallet's browser tests drive Debian's chromium (Playwright cannot download browsers here)
+# Debian's chromium, and a CJK font whenever none is present (a machine may have chromium but no CJK font: the
+# screenshots of the 中文 pages would show empty boxes).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	  else echo "the wallet tests need Debian's chromium: sudo apt-get install chromium fonts-wqy-microhei" >&2; exit 1; fi; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	  else echo "the 中文 pages need a CJK font: sudo apt-get install fonts-wqy-microhei" >&2; exit 1; fi; }
 
 # Slither lives in its own virtualenv (its pins would fight the project's) and reads the same
 # standard-JSON input the compiler gets; contracts/README.md explains each finding it reports.

@@ -22,7 +22,7 @@ const en = {
   "welcome.import": "Import an existing key",
   "welcome.createBody": "A new key is made on this device. Take its code to the registration office to become a registered resident.",
   "welcome.requestWaiting": "A merchant’s payment request is waiting. Import or create your key first; it opens next.",
-  "welcome.importBody": "Paste the private key you were given (for the demo city: var/demo.json).",
+  "welcome.importBody": "Advanced: paste a private key you exported from another wallet. It is encrypted on this device and never sent.",
 
   "key.private": "Private key",
   "key.privateHint": "0x followed by 64 hexadecimal characters.",
@@ -316,7 +316,7 @@ const zh = {
   "welcome.import": "导入已有密钥",
   "welcome.createBody": "在本设备上生成新密钥。请带着“我的码”到登记处完成居民登记。",
   "welcome.requestWaiting": "有一笔商户付款请求待您确认。请先导入或创建密钥，随后将自动打开。",
-  "welcome.importBody": "粘贴您获得的私钥（演示城市：见 var/demo.json）。",
+  "welcome.importBody": "高级：粘贴从其他钱包导出的私钥。私钥在本设备上加密保存，绝不发送。",
 
   "key.private": "私钥",
   "key.privateHint": "0x 开头，后接 64 位十六进制字符。",

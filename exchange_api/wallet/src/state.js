@@ -30,7 +30,7 @@ export const state = {
   exResult: null,
   revealed: null,
   notice: null,
-  welcome: "import",
+  welcome: "create",
 };
 
 // main.js draws the page and fills these in at start; views call them after a change, so that no view imports

@@ -1,4 +1,4 @@
-// Before there is a key: import the one the registration office gave, or create one here. Either way it is
+// Before there is a key: create one here (the usual way), or import one (advanced). Either way it is
 // stored encrypted with a password (keystore.js) and the page goes on to the points, or to a waiting request.
 import { t } from "../i18n.js";
 import * as keystore from "../keystore.js";
@@ -7,7 +7,7 @@ import { h, announce, errorText, alertBox, field, passwordInput, busy } from "..
 import { openRequest } from "./pay.js";
 
 export function welcomeView() {
-  const tabs = ["import", "create"];
+  const tabs = ["create", "import"];  // a resident makes a key here; importing one is the advanced path
   return h("section", { class: "welcome", "aria-labelledby": "welcome-title" },
     h("h1", { id: "welcome-title", tabindex: "-1" }, t("welcome.title")),
     h("p", { class: "lead" }, t("welcome.body")),
