@@ -15,6 +15,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from ledger_node.deploy.system import call
+from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME, City
@@ -55,18 +56,30 @@ class ValueCity:
         address = getattr(who, "address", who)
         return tuple(self.ledger.functions.balanceOf(address, s).call() for s in (SCHEME, OTHER_SCHEME))
 
-    def consent(self, w3, resident, credits: int, *, merchant=None, nonce: bytes | None = None,
-                deadline: int | None = None, signer=None, order_ref: bytes = b"\x01" * 32) -> dict:
-        """A signed RedemptionConsent as the wallet makes it: {message fields..., signature}."""
+    def plan(self, resident, credits: int) -> list[tuple[int, int, int]]:
+        """The plan the API and the wallet would offer now (ledger_node.redemption_plan), as (scheme, points,
+        credits) tuples."""
+        address = getattr(resident, "address", resident)
+        return [p.as_tuple() for p in plan_on_chain(self.ledger, self.rates, self.redemption, address, credits)]
+
+    def consent(self, w3, resident, credits: int, *, parts: list | None = None, merchant=None,
+                nonce: bytes | None = None, deadline: int | None = None, signer=None,
+                order_ref: bytes = b"\x01" * 32) -> dict:
+        """A signed RedemptionConsent as the wallet makes it: {message fields..., signature}. The plan is the
+        planner's over the chain's holdings now unless the test gives `parts` ((scheme, points, credits) each)."""
+        parts = [tuple(p) for p in (self.plan(resident, credits) if parts is None else parts)]
         message = {"resident": resident.address, "merchant": (merchant or self.city.merchant).address,
-                   "credits": credits, "orderRef": order_ref, "nonce": nonce or os.urandom(32),
+                   "credits": credits, "parts": parts_message(parts), "orderRef": order_ref,
+                   "nonce": nonce or os.urandom(32),
                    "deadline": int(time.time()) + 10 * 365 * 86400 if deadline is None else deadline}
         doc = typed_data("RedemptionConsent", w3.eth.chain_id, self.redemption.address, message)
-        return {**message, "signature": sign(signer or resident, doc)}
+        return {**message, "parts": parts, "signature": sign(signer or resident, doc)}
 
     def redeem_fn(self, c: dict):
-        return self.redemption.functions.redeem(c["resident"], c["merchant"], c["credits"], c["orderRef"],
-                                                c["nonce"], c["deadline"], c["signature"])
+        """`Redemption.redeem(Consent, signature)` for a consent made by `consent` (its fields may be altered)."""
+        return self.redemption.functions.redeem(
+            (c["resident"], c["merchant"], c["credits"], [tuple(p) for p in c["parts"]], c["orderRef"], c["nonce"],
+             c["deadline"]), c["signature"])
 
     def intent(self, w3, resident, from_scheme: int, to_scheme: int, points: int, min_received: int = 0, *,
                nonce: bytes | None = None, deadline: int | None = None, signer=None) -> dict:
@@ -80,14 +93,33 @@ class ValueCity:
         return self.exchange.functions.exchange(i["resident"], i["fromScheme"], i["toScheme"], i["points"],
                                                 i["minReceived"], i["nonce"], i["deadline"], i["signature"])
 
-    def redeemed_parts(self, receipt) -> list[tuple[int, int, int]]:
+    def redeemed(self, receipt):
+        """The Redeemed event of a receipt."""
         (event,) = self.redemption.events.Redeemed().process_receipt(receipt, errors=DISCARD)
-        return parts_of(event)
+        return event
+
+    def redeemed_parts(self, receipt) -> list[tuple[int, int, int]]:
+        """(scheme, points, credits) of each part a redemption took: the signed plan."""
+        return parts_of(self.redeemed(receipt))
+
+    def change(self, who, scheme: int) -> int:
+        """`who`'s change in `scheme`, value units."""
+        return self.ledger.functions.changeOf(getattr(who, "address", who), scheme).call()
 
 
 def parts_of(event) -> list[tuple[int, int, int]]:
     """(scheme, points, credits) of each part of a Redeemed or Refunded event."""
     return [(p["scheme"], p["points"], p["credits"]) for p in event["args"]["parts"]]
+
+
+def part_values(event) -> list[dict]:
+    """Each PartValue of a Redeemed or Refunded event: scheme, points, value, credits, changeBefore, changeAfter."""
+    return [dict(p) for p in event["args"]["parts"]]
+
+
+def parts_message(parts) -> list[dict]:
+    """Parts as the EIP-712 message holds them."""
+    return [{"scheme": s, "points": p, "credits": c} for s, p, c in parts]
 
 
 @pytest.fixture(scope="session")
@@ -107,9 +139,14 @@ def value_city(session_w3, city) -> ValueCity:
     send(w3, city.onboarding, city.membership.functions.registerResidents(
         [r.address for r in residents], [identity(f"value-{r.address}") for r in residents]))
     for i, r in enumerate(residents):
-        send(w3, city.ledger_operator, city.ledger.functions.mintTo(SCHEME, r.address, START_1, ref(f"v1-{i}")))
-        send(w3, city.ledger_operator, city.ledger.functions.mintTo(OTHER_SCHEME, r.address, START_2, ref(f"v2-{i}")))
+        mint_points(w3, city, SCHEME, r.address, START_1, RATE_1, ref(f"v1-{i}"))
+        mint_points(w3, city, OTHER_SCHEME, r.address, START_2, RATE_2, ref(f"v2-{i}"))
     return v
+
+
+def mint_points(w3, city: City, scheme: int, account: str, points: int, rate: int, label: bytes):
+    """Mint exactly `points` whole points (their worth at `rate`, no change) as the city's ledger operator."""
+    send(w3, city.ledger_operator, city.ledger.functions.mintValue(scheme, account, points * rate, rate, label))
 
 
 @pytest.fixture

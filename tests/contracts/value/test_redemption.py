@@ -1,6 +1,6 @@
-"""Redemption: consents, burn order, positions, refunds, and every way a consent must fail without effect."""
-import math
-
+"""Redemption: consents with their plans, exact change, positions, refunds, and every way a consent must fail
+without effect. (The rules of exact change themselves: test_exact_change.py.)"""
+import pytest
 from web3.logs import DISCARD
 from eth_account import Account
 
@@ -9,7 +9,9 @@ from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import advance_time, expect_revert, now, ref, send, send_impersonated
-from .conftest import RATE_1, RATE_2, START_1, START_2, parts_of
+from ledger_node.redemption_plan import NotEnoughValue
+
+from .conftest import RATE_1, RATE_2, START_1, START_2, part_values, parts_of
 
 
 def test_redeem_burnsFirstSchemeAndRecordsWhatTheIssuerOwes(w3, value):
@@ -22,20 +24,37 @@ def test_redeem_burnsFirstSchemeAndRecordsWhatTheIssuerOwes(w3, value):
     assert value.clearing.functions.merchantNet(city.merchant.address).call() == -2_000
 
 
-def test_redeem_spansSchemesRoundingPointsUpAgainstTheResident(w3, value):
+def test_redeem_spansSchemesTakingExactlyThePriceAndKeepingTheRestAsChange(w3, value):
     resident = value.city.residents[0]
-    receipt = send(w3, value.city.merchant, value.redeem_fn(value.consent(w3, resident, 6_000)))
-    need = math.ceil(1_000 * 10**6 / RATE_2)  # 30.00000003 -> 31 points
-    assert value.redeemed_parts(receipt) == [(SCHEME, START_1, START_1 * RATE_1 // 10**6), (OTHER_SCHEME, need, 1_000)]
-    assert value.balances(resident) == (0, START_2 - need)
-    # the parts add up to the consent exactly
-    assert sum(p[2] for p in value.redeemed_parts(receipt)) == 6_000
+    c = value.consent(w3, resident, 6_000)
+    event = value.redeemed(send(w3, value.city.merchant, value.redeem_fn(c)))
+    assert parts_of(event) == c["parts"] and len(c["parts"]) == 2  # exactly the signed plan, both schemes
+    assert sum(p[2] for p in c["parts"]) == 6_000
+    rates = {SCHEME: RATE_1, OTHER_SCHEME: RATE_2}
+    burned = 0
+    for p in part_values(event):
+        # each part: the points' worth and the change before pay its credits exactly, the rest is change
+        assert p["value"] == p["points"] * rates[p["scheme"]]
+        assert p["value"] + p["changeBefore"] == p["credits"] * 10**6 + p["changeAfter"]
+        assert p["changeBefore"] == 0 and p["changeAfter"] < rates[p["scheme"]]  # never a whole point kept back
+        assert value.change(resident, p["scheme"]) == p["changeAfter"]
+        burned += p["value"]
+    points = {p[0]: p[1] for p in c["parts"]}
+    assert value.balances(resident) == (START_1 - points[SCHEME], START_2 - points[OTHER_SCHEME])
+    # the old rule burned all 500 volunteer points and 31 traffic points (6,033.33 cents' worth) for 6,000 cents
+    assert burned < START_1 * RATE_1 + 31 * RATE_2
+    # the resident is worth exactly 6,000 cents less: points at their rates plus change
+    worth = sum(b * rates[s] + value.change(resident, s) for s, b in zip((SCHEME, OTHER_SCHEME),
+                                                                        value.balances(resident)))
+    assert worth == START_1 * RATE_1 + START_2 * RATE_2 - 6_000 * 10**6
 
 
-def test_redeem_followsThePreferredOrderTheResidentSigned(w3, value):
+def test_redeem_followsThePreferredOrderTheResidentSignedWhenPlansCostTheSame(w3, value):
     from ledger_node.typed_data import sign, typed_data
 
     resident = value.city.residents[1]
+    _governed(w3, value, value.rates.functions.setRate(OTHER_SCHEME, RATE_1))  # both schemes 10 cents a point
+    assert value.plan(resident, 1_000) == [(SCHEME, 100, 1_000)]  # a tie: the ledger's order
     message = {"resident": resident.address, "schemes": [OTHER_SCHEME], "nonce": b"\x07" * 32,
                "deadline": now(w3) + 3600}
     signature = sign(resident, typed_data("PreferredOrder", w3.eth.chain_id, value.redemption.address, message))
@@ -43,7 +62,23 @@ def test_redeem_followsThePreferredOrderTheResidentSigned(w3, value):
         resident.address, [OTHER_SCHEME], message["nonce"], message["deadline"], signature))
     assert value.redemption.functions.preferredOrder(resident.address).call() == [OTHER_SCHEME]
     receipt = send(w3, value.city.merchant, value.redeem_fn(value.consent(w3, resident, 1_000)))
-    assert value.redeemed_parts(receipt)[0][0] == OTHER_SCHEME
+    assert value.redeemed_parts(receipt) == [(OTHER_SCHEME, 100, 1_000)]
+    assert value.balances(resident) == (START_1, START_2 - 100)
+
+
+def test_redeem_preferredOrderNeverCostsTheResidentMore(w3, value):
+    """A preferred scheme whose points cannot pay the price exactly is passed over for one that can."""
+    from ledger_node.typed_data import sign, typed_data
+
+    resident = value.city.residents[1]
+    message = {"resident": resident.address, "schemes": [OTHER_SCHEME], "nonce": b"\x08" * 32,
+               "deadline": now(w3) + 3600}
+    signature = sign(resident, typed_data("PreferredOrder", w3.eth.chain_id, value.redemption.address, message))
+    send(w3, value.city.relayer, value.redemption.functions.setPreferredOrder(
+        resident.address, [OTHER_SCHEME], message["nonce"], message["deadline"], signature))
+    # 1,000 cents: 31 traffic points would burn 1,033.33 cents' worth; 100 volunteer points burn exactly 1,000
+    receipt = send(w3, value.city.merchant, value.redeem_fn(value.consent(w3, resident, 1_000)))
+    assert value.redeemed_parts(receipt) == [(SCHEME, 100, 1_000)]
 
 
 def test_redeem_acceptsARelayerSubmittingForTheMerchant(w3, value):
@@ -105,11 +140,20 @@ def test_redeem_revertsWhenSubmittedByAnotherParty(w3, value):
 def test_redeem_revertsWhenPointsAreWorthTooLittle(w3, value):
     resident = value.city.residents[0]
     available = value.redemption.functions.availableCredits(resident.address).call()
-    assert available == START_1 * RATE_1 // 10**6 + START_2 * RATE_2 // 10**6
-    c = value.consent(w3, resident, available + 1)
-    expect_revert(w3, value.city.merchant, value.redeem_fn(c), "RedemptionInsufficientCredits",
-                  (resident.address, available + 1, available))
+    assert available == START_1 * RATE_1 // 10**6 + START_2 * RATE_2 // 10**6  # 5,000 + 9,999
+    with pytest.raises(NotEnoughValue):  # the planner offers no plan
+        value.plan(resident, available + 1)
+    # a plan that burns every point but asks a cent more than they are worth: the ledger refuses the part
+    c = value.consent(w3, resident, available + 1, parts=[(SCHEME, START_1, 5_000), (OTHER_SCHEME, START_2, 10_000)])
+    expect_revert(w3, value.city.merchant, value.redeem_fn(c), "PointsLedgerValueShort",
+                  (OTHER_SCHEME, resident.address, START_2 * RATE_2, 10_000 * 10**6))
+    # a plan that names more points than held
+    c = value.consent(w3, resident, 5_010, parts=[(SCHEME, START_1 + 1, 5_010)])
+    expect_revert(w3, value.city.merchant, value.redeem_fn(c), "PointsLedgerInsufficientBalance",
+                  (SCHEME, resident.address, START_1, START_1 + 1))
     assert value.balances(resident) == (START_1, START_2)
+    assert (value.change(resident, SCHEME), value.change(resident, OTHER_SCHEME)) == (0, 0)
+    assert not value.redemption.functions.nonceUsed(resident.address, c["nonce"]).call()
 
 
 def test_redeem_acceptsAContractWalletsEip1271Signature(w3, value, session_operator):
@@ -132,17 +176,25 @@ def test_redeem_acceptsAContractWalletsEip1271Signature(w3, value, session_opera
 def test_refund_partialThenFull_givesPointsBackLastPartFirst(w3, value):
     city, resident = value.city, value.city.residents[0]
     c = value.consent(w3, resident, 6_000)
-    receipt = send(w3, city.merchant, value.redeem_fn(c))
-    parts = value.redeemed_parts(receipt)
+    parts = value.redeemed_parts(send(w3, city.merchant, value.redeem_fn(c)))
+    (s_last, points_last, credits_last) = parts[-1]
+    assert s_last == OTHER_SCHEME and credits_last > 500
+    change_left = value.change(resident, OTHER_SCHEME)
     rid = value.redemption.functions.redemptionIdOf(resident.address, c["nonce"]).call()
     r1 = send(w3, city.merchant, value.redemption.functions.refund(rid, resident.address, city.merchant.address,
                                                                     parts, 500))
     (ev,) = value.redemption.events.Refunded().process_receipt(r1, errors=DISCARD)
-    assert parts_of(ev) == [(OTHER_SCHEME, 31 * 500 // 1_000, 500)]
-    assert value.clearing.functions.merchantPosition(1, OTHER_SCHEME, city.merchant.address).call() == 500
+    # 500 cents back from the last part, as value at its rate: whole points, the rest joins the change
+    points_back, change_after = divmod(change_left + 500 * 10**6, RATE_2)
+    assert part_values(ev) == [{"scheme": OTHER_SCHEME, "points": points_back, "value": points_back * RATE_2,
+                                "credits": 500, "changeBefore": change_left, "changeAfter": change_after}]
+    assert value.change(resident, OTHER_SCHEME) == change_after
+    assert value.clearing.functions.merchantPosition(1, OTHER_SCHEME, city.merchant.address).call() == \
+        credits_last - 500
     send(w3, city.merchant, value.redemption.functions.refund(rid, resident.address, city.merchant.address,
                                                              parts, 5_500))
     assert value.balances(resident) == (START_1, START_2)  # the full refund returns every point
+    assert (value.change(resident, SCHEME), value.change(resident, OTHER_SCHEME)) == (0, 0)  # and takes the change
     assert value.clearing.functions.merchantNet(city.merchant.address).call() == 0
     expect_revert(w3, city.merchant, value.redemption.functions.refund(
         rid, resident.address, city.merchant.address, parts, 1), "RedemptionRefundTooLarge", (rid, 1, 0))
@@ -199,9 +251,12 @@ def test_refund_afterTheSchemeWasPaused_restoresFrozenPointsAndReversesThePositi
     assert value.balances(resident) == (START_1, START_2)
     assert value.clearing.functions.merchantNet(city.merchant.address).call() == 0
     # the restored points of the paused scheme stay frozen: nothing moves there until it resumes (scheme 2
-    # alone is worth 9,999 credit cents)
-    expect_revert(w3, city.merchant, value.redeem_fn(value.consent(w3, resident, 10_000)),
-                  "RedemptionInsufficientCredits")
+    # alone is worth 9,999 credit cents, so the planner has no plan, and a plan naming scheme 1 is refused)
+    assert value.redemption.functions.availableCredits(resident.address).call() == 9_999
+    with pytest.raises(NotEnoughValue):
+        value.plan(resident, 10_000)
+    c = value.consent(w3, resident, 10_000, parts=[(SCHEME, 1, 10), (OTHER_SCHEME, 300, 9_990)])
+    expect_revert(w3, city.merchant, value.redeem_fn(c), "PointsLedgerSchemeNotActive")
     _governed(w3, value, city.ledger.functions.unpauseScheme(SCHEME))
     send(w3, city.merchant, value.redeem_fn(value.consent(w3, resident, 5_000)))
     assert value.balances(resident)[0] == 0
@@ -237,11 +292,14 @@ def test_refund_afterKeyRecovery_creditsTheNewKeyNeverTheOld(w3, value):
     city, old = value.city, value.city.residents[3]
     new = Account.create().address
     rid, parts = _redeem(w3, value, old, 6_000)
+    change = value.change(old, OTHER_SCHEME)
+    assert change > 0
     m = city.membership.functions
     send(w3, city.onboarding, m.requestRecovery(old.address, new))
     advance_time(w3, m.recoveryNotice().call() + 1)
     send(w3, city.onboarding, m.completeRecovery(old.address))
     after_move = value.balances(new)
+    assert (value.change(old, OTHER_SCHEME), value.change(new, OTHER_SCHEME)) == (0, change)  # the change moved
     # the merchant names the redemption's resident (the old key); the points go to the key that holds it now
     receipt = send(w3, city.merchant, value.redemption.functions.refund(rid, old.address, city.merchant.address,
                                                                          parts, 6_000))
@@ -249,5 +307,6 @@ def test_refund_afterKeyRecovery_creditsTheNewKeyNeverTheOld(w3, value):
     assert (ev["args"]["resident"], ev["args"]["creditedTo"]) == (old.address, new)
     assert value.balances(old) == (0, 0)
     assert value.balances(new) == (after_move[0] + parts[0][1], after_move[1] + parts[1][1]) == (START_1, START_2)
+    assert value.change(new, OTHER_SCHEME) == 0  # the full refund took back the change it left
     assert {e["args"]["account"] for e in city.ledger.events.PointsRestored().process_receipt(
         receipt, errors=DISCARD)} == {new}
