@@ -1,14 +1,16 @@
 """Stateful property test: PointsLedger (with Membership recovery) against a small Python reference model.
 
-Rules: issue batches (duplicate refs, quota and cap overruns), revoke, ledger-operator mint/burn/restore (a
-refund's give-back, allowed in a Paused or Retired scheme, issue 18), day rollover,
-scheme and global pause, account recovery. After every step balances, supplies, quota used and receipts today
-must equal the model's. The chain is reset with evm_snapshot / evm_revert between examples.
+Rules: issue batches (duplicate refs, quota and cap overruns), revoke, the ledger operators' value functions
+(spend: points burned and value taken with the change; mintValue and restoreValue: value credited as whole points
+at a rate, the rest kept as change; restore is a refund's give-back, allowed in a Paused or Retired scheme, issue
+18), day rollover, scheme and global pause, account recovery (which moves the change too). After every step
+balances, change, supplies, quota used and receipts today must equal the model's. The chain is reset with evm_snapshot / evm_revert between examples.
 `HYPOTHESIS_PROFILE=deep` (make test-deep) runs about seven times longer (profiles in conftest.py).
 """
 from __future__ import annotations
 
 import copy
+from collections import Counter
 
 from eth_account import Account
 from hypothesis import settings, strategies as st
@@ -25,8 +27,10 @@ CAP = 1000
 SCHEMES = (SCHEME, OTHER_SCHEME)
 ACTIVE, PAUSED, RETIRED = 1, 2, 3
 SLOTS = 4  # residents in play
+RATES = (1, 7, 333_333, 10_000_000, 33_333_333)  # value units a point: sub-cent, non-divisible, whole cents
 
 STEPS = {"count": 0}
+OUTCOMES: Counter = Counter()  # the ledger operators' calls by outcome, printed after the run
 
 
 class Rejected(Exception):
@@ -43,7 +47,8 @@ class Model:
         self.paused = False
         self.schemes = {s: {"status": ACTIVE, "quota": QUOTA, "cap": CAP, "qday": 0, "used": 0, "supply": supplies[s],
                             "refs": set()} for s in SCHEMES}
-        self.holders: dict[tuple[int, str], list[int]] = {}  # (scheme, account) -> [balance, day, received]
+        # (scheme, account) -> [balance, day, received, change]; a key exists once the chain's record is nonzero
+        self.holders: dict[tuple[int, str], list[int]] = {}
 
     def day(self) -> int:
         return self.t // DAY
@@ -73,7 +78,7 @@ class Model:
             if h is None:
                 if resident not in self.registered:
                     raise Rejected("PointsLedgerNotResident")
-                h = [0, 0, 0]
+                h = [0, 0, 0, 0]
             if day > h[1]:
                 h[1], h[2] = day, 0
             if h[2] + amount > s2["cap"]:
@@ -107,27 +112,59 @@ class Model:
         self._burn(scheme, account, amount)
 
     def _burn(self, scheme, account, amount):
-        h = self.holders.get((scheme, account), [0, 0, 0])
+        h = self.holders.get((scheme, account), [0, 0, 0, 0])
         if h[0] < amount:
             raise Rejected("PointsLedgerInsufficientBalance")
         h[0] -= amount
         self.holders[(scheme, account)] = h
         self.schemes[scheme]["supply"] -= amount
 
-    def mint(self, scheme, account, amount, *, restore: bool = False):
-        # a restore (a refund's give-back) works in a Paused or Retired scheme too; a mint only in an Active one
-        if self.schemes[scheme]["status"] != ACTIVE and not restore:
+    def spend(self, scheme, account, points, rate, value) -> tuple[int, int]:
+        """PointsLedger.spend: burn `points`, take `value` from their worth and the change, keep the rest."""
+        self._spendable(scheme)
+        if points == 0 and value == 0:
+            raise Rejected("PointsLedgerZeroAmount")
+        before = self.holders.get((scheme, account), [0, 0, 0, 0])[3]
+        if points > 0:
+            self._burn(scheme, account, points)
+        available = before + points * rate
+        if available < value:
+            raise Rejected("PointsLedgerValueShort")
+        self._set_change(scheme, account, before, available - value)
+        return before, available - value
+
+    def credit_value(self, scheme, account, value, rate, *, restore: bool = False) -> int:
+        """PointsLedger.mintValue (Active only) / restoreValue (a refund's give-back: Paused or Retired too): the
+        value and the change become whole points at `rate`, the rest stays as change."""
+        status = self.schemes[scheme]["status"]
+        if not restore and status != ACTIVE:
             raise Rejected("PointsLedgerSchemeNotActive")
         if self.paused:
             raise Rejected("PointsLedgerPaused")
+        if value == 0:
+            raise Rejected("PointsLedgerZeroAmount")
         h = self.holders.get((scheme, account))
-        if h is None:
-            if account not in self.registered:
-                raise Rejected("PointsLedgerNotResident")
-            h = [0, 0, 0]
-        h[0] += amount
+        if h is None and account not in self.registered:
+            raise Rejected("PointsLedgerNotResident")
+        h = h or [0, 0, 0, 0]
+        before = h[3]
+        points, after = divmod(before + value, rate)
+        if points > 0:
+            h[0] += points
+            self.schemes[scheme]["supply"] += points
         self.holders[(scheme, account)] = h
-        self.schemes[scheme]["supply"] += amount
+        self._set_change(scheme, account, before, after)
+        return points
+
+    def _set_change(self, scheme, account, before, after):
+        if after == before:
+            return
+        if after > 2**63 - 1:
+            raise Rejected("PointsLedgerChangeOverflow")
+        self.holders.setdefault((scheme, account), [0, 0, 0, 0])[3] = after
+
+    def change(self, scheme, account) -> int:
+        return self.holders.get((scheme, account), [0, 0, 0, 0])[3]
 
     def recover(self, slot: int, new: str):
         old = self.residents[slot]
@@ -139,7 +176,7 @@ class Model:
         self.residents[slot] = new
 
     def received_today(self, scheme, account) -> int:
-        h = self.holders.get((scheme, account), [0, 0, 0])
+        h = self.holders.get((scheme, account), [0, 0, 0, 0])
         return 0 if self.day() > h[1] else h[2]
 
     def quota_used(self, scheme) -> int:
@@ -236,20 +273,36 @@ class LedgerMachine(RuleBasedStateMachine):
         self._send(self.issuers[scheme], self.env.ledger.functions.revoke(scheme, resident, amount,
                                                                           identity(f"ref-{ref}"), 3), rejected)
 
-    @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1), amount=st.integers(1, 2000),
-          op=st.sampled_from(["burn", "mint", "restore"]))
-    def ledger_operator(self, scheme, r, amount, op):
+    @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1),
+          points=st.one_of(st.just(0), st.integers(1, 600), st.integers(1, 60)),  # 0: the change alone pays
+          rate=st.sampled_from(RATES), percent=st.integers(0, 104),
+          value=st.one_of(st.integers(0, 10**6), st.integers(1, 2 * 10**10)),
+          op=st.sampled_from(["spend", "mint", "restore"]))
+    def ledger_operator(self, scheme, r, points, rate, percent, value, op):
         account = self.model.residents[r]
         f = self.env.ledger.functions
-        if op == "burn":
-            _, rejected = self._model(self.model.burn, scheme, account, amount)
-            self._send(self.env.ledger_operator, f.burnFrom(scheme, account, amount, b"\x01" * 32), rejected)
-        elif op == "mint":
-            _, rejected = self._model(self.model.mint, scheme, account, amount)
-            self._send(self.env.ledger_operator, f.mintTo(scheme, account, amount, b"\x02" * 32), rejected)
+        if op == "spend":
+            # a share of what the points named and the change are worth (above 100: more than that)
+            value = (self.model.change(scheme, account) + points * rate) * percent // 100
+            changes, rejected = self._model(self.model.spend, scheme, account, points, rate, value)
+            receipt = self._send(self.env.ledger_operator, f.spend(scheme, account, points, rate, value, b"\x01" * 32),
+                                 rejected)
         else:
-            _, rejected = self._model(lambda *a: self.model.mint(*a, restore=True), scheme, account, amount)
-            self._send(self.env.ledger_operator, f.restoreTo(scheme, account, amount, b"\x03" * 32), rejected)
+            restore = op == "restore"
+            fn = (f.restoreValue if restore else f.mintValue)(scheme, account, value, rate, b"\x02" * 32)
+            before = self.model.change(scheme, account)
+            minted, rejected = self._model(lambda *a: self.model.credit_value(*a, restore=restore), scheme, account,
+                                           value, rate)
+            receipt = self._send(self.env.ledger_operator, fn, rejected)
+            changes = (before, self.model.change(scheme, account))
+            if receipt is not None:
+                events = self.env.ledger.events.PointsRestored() if restore else self.env.ledger.events.PointsMinted()
+                assert [e["args"]["amount"] for e in events.process_receipt(receipt)] == ([minted] if minted else [])
+        OUTCOMES[f"{op}: {rejected.error if rejected else 'done'}"] += 1
+        if receipt is not None:  # ChangeUpdated exactly when the change moved
+            updates = [(e["args"]["changeBefore"], e["args"]["changeAfter"])
+                       for e in self.env.ledger.events.ChangeUpdated().process_receipt(receipt)]
+            assert updates == ([changes] if changes[0] != changes[1] else [])
 
     @rule(seconds=st.sampled_from([600, 3 * 3600, DAY, DAY + 7, 3 * DAY]))
     def pass_time(self, seconds):
@@ -297,6 +350,9 @@ class LedgerMachine(RuleBasedStateMachine):
         ids = [s for _ in m.residents for s in SCHEMES]
         expected = [[m.holders.get((s, a), [0])[0] for a, s in zip(accounts, ids)]]
         queries = [ledger.balanceOfBatch(accounts, ids)]
+        for a, s in zip(accounts, ids):
+            queries.append(ledger.changeOf(a, s))
+            expected.append(m.change(s, a))
         for s in SCHEMES:
             queries += [ledger.totalSupply(s), ledger.quotaUsedToday(s)]
             expected += [m.schemes[s]["supply"], m.quota_used(s)]
@@ -313,7 +369,8 @@ class LedgerMachine(RuleBasedStateMachine):
 def test_ledger_matchesReferenceModel(w3, env):
     LedgerMachine.w3, LedgerMachine.env = w3, env
     STEPS["count"] = 0
+    OUTCOMES.clear()
     run_state_machine_as_test(LedgerMachine, settings=settings.get_profile(hypothesis_profile()))
-    print(f"\nstateful steps run: {STEPS['count']}")
+    print(f"\nstateful steps run: {STEPS['count']}; ledger operator calls: {dict(sorted(OUTCOMES.items()))}")
     if hypothesis_profile() == "ci":
         assert STEPS["count"] >= 1500, STEPS["count"]  # the ci profile's floor; test-deep runs about seven times as many

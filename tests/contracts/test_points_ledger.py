@@ -130,15 +130,134 @@ def test_retireScheme_allowsBurnButNotIssue(w3, env):
     send(w3, env.issuer, env.ledger.functions.issue(SCHEME, a, 10, ref(1)))
     send_impersonated(w3, env.consortium.address, env.ledger.functions.retireScheme(SCHEME))
     expect_revert(w3, env.issuer, env.ledger.functions.issue(SCHEME, a, 1, ref(2)), "PointsLedgerSchemeNotActive")
-    send(w3, env.ledger_operator, env.ledger.functions.burnFrom(SCHEME, a, 4, ref("burn")))
+    send(w3, env.ledger_operator, env.ledger.functions.spend(SCHEME, a, 4, RATE, 4 * RATE, ref("burn")))
     assert env.ledger.functions.balanceOf(a, SCHEME).call() == 6
 
 
-def test_mintTo_ignoresCapAndQuota(w3, env):
+def test_mintValue_ignoresCapAndQuota(w3, env):
     a = env.residents[0].address
-    send(w3, env.ledger_operator, env.ledger.functions.mintTo(SCHEME, a, CAP * 3, ref("x")))
+    send(w3, env.ledger_operator, env.ledger.functions.mintValue(SCHEME, a, CAP * 3 * RATE, RATE, ref("x")))
     assert env.ledger.functions.balanceOf(a, SCHEME).call() == CAP * 3
     assert env.ledger.functions.receivedToday(SCHEME, a).call() == 0
+    assert env.ledger.functions.changeOf(a, SCHEME).call() == 0
+
+
+# ---- exact change: spend, mintValue, restoreValue, changeOf (value units: credit cents x 1e6) ----------------
+
+RATE = 10 * 10**6  # 10 credit cents a point
+
+
+def _change_events(env, receipt) -> list[tuple]:
+    return [(e["args"]["scheme"], e["args"]["account"], e["args"]["operator"], e["args"]["changeBefore"],
+             e["args"]["changeAfter"], e["args"]["ref"]) for e in env.ledger.events.ChangeUpdated().process_receipt(receipt)]
+
+
+def test_spend_burnsPointsTakesTheValueAndKeepsTheRestAsChange(w3, env):
+    a, f = env.residents[0].address, env.ledger.functions
+    send(w3, env.issuer, f.issue(SCHEME, a, 10, ref(1)))
+    supply = f.totalSupply(SCHEME).call()
+    receipt = send(w3, env.ledger_operator, f.spend(SCHEME, a, 3, RATE, 25 * 10**6, ref("pay")))  # 30 cents for 25
+    assert f.balanceOf(a, SCHEME).call() == 7 and f.totalSupply(SCHEME).call() == supply - 3
+    assert f.changeOf(a, SCHEME).call() == 5 * 10**6
+    burned = env.ledger.events.PointsBurned().process_receipt(receipt)[0]["args"]
+    assert (burned["amount"], burned["balanceAfter"]) == (3, 7)
+    assert _change_events(env, receipt) == [(SCHEME, a, env.ledger_operator.address, 0, 5 * 10**6, ref("pay"))]
+    # change alone pays (no point burned): 4 of the 5 cents
+    receipt = send(w3, env.ledger_operator, f.spend(SCHEME, a, 0, RATE, 4 * 10**6, ref("pay2")))
+    assert not env.ledger.events.PointsBurned().process_receipt(receipt)
+    assert _change_events(env, receipt) == [(SCHEME, a, env.ledger_operator.address, 5 * 10**6, 10**6, ref("pay2"))]
+    assert (f.balanceOf(a, SCHEME).call(), f.changeOf(a, SCHEME).call()) == (7, 10**6)
+    # the change is spent first: 1 cent of change and 2 points pay 21 cents, nothing left
+    send(w3, env.ledger_operator, f.spend(SCHEME, a, 2, RATE, 21 * 10**6, ref("pay3")))
+    assert (f.balanceOf(a, SCHEME).call(), f.changeOf(a, SCHEME).call()) == (5, 0)
+    assert f.changeOf(a, OTHER_SCHEME).call() == 0  # change is per scheme
+
+
+def test_spend_revertsWhenThePointsAndChangeAreWorthTooLittle(w3, env):
+    a, f = env.residents[0].address, env.ledger.functions
+    send(w3, env.issuer, f.issue(SCHEME, a, 10, ref(1)))
+    expect_revert(w3, env.ledger_operator, f.spend(SCHEME, a, 2, RATE, 20 * 10**6 + 1, ref("short")),
+                  "PointsLedgerValueShort", (SCHEME, a, 20 * 10**6, 20 * 10**6 + 1))
+    expect_revert(w3, env.ledger_operator, f.spend(SCHEME, a, 11, RATE, 10**6, ref("over")),
+                  "PointsLedgerInsufficientBalance", (SCHEME, a, 10, 11))
+    expect_revert(w3, env.ledger_operator, f.spend(SCHEME, a, 0, RATE, 0, ref("zero")), "PointsLedgerZeroAmount")
+    assert (f.balanceOf(a, SCHEME).call(), f.changeOf(a, SCHEME).call()) == (10, 0)
+
+
+def test_mintValue_mintsWholePointsWithTheChangeAndKeepsTheRest(w3, env):
+    a, f = env.residents[0].address, env.ledger.functions
+    send(w3, env.issuer, f.issue(SCHEME, a, 10, ref(1)))
+    send(w3, env.ledger_operator, f.spend(SCHEME, a, 1, RATE, 3 * 10**6, ref("pay")))  # 7 cents of change
+    receipt = send(w3, env.ledger_operator, f.mintValue(SCHEME, a, 15 * 10**6, RATE, ref("buy")))  # 7 + 15 = 22
+    minted = env.ledger.events.PointsMinted().process_receipt(receipt)[0]["args"]
+    assert (minted["amount"], minted["balanceAfter"]) == (2, 11)
+    assert _change_events(env, receipt) == [(SCHEME, a, env.ledger_operator.address, 7 * 10**6, 2 * 10**6,
+                                             ref("buy"))]
+    # less than a point: only the change grows, no point and no TransferSingle
+    receipt = send(w3, env.ledger_operator, f.mintValue(SCHEME, a, 3 * 10**6, RATE, ref("buy2")))
+    assert not env.ledger.events.TransferSingle().process_receipt(receipt)
+    assert (f.balanceOf(a, SCHEME).call(), f.changeOf(a, SCHEME).call()) == (11, 5 * 10**6)
+
+
+def test_mintValue_revertsForAPausedSchemeButRestoreValueGivesBack(w3, env):
+    a, f = env.residents[0].address, env.ledger.functions
+    send_impersonated(w3, env.consortium.address, f.pauseScheme(SCHEME))
+    expect_revert(w3, env.ledger_operator, f.mintValue(SCHEME, a, 25 * 10**6, RATE, ref("m")),
+                  "PointsLedgerSchemeNotActive")
+    receipt = send(w3, env.ledger_operator, f.restoreValue(SCHEME, a, 25 * 10**6, RATE, ref("r")))
+    restored = env.ledger.events.PointsRestored().process_receipt(receipt)[0]["args"]
+    assert restored["amount"] == 2
+    assert (f.balanceOf(a, SCHEME).call(), f.changeOf(a, SCHEME).call()) == (2, 5 * 10**6)
+
+
+def test_mintValue_revertsForAnUnregisteredAccountEvenBelowAPoint(w3, env):
+    stranger, f = Account.create().address, env.ledger.functions
+    for value in (10**6, 25 * 10**6):  # change only; points and change
+        expect_revert(w3, env.ledger_operator, f.mintValue(SCHEME, stranger, value, RATE, ref("s")),
+                      "PointsLedgerNotResident", (stranger,))
+    assert f.changeOf(stranger, SCHEME).call() == 0
+
+
+def test_mintValue_revertsWhenTheChangeWouldNotFitItsField(w3, env):
+    a, f = env.residents[0].address, env.ledger.functions
+    big_rate = 2**64  # no rule of the value contracts gets near; the field holds 2^63 - 1
+    expect_revert(w3, env.ledger_operator, f.mintValue(SCHEME, a, 2**63, big_rate, ref("o")),
+                  "PointsLedgerChangeOverflow", (SCHEME, a, 2**63))
+    send(w3, env.ledger_operator, f.mintValue(SCHEME, a, 2**63 - 1, big_rate, ref("fits")))
+    assert f.changeOf(a, SCHEME).call() == 2**63 - 1 and f.balanceOf(a, SCHEME).call() == 0
+
+
+def test_issue_keepsTheChangeAndCountsReceiptsIn64Bits(w3, env):
+    """The change shares the holder's slot with the balance and today's receipts: issuance leaves it alone, and a
+    daily cap above 2^64 - 1 is read as 2^64 - 1, more than any day's issuance can reach below it (no cap)."""
+    a, f = env.residents[0].address, env.ledger.functions
+    send_impersonated(w3, env.consortium.address, f.setIssuerDailyQuota(SCHEME, 2**96 - 1))
+    send_impersonated(w3, env.consortium.address, f.setResidentDailyCap(SCHEME, 2**96 - 1))
+    send(w3, env.issuer, f.issue(SCHEME, a, 10, ref(1)))
+    send(w3, env.ledger_operator, f.spend(SCHEME, a, 1, RATE, 3 * 10**6, ref("pay")))  # 7 cents of change
+    send(w3, env.issuer, f.issue(SCHEME, a, 2**64 - 12, ref(2)))  # today's receipts: 2^64 - 2
+    assert f.receivedToday(SCHEME, a).call() == 2**64 - 2
+    send(w3, env.issuer, f.issue(SCHEME, a, 1, ref(3)))
+    assert f.receivedToday(SCHEME, a).call() == 2**64 - 1  # the most a day's receipts field holds
+    assert f.balanceOf(a, SCHEME).call() == 2**64 - 1 - 1
+    assert f.changeOf(a, SCHEME).call() == 7 * 10**6  # untouched by the receipts beside it
+    args = expect_revert(w3, env.issuer, f.issue(SCHEME, a, 1, ref(4)), "PointsLedgerResidentDailyCapExceeded")
+    assert args[4:] == (2**64 - 1, 1, 2**64 - 1)  # the cap as read: clamped, so the field never wraps into change
+    advance_time(w3, 86400)
+    send(w3, env.issuer, f.issue(SCHEME, a, 5, ref(5)))
+    assert f.receivedToday(SCHEME, a).call() == 5 and f.changeOf(a, SCHEME).call() == 7 * 10**6
+
+
+def test_moveAccount_movesTheChangeWithThePoints(w3, env):
+    old, new, f = env.residents[0].address, Account.create().address, env.ledger.functions
+    send(w3, env.issuer, f.issue(SCHEME, old, 10, ref(1)))
+    send(w3, env.ledger_operator, f.spend(SCHEME, old, 3, RATE, 25 * 10**6, ref("pay")))
+    send(w3, env.onboarding, env.membership.functions.requestRecovery(old, new))
+    receipt = send_impersonated(w3, env.consortium.address, env.membership.functions.approveRecovery(old))
+    moved = env.ledger.events.AccountMoved().process_receipt(receipt)[0]["args"]
+    assert (moved["account"], moved["newAccount"], moved["balance"]) == (old, new, 7)
+    assert (f.balanceOf(new, SCHEME).call(), f.changeOf(new, SCHEME).call()) == (7, 5 * 10**6)
+    assert (f.balanceOf(old, SCHEME).call(), f.changeOf(old, SCHEME).call()) == (0, 0)
 
 
 def test_setDayOffset_revertsWhenOutOfRange(w3, env):

@@ -83,8 +83,7 @@ EXCHANGE_ROWS = {  # anyone may submit a resident's signed intent
     "setDailyLimit": Row(lambda c: [1], GOV, G),
 }
 REDEMPTION_ROWS = {
-    "redeem": Row(lambda c: [c.consent[k] for k in ("resident", "merchant", "credits", "orderRef", "nonce",
-                                                    "deadline", "signature")], SUBMITTERS, "RedemptionNotSubmitter"),
+    "redeem": Row(lambda c: list(c.value.redeem_fn(c.consent).args), SUBMITTERS, "RedemptionNotSubmitter"),
     "refund": Row(lambda c: [*c.redemption, 10], SUBMITTERS, "RedemptionNotSubmitter"),
     "setPreferredOrder": Row(lambda c: [c.order[k] for k in ("resident", "schemes", "nonce", "deadline",
                                                              "signature")], EVERYONE, ""),
