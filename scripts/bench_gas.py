@@ -1,6 +1,8 @@
 """`citypoints bench gas`: gas of issuance and of the value flows, measured on a fresh node by the gas tests
 (tests/contracts/test_gas.py, tests/contracts/value/test_value_gas.py), beside a plain OpenZeppelin ERC-1155
-batch with a dedup map measured in the same run."""
+batch with a dedup map measured in the same run. The redemptions pay signed plans (ledger_node.redemption_plan, issue
+27's exact change); each value flow is shown beside its figure before exact change (BENCHMARKS.md of 2026-12-05,
+on-chain planning, rounding against the resident) and issue 27's floor: a redemption at most 10% dearer."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,10 @@ from ledger_node import paths
 from scripts.benchmarks import table, update_section
 
 TESTS = ["tests/contracts/test_gas.py", "tests/contracts/value/test_value_gas.py"]
+# gas per transaction before exact change (issue 27), measured by the same tests on 2026-12-05
+BEFORE_EXACT_CHANGE = {"redeem_one_scheme_gas": 198_311, "redeem_four_schemes_gas": 441_803,
+                       "refund_partial_gas": 106_336, "exchange_gas": 190_240}
+REDEMPTION_FLOOR = 1.10  # issue 27: an exact plan may cost a redemption at most 10% more gas
 
 
 def run() -> dict:
@@ -30,10 +36,22 @@ def run() -> dict:
         "issue_gas_per_item_plain_oz": plain,
         "issue_ratio_to_plain_oz": round(existing / plain, 3),
         "redeem_one_scheme_gas": value["redeemOneScheme"],
+        "redeem_one_scheme_leaving_change_gas": value["redeemOneSchemeLeavingChange"],
         "redeem_four_schemes_gas": value["redeemFourSchemes"],
         "refund_partial_gas": value["refundPartial"],
         "exchange_gas": value["exchange"],
+        "ledger_slots_written": value.get("ledgerSlotsWritten"),
     }
+
+
+def _beside(gas: int, key: str, floor: bool = False) -> str:
+    """`gas` beside the figure before exact change (and issue 27's floor for a redemption)."""
+    before = BEFORE_EXACT_CHANGE[key]
+    text = f"before exact change: {before:,} ({(gas - before) / before:+.1%})"
+    if floor:
+        met = gas <= before * REDEMPTION_FLOOR
+        text += f"; floor +10%: {'met' if met else 'NOT met'}"
+    return text
 
 
 def write_benchmarks(f: dict) -> None:
@@ -45,8 +63,12 @@ def write_benchmarks(f: dict) -> None:
         ("issueBatch, new holders, gas/item", f"{f['issue_gas_per_item_new']:,}", "one residency check each"),
         ("storage slots written per issued item (existing)", str(f["issue_slots_per_item_existing"]),
          "ref flag + packed balance word"),
-        ("redeem, one scheme", f"{f['redeem_one_scheme_gas']:,}", "per transaction"),
-        ("redeem, four schemes", f"{f['redeem_four_schemes_gas']:,}", "per transaction"),
-        ("refund, partial", f"{f['refund_partial_gas']:,}", "per transaction"),
-        ("exchange", f"{f['exchange_gas']:,}", "per transaction"),
+        ("redeem, one scheme, exact plan", f"{f['redeem_one_scheme_gas']:,}",
+         _beside(f["redeem_one_scheme_gas"], "redeem_one_scheme_gas", floor=True)),
+        ("redeem, one scheme, leaving change", f"{f['redeem_one_scheme_leaving_change_gas']:,}",
+         _beside(f["redeem_one_scheme_leaving_change_gas"], "redeem_one_scheme_gas", floor=True)),
+        ("redeem, four schemes", f"{f['redeem_four_schemes_gas']:,}",
+         _beside(f["redeem_four_schemes_gas"], "redeem_four_schemes_gas", floor=True)),
+        ("refund, partial", f"{f['refund_partial_gas']:,}", _beside(f["refund_partial_gas"], "refund_partial_gas")),
+        ("exchange", f"{f['exchange_gas']:,}", _beside(f["exchange_gas"], "exchange_gas")),
     ]))
