@@ -1,6 +1,7 @@
 """Stateful property test of the value contracts against a small Python reference model.
 
-Rules: issue, redeem (valid, replayed, expired, wrong signer, suspended merchant, too large), refund (partial,
+Rules: issue, redeem (the planner's plan; replayed, expired, wrong signer, suspended merchant, a plan worth too
+little), refund (partial,
 too large), exchange (valid, below minimum, disallowed pair), close period, suspend/reinstate merchant,
 pause/resume and (rarely) retire a scheme, recover a resident's key (sometimes after an objection whose signature
 is then replayed against the next request of the same recovery).
@@ -8,7 +9,10 @@ Invariants after every step (issue 5):
 - per scheme: issued - exchanged out + exchanged in - redeemed + refunded = total supply = sum of balances;
 - credits redeemed - refunded = what issuers owe merchants before netting; every party's net sums to zero;
 - a consent or intent that must fail changes nothing;
-- rounding never increases the credit value of a resident's holdings;
+- exact change (issue 27): every redemption takes exactly its signed plan, the planner's; each part, refund share and
+  exchange side conserves value to the value unit, and the resident's change in every scheme is the model's;
+  a redemption lowers the resident's worth (points at their rates plus change) by exactly its price, a refund
+  raises it by exactly the credits refunded, an exchange leaves it as it was;
 - refunds work whatever the parts' schemes' status (issue 18) and credit the resident's current key, never a
   recovered old one (Refunded.creditedTo): every old key holds nothing;
 - a signed objection replayed against a later recovery request is refused and changes nothing.
@@ -27,31 +31,31 @@ from ..conftest import CAP, OTHER_SCHEME, SCHEME
 from ledger_node.typed_data import sign, typed_data
 
 from ..helpers import hypothesis_profile, send, send_impersonated
-from .conftest import RATE_1, RATE_2, START_1, START_2
+from web3.logs import DISCARD
+
+from .conftest import RATE_1, RATE_2, START_1, START_2, part_values, parts_of
+from .exact_model import (ACTIVE, PAUSED, RETIRED, SCALE, ExactModel, Rejected, conserves_exchanged,
+                          conserves_redeemed, conserves_refunded)
 
 SCHEMES = (SCHEME, OTHER_SCHEME)
 RATES = {SCHEME: RATE_1, OTHER_SCHEME: RATE_2}
-SCALE = 10**6
 SLOTS = 4
-ACTIVE, PAUSED, RETIRED = 1, 2, 3
+PLAN_10 = [(SCHEME, 1, 10)]  # a plan for consents refused before their plan is read
 STEPS = {"count": 0}
 ZERO = "0x" + "00" * 20
 
 
-def value_of(balances: dict[int, int]) -> int:
-    return sum(b * RATES[s] // SCALE for s, b in balances.items())
+class Model(ExactModel):
+    """The value model (points and change: exact_model) with the flows, positions and recoveries of this city."""
 
-
-class Model:
     def __init__(self, residents: list[str]):
-        self.balances = {r: {SCHEME: START_1, OTHER_SCHEME: START_2} for r in residents}
-        base = len(residents) and {SCHEME: 0, OTHER_SCHEME: 0}
+        super().__init__(SCHEMES, RATES)
+        for r in residents:
+            self.add_resident(r, {SCHEME: START_1, OTHER_SCHEME: START_2})
         self.flows = {s: {"issued": 0, "out": 0, "in": 0, "redeemed": 0, "refunded": 0} for s in SCHEMES}
-        self.start_supply = dict(base)
         self.credits_redeemed = 0
         self.credits_refunded = 0
         self.redemptions: list[dict] = []
-        self.status = {s: ACTIVE for s in SCHEMES}
         self.moved_to: dict[str, str] = {}  # recovered old key -> the key it was recovered to
 
     def current(self, account: str) -> str:
@@ -59,27 +63,14 @@ class Model:
             account = self.moved_to[account]
         return account
 
-    def plan(self, resident: str, credits: int) -> list[tuple[int, int, int]] | None:
-        parts, remaining = [], credits
-        for s in SCHEMES:  # no preferred order set: the ledger's order
-            if remaining == 0:
-                break
-            if self.status[s] == PAUSED:  # passed over
-                continue
-            bal = self.balances[resident][s]
-            if bal == 0:
-                continue
-            need = -(-remaining * SCALE // RATES[s])
-            if bal >= need:
-                parts.append((s, need, remaining))
-                remaining = 0
-            else:
-                v = bal * RATES[s] // SCALE
-                if v == 0:
-                    continue
-                parts.append((s, bal, v))
-                remaining -= v
-        return parts if remaining == 0 else None
+    def short_plan(self, resident: str, credits: int) -> list[tuple[int, int, int]]:
+        """A plan for a price the points and change cannot pay (the planner makes none): every spendable point,
+        each part asking what it can pay and the last the rest."""
+        parts = [(h.scheme, h.points, h.change // SCALE + h.points * h.rate // SCALE)
+                 for h in self.holdings(resident, []) if h.rate and (h.points or h.change)]
+        parts = parts or [(SCHEME, 0, 0)]
+        *first, (scheme, points, _) = parts
+        return first + [(scheme, points, credits - sum(c for _, _, c in first))]
 
 
 class ValueMachine(RuleBasedStateMachine):
@@ -119,9 +110,13 @@ class ValueMachine(RuleBasedStateMachine):
         ledger = self.v.ledger.functions
         accounts = [r.address for r in self.residents for _ in SCHEMES]
         ids = [s for _ in self.residents for s in SCHEMES]
+        with self.w3.batch_requests() as batch:  # every resident's change, one round trip
+            for a, s in zip(accounts, ids):
+                batch.add(ledger.changeOf(a, s))
+            change = tuple(batch.execute())
         return (tuple(ledger.balanceOfBatch(accounts, ids).call()),
                 tuple(ledger.totalSupply(s).call() for s in SCHEMES),
-                self.v.clearing.functions.merchantNet(self.v.city.merchant.address).call())
+                self.v.clearing.functions.merchantNet(self.v.city.merchant.address).call(), change)
 
     def _count(self):
         STEPS["count"] += 1
@@ -140,27 +135,32 @@ class ValueMachine(RuleBasedStateMachine):
         if received + amount > CAP:
             return
         send(self.w3, issuer, self.v.ledger.functions.issue(scheme, r.address, amount, os.urandom(32)))
-        self.model.balances[r.address][scheme] += amount
+        self.model.points[r.address][scheme] += amount
         self.model.flows[scheme]["issued"] += amount
 
     @rule(i=st.integers(0, SLOTS - 1), credits=st.integers(1, 9_000))
     def redeem(self, i, credits):
         self._count()
         r, model = self.residents[i], self.model
-        c = self.v.consent(self.w3, r, credits)
         plan = model.plan(r.address, credits)
+        c = self.v.consent(self.w3, r, credits, parts=plan or model.short_plan(r.address, credits))
         if self.suspended:
             return self._expect_unchanged(self.v.redeem_fn(c), self.v.city.merchant, "RedemptionMerchantNotActive")
-        if plan is None:
-            return self._expect_unchanged(self.v.redeem_fn(c), self.v.city.merchant, "RedemptionInsufficientCredits")
-        before = value_of(model.balances[r.address])
-        receipt = send(self.w3, self.v.city.merchant, self.v.redeem_fn(c))
-        assert self.v.redeemed_parts(receipt) == plan
+        if plan is None:  # the chain refuses what the points cannot pay, as the model says
+            try:
+                model.take(r.address, credits, c["parts"])
+            except Rejected as exc:
+                return self._expect_unchanged(self.v.redeem_fn(c), self.v.city.merchant, exc.error)
+            raise AssertionError(f"the planner found no plan for {credits} but {c['parts']} pays it")
+        before = model.worth(r.address)
+        expected = model.take(r.address, credits, plan)
+        event = self.v.redeemed(send(self.w3, self.v.city.merchant, self.v.redeem_fn(c)))
+        assert parts_of(event) == plan and part_values(event) == expected
+        assert all(conserves_redeemed(p) for p in expected)
         for s, pts, _ in plan:
-            model.balances[r.address][s] -= pts
             model.flows[s]["redeemed"] += pts
         model.credits_redeemed += credits
-        assert value_of(model.balances[r.address]) <= before - credits + len(plan)  # no value created
+        assert model.worth(r.address) == before - credits * SCALE  # exactly the price, nothing more
         rid = self.v.redemption.functions.redemptionIdOf(r.address, c["nonce"]).call()
         model.redemptions.append({"id": rid, "resident": r.address, "parts": plan, "credits": credits,
                                   "refunded": 0, "consent": c})
@@ -175,9 +175,10 @@ class ValueMachine(RuleBasedStateMachine):
             c, error = self.model.redemptions[-1]["consent"], "ResidentNonceUsed"
         elif kind == "expired":
             now = self.w3.eth.get_block("latest")["timestamp"]
-            c, error = v.consent(self.w3, r, 10, deadline=now - 1), "ResidentSignatureExpired"
+            c, error = v.consent(self.w3, r, 10, deadline=now - 1, parts=PLAN_10), "ResidentSignatureExpired"
         else:
-            c, error = v.consent(self.w3, r, 10, signer=self.residents[(i + 1) % SLOTS]), "ResidentSignatureInvalid"
+            c, error = (v.consent(self.w3, r, 10, signer=self.residents[(i + 1) % SLOTS], parts=PLAN_10),
+                        "ResidentSignatureInvalid")
         if self.suspended:  # the merchant is checked before the consent
             error = "RedemptionMerchantNotActive"
         self._expect_unchanged(v.redeem_fn(c), v.city.merchant, error)
@@ -195,24 +196,16 @@ class ValueMachine(RuleBasedStateMachine):
             return self._expect_unchanged(fn(left + 1), v.city.merchant, "RedemptionRefundTooLarge")
         credits = max(1, left * fraction // 100)
         before, total = red["refunded"], red["refunded"] + credits
-        later = 0
-        expected = []
-        for s, pts, c in reversed(red["parts"]):
-            old = min(max(before - later, 0), c)
-            new = min(max(total - later, 0), c)
-            later += c
-            if new != old:
-                expected.append((s, pts * new // c - pts * old // c, new - old))
-        receipt = send(self.w3, v.city.merchant, fn(credits))  # whatever the schemes' status
-        (ev,) = v.redemption.events.Refunded().process_receipt(receipt, errors=__import__("web3").logs.DISCARD)
-        from .conftest import parts_of
-
-        assert parts_of(ev) == expected
         holder = model.current(red["resident"])
+        worth = model.worth(holder)
+        expected = model.give_back(holder, red["parts"], before, total)
+        receipt = send(self.w3, v.city.merchant, fn(credits))  # whatever the schemes' status
+        (ev,) = v.redemption.events.Refunded().process_receipt(receipt, errors=DISCARD)
+        assert part_values(ev) == expected and all(conserves_refunded(p) for p in expected)
         assert ev["args"]["creditedTo"] == holder
-        for s, pts, _ in expected:
-            model.balances[holder][s] += pts
-            model.flows[s]["refunded"] += pts
+        assert model.worth(holder) == worth + credits * SCALE
+        for p in expected:
+            model.flows[p["scheme"]]["refunded"] += p["points"]
         red["refunded"] = total
         model.credits_refunded += credits
 
@@ -227,31 +220,30 @@ class ValueMachine(RuleBasedStateMachine):
         if disallowed:
             intent = v.intent(self.w3, r, a, a, points)
             return self._expect_unchanged(v.exchange_fn(intent), v.city.relayer, "ExchangePairNotAllowed")
-        credits = points * RATES[a] // SCALE
-        received = credits * SCALE // RATES[b]
-        if greedy:  # ask for one more than the rates give
-            intent = v.intent(self.w3, r, a, b, points, received + 1)
+        try:
+            credits, taken, given = model.exchange(r.address, a, b, points, 0)
+            error = None
+        except Rejected as exc:
+            error = exc.error
+        if greedy and error is None:  # ask for one more than the rates and the change give
+            intent = v.intent(self.w3, r, a, b, points, given["points"] + 1)
             return self._expect_unchanged(v.exchange_fn(intent), v.city.relayer, "ExchangeBelowMinimum")
-        intent = v.intent(self.w3, r, a, b, points, received)
+        intent = v.intent(self.w3, r, a, b, points, given["points"] if error is None else 0)
         used = v.exchange.functions.usedToday(r.address).call()
         limit = v.exchange.functions.dailyLimit().call()
-        if received == 0:
-            error = "ExchangeBelowMinimum"
-        elif used + credits > limit:
+        if error is None and used + credits > limit:
             error = "ExchangeDailyLimitExceeded"
-        elif model.balances[r.address][a] < points:
-            error = "PointsLedgerInsufficientBalance"
-        else:
-            error = None
         if error:
             return self._expect_unchanged(v.exchange_fn(intent), v.city.relayer, error)
-        before = value_of(model.balances[r.address])
-        send(self.w3, v.city.relayer, v.exchange_fn(intent))
-        model.balances[r.address][a] -= points
-        model.balances[r.address][b] += received
+        before = model.worth(r.address)
+        receipt = send(self.w3, v.city.relayer, v.exchange_fn(intent))
+        (ev,) = v.exchange.events.Exchanged().process_receipt(receipt, errors=DISCARD)
+        assert (ev["args"]["credits"], dict(ev["args"]["taken"]), dict(ev["args"]["given"])) == (credits, taken, given)
+        assert conserves_exchanged(credits, taken, given)
+        model.apply_exchange(r.address, a, b, taken, given)
         model.flows[a]["out"] += points
-        model.flows[b]["in"] += received
-        assert value_of(model.balances[r.address]) <= before  # rounding never creates value
+        model.flows[b]["in"] += given["points"]
+        assert model.worth(r.address) == before  # value in = value out, change included
 
     @rule()
     def close_period(self):
@@ -301,7 +293,7 @@ class ValueMachine(RuleBasedStateMachine):
             self._expect_unchanged(objection, city.relayer, "MembershipRecoveryNonceMismatch")
             assert m.pendingRecovery(old.address).call()[0] == new.address
         send_impersonated(self.w3, city.consortium.address, m.approveRecovery(old.address))
-        self.model.balances[new.address] = self.model.balances.pop(old.address)
+        self.model.move(old.address, new.address)
         self.model.moved_to[old.address] = new.address
         self.residents[i] = new
         first = next(iter(self.model.moved_to))  # the first key ever recovered maps to its latest key
@@ -320,16 +312,17 @@ class ValueMachine(RuleBasedStateMachine):
     @invariant()
     def supplies_balances_and_positions_agree(self):
         clearing, m = self.v.clearing.functions, self.model
-        balances, supplies, merchant_net = self._chain_state()
-        expected = tuple(m.balances[r.address][s] for r in self.residents for s in SCHEMES)
+        balances, supplies, merchant_net, change = self._chain_state()
+        expected = tuple(m.points[r.address][s] for r in self.residents for s in SCHEMES)
         assert balances == expected
+        assert change == tuple(m.change[r.address][s] for r in self.residents for s in SCHEMES)
         for s in SCHEMES:
             f = m.flows[s]
             flow_supply = self.supply0[s] + f["issued"] - f["out"] + f["in"] - f["redeemed"] + f["refunded"]
             assert supplies[SCHEMES.index(s)] == flow_supply
         # every holder is one of our residents or the untouched others, so the sum of balances is the supply
         for s in SCHEMES:
-            mine = sum(m.balances[r.address][s] for r in self.residents)
+            mine = sum(m.points[r.address][s] for r in self.residents)
             assert mine + self.others_held[s] == supplies[SCHEMES.index(s)]
         owed = m.credits_redeemed - m.credits_refunded
         assert -merchant_net == owed
