@@ -38,8 +38,10 @@ SCHEMES = (SCHEME, OTHER_SCHEME, THIRD)
 PAIRS = [(SCHEME, OTHER_SCHEME), (OTHER_SCHEME, SCHEME), (SCHEME, THIRD), (THIRD, OTHER_SCHEME)]
 SLOTS = 3
 # rates in value units a point: sub-cent, non-divisible, whole cents, and any
-RATES = st.one_of(st.sampled_from([1, 7, 333_333, 999_999, 1_000_000, 10_000_000, 33_333_333, 123_456_789]),
-                  st.integers(1, 50_000_000))
+# (a scheme at a few value units a point is worth nothing in cents: it takes part only through exchanges and change)
+RATES = st.one_of(st.sampled_from([10_000_000, 33_333_333, 999_999, 333_333, 1_000_000, 123_456_789, 7, 1]),
+                  st.integers(100_000, 50_000_000))
+RATE_CHANGES = 4  # per example: rates change now and then, so refunds and change meet new rates
 STEPS = {"count": 0}
 OUTCOMES: Counter = Counter()  # what the flows did, printed after the run
 
@@ -58,6 +60,7 @@ class ExactChangeMachine(RuleBasedStateMachine):
         super().__init__()
         self.snapshot = self.w3.provider.make_request("evm_snapshot", [])["result"]
         self.model = None
+        self.rate_changes = 0
 
     def teardown(self):
         assert self.w3.provider.make_request("evm_revert", [self.snapshot])["result"]
@@ -103,6 +106,7 @@ class ExactChangeMachine(RuleBasedStateMachine):
         send(self.w3, v.city.relayer, v.redemption.functions.setPreferredOrder(
             r.address, schemes, message["nonce"], message["deadline"], signature))
         self.order[r.address] = schemes
+        OUTCOMES["preferred order set"] += 1
 
     @rule(i=st.integers(0, SLOTS - 1), percent=st.integers(1, 104))
     def redeem(self, i, percent):
@@ -190,11 +194,27 @@ class ExactChangeMachine(RuleBasedStateMachine):
         assert model.worth(r.address) == worth  # value in = value out, change included
         OUTCOMES["exchange: done"] += 1
 
+    @rule(i=st.integers(0, SLOTS - 1), scheme=st.sampled_from(SCHEMES), points=st.integers(1, 300))
+    def top_up(self, i, scheme, points):
+        """Credit `points` points' worth at the rate now (as an exchange's receiving side does): with the change
+        there (more than a point after a rate cut) it becomes whole points, the rest stays."""
+        STEPS["count"] += 1
+        r, model = self.residents[i], self.model
+        rate = model.rates[scheme]
+        send(self.w3, self.v.city.ledger_operator, self.v.ledger.functions.mintValue(
+            scheme, r.address, points * rate, rate, os.urandom(32)))
+        minted, model.change[r.address][scheme] = divmod(model.change[r.address][scheme] + points * rate, rate)
+        model.points[r.address][scheme] += minted
+        OUTCOMES["top up"] += 1
+
+    @precondition(lambda self: self.model is not None and self.rate_changes < RATE_CHANGES)
     @rule(scheme=st.sampled_from(SCHEMES), rate=RATES)
     def change_rate(self, scheme, rate):
         STEPS["count"] += 1
         send_impersonated(self.w3, self.v.city.consortium.address, self.v.rates.functions.setRate(scheme, rate))
         self.model.rates[scheme] = rate
+        self.rate_changes += 1
+        OUTCOMES["rate changed"] += 1
 
     # ---- invariants ------------------------------------------------------------------------------
 
@@ -220,7 +240,9 @@ def test_exactChange_valueIsConservedOnTheChain(w3, value):
     OUTCOMES.clear()
     run_state_machine_as_test(ExactChangeMachine, settings=_settings(examples=5, steps=2))
     print(f"\nexact change stateful steps run: {STEPS['count']}; {dict(sorted(OUTCOMES.items()))}")
-    assert STEPS["count"] > 0
+    # every flow ran: redemptions leaving change, refunds full and partial, exchanges, rate changes
+    for outcome in ("redeem: change left", "refund: full", "refund: partial", "exchange: done", "rate changed"):
+        assert OUTCOMES[outcome] > 0, (outcome, dict(OUTCOMES))
 
 
 # ---- the planner against brute force -----------------------------------------------------------------------
