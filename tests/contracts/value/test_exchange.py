@@ -114,8 +114,7 @@ def test_exchange_ofPointsWorthLessThanACentWithoutChange_isRefusedAndChangesNot
     """Below a cent nothing is bought: refused as below the minimum, and no change is taken or left."""
     city = value.city
     resident = city.residents[2]
-    from ledger_node.deploy.system import call as governed_call
-    city.govern(w3, [governed_call(value.rates, "setRate", SCHEME, 400_000)], advance_time=True)
+    city.govern(w3, [call(value.rates, "setRate", SCHEME, 400_000)])
     assert value.rates.functions.rateOf(SCHEME).call() == 400_000  # 0.4 cent a point
     expect_revert(w3, city.relayer, value.exchange_fn(value.intent(w3, resident, SCHEME, OTHER_SCHEME, 2)),
                   "ExchangeBelowMinimum", (0, 0))
