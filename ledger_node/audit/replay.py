@@ -2,8 +2,8 @@
 
 Events arrive in chain order. Each transaction is a small context: the ledger's TransferSingle events wait
 there for the domain event that explains them (PointsIssued, PointsRevoked, PointsMinted, PointsBurned,
-AccountMoved, PointsRestored), ledger-operator mints, restores and burns and clearing moves wait for the
-Exchanged / Redeemed / Refunded event that explains them, and rule-changing events must be explained by a
+AccountMoved, PointsRestored), ledger-operator mints, restores, burns and change moves (ChangeUpdated) and clearing
+moves wait for the Exchanged / Redeemed / Refunded event that explains them, and rule-changing events must be explained by a
 ProposalExecuted of the same transaction (or a contract creation). Whatever is left unexplained when the
 transaction ends is a violation.
 
@@ -118,6 +118,11 @@ class Replayer(GovernanceHandlers, IssuanceHandlers, RedemptionHandlers, Clearin
                 self.problems.append(Problem(VIOLATION, f"unexplained-{label}",
                                              f"ledger-operator {label}(s) not explained by an Exchanged, Redeemed "
                                              f"or Refunded event", evidence={"items": _jsonable(items)}, **where))
+        if tx.changes:
+            self.problems.append(Problem(VIOLATION, "conservation",
+                                         f"{len(tx.changes)} ChangeUpdated event(s) not explained by a part of a "
+                                         f"Redeemed or Refunded or a side of an Exchanged: value moved outside the "
+                                         f"flows", evidence={"changes": _jsonable(tx.changes)}, **where))
         if tx.mpos or tx.ipos:
             self.problems.append(Problem(VIOLATION, "unexplained-position",
                                          "clearing positions moved without a redemption, refund or exchange",

@@ -182,6 +182,19 @@ class IssuanceHandlers:
         tx.burns.append((scheme, account, a["amount"], a["ref"], op))
         st.totals[scheme]["burned"] += a["amount"]
 
+    def on_PointsLedger__ChangeUpdated(self, ev: Event, tx: Tx) -> None:
+        """An account's change in a scheme moved: only by a ledger operator, from the change the replay holds; it
+        waits for the Exchanged / Redeemed / Refunded part or side that explains it (conservation)."""
+        st, a = self.state, ev.args
+        scheme, account, op = a["scheme"], a["account"], a["operator"]
+        if not st.has_role("LEDGER_OPERATOR", op):
+            self.problem(VIOLATION, "change-by-non-operator", f"{op} moved change without LEDGER_OPERATOR_ROLE", ev)
+        key = (scheme, account)
+        self._expect(ev, "change-before", f"change of {account} in scheme {scheme}", a["changeBefore"],
+                     st.change.get(key, 0))
+        st.change[key] = a["changeAfter"]
+        tx.changes.append((scheme, account, a["changeBefore"], a["changeAfter"], a["ref"], op))
+
     def on_PointsLedger__AccountMoved(self, ev: Event, tx: Tx) -> None:
         st, a = self.state, ev.args
         scheme, old, new = a["scheme"], a["account"], a["newAccount"]
@@ -189,9 +202,11 @@ class IssuanceHandlers:
         key_old, key_new = (scheme, old), (scheme, new)
         self._expect(ev, "moved-balance", f"balance of {old} in scheme {scheme}", a["balance"],
                      st.balances.get(key_old, 0))
-        if st.balances.get(key_new, 0) or key_new in st.received:
+        if st.balances.get(key_new, 0) or key_new in st.received or st.change.get(key_new, 0):
             self.problem(VIOLATION, "move-to-nonempty", f"{new} already had a record in scheme {scheme}", ev)
         st.balances[key_new] = st.balances.pop(key_old, 0)
+        if key_old in st.change:  # the whole record moves, change included
+            st.change[key_new] = st.change.pop(key_old)
         if key_old in st.received:
             st.received[key_new] = st.received.pop(key_old)
 

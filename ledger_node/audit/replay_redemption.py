@@ -1,5 +1,9 @@
 """The audit replay's redemption handlers: Exchange (exchanges, pairs, daily limit) and Redemption (redemptions
-re-planned in Python, refunds, preferred orders, refund window), and the nonces both spend.
+taking exactly their signed plans, refunds, preferred orders, refund window), and the nonces both spend.
+
+Exact change (issue 27): every part of a redemption or refund and every side of an exchange must conserve value
+in value units (credit cents x RATE_SCALE) at the rate in force, with the change the replay holds per (scheme,
+account) from ChangeUpdated; a difference is a "conservation" violation with its figures.
 
 Each Exchanged, Redeemed and Refunded takes from its transaction the ledger-operator burns, mints and restores
 (replay_issuance) and the clearing moves (replay_clearing) it explains; Exchanged, Redeemed and PreferredOrderSet
@@ -8,10 +12,12 @@ leave an intent whose signer signatures.py checks against the calldata.
 from __future__ import annotations
 
 from ledger_node.audit.events import Event
-from ledger_node.audit.model import MISMATCH, VIOLATION
+from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.audit.state import State
-from ledger_node.domain import ROLES, SPENDABLE, credits_of, points_bought, points_to_pay, redemption_id
+from ledger_node.domain import RATE_SCALE, ROLES, SPENDABLE, redemption_id
+
+MAX_PARTS = 16  # Redemption.MAX_PARTS (compared with the contract in tests)
 
 
 class RedemptionHandlers:
@@ -43,25 +49,43 @@ class RedemptionHandlers:
             self.problem(VIOLATION, "missing-nonce", f"{ev.name} without its NonceUsed", ev, nonce=nonce)
 
     def on_Exchange__Exchanged(self, ev: Event, tx: Tx) -> None:
+        """Exact change (IExchange): each side conserves value at the rates in force, the credits are the whole cents
+        of what was taken (points and change), the rest stays as change, and every burn, mint and change moved is
+        the event's."""
         st, a = self.state, ev.args
         resident, frm, to, points = a["resident"], a["fromScheme"], a["toScheme"], a["points"]
+        credits, received = a["credits"], a["received"]
         self._spend_nonce(ev, tx, resident, a["nonce"])
         if (frm, to) not in st.pairs:
             self.problem(VIOLATION, "pair-not-allowed", f"exchange {frm} -> {to} is not an allowed pair", ev)
+        taken, given = _side(a["taken"]), _side(a["given"])
         rf, rt = st.rates.get(frm, 0), st.rates.get(to, 0)
         if not rf or not rt:
             self.problem(VIOLATION, "no-rate", f"exchange {frm} -> {to} without a rate in force", ev)
-        else:
-            credits = credits_of(points, rf)
-            self._expect(ev, "exchange-credits", f"credits at the rate in force ({rf})", a["credits"], credits)
-            self._expect(ev, "exchange-received", f"points received at the rate in force ({rt})", a["received"],
-                         points_bought(credits, rt))
-        if a["received"] == 0:
+        scaled = credits * RATE_SCALE
+        self._expect(ev, "exchange-points", "points taken", taken["points"], points)
+        self._expect(ev, "exchange-received", "points given", given["points"], received)
+        if taken["value"] != points * rf or given["value"] != received * rt:
+            self.problem(VIOLATION, "exchange-value", f"exchange sides worth {taken['value']} and {given['value']}, "
+                                                      f"not the points at the rates in force ({rf}, {rt})", ev,
+                         taken=taken, given=given, rateFrom=rf, rateTo=rt)
+        if taken["value"] + taken["changeBefore"] != scaled + taken["changeAfter"] or taken["changeAfter"] >= RATE_SCALE:
+            self.problem(VIOLATION, "conservation", f"exchange: taken {taken['value']} + change "
+                                                    f"{taken['changeBefore']} is not {credits} credit cents "
+                                                    f"+ change {taken['changeAfter']} below a cent", ev,
+                         side="taken", credits=credits, **taken)
+        if scaled + given["changeBefore"] != given["value"] + given["changeAfter"] or (
+                rt and given["changeAfter"] >= rt):
+            self.problem(VIOLATION, "conservation", f"exchange: {credits} credit cents + change "
+                                                    f"{given['changeBefore']} is not {given['value']} given + change "
+                                                    f"{given['changeAfter']} below a point", ev,
+                         side="given", credits=credits, rate=rt, **given)
+        if received == 0:
             self.problem(VIOLATION, "exchange-nothing", "exchange gave nothing", ev)
         day = st.today(ev.timestamp)
         usage = st.usage.get(resident)
         used = usage[1] if usage and usage[0] == day else 0
-        used += a["credits"]
+        used += credits
         st.usage[resident] = [day, used]
         self._expect(ev, "exchange-used-today", f"credits {resident} exchanged today", a["usedTodayAfter"], used)
         if used > st.daily_limit:
@@ -70,16 +94,19 @@ class RedemptionHandlers:
         ref = redemption_id(resident, bytes.fromhex(a["nonce"][2:]))
         exchange = self.contracts.get("Exchange")
         self._consume(ev, tx.burns, (frm, resident, points, ref, exchange), "exchange-burn")
-        self._consume(ev, tx.mints, (to, resident, a["received"], ref, exchange), "exchange-mint")
-        self._consume(ev, tx.ipos, (frm, to, a["credits"]), "exchange-position")
+        if received:
+            self._consume(ev, tx.mints, (to, resident, received, ref, exchange), "exchange-mint")
+        self._change_moved(ev, tx, frm, resident, taken, ref, exchange)
+        self._change_moved(ev, tx, to, resident, given, ref, exchange)
+        self._consume(ev, tx.ipos, (frm, to, credits), "exchange-position")
         self.intents.append({"type": "ExchangeIntent", "contract": ev.address, "tx": ev.tx, "block": ev.block,
                              "resident": resident, "fromScheme": frm, "toScheme": to, "points": points,
-                             "nonce": a["nonce"], "received": a["received"],
+                             "nonce": a["nonce"], "received": received,
                              "timestamp": ev.timestamp})
         st.totals[frm]["exchangedOut"] += points
-        st.totals[to]["exchangedIn"] += a["received"]
+        st.totals[to]["exchangedIn"] += received
         if self.detector is not None:
-            self.detector.on_exchange(resident, frm, to, points, a["received"], a["credits"], ev.timestamp, ev.tx,
+            self.detector.on_exchange(resident, frm, to, points, received, credits, ev.timestamp, ev.tx,
                                       ev.block)
 
     def on_Exchange__PairAllowed(self, ev: Event, tx: Tx) -> None:
@@ -90,76 +117,110 @@ class RedemptionHandlers:
         self.state.daily_limit = ev.args["limit"]
 
     def on_Redemption__Redeemed(self, ev: Event, tx: Tx) -> None:
+        """Exact change (IRedemption): the chain took exactly the signed plan. Every part: scheme spendable with the
+        rate in force, value == points * rate, `value + changeBefore == credits * 1e6 + changeAfter` with
+        changeBefore the replayed change, and its points not a whole point more than its credits; the parts add up
+        to the price; the burns, change moves and merchant positions are the parts'."""
         st, a = self.state, ev.args
         rid, resident, merchant, credits = a["redemptionId"], a["resident"], a["merchant"], a["credits"]
-        parts = [tuple(p) for p in a["parts"]]
+        parts = [_part(p) for p in a["parts"]]
         self._spend_nonce(ev, tx, resident, a["nonce"])
         expected_id = redemption_id(resident, bytes.fromhex(a["nonce"][2:]))
         self._expect(ev, "redemption-id", "redemption id", rid, expected_id)
         if merchant not in st.merchants or st.merchants[merchant]:
             self.problem(VIOLATION, "merchant-not-active", f"{merchant} is not an active merchant", ev)
-        if sum(p[2] for p in parts) != credits:
-            self.problem(VIOLATION, "parts-sum", f"parts add up to {sum(p[2] for p in parts)}, not {credits}", ev)
+        schemes = [p["scheme"] for p in parts]
+        if not parts or len(parts) > MAX_PARTS or len(set(schemes)) != len(schemes) or any(
+                p["credits"] == 0 for p in parts):
+            self.problem(VIOLATION, "invalid-plan", f"plan of {len(parts)} parts (1 to {MAX_PARTS}, distinct schemes, "
+                                                    f"each paying credits) is not one the chain takes", ev,
+                         parts=parts)
+        if sum(p["credits"] for p in parts) != credits:
+            self.problem(VIOLATION, "parts-sum", f"parts add up to {sum(p['credits'] for p in parts)}, not {credits}",
+                         ev)
         redemption = self.contracts.get("Redemption")
-        for scheme, points, part_credits in parts:
-            self._consume(ev, tx.burns, (scheme, resident, points, rid, redemption), "redemption-burn")
+        value_before = 0
+        for p in parts:
+            scheme, points, part_credits = p["scheme"], p["points"], p["credits"]
+            info, rate = st.schemes.get(scheme), st.rates.get(scheme, 0)
+            if info is None or info["status"] not in SPENDABLE or st.paused:
+                self.problem(VIOLATION, "part-not-spendable", f"part of scheme {scheme} while it was not spendable",
+                             ev, scheme=scheme)
+            if rate == 0:
+                self.problem(VIOLATION, "no-rate", f"part of scheme {scheme} without a rate in force", ev,
+                             scheme=scheme)
+            if p["value"] != points * rate:
+                self.problem(VIOLATION, "conservation", f"part of scheme {scheme}: {points} points are worth "
+                                                        f"{points * rate} at the rate in force {rate}, the event "
+                                                        f"says {p['value']}", ev, rate=rate, **p)
+            if p["value"] + p["changeBefore"] != part_credits * RATE_SCALE + p["changeAfter"]:
+                self.problem(VIOLATION, "conservation", f"part of scheme {scheme}: value {p['value']} + change "
+                                                        f"{p['changeBefore']} is not {part_credits} credit cents + "
+                                                        f"change {p['changeAfter']}", ev, rate=rate, **p)
+            if points and (points - 1) * rate >= part_credits * RATE_SCALE:
+                self.problem(VIOLATION, "part-takes-too-much", f"part of scheme {scheme} burns {points} points at "
+                                                               f"{rate}, a whole point more than its {part_credits} "
+                                                               f"credit cents need", ev, rate=rate, **p)
+            if points:
+                self._consume(ev, tx.burns, (scheme, resident, points, rid, redemption), "redemption-burn")
+            self._change_moved(ev, tx, scheme, resident, p, rid, redemption)
             self._consume(ev, tx.mpos, (scheme, merchant, part_credits), "redemption-position")
-        before = {s: st.balances.get((s, resident), 0) for s in st.scheme_order}
-        for scheme, points, _ in parts:
-            before[scheme] = before.get(scheme, 0) + points
-        plan, value = self._plan(resident, credits, before)
-        if plan != parts:
-            self.problem(MISMATCH, "redemption-plan", "the burned parts are not what the rules take (preferred "
-                                                      "order, rates in force, rounding against the resident)", ev,
-                         event=parts, rebuilt=plan)
+        for scheme in st.scheme_order:  # what the resident's points and change were worth before (for patterns)
+            info, rate = st.schemes[scheme], st.rates.get(scheme, 0)
+            if info["status"] in SPENDABLE and rate:
+                p = next((p for p in parts if p["scheme"] == scheme), None)
+                bal = st.balances.get((scheme, resident), 0) + (p["points"] if p else 0)
+                change = p["changeBefore"] if p else st.change.get((scheme, resident), 0)
+                value_before += (bal * rate + change) // RATE_SCALE
         if rid in st.redemptions:
             self.problem(VIOLATION, "redemption-twice", f"redemption {rid} recorded twice", ev)
+        signed = [[p["scheme"], p["points"], p["credits"]] for p in parts]
         st.redemptions[rid] = {"resident": resident, "merchant": merchant, "credits": credits, "refunded": 0,
-                               "parts": [list(p) for p in parts], "redeemedAt": ev.timestamp}
+                               "parts": signed, "partsRefunded": [0] * len(parts), "redeemedAt": ev.timestamp}
         self.intents.append({"type": "RedemptionConsent", "contract": ev.address, "tx": ev.tx, "block": ev.block,
-                             "resident": resident, "merchant": merchant, "credits": credits,
+                             "resident": resident, "merchant": merchant, "credits": credits, "parts": signed,
                              "orderRef": a["orderRef"], "nonce": a["nonce"], "timestamp": ev.timestamp,
                              "relayers": sorted(st.roles.get(ROLES["RELAYER"], ()))})
-        for scheme, points, part_credits in parts:
-            st.totals[scheme]["redeemed"] += points
-            st.totals[scheme]["redeemedCredits"] += part_credits
+        for p in parts:
+            totals = st.totals[p["scheme"]]
+            totals["redeemed"] += p["points"]
+            totals["redeemedCredits"] += p["credits"]
         if self.detector is not None:
             reg = st.residents.get(resident, {}).get("registeredAt")
-            self.detector.on_redeem(resident, merchant, credits, value, reg, ev.timestamp, ev.tx, ev.block)
+            self.detector.on_redeem(resident, merchant, credits, value_before, reg, ev.timestamp, ev.tx, ev.block)
 
-    def _plan(self, resident: str, credits: int, balances: dict[int, int]) -> tuple[list[tuple], int]:
-        """Redemption._planOrRevert in Python over the rebuilt state; returns (parts, value available before)."""
-        st = self.state
-        preferred = st.preferred.get(resident, [])
-        order = list(preferred) + [s for s in st.scheme_order if s not in preferred]
-        parts, remaining, value = [], credits, 0
-        for scheme in order:
-            info = st.schemes.get(scheme)
-            if info is None or info["status"] not in SPENDABLE:
-                continue
-            rate, bal = st.rates.get(scheme, 0), balances.get(scheme, 0)
-            if rate:
-                value += credits_of(bal, rate)
-            if remaining == 0 or rate == 0 or bal == 0:
-                continue
-            need = points_to_pay(remaining, rate)
-            if bal >= need:
-                parts.append((scheme, need, remaining))
-                remaining = 0
-            else:
-                v = credits_of(bal, rate)
-                if v == 0:
-                    continue
-                parts.append((scheme, bal, v))
-                remaining -= v
-        return parts, value
+    def _change_moved(self, ev: Event, tx: Tx, scheme: int, account: str, side: dict, ref: str,
+                      operator: str | None) -> None:
+        """A part's or side's change: its move is the ChangeUpdated of this transaction (none when it did not
+        move), and the replayed change is now its changeAfter."""
+        before, after = side["changeBefore"], side["changeAfter"]
+        if before != after:
+            item = (scheme, account, before, after, ref, operator)
+            try:
+                tx.changes.remove(item)
+            except ValueError:
+                self.problem(VIOLATION, "conservation", f"{ev.name}: change of {account} in scheme {scheme} "
+                                                        f"{before} -> {after} has no ChangeUpdated", ev,
+                             expected=item, present=list(tx.changes))
+        held = self.state.change.get((scheme, account), 0)
+        if held != after:
+            self.problem(VIOLATION, "conservation", f"{ev.name}: change of {account} in scheme {scheme} is {held} "
+                                                    f"(replayed), the event says {after}", ev, scheme=scheme,
+                         account=account, replayed=held, event=after)
 
     def on_Redemption__Refunded(self, ev: Event, tx: Tx) -> None:
+        """A refund: shares of the signed parts from the last part to the first, each given back as value at the
+        rate then (`credits * 1e6 + changeBefore == value + changeAfter`, whole points and less than a point of
+        change), never more per part than the redemption took, to the resident's current account."""
         st, a = self.state, ev.args
         rid = a["redemptionId"]
         rec = st.redemptions.get(rid)
         if rec is None:
             self.problem(VIOLATION, "refund-unknown", f"refund of unknown redemption {rid}", ev)
+            return
+        if any(len(p) != 6 for p in a["parts"]):
+            self.problem(UNVERIFIABLE, "refund-former-layout", "a refund in the layout before exact change cannot be "
+                                                               "checked against exact-change redemptions", ev)
             return
         if (rec["resident"], rec["merchant"]) != (a["resident"], a["merchant"]):
             self.problem(VIOLATION, "refund-parties", "refund names other parties than the redemption", ev)
@@ -179,24 +240,49 @@ class RedemptionHandlers:
         if a["credits"] == 0 or total > rec["credits"]:
             self.problem(VIOLATION, "refund-too-large", f"refund takes the total to {total} of {rec['credits']}", ev)
         rec["refunded"] = total
-        given, later = [], 0
-        for scheme, points, part_credits in reversed(rec["parts"]):
-            old = _clamp(before, later, part_credits)
-            new = _clamp(total, later, part_credits)
+        shares, later = [], 0
+        for scheme, _, part_credits in reversed(rec["parts"]):
+            share = _clamp(total, later, part_credits) - _clamp(before, later, part_credits)
             later += part_credits
-            if new - old == 0:
-                continue
-            given.append((scheme, points * new // part_credits - points * old // part_credits, new - old))
-        parts = [tuple(p) for p in a["parts"]]
-        self._expect(ev, "refund-parts", "parts given back", parts, given)
+            if share:
+                shares.append([scheme, share])
+        parts = [_part(p) for p in a["parts"]]
+        self._expect(ev, "refund-parts", "parts given back (scheme, credits)",
+                     [[p["scheme"], p["credits"]] for p in parts], shares)
+        refunded = rec.setdefault("partsRefunded", [0] * len(rec["parts"]))
+        index = {signed[0]: i for i, signed in enumerate(rec["parts"])}
         redemption = self.contracts.get("Redemption")
-        for scheme, points, part_credits in parts:
+        for p in parts:
+            scheme, points, part_credits = p["scheme"], p["points"], p["credits"]
+            rate = st.rates.get(scheme, 0)
+            if p["value"] != points * rate or (rate and p["changeAfter"] >= rate) or (not rate and points):
+                self.problem(VIOLATION, "conservation", f"refund part of scheme {scheme}: {points} points worth "
+                                                        f"{p['value']} and change {p['changeAfter']} are not whole "
+                                                        f"points and less than a point at the rate then {rate}", ev,
+                             rate=rate, **p)
+            if part_credits * RATE_SCALE + p["changeBefore"] != p["value"] + p["changeAfter"]:
+                self.problem(VIOLATION, "conservation", f"refund part of scheme {scheme}: {part_credits} credit cents "
+                                                        f"+ change {p['changeBefore']} is not value {p['value']} + "
+                                                        f"change {p['changeAfter']}", ev, rate=rate, **p)
+            i = index.get(scheme)
+            if i is None:
+                self.problem(VIOLATION, "refund-parts", f"refund gives back scheme {scheme}, not a part of the "
+                                                        f"redemption", ev, scheme=scheme)
+            else:
+                refunded[i] += part_credits
+                if refunded[i] > rec["parts"][i][2]:
+                    self.problem(VIOLATION, "refund-exceeds-taken", f"refunds of the scheme-{scheme} part give back "
+                                                                    f"{refunded[i]} credit cents' worth, the "
+                                                                    f"redemption took {rec['parts'][i][2]}", ev,
+                                 scheme=scheme, refunded=refunded[i], taken=rec["parts"][i][2])
             if points:
                 item = (scheme, credited, points, rid, redemption)
                 self._consume(ev, tx.restores if item in tx.restores or item not in tx.mints else tx.mints, item,
                               "refund-mint")
+            self._change_moved(ev, tx, scheme, credited, p, rid, redemption)
             self._consume(ev, tx.mpos, (scheme, rec["merchant"], -part_credits), "refund-position")
             st.totals[scheme]["refunded"] += points
+            st.totals[scheme]["refundedCredits"] += part_credits
         if self.detector is not None:
             self.detector.on_refund(rec["merchant"], a["credits"], ev.timestamp, ev.tx, ev.block)
 
@@ -220,6 +306,16 @@ class RedemptionHandlers:
         except ValueError:
             self.problem(MISMATCH, code, f"{ev.name}: no matching ledger/clearing event for {item}", ev,
                          expected=item, present=list(items))
+
+
+def _part(p) -> dict:
+    """A PartValue (scheme, points, value, credits, changeBefore, changeAfter) as a dict."""
+    return dict(zip(("scheme", "points", "value", "credits", "changeBefore", "changeAfter"), p))
+
+
+def _side(s) -> dict:
+    """A SideValue (points, value, changeBefore, changeAfter) as a dict."""
+    return dict(zip(("points", "value", "changeBefore", "changeAfter"), s))
 
 
 def _clamp(refunded: int, later: int, cap: int) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 class Tx:
     """Waiting items of one transaction (hash, block): each list holds what no explaining event has taken yet."""
 
-    __slots__ = ("hash", "block", "transfers", "burns", "mints", "restores", "mpos", "ipos", "nonces", "governed",
-                 "executed", "council")
+    __slots__ = ("hash", "block", "transfers", "burns", "mints", "restores", "changes", "mpos", "ipos", "nonces",
+                 "governed", "executed", "council")
 
     def __init__(self, tx: str, block: int):
         self.hash, self.block = tx, block
@@ -23,6 +23,7 @@ class Tx:
         self.burns: list[tuple] = []  # (scheme, account, amount, ref, operator)
         self.mints: list[tuple] = []
         self.restores: list[tuple] = []  # PointsRestored: only a Refunded explains them
+        self.changes: list[tuple] = []  # ChangeUpdated: (scheme, account, before, after, ref, operator)
         self.mpos: list[tuple] = []  # (scheme, merchant, delta)
         self.ipos: list[tuple] = []  # (from, to, credits)
         self.nonces: list[tuple] = []  # (contract, resident, nonce)

@@ -94,6 +94,8 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
     for (scheme, account), (day, received) in st.received.items():
         c.add("PointsLedger", "receivedToday(uint256,address)", [scheme, account], "uint256",
               received if today <= day else 0)
+    for (scheme, account), change in st.change.items():  # every change ever moved, emptied ones included
+        c.add("PointsLedger", "changeOf(address,uint256)", [account, scheme], "uint256", change)
     c.add("PointsLedger", "schemeIds()", [], "uint256[]", schemes)
     c.add("PointsLedger", "paused()", [], "bool", st.paused)
     c.add("PointsLedger", "dayOffset()", [], "int32", st.day_offset)

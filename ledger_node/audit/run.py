@@ -19,9 +19,13 @@ from ledger_node.audit.rpc import Rpc, RpcError
 from ledger_node.audit.rules import compare_state
 from ledger_node.audit.signatures import check_intents
 from ledger_node.audit.state import PAUSED, RETIRED, State
-from ledger_node.domain import STATUS_NAMES
+from ledger_node.domain import STATUS_NAMES, value_decimal
 
 FORMAT = "citypoints-audit/1"
+# What every audit checks (the README's "What is checked" says how): the rules at each event, value conserved by
+# every redemption part, refund part and exchange side (exact change), the signers of consents and intents,
+# governance of rule changes, and the rebuilt state against the contracts at the last block.
+CHECKS = ("rules", "conservation", "signatures", "governance", "state")
 
 
 @dataclass
@@ -169,6 +173,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
         "resumedFrom": ({"reportHash": opts.resume.get("reportHash"), "toBlock": opts.resume["toBlock"]}
                         if opts.resume else None),
         "ok": not problems,
+        "checks": list(CHECKS) if opts.compare else [c for c in CHECKS if c != "state"],
         "status": "failed" if problems else ("warnings" if findings else "clean"),
         "counts": {"events": state_events(state), "eventsThisRun": replayer.events,
                    "eventsByName": dict(sorted(state.counts.items())), "problems": len(problems),
@@ -201,11 +206,16 @@ def _scheme_summary(state: State, scheme: int) -> dict:
     info = state.schemes[scheme]
     totals = state.totals.get(scheme, {})
     holders = sum(1 for (s, _), v in state.balances.items() if s == scheme and v)
+    rate, supply, change = state.rates.get(scheme, 0), state.supply.get(scheme, 0), state.change_total(scheme)
+    # The issuer's liability in value units (credit cents x RATE_SCALE): every point at the rate now, and the change
+    # residents hold in the scheme (issue 27: change is the resident's value as much as points are).
     return {"scheme": scheme, "status": STATUS_NAMES.get(info["status"], str(info["status"])),
-            "rate": state.rates.get(scheme, 0), "totalSupply": state.supply.get(scheme, 0), "holders": holders,
+            "rate": rate, "totalSupply": supply, "holders": holders,
+            "totalChange": change, "liabilityValue": supply * rate + change,
+            "liabilityCredits": value_decimal(supply * rate + change),
             "issuerDailyQuota": info["quota"], "residentDailyCap": info["cap"],
             **{k: totals.get(k, 0) for k in ("issued", "issuedItems", "skippedItems", "revoked", "minted", "burned",
-                                             "redeemed", "redeemedCredits", "refunded", "exchangedIn",
+                                             "redeemed", "redeemedCredits", "refunded", "refundedCredits", "exchangedIn",
                                              "exchangedOut")}}
 
 

@@ -21,16 +21,18 @@ from ledger_node.audit.rpc import Rpc, RpcError
 
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 TYPES = {
-    "RedemptionConsent": "RedemptionConsent(address resident,address merchant,uint256 credits,bytes32 orderRef,"
-                         "bytes32 nonce,uint256 deadline)",
+    "RedemptionConsent": "RedemptionConsent(address resident,address merchant,uint256 credits,Part[] parts,"
+                         "bytes32 orderRef,bytes32 nonce,uint256 deadline)Part(uint256 scheme,uint256 points,"
+                         "uint256 credits)",
     "ExchangeIntent": "ExchangeIntent(address resident,uint256 fromScheme,uint256 toScheme,uint256 points,"
                       "uint256 minReceived,bytes32 nonce,uint256 deadline)",
     "PreferredOrder": "PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)",
 }
+PART_TYPE = "Part(uint256 scheme,uint256 points,uint256 credits)"
+_CONSENT = "(address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256)"
 # The call that carries each kind of intent: (selector signature, argument types).
 CALLS = {
-    "RedemptionConsent": ("redeem(address,address,uint256,bytes32,bytes32,uint256,bytes)",
-                          ["address", "address", "uint256", "bytes32", "bytes32", "uint256", "bytes"]),
+    "RedemptionConsent": (f"redeem({_CONSENT},bytes)", [_CONSENT, "bytes"]),
     "ExchangeIntent": ("exchange(address,uint256,uint256,uint256,uint256,bytes32,uint256,bytes)",
                        ["address", "uint256", "uint256", "uint256", "uint256", "bytes32", "uint256", "bytes"]),
     "PreferredOrder": ("setPreferredOrder(address,uint256[],bytes32,uint256,bytes)",
@@ -51,8 +53,10 @@ def decode_call(kind: str, calldata: str) -> dict:
     """The named arguments of a redeem / exchange / setPreferredOrder calldata (0x hex)."""
     _, types = CALLS[kind]
     v = abi_decode(types, bytes.fromhex(calldata[10:]))
-    if kind == "RedemptionConsent":
-        keys = ["resident", "merchant", "credits", "orderRef", "nonce", "deadline", "signature"]
+    if kind == "RedemptionConsent":  # redeem(Consent, signature): the consent's fields, its plan as lists
+        (resident, merchant, credits, parts, order_ref, nonce, deadline), signature = v
+        v = (resident, merchant, credits, [list(p) for p in parts], order_ref, nonce, deadline, signature)
+        keys = ["resident", "merchant", "credits", "parts", "orderRef", "nonce", "deadline", "signature"]
     elif kind == "ExchangeIntent":
         keys = ["resident", "fromScheme", "toScheme", "points", "minReceived", "nonce", "deadline", "signature"]
     else:
@@ -72,10 +76,13 @@ def digest(kind: str, chain_id: int, verifying_contract: str, m: dict) -> bytes:
     """The EIP-712 digest of message `m` (decode_call's output)."""
     th = keccak(text=TYPES[kind])
     b32 = lambda h: bytes.fromhex(h[2:])  # noqa: E731
-    if kind == "RedemptionConsent":
-        struct = abi_encode(["bytes32", "address", "address", "uint256", "bytes32", "bytes32", "uint256"],
-                            [th, m["resident"], m["merchant"], m["credits"], b32(m["orderRef"]), b32(m["nonce"]),
-                             m["deadline"]])
+    if kind == "RedemptionConsent":  # the plan binds: Part[] hashed as EIP-712 hashes an array of structs
+        part_th = keccak(text=PART_TYPE)
+        parts = b"".join(keccak(abi_encode(["bytes32", "uint256", "uint256", "uint256"], [part_th, *p]))
+                         for p in m["parts"])
+        struct = abi_encode(["bytes32", "address", "address", "uint256", "bytes32", "bytes32", "bytes32", "uint256"],
+                            [th, m["resident"], m["merchant"], m["credits"], keccak(parts), b32(m["orderRef"]),
+                             b32(m["nonce"]), m["deadline"]])
     elif kind == "ExchangeIntent":
         struct = abi_encode(["bytes32", "address", "uint256", "uint256", "uint256", "uint256", "bytes32", "uint256"],
                             [th, m["resident"], m["fromScheme"], m["toScheme"], m["points"], m["minReceived"],
@@ -137,7 +144,7 @@ def check_call(rpc: Rpc, chain_id: int, intent: dict, m: dict, caller: str | Non
 def check_message(intent: dict, m: dict, caller: str | None) -> list[Problem]:
     """The signed fields must be the ones the event reports; deadline and minimum must hold."""
     problems = []
-    fields = {"RedemptionConsent": ("resident", "merchant", "credits", "orderRef", "nonce"),
+    fields = {"RedemptionConsent": ("resident", "merchant", "credits", "parts", "orderRef", "nonce"),
               "ExchangeIntent": ("resident", "fromScheme", "toScheme", "points", "nonce"),
               "PreferredOrder": ("resident", "schemes", "nonce")}[intent["type"]]
     for f in fields:

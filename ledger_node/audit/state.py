@@ -26,6 +26,7 @@ class State:
         self.balances: dict[tuple[int, str], int] = {}
         self.received: dict[tuple[int, str], list[int]] = {}  # [day, received that day]
         self.supply: dict[int, int] = {}
+        self.change: dict[tuple[int, str], int] = {}  # value units (credit cents x RATE_SCALE), from ChangeUpdated
         self.schemes: dict[int, dict] = {}  # status, quota, cap, quotaDay, issuedToday
         self.scheme_order: list[int] = []
         self.refs: dict[int, set[str]] = defaultdict(set)
@@ -80,6 +81,7 @@ class State:
             "balances": [[s, a, v] for (s, a), v in sorted(self.balances.items())],
             "received": [[s, a, d, r] for (s, a), (d, r) in sorted(self.received.items())],
             "supply": {str(k): v for k, v in self.supply.items()},
+            "change": [[s, a, v] for (s, a), v in sorted(self.change.items())],
             "schemes": {str(k): v for k, v in self.schemes.items()},
             "schemeOrder": self.scheme_order,
             "refs": {str(k): sorted(v) for k, v in self.refs.items()},
@@ -117,6 +119,7 @@ class State:
         s.balances = {(x[0], x[1]): x[2] for x in d["balances"]}
         s.received = {(x[0], x[1]): [x[2], x[3]] for x in d["received"]}
         s.supply = {int(k): v for k, v in d["supply"].items()}
+        s.change = {(x[0], x[1]): x[2] for x in d.get("change", [])}  # absent before exact change: none held
         s.schemes = {int(k): v for k, v in d["schemes"].items()}
         s.scheme_order = list(d["schemeOrder"])
         s.refs = defaultdict(set, {int(k): set(v) for k, v in d["refs"].items()})
@@ -157,6 +160,10 @@ class State:
     def today(self, timestamp: int) -> int:
         local = timestamp + self.day_offset
         return local // DAY if local > 0 else 0
+
+    def change_total(self, scheme: int) -> int:
+        """The change all accounts hold in `scheme`, in value units."""
+        return sum(v for (s, _), v in self.change.items() if s == scheme)
 
     def has_role(self, role: str, account: str) -> bool:
         return account in self.roles.get(ROLES.get(role, role), ())

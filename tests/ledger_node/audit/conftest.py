@@ -21,6 +21,7 @@ from web3.logs import DISCARD
 from ledger_node import chain
 from ledger_node.deploy.system import call, propose_and_execute
 from ledger_node.deploy.system_audit import deploy_audit_system
+from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 from tests.anvil_nodes import anvil_node
 
@@ -59,17 +60,24 @@ class AuditCity:
     def govern(self, calls):
         return propose_and_execute(self.w3, self.contracts["Consortium"], [self.operator], calls, advance_time=True)
 
-    def consent(self, resident, credits: int, *, signer=None, nonce: bytes | None = None) -> dict:
+    def consent(self, resident, credits: int, *, signer=None, nonce: bytes | None = None,
+                parts: list[tuple[int, int, int]] | None = None) -> dict:
+        """A signed RedemptionConsent whose plan is the planner's over the chain's holdings (or `parts`)."""
         address = resident if isinstance(resident, str) else resident.address
+        if parts is None:
+            c = self.contracts
+            parts = [p.as_tuple() for p in plan_on_chain(c["PointsLedger"], c["Rates"], c["Redemption"], address,
+                                                         credits)]
         message = {"resident": address, "merchant": self.merchant.address, "credits": credits,
+                   "parts": [{"scheme": s, "points": p, "credits": k} for s, p, k in parts],
                    "orderRef": os.urandom(32), "nonce": nonce or os.urandom(32),
                    "deadline": int(time.time()) + 365 * 86400}
         doc = typed_data("RedemptionConsent", self.w3.eth.chain_id, self.contracts["Redemption"].address, message)
-        return {**message, "signature": sign(signer or resident, doc)}
+        return {**message, "parts": list(parts), "signature": sign(signer or resident, doc)}
 
     def redeem(self, c: dict):
-        return self.send(self.relayer, self.contracts["Redemption"].functions.redeem(
-            c["resident"], c["merchant"], c["credits"], c["orderRef"], c["nonce"], c["deadline"], c["signature"]))
+        consent = (c["resident"], c["merchant"], c["credits"], c["parts"], c["orderRef"], c["nonce"], c["deadline"])
+        return self.send(self.relayer, self.contracts["Redemption"].functions.redeem(consent, c["signature"]))
 
     def exchange(self, resident, frm: int, to: int, points: int):
         message = {"resident": resident.address, "fromScheme": frm, "toScheme": to, "points": points,

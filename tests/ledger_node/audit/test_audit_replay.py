@@ -106,8 +106,9 @@ def test_audit_roleWrittenBehindGovernance_caughtWhenUsed(audit_city, tamper, ru
     tamper.write("Membership", slot, 1)
     assert audit_city["Membership"].functions.hasRole(role, stranger.address).call()
     c = audit_city.consent(audit_city.residents[4], 100)
-    receipt = chain.transact(audit_city.w3, stranger, audit_city["Redemption"].functions.redeem(
-        c["resident"], c["merchant"], c["credits"], c["orderRef"], c["nonce"], c["deadline"], c["signature"]))
+    consent = (c["resident"], c["merchant"], c["credits"], c["parts"], c["orderRef"], c["nonce"], c["deadline"])
+    receipt = chain.transact(audit_city.w3, stranger, audit_city["Redemption"].functions.redeem(consent,
+                                                                                               c["signature"]))
     result = run_audit()
     (p,) = [p for p in result.problems if p.code == "redeem-submitter"]
     assert p.kind == "violation" and p.block == receipt["blockNumber"] and stranger.address.lower() in p.message

@@ -26,14 +26,20 @@ def _intent_of_last_redeem(city, run_audit, resident: str) -> dict:
 
 def test_digest_isTheStandardEip712Digest(audit_city):
     c = audit_city.consent(audit_city.residents[0], 123)
-    doc = typed_data("RedemptionConsent", audit_city.w3.eth.chain_id, audit_city["Redemption"].address,
-                     {k: c[k] for k in ("resident", "merchant", "credits", "orderRef", "nonce", "deadline")})
+    message = {k: c[k] for k in ("resident", "merchant", "credits", "orderRef", "nonce", "deadline")}
+    message["parts"] = [{"scheme": s, "points": p, "credits": k} for s, p, k in c["parts"]]
+    doc = typed_data("RedemptionConsent", audit_city.w3.eth.chain_id, audit_city["Redemption"].address, message)
     standard = encode_typed_data(full_message=doc)
     m = {"resident": c["resident"].lower(), "merchant": c["merchant"].lower(), "credits": 123,
+         "parts": [list(p) for p in c["parts"]],
          "orderRef": "0x" + c["orderRef"].hex(), "nonce": "0x" + c["nonce"].hex(), "deadline": c["deadline"]}
     ours = digest("RedemptionConsent", audit_city.w3.eth.chain_id, audit_city["Redemption"].address.lower(), m)
     assert Account.recover_message(standard, signature=c["signature"]) == c["resident"]
     assert Account._recover_hash(ours, signature=c["signature"]) == c["resident"]
+    # the digest binds the plan: another split of the same price is another digest, not the resident's signature
+    other = dict(m, parts=[[s, p + 1, k] for s, p, k in m["parts"]])
+    forged = digest("RedemptionConsent", audit_city.w3.eth.chain_id, audit_city["Redemption"].address.lower(), other)
+    assert forged != ours and Account._recover_hash(forged, signature=c["signature"]) != c["resident"]
 
 
 def test_checkCall_forgedConsentOfEoa_isSignerMismatch(audit_city, run_audit):
