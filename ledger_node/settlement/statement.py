@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import IO
 
 from ledger_node.contract_errors import CONTRACT_ERRORS
-from ledger_node.domain import credits_decimal
+from ledger_node.domain import RATE_SCALE, credits_decimal, value_decimal
 from ledger_node.settlement.errors import MISMATCH, SettlementError
 from ledger_node.settlement.ledger import ClearingLedger, Log, issuer_statement, merchant_statement, topic_of
 
@@ -28,6 +28,11 @@ CSV_COLUMNS = ("period", "kind", "statementId", "scheme", "merchant", "schemeA",
 
 def money(name: str, cents: int) -> dict:
     return {name: cents, f"{name}Decimal": credits_decimal(cents)}
+
+
+def value(name: str, units: int) -> dict:
+    """A figure in value units (credit cents x RATE_SCALE: points' worth, change) and as exact credits."""
+    return {name: units, f"{name}Decimal": value_decimal(units)}
 
 
 def iso(timestamp: int | None) -> str | None:
@@ -60,6 +65,16 @@ class MerchantLine:
     gross: int = 0              # credits of the Redeemed parts of this scheme at this merchant
     refund_count: int = 0
     refunds: int = 0            # credits of the Refunded parts
+    # Exact change (issue 27), in value units: the points the parts burned or restored, their worth at the rate
+    # then, and the change they left with the residents (after less before, summed). Per part the chain conserves
+    # `value + changeBefore == credits * RATE_SCALE + changeAfter` (Redeemed) and
+    # `credits * RATE_SCALE + changeBefore == value + changeAfter` (Refunded); check() holds the sums to it.
+    redeemed_points: int = 0
+    redeemed_value: int = 0
+    redeemed_change: int = 0
+    refunded_points: int = 0
+    refunded_value: int = 0
+    refunded_change: int = 0
     recorded_up: int = 0        # Clearing's MerchantPositionChanged: positive deltas
     recorded_down: int = 0      # ... and negative ones, as a positive amount
     last_amount: int | None = None  # the period amount the last of those events carried
@@ -216,6 +231,14 @@ class Statement:
             owed_merchants = sum(m.position for m in ms)
             out.append({"scheme": s, **money("grossRedeemed", sum(m.gross for m in ms)),
                         **money("refunds", sum(m.refunds for m in ms)), **money("owedToMerchants", owed_merchants),
+                        # the same credits as the residents' value: points burned / restored at the rate then, and
+                        # the change the parts left with them (Redeemed and Refunded parts carry these figures)
+                        "redeemedPoints": sum(m.redeemed_points for m in ms),
+                        **value("redeemedValue", sum(m.redeemed_value for m in ms)),
+                        **value("redemptionChange", sum(m.redeemed_change for m in ms)),
+                        "refundedPoints": sum(m.refunded_points for m in ms),
+                        **value("refundedValue", sum(m.refunded_value for m in ms)),
+                        **value("refundChange", sum(m.refunded_change for m in ms)),
                         **money("exchangedOut", sum(i.lo_to_hi if i.lo == s else i.hi_to_lo
                                                     for i in self.issuers.values() if s in (i.lo, i.hi))),
                         **money("exchangedIn", sum(i.hi_to_lo if i.lo == s else i.lo_to_hi
@@ -255,12 +278,18 @@ def assemble(events: PeriodEvents, as_of_block: int) -> Statement:
             else:
                 line.hi_to_lo += a["credits"]
             continue
-        for scheme, _points, credits in a["parts"]:
+        for scheme, points, worth, credits, change_before, change_after in a["parts"]:
             line = st.merchant(scheme, a["merchant"])
             if log.name == "Redeemed":
                 line.redemptions, line.gross = line.redemptions + 1, line.gross + credits
+                line.redeemed_points += points
+                line.redeemed_value += worth
+                line.redeemed_change += change_after - change_before
             else:
                 line.refund_count, line.refunds = line.refund_count + 1, line.refunds + credits
+                line.refunded_points += points
+                line.refunded_value += worth
+                line.refunded_change += change_after - change_before
     for log in events.positions:
         a = log.args
         if log.name == "MerchantPositionChanged":
@@ -306,6 +335,14 @@ def check(st: Statement) -> list[str]:
                                    line.recorded_up})
         problems += _differ(what, {"Refunded parts": line.refunds, "negative MerchantPositionChanged deltas":
                                    line.recorded_down})
+        if line.redeemed_value - line.redeemed_change != line.gross * RATE_SCALE:
+            problems.append(f"{what}: the Redeemed parts' points are worth {value_decimal(line.redeemed_value)} and "
+                            f"left {value_decimal(line.redeemed_change)} of change, not the "
+                            f"{credits_decimal(line.gross)} credits they paid")
+        if line.refunded_value + line.refunded_change != line.refunds * RATE_SCALE:
+            problems.append(f"{what}: the Refunded parts gave back {value_decimal(line.refunded_value)} in points "
+                            f"and {value_decimal(line.refunded_change)} of change, not the "
+                            f"{credits_decimal(line.refunds)} credits refunded")
     for line in st.issuers.values():
         what = f"issuer statement (schemes {line.lo} and {line.hi})"
         problems += _differ(what, {

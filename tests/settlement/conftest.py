@@ -20,6 +20,7 @@ from web3.logs import DISCARD
 
 from ledger_node import chain
 from ledger_node.deploy.system import call, propose_and_execute
+from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.settlement.ledger import ClearingLedger
 from ledger_node.typed_data import sign, typed_data
 
@@ -48,13 +49,19 @@ class SettleCity:
     def clearing(self) -> Contract:
         return self.contracts["Clearing"]
 
-    def redeem(self, resident: LocalAccount, credits: int):
+    def redeem(self, resident: LocalAccount, credits: int, parts: list[tuple[int, int, int]] | None = None):
+        """Redeem with the resident's signed plan: the planner's over the chain's holdings, or `parts`."""
+        c = self.contracts
+        if parts is None:
+            parts = [p.as_tuple() for p in plan_on_chain(c["PointsLedger"], c["Rates"], c["Redemption"],
+                                                         resident.address, credits)]
         msg = {"resident": resident.address, "merchant": self.merchant.address, "credits": credits,
+               "parts": [{"scheme": s, "points": p, "credits": k} for s, p, k in parts],
                "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": int(time.time()) + 86_400}
-        doc = typed_data("RedemptionConsent", self.w3.eth.chain_id, self.contracts["Redemption"].address, msg)
-        return chain.transact(self.w3, self.merchant, self.contracts["Redemption"].functions.redeem(
-            msg["resident"], msg["merchant"], credits, msg["orderRef"], msg["nonce"], msg["deadline"],
-            sign(resident, doc)))
+        doc = typed_data("RedemptionConsent", self.w3.eth.chain_id, c["Redemption"].address, msg)
+        consent = (msg["resident"], msg["merchant"], credits, list(parts), msg["orderRef"], msg["nonce"],
+                   msg["deadline"])
+        return chain.transact(self.w3, self.merchant, c["Redemption"].functions.redeem(consent, sign(resident, doc)))
 
     def refund(self, redeemed_receipt, credits: int):
         redemption = self.contracts["Redemption"]

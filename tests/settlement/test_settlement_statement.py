@@ -141,3 +141,32 @@ def test_statement_ofTheOpenPeriod_isRefusedAsNotClosed(city):
     with pytest.raises(SettlementError) as info:
         period_statement(city.ledger(), open_period)
     assert info.value.code == "period_not_closed"
+
+
+def test_periodStatement_carriesTheValueAndChangeOfItsParts(city):
+    """Exact change: per scheme the points burned and restored, their worth and the change left with residents, the
+    same figures the Redeemed and Refunded parts carry, and they add up to the credits paid and refunded."""
+    r0 = city.residents[0]
+    period = city.clearing.functions.openPeriod().call()
+    first = city.redeem(r0, 7, parts=[(S2, 2, 7)])  # 2 points at 5 cents: 3 cents of change left
+    city.redeem(r0, 2, parts=[(S2, 0, 2)])           # paid from the change: 1 cent left
+    city.refund(first, 7)                            # 7 cents + 1 of change: 1 point back, 3 cents of change
+    city.close()
+    ledger = city.ledger()
+    st = period_statement(ledger, period)
+    out = st.as_dict()
+    assert out["check"]["agrees"], out["check"]
+    s2 = next(s for s in out["schemes"] if s["scheme"] == S2)
+    assert (s2["grossRedeemed"], s2["refunds"]) == (9, 7)
+    assert (s2["redeemedPoints"], s2["redeemedValue"], s2["redemptionChange"]) == (2, 10_000_000, 1_000_000)
+    assert (s2["refundedPoints"], s2["refundedValue"], s2["refundChange"]) == (1, 5_000_000, 2_000_000)
+    assert s2["redeemedValueDecimal"] == "0.10" and s2["redemptionChangeDecimal"] == "0.01"
+    assert city.contracts["PointsLedger"].functions.changeOf(r0.address, S2).call() == 3_000_000
+    # a node answering a Refunded whose part restored a point more than its credits: the statement says so
+    events = collect(ledger, period)
+    refund = next(log for log in events.value if log.name == "Refunded")
+    refund.args["parts"][0] = (S2, 2, 10_000_000, 7, 1_000_000, 3_000_000)
+    forged = assemble(events, ledger.head)
+    read_views(ledger, forged)
+    assert any("Refunded parts gave back 0.10 in points and 0.02 of change, not the 0.07 credits refunded" in p
+               for p in check(forged)), check(forged)
