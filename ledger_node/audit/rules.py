@@ -87,6 +87,7 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
     # PointsLedger: every account and scheme (residents and anyone who ever held points), supplies, records.
     accounts = sorted(set(st.residents) | {a for (_, a) in st.balances})
     pairs = [(a, s) for a in accounts for s in schemes]
+    accounts_set = set(accounts)
     for i in range(0, len(pairs), 2000):
         chunk = pairs[i:i + 2000]
         c.add("PointsLedger", "balanceOfBatch(address[],uint256[])", [[a for a, _ in chunk], [s for _, s in chunk]],
@@ -94,8 +95,11 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
     for (scheme, account), (day, received) in st.received.items():
         c.add("PointsLedger", "receivedToday(uint256,address)", [scheme, account], "uint256",
               received if today <= day else 0)
-    for (scheme, account), change in st.change.items():  # every change ever moved, emptied ones included
-        c.add("PointsLedger", "changeOf(address,uint256)", [account, scheme], "uint256", change)
+    # Change (exact change, issue 27) of the same accounts and schemes, and of any other account whose change ever
+    # moved: change written behind the ledger's back shows here even where no flow touched it since.
+    for account, scheme in pairs + [(a, s) for (s, a) in st.change if a not in accounts_set]:
+        c.add("PointsLedger", "changeOf(address,uint256)", [account, scheme], "uint256",
+              st.change.get((scheme, account), 0))
     c.add("PointsLedger", "schemeIds()", [], "uint256[]", schemes)
     c.add("PointsLedger", "paused()", [], "bool", st.paused)
     c.add("PointsLedger", "dayOffset()", [], "int32", st.day_offset)

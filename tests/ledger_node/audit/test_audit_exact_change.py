@@ -165,3 +165,15 @@ def test_changeMovesWithTheAccountOnRecovery(audit_city, run_audit):
     assert result.report["problems"] == [], result.report["problems"]
     assert result.report["state"]["ledger"]["change"] and any(
         a == new.address.lower() and s == S2 for s, a, _ in result.report["state"]["ledger"]["change"])
+
+
+def test_changeWrittenBehindTheLedger_isMismatchAtTheLastBlock(audit_city, tamper, run_audit):
+    """Change written into a holder's slot (bits 192-254) where no flow ever moved change: changeOf disagrees."""
+    victim = audit_city.residents[5].address
+    slot = tamper.slot("PointsLedger", "_holders", S1, victim)
+    tamper.write("PointsLedger", slot, tamper.read("PointsLedger", slot) | (7 * RATE_SCALE) << 192)
+    assert audit_city["PointsLedger"].functions.changeOf(victim, S1).call() == 7 * RATE_SCALE
+    result = run_audit()
+    (p,) = [p for p in result.problems if p.evidence.get("call") == "changeOf(address,uint256)"]
+    assert p.kind == "mismatch" and p.evidence["args"] == [victim.lower(), S1]
+    assert (p.evidence["chain"], p.evidence["rebuilt"]) == (7 * RATE_SCALE, 0)
