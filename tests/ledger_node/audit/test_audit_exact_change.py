@@ -177,3 +177,20 @@ def test_changeWrittenBehindTheLedger_isMismatchAtTheLastBlock(audit_city, tampe
     (p,) = [p for p in result.problems if p.evidence.get("call") == "changeOf(address,uint256)"]
     assert p.kind == "mismatch" and p.evidence["args"] == [victim.lower(), S1]
     assert (p.evidence["chain"], p.evidence["rebuilt"]) == (7 * RATE_SCALE, 0)
+
+
+def test_planRules_areTheContracts(audit_city):
+    """The replay's plan bound is the contract's, and a history with a plan the chain would refuse is a violation."""
+    from ledger_node.audit.replay_redemption import MAX_PARTS
+
+    city = audit_city
+    assert city["Redemption"].functions.MAX_PARTS().call() == MAX_PARTS
+    r = _redeemed(city, city.redeem(city.consent(city.residents[3], 2, parts=[(S2, 1, 2)])))
+
+    def edit(events):
+        (ev,) = [e for e in events if e.name == "Redeemed" and e.args["redemptionId"] == "0x" + r["redemptionId"].hex()]
+        ev.args = copy.deepcopy(ev.args)
+        ev.args["parts"].append(list(ev.args["parts"][0]))  # the same scheme twice
+
+    problems = _replay(city, edit).problems
+    assert {"invalid-plan", "parts-sum"} <= {p.code for p in problems}
