@@ -262,6 +262,9 @@ def _print_statement(out: dict, csv_file: Path | None) -> None:
         print(f"scheme {s['scheme']}: redeemed {s['grossRedeemedDecimal']}, refunds {s['refundsDecimal']}, owes "
               f"merchants {s['owedToMerchantsDecimal']}, exchanged out {s['exchangedOutDecimal']}, in "
               f"{s['exchangedInDecimal']}, net {s['netDecimal']}")
+        print(f"  in residents' value: {s['redeemedPoints']} points worth {s['redeemedValueDecimal']} redeemed, "
+              f"change left {s['redemptionChangeDecimal']}; {s['refundedPoints']} points worth "
+              f"{s['refundedValueDecimal']} refunded, change {s['refundChangeDecimal']}")
     events = ", ".join(f"{name} {n}" for name, n in sorted(out["check"]["events"].items()))
     print(("check: Clearing's positions equal the period's events" if out["check"]["agrees"]
            else "CHECK FAILED: Clearing's positions and the period's events disagree") + f" ({events})")

@@ -60,6 +60,11 @@ def test_settleCli_closesThePeriod_printsItsStatement_andSettlesIt(city, settle_
     assert rows[merchant[S1]["statementId"]]["net"] == "6000"
     assert rows[merchant[S1]["statementId"]]["payer"] == f"issuer of scheme {S1}"
     assert rows[issuer["statementId"]]["amountDecimal"] == "10.00"
+    text = CliRunner().invoke(app, ["settle", "statement", str(p)], env={"CITYPOINTS_HOME": str(home)})
+    assert text.exit_code == 0, text.output
+    # the residents' side of the same credits: 650 points at 10 cents burned, 50 restored, no change left
+    assert ("in residents' value: 650 points worth 65.00 redeemed, change left 0.00; 50 points worth 5.00 "
+            "refunded, change 0.00") in text.stdout
 
     _, paid, _ = settle(home, "pay", str(p), "--scheme", str(S1), "--merchant", m, "--ref", "SEPA 0001",
                         "--as", "issuer1")
