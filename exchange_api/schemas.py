@@ -306,6 +306,7 @@ decimal = credits_decimal  # the name the services use
 
 class ProposalCallOut(BaseModel):
     target: str
+    contract: str | None  # the deployment's name of the target, when it is one of its contracts
     data: str
 
 

@@ -137,12 +137,12 @@ class Governance:
                 "required": _uint(required), "noticeDelay": _uint(notice),
                 "executableFrom": ready_at if queued else None, "expiresAt": expires_at}
 
-    @staticmethod
-    def _proposal(row: IdxProposal, live: dict, approvals: list, members: list[str]) -> dict:
+    def _proposal(self, row: IdxProposal, live: dict, approvals: list, members: list[str]) -> dict:
         calls = [(t, d) for t, d in json.loads(row.calls)]
         current = set(members)
+        names = {a: n for n, a in self.chain.addresses.items()}
         return {"object": "proposal", "id": row.id, "state": live["state"], "description": row.description,
-                "calls": [{"target": checksum(t), "data": d} for t, d in calls],
+                "calls": [{"target": checksum(t), "contract": names.get(checksum(t)), "data": d} for t, d in calls],
                 "callsHash": hex0x(calls_hash(calls)), "approvals": live["approvals"], "required": live["required"],
                 "approvedBy": [{"member": a.member, "how": "signature" if a.by_signature else "transaction",
                                 "submitter": a.submitter, "timestamp": a.timestamp, "txHash": a.tx_hash,
