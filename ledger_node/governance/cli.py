@@ -201,9 +201,10 @@ def show_cmd(proposal_id: int = ID, rpc: Optional[str] = RPC, deployment: Option
         city = _city(rpc, deployment)
         shown = read_proposal(city, proposal_id)
         lines = summary_lines(shown, city.now())
-        how = shown["approvedHow"]
+        approvers = [city.account(a) + (" by signature" if shown["approvedHow"][a] == "signature" else "")
+                     for a in shown["approvedBy"]]
         lines.insert(2, f"  proposed by {city.account(shown['proposer'])}; approved by "
-                        f"{', '.join(city.account(a) + (' by signature' if how[a] == 'signature' else '') for a in shown['approvedBy']) or 'nobody'}")
+                        f"{', '.join(approvers) or 'nobody'}")
         return {"proposal": shown}, lines
 
     _run(as_json, work)
@@ -218,11 +219,11 @@ def sign_cmd(proposal_id: int = ID, keystore: Optional[Path] = KEYSTORE, member:
              rpc: Optional[str] = RPC, deployment: Optional[Path] = DEPLOYMENT, as_json: bool = JSON):
     """Sign your approval of a proposal without sending anything: a small JSON file another member, the relayer or
     the operator submits with `gov submit`. It approves this proposal's calls only, until its deadline."""
+    from ledger_node.governance.proposals import read_proposal
     from ledger_node.governance.signed import sign_approval
 
     def work():
         city = _city(rpc, deployment)
-        from ledger_node.governance.proposals import read_proposal
         shown = read_proposal(city, proposal_id)  # an unknown id is refused before the password is asked
         account = _member(keystore, member)
         approval = sign_approval(city, account, proposal_id, valid_for)
@@ -231,7 +232,7 @@ def sign_cmd(proposal_id: int = ID, keystore: Optional[Path] = KEYSTORE, member:
                  f"({'; '.join(c['words'] for c in shown['calls'])}), usable until {utc(approval['deadline'])}"]
         if out_file is not None:
             if out_file.exists():
-                raise GovError("file_exists", f"{out_file} exists; give another --out")
+                raise argument_error("file_exists", f"{out_file}; give another --out")
             out_file.write_text(text)
             lines.append(f"written to {out_file}; anyone submits it with `citypoints gov submit {out_file}`")
         else:

@@ -25,6 +25,7 @@ ARGUMENT_ERRORS = {
     "unknown_state": "no proposal state has this name",
     "invalid_approval_file": "the signed approval is not one `citypoints gov sign` writes",
     "wrong_city": "the approval was signed for another chain or another Consortium",
+    "file_exists": "the output file exists (nothing is overwritten)",
 }
 
 

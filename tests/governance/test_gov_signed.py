@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 
 from eth_account import Account
+from typer.testing import CliRunner
+
+from scripts.cli import app
 
 from ledger_node.deploy.system import call
 from ledger_node.governance.transactions import propose
@@ -44,6 +47,8 @@ def test_govSign_thenSubmitByAnotherMember_approvesAndShowSaysBySignature(tmp_pa
     assert (approval["proposalId"], approval["member"], approval["consortium"]) == (
         pid, town.members[1].address, town.city["Consortium"].address)
     assert approval["deadline"] >= town.city.now() + 7 * 86400 - 5
+    again = gov_in_process(home, "sign", str(pid), "--as", "bank", "--out", str(signed_file), ok=False)
+    assert again["error"]["code"] == "file_exists" and json.loads(signed_file.read_text()) == approval
     # signing sent nothing: still 1 of 2
     assert town.city["Consortium"].functions.approvalCount(pid).call() == 1
 
@@ -52,6 +57,8 @@ def test_govSign_thenSubmitByAnotherMember_approvesAndShowSaysBySignature(tmp_pa
     shown = done["proposals"][0]
     assert (shown["state"], shown["approvals"], shown["required"]) == ("executable", 2, 2)  # no notice for a cap
     assert shown["approvedHow"] == {town.members[0].address: "transaction", town.members[1].address: "signature"}
+    shown_text = CliRunner().invoke(app, ["gov", "show", str(pid)], env={"CITYPOINTS_HOME": str(home)}).stdout
+    assert f"{town.members[1].address} by signature" in shown_text, shown_text
     listed = gov_in_process(home, "list", "--state", "executable")["proposals"]
     assert listed[0]["approvedHow"][town.members[1].address] == "signature"
 
