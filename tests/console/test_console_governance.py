@@ -105,6 +105,13 @@ def test_console_governance_wrongPasswordSignsNothing(open_wallet, wallet_api, w
     page.locator("[data-testid=member-key] summary").click()
     page.locator("#member-private-key").fill("not a key")
     page.locator("#member-key-password").fill(PASSWORD)
+    # a redraw (the page refreshes every 15 s) keeps the form open and what was typed
+    before = page.locator("[data-testid=governance]").element_handle()
+    with page.expect_response(lambda r: "/v1/proposals" in r.url):
+        page.locator(".heading button").click()
+    page.wait_for_function("(old) => !old.isConnected", arg=before)  # the view was drawn anew
+    assert page.locator("#member-private-key").is_visible()
+    assert page.locator("#member-key-password").input_value() == PASSWORD
     page.locator("[data-testid=member-key] button[type=submit]").click()
     text_of(page, "[data-testid=member-key] [role=alert]", has="That is not a private key")
     page.locator("#member-private-key").fill(member.key.hex())

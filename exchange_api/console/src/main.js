@@ -14,9 +14,6 @@ import { api } from "../../wallet/src/api.js";
 
 const REFRESH_MS = 15_000;
 
-addWords(WORDS);
-start();
-
 function start() {
   startLang(new URLSearchParams(location.search).get("lang"));
   state.view = location.hash === "#governance" ? "governance" : "glance";
@@ -134,3 +131,8 @@ function header() {
         render();
       } }, t("lang.other")));
 }
+
+// last, once `actions` above is initialised: the first render's forms hold it (bundled, a top-level const is
+// hoisted as undefined, and a click before the first load ended reached an undefined `actions`)
+addWords(WORDS);
+start();

@@ -27,6 +27,7 @@ export const state = {
     error: null,
     record: memberKey.load(),  // the member key kept encrypted in this browser (approval.js), or null
     keyError: null,
+    keyFormOpen: false,  // the key form's <details> stays as the member left it across redraws
     busy: null,      // "key" or a proposal id while working
     results: {},     // proposal id -> what the last approval did, in words
     errors: {},      // proposal id -> the last approval's failure

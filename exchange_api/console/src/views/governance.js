@@ -55,7 +55,9 @@ function memberKeyBox(actions) {
     required: true, "aria-describedby": "member-key-hint" });
   const pw = h("input", { id: "member-key-password", type: "password", autocomplete: "new-password", required: true,
     minlength: String(MIN_PASSWORD) });
-  return h("details", { class: "member-key", "data-testid": "member-key", open: g.keyError ? true : null },
+  // open or closed as the member left it: the page redraws every 15 s
+  return h("details", { class: "member-key", "data-testid": "member-key", open: g.keyFormOpen || g.keyError ? true
+    : null, ontoggle: (e) => { g.keyFormOpen = e.target.open; } },
     h("summary", null, t("gov.importKey")),
     h("form", { class: "key-form", onsubmit: (e) => {
       e.preventDefault();
