@@ -3,7 +3,8 @@ another key submits it (another member, or the operator key that is no member at
 approval came by signature. Refusals carry the shared codes and send nothing: a file edited to approve another
 proposal, an expired signature, a file for another chain, a malformed file, a signer who is not a member.
 
-All in-process (typer's CliRunner, the console command's own app), on the `town` fixture: 2 of 3 members.
+In-process (typer's CliRunner, the console command's own app) but for one end-to-end run of the installed command,
+on the `town` fixture: 2 of 3 members.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from scripts.cli import app
 from ledger_node.deploy.system import call
 from ledger_node.governance.transactions import propose
 from tests.governance.gov_helpers import advance_past, write_home
-from tests.governance.test_gov_cli import gov_in_process, light_keystore
+from tests.governance.test_gov_cli import gov, gov_in_process, light_keystore
 
 
 def _home(tmp_path, town):
@@ -128,3 +129,14 @@ def test_govSign_refusesANonMemberAClosedProposalAndATwiceApproval(tmp_path, tow
     assert gov_in_process(home, "sign", str(pid), "--as", "bank", ok=False)["error"]["code"] == "proposal_not_open"
     assert gov_in_process(home, "sign", str(pid), "--as", "bank", "--valid-for", "5", ok=False)["error"]["code"] == \
         "invalid_integer"
+
+
+def test_govSignAndSubmit_endToEnd_installedCommand(tmp_path, town):
+    """The installed `citypoints` in subprocesses, as two members on two machines would run it."""
+    home = _home(tmp_path, town)
+    pid = _proposal(town, 66)
+    path = tmp_path / "audit.json"
+    gov(home, "sign", str(pid), "--as", "audit", "--out", str(path))
+    done = gov(home, "submit", str(path), "--as", "bank")
+    assert done["proposals"][0]["approvedHow"][town.members[2].address] == "signature"
+    assert town.city["Consortium"].functions.approvalCount(pid).call() == 2
