@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 import {IConsortium} from "./interfaces/IConsortium.sol";
 
 /// @title Consortium
 /// @notice M-of-N governance of CityPoints: every rule change is a proposal of calls executed by this contract.
 /// @dev See {IConsortium} for the rules. Governed contracts accept rule changes only from this address.
-contract Consortium is IConsortium {
+/// Approvals may come as EIP-712 signatures (domain "CityPoints" / "1" / chain id / this contract).
+contract Consortium is IConsortium, EIP712 {
     using EnumerableSet for EnumerableSet.AddressSet;
+
+    /// @notice EIP-712 type hash of a member's signed approval.
+    bytes32 public constant PROPOSAL_APPROVAL_TYPEHASH =
+        keccak256("ProposalApproval(uint256 proposalId,bytes32 callsHash,uint256 deadline)");
 
     EnumerableSet.AddressSet private _members;
     uint256 private _threshold;
@@ -20,6 +27,7 @@ contract Consortium is IConsortium {
     // slither-disable-next-line uninitialized-state (filled by push in propose; slither misses pushes to mapped arrays)
     mapping(uint256 proposalId => Call[]) private _calls;
     mapping(uint256 proposalId => mapping(address member => bool)) private _approved;
+    mapping(uint256 proposalId => bytes32) private _callsHash;
     mapping(address target => mapping(bytes4 selector => CallPolicy)) private _policies;
 
     modifier onlyMember() {
@@ -41,7 +49,7 @@ contract Consortium is IConsortium {
         uint256 threshold_,
         uint256 emergencyThreshold_,
         uint64 proposalLifetime_
-    ) {
+    ) EIP712("CityPoints", "1") {
         for (uint256 i = 0; i < initialMembers.length; ++i) {
             _addMember(initialMembers[i]);
         }
@@ -68,6 +76,7 @@ contract Consortium is IConsortium {
             if (!_policies[calls[i].target][bytes4(calls[i].data[:4])].emergency) emergency = false;
             stored.push(calls[i]);
         }
+        _callsHash[proposalId] = keccak256(abi.encode(calls));
         uint64 expiresAt = uint64(block.timestamp) + _proposalLifetime;
         _proposals[proposalId] = Proposal({
             proposer: msg.sender,
@@ -80,17 +89,27 @@ contract Consortium is IConsortium {
             cancelled: false
         });
         emit ProposalCreated(proposalId, msg.sender, calls, description, emergency, expiresAt);
-        _approve(proposalId);
+        _approve(proposalId, msg.sender);
     }
 
     /// @inheritdoc IConsortium
     function approve(uint256 proposalId) external onlyMember {
-        ProposalState state = proposalState(proposalId);
-        if (state != ProposalState.Pending && state != ProposalState.Queued && state != ProposalState.Ready) {
-            revert ConsortiumProposalNotOpen(proposalId, state);
+        _requireApprovable(proposalId, msg.sender);
+        _approve(proposalId, msg.sender);
+    }
+
+    /// @inheritdoc IConsortium
+    function approveBySig(uint256 proposalId, address member, uint256 deadline, bytes calldata signature)
+        external
+    {
+        if (!_members.contains(member)) revert ConsortiumSignerNotMember(member);
+        _requireApprovable(proposalId, member);
+        if (block.timestamp > deadline) revert ConsortiumSignatureExpired(deadline, block.timestamp);
+        if (!SignatureChecker.isValidSignatureNow(member, approvalDigest(proposalId, deadline), signature)) {
+            revert ConsortiumInvalidSignature(proposalId, member);
         }
-        if (_approved[proposalId][msg.sender]) revert ConsortiumAlreadyApproved(proposalId, msg.sender);
-        _approve(proposalId);
+        emit ProposalApprovedBySig(proposalId, member, msg.sender, deadline);
+        _approve(proposalId, member);
     }
 
     /// @inheritdoc IConsortium
@@ -255,6 +274,18 @@ contract Consortium is IConsortium {
     }
 
     /// @inheritdoc IConsortium
+    function proposalCallsHash(uint256 proposalId) external view returns (bytes32) {
+        return _callsHash[proposalId];
+    }
+
+    /// @inheritdoc IConsortium
+    function approvalDigest(uint256 proposalId, uint256 deadline) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(PROPOSAL_APPROVAL_TYPEHASH, proposalId, _callsHash[proposalId], deadline))
+        );
+    }
+
+    /// @inheritdoc IConsortium
     function noticeDelay(uint256 proposalId) public view returns (uint64 delay) {
         Call[] storage calls = _calls[proposalId];
         for (uint256 i = 0; i < calls.length; ++i) {
@@ -267,11 +298,20 @@ contract Consortium is IConsortium {
     // Internals
     // ----------------------------------------------------------------------------------------------
 
-    function _approve(uint256 proposalId) private {
-        _approved[proposalId][msg.sender] = true;
+    /// @dev The proposal is open (pending, queued or ready) and `member` has not approved it.
+    function _requireApprovable(uint256 proposalId, address member) private view {
+        ProposalState state = proposalState(proposalId);
+        if (state != ProposalState.Pending && state != ProposalState.Queued && state != ProposalState.Ready) {
+            revert ConsortiumProposalNotOpen(proposalId, state);
+        }
+        if (_approved[proposalId][member]) revert ConsortiumAlreadyApproved(proposalId, member);
+    }
+
+    function _approve(uint256 proposalId, address member) private {
+        _approved[proposalId][member] = true;
         uint256 approvals = approvalCount(proposalId);
         uint256 required = requiredApprovals(proposalId);
-        emit ProposalApproved(proposalId, msg.sender, approvals, required);
+        emit ProposalApproved(proposalId, member, approvals, required);
         if (approvals >= required && !_proposals[proposalId].queued) _queue(proposalId);
     }
 

@@ -20,6 +20,7 @@ from exchange_api.request_limits import client_address
 from exchange_api.runtime import Runtime, Services
 from exchange_api.services.common import Principal
 from exchange_api.services.exchanges import Exchanges
+from exchange_api.services.governance import Governance
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.public import Public
 from exchange_api.services.redemptions import Redemptions
@@ -50,6 +51,7 @@ RefundsService = Annotated[Refunds, _service(lambda s: s.refunds)]
 ExchangesService = Annotated[Exchanges, _service(lambda s: s.exchanges)]
 OnboardingService = Annotated[Onboarding, _service(lambda s: s.onboarding)]
 PublicService = Annotated[Public, _service(lambda s: s.public)]
+GovernanceService = Annotated[Governance, _service(lambda s: s.governance)]
 ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 

@@ -30,6 +30,7 @@ from exchange_api.store.db import Store
 from exchange_api.store.models import (INDEXER_TABLES, IdxActivity, IdxBalance, IdxCursor, IdxEvent, IdxIssuerPosition,
                                        IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxProposal, IdxRedemption,
                                        IdxResident, IdxScheme, IdxSettlement)
+from exchange_api.store.models import IdxProposalApproval
 
 log = logging.getLogger("citypoints.indexer")
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -214,6 +215,8 @@ class Projection:
         self.periods: list[dict] = []
         self.settlements: dict[str, dict] = {}
         self.proposals: dict[int, dict] = defaultdict(dict)
+        self.approvals: dict[tuple[int, str], dict] = {}  # (proposal, member) -> idx_proposal_approvals row
+        self._signed: dict[tuple[str, int, str], str] = {}  # (tx, proposal, member) -> who relayed the signature
         self.merchants: dict[str, bool] = {}
         self.residents: dict[str, str] = {}
         self._mints: dict[str, list[tuple[int, int, dict]]] = defaultdict(list)  # tx -> pending TransferSingle mints
@@ -342,6 +345,16 @@ class Projection:
         self.proposals[a["proposalId"]].update(calls=json.dumps(a["calls"]), description=a["description"],
                                                state="pending", expires_at=a["expiresAt"])
 
+    def _on_ProposalApprovedBySig(self, block, index, tx, a):
+        # emitted just before the ProposalApproved it causes, in the same transaction
+        self._signed[(tx, a["proposalId"], a["member"])] = a["submitter"]
+
+    def _on_ProposalApproved(self, block, index, tx, a):
+        submitter = self._signed.pop((tx, a["proposalId"], a["member"]), None)
+        self.approvals[(a["proposalId"], a["member"])] = dict(
+            proposal_id=a["proposalId"], member=a["member"], by_signature=submitter is not None,
+            submitter=submitter or a["member"], block_number=block, timestamp=self.times[block], tx_hash=tx)
+
     def _on_ProposalQueued(self, block, index, tx, a):
         self.proposals[a["proposalId"]].update(state="queued", ready_at=a["readyAt"], expires_at=a["expiresAt"])
 
@@ -429,6 +442,7 @@ class Projection:
                 s.add(row)
             for k, v in fields.items():
                 setattr(row, k, v)
+        upsert(IdxProposalApproval, list(self.approvals.values()), ["proposal_id", "member"])
         upsert(IdxMerchant, [dict(address=a, active=v) for a, v in self.merchants.items()], ["address"])
         upsert(IdxResident, [dict(address=a, identity_hash=h) for a, h in self.residents.items()], ["address"])
 

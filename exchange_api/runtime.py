@@ -22,6 +22,7 @@ from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.onboarding import Onboarding
+from exchange_api.services.governance import Governance
 from exchange_api.services.public import Public
 from exchange_api.services.redemptions import Redemptions, held_after_restart
 from exchange_api.services.refunds import Refunds
@@ -56,6 +57,7 @@ class Services:
     public: Public
     webhook_endpoints: WebhookEndpoints
     confirmations: Confirmations  # the relayer's on_mined and outcome_logs
+    governance: Governance
 
 
 class Runtime:
@@ -100,7 +102,8 @@ class Runtime:
                                   pii_key=self.pii_key),
             public=Public(store, chain, self.indexer),
             webhook_endpoints=WebhookEndpoints(store, settings, pii_key=self.pii_key, dispatcher=self.webhooks),
-            confirmations=Confirmations(store, self.events, self.holds, self.webhooks, settings))
+            confirmations=Confirmations(store, self.events, self.holds, self.webhooks, settings),
+            governance=Governance(store, chain, relayer, self.indexer, settings))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the
@@ -156,9 +159,11 @@ class Runtime:
         self.view.indexed(balances)
         self.holds.indexed(redeemed)
 
-    def allow(self, bucket_key: str) -> float | None:
-        """Token bucket per key: None when allowed, else seconds until the next token."""
-        rate, burst = self.settings.rate_limit_per_s, self.settings.rate_limit_burst
+    def allow(self, bucket_key: str, rate: float | None = None, burst: int | None = None) -> float | None:
+        """Token bucket per key: None when allowed, else seconds until the next token. `rate` (a second) and
+        `burst` default to the API's limits; a stricter endpoint gives its own (and its own keys)."""
+        rate = rate if rate is not None else self.settings.rate_limit_per_s
+        burst = burst if burst is not None else self.settings.rate_limit_burst
         now = time.monotonic()
         b = self.buckets.get(bucket_key)
         if b is None:

@@ -344,3 +344,80 @@ class StatementOut(BaseModel):
 
 
 decimal = credits_decimal  # the name the services use
+
+
+# --- governance (the consortium console) ---------------------------------------------------------------------
+
+class ProposalCallOut(BaseModel):
+    target: str
+    contract: str | None  # the deployment's name of the target, when it is one of its contracts
+    data: str
+
+
+class ProposalApprovalOut(BaseModel):
+    member: str
+    how: Literal["transaction", "signature"]
+    submitter: str  # who sent the transaction: the member, or whoever relayed its signature
+    timestamp: int
+    txHash: str
+    counts: bool  # the member is still a member (approvals count over current members)
+
+
+class ProposalOut(BaseModel):
+    object: Literal["proposal"] = "proposal"
+    id: int
+    state: Literal["open", "queued", "executable", "executed", "cancelled", "expired"]
+    description: str
+    calls: list[ProposalCallOut]
+    callsHash: str  # what a signed approval binds (Consortium.proposalCallsHash)
+    approvals: int  # over current members, as the contract counts them
+    required: int
+    approvedBy: list[ProposalApprovalOut]
+    noticeDelay: int  # seconds from the approval that queues it to its earliest execution
+    executableFrom: int | None  # once queued
+    expiresAt: int | None
+
+
+class ProposalsOut(BaseModel):
+    object: Literal["proposals"] = "proposals"
+    chainId: int
+    consortium: str  # the verifying contract of a ProposalApproval
+    members: list[str]
+    chainTime: int  # the head block's time, which the states are judged against
+    data: list[ProposalOut]
+    has_more: bool
+
+
+class ProposalApprovalIn(Model):
+    """A member's EIP-712 ProposalApproval(proposalId, callsHash, deadline), signed in the console page (or by
+    `citypoints gov sign`); the API relays it to Consortium.approveBySig."""
+    member: str = Field(pattern=ADDRESS)
+    deadline: int = Field(ge=1, le=UINT64_MAX)
+    signature: str = Field(pattern=SIGNATURE)
+
+
+class ProposalApprovalSubmittedOut(BaseModel):
+    object: Literal["proposal_approval"] = "proposal_approval"
+    proposalId: int
+    member: str
+    status: Literal["approved", "pending", "already_approved"]
+    txHash: str | None
+    proposal: ProposalOut | None  # as the index has it after the approval (None while pending)
+
+
+class NodeOut(BaseModel):
+    object: Literal["node"] = "node"
+    head: int
+    headTimestamp: int
+    blockAgeSeconds: int  # seconds since the head block, by the API's clock (0 if the block is ahead of it)
+
+
+class DailyOut(BaseModel):
+    day: str  # UTC date, YYYY-MM-DD
+    issued: int  # points issued that day, all programmes
+    redeemed: int  # points burned by redemptions that day, all programmes
+
+
+class DailyActivityOut(BaseModel):
+    object: Literal["daily_activity"] = "daily_activity"
+    days: list[DailyOut]  # oldest first, every day of the window (zero when nothing happened)

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     request_ttl_s: int = Field(900, ge=30)  # redemption requests: deadline of the consent they ask for
     rate_limit_per_s: float = Field(200.0, gt=0)
     rate_limit_burst: int = Field(400, ge=1)
+    # signed proposal approvals the console relays, per client address (each is a transaction once valid)
+    governance_approvals_per_min: int = Field(30, ge=1, le=6000)
     redeem_gas: int = Field(1_500_000, ge=100_000)
 
     # Indexer

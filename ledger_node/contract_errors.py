@@ -115,6 +115,9 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "ConsortiumZeroAddress": (422, "zero_value", "the zero address cannot be a member"),
     "ConsortiumInvalidThreshold": (422, "invalid_threshold", "the thresholds would be unreachable or inconsistent"),
     "ConsortiumInvalidLifetime": (422, "invalid_proposal_lifetime", "the proposal lifetime must be positive"),
+    "ConsortiumSignerNotMember": (403, "signer_not_member", "the signed approval names an account that is not a consortium member"),
+    "ConsortiumSignatureExpired": (422, "approval_expired", "the signed approval's deadline has passed"),
+    "ConsortiumInvalidSignature": (422, "invalid_signature", "the signature is not this member's approval of this proposal"),
     # Clearing (contracts/interfaces/IClearing.sol)
     "ClearingNotRecorder": (500, "not_clearing_recorder", "the sending contract may not record positions"),
     "ClearingNotOperator": (500, "not_clearing_operator", "the sending account lacks the clearing operator role"),

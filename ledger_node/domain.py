@@ -51,6 +51,10 @@ class SchemeStatus(IntEnum):
 SPENDABLE = (SchemeStatus.ACTIVE, SchemeStatus.RETIRED)
 STATUS_NAMES = {s.value: s.name.lower() for s in SchemeStatus}
 
+# IConsortium.ProposalState in words (`citypoints gov` and the console's API): Pending awaits approvals, Queued
+# waits out its notice, Ready can be executed
+PROPOSAL_STATES = {1: "open", 2: "queued", 3: "executable", 4: "executed", 5: "cancelled", 6: "expired"}
+
 # --- credits (contracts/libraries/CreditMath.sol; Rates' getters) --------------------------------------------------
 
 RATE_SCALE = 10**6        # a rate is credit cents per point, times RATE_SCALE

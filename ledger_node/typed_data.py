@@ -1,4 +1,4 @@
-"""The EIP-712 messages residents sign (docs/DESIGN.md): typed-data documents that any standard wallet library
+"""The EIP-712 messages residents and consortium members sign (docs/DESIGN.md): typed-data documents that any standard wallet library
 (eth-account, ethers, viem, MetaMask's eth_signTypedData_v4) signs as they are.
 """
 from __future__ import annotations
@@ -61,12 +61,29 @@ TYPES = {
         {"name": "issuedAt", "type": "uint256"},
         {"name": "nonce", "type": "bytes32"},
     ],
+    # Signed by a consortium member (verifying contract: Consortium, `approveBySig`): `callsHash` is
+    # Consortium.proposalCallsHash(proposalId) = calls_hash(the proposal's calls), so the approval binds the
+    # proposal's content, not only its number.
+    "ProposalApproval": [
+        {"name": "proposalId", "type": "uint256"},
+        {"name": "callsHash", "type": "bytes32"},
+        {"name": "deadline", "type": "uint256"},
+    ],
 }
 
 
 def _struct_types(primary_type: str) -> list[str]:
     """The struct types `primary_type` refers to (here one level deep: RedemptionConsent's Part), sorted."""
     return sorted({f["type"][:-2] for f in TYPES[primary_type] if f["type"].endswith("[]") and f["type"][:-2] in TYPES})
+
+
+def calls_hash(calls) -> bytes:
+    """keccak256(abi.encode(calls)) of a proposal's calls, each (target address, data bytes): what
+    Consortium.proposalCallsHash holds and a ProposalApproval signs."""
+    from eth_abi import encode
+    from eth_utils import keccak
+    norm = [(checksum(t), bytes.fromhex(d[2:]) if isinstance(d, str) else bytes(d)) for t, d in calls]
+    return keccak(encode(["(address,bytes)[]"], [norm]))
 
 
 def typed_data(primary_type: str, chain_id: int, verifying_contract: str, message: dict) -> dict:

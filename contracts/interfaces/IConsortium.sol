@@ -91,6 +91,13 @@ interface IConsortium {
     error ConsortiumInvalidThreshold(uint256 threshold, uint256 emergencyThreshold, uint256 members);
     /// @notice The proposal lifetime must be positive.
     error ConsortiumInvalidLifetime(uint64 lifetime);
+    /// @notice A signed approval names an account that is not a current member.
+    error ConsortiumSignerNotMember(address member);
+    /// @notice A signed approval's deadline has passed.
+    error ConsortiumSignatureExpired(uint256 deadline, uint256 nowTimestamp);
+    /// @notice The signature is not `member`'s approval of this proposal's calls (another proposal's, another
+    /// chain's or contract's, another deadline, or not `member`'s at all).
+    error ConsortiumInvalidSignature(uint256 proposalId, address member);
 
     // ----------------------------------------------------------------------------------------------
     // Events
@@ -111,6 +118,10 @@ interface IConsortium {
     event ProposalQueued(uint256 indexed proposalId, uint64 readyAt, uint64 expiresAt);
     /// @notice The proposal's calls were all made.
     event ProposalExecuted(uint256 indexed proposalId, address indexed executor);
+    /// @notice `member`'s approval came as a signature (`approveBySig`), submitted by `submitter`; emitted just
+    /// before the {ProposalApproved} it causes.
+    event ProposalApprovedBySig(uint256 indexed proposalId, address indexed member, address indexed submitter,
+        uint256 deadline);
     /// @notice The proposal was cancelled by `by` (its proposer, or the Consortium itself).
     event ProposalCancelled(uint256 indexed proposalId, address indexed by);
     /// @notice A member joined.
@@ -138,6 +149,23 @@ interface IConsortium {
     /// @dev Requirements: caller is a member who has not approved it; the proposal is pending or queued.
     /// Emits: {ProposalApproved}, and {ProposalQueued} when approvals reach the required number.
     function approve(uint256 proposalId) external;
+
+    /// @notice Approve a proposal with a member's EIP-712 signature, submitted by anyone (the signature is the
+    /// authority), so members need not share a machine or hold gas money.
+    /// @dev The member signs `ProposalApproval(uint256 proposalId,bytes32 callsHash,uint256 deadline)` in the
+    /// domain ("CityPoints", "1", chain id, this contract), where `callsHash` is `proposalCallsHash(proposalId)`,
+    /// so the approval binds the proposal's calls, not only its number (a city deployed afresh at the same
+    /// address reuses numbers). Signatures are checked with OpenZeppelin's SignatureChecker (ECDSA, or EIP-1271
+    /// for a contract member). A second submission of the same approval is refused and counts nothing.
+    /// Requirements: `member` is a current member who has not approved; the proposal is pending or queued;
+    /// `block.timestamp <= deadline`; the signature is `member`'s.
+    /// Emits: {ProposalApprovedBySig}, {ProposalApproved}, and {ProposalQueued} when approvals reach the
+    /// required number.
+    /// @param proposalId The proposal approved.
+    /// @param member The member who signed.
+    /// @param deadline Last second (block timestamp) the signature may be used.
+    /// @param signature 65-byte ECDSA signature (or the member contract's EIP-1271 signature).
+    function approveBySig(uint256 proposalId, address member, uint256 deadline, bytes calldata signature) external;
 
     /// @notice Queue a proposal whose approvals became sufficient without an approval (threshold lowered).
     /// @dev Requirements: caller is a member; proposal pending; approvals >= required.
@@ -219,6 +247,11 @@ interface IConsortium {
     function hasApproved(uint256 proposalId, address member) external view returns (bool);
     /// @notice Approvals a proposal requires now.
     function requiredApprovals(uint256 proposalId) external view returns (uint256);
+    /// @notice `keccak256(abi.encode(calls))` of a proposal, `calls` as `(address target, bytes data)[]`: what a
+    /// signed approval binds (zero for an unknown proposal).
+    function proposalCallsHash(uint256 proposalId) external view returns (bytes32);
+    /// @notice The EIP-712 digest `member` signs to approve `proposalId` until `deadline` (for wallets and tests).
+    function approvalDigest(uint256 proposalId, uint256 deadline) external view returns (bytes32);
     /// @notice Notice delay a proposal would wait if queued now (largest delay over its calls).
     function noticeDelay(uint256 proposalId) external view returns (uint64);
 }

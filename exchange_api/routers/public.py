@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from exchange_api.deps import AuditorKey, Caller, MerchantKey, PublicService
-from exchange_api.errors import Forbidden
+from exchange_api.deps import RT, AuditorKey, Caller, GovernanceService, MerchantKey, PublicService, source
+from exchange_api.errors import Forbidden, RateLimited
 from exchange_api.routers import ERRORS
-from exchange_api.schemas import ListOf, PeriodOut, RatesOut, SchemeOut, StatementOut
+from exchange_api.schemas import (DailyActivityOut, ListOf, NodeOut, PeriodOut, ProposalApprovalIn,
+                                  ProposalApprovalSubmittedOut, ProposalOut, ProposalsOut, RatesOut, SchemeOut,
+                                  StatementOut)
 
 router = APIRouter(prefix="/v1", tags=["public"], responses=ERRORS)
 Period = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
@@ -52,3 +54,55 @@ async def settlements(public: PublicService, merchant: MerchantKey, period: Peri
 @router.get("/indexer", operation_id="getIndexerStatus")
 async def indexer(public: PublicService, caller: Caller):
     return public.indexer_status()
+
+
+# --- the consortium console: governance and node health ----------------------------------------------------------
+
+ProposalId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ProposalState = Literal["open", "queued", "executable", "executed", "cancelled", "expired"]
+
+
+@router.get("/proposals", operation_id="listProposals", response_model=ProposalsOut)
+async def proposals(governance: GovernanceService, caller: Caller, state: ProposalState | None = None,
+                    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+                    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None):
+    """The consortium's proposals, newest first: state, approvals n of m (over current members, as the contract
+    counts them) and who approved, by transaction or by signature; the earliest execution time; the calls."""
+    return await governance.proposals(state=state, limit=limit, before=before)
+
+
+@router.get("/proposals/{proposal_id}", operation_id="getProposal", response_model=ProposalOut)
+async def proposal(proposal_id: ProposalId, governance: GovernanceService, caller: Caller):
+    return await governance.proposal(proposal_id)
+
+
+@router.post("/proposals/{proposal_id}/approvals", operation_id="approveProposalBySignature",
+             response_model=ProposalApprovalSubmittedOut, status_code=201,
+             responses={200: {"model": ProposalApprovalSubmittedOut}, 202: {"model": ProposalApprovalSubmittedOut}})
+async def approve_proposal(proposal_id: ProposalId, body: ProposalApprovalIn, request: Request, response: Response,
+                           governance: GovernanceService, rt: RT, caller: Caller):
+    """Relay a member's signed EIP-712 ProposalApproval to Consortium.approveBySig (from the API's relayer
+    account). No key needed: the member's signature is the authority, checked on chain first (a refused one
+    sends nothing). 201 approved, 202 pending, 200 when the member's approval already counts. Limited per client
+    address (CITYPOINTS_GOVERNANCE_APPROVALS_PER_MIN)."""
+    per_min = rt.settings.governance_approvals_per_min
+    wait = rt.allow("gov-approval:" + source(request), per_min / 60.0, max(1, min(per_min, 10)))
+    if wait is not None:
+        raise RateLimited("too many signed approvals from this address; retry later",
+                          headers={"Retry-After": str(max(1, round(wait)))})
+    answer = await governance.submit_approval(proposal_id, body)
+    response.status_code = {"approved": 201, "pending": 202, "already_approved": 200}[answer["status"]]
+    return answer
+
+
+@router.get("/node", operation_id="getNodeHealth", response_model=NodeOut)
+async def node(governance: GovernanceService, caller: Caller):
+    """The ledger node's head block and its age in seconds (a stalled node shows a growing age)."""
+    return await governance.node()
+
+
+@router.get("/activity/daily", operation_id="getDailyActivity", response_model=DailyActivityOut)
+async def daily_activity(governance: GovernanceService, caller: Caller,
+                         days: Annotated[int, Query(ge=1, le=31)] = 14):
+    """Points issued and points redeemed per UTC day over the last `days` days (today included), oldest first."""
+    return await governance.daily(days)

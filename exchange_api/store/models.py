@@ -137,7 +137,7 @@ class RelayedTransaction(Base):
     """Every transaction the relayer signs, persisted before it is sent (crash recovery reads these)."""
     __tablename__ = "relayed_transactions"
     tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # redemption | refund | exchange | onboarding
+    kind: Mapped[str] = mapped_column(String(20))  # redemption | refund | exchange | onboarding | gov_approval
     subject_id: Mapped[str] = mapped_column(String(66), index=True)
     resident: Mapped[str | None] = mapped_column(String(42), nullable=True)
     intent_nonce: Mapped[str | None] = mapped_column(String(66), nullable=True)
@@ -316,6 +316,19 @@ class IdxProposal(Base):
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class IdxProposalApproval(Base):
+    """One member's approval of a proposal (ProposalApproved), and whether it came as the member's signature
+    relayed by someone else (ProposalApprovedBySig just before it in the same transaction)."""
+    __tablename__ = "idx_proposal_approvals"
+    proposal_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    member: Mapped[str] = mapped_column(String(42), primary_key=True)
+    by_signature: Mapped[bool] = mapped_column(Boolean)
+    submitter: Mapped[str] = mapped_column(String(42))  # the member itself unless by signature
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+
+
 class IdxMerchant(Base):
     __tablename__ = "idx_merchants"
     address: Mapped[str] = mapped_column(String(42), primary_key=True)
@@ -330,4 +343,4 @@ class IdxResident(Base):
 
 INDEXER_TABLES = [IdxEvent, IdxBalance, IdxScheme, IdxActivity, IdxRedemption, IdxMerchantPosition,
                   IdxIssuerPosition, IdxNet, IdxPeriod, IdxSettlement, IdxProposal, IdxMerchant, IdxResident,
-                  IdxCursor]
+                  IdxCursor, IdxProposalApproval]

@@ -14,6 +14,7 @@ from ledger_node.audit.model import VIOLATION
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.audit.state import State
 from ledger_node.domain import ROLES
+from ledger_node.typed_data import calls_hash
 
 
 class GovernanceHandlers:
@@ -69,7 +70,21 @@ class GovernanceHandlers:
         st.proposals[pid] = {"calls": [[t, sel] for t, sel, _ in calls], "innerTargets": [_inner(t, sel, rest)
                                                                                            for t, sel, rest in calls],
                              "emergency": a["emergency"], "approvers": set(), "queued": False, "readyAt": 0,
-                             "expiresAt": a["expiresAt"], "state": "pending"}
+                             "expiresAt": a["expiresAt"], "state": "pending",
+                             "callsHash": "0x" + calls_hash(a["calls"]).hex()}
+
+    def on_Consortium__ProposalApprovedBySig(self, ev: Event, tx: Tx) -> None:
+        """A member's signed approval (its ProposalApproved follows and is judged as any approval, against the
+        members then): its signature, the signed proposal's calls and its deadline are checked against the
+        calldata by signatures.py like a resident's intent (the signer under `resident`, the proposal under
+        `nonce`)."""
+        a = ev.args
+        p = self.state.proposals.get(a["proposalId"])
+        if p is None or "callsHash" not in p:
+            return  # unknown: the ProposalApproved that follows reports it (a checkpoint older than signatures: skip)
+        self.intents.append({"type": "ProposalApproval", "contract": ev.address, "tx": ev.tx, "block": ev.block,
+                             "resident": a["member"], "nonce": a["proposalId"], "deadline": a["deadline"],
+                             "callsHash": p["callsHash"], "timestamp": ev.timestamp})
 
     def on_Consortium__ProposalApproved(self, ev: Event, tx: Tx) -> None:
         st, a = self.state, ev.args

@@ -1,4 +1,4 @@
-"""Who signed each consent and intent: decode the call that spent the nonce from the transaction's calldata,
+"""Who signed each consent, intent and consortium member's signed approval: decode the call that spent the nonce from the transaction's calldata,
 rebuild the EIP-712 digest from docs/DESIGN.md's types and the domain ("CityPoints", "1", chain id, verifying
 contract), recover the signer with eth-account and compare it with the resident; for contract wallets
 (EIP-1271) take the wallet's isValidSignature answer the contract got inside the transaction (callTracer), so a
@@ -27,6 +27,7 @@ TYPES = {
     "ExchangeIntent": "ExchangeIntent(address resident,uint256 fromScheme,uint256 toScheme,uint256 points,"
                       "uint256 minReceived,bytes32 nonce,uint256 deadline)",
     "PreferredOrder": "PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)",
+    "ProposalApproval": "ProposalApproval(uint256 proposalId,bytes32 callsHash,uint256 deadline)",
 }
 PART_TYPE = "Part(uint256 scheme,uint256 points,uint256 credits)"
 _CONSENT = "(address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256)"
@@ -37,6 +38,7 @@ CALLS = {
                        ["address", "uint256", "uint256", "uint256", "uint256", "bytes32", "uint256", "bytes"]),
     "PreferredOrder": ("setPreferredOrder(address,uint256[],bytes32,uint256,bytes)",
                        ["address", "uint256[]", "bytes32", "uint256", "bytes"]),
+    "ProposalApproval": ("approveBySig(uint256,address,uint256,bytes)", ["uint256", "address", "uint256", "bytes"]),
 }
 SELECTORS = {kind: "0x" + keccak(text=sig)[:4].hex() for kind, (sig, _) in CALLS.items()}
 EIP1271_MAGIC = "0x1626ba7e"
@@ -59,8 +61,10 @@ def decode_call(kind: str, calldata: str) -> dict:
         keys = ["resident", "merchant", "credits", "parts", "orderRef", "nonce", "deadline", "signature"]
     elif kind == "ExchangeIntent":
         keys = ["resident", "fromScheme", "toScheme", "points", "minReceived", "nonce", "deadline", "signature"]
-    else:
+    elif kind == "PreferredOrder":
         keys = ["resident", "schemes", "nonce", "deadline", "signature"]
+    else:
+        keys = ["proposalId", "member", "deadline", "signature"]
     out = dict(zip(keys, v))
     for k, x in out.items():
         if isinstance(x, str):
@@ -69,6 +73,8 @@ def decode_call(kind: str, calldata: str) -> dict:
             out[k] = "0x" + x.hex()
         elif isinstance(x, tuple):
             out[k] = list(x)
+    if kind == "ProposalApproval":  # the signer under `resident`, what makes it single-use under `nonce`
+        out["resident"], out["nonce"] = out["member"], out["proposalId"]
     return out
 
 
@@ -87,6 +93,9 @@ def digest(kind: str, chain_id: int, verifying_contract: str, m: dict) -> bytes:
         struct = abi_encode(["bytes32", "address", "uint256", "uint256", "uint256", "uint256", "bytes32", "uint256"],
                             [th, m["resident"], m["fromScheme"], m["toScheme"], m["points"], m["minReceived"],
                              b32(m["nonce"]), m["deadline"]])
+    elif kind == "ProposalApproval":
+        struct = abi_encode(["bytes32", "uint256", "bytes32", "uint256"],
+                            [th, m["proposalId"], b32(m["callsHash"]), m["deadline"]])
     else:
         packed = b"".join(s.to_bytes(32, "big") for s in m["schemes"])
         struct = abi_encode(["bytes32", "address", "bytes32", "bytes32", "uint256"],
@@ -129,6 +138,8 @@ def check_call(rpc: Rpc, chain_id: int, intent: dict, m: dict, caller: str | Non
     """Check one decoded call `m` against the event's `intent`: signed fields, deadline, minimum, submitter, and
     that the signature is the resident's (their key, or their EIP-1271 wallet when the transaction ran)."""
     problems = check_message(intent, m, caller)
+    if intent["type"] == "ProposalApproval":  # the calls hash is not in the calldata: the proposal's, replayed
+        m = {**m, "callsHash": intent["callsHash"]}
     d = digest(intent["type"], chain_id, intent["contract"], m)
     signer = recover(d, m["signature"])
     if signer == intent["resident"]:
@@ -146,7 +157,8 @@ def check_message(intent: dict, m: dict, caller: str | None) -> list[Problem]:
     problems = []
     fields = {"RedemptionConsent": ("resident", "merchant", "credits", "parts", "orderRef", "nonce"),
               "ExchangeIntent": ("resident", "fromScheme", "toScheme", "points", "nonce"),
-              "PreferredOrder": ("resident", "schemes", "nonce")}[intent["type"]]
+              "PreferredOrder": ("resident", "schemes", "nonce"),
+              "ProposalApproval": ("resident", "nonce", "deadline")}[intent["type"]]
     for f in fields:
         if m[f] != intent[f]:
             problems.append(_p(MISMATCH, "signed-field", f"{intent['type']}: signed {f} is {m[f]}, the event says "

@@ -4,6 +4,8 @@
     citypoints gov propose set-rate 2 500000000 --as city-office --description "traffic rate for 2027"
     citypoints gov approve 7 --as traffic-org                # the others approve; at M approvals it is queued
     citypoints gov execute 7 --as city-office                # once its notice has passed
+    citypoints gov sign 7 --as audit-org --out 7-audit.json   # an approval signed apart (no transaction)
+    citypoints gov submit 7-audit.json 7-bank.json --as city-office   # anyone sends signed approvals
     citypoints gov list --state open / show 7 / cancel 7 / queue 7 / actions
 
 Every command has --json (one JSON object on stdout). A refusal prints `error: CODE: message` on stderr (with
@@ -20,7 +22,8 @@ from typing import Callable, List, Optional
 import typer
 from rich.console import Console
 
-from ledger_node.governance.errors import GovError
+from ledger_node.governance.errors import GovError, argument_error
+from ledger_node.governance.formats import utc
 from ledger_node.member_keys import PASSWORD_ENV, KeystoreError, load_account_at_terminal, new_key
 
 app = typer.Typer(help="The consortium's governance: propose named actions, approve, execute; read proposals in "
@@ -198,9 +201,86 @@ def show_cmd(proposal_id: int = ID, rpc: Optional[str] = RPC, deployment: Option
         city = _city(rpc, deployment)
         shown = read_proposal(city, proposal_id)
         lines = summary_lines(shown, city.now())
+        approvers = [city.account(a) + (" by signature" if shown["approvedHow"][a] == "signature" else "")
+                     for a in shown["approvedBy"]]
         lines.insert(2, f"  proposed by {city.account(shown['proposer'])}; approved by "
-                        f"{', '.join(city.account(a) for a in shown['approvedBy']) or 'nobody'}")
+                        f"{', '.join(approvers) or 'nobody'}")
         return {"proposal": shown}, lines
+
+    _run(as_json, work)
+
+
+@app.command("sign")
+def sign_cmd(proposal_id: int = ID, keystore: Optional[Path] = KEYSTORE, member: Optional[str] = AS,
+             out_file: Optional[Path] = typer.Option(None, "--out", help="Write the signed approval here "
+                                                                          "(default: print it)."),
+             valid_for: int = typer.Option(7 * 86400, "--valid-for", help="Seconds the signature may be used "
+                                                                          "(60 s to 30 days; default 7 days)."),
+             rpc: Optional[str] = RPC, deployment: Optional[Path] = DEPLOYMENT, as_json: bool = JSON):
+    """Sign your approval of a proposal without sending anything: a small JSON file another member, the relayer or
+    the operator submits with `gov submit`. It approves this proposal's calls only, until its deadline."""
+    from ledger_node.governance.proposals import read_proposal
+    from ledger_node.governance.signed import sign_approval
+
+    def work():
+        city = _city(rpc, deployment)
+        shown = read_proposal(city, proposal_id)  # an unknown id is refused before the password is asked
+        account = _member(keystore, member)
+        approval = sign_approval(city, account, proposal_id, valid_for)
+        text = json.dumps(approval, indent=2) + "\n"
+        lines = [f"{city.account(account.address)} signed approval of proposal {proposal_id} "
+                 f"({'; '.join(c['words'] for c in shown['calls'])}), usable until {utc(approval['deadline'])}"]
+        if out_file is not None:
+            if out_file.exists():
+                raise argument_error("file_exists", f"{out_file}; give another --out")
+            out_file.write_text(text)
+            lines.append(f"written to {out_file}; anyone submits it with `citypoints gov submit {out_file}`")
+        else:
+            lines.append(text.rstrip())
+        return {"approval": approval, "file": str(out_file) if out_file else None}, lines
+
+    _run(as_json, work)
+
+
+MAX_FILES = 64
+
+
+@app.command("submit")
+def submit_cmd(files: List[Path] = typer.Argument(..., help="Signed approval files (`gov sign` writes them)."),
+               keystore: Optional[Path] = KEYSTORE, member: Optional[str] = AS,
+               operator: bool = typer.Option(False, "--operator", help="Send with the node's operator key "
+                                                                       "(var/keys/operator.key) instead of a "
+                                                                       "member's."),
+               rpc: Optional[str] = RPC, deployment: Optional[Path] = DEPLOYMENT, as_json: bool = JSON):
+    """Submit signed approvals (Consortium.approveBySig). Any key may send them: the signatures are the authority.
+    Every file is checked before anything is sent; an approval already counted is reported, not sent again."""
+    from ledger_node.governance.proposals import read_proposal, summary_lines
+    from ledger_node.governance.signed import check_against_chain, read_approval, submit_approval
+
+    def work():
+        if len(files) > MAX_FILES:
+            raise argument_error("bad_arguments", f"at most {MAX_FILES} files at once")
+        approvals = [read_approval(f) for f in files]
+        city = _city(rpc, deployment)
+        for approval in approvals:  # all refused before a password is asked or anything sent
+            check_against_chain(city, approval)
+        if operator:
+            if keystore is not None or member is not None:
+                raise GovError("two_signers", "give --operator, --keystore or --as, one of them")
+            from ledger_node.keys import operator_account
+            sender = operator_account()
+        else:
+            sender = _member(keystore, member)
+        done = [submit_approval(city, sender, a) for a in approvals]
+        lines = []
+        for d in done:
+            what = "already counted" if d.get("already") else f"approved (tx {d['txHash']})"
+            lines.append(f"proposal {d['proposalId']}: {city.account(d['member'])} {what}")
+        proposals = {}
+        for pid in dict.fromkeys(d["proposalId"] for d in done):
+            proposals[pid] = read_proposal(city, pid)
+            lines += summary_lines(proposals[pid], city.now())
+        return {"submitted": done, "proposals": list(proposals.values())}, lines
 
     _run(as_json, work)
 

@@ -23,6 +23,9 @@ ARGUMENT_ERRORS = {
     "already_issuer": "the account is already an issuer account of the scheme",
     "no_deployment": "no deployment file or no node answering at its RPC URL",
     "unknown_state": "no proposal state has this name",
+    "invalid_approval_file": "the signed approval is not one `citypoints gov sign` writes",
+    "wrong_city": "the approval was signed for another chain or another Consortium",
+    "file_exists": "the output file exists (nothing is overwritten)",
 }
 
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE
-
-
-# IConsortium.ProposalState in words: Pending awaits approvals, Queued waits out its notice, Ready can be executed
-PROPOSAL_STATES = {1: "open", 2: "queued", 3: "executable", 4: "executed", 5: "cancelled", 6: "expired"}
+from ledger_node.domain import CREDIT_DECIMALS, PROPOSAL_STATES, RATE_SCALE  # noqa: F401 (PROPOSAL_STATES: re-export)
 
 
 def credits_per_point(rate: int) -> str:

@@ -24,8 +24,13 @@ def descriptions(city: City, proposal_id: int | None = None) -> dict[int, str]:
     return {log["args"]["proposalId"]: log["args"]["description"] for log in logs}
 
 
-def read_proposal(city: City, proposal_id: int, *, described: dict[int, str] | None = None) -> dict:
-    """Everything `gov show` prints about proposal `proposal_id`; GovError proposal_not_found if there is none."""
+def read_proposal(city: City, proposal_id: int, *, described: dict[int, str] | None = None,
+                  signed: dict[int, set[str]] | None = None) -> dict:
+    """Everything `gov show` prints about proposal `proposal_id`; GovError proposal_not_found if there is none.
+    `approvedBy` lists the members whose approval counts, `approvedHow` says for each whether it came as a
+    transaction of theirs or as their signature (`gov sign` / the console, submitted by someone else)."""
+    from ledger_node.governance.signed import signed_approvers
+
     from web3.exceptions import ContractLogicError
 
     c = city["Consortium"].functions
@@ -38,6 +43,10 @@ def read_proposal(city: City, proposal_id: int, *, described: dict[int, str] | N
     if described is None:
         described = descriptions(city, proposal_id)
     notice = c.noticeDelay(proposal_id).call()
+    if signed is None:
+        signed = signed_approvers(city, proposal_id)
+    approved_by = [m for m in members if c.hasApproved(proposal_id, m).call()]
+    by_signature = signed.get(proposal_id, set())
     return {
         "id": proposal_id,
         "state": STATE_NAMES[state],
@@ -48,7 +57,8 @@ def read_proposal(city: City, proposal_id: int, *, described: dict[int, str] | N
         "approvals": c.approvalCount(proposal_id).call(),
         "required": c.requiredApprovals(proposal_id).call(),
         "members": len(members),
-        "approvedBy": [m for m in members if c.hasApproved(proposal_id, m).call()],
+        "approvedBy": approved_by,
+        "approvedHow": {m: "signature" if m in by_signature else "transaction" for m in approved_by},
         "noticeDelay": notice,
         "createdAt": created_at,
         # queued: the time the notice ends; open: not before the last approval plus the notice
@@ -63,13 +73,16 @@ def list_proposals(city: City, state: str | None = None) -> list[dict]:
     """Every proposal (newest first), or those in `state` (one of STATES)."""
     if state is not None and state not in STATES:
         raise argument_error("unknown_state", f"{state!r}; one of {', '.join(STATES)}")
+    from ledger_node.governance.signed import signed_approvers
+
     count = city["Consortium"].functions.proposalCount().call()
     described = descriptions(city)
+    signed = signed_approvers(city)
     out = []
     for proposal_id in range(count, 0, -1):
         if state is not None and STATE_NAMES[city["Consortium"].functions.proposalState(proposal_id).call()] != state:
             continue
-        out.append(read_proposal(city, proposal_id, described=described))
+        out.append(read_proposal(city, proposal_id, described=described, signed=signed))
     return out
 
 

@@ -108,7 +108,7 @@ def test_console_glance_showsProgrammesClearingAndIndexer(open_wallet, wallet_ap
     assert words["rate"] in page.locator("[data-testid=schemes] thead").inner_text()
     assert "0.08" in page.locator(f"[data-testid=scheme-{CULTURE}]").inner_text()  # 8,000,000 = 0.08 credits
     # a bar for each programme the API lists (the session node may hold other suites' schemes too)
-    assert page.locator("svg.chart rect").count() == len(supply)
+    assert page.locator("[data-testid=schemes] svg.chart rect").count() == len(supply)
 
     # clearing: the closed period and the open one after it; statements once the auditor key is given
     periods = text_of(page, "[data-testid=periods]", has=words["open"].format(n=closed_city["period"] + 1))

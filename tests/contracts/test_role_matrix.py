@@ -44,6 +44,8 @@ class Ctx:
     objection_sig: bytes
     objection_deadline: int
     objection_nonce: int
+    approval_sig: bytes
+    approval_deadline: int
 
 
 def _addr(env, role: str) -> str:
@@ -63,6 +65,9 @@ CONSORTIUM_ROWS = {
     "propose": Row(lambda c: [[(c.env.consortium.address, call(c.env.consortium, "setProposalLifetime", 86400)[1])], "x"],
                    MEMBERS, "ConsortiumNotMember"),
     "approve": Row(lambda c: [c.operator_proposal], MEMBERS, "ConsortiumNotMember"),
+    # anyone may submit a member's signed approval: the signature is the authority
+    "approveBySig": Row(lambda c: [c.operator_proposal, c.env.member.address, c.approval_deadline, c.approval_sig],
+                        set(ROLES), ""),
     "queue": Row(lambda c: [c.open_proposal], MEMBERS, "ConsortiumNotMember", {"ConsortiumAlreadyQueued"}),
     "execute": Row(lambda c: [c.open_proposal], MEMBERS, "ConsortiumNotMember"),
     "cancel": Row(lambda c: [c.open_proposal], MEMBERS, "ConsortiumNotMember"),
@@ -160,8 +165,11 @@ def ctx(w3, env) -> Ctx:
     sig = sign(recovering, typed_data("RecoveryObjection", w3.eth.chain_id, env.membership.address,
                                       {"account": recovering.address, "newAccount": target.address, "nonce": nonce,
                                        "deadline": deadline}))
+    approval = sign(env.member, typed_data("ProposalApproval", w3.eth.chain_id, env.consortium.address,
+                                           {"proposalId": operator_proposal, "deadline": deadline, "callsHash":
+                                            env.consortium.functions.proposalCallsHash(operator_proposal).call()}))
     return Ctx(env, w3, proposal, operator_proposal, Account.create().address, recovering, target.address, sig,
-               deadline, nonce)
+               deadline, nonce, approval, deadline)
 
 
 @pytest.mark.parametrize("contract", sorted(TABLES))

@@ -1,19 +1,26 @@
 // The consortium's console: the city at a glance for the points office, the programmes, the clearing bank and the
-// auditor. Read-only: it reads the API's public endpoints (and the statements with an auditor API key typed into
-// this tab) on its own origin and signs nothing. Words, number formats and the API client are the wallet's.
+// auditor, and the governance queue. It reads the API's public endpoints (and the statements with an auditor API
+// key typed into this tab) on its own origin; the one thing it signs is a member's approval of a proposal, with a
+// member key kept encrypted in this browser (approval.js). Words, number formats and the API client are the
+// wallet's.
 import { t, lang, addWords } from "../../wallet/src/i18n.js";
 import { h } from "../../wallet/src/dom.js";
 import { WORDS } from "./words.js";
-import { state, startLang, chooseLang, load, loadStatements } from "./state.js";
-import { healthView, schemesView, clearingView } from "./views/glance.js";
+import { state, startLang, chooseLang, load, loadStatements, loadGovernance } from "./state.js";
+import { healthView, schemesView, clearingView, dailyView } from "./views/glance.js";
+import { governanceView } from "./views/governance.js";
+import { memberKey, signApproval } from "./approval.js";
+import { api } from "../../wallet/src/api.js";
 
 const REFRESH_MS = 15_000;
 
-addWords(WORDS);
-start();
-
 function start() {
   startLang(new URLSearchParams(location.search).get("lang"));
+  state.view = location.hash === "#governance" ? "governance" : "glance";
+  window.addEventListener("hashchange", () => {
+    state.view = location.hash === "#governance" ? "governance" : "glance";
+    render();
+  });
   render();
   refresh();
   setInterval(() => {
@@ -33,7 +40,53 @@ const actions = {
     await loadStatements();
     render();
   },
+  async importKey(privateKey, password) {
+    const g = state.gov;
+    g.keyError = null;
+    g.busy = "key";
+    render();
+    try {
+      g.record = await memberKey.save(privateKey, password);
+    } catch (exc) {
+      g.keyError = exc;
+    }
+    g.busy = null;
+    render();
+  },
+  forgetKey() {
+    memberKey.remove();
+    state.gov.record = null;
+    render();
+  },
+  async approve(id, password) {
+    const g = state.gov;
+    const proposal = g.listing && g.listing.data.find((p) => p.id === id);
+    if (!proposal || !g.record) return;
+    g.busy = id;
+    delete g.errors[id];
+    delete g.results[id];
+    render();
+    try {
+      const body = await signApproval(g.record, password, g.listing, proposal);
+      const res = await api.approveProposal(id, body);
+      const shown = res.proposal || proposal;
+      g.results[id] = t(res.status === "pending" ? "gov.approvedPending" : "gov.approvedNow",
+        { n: shown.approvals, m: shown.required });
+      await loadGovernance();
+    } catch (exc) {
+      g.errors[id] = exc;
+    }
+    g.busy = null;
+    render();
+    if (g.results[id]) announce(g.results[id]);
+  },
 };
+
+function announce(text) {
+  const live = document.getElementById("live");
+  live.textContent = "";
+  setTimeout(() => { live.textContent = text; }, 50);
+}
 
 function render() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
@@ -43,13 +96,28 @@ function render() {
     h("div", { class: "row heading" },
       h("h1", null, t("console.title")),
       h("button", { type: "button", class: "ghost small", onclick: refresh }, t("console.refresh"))),
-    h("p", { class: "muted small" }, t("console.readOnly")),
-    h("div", { class: "glance" }, healthView(), schemesView(), clearingView(actions)));
+    nav(),
+    state.view === "governance" ? governanceView(actions)
+      : [h("p", { class: "muted small" }, t("console.readOnly")),
+        h("div", { class: "glance" }, healthView(), schemesView(), dailyView(), clearingView(actions))]);
+  // what is being typed survives the redraw (every 15 s): inputs keep their values by id
+  const typed = [...document.querySelectorAll("#app input[id]")].map((i) => [i.id, i.value]);
   document.getElementById("app").replaceChildren(
     h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
     header(),
     main);
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (input && !input.value) input.value = value;
+  }
   if (focused) document.getElementById(focused)?.focus();
+}
+
+function nav() {
+  const tab = (view, href, key) => h("a", { href, class: state.view === view ? "view-tab current" : "view-tab",
+    "aria-current": state.view === view ? "page" : null, "data-testid": `tab-${view}` }, t(key));
+  return h("nav", { class: "view-tabs", "aria-label": t("console.views") },
+    tab("glance", "#", "console.glance"), tab("governance", "#governance", "gov.title"));
 }
 
 function header() {
@@ -63,3 +131,8 @@ function header() {
         render();
       } }, t("lang.other")));
 }
+
+// last, once `actions` above is initialised: the first render's forms hold it (bundled, a top-level const is
+// hoisted as undefined, and a click before the first load ended reached an undefined `actions`)
+addWords(WORDS);
+start();

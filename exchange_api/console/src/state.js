@@ -2,6 +2,7 @@
 // never written to storage). main.js fills it and redraws the views from it.
 import { setLang, lang } from "../../wallet/src/i18n.js";
 import { api } from "../../wallet/src/api.js";
+import { memberKey } from "./approval.js";
 
 const LANG_STORE = "citypoints.console.lang";
 
@@ -18,6 +19,19 @@ export const state = {
   auditorKey: "",
   statements: null,  // /v1/statements, once an auditor key is given
   statementsError: null,
+  view: "glance",    // or "governance" (#governance)
+  node: null,        // /v1/node: head block and its age
+  daily: null,       // /v1/activity/daily: points issued and redeemed per day, 14 days
+  gov: {
+    listing: null,   // /v1/proposals
+    error: null,
+    record: memberKey.load(),  // the member key kept encrypted in this browser (approval.js), or null
+    keyError: null,
+    keyFormOpen: false,  // the key form's <details> stays as the member left it across redraws
+    busy: null,      // "key" or a proposal id while working
+    results: {},     // proposal id -> what the last approval did, in words
+    errors: {},      // proposal id -> the last approval's failure
+  },
 };
 
 export function startLang(asked) {
@@ -46,7 +60,27 @@ export async function load() {
   state.ready = r.ready || null;
   state.readyError = r.exc || null;
   state.readAt = new Date();
+  await Promise.all([loadHealth(), loadGovernance()]);
   if (state.auditorKey) await loadStatements();
+}
+
+/** The node's block age and the daily plot's numbers (a failure leaves the last ones and says so). */
+export async function loadHealth() {
+  try {
+    [state.node, state.daily] = await Promise.all([api.node(), api.daily(14)]);
+    state.healthError = null;
+  } catch (exc) {
+    state.healthError = exc;
+  }
+}
+
+export async function loadGovernance() {
+  try {
+    state.gov.listing = await api.proposals(20);
+    state.gov.error = null;
+  } catch (exc) {
+    state.gov.error = exc;
+  }
 }
 
 export async function loadStatements() {

@@ -7,6 +7,8 @@ import { BaseWallet, SigningKey, getBytes, hexlify, randomBytes } from "ethers";
 const signer = (privateKey) => new BaseWallet(new SigningKey(privateKey));
 
 const STORE = "citypoints.wallet.key.v1";
+// the console keeps a consortium member's key apart from a resident's (the same origin serves both pages)
+export const CONSOLE_MEMBER_STORE = "citypoints.console.member-key.v1";
 export const ITERATIONS = 600_000; // OWASP's 2023 figure for PBKDF2-HMAC-SHA256
 export const MIN_PASSWORD = 8;
 
@@ -28,9 +30,9 @@ async function deriveKey(password, salt, iterations) {
     { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
 }
 
-export function load() {
+export function load(store = STORE) {
   try {
-    const raw = localStorage.getItem(STORE);
+    const raw = localStorage.getItem(store);
     const rec = raw ? JSON.parse(raw) : null;
     return rec && rec.version === 1 && /^0x[0-9a-fA-F]{40}$/.test(rec.address) ? rec : null;
   } catch {
@@ -38,8 +40,8 @@ export function load() {
   }
 }
 
-export function remove() {
-  localStorage.removeItem(STORE);
+export function remove(store = STORE) {
+  localStorage.removeItem(store);
 }
 
 /** A private key typed or pasted by a person: "0x" optional, spaces ignored. Throws on anything else. */
@@ -56,7 +58,7 @@ export function newPrivateKey() {
   return hexlify(randomBytes(32));
 }
 
-export async function save(privateKey, password) {
+export async function save(privateKey, password, store = STORE) {
   const wallet = signer(privateKey);
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
@@ -70,7 +72,7 @@ export async function save(privateKey, password) {
     cipher: { name: "AES-GCM", iv: b64(iv), data: b64(data) },
     createdAt: new Date().toISOString(),
   };
-  localStorage.setItem(STORE, JSON.stringify(record));
+  localStorage.setItem(store, JSON.stringify(record));
   return record;
 }
 

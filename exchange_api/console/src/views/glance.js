@@ -6,10 +6,10 @@ import * as fmt from "../../../wallet/src/format.js";
 import { ApiError } from "../../../wallet/src/api.js";
 import { h } from "../../../wallet/src/dom.js";
 import { state } from "../state.js";
-import { bars } from "./chart.js";
+import { bars, columns } from "./chart.js";
 
 /** A failure as a sentence: known API codes have their own, anything else names its code. */
-function failure(exc) {
+export function failure(exc) {
   if (!(exc instanceof ApiError)) return t("err.generic", { code: (exc && exc.name) || "error", rid: "-" });
   const key = `err.${exc.code}`;
   const known = t(key);
@@ -35,6 +35,8 @@ export function healthView() {
     state.readyError ? alert(state.readyError) : null,
     ix ? h("dl", { class: "facts" },
       fact(t("health.head"), fmt.points(ix.head), "head-block"),
+      state.node ? fact(t("health.blockAge"), t("health.seconds", { n: fmt.points(state.node.blockAgeSeconds) }),
+        "block-age") : null,
       fact(t("health.indexed"), fmt.points(ix.block), "indexed-block"),
       fact(t("health.lag"), t("health.lagBlocks", { n: fmt.points(ix.lagBlocks) }), "indexer-lag")) :
       h("p", { class: "muted" }, t("console.loading")),
@@ -113,4 +115,23 @@ function statementsTable() {
         : t("clearing.issuerPair", { a: schemeName(s.schemeA), b: schemeName(s.schemeB) })),
       h("td", { class: "amount" }, fmt.credits(s.amount)),
       h("td", null, h("span", { class: `status settle-${s.settlement}` }, t(`settle.${s.settlement}`))))))));
+}
+
+/** Points issued and redeemed a day over the last 14 days (all programmes), one inline SVG plot. */
+export function dailyView() {
+  const days = (state.daily || []).map((d) => ({ day: d.day, issued: fmt.big(d.issued), redeemed: fmt.big(d.redeemed) }));
+  const total = (k) => days.reduce((sum, d) => sum + d[k], 0n);
+  const series = [
+    { key: "issued", label: t("daily.issued"), colour: "s1", text: (v) => fmt.points(v) },
+    { key: "redeemed", label: t("daily.redeemed"), colour: "s3", text: (v) => fmt.points(v) },
+  ];
+  return h("section", { class: "card daily-card", "aria-labelledby": "daily-title", "data-testid": "daily" },
+    h("h2", { id: "daily-title" }, t("daily.title")),
+    state.healthError ? alert(state.healthError) : null,
+    days.length ? [
+      columns(days, series, t("daily.chart")),
+      h("ul", { class: "legend" }, series.map((s) => h("li", null,
+        h("span", { class: `dot ${s.colour}`, "aria-hidden": "true" }), " ",
+        t("daily.total", { what: s.label, n: fmt.points(total(s.key)) })))),
+    ] : h("p", { class: "muted" }, t("console.loading")));
 }
