@@ -88,5 +88,10 @@ export const api = {
   periods: () => request("GET", "/periods").then((r) => r.data.data),
   indexer: () => request("GET", "/indexer").then((r) => r.data),
   statements: (apiKey) => request("GET", "/statements", undefined, apiKey).then((r) => r.data.data),
+  // the offers catalogue (views/shops.js): public reads
+  catalogueVocabulary: () => request("GET", "/catalogue/vocabulary").then((r) => r.data),
+  catalogueOffers: (params) => request("GET", `/catalogue/offers?${new URLSearchParams(params)}`).then((r) => r.data),
+  catalogueMerchants: (params) =>
+    request("GET", `/catalogue/merchants?${new URLSearchParams(params)}`).then((r) => r.data),
   ready: () => request("GET", "", undefined, undefined, "/health/ready").then((r) => r.data),
 };
