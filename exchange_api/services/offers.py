@@ -74,7 +74,7 @@ def live_clause(now: dt.datetime):
                 or_(Offer.stock.is_(None), Offer.stock > 0))
 
 
-def _check_codes(category: str | None, district: str | None) -> None:
+def check_codes(category: str | None, district: str | None) -> None:
     if category is not None and category not in CATEGORIES:
         raise InvalidRequest(f"category must be one of {', '.join(CATEGORIES)}", code="unknown_category",
                              field="category")
@@ -125,7 +125,7 @@ class Offers:
         return {"object": "merchant_profile", **await self.store.run(load)}
 
     async def set_profile(self, principal: Principal, body) -> Done:
-        _check_codes(body.category, body.district)
+        check_codes(body.category, body.district)
 
         def put(s):
             p = s.get(MerchantProfile, principal.merchant_id)
@@ -141,7 +141,7 @@ class Offers:
     # --- the merchant's offers ----------------------------------------------------------------------------------
 
     async def create(self, principal: Principal, body) -> Done:
-        _check_codes(body.category, body.district)
+        check_codes(body.category, body.district)
         valid_from = utc_naive(body.validFrom) or utcnow().replace(microsecond=0)
         valid_until = utc_naive(body.validUntil)
         _check_window(valid_from, valid_until)
@@ -183,7 +183,7 @@ class Offers:
             if required in changes and changes[required] is None:
                 field = next(k for k, v in OFFER_FIELDS.items() if v == required)
                 raise InvalidRequest(f"{field} cannot be null", code="invalid_request", field=field)
-        _check_codes(changes.get("category"), changes.get("district"))
+        check_codes(changes.get("category"), changes.get("district"))
         for k in ("valid_from", "valid_until"):
             if k in changes:
                 changes[k] = utc_naive(changes[k])
@@ -242,7 +242,7 @@ class Offers:
                         max_price: int | None, available: bool, limit: int, cursor: str | None) -> dict:
         """Offers residents browse, newest first: live ones (`available`) or every one not deleted; filtered by
         category, district (the offer's), merchant address and price; an opaque cursor walks the pages."""
-        _check_codes(category, district)
+        check_codes(category, district)
         after = decode_cursor(cursor)
         now = utcnow()
 
@@ -265,7 +265,7 @@ class Offers:
     async def merchants(self, *, category: str | None, district: str | None) -> dict:
         """Merchants with a key in force (active on the API), with their names, category, district and number of
         live offers, in order of registration."""
-        _check_codes(category, district)
+        check_codes(category, district)
         now = utcnow()
 
         def load(s):

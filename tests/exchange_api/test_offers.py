@@ -218,3 +218,23 @@ def test_catalogueVocabulary_hasEveryCategoryAndDistrictInBothLanguages(api):
     districts = {d["code"]: d for d in vocab["districts"]}
     assert districts["tianfu"] == {"code": "tianfu", "zh": "天府新区", "en": "Tianfu New Area"}
     assert len(districts) == 7 and all(d["zh"] and d["en"] for d in vocab["categories"])
+
+
+def test_demoCatalogue_importTwice_addsEachShopsOffersOnceWithProfileAndPicture(api, keys, api_city, live):
+    from exchange_api.demo_catalogue import import_demo_catalogue
+    from scripts.demo_city import SHOPS, shop_catalogue
+    demo = {"merchants": [{"address": api_city.merchant.address.lower(), "catalogue": shop_catalogue(0)},
+                          {"address": api_city.merchant2.address, "catalogue": shop_catalogue(len(SHOPS) + 1)},
+                          {"address": "0x" + "11" * 20, "catalogue": shop_catalogue(2)}]}  # not registered: skipped
+    first = live.rt.store.call(lambda s: import_demo_catalogue(s, demo))
+    again = live.rt.store.call(lambda s: import_demo_catalogue(s, demo))
+    expected = len(SHOPS[0][1]) + len(SHOPS[1][1])
+    assert first == (2, expected) and again == (2, 0)
+    offers = api.get("/v1/catalogue/offers", params={"limit": 100}).json()["data"]
+    assert len(offers) == expected
+    tea = next(o for o in offers if o["title"]["en"] == "A cup of gaiwan tea")
+    assert tea["merchant"]["name"] == {"zh": "鹤鸣茶社", "en": "Heming Teahouse"} and tea["price"] == 1500
+    picture = api.get(tea["imageUrl"])
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    second = {m["address"]: m for m in api.get("/v1/catalogue/merchants").json()["data"]}[api_city.merchant2.address]
+    assert second["name"]["en"] == "Chengdu Museum Shop #2" and second["liveOffers"] == len(SHOPS[1][1])
