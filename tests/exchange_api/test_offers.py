@@ -238,3 +238,10 @@ def test_demoCatalogue_importTwice_addsEachShopsOffersOnceWithProfileAndPicture(
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
     second = {m["address"]: m for m in api.get("/v1/catalogue/merchants").json()["data"]}[api_city.merchant2.address]
     assert second["name"]["en"] == "Chengdu Museum Shop #2" and second["liveOffers"] == len(SHOPS[1][1])
+
+
+def test_offer_nulCharacterInATitle_is422NeverAStoreError(api, keys):
+    h = auth(keys["merchant"])
+    resp = api.post("/v1/offers", json={**OFFER, "titleEn": "tea\x00"}, headers=h)
+    assert resp.status_code == 422, resp.text
+    assert api.get("/v1/offers", headers=h).json()["data"] == []
