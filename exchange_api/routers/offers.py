@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from exchange_api.catalogue_vocabulary import vocabulary
 from exchange_api.deps import Caller, Idem, MerchantKey, OffersService
@@ -18,12 +18,20 @@ from ledger_node.domain import UINT96_MAX
 
 router = APIRouter(prefix="/v1", tags=["offers"], responses=ERRORS)
 
-Title = Annotated[str, Field(min_length=1, max_length=120)]
-Description = Annotated[str, Field(max_length=2000)]
+
+def _no_controls(text: str) -> str:
+    """Text residents read: no control characters (a NUL, an escape, ...) but line breaks."""
+    if any(ord(c) < 32 and c not in "\n\r\t" or 0x7F <= ord(c) < 0xA0 for c in text):
+        raise ValueError("control characters are not allowed")
+    return text
+
+
+Title = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_no_controls)]
+Description = Annotated[str, Field(max_length=2000), AfterValidator(_no_controls)]
 Code = Annotated[str, Field(min_length=1, max_length=20, description="a code of GET /v1/catalogue/vocabulary")]
 Price = Annotated[int, Field(strict=True, gt=0, le=UINT96_MAX, description="credit cents")]
 Stock = Annotated[int, Field(strict=True, ge=0, le=10**9, description="units left; null: unlimited")]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_controls)]
 
 
 class OfferIn(Model):

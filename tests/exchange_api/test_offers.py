@@ -240,8 +240,11 @@ def test_demoCatalogue_importTwice_addsEachShopsOffersOnceWithProfileAndPicture(
     assert second["name"]["en"] == "Chengdu Museum Shop #2" and second["liveOffers"] == len(SHOPS[1][1])
 
 
-def test_offer_nulCharacterInATitle_is422NeverAStoreError(api, keys):
+def test_offer_controlCharactersInTexts_are422NamingTheField(api, keys):
     h = auth(keys["merchant"])
-    resp = api.post("/v1/offers", json={**OFFER, "titleEn": "tea\x00"}, headers=h)
-    assert resp.status_code == 422, resp.text
+    for field, text in (("titleEn", "tea\x00"), ("descriptionZh", "茶\x1b[31m"), ("titleZh", "\x85")):
+        resp = api.post("/v1/offers", json={**OFFER, field: text}, headers=h)
+        assert resp.status_code == 422 and resp.json()["error"]["field"] == field, resp.text
+    assert create(api, keys["merchant"], descriptionEn="two\nlines")["description"]["en"] == "two\nlines"
+    api.delete("/v1/offers/" + api.get("/v1/offers", headers=h).json()["data"][0]["id"], headers=h)
     assert api.get("/v1/offers", headers=h).json()["data"] == []
