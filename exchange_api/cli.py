@@ -204,10 +204,13 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")):
 
 @merchant_app.command("import-demo")
 def import_demo_cmd():
-    """Register the demo merchants' keys from var/demo.json (demo city only)."""
+    """Register the demo merchants' keys, shop profiles and offers from var/demo.json (demo city only)."""
+    from exchange_api.demo_catalogue import import_demo_catalogue
     from exchange_api.merchant_keys import import_demo_keys
     from ledger_node import paths
     store = _store()
     with store.session() as s:
-        n = import_demo_keys(s, json.loads(paths.demo_file().read_text()))
-    console.print(f"{n} demo merchant keys registered")
+        demo = json.loads(paths.demo_file().read_text())
+        n = import_demo_keys(s, demo)
+        profiles, offers = import_demo_catalogue(s, demo)
+    console.print(f"{n} demo merchant keys registered; {profiles} shop profiles, {offers} new offers in the catalogue")

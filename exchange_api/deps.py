@@ -21,6 +21,7 @@ from exchange_api.runtime import Runtime, Services
 from exchange_api.services.common import Principal
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.governance import Governance
+from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.public import Public
 from exchange_api.services.redemptions import Redemptions
@@ -53,6 +54,7 @@ OnboardingService = Annotated[Onboarding, _service(lambda s: s.onboarding)]
 PublicService = Annotated[Public, _service(lambda s: s.public)]
 GovernanceService = Annotated[Governance, _service(lambda s: s.governance)]
 ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
+OffersService = Annotated[Offers, _service(lambda s: s.offers)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 
 

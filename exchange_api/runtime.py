@@ -21,6 +21,7 @@ from exchange_api.relayer_lease import RelayerLease
 from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.exchanges import Exchanges
+from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.governance import Governance
 from exchange_api.services.public import Public
@@ -58,6 +59,7 @@ class Services:
     webhook_endpoints: WebhookEndpoints
     confirmations: Confirmations  # the relayer's on_mined and outcome_logs
     governance: Governance
+    offers: Offers
 
 
 class Runtime:
@@ -103,7 +105,8 @@ class Runtime:
             public=Public(store, chain, self.indexer),
             webhook_endpoints=WebhookEndpoints(store, settings, pii_key=self.pii_key, dispatcher=self.webhooks),
             confirmations=Confirmations(store, self.events, self.holds, self.webhooks, settings),
-            governance=Governance(store, chain, relayer, self.indexer, settings))
+            governance=Governance(store, chain, relayer, self.indexer, settings),
+            offers=Offers(store, settings))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     resident_login_window_s: int = Field(120, ge=10)  # a signed login's issuedAt: this close to now
     resident_token_ttl_s: int = Field(300, ge=30, le=3600)  # a resident's bearer token lives this long
 
+    offers_per_merchant: int = Field(500, ge=1)  # offers not deleted a merchant may have (409 beyond)
+
     # Request limits: every bad or abusive request is bounded and answered 4xx in the error shape
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger bodies: 413 before more is read
     auth_failures_per_min: int = Field(10, ge=1)  # wrong API keys a source may send a minute; then 429

@@ -13,6 +13,8 @@ residents:
    then confirmed answers (wait for the block) -> p50/p99; the indexer's lag is sampled throughout;
 4. balances: 200 concurrent clients (one connection each) -> saturated reads/s, and p50/p99 when each client
    reads once a second (open loop, as a wallet page refreshing).
+5. catalogue browse: 1,000 offers of the 50 merchants, then GET /v1/catalogue/offers 200 times a second (open
+   loop; first pages with and without filters, and second pages by cursor, as residents browse) -> p50/p99.
 All of it `--runs` times (5 by default), each on a fresh node, city and API: the paced p99's floor (200 ms) must
 hold in each run, so the section gives every run's p99 and their maximum beside the last run's figures.
 Writes the "api" section of BENCHMARKS.md.
@@ -44,6 +46,9 @@ BALANCE_READS = 4000
 BALANCE_CLIENTS = 200
 BALANCE_PERIOD_S = 1.0  # each client's refresh period in the open-loop phase
 BALANCE_PACED_SECONDS = 10
+CATALOGUE_OFFERS = 1000  # 20 per merchant
+CATALOGUE_RATE = 200  # catalogue reads/s offered (the issue's floor: p99 <= 20 ms at this rate)
+CATALOGUE_SECONDS = 10
 
 
 NODES = ("durable", "anvil")
@@ -197,7 +202,8 @@ def main(as_json: bool = False, node_kind: str = "durable", runs: int = 5) -> di
               "redeem_p99_ms_each_run": [r["redeem_p99_ms"] for r in each],
               "redeem_p99_ms_max": max(r["redeem_p99_ms"] for r in each),
               "balance_p99_ms_each_run": [r["balance_p99_ms"] for r in each],
-              "balance_p99_ms_during_redemptions_each_run": [r["balance_p99_ms_during_redemptions"] for r in each]}
+              "balance_p99_ms_during_redemptions_each_run": [r["balance_p99_ms_during_redemptions"] for r in each],
+              "catalogue_p99_ms_each_run": [r["catalogue_p99_ms"] for r in each]}
     result["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     _write_section(result)
     print(json.dumps(result, indent=None if as_json else 2))
@@ -228,6 +234,8 @@ def _run(log, node_kind: str) -> dict:
         per = [round((b - a) * 1000 / len(consents), 2) for a, b in zip(cpu0, cpu1)]
         log(f"balances: {BALANCE_CLIENTS} concurrent clients...")
         bal = asyncio.run(_balance_phase(url, [r.address for r in city.residents]))
+        log(f"catalogue: {CATALOGUE_OFFERS} offers, browsed {CATALOGUE_RATE} times a second...")
+        cat = asyncio.run(_catalogue_phase(url, keys))
         load = os.getloadavg()
         result = {
             "redemptions_per_s": api["max_rate"],
@@ -239,6 +247,8 @@ def _run(log, node_kind: str) -> dict:
             "balance_p50_ms": bal["p50"], "balance_p99_ms": bal["p99"], "balance_paced_reads_per_s": bal["paced_rate"],
             "balance_reads_per_s": bal["max_rate"], "balance_saturated_p99_ms": bal["sat_p99"],
             "balance_p99_ms_during_redemptions": api["balance_p99"],
+            "catalogue_p50_ms": cat["p50"], "catalogue_p99_ms": cat["p99"], "catalogue_reads_per_s": cat["paced_rate"],
+            "catalogue_offers": cat["offers"],
             "indexer_max_lag_blocks": api["max_lag"], "p99_bucket_ms_by_stage": api["where"],
             "cpu_ms_per_redemption": {"api": per[0], "node": per[1], "load_generator": per[2]},
             "raw_redeem_tx_per_s": round(raw, 1),
@@ -524,6 +534,50 @@ async def _paced_balance_reads(client, addresses, latencies: list, seconds: floa
     await asyncio.gather(*(reader(k) for k in range(BALANCE_CLIENTS)))
 
 
+CATALOGUE_CATEGORIES = ("food", "groceries", "culture", "transport", "services", "health", "education")
+CATALOGUE_DISTRICTS = ("jinjiang", "qingyang", "jinniu", "wuhou", "chenghua", "gaoxin", "tianfu")
+
+
+async def _catalogue_phase(url, keys, offers: int = CATALOGUE_OFFERS, rate: int = CATALOGUE_RATE,
+                           seconds: float = CATALOGUE_SECONDS) -> dict:
+    """`offers` offers published by the merchants (POST /v1/offers), then GET /v1/catalogue/offers `rate` times a
+    second for `seconds` (open loop: latency from each read's due moment): first pages without a filter, by
+    category, by district, under a price, and second pages by cursor, in turn."""
+    import aiohttp
+    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=100)) as client:
+        async def publish(k):
+            for i in range(k, offers, len(keys)):
+                body = {"titleZh": f"优惠 {i}", "titleEn": f"Offer {i}", "price": 100 + (i * 37) % 9900,
+                        "stock": None if i % 3 else 5 + i % 50, "category": CATALOGUE_CATEGORIES[i % 7],
+                        "district": CATALOGUE_DISTRICTS[(i // 7) % 7]}
+                async with client.post("/v1/offers", json=body,
+                                       headers={"Authorization": f"Bearer {keys[k]}"}) as r:
+                    assert r.status == 201, await r.text()
+        await asyncio.gather(*(publish(k) for k in range(min(len(keys), offers))))
+        async with client.get("/v1/catalogue/offers", params={"limit": 20}) as r:
+            cursor = (await r.json())["next_cursor"]
+        queries = [{"limit": "20"}, {"limit": "20", "category": "food"}, {"limit": "20", "district": "wuhou"},
+                   {"limit": "20", "max_price": "2000"}, {"limit": "20", "cursor": cursor},
+                   {"limit": "20", "category": "culture", "district": "qingyang"}]
+        for q in queries:  # warm
+            async with client.get("/v1/catalogue/offers", params=q) as r:
+                await r.read()
+        latencies = []
+
+        async def read(i, due):
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            async with client.get("/v1/catalogue/offers", params=queries[i % len(queries)]) as r:
+                await r.read()
+            latencies.append(time.perf_counter() - due)
+            assert r.status == 200
+        t0 = time.perf_counter()
+        n = int(rate * seconds)
+        await asyncio.gather(*(read(i, t0 + i / rate) for i in range(n)))
+        paced_rate = n / (time.perf_counter() - t0)
+    return {"offers": offers, "p50": _pct(latencies, 0.5), "p99": _pct(latencies, 0.99),
+            "paced_rate": round(paced_rate, 1)}
+
+
 def _write_section(r: dict) -> None:
     from scripts.benchmarks import table, update_section
     rows = [
@@ -545,6 +599,9 @@ def _write_section(r: dict) -> None:
          "without: " + " / ".join(f"{v}" for v in r["balance_p99_ms_each_run"]) + " ms"),
         ("balance reads, 200 clients back to back", f"{r['balance_reads_per_s']}/s",
          f"p99 {r['balance_saturated_p99_ms']} ms"),
+        (f"catalogue browse (GET /v1/catalogue/offers, {r['catalogue_offers']} offers) at {CATALOGUE_RATE}/s "
+         "offered, p50 / p99", f"{r['catalogue_p50_ms']} / {r['catalogue_p99_ms']} ms",
+         f"floor p99 <= 20 ms; each run: " + " / ".join(f"{v}" for v in r["catalogue_p99_ms_each_run"]) + " ms"),
         ("indexer max lag during the run", f"{r['indexer_max_lag_blocks']} blocks", "floor < 2 blocks"),
         (f"where a redemption's time goes at {FLOOR_RATE}/s: p99 per stage, at most (the API's histograms)",
          ", ".join(f"{k} {v} ms" for k, v in r["p99_bucket_ms_by_stage"].items()),

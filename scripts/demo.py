@@ -62,6 +62,9 @@ def _accounts(residents: int, merchants: int) -> dict:
     existing = demo.setdefault("merchants", [])
     for i in range(len(existing), merchants):
         existing.append(acct(name=f"merchant-{i + 1:02d}", apiKey="cpk_" + secrets.token_urlsafe(24)))
+    from scripts.demo_city import shop_catalogue
+    for i, m in enumerate(existing):  # the shops' profiles and offers (issue 22), for files made before too
+        m.setdefault("catalogue", shop_catalogue(i))
     people = demo.setdefault("residents", [])
     for i in range(len(people), residents):
         people.append(acct(name=f"resident-{i + 1:04d}"))

@@ -6,8 +6,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import base64
 import itertools
+import struct
 import time
+import zlib
 
 from eth_account import Account
 from web3 import Web3
@@ -54,6 +57,65 @@ def month_records(scheme: int, k: int, resident: str) -> list[dict]:
              "weight_kg": f"{3 + k % 20}.250", "date": day},
             {"record_id": rid + "-b", "resident": resident, "kind": "low_carbon_trip", "mode": "bike",
              "distance_km": f"{2 + k % 15}.5", "date": day}]
+
+
+# The demo's shops (issue 22): each merchant gets one of these profiles (cycled) and its 2-4 offers, in both
+# languages, over several categories and districts; some with stock, some with a picture drawn below. Prices in
+# credit cents; validDays: the offer ends that many days after `citypoints merchant import-demo` (None: no end).
+SHOPS = [
+    ({"nameZh": "鹤鸣茶社", "nameEn": "Heming Teahouse", "category": "food", "district": "qingyang"}, [
+        ("盖碗茶一杯", "A cup of gaiwan tea", "人民公园里喝茶", "Tea in People's Park", 1500, None, None, (46, 125, 50)),
+        ("茶点套餐", "Tea and snacks set", "两人份", "For two", 4800, 40, 30, None)]),
+    ({"nameZh": "成都博物馆文创店", "nameEn": "Chengdu Museum Shop", "category": "culture", "district": "qingyang"}, [
+        ("特展门票", "Special exhibition ticket", "成都博物馆特展", "Chengdu Museum's special exhibition", 3000, 200, 60,
+         (21, 101, 192)),
+        ("文创书签", "Museum bookmark", "青铜纹样书签", "Bronze-pattern bookmark", 800, 500, None, None),
+        ("讲解导览", "Guided tour", "周末讲解", "Weekend guided tour", 2000, 30, 14, None)]),
+    ({"nameZh": "邻里生鲜超市", "nameEn": "Neighbourhood Fresh Market", "category": "groceries", "district": "wuhou"}, [
+        ("时令蔬菜包", "Seasonal vegetable bag", "本地农场直供", "From local farms", 1200, None, 7, None),
+        ("大米5公斤", "Rice, 5 kg", "四川大米", "Sichuan rice", 3500, 80, None, None)]),
+    ({"nameZh": "天府通出行", "nameEn": "Tianfu Transit", "category": "transport", "district": "gaoxin"}, [
+        ("地铁日票", "Metro day pass", "当日不限次数", "Unlimited rides for a day", 1800, None, None, None),
+        ("共享单车月卡", "Bike share month card", "30天骑行", "30 days of rides", 1500, 300, 30, None)]),
+    ({"nameZh": "锦江社区服务中心", "nameEn": "Jinjiang Community Services", "category": "services",
+      "district": "jinjiang"}, [
+        ("家电清洗", "Appliance cleaning", "上门清洗空调", "Air-conditioner cleaning at home", 6000, 20, 45, None),
+        ("裁缝修改", "Tailoring alteration", "一件衣物", "One garment", 2500, None, None, None)]),
+    ({"nameZh": "金牛健康驿站", "nameEn": "Jinniu Health Station", "category": "health", "district": "jinniu"}, [
+        ("体检套餐", "Health check", "基础体检", "A basic check-up", 9900, 50, 90, None),
+        ("中医推拿", "Tuina massage", "三十分钟", "Thirty minutes", 5000, None, None, None)]),
+    ({"nameZh": "成华青少年学堂", "nameEn": "Chenghua Youth Academy", "category": "education", "district": "chenghua"}, [
+        ("编程体验课", "Coding taster class", "8-14岁", "Ages 8-14", 4000, 24, 30, None),
+        ("书法课", "Calligraphy lesson", "周六上午", "Saturday mornings", 3000, 15, 30, None)]),
+    ({"nameZh": "天府新区绿色集市", "nameEn": "Tianfu Green Market", "category": "groceries", "district": "tianfu"}, [
+        ("有机水果篮", "Organic fruit basket", "当季水果", "Fruit in season", 4500, 60, 14, None),
+        ("环保购物袋", "Reusable shopping bag", "帆布材质", "Canvas", 600, 1000, None, None)]),
+]
+
+
+def demo_png(rgb: tuple[int, int, int], size: int = 48) -> bytes:
+    """A small PNG drawn in code (no download): a square of `rgb` with a lighter diagonal band."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    light = bytes(min(255, c + 90) for c in rgb)
+    rows = b"".join(b"\x00" + b"".join(light if abs(x - y) < size // 6 else bytes(rgb) for x in range(size))
+                    for y in range(size))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+def shop_catalogue(k: int) -> dict:
+    """Merchant k's profile and offers as var/demo.json keeps them (read by `citypoints merchant import-demo`)."""
+    profile, offers = SHOPS[k % len(SHOPS)]
+    branch = k // len(SHOPS) + 1  # the same shop again: its next branch
+    if branch > 1:
+        profile = {**profile, "nameZh": f"{profile['nameZh']}（{branch}号店）",
+                   "nameEn": f"{profile['nameEn']} #{branch}"}
+    return {"profile": profile, "offers": [
+        {"titleZh": tz, "titleEn": te, "descriptionZh": dz, "descriptionEn": de, "price": price, "stock": stock,
+         "validDays": days, "category": profile["category"], "district": profile["district"],
+         **({"imagePng": base64.b64encode(demo_png(colour)).decode()} if colour else {})}
+        for tz, te, dz, de, price, stock, days, colour in offers]}
 
 
 class DemoCity:

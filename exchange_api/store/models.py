@@ -1,5 +1,5 @@
 """Tables of the API (merchants, keys, idempotency, redemptions, relayed transactions, residents' encrypted
-personal data, webhooks) and of the indexer (idx_*: raw events and projections, droppable and rebuilt from chain).
+personal data, webhooks, merchants' profiles and offers) and of the indexer (idx_*: raw events and projections, droppable and rebuilt from chain).
 
 Amounts are integers (points; credit cents). Addresses are checksummed 0x-hex; hashes 0x-hex lower case.
 """
@@ -11,7 +11,7 @@ from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Index, Integer, 
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from exchange_api.store.types import ChainInt
+from exchange_api.store.types import ChainInt, OrderedUInt
 
 
 def utcnow() -> dt.datetime:
@@ -191,6 +191,52 @@ class WebhookDelivery(Base):
     attempt_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: settings.webhook_max_attempts
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __table_args__ = (Index("ix_webhook_due", "status", "next_attempt_at"),)
+
+
+class MerchantProfile(Base):
+    """What residents see of a merchant in the catalogue: its name in both languages, category and district
+    (codes of exchange_api/catalogue_vocabulary.py)."""
+    __tablename__ = "merchant_profiles"
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(20))
+    district: Mapped[str] = mapped_column(String(20))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Offer(Base):
+    """A merchant's offer in the public catalogue: what points buy, at a price in credit cents (uint96)."""
+    __tablename__ = "offers"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    title_zh: Mapped[str] = mapped_column(String(120))
+    title_en: Mapped[str] = mapped_column(String(120))
+    description_zh: Mapped[str] = mapped_column(String(2000), default="")
+    description_en: Mapped[str] = mapped_column(String(2000), default="")
+    price: Mapped[int] = mapped_column(OrderedUInt(29))  # credit cents
+    stock: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: unlimited
+    valid_from: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    valid_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    category: Mapped[str] = mapped_column(String(20))
+    district: Mapped[str] = mapped_column(String(20))
+    has_image: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    __table_args__ = (Index("ix_offers_merchant", "merchant_id", "deleted_at"),
+                      Index("ix_offers_catalogue", "deleted_at", "seq"))
+
+
+class OfferImage(Base):
+    """An offer's picture (PNG, JPEG or WebP by its magic bytes, at most 512 KiB), served publicly."""
+    __tablename__ = "offer_images"
+    offer_seq: Mapped[int] = mapped_column(ForeignKey("offers.seq", ondelete="CASCADE"), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(20))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # ---------------------------------------------------------------------------------------------------------

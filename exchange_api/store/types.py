@@ -28,3 +28,31 @@ class ChainInt(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else int(value)
+
+
+class OrderedUInt(TypeDecorator):
+    """A non-negative integer up to `digits` decimal digits (uint96: 29) that the database can compare and sort:
+    NUMERIC(digits, 0) on PostgreSQL, zero-padded decimal text on SQLite (text order is then number order), so a
+    filter such as `price <= x` runs in SQL on both."""
+    impl = Numeric(29, 0)
+    cache_ok = True
+
+    def __init__(self, digits: int = 29):
+        super().__init__()
+        self.digits = digits
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(self.digits))
+        return dialect.type_descriptor(Numeric(self.digits, 0))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = int(value)
+        if value < 0 or len(str(value)) > self.digits:
+            raise ValueError(f"{value} does not fit {self.digits} unsigned digits")
+        return str(value).zfill(self.digits) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else int(value)

@@ -92,5 +92,10 @@ export const api = {
   approveProposal: (id, body) => request("POST", `/proposals/${enc(id)}/approvals`, body).then((r) => r.data),
   node: () => request("GET", "/node").then((r) => r.data),
   daily: (days = 14) => request("GET", `/activity/daily?days=${days}`).then((r) => r.data.days),
+  // the offers catalogue (views/shops.js): public reads
+  catalogueVocabulary: () => request("GET", "/catalogue/vocabulary").then((r) => r.data),
+  catalogueOffers: (params) => request("GET", `/catalogue/offers?${new URLSearchParams(params)}`).then((r) => r.data),
+  catalogueMerchants: (params) =>
+    request("GET", `/catalogue/merchants?${new URLSearchParams(params)}`).then((r) => r.data),
   ready: () => request("GET", "", undefined, undefined, "/health/ready").then((r) => r.data),
 };

@@ -14,10 +14,12 @@ import { payView, openRequest, renderWaiting, tickCountdowns } from "./views/pay
 import { exchangeView, requestQuote } from "./views/exchange.js";
 import { receiveView, drawQr } from "./views/receive.js";
 import { settingsView } from "./views/settings.js";
+import { shopsView } from "./views/shops.js";
 
 export { requestIdFrom } from "./views/pay.js";
 
-const VIEW_OF = { points: pointsView, pay: payView, exchange: exchangeView, receive: receiveView, settings: settingsView };
+const VIEW_OF = { points: pointsView, pay: payView, shops: shopsView, exchange: exchangeView, receive: receiveView,
+  settings: settingsView };
 
 start();
 

@@ -6,7 +6,7 @@ import * as keystore from "./keystore.js";
 import * as session from "./session.js";
 
 const LANG_STORE = "citypoints.wallet.lang";
-export const VIEWS = ["points", "pay", "exchange", "receive", "settings"]; // the tabs, in order: state.view is one
+export const VIEWS = ["points", "pay", "shops", "exchange", "receive", "settings"]; // the tabs, in order: state.view is one
 
 export const state = {
   record: keystore.load(),

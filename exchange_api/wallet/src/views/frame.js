@@ -34,6 +34,7 @@ function switchLang() {
 const ICONS = {
   points: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18Zm0 4v10m-3-7.5c0-1.1 1.3-2 3-2s3 .9 3 2-1.3 1.8-3 2.2-3 1.1-3 2.3 1.3 2 3 2 3-.9 3-2",
   pay: "M4 6h16v12H4zM4 10h16M8 15h3",
+  shops: "M4 9l1.5-5h13L20 9M4 9h16M4 9c0 1.7 1.3 3 3 3s3-1.3 3-3m0 0c0 1.7 .9 3 2 3s2-1.3 2-3m0 0c0 1.7 1.3 3 3 3s3-1.3 3-3M5 12v8h14v-8M10 20v-5h4v5",
   exchange: "M7 7h11l-3-3M17 17H6l3 3",
   receive: "M4 4h6v6H4zM14 4h6v6h-6zM4 14h6v6H4zM14 14h2v2h-2zM18 18h2v2h-2zM18 14h2M14 18v2",
   settings: "M14.5 9.5a4 4 0 1 0-3.2 3.9L17 19h3v-3h-2v-2h-2l-1.7-1.7a4 4 0 0 0 .2-2.8ZM9 8.5h.01",

@@ -1,0 +1,305 @@
+"""Merchants' offers and the public catalogue (issue 22): a merchant's profile (names zh/en, category, district),
+its offers (CRUD, at most `settings.offers_per_merchant` not deleted), an offer's image (PNG/JPEG/WebP by magic
+bytes, capped), and the public reads residents browse: live offers with filters and an opaque cursor, the
+merchants with their number of live offers, the vocabulary.
+
+A live offer: not deleted, within its validity window now, and stock unlimited (None) or above 0. Another
+merchant's offer is answered as an unknown one (404), never 403: a merchant learns nothing of the others'."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select
+
+from exchange_api.catalogue_vocabulary import CATEGORIES, DISTRICTS
+from exchange_api.errors import ApiError, Conflict, InvalidRequest, NotFound
+from exchange_api.services.common import Principal, iso, new_id
+from exchange_api.services.results import Done
+from exchange_api.settings import Settings
+from exchange_api.store.db import Store
+from exchange_api.store.models import ApiKey, Merchant, MerchantProfile, Offer, OfferImage, utcnow
+from ledger_node.domain import credits_decimal
+
+MAX_IMAGE_BYTES = 512 * 1024
+IMAGE_TYPES = (  # (magic test, content type): what the bytes are, whatever the client says
+    (lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"), "image/png"),
+    (lambda b: b.startswith(b"\xff\xd8\xff"), "image/jpeg"),
+    (lambda b: len(b) >= 12 and b[:4] == b"RIFF" and b[8:12] == b"WEBP", "image/webp"),
+)
+OFFER_FIELDS = {  # API field -> column
+    "titleZh": "title_zh", "titleEn": "title_en", "descriptionZh": "description_zh",
+    "descriptionEn": "description_en", "price": "price", "stock": "stock", "validFrom": "valid_from",
+    "validUntil": "valid_until", "category": "category", "district": "district"}
+
+
+def image_type(data: bytes) -> str:
+    """The content type of an offer image by its magic bytes; 415 for anything but PNG, JPEG or WebP."""
+    for test, content_type in IMAGE_TYPES:
+        if test(data):
+            return content_type
+    raise ApiError("the image must be a PNG, JPEG or WebP file", code="unsupported_image_type", status=415)
+
+
+def utc_naive(t: dt.datetime | None) -> dt.datetime | None:
+    """The store's form of a time: UTC without a zone (a time without a zone is taken as UTC)."""
+    if t is None or t.tzinfo is None:
+        return t
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"c1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, _, seq = text.partition(":")
+        if version != "c1" or not seq.isdigit() or len(seq) > 18:
+            raise ValueError
+        return int(seq)
+    except ValueError:
+        raise InvalidRequest("the cursor is not one this list gave", code="invalid_cursor", field="cursor") from None
+
+
+def live_clause(now: dt.datetime):
+    """SQL: the offer can be had now."""
+    return and_(Offer.deleted_at.is_(None), Offer.valid_from <= now,
+                or_(Offer.valid_until.is_(None), Offer.valid_until > now),
+                or_(Offer.stock.is_(None), Offer.stock > 0))
+
+
+def check_codes(category: str | None, district: str | None) -> None:
+    if category is not None and category not in CATEGORIES:
+        raise InvalidRequest(f"category must be one of {', '.join(CATEGORIES)}", code="unknown_category",
+                             field="category")
+    if district is not None and district not in DISTRICTS:
+        raise InvalidRequest(f"district must be one of {', '.join(DISTRICTS)}", code="unknown_district",
+                             field="district")
+
+
+def _check_window(valid_from: dt.datetime, valid_until: dt.datetime | None) -> None:
+    if valid_until is not None and valid_until <= valid_from:
+        raise InvalidRequest("validUntil must be after validFrom", code="invalid_validity_window",
+                             field="validUntil")
+
+
+def merchant_public(m: Merchant, p: MerchantProfile | None) -> dict:
+    return {"address": m.address, "name": {"zh": p.name_zh if p else m.name, "en": p.name_en if p else m.name},
+            "category": p.category if p else None, "district": p.district if p else None}
+
+
+def offer_public(o: Offer, m: Merchant, p: MerchantProfile | None, now: dt.datetime) -> dict:
+    live = (o.deleted_at is None and o.valid_from <= now and (o.valid_until is None or o.valid_until > now)
+            and (o.stock is None or o.stock > 0))
+    return {"object": "offer", "id": o.id, "merchant": merchant_public(m, p),
+            "title": {"zh": o.title_zh, "en": o.title_en},
+            "description": {"zh": o.description_zh, "en": o.description_en},
+            "price": o.price, "priceDecimal": credits_decimal(o.price), "stock": o.stock,
+            "validFrom": iso(o.valid_from), "validUntil": iso(o.valid_until) if o.valid_until else None,
+            "category": o.category, "district": o.district,
+            "imageUrl": f"/v1/offers/{o.id}/image" if o.has_image else None,
+            "available": live, "createdAt": iso(o.created_at), "updatedAt": iso(o.updated_at)}
+
+
+def _with_merchant(q):
+    return (q.join(Merchant, Merchant.id == Offer.merchant_id)
+            .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Offer.merchant_id))
+
+
+@dataclass
+class Offers:
+    store: Store
+    settings: Settings  # offers_per_merchant
+
+    # --- the merchant's profile -----------------------------------------------------------------------------
+
+    async def profile(self, principal: Principal) -> dict:
+        def load(s):
+            return merchant_public(s.get(Merchant, principal.merchant_id), s.get(MerchantProfile, principal.merchant_id))
+        return {"object": "merchant_profile", **await self.store.run(load)}
+
+    async def set_profile(self, principal: Principal, body) -> Done:
+        check_codes(body.category, body.district)
+
+        def put(s):
+            p = s.get(MerchantProfile, principal.merchant_id)
+            if p is None:
+                p = MerchantProfile(merchant_id=principal.merchant_id)
+                s.add(p)
+            p.name_zh, p.name_en, p.category, p.district = body.nameZh, body.nameEn, body.category, body.district
+            p.updated_at = utcnow()
+            s.flush()
+            return merchant_public(s.get(Merchant, principal.merchant_id), p)
+        return Done({"object": "merchant_profile", **await self.store.write(put)})
+
+    # --- the merchant's offers ----------------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, body) -> Done:
+        check_codes(body.category, body.district)
+        valid_from = utc_naive(body.validFrom) or utcnow().replace(microsecond=0)
+        valid_until = utc_naive(body.validUntil)
+        _check_window(valid_from, valid_until)
+        limit = self.settings.offers_per_merchant
+
+        def add(s):
+            count = s.scalar(select(func.count()).select_from(Offer).where(
+                Offer.merchant_id == principal.merchant_id, Offer.deleted_at.is_(None)))
+            if count >= limit:
+                raise Conflict(f"a merchant may have at most {limit} offers; delete one first",
+                               code="offer_limit_reached")
+            o = Offer(id=new_id("off"), merchant_id=principal.merchant_id, title_zh=body.titleZh,
+                      title_en=body.titleEn, description_zh=body.descriptionZh, description_en=body.descriptionEn,
+                      price=body.price, stock=body.stock, valid_from=valid_from, valid_until=valid_until,
+                      category=body.category, district=body.district, has_image=False)
+            s.add(o)
+            s.flush()
+            return self._public(s, o)
+        return Done(await self.store.write(add))
+
+    async def list_own(self, principal: Principal, limit: int, cursor: str | None) -> dict:
+        after = decode_cursor(cursor)
+
+        def load(s):
+            q = _with_merchant(select(Offer, Merchant, MerchantProfile)).where(
+                Offer.merchant_id == principal.merchant_id, Offer.deleted_at.is_(None))
+            if after is not None:
+                q = q.where(Offer.seq < after)
+            return list(s.execute(q.order_by(Offer.seq.desc()).limit(limit + 1)))
+        return _page(await self.store.run(load), limit)
+
+    async def get(self, principal: Principal, offer_id: str) -> dict:
+        return await self.store.run(lambda s: self._public(s, _own(s, principal, offer_id)))
+
+    async def update(self, principal: Principal, offer_id: str, body) -> Done:
+        changes = {OFFER_FIELDS[k]: getattr(body, k) for k in body.model_fields_set}
+        for required in ("title_zh", "title_en", "price", "valid_from", "category", "district",
+                         "description_zh", "description_en"):
+            if required in changes and changes[required] is None:
+                field = next(k for k, v in OFFER_FIELDS.items() if v == required)
+                raise InvalidRequest(f"{field} cannot be null", code="invalid_request", field=field)
+        check_codes(changes.get("category"), changes.get("district"))
+        for k in ("valid_from", "valid_until"):
+            if k in changes:
+                changes[k] = utc_naive(changes[k])
+
+        def patch(s):
+            o = _own(s, principal, offer_id)
+            for k, v in changes.items():
+                setattr(o, k, v)
+            _check_window(o.valid_from, o.valid_until)  # raising rolls the change back (its own savepoint)
+            o.updated_at = utcnow()
+            s.flush()
+            return self._public(s, o)
+        return Done(await self.store.write(patch))
+
+    async def delete(self, principal: Principal, offer_id: str) -> Done:
+        def delete(s):
+            o = _own(s, principal, offer_id)
+            o.deleted_at = o.updated_at = utcnow()
+            image = s.get(OfferImage, o.seq)
+            if image is not None:
+                s.delete(image)
+            o.has_image = False
+            s.flush()
+            return self._public(s, o)
+        return Done(await self.store.write(delete))
+
+    async def put_image(self, principal: Principal, offer_id: str, data: bytes) -> Done:
+        content_type = image_type(data)
+        etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+        def put(s):
+            o = _own(s, principal, offer_id)
+            image = s.get(OfferImage, o.seq)
+            if image is None:
+                image = OfferImage(offer_seq=o.seq)
+                s.add(image)
+            image.content_type, image.data, image.etag, image.updated_at = content_type, data, etag, utcnow()
+            o.has_image, o.updated_at = True, utcnow()
+            s.flush()
+            return self._public(s, o)
+        return Done(await self.store.write(put))
+
+    async def image(self, offer_id: str) -> OfferImage:
+        """An offer's image, public: 404 when the offer is unknown or deleted, or has none."""
+        def load(s):
+            return s.scalar(select(OfferImage).join(Offer, Offer.seq == OfferImage.offer_seq).where(
+                Offer.id == offer_id, Offer.deleted_at.is_(None)))
+        image = await self.store.run(load)
+        if image is None:
+            raise NotFound("no image for this offer", code="offer_image_not_found")
+        return image
+
+    # --- the public catalogue -----------------------------------------------------------------------------------
+
+    async def catalogue(self, *, category: str | None, district: str | None, merchant: str | None,
+                        max_price: int | None, available: bool, limit: int, cursor: str | None) -> dict:
+        """Offers residents browse, newest first: live ones (`available`) or every one not deleted; filtered by
+        category, district (the offer's), merchant address and price; an opaque cursor walks the pages."""
+        check_codes(category, district)
+        after = decode_cursor(cursor)
+        now = utcnow()
+
+        def load(s):
+            q = _with_merchant(select(Offer, Merchant, MerchantProfile))
+            q = q.where(live_clause(now)) if available else q.where(Offer.deleted_at.is_(None))
+            if category:
+                q = q.where(Offer.category == category)
+            if district:
+                q = q.where(Offer.district == district)
+            if merchant:
+                q = q.where(func.lower(Merchant.address) == merchant.lower())
+            if max_price is not None:
+                q = q.where(Offer.price <= max_price)
+            if after is not None:
+                q = q.where(Offer.seq < after)
+            return list(s.execute(q.order_by(Offer.seq.desc()).limit(limit + 1)))
+        return _page(await self.store.run(load), limit, now)
+
+    async def merchants(self, *, category: str | None, district: str | None) -> dict:
+        """Merchants with a key in force (active on the API), with their names, category, district and number of
+        live offers, in order of registration."""
+        check_codes(category, district)
+        now = utcnow()
+
+        def load(s):
+            live = (select(Offer.merchant_id, func.count().label("n")).where(live_clause(now))
+                    .group_by(Offer.merchant_id).subquery())
+            active = select(ApiKey.merchant_id).where(ApiKey.role == "merchant", ApiKey.revoked_at.is_(None))
+            q = (select(Merchant, MerchantProfile, live.c.n)
+                 .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)
+                 .outerjoin(live, live.c.merchant_id == Merchant.id)
+                 .where(Merchant.id.in_(active)))
+            if category:
+                q = q.where(MerchantProfile.category == category)
+            if district:
+                q = q.where(MerchantProfile.district == district)
+            return list(s.execute(q.order_by(Merchant.id)))
+        rows = await self.store.run(load)
+        return {"object": "list", "has_more": False, "data": [
+            {"object": "catalogue_merchant", **merchant_public(m, p), "liveOffers": int(n or 0)} for m, p, n in rows]}
+
+    def _public(self, s, o: Offer) -> dict:
+        return offer_public(o, s.get(Merchant, o.merchant_id), s.get(MerchantProfile, o.merchant_id), utcnow())
+
+
+def _own(s, principal: Principal, offer_id: str) -> Offer:
+    o = s.scalar(select(Offer).where(Offer.id == offer_id, Offer.merchant_id == principal.merchant_id,
+                                     Offer.deleted_at.is_(None)))
+    if o is None:
+        raise NotFound("no such offer", code="offer_not_found")
+    return o
+
+
+def _page(rows: list, limit: int, now: dt.datetime | None = None) -> dict:
+    now = now or utcnow()
+    data = [offer_public(o, m, p, now) for o, m, p in rows[:limit]]
+    more = len(rows) > limit
+    return {"object": "list", "data": data, "has_more": more,
+            "next_cursor": encode_cursor(rows[limit - 1][0].seq) if more else None}
