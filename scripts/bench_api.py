@@ -601,7 +601,7 @@ def _write_section(r: dict) -> None:
          f"p99 {r['balance_saturated_p99_ms']} ms"),
         (f"catalogue browse (GET /v1/catalogue/offers, {r['catalogue_offers']} offers) at {CATALOGUE_RATE}/s "
          "offered, p50 / p99", f"{r['catalogue_p50_ms']} / {r['catalogue_p99_ms']} ms",
-         f"floor p99 <= 20 ms; each run: " + " / ".join(f"{v}" for v in r["catalogue_p99_ms_each_run"]) + " ms"),
+         "floor p99 <= 20 ms; each run: " + " / ".join(f"{v}" for v in r["catalogue_p99_ms_each_run"]) + " ms"),
         ("indexer max lag during the run", f"{r['indexer_max_lag_blocks']} blocks", "floor < 2 blocks"),
         (f"where a redemption's time goes at {FLOOR_RATE}/s: p99 per stage, at most (the API's histograms)",
          ", ".join(f"{k} {v} ms" for k, v in r["p99_bucket_ms_by_stage"].items()),

@@ -108,16 +108,21 @@ def _role(city: City, text: str, what: str) -> str:
     return name
 
 
-def _open_proposal(city: City, text: str, what: str) -> int:
+def require_open(city: City, proposal_id: int) -> None:
+    """Refuse an unknown or closed proposal with the contract's own codes."""
     from web3.exceptions import ContractLogicError
 
-    proposal_id = _integer(text, 1, UINT256_MAX, what)
     try:
         state = city["Consortium"].functions.proposalState(proposal_id).call()
     except ContractLogicError as exc:
         raise from_call_error(exc) from None
     if state not in (1, 2, 3):  # Pending, Queued, Ready
         raise from_revert("ConsortiumProposalNotOpen", (proposal_id, state))
+
+
+def _open_proposal(city: City, text: str, what: str) -> int:
+    proposal_id = _integer(text, 1, UINT256_MAX, what)
+    require_open(city, proposal_id)
     return proposal_id
 
 

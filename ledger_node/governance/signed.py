@@ -18,8 +18,9 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from ledger_node.governance.actions import require_open
 from ledger_node.governance.city import City
-from ledger_node.governance.errors import GovError, argument_error, contract_rule, from_call_error
+from ledger_node.governance.errors import GovError, argument_error, contract_rule
 from ledger_node.typed_data import sign, typed_data
 
 FILE_TYPE = "CityPoints.ProposalApproval"
@@ -29,25 +30,12 @@ MAX_VALID_SECONDS = 30 * 86400  # a signature lives at most as long as a proposa
 FIELDS = ("type", "chainId", "consortium", "proposalId", "callsHash", "member", "deadline", "signature")
 
 
-def _open_proposal(city: City, proposal_id: int) -> None:
-    """Refuse an unknown or closed proposal with the contract's own codes."""
-    from web3.exceptions import ContractLogicError
-
-    try:
-        state = city["Consortium"].functions.proposalState(proposal_id).call()
-    except ContractLogicError as exc:
-        raise from_call_error(exc) from None
-    if state not in (1, 2, 3):  # Pending, Queued, Ready
-        from ledger_node.governance.errors import from_revert
-        raise from_revert("ConsortiumProposalNotOpen", (proposal_id, state))
-
-
 def sign_approval(city: City, member: LocalAccount, proposal_id: int, valid_for: int) -> dict:
     """`member`'s signed approval of `proposal_id`, usable for `valid_for` seconds of chain time."""
     if not 60 <= valid_for <= MAX_VALID_SECONDS:
         raise argument_error("invalid_integer", f"--valid-for {valid_for}: between 60 and {MAX_VALID_SECONDS} s")
     c = city["Consortium"].functions
-    _open_proposal(city, proposal_id)
+    require_open(city, proposal_id)
     if not c.isMember(member.address).call():
         raise contract_rule("ConsortiumSignerNotMember", member.address)
     if c.hasApproved(proposal_id, member.address).call():
@@ -122,7 +110,7 @@ def check_against_chain(city: City, approval: dict) -> str | None:
         raise argument_error("wrong_city", f"signed for chain {approval['chainId']} and Consortium "
                                            f"{approval['consortium']}, this city is chain {city.w3.eth.chain_id}, "
                                            f"Consortium {city['Consortium'].address}")
-    _open_proposal(city, approval["proposalId"])
+    require_open(city, approval["proposalId"])
     on_chain = "0x" + bytes(c.proposalCallsHash(approval["proposalId"]).call()).hex()
     if on_chain != approval["callsHash"]:
         raise contract_rule("ConsortiumInvalidSignature", f"signed calls hash {approval['callsHash']} is not "

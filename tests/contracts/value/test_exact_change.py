@@ -12,7 +12,7 @@ from ledger_node.redemption_plan import Holding, plan
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import expect_revert, identity, send, send_impersonated
-from .conftest import RATE_1, RATE_2, mint_points, part_values, parts_of
+from .conftest import RATE_1, RATE_2, mint_points, part_values
 
 NICKEL = 3  # a scheme whose points are worth 5 credit cents
 RATE_NICKEL = 5_000_000
