@@ -20,7 +20,7 @@ from exchange_api.services.common import Principal, iso, new_id
 from exchange_api.services.results import Done
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import ApiKey, Merchant, MerchantProfile, Offer, OfferImage, utcnow
+from exchange_api.store.models import ApiKey, IdxMerchant, Merchant, MerchantProfile, Offer, OfferImage, utcnow
 from ledger_node.domain import credits_decimal
 
 MAX_IMAGE_BYTES = 512 * 1024
@@ -105,6 +105,12 @@ def offer_public(o: Offer, m: Merchant, p: MerchantProfile | None, now: dt.datet
             "category": o.category, "district": o.district,
             "imageUrl": f"/v1/offers/{o.id}/image" if o.has_image else None,
             "available": live, "createdAt": iso(o.created_at), "updatedAt": iso(o.updated_at)}
+
+
+def _on_chain_active(q):
+    """Only merchants the chain holds registered and not suspended (as indexed): a suspended shop's offers leave
+    the catalogue at once, whatever its API keys."""
+    return q.join(IdxMerchant, (IdxMerchant.address == Merchant.address) & IdxMerchant.active.is_(True))
 
 
 def _with_merchant(q):
@@ -247,7 +253,7 @@ class Offers:
         now = utcnow()
 
         def load(s):
-            q = _with_merchant(select(Offer, Merchant, MerchantProfile))
+            q = _on_chain_active(_with_merchant(select(Offer, Merchant, MerchantProfile)))
             q = q.where(live_clause(now)) if available else q.where(Offer.deleted_at.is_(None))
             if category:
                 q = q.where(Offer.category == category)
@@ -263,7 +269,7 @@ class Offers:
         return _page(await self.store.run(load), limit, now)
 
     async def merchants(self, *, category: str | None, district: str | None) -> dict:
-        """Merchants with a key in force (active on the API), with their names, category, district and number of
+        """Merchants with a key in force (active on the API) that the chain holds active, with their names, category, district and number of
         live offers, in order of registration."""
         check_codes(category, district)
         now = utcnow()
@@ -276,6 +282,7 @@ class Offers:
                  .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)
                  .outerjoin(live, live.c.merchant_id == Merchant.id)
                  .where(Merchant.id.in_(active)))
+            q = _on_chain_active(q)
             if category:
                 q = q.where(MerchantProfile.category == category)
             if district:

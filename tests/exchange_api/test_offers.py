@@ -8,7 +8,8 @@ import zlib
 
 import pytest
 
-from tests.exchange_api.conftest import auth
+from ledger_node.deploy.system import call
+from tests.exchange_api.conftest import auth, wait_indexed
 
 OFFER = {"titleZh": "盖碗茶一杯", "titleEn": "A cup of gaiwan tea", "descriptionZh": "人民公园鹤鸣茶社",
          "descriptionEn": "At Heming teahouse, People's Park", "price": 1500, "category": "food",
@@ -209,6 +210,25 @@ def test_catalogueMerchants_countOnlyLiveOffersAndShowTheProfile(api, keys, api_
     assert offers[0]["merchant"]["name"] == {"zh": "鹤鸣茶社", "en": "Heming Teahouse"}
     assert [m["address"] for m in api.get("/v1/catalogue/merchants", params={"district": "qingyang"}).json()[
         "data"]] == [api_city.merchant.address]
+
+
+def test_catalogue_aSuspendedMerchantLeavesIt_andComesBackWhenResumed(api, w3, keys, api_city):
+    """The chain is the truth on who may sell: a merchant the consortium suspends leaves the catalogue (its offers
+    and its line among the merchants) as soon as the suspension is indexed, whatever its API keys."""
+    mine = create(api, keys["merchant"])
+    membership = api_city.contracts["Membership"]
+
+    def listed() -> tuple[bool, bool]:
+        offers = {o["id"] for o in api.get("/v1/catalogue/offers", params={"limit": 100}).json()["data"]}
+        merchants = {m["address"] for m in api.get("/v1/catalogue/merchants").json()["data"]}
+        return mine["id"] in offers, api_city.merchant.address in merchants
+    assert listed() == (True, True)
+    api_city.govern(w3, [call(membership, "setMerchantSuspended", api_city.merchant.address, True)])
+    wait_indexed(api, w3)
+    assert listed() == (False, False)
+    api_city.govern(w3, [call(membership, "setMerchantSuspended", api_city.merchant.address, False)])
+    wait_indexed(api, w3)
+    assert listed() == (True, True)
 
 
 def test_catalogueVocabulary_hasEveryCategoryAndDistrictInBothLanguages(api):
