@@ -122,7 +122,8 @@ def test_wallet_importedKey_showsChainBalancesAndApprovesAMerchantRequest(open_w
     page.locator("#sign-password").press("Enter")
     result = page.locator("[data-testid=pay-result]")
     expect_text(result, "Paid 12.34 credits to")
-    expect_text(result, "Confirmed by the ledger in block")
+    expect_text(result, "Confirmed by the ledger.")
+    assert "block" not in result.locator("p").first.inner_text()  # residents read words; numbers behind Details
     page.shot("phone-pay-receipt-en")
 
     # the merchant sees its redemption confirmed; the chain and the page show the lower balance
@@ -130,6 +131,9 @@ def test_wallet_importedKey_showsChainBalancesAndApprovesAMerchantRequest(open_w
     assert got["status"] == "approved" and got["redemptionId"]
     red = wallet_api.get(f"/v1/redemptions/{got['redemptionId']}", headers=wallet_api.merchant_headers).json()
     assert red["status"] == "confirmed" and red["credits"] == 1234
+    page.locator("[data-testid=receipt-details] summary").click()
+    expect_text(page.locator("[data-testid=receipt-details]"), f"{red['blockNumber']:,}")
+    expect_text(page.locator("[data-testid=receipt-details]"), red["txHash"])
     # the receipt shows the chain's figures: the value of the points taken and the change kept
     receipt = page.locator("[data-testid=receipt-plan-total]").inner_text()
     assert receipt.startswith(f"= {red['valueDecimal']} credits") and red["value"] - red["change"] == 1234 * 10**6

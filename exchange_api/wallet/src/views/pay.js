@@ -181,7 +181,8 @@ function planLines(parts, credits, testid) {
       : t("pay.planExact", { value: fmt.value(value) });
   return h("div", { class: "plan", "data-testid": testid },
     h("ul", { class: "plan-parts" }, parts.map((p) => h("li", null,
-      t("pay.planPart", { points: fmt.points(p.points), scheme: schemeName(Number(p.scheme)), value: fmt.value(p.value) })))),
+      t(fmt.big(p.points) === 1n ? "pay.planPartOne" : "pay.planPart",
+        { points: fmt.points(p.points), scheme: schemeName(Number(p.scheme)), value: fmt.value(p.value) })))),
     h("p", { class: "plan-total", "data-testid": `${testid}-total` }, total));
 }
 
@@ -257,9 +258,13 @@ async function approveRequest(req, pw, button, error) {
     state.request = null;
     state.codeInput = "";
     state.fromLink = false;
+    state.waiting = state.waiting.filter((r) => r.id !== req.id);  // paid: no longer waiting, at once
     state.payResult = res.status === "confirmed"
-      ? [h("p", null, t("pay.done", { n: fmt.credits(res.credits), merchant: merchantLabel(req),
-        b: fmt.points(res.blockNumber) })), res.parts ? planLines(res.parts, res.credits, "receipt-plan") : null]
+      ? [h("p", null, t("pay.done", { n: fmt.credits(res.credits), merchant: merchantLabel(req) })),
+        res.parts ? planLines(res.parts, res.credits, "receipt-plan") : null,
+        h("details", { class: "technical", "data-testid": "receipt-details" }, h("summary", null, t("pay.details")),
+          h("dl", { class: "facts mono small" }, h("dt", null, t("pay.block")), h("dd", null, fmt.points(res.blockNumber)),
+            h("dt", null, t("pay.tx")), h("dd", { class: "break" }, res.txHash || "")))]
       : t("pay.donePending");
     renderPay();
     announce(document.querySelector("[data-testid=pay-result]")?.textContent || "");

@@ -19,7 +19,9 @@ export function pointsView() {
           h("p", { class: "big", "aria-labelledby": "total-label", "data-testid": "total-credits" },
             b ? t("points.credits", { n: fmt.credits(b.totalCredits) }) : "…"),
           h("div", { class: "row" },
-            h("span", { class: "muted small" }, b ? t("points.asOf", { n: fmt.points(b.asOfBlock) }) : ""),
+            // residents read "up to date"; the ledger block is there for whoever hovers or asks
+            h("span", { class: "muted small", title: b ? t("points.asOf", { n: fmt.points(b.asOfBlock) }) : "",
+              "data-block": b ? String(b.asOfBlock) : "" }, b ? t("points.upToDate") : ""),
             h("button", { type: "button", class: "ghost small", onclick: async (e) => {
               const done = busy(e.currentTarget, "…");
               await page.refresh();
