@@ -44,12 +44,17 @@ class IndexedView:
             if held is not None:
                 held[scheme] = change
 
-    async def points(self, store, account: str) -> dict[int, int]:
-        """scheme -> points of `account` (checksummed), as indexed."""
-        return (await self.holdings(store, account))[0]
+    async def holdings(self, store, account: str) -> tuple[dict[int, int], dict[int, int], dict[int, IdxScheme]]:
+        """(scheme -> points, scheme -> change in value units, scheme -> its row) of `account` (checksummed), as of
+        one indexer commit: a read that spans a commit (the points might predate it) is made again."""
+        while True:
+            epoch = self.epoch
+            points, change = await self._account(store, account)
+            schemes = await self.schemes(store)
+            if epoch == self.epoch:
+                return points, change, schemes
 
-    async def holdings(self, store, account: str) -> tuple[dict[int, int], dict[int, int]]:
-        """(scheme -> points, scheme -> change in value units) of `account` (checksummed), as indexed."""
+    async def _account(self, store, account: str) -> tuple[dict[int, int], dict[int, int]]:
         held = self._points.get(account)
         change = self._change.get(account)
         if held is None or change is None:

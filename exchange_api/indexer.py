@@ -28,9 +28,8 @@ from exchange_api import metrics
 from exchange_api.chain import ChainClient, event_table
 from exchange_api.store.db import Store
 from exchange_api.store.models import (INDEXER_TABLES, IdxActivity, IdxBalance, IdxCursor, IdxEvent, IdxIssuerPosition,
-                                       IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxProposal, IdxRedemption,
-                                       IdxResident, IdxScheme, IdxSettlement)
-from exchange_api.store.models import IdxProposalApproval
+                                       IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxProposal,
+                                       IdxProposalApproval, IdxRedemption, IdxResident, IdxScheme, IdxSettlement)
 
 log = logging.getLogger("citypoints.indexer")
 ZERO = "0x0000000000000000000000000000000000000000"

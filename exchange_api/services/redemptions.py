@@ -71,13 +71,7 @@ class Redemptions:
         """The resident's holdings as indexed, less the points of the resident's pending plans, in the resident's
         order (the signed preferred order first, then the rest by scheme id); schemes that cannot be spent now have
         rate 0."""
-        view = self.view
-        while True:
-            epoch = view.epoch
-            points, change = await view.holdings(self.store, resident)
-            schemes = await view.schemes(self.store)
-            if epoch == view.epoch:
-                break
+        points, change, schemes = await self.view.holdings(self.store, resident)
 
         def preferred(s):
             args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "PreferredOrderSet",
@@ -90,26 +84,24 @@ class Redemptions:
         return [Holding(sc, max(points.get(sc, 0) - pending.get(sc, 0), 0), change.get(sc, 0),
                         schemes[sc].rate if schemes[sc].status in domain.SPENDABLE else 0) for sc in order]
 
-    async def plan(self, resident: str, credits: int) -> list[Part]:
-        """The plan that pays `credits` from the resident's indexed holdings (raises insufficient_credits)."""
-        try:
-            return plan(credits, await self.holdings(resident))
-        except NotEnoughValue as exc:
-            raise ApiError(f"the resident's points are worth {exc.available} credits, less than the {credits} "
-                           f"asked", code="insufficient_credits", status=422, field="credits")
-
-    async def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None) -> dict:
-        """The request with, while it is open, the consent to sign: its plan made from the resident's points now."""
-        parts, plan_error = None, None
+    async def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
+                             holdings: list[Holding] | None = None) -> dict:
+        """The request with, while it is open, the consent to sign: its plan made from the resident's points now
+        (`holdings`, when the caller read them already)."""
+        parts, plan_error, rates = None, None, {}
         if row.status == "open" and row.deadline >= now():
+            holdings = holdings if holdings is not None else await self.holdings(row.resident)
+            rates = {h.scheme: h.rate for h in holdings}
             try:
-                parts = await self.plan(row.resident, row.credits)
-            except ApiError as exc:
-                plan_error = {"code": exc.code, "message": str(exc)}
-        return self.request_public_with(row, merchant, merchant_name, parts, plan_error)
+                parts = plan(row.credits, holdings)
+            except NotEnoughValue as exc:
+                plan_error = {"code": "insufficient_credits", "message": f"the resident's points are worth "
+                              f"{exc.available} credits, less than the {row.credits} asked"}
+        return self.request_public_with(row, merchant, merchant_name, parts, plan_error, rates)
 
     def request_public_with(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
-                            parts: list[Part] | None, plan_error: dict | None = None) -> dict:
+                            parts: list[Part] | None, plan_error: dict | None = None,
+                            rates: dict[int, int] | None = None) -> dict:
         message = {"resident": row.resident, "merchant": merchant, "credits": row.credits,
                    "parts": [p.as_message() for p in parts or []],
                    "orderRef": row.order_ref, "nonce": row.nonce, "deadline": row.deadline}
@@ -124,14 +116,10 @@ class Redemptions:
                 # a link any phone camera opens: the wallet page, this request loaded
                 "qrPayload": f"{self.settings.base_url}/wallet/?request={row.id}",
                 "typedData": self.consent_document(message) if parts else None,
-                "plan": self._plan_words(parts) if parts else None, "planError": plan_error,
-                "createdAt": iso(row.created_at)}
-
-    def _plan_words(self, parts: list[Part]) -> dict:
-        """A plan's figures as the wallet shows them before signing (value of the points, change kept or used)."""
-        rates = {sc: info.rate for sc, info in (self.view._schemes or {}).items()}
-        out = [part_figures(p.scheme, p.points, p.credits, p.points * rates.get(p.scheme, 0)) for p in parts]
-        return totals(out)
+                # the plan's figures as the wallet shows them before signing (the points' value, change kept or used)
+                "plan": totals([part_figures(p.scheme, p.points, p.credits, p.points * rates[p.scheme])
+                                for p in parts]) if parts else None,
+                "planError": plan_error, "createdAt": iso(row.created_at)}
 
     async def get_request(self, request_id: str, merchant_id: int | None = None) -> dict:
         def load(s):
@@ -159,7 +147,8 @@ class Redemptions:
                 q = q.where(RedemptionRequest.seq < seq)
             return s.execute(q).all()
         rows = await self.store.run(load)
-        public = {r[0].id: await self.request_public(*r) for r in rows[:limit]}
+        holdings = await self.holdings(resident) if rows else []  # one read for all the resident's requests
+        public = {r[0].id: await self.request_public(*r, holdings=holdings) for r in rows[:limit]}
         return page(rows, limit, lambda r: public[r[0].id])
 
     async def approve_request(self, request_id: str, body) -> Result:
@@ -427,19 +416,12 @@ def public(row: Redemption) -> dict:
                                                           "created_at")})
 
 
-def taken_parts(parts_json: str | None) -> dict | None:
-    """The chain's PartValue list (Redeemed) as the API writes it: per part the points, their value, the credits
-    to the merchant and the change kept or used; totals."""
+def part_value_fields(parts_json: str | None) -> dict:
+    """A record's fields from the chain's PartValue list (Redeemed, Refunded): per part the points, their value,
+    the credits (to the merchant, or refunded) and the change kept (> 0) or used (< 0: spent, or turned back into
+    points by a refund), and the totals; `parts` None while the chain has not reported them."""
     if not parts_json:
-        return None
-    return totals([part_figures(p[0], p[1], p[3], p[2], p[5] - p[4]) for p in json.loads(parts_json)])
-
-
-def given_parts(parts_json: str | None) -> dict | None:
-    """The chain's PartValue list of a refund (Refunded) as the API writes it: per part the points given back, their
-    value, the credits refunded, and the change it left the resident (> 0) or turned back into points (< 0)."""
-    if not parts_json:
-        return None
+        return {"parts": None}
     return totals([part_figures(p[0], p[1], p[3], p[2], p[5] - p[4]) for p in json.loads(parts_json)])
 
 
@@ -450,12 +432,10 @@ def signed_parts(parts_json: str) -> list[tuple[int, int, int]]:
 
 
 def public_from_dict(r: dict) -> dict:
-    taken = taken_parts(r.get("parts"))
     return {"object": "redemption", "id": r["id"], "status": r["status"], "resident": r["resident"],
             "merchant": r["merchant"], "credits": r["credits"], "creditsDecimal": decimal(r["credits"]),
             "orderRef": r["order_ref"], "nonce": r["nonce"], "deadline": r["deadline"],
             "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
-            "parts": taken["parts"] if taken else None,
-            **({k: taken[k] for k in ("value", "valueDecimal", "change", "changeDecimal")} if taken else {}),
+            **part_value_fields(r.get("parts")),
             "refundedCredits": r.get("refunded") or 0, "failureCode": r.get("failure_code"),
             "createdAt": iso(r.get("created_at"))}

@@ -11,7 +11,7 @@ from exchange_api.errors import Conflict, InvalidRequest, NotFound
 from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import Principal, iso, new_id
-from exchange_api.services.redemptions import given_parts, signed_parts
+from exchange_api.services.redemptions import part_value_fields, signed_parts
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
@@ -74,10 +74,7 @@ class Refunds:
 
 
 def public(f: Refund) -> dict:
-    given = given_parts(f.parts)
     return {"object": "refund", "id": f.id, "redemptionId": f.redemption_id, "status": f.status,
-            "credits": f.credits, "creditsDecimal": decimal(f.credits),
-            "parts": given["parts"] if given else None,
-            **({k: given[k] for k in ("value", "valueDecimal", "change", "changeDecimal")} if given else {}),
+            "credits": f.credits, "creditsDecimal": decimal(f.credits), **part_value_fields(f.parts),
             "txHash": f.tx_hash, "blockNumber": f.block_number, "failureCode": f.failure_code,
             "createdAt": iso(f.created_at)}

@@ -28,7 +28,8 @@ from exchange_api.services.common import ecdsa_flaw
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxActivity
-from ledger_node.domain import RATE_SCALE, SPENDABLE, value_decimal
+from ledger_node.domain import SPENDABLE, value_decimal
+from ledger_node.redemption_plan import Holding, payable
 from ledger_node.typed_data import digest, recover, typed_data
 
 MAX_REMEMBERED_NONCES = 100_000
@@ -50,19 +51,13 @@ class Residents:
     async def balances(self, address: str) -> dict:
         """From memory once loaded (exchange_api.indexed_view): the indexer's commits keep it current."""
         address = checksum(address)
-        view = self.view
-        while True:  # read across an indexer commit, the points might predate it: read again
-            epoch = view.epoch
-            points, change = await view.holdings(self.store, address)
-            schemes = await view.schemes(self.store)
-            if epoch == view.epoch:
-                break
+        points, change, schemes = await self.view.holdings(self.store, address)
         out, total = [], 0
         for scheme in sorted(points.keys() | change.keys()):
             amount, left = points.get(scheme, 0), change.get(scheme, 0)
             info = schemes.get(scheme)
             rate = info.rate if info else 0
-            credits = (amount * rate + left) // RATE_SCALE   # what the scheme pays, change included
+            credits = payable(Holding(scheme, amount, left, rate))   # what the scheme pays, change included
             if info is not None and info.status in SPENDABLE:
                 total += credits
             out.append({"scheme": scheme, "points": amount, "rate": rate, "credits": credits,
