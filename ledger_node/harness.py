@@ -171,25 +171,29 @@ def sign_issue_batch(issuer, ledger_address: str, nonce: int, chain_id: int, res
     return "0x" + issuer.sign_transaction(tx).raw_transaction.hex()
 
 
+def one_part_plan(credits: int) -> list[dict]:
+    """The harness city's plan for `credits`: whole points of scheme 1 at RATE, exact (no change left or needed)
+    when `credits` are a whole number of points' worth, as the harness's redemptions are."""
+    return [{"scheme": SCHEME, "points": -(-credits * 10**6 // RATE), "credits": credits}]
+
+
 def sign_redemption(resident, merchant, redemption_address: str, nonce: int, chain_id: int, credits: int,
                     consent_nonce: bytes, deadline: int, order_ref: bytes = b"\x00" * 32) -> str:
     """A `Redemption.redeem` the merchant submits with the resident's EIP-712 RedemptionConsent, signed by both.
-    The plan is one part of scheme 1 at RATE: whole points, exact when `credits` are a whole number of points'
-    worth (the harness's redemptions are), so no change is left or needed."""
+    The plan is `one_part_plan(credits)`."""
     from eth_abi import encode
     from eth_utils import keccak
 
     from ledger_node.typed_data import sign, typed_data
 
-    points = -(-credits * 10**6 // RATE)
-    message = {"resident": resident.address, "merchant": merchant.address, "credits": credits,
-               "parts": [{"scheme": SCHEME, "points": points, "credits": credits}],
+    parts = one_part_plan(credits)
+    message = {"resident": resident.address, "merchant": merchant.address, "credits": credits, "parts": parts,
                "orderRef": order_ref, "nonce": consent_nonce, "deadline": deadline}
     signature = sign(resident, typed_data("RedemptionConsent", chain_id, redemption_address, message))
     data = keccak(REDEEM.encode())[:4] + encode(
         ["(address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256)", "bytes"],
-        [(resident.address, merchant.address, credits, [(SCHEME, points, credits)], order_ref, consent_nonce,
-          deadline), signature])
+        [(resident.address, merchant.address, credits, [(p["scheme"], p["points"], p["credits"]) for p in parts],
+          order_ref, consent_nonce, deadline), signature])
     tx = {"to": redemption_address, "data": data, "value": 0, "nonce": nonce, "chainId": chain_id, "gas": 400_000,
           "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
     return "0x" + merchant.sign_transaction(tx).raw_transaction.hex()

@@ -62,28 +62,16 @@ def payable(h: Holding, points: int | None = None) -> int:
     return (h.change + (h.points if points is None else points) * h.rate) // RATE_SCALE
 
 
-def available_credits(holdings: list[Holding]) -> int:
-    """Credit cents the holdings can pay in all."""
-    return sum(payable(h) for h in holdings)
-
-
 def plan(credits: int, holdings: list[Holding]) -> list[Part]:
     """The parts that pay `credits` from `holdings` (in the resident's order); raises NotEnoughValue."""
     if credits <= 0:
         raise ValueError("a plan pays a positive number of credit cents")
     usable = [h for h in holdings if h.rate > 0 and payable(h) > 0]
-    total = available_credits(usable)
+    total = sum(payable(h) for h in usable)
     if total < credits:
         raise NotEnoughValue(credits, total)
     counts = _trim(credits, usable, _search(credits, usable))
     return _assign(credits, usable, counts)
-
-
-def taken_value(parts: list[Part], holdings: list[Holding]) -> tuple[int, int]:
-    """(value of the points burned, change left over in all) of a plan, in value units."""
-    by_scheme = {h.scheme: h for h in holdings}
-    burned = sum(p.points * by_scheme[p.scheme].rate for p in parts)
-    return burned, burned - sum(p.credits for p in parts) * RATE_SCALE
 
 
 def _search(credits: int, hs: list[Holding]) -> list[int]:

@@ -266,10 +266,9 @@ def _run(log, node_kind: str) -> dict:
 def _consent(chain_id, redemption, resident, merchant, credits) -> dict:
     import coincurve
 
-    from ledger_node.harness import RATE, SCHEME
+    from ledger_node.harness import one_part_plan
     from ledger_node.typed_data import digest
-    # the city's one scheme at 10 credit cents a point and 10-credit redemptions: one whole point, no change
-    parts = [{"scheme": SCHEME, "points": -(-credits * 10**6 // RATE), "credits": credits}]
+    parts = one_part_plan(credits)  # 10-credit redemptions at 10 credit cents a point: one whole point, no change
     msg = {"resident": resident.address, "merchant": merchant.address, "credits": credits, "parts": parts,
            "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": int(time.time()) + 3600}
     rsv = coincurve.PrivateKey(bytes(resident.key)).sign_recoverable(
