@@ -417,3 +417,23 @@ def test_pagesSendSecurityHeaders_andDocsLoadWithoutTheInternet(hostile):
         assert page.headers["x-frame-options"] == "DENY"
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("parts, code, field", [
+    ([(S1, 1, 4)], "invalid_plan", "parts"),                                 # pays 4 of the 5 cents signed
+    ([(S1, 1, 3), (S1, 1, 2)], "invalid_plan", "parts"),                     # a scheme named twice
+    ([(S1, 0, 1)] * 0, "invalid_request", "parts"),                          # no part at all
+    ([(S1 + k, 0, 1) for k in range(17)], "invalid_request", None),              # 17 parts: more than MAX_PARTS
+    ([(S1, 2**96, 5)], "invalid_request", None),                             # points beyond uint96
+    ([(0, 1, 5)], "invalid_request", None),                                  # scheme 0
+    ([(S1, 1, 0), (S2, 1, 5)], "invalid_request", None),                     # a part paying nothing
+])
+def test_signedConsentWithAPlanTheContractRefuses_is422BeforeAnythingIsSent(hostile, w3, api_city, keys, live,
+                                                                             parts, code, field):
+    """Validly signed by the resident, but a plan Redemption would refuse (issue 27): the API refuses it in the
+    error shape, naming the plan, before the signature check, the store or the chain see it."""
+    before = snapshot(live, w3, api_city)
+    consent = api_city.consent(w3, api_city.residents[4], 5, parts=parts)
+    err = assert_error(hostile.post("/v1/redemptions", json=consent, headers=auth(keys["merchant"])), 422, code)
+    assert (err.get("field") or "").startswith(field or "parts"), err
+    assert snapshot(live, w3, api_city) == before
