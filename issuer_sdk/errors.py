@@ -2,6 +2,7 @@
 
     IssuerError
     ├── ConfigurationError          the client cannot be set up (missing deployment, bad salt, wrong chain)
+    │   └── MappingInvalid          an adapter's mapping file is malformed (`problems`: line, code, sentence)
     ├── RecordRejected              an adapter refused a record (`reason`, `record`)
     ├── InvalidIssuance             an item given to the client is malformed (nothing of its batch sent)
     ├── TransportError              the node could not be reached or the connection dropped
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -62,6 +64,31 @@ class IssuerError(Exception):
 
 class ConfigurationError(IssuerError):
     code = "configuration"
+
+
+@dataclass(frozen=True)
+class MappingProblem:
+    """One problem of a mapping file: its line in the file (1-based; 0 when the file as a whole), a stable code
+    and a sentence."""
+
+    line: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.code}: {self.message}" if self.line else f"{self.code}: {self.message}"
+
+
+class MappingInvalid(ConfigurationError):
+    """A mapping file (issuer_sdk/adapters/mapping.py) that cannot be used; nothing is issued from it."""
+
+    code = "invalid_mapping"
+
+    def __init__(self, path: str, problems: list[MappingProblem]):
+        self.path = path
+        self.problems = list(problems)
+        super().__init__(f"{path}: {len(self.problems)} problem(s) in the mapping file:\n"
+                         + "\n".join(f"  {p}" for p in self.problems))
 
 
 class RecordRejected(IssuerError):

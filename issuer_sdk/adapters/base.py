@@ -41,6 +41,7 @@ class Outcome:
     issuance: Issuance | None = None
     reason: str | None = None
     detail: str | None = None
+    rule: str | None = None  # the activity of the rule table that gave the amount (mapping files)
 
     @property
     def rejected(self) -> bool:
@@ -73,6 +74,7 @@ class Adapter:
     default_scheme: ClassVar[int]
     rules_type: ClassVar[type[Rules]]
     required: ClassVar[tuple[str, ...]] = ("record_id", "resident")
+    record_id_column: ClassVar[str] = "record_id"
 
     def __init__(self, rules: Rules | Mapping[str, Any] | None = None):
         if rules is None or isinstance(rules, Mapping):
@@ -83,38 +85,48 @@ class Adapter:
 
     def convert(self, record: Mapping[str, Any]) -> Issuance:
         """The one issuance `record` stands for; raises RecordRejected with a reason code otherwise."""
+        return self._convert(record)[0]
+
+    def _convert(self, record: Mapping[str, Any]) -> tuple[Issuance, str | None]:
+        """(the issuance, the rule it cites)."""
         if not isinstance(record, Mapping):
             raise RecordRejected("malformed_record", f"a record is a mapping of fields, got {type(record).__name__}",
                                  record=record)
         missing = [k for k in self.required if _blank(record.get(k))]
         if missing:
             raise RecordRejected("missing_field", f"missing {', '.join(missing)}", record=dict(record))
-        record_id = str(record["record_id"]).strip()
+        record_id = str(record[self.record_id_column]).strip()
         if not _RECORD_ID.match(record_id):
             raise RecordRejected("bad_record_id", f"record_id {record_id!r} is not 1-128 id characters",
                                  record=dict(record))
-        resident = _resident(record)
         try:
-            amount, reason, ref = self.build(record, record_id)
+            resident = self.resident_of(record)
+            built = self.build(record, record_id, resident)
         except RecordRejected as exc:
             exc.record = dict(record)
             exc.attempted["record"] = dict(record)
             raise
+        amount, reason, ref = built[:3]
+        rule = built[3] if len(built) > 3 else None
         if amount <= 0:
             raise RecordRejected("zero_points", "the record is worth no points under the rules (rounded down)",
                                  record=dict(record))
         if amount > UINT96_MAX:
             raise RecordRejected("too_many_points", f"{amount} points is beyond the ledger's range", record=dict(record))
-        return Issuance(resident, amount, ref or f"{self.program}:{record_id}", reason)
+        return Issuance(resident, amount, ref or f"{self.program}:{record_id}", reason), rule
 
     def check(self, record: Mapping[str, Any], *, line: int = 0, offset: int = 0) -> Outcome:
         """`convert` that returns an Outcome instead of raising."""
         try:
-            issuance = self.convert(record)
+            issuance, rule = self._convert(record)
         except RecordRejected as exc:
             return Outcome(line, offset, record, None, exc.reason, exc.detail)
         return Outcome(line, offset, record, Issuance(issuance.resident, issuance.amount, issuance.ref, issuance.reason,
-                                                      (line, offset)))
+                                                      (line, offset)), rule=rule)
+
+    def resident_of(self, record: Mapping[str, Any]) -> str:
+        """The resident's checksummed address; raises RecordRejected."""
+        return _resident(record)
 
     def push(self, client, record: Mapping[str, Any]):
         """The push interface: validate one record and issue it now. Returns the client's IssueResult;
@@ -145,7 +157,7 @@ class Adapter:
 
     # -- for subclasses ----------------------------------------------------------------------------------------
 
-    def build(self, record: Mapping[str, Any], record_id: str) -> tuple[int, int | None, str | None]:
+    def build(self, record: Mapping[str, Any], record_id: str, resident: str) -> tuple[int, int | None, str | None]:
         """(points, reason code, ref or None for "<program>:<record_id>") of a record; raise RecordRejected."""
         raise NotImplementedError
 
@@ -296,12 +308,23 @@ def floor_points(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
-def _resident(record: Mapping[str, Any]) -> str:
-    value = str(record.get("resident", "")).strip()
+def _resident(record: Mapping[str, Any], column: str = "resident") -> str:
+    value = str(record.get(column, "")).strip()
     try:
         return _checksummed(value)
     except ValueError as exc:
         raise RecordRejected("bad_resident", f"resident {value!r}: {exc}", record=dict(record)) from None
+
+
+def address_field(record: Mapping[str, Any], name: str) -> str:
+    """An account address (checksummed); a wrong checksum is refused as a likely typo."""
+    value = record.get(name)
+    if _blank(value):
+        raise RecordRejected("missing_field", f"missing {name}")
+    try:
+        return _checksummed(str(value).strip())
+    except ValueError as exc:
+        raise RecordRejected(f"bad_{name}", f"{name} {value!r}: {exc}") from None
 
 
 @lru_cache(maxsize=32768)  # residents recur in an export; the checksum costs a keccak

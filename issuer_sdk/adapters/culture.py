@@ -31,7 +31,7 @@ class CultureAdapter(Adapter):
     rules_type = CultureRules
     required = ("record_id", "resident", "kind", "date", "venue")
 
-    def build(self, record, record_id):
+    def build(self, record, record_id, resident=None):
         rules: CultureRules = self.rules
         kind = choice_field(record, "kind", KINDS)
         when = date_field(record, "date")

@@ -35,7 +35,7 @@ class GreenAdapter(Adapter):
     rules_type = GreenRules
     required = ("record_id", "resident", "kind", "date")
 
-    def build(self, record, record_id):
+    def build(self, record, record_id, resident=None):
         rules: GreenRules = self.rules
         kind = choice_field(record, "kind", KINDS)
         when = date_field(record, "date")

@@ -33,7 +33,7 @@ class TrafficAdapter(Adapter):
     rules_type = TrafficRules
     required = ("record_id", "resident", "kind")
 
-    def build(self, record, record_id):
+    def build(self, record, record_id, resident=None):
         rules: TrafficRules = self.rules
         kind = choice_field(record, "kind", KINDS)
         if kind == "violation_free_month":

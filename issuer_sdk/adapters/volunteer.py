@@ -30,7 +30,7 @@ class VolunteerAdapter(Adapter):
     rules_type = VolunteerRules
     required = ("record_id", "resident", "hours", "confirmed_by", "date", "activity")
 
-    def build(self, record, record_id):
+    def build(self, record, record_id, resident=None):
         rules: VolunteerRules = self.rules
         if not str(record.get("confirmed_by", "")).strip():
             raise RecordRejected("unconfirmed", "the organiser has not confirmed these hours")
