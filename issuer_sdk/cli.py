@@ -1,11 +1,14 @@
-"""`citypoints issue`: issue a program's export file, resumable, with progress and a summary.
+"""`citypoints issue`: issue a programme's export file, resumable, with progress and a summary.
 
-    citypoints issue --program volunteer --file records.csv --keystore issuer.json --salt-file issuer.salt
+    citypoints issue --adapter mapping.yaml records.csv --keystore issuer.json --salt-file issuer.salt
+    citypoints issue --program volunteer records.csv ...          (a shipped programme's mapping file)
+    citypoints issue --adapter mapping.yaml records.csv --dry-run  (what would be issued; sends nothing)
 
 Kill it at any point and run the same command again: nothing is issued twice. The ledger skips refs
 it has seen, and a small progress file next to the input (`<file>.progress.json`, written after each
 confirmed batch) lets the rerun start after the last confirmed batch instead of re-sending everything.
-Rejected rows go to `<file>.rejected.csv` (line, reason, detail, record).
+Rejected rows go to `<file>.rejected.csv` (line, reason, detail, record). The summary and the progress
+file name the rules the run applied (`rules_version`, `rules_sha256` of the mapping file's rules).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
 from ledger_node.paths import replace_atomically
@@ -38,33 +42,49 @@ def _group():
 
 @app.command("issue")
 def issue_command(
-    program: str = typer.Option(..., "--program", help="volunteer, traffic, culture or green."),
-    file: Path = typer.Option(..., "--file", exists=True, dir_okay=False, readable=True,
-                              help="The program's export: CSV with a header row, or JSON lines (.jsonl)."),
-    scheme: Optional[int] = typer.Option(None, "--scheme", help="Scheme id (default: the program's demo id)."),
+    source: Optional[Path] = typer.Argument(None, exists=True, dir_okay=False, readable=True, show_default=False,
+                                            help="The export: CSV with a header row, or JSON lines (.jsonl)."),
+    adapter_file: Optional[Path] = typer.Option(None, "--adapter", exists=True, dir_okay=False, readable=True,
+                                                help="The programme's mapping file (YAML; issuer_sdk/README.md, "
+                                                     "\"Mapping files\")."),
+    program: Optional[str] = typer.Option(None, "--program", help="A shipped programme instead of --adapter: "
+                                          "volunteer, traffic, culture or green."),
+    file: Optional[Path] = typer.Option(None, "--file", exists=True, dir_okay=False, readable=True,
+                                        help="The export, as SOURCE (kept for older scripts)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be issued (line, resident, points, "
+                                 "the rule it cites, ref) and the rejections; send nothing (no signer needed)."),
+    scheme: Optional[int] = typer.Option(None, "--scheme", help="Scheme id (default: the mapping file's)."),
     keystore: Optional[Path] = typer.Option(None, "--keystore", help="Encrypted eth-account keystore of the "
                                             "issuer account; password from CITYPOINTS_KEYSTORE_PASSWORD."),
     demo_issuer: bool = typer.Option(False, "--demo-issuer", help="Sign with the scheme's demo issuer key from "
                                      "var/demo.json (demo city only)."),
     salt_file: Optional[Path] = typer.Option(None, "--salt-file", help="The issuer's secret salt (hex); "
                                              "default CITYPOINTS_ISSUER_SALT."),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="JSON file of the program's rules."),
     rpc: Optional[str] = typer.Option(None, "--rpc", help="JSON-RPC URL (default: from the deployment file)."),
     deployment: Optional[Path] = typer.Option(None, "--deployment", help="deployment.json (default var/)."),
     batch_size: int = typer.Option(1000, "--batch-size", min=1, help="Items per transaction at most."),
     max_in_flight: int = typer.Option(4, "--max-in-flight", min=1, help="Batches sent before awaiting one."),
     restart: bool = typer.Option(False, "--restart", help="Ignore the progress file (the ledger still skips "
                                  "refs already issued)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object (--dry-run: one "
+                                 "JSON object a line, then the summary)."),
 ):
-    """Issue every valid record of FILE; show progress; end with issued / duplicates skipped / rejected."""
+    """Issue every valid record of SOURCE by a mapping file; show progress; end with issued / duplicates skipped /
+    rejected. Exit codes: 0 done, 1 stopped by an error (rerun to continue), 2 bad set-up or mapping file."""
     from issuer_sdk import errors
-    from issuer_sdk.adapters import adapter_for
     from issuer_sdk.client import ClientConfig, IssuerClient, read_deployment
 
     try:
-        adapter = adapter_for(program, json.loads(rules.read_text()) if rules else None)
-        scheme_id = scheme if scheme is not None else adapter.default_scheme
+        path = _one_source(source, file)
+        adapter = _adapter(adapter_file, program)
+    except (errors.IssuerError, ValueError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    scheme_id = scheme if scheme is not None else adapter.default_scheme
+    if dry_run:
+        dry_run_report(adapter, path, scheme_id, as_json)
+        return
+    try:
         dep = read_deployment(deployment)
         signer = _signer(keystore, demo_issuer, scheme_id)
         salt = _salt(salt_file)
@@ -74,7 +94,7 @@ def issue_command(
     except (errors.IssuerError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
-    run = IssueRun(file, program, scheme_id, client, adapter, restart)
+    run = IssueRun(path, adapter.program, scheme_id, client, adapter, restart)
     try:
         summary = run.execute(show_progress=not as_json)
     except errors.IssuerError as exc:
@@ -83,6 +103,54 @@ def issue_command(
     finally:
         client.close()
     _print_summary(summary, as_json)
+
+
+def _one_source(source: Path | None, file: Path | None) -> Path:
+    if source and file and source != file:
+        raise ValueError("give the export once: SOURCE or --file")
+    if not (source or file):
+        raise ValueError("no export given: citypoints issue --adapter MAPPING SOURCE")
+    return source or file
+
+
+def _adapter(adapter_file: Path | None, program: str | None):
+    from issuer_sdk.adapters import adapter_for, load_adapter
+
+    if bool(adapter_file) == bool(program):
+        raise ValueError("give --adapter MAPPING_FILE or --program NAME (one of them)")
+    return load_adapter(adapter_file) if adapter_file else adapter_for(program)
+
+
+def dry_run_report(adapter, path: Path, scheme: int, as_json: bool) -> dict:
+    """Every record of the export as the real run would take it: issued (resident, points, rule, ref) or
+    rejected (code, sentence). Reads the whole file (no progress file); sends and writes nothing."""
+    totals = {"dry_run": True, "file": str(path), "program": adapter.program, "scheme": scheme,
+              "rules_version": adapter.rules_version, "rules_sha256": adapter.rules_sha256,
+              "would_issue": 0, "would_issue_points": 0, "rejected": 0}
+    for o in adapter.read_file(path):
+        if o.rejected:
+            totals["rejected"] += 1
+            if as_json:
+                print(json.dumps({"line": o.line, "status": "rejected", "reason": o.reason, "detail": o.detail}))
+            else:
+                print(f"line {o.line:>7}  rejected  {o.reason}: {o.detail}")
+            continue
+        item = o.issuance
+        totals["would_issue"] += 1
+        totals["would_issue_points"] += item.amount
+        if as_json:
+            print(json.dumps({"line": o.line, "status": "would_issue", "resident": item.resident,
+                              "amount": item.amount, "reason": item.reason, "rule": o.rule, "ref": item.ref}))
+        else:
+            print(f"line {o.line:>7}  {item.resident}  {item.amount:>8,} points  rule {o.rule} "
+                  f"(reason {item.reason})  ref {item.ref}")
+    if as_json:
+        print(json.dumps(totals))
+    else:
+        print(f"dry run of {path.name}: would issue {totals['would_issue']:,} "
+              f"({totals['would_issue_points']:,} points) in scheme {scheme}, rejected {totals['rejected']:,}; "
+              f"rules {adapter.rules_version} (sha256 {adapter.rules_sha256}); nothing was sent")
+    return totals
 
 
 @dataclass
@@ -94,6 +162,9 @@ class RunSummary:
     rejected: int
     resumed_from_line: int
     rejected_file: str | None
+    program: str | None = None
+    rules_version: str | None = None
+    rules_sha256: str | None = None
     error: str | None = None
 
     def as_dict(self) -> dict:
@@ -161,7 +232,8 @@ class IssueRun:
         rejected = self._count_rejects()
         return RunSummary(str(self.path), self.state["issued"], self.state["issued_points"], self.state["duplicates"],
                           rejected, self.resumed_from_line,
-                          str(self.rejected_path) if rejected else None)
+                          str(self.rejected_path) if rejected else None, self.program,
+                          getattr(self.adapter, "rules_version", None), getattr(self.adapter, "rules_sha256", None))
 
     # -- progress file --------------------------------------------------------------------------------------
 
@@ -170,7 +242,9 @@ class IssueRun:
         with open(self.path, "rb") as f:
             h.update(f.read(1 << 16))
         return {"file": self.path.name, "head_sha256": h.hexdigest(), "program": self.program, "scheme": self.scheme,
-                "ledger": self.client.ledger, "chainId": self.client.chain_id, "issuer": self.client.signer.address}
+                "ledger": self.client.ledger, "chainId": self.client.chain_id, "issuer": self.client.signer.address,
+                "rules_version": getattr(self.adapter, "rules_version", None),
+                "rules_sha256": getattr(self.adapter, "rules_sha256", None)}
 
     def _load_state(self, restart: bool) -> dict:
         fresh = {"identity": self._identity(), "offset": 0, "line": 0, "issued": 0, "issued_points": 0,
@@ -275,6 +349,8 @@ def _print_summary(summary: RunSummary, as_json: bool, failed=None) -> None:
     out.print(f"[green]issued[/green] {summary.issued:,} ({summary.issued_points:,} points)   "
               f"[yellow]duplicates skipped[/yellow] {summary.duplicates:,}   "
               f"[red]rejected[/red] {summary.rejected:,}")
+    if summary.rules_sha256:
+        out.print(f"rules {summary.rules_version} (sha256 {summary.rules_sha256})", highlight=False)
     if summary.rejected_file:
         out.print(f"rejected rows and reasons: {summary.rejected_file}")
     if failed is not None:

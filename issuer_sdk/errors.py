@@ -86,7 +86,7 @@ class MappingInvalid(ConfigurationError):
 
     def __init__(self, path: str, problems: list[MappingProblem]):
         self.path = path
-        self.problems = list(problems)
+        self.problems = sorted(problems, key=lambda p: p.line)  # in file order (stable: same line, found order)
         super().__init__(f"{path}: {len(self.problems)} problem(s) in the mapping file:\n"
                          + "\n".join(f"  {p}" for p in self.problems))
 

@@ -360,7 +360,7 @@ def _ref_hash_cost(salt: bytes, n: int = 200_000) -> float:
 _MEMORY_CHILD = r"""
 import json, resource, sys, time
 from eth_account import Account
-from issuer_sdk.adapters.volunteer import VolunteerAdapter
+from issuer_sdk.adapters import adapter_for
 from issuer_sdk.client import prepare_batches
 from issuer_sdk.encoding import UnsignedTx
 from issuer_sdk.ledger import LedgerCodec, load_abi
@@ -369,7 +369,7 @@ from issuer_sdk.signer import LocalSigner, sign_tx
 
 path, total = sys.argv[1], int(sys.argv[2])
 signer = LocalSigner(bytes(Account.create().key))
-codec, hasher, adapter = LedgerCodec(load_abi()), RefHasher(b"\x01" * 32), VolunteerAdapter()
+codec, hasher, adapter = LedgerCodec(load_abi()), RefHasher(b"\x01" * 32), adapter_for("volunteer")
 rss_mb = lambda: round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 marks, done, rejected = {}, 0, 0
 checkpoints = {total // 10: "10%", total // 2: "50%", total: "100%"}

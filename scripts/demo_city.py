@@ -175,9 +175,9 @@ class DemoCity:
     def issue_month(self) -> None:
         """A month of each program's records, issued through its SDK adapter as its own system would."""
         from issuer_sdk import IssuerClient, LocalSigner
-        from issuer_sdk.adapters import CultureAdapter, GreenAdapter, TrafficAdapter, VolunteerAdapter
+        from issuer_sdk.adapters import PROGRAMS, adapter_for
 
-        adapters = {1: VolunteerAdapter(), 2: TrafficAdapter(), 3: CultureAdapter(), 4: GreenAdapter()}
+        adapters = {a.default_scheme: a for a in map(adapter_for, PROGRAMS)}  # each mapping file names its scheme
         rpc_url = self.w3.provider.endpoint_uri
         for scheme, issuer in self.issuers.items():
             client = IssuerClient(rpc_url, self.c["PointsLedger"].address, LocalSigner(issuer.key), scheme,

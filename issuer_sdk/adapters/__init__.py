@@ -1,22 +1,17 @@
-"""Program adapters: each maps its program's native records to issuance with configurable rules.
+"""Program adapters: a programme joins as data, a mapping file read into a `MappedAdapter`.
 
-A programme joins as data: a mapping file (issuer_sdk/adapters/mappings/<program>.yaml, or any file given to
-`citypoints issue --adapter`) read by `load_adapter` into a `MappedAdapter`.
+The four programmes of the demo city have theirs in issuer_sdk/adapters/mappings/<program>.yaml (`adapter_for`);
+any other file is read by `load_adapter` (`citypoints issue --adapter FILE`). The format: issuer_sdk/README.md,
+"Mapping files".
 """
 from pathlib import Path
 
-from issuer_sdk.adapters.base import Adapter, Outcome, Rules
-from issuer_sdk.adapters.culture import CultureAdapter, CultureRules
-from issuer_sdk.adapters.green import GreenAdapter, GreenRules
+from issuer_sdk.adapters.base import Adapter, Outcome
 from issuer_sdk.adapters.mapped import MappedAdapter
 from issuer_sdk.adapters.mapping import load_mapping, parse_mapping, register_resident_lookup
-from issuer_sdk.adapters.traffic import TrafficAdapter, TrafficRules
-from issuer_sdk.adapters.volunteer import VolunteerAdapter, VolunteerRules
 
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
-
-ADAPTERS: dict[str, type[Adapter]] = {a.program: a for a in (VolunteerAdapter, TrafficAdapter, CultureAdapter,
-                                                              GreenAdapter)}
+PROGRAMS: tuple[str, ...] = tuple(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
 
 
 def load_adapter(path: str | Path) -> MappedAdapter:
@@ -24,14 +19,13 @@ def load_adapter(path: str | Path) -> MappedAdapter:
     return MappedAdapter(load_mapping(path))
 
 
-def adapter_for(program: str, rules=None) -> Adapter:
-    try:
-        return ADAPTERS[program](rules)
-    except KeyError:
-        raise ValueError(f"unknown program {program!r}; one of {', '.join(ADAPTERS)}") from None
+def adapter_for(program: str) -> MappedAdapter:
+    """The adapter of one of the shipped programmes (its mapping file in issuer_sdk/adapters/mappings/)."""
+    if program not in PROGRAMS:
+        raise ValueError(f"unknown program {program!r}; one of {', '.join(PROGRAMS)} (or give a mapping file: "
+                         "--adapter FILE)")
+    return load_adapter(MAPPINGS_DIR / f"{program}.yaml")
 
 
-__all__ = ["Adapter", "Outcome", "Rules", "ADAPTERS", "adapter_for", "VolunteerAdapter", "VolunteerRules",
-           "TrafficAdapter", "TrafficRules", "CultureAdapter", "CultureRules", "GreenAdapter", "GreenRules",
-           "MappedAdapter", "MAPPINGS_DIR", "load_adapter", "load_mapping", "parse_mapping",
-           "register_resident_lookup"]
+__all__ = ["Adapter", "Outcome", "MappedAdapter", "MAPPINGS_DIR", "PROGRAMS", "adapter_for", "load_adapter",
+           "load_mapping", "parse_mapping", "register_resident_lookup"]

@@ -16,11 +16,11 @@ import io
 import json
 import re
 from functools import lru_cache
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
@@ -48,38 +48,14 @@ class Outcome:
         return self.issuance is None
 
 
-@dataclass(frozen=True)
-class Rules:
-    """Base of each program's rules; `from_mapping` builds one from a JSON/YAML dict (unknown keys refused)."""
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None):
-        if not data:
-            return cls()
-        known = {f.name: f for f in fields(cls)}
-        unknown = set(data) - set(known)
-        if unknown:
-            raise ValueError(f"unknown rule(s) for {cls.__name__}: {', '.join(sorted(unknown))}")
-        values = {}
-        for name, value in data.items():
-            default = getattr(cls(), name)
-            values[name] = _like(default, value, name)
-        return replace(cls(), **values)
-
-
 class Adapter:
-    """Subclasses set `program`, `default_scheme`, `Rules`, `required` and implement `build`."""
+    """Reading, checking and pushing records; `MappedAdapter` (a mapping file) sets `program`, `default_scheme`,
+    `required`, `record_id_column` and implements `build`."""
 
-    program: ClassVar[str]
-    default_scheme: ClassVar[int]
-    rules_type: ClassVar[type[Rules]]
-    required: ClassVar[tuple[str, ...]] = ("record_id", "resident")
-    record_id_column: ClassVar[str] = "record_id"
-
-    def __init__(self, rules: Rules | Mapping[str, Any] | None = None):
-        if rules is None or isinstance(rules, Mapping):
-            rules = self.rules_type.from_mapping(rules)
-        self.rules = rules
+    program: str
+    default_scheme: int
+    required: tuple[str, ...] = ("record_id", "resident")
+    record_id_column: str = "record_id"
 
     # -- entry points ------------------------------------------------------------------------------------------
 
@@ -106,14 +82,13 @@ class Adapter:
             exc.record = dict(record)
             exc.attempted["record"] = dict(record)
             raise
-        amount, reason, ref = built[:3]
-        rule = built[3] if len(built) > 3 else None
+        amount, reason, ref, rule = built
         if amount <= 0:
             raise RecordRejected("zero_points", "the record is worth no points under the rules (rounded down)",
                                  record=dict(record))
         if amount > UINT96_MAX:
             raise RecordRejected("too_many_points", f"{amount} points is beyond the ledger's range", record=dict(record))
-        return Issuance(resident, amount, ref or f"{self.program}:{record_id}", reason), rule
+        return Issuance(resident, amount, ref, reason), rule
 
     def check(self, record: Mapping[str, Any], *, line: int = 0, offset: int = 0) -> Outcome:
         """`convert` that returns an Outcome instead of raising."""
@@ -157,8 +132,8 @@ class Adapter:
 
     # -- for subclasses ----------------------------------------------------------------------------------------
 
-    def build(self, record: Mapping[str, Any], record_id: str, resident: str) -> tuple[int, int | None, str | None]:
-        """(points, reason code, ref or None for "<program>:<record_id>") of a record; raise RecordRejected."""
+    def build(self, record: Mapping[str, Any], record_id: str, resident: str) -> tuple[int, int | None, str, str]:
+        """(points, reason code, ref, the rule it cites) of a record; raise RecordRejected."""
         raise NotImplementedError
 
     # -- reading -----------------------------------------------------------------------------------------------
@@ -341,25 +316,5 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _like(default: Any, value: Any, name: str) -> Any:
-    """Coerce a configured rule value to the type of its default (Decimal stays exact, dicts recursively)."""
-    if isinstance(default, Decimal):
-        if isinstance(value, float):
-            raise ValueError(f"rule {name}: give decimals as strings, not floats ({value!r})")
-        return Decimal(str(value))
-    if isinstance(default, bool):
-        return bool(value)
-    if isinstance(default, int):
-        if isinstance(value, float) or int(value) != value:
-            raise ValueError(f"rule {name}: must be an integer")
-        return int(value)
-    if isinstance(default, Mapping):
-        out = dict(default)
-        for k, v in dict(value).items():
-            out[k] = _like(next(iter(default.values())), v, f"{name}.{k}") if default else v
-        return out
-    return value
-
-
-__all__ = ["Adapter", "Outcome", "Rules", "decimal_field", "int_field", "choice_field", "date_field", "floor_points",
-           "field"]
+__all__ = ["Adapter", "Outcome", "decimal_field", "int_field", "choice_field", "date_field", "address_field",
+           "floor_points"]

@@ -16,6 +16,7 @@ A condition is checked as soon as its field is read.
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any, Mapping
@@ -24,8 +25,6 @@ from issuer_sdk.adapters.base import (Adapter, _blank, _checksummed, _resident, 
                                       date_field, decimal_field, floor_points, int_field)
 from issuer_sdk.adapters.mapping import RESIDENT_LOOKUPS, AdapterSpec, Condition, FieldSpec, RuleSpec, Template
 from issuer_sdk.errors import RecordRejected
-
-import re
 
 
 class MappedAdapter(Adapter):

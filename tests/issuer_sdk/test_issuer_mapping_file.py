@@ -91,7 +91,7 @@ def test_malformedFile_everyProblemIsListed_notJustTheFirst():
     text = (edit("scheme: 66", "scheme: -1")
             .replace("unit: pages", "unit: weight")
             .replace('ref: "library:{record_id}"', 'ref: "library:{nope}"'))
-    assert problems(text) == [(3, "bad_value"), (12, "bad_template"), (10, "unknown_field")]
+    assert problems(text) == [(3, "bad_value"), (10, "unknown_field"), (12, "bad_template")]
 
 
 def test_fileLimits(tmp_path):
