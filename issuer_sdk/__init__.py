@@ -2,7 +2,7 @@
 
 Public API: IssuerClient / AsyncIssuerClient (and ClientConfig, RetryPolicy), the signers (LocalSigner,
 keystore_signer, the Signer protocol for an HSM), Issuance and the result types, and the errors module
-(IssuerError and its subclasses). Adapters for the four programs are in issuer_sdk.adapters.
+(IssuerError and its subclasses). The generic adapter (a program's mapping file) is in issuer_sdk.adapters.
 
 The names are loaded on first use (module __getattr__): importing a submodule such as issuer_sdk.cli runs this
 file, and the client pulls in eth_account (about half a second), which `citypoints --help` must not pay.

@@ -145,3 +145,13 @@ def test_shippedMappings_allLoad():
     programs = sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
     assert programs == ["culture", "green", "traffic", "volunteer"]
     assert sorted(load_adapter(MAPPINGS_DIR / f"{p}.yaml").default_scheme for p in programs) == [1, 2, 3, 4]
+
+
+def test_readmeExample_isAValidMappingFile():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "issuer_sdk" / "README.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
+    spec = parse_mapping(example, "README example")
+    assert (spec.program, [r.activity for r in spec.rules]) == ("library", ["loan", "reading_club"])
