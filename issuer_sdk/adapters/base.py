@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import abc
 import json
 import re
 from functools import lru_cache
@@ -31,7 +32,7 @@ from ledger_node.domain import UINT96_MAX
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,127}$")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs twice as much to make, one a record (read-only by use)
 class Outcome:
     """One record's fate. `line` is its (first) line in the file, `offset` the byte offset just after it."""
 
@@ -63,12 +64,18 @@ class Adapter:
         """The one issuance `record` stands for; raises RecordRejected with a reason code otherwise."""
         return self._convert(record)[0]
 
-    def _convert(self, record: Mapping[str, Any]) -> tuple[Issuance, str | None]:
-        """(the issuance, the rule it cites)."""
-        if not isinstance(record, Mapping):
+    def _convert(self, record: Mapping[str, Any], source: Any = None) -> tuple[Issuance, str | None]:
+        """(the issuance, carrying `source`; the rule it cites)."""
+        if record.__class__ is not dict and not isinstance(record, abc.Mapping):
             raise RecordRejected("malformed_record", f"a record is a mapping of fields, got {type(record).__name__}",
                                  record=record)
-        missing = [k for k in self.required if _blank(record.get(k))]
+        get = record.get
+        missing = ()
+        for k in self.required:  # the common case (every cell a non-blank str) checked without a call a column
+            v = get(k)
+            if v.__class__ is not str or not v.strip():
+                missing = [k for k in self.required if _blank(get(k))]
+                break
         if missing:
             raise RecordRejected("missing_field", f"missing {', '.join(missing)}", record=dict(record))
         record_id = str(record[self.record_id_column]).strip()
@@ -77,27 +84,25 @@ class Adapter:
                                  record=dict(record))
         try:
             resident = self.resident_of(record)
-            built = self.build(record, record_id, resident)
+            amount, reason, ref, rule = self.build(record, record_id, resident)
         except RecordRejected as exc:
             exc.record = dict(record)
             exc.attempted["record"] = dict(record)
             raise
-        amount, reason, ref, rule = built
         if amount <= 0:
             raise RecordRejected("zero_points", "the record is worth no points under the rules (rounded down)",
                                  record=dict(record))
         if amount > UINT96_MAX:
             raise RecordRejected("too_many_points", f"{amount} points is beyond the ledger's range", record=dict(record))
-        return Issuance(resident, amount, ref, reason), rule
+        return Issuance(resident, amount, ref, reason, source), rule
 
     def check(self, record: Mapping[str, Any], *, line: int = 0, offset: int = 0) -> Outcome:
         """`convert` that returns an Outcome instead of raising."""
         try:
-            issuance, rule = self._convert(record)
+            issuance, rule = self._convert(record, (line, offset))
         except RecordRejected as exc:
             return Outcome(line, offset, record, None, exc.reason, exc.detail)
-        return Outcome(line, offset, record, Issuance(issuance.resident, issuance.amount, issuance.ref, issuance.reason,
-                                                      (line, offset)), rule=rule)
+        return Outcome(line, offset, record, issuance, rule=rule)
 
     def resident_of(self, record: Mapping[str, Any]) -> str:
         """The resident's checksummed address; raises RecordRejected."""
@@ -175,7 +180,7 @@ class Adapter:
             for row in csv.reader(tracker):
                 first_line = tracker.first_line_of_row
                 tracker.row_done()
-                if not row or all(not c.strip() for c in row):
+                if not row or not "".join(row).strip():  # a blank line, or only blank cells
                     continue
                 if len(row) != len(names):
                     yield Outcome(first_line, tracker.offset, {"_raw": ",".join(row)}, None, "malformed_record",
@@ -214,14 +219,21 @@ def decimal_field(record: Mapping[str, Any], name: str, *, minimum: Decimal | No
                   maximum: Decimal | None = None, places: int = 6) -> Decimal:
     """A non-negative exact decimal; a float is refused (inexact), as are NaN, infinities and too many places."""
     value = record.get(name)
-    if isinstance(value, float):
-        raise RecordRejected("inexact_number", f"{name} must be a decimal string or integer, not a float ({value!r})")
-    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
-        raise RecordRejected("missing_field", f"missing {name}")
-    try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a number") from None
+    if value.__class__ is str and (text := value.strip()):  # a CSV cell: the common case first
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a number") from None
+    else:
+        if isinstance(value, float):
+            raise RecordRejected("inexact_number", f"{name} must be a decimal string or integer, not a float "
+                                                   f"({value!r})")
+        if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+            raise RecordRejected("missing_field", f"missing {name}")
+        try:
+            number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+        except InvalidOperation:
+            raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a number") from None
     if not number.is_finite():
         raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not a finite number")
     if number.as_tuple().exponent < -places:

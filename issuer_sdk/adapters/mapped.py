@@ -2,7 +2,8 @@
 
 A record is read in this order, and the first problem is its rejection (code and sentence):
 1. the columns of `record_id`, `resident` and every `required: true` field are present (`missing_field`);
-   the record id is an id (`bad_record_id`), the resident an address or found by the lookup (`bad_resident`);
+   the record id is an id (`bad_record_id`), the resident an address or found by the lookup (`bad_resident`,
+   `unknown_resident`);
 2. the required fields, parsed in the order `fields` declares them (the SDK's field parsers: `bad_<field>`,
    `<field>_out_of_range`, `unknown_<field>`, `inexact_number`...), each followed by the conditions on it;
 3. the rule: choice fields named in the rules' `when`, in declared order, narrow the table until one rule is
@@ -12,19 +13,24 @@ A record is read in this order, and the first problem is its rejection (code and
 5. the amount: `points`, or floor(unit x points_per_unit) (Decimal, rounded down), raised to `min_points`
    and capped at `max_points`; zero is `zero_points`. The ref is the rule's (or the file's) template filled in.
 
-A condition is checked as soon as its field is read.
+A condition is checked as soon as its field is read. The file is compiled once into small functions (a parser a
+field, its conditions, the rule narrowing memoised by the values read), as the bench holds the adapter to 0.8 of
+the SDK's own `issue_many` throughput.
 """
 from __future__ import annotations
 
 import re
-from datetime import date
-from decimal import Decimal
-from typing import Any, Mapping
+import time
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Mapping
 
 from issuer_sdk.adapters.base import (Adapter, _blank, _checksummed, _resident, address_field, choice_field,
                                       date_field, decimal_field, floor_points, int_field)
 from issuer_sdk.adapters.mapping import RESIDENT_LOOKUPS, AdapterSpec, Condition, FieldSpec, RuleSpec, Template
 from issuer_sdk.errors import RecordRejected
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+Reader = Callable[[Mapping[str, Any]], Any]  # a record -> the field's value, or RecordRejected
 
 
 class MappedAdapter(Adapter):
@@ -39,11 +45,16 @@ class MappedAdapter(Adapter):
         self.record_id_column = spec.record_id_column
         self.required = (spec.record_id_column, spec.resident_column,
                          *(f.column for f in spec.fields.values() if f.required))
-        self._first = tuple(f for f in spec.fields.values() if f.required)
+        self._readers: dict[str, Reader] = {n: _reader(f) for n, f in spec.fields.items()}
+        self._field_conditions = {n: tuple(c for c in spec.conditions if c.field == n) for n in spec.fields}
+        self._first = tuple((n, self._readers[n], self._field_conditions[n])
+                            for n, f in spec.fields.items() if f.required)
         self._selectors = tuple(n for n in spec.fields if any(n in r.when for r in spec.rules))
-        self._conditions: dict[str, tuple[Condition, ...]] = {
-            n: tuple(c for c in spec.conditions if c.field == n) for n in spec.fields}
-        self._patterns = {n: re.compile(f.pattern) for n, f in spec.fields.items() if f.pattern}
+        self._narrowed: dict[tuple, tuple[RuleSpec, ...]] = {}  # (selector values so far) -> rules left
+        # the common table: one choice field picks the rule (every rule names it, each value once)
+        single = self._selectors[0] if len(self._selectors) == 1 else None
+        self._by_value = {r.when[single]: r for r in spec.rules} \
+            if single and all(single in r.when for r in spec.rules) else None
         self._lookup = RESIDENT_LOOKUPS.get(spec.resident_lookup) if spec.resident_lookup else None
 
     @property
@@ -73,15 +84,22 @@ class MappedAdapter(Adapter):
 
     def build(self, record: Mapping[str, Any], record_id: str, resident: str) -> tuple[int, int, str, str]:
         values: dict[str, Any] = {}
-        for spec in self._first:
-            self._read(record, spec, values, ())
+        for name, read, conditions in self._first:
+            value = values[name] = read(record)
+            for condition in conditions:
+                _check(condition, value)
         rule = self._select(record, values)
         for condition in rule.conditions:
             if condition.field in values:
                 _check(condition, values[condition.field])
         for name in rule.reads:
             if name not in values:
-                self._read(record, self.spec.fields[name], values, rule.conditions)
+                value = values[name] = self._readers[name](record)
+                for condition in self._field_conditions[name]:
+                    _check(condition, value)
+                for condition in rule.conditions:
+                    if condition.field == name:
+                        _check(condition, value)
         if rule.points is not None:
             amount = rule.points
         else:
@@ -90,58 +108,32 @@ class MappedAdapter(Adapter):
             amount = rule.min_points
         if rule.max_points is not None and amount > rule.max_points:
             amount = rule.max_points
-        ref = self._ref(rule.ref or self.spec.ref, record_id, resident, rule, values)
-        return amount, rule.reason, ref, rule.activity
-
-    def _read(self, record, spec: FieldSpec, values: dict, rule_conditions: tuple[Condition, ...]) -> None:
-        view = record if spec.column == spec.name else {spec.name: record.get(spec.column)}
-        kind, name = spec.type, spec.name
-        if kind == "decimal":
-            value: Any = decimal_field(view, name, minimum=spec.minimum, maximum=spec.maximum, places=spec.places)
-        elif kind == "integer":
-            value = int_field(view, name, minimum=spec.minimum, maximum=spec.maximum, default=spec.default)
-        elif kind == "choice":
-            value = choice_field(view, name, spec.values)
-        elif kind == "date":
-            value = date_field(view, name)
-        elif kind == "address":
-            value = address_field(view, name)
-        elif kind == "month":
-            text = view.get(name)
-            if _blank(text):
-                raise RecordRejected("missing_field", f"missing {name}")
-            value = str(text).strip()
-            if not _MONTH.fullmatch(value):
-                raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not YYYY-MM")
-        else:  # text: may be empty unless required (a non_empty condition can refuse it with its own code)
-            raw = view.get(name)
-            value = "" if raw is None else str(raw).strip()
-            if len(value) > spec.max_length:
-                raise RecordRejected(f"{name}_too_long", f"{name} is longer than {spec.max_length} characters")
-            pattern = self._patterns.get(name)
-            if value and pattern and not pattern.fullmatch(value):
-                raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not of the form {spec.pattern}")
-        values[name] = value
-        for condition in self._conditions[name]:
-            _check(condition, value)
-        for condition in rule_conditions:
-            if condition.field == name:
-                _check(condition, value)
+        return amount, rule.reason, self._ref(rule.ref or self.spec.ref, record_id, resident, rule, values), \
+            rule.activity
 
     def _select(self, record, values: dict) -> RuleSpec:
         """The rule: each selector the remaining rules name, read and matched in declared order."""
+        if self._by_value is not None and self._selectors[0] in values:
+            rule = self._by_value.get(values[self._selectors[0]])
+            if rule is not None:
+                return rule
         candidates = self.spec.rules
-        chosen: list[tuple[str, str]] = []
+        key: tuple = ()
         for name in self._selectors:
             if not any(name in r.when for r in candidates):
                 continue
             if name not in values:
-                self._read(record, self.spec.fields[name], values, ())
+                value = values[name] = self._readers[name](record)
+                for condition in self._field_conditions[name]:
+                    _check(condition, value)
             value = values[name]
-            chosen.append((name, value))
-            candidates = tuple(r for r in candidates if r.when.get(name, value) == value)
+            key += ((name, value),)
+            narrowed = self._narrowed.get(key)
+            if narrowed is None:
+                narrowed = self._narrowed[key] = tuple(r for r in candidates if r.when.get(name, value) == value)
+            candidates = narrowed
             if not candidates:
-                said = ", ".join(f"{n}={v}" for n, v in chosen)
+                said = ", ".join(f"{n}={v}" for n, v in key)
                 raise RecordRejected("no_rule", f"no rule of the table applies to {said}")
         return candidates[0]
 
@@ -165,19 +157,75 @@ class MappedAdapter(Adapter):
         return "".join(out)
 
 
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+def _reader(spec: FieldSpec) -> Reader:
+    """The field's parser (base.py's), its settings bound once; a renamed column is read under the field's name."""
+    name, column = spec.name, spec.column
+    kind = spec.type
+    if kind == "decimal":
+        lo, hi, places = spec.minimum, spec.maximum, spec.places
+        parse = lambda r: decimal_field(r, name, minimum=lo, maximum=hi, places=places)  # noqa: E731
+    elif kind == "integer":
+        lo, hi, default = spec.minimum, spec.maximum, spec.default
+        parse = lambda r: int_field(r, name, minimum=lo, maximum=hi, default=default)  # noqa: E731
+    elif kind == "choice":
+        allowed = frozenset(spec.values)
+        parse = lambda r: choice_field(r, name, allowed)  # noqa: E731
+    elif kind == "date":
+        parse = lambda r: date_field(r, name)  # noqa: E731
+    elif kind == "address":
+        parse = lambda r: address_field(r, name)  # noqa: E731
+    elif kind == "month":
+        parse = lambda r: _month(r, name)  # noqa: E731
+    else:
+        pattern = re.compile(spec.pattern) if spec.pattern else None
+        limit = spec.max_length
+        parse = lambda r: _text(r, name, limit, pattern, spec.pattern)  # noqa: E731
+    if column == name:
+        return parse
+    return lambda r: parse({name: r.get(column)})
+
+
+def _month(record: Mapping[str, Any], name: str) -> str:
+    value = record.get(name)
+    if _blank(value):
+        raise RecordRejected("missing_field", f"missing {name}")
+    text = str(value).strip()
+    if not _MONTH.fullmatch(text):
+        raise RecordRejected(f"bad_{name}", f"{name} {text!r} is not YYYY-MM")
+    return text
+
+
+def _text(record: Mapping[str, Any], name: str, limit: int, pattern: re.Pattern | None, shown: str | None) -> str:
+    """Text, maybe empty unless the field is required (a non_empty condition can refuse it with its own code)."""
+    raw = record.get(name)
+    value = "" if raw is None else str(raw).strip()
+    if len(value) > limit:
+        raise RecordRejected(f"{name}_too_long", f"{name} is longer than {limit} characters")
+    if value and pattern and not pattern.fullmatch(value):
+        raise RecordRejected(f"bad_{name}", f"{name} {value!r} is not of the form {shown}")
+    return value
+
+
+_day = [0.0, date.min]  # (when today ends, epoch seconds; today): date.today() costs more than the whole check
+
+
+def _today() -> date:
+    if time.time() >= _day[0]:
+        today = date.today()
+        _day[:] = [datetime.combine(today + timedelta(days=1), datetime.min.time()).timestamp(), today]
+    return _day[1]
 
 
 def _check(condition: Condition, value: Any) -> None:
     check = condition.check
     if check == "not_future":
-        failed = value > date.today()
+        failed = value > _today()
     elif check == "month_over":
-        failed = value >= date.today().strftime("%Y-%m")
+        failed = value >= _today().strftime("%Y-%m")
     elif check == "non_empty":
         failed = not value
     else:  # nonzero
-        failed = value == 0 or value == Decimal(0)
+        failed = value == 0
     if failed:
         raise RecordRejected(condition.code, condition.message.replace("{value}", str(value)))
 
