@@ -180,9 +180,29 @@ def _reader(spec: FieldSpec) -> Reader:
         pattern = re.compile(spec.pattern) if spec.pattern else None
         limit = spec.max_length
         parse = lambda r: _text(r, name, limit, pattern, spec.pattern)  # noqa: E731
-    if column == name:
-        return parse
-    return lambda r: parse({name: r.get(column)})
+    read = parse if column == name else (lambda r: parse({name: r.get(column)}))
+    if kind == "text":
+        return read
+    # an export repeats its cells (a date, an activity, an amount of hours): a cell's parse is a pure function of
+    # its text, so the value parsed from a text is kept (at most CELL_CACHE texts a field)
+    cache: dict[str, Any] = {}
+
+    def cached(r):
+        raw = r.get(column)
+        if raw.__class__ is not str:
+            return read(r)
+        value = cache.get(raw, _MISS)
+        if value is _MISS:
+            value = read(r)  # raises for a bad cell: only good ones are kept
+            if len(cache) >= CELL_CACHE:
+                cache.clear()
+            cache[raw] = value
+        return value
+    return cached
+
+
+CELL_CACHE = 4096
+_MISS = object()
 
 
 def _month(record: Mapping[str, Any], name: str) -> str:
