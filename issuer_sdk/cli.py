@@ -82,7 +82,22 @@ def issue_command(
         raise typer.Exit(2)
     scheme_id = scheme if scheme is not None else adapter.default_scheme
     if dry_run:
-        dry_run_report(adapter, path, scheme_id, as_json)
+        try:
+            reader = _reading_client(scheme_id, salt_file, deployment, rpc)
+        except (errors.IssuerError, ValueError, OSError) as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
+        if reader is None and not as_json:
+            console.print("[yellow]no salt (--salt-file or CITYPOINTS_ISSUER_SALT): the refs are not checked against "
+                          "the ledger, so records it already holds show as would-issue[/yellow]")
+        try:
+            dry_run_report(adapter, path, scheme_id, as_json, reader)
+        except errors.IssuerError as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        finally:
+            if reader is not None:
+                reader.close()
         return
     try:
         dep = read_deployment(deployment)
@@ -121,34 +136,74 @@ def _adapter(adapter_file: Path | None, program: str | None):
     return load_adapter(adapter_file) if adapter_file else adapter_for(program)
 
 
-def dry_run_report(adapter, path: Path, scheme: int, as_json: bool) -> dict:
-    """Every record of the export as the real run would take it: issued (resident, points, rule, ref) or
-    rejected (code, sentence). Reads the whole file (no progress file); sends and writes nothing."""
+def _reading_client(scheme: int, salt_file: Path | None, deployment: Path | None, rpc: str | None):
+    """A client that only reads (which refs the ledger holds), for the dry run; None without a salt."""
+    from issuer_sdk.client import IssuerClient
+    from issuer_sdk.signer import LocalSigner
+
+    if not salt_file and not os.environ.get("CITYPOINTS_ISSUER_SALT"):
+        return None
+    # it never signs: a throwaway key stands in for the issuer's, which the dry run does not need
+    return IssuerClient.from_deployment(LocalSigner(os.urandom(32)), scheme, _salt(salt_file), deployment=deployment,
+                                        rpc_url=rpc)
+
+
+def dry_run_report(adapter, path: Path, scheme: int, as_json: bool, reader=None) -> dict:
+    """Every record of the export as the real run would take it: issued (resident, points, rule, ref), a duplicate
+    the ledger would skip (its ref already on the ledger, when `reader` can ask, or earlier in this file), or
+    rejected (code, sentence). Reads the whole file (no progress file); sends and writes nothing. It remembers the
+    file's refs to find repeats (about 100 bytes a record)."""
+    from issuer_sdk.client import STATUS_BATCH
+
     totals = {"dry_run": True, "file": str(path), "program": adapter.program, "scheme": scheme,
               "rules_version": adapter.rules_version, "rules_sha256": adapter.rules_sha256,
-              "would_issue": 0, "would_issue_points": 0, "rejected": 0}
-    for o in adapter.read_file(path):
+              "checked_against_ledger": reader is not None,
+              "would_issue": 0, "would_issue_points": 0, "duplicates": 0, "rejected": 0}
+    seen: set[str] = set()
+
+    def show(o, on_ledger: bool) -> None:
         if o.rejected:
             totals["rejected"] += 1
-            if as_json:
-                print(json.dumps({"line": o.line, "status": "rejected", "reason": o.reason, "detail": o.detail}))
-            else:
-                print(f"line {o.line:>7}  rejected  {o.reason}: {o.detail}")
-            continue
-        item = o.issuance
-        totals["would_issue"] += 1
-        totals["would_issue_points"] += item.amount
-        if as_json:
-            print(json.dumps({"line": o.line, "status": "would_issue", "resident": item.resident,
-                              "amount": item.amount, "reason": item.reason, "rule": o.rule, "ref": item.ref}))
+            entry = {"line": o.line, "status": "rejected", "reason": o.reason, "detail": o.detail}
+            text = f"line {o.line:>7}  rejected   {o.reason}: {o.detail}"
         else:
-            print(f"line {o.line:>7}  {item.resident}  {item.amount:>8,} points  rule {o.rule} "
-                  f"(reason {item.reason})  ref {item.ref}")
+            item = o.issuance
+            entry = {"line": o.line, "status": "would_issue", "resident": item.resident, "amount": item.amount,
+                     "reason": item.reason, "rule": o.rule, "ref": item.ref}
+            text = (f"line {o.line:>7}  {item.resident}  {item.amount:>8,} points  rule {o.rule} "
+                    f"(reason {item.reason})  ref {item.ref}")
+            if on_ledger or item.ref in seen:
+                totals["duplicates"] += 1
+                entry["status"] = "duplicate"
+                entry["detail"] = "already on the ledger" if on_ledger else "the ref of an earlier line of this file"
+                text += f"  -> duplicate, skipped: {entry['detail']}"
+            else:
+                totals["would_issue"] += 1
+                totals["would_issue_points"] += item.amount
+                seen.add(item.ref)
+        print(json.dumps(entry) if as_json else text)
+
+    chunk: list = []
+
+    def flush() -> None:
+        refs = [o.issuance.ref for o in chunk if not o.rejected]
+        used = iter([st.used for st in reader.statuses(refs)] if reader is not None and refs else [])
+        for o in chunk:
+            show(o, not o.rejected and next(used, False))
+        chunk.clear()
+
+    for outcome in adapter.read_file(path):
+        chunk.append(outcome)
+        if len(chunk) >= STATUS_BATCH:
+            flush()
+    flush()
     if as_json:
         print(json.dumps(totals))
     else:
+        checked = "" if reader is not None else " (not checked against the ledger)"
         print(f"dry run of {path.name}: would issue {totals['would_issue']:,} "
-              f"({totals['would_issue_points']:,} points) in scheme {scheme}, rejected {totals['rejected']:,}; "
+              f"({totals['would_issue_points']:,} points) in scheme {scheme}, duplicates skipped "
+              f"{totals['duplicates']:,}{checked}, rejected {totals['rejected']:,}; "
               f"rules {adapter.rules_version} (sha256 {adapter.rules_sha256}); nothing was sent")
     return totals
 

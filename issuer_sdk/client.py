@@ -29,6 +29,9 @@ from issuer_sdk.rpc import RetryPolicy, RpcTransport, unwrap
 from issuer_sdk.signer import Signer, sign_tx
 
 
+STATUS_BATCH = 500  # refs a JSON-RPC batch of `statuses` (the node's public port takes at most 1,000 calls a batch)
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """Every tunable of the client in one place (retries included)."""
@@ -306,6 +309,17 @@ class IssuerClient(_ClientCore):
         ref32 = self.hash_ref(ref)
         used = self.codec.decode_bool(self._call(self.codec.is_ref_used_fn.encode(self.scheme, ref32)))
         return RefStatus(ref, ref32, used)
+
+    def statuses(self, refs: list) -> list[RefStatus]:
+        """`status` of many refs, in order: a JSON-RPC batch of eth_calls a STATUS_BATCH refs (the dry run of
+        `citypoints issue` asks it which refs the ledger would skip)."""
+        out: list[RefStatus] = []
+        for i in range(0, len(refs), STATUS_BATCH):
+            chunk = refs[i:i + STATUS_BATCH]
+            hashed = [self.hash_ref(r) for r in chunk]
+            answers = self._call_many([self.codec.is_ref_used_fn.encode(self.scheme, h) for h in hashed])
+            out += [RefStatus(r, h, self.codec.decode_bool(a)) for r, h, a in zip(chunk, hashed, answers)]
+        return out
 
     def balance(self, resident: str) -> int:
         return self.codec.decode_uint(self._call(self.codec.balance_fn.encode(resident, self.scheme)))

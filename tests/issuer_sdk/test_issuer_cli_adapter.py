@@ -1,5 +1,5 @@
 """`citypoints issue --adapter FILE SOURCE`: a mapping file drives a real run on the session node. The dry run
-shows what the real run then issues; a rerun issues nothing twice; a malformed mapping file is refused with its
+shows what the real run then issues, and what the ledger would skip; a rerun issues nothing twice; a malformed mapping file is refused with its
 lines and nothing is sent; bad rows are rejected with their lines while good rows are issued; and a sixth
 programme, registered through governance in the test, joins with a mapping file alone."""
 from __future__ import annotations
@@ -90,9 +90,18 @@ def test_dryRunShowsWhatTheRealRunIssues_andARerunIssuesNothingTwice(city, deplo
     progress = json.loads(records.with_name(records.name + ".progress.json").read_text())
     assert progress["identity"]["rules_sha256"] == summary["rules_sha256"]
 
+    # after the run, the dry run finds every ref on the ledger, as the rerun then does
+    dry_again = json_lines(issue(deployment_home, mapping, records, "--dry-run", "--json", env=env))
+    assert dry_again[-1]["checked_against_ledger"] and (dry_again[-1]["would_issue"],
+                                                         dry_again[-1]["duplicates"]) == (0, len(would))
+    assert {d["detail"] for d in dry_again[:-1] if d["status"] == "duplicate"} == {"already on the ledger"}
     again = json_lines(issue(deployment_home, mapping, records, "--json", env=env))[-1]
     assert (again["issued"], again["duplicates"]) == (0, len(would))
     assert city.supply() == summary["would_issue_points"] and issued_on_chain(city) == (len(would), len(would))
+    # without the salt the dry run cannot ask the ledger, and says so
+    offline = {k: v for k, v in env.items() if k != "CITYPOINTS_ISSUER_SALT"}
+    unchecked = json_lines(issue(deployment_home, mapping, records, "--dry-run", "--json", env=offline))[-1]
+    assert not unchecked["checked_against_ledger"] and unchecked["would_issue"] == len(would)
 
 
 def line_of(text: str, needle: str) -> int:
@@ -209,6 +218,8 @@ def test_sixthProgramme_joinsWithAMappingFileAlone(city, w3, session_operator, d
         (5, 15, "reading_club", 2), (6, None, None, "unconfirmed"), (7, None, None, "no_rule"),
         (8, None, None, "bad_pages"), (9, None, None, "bad_resident")]
     assert dry[1]["ref"] == "library:jinjiang:L-2" and dry[3]["ref"] == f"library:club:{b.lower()}:{YESTERDAY}"
+    assert [d["status"] for d in dry[3:5]] == ["would_issue", "duplicate"]  # C-2 repeats C-1's club day
+    assert (dry[-1]["would_issue"], dry[-1]["would_issue_points"], dry[-1]["duplicates"]) == (4, 72, 1)
 
     out = json_lines(issue(deployment_home, mapping, source, "--json", keystore="library-issuer.json", env=env,
                            scheme=None))[-1]

@@ -123,3 +123,14 @@ def test_issueMany_outOfGasBatchMadeCheaperByAResentOne_isStillResent(city):
     items = [Issuance(city.residents[i % 20], 1, f"oog-{i}") for i in range(60)]
     summary = client.issue_many(items)
     assert summary.issued == 60 and city.supply() == 60
+
+
+def test_statuses_manyRefsInOrder_acrossBatches(city):
+    client = city.client()
+    issued = {7: "st-7", 640: "st-640", 1199: "st-1199"}  # in the first, second and third batch of 500
+    client.issue_many(Issuance(city.residents[0], 1, ref) for ref in issued.values())
+    refs = [issued.get(i, f"st-{i}") for i in range(1200)]
+    found = client.statuses(refs)
+    assert [s.ref for s in found] == refs
+    assert [i for i, s in enumerate(found) if s.used] == sorted(issued)
+    assert found[7].onchain_ref == client.status("st-7").onchain_ref and client.statuses([]) == []
