@@ -215,6 +215,7 @@ def parse_mapping(data: bytes | str, name: str = "<mapping>") -> AdapterSpec:
     except UnicodeDecodeError as exc:
         raise MappingInvalid(name, [MappingProblem(0, "mapping_unreadable", f"not UTF-8 text: {exc}")]) from None
     try:
+        _check_events(text, name)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -227,6 +228,29 @@ def parse_mapping(data: bytes | str, name: str = "<mapping>") -> AdapterSpec:
         raise MappingInvalid(name, [MappingProblem(1, "mapping_empty", "the file holds no mapping")])
     spec = _Reader(name).spec(node)
     return spec
+
+
+MAX_DEPTH = 8  # a mapping file nests 5 levels at most (rules > rule > conditions > condition > key)
+
+
+def _check_events(text: str, name: str) -> None:
+    """Refuse, before building anything, what would let a small file cost a lot: YAML aliases (each would be
+    walked again: a few lines can expand to millions of nodes) and deep nesting."""
+    problems, depth = [], 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            problems.append(MappingProblem(event.start_mark.line + 1, "mapping_alias",
+                                           f"YAML aliases (*{event.anchor}) are not allowed in a mapping file; "
+                                           "write the value out"))
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise MappingInvalid(name, [MappingProblem(event.start_mark.line + 1, "mapping_too_deep",
+                                                           f"nested more than {MAX_DEPTH} levels")])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    if problems:
+        raise MappingInvalid(name, problems)
 
 
 _BAD = object()  # a value that had a problem (already recorded)

@@ -54,6 +54,8 @@ def test_goodFile_readsNumbersExactly():
     ("- a\n- b\n", [(1, "not_an_object")]),
     (GOOD + "a: 1\n---\nb: 2\n", [(14, "mapping_syntax")]),  # a second YAML document
     (edit("format: citypoints-adapter/1", "format: citypoints-adapter/9"), [(1, "unsupported_format")]),
+    (edit("fields:", "x: &big [a, a, a]\ny: [*big, *big]\nfields:"), [(7, "mapping_alias"), (7, "mapping_alias")]),
+    (edit("fields:", "x: " + "[" * 40 + "]" * 40 + "\nfields:"), [(6, "mapping_too_deep")]),
     (edit("scheme: 66\n", ""), [(1, "missing_key")]),
     (edit("scheme: 66", "scheme: 66\nschema: 1"), [(4, "unknown_key")]),
     (edit("scheme: 66", "scheme: 66\nscheme: 67"), [(4, "duplicate_key")]),
