@@ -52,7 +52,8 @@ def issue_command(
     file: Optional[Path] = typer.Option(None, "--file", exists=True, dir_okay=False, readable=True,
                                         help="The export, as SOURCE (kept for older scripts)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be issued (line, resident, points, "
-                                 "the rule it cites, ref) and the rejections; send nothing (no signer needed)."),
+                                 "the rule it cites, ref), the duplicates the ledger would skip (with the salt) "
+                                 "and the rejections; send nothing (no signer needed)."),
     scheme: Optional[int] = typer.Option(None, "--scheme", help="Scheme id (default: the mapping file's)."),
     keystore: Optional[Path] = typer.Option(None, "--keystore", help="Encrypted eth-account keystore of the "
                                             "issuer account; password from CITYPOINTS_KEYSTORE_PASSWORD."),

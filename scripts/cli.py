@@ -26,11 +26,13 @@ app.add_typer(bench_app, name="bench")
 bench_app.command("node", help="The embedded node: bare engine vs the durable gateway, issuance at 1,000,000 "
                                "items, restart time.")(bench_node.command)
 bench_app.command("issuance", help="issue_many and single issues through the SDK, beside pre-signed issueBatch "
-                                   "sent by raw JSON-RPC.")(bench_issuance_command)
+                                   "sent by raw JSON-RPC; and a CSV through the generic adapter (a mapping file) "
+                                   "into issue_many.")(bench_issuance_command)
 app.command("serve", help="Serve the HTTP API and the wallet page on http://127.0.0.1:8000.")(serve_cmd)
 app.command("index", help="Follow the chain into the API's tables; --rebuild starts from zero.")(index_cmd)
 app.add_typer(merchant_app, name="merchant")
-app.command("issue", help="Issue points from a program's export (CSV or JSON lines); resumable.")(issue_command)
+app.command("issue", help="Issue points from a program's export (CSV or JSON lines) by its mapping file "
+                          "(--adapter FILE SOURCE); --dry-run shows what would be issued; resumable.")(issue_command)
 app.add_typer(audit_app, name="audit")
 app.add_typer(consortium_app, name="consortium",
               help="Generate and keep in sync a Hyperledger Besu QBFT network for the consortium.")
