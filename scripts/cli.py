@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -135,6 +136,25 @@ def demo_cmd(residents: int = typer.Option(1000, help="How many demo residents."
 
     summary = load_demo(residents=residents, merchants=merchants, console=console)
     console.print(summary)
+
+
+@app.command("demo-keys")
+def demo_keys_cmd(names: Optional[list[str]] = typer.Argument(None, help="Demo account names (var/demo.json): "
+                                                                        "members, issuers, shops; default the "
+                                                                        "seven consortium members.")):
+    """Keystores for demo accounts, so `citypoints gov|settle ... --as NAME` acts as them on the demo city; the
+    password is CITYPOINTS_KEYSTORE_PASSWORD, else asked. Never for production."""
+    from ledger_node.member_keys import PASSWORD_ENV, KeystoreError
+    from scripts.demo import import_demo_keys
+
+    password = os.environ.get(PASSWORD_ENV) or typer.prompt("keystore password", hide_input=True,
+                                                            confirmation_prompt=True, err=True)
+    try:
+        done = import_demo_keys(list(names or []), password, console)
+    except KeystoreError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+    for d in done:
+        console.print(f"{d['name']:<26} {d['address']}  {d['keystore']}" + ("" if d["created"] else " (kept)"))
 
 
 @bench_app.command("gas")

@@ -161,7 +161,8 @@ class DemoCity:
         calls += [call(membership, "grantRole", role("AUDITOR_ROLE"), a["address"]) for a in self.demo["auditors"]]
         calls += [call(membership, "grantRole", role("ONBOARDING_ROLE"), self.onboarding.address),
                   call(membership, "grantRole", role("RELAYER_ROLE"), self.relayer.address)]
-        calls += [call(membership, "registerMerchant", m.address) for m in self.merchants]
+        # the last shop joins later, by a proposal of the city's history (scripts/demo_history.py)
+        calls += [call(membership, "registerMerchant", m.address) for m in self.merchants[:-1]]
         self._govern(calls, "demo city: schemes, rates, exchange pairs, roles, merchants")
 
     def register_residents(self) -> None:
@@ -187,6 +188,35 @@ class DemoCity:
             summary, rejected = adapters[scheme].push_many(client, records)
             if rejected:
                 raise RuntimeError(f"demo records rejected by the {adapters[scheme].program} adapter: {rejected[:3]}")
+
+    def history(self) -> None:
+        """The consortium's changes since set-up, made through `citypoints gov`'s functions (demo_history.py)."""
+        from scripts.demo_history import GovernanceHistory
+
+        members = {m["name"]: Account.from_key(m["privateKey"]) for m in self.demo["members"]}
+        office = Account.from_key(self.demo["districtIssuers"][0]["privateKey"])
+        GovernanceHistory(self.w3.provider.endpoint_uri, self.demo, members, office).run()
+
+    def attestation(self) -> None:
+        """The city's auditor replays the whole history and attests its report on chain (as `citypoints audit
+        --attest` does), so the console shows a last attested audit; the signed report is kept under var/audit/."""
+        from ledger_node import paths
+        from ledger_node.audit import attest as att
+        from ledger_node.audit import report as rep
+        from ledger_node.audit.run import AuditOptions, audit
+
+        attestations = self.c["AuditAttestations"]
+        if attestations.functions.attestationCount().call() > 0:
+            return
+        rpc_url = self.w3.provider.endpoint_uri
+        result = audit(AuditOptions(rpc_url, {name: c.address for name, c in self.c.items()}))
+        if result.problems:
+            raise RuntimeError(f"the demo city does not audit clean: {[p.to_json() for p in result.problems[:3]]}")
+        key = self.demo["auditors"][0]["privateKey"]
+        report = rep.sign(result.report, key)
+        report["attestation"] = att.attest(rpc_url, attestations.address, key, report)
+        path = rep.write(report, paths.var_dir() / "audit" / f"report-{report['toBlock']}.json")
+        path.chmod(0o600)
 
     def activity(self) -> None:
         """Exchanges, redemptions at every merchant, a few refunds, then a closed and settled period. Each part
@@ -247,13 +277,17 @@ class DemoCity:
         chain.transact_many(self.w3, self.relayer, refunds)
 
     def _closed_period(self) -> int:
-        """The demo's period, closed now unless a cut-off loading closed it already (the demo closes one)."""
+        """The demo's period, closed now (as `citypoints settle close` closes it) unless a cut-off loading closed it
+        already (the demo closes one)."""
+        from ledger_node.settlement.ledger import ClearingLedger
+        from ledger_node.settlement.payments import close_period
+
         clearing = self.c["Clearing"]
         period = clearing.functions.openPeriod().call()
         if period > 1 and clearing.functions.closedAt(period - 1).call() > 0:
             return period - 1
-        chain.transact(self.w3, self.operator, clearing.functions.closePeriod())
-        return period
+        addresses = {name: c.address for name, c in self.c.items()}
+        return close_period(ClearingLedger(self.w3, addresses), self.operator)["period"]
 
     def _settle(self, period: int) -> None:
         """Every issuer pays each merchant statement of `period` and the merchant confirms it; statements paid or
@@ -274,3 +308,23 @@ class DemoCity:
             chain.transact_many(self.w3, merchant, [
                 clearing.functions.answerPayment(sids[scheme, merchant.address], True, b"\x00" * 32)
                 for scheme, _, m in owed if m is merchant and state(scheme, merchant) == SETTLEMENT_PAID])
+        self._settle_issuers(period)
+
+    def _settle_issuers(self, period: int) -> None:
+        """The issuers' statements of `period` (exchanges between schemes): each debtor issuer pays its statements,
+        then each creditor confirms; statements paid or confirmed before are left as they are."""
+        clearing = self.c["Clearing"].functions
+        pays, confirms = {}, {}
+        for lo, hi in itertools.combinations(sorted(self.issuers), 2):
+            amount = clearing.issuerPosition(period, lo, hi).call()
+            if amount == 0:
+                continue
+            sid = clearing.issuerStatementId(period, lo, hi).call()
+            debtor, creditor = (lo, hi) if amount > 0 else (hi, lo)
+            pays.setdefault(debtor, []).append((sid, clearing.recordIssuerPayment(
+                period, lo, hi, Web3.keccak(text=f"bank-transfer:{period}:issuers:{lo}:{hi}"))))
+            confirms.setdefault(creditor, []).append((sid, clearing.answerPayment(sid, True, b"\x00" * 32)))
+        for wanted, group in ((SETTLEMENT_OPEN, pays), (SETTLEMENT_PAID, confirms)):
+            for scheme, fns in group.items():
+                chain.transact_many(self.w3, self.issuers[scheme], [
+                    fn for sid, fn in fns if clearing.settlement(sid).call()[0] == wanted])

@@ -70,7 +70,7 @@ class GovernanceHandlers:
         st.proposals[pid] = {"calls": [[t, sel] for t, sel, _ in calls], "innerTargets": [_inner(t, sel, rest)
                                                                                            for t, sel, rest in calls],
                              "emergency": a["emergency"], "approvers": set(), "queued": False, "readyAt": 0,
-                             "expiresAt": a["expiresAt"], "state": "pending",
+                             "expiresAt": a["expiresAt"], "state": "pending", "description": a["description"],
                              "callsHash": "0x" + calls_hash(a["calls"]).hex()}
 
     def on_Consortium__ProposalApprovedBySig(self, ev: Event, tx: Tx) -> None:
@@ -123,6 +123,9 @@ class GovernanceHandlers:
         approvals of the members then reached the threshold then."""
         st, a = self.state, ev.args
         tx.executed = True
+        for scheme, account in tx.grants:
+            st.issuer_grants[scheme][account]["proposal"] = a["proposalId"]
+        tx.grants.clear()
         members, threshold, emergency_threshold = tx.council or self._council()
         tx.council = None  # a later execute in the same transaction begins from the state after this one
         p = st.proposals.get(a["proposalId"])
@@ -185,7 +188,17 @@ class GovernanceHandlers:
         self.state.merchants[ev.args["merchant"]] = ev.args["suspended"]
 
     def on_Membership__IssuerAccountsSet(self, ev: Event, tx: Tx) -> None:
-        self.state.issuers[ev.args["scheme"]] = set(ev.args["accounts"])
+        """The scheme's issuer accounts: each new one is recorded with the proposal that made it an issuer (the
+        proposal's ProposalExecuted follows its calls in the same transaction)."""
+        st, scheme = self.state, ev.args["scheme"]
+        accounts = set(ev.args["accounts"])
+        grants = st.issuer_grants[scheme]
+        for account in st.issuers[scheme] - accounts:
+            grants.pop(account, None)
+        for account in sorted(accounts - st.issuers[scheme]):
+            grants[account] = {"block": ev.block, "tx": tx.hash, "proposal": None}
+            tx.grants.append((scheme, account))
+        st.issuers[scheme] = accounts
 
     def on_Membership__RecoveryRequested(self, ev: Event, tx: Tx) -> None:
         self.state.recoveries[ev.args["account"]] = ev.args["newAccount"]

@@ -181,6 +181,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
                    "schemes": len(state.scheme_order), "balanceLines": len(lines), "comparisons": calls,
                    "intentsChecked": len(replayer.intents)},
         "schemes": [_scheme_summary(state, s) for s in state.scheme_order],
+        "issuers": issuer_accounts(state),
         "problems": [p.to_json() for p in problems],
         "findings": [f.to_json() for f in findings],
         "thresholds": detector.settings(),
@@ -200,6 +201,21 @@ def _log_order(ev) -> tuple[int, int]:
 
 def state_events(state: State) -> int:
     return sum(state.counts.values())
+
+
+def issuer_accounts(state: State) -> list[dict]:
+    """Every issuer account in force, by scheme, with where it became one: the block, the transaction and the
+    consortium proposal (its id and description) that allowed it; `proposal` None only if no execution did."""
+    out = []
+    for scheme in sorted(state.issuers):
+        grants = state.issuer_grants.get(scheme, {})
+        for account in sorted(state.issuers[scheme]):
+            grant = grants.get(account, {})
+            proposal = grant.get("proposal")
+            out.append({"scheme": scheme, "account": account, "block": grant.get("block"), "tx": grant.get("tx"),
+                        "proposal": proposal,
+                        "description": state.proposals.get(proposal, {}).get("description") if proposal else None})
+    return out
 
 
 def _scheme_summary(state: State, scheme: int) -> dict:

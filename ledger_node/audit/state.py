@@ -37,6 +37,8 @@ class State:
         self.roles: dict[str, set[str]] = defaultdict(set)
         self.merchants: dict[str, bool] = {}  # merchant -> suspended
         self.issuers: dict[int, set[str]] = defaultdict(set)
+        # scheme -> issuer account -> {block, tx, proposal}: where each account in force became an issuer
+        self.issuer_grants: dict[int, dict[str, dict]] = defaultdict(dict)
         self.recoveries: dict[str, str] = {}
         self.recovered_to: dict[str, str] = {}  # a key recovered away -> the account that took its registration
         # Rates
@@ -90,6 +92,7 @@ class State:
             "roles": {k: sorted(v) for k, v in self.roles.items()},
             "merchants": self.merchants,
             "issuers": {str(k): sorted(v) for k, v in self.issuers.items()},
+            "issuerGrants": {str(k): v for k, v in self.issuer_grants.items()},
             "recoveries": self.recoveries, "recoveredTo": self.recovered_to,
             "rates": {str(k): v for k, v in self.rates.items()},
             "rateHistory": {str(k): v for k, v in self.rate_history.items()},
@@ -128,6 +131,8 @@ class State:
         s.roles = defaultdict(set, {k: set(v) for k, v in d["roles"].items()})
         s.merchants = d["merchants"]
         s.issuers = defaultdict(set, {int(k): set(v) for k, v in d["issuers"].items()})
+        # absent in reports made before it was kept: the accounts in force, their grant unknown
+        s.issuer_grants = defaultdict(dict, {int(k): v for k, v in d.get("issuerGrants", {}).items()})
         s.recoveries = d["recoveries"]
         s.recovered_to = d.get("recoveredTo", {})  # absent in reports made before it was kept
         s.rates = {int(k): v for k, v in d["rates"].items()}

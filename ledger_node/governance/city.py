@@ -86,6 +86,6 @@ def _demo_names() -> tuple[dict[int, str], dict[str, str]]:
         return {}, {}
     schemes = {int(i["scheme"]): str(i.get("name", "")).removesuffix("-issuer") for i in demo.get("issuers", [])
                if i.get("name")}
-    accounts = {a["address"].lower(): a["name"] for group in ("members", "issuers", "merchants")
+    accounts = {a["address"].lower(): a["name"] for group in ("members", "issuers", "districtIssuers", "merchants")
                 for a in demo.get(group, []) if a.get("name") and a.get("address")}
     return schemes, accounts
