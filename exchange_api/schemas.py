@@ -412,6 +412,41 @@ class NodeOut(BaseModel):
     blockAgeSeconds: int  # seconds since the head block, by the API's clock (0 if the block is ahead of it)
 
 
+class AttestationOut(BaseModel):
+    id: int  # AuditAttestations numbers attestations from 1
+    auditor: str
+    reportHash: str  # keccak256 of the auditor's canonical report (`citypoints audit verify REPORT --rpc` checks it)
+    merkleRoot: str  # root of the attested balances (residents check their balance against it)
+    fromBlock: int
+    toBlock: int  # the last block the report covers
+    block: int  # the block the attestation was recorded in
+    txHash: str
+    blocksSince: int  # blocks indexed past toBlock: what the report does not cover yet
+
+
+class AttestationsOut(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AttestationOut]  # newest first
+
+
+class MerchantStatusOut(BaseModel):
+    address: str
+    status: Literal["active", "suspended"]  # as the chain holds it (Membership)
+    nameZh: str | None  # the shop's published profile, if any
+    nameEn: str | None
+
+
+class MerchantStatusCounts(BaseModel):
+    active: int
+    suspended: int
+
+
+class MerchantsOut(BaseModel):
+    object: Literal["merchants"] = "merchants"
+    counts: MerchantStatusCounts
+    data: list[MerchantStatusOut]  # every merchant the chain registered, by address
+
+
 class DailyOut(BaseModel):
     day: str  # UTC date, YYYY-MM-DD
     issued: int  # points issued that day, all programmes

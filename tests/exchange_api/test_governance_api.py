@@ -122,3 +122,32 @@ def test_nodeAndDailyActivity_blockAgeAndPointsPerDay(api, w3, api_city, keys):
     assert today["day"] == time.strftime("%Y-%m-%d", time.gmtime(head["timestamp"]))
     assert today["issued"] >= 123 and today["redeemed"] >= 1  # 40 credit cents at 10 a point: 4 points
     assert api.get("/v1/activity/daily", params={"days": 32}).status_code == 422
+
+
+def test_attestationsAndMerchantStatuses_asTheConsoleShowsThem(api, w3, api_city):
+    """An auditor's attestation on chain appears (newest first, with the blocks it covers and those come since),
+    and a merchant the consortium suspends is counted and listed as suspended; bad limits are 422."""
+    from ledger_node import chain
+    membership, attestations = api_city.contracts["Membership"], api_city.contracts["AuditAttestations"]
+    auditor = Account.create()
+    chain.fund(w3, api_city.operator, [auditor.address], 10**18)
+    api_city.govern(w3, [call(membership, "grantRole", membership.functions.AUDITOR_ROLE().call(), auditor.address),
+                         call(membership, "setMerchantSuspended", api_city.merchant2.address, True)])
+    covered = w3.eth.block_number
+    receipts = [chain.transact(w3, auditor, attestations.functions.attest(bytes([k]) * 32, bytes([k + 8]) * 32, 0,
+                                                                          covered)) for k in (1, 2)]
+    wait_indexed(api, w3)
+    latest = api.get("/v1/attestations", params={"limit": 1}).json()["data"]
+    assert len(latest) == 1
+    a = latest[0]
+    assert (a["auditor"], a["reportHash"], a["merkleRoot"], a["toBlock"]) == (
+        auditor.address, "0x" + "02" * 32, "0x" + "0a" * 32, covered)
+    assert a["block"] == receipts[1]["blockNumber"] and a["blocksSince"] >= 2
+    assert a["id"] == attestations.functions.attestationCount().call()
+    assert api.get("/v1/attestations", params={"limit": 51}).status_code == 422
+
+    shown = api.get("/v1/merchants").json()
+    status = {m["address"]: m["status"] for m in shown["data"]}
+    assert status[api_city.merchant2.address] == "suspended" and status[api_city.merchant.address] == "active"
+    assert shown["counts"] == {"active": list(status.values()).count("active"),
+                               "suspended": list(status.values()).count("suspended")}

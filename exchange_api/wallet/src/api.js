@@ -92,6 +92,8 @@ export const api = {
   approveProposal: (id, body) => request("POST", `/proposals/${enc(id)}/approvals`, body).then((r) => r.data),
   node: () => request("GET", "/node").then((r) => r.data),
   daily: (days = 14) => request("GET", `/activity/daily?days=${days}`).then((r) => r.data.days),
+  attestations: (limit = 1) => request("GET", `/attestations?limit=${limit}`).then((r) => r.data.data),
+  merchantStatuses: () => request("GET", "/merchants").then((r) => r.data),
   // the offers catalogue (views/shops.js): public reads
   catalogueVocabulary: () => request("GET", "/catalogue/vocabulary").then((r) => r.data),
   catalogueOffers: (params) => request("GET", `/catalogue/offers?${new URLSearchParams(params)}`).then((r) => r.data),
