@@ -12,6 +12,8 @@ from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, UINT64_MAX, UINT96_M
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 BYTES32 = r"^0x[0-9a-fA-F]{64}$"
 SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
+# a signer that may be a contract (EIP-1271: a multisig's signature is longer), as `citypoints gov sign` files take it
+ANY_SIGNATURE = r"^0x(?:[0-9a-fA-F]{2}){65,1024}$"
 # the types these values take on chain (contracts/*.sol): out of range is 422 naming the field, before anything
 # is signed, stored or sent. Deadlines are uint256 on chain; the API takes them up to uint64 (year 584 billion);
 # credits up to uint96 (Redemption stores them so)
@@ -393,7 +395,9 @@ class ProposalApprovalIn(Model):
     `citypoints gov sign`); the API relays it to Consortium.approveBySig."""
     member: str = Field(pattern=ADDRESS)
     deadline: int = Field(ge=1, le=UINT64_MAX)
-    signature: str = Field(pattern=SIGNATURE)
+    signature: str = Field(pattern=ANY_SIGNATURE, description="65 bytes r || s || v of a member's key, or up to "
+                                                              "1,024 bytes that a member contract's EIP-1271 "
+                                                              "isValidSignature accepts (the chain decides)")
 
 
 class ProposalApprovalSubmittedOut(BaseModel):

@@ -151,3 +151,34 @@ def test_attestationsAndMerchantStatuses_asTheConsoleShowsThem(api, w3, api_city
     assert status[api_city.merchant2.address] == "suspended" and status[api_city.merchant.address] == "active"
     assert shown["counts"] == {"active": list(status.values()).count("active"),
                                "suspended": list(status.values()).count("suspended")}
+
+
+def test_proposalApproval_byAContractMember_EIP1271_isRelayed_andItsWrongSignaturesRefused(api, w3, api_city):
+    """A member organisation whose account is a contract wallet (EIP-1271) approves through the console's relay as
+    the contract accepts it; a signature it does not accept, of any length up to 1,024 bytes, is refused with
+    nothing sent, and a longer one is refused by the request's shape."""
+    from ledger_node import chain
+    owner = Account.create()
+    wallet = chain.deploy_contract(w3, api_city.operator, "ContractWalletMock", owner.address)
+    c = api_city.contracts["Consortium"]
+    api_city.govern(w3, [call(c, "addMember", wallet), call(c, "setThresholds", 2, 1)])
+    pid = _propose(w3, api_city, 79)
+    wait_indexed(api, w3)
+    listing = api.get("/v1/proposals", params={"state": "open"}).json()
+    (p,) = [x for x in listing["data"] if x["id"] == pid]
+    deadline = listing["chainTime"] + 3600
+    nonce_before = [w3.eth.get_transaction_count(r.address) for r in api_city.relayers]
+    for wrong in ("0x" + "11" * 65, "0x" + "22" * 200):
+        refused = api.post(f"/v1/proposals/{pid}/approvals",
+                           json={"member": wallet, "deadline": deadline, "signature": wrong})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_signature", refused.text
+    too_long = api.post(f"/v1/proposals/{pid}/approvals",
+                        json={"member": wallet, "deadline": deadline, "signature": "0x" + "33" * 1025})
+    assert too_long.status_code == 422 and too_long.json()["error"]["code"] == "invalid_request"
+    assert [w3.eth.get_transaction_count(r.address) for r in api_city.relayers] == nonce_before  # nothing sent
+
+    body = {**_signed(listing, p, owner, deadline), "member": wallet}  # the owner's key signs for the wallet
+    done = api.post(f"/v1/proposals/{pid}/approvals", json=body)
+    assert done.status_code == 201, done.text
+    assert c.functions.hasApproved(pid, wallet).call()
+    assert done.json()["proposal"]["state"] == "executable"
