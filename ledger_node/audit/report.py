@@ -85,12 +85,12 @@ def print_summary(report: dict, console: Console, *, max_items: int = 20) -> Non
         counts.add_row(label, f"{c.get(key, 0):,}")
     console.print(counts)
     schemes = Table(title="Per scheme")
-    cols = ("scheme", "status", "rate", "totalSupply", "totalChange", "liabilityCredits", "holders", "issued",
+    cols = ("scheme", "nameEn", "kind", "status", "rate", "totalSupply", "totalChange", "liabilityCredits", "holders", "issued",
             "revoked", "redeemed", "refunded", "exchangedOut", "exchangedIn")
     for col in cols:
         schemes.add_column(col, justify="right")
     for s in report["schemes"]:
-        schemes.add_row(*[f"{s.get(k, 0):,}" if isinstance(s.get(k, 0), int) else str(s[k]) for k in cols])
+        schemes.add_row(*[f"{s.get(k, 0):,}" if isinstance(s.get(k, 0), int) else str(s.get(k) or "") for k in cols])
     console.print(schemes)
     if report.get("issuers"):
         t = Table(title="Issuer accounts and the proposals that allowed them")

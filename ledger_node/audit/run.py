@@ -225,7 +225,13 @@ def _scheme_summary(state: State, scheme: int) -> dict:
     rate, supply, change = state.rates.get(scheme, 0), state.supply.get(scheme, 0), state.change_total(scheme)
     # The issuer's liability in value units (credit cents x RATE_SCALE): every point at the rate now, and the change
     # residents hold in the scheme (issue 27: change is the resident's value as much as points are).
+    profile = state.profiles.get(scheme, {})
+    versions = state.rules.get(scheme, [])
     return {"scheme": scheme, "status": STATUS_NAMES.get(info["status"], str(info["status"])),
+            "nameZh": profile.get("nameZh"), "nameEn": profile.get("nameEn"),
+            "kind": {1: "valued", 2: "eligibility-only"}.get(profile.get("kind"), "undescribed"),
+            "rulesVersion": versions[-1]["version"] if versions else None,
+            "rulesHash": versions[-1]["rulesHash"] if versions else None,
             "rate": rate, "totalSupply": supply, "holders": holders,
             "totalChange": change, "liabilityValue": supply * rate + change,
             "liabilityCredits": value_decimal(supply * rate + change),
