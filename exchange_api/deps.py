@@ -20,6 +20,7 @@ from exchange_api.request_limits import client_address
 from exchange_api.runtime import Runtime, Services
 from exchange_api.services.common import Principal
 from exchange_api.services.exchanges import Exchanges
+from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.governance import Governance
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
@@ -53,6 +54,7 @@ ExchangesService = Annotated[Exchanges, _service(lambda s: s.exchanges)]
 OnboardingService = Annotated[Onboarding, _service(lambda s: s.onboarding)]
 PublicService = Annotated[Public, _service(lambda s: s.public)]
 GovernanceService = Annotated[Governance, _service(lambda s: s.governance)]
+EligibilityService = Annotated[Eligibility, _service(lambda s: s.eligibility)]
 ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 OffersService = Annotated[Offers, _service(lambda s: s.offers)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]

@@ -23,6 +23,7 @@ from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
+from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.governance import Governance
 from exchange_api.services.public import Public
 from exchange_api.services.redemptions import Redemptions, held_after_restart
@@ -59,6 +60,7 @@ class Services:
     webhook_endpoints: WebhookEndpoints
     confirmations: Confirmations  # the relayer's on_mined and outcome_logs
     governance: Governance
+    eligibility: Eligibility
     offers: Offers
 
 
@@ -106,6 +108,7 @@ class Runtime:
             webhook_endpoints=WebhookEndpoints(store, settings, pii_key=self.pii_key, dispatcher=self.webhooks),
             confirmations=Confirmations(store, self.events, self.holds, self.webhooks, settings),
             governance=Governance(store, chain, relayer, self.indexer, settings),
+            eligibility=Eligibility(chain, relayer, settings),
             offers=Offers(store, settings))
 
     def replace_settings(self, settings: Settings) -> None:

@@ -300,13 +300,32 @@ class WebhookOut(BaseModel):
 
 # --- public -------------------------------------------------------------------------------------------------
 
+class SchemeProfileOut(BaseModel):
+    nameZh: str
+    nameEn: str
+    unitZh: str
+    unitEn: str
+    organisation: str  # the issuing organisation
+    colour: str  # "#rrggbb": the colour pages draw the programme with
+
+
+class SchemeRulesOut(BaseModel):
+    version: int  # the latest published version of the programme's earning rules
+    rulesHash: str  # sha256 of the rules document
+    uri: str  # where the document is published
+
+
 class SchemeOut(BaseModel):
     scheme: int
     status: Literal["none", "active", "paused", "retired"]
     issuerDailyQuota: int
     residentDailyCap: int
-    rate: int
+    rate: int  # 0: no value in credits (an eligibility-only programme, or no rate yet)
     totalSupply: int
+    # what the consortium published about the programme (SchemeRegistry); "undescribed" and nulls when nothing yet
+    kind: Literal["valued", "eligibility-only", "undescribed"]
+    profile: SchemeProfileOut | None
+    rules: SchemeRulesOut | None
 
 
 class ScheduledRate(BaseModel):
@@ -398,6 +417,31 @@ class ProposalApprovalIn(Model):
     signature: str = Field(pattern=ANY_SIGNATURE, description="65 bytes r || s || v of a member's key, or up to "
                                                               "1,024 bytes that a member contract's EIP-1271 "
                                                               "isValidSignature accepts (the chain decides)")
+
+
+class EligibilityProofIn(Model):
+    """A resident's EIP-712 EligibilityProof for one service (verifying contract: SchemeRegistry): "I hold at least
+    minPoints of scheme", usable once (nonce) until deadline."""
+    resident: str = Field(pattern=ADDRESS)
+    scheme: int = Field(ge=1, le=UINT256_MAX)
+    minPoints: int = Field(ge=1, le=UINT256_MAX)
+    service: str = Field(pattern=ADDRESS, description="the service the resident proves it to")
+    nonce: str = Field(pattern=BYTES32)
+    deadline: int = Field(ge=0, le=UINT64_MAX, description="unix seconds")
+    signature: str = Field(pattern=ANY_SIGNATURE, description="the resident's: 65 bytes of an EOA, or what its "
+                                                              "EIP-1271 wallet accepts (up to 1,024 bytes)")
+
+
+class EligibilityProofOut(BaseModel):
+    object: Literal["eligibility_proof"] = "eligibility_proof"
+    status: Literal["proven", "pending"]  # pending: sent, not mined within the confirmation timeout
+    resident: str
+    scheme: int
+    minPoints: int
+    service: str
+    nonce: str
+    txHash: str
+    block: int | None
 
 
 class ProposalApprovalSubmittedOut(BaseModel):
