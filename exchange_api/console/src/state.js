@@ -1,6 +1,6 @@
 // The console's state: what the last load read from the API, and the auditor key typed in this tab (memory only,
 // never written to storage). main.js fills it and redraws the views from it.
-import { setLang, lang } from "../../wallet/src/i18n.js";
+import { setLang, lang, setSchemeProfiles } from "../../wallet/src/i18n.js";
 import { api } from "../../wallet/src/api.js";
 import { memberKey } from "./approval.js";
 
@@ -55,6 +55,7 @@ export async function load() {
     const [schemes, rates, supply, periods, indexer] = await Promise.all([
       api.schemes(), api.rates(), api.supply(), api.periods(), api.indexer()]);
     Object.assign(state, { schemes, rates, supply, periods, indexer, loadError: null });
+    setSchemeProfiles(schemes);
   } catch (exc) {
     state.loadError = exc;
   }

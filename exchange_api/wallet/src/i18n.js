@@ -169,10 +169,6 @@ const en = {
   "set.removed": "The key was removed from this device.",
   "set.storage": "The key is encrypted with your password (PBKDF2-SHA-256, {iter} rounds, AES-256-GCM) and stored only in this browser.",
 
-  "scheme.1": "Volunteer service",
-  "scheme.2": "Traffic safety",
-  "scheme.3": "Culture",
-  "scheme.4": "Green living",
   "scheme.other": "Program {id}",
 
   "reason.1.1": "volunteer care work",
@@ -265,6 +261,14 @@ const en = {
   "err.recovery_not_found": "No recovery of this account is under way.",
   "err.notice_pending": "The waiting period has not ended yet. Try again once it has.",
   "err.recovery_mismatch": "Your signed objection is not about the recovery under way.",
+  "err.eligibility_only_scheme": "These points count toward services only: they have no value in credits.",
+  "err.invalid_rules": "That rules document cannot be published: it needs a hash and an address.",
+  "err.invalid_scheme_profile": "That programme description is incomplete or too long.",
+  "err.not_eligible": "You do not hold enough of these points for this service yet.",
+  "err.proof_already_used": "This proof was used already. Make a new one for the service.",
+  "err.proof_expired": "This proof has expired. Make a new one for the service.",
+  "err.scheme_has_rate": "A programme with a rate cannot be made eligibility-only.",
+  "err.scheme_not_found": "No such programme.",
   "err.account_recovered": "This account was moved to a new key by the registration office. Use the new key.",
   "err.signature_expired": "The signature has expired. Try again.",
   "err.ledger_already_set": "The ledger is already connected to the registry.",
@@ -488,10 +492,6 @@ const zh = {
   "set.removed": "密钥已从本设备删除。",
   "set.storage": "密钥用您的密码加密（PBKDF2-SHA-256，{iter} 轮；AES-256-GCM），只保存在本浏览器中。",
 
-  "scheme.1": "志愿服务",
-  "scheme.2": "交通文明",
-  "scheme.3": "文化消费",
-  "scheme.4": "绿色低碳",
   "scheme.other": "积分项目 {id}",
 
   "reason.1.1": "关爱照护志愿服务",
@@ -584,6 +584,14 @@ const zh = {
   "err.recovery_not_found": "该账户没有正在处理的找回申请。",
   "err.notice_pending": "等待期尚未结束，请期满后再试。",
   "err.recovery_mismatch": "您签署的异议与正在处理的找回申请不符。",
+  "err.eligibility_only_scheme": "这类积分只用于资格认定，不能折算信用点。",
+  "err.invalid_rules": "无法发布该规则文件：需要文件哈希和发布地址。",
+  "err.invalid_scheme_profile": "积分项目的说明不完整或过长。",
+  "err.not_eligible": "您持有的该项积分还不够这项服务的要求。",
+  "err.proof_already_used": "该证明已被使用，请为这项服务重新生成。",
+  "err.proof_expired": "该证明已过期，请为这项服务重新生成。",
+  "err.scheme_has_rate": "已有兑换比率的积分项目不能改为仅限资格认定。",
+  "err.scheme_not_found": "没有这个积分项目。",
   "err.account_recovered": "登记处已将该账户找回到新密钥，请使用新密钥。",
   "err.signature_expired": "签名已过期，请重试。",
   "err.ledger_already_set": "账本已与登记系统关联。",
@@ -670,9 +678,30 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
 }
 
+// What the consortium published about each programme (SchemeRegistry, through /v1/schemes): names and colours are
+// data, never written here.
+const PROFILES = new Map();
+
+/** Keep the programmes' profiles from a /v1/schemes answer. */
+export function setSchemeProfiles(schemes) {
+  for (const s of schemes || []) if (s.profile) PROFILES.set(String(s.scheme), s.profile);
+}
+
+/** Whether the registry describes programme `id` (else it is shown by its number). */
+export function schemeDescribed(id) {
+  return PROFILES.has(String(id));
+}
+
 export function schemeName(id) {
-  const key = `scheme.${id}`;
-  return has(key) ? t(key) : t("scheme.other", { id });
+  const p = PROFILES.get(String(id));
+  if (p) return current === "zh" ? p.nameZh : p.nameEn;
+  return t("scheme.other", { id });
+}
+
+/** The programme's colour as a style object (a CSS custom property the dots and bars read), or null. */
+export function schemeStyle(id) {
+  const p = PROFILES.get(String(id));
+  return p && /^#[0-9a-fA-F]{6}$/.test(p.colour) ? { "--scheme": p.colour } : null;
 }
 
 export function reasonLabel(scheme, code) {

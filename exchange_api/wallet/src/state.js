@@ -1,6 +1,6 @@
 // The page's state: one object every view reads, and the few functions that fill it from the API. Views change
 // their own fields (what is typed, what is open) and then ask main.js to draw through `page`.
-import { setLang, lang } from "./i18n.js";
+import { setLang, lang, setSchemeProfiles } from "./i18n.js";
 import { api, ApiError } from "./api.js";
 import * as keystore from "./keystore.js";
 import * as session from "./session.js";
@@ -46,6 +46,7 @@ export async function load() {
       api.schemes(), api.balances(address), api.history(address, null, Math.min(100, Math.max(25, state.history.length))),
       waitingFor(address)]);
     state.schemes = new Map(schemes.map((s) => [String(s.scheme), s]));
+    setSchemeProfiles(schemes);
     state.balances = balances;
     state.history = hist.data;
     state.historyMore = hist.has_more;

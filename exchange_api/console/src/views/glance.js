@@ -1,7 +1,7 @@
 // The glance view's three parts: node and indexer health, the programmes (status, rate, supply, one bar plot),
 // and clearing (periods, and statements with their net positions and settlement states once an auditor key is
 // given). Every number is formatted by the wallet's format.js from the API's integers.
-import { t, lang, schemeName } from "../../../wallet/src/i18n.js";
+import { t, lang, schemeName, schemeStyle } from "../../../wallet/src/i18n.js";
 import * as fmt from "../../../wallet/src/format.js";
 import { ApiError } from "../../../wallet/src/api.js";
 import { h } from "../../../wallet/src/dom.js";
@@ -17,7 +17,6 @@ export function failure(exc) {
 }
 
 const alert = (exc) => h("p", { class: "alert", role: "alert" }, failure(exc));
-const colour = (scheme) => (Number(scheme) >= 1 && Number(scheme) <= 4 ? `s${scheme}` : "sx");
 
 function fact(label, value, testid) {
   return h("div", { class: "fact" }, h("dt", null, label), h("dd", { "data-testid": testid }, value));
@@ -62,14 +61,14 @@ export function schemesView() {
         h("thead", null, h("tr", null, ["schemes.programme", "schemes.status", "schemes.rate", "schemes.supply",
           "schemes.worth"].map((k, i) => h("th", { scope: "col", class: i > 1 ? "amount" : null }, t(k))))),
         h("tbody", null, rows.map((s) => h("tr", { "data-testid": `scheme-${s.scheme}` },
-          h("th", { scope: "row" }, h("span", { class: `dot ${colour(s.scheme)}`, "aria-hidden": "true" }), " ",
+          h("th", { scope: "row" }, h("span", { class: "dot", "aria-hidden": "true", style: schemeStyle(s.scheme) }), " ",
             schemeName(s.scheme)),
           h("td", null, h("span", { class: `status ${s.status}` }, t(`status.${s.status}`))),
           h("td", { class: "amount" }, s.rate ? fmt.rate(s.rate) : "–"),
           h("td", { class: "amount" }, fmt.points(s.totalSupply)),
           h("td", { class: "amount" }, fmt.credits(s.credits))))))),
       bars(rows.map((s) => ({ label: schemeName(s.scheme), value: s.credits, text: fmt.credits(s.credits),
-        colour: colour(s.scheme) })), t("schemes.chart")),
+        style: schemeStyle(s.scheme) })), t("schemes.chart")),
     ] : h("p", { class: "muted" }, state.readAt ? t("schemes.none") : t("console.loading")),
     scheduled.length ? [h("h3", null, t("schemes.scheduled")), h("ul", { "data-testid": "scheduled" },
       scheduled.map((x) => h("li", null, t("schemes.scheduledItem", { programme: schemeName(x.scheme),
