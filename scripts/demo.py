@@ -17,7 +17,7 @@ from ledger_node.config import NodeConfig
 from ledger_node.deploy.command import read_deployment
 from ledger_node.keys import operator_account
 
-SCHEMES = [(1, "volunteer"), (2, "traffic"), (3, "culture"), (4, "green")]
+SCHEMES = [(1, "volunteer"), (2, "traffic"), (3, "culture"), (4, "green"), (5, "residence")]
 MEMBERS = ["city-authority", "volunteer-org", "traffic-org", "culture-org", "green-org",
            "merchant-association", "auditor-org"]
 
@@ -55,7 +55,9 @@ def _accounts(residents: int, merchants: int) -> dict:
         return {"address": a.address, "privateKey": a.key.hex(), **extra}
 
     demo.setdefault("members", [acct(name=n) for n in MEMBERS])
-    demo.setdefault("issuers", [acct(scheme=s, name=f"{n}-issuer") for s, n in SCHEMES])
+    issuers = demo.setdefault("issuers", [])
+    known = {i["scheme"] for i in issuers}
+    issuers += [acct(scheme=s, name=f"{n}-issuer") for s, n in SCHEMES if s not in known]
     # issuer accounts that join later, by proposal (scripts/demo_history.py): the volunteer district office
     demo.setdefault("districtIssuers", [acct(scheme=1, name="volunteer-district-office")])
     demo.setdefault("auditors", [acct(name="city-auditor")])

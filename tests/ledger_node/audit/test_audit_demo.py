@@ -220,7 +220,9 @@ def test_demoCity_hasAGovernanceHistory_madeThroughTheCommands_andTheReportLists
     for description, *_ in history:
         p = shown[description]
         assert p["approvals"] >= p["required"] and "signature" in p["approvedHow"].values(), p
-    assert "set rate of scheme 2 (traffic): 1 point = 0.06 credits" in shown[history[-1][0]]["calls"][0]["words"]
+    # a scheme is named by its registry description
+    assert "set rate of scheme 2 (Traffic civility): 1 point = 0.06 credits" in \
+        shown[history[-1][0]]["calls"][0]["words"]
     assert demo.contract("Rates").functions.rateOf(2).call() != NEW_TRAFFIC_RATE  # still behind its notice
     office = demo.demo["districtIssuers"][0]["address"]
     shop = demo.demo["merchants"][-1]["address"]
@@ -231,7 +233,7 @@ def test_demoCity_hasAGovernanceHistory_madeThroughTheCommands_andTheReportLists
     report = run_audit(demo).report
     assert report["problems"] == []
     issuers = {(i["scheme"], i["account"]): i for i in report["issuers"]}
-    assert len(issuers) == 5  # four programmes' issuers and the district office
+    assert len(issuers) == 6  # five programmes' issuers and the district office
     onboarded = issuers[1, office.lower()]
     assert onboarded["proposal"] == shown[history[0][0]]["id"] and onboarded["description"] == history[0][0]
     founding = {i["proposal"] for key, i in issuers.items() if key != (1, office.lower())}
@@ -246,3 +248,29 @@ def test_demoCity_hasAGovernanceHistory_madeThroughTheCommands_andTheReportLists
     confirmed = 2  # IClearing.SettlementState.Confirmed
     owed = [s for s in state["statements"].values() if s["amount"] != 0]
     assert {s["kind"] for s in owed} == {1, 2} and {s["state"] for s in owed} == {confirmed}, owed
+
+
+def test_demoCity_hasFiveProgrammes_describedInTheRegistry_withResidencePointsEligibilityOnly(demo):
+    """The five programmes are data: described on chain (names, organisation, colour, kind) with their rules v1,
+    residence-permit points eligibility-only (no rate, so neither spent nor exchanged) and held by residents; the
+    auditor's report names each programme and its rules version."""
+    from scripts.demo_city import PROFILES, RESIDENCE, rules_document
+
+    registry, rates = demo.contract("SchemeRegistry"), demo.contract("Rates")
+    assert sorted(demo.contract("PointsLedger").functions.schemeIds().call()) == [1, 2, 3, 4, 5]
+    for scheme, profile in PROFILES.items():
+        on_chain = registry.functions.profileOf(scheme).call()
+        assert (on_chain[0], on_chain[1], on_chain[6]) == (profile[0], profile[1], profile[6])
+        assert registry.functions.rulesVersion(scheme).call() == 1
+        assert registry.functions.rules(scheme, 1).call()[0] == __import__("hashlib").sha256(
+            rules_document(scheme)).digest()
+    assert registry.functions.isEligibilityOnly(RESIDENCE).call() and rates.functions.rateOf(RESIDENCE).call() == 0
+    resident = demo.demo["residents"][0]["address"]
+    assert demo.contract("PointsLedger").functions.balanceOf(resident, RESIDENCE).call() > 0
+    report = run_audit(demo).report
+    assert report["problems"] == []
+    named = {s["scheme"]: (s["nameEn"], s["kind"], s["rulesVersion"]) for s in report["schemes"]}
+    assert named[RESIDENCE] == ("Residence-permit points", "eligibility-only", 1)
+    assert named[2] == ("Traffic civility", "valued", 1)
+    assert report["counts"]["eventsByName"].get("Redeemed") and not any(
+        s["redeemed"] for s in report["schemes"] if s["scheme"] == RESIDENCE)
