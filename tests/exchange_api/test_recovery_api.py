@@ -162,3 +162,31 @@ def test_start_refusesClearly_andSendsNothing(api, w3, api_city, keys):
         resp = api.post(f"/v1/recoveries/{old.address}/{path}", headers=office)
         assert resp.status_code == 404 and resp.json()["error"]["code"] == "recovery_not_found"
     assert api.get("/v1/recoveries", params={"newAccount": "0xnope"}).status_code == 422
+
+
+def test_officeCli_startsReadsAndCancels_asJson_andSaysWhyItRefuses(api, w3, api_city, keys):
+    """`citypoints residents recover start|status|cancel --json` (typer in-process, the live API over HTTP)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from scripts.cli import app
+    who = person("D4")
+    old, new = onboard(api, keys, who), Account.create()
+    env = {"CITYPOINTS_OFFICE_API_KEY": keys["onboarding"]}
+    base = ["--api", api.live.url, "--json"]
+    runner = CliRunner()
+    started = runner.invoke(app, ["residents", "recover", "start", new.address, "--name", who["name"],
+                                  "--phone", who["phone"], *base], input=who["identityNumber"] + "\n", env=env)
+    assert started.exit_code == 0, started.output
+    answer = json.loads(started.stdout.strip().splitlines()[-1])
+    assert (answer["account"], answer["state"]) == (old.address, "pending")
+    assert who["identityNumber"] not in started.stdout  # asked for without echo
+    status = runner.invoke(app, ["residents", "recover", "status", old.address, *base])
+    assert json.loads(status.stdout)["newAccount"] == new.address
+    early = runner.invoke(app, ["residents", "recover", "complete", old.address, *base], env=env)
+    assert early.exit_code == 1 and "notice_pending" in early.output
+    cancelled = runner.invoke(app, ["residents", "recover", "cancel", old.address, *base], env=env)
+    assert cancelled.exit_code == 0 and json.loads(cancelled.stdout)["state"] == "cancelled"
+    words = runner.invoke(app, ["residents", "recover", "status", old.address, "--api", api.live.url])
+    assert words.exit_code == 0 and "cancelled" in words.stdout and api_city.onboarding.address in words.stdout
