@@ -27,7 +27,7 @@ from eth_abi import decode as abi_decode
 from sqlalchemy import select
 
 from exchange_api import crypto, errors
-from exchange_api.chain import ACCOUNT_OF, ChainClient, ChainRevert, RpcFailure, checksum, fn, hex0x, unhex
+from exchange_api.chain import ACCOUNT_OF, ChainClient, ChainRevert, RpcFailure, checksum, fn, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
@@ -119,10 +119,9 @@ class Recoveries:
         """One recovery as the API shows it. The chain's pending request decides whether it is pending; the
         indexer's events say who started it and how it ended."""
         request = found["request"] if found else None
-        if pending is not None and (request is None or request["args"]["nonce"] != pending["nonce"]):
-            request = None  # the indexer has not seen this request yet: the chain's own fields only
-            state, ended = "pending", None
-        elif pending is not None:
+        if pending is not None:
+            if request is not None and request["args"]["nonce"] != pending["nonce"]:
+                request = None  # the indexer has not seen this request yet: the chain's own fields only
             state, ended = "pending", None
         else:
             state, ended = found["state"], found["ended"]
@@ -139,7 +138,7 @@ class Recoveries:
             "endTxHash": ended["txHash"] if ended else None,
             "objection": None,
         }
-        if state == "pending":
+        if pending is not None:  # the objection only while the chain holds the request (not an ending unindexed yet)
             answer["executable"] = int(time.time()) >= answer["executableAt"]
             answer["objection"] = self.objection_document(account, answer["newAccount"], answer["nonce"],
                                                           int(time.time()) + OBJECTION_TTL_S)
