@@ -44,6 +44,18 @@ def text_of(locator) -> str:
     return locator.inner_text(timeout=TIMEOUT_MS)
 
 
+def wait_text(locator, text: str, timeout_s: float = TIMEOUT_MS / 1000) -> str:
+    """Until the element shows `text` (polled from here: the page's CSP forbids Playwright's string evaluation)."""
+    deadline = time.monotonic() + timeout_s
+    shown = ""
+    while time.monotonic() < deadline:
+        shown = text_of(locator)
+        if text in shown:
+            return shown
+        time.sleep(0.05)
+    raise AssertionError(f"expected {text!r}, the page shows {shown!r}")
+
+
 def import_key(page, key_hex: str) -> None:
     page.locator(".welcome .segmented button").nth(1).click()  # "Import an existing key" / "导入已有密钥"
     page.locator("#import-key").fill(key_hex)
@@ -83,10 +95,7 @@ def test_recovery_objectionStopsIt_thenASecondCompletes_andTheNewWalletShowsTheB
         # the NEW key, made on the resident's phone through "Lost your key?"
         new_page = open_wallet(f"/wallet/?lang={lang}")
         new_page.locator("[data-testid=lost-key-link]").click()
-        notice = new_page.locator("[data-testid=notice-period]")
-        new_page.wait_for_function("document.querySelector('[data-testid=notice-period]')"
-                                   f".textContent.includes({words['notice']!r})", timeout=TIMEOUT_MS)
-        assert words["notice"] in notice.inner_text()
+        wait_text(new_page.locator("[data-testid=notice-period]"), words["notice"])
         shot(new_page, f"{lang}-1-lost-key")
         new_page.locator("#new-password").fill(PASSWORD)
         new_page.locator("#new-password-2").fill(PASSWORD)
@@ -136,8 +145,7 @@ def test_recovery_objectionStopsIt_thenASecondCompletes_andTheNewWalletShowsTheB
         assert words["restored"] in text_of(new_page.locator("[data-testid=recovery-restored]"))
         cents = sum(moved[s] * RATES[s] for s in moved) // 10**6
         total = f"{cents // 100}.{cents % 100:02d}"
-        new_page.wait_for_function("document.querySelector('[data-testid=total-credits]')"
-                                   f".textContent.includes({total!r})", timeout=TIMEOUT_MS)
+        wait_text(new_page.locator("[data-testid=total-credits]"), total)
         for scheme in (CULTURE, GREEN):
             assert f"{moved[scheme]:,}" in text_of(new_page.locator(f"[data-testid=points-{scheme}]"))
         shot(new_page, f"{lang}-6-new-wallet-restored")
@@ -146,3 +154,18 @@ def test_recovery_objectionStopsIt_thenASecondCompletes_andTheNewWalletShowsTheB
         shot(old_page, f"{lang}-7-old-wallet-moved-away")
     finally:
         rt.replace_settings(settings)
+
+
+@pytest.mark.parametrize("lang,width", [("en", 390), ("zh", 390), ("en", 1280)])
+def test_settings_lostKey_explainsTheVisit_withTheNoticeReadFromTheChain(lang, width, open_wallet, wallet_api,
+                                                                         wallet_city, w3):
+    m = wallet_city.contracts["Membership"]
+    propose_and_execute(w3, wallet_city.contracts["Consortium"], [wallet_city.operator],
+                        [call(m, "setRecoveryNotice", 2 * 86400)], "a two-day recovery notice")
+    page = open_wallet(f"/wallet/?lang={lang}#/settings", width=width, height=900)
+    import_key(page, wallet_city.residents[1].key.hex())
+    page.goto(wallet_api.live.url + f"/wallet/?lang={lang}#/settings")
+    expected = {"en": "2 days", "zh": "2 天"}[lang]
+    wait_text(page.locator("[data-testid=notice-period]"), expected)
+    assert page.locator("[data-testid=recovery-banner]").count() == 0  # nothing pending: no banner
+    shot(page, f"{lang}-{width}-settings-lost-key")

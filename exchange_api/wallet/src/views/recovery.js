@@ -54,12 +54,14 @@ export function periodText(seconds) {
   return t("rec.seconds", { n: s });
 }
 
-/** What the resident reads before the visit (first screen and settings). */
-export function lostKeyInfo() {
+/** What the resident reads before the visit: on the first screen (`where` "welcome", the new key's form follows)
+ * and under "Key" ("settings": the new key is made on the new phone). */
+export function lostKeyInfo(where) {
   const p = state.recoveryPolicy;
   return h("div", { class: "lost-key", "data-testid": "lost-key" },
     h("p", null, t("rec.lostBody")),
     h("p", null, t("rec.bring")),
+    h("p", null, t(where === "welcome" ? "rec.createBelow" : "rec.elsewhere")),
     h("p", { class: "strong", "data-testid": "notice-period" },
       p ? t("rec.notice", { period: periodText(p.noticeSeconds) }) : t("rec.noticeUnknown")),
     h("p", { class: "muted small" }, t("rec.noticeWhy")));

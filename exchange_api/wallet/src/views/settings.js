@@ -53,7 +53,7 @@ export function settingsView() {
     h("div", { id: "revealed", "aria-live": "polite" })),
     h("section", { class: "card", "aria-labelledby": "lost-title" },
       h("h2", { id: "lost-title" }, t("rec.lost")),
-      lostKeyInfo()),
+      lostKeyInfo("settings")),
     h("form", { class: "card danger", novalidate: true, onsubmit: (e) => {
       e.preventDefault();
       removeErr.replaceChildren();

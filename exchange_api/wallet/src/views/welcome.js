@@ -32,7 +32,7 @@ function lostPanel() {
   if (!state.recoveryPolicy) loadRecoveryPolicy();
   return h("div", { class: "card lost", "aria-labelledby": "lost-title" },
     h("h2", { id: "lost-title", tabindex: "-1" }, t("rec.lostTitle")),
-    lostKeyInfo());
+    lostKeyInfo("welcome"));
 }
 
 function keyForm(mode) {
