@@ -39,7 +39,8 @@ class RecoveryOut(BaseModel):
     state: Literal["pending", "objected", "cancelled", "completed"]
     nonce: int
     executableAt: int = Field(description="unix seconds: the office may complete it from then on")
-    executable: bool
+    executable: bool = Field(description="pending and its notice over at the chain's latest block: the office may "
+                                         "complete it now")
     startedBy: StartedBy | None = Field(None, description="null until the indexer has seen the request")
     requestTxHash: str | None = None
     endTxHash: str | None = None

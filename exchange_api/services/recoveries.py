@@ -139,12 +139,17 @@ class Recoveries:
             "objection": None,
         }
         if pending is not None:  # the objection only while the chain holds the request (not an ending unindexed yet)
-            answer["executable"] = int(time.time()) >= answer["executableAt"]
+            answer["executable"] = await self._chain_time() >= answer["executableAt"]
             answer["objection"] = self.objection_document(account, answer["newAccount"], answer["nonce"],
                                                           int(time.time()) + OBJECTION_TTL_S)
         else:
             answer["executable"] = False
         return answer
+
+    async def _chain_time(self) -> int:
+        """The latest block's time: what completeRecovery compares executableAt with (not this machine's clock)."""
+        block = await self.chain.request("eth_getBlockByNumber", ["latest", False])
+        return int(block["timestamp"], 16)
 
     def _name_of(self, by: str) -> str | None:
         onboarding = self.relayer.onboarding

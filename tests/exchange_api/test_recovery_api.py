@@ -116,6 +116,7 @@ def test_recoveryLeftAlone_completesAfterTheNotice_balancesMove_andALaterRefundG
     early = api.post(f"/v1/recoveries/{old.address}/complete", headers=office)
     assert early.status_code == 409 and early.json()["error"]["code"] == "notice_pending"
     until_chain_time(w3, r["executableAt"])
+    assert api.get(f"/v1/recoveries/{old.address}").json()["executable"]
     done = api.post(f"/v1/recoveries/{old.address}/complete", headers=office)
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "completed"
