@@ -25,6 +25,7 @@ from exchange_api.services.governance import Governance
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.public import Public
+from exchange_api.services.recoveries import Recoveries
 from exchange_api.services.redemptions import Redemptions
 from exchange_api.services.refunds import Refunds
 from exchange_api.services.residents import Residents
@@ -57,6 +58,7 @@ GovernanceService = Annotated[Governance, _service(lambda s: s.governance)]
 EligibilityService = Annotated[Eligibility, _service(lambda s: s.eligibility)]
 ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 OffersService = Annotated[Offers, _service(lambda s: s.offers)]
+RecoveriesService = Annotated[Recoveries, _service(lambda s: s.recoveries)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 
 

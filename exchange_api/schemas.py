@@ -262,8 +262,8 @@ class ExchangeOut(BaseModel):
 
 # --- onboarding ---------------------------------------------------------------------------------------------
 
-class OnboardIn(Model):
-    address: str = Field(pattern=ADDRESS)
+class IdentityIn(Model):
+    """A resident's identity data as the registration office takes it (onboarding, recovery)."""
     name: str = Field(min_length=1, max_length=200)
     identityNumber: str = Field(min_length=4, max_length=64)
     phone: str = Field(min_length=4, max_length=32)
@@ -274,6 +274,10 @@ class OnboardIn(Model):
         if not re.fullmatch(r"\+?[0-9 ()-]{4,32}", v):
             raise ValueError("phone: digits, spaces, parentheses, dashes and a leading + only")
         return v
+
+
+class OnboardIn(IdentityIn):
+    address: str = Field(pattern=ADDRESS)
 
 
 class ResidentOut(BaseModel):

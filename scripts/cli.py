@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from exchange_api.cli import index_cmd, merchant_app, serve_cmd
+from exchange_api.cli import index_cmd, merchant_app, residents_app, serve_cmd
 from issuer_sdk.cli import issue_command
 from scripts import bench_node
 from scripts.bench_issuance import bench_issuance_command
@@ -31,6 +31,7 @@ bench_app.command("issuance", help="issue_many and single issues through the SDK
 app.command("serve", help="Serve the HTTP API and the wallet page on http://127.0.0.1:8000.")(serve_cmd)
 app.command("index", help="Follow the chain into the API's tables; --rebuild starts from zero.")(index_cmd)
 app.add_typer(merchant_app, name="merchant")
+app.add_typer(residents_app, name="residents")
 app.command("issue", help="Issue points from a program's export (CSV or JSON lines); resumable.")(issue_command)
 app.add_typer(audit_app, name="audit")
 app.add_typer(consortium_app, name="consortium",

@@ -30,7 +30,12 @@ export const state = {
   exResult: null,
   revealed: null,
   notice: null,
-  welcome: "create",
+  welcome: "create", // the first screen's form: create | import | lost (create, after "Lost your key?")
+  recovery: null,          // the latest recovery of this key's account (views/recovery.js)
+  recoveryToward: null,    // the latest recovery toward this key
+  recoveryPolicy: null,    // { noticeSeconds, office }
+  recoveryStopped: false,  // this page's objection stopped a recovery
+  objecting: false,        // the objection form is open
 };
 
 // main.js draws the page and fills these in at start; views call them after a change, so that no view imports
@@ -76,7 +81,8 @@ export function forgetKey() {
   keystore.remove();
   session.clear();
   Object.assign(state, { record: null, balances: null, history: [], waiting: [], request: null, revealed: null,
-    view: "points" });
+    view: "points", recovery: null, recoveryToward: null, recoveryStopped: false, objecting: false,
+    welcome: "create" });
 }
 
 /** The language from the link, else the one chosen before, else the browser's. */
