@@ -1,6 +1,6 @@
 // The page's state: one object every view reads, and the few functions that fill it from the API. Views change
 // their own fields (what is typed, what is open) and then ask main.js to draw through `page`.
-import { setLang, lang } from "./i18n.js";
+import { setLang, lang, setSchemeProfiles } from "./i18n.js";
 import { api, ApiError } from "./api.js";
 import * as keystore from "./keystore.js";
 import * as session from "./session.js";
@@ -30,7 +30,12 @@ export const state = {
   exResult: null,
   revealed: null,
   notice: null,
-  welcome: "create",
+  welcome: "create", // the first screen's form: create | import | lost (create, after "Lost your key?")
+  recovery: null,          // the latest recovery of this key's account (views/recovery.js)
+  recoveryToward: null,    // the latest recovery toward this key
+  recoveryPolicy: null,    // { noticeSeconds, office }
+  recoveryStopped: false,  // this page's objection stopped a recovery
+  objecting: false,        // the objection form is open
 };
 
 // main.js draws the page and fills these in at start; views call them after a change, so that no view imports
@@ -46,6 +51,7 @@ export async function load() {
       api.schemes(), api.balances(address), api.history(address, null, Math.min(100, Math.max(25, state.history.length))),
       waitingFor(address)]);
     state.schemes = new Map(schemes.map((s) => [String(s.scheme), s]));
+    setSchemeProfiles(schemes);
     state.balances = balances;
     state.history = hist.data;
     state.historyMore = hist.has_more;
@@ -75,7 +81,8 @@ export function forgetKey() {
   keystore.remove();
   session.clear();
   Object.assign(state, { record: null, balances: null, history: [], waiting: [], request: null, revealed: null,
-    view: "points" });
+    view: "points", recovery: null, recoveryToward: null, recoveryStopped: false, objecting: false,
+    welcome: "create" });
 }
 
 /** The language from the link, else the one chosen before, else the browser's. */

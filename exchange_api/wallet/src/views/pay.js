@@ -163,7 +163,7 @@ function merchantLabel(req) {
   return req.merchantName ? `${req.merchantName} (${fmt.short(req.merchant)})` : fmt.short(req.merchant);
 }
 
-function leftText(seconds) {
+export function leftText(seconds) {
   if (seconds <= 0) return t("pay.expired");
   if (seconds < 60) return t("time.sec", { s: seconds });
   if (seconds < 3600) return t("time.minSec", { m: Math.floor(seconds / 60), s: seconds % 60 });

@@ -1,5 +1,5 @@
 // The resident's points: the total in credits, each program's points and rate, and the history as sentences.
-import { t, schemeName, reasonLabel } from "../i18n.js";
+import { t, schemeName, schemeStyle, reasonLabel } from "../i18n.js";
 import * as fmt from "../format.js";
 import { state, page, loadMoreHistory } from "../state.js";
 import { h, announce, errorText, alertBox, busy } from "../ui.js";
@@ -51,7 +51,7 @@ async function showMoreHistory() {
 function schemeCard(s) {
   const info = state.schemes.get(String(s.scheme));
   const status = info && info.status !== "active" ? t(info.status === "paused" ? "points.paused" : "points.retired") : null;
-  return h("li", { class: `card scheme s${s.scheme}`, "data-scheme": String(s.scheme) },
+  return h("li", { class: "card scheme", "data-scheme": String(s.scheme), style: schemeStyle(s.scheme) },
     h("div", { class: "scheme-head" },
       h("span", { class: "dot", "aria-hidden": "true" }),
       h("h3", null, schemeName(s.scheme))),
@@ -74,7 +74,7 @@ function historyList() {
   return h("ol", { class: "history card" }, state.history.map((item) => {
     const d = describe(item, byTx);
     return h("li", { class: d.plus ? "plus" : "minus", "data-kind": item.kind },
-      h("span", { class: `dot s${item.scheme}`, "aria-hidden": "true" }),
+      h("span", { class: "dot", "aria-hidden": "true", style: schemeStyle(item.scheme) }),
       h("div", { class: "what" },
         h("p", { class: "title" }, d.title),
         d.why ? h("p", { class: "why" }, t("history.reason", { label: d.why })) : null,
