@@ -39,12 +39,9 @@ PROFILES = {
         "#c62828", 2),
 }
 RESIDENCE = 5
-# What each programme's published rules document (v1) says, in short: activity -> points (the adapters apply them)
+# The published rules (v1) of a programme issued through a mapping file are that file's rules document
+# (rules_document); residence-permit points are issued by their office without one, and publish these:
 RULES = {
-    1: {"volunteer hour, confirmed by the organiser": "10 points an hour, 0.25 to 24 hours a shift"},
-    2: {"yielding to pedestrians": "5 points", "public transit trip": "1 point a trip"},
-    3: {"museum visit": "20 points", "performance ticket": "1 point for every 10 credits of the price"},
-    4: {"recycling": "2 points a kilogram", "low-carbon trip by bike": "1 point a kilometre"},
     5: {"month of social insurance in Chengdu": "1 point", "year of residence under a permit": "5 points",
         "volunteer service (100 hours)": "2 points, at most 6"},
 }
@@ -117,9 +114,17 @@ SHOPS = [
 
 
 def rules_document(scheme: int) -> bytes:
-    """The demo programme's published earning rules (v1), as the bytes whose sha256 the registry holds."""
+    """The demo programme's published earning rules (v1), as the bytes whose sha256 the registry holds. A programme
+    with a mapping file publishes the file's canonical rules document, so the hash on chain is the `rules_sha256`
+    every run of its adapter cites."""
     import json
 
+    from issuer_sdk.adapters import PROGRAMS, adapter_for
+    from issuer_sdk.adapters.mapping import canonical_json
+
+    for adapter in map(adapter_for, PROGRAMS):
+        if adapter.default_scheme == scheme:
+            return canonical_json(adapter.spec.rules_document())
     zh, en, *_ = PROFILES[scheme]
     return json.dumps({"scheme": scheme, "programme": {"zh": zh, "en": en}, "version": 1,
                        "rules": RULES[scheme]}, ensure_ascii=False, sort_keys=True).encode()

@@ -179,10 +179,15 @@ class AdapterSpec:
                 "rules": {r.activity: r.document() for r in self.rules}, "ref": self.ref.text}
 
 
+def canonical_json(document: dict) -> bytes:
+    """A rules document as the bytes its hash is of: JSON, sorted keys, no spaces, UTF-8."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def rules_sha256(document: dict) -> str:
-    """sha256 of the canonical JSON (sorted keys, no spaces, UTF-8) of a rules document."""
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 (hex) of the canonical JSON of a rules document: what a run cites and what governance can publish
+    (SchemeRegistry.publishRules takes the same 32 bytes)."""
+    return hashlib.sha256(canonical_json(document)).hexdigest()
 
 
 # -- loading -----------------------------------------------------------------------------------------------------
@@ -697,5 +702,5 @@ def _with_hash(spec: AdapterSpec) -> AdapterSpec:
     return AdapterSpec(**{**spec.__dict__, "rules_sha256": rules_sha256(spec.rules_document())})
 
 
-__all__ = ["FORMAT", "AdapterSpec", "FieldSpec", "Condition", "RuleSpec", "Template", "load_mapping",
+__all__ = ["FORMAT", "AdapterSpec", "canonical_json", "FieldSpec", "Condition", "RuleSpec", "Template", "load_mapping",
            "parse_mapping", "register_resident_lookup", "RESIDENT_LOOKUPS", "rules_sha256"]

@@ -264,6 +264,10 @@ def test_demoCity_hasFiveProgrammes_describedInTheRegistry_withResidencePointsEl
         assert registry.functions.rulesVersion(scheme).call() == 1
         assert registry.functions.rules(scheme, 1).call()[0] == __import__("hashlib").sha256(
             rules_document(scheme)).digest()
+    from issuer_sdk.adapters import PROGRAMS, adapter_for
+
+    for adapter in map(adapter_for, PROGRAMS):  # the rules a programme's adapter runs cite are those published
+        assert registry.functions.rules(adapter.default_scheme, 1).call()[0].hex() == adapter.rules_sha256
     assert registry.functions.isEligibilityOnly(RESIDENCE).call() and rates.functions.rateOf(RESIDENCE).call() == 0
     resident = demo.demo["residents"][0]["address"]
     assert demo.contract("PointsLedger").functions.balanceOf(resident, RESIDENCE).call() > 0
