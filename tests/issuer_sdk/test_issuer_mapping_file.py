@@ -157,3 +157,18 @@ def test_readmeExample_isAValidMappingFile():
     example = re.search(r"```yaml\n(.*?)```", readme, re.S).group(1)
     spec = parse_mapping(example, "README example")
     assert (spec.program, [r.activity for r in spec.rules]) == ("library", ["loan", "reading_club"])
+
+
+def test_everyReasonCodeOfTheShippedMappings_hasItsWordsInTheWallet_inBothLanguages():
+    """A resident sees why they got points by the reason code's label (exchange_api/wallet/src/i18n.js): every
+    code a shipped mapping file issues has one, in English and in Chinese."""
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "exchange_api" / "wallet" / "src" / "i18n.js").read_text()
+    zh_at = source.index("const zh = {")
+    english = set(re.findall(r'"(reason\.\d+\.\d+)"', source[:zh_at]))
+    chinese = set(re.findall(r'"(reason\.\d+\.\d+)"', source[zh_at:]))
+    issued = {f"reason.{adapter.default_scheme}.{rule.reason}"
+              for adapter in (load_adapter(p) for p in MAPPINGS_DIR.glob("*.yaml")) for rule in adapter.spec.rules}
+    assert len(issued) >= 20 and issued <= english and issued <= chinese, issued - (english & chinese)

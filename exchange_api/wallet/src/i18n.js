@@ -1,6 +1,6 @@
 // Every word the wallet shows, in English and Chinese. `t(key, vars)` fills {name} placeholders.
-// Program (scheme) names and reason codes follow issuer_sdk/adapters/*.py: a reason code means something only
-// together with its scheme (culture 1 is a museum visit, volunteer 1 is care work).
+// Reason codes follow the programmes' mapping files (issuer_sdk/adapters/mappings/, tested): a reason code means
+// something only together with its scheme (culture 1 is a museum visit, volunteer 1 is care work).
 
 const en = {
   "app.name": "CityPoints",
