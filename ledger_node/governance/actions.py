@@ -537,6 +537,14 @@ ACTIONS: tuple[Action, ...] = (
                          f"(now {credits_decimal(c['Exchange'].functions.dailyLimit().call())})")),
 )
 
+def _check_initial_rate(city: City, v: dict) -> None:
+    rate = city["Rates"].functions.rateOf(v["SCHEME"]).call()
+    if rate:
+        raise contract_rule("RatesAlreadySet", f"scheme {v['SCHEME']} has rate {rate}; change it with set-rate")
+    if "SchemeRegistry" in city.contracts and city["SchemeRegistry"].functions.isEligibilityOnly(v["SCHEME"]).call():
+        raise contract_rule("RatesEligibilityOnly", f"scheme {v['SCHEME']}")
+
+
 def _check_describe(city: City, v: dict) -> None:
     if v["KIND"] == KINDS["eligibility-only"]:
         rate = city["Rates"].functions.rateOf(v["SCHEME"]).call()
@@ -550,8 +558,13 @@ def _check_rules(city: City, v: dict) -> None:
                                                           f"(describe-scheme first)")
 
 
+PROFILE_FIELDS = ("nameZh", "nameEn", "unitZh", "unitEn", "organisation", "colour", "kind")
+
+
 def _say_describe(c: City, a: tuple) -> str:
-    zh, en, unit_zh, unit_en, organisation, colour, kind = a[1]
+    profile = a[1]  # a decoded call gives the struct as a dict, our own calls as a tuple
+    zh, en, unit_zh, unit_en, organisation, colour, kind = (
+        (profile[k] for k in PROFILE_FIELDS) if isinstance(profile, dict) else profile)
     return (f"describe scheme {a[0]} as {zh} / {en} (unit {unit_zh} / {unit_en}), issued by {organisation}, "
             f"colour #{bytes(colour).hex()}, {KIND_NAMES.get(kind, kind)}")
 
@@ -563,6 +576,12 @@ def _say_rules(c: City, a: tuple) -> str:
 
 
 ACTIONS += (
+    Action("set-initial-rate", "Rates", "setInitialRate",
+           (SCHEME, Param("RATE", "rate", "credit cents a point x 1,000,000 (500000000 = 5.00 credits)")),
+           "Give a scheme without a rate its first rate (no notice: nobody holds value in it yet).",
+           lambda c, v: [v["SCHEME"], v["RATE"]],
+           lambda c, a: f"give scheme {c.scheme(a[0])} its first rate: 1 point = {credits_per_point(a[1])} credits",
+           _check_initial_rate),
     Action("describe-scheme", "SchemeRegistry", "describeScheme",
            (SCHEME, Param("NAME_ZH", "label", "the programme's name in 中文"),
             Param("NAME_EN", "label", "its name in English"), Param("UNIT_ZH", "label", "its unit in 中文, e.g. 分"),

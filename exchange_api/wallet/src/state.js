@@ -11,7 +11,8 @@ export const VIEWS = ["points", "pay", "shops", "exchange", "receive", "settings
 export const state = {
   record: keystore.load(),
   view: "points",
-  schemes: new Map(), // id -> {scheme, status, rate}
+  schemes: new Map(), // id -> {scheme, status, rate, kind, profile, rules} (/v1/schemes)
+  scheduledRates: [], // rate changes the consortium approved, waiting out their notice (/v1/rates)
   balances: null,
   loadError: null,
   history: [],
@@ -47,9 +48,10 @@ export async function load() {
   const address = state.record.address;
   const before = snapshotKey();
   try {
-    const [schemes, balances, hist, waiting] = await Promise.all([
+    const [schemes, balances, hist, waiting, rates] = await Promise.all([
       api.schemes(), api.balances(address), api.history(address, null, Math.min(100, Math.max(25, state.history.length))),
-      waitingFor(address)]);
+      waitingFor(address), api.rates()]);
+    state.scheduledRates = rates.scheduled || [];
     state.schemes = new Map(schemes.map((s) => [String(s.scheme), s]));
     setSchemeProfiles(schemes);
     state.balances = balances;
