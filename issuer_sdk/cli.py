@@ -85,12 +85,12 @@ def issue_command(
     if dry_run:
         try:
             reader = _reading_client(scheme_id, salt_file, deployment, rpc)
-        except (errors.IssuerError, ValueError, OSError) as exc:
-            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
-        if reader is None and not as_json:
-            console.print("[yellow]no salt (--salt-file or CITYPOINTS_ISSUER_SALT): the refs are not checked against "
-                          "the ledger, so records it already holds show as would-issue[/yellow]")
+            why = "no salt (--salt-file or CITYPOINTS_ISSUER_SALT)"
+        except (errors.IssuerError, ValueError, OSError) as exc:  # a dry run still shows what the file holds
+            reader, why = None, f"the ledger cannot be asked ({exc})"
+        if reader is None:
+            console.print(f"[yellow]{escape(why)}: the refs are not checked against the ledger, so records it "
+                          "already holds show as would-issue[/yellow]", highlight=False, soft_wrap=True)
         try:
             dry_run_report(adapter, path, scheme_id, as_json, reader)
         except errors.IssuerError as exc:
