@@ -1,4 +1,5 @@
-"""What every program adapter shares: reading exports (CSV, JSON lines), the push call, validation, rounding.
+"""What the generic adapter stands on: reading exports (CSV, JSON lines), the push call, the field parsers, rounding.
+The rules themselves are data: a programme's mapping file, run by `mapped.MappedAdapter`.
 
 An adapter maps one native record of its program to exactly one issuance, or rejects it with a stable
 reason code and a sentence. Nothing is skipped silently and nothing is issued in part: a record is
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import abc
 import json
 import re
+from collections import abc
 from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date
