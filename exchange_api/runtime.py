@@ -23,6 +23,7 @@ from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
+from exchange_api.services.pos_sessions import PosSessions
 from exchange_api.services.governance import Governance
 from exchange_api.services.public import Public
 from exchange_api.services.redemptions import Redemptions, held_after_restart
@@ -60,6 +61,7 @@ class Services:
     confirmations: Confirmations  # the relayer's on_mined and outcome_logs
     governance: Governance
     offers: Offers
+    pos_sessions: PosSessions  # the /pos page's sign-in
 
 
 class Runtime:
@@ -106,7 +108,8 @@ class Runtime:
             webhook_endpoints=WebhookEndpoints(store, settings, pii_key=self.pii_key, dispatcher=self.webhooks),
             confirmations=Confirmations(store, self.events, self.holds, self.webhooks, settings),
             governance=Governance(store, chain, relayer, self.indexer, settings),
-            offers=Offers(store, settings))
+            offers=Offers(store, settings),
+            pos_sessions=PosSessions(store, settings))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the

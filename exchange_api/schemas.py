@@ -135,6 +135,17 @@ class RequestOut(BaseModel):
     createdAt: str
 
 
+class PosSignIn(Model):
+    apiKey: str = Field(min_length=1, max_length=200, description="the merchant's API key (never echoed or kept)")
+
+
+class PosSessionOut(BaseModel):
+    object: Literal["pos_session"] = "pos_session"
+    merchant: dict = Field(description="address, name {zh, en} (its catalogue profile, else its registered name), "
+                                       "category, district")
+    expiresAt: str
+
+
 class ApproveIn(Model):
     signature: str = Field(pattern=SIGNATURE)
     parts: Plan = Field(description="the plan the resident signed (the typedData's parts)")

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     resident_login_window_s: int = Field(120, ge=10)  # a signed login's issuedAt: this close to now
     resident_token_ttl_s: int = Field(300, ge=30, le=3600)  # a resident's bearer token lives this long
 
+    # the point-of-sale page's sign-in (POST /v1/pos/session): how long its session cookie acts for the key
+    pos_session_ttl_s: int = Field(8 * 3600, ge=60, le=7 * 86400)
+    # server-sent event streams of payment requests (the POS page's live status) open at once, per API key
+    pos_streams_per_key: int = Field(20, ge=1, le=1000)
+
     offers_per_merchant: int = Field(500, ge=1)  # offers not deleted a merchant may have (409 beyond)
 
     # Request limits: every bad or abusive request is bounded and answered 4xx in the error shape

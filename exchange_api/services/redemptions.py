@@ -185,6 +185,49 @@ class Redemptions:
         row = await self.store.write(cancel)
         return Done(self.request_public_with(row, principal.merchant, principal.merchant_name, None))
 
+    async def merchant_requests(self, principal: Principal, limit: int, starting_after: str | None,
+                                status: str | None) -> dict:
+        """The merchant's own requests, newest first (the POS page's open requests and today's sales), without the
+        consent to sign: that is the resident's to read."""
+        def load(s):
+            seq = cursor_seq(s, RedemptionRequest, starting_after, merchant_id=principal.merchant_id)
+            q = select(RedemptionRequest).where(RedemptionRequest.merchant_id == principal.merchant_id)\
+                .order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
+            if seq is not None:
+                q = q.where(RedemptionRequest.seq < seq)
+            if status == "expired":
+                q = q.where(RedemptionRequest.status == "open", RedemptionRequest.deadline < now())
+            elif status == "open":
+                q = q.where(RedemptionRequest.status == "open", RedemptionRequest.deadline >= now())
+            elif status:
+                q = q.where(RedemptionRequest.status == status)
+            return list(s.scalars(q))
+        rows = await self.store.run(load)
+        return page(rows, limit, lambda r: self.request_public_with(r, principal.merchant, principal.merchant_name,
+                                                                    None))
+
+    async def progress(self, principal: Principal, request_id: str) -> dict:
+        """Where a payment request stands, as the POS page follows it (GET .../events): `open`, `paying` (approved,
+        its redemption not mined yet), `paid`, `failed`, `cancelled` or `expired`, with the redemption once there is
+        one (the points taken per programme once confirmed). One light read: no plan is made."""
+        def load(s):
+            return s.execute(select(RedemptionRequest, Redemption)
+                             .outerjoin(Redemption, Redemption.id == RedemptionRequest.redemption_id)
+                             .where(RedemptionRequest.id == request_id,
+                                    RedemptionRequest.merchant_id == principal.merchant_id)).first()
+        found = await self.store.run(load)
+        if not found:
+            raise NotFound("no such redemption request", code="request_not_found")
+        req, red = found
+        status = req.status
+        if status == "open" and req.deadline < now():
+            status = "expired"
+        elif status == "approved":
+            status = {"confirmed": "paid", "failed": "failed"}.get(red.status if red else "", "paying")
+        return {"object": "redemption_request_progress", "id": req.id, "status": status, "credits": req.credits,
+                "creditsDecimal": decimal(req.credits), "orderLabel": req.order_label, "deadline": req.deadline,
+                "redemption": public(red) if red is not None else None}
+
     # -- consents --------------------------------------------------------------------------------------------
 
     async def submit_consent(self, principal: Principal, body) -> Result:
