@@ -63,9 +63,10 @@ compile: setup
 # the pages the API serves at /wallet and /console (exchange_api/{wallet,console}/dist, one build, rebuilt when
 # their sources change)
 WALLET_SRC := exchange_api/wallet/build.mjs $(wildcard exchange_api/wallet/src/*.* exchange_api/wallet/src/views/*) \
-  $(wildcard exchange_api/console/src/*.* exchange_api/console/src/views/*)
-wallet: exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html
-exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html &: $(WALLET_SRC) node_modules/.installed
+  $(wildcard exchange_api/console/src/*.* exchange_api/console/src/views/*) \
+  $(wildcard exchange_api/pos/src/*.* exchange_api/pos/src/views/*)
+wallet: exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html exchange_api/pos/dist/index.html
+exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html exchange_api/pos/dist/index.html &: $(WALLET_SRC) node_modules/.installed
 	node exchange_api/wallet/build.mjs
 
 # the wallet's browser tests drive Debian's chromium (Playwright cannot download browsers here)

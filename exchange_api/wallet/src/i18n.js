@@ -679,3 +679,11 @@ export function reasonLabel(scheme, code) {
   const key = `reason.${scheme}.${code}`;
   return has(key) ? t(key) : t("history.reasonCode", { code });
 }
+
+/** An API failure (api.js ApiError: `code`, `requestId`) as a sentence of this language: its own words when the
+ * code has some (`err.<code>`), else the generic sentence naming the code and the request id. */
+export function errorWords(exc) {
+  if (!exc || typeof exc.code !== "string") return t("err.generic", { code: (exc && exc.name) || "error", rid: "-" });
+  const key = `err.${exc.code}`;
+  return has(key) || key in en ? t(key) : t("err.generic", { code: exc.code, rid: exc.requestId || "-" });
+}
