@@ -17,6 +17,8 @@ up: setup compile wallet
 	@echo "CityPoints is up:"
 	@echo "  chain      $$($(CP) node status --json | $(VENV)/bin/python -c 'import json,sys; print(json.load(sys.stdin)["rpcUrl"])')"
 	@echo "  API        http://127.0.0.1:8000/v1   (docs http://127.0.0.1:8000/docs)"
+	@echo "  pages      http://127.0.0.1:8000/wallet/  /pos/ (shops' till)  /console/"
+	@echo "  links, QR  $${CITYPOINTS_PUBLIC_URL:-http://127.0.0.1:8000}   (CITYPOINTS_PUBLIC_URL: the address phones reach)"
 	@echo "  deployment var/deployment.json   demo accounts var/demo.json"
 	@echo "  next       $(CP) node status   |   $(CP) --help   |   make down"
 

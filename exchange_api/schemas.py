@@ -119,6 +119,8 @@ class RequestOut(BaseModel):
     merchant: str
     merchantName: str | None = Field(None, description="the name the operator registered with the merchant's key "
                                                        "(off-chain; the address is what the resident signs for)")
+    merchantNames: dict[str, str] | None = Field(None, description="the merchant's name as residents read it, "
+                                                                   "{zh, en}: its catalogue profile's, else merchantName")
     resident: str
     credits: int
     creditsDecimal: str

@@ -40,7 +40,7 @@ STREAM_GRACE_S = 120   # after the deadline, a request approved in time may stil
 _streams: Counter[str] = Counter()  # streams open per API key, in this process
 
 
-@router.get("/{request_id}/events", operation_id="streamRedemptionRequestEvents",
+@router.get("/{request_id}/events", operation_id="streamRedemptionRequestEvents", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "server-sent events `status`, each a JSON progress object"}})
 async def request_events(request: Request, request_id: str, redemptions: RedemptionsService, merchant: MerchantKey,

@@ -28,7 +28,7 @@ from exchange_api.services.residents import Residents
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import (IdxCursor, IdxEvent, IdxRedemption, Merchant, Redemption,
+from exchange_api.store.models import (IdxCursor, IdxEvent, IdxRedemption, Merchant, MerchantProfile, Redemption,
                                        RedemptionRequest)
 from ledger_node import domain
 from ledger_node.domain import RATE_SCALE, redemption_id, value_decimal
@@ -63,7 +63,8 @@ class Redemptions:
                                 order_label=label, nonce="0x" + os.urandom(32).hex(),
                                 deadline=now() + (body.expiresIn or self.settings.request_ttl_s), status="open")
         await self.store.write(lambda s: s.add(row))
-        return Done(await self.request_public(row, principal.merchant, principal.merchant_name))
+        return Done(await self.request_public(row, principal.merchant, principal.merchant_name,
+                                              names=await self.merchant_names(principal.merchant_id)))
 
     # -- the plan ---------------------------------------------------------------------------------------------
 
@@ -84,8 +85,19 @@ class Redemptions:
         return [Holding(sc, max(points.get(sc, 0) - pending.get(sc, 0), 0), change.get(sc, 0),
                         schemes[sc].rate if schemes[sc].status in domain.SPENDABLE else 0) for sc in order]
 
+    async def merchant_names(self, merchant_id: int) -> dict[str, str] | None:
+        """The merchant's name as residents read it, in both languages: its catalogue profile's, else the name it
+        was registered with."""
+        def load(s):
+            return s.execute(select(Merchant.name, MerchantProfile.name_zh, MerchantProfile.name_en)
+                             .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)
+                             .where(Merchant.id == merchant_id)).first()
+        found = await self.store.run(load)
+        return names_of(*found) if found else None
+
     async def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
-                             holdings: list[Holding] | None = None) -> dict:
+                             name_zh: str | None = None, name_en: str | None = None, *,
+                             holdings: list[Holding] | None = None, names: dict | None = None) -> dict:
         """The request with, while it is open, the consent to sign: its plan made from the resident's points now
         (`holdings`, when the caller read them already)."""
         parts, plan_error, rates = None, None, {}
@@ -97,11 +109,12 @@ class Redemptions:
             except NotEnoughValue as exc:
                 plan_error = {"code": "insufficient_credits", "message": f"the resident's points are worth "
                               f"{exc.available} credits, less than the {row.credits} asked"}
-        return self.request_public_with(row, merchant, merchant_name, parts, plan_error, rates)
+        return self.request_public_with(row, merchant, merchant_name, parts, plan_error, rates,
+                                        names=names or names_of(merchant_name, name_zh, name_en))
 
     def request_public_with(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
                             parts: list[Part] | None, plan_error: dict | None = None,
-                            rates: dict[int, int] | None = None) -> dict:
+                            rates: dict[int, int] | None = None, *, names: dict | None = None) -> dict:
         message = {"resident": row.resident, "merchant": merchant, "credits": row.credits,
                    "parts": [p.as_message() for p in parts or []],
                    "orderRef": row.order_ref, "nonce": row.nonce, "deadline": row.deadline}
@@ -109,7 +122,7 @@ class Redemptions:
         if status == "open" and row.deadline < now():
             status = "expired"
         return {"object": "redemption_request", "id": row.id, "status": status, "merchant": merchant,
-                "merchantName": merchant_name,
+                "merchantName": merchant_name, "merchantNames": names or names_of(merchant_name, None, None),
                 "resident": row.resident, "credits": row.credits, "creditsDecimal": decimal(row.credits),
                 "orderRef": row.order_ref, "orderLabel": row.order_label, "nonce": row.nonce,
                 "deadline": row.deadline, "redemptionId": row.redemption_id,
@@ -123,8 +136,10 @@ class Redemptions:
 
     async def get_request(self, request_id: str, merchant_id: int | None = None) -> dict:
         def load(s):
-            q = select(RedemptionRequest, Merchant.address, Merchant.name)\
+            q = select(RedemptionRequest, Merchant.address, Merchant.name, MerchantProfile.name_zh,
+                       MerchantProfile.name_en)\
                 .join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+                .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)\
                 .where(RedemptionRequest.id == request_id)
             if merchant_id is not None:
                 q = q.where(RedemptionRequest.merchant_id == merchant_id)
@@ -139,8 +154,10 @@ class Redemptions:
 
         def load(s):
             seq = cursor_seq(s, RedemptionRequest, starting_after, resident=resident)
-            q = select(RedemptionRequest, Merchant.address, Merchant.name)\
+            q = select(RedemptionRequest, Merchant.address, Merchant.name, MerchantProfile.name_zh,
+                       MerchantProfile.name_en)\
                 .join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+                .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)\
                 .where(RedemptionRequest.resident == resident, RedemptionRequest.status == "open",
                        RedemptionRequest.deadline >= now()).order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
             if seq is not None:
@@ -183,7 +200,8 @@ class Redemptions:
             r.status = "cancelled"
             return r
         row = await self.store.write(cancel)
-        return Done(self.request_public_with(row, principal.merchant, principal.merchant_name, None))
+        return Done(self.request_public_with(row, principal.merchant, principal.merchant_name, None,
+                                             names=await self.merchant_names(principal.merchant_id)))
 
     async def merchant_requests(self, principal: Principal, limit: int, starting_after: str | None,
                                 status: str | None) -> dict:
@@ -203,8 +221,9 @@ class Redemptions:
                 q = q.where(RedemptionRequest.status == status)
             return list(s.scalars(q))
         rows = await self.store.run(load)
+        names = await self.merchant_names(principal.merchant_id)
         return page(rows, limit, lambda r: self.request_public_with(r, principal.merchant, principal.merchant_name,
-                                                                    None))
+                                                                    None, names=names))
 
     async def progress(self, principal: Principal, request_id: str) -> dict:
         """Where a payment request stands, as the POS page follows it (GET .../events): `open`, `paying` (approved,
@@ -397,6 +416,13 @@ class Redemptions:
                 q = q.where(Redemption.status == status)
             return list(s.scalars(q))
         return page(await self.store.run(load), limit, public)
+
+
+def names_of(registered: str | None, zh: str | None, en: str | None) -> dict[str, str] | None:
+    """{zh, en}: the profile's names, each falling back to the registered name (None without either)."""
+    if registered is None and zh is None and en is None:
+        return None
+    return {"zh": zh or en or registered, "en": en or zh or registered}
 
 
 def _spent_on_chain(resident: str, rid: str, nonce: str):
