@@ -75,6 +75,8 @@ class RedemptionOut(BaseModel):
     credits: int
     creditsDecimal: str
     orderRef: str
+    orderLabel: str | None = Field(None, description="the order as the cashier typed it, when the redemption came "
+                                                     "from a payment request with a label")
     nonce: str
     deadline: int
     requestId: str | None = None

@@ -5,6 +5,7 @@ resident's pending redemptions taken off either way) -> relayer (persist, send) 
 for the block."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -398,24 +399,34 @@ class Redemptions:
     # -- reads -----------------------------------------------------------------------------------------------
 
     async def get(self, principal: Principal, rid: str) -> dict:
-        row = await self.store.run(lambda s: s.scalar(select(Redemption).where(
-            Redemption.id == rid.lower(), Redemption.merchant_id == principal.merchant_id)))
-        if row is None:
+        found = await self.store.run(lambda s: s.execute(_with_label(select(Redemption, RedemptionRequest.order_label))
+                                                         .where(Redemption.id == rid.lower(),
+                                                                Redemption.merchant_id == principal.merchant_id))
+                                     .first())
+        if found is None:
             raise NotFound("no such redemption", code="redemption_not_found")
-        return public(row)
+        return public(*found)
 
     async def list_(self, principal: Principal, limit: int, starting_after: str | None,
-                    status: str | None) -> dict:
+                    status: str | None, created_from: dt.datetime | None = None,
+                    created_to: dt.datetime | None = None) -> dict:
+        """The merchant's redemptions, newest first, with the order label its request had; `created_from`
+        (inclusive) and `created_to` (exclusive) bound when they were made (the POS page's statement)."""
         def load(s):
             seq = cursor_seq(s, Redemption, starting_after, merchant_id=principal.merchant_id)
-            q = select(Redemption).where(Redemption.merchant_id == principal.merchant_id)\
+            q = _with_label(select(Redemption, RedemptionRequest.order_label))\
+                .where(Redemption.merchant_id == principal.merchant_id)\
                 .order_by(Redemption.seq.desc()).limit(limit + 1)
             if seq is not None:
                 q = q.where(Redemption.seq < seq)
             if status:
                 q = q.where(Redemption.status == status)
-            return list(s.scalars(q))
-        return page(await self.store.run(load), limit, public)
+            if created_from is not None:
+                q = q.where(Redemption.created_at >= created_from)
+            if created_to is not None:
+                q = q.where(Redemption.created_at < created_to)
+            return s.execute(q).all()
+        return page(await self.store.run(load), limit, lambda r: public(*r))
 
 
 def names_of(registered: str | None, zh: str | None, en: str | None) -> dict[str, str] | None:
@@ -478,11 +489,16 @@ def held_after_restart(s) -> list[tuple]:
         (Redemption.status == "pending") | ((Redemption.status == "confirmed") & (Redemption.block_number > indexed))))]
 
 
-def public(row: Redemption) -> dict:
-    return public_from_dict({c: getattr(row, c) for c in ("id", "merchant", "resident", "credits", "order_ref",
-                                                          "nonce", "deadline", "request_id", "status", "tx_hash",
-                                                          "block_number", "parts", "refunded", "failure_code",
-                                                          "created_at")})
+def _with_label(q):
+    """A query of redemptions joined to the request each came from (if any), for its order label."""
+    return q.outerjoin(RedemptionRequest, RedemptionRequest.id == Redemption.request_id)
+
+
+def public(row: Redemption, order_label: str | None = None) -> dict:
+    return public_from_dict({**{c: getattr(row, c) for c in ("id", "merchant", "resident", "credits", "order_ref",
+                                                             "nonce", "deadline", "request_id", "status", "tx_hash",
+                                                             "block_number", "parts", "refunded", "failure_code",
+                                                             "created_at")}, "order_label": order_label})
 
 
 def part_value_fields(parts_json: str | None) -> dict:
@@ -503,8 +519,8 @@ def signed_parts(parts_json: str) -> list[tuple[int, int, int]]:
 def public_from_dict(r: dict) -> dict:
     return {"object": "redemption", "id": r["id"], "status": r["status"], "resident": r["resident"],
             "merchant": r["merchant"], "credits": r["credits"], "creditsDecimal": decimal(r["credits"]),
-            "orderRef": r["order_ref"], "nonce": r["nonce"], "deadline": r["deadline"],
-            "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
+            "orderRef": r["order_ref"], "orderLabel": r.get("order_label"), "nonce": r["nonce"],
+            "deadline": r["deadline"], "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
             **part_value_fields(r.get("parts")),
             "refundedCredits": r.get("refunded") or 0, "failureCode": r.get("failure_code"),
             "createdAt": iso(r.get("created_at"))}

@@ -12,7 +12,11 @@ export const pos = {
   ask: (resident, credits, orderRef) => call("POST", "/redemption_requests", { resident, credits, orderRef }),
   requests: (status, limit = 50) => call("GET", `/redemption_requests?status=${enc(status)}&limit=${limit}`),
   cancel: (id) => call("POST", `/redemption_requests/${enc(id)}/cancel`, {}),
-  sales: (limit = 100) => call("GET", `/redemptions?limit=${limit}`),
+  sales: (params) => call("GET", `/redemptions?${new URLSearchParams({ limit: "100", ...params })}`),
+  webhooks: () => call("GET", "/webhook_endpoints"),
+  deliveries: (id) => call("GET", `/webhook_endpoints/${enc(id)}/deliveries?limit=20`),
+  redeliver: (id, deliveryId) =>
+    call("POST", `/webhook_endpoints/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`, {}),
   refund: (redemptionId, credits) => call("POST", `/redemptions/${enc(redemptionId)}/refunds`, { credits, wait: true }),
   /** The request's live status (server-sent events; the cookie goes along on this origin). */
   follow: (id) => new EventSource(`/v1/redemption_requests/${enc(id)}/events`),

@@ -11,9 +11,14 @@ import { state, startLang, chooseLang } from "./state.js";
 import { signInView } from "./views/signin.js";
 import { saleFormView, saleScreen, drawQr } from "./views/sale.js";
 import { openView, todayView } from "./views/lists.js";
+import { statementView, statementCsv } from "./views/statement.js";
+import { webhooksView } from "./views/webhooks.js";
 import { merchantName } from "./views/common.js";
 
 const FINAL = ["paid", "failed", "cancelled", "expired"];
+const VIEWS = { sale: saleFormView, open: openView, today: todayView, statement: statementView,
+  webhooks: webhooksView };
+const STATEMENT_PAGES = 100; // at most 10,000 sales in one statement (100 a page)
 let stream = null; // the EventSource of the sale on screen
 
 function start() {
@@ -34,7 +39,8 @@ function start() {
 }
 
 function viewOf(hash) {
-  return hash === "#open" ? "open" : hash === "#today" ? "today" : "sale";
+  const view = hash.replace(/^#/, "");
+  return ["open", "today", "statement", "webhooks"].includes(view) ? view : "sale";
 }
 
 /** A failure of the session (signed out elsewhere, expired, key revoked): back to the sign-in form. */
@@ -64,6 +70,7 @@ function loadView() {
   if (!state.session) return;
   if (state.view === "open") actions.loadOpen();
   if (state.view === "today") actions.loadToday();
+  if (state.view === "webhooks") actions.loadWebhooks();
 }
 
 function closeStream() {
@@ -109,7 +116,7 @@ const actions = {
       await pos.signOut();
     } catch { /* signed out all the same: the session is of no use to this page any more */ }
     Object.assign(state, { session: null, sale: null, open: null, today: null, error: null, refunding: null,
-      refundResult: {}, notice: "pos.signedOut" });
+      refundResult: {}, statement: null, webhooks: null, redelivered: {}, notice: "pos.signedOut" });
     render();
   },
   fail(key, input, vars) {
@@ -153,12 +160,42 @@ const actions = {
   },
   async loadToday() {
     await run("load", async () => {
-      const [sales, approved] = await Promise.all([pos.sales(100), pos.requests("approved", 100)]);
       const midnight = new Date();
       midnight.setHours(0, 0, 0, 0);
-      const labels = {};
-      for (const r of approved.data) labels[r.id] = r.orderLabel;
-      state.today = { sales: sales.data.filter((s) => Date.parse(s.createdAt) >= midnight.getTime()), labels };
+      state.today = { sales: (await pos.sales({ created_from: midnight.toISOString() })).data };
+    });
+  },
+  async statement(from, to) {
+    await run("statement", async () => {
+      // local days: from the first day's midnight to the midnight after the last
+      const since = new Date(`${from}T00:00:00`);
+      const until = new Date(`${to}T00:00:00`);
+      until.setDate(until.getDate() + 1);
+      const rows = [];
+      let after = null;
+      for (let n = 0; n < STATEMENT_PAGES; n++) {
+        const params = { status: "confirmed", created_from: since.toISOString(), created_to: until.toISOString() };
+        if (after) params.starting_after = after;
+        const got = await pos.sales(params);
+        rows.push(...got.data);
+        if (!got.has_more || !got.data.length) break;
+        after = got.data[got.data.length - 1].id;
+      }
+      state.statement = { from, to, rows, csv: statementCsv(rows) };
+    });
+  },
+  async loadWebhooks() {
+    await run("load", async () => {
+      const endpoints = (await pos.webhooks()).data;
+      const logs = await Promise.all(endpoints.map((e) => pos.deliveries(e.id)));
+      state.webhooks = endpoints.map((e, i) => ({ ...e, deliveries: logs[i].data }));
+    });
+  },
+  async redeliver(endpointId, deliveryId) {
+    await run(`redeliver:${deliveryId}`, async () => {
+      await pos.redeliver(endpointId, deliveryId);
+      state.redelivered[deliveryId] = true;
+      announce(t("pos.hook.queued"));
     });
   },
   openRefund(id) {
@@ -178,7 +215,7 @@ const actions = {
         : t("pos.refundPending");
       state.refunding = null;
       announce(state.refundResult[id]);
-      const sales = await pos.sales(100);
+      const sales = await pos.sales({});
       const fresh = new Map(sales.data.map((s) => [s.id, s]));
       state.today.sales = state.today.sales.map((s) => fresh.get(s.id) || s);
     });
@@ -199,8 +236,7 @@ function render() {
   let body;
   if (!state.session) body = signInView(actions);
   else if (state.sale) body = saleScreen(actions);
-  else body = [nav(), state.view === "open" ? openView(actions) : state.view === "today" ? todayView(actions)
-    : saleFormView(actions)];
+  else body = [nav(), (VIEWS[state.view] || saleFormView)(actions)];
   // what is being typed survives a redraw: inputs keep their values by id
   const typed = [...document.querySelectorAll("#app input[id]")].map((i) => [i.id, i.value]);
   const focused = document.activeElement && document.activeElement.id;
@@ -220,7 +256,8 @@ function nav() {
   const tab = (view, key) => h("a", { href: `#${view}`, class: state.view === view ? "view-tab current" : "view-tab",
     "aria-current": state.view === view ? "page" : null, "data-testid": `tab-${view}` }, t(key));
   return h("nav", { class: "view-tabs", "aria-label": t("pos.views") },
-    tab("sale", "pos.tab.sale"), tab("open", "pos.tab.open"), tab("today", "pos.tab.today"));
+    tab("sale", "pos.tab.sale"), tab("open", "pos.tab.open"), tab("today", "pos.tab.today"),
+    tab("statement", "pos.tab.statement"), tab("webhooks", "pos.tab.webhooks"));
 }
 
 function header() {

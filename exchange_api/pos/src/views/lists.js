@@ -42,7 +42,7 @@ export function todayView(actions) {
 
 function saleRow(s, actions) {
   const left = fmt.big(s.credits) - fmt.big(s.refundedCredits);
-  const label = (s.requestId && state.today.labels[s.requestId]) || "";
+  const label = s.orderLabel || "";
   const open = state.refunding === s.id;
   return h("li", { "data-id": s.id },
     h("div", { class: "what" },
