@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {ConsortiumGoverned} from "./governance/ConsortiumGoverned.sol";
 import {IRates} from "./interfaces/IRates.sol";
+import {ISchemeRegistry} from "./interfaces/ISchemeRegistry.sol";
 import {CreditMath} from "./libraries/CreditMath.sol";
 
 /// @title Rates
@@ -14,6 +15,7 @@ contract Rates is IRates, ConsortiumGoverned {
     uint256 public constant MAX_RATE = CreditMath.MAX_RATE;
 
     mapping(uint256 scheme => uint256) private _rates;
+    ISchemeRegistry private _registry;
 
     constructor(address consortium_) ConsortiumGoverned(consortium_) {}
 
@@ -26,6 +28,17 @@ contract Rates is IRates, ConsortiumGoverned {
     function setInitialRate(uint256 scheme, uint256 rate) external onlyConsortium {
         if (_rates[scheme] != 0) revert RatesAlreadySet(scheme, _rates[scheme]);
         _set(scheme, rate);
+    }
+
+    /// @inheritdoc IRates
+    function setSchemeRegistry(address registry) external onlyConsortium {
+        _registry = ISchemeRegistry(registry);
+        emit SchemeRegistrySet(registry);
+    }
+
+    /// @inheritdoc IRates
+    function schemeRegistry() external view returns (address) {
+        return address(_registry);
     }
 
     /// @inheritdoc IRates
@@ -45,6 +58,9 @@ contract Rates is IRates, ConsortiumGoverned {
 
     function _set(uint256 scheme, uint256 rate) private {
         if (rate == 0 || rate > MAX_RATE) revert RatesInvalidRate(scheme, rate);
+        if (address(_registry) != address(0) && _registry.isEligibilityOnly(scheme)) {
+            revert RatesEligibilityOnly(scheme);
+        }
         uint256 previous = _rates[scheme];
         _rates[scheme] = rate;
         emit RateSet(scheme, rate, previous);

@@ -21,7 +21,8 @@ from ledger_node.abi_types import split_types
 from ledger_node.event_codec import EventCodec
 from ledger_node.typed_data import checksum
 
-CONTRACTS = ("Consortium", "Membership", "PointsLedger", "Rates", "Clearing", "Exchange", "Redemption")
+CONTRACTS = ("Consortium", "Membership", "PointsLedger", "Rates", "Clearing", "Exchange", "Redemption",
+             "AuditAttestations", "SchemeRegistry")
 
 
 class ChainRevert(Exception):

@@ -1,9 +1,10 @@
 """Typer commands the integrator registers in scripts/cli.py:
 
-    from exchange_api.cli import serve_cmd, index_cmd, merchant_app
+    from exchange_api.cli import serve_cmd, index_cmd, merchant_app, residents_app
     app.command("serve")(serve_cmd)
     app.command("index")(index_cmd)
     app.add_typer(merchant_app, name="merchant")
+    app.add_typer(residents_app, name="residents")   # the office's `residents recover start|status|complete|cancel`
 """
 from __future__ import annotations
 
@@ -220,3 +221,80 @@ def import_demo_cmd():
         n = import_demo_keys(s, demo)
         profiles, offers = import_demo_catalogue(s, demo)
     console.print(f"{n} demo merchant keys registered; {profiles} shop profiles, {offers} new offers in the catalogue")
+
+
+# -- the registration office: key recovery (an HTTP client of the API, with an onboarding API key) ---------------
+
+residents_app = typer.Typer(help="Residents at the registration office.", no_args_is_help=True)
+recover_app = typer.Typer(help="Move a resident's registration and balances to a new key after the notice period "
+                               "(the old key may object meanwhile).", no_args_is_help=True)
+residents_app.add_typer(recover_app, name="recover")
+API_OPT = typer.Option(None, "--api", help="The API's URL (default CITYPOINTS_PUBLIC_URL, else http://host:port).")
+KEY_OPT = typer.Option(..., "--key", envvar="CITYPOINTS_OFFICE_API_KEY", show_envvar=True,
+                       help="The office's onboarding API key (citypoints merchant create-key --role onboarding).")
+JSON_OPT = typer.Option(False, "--json", help="Print the API's answer as JSON.")
+
+
+def _office_call(method: str, path: str, api: str | None, key: str | None, body: dict | None = None) -> dict:
+    """One request to the API; an error answer is printed (its code and message) and exits 1."""
+    import httpx
+    url = (api or _settings().base_url).rstrip("/") + "/v1/recoveries" + path
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        resp = httpx.request(method, url, json=body, headers=headers, timeout=60)
+    except httpx.HTTPError as exc:
+        err.print(f"[red]error:[/red] the API at {url} cannot be reached: {exc}")
+        raise typer.Exit(2)
+    data = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code >= 400:
+        e = data.get("error", {})
+        err.print(f"[red]refused ({resp.status_code} {e.get('code', '?')}):[/red] {e.get('message', resp.text[:200])}")
+        raise typer.Exit(1)
+    return data
+
+
+def _show_recovery(r: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(r))
+        return
+    by = r.get("startedBy") or {}
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(r["executableAt"]))
+    console.print(f"recovery of {r['account']} -> {r['newAccount']}: [bold]{r['state']}[/bold]")
+    console.print(f"  started by {by.get('name') or by.get('address') or '(not indexed yet)'}; "
+                  f"{'may complete from' if r['state'] == 'pending' else 'notice ended'} {when}"
+                  f"{' (executable now)' if r.get('executable') else ''}")
+    if r.get("txHash"):
+        console.print(f"  transaction {r['txHash']}")
+
+
+@recover_app.command("start")
+def recover_start_cmd(new_account: str = typer.Argument(..., help="The resident's NEW key's address (0x...)."),
+                      name: str = typer.Option(..., "--name", prompt=True, help="As on the identity papers."),
+                      identity_number: str = typer.Option(..., "--identity-number", prompt=True, hide_input=True,
+                                                          help="Asked for when not given (not echoed)."),
+                      phone: str = typer.Option(..., "--phone", prompt=True),
+                      api: str = API_OPT, key: str = KEY_OPT, as_json: bool = JSON_OPT):
+    """Start a recovery for the resident in front of you (identity papers checked) toward their new key."""
+    body = {"name": name, "identityNumber": identity_number, "phone": phone, "newAccount": new_account}
+    _show_recovery(_office_call("POST", "", api, key, body), as_json)
+
+
+@recover_app.command("status")
+def recover_status_cmd(account: str = typer.Argument(..., help="The resident's account (the old key)."),
+                       api: str = API_OPT, as_json: bool = JSON_OPT):
+    """The latest recovery of an account: pending, objected, cancelled or completed."""
+    _show_recovery(_office_call("GET", f"/{account}", api, None), as_json)
+
+
+@recover_app.command("complete")
+def recover_complete_cmd(account: str = typer.Argument(..., help="The resident's account (the old key)."),
+                         api: str = API_OPT, key: str = KEY_OPT, as_json: bool = JSON_OPT):
+    """Complete a recovery whose notice is over: registration and balances move to the new key."""
+    _show_recovery(_office_call("POST", f"/{account}/complete", api, key), as_json)
+
+
+@recover_app.command("cancel")
+def recover_cancel_cmd(account: str = typer.Argument(..., help="The resident's account (the old key)."),
+                       api: str = API_OPT, key: str = KEY_OPT, as_json: bool = JSON_OPT):
+    """Cancel a pending recovery (one started by mistake)."""
+    _show_recovery(_office_call("POST", f"/{account}/cancel", api, key), as_json)

@@ -23,11 +23,13 @@ from exchange_api.request_limits import client_address
 from exchange_api.runtime import Runtime, Services
 from exchange_api.services.common import Principal
 from exchange_api.services.exchanges import Exchanges
+from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.governance import Governance
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.pos_sessions import PosSessions
 from exchange_api.services.public import Public
+from exchange_api.services.recoveries import Recoveries
 from exchange_api.services.redemptions import Redemptions
 from exchange_api.services.refunds import Refunds
 from exchange_api.services.residents import Residents
@@ -57,8 +59,10 @@ ExchangesService = Annotated[Exchanges, _service(lambda s: s.exchanges)]
 OnboardingService = Annotated[Onboarding, _service(lambda s: s.onboarding)]
 PublicService = Annotated[Public, _service(lambda s: s.public)]
 GovernanceService = Annotated[Governance, _service(lambda s: s.governance)]
+EligibilityService = Annotated[Eligibility, _service(lambda s: s.eligibility)]
 ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 OffersService = Annotated[Offers, _service(lambda s: s.offers)]
+RecoveriesService = Annotated[Recoveries, _service(lambda s: s.recoveries)]
 PosSessionsService = Annotated[PosSessions, _service(lambda s: s.pos_sessions)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 

@@ -20,12 +20,14 @@ from exchange_api.relayer import Relayer
 from exchange_api.relayer_lease import RelayerLease
 from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
+from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.pos_sessions import PosSessions
 from exchange_api.services.governance import Governance
 from exchange_api.services.public import Public
+from exchange_api.services.recoveries import Recoveries
 from exchange_api.services.redemptions import Redemptions, held_after_restart
 from exchange_api.services.refunds import Refunds
 from exchange_api.services.residents import Residents
@@ -60,7 +62,9 @@ class Services:
     webhook_endpoints: WebhookEndpoints
     confirmations: Confirmations  # the relayer's on_mined and outcome_logs
     governance: Governance
+    eligibility: Eligibility
     offers: Offers
+    recoveries: Recoveries
     pos_sessions: PosSessions  # the /pos page's sign-in
 
 
@@ -96,19 +100,21 @@ class Runtime:
         store, chain, relayer, settings = self.store, self.chain, self.relayer, self.settings
         residents = Residents(store, chain, view=self.view, indexer=self.indexer, settings=settings,
                               pii_key=self.pii_key)
+        onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key)
         return Services(
             residents=residents,
             redemptions=Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
                                     residents=residents, settings=settings),
             refunds=Refunds(store, chain, relayer, settings),
             exchanges=Exchanges(store, chain, relayer, settings),
-            onboarding=Onboarding(store, chain, relayer, settings, identity_key=self.identity_key,
-                                  pii_key=self.pii_key),
+            onboarding=onboarding,
             public=Public(store, chain, self.indexer),
             webhook_endpoints=WebhookEndpoints(store, settings, pii_key=self.pii_key, dispatcher=self.webhooks),
             confirmations=Confirmations(store, self.events, self.holds, self.webhooks, settings),
             governance=Governance(store, chain, relayer, self.indexer, settings),
+            eligibility=Eligibility(chain, relayer, settings),
             offers=Offers(store, settings),
+            recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
             pos_sessions=PosSessions(store, settings))
 
     def replace_settings(self, settings: Settings) -> None:

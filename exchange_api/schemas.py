@@ -12,6 +12,8 @@ from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, UINT64_MAX, UINT96_M
 ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 BYTES32 = r"^0x[0-9a-fA-F]{64}$"
 SIGNATURE = r"^0x[0-9a-fA-F]{130}$"
+# a signer that may be a contract (EIP-1271: a multisig's signature is longer), as `citypoints gov sign` files take it
+ANY_SIGNATURE = r"^0x(?:[0-9a-fA-F]{2}){65,1024}$"
 # the types these values take on chain (contracts/*.sol): out of range is 422 naming the field, before anything
 # is signed, stored or sent. Deadlines are uint256 on chain; the API takes them up to uint64 (year 584 billion);
 # credits up to uint96 (Redemption stores them so)
@@ -275,8 +277,8 @@ class ExchangeOut(BaseModel):
 
 # --- onboarding ---------------------------------------------------------------------------------------------
 
-class OnboardIn(Model):
-    address: str = Field(pattern=ADDRESS)
+class IdentityIn(Model):
+    """A resident's identity data as the registration office takes it (onboarding, recovery)."""
     name: str = Field(min_length=1, max_length=200)
     identityNumber: str = Field(min_length=4, max_length=64)
     phone: str = Field(min_length=4, max_length=32)
@@ -287,6 +289,10 @@ class OnboardIn(Model):
         if not re.fullmatch(r"\+?[0-9 ()-]{4,32}", v):
             raise ValueError("phone: digits, spaces, parentheses, dashes and a leading + only")
         return v
+
+
+class OnboardIn(IdentityIn):
+    address: str = Field(pattern=ADDRESS)
 
 
 class ResidentOut(BaseModel):
@@ -313,13 +319,32 @@ class WebhookOut(BaseModel):
 
 # --- public -------------------------------------------------------------------------------------------------
 
+class SchemeProfileOut(BaseModel):
+    nameZh: str
+    nameEn: str
+    unitZh: str
+    unitEn: str
+    organisation: str  # the issuing organisation
+    colour: str  # "#rrggbb": the colour pages draw the programme with
+
+
+class SchemeRulesOut(BaseModel):
+    version: int  # the latest published version of the programme's earning rules
+    rulesHash: str  # sha256 of the rules document
+    uri: str  # where the document is published
+
+
 class SchemeOut(BaseModel):
     scheme: int
     status: Literal["none", "active", "paused", "retired"]
     issuerDailyQuota: int
     residentDailyCap: int
-    rate: int
+    rate: int  # 0: no value in credits (an eligibility-only programme, or no rate yet)
     totalSupply: int
+    # what the consortium published about the programme (SchemeRegistry); "undescribed" and nulls when nothing yet
+    kind: Literal["valued", "eligibility-only", "undescribed"]
+    profile: SchemeProfileOut | None
+    rules: SchemeRulesOut | None
 
 
 class ScheduledRate(BaseModel):
@@ -408,7 +433,34 @@ class ProposalApprovalIn(Model):
     `citypoints gov sign`); the API relays it to Consortium.approveBySig."""
     member: str = Field(pattern=ADDRESS)
     deadline: int = Field(ge=1, le=UINT64_MAX)
-    signature: str = Field(pattern=SIGNATURE)
+    signature: str = Field(pattern=ANY_SIGNATURE, description="65 bytes r || s || v of a member's key, or up to "
+                                                              "1,024 bytes that a member contract's EIP-1271 "
+                                                              "isValidSignature accepts (the chain decides)")
+
+
+class EligibilityProofIn(Model):
+    """A resident's EIP-712 EligibilityProof for one service (verifying contract: SchemeRegistry): "I hold at least
+    minPoints of scheme", usable once (nonce) until deadline."""
+    resident: str = Field(pattern=ADDRESS)
+    scheme: int = Field(ge=1, le=UINT256_MAX)
+    minPoints: int = Field(ge=1, le=UINT256_MAX)
+    service: str = Field(pattern=ADDRESS, description="the service the resident proves it to")
+    nonce: str = Field(pattern=BYTES32)
+    deadline: int = Field(ge=0, le=UINT64_MAX, description="unix seconds")
+    signature: str = Field(pattern=ANY_SIGNATURE, description="the resident's: 65 bytes of an EOA, or what its "
+                                                              "EIP-1271 wallet accepts (up to 1,024 bytes)")
+
+
+class EligibilityProofOut(BaseModel):
+    object: Literal["eligibility_proof"] = "eligibility_proof"
+    status: Literal["proven", "pending"]  # pending: sent, not mined within the confirmation timeout
+    resident: str
+    scheme: int
+    minPoints: int
+    service: str
+    nonce: str
+    txHash: str
+    block: int | None
 
 
 class ProposalApprovalSubmittedOut(BaseModel):
@@ -425,6 +477,41 @@ class NodeOut(BaseModel):
     head: int
     headTimestamp: int
     blockAgeSeconds: int  # seconds since the head block, by the API's clock (0 if the block is ahead of it)
+
+
+class AttestationOut(BaseModel):
+    id: int  # AuditAttestations numbers attestations from 1
+    auditor: str
+    reportHash: str  # keccak256 of the auditor's canonical report (`citypoints audit verify REPORT --rpc` checks it)
+    merkleRoot: str  # root of the attested balances (residents check their balance against it)
+    fromBlock: int
+    toBlock: int  # the last block the report covers
+    block: int  # the block the attestation was recorded in
+    txHash: str
+    blocksSince: int  # blocks indexed past toBlock: what the report does not cover yet
+
+
+class AttestationsOut(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AttestationOut]  # newest first
+
+
+class MerchantStatusOut(BaseModel):
+    address: str
+    status: Literal["active", "suspended"]  # as the chain holds it (Membership)
+    nameZh: str | None  # the shop's published profile, if any
+    nameEn: str | None
+
+
+class MerchantStatusCounts(BaseModel):
+    active: int
+    suspended: int
+
+
+class MerchantsOut(BaseModel):
+    object: Literal["merchants"] = "merchants"
+    counts: MerchantStatusCounts
+    data: list[MerchantStatusOut]  # every merchant the chain registered, by address
 
 
 class DailyOut(BaseModel):

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # signed proposal approvals the console relays, per client address (each is a transaction once valid)
     governance_approvals_per_min: int = Field(30, ge=1, le=6000)
     redeem_gas: int = Field(1_500_000, ge=100_000)
+    # the registration office residents visit (the onboarding account's holder): its name as residents see it when
+    # it starts a recovery of their key (services/recoveries.py); unset: its address is shown
+    onboarding_office_name: str | None = Field(None, min_length=1, max_length=100)
 
     # Indexer
     indexer_enabled: bool = True

@@ -50,6 +50,7 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "ExchangeDailyLimitExceeded": (422, "daily_limit_exceeded", "the resident's daily exchange limit would be passed"),
     "ExchangeZeroPoints": (422, "invalid_points", "points must be positive"),
     "RatesNoRate": (422, "scheme_has_no_rate", "the scheme has no rate"),
+    "RatesEligibilityOnly": (422, "eligibility_only_scheme", "the scheme is eligibility-only: its points have no value in credits"),
     "RatesAlreadySet": (409, "rate_already_set", "the scheme already has a rate; change it through a proposal"),
     "RatesInvalidRate": (422, "invalid_rate", "the rate is zero or above the maximum"),
     # PointsLedger (contracts/interfaces/IPointsLedger.sol)
@@ -134,6 +135,16 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "AuditAttestationsInvalidRange": (422, "invalid_block_range", "the block range is reversed or reaches past the current block"),
     "AuditAttestationsAlreadyAttested": (409, "report_already_attested", "this report was attested before"),
     "AuditAttestationsUnknown": (404, "attestation_not_found", "no attestation has this id"),
+    # SchemeRegistry (contracts/interfaces/ISchemeRegistry.sol)
+    "SchemeRegistryUnknownScheme": (404, "scheme_not_found", "no such scheme (on the ledger, or described in the registry)"),
+    "SchemeRegistryInvalidProfile": (422, "invalid_scheme_profile", "a name, unit or organisation is empty or over 64 bytes, or the kind is missing"),
+    "SchemeRegistryHasRate": (409, "scheme_has_rate", "the scheme has a rate, so it cannot be eligibility-only"),
+    "SchemeRegistryInvalidRules": (422, "invalid_rules", "a rules version needs a non-zero hash and an address of 1 to 256 bytes"),
+    "SchemeRegistryProofExpired": (422, "proof_expired", "the eligibility proof's deadline has passed"),
+    "SchemeRegistryProofUsed": (409, "proof_already_used", "this eligibility proof was used before"),
+    "SchemeRegistryInvalidSignature": (422, "invalid_signature", "the eligibility proof is not signed by the resident"),
+    "SchemeRegistryNotEligible": (422, "not_eligible", "the resident holds fewer points of the scheme than the proof claims"),
+    "SchemeRegistryZeroThreshold": (422, "invalid_threshold", "an eligibility proof needs a threshold of at least one point"),
     # OpenZeppelin's, inherited by the contracts above
     "AccessControlUnauthorizedAccount": (500, "missing_role", "the sending account lacks the role"),
     "AccessControlBadConfirmation": (422, "bad_confirmation", "only the account itself may renounce its role"),

@@ -64,6 +64,16 @@ TYPES = {
     # Signed by a consortium member (verifying contract: Consortium, `approveBySig`): `callsHash` is
     # Consortium.proposalCallsHash(proposalId) = calls_hash(the proposal's calls), so the approval binds the
     # proposal's content, not only its number.
+    # Signed by a resident for one service (verifying contract: SchemeRegistry, `proveEligibility`): "I hold at
+    # least minPoints of scheme", used once (nonce) until deadline.
+    "EligibilityProof": [
+        {"name": "resident", "type": "address"},
+        {"name": "scheme", "type": "uint256"},
+        {"name": "minPoints", "type": "uint256"},
+        {"name": "service", "type": "address"},
+        {"name": "nonce", "type": "bytes32"},
+        {"name": "deadline", "type": "uint256"},
+    ],
     "ProposalApproval": [
         {"name": "proposalId", "type": "uint256"},
         {"name": "callsHash", "type": "bytes32"},

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Optional
 
 import typer
 from rich.console import Console
 
-from exchange_api.cli import index_cmd, merchant_app, serve_cmd
+from exchange_api.cli import index_cmd, merchant_app, residents_app, serve_cmd
 from issuer_sdk.cli import issue_command
 from scripts import bench_node
 from scripts.bench_issuance import bench_issuance_command
@@ -30,6 +31,7 @@ bench_app.command("issuance", help="issue_many and single issues through the SDK
 app.command("serve", help="Serve the HTTP API and the wallet page on http://127.0.0.1:8000.")(serve_cmd)
 app.command("index", help="Follow the chain into the API's tables; --rebuild starts from zero.")(index_cmd)
 app.add_typer(merchant_app, name="merchant")
+app.add_typer(residents_app, name="residents")
 app.command("issue", help="Issue points from a program's export (CSV or JSON lines); resumable.")(issue_command)
 app.add_typer(audit_app, name="audit")
 app.add_typer(consortium_app, name="consortium",
@@ -135,6 +137,25 @@ def demo_cmd(residents: int = typer.Option(1000, help="How many demo residents."
 
     summary = load_demo(residents=residents, merchants=merchants, console=console)
     console.print(summary)
+
+
+@app.command("demo-keys")
+def demo_keys_cmd(names: Optional[list[str]] = typer.Argument(None, help="Demo account names (var/demo.json): "
+                                                                        "members, issuers, shops; default the "
+                                                                        "seven consortium members.")):
+    """Keystores for demo accounts, so `citypoints gov|settle ... --as NAME` acts as them on the demo city; the
+    password is CITYPOINTS_KEYSTORE_PASSWORD, else asked. Never for production."""
+    from ledger_node.member_keys import PASSWORD_ENV, KeystoreError
+    from scripts.demo import import_demo_keys
+
+    password = os.environ.get(PASSWORD_ENV) or typer.prompt("keystore password", hide_input=True,
+                                                            confirmation_prompt=True, err=True)
+    try:
+        done = import_demo_keys(list(names or []), password, console)
+    except KeystoreError as exc:
+        _fail(f"{exc.code}: {exc.message}")
+    for d in done:
+        console.print(f"{d['name']:<26} {d['address']}  {d['keystore']}" + ("" if d["created"] else " (kept)"))
 
 
 @bench_app.command("gas")

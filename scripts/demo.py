@@ -17,7 +17,7 @@ from ledger_node.config import NodeConfig
 from ledger_node.deploy.command import read_deployment
 from ledger_node.keys import operator_account
 
-SCHEMES = [(1, "volunteer"), (2, "traffic"), (3, "culture"), (4, "green")]
+SCHEMES = [(1, "volunteer"), (2, "traffic"), (3, "culture"), (4, "green"), (5, "residence")]
 MEMBERS = ["city-authority", "volunteer-org", "traffic-org", "culture-org", "green-org",
            "merchant-association", "auditor-org"]
 
@@ -55,7 +55,11 @@ def _accounts(residents: int, merchants: int) -> dict:
         return {"address": a.address, "privateKey": a.key.hex(), **extra}
 
     demo.setdefault("members", [acct(name=n) for n in MEMBERS])
-    demo.setdefault("issuers", [acct(scheme=s, name=f"{n}-issuer") for s, n in SCHEMES])
+    issuers = demo.setdefault("issuers", [])
+    known = {i["scheme"] for i in issuers}
+    issuers += [acct(scheme=s, name=f"{n}-issuer") for s, n in SCHEMES if s not in known]
+    # issuer accounts that join later, by proposal (scripts/demo_history.py): the volunteer district office
+    demo.setdefault("districtIssuers", [acct(scheme=1, name="volunteer-district-office")])
     demo.setdefault("auditors", [acct(name="city-auditor")])
     demo.setdefault("relayers", [acct(name="relayer")])
     demo.setdefault("onboarding", [acct(name="onboarding-office")])
@@ -76,9 +80,41 @@ def _accounts(residents: int, merchants: int) -> dict:
     return demo
 
 
+KEY_GROUPS = ("members", "issuers", "districtIssuers", "auditors", "onboarding", "merchants")
+
+
+def import_demo_keys(names: list[str], password: str, console: Console) -> list[dict]:
+    """Encrypt the named demo accounts' keys (var/demo.json; default: the consortium's seven members) into keystores
+    `var/keys/members/NAME.json`, so that `citypoints gov ... --as NAME` and `citypoints settle ... --as NAME` act as
+    them on the demo city. A keystore that exists is left as it is. Never for production: demo.json holds the keys
+    in clear anyway."""
+    from ledger_node.member_keys import KeystoreError, member_keystore, new_key
+
+    demo = json.loads(paths.demo_file().read_text()) if paths.demo_file().exists() else {}
+    accounts = {a["name"]: a for group in KEY_GROUPS for a in demo.get(group, []) if a.get("name")}
+    wanted = names or [m["name"] for m in demo.get("members", [])]
+    unknown = [n for n in wanted if n not in accounts]
+    if not demo or unknown:
+        raise KeystoreError("unknown_demo_account", f"no demo account named {', '.join(unknown) or 'any'} in "
+                                                    f"{paths.demo_file()}; run `citypoints demo` first")
+    done = []
+    with Progress(console=console, transient=True) as bar:  # each keystore takes a few seconds (scrypt)
+        task = bar.add_task("keystores", total=len(wanted))
+        for name in wanted:
+            path = member_keystore(name)
+            if path.exists():
+                done.append({"name": name, "address": accounts[name]["address"], "keystore": str(path),
+                             "created": False})
+            else:
+                address, path = new_key(name, password, accounts[name]["privateKey"])
+                done.append({"name": name, "address": address, "keystore": str(path), "created": True})
+            bar.advance(task)
+    return done
+
+
 def transacting_addresses(demo: dict) -> list[str]:
     """Every demo account that sends transactions itself (residents act through signed intents)."""
-    groups = ("members", "issuers", "auditors", "relayers", "onboarding", "merchants")
+    groups = ("members", "issuers", "districtIssuers", "auditors", "relayers", "onboarding", "merchants")
     return [a["address"] for g in groups for a in demo[g]]
 
 
@@ -91,7 +127,8 @@ def _chain_steps(w3, deployment: dict, demo: dict) -> list:
 
     city = DemoCity(w3, deployment, demo, operator_account())
     return [("governance", city.governance), ("rules", city.rules), ("residents", city.register_residents),
-            ("issuance", city.issue_month), ("activity", city.activity)]
+            ("issuance", city.issue_month), ("history", city.history), ("activity", city.activity),
+            ("attestation", city.attestation)]
 
 
 def _progress() -> dict:

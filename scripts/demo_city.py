@@ -27,6 +27,29 @@ SCHEME_RULES = {  # scheme: (issuer daily quota, resident daily cap, rate: credi
     3: (2_000_000, 600, 8_000_000),   # culture: 0.08
     4: (2_000_000, 600, 2_000_000),   # green: 0.02
 }
+# The five programmes as the consortium describes them in the SchemeRegistry: names, unit, organisation, colour,
+# kind. 居住证积分 (residence-permit points) are eligibility-only: they count toward services (school enrolment,
+# household registration), have no rate, and are neither spent at merchants nor exchanged.
+PROFILES = {
+    1: ("志愿服务积分", "Volunteer service", "分", "points", "成都市志愿服务联合会 Chengdu Volunteer Federation", "#2e7d32", 1),
+    2: ("蓉E行交通积分", "Traffic civility", "分", "points", "成都市公安局交通管理局 Chengdu Traffic Police", "#1565c0", 1),
+    3: ("文化消费积分", "Culture", "分", "points", "成都市文化广电旅游局 Chengdu Culture Bureau", "#6a1b9a", 1),
+    4: ("早点星球绿色积分", "Green living", "分", "points", "成都市生态环境局 Chengdu Ecology Bureau", "#00897b", 1),
+    5: ("居住证积分", "Residence-permit points", "分", "points", "成都市公安局人口管理 Chengdu Residence Office",
+        "#c62828", 2),
+}
+RESIDENCE = 5
+# What each programme's published rules document (v1) says, in short: activity -> points (the adapters apply them)
+RULES = {
+    1: {"volunteer hour, confirmed by the organiser": "10 points an hour, 0.25 to 24 hours a shift"},
+    2: {"yielding to pedestrians": "5 points", "public transit trip": "1 point a trip"},
+    3: {"museum visit": "20 points", "performance ticket": "1 point for every 10 credits of the price"},
+    4: {"recycling": "2 points a kilogram", "low-carbon trip by bike": "1 point a kilometre"},
+    5: {"month of social insurance in Chengdu": "1 point", "year of residence under a permit": "5 points",
+        "volunteer service (100 hours)": "2 points, at most 6"},
+}
+RESIDENCE_RULES = (2_000_000, 1_000)  # issuer daily quota; resident daily cap (residence points come in lumps)
+RULES_BASE_URI = "https://jifen.chengdu.gov.cn/rules"  # the demo's published rules documents (never fetched)
 THRESHOLD, EMERGENCY_THRESHOLD = 4, 2
 BATCH = 250
 SETTLEMENT_OPEN, SETTLEMENT_PAID = 0, 1  # IClearing.SettlementState
@@ -93,6 +116,15 @@ SHOPS = [
 ]
 
 
+def rules_document(scheme: int) -> bytes:
+    """The demo programme's published earning rules (v1), as the bytes whose sha256 the registry holds."""
+    import json
+
+    zh, en, *_ = PROFILES[scheme]
+    return json.dumps({"scheme": scheme, "programme": {"zh": zh, "en": en}, "version": 1,
+                       "rules": RULES[scheme]}, ensure_ascii=False, sort_keys=True).encode()
+
+
 def demo_png(rgb: tuple[int, int, int], size: int = 48) -> bytes:
     """A small PNG drawn in code (no download): a square of `rgb` with a lighter diagonal band."""
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -152,16 +184,26 @@ class DemoCity:
         if ledger.functions.schemeIds().call():  # one proposal made them all: a cut-off loading executed it
             return
         role = lambda name: getattr(membership.functions, name)().call()  # noqa: E731
+        registry = self.c["SchemeRegistry"]
         calls = []
         for scheme, (quota, cap, rate) in SCHEME_RULES.items():
             calls += [call(ledger, "addScheme", scheme, quota, cap),
                       call(membership, "setIssuerAccounts", scheme, [self.issuers[scheme].address]),
                       call(rates, "setInitialRate", scheme, rate)]
+        calls += [call(ledger, "addScheme", RESIDENCE, *RESIDENCE_RULES),  # no rate: eligibility only
+                  call(membership, "setIssuerAccounts", RESIDENCE, [self.issuers[RESIDENCE].address])]
+        for scheme, (zh, en, unit_zh, unit_en, organisation, colour, kind) in PROFILES.items():
+            document = rules_document(scheme)
+            calls += [call(registry, "describeScheme", scheme,
+                           (zh, en, unit_zh, unit_en, organisation, bytes.fromhex(colour[1:]), kind)),
+                      call(registry, "publishRules", scheme, hashlib.sha256(document).digest(),
+                           f"{RULES_BASE_URI}/{scheme}/v1.json")]
         calls += [call(exchange, "setPairAllowed", a, b, True) for a, b in itertools.permutations(SCHEME_RULES, 2)]
         calls += [call(membership, "grantRole", role("AUDITOR_ROLE"), a["address"]) for a in self.demo["auditors"]]
         calls += [call(membership, "grantRole", role("ONBOARDING_ROLE"), self.onboarding.address),
                   call(membership, "grantRole", role("RELAYER_ROLE"), self.relayer.address)]
-        calls += [call(membership, "registerMerchant", m.address) for m in self.merchants]
+        # the last shop joins later, by a proposal of the city's history (scripts/demo_history.py)
+        calls += [call(membership, "registerMerchant", m.address) for m in self.merchants[:-1]]
         self._govern(calls, "demo city: schemes, rates, exchange pairs, roles, merchants")
 
     def register_residents(self) -> None:
@@ -173,13 +215,16 @@ class DemoCity:
             gas=30_000_000)
 
     def issue_month(self) -> None:
-        """A month of each program's records, issued through its SDK adapter as its own system would."""
+        """A month of each program's records, issued through its SDK adapter as its own system would; and each
+        resident's residence-permit points as that office holds them (eligibility only)."""
         from issuer_sdk import IssuerClient, LocalSigner
         from issuer_sdk.adapters import CultureAdapter, GreenAdapter, TrafficAdapter, VolunteerAdapter
 
         adapters = {1: VolunteerAdapter(), 2: TrafficAdapter(), 3: CultureAdapter(), 4: GreenAdapter()}
         rpc_url = self.w3.provider.endpoint_uri
         for scheme, issuer in self.issuers.items():
+            if scheme not in adapters:
+                continue
             client = IssuerClient(rpc_url, self.c["PointsLedger"].address, LocalSigner(issuer.key), scheme,
                                   salt=hashlib.sha256(f"demo-salt-{scheme}".encode()).digest(),
                                   chain_id=self.w3.eth.chain_id)
@@ -187,6 +232,40 @@ class DemoCity:
             summary, rejected = adapters[scheme].push_many(client, records)
             if rejected:
                 raise RuntimeError(f"demo records rejected by the {adapters[scheme].program} adapter: {rejected[:3]}")
+        residence = IssuerClient(rpc_url, self.c["PointsLedger"].address, LocalSigner(self.issuers[RESIDENCE].key),
+                                 RESIDENCE, salt=hashlib.sha256(b"demo-salt-residence").digest(),
+                                 chain_id=self.w3.eth.chain_id)
+        residence.issue_many([(r.address, 20 + (k * 37) % 100, f"residence:2026:{k}")
+                              for k, r in enumerate(self.residents)])
+
+    def history(self) -> None:
+        """The consortium's changes since set-up, made through `citypoints gov`'s functions (demo_history.py)."""
+        from scripts.demo_history import GovernanceHistory
+
+        members = {m["name"]: Account.from_key(m["privateKey"]) for m in self.demo["members"]}
+        office = Account.from_key(self.demo["districtIssuers"][0]["privateKey"])
+        GovernanceHistory(self.w3.provider.endpoint_uri, self.demo, members, office).run()
+
+    def attestation(self) -> None:
+        """The city's auditor replays the whole history and attests its report on chain (as `citypoints audit
+        --attest` does), so the console shows a last attested audit; the signed report is kept under var/audit/."""
+        from ledger_node import paths
+        from ledger_node.audit import attest as att
+        from ledger_node.audit import report as rep
+        from ledger_node.audit.run import AuditOptions, audit
+
+        attestations = self.c["AuditAttestations"]
+        if attestations.functions.attestationCount().call() > 0:
+            return
+        rpc_url = self.w3.provider.endpoint_uri
+        result = audit(AuditOptions(rpc_url, {name: c.address for name, c in self.c.items()}))
+        if result.problems:
+            raise RuntimeError(f"the demo city does not audit clean: {[p.to_json() for p in result.problems[:3]]}")
+        key = self.demo["auditors"][0]["privateKey"]
+        report = rep.sign(result.report, key)
+        report["attestation"] = att.attest(rpc_url, attestations.address, key, report)
+        path = rep.write(report, paths.var_dir() / "audit" / f"report-{report['toBlock']}.json")
+        path.chmod(0o600)
 
     def activity(self) -> None:
         """Exchanges, redemptions at every merchant, a few refunds, then a closed and settled period. Each part
@@ -247,13 +326,17 @@ class DemoCity:
         chain.transact_many(self.w3, self.relayer, refunds)
 
     def _closed_period(self) -> int:
-        """The demo's period, closed now unless a cut-off loading closed it already (the demo closes one)."""
+        """The demo's period, closed now (as `citypoints settle close` closes it) unless a cut-off loading closed it
+        already (the demo closes one)."""
+        from ledger_node.settlement.ledger import ClearingLedger
+        from ledger_node.settlement.payments import close_period
+
         clearing = self.c["Clearing"]
         period = clearing.functions.openPeriod().call()
         if period > 1 and clearing.functions.closedAt(period - 1).call() > 0:
             return period - 1
-        chain.transact(self.w3, self.operator, clearing.functions.closePeriod())
-        return period
+        addresses = {name: c.address for name, c in self.c.items()}
+        return close_period(ClearingLedger(self.w3, addresses), self.operator)["period"]
 
     def _settle(self, period: int) -> None:
         """Every issuer pays each merchant statement of `period` and the merchant confirms it; statements paid or
@@ -274,3 +357,23 @@ class DemoCity:
             chain.transact_many(self.w3, merchant, [
                 clearing.functions.answerPayment(sids[scheme, merchant.address], True, b"\x00" * 32)
                 for scheme, _, m in owed if m is merchant and state(scheme, merchant) == SETTLEMENT_PAID])
+        self._settle_issuers(period)
+
+    def _settle_issuers(self, period: int) -> None:
+        """The issuers' statements of `period` (exchanges between schemes): each debtor issuer pays its statements,
+        then each creditor confirms; statements paid or confirmed before are left as they are."""
+        clearing = self.c["Clearing"].functions
+        pays, confirms = {}, {}
+        for lo, hi in itertools.combinations(sorted(self.issuers), 2):
+            amount = clearing.issuerPosition(period, lo, hi).call()
+            if amount == 0:
+                continue
+            sid = clearing.issuerStatementId(period, lo, hi).call()
+            debtor, creditor = (lo, hi) if amount > 0 else (hi, lo)
+            pays.setdefault(debtor, []).append((sid, clearing.recordIssuerPayment(
+                period, lo, hi, Web3.keccak(text=f"bank-transfer:{period}:issuers:{lo}:{hi}"))))
+            confirms.setdefault(creditor, []).append((sid, clearing.answerPayment(sid, True, b"\x00" * 32)))
+        for wanted, group in ((SETTLEMENT_OPEN, pays), (SETTLEMENT_PAID, confirms)):
+            for scheme, fns in group.items():
+                chain.transact_many(self.w3, self.issuers[scheme], [
+                    fn for sid, fn in fns if clearing.settlement(sid).call()[0] == wanted])

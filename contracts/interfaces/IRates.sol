@@ -20,18 +20,30 @@ interface IRates {
     error RatesInvalidRate(uint256 scheme, uint256 rate);
     /// @notice The scheme has no rate, so it has no value in credits.
     error RatesNoRate(uint256 scheme);
+    /// @notice The scheme registry describes the scheme as eligibility-only: its points have no value in credits.
+    error RatesEligibilityOnly(uint256 scheme);
 
     /// @notice The rate of `scheme` is now `rate` (credit cents per point, scaled by 1e6); `previous` was in force before.
     event RateSet(uint256 indexed scheme, uint256 rate, uint256 previous);
+    /// @notice Rates asks `registry` (ISchemeRegistry) whether a scheme may have a rate at all.
+    event SchemeRegistrySet(address registry);
+
+    /// @notice Point Rates at the scheme registry, which it asks before giving a scheme a rate.
+    /// @dev Requirements: called by the Consortium. Emits: {SchemeRegistrySet}.
+    function setSchemeRegistry(address registry) external;
+
+    /// @notice The scheme registry Rates asks (address zero: none, every scheme may have a rate).
+    function schemeRegistry() external view returns (address);
 
     /// @notice Change the rate of `scheme`.
-    /// @dev Requirements: called by the Consortium (after its notice delay for this call); 0 < rate <= MAX_RATE.
-    /// Emits: {RateSet}.
+    /// @dev Requirements: called by the Consortium (after its notice delay for this call); 0 < rate <= MAX_RATE; the
+    /// scheme registry does not describe the scheme as eligibility-only. Emits: {RateSet}.
     function setRate(uint256 scheme, uint256 rate) external;
 
     /// @notice Give a scheme that has no rate yet its first rate. No one holds value in it yet, so the
     /// Consortium gives this call no notice delay.
-    /// @dev Requirements: called by the Consortium; the scheme has no rate; 0 < rate <= MAX_RATE. Emits: {RateSet}.
+    /// @dev Requirements: called by the Consortium; the scheme has no rate; 0 < rate <= MAX_RATE; the scheme
+    /// registry does not describe the scheme as eligibility-only. Emits: {RateSet}.
     function setInitialRate(uint256 scheme, uint256 rate) external;
 
     /// @notice The rate in force for `scheme` (0 when none).

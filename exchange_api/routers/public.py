@@ -7,9 +7,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from exchange_api.deps import RT, AuditorKey, Caller, GovernanceService, MerchantKey, PublicService, source
 from exchange_api.errors import Forbidden, RateLimited
 from exchange_api.routers import ERRORS
-from exchange_api.schemas import (DailyActivityOut, ListOf, NodeOut, PeriodOut, ProposalApprovalIn,
-                                  ProposalApprovalSubmittedOut, ProposalOut, ProposalsOut, RatesOut, SchemeOut,
-                                  StatementOut)
+from exchange_api.schemas import (AttestationsOut, DailyActivityOut, ListOf, MerchantsOut, NodeOut, PeriodOut,
+                                  ProposalApprovalIn, ProposalApprovalSubmittedOut, ProposalOut, ProposalsOut, RatesOut,
+                                  SchemeOut, StatementOut)
 
 router = APIRouter(prefix="/v1", tags=["public"], responses=ERRORS)
 Period = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
@@ -99,6 +99,21 @@ async def approve_proposal(proposal_id: ProposalId, body: ProposalApprovalIn, re
 async def node(governance: GovernanceService, caller: Caller):
     """The ledger node's head block and its age in seconds (a stalled node shows a growing age)."""
     return await governance.node()
+
+
+@router.get("/attestations", operation_id="listAttestations", response_model=AttestationsOut)
+async def attestations(governance: GovernanceService, caller: Caller,
+                       limit: Annotated[int, Query(ge=1, le=50)] = 5):
+    """The auditors' latest attestations on chain (AuditAttestations), newest first: report hash, balances root,
+    the blocks covered and how many blocks have come since."""
+    return await governance.attestations(limit)
+
+
+@router.get("/merchants", operation_id="listMerchantStatuses", response_model=MerchantsOut)
+async def merchants(governance: GovernanceService, caller: Caller):
+    """Every merchant registered on chain with its status there (active or suspended) and its published name;
+    counts by status."""
+    return await governance.merchants()
 
 
 @router.get("/activity/daily", operation_id="getDailyActivity", response_model=DailyActivityOut)

@@ -8,6 +8,8 @@
   transaction; an approval already counted is answered as such, not sent again. The signature is the authority:
   the API adds none of its own.
 - The node's block age, and points issued and redeemed per UTC day (from idx_activity).
+- The auditors' attestations (AuditAttested events in idx_events) and the merchants by their status on chain
+  (idx_merchants, with the names from their catalogue profiles).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import IdxActivity, IdxProposal, IdxProposalApproval
+from exchange_api.store.models import IdxActivity, IdxEvent, IdxMerchant, IdxProposal, IdxProposalApproval, \
+    Merchant, MerchantProfile
 from ledger_node.domain import PROPOSAL_STATES
 from ledger_node.typed_data import calls_hash, checksum
 
@@ -203,6 +206,37 @@ class Governance:
         ts = int(head["timestamp"], 16)
         return {"object": "node", "head": int(head["number"], 16), "headTimestamp": ts,
                 "blockAgeSeconds": max(0, int(time.time()) - ts)}
+
+    async def attestations(self, limit: int) -> dict:
+        """The latest audit attestations, newest first: who attested which report (its hash and balances root)
+        over which blocks, in which block; `blocksSince` counts the head's blocks past the latest covered one."""
+        def load(s):
+            q = (select(IdxEvent.block_number, IdxEvent.tx_hash, IdxEvent.args).where(IdxEvent.name == "AuditAttested")
+                 .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(limit))
+            return [(b, tx, json.loads(a)) for b, tx, a in s.execute(q)]
+        rows = await self.store.run(load)
+        head = self.indexer.block
+        return {"object": "list", "data": [
+            {"id": int(a["id"]), "auditor": a["auditor"],
+             "reportHash": a["reportHash"], "merkleRoot": a["merkleRoot"], "fromBlock": int(a["fromBlock"]),
+             "toBlock": int(a["toBlock"]), "block": block, "txHash": tx,
+             "blocksSince": max(0, head - int(a["toBlock"]))} for block, tx, a in rows]}
+
+    async def merchants(self) -> dict:
+        """Every merchant the chain registered, with its status there (active or suspended) and, where its shop
+        published a profile, its name in both languages; counts by status."""
+        def load(s):
+            q = (select(IdxMerchant.address, IdxMerchant.active, MerchantProfile.name_zh, MerchantProfile.name_en)
+                 .outerjoin(Merchant, Merchant.address == IdxMerchant.address)
+                 .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)
+                 .order_by(IdxMerchant.address))
+            return list(s.execute(q))
+        rows = await self.store.run(load)
+        data = [{"address": a, "status": "active" if active else "suspended", "nameZh": zh, "nameEn": en}
+                for a, active, zh, en in rows]
+        counts = {"active": sum(1 for d in data if d["status"] == "active")}
+        counts["suspended"] = len(data) - counts["active"]
+        return {"object": "merchants", "counts": counts, "data": data}
 
     async def daily(self, days: int) -> dict:
         """Points issued and points redeemed per UTC day, the last `days` days up to the head block's (chain time:

@@ -15,8 +15,8 @@ from exchange_api.indexer import Indexer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import now
 from exchange_api.store.db import Store
-from exchange_api.store.models import IdxIssuerPosition, IdxMerchantPosition, IdxPeriod, IdxProposal, IdxScheme, \
-    IdxSettlement
+from exchange_api.store.models import IdxEvent, IdxIssuerPosition, IdxMerchantPosition, IdxPeriod, IdxProposal, \
+    IdxScheme, IdxSettlement
 from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, STATUS_NAMES, credits_of
 
 SET_RATE = "0x" + keccak(text="setRate(uint256,uint256)")[:4].hex()
@@ -32,6 +32,21 @@ def issuer_statement_id(period: int, a: int, b: int) -> str:
     return "0x" + keccak(abi_encode(["uint8", "uint256", "uint256", "uint256"], [2, period, lo, hi])).hex()
 
 
+KINDS = {1: "valued", 2: "eligibility-only"}  # ISchemeRegistry.SchemeKind
+
+
+def _profile(profile: list | None, rules: dict | None) -> dict:
+    """A scheme's registry description as the API shows it (`kind` "undescribed" when the consortium gave none)."""
+    if profile is None:
+        return {"kind": "undescribed", "profile": None, "rules": None}
+    name_zh, name_en, unit_zh, unit_en, organisation, colour, kind = profile
+    return {"kind": KINDS.get(int(kind), "undescribed"),
+            "profile": {"nameZh": name_zh, "nameEn": name_en, "unitZh": unit_zh, "unitEn": unit_en,
+                        "organisation": organisation, "colour": "#" + str(colour).removeprefix("0x")},
+            "rules": None if rules is None else {"version": int(rules["version"]), "rulesHash": rules["rulesHash"],
+                                                 "uri": rules["uri"]}}
+
+
 @dataclass
 class Public:
     """Reads anyone (or an auditor) may make: from the indexer's tables, and the indexer's own progress."""
@@ -40,11 +55,27 @@ class Public:
     indexer: Indexer    # the block the tables are at
 
     async def schemes(self) -> dict:
-        rows = await self.store.run(lambda s: list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme))))
+        """Every scheme with its ledger figures and, once the consortium described it in the SchemeRegistry, what
+        it is: names, unit, issuing organisation, colour, kind and its latest published rules (from the registry's
+        events the indexer keeps)."""
+        def load(s):
+            rows = list(s.scalars(select(IdxScheme).order_by(IdxScheme.scheme)))
+            described = list(s.execute(select(IdxEvent.name, IdxEvent.args).where(
+                IdxEvent.name.in_(("SchemeDescribed", "RulesPublished")))
+                .order_by(IdxEvent.block_number, IdxEvent.log_index)))
+            return rows, described
+        rows, described = await self.store.run(load)
+        profiles, rules = {}, {}
+        for name, args in described:  # in chain order: the last description and rules version stand
+            a = json.loads(args)
+            if name == "SchemeDescribed":
+                profiles[int(a["scheme"])] = a["profile"]
+            else:
+                rules[int(a["scheme"])] = a
         return {"object": "list", "has_more": False, "data": [
             {"scheme": r.scheme, "status": STATUS_NAMES.get(r.status, "none"),
              "issuerDailyQuota": r.issuer_daily_quota, "residentDailyCap": r.resident_daily_cap, "rate": r.rate,
-             "totalSupply": r.total_supply} for r in rows]}
+             "totalSupply": r.total_supply, **_profile(profiles.get(r.scheme), rules.get(r.scheme))} for r in rows]}
 
     async def rates(self) -> dict:
         def load(s):

@@ -12,7 +12,7 @@ from eth_utils import keccak
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import VIOLATION
 from ledger_node.audit.replay_tx import Tx
-from ledger_node.audit.state import State
+from ledger_node.audit.state import ELIGIBILITY_ONLY, State
 from ledger_node.domain import ROLES
 from ledger_node.typed_data import calls_hash
 
@@ -70,7 +70,7 @@ class GovernanceHandlers:
         st.proposals[pid] = {"calls": [[t, sel] for t, sel, _ in calls], "innerTargets": [_inner(t, sel, rest)
                                                                                            for t, sel, rest in calls],
                              "emergency": a["emergency"], "approvers": set(), "queued": False, "readyAt": 0,
-                             "expiresAt": a["expiresAt"], "state": "pending",
+                             "expiresAt": a["expiresAt"], "state": "pending", "description": a["description"],
                              "callsHash": "0x" + calls_hash(a["calls"]).hex()}
 
     def on_Consortium__ProposalApprovedBySig(self, ev: Event, tx: Tx) -> None:
@@ -123,6 +123,9 @@ class GovernanceHandlers:
         approvals of the members then reached the threshold then."""
         st, a = self.state, ev.args
         tx.executed = True
+        for scheme, account in tx.grants:
+            st.issuer_grants[scheme][account]["proposal"] = a["proposalId"]
+        tx.grants.clear()
         members, threshold, emergency_threshold = tx.council or self._council()
         tx.council = None  # a later execute in the same transaction begins from the state after this one
         p = st.proposals.get(a["proposalId"])
@@ -185,7 +188,17 @@ class GovernanceHandlers:
         self.state.merchants[ev.args["merchant"]] = ev.args["suspended"]
 
     def on_Membership__IssuerAccountsSet(self, ev: Event, tx: Tx) -> None:
-        self.state.issuers[ev.args["scheme"]] = set(ev.args["accounts"])
+        """The scheme's issuer accounts: each new one is recorded with the proposal that made it an issuer (the
+        proposal's ProposalExecuted follows its calls in the same transaction)."""
+        st, scheme = self.state, ev.args["scheme"]
+        accounts = set(ev.args["accounts"])
+        grants = st.issuer_grants[scheme]
+        for account in st.issuers[scheme] - accounts:
+            grants.pop(account, None)
+        for account in sorted(accounts - st.issuers[scheme]):
+            grants[account] = {"block": ev.block, "tx": tx.hash, "proposal": None}
+            tx.grants.append((scheme, account))
+        st.issuers[scheme] = accounts
 
     def on_Membership__RecoveryRequested(self, ev: Event, tx: Tx) -> None:
         self.state.recoveries[ev.args["account"]] = ev.args["newAccount"]
@@ -206,6 +219,38 @@ class GovernanceHandlers:
             record = {"identity": a["identityHash"], "registeredAt": ev.timestamp}
         st.residents[a["newAccount"]] = record
         st.recovered_to[a["account"]] = a["newAccount"]
+
+    # ------------------------------------------------------------------------------------------------
+    # SchemeRegistry
+    # ------------------------------------------------------------------------------------------------
+
+    def on_SchemeRegistry__SchemeDescribed(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        scheme = a["scheme"]
+        name_zh, name_en, unit_zh, unit_en, organisation, colour, kind = a["profile"]
+        if scheme not in st.schemes:
+            self.problem(VIOLATION, "described-unknown-scheme", f"scheme {scheme} described but never added", ev)
+        if kind == ELIGIBILITY_ONLY and st.rates.get(scheme):
+            self.problem(VIOLATION, "eligibility-only-with-rate", f"scheme {scheme} described as eligibility-only "
+                                                                  f"while it has a rate", ev)
+        st.profiles[scheme] = {"nameZh": name_zh, "nameEn": name_en, "unitZh": unit_zh, "unitEn": unit_en,
+                               "organisation": organisation, "colour": colour, "kind": kind, "block": ev.block}
+
+    def on_SchemeRegistry__RulesPublished(self, ev: Event, tx: Tx) -> None:
+        st, a = self.state, ev.args
+        versions = st.rules[a["scheme"]]
+        self._expect(ev, "rules-version", f"rules version of scheme {a['scheme']}", a["version"], len(versions) + 1)
+        versions.append({"version": a["version"], "rulesHash": a["rulesHash"], "uri": a["uri"], "block": ev.block})
+
+    def on_SchemeRegistry__EligibilityProven(self, ev: Event, tx: Tx) -> None:
+        """A service used a resident's proof: the resident must have held the points it claims at that moment."""
+        st, a = self.state, ev.args
+        held = st.balances.get((a["scheme"], a["resident"]), 0)
+        if held < a["minPoints"]:
+            self.problem(VIOLATION, "eligibility-without-points", f"{a['resident']} proven to hold at least "
+                                                                  f"{a['minPoints']} of scheme {a['scheme']} while "
+                                                                  f"holding {held}", ev)
+        st.eligibility_proofs += 1
 
     # ------------------------------------------------------------------------------------------------
     # AuditAttestations

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import MISMATCH, VIOLATION
 from ledger_node.audit.replay_tx import Tx
-from ledger_node.audit.state import ACTIVE, NONE, PAUSED, RETIRED, State
+from ledger_node.audit.state import ACTIVE, ELIGIBILITY_ONLY, NONE, PAUSED, RETIRED, State
 
 
 class IssuanceHandlers:
@@ -282,6 +282,9 @@ class IssuanceHandlers:
         st, a = self.state, ev.args
         self._expect(ev, "previous-rate", f"previous rate of scheme {a['scheme']}", a["previous"],
                      st.rates.get(a["scheme"], 0))
+        if st.profiles.get(a["scheme"], {}).get("kind") == ELIGIBILITY_ONLY:
+            self.problem(VIOLATION, "rate-for-eligibility-only", f"scheme {a['scheme']} is eligibility-only and was "
+                                                                 f"given a rate", ev)
         st.rates[a["scheme"]] = a["rate"]
         st.rate_history[a["scheme"]].append([ev.block, a["rate"]])
 

@@ -11,7 +11,7 @@ class Tx:
     """Waiting items of one transaction (hash, block): each list holds what no explaining event has taken yet."""
 
     __slots__ = ("hash", "block", "transfers", "burns", "mints", "restores", "changes", "mpos", "ipos", "nonces",
-                 "governed", "executed", "council")
+                 "governed", "executed", "council", "grants")
 
     def __init__(self, tx: str, block: int):
         self.hash, self.block = tx, block
@@ -28,4 +28,5 @@ class Tx:
         self.ipos: list[tuple] = []  # (from, to, credits)
         self.nonces: list[tuple] = []  # (contract, resident, nonce)
         self.governed: list[str] = []
+        self.grants: list[tuple[int, str]] = []  # (scheme, account) made issuer here, awaiting its ProposalExecuted
         self.executed = False

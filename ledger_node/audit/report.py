@@ -85,13 +85,21 @@ def print_summary(report: dict, console: Console, *, max_items: int = 20) -> Non
         counts.add_row(label, f"{c.get(key, 0):,}")
     console.print(counts)
     schemes = Table(title="Per scheme")
-    cols = ("scheme", "status", "rate", "totalSupply", "totalChange", "liabilityCredits", "holders", "issued",
+    cols = ("scheme", "nameEn", "kind", "status", "rate", "totalSupply", "totalChange", "liabilityCredits", "holders", "issued",
             "revoked", "redeemed", "refunded", "exchangedOut", "exchangedIn")
     for col in cols:
         schemes.add_column(col, justify="right")
     for s in report["schemes"]:
-        schemes.add_row(*[f"{s.get(k, 0):,}" if isinstance(s.get(k, 0), int) else str(s[k]) for k in cols])
+        schemes.add_row(*[f"{s.get(k, 0):,}" if isinstance(s.get(k, 0), int) else str(s.get(k) or "") for k in cols])
     console.print(schemes)
+    if report.get("issuers"):
+        t = Table(title="Issuer accounts and the proposals that allowed them")
+        for col in ("scheme", "account", "since block", "proposal", "description"):
+            t.add_column(col)
+        for i in report["issuers"]:
+            t.add_row(str(i["scheme"]), i["account"], str(i["block"]), str(i["proposal"] or "none"),
+                      i["description"] or "")
+        console.print(t)
     if report["problems"]:
         t = Table(title=f"Problems ({len(report['problems'])}): the audit fails", style="red")
         for col in ("kind", "code", "block", "message"):

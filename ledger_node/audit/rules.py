@@ -177,6 +177,10 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
               lambda v: v[4:])
     # AuditAttestations
     c.add("AuditAttestations", "attestationCount()", [], "uint256", len(st.attestations))
+    # SchemeRegistry: each described scheme's kind and its number of rules versions
+    for scheme, profile in st.profiles.items():
+        c.add("SchemeRegistry", "isEligibilityOnly(uint256)", [scheme], "bool", profile["kind"] == 2)
+        c.add("SchemeRegistry", "rulesVersion(uint256)", [scheme], "uint32", len(st.rules.get(scheme, [])))
     return c.run(), len(c.checks)
 
 

@@ -181,6 +181,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
                    "schemes": len(state.scheme_order), "balanceLines": len(lines), "comparisons": calls,
                    "intentsChecked": len(replayer.intents)},
         "schemes": [_scheme_summary(state, s) for s in state.scheme_order],
+        "issuers": issuer_accounts(state),
         "problems": [p.to_json() for p in problems],
         "findings": [f.to_json() for f in findings],
         "thresholds": detector.settings(),
@@ -202,6 +203,21 @@ def state_events(state: State) -> int:
     return sum(state.counts.values())
 
 
+def issuer_accounts(state: State) -> list[dict]:
+    """Every issuer account in force, by scheme, with where it became one: the block, the transaction and the
+    consortium proposal (its id and description) that allowed it; `proposal` None only if no execution did."""
+    out = []
+    for scheme in sorted(state.issuers):
+        grants = state.issuer_grants.get(scheme, {})
+        for account in sorted(state.issuers[scheme]):
+            grant = grants.get(account, {})
+            proposal = grant.get("proposal")
+            out.append({"scheme": scheme, "account": account, "block": grant.get("block"), "tx": grant.get("tx"),
+                        "proposal": proposal,
+                        "description": state.proposals.get(proposal, {}).get("description") if proposal else None})
+    return out
+
+
 def _scheme_summary(state: State, scheme: int) -> dict:
     info = state.schemes[scheme]
     totals = state.totals.get(scheme, {})
@@ -209,7 +225,13 @@ def _scheme_summary(state: State, scheme: int) -> dict:
     rate, supply, change = state.rates.get(scheme, 0), state.supply.get(scheme, 0), state.change_total(scheme)
     # The issuer's liability in value units (credit cents x RATE_SCALE): every point at the rate now, and the change
     # residents hold in the scheme (issue 27: change is the resident's value as much as points are).
+    profile = state.profiles.get(scheme, {})
+    versions = state.rules.get(scheme, [])
     return {"scheme": scheme, "status": STATUS_NAMES.get(info["status"], str(info["status"])),
+            "nameZh": profile.get("nameZh"), "nameEn": profile.get("nameEn"),
+            "kind": {1: "valued", 2: "eligibility-only"}.get(profile.get("kind"), "undescribed"),
+            "rulesVersion": versions[-1]["version"] if versions else None,
+            "rulesHash": versions[-1]["rulesHash"] if versions else None,
             "rate": rate, "totalSupply": supply, "holders": holders,
             "totalChange": change, "liabilityValue": supply * rate + change,
             "liabilityCredits": value_decimal(supply * rate + change),

@@ -17,6 +17,9 @@ DAY = 86400
 NONE, ACTIVE, PAUSED, RETIRED = (status.value for status in SchemeStatus)
 
 
+VALUED, ELIGIBILITY_ONLY = 1, 2  # ISchemeRegistry.SchemeKind
+
+
 class State:
     """Everything the replay rebuilds; JSON round-trips through to_json/from_json (the resume point)."""
 
@@ -37,6 +40,12 @@ class State:
         self.roles: dict[str, set[str]] = defaultdict(set)
         self.merchants: dict[str, bool] = {}  # merchant -> suspended
         self.issuers: dict[int, set[str]] = defaultdict(set)
+        # SchemeRegistry: what each programme is (names, unit, organisation, colour, kind) and its rules versions
+        self.profiles: dict[int, dict] = {}
+        self.rules: dict[int, list[dict]] = defaultdict(list)
+        self.eligibility_proofs = 0
+        # scheme -> issuer account -> {block, tx, proposal}: where each account in force became an issuer
+        self.issuer_grants: dict[int, dict[str, dict]] = defaultdict(dict)
         self.recoveries: dict[str, str] = {}
         self.recovered_to: dict[str, str] = {}  # a key recovered away -> the account that took its registration
         # Rates
@@ -90,6 +99,10 @@ class State:
             "roles": {k: sorted(v) for k, v in self.roles.items()},
             "merchants": self.merchants,
             "issuers": {str(k): sorted(v) for k, v in self.issuers.items()},
+            "issuerGrants": {str(k): v for k, v in self.issuer_grants.items()},
+            "profiles": {str(k): v for k, v in self.profiles.items()},
+            "rules": {str(k): v for k, v in self.rules.items()},
+            "eligibilityProofs": self.eligibility_proofs,
             "recoveries": self.recoveries, "recoveredTo": self.recovered_to,
             "rates": {str(k): v for k, v in self.rates.items()},
             "rateHistory": {str(k): v for k, v in self.rate_history.items()},
@@ -128,6 +141,11 @@ class State:
         s.roles = defaultdict(set, {k: set(v) for k, v in d["roles"].items()})
         s.merchants = d["merchants"]
         s.issuers = defaultdict(set, {int(k): set(v) for k, v in d["issuers"].items()})
+        # absent in reports made before it was kept: the accounts in force, their grant unknown
+        s.issuer_grants = defaultdict(dict, {int(k): v for k, v in d.get("issuerGrants", {}).items()})
+        s.profiles = {int(k): v for k, v in d.get("profiles", {}).items()}  # absent before the registry
+        s.rules = defaultdict(list, {int(k): v for k, v in d.get("rules", {}).items()})
+        s.eligibility_proofs = d.get("eligibilityProofs", 0)
         s.recoveries = d["recoveries"]
         s.recovered_to = d.get("recoveredTo", {})  # absent in reports made before it was kept
         s.rates = {int(k): v for k, v in d["rates"].items()}

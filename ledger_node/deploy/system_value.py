@@ -1,4 +1,6 @@
-"""Deploy and wire the value contracts on top of the core ones: Rates, Clearing, Exchange, Redemption.
+"""Deploy and wire the value contracts on top of the core ones: Rates, Clearing, Exchange, Redemption, and the
+SchemeRegistry (what each programme is, its rules versions, eligibility proofs), which Rates asks before it gives
+a scheme a rate (an eligibility-only scheme gets none).
 
 Exchange and Redemption get Membership's LEDGER_OPERATOR role (they mint and burn through the
 PointsLedger and record positions in Clearing); `Rates.setRate` gets the rate notice delay in the
@@ -28,6 +30,7 @@ def deploy_value_system(w3: Web3, operator: LocalAccount, core: dict[str, str], 
     exchange_addr = deploy_contract("Exchange", consortium_addr, ledger_addr, rates_addr, clearing_addr)
     redemption_addr = deploy_contract("Redemption", consortium_addr, ledger_addr, rates_addr, clearing_addr,
                                       membership_addr, REFUND_WINDOW)
+    registry_addr = deploy_contract("SchemeRegistry", consortium_addr, ledger_addr, rates_addr)
     consortium = chain.bind(w3, "Consortium", consortium_addr)
     membership = chain.bind(w3, "Membership", membership_addr)
     rates = chain.bind(w3, "Rates", rates_addr)
@@ -40,8 +43,10 @@ def deploy_value_system(w3: Web3, operator: LocalAccount, core: dict[str, str], 
         call(membership, "grantRole", operator_role, operator.address),
         call(consortium, "setCallPolicy", rates_addr, selector(rates, "setRate"), RATE_NOTICE, False),
         call(exchange, "setDailyLimit", EXCHANGE_DAILY_LIMIT),
+        call(rates, "setSchemeRegistry", registry_addr),
     ], "bootstrap: value contracts may mint and burn; rate changes take a week's notice")
-    return {"Rates": rates_addr, "Clearing": clearing_addr, "Exchange": exchange_addr, "Redemption": redemption_addr}
+    return {"Rates": rates_addr, "Clearing": clearing_addr, "Exchange": exchange_addr, "Redemption": redemption_addr,
+            "SchemeRegistry": registry_addr}
 
 
 def set_initial_rates(w3: Web3, contracts: dict[str, Contract], members: Sequence[LocalAccount],

@@ -126,7 +126,55 @@ def _open_proposal(city: City, text: str, what: str) -> int:
     return proposal_id
 
 
+KINDS = {"valued": 1, "eligibility-only": 2}  # ISchemeRegistry.SchemeKind
+KIND_NAMES = {v: k for k, v in KINDS.items()}
+MAX_RULES_FILE = 10 * 1024 * 1024
+
+
+def _label(city: City, text: str, what: str) -> str:
+    if not 1 <= len(text.encode()) <= 64:
+        raise contract_rule("SchemeRegistryInvalidProfile", f"{what} {text!r}: 1 to 64 bytes")
+    return text
+
+
+def _colour(city: City, text: str, what: str) -> bytes:
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", text):
+        raise argument_error("invalid_colour", f"{what} {text!r}: #RRGGBB")
+    return bytes.fromhex(text[1:])
+
+
+def _kind(city: City, text: str, what: str) -> int:
+    if text not in KINDS:
+        raise argument_error("invalid_kind", f"{what} {text!r}: one of {', '.join(KINDS)}")
+    return KINDS[text]
+
+
+def _rules_file(city: City, text: str, what: str) -> bytes:
+    """The sha256 of the rules document at path `text` (the document itself is published at URI)."""
+    import hashlib
+    from pathlib import Path
+
+    try:
+        data = Path(text).read_bytes()[:MAX_RULES_FILE + 1]
+    except OSError as exc:
+        raise argument_error("rules_unreadable", f"{what} {text}: {exc.strerror or exc}") from None
+    if not data or len(data) > MAX_RULES_FILE:
+        raise argument_error("rules_unreadable", f"{what} {text}: empty or over {MAX_RULES_FILE:,} bytes")
+    return hashlib.sha256(data).digest()
+
+
+def _uri(city: City, text: str, what: str) -> str:
+    if not 1 <= len(text.encode()) <= 256:
+        raise contract_rule("SchemeRegistryInvalidRules", f"{what} {text!r}: 1 to 256 bytes")
+    return text
+
+
 PARSERS: dict[str, Callable[[City, str, str], Any]] = {
+    "label": _label,
+    "colour": _colour,
+    "kind": _kind,
+    "rules_file": _rules_file,
+    "uri": _uri,
     "role": _role,
     "open_proposal": _open_proposal,
     "address": lambda city, text, what: parse_address(text, what),
@@ -489,7 +537,68 @@ ACTIONS: tuple[Action, ...] = (
                          f"(now {credits_decimal(c['Exchange'].functions.dailyLimit().call())})")),
 )
 
+def _check_initial_rate(city: City, v: dict) -> None:
+    rate = city["Rates"].functions.rateOf(v["SCHEME"]).call()
+    if rate:
+        raise contract_rule("RatesAlreadySet", f"scheme {v['SCHEME']} has rate {rate}; change it with set-rate")
+    if "SchemeRegistry" in city.contracts and city["SchemeRegistry"].functions.isEligibilityOnly(v["SCHEME"]).call():
+        raise contract_rule("RatesEligibilityOnly", f"scheme {v['SCHEME']}")
+
+
+def _check_describe(city: City, v: dict) -> None:
+    if v["KIND"] == KINDS["eligibility-only"]:
+        rate = city["Rates"].functions.rateOf(v["SCHEME"]).call()
+        if rate:
+            raise contract_rule("SchemeRegistryHasRate", f"scheme {v['SCHEME']} has rate {rate}")
+
+
+def _check_rules(city: City, v: dict) -> None:
+    if city["SchemeRegistry"].functions.profileOf(v["SCHEME"]).call()[6] == 0:
+        raise contract_rule("SchemeRegistryUnknownScheme", f"scheme {v['SCHEME']} is not described yet "
+                                                          f"(describe-scheme first)")
+
+
+PROFILE_FIELDS = ("nameZh", "nameEn", "unitZh", "unitEn", "organisation", "colour", "kind")
+
+
+def _say_describe(c: City, a: tuple) -> str:
+    profile = a[1]  # a decoded call gives the struct as a dict, our own calls as a tuple
+    zh, en, unit_zh, unit_en, organisation, colour, kind = (
+        (profile[k] for k in PROFILE_FIELDS) if isinstance(profile, dict) else profile)
+    return (f"describe scheme {a[0]} as {zh} / {en} (unit {unit_zh} / {unit_en}), issued by {organisation}, "
+            f"colour #{bytes(colour).hex()}, {KIND_NAMES.get(kind, kind)}")
+
+
+def _say_rules(c: City, a: tuple) -> str:
+    version = c["SchemeRegistry"].functions.rulesVersion(a[0]).call()
+    return (f"publish earning rules of scheme {c.scheme(a[0])}: sha256 0x{bytes(a[1]).hex()} at {a[2]} "
+            f"(now version {version})")
+
+
 ACTIONS += (
+    Action("set-initial-rate", "Rates", "setInitialRate",
+           (SCHEME, Param("RATE", "rate", "credit cents a point x 1,000,000 (500000000 = 5.00 credits)")),
+           "Give a scheme without a rate its first rate (no notice: nobody holds value in it yet).",
+           lambda c, v: [v["SCHEME"], v["RATE"]],
+           lambda c, a: f"give scheme {c.scheme(a[0])} its first rate: 1 point = {credits_per_point(a[1])} credits",
+           _check_initial_rate),
+    Action("describe-scheme", "SchemeRegistry", "describeScheme",
+           (SCHEME, Param("NAME_ZH", "label", "the programme's name in 中文"),
+            Param("NAME_EN", "label", "its name in English"), Param("UNIT_ZH", "label", "its unit in 中文, e.g. 分"),
+            Param("UNIT_EN", "label", "its unit in English, e.g. points"),
+            Param("ORGANISATION", "label", "the issuing organisation"),
+            Param("COLOUR", "colour", "#RRGGBB, the colour pages draw it with"),
+            Param("KIND", "kind", "valued (redeemable, exchangeable at its rate) or eligibility-only")),
+           "Describe a scheme in the registry: names, unit, organisation, colour and kind.",
+           lambda c, v: [v["SCHEME"], (v["NAME_ZH"], v["NAME_EN"], v["UNIT_ZH"], v["UNIT_EN"], v["ORGANISATION"],
+                                       v["COLOUR"], v["KIND"])],
+           _say_describe, _check_describe),
+    Action("publish-rules", "SchemeRegistry", "publishRules",
+           (SCHEME, Param("FILE", "rules_file", "the rules document (its sha256 goes on chain)"),
+            Param("URI", "uri", "where the document is published")),
+           "Publish a new version of a scheme's earning rules (the document's sha256 and address).",
+           lambda c, v: [v["SCHEME"], v["FILE"], v["URI"]],
+           _say_rules, _check_rules),
     Action("remove-merchant", "Membership", "removeMerchant", (ADDRESS,), "Remove a merchant's role altogether.",
            lambda c, v: [v["ADDRESS"]],
            lambda c, a: f"remove merchant {c.account(a[0])} (now {_merchant_state(c, a[0]).replace('none', 'not a merchant')})",

@@ -1,9 +1,10 @@
 """The city a governance command works on: the deployment (var/deployment.json), web3 on its node, its contracts
 bound by name, and the names people know accounts and schemes by.
 
-Names: the chain names no scheme, so the demo file (var/demo.json, when there is one) gives them: its issuers'
-`scheme` and `name` ("traffic-issuer" names scheme 2 "traffic"), and its consortium members' names. Without it, ids
-and addresses are shown as they are.
+Names: a scheme is named by its English name in the SchemeRegistry (`describe-scheme`); an undescribed one by the demo
+file (var/demo.json, when there is one): its issuers' `scheme` and `name` ("traffic-issuer" names scheme 2
+"traffic"); accounts by the demo's member, issuer and shop names. Without either, ids and addresses are shown as
+they are.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ledger_node.config import NodeConfig
 from ledger_node.governance.errors import argument_error
 
 GOVERNED_CONTRACTS = ("Consortium", "Membership", "PointsLedger", "Rates", "Exchange", "Redemption", "Clearing",
-                      "AuditAttestations")
+                      "AuditAttestations", "SchemeRegistry")
 
 
 @dataclass
@@ -76,7 +77,14 @@ def open_city(rpc_url: str | None = None, deployment_path: Path | None = None) -
     contracts = {name: chain.bind(w3, name, address) for name, address in deployment["contracts"].items()
                  if name in GOVERNED_CONTRACTS}
     schemes, accounts = _demo_names()
-    return City(w3, deployment, contracts, schemes, accounts)
+    city = City(w3, deployment, contracts, schemes, accounts)
+    if "SchemeRegistry" in contracts:
+        registry = contracts["SchemeRegistry"].functions
+        for scheme in city.scheme_ids():
+            name_en = registry.profileOf(scheme).call()[1]
+            if name_en:
+                city.scheme_names[int(scheme)] = name_en
+    return city
 
 
 def _demo_names() -> tuple[dict[int, str], dict[str, str]]:
@@ -86,6 +94,6 @@ def _demo_names() -> tuple[dict[int, str], dict[str, str]]:
         return {}, {}
     schemes = {int(i["scheme"]): str(i.get("name", "")).removesuffix("-issuer") for i in demo.get("issuers", [])
                if i.get("name")}
-    accounts = {a["address"].lower(): a["name"] for group in ("members", "issuers", "merchants")
+    accounts = {a["address"].lower(): a["name"] for group in ("members", "issuers", "districtIssuers", "merchants")
                 for a in demo.get(group, []) if a.get("name") and a.get("address")}
     return schemes, accounts

@@ -255,7 +255,7 @@ def submit_cmd(files: List[Path] = typer.Argument(..., help="Signed approval fil
     """Submit signed approvals (Consortium.approveBySig). Any key may send them: the signatures are the authority.
     Every file is checked before anything is sent; an approval already counted is reported, not sent again."""
     from ledger_node.governance.proposals import read_proposal, summary_lines
-    from ledger_node.governance.signed import check_against_chain, read_approval, submit_approval
+    from ledger_node.governance.signed import check_against_chain, read_approval, submit_approvals
 
     def work():
         if len(files) > MAX_FILES:
@@ -271,7 +271,7 @@ def submit_cmd(files: List[Path] = typer.Argument(..., help="Signed approval fil
             sender = operator_account()
         else:
             sender = _member(keystore, member)
-        done = [submit_approval(city, sender, a) for a in approvals]
+        done = submit_approvals(city, sender, approvals)
         lines = []
         for d in done:
             what = "already counted" if d.get("already") else f"approved (tx {d['txHash']})"

@@ -94,8 +94,9 @@ def summary_lines(p: dict, now: int) -> list[str]:
     lines = [head, f"  approvals {p['approvals']} of {p['required']} required ({p['members']} members)"
                    + (" [emergency quorum]" if p["emergency"] else "")]
     if p["state"] == "open":
-        lines.append(f"  executable {duration(p['noticeDelay'])} after the last approval (notice); "
-                     f"expires {utc(p['expiresAt'])}")
+        when = (f"{duration(p['noticeDelay'])} after the last approval (notice)" if p["noticeDelay"]
+                else "as soon as approved (no notice)")
+        lines.append(f"  executable {when}; expires {utc(p['expiresAt'])}")
     elif p["state"] in ("queued", "executable"):
         wait = p["executableFrom"] - now
         when = f"in {duration(wait)}" if wait > 0 else "now"

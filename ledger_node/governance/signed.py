@@ -27,6 +27,7 @@ FILE_TYPE = "CityPoints.ProposalApproval"
 MAX_FILE_BYTES = 4096  # a signed approval is about 400 bytes; an EIP-1271 member's signature may be longer
 MAX_SIGNATURE_BYTES = 1024
 MAX_VALID_SECONDS = 30 * 86400  # a signature lives at most as long as a proposal's default lifetime
+APPROVAL_GAS = 400_000  # approveBySig is ~85k gas, ~130k when it queues the proposal; EIP-1271 checks cost more
 FIELDS = ("type", "chainId", "consortium", "proposalId", "callsHash", "member", "deadline", "signature")
 
 
@@ -125,18 +126,34 @@ def check_against_chain(city: City, approval: dict) -> str | None:
     return None
 
 
-def submit_approval(city: City, sender: LocalAccount, approval: dict) -> dict:
-    """Send `approval` (check_approval's form) as `sender`: {"proposalId", "member", "txHash" | "already": True}.
-    A member whose approval already counts is reported, not sent again (the contract would refuse it anyway)."""
-    from ledger_node.governance.transactions import send
+def submit_approvals(city: City, sender: LocalAccount, approvals: list[dict]) -> list[dict]:
+    """Send `approvals` (check_approval's form) as `sender`, back to back (one block for all of them, whatever
+    their number), each checked against the chain first: [{"proposalId", "member", "txHash" | "already": True}].
+    A member whose approval already counts, or a file repeating one of the batch, is reported, not sent (the
+    contract would refuse it anyway); a refusal on chain raises the contract's code."""
+    from ledger_node import chain
+    from ledger_node.governance.errors import from_revert
 
-    if check_against_chain(city, approval) == "already":
-        return {"proposalId": approval["proposalId"], "member": approval["member"], "already": True}
-    fn = city["Consortium"].functions.approveBySig(approval["proposalId"], approval["member"], approval["deadline"],
-                                                   bytes.fromhex(approval["signature"][2:]))
-    receipt = send(city, sender, fn)
-    return {"proposalId": approval["proposalId"], "member": approval["member"],
-            "txHash": "0x" + bytes(receipt["transactionHash"]).hex()}
+    done, todo, seen = [], [], set()
+    for approval in approvals:
+        key = (approval["proposalId"], approval["member"].lower())
+        entry = {"proposalId": approval["proposalId"], "member": approval["member"]}
+        if key in seen or check_against_chain(city, approval) == "already":
+            entry["already"] = True
+        else:
+            seen.add(key)
+            todo.append((entry, city["Consortium"].functions.approveBySig(
+                approval["proposalId"], approval["member"], approval["deadline"],
+                bytes.fromhex(approval["signature"][2:]))))
+        done.append(entry)
+    try:  # a fixed allowance: the approval that reaches M also queues the proposal, which an estimate made before
+        # the batch's other approvals would not see
+        receipts = chain.transact_many(city.w3, sender, [fn for _, fn in todo], gas=APPROVAL_GAS)
+    except chain.TransactionFailed as exc:
+        raise from_revert(exc.error, exc.error_args, fallback=str(exc)) from None
+    for (entry, _), receipt in zip(todo, receipts):
+        entry["txHash"] = "0x" + bytes(receipt["transactionHash"]).hex()
+    return done
 
 
 def signed_approvers(city: City, proposal_id: int | None = None) -> dict[int, set[str]]:

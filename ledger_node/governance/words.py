@@ -55,6 +55,8 @@ def _plain(value):
         return "0x" + bytes(value).hex()
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):  # a struct argument
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 

@@ -18,6 +18,7 @@ from web3 import Web3
 from exchange_api.merchant_keys import create_key
 from exchange_api.store.db import Store
 from ledger_node import chain
+from ledger_node.deploy.system import call, propose_and_execute
 from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
@@ -26,9 +27,11 @@ from .conftest import API, ARTIFACTS, CULTURE, GREEN
 TIMEOUT_MS = 15_000
 NAMES = {"en": {CULTURE: "Culture", GREEN: "Green living"}, "zh": {CULTURE: "文化消费", GREEN: "绿色低碳"}}
 WORDS = {"en": {"closed": "Period {n}: closed", "open": "Period {n}: open", "ready": "Ready", "active": "active",
-                "rate": "Credits a point", "lag": "{n} blocks", "paid": "paid", "unpaid": "open"},
+                "rate": "Credits a point", "lag": "{n} blocks", "paid": "paid", "unpaid": "open",
+                "attested": "the report covers blocks 0 to {to}"},
          "zh": {"closed": "第 {n} 期：已于", "open": "第 {n} 期：进行中", "ready": "正常", "active": "正常",
-                "rate": "每积分信用点", "lag": "{n} 个区块", "paid": "已付款", "unpaid": "未结算"}}
+                "rate": "每积分信用点", "lag": "{n} 个区块", "paid": "已付款", "unpaid": "未结算",
+                "attested": "报告覆盖区块 0 至 {to}"}}
 
 
 def credits(cents: int) -> str:
@@ -71,8 +74,20 @@ def closed_city(wallet_api, wallet_city, w3):
     issuer = wallet_city.culture_issuer
     chain.transact(w3, issuer, clearing.functions.recordMerchantPayment(
         period, CULTURE, wallet_city.merchant.address, Web3.keccak(text="bank ref 1")))
+    # an auditor attests a report covering the blocks so far; a second shop joins and is suspended
+    membership = wallet_city.contracts["Membership"]
+    auditor, shop = Account.create(), Account.create()
+    chain.fund(w3, wallet_city.operator, [auditor.address], 10**18)
+    propose_and_execute(w3, wallet_city.contracts["Consortium"], [wallet_city.operator], [
+        call(membership, "grantRole", membership.functions.AUDITOR_ROLE().call(), auditor.address),
+        call(membership, "registerMerchant", shop.address), call(membership, "setMerchantSuspended", shop.address,
+                                                                 True)])
+    covered = w3.eth.block_number
+    chain.transact(w3, auditor, wallet_city.contracts["AuditAttestations"].functions.attest(
+        b"\x5a" * 32, b"\xa5" * 32, 0, covered))
     API.wait_indexed(wallet_api, w3)
-    return {"period": period, "key": key, "statements": mine, "paid": paid["statementId"]}
+    return {"period": period, "key": key, "statements": mine, "paid": paid["statementId"], "covered": covered,
+            "auditor": auditor.address, "suspended": shop.address}
 
 
 def text_of(page, selector: str, *, has: str) -> str:
@@ -127,6 +142,17 @@ def test_console_glance_showsProgrammesClearingAndIndexer(open_wallet, wallet_ap
     health = text_of(page, "[data-testid=health]", has=words["ready"])
     assert f"{head:,}" in page.locator("[data-testid=head-block]").inner_text(), health
     assert page.locator("[data-testid=indexer-lag]").inner_text() == words["lag"].format(n=0)
+
+    # the last attested audit and the merchants by their status on the ledger, as the API gives them
+    attested = text_of(page, "[data-testid=audit-attested]", has=words["attested"].format(to=f"{closed_city['covered']:,}"))
+    latest = wallet_api.get("/v1/attestations").json()["data"][0]
+    assert f"{latest['id']}" in attested and latest["auditor"] == closed_city["auditor"]
+    assert page.locator("[data-testid=audit-report]").get_attribute("title") == "0x" + "5a" * 32
+    statuses = wallet_api.get("/v1/merchants").json()
+    assert page.locator("[data-testid=merchants-active]").inner_text() == f"{statuses['counts']['active']:,}"
+    assert page.locator("[data-testid=merchants-suspended]").inner_text() == f"{statuses['counts']['suspended']:,}"
+    assert closed_city["suspended"] in page.locator("[data-testid=merchants-suspended-list] li").evaluate_all(
+        "els => els.map(e => e.title)")
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")  # the sticky header at the top of the full-page shot

@@ -122,3 +122,63 @@ def test_nodeAndDailyActivity_blockAgeAndPointsPerDay(api, w3, api_city, keys):
     assert today["day"] == time.strftime("%Y-%m-%d", time.gmtime(head["timestamp"]))
     assert today["issued"] >= 123 and today["redeemed"] >= 1  # 40 credit cents at 10 a point: 4 points
     assert api.get("/v1/activity/daily", params={"days": 32}).status_code == 422
+
+
+def test_attestationsAndMerchantStatuses_asTheConsoleShowsThem(api, w3, api_city):
+    """An auditor's attestation on chain appears (newest first, with the blocks it covers and those come since),
+    and a merchant the consortium suspends is counted and listed as suspended; bad limits are 422."""
+    from ledger_node import chain
+    membership, attestations = api_city.contracts["Membership"], api_city.contracts["AuditAttestations"]
+    auditor = Account.create()
+    chain.fund(w3, api_city.operator, [auditor.address], 10**18)
+    api_city.govern(w3, [call(membership, "grantRole", membership.functions.AUDITOR_ROLE().call(), auditor.address),
+                         call(membership, "setMerchantSuspended", api_city.merchant2.address, True)])
+    covered = w3.eth.block_number
+    receipts = [chain.transact(w3, auditor, attestations.functions.attest(bytes([k]) * 32, bytes([k + 8]) * 32, 0,
+                                                                          covered)) for k in (1, 2)]
+    wait_indexed(api, w3)
+    latest = api.get("/v1/attestations", params={"limit": 1}).json()["data"]
+    assert len(latest) == 1
+    a = latest[0]
+    assert (a["auditor"], a["reportHash"], a["merkleRoot"], a["toBlock"]) == (
+        auditor.address, "0x" + "02" * 32, "0x" + "0a" * 32, covered)
+    assert a["block"] == receipts[1]["blockNumber"] and a["blocksSince"] >= 2
+    assert a["id"] == attestations.functions.attestationCount().call()
+    assert api.get("/v1/attestations", params={"limit": 51}).status_code == 422
+
+    shown = api.get("/v1/merchants").json()
+    status = {m["address"]: m["status"] for m in shown["data"]}
+    assert status[api_city.merchant2.address] == "suspended" and status[api_city.merchant.address] == "active"
+    assert shown["counts"] == {"active": list(status.values()).count("active"),
+                               "suspended": list(status.values()).count("suspended")}
+
+
+def test_proposalApproval_byAContractMember_EIP1271_isRelayed_andItsWrongSignaturesRefused(api, w3, api_city):
+    """A member organisation whose account is a contract wallet (EIP-1271) approves through the console's relay as
+    the contract accepts it; a signature it does not accept, of any length up to 1,024 bytes, is refused with
+    nothing sent, and a longer one is refused by the request's shape."""
+    from ledger_node import chain
+    owner = Account.create()
+    wallet = chain.deploy_contract(w3, api_city.operator, "ContractWalletMock", owner.address)
+    c = api_city.contracts["Consortium"]
+    api_city.govern(w3, [call(c, "addMember", wallet), call(c, "setThresholds", 2, 1)])
+    pid = _propose(w3, api_city, 79)
+    wait_indexed(api, w3)
+    listing = api.get("/v1/proposals", params={"state": "open"}).json()
+    (p,) = [x for x in listing["data"] if x["id"] == pid]
+    deadline = listing["chainTime"] + 3600
+    nonce_before = [w3.eth.get_transaction_count(r.address) for r in api_city.relayers]
+    for wrong in ("0x" + "11" * 65, "0x" + "22" * 200):
+        refused = api.post(f"/v1/proposals/{pid}/approvals",
+                           json={"member": wallet, "deadline": deadline, "signature": wrong})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_signature", refused.text
+    too_long = api.post(f"/v1/proposals/{pid}/approvals",
+                        json={"member": wallet, "deadline": deadline, "signature": "0x" + "33" * 1025})
+    assert too_long.status_code == 422 and too_long.json()["error"]["code"] == "invalid_request"
+    assert [w3.eth.get_transaction_count(r.address) for r in api_city.relayers] == nonce_before  # nothing sent
+
+    body = {**_signed(listing, p, owner, deadline), "member": wallet}  # the owner's key signs for the wallet
+    done = api.post(f"/v1/proposals/{pid}/approvals", json=body)
+    assert done.status_code == 201, done.text
+    assert c.functions.hasApproved(pid, wallet).call()
+    assert done.json()["proposal"]["state"] == "executable"

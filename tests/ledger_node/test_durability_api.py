@@ -453,11 +453,12 @@ def test_demoLoading_runAgainFromEveryStep_sendsNothingTwice(tmp_path, artifacts
         report = audit(AuditOptions(node.url, dict(deployment["contracts"]))).report
         again = report["counts"]["eventsByName"]
         kinds = ("Exchanged", "Redeemed", "Refunded", "PeriodClosed", "PaymentRecorded", "PaymentConfirmed",
-                 "MemberAdded", "SchemeAdded", "ResidentRegistered", "ProposalExecuted")
+                 "MemberAdded", "SchemeAdded", "ResidentRegistered", "ProposalCreated", "ProposalExecuted",
+                 "ProposalApprovedBySig", "IssuerAccountsSet", "AuditAttested")
         assert {k: again.get(k) for k in kinds} == {k: first.get(k) for k in kinds}
         # the issuance is sent again and the ledger skips every ref it holds (the SDK's own retry rule)
         assert supply() == supply_first
-        assert first.get("Redeemed") and first.get("PaymentConfirmed")
+        assert first.get("Redeemed") and first.get("PaymentConfirmed") and first.get("AuditAttested") == 1
         assert report["problems"] == [] and report["findings"] == []
     finally:
         node.stop()

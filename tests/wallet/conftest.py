@@ -94,6 +94,10 @@ def wallet_dist() -> Path:
 
 # --- the city -------------------------------------------------------------------------------------------------
 
+PROFILES = {CULTURE: ("文化消费", "Culture", "分", "points", "Culture Bureau", bytes.fromhex("7b4fc9"), 1),
+            GREEN: ("绿色低碳", "Green living", "分", "points", "Ecology Bureau", bytes.fromhex("2e9d5b"), 1)}
+
+
 @pytest.fixture(scope="module")
 def wallet_city(session_w3, session_system, session_operator):
     w3 = session_w3
@@ -114,6 +118,8 @@ def wallet_city(session_w3, session_system, session_operator):
         call(m, "grantRole", role("ONBOARDING_ROLE"), c.onboarding.address),
         call(rates, "setInitialRate", CULTURE, RATES[CULTURE]), call(rates, "setInitialRate", GREEN, RATES[GREEN]),
         call(ex, "setPairAllowed", GREEN, CULTURE, True), call(ex, "setPairAllowed", CULTURE, GREEN, True),
+        # the pages name and colour programmes from the registry, as the consortium describes them
+        *[call(contracts["SchemeRegistry"], "describeScheme", scheme, profile) for scheme, profile in PROFILES.items()],
     ], "wallet tests: culture and green")
     who = [r.address for r in c.residents]
     chain.transact(w3, c.onboarding, m.functions.registerResidents(

@@ -4,13 +4,13 @@
 // tests/console/test_console_governance.py holds the English sentences equal to the command's.
 import { AbiCoder, id as keccakText, keccak256 } from "ethers";
 import { duration } from "./duration.js";
-import { t, has, schemeName } from "../../wallet/src/i18n.js";
+import { t, schemeName, schemeDescribed } from "../../wallet/src/i18n.js";
 import * as fmt from "../../wallet/src/format.js";
 
 const abi = AbiCoder.defaultAbiCoder();
 
 // contract -> [signature, words key, (args) -> words vars]; the key may depend on the arguments
-const scheme = (s) => (has(`scheme.${s}`) ? t("call.schemeNamed", { id: String(s), name: schemeName(s) })
+const scheme = (s) => (schemeDescribed(s) ? t("call.schemeNamed", { id: String(s), name: schemeName(s) })
   : t("call.scheme", { id: String(s) }));
 const accounts = (list) => (list.length ? list.join(", ") : t("call.none"));
 // Membership's grantable roles by id (contracts/libraries/Roles.sol: keccak256("CityPoints.<NAME>"))

@@ -1,6 +1,6 @@
 // The console's state: what the last load read from the API, and the auditor key typed in this tab (memory only,
 // never written to storage). main.js fills it and redraws the views from it.
-import { setLang, lang } from "../../wallet/src/i18n.js";
+import { setLang, lang, setSchemeProfiles } from "../../wallet/src/i18n.js";
 import { api } from "../../wallet/src/api.js";
 import { memberKey } from "./approval.js";
 
@@ -22,6 +22,8 @@ export const state = {
   view: "glance",    // or "governance" (#governance)
   node: null,        // /v1/node: head block and its age
   daily: null,       // /v1/activity/daily: points issued and redeemed per day, 14 days
+  attestation: undefined,  // the latest of /v1/attestations (null: none yet)
+  merchants: null,   // /v1/merchants: counts by status and every merchant
   gov: {
     listing: null,   // /v1/proposals
     error: null,
@@ -53,6 +55,7 @@ export async function load() {
     const [schemes, rates, supply, periods, indexer] = await Promise.all([
       api.schemes(), api.rates(), api.supply(), api.periods(), api.indexer()]);
     Object.assign(state, { schemes, rates, supply, periods, indexer, loadError: null });
+    setSchemeProfiles(schemes);
   } catch (exc) {
     state.loadError = exc;
   }
@@ -64,10 +67,14 @@ export async function load() {
   if (state.auditorKey) await loadStatements();
 }
 
-/** The node's block age and the daily plot's numbers (a failure leaves the last ones and says so). */
+/** The node's block age, the daily plot's numbers, the last attested audit and the merchants by status (a failure
+ * leaves the last ones and says so). */
 export async function loadHealth() {
   try {
-    [state.node, state.daily] = await Promise.all([api.node(), api.daily(14)]);
+    let latest;
+    [state.node, state.daily, latest, state.merchants] = await Promise.all([api.node(), api.daily(14),
+      api.attestations(1), api.merchantStatuses()]);
+    state.attestation = latest[0] || null;
     state.healthError = null;
   } catch (exc) {
     state.healthError = exc;

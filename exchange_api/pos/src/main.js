@@ -2,7 +2,8 @@
 // cookie; the page never keeps the key), take a sale (the request's QR code full screen, its status live from the
 // API's server-sent events, then the receipt), see and cancel open requests, list today's sales and refund them.
 // It talks to the API on its own origin only; words, number formats and the API client are the wallet's.
-import { t, lang, addWords } from "../../wallet/src/i18n.js";
+import { t, lang, addWords, setSchemeProfiles } from "../../wallet/src/i18n.js";
+import { api } from "../../wallet/src/api.js";
 import { h } from "../../wallet/src/dom.js";
 import * as fmt from "../../wallet/src/format.js";
 import { WORDS } from "./words.js";
@@ -31,6 +32,8 @@ function start() {
     loadView();
   });
   render();
+  // programme names for receipts come from the registry (/v1/schemes), as in the wallet; a failure leaves numbers
+  api.schemes().then(setSchemeProfiles, () => {}).finally(render);
   pos.session().then((s) => { state.session = s; }, () => { state.session = null; }).finally(() => {
     state.checked = true;
     render();

@@ -86,6 +86,13 @@ export const api = {
   login: (address, body) => request("POST", `/residents/${enc(address)}/login`, body).then((r) => r.data),
   waitingRequests: (address, token) =>
     request("GET", `/residents/${enc(address)}/redemption_requests?limit=20`, undefined, token).then((r) => r.data.data),
+  // key recovery (views/recovery.js): public reads; the objection is signed by the old key, relayed without gas
+  recovery: (address) => request("GET", `/recoveries/${enc(address)}`).then((r) => r.data),
+  recoveriesToward: (address) =>
+    request("GET", `/recoveries?${new URLSearchParams({ newAccount: address })}`).then((r) => r.data.data),
+  recoveryPolicy: () => request("GET", "/recoveries/policy").then((r) => r.data),
+  objectToRecovery: (address, body) =>
+    request("POST", `/recoveries/${enc(address)}/objection`, body).then((r) => r.data),
   request: (id) => request("GET", `/redemption_requests/${enc(id)}`).then((r) => r.data),
   approve: (id, signature, parts) =>
     request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, parts, wait: true }).then((r) => r.data),
@@ -101,6 +108,8 @@ export const api = {
   approveProposal: (id, body) => request("POST", `/proposals/${enc(id)}/approvals`, body).then((r) => r.data),
   node: () => request("GET", "/node").then((r) => r.data),
   daily: (days = 14) => request("GET", `/activity/daily?days=${days}`).then((r) => r.data.days),
+  attestations: (limit = 1) => request("GET", `/attestations?limit=${limit}`).then((r) => r.data.data),
+  merchantStatuses: () => request("GET", "/merchants").then((r) => r.data),
   // the offers catalogue (views/shops.js): public reads
   catalogueVocabulary: () => request("GET", "/catalogue/vocabulary").then((r) => r.data),
   catalogueOffers: (params) => request("GET", `/catalogue/offers?${new URLSearchParams(params)}`).then((r) => r.data),

@@ -66,6 +66,10 @@ const en = {
   "points.rate": "1 point = {r} credits",
   "points.paused": "paused: cannot be spent now",
   "points.retired": "program closed: still spendable",
+  "points.eligibilityOnly": "Counts toward city services (such as school enrolment); not spent at shops or exchanged.",
+  "notices.title": "Notices",
+  "notices.rate": "{programme}: from {when}, 1 point = {r} credits (now {now}).",
+  "notices.paused": "{programme} is paused: its points cannot be spent or exchanged for now.",
   "points.none": "No points yet. Show “My code” to a points program or the registration office.",
   "points.refresh": "Refresh",
   "points.updated": "Updated",
@@ -169,11 +173,41 @@ const en = {
   "set.removeTick": "Tick the box first to confirm.",
   "set.removed": "The key was removed from this device.",
   "set.storage": "The key is encrypted with your password (PBKDF2-SHA-256, {iter} rounds, AES-256-GCM) and stored only in this browser.",
+  // key recovery (views/recovery.js): the visit to the registration office, the old key's objection, the new key's wait
+  "rec.lost": "Lost your key?",
+  "rec.lostTitle": "Lost your key? The registration office can move your points to a new key",
+  "rec.lostBody": "Nobody can open your old key, but the registration office can move your registration and all your points to a new key made on this phone.",
+  "rec.bring": "Bring your identity card (or residence permit) and the phone with your new key: the office reads the new key’s code.",
+  "rec.createBelow": "Create your new key below; its code opens next.",
+  "rec.elsewhere": "Lost the phone with this key? On your new phone, open this wallet and choose “Lost your key?” to create the new key.",
+  "rec.notice": "After the office starts the move, your old key has {period} to object. If it does not, your points arrive on the new key.",
+  "rec.noticeUnknown": "After the office starts the move, your old key has a few days to object.",
+  "rec.noticeWhy": "This waiting time protects you: if someone else tries to take your account, your old wallet shows a warning and can stop it.",
+  "rec.createNew": "Create my new key",
+  "rec.showOffice": "Show this code at the registration office: it is your new key’s address.",
+  "rec.days": "{n} days",
+  "rec.day": "1 day",
+  "rec.hours": "{n} hours",
+  "rec.minutes": "{n} minutes",
+  "rec.seconds": "{n} seconds",
+  "rec.bannerTitle": "Someone asked to move your account to another key",
+  "rec.bannerBody": "If this was you at the registration office, you need not do anything. If not, object now: nothing moves while you object in time.",
+  "rec.startedBy": "Started by",
+  "rec.unknownOffice": "a registration office ({a})",
+  "rec.completesAt": "Completes",
+  "rec.newKey": "New key",
+  "rec.objectButton": "This was not me — object",
+  "rec.objectPassword": "Your password signs the objection with this key. No fee is charged.",
+  "rec.objectSign": "Sign the objection",
+  "rec.objecting": "Signing and sending the objection…",
+  "rec.stopped": "The recovery was stopped. Your account stays with this key.",
+  "rec.movedAway": "Your account was moved to another key ({a}). This key no longer holds your points.",
+  "rec.towardTitle": "Your account is being moved to this key",
+  "rec.towardBody": "Your points arrive here when the waiting time ends, unless your old key objects.",
+  "rec.arrives": "Arrives",
+  "rec.restored": "Your account was moved to this key. Your points are here.",
+  "rec.wrongDocument": "The objection to sign does not match this recovery. Nothing was signed.",
 
-  "scheme.1": "Volunteer service",
-  "scheme.2": "Traffic safety",
-  "scheme.3": "Culture",
-  "scheme.4": "Green living",
   "scheme.other": "Program {id}",
 
   "reason.1.1": "volunteer care work",
@@ -266,6 +300,14 @@ const en = {
   "err.recovery_not_found": "No recovery of this account is under way.",
   "err.notice_pending": "The waiting period has not ended yet. Try again once it has.",
   "err.recovery_mismatch": "Your signed objection is not about the recovery under way.",
+  "err.eligibility_only_scheme": "These points count toward services only: they have no value in credits.",
+  "err.invalid_rules": "That rules document cannot be published: it needs a hash and an address.",
+  "err.invalid_scheme_profile": "That programme description is incomplete or too long.",
+  "err.not_eligible": "You do not hold enough of these points for this service yet.",
+  "err.proof_already_used": "This proof was used already. Make a new one for the service.",
+  "err.proof_expired": "This proof has expired. Make a new one for the service.",
+  "err.scheme_has_rate": "A programme with a rate cannot be made eligibility-only.",
+  "err.scheme_not_found": "No such programme.",
   "err.account_recovered": "This account was moved to a new key by the registration office. Use the new key.",
   "err.signature_expired": "The signature has expired. Try again.",
   "err.ledger_already_set": "The ledger is already connected to the registry.",
@@ -319,6 +361,7 @@ const en = {
   "err.conflict": "This clashes with what is already recorded. Reload the page and try again.",
   "err.invalid_request": "Some details are not valid. Check them and try again.",
   "err.network": "No connection to the server. Check your network.",
+  "err.objection_replayed": "This recovery has already ended; the objection need not be sent again.",
   "err.generic": "Something went wrong ({code}). Reference: {rid}",
 };
 
@@ -386,6 +429,10 @@ const zh = {
   "points.rate": "1 积分 = {r} 信用点",
   "points.paused": "已暂停：暂不可使用",
   "points.retired": "项目已结束：仍可使用",
+  "points.eligibilityOnly": "用于城市公共服务资格（如入学），不能在商户使用或兑换。",
+  "notices.title": "通知",
+  "notices.rate": "{programme}：自 {when} 起，1 积分 = {r} 信用点（目前 {now}）。",
+  "notices.paused": "{programme}已暂停：其积分暂不可使用或兑换。",
   "points.none": "暂无积分。向积分项目或登记处出示“我的码”即可。",
   "points.refresh": "刷新",
   "points.updated": "已更新",
@@ -489,11 +536,40 @@ const zh = {
   "set.removeTick": "请先勾选确认。",
   "set.removed": "密钥已从本设备删除。",
   "set.storage": "密钥用您的密码加密（PBKDF2-SHA-256，{iter} 轮；AES-256-GCM），只保存在本浏览器中。",
+  "rec.lost": "密钥丢了？",
+  "rec.lostTitle": "密钥丢了？登记处可以把积分转到新密钥",
+  "rec.lostBody": "旧密钥谁也打不开，但登记处可以把您的居民登记和全部积分转到在本手机上新建的密钥。",
+  "rec.bring": "请携带身份证（或居住证）和存有新密钥的手机：登记处将读取新密钥的码。",
+  "rec.createBelow": "请在下方创建新密钥，随后将显示它的码。",
+  "rec.elsewhere": "存有本密钥的手机丢了？请在新手机上打开本钱包，选择“密钥丢了？”创建新密钥。",
+  "rec.notice": "登记处发起转移后，旧密钥有 {period} 可以提出异议。如无异议，积分将转到新密钥。",
+  "rec.noticeUnknown": "登记处发起转移后，旧密钥有几天时间可以提出异议。",
+  "rec.noticeWhy": "这段等待时间保护您：如果有人冒用您的身份转移账户，您的旧钱包会显示警告，并可以阻止。",
+  "rec.createNew": "创建我的新密钥",
+  "rec.showOffice": "请在登记处出示此码：这是您新密钥的地址。",
+  "rec.days": "{n} 天",
+  "rec.day": "1 天",
+  "rec.hours": "{n} 小时",
+  "rec.minutes": "{n} 分钟",
+  "rec.seconds": "{n} 秒",
+  "rec.bannerTitle": "有人申请把您的账户转到另一个密钥",
+  "rec.bannerBody": "如果是您本人在登记处办理的，无需任何操作。如果不是，请立即提出异议：按时提出异议，什么都不会转走。",
+  "rec.startedBy": "发起方",
+  "rec.unknownOffice": "某登记处（{a}）",
+  "rec.completesAt": "完成时间",
+  "rec.newKey": "新密钥",
+  "rec.objectButton": "不是我本人——提出异议",
+  "rec.objectPassword": "输入密码，用本密钥签署异议。不收取任何费用。",
+  "rec.objectSign": "签署异议",
+  "rec.objecting": "正在签署并发送异议…",
+  "rec.stopped": "转移已被阻止。您的账户仍归本密钥所有。",
+  "rec.movedAway": "您的账户已转到另一个密钥（{a}）。本密钥不再持有您的积分。",
+  "rec.towardTitle": "您的账户正在转到本密钥",
+  "rec.towardBody": "等待期结束后积分将到账，除非旧密钥提出异议。",
+  "rec.arrives": "到账时间",
+  "rec.restored": "您的账户已转到本密钥，积分已到账。",
+  "rec.wrongDocument": "待签署的异议与此次转移不符，未签署任何内容。",
 
-  "scheme.1": "志愿服务",
-  "scheme.2": "交通文明",
-  "scheme.3": "文化消费",
-  "scheme.4": "绿色低碳",
   "scheme.other": "积分项目 {id}",
 
   "reason.1.1": "关爱照护志愿服务",
@@ -586,6 +662,14 @@ const zh = {
   "err.recovery_not_found": "该账户没有正在处理的找回申请。",
   "err.notice_pending": "等待期尚未结束，请期满后再试。",
   "err.recovery_mismatch": "您签署的异议与正在处理的找回申请不符。",
+  "err.eligibility_only_scheme": "这类积分只用于资格认定，不能折算信用点。",
+  "err.invalid_rules": "无法发布该规则文件：需要文件哈希和发布地址。",
+  "err.invalid_scheme_profile": "积分项目的说明不完整或过长。",
+  "err.not_eligible": "您持有的该项积分还不够这项服务的要求。",
+  "err.proof_already_used": "该证明已被使用，请为这项服务重新生成。",
+  "err.proof_expired": "该证明已过期，请为这项服务重新生成。",
+  "err.scheme_has_rate": "已有兑换比率的积分项目不能改为仅限资格认定。",
+  "err.scheme_not_found": "没有这个积分项目。",
   "err.account_recovered": "登记处已将该账户找回到新密钥，请使用新密钥。",
   "err.signature_expired": "签名已过期，请重试。",
   "err.ledger_already_set": "账本已与登记系统关联。",
@@ -639,6 +723,7 @@ const zh = {
   "err.conflict": "与已有记录冲突，请刷新页面后重试。",
   "err.invalid_request": "部分信息无效，请检查后重试。",
   "err.network": "无法连接服务器，请检查网络。",
+  "err.objection_replayed": "这次转移已经结束，异议无需再次发送。",
   "err.generic": "出错了（{code}）。参考编号：{rid}",
 };
 
@@ -672,9 +757,30 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
 }
 
+// What the consortium published about each programme (SchemeRegistry, through /v1/schemes): names and colours are
+// data, never written here.
+const PROFILES = new Map();
+
+/** Keep the programmes' profiles from a /v1/schemes answer. */
+export function setSchemeProfiles(schemes) {
+  for (const s of schemes || []) if (s.profile) PROFILES.set(String(s.scheme), s.profile);
+}
+
+/** Whether the registry describes programme `id` (else it is shown by its number). */
+export function schemeDescribed(id) {
+  return PROFILES.has(String(id));
+}
+
 export function schemeName(id) {
-  const key = `scheme.${id}`;
-  return has(key) ? t(key) : t("scheme.other", { id });
+  const p = PROFILES.get(String(id));
+  if (p) return current === "zh" ? p.nameZh : p.nameEn;
+  return t("scheme.other", { id });
+}
+
+/** The programme's colour as a style object (a CSS custom property the dots and bars read), or null. */
+export function schemeStyle(id) {
+  const p = PROFILES.get(String(id));
+  return p && /^#[0-9a-fA-F]{6}$/.test(p.colour) ? { "--scheme": p.colour } : null;
 }
 
 export function reasonLabel(scheme, code) {

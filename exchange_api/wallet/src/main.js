@@ -15,6 +15,7 @@ import { exchangeView, requestQuote } from "./views/exchange.js";
 import { receiveView, drawQr } from "./views/receive.js";
 import { settingsView } from "./views/settings.js";
 import { shopsView } from "./views/shops.js";
+import { loadRecovery, recoveryBanner, tickRecovery } from "./views/recovery.js";
 
 export { requestIdFrom } from "./views/pay.js";
 
@@ -41,7 +42,7 @@ function start() {
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.record) refresh();
   });
-  setInterval(tickCountdowns, 1000);
+  setInterval(() => { tickCountdowns(); tickRecovery(); }, 1000);
   setInterval(() => {
     if (!document.hidden && state.record) refresh({ quiet: true });
   }, 15_000);
@@ -72,7 +73,8 @@ function render() {
   document.title = `${t("app.name")} · ${t("app.wallet")}`;
   const app = document.getElementById("app");
   const main = h("main", { id: "main", tabindex: "-1" });
-  main.append(state.record ? VIEW_OF[state.view]() : welcomeView());
+  main.append(...[state.record ? recoveryBanner() : null, state.record ? VIEW_OF[state.view]() : welcomeView()]
+    .filter(Boolean));
   app.replaceChildren(...[
     h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
     header(),
@@ -84,8 +86,8 @@ function render() {
 
 async function refresh({ quiet = false } = {}) {
   if (!state.record) return;
-  const changed = await load();
-  if (quiet && (state.view !== "points" || !changed)) {
+  const [changed, recoveryChanged] = await Promise.all([load(), loadRecovery()]);
+  if (quiet && !recoveryChanged && (state.view !== "points" || !changed)) {
     renderWaiting(); // never re-render a form the resident may be typing in, nor an unchanged page
     return;
   }

@@ -1,6 +1,6 @@
 // The page's state: one object every view reads, and the few functions that fill it from the API. Views change
 // their own fields (what is typed, what is open) and then ask main.js to draw through `page`.
-import { setLang, lang } from "./i18n.js";
+import { setLang, lang, setSchemeProfiles } from "./i18n.js";
 import { api, ApiError } from "./api.js";
 import * as keystore from "./keystore.js";
 import * as session from "./session.js";
@@ -11,7 +11,8 @@ export const VIEWS = ["points", "pay", "shops", "exchange", "receive", "settings
 export const state = {
   record: keystore.load(),
   view: "points",
-  schemes: new Map(), // id -> {scheme, status, rate}
+  schemes: new Map(), // id -> {scheme, status, rate, kind, profile, rules} (/v1/schemes)
+  scheduledRates: [], // rate changes the consortium approved, waiting out their notice (/v1/rates)
   balances: null,
   loadError: null,
   history: [],
@@ -30,7 +31,12 @@ export const state = {
   exResult: null,
   revealed: null,
   notice: null,
-  welcome: "create",
+  welcome: "create", // the first screen's form: create | import | lost (create, after "Lost your key?")
+  recovery: null,          // the latest recovery of this key's account (views/recovery.js)
+  recoveryToward: null,    // the latest recovery toward this key
+  recoveryPolicy: null,    // { noticeSeconds, office }
+  recoveryStopped: false,  // this page's objection stopped a recovery
+  objecting: false,        // the objection form is open
 };
 
 // main.js draws the page and fills these in at start; views call them after a change, so that no view imports
@@ -42,10 +48,12 @@ export async function load() {
   const address = state.record.address;
   const before = snapshotKey();
   try {
-    const [schemes, balances, hist, waiting] = await Promise.all([
+    const [schemes, balances, hist, waiting, rates] = await Promise.all([
       api.schemes(), api.balances(address), api.history(address, null, Math.min(100, Math.max(25, state.history.length))),
-      waitingFor(address)]);
+      waitingFor(address), api.rates()]);
+    state.scheduledRates = rates.scheduled || [];
     state.schemes = new Map(schemes.map((s) => [String(s.scheme), s]));
+    setSchemeProfiles(schemes);
     state.balances = balances;
     state.history = hist.data;
     state.historyMore = hist.has_more;
@@ -75,7 +83,8 @@ export function forgetKey() {
   keystore.remove();
   session.clear();
   Object.assign(state, { record: null, balances: null, history: [], waiting: [], request: null, revealed: null,
-    view: "points" });
+    view: "points", recovery: null, recoveryToward: null, recoveryStopped: false, objecting: false,
+    welcome: "create" });
 }
 
 /** The language from the link, else the one chosen before, else the browser's. */

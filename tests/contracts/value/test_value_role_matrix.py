@@ -29,6 +29,7 @@ class ValueCtx:
     order: dict
     redemption: tuple  # (id, resident, merchant, parts)
     merchant_statement: bytes
+    proof: dict  # a resident's signed EligibilityProof
 
 
 def _signed(w3, value, resident, primary: str, verifying: str, message: dict) -> dict:
@@ -55,7 +56,11 @@ def vctx(w3, value) -> ValueCtx:
     order = _signed(w3, value, resident, "PreferredOrder", value.redemption.address,
                     {"resident": resident.address, "schemes": [OTHER_SCHEME], "nonce": os.urandom(32),
                      "deadline": deadline})
-    return ValueCtx(env, value, consent, intent, order, redemption, sid)
+    registry = value.contracts["SchemeRegistry"]
+    proof = _signed(w3, value, resident, "EligibilityProof", registry.address,
+                    {"resident": resident.address, "scheme": SCHEME, "minPoints": 1, "service": env.merchant.address,
+                     "nonce": os.urandom(32), "deadline": deadline})
+    return ValueCtx(env, value, consent, intent, order, redemption, sid, proof)
 
 
 EVERYONE = set(ROLES)
@@ -65,6 +70,16 @@ SUBMITTERS = {"merchant", "relayer"}
 RATES_ROWS = {
     "setRate": Row(lambda c: [SCHEME, 1], GOV, G),
     "setInitialRate": Row(lambda c: [7, 1], GOV, G),
+    "setSchemeRegistry": Row(lambda c: [c.value.contracts["SchemeRegistry"].address], GOV, G),
+}
+VALUED = ("志愿服务", "Volunteer service", "分", "points", "Volunteer Federation", bytes.fromhex("2e7d32"), 1)
+REGISTRY_ROWS = {
+    "describeScheme": Row(lambda c: [SCHEME, VALUED], GOV, G),
+    # the scheme is not described in this city: the consortium gets the registry's own refusal
+    "publishRules": Row(lambda c: [SCHEME, b"\x01" * 32, "https://rules.example/1.json"], GOV, G,
+                        {"SchemeRegistryUnknownScheme"}),
+    "proveEligibility": Row(lambda c: [[c.proof[k] for k in ("resident", "scheme", "minPoints", "service", "nonce",
+                                                             "deadline")], c.proof["signature"]], EVERYONE, ""),
 }
 CLEARING_ROWS = {
     "recordRedemption": Row(lambda c: [SCHEME, c.env.merchant.address, 5], RECORDER, "ClearingNotRecorder"),
@@ -92,7 +107,8 @@ REDEMPTION_ROWS = {
 AUDIT_ROWS = {
     "attest": Row(lambda c: [b"\x01" * 32, b"\x02" * 32, 0, 1], {"auditor"}, "AuditAttestationsNotAuditor"),
 }
-TABLES = {"AuditAttestations": AUDIT_ROWS, "Rates": RATES_ROWS, "Clearing": CLEARING_ROWS, "Exchange": EXCHANGE_ROWS, "Redemption": REDEMPTION_ROWS}
+TABLES = {"AuditAttestations": AUDIT_ROWS, "Rates": RATES_ROWS, "Clearing": CLEARING_ROWS, "Exchange": EXCHANGE_ROWS,
+          "Redemption": REDEMPTION_ROWS, "SchemeRegistry": REGISTRY_ROWS}
 
 
 def test_roleMatrix_coversEveryDeployedContract(session_system):

@@ -197,3 +197,80 @@ def test_forgedApprovals_areCaught(demo, tamper_on):
         ("executed-without-approvals", executed["blockNumber"]), ("queued-without-approvals", queued["blockNumber"])]
     (p,) = [p for p in result.problems if p.code == "executed-without-approvals"]
     assert p.evidence["approvals"] == [members[0].address.lower()] and p.evidence["required"] == 4
+
+
+def test_demoCity_hasAGovernanceHistory_madeThroughTheCommands_andTheReportListsEachIssuersProposal(demo, tmp_path,
+                                                                                                  monkeypatch):
+    """The demo's history since set-up came through `citypoints gov`'s functions: an issuer onboarded, a shop
+    registered, green points paused and resumed (each executed, approved by signed approvals), a rate change
+    queued behind its week of notice; the auditor lists every issuer account with the proposal that allowed it,
+    and the new issuer's points are on chain."""
+    from ledger_node.governance.city import open_city
+    from ledger_node.governance.proposals import list_proposals
+    from scripts.demo_history import NEW_TRAFFIC_RATE, history_proposals
+
+    monkeypatch.setenv("CITYPOINTS_HOME", str(demo.home))  # the demo's names for schemes and accounts
+    deployment = tmp_path / "deployment.json"
+    deployment.write_text(json.dumps(demo.deployment))
+    city = open_city(demo.url, deployment)
+    shown = {p["description"]: p for p in list_proposals(city)}
+    history = history_proposals(demo.demo)
+    states = [shown[description]["state"] for description, *_ in history]
+    assert states == ["executed"] * 4 + ["queued"]
+    for description, *_ in history:
+        p = shown[description]
+        assert p["approvals"] >= p["required"] and "signature" in p["approvedHow"].values(), p
+    # a scheme is named by its registry description
+    assert "set rate of scheme 2 (Traffic civility): 1 point = 0.06 credits" in \
+        shown[history[-1][0]]["calls"][0]["words"]
+    assert demo.contract("Rates").functions.rateOf(2).call() != NEW_TRAFFIC_RATE  # still behind its notice
+    office = demo.demo["districtIssuers"][0]["address"]
+    shop = demo.demo["merchants"][-1]["address"]
+    membership = demo.contract("Membership").functions
+    assert membership.isIssuer(1, office).call() and membership.isMerchantActive(shop).call()
+    assert demo.contract("PointsLedger").functions.schemeInfo(4).call()[0] == 1  # active again after the pause
+
+    report = run_audit(demo).report
+    assert report["problems"] == []
+    issuers = {(i["scheme"], i["account"]): i for i in report["issuers"]}
+    assert len(issuers) == 6  # five programmes' issuers and the district office
+    onboarded = issuers[1, office.lower()]
+    assert onboarded["proposal"] == shown[history[0][0]]["id"] and onboarded["description"] == history[0][0]
+    founding = {i["proposal"] for key, i in issuers.items() if key != (1, office.lower())}
+    assert len(founding) == 1 and None not in founding  # the set-up proposal that made the four programmes
+    assert report["counts"]["eventsByName"]["PointsIssued"] >= 5  # the district office issued too
+    issued_by = {e["args"]["issuer"] for e in demo.contract("PointsLedger").events.PointsIssued().get_logs(
+        from_block=0, argument_filters={"scheme": 1})}
+    assert office in issued_by
+    # the demo's period is closed and every statement of it (merchants' and issuers') confirmed
+    state = report["state"]["ledger"]
+    assert state["closedAt"]["1"] > 0 and state["statements"]
+    confirmed = 2  # IClearing.SettlementState.Confirmed
+    owed = [s for s in state["statements"].values() if s["amount"] != 0]
+    assert {s["kind"] for s in owed} == {1, 2} and {s["state"] for s in owed} == {confirmed}, owed
+
+
+def test_demoCity_hasFiveProgrammes_describedInTheRegistry_withResidencePointsEligibilityOnly(demo):
+    """The five programmes are data: described on chain (names, organisation, colour, kind) with their rules v1,
+    residence-permit points eligibility-only (no rate, so neither spent nor exchanged) and held by residents; the
+    auditor's report names each programme and its rules version."""
+    from scripts.demo_city import PROFILES, RESIDENCE, rules_document
+
+    registry, rates = demo.contract("SchemeRegistry"), demo.contract("Rates")
+    assert sorted(demo.contract("PointsLedger").functions.schemeIds().call()) == [1, 2, 3, 4, 5]
+    for scheme, profile in PROFILES.items():
+        on_chain = registry.functions.profileOf(scheme).call()
+        assert (on_chain[0], on_chain[1], on_chain[6]) == (profile[0], profile[1], profile[6])
+        assert registry.functions.rulesVersion(scheme).call() == 1
+        assert registry.functions.rules(scheme, 1).call()[0] == __import__("hashlib").sha256(
+            rules_document(scheme)).digest()
+    assert registry.functions.isEligibilityOnly(RESIDENCE).call() and rates.functions.rateOf(RESIDENCE).call() == 0
+    resident = demo.demo["residents"][0]["address"]
+    assert demo.contract("PointsLedger").functions.balanceOf(resident, RESIDENCE).call() > 0
+    report = run_audit(demo).report
+    assert report["problems"] == []
+    named = {s["scheme"]: (s["nameEn"], s["kind"], s["rulesVersion"]) for s in report["schemes"]}
+    assert named[RESIDENCE] == ("Residence-permit points", "eligibility-only", 1)
+    assert named[2] == ("Traffic civility", "valued", 1)
+    assert report["counts"]["eventsByName"].get("Redeemed") and not any(
+        s["redeemed"] for s in report["schemes"] if s["scheme"] == RESIDENCE)

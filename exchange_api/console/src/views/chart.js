@@ -4,12 +4,17 @@ const NS = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs, text) {
   const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null) continue;
+    if (k === "style") for (const [p, x] of Object.entries(v)) node.style.setProperty(p, x);  // CSSOM: CSP allows it
+    else node.setAttribute(k, String(v));
+  }
   if (text != null) node.textContent = text;
   return node;
 }
 
-/** bars([{label, value: BigInt, text, colour}], title) -> <svg role="img"> with one labelled bar a row. */
+/** bars([{label, value: BigInt, text, style}], title) -> <svg role="img"> with one labelled bar a row; `style` sets
+ * the bar's --scheme colour. */
 export function bars(rows, title) {
   const rowH = 28;
   const labelW = 130;
@@ -24,7 +29,7 @@ export function bars(rows, title) {
     const len = max > 0n ? Math.max(1, Number((r.value * 1000n) / max) / 1000 * room) : 1;
     svg.append(
       el("text", { x: 0, y: y + 16, class: "chart-label" }, r.label),
-      el("rect", { x: labelW, y: y + 4, width: len.toFixed(1), height: rowH - 10, rx: 3, class: `bar ${r.colour}` }),
+      el("rect", { x: labelW, y: y + 4, width: len.toFixed(1), height: rowH - 10, rx: 3, class: "bar", style: r.style }),
       el("text", { x: labelW + len + 6, y: y + 16, class: "chart-value" }, r.text));
   });
   return svg;

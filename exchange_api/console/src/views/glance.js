@@ -1,7 +1,7 @@
 // The glance view's three parts: node and indexer health, the programmes (status, rate, supply, one bar plot),
 // and clearing (periods, and statements with their net positions and settlement states once an auditor key is
 // given). Every number is formatted by the wallet's format.js from the API's integers.
-import { t, schemeName, errorWords } from "../../../wallet/src/i18n.js";
+import { t, lang, schemeName, schemeStyle, errorWords } from "../../../wallet/src/i18n.js";
 import * as fmt from "../../../wallet/src/format.js";
 import { ApiError } from "../../../wallet/src/api.js";
 import { h } from "../../../wallet/src/dom.js";
@@ -14,7 +14,6 @@ export function failure(exc) {
 }
 
 const alert = (exc) => h("p", { class: "alert", role: "alert" }, failure(exc));
-const colour = (scheme) => (Number(scheme) >= 1 && Number(scheme) <= 4 ? `s${scheme}` : "sx");
 
 function fact(label, value, testid) {
   return h("div", { class: "fact" }, h("dt", null, label), h("dd", { "data-testid": testid }, value));
@@ -59,14 +58,14 @@ export function schemesView() {
         h("thead", null, h("tr", null, ["schemes.programme", "schemes.status", "schemes.rate", "schemes.supply",
           "schemes.worth"].map((k, i) => h("th", { scope: "col", class: i > 1 ? "amount" : null }, t(k))))),
         h("tbody", null, rows.map((s) => h("tr", { "data-testid": `scheme-${s.scheme}` },
-          h("th", { scope: "row" }, h("span", { class: `dot ${colour(s.scheme)}`, "aria-hidden": "true" }), " ",
+          h("th", { scope: "row" }, h("span", { class: "dot", "aria-hidden": "true", style: schemeStyle(s.scheme) }), " ",
             schemeName(s.scheme)),
           h("td", null, h("span", { class: `status ${s.status}` }, t(`status.${s.status}`))),
           h("td", { class: "amount" }, s.rate ? fmt.rate(s.rate) : "–"),
           h("td", { class: "amount" }, fmt.points(s.totalSupply)),
           h("td", { class: "amount" }, fmt.credits(s.credits))))))),
       bars(rows.map((s) => ({ label: schemeName(s.scheme), value: s.credits, text: fmt.credits(s.credits),
-        colour: colour(s.scheme) })), t("schemes.chart")),
+        style: schemeStyle(s.scheme) })), t("schemes.chart")),
     ] : h("p", { class: "muted" }, state.readAt ? t("schemes.none") : t("console.loading")),
     scheduled.length ? [h("h3", null, t("schemes.scheduled")), h("ul", { "data-testid": "scheduled" },
       scheduled.map((x) => h("li", null, t("schemes.scheduledItem", { programme: schemeName(x.scheme),
@@ -108,7 +107,7 @@ function statementsTable() {
     h("tbody", null, state.statements.map((s) => h("tr", { "data-testid": `statement-${s.statementId}` },
       h("td", null, String(s.period)),
       h("td", null, s.kind === "merchant"
-        ? t("clearing.merchantPair", { programme: schemeName(s.scheme), merchant: fmt.short(s.merchant) })
+        ? t("clearing.merchantPair", { programme: schemeName(s.scheme), merchant: merchantName(s.merchant) })
         : t("clearing.issuerPair", { a: schemeName(s.schemeA), b: schemeName(s.schemeB) })),
       h("td", { class: "amount" }, fmt.credits(s.amount)),
       h("td", null, h("span", { class: `status settle-${s.settlement}` }, t(`settle.${s.settlement}`))))))));
@@ -131,4 +130,56 @@ export function dailyView() {
         h("span", { class: `dot ${s.colour}`, "aria-hidden": "true" }), " ",
         t("daily.total", { what: s.label, n: fmt.points(total(s.key)) })))),
     ] : h("p", { class: "muted" }, t("console.loading")));
+}
+
+/** The auditors' latest attestation on the ledger: the report's hash and balances root, the blocks it covers and
+ * how many have come since. */
+export function auditView() {
+  const a = state.attestation;
+  return h("section", { class: "card audit-card", "aria-labelledby": "audit-title", "data-testid": "audit" },
+    h("h2", { id: "audit-title" }, t("audit.title")),
+    state.healthError ? alert(state.healthError) : null,
+    a === undefined ? h("p", { class: "muted" }, t("console.loading"))
+      : a === null ? h("p", { class: "muted", "data-testid": "audit-none" }, t("audit.none"))
+        : [
+          h("p", { "data-testid": "audit-attested" }, t("audit.attested",
+            { id: a.id, from: fmt.points(a.fromBlock), to: fmt.points(a.toBlock) })),
+          h("dl", { class: "facts" },
+            fact(t("audit.inBlock"), fmt.points(a.block), "audit-block"),
+            fact(t("audit.since"), fmt.points(a.blocksSince), "audit-since")),
+          h("p", { class: "muted small hashes" },
+            t("audit.by"), " ", h("code", { title: a.auditor, "data-testid": "audit-auditor" }, fmt.short(a.auditor)),
+            " · ", t("audit.report"), " ", h("code", { title: a.reportHash, "data-testid": "audit-report" },
+              fmt.short(a.reportHash)),
+            " · ", t("audit.root"), " ", h("code", { title: a.merkleRoot, "data-testid": "audit-root" },
+              fmt.short(a.merkleRoot))),
+          h("p", { class: "muted small" }, t("audit.verify")),
+        ]);
+}
+
+/** A merchant's published name in the page's language (the other language, else its short address). */
+function merchantName(address) {
+  const x = state.merchants && state.merchants.data.find((m) => m.address.toLowerCase() === address.toLowerCase());
+  const named = x && (lang() === "zh" ? x.nameZh || x.nameEn : x.nameEn || x.nameZh);
+  return named || fmt.short(address);
+}
+
+/** Merchants by their status on the ledger, with the suspended ones named. */
+export function merchantsView() {
+  const m = state.merchants;
+  const name = (x) => merchantName(x.address);
+  const suspended = m ? m.data.filter((x) => x.status === "suspended") : [];
+  return h("section", { class: "card merchants-card", "aria-labelledby": "merchants-title",
+    "data-testid": "merchants" },
+  h("h2", { id: "merchants-title" }, t("merchants.title")),
+  !m ? h("p", { class: "muted" }, t("console.loading"))
+    : !m.data.length ? h("p", { class: "muted" }, t("merchants.none"))
+      : [
+        h("dl", { class: "facts" },
+          fact(t("merchants.active"), fmt.points(m.counts.active), "merchants-active"),
+          fact(t("merchants.suspended"), fmt.points(m.counts.suspended), "merchants-suspended")),
+        suspended.length ? [h("h3", null, t("merchants.suspendedList")),
+          h("ul", { "data-testid": "merchants-suspended-list" }, suspended.map((x) => h("li", { title: x.address },
+            name(x))))] : null,
+      ]);
 }

@@ -171,7 +171,7 @@ function orderText(req) {
   return req.orderLabel || t("pay.noOrderLabel");
 }
 
-function leftText(seconds) {
+export function leftText(seconds) {
   if (seconds <= 0) return t("pay.expired");
   if (seconds < 60) return t("time.sec", { s: seconds });
   if (seconds < 3600) return t("time.minSec", { m: Math.floor(seconds / 60), s: seconds % 60 });

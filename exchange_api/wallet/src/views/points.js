@@ -1,5 +1,5 @@
 // The resident's points: the total in credits, each program's points and rate, and the history as sentences.
-import { t, schemeName, reasonLabel } from "../i18n.js";
+import { t, schemeName, schemeStyle, reasonLabel } from "../i18n.js";
 import * as fmt from "../format.js";
 import { state, page, loadMoreHistory } from "../state.js";
 import { h, announce, errorText, alertBox, busy } from "../ui.js";
@@ -12,6 +12,7 @@ export function pointsView() {
     h("h1", { id: "points-title", tabindex: "-1", class: "visually-hidden-phone" }, t("points.title")),
     notice ? h("p", { class: "notice", role: "status" }, notice) : null,
     state.loadError ? alertBox(errorText(state.loadError)) : null,
+    noticesCard(),
     h("div", { class: "grid" },
       h("div", { class: "col" },
         h("div", { class: "card total" },
@@ -48,10 +49,34 @@ async function showMoreHistory() {
   page.render();
 }
 
+/** What is coming or holding for the programmes the resident holds: rate changes waiting out their notice (the
+ * value of their points will change) and paused programmes. */
+function noticesCard() {
+  const held = new Set(((state.balances && state.balances.balances) || []).filter((b) => fmt.big(b.points) > 0n)
+    .map((b) => String(b.scheme)));
+  const items = [];
+  for (const x of state.scheduledRates) {
+    if (!held.has(String(x.scheme))) continue;
+    const info = state.schemes.get(String(x.scheme));
+    items.push(h("li", { "data-testid": `notice-rate-${x.scheme}` }, t("notices.rate", {
+      programme: schemeName(x.scheme), r: fmt.rate(x.rate), now: info ? fmt.rate(info.rate) : "–",
+      when: fmt.dateTime(x.readyAt) })));
+  }
+  for (const id of held) {
+    const info = state.schemes.get(id);
+    if (info && info.status === "paused") {
+      items.push(h("li", { "data-testid": `notice-paused-${id}` }, t("notices.paused", { programme: schemeName(id) })));
+    }
+  }
+  return items.length ? h("section", { class: "card notices", "aria-labelledby": "notices-title", "data-testid": "notices" },
+    h("h2", { id: "notices-title" }, t("notices.title")), h("ul", null, items)) : null;
+}
+
 function schemeCard(s) {
   const info = state.schemes.get(String(s.scheme));
+  if (info && info.kind === "eligibility-only") return eligibilityCard(s);
   const status = info && info.status !== "active" ? t(info.status === "paused" ? "points.paused" : "points.retired") : null;
-  return h("li", { class: `card scheme s${s.scheme}`, "data-scheme": String(s.scheme) },
+  return h("li", { class: "card scheme", "data-scheme": String(s.scheme), style: schemeStyle(s.scheme) },
     h("div", { class: "scheme-head" },
       h("span", { class: "dot", "aria-hidden": "true" }),
       h("h3", null, schemeName(s.scheme))),
@@ -61,6 +86,16 @@ function schemeCard(s) {
     h("p", { class: "scheme-credits" }, t("points.credits", { n: fmt.credits(s.credits) })),
     h("p", { class: "muted small" }, t("points.rate", { r: fmt.rate(s.rate) })),
     status ? h("p", { class: "warn small" }, status) : null);
+}
+
+/** A programme whose points count toward services (residence-permit points): no credits, no rate. */
+function eligibilityCard(s) {
+  return h("li", { class: "card scheme", "data-scheme": String(s.scheme), style: schemeStyle(s.scheme) },
+    h("div", { class: "scheme-head" },
+      h("span", { class: "dot", "aria-hidden": "true" }),
+      h("h3", null, schemeName(s.scheme))),
+    h("p", { class: "scheme-points", "data-testid": `points-${s.scheme}` }, t("points.points", { n: fmt.points(s.points) })),
+    h("p", { class: "muted small", "data-testid": `eligibility-${s.scheme}` }, t("points.eligibilityOnly")));
 }
 
 function historyList() {
@@ -74,7 +109,7 @@ function historyList() {
   return h("ol", { class: "history card" }, state.history.map((item) => {
     const d = describe(item, byTx);
     return h("li", { class: d.plus ? "plus" : "minus", "data-kind": item.kind },
-      h("span", { class: `dot s${item.scheme}`, "aria-hidden": "true" }),
+      h("span", { class: "dot", "aria-hidden": "true", style: schemeStyle(item.scheme) }),
       h("div", { class: "what" },
         h("p", { class: "title" }, d.title),
         d.why ? h("p", { class: "why" }, t("history.reason", { label: d.why })) : null,

@@ -9,6 +9,9 @@ export function receiveView() {
   const status = h("p", { class: "muted small", role: "status" });
   return h("section", { class: "receive", "aria-labelledby": "recv-title" },
     h("h1", { id: "recv-title", tabindex: "-1" }, t("recv.title")),
+    // a key made through "Lost your key?" (views/recovery.js): this code is what the office reads
+    state.welcome === "lost" ? h("p", { class: "notice", role: "status", "data-testid": "receive-notice" },
+      t("rec.showOffice")) : null,
     h("div", { class: "card qr-card" },
       h("div", { class: "qr", id: "qr", role: "img", "aria-label": t("recv.qrLabel", { a }) }),
       h("p", { class: "label" }, t("recv.address")),

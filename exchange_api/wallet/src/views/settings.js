@@ -5,9 +5,11 @@ import * as keystore from "../keystore.js";
 import { state, page, forgetKey, chooseLang } from "../state.js";
 import { h, announce, errorText, alertBox, field, passwordInput, busy } from "../ui.js";
 import { dropLoginForm } from "./pay.js";
+import { lostKeyInfo, loadRecoveryPolicy } from "./recovery.js";
 
 export function settingsView() {
   const a = state.record.address;
+  if (!state.recoveryPolicy) loadRecoveryPolicy();
   const revealPw = passwordInput();
   const revealErr = h("div", { class: "form-error" });
   const revealBtn = h("button", { type: "submit", class: "secondary" }, t("set.reveal"));
@@ -49,6 +51,9 @@ export function settingsView() {
     field("reveal-password", t("key.password"), revealPw),
     revealErr, revealBtn,
     h("div", { id: "revealed", "aria-live": "polite" })),
+    h("section", { class: "card", "aria-labelledby": "lost-title" },
+      h("h2", { id: "lost-title" }, t("rec.lost")),
+      lostKeyInfo("settings")),
     h("form", { class: "card danger", novalidate: true, onsubmit: (e) => {
       e.preventDefault();
       removeErr.replaceChildren();

@@ -5,6 +5,7 @@ import * as keystore from "../keystore.js";
 import { state, page } from "../state.js";
 import { h, announce, errorText, alertBox, field, passwordInput, busy } from "../ui.js";
 import { openRequest } from "./pay.js";
+import { lostKeyInfo, loadRecoveryPolicy } from "./recovery.js";
 
 export function welcomeView() {
   const tabs = ["create", "import"];  // a resident makes a key here; importing one is the advanced path
@@ -16,7 +17,22 @@ export function welcomeView() {
       h("button", { type: "button", "aria-pressed": state.welcome === k ? "true" : "false",
         onclick: () => { state.welcome = k; page.render(); document.querySelector(".welcome form input")?.focus(); } },
         t(`welcome.${k}`)))),
-    keyForm(state.welcome));
+    state.welcome === "lost" ? lostPanel() : h("p", { class: "lost-link" }, h("button", { type: "button",
+      class: "link", "data-testid": "lost-key-link", onclick: () => {
+        state.welcome = "lost";
+        page.render();
+        document.getElementById("lost-title")?.focus();
+        loadRecoveryPolicy();
+      } }, t("rec.lost"))),
+    keyForm(state.welcome === "import" ? "import" : "create"));
+}
+
+/** "Lost your key?": the visit to the office explained; the form below makes the new key to take there. */
+function lostPanel() {
+  if (!state.recoveryPolicy) loadRecoveryPolicy();
+  return h("div", { class: "card lost", "aria-labelledby": "lost-title" },
+    h("h2", { id: "lost-title", tabindex: "-1" }, t("rec.lostTitle")),
+    lostKeyInfo("welcome"));
 }
 
 function keyForm(mode) {
@@ -27,7 +43,8 @@ function keyForm(mode) {
     : null;
   const pw1 = passwordInput("new-password");
   const pw2 = passwordInput("new-password");
-  const submit = h("button", { type: "submit", class: "primary" }, t(mode === "import" ? "key.saveImport" : "key.saveCreate"));
+  const submit = h("button", { type: "submit", class: "primary" },
+    t(mode === "import" ? "key.saveImport" : state.welcome === "lost" ? "rec.createNew" : "key.saveCreate"));
   const form = h("form", { class: "card", novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     error.replaceChildren();
@@ -58,7 +75,8 @@ function keyForm(mode) {
       return;
     }
     key = null;
-    state.view = state.codeInput ? "pay" : "points";
+    const lost = state.welcome === "lost";  // a new key for a recovery: straight to its code, for the office
+    state.view = state.codeInput ? "pay" : lost ? "receive" : "points";
     history.replaceState(null, "", `#/${state.view}`);
     announce(t(mode === "import" ? "key.imported" : "key.created"));
     state.notice = t(mode === "import" ? "key.imported" : "key.created");
