@@ -142,7 +142,7 @@ def test_pos_takesASale_theWalletPays_tillShowsPaidAndRefunds_inEnglish(open_wal
     shot(pos, "phone-sale-form-en")
 
     take_sale(pos, resident.address, "12.34", "Table 7 · 2 coffees")
-    assert pos.locator("[data-testid=sale-amount]").inner_text() == "12.34"
+    assert pos.locator("[data-testid=sale-amount]").inner_text() == "12.34 credits"
     expect_text(pos.locator("[data-testid=sale-status]"), "Waiting for the customer")
     shot(pos, "phone-sale-qr-en")
     req = newest_request(wallet_api)

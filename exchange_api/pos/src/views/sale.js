@@ -50,7 +50,7 @@ export function saleScreen(actions) {
     "data-testid": "sale-screen" },
   h("div", { class: "sale-inner" },
     h("h1", { id: "scan-title", tabindex: "-1" }, t("pos.scanTitle")),
-    h("p", { class: "big", "data-testid": "sale-amount" }, fmt.credits(sale.credits)),
+    h("p", { class: "big", "data-testid": "sale-amount" }, t("points.credits", { n: fmt.credits(sale.credits) })),
     h("p", { class: "order", "data-testid": "sale-order" }, sale.orderLabel),
     final ? null : h("div", { class: "qr big-qr", id: "sale-qr", role: "img", "aria-label": t("pos.scanLead") }),
     final ? null : h("p", { class: "muted small" }, t("pos.scanLead")),
