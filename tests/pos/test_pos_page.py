@@ -10,6 +10,7 @@ tablet size; screenshots under build/screenshots/pos/. Prints how long a sale to
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 import time
 
@@ -268,3 +269,16 @@ def test_pos_inChinese_atPhoneAndTabletSize_measuresSaleToPaid(open_wallet, wall
     print(f"\nPOS sale, approval to 'paid' on the till (automine node), {len(timings)} sales: "
           f"median {statistics.median(timings):.3f} s, max {max(timings):.3f} s")
     tablet.close()
+
+
+def test_posPage_isServedWithThePagesPolicy_noInlineScript(wallet_api):
+    """Same origin only, no inline script: the page's CSP, and its HTML loads its one script by URL."""
+    resp = wallet_api.get("/pos/")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
+    csp = resp.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp and resp.headers["x-frame-options"] == "DENY"
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", resp.text, flags=re.S)
+    assert scripts and all(body.strip() == "" for body in scripts)
+    assert re.search(r'<script type="module" src="/pos/app-[A-Z0-9]+\.js">', resp.text)
+    assert "http://" not in resp.text and "https://" not in resp.text  # nothing from another origin
