@@ -51,11 +51,12 @@ async def request_events(request: Request, request_id: str, redemptions: Redempt
     first = await redemptions.progress(merchant, request_id)  # 404 before any stream opens
     if _streams[merchant.key_id] >= rt.settings.pos_streams_per_key:
         raise RateLimited("too many live streams open for this key; close one", headers={"Retry-After": "5"})
-    _streams[merchant.key_id] += 1
 
     async def stream():
         state, last_sent, sent = first, None, time.monotonic()
         ends = time.monotonic() + max(first["deadline"] - time.time(), 0) + STREAM_GRACE_S
+        # counted from its first step: a stream whose client left before it started never runs, nor its `finally`
+        _streams[merchant.key_id] += 1
         try:
             yield "retry: 1000\n\n"
             while True:

@@ -195,3 +195,41 @@ def test_events_streamTheRequestsStatus_untilItEnds(pos_client, wallet_city):
     # another merchant's or an unknown request: 404 before any stream
     missing = pos_client.get("/v1/redemption_requests/rrq_nothing/events")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "request_not_found"
+
+
+def test_events_streamsPerKeyAreBounded_andFreedWhenTheyEnd(pos_client, wallet_city):
+    live = pos_client.live
+    rt = live.rt
+    before = rt.settings
+    rt.replace_settings(before.model_copy(update={"pos_streams_per_key": 1}))
+    try:
+        assert sign_in(pos_client, live.merchant_key).status_code == 201
+        first = ask(pos_client, wallet_city.residents[0].address, credits=50).json()
+        second = ask(pos_client, wallet_city.residents[1].address, credits=60).json()
+        opened = threading.Event()
+
+        def follow():
+            with pos_client.stream("GET", f"/v1/redemption_requests/{first['id']}/events") as resp:
+                for line in resp.iter_lines():
+                    if line.startswith("data: "):
+                        opened.set()
+        reader = threading.Thread(target=follow)
+        reader.start()
+        assert opened.wait(10)
+        refused = pos_client.get(f"/v1/redemption_requests/{second['id']}/events")
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+        assert refused.headers["retry-after"]
+        assert pos_client.post(f"/v1/redemption_requests/{first['id']}/cancel", headers=POS).status_code == 200
+        reader.join(10)
+        assert not reader.is_alive()
+        # the ended stream gave its place back
+        deadline = time.monotonic() + 5
+        while True:
+            with pos_client.stream("GET", f"/v1/redemption_requests/{second['id']}/events") as resp:
+                if resp.status_code == 200 or time.monotonic() > deadline:
+                    break
+            time.sleep(0.05)
+        assert resp.status_code == 200
+        assert pos_client.post(f"/v1/redemption_requests/{second['id']}/cancel", headers=POS).status_code == 200
+    finally:
+        rt.replace_settings(before)
