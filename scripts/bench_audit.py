@@ -3,9 +3,12 @@
 Builds (once, cached under var/bench/audit/) a chain with >= 200,000 events: `issueBatch` calls of 1,000 items
 by a scheme issuer to a few thousand residents (one TransferSingle per item, one PointsIssued per call), plus
 some redemptions and exchanges. Then measures, on the same node:
-- raw: the bare `eth_getLogs` fetch of every log over the same ranges, bodies read but not parsed;
-- audit: fetch + decode + replay with every rule (the floor: >= 20,000 events/s), and the whole audit with
-  signer checks, the eth_call comparison of every account and scheme, and the Merkle tree.
+- raw: the bare `eth_getLogs` fetch of every log in 10,000-block ranges (as the floor has always been measured),
+  bodies read but not parsed; and the same bare fetch over the audit's own ranges with its requests in flight
+  (`LogPipeline.bodies`), the stricter comparison since the node serves small answers faster;
+- audit: the pipelined fetch + decode + replay with every rule, wall time (the floors: >= 20,000 events/s, and
+  issue 25's >= 0.9 of the raw rate), and the whole audit with signer checks, the eth_call comparison of every
+  account and scheme, and the Merkle tree.
 """
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ RATE = 10_000_000
 
 def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, write: bool = True) -> dict:
     """Build or load the bench chain, measure, write BENCHMARKS.md's `audit` section; returns the figures."""
+    from ledger_node.audit.events import EventTable
+    from ledger_node.audit.pipeline import LogPipeline
     from ledger_node.audit.rpc import Rpc
     from ledger_node.audit.run import AuditOptions, audit
 
@@ -54,23 +59,32 @@ def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, 
         head = rpc.block_number()
         addresses = [a.lower() for a in contracts.values()]
         load_before = os.getloadavg()[0]
+        # raw, as the floor has always been measured: the bare fetch in 10,000-block ranges (here one range)
         t = time.perf_counter()
         raw_bytes = 0
         step = 10_000
         for start in range(0, head + 1, step):
             raw_bytes += len(rpc.get_logs_raw(addresses, start, min(head, start + step - 1)))
         raw_s = time.perf_counter() - t
+        # raw over the audit's own ranges and requests in flight (pipeline.py), bodies read, nothing parsed
+        t = time.perf_counter()
+        own = LogPipeline(rpc, EventTable(contracts), 0, head, step=step)
+        own_bytes = sum(len(body) for _, _, body in own.bodies())
+        own_s = time.perf_counter() - t
         rpc.close()
         result = audit(AuditOptions(node.url, contracts, step=step, proofs=False))
         s = result.stats
-        replay_s = s["fetchSeconds"] + s["decodeSeconds"] + s["replaySeconds"]
+        replay_s = s["pipelineSeconds"]
         figures = {
             "events": s["events"], "events_per_s": round(s["events"] / replay_s),
             "replay_s": round(replay_s, 3), "fetch_s": s["fetchSeconds"], "decode_s": s["decodeSeconds"],
-            "rules_s": s["replaySeconds"],
+            "rules_s": s["replaySeconds"], "ranges": s["logRanges"],
             "raw_fetch_s": round(raw_s, 3), "raw_events_per_s": round(s["logs"] / raw_s),
             "raw_mb": round(raw_bytes / 1e6, 1),
             "ratio_to_raw": round((s["events"] / replay_s) / (s["logs"] / raw_s), 3),
+            "raw_own_s": round(own_s, 3), "raw_own_events_per_s": round(s["logs"] / own_s),
+            "raw_own_mb": round(own_bytes / 1e6, 1), "raw_own_ranges": own.ranges,
+            "ratio_to_raw_own": round((s["events"] / replay_s) / (s["logs"] / own_s), 3),
             "audit_total_s": s["totalSeconds"], "comparisons": s["comparisons"], "compare_s": s["compareSeconds"],
             "signatures_checked": s["intentsChecked"], "signatures_s": s["signatureSeconds"],
             "merkle_s": s["merkleSeconds"], "balance_lines": result.report["counts"]["balanceLines"],
@@ -92,20 +106,31 @@ def _write_section(f: dict) -> None:
 
     body = table([
         ("events replayed (fetch + decode + every rule)", f"{f['events']:,}", "at least 200,000"),
-        ("replay rate", f"{f['events_per_s']:,} events/s", f"floor {FLOOR_EVENTS_PER_S:,}/s; ordinary RPC indexers "
-                                                          f"150-200/s"),
-        ("raw node: bare eth_getLogs of the same logs (no decoding)", f"{f['raw_events_per_s']:,} logs/s "
-                                                                      f"({f['raw_fetch_s']} s, {f['raw_mb']} MB)",
-         "the node's own limit"),
-        ("replay rate / raw fetch rate", f"{f['ratio_to_raw']}", "1.0 = as fast as the node serves logs"),
-        ("replay split", f"fetch {f['fetch_s']} s, decode {f['decode_s']} s, rules {f['rules_s']} s", ""),
+        ("replay rate (wall time of the pipelined fetch, decode and rules)", f"{f['events_per_s']:,} events/s "
+                                                                             f"({f['replay_s']} s)",
+         f"floor {FLOOR_EVENTS_PER_S:,}/s; ordinary RPC indexers 150-200/s"),
+        ("raw node: bare eth_getLogs in 10,000-block ranges (no decoding)", f"{f['raw_events_per_s']:,} logs/s "
+                                                                            f"({f['raw_fetch_s']} s, {f['raw_mb']} MB)",
+         "the floor's measure of the node's limit"),
+        ("replay rate / raw fetch rate", f"{f['ratio_to_raw']}", "floor 0.9 (issue 25); 1.0 = as fast as the node "
+                                                                  "serves logs"),
+        ("raw node: bare eth_getLogs over the audit's own ranges, 2 in flight",
+         f"{f['raw_own_events_per_s']:,} logs/s ({f['raw_own_s']} s, {f['raw_own_ranges']} ranges)",
+         "the node serves small answers faster"),
+        ("replay rate / raw rate over the audit's own ranges", f"{f['ratio_to_raw_own']}", "the stricter comparison"),
+        ("replay split (main thread)", f"waiting for the node {f['fetch_s']} s, parse + decode {f['decode_s']} s, "
+                                       f"rules {f['rules_s']} s; {f['ranges']} ranges", ""),
         ("whole audit (signers, eth_call comparison, Merkle tree)", f"{f['audit_total_s']} s",
          f"{f['comparisons']:,} eth_calls in {f['compare_s']} s; {f['balance_lines']:,} balance lines"),
         ("audit result", f"{f['problems']} problems, {f['findings']} findings", "findings: the bench's own bursts"),
     ])
     how = "loaded from the var/bench cache" if f["chain_cached"] else f"built in {f['chain_build_s']} s"
     note = (f"\nChain: {f['blocks']} blocks built by `scripts/bench_audit.py` ({how}); "
-            f"1-minute load average before measuring: {f['load_avg_1m']} (shared 2-core machine).\n")
+            f"1-minute load average before measuring: {f['load_avg_1m']} (shared 2-core machine).\n\n"
+            "The raw figures read the answers' bytes and parse nothing; the replay must parse every answer "
+            "(orjson), decode every log and apply every rule, in one Python process beside the node on the other "
+            "core. The node serves the same logs faster in small ranges than in one 10,000-block range, so the "
+            "second raw figure, over the ranges the audit itself asks for, is the stricter one.\n")
     update_section("audit", body + "\n" + note)
 
 
