@@ -138,8 +138,10 @@ class EventType:
         """The decoder of this event as one generated function: `(topics, data) -> args` (or `(data) -> args` of
         the data fields in `names`, all if None). It reads words from the data's hex string: a number is
         int(hex, 16), an address or bytesN the hex itself; arrays go through `_hex_array`."""
+        topics_read = _ADDRESS_TOPICS[self._checksum]
         env: dict[str, Any] = {"_cs": to_checksum, "_int_topic": _signed_topic, "_signed": _signed_hex,
-                               "_array": _hex_array, "_ValueError": ValueError, "_event": self}
+                               "_array": _hex_array, "_ValueError": ValueError, "_event": self,
+                               "_addresses": topics_read.known, "_address": topics_read.read}
         body, items = [], []
         if topics:
             body.append(f"    if len(topics) != {len(self._topic_readers) + 1}: "
@@ -202,8 +204,8 @@ def _word_expr(typ: str, at: int, checksum: bool, base: str = "") -> str:
 
 def _topic_expr(typ: str, topic: str, checksum: bool) -> str:
     """Source of the value of an indexed input from its topic (0x hex); a dynamic type's topic is its hash."""
-    if typ == "address":
-        return f"_cs('0x' + {topic}[26:])" if checksum else f"'0x' + {topic}[26:].lower()"
+    if typ == "address":  # the same few thousand accounts recur in every log: read each topic once
+        return f"(_addresses.get({topic}) or _address({topic}))"
     if typ.startswith("uint"):
         return f"int({topic}, 16)"
     if typ.startswith("int"):
@@ -238,6 +240,26 @@ def _hex_array(data: str, at: int, width: int, items: Callable[[str, range], lis
         raise ValueError(f"event data of {(len(data) - 2) // 2} bytes is shorter than its array {typ} "
                          f"(to byte {(end - 2) // 2})")
     return items(data, range(start, end, 64 * width))
+
+
+class _AddressTopics:
+    """Address topics read before -> their value (checksummed, or lowercase), at most `size` of them: an account's
+    topic recurs in log after log (a resident's every receipt, the issuer's every item), and reading it again
+    costs three new strings (lowercase) or a checksum (~18 µs)."""
+
+    def __init__(self, checksum: bool, size: int = 100_000):
+        self.known: dict[str, str] = {}
+        self.checksum, self.size = checksum, size
+
+    def read(self, topic: str) -> str:
+        value = to_checksum("0x" + topic[26:]) if self.checksum else "0x" + topic[26:].lower()
+        if len(self.known) >= self.size:
+            self.known.clear()
+        self.known[topic] = value
+        return value
+
+
+_ADDRESS_TOPICS = {True: _AddressTopics(True), False: _AddressTopics(False)}
 
 
 def _signed_hex(word: str) -> int:
