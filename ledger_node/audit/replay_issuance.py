@@ -53,15 +53,16 @@ class IssuanceHandlers:
         k = issued = 0
         bad_after = []
         filled = []  # (item's position among those issued, resident) of the items that reached the daily cap
-        for i, ref in enumerate(refs):
-            if i in skipped:
+        n_transfers = len(transfers)
+        for i, ref in enumerate(refs):  # once per issued item of the chain: kept lean
+            if skipped and i in skipped:
                 if ref not in used_refs:
                     self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but ref {ref} was never used", ev)
                 continue
             if ref in used_refs:
                 self.problem(VIOLATION, "ref-reused", f"item {i} issued with ref {ref} used before", ev, ref=ref)
             used_refs.add(ref)
-            if k >= len(transfers):
+            if k >= n_transfers:
                 break
             t = transfers[k]
             k += 1
