@@ -20,6 +20,8 @@ from pathlib import Path
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak
+from rich.console import Console
+from rich.progress import Progress
 from web3 import Web3
 
 from ledger_node import chain, paths
@@ -98,6 +100,12 @@ def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, 
         _write_section(figures)
     if as_json:
         print(json.dumps(figures))
+    else:
+        f = figures
+        Console().print(f"audit replay: {f['events']:,} events in {f['replay_s']} s ({f['events_per_s']:,}/s); raw "
+                        f"eth_getLogs {f['raw_events_per_s']:,}/s in 10,000-block ranges (ratio {f['ratio_to_raw']}), "
+                        f"{f['raw_own_events_per_s']:,}/s over the audit's ranges (ratio {f['ratio_to_raw_own']}); "
+                        f"load {f['load_avg_1m']}")
     return figures
 
 
@@ -193,7 +201,12 @@ def _build(url: str, operator, events: int) -> dict:
     chain_id = w3.eth.chain_id
     ledger_addr = Web3.to_checksum_address(contracts["PointsLedger"])
     hashes = []
-    for b in range(-(-events // BATCH)):
+    calls = -(-events // BATCH)
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task("bench chain: issueBatch calls", total=calls)
+    bar.start()
+    for b in range(calls):
+        bar.update(task, completed=b)
         who = [residents[(b * BATCH + k) % RESIDENTS].address for k in range(BATCH)]
         refs = [keccak((b * BATCH + k).to_bytes(32, "big")) for k in range(BATCH)]
         data = selector + abi_encode(["uint256", "address[]", "uint256[]", "bytes32[]"], [1, who, [3] * BATCH, refs])
@@ -206,6 +219,7 @@ def _build(url: str, operator, events: int) -> dict:
             hashes = []
     for h in hashes:
         w3.eth.wait_for_transaction_receipt(h, timeout=600, poll_latency=0.05)
+    bar.stop()
     # some redemptions and exchanges, signed by residents as their wallets would
     deadline = int(time.time()) + 365 * 86400
     for i in range(50):
