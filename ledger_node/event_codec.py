@@ -9,8 +9,8 @@ arrays of words, arrays of tuples of words) it is one small function, generated 
 and `namedtuple` generate theirs), that reads the 32-byte words straight from the log's hex string: one call and
 one dict per log, no bytes copy, no call per field. Any other shape goes through eth_abi's decoder. The indexer and
 the auditor decode every log of the chain (the audit's bench: 200,000 logs), and per-field calls were most of
-their time, as eth_abi's general decoder had been before. tests/exchange_api/test_event_decoding.py holds the codec equal to web3's own
-decoding for every event of every contract.
+their time, as eth_abi's general decoder had been before. tests/exchange_api/test_event_decoding.py holds the
+codec equal to web3's own decoding for every event of every contract.
 
 Values come out plain, ready for JSON: int, bool, str; bytes and bytesN as lowercase 0x hex; arrays and tuples as
 lists; an indexed value of a dynamic type as its topic (the value's hash). Addresses are checksummed (EIP-55), or
@@ -169,6 +169,7 @@ class EventType:
         source = f"def decode({params}):\n" + "\n".join(body + [f"    return {{{args}}}"]) + "\n"
         exec(compile(source, f"<event_codec {self.signature}>", "exec"), env)  # noqa: S102 - our own source
         return env["decode"]
+
 
 # -- readers, put together once an event -------------------------------------------------------------------------
 
