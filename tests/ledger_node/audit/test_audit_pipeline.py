@@ -141,3 +141,68 @@ def test_nodeGoneMidReplay_endsTheAuditWithAClearError_andNoReport(audit_city, c
     assert res.exit_code == 4, res.output
     assert "audit could not run" in res.output and "no JSON-RPC answer" in res.output
     assert not out.exists()
+
+
+class _RangeLimitedNode:
+    """A JSON-RPC front of a real node that refuses eth_getLogs over more than `limit` blocks with the message
+    providers use ("query exceeds max results"), and passes every other request to the node."""
+
+    def __init__(self, node_url: str, limit: int):
+        import http.client
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        target = urlsplit(node_url)
+        front = self
+        self.refused = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as nodes serve
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = json.loads(body)
+                params = request.get("params") if isinstance(request, dict) else None
+                if isinstance(request, dict) and request.get("method") == "eth_getLogs" and \
+                        int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1 > limit:
+                    front.refused += 1
+                    answer = json.dumps({"jsonrpc": "2.0", "id": request["id"], "error": {
+                        "code": -32005, "message": f"query exceeds max results, limit {limit} blocks"}}).encode()
+                else:
+                    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                    conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+                    answer = conn.getresponse().read()
+                    conn.close()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_nodeRefusingLargeRanges_getsThemHalved_andTheSameReport(audit_city, run_audit):
+    direct = run_audit(range_bytes=10**9, step=10**6)
+    front = _RangeLimitedNode(audit_city.url, limit=3)
+    try:
+        from ledger_node.audit.run import AuditOptions, audit
+
+        limited = audit(AuditOptions(front.url, dict(audit_city.addresses), range_bytes=10**9, step=10**6))
+    finally:
+        front.close()
+    assert front.refused > 0  # the ranges grew past the limit and were cut back
+    assert limited.stats["logRanges"] > direct.stats["logRanges"]
+    assert _without_timings(limited.report) == _without_timings(direct.report)
