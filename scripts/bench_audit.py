@@ -79,17 +79,17 @@ def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, 
             # the replay: pipelined fetch, decode and every rule (no eth_call comparison: timed once, below)
             cpu = _node_cpu(node)
             s = audit(AuditOptions(node.url, contracts, step=step, proofs=False, compare=False)).stats
-            replay.append((s["pipelineSeconds"], _node_cpu(node) - cpu, s["pipelineCpuSeconds"]))
+            replay.append((s["pipelineSeconds"], _node_cpu(node) - cpu, s["pipelineCpuSeconds"], s))
         rpc.close()
         result = audit(AuditOptions(node.url, contracts, step=step, proofs=False))
         s = result.stats
         raw_s, raw_cpu = min(raw)
         own_s, own_cpu = min(own)
-        replay_s, replay_node_cpu, replay_cpu = min(replay)
+        replay_s, replay_node_cpu, replay_cpu, best = min(replay, key=lambda r: r[0])
         figures = {
             "events": s["events"], "events_per_s": round(s["events"] / replay_s),
-            "replay_s": round(replay_s, 3), "fetch_s": s["fetchSeconds"], "decode_s": s["decodeSeconds"],
-            "rules_s": s["replaySeconds"], "ranges": s["logRanges"], "replay_cpu_s": round(replay_cpu, 3),
+            "replay_s": round(replay_s, 3), "fetch_s": best["fetchSeconds"], "decode_s": best["decodeSeconds"],
+            "rules_s": best["replaySeconds"], "ranges": best["logRanges"], "replay_cpu_s": round(replay_cpu, 3),
             "replay_node_cpu_s": round(replay_node_cpu, 3),
             "raw_fetch_s": round(raw_s, 3), "raw_events_per_s": round(s["logs"] / raw_s),
             "raw_mb": round(raw_bytes / 1e6, 1), "raw_node_cpu_s": round(raw_cpu, 3),
@@ -150,8 +150,9 @@ def _write_section(f: dict) -> None:
          f"{f['replay_cpu_s']} s / {f['replay_node_cpu_s']} s",
          f"the node for the raw fetches: {f['raw_node_cpu_s']} s (10,000-block ranges), {f['raw_own_node_cpu_s']} s "
          f"(the audit's ranges)"),
-        ("replay split (replay's thread)", f"waiting for the node {f['fetch_s']} s, parse + decode "
-                                           f"{f['decode_s']} s, rules {f['rules_s']} s; {f['ranges']} ranges", ""),
+        ("replay split (the best round)", f"waiting for the node {f['fetch_s']} s, parse + decode "
+                                          f"{f['decode_s']} s, rules {f['rules_s']} s; {f['ranges']} ranges",
+         "wall time: on a busy machine it counts the time the thread waited for a core"),
         ("whole audit (signers, eth_call comparison, Merkle tree)", f"{f['audit_total_s']} s",
          f"{f['comparisons']:,} eth_calls in {f['compare_s']} s; {f['balance_lines']:,} balance lines"),
         ("audit result", f"{f['problems']} problems, {f['findings']} findings", "findings: the bench's own bursts"),
