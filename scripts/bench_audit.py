@@ -97,6 +97,9 @@ def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, 
             "raw_own_s": round(own_s, 3), "raw_own_events_per_s": round(s["logs"] / own_s),
             "raw_own_mb": round(own_bytes / 1e6, 1), "raw_own_ranges": pipe.ranges,
             "raw_own_node_cpu_s": round(own_cpu, 3),
+            # what the ratio approaches when each side has a core to itself: the raw fetch is bound by the node's
+            # CPU, the replay by its thread's (the node's part of it overlaps)
+            "ratio_cpu_bound": round(raw_cpu / max(replay_cpu, replay_node_cpu), 3),
             "ratio_to_raw_own": round((s["events"] / replay_s) / (s["logs"] / own_s), 3),
             "rounds": {"raw_s": [round(r[0], 3) for r in raw], "raw_own_s": [round(r[0], 3) for r in own],
                        "replay_s": [round(r[0], 3) for r in replay]},
@@ -150,6 +153,8 @@ def _write_section(f: dict) -> None:
          f"{f['replay_cpu_s']} s / {f['replay_node_cpu_s']} s",
          f"the node for the raw fetches: {f['raw_node_cpu_s']} s (10,000-block ranges), {f['raw_own_node_cpu_s']} s "
          f"(the audit's ranges)"),
+        ("the ratio bound by CPU: node CPU of the raw fetch / the replay's busier side", f"{f['ratio_cpu_bound']}",
+         "what the ratio approaches with a core for each side (a quiet machine)"),
         ("replay split (the best round)", f"waiting for the node {f['fetch_s']} s, parse + decode "
                                           f"{f['decode_s']} s, rules {f['rules_s']} s; {f['ranges']} ranges",
          "wall time: on a busy machine it counts the time the thread waited for a core"),
