@@ -17,6 +17,8 @@ up: setup compile wallet
 	@echo "CityPoints is up:"
 	@echo "  chain      $$($(CP) node status --json | $(VENV)/bin/python -c 'import json,sys; print(json.load(sys.stdin)["rpcUrl"])')"
 	@echo "  API        http://127.0.0.1:8000/v1   (docs http://127.0.0.1:8000/docs)"
+	@echo "  pages      http://127.0.0.1:8000/wallet/  /pos/ (shops' till)  /console/"
+	@echo "  links, QR  $${CITYPOINTS_PUBLIC_URL:-http://127.0.0.1:8000}   (CITYPOINTS_PUBLIC_URL: the address phones reach)"
 	@echo "  deployment var/deployment.json   demo accounts var/demo.json"
 	@echo "  next       $(CP) node status   |   $(CP) --help   |   make down"
 
@@ -63,9 +65,10 @@ compile: setup
 # the pages the API serves at /wallet and /console (exchange_api/{wallet,console}/dist, one build, rebuilt when
 # their sources change)
 WALLET_SRC := exchange_api/wallet/build.mjs $(wildcard exchange_api/wallet/src/*.* exchange_api/wallet/src/views/*) \
-  $(wildcard exchange_api/console/src/*.* exchange_api/console/src/views/*)
-wallet: exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html
-exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html &: $(WALLET_SRC) node_modules/.installed
+  $(wildcard exchange_api/console/src/*.* exchange_api/console/src/views/*) \
+  $(wildcard exchange_api/pos/src/*.* exchange_api/pos/src/views/*)
+wallet: exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html exchange_api/pos/dist/index.html
+exchange_api/wallet/dist/index.html exchange_api/console/dist/index.html exchange_api/pos/dist/index.html &: $(WALLET_SRC) node_modules/.installed
 	node exchange_api/wallet/build.mjs
 
 # the wallet's browser tests drive Debian's chromium (Playwright cannot download browsers here)

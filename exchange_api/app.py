@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange_api import metrics
 from exchange_api.errors import ApiError, NotFound
-from exchange_api.routers import (eligibility, exchanges, health, offers, onboarding, public, recoveries,
+from exchange_api.routers import (eligibility, exchanges, health, offers, onboarding, pos, public, recoveries,
                                   redemption_requests, redemptions, refunds, residents, webhooks)
 from exchange_api.relayer_lease import LeaseHeld
 from exchange_api.request_limits import BodyLimit, FailureLimiter, parse_networks
@@ -32,7 +32,8 @@ from ledger_node import paths
 log = logging.getLogger("citypoints.api")
 WALLET_DIST = Path(__file__).resolve().parent / "wallet" / "dist"
 CONSOLE_DIST = Path(__file__).resolve().parent / "console" / "dist"  # the consortium's read-only console
-PAGES = ("/wallet", "/console")  # static pages (exchange_api/wallet/build.mjs builds both): they get PAGE_CSP
+POS_DIST = Path(__file__).resolve().parent / "pos" / "dist"  # the merchants' point-of-sale page
+PAGES = ("/wallet", "/console", "/pos")  # static pages (exchange_api/wallet/build.mjs builds both): they get PAGE_CSP
 SWAGGER_UI = paths.NODE_MODULES / "swagger-ui-dist"  # npm swagger-ui-dist (package.json), served at /docs/
 SWAGGER_FILES = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
 
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.state.auth_failures = FailureLimiter(settings.auth_failures_per_min, settings.auth_failure_sources)
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     for module in (health, redemptions, refunds, redemption_requests, residents, exchanges, onboarding, webhooks,
-                   public, offers, eligibility, recoveries):
+                   public, offers, eligibility, recoveries, pos):
         app.include_router(module.router)
     _docs(app)
     _errors(app)
@@ -99,6 +100,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     if CONSOLE_DIST.is_dir():  # the consortium's console, read-only: public reads (statements with an auditor key)
         from fastapi.staticfiles import StaticFiles
         app.mount("/console", StaticFiles(directory=CONSOLE_DIST, html=True), name="console")
+    if POS_DIST.is_dir():  # the merchants' point-of-sale page: signs in with a key, then its session cookie
+        from fastapi.staticfiles import StaticFiles
+        app.mount("/pos", StaticFiles(directory=POS_DIST, html=True), name="pos")
     return RequestContext(SecurityHeaders(BodyLimit(app, settings.max_body_bytes)))
 
 

@@ -57,10 +57,15 @@ def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the 
                   "for a demo on this machine (keys created under var/keys/api/, accounts from var/demo.json).",
                   soft_wrap=True)
         raise typer.Exit(2)
-    os.umask(0o077)  # what the service creates (database, its log, its pid file) is readable by its owner only
-    _private_dir(_pid_file().parent)
     host = host or settings.host
     port = port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # the links it makes name where it listens
+    problem = settings.public_url_problem()
+    if problem:
+        err.print(f"[red]not starting:[/red] {problem}.", soft_wrap=True)
+        raise typer.Exit(2)
+    os.umask(0o077)  # what the service creates (database, its log, its pid file) is readable by its owner only
+    _private_dir(_pid_file().parent)
     url = f"http://{host}:{port}"
     if detach:
         if _ready(url):
@@ -71,7 +76,8 @@ def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the 
             proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
                                      "--host", host, "--port", str(port), "--no-access-log"],
                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True,
+                                    env={**os.environ, "CITYPOINTS_HOST": host, "CITYPOINTS_PORT": str(port)})
         _pid_file().write_text(str(proc.pid))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -1,6 +1,9 @@
 """Dependencies (FastAPI `Annotated`): the services (each built once by the runtime), the caller (Bearer API key
 -> Principal), rate limits, and the runtime itself for what is not a service (health, rate-limit buckets).
 
+Merchant endpoints (`role`) take the key's header or, for the /pos page, its session cookie (`POS_COOKIE`, with
+the CSRF header `X-CityPoints-POS: 1` on changes); public endpoints (`any_caller`) read the header only.
+
 Rate limits: a token bucket per API key (`RATE_LIMIT_PER_S`, `RATE_LIMIT_BURST`), per client address for calls
 without a key; failed authentications per client address (`AUTH_FAILURES_PER_MIN`, request_limits.py): past the
 limit the address is answered 429 with Retry-After, before any key it sends is looked up."""
@@ -24,6 +27,7 @@ from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.governance import Governance
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
+from exchange_api.services.pos_sessions import PosSessions
 from exchange_api.services.public import Public
 from exchange_api.services.recoveries import Recoveries
 from exchange_api.services.redemptions import Redemptions
@@ -59,6 +63,7 @@ EligibilityService = Annotated[Eligibility, _service(lambda s: s.eligibility)]
 ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 OffersService = Annotated[Offers, _service(lambda s: s.offers)]
 RecoveriesService = Annotated[Recoveries, _service(lambda s: s.recoveries)]
+PosSessionsService = Annotated[PosSessions, _service(lambda s: s.pos_sessions)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 
 
@@ -84,14 +89,27 @@ async def _principal(request: Request, rt: Runtime) -> Principal | None:
     header = request.headers.get("authorization")
     if not header:
         return None
+    refuse_if_limited(request)
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _refuse(request, "use Authorization: Bearer <API key>")
+    return await key_principal(request, rt, key.strip())
+
+
+def refuse_if_limited(request: Request) -> None:
+    """429 for a client address past its failed authentications (request_limits.FailureLimiter), before any key
+    it sends is looked up."""
     wait = request.app.state.auth_failures.retry_after(source(request))
     if wait is not None:
         raise RateLimited("too many failed authentications from this address; retry later",
                           code="too_many_auth_failures", headers={"Retry-After": str(max(1, math.ceil(wait)))})
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise _refuse(request, "use Authorization: Bearer <API key>")
-    digest = hash_key(key.strip())
+
+
+async def key_principal(request: Request, rt: Runtime, key: str) -> Principal:
+    """The caller an API key names (cached AUTH_CACHE_S); an unknown or revoked key is a counted failure, 401.
+    The Authorization header's key, and the one the point-of-sale page signs in with (routers/pos.py)."""
+    refuse_if_limited(request)
+    digest = hash_key(key)
     hit = rt.auth_cache.get(digest)
     if hit is not None and hit[1] > time.monotonic():
         principal = hit[0]
@@ -112,6 +130,28 @@ async def _principal(request: Request, rt: Runtime) -> Principal | None:
     return principal
 
 
+POS_COOKIE = "citypoints_pos"  # the point-of-sale page's session (services/pos_sessions.py)
+POS_HEADER = "x-citypoints-pos"  # what a page of this origin adds to its unsafe requests (CSRF defence)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def session_principal(request: Request, rt: Runtime) -> Principal | None:
+    """The caller of a point-of-sale session cookie, or None without one. Besides SameSite=Strict, a request
+    that changes something must carry `X-CityPoints-POS: 1`: a cross-site form or image cannot set a header, and
+    a cross-site script may not without a CORS preflight this API never grants (403 `csrf_header_missing`)."""
+    token = request.cookies.get(POS_COOKIE)
+    if not token:
+        return None
+    if request.method not in SAFE_METHODS and request.headers.get(POS_HEADER) != "1":
+        raise Forbidden("a point-of-sale session's changes need the header X-CityPoints-POS: 1 (requests from "
+                        "other sites are refused)", code="csrf_header_missing")
+    principal = await rt.services.pos_sessions.principal(token)
+    if principal is None:
+        raise Unauthorized("the point-of-sale session has expired or was signed out: sign in again",
+                           code="invalid_session")
+    return principal
+
+
 def _limit(rt: Runtime, key: str) -> None:
     wait = rt.allow(key)
     if wait is not None:
@@ -127,9 +167,10 @@ async def any_caller(request: Request, rt: RT) -> Principal | None:
 
 def role(*roles: str):
     async def dep(request: Request, rt: RT) -> Principal:
-        principal = await _principal(request, rt)
+        principal = await _principal(request, rt) or await session_principal(request, rt)
         if principal is None:
-            raise Unauthorized("this endpoint needs an API key: Authorization: Bearer <key>", code="missing_api_key")
+            raise Unauthorized("this endpoint needs an API key: Authorization: Bearer <key> (or the point-of-sale "
+                               "page's session)", code="missing_api_key")
         if principal.role not in roles:
             raise Forbidden(f"this endpoint is for {' or '.join(roles)} keys", code="wrong_key_role")
         _limit(rt, principal.key_id)

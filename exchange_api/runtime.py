@@ -24,6 +24,7 @@ from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
+from exchange_api.services.pos_sessions import PosSessions
 from exchange_api.services.governance import Governance
 from exchange_api.services.public import Public
 from exchange_api.services.recoveries import Recoveries
@@ -64,6 +65,7 @@ class Services:
     eligibility: Eligibility
     offers: Offers
     recoveries: Recoveries
+    pos_sessions: PosSessions  # the /pos page's sign-in
 
 
 class Runtime:
@@ -112,7 +114,8 @@ class Runtime:
             governance=Governance(store, chain, relayer, self.indexer, settings),
             eligibility=Eligibility(chain, relayer, settings),
             offers=Offers(store, settings),
-            recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings))
+            recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
+            pos_sessions=PosSessions(store, settings))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the

@@ -77,6 +77,8 @@ class RedemptionOut(BaseModel):
     credits: int
     creditsDecimal: str
     orderRef: str
+    orderLabel: str | None = Field(None, description="the order as the cashier typed it, when the redemption came "
+                                                     "from a payment request with a label")
     nonce: str
     deadline: int
     requestId: str | None = None
@@ -121,6 +123,8 @@ class RequestOut(BaseModel):
     merchant: str
     merchantName: str | None = Field(None, description="the name the operator registered with the merchant's key "
                                                        "(off-chain; the address is what the resident signs for)")
+    merchantNames: dict[str, str] | None = Field(None, description="the merchant's name as residents read it, "
+                                                                   "{zh, en}: its catalogue profile's, else merchantName")
     resident: str
     credits: int
     creditsDecimal: str
@@ -135,6 +139,17 @@ class RequestOut(BaseModel):
     plan: dict | None = Field(None, description="the plan in words: parts with their value, change kept or spent")
     planError: dict | None = Field(None, description="why no plan could be made (code, message)")
     createdAt: str
+
+
+class PosSignIn(Model):
+    apiKey: str = Field(min_length=1, max_length=200, description="the merchant's API key (never echoed or kept)")
+
+
+class PosSessionOut(BaseModel):
+    object: Literal["pos_session"] = "pos_session"
+    merchant: dict = Field(description="address, name {zh, en} (its catalogue profile, else its registered name), "
+                                       "category, district")
+    expiresAt: str
 
 
 class ApproveIn(Model):

@@ -10,11 +10,13 @@ var/demo.json.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +73,11 @@ class Settings(BaseSettings):
     webhook_max_in_flight: int = Field(64, ge=1)  # deliveries at once, at most one per endpoint
     resident_login_window_s: int = Field(120, ge=10)  # a signed login's issuedAt: this close to now
     resident_token_ttl_s: int = Field(300, ge=30, le=3600)  # a resident's bearer token lives this long
+
+    # the point-of-sale page's sign-in (POST /v1/pos/session): how long its session cookie acts for the key
+    pos_session_ttl_s: int = Field(8 * 3600, ge=60, le=7 * 86400)
+    # server-sent event streams of payment requests (the POS page's live status) open at once, per API key
+    pos_streams_per_key: int = Field(20, ge=1, le=1000)
 
     offers_per_merchant: int = Field(500, ge=1)  # offers not deleted a merchant may have (409 beyond)
 
@@ -148,6 +155,19 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
+    def public_url_problem(self) -> str | None:
+        """Why the links and QR codes this service makes (`base_url`) would not reach it, or None: it listens on
+        an address other machines reach (`host` not loopback) while `base_url` names a loopback or unspecified
+        address (CITYPOINTS_PUBLIC_URL unset, or set to one) that a customer's phone cannot open."""
+        if _local(self.host):
+            return None
+        named = urlparse(self.base_url).hostname or ""
+        if not (_local(named) or _unspecified(named)):
+            return None
+        return (f"serving on {self.host} (reachable from other machines) while the links and QR codes it makes would "
+                f"point at {self.base_url}, which a customer's phone cannot open: set CITYPOINTS_PUBLIC_URL to the "
+                f"address phones reach this service at (e.g. https://pay.example.city)")
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -192,6 +212,22 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as f:
                 f.write(base64.b64encode(secrets.token_bytes(size)).decode())
         return path.read_text().strip()
+
+
+def _local(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 def _b64(text: str, name: str) -> bytes:

@@ -4,11 +4,13 @@ The issuer SDK (its PointsIssued logs and receipts), the API (the indexer, the r
 auditor read events through it, so an event reads the same everywhere. The auditor keeps its trust boundary:
 this is code that reads what the node returned, not a source of data.
 
-An event's decoder is put together once from its ABI types. It reads the log's 32-byte words directly for the
-shapes the contracts' events use (words, arrays of words, arrays of tuples of words); any other shape goes
-through eth_abi's decoder. The indexer and the auditor decode every log of the chain, and eth_abi's general
-decoder was most of their time. tests/exchange_api/test_event_decoding.py holds the codec equal to web3's own
-decoding for every event of every contract.
+An event's decoder is put together once from its ABI types. For the shapes the contracts' events use (words,
+arrays of words, arrays of tuples of words) it is one small function, generated from the types (as `dataclasses`
+and `namedtuple` generate theirs), that reads the 32-byte words straight from the log's hex string: one call and
+one dict per log, no bytes copy, no call per field. Any other shape goes through eth_abi's decoder. The indexer and
+the auditor decode every log of the chain (the audit's bench: 200,000 logs), and per-field calls were most of
+their time, as eth_abi's general decoder had been before. tests/exchange_api/test_event_decoding.py holds the
+codec equal to web3's own decoding for every event of every contract.
 
 Values come out plain, ready for JSON: int, bool, str; bytes and bytesN as lowercase 0x hex; arrays and tuples as
 lists; an indexed value of a dynamic type as its topic (the value's hash). Addresses are checksummed (EIP-55), or
@@ -18,7 +20,6 @@ address not seen before costs ~18 µs, more than decoding the rest of its log.
 from __future__ import annotations
 
 import re
-from functools import partial
 from typing import Any, Callable, Collection, Iterable
 
 from eth_abi import decode as abi_decode
@@ -64,7 +65,8 @@ class EventType:
     """One event of an ABI: its signature, topic0 and the decoder put together from its types."""
 
     __slots__ = ("name", "contract", "signature", "topic0", "indexed", "fields", "_topic_readers", "_head",
-                 "_data_types", "_data_readers", "_data_plain")
+                 "_data_types", "_data_plain", "_checksum", "_data", "_decoders", "_decode",
+                 "_indexed_types")
 
     def __init__(self, item: dict, *, checksum: bool = True, contract: str | None = None):
         inputs = item["inputs"]
@@ -77,15 +79,19 @@ class EventType:
         data = [(i["name"], t) for i, t in zip(inputs, types) if not i.get("indexed")]
         self.indexed = tuple(name for name, _ in indexed)
         self.fields = tuple(name for name, _ in data)
+        self._indexed_types = tuple(indexed)
         self._topic_readers = tuple((name, k, _topic_reader(t, checksum)) for k, (name, t) in enumerate(indexed, 1))
         self._head = 32 * len(data)
         self._data_types = [t for _, t in data]
+        self._checksum = checksum
+        self._data = tuple(data)
+        self._decoders: dict[frozenset | None, Callable] = {}
         if all(_WORD.match(t) or _word_array_items(t) for t in self._data_types):
-            self._data_readers = tuple((name, _data_reader(t, 32 * k, checksum)) for k, (name, t) in enumerate(data))
-            self._data_plain = ()
+            self._data_plain = None
+            self._decode = self._generated(None)
         else:
-            self._data_readers = None
             self._data_plain = tuple((name, _plain(t, checksum)) for name, t in data)
+            self._decode = None
 
     def __repr__(self) -> str:
         return f"EventType({self.contract + '.' if self.contract else ''}{self.signature})"
@@ -93,40 +99,81 @@ class EventType:
     def decode(self, topics: list[str], data: str | bytes) -> dict:
         """The arguments by name (indexed first, then data, each in ABI order) from a log's topics (0x hex, topic0
         first) and data (0x hex, or bytes). A log that does not fit the event raises ValueError."""
+        if self._decode is not None:
+            return self._decode(topics, data)
         if len(topics) != len(self._topic_readers) + 1:
-            raise ValueError(f"{self.signature} has {len(self._topic_readers)} indexed inputs, the log "
-                             f"{len(topics) - 1} topics after topic0")
+            raise ValueError(self._topics_error(topics))
         args = {}
-        for name, k, read in self._topic_readers:  # loops, not comprehensions: this runs for every log of a chain
+        for name, k, read in self._topic_readers:
             args[name] = read(topics[k])
-        return self._read_data(data, self._data_readers, args) if self.fields else args
+        return self._abi_data(data, args)
 
     def decode_data(self, data: str | bytes, names: Collection[str] | None = None) -> dict:
         """The non-indexed arguments by name, or only `names` of them (the SDK reads two fields of a 1,000-item
         PointsIssued and leaves its arrays of refs and balances undecoded)."""
-        readers = self._data_readers
-        if names is not None and readers is not None:
-            readers = tuple((name, read) for name, read in readers if name in names)
-        args = self._read_data(data, readers, {})
-        return args if names is None else {name: v for name, v in args.items() if name in names}
+        if self._data_plain is not None:
+            args = self._abi_data(data, {})
+            return args if names is None else {name: v for name, v in args.items() if name in names}
+        key = None if names is None else frozenset(names)
+        decoder = self._decoders.get(key)
+        if decoder is None:
+            decoder = self._decoders[key] = self._generated(key, topics=False)
+        return decoder(data)
 
-    def _read_data(self, data: str | bytes, readers: tuple | None, args: dict) -> dict:
+    def _abi_data(self, data: str | bytes, args: dict) -> dict:
+        """The data fields of a shape the generated decoders do not read, through eth_abi."""
         d = bytes.fromhex(data[2:]) if data.__class__ is str else bytes(data)
-        if readers is None:
-            for (name, plain), v in zip(self._data_plain, abi_decode(self._data_types, d)):
-                args[name] = plain(v)
-            return args
-        if len(d) < self._head:
-            raise ValueError(f"{self.signature}: {len(d)} bytes of data, shorter than its head")
-        for name, read in readers:
-            args[name] = read(d)
+        for (name, plain), v in zip(self._data_plain, abi_decode(self._data_types, d)):
+            args[name] = plain(v)
         return args
+
+    def _topics_error(self, topics: list[str]) -> str:
+        return (f"{self.signature} has {len(self._topic_readers)} indexed inputs, the log {len(topics) - 1} topics "
+                f"after topic0")
+
+    def _data_error(self, data: str) -> str:
+        return f"{self.signature}: {(len(data) - 2) // 2} bytes of data, shorter than its head"
+
+    def _generated(self, names: frozenset | None, *, topics: bool = True) -> Callable:
+        """The decoder of this event as one generated function: `(topics, data) -> args` (or `(data) -> args` of
+        the data fields in `names`, all if None). It reads words from the data's hex string: a number is
+        int(hex, 16), an address or bytesN the hex itself; arrays go through `_hex_array`."""
+        topics_read = _ADDRESS_TOPICS[self._checksum]
+        env: dict[str, Any] = {"_cs": to_checksum, "_int_topic": _signed_topic, "_signed": _signed_hex,
+                               "_array": _hex_array, "_ValueError": ValueError, "_event": self,
+                               "_addresses": topics_read.known, "_address": topics_read.read}
+        body, items = [], []
+        if topics:
+            body.append(f"    if len(topics) != {len(self._topic_readers) + 1}: "
+                        f"raise _ValueError(_event._topics_error(topics))")
+            for k, (name, typ) in enumerate(self._indexed_types, 1):
+                items.append((name, _topic_expr(typ, f"topics[{k}]", self._checksum)))
+        if self._data and (names is None or names & set(self.fields)):
+            body.append("    if data.__class__ is not str: data = '0x' + bytes(data).hex()")
+            body.append(f"    if len(data) < {2 + 2 * self._head} or len(data) & 1: "
+                        f"raise _ValueError(_event._data_error(data))")
+            if any(not t.startswith(("uint", "int", "bool")) for t in self._data_types):
+                body.append("    data = data.lower()")
+            for k, (name, typ) in enumerate(self._data):
+                if names is not None and name not in names:
+                    continue
+                at = 2 + 64 * k
+                if _WORD.match(typ):
+                    items.append((name, _word_expr(typ, at, self._checksum)))
+                else:
+                    parts = _word_array_items(typ)
+                    env[f"_item{k}"] = _hex_item(parts, self._checksum, tuple_=typ.startswith("("))
+                    items.append((name, f"_array(data, {at}, {len(parts)}, _item{k}, {typ!r})"))
+        args = ", ".join(f"{name!r}: {expr}" for name, expr in items)
+        params = "topics, data" if topics else "data"
+        source = f"def decode({params}):\n" + "\n".join(body + [f"    return {{{args}}}"]) + "\n"
+        exec(compile(source, f"<event_codec {self.signature}>", "exec"), env)  # noqa: S102 - our own source
+        return env["decode"]
 
 
 # -- readers, put together once an event -------------------------------------------------------------------------
 
 _WORD = re.compile(r"^(u?int\d*|address|bool|bytes([1-9]|[12]\d|3[0-2]))$")  # types that are one word in place
-_ZERO_WORD = bytes(32)
 
 
 def _word_array_items(typ: str) -> list[str] | None:
@@ -138,41 +185,90 @@ def _word_array_items(typ: str) -> list[str] | None:
     return parts if all(_WORD.match(p) for p in parts) else None
 
 
-def _data_reader(typ: str, at: int, checksum: bool) -> Callable[[bytes], Any]:
-    """The reader of a data field whose head word is at byte `at`: a word, or an array of words or of tuples."""
-    if _WORD.match(typ):
-        word = _word_reader(typ, checksum)
-        return lambda d: word(d[at:at + 32])
-    parts = _word_array_items(typ)
-    readers = [_word_reader(p, checksum) for p in parts]
-    width = 32 * len(parts)
+def _word_expr(typ: str, at: int, checksum: bool, base: str = "") -> str:
+    """Source of the value of the one-word `typ` at hex position `base + at` of `data` (lowercase 0x hex)."""
+    pos = (lambda n: f"{base} + {n}" if n else base) if base else str  # noqa: E731
 
-    def bounds(d: bytes) -> range:
-        start = int.from_bytes(d[at:at + 32]) + 32
-        end = start + width * int.from_bytes(d[start - 32:start])
-        if end > len(d):
-            raise ValueError(f"event data of {len(d)} bytes is shorter than its array {typ} (to byte {end})")
-        return range(start, end, width)
+    def hex_(begin: int, end: int) -> str:
+        return f"data[{pos(begin)}:{pos(end)}]"
 
-    if typ.startswith("("):
-        return lambda d: [[read(d[p + 32 * k:p + 32 * k + 32]) for k, read in enumerate(readers)]
-                          for p in bounds(d)]
-    (read,) = readers
-    return lambda d: [read(d[p:p + 32]) for p in bounds(d)]
-
-
-def _word_reader(typ: str, checksum: bool) -> Callable[[bytes], Any]:
-    """The value of one 32-byte word of type `typ`."""
     if typ.startswith("uint"):
-        return int.from_bytes  # big-endian by default since Python 3.11
+        return f"int({hex_(at, at + 64)}, 16)"
     if typ.startswith("int"):
-        return partial(int.from_bytes, signed=True)
+        return f"_signed({hex_(at, at + 64)})"
     if typ == "bool":
-        return _ZERO_WORD.__ne__
+        return f"int({hex_(at, at + 64)}, 16) != 0"
     if typ == "address":
-        return (lambda w: to_checksum("0x" + w[12:].hex())) if checksum else (lambda w: "0x" + w[12:].hex())
-    size = int(typ[5:])
-    return lambda w: "0x" + w[:size].hex()
+        return f"_cs('0x' + {hex_(at + 24, at + 64)})" if checksum else f"'0x' + {hex_(at + 24, at + 64)}"
+    return f"'0x' + {hex_(at, at + 2 * int(typ[5:]))}"  # bytesN: left-aligned in its word
+
+
+def _topic_expr(typ: str, topic: str, checksum: bool) -> str:
+    """Source of the value of an indexed input from its topic (0x hex); a dynamic type's topic is its hash."""
+    if typ == "address":  # the same few thousand accounts recur in every log: read each topic once
+        return f"(_addresses.get({topic}) or _address({topic}))"
+    if typ.startswith("uint"):
+        return f"int({topic}, 16)"
+    if typ.startswith("int"):
+        return f"_int_topic({topic})"
+    if typ == "bool":
+        return f"int({topic}, 16) != 0"
+    if _WORD.match(typ):  # bytesN: left-aligned in its topic
+        return f"{topic}[:{2 + 2 * int(typ[5:])}].lower()"
+    return f"{topic}.lower()"
+
+
+def _hex_item(parts: list[str], checksum: bool, tuple_: bool) -> Callable[[str, range], list]:
+    """The reader of an array's items (words, or tuples of words) at the hex positions of `positions`."""
+    env = {"_cs": to_checksum, "_signed": _signed_hex}
+    if tuple_:
+        expr = f"[{', '.join(_word_expr(t, 64 * k, checksum, 'q') for k, t in enumerate(parts))}]"
+    else:
+        expr = _word_expr(parts[0], 0, checksum, "q")
+    source = f"def items(data, positions):\n    return [{expr} for q in positions]\n"
+    exec(compile(source, f"<event_codec array item {parts}>", "exec"), env)  # noqa: S102 - our own source
+    return env["items"]
+
+
+def _hex_array(data: str, at: int, width: int, items: Callable[[str, range], list], typ: str) -> list:
+    """The array whose head word (its offset) is at hex position `at` of `data`, of items `width` words wide."""
+    start = 2 + 2 * int(data[at:at + 64], 16) + 64  # its items begin after its length word
+    if start > len(data):
+        raise ValueError(f"event data of {(len(data) - 2) // 2} bytes is shorter than its array {typ} "
+                         f"(to byte {(start - 2) // 2})")
+    end = start + 64 * width * int(data[start - 64:start], 16)
+    if end > len(data):
+        raise ValueError(f"event data of {(len(data) - 2) // 2} bytes is shorter than its array {typ} "
+                         f"(to byte {(end - 2) // 2})")
+    return items(data, range(start, end, 64 * width))
+
+
+class _AddressTopics:
+    """Address topics read before -> their value (checksummed, or lowercase), at most `size` of them: an account's
+    topic recurs in log after log (a resident's every receipt, the issuer's every item), and reading it again
+    costs three new strings (lowercase) or a checksum (~18 µs)."""
+
+    def __init__(self, checksum: bool, size: int = 100_000):
+        self.known: dict[str, str] = {}
+        self.checksum, self.size = checksum, size
+
+    def read(self, topic: str) -> str:
+        value = to_checksum("0x" + topic[26:]) if self.checksum else "0x" + topic[26:].lower()
+        if len(self.known) >= self.size:
+            self.known.clear()
+        self.known[topic] = value
+        return value
+
+
+_ADDRESS_TOPICS = {True: _AddressTopics(True), False: _AddressTopics(False)}
+
+
+def _signed_hex(word: str) -> int:
+    return int.from_bytes(bytes.fromhex(word), signed=True)
+
+
+def _signed_topic(topic: str) -> int:
+    return int.from_bytes(bytes.fromhex(topic[2:]), signed=True)
 
 
 def _topic_reader(typ: str, checksum: bool) -> Callable[[str], Any]:
@@ -180,9 +276,9 @@ def _topic_reader(typ: str, checksum: bool) -> Callable[[str], Any]:
     if typ == "address":
         return (lambda t: to_checksum("0x" + t[26:])) if checksum else (lambda t: "0x" + t[26:].lower())
     if typ.startswith("uint"):
-        return partial(int, base=16)
+        return lambda t: int(t, 16)
     if typ.startswith("int"):
-        return lambda t: int.from_bytes(bytes.fromhex(t[2:]), signed=True)
+        return _signed_topic
     if typ == "bool":
         return lambda t: int(t, 16) != 0
     if _WORD.match(typ):  # bytesN: left-aligned in its topic

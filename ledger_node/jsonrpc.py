@@ -12,6 +12,8 @@ pool of keep-alive connections that concurrent requests share) do the same three
   `TransportFailure`. Nothing is ever re-signed here: resending a signed transaction sends the same bytes, so the
   same transaction (same hash, same nonce), which the node either takes or already has.
 - Bodies are encoded and decoded with orjson (answers hold hex quantities, never large JSON numbers).
+- `HttpTransport.send` sends a request now and reads its answer later, each on a keep-alive connection of its own,
+  so a caller keeps the node busy without a thread (the auditor's log pipeline).
 
 This module imports nothing of the project but its root exception: the node's own part may use it.
 """
@@ -143,6 +145,7 @@ class HttpTransport:
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._all_lock = threading.Lock()
+        self._idle: list[http.client.HTTPConnection] = []  # connections of answered `send`s, kept alive
 
     def call(self, method: str, params: list | None = None) -> dict:
         """The node's answer to one request."""
@@ -169,12 +172,29 @@ class HttpTransport:
                     raise _failure(self.url, methods, exc) from exc
                 time.sleep(pause)
 
+    def send(self, body, methods: list[str]) -> "PendingPost":
+        """Send a request now and read its answer later (`PendingPost.read()`), on a connection of its own: the node
+        works on it while the caller does something else (the auditor decodes one range of logs while the node
+        serves the next, with no thread). Read the answers of one thread's sends in any order."""
+        payload = body if isinstance(body, bytes) else orjson.dumps(body)
+        conn = self._idle.pop() if self._idle else None
+        try:
+            if conn is None:
+                conn = self._open()
+            conn.request("POST", self._path, body=payload,
+                         headers={"Content-Type": "application/json", "Connection": "keep-alive"})
+        except _SYNC_FAILURES:
+            self._forget(conn)
+            conn = None  # read() sends it again the ordinary way
+        return PendingPost(self, conn, payload, methods)
+
     def close(self) -> None:
         with self._all_lock:
             conns, self._all = self._all, []
         for conn in conns:
             conn.close()
         self._local = threading.local()
+        self._idle = []
 
     def drop_connections(self) -> None:
         """Shut the sockets under every thread's feet (tests make a dropped connection with it)."""
@@ -202,14 +222,24 @@ class HttpTransport:
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=self.timeout)
-            conn.connect()
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
+            conn = self._local.conn = self._open()
         return conn
+
+    def _open(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=self.timeout)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _forget(self, conn: http.client.HTTPConnection | None) -> None:
+        if conn is not None:
+            conn.close()
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
 
     def _reset_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -219,6 +249,43 @@ class HttpTransport:
             with self._all_lock:
                 if conn in self._all:
                     self._all.remove(conn)
+
+
+class PendingPost:
+    """A request `HttpTransport.send` has sent; `read()` waits for its answer (bytes, undecoded). When its
+    connection failed, the request is sent again the ordinary way (`post`, under the retry policy)."""
+
+    def __init__(self, transport: HttpTransport, conn: http.client.HTTPConnection | None, payload: bytes,
+                 methods: list[str]):
+        self._transport, self._conn, self._payload, self._methods = transport, conn, payload, methods
+
+    def cancel(self) -> None:
+        """Drop the request unread (its connection is closed)."""
+        conn, self._conn = self._conn, None
+        self._transport._forget(conn)
+
+    def read(self) -> bytes:
+        t, conn = self._transport, self._conn
+        self._conn = None
+        failure: BaseException = ConnectionError("the request could not be sent")
+        if conn is not None:
+            try:
+                resp = conn.getresponse()
+                data = resp.read()
+                t.requests += 1
+                if resp.status == 200:
+                    if resp.will_close:
+                        t._forget(conn)
+                    else:
+                        t._idle.append(conn)
+                    return data
+                failure = http.client.HTTPException(f"HTTP {resp.status}: {data[:200]!r}")
+            except _SYNC_FAILURES as exc:
+                failure = exc
+            t._forget(conn)
+        if not t.retry.retries(self._methods):
+            raise _failure(t.url, self._methods, failure)
+        return t.post(self._payload, self._methods)
 
 
 class AsyncHttpTransport:

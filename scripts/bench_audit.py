@@ -3,9 +3,12 @@
 Builds (once, cached under var/bench/audit/) a chain with >= 200,000 events: `issueBatch` calls of 1,000 items
 by a scheme issuer to a few thousand residents (one TransferSingle per item, one PointsIssued per call), plus
 some redemptions and exchanges. Then measures, on the same node:
-- raw: the bare `eth_getLogs` fetch of every log over the same ranges, bodies read but not parsed;
-- audit: fetch + decode + replay with every rule (the floor: >= 20,000 events/s), and the whole audit with
-  signer checks, the eth_call comparison of every account and scheme, and the Merkle tree.
+- raw: the bare `eth_getLogs` fetch of every log in 10,000-block ranges (as the floor has always been measured),
+  bodies read but not parsed; and the same bare fetch over the audit's own ranges with its requests in flight
+  (`LogPipeline.bodies`), the stricter comparison since the node serves small answers faster;
+- audit: the pipelined fetch + decode + replay with every rule, wall time (the floors: >= 20,000 events/s, and
+  issue 25's >= 0.9 of the raw rate), and the whole audit with signer checks, the eth_call comparison of every
+  account and scheme, and the Merkle tree.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from pathlib import Path
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak
+from rich.console import Console
+from rich.progress import Progress
 from web3 import Web3
 
 from ledger_node import chain, paths
@@ -27,10 +32,13 @@ RESIDENTS = 4_000
 BATCH = 1_000
 FLOOR_EVENTS_PER_S = 20_000
 RATE = 10_000_000
+ROUNDS = 3  # raw fetches and replays, interleaved; the best of each is reported (the machine is shared)
 
 
 def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, write: bool = True) -> dict:
     """Build or load the bench chain, measure, write BENCHMARKS.md's `audit` section; returns the figures."""
+    from ledger_node.audit.events import EventTable
+    from ledger_node.audit.pipeline import LogPipeline
     from ledger_node.audit.rpc import Rpc
     from ledger_node.audit.run import AuditOptions, audit
 
@@ -53,30 +61,55 @@ def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, 
         rpc = Rpc(node.url)
         head = rpc.block_number()
         addresses = [a.lower() for a in contracts.values()]
+        table = EventTable(contracts)
         load_before = os.getloadavg()[0]
-        t = time.perf_counter()
-        raw_bytes = 0
         step = 10_000
-        for start in range(0, head + 1, step):
-            raw_bytes += len(rpc.get_logs_raw(addresses, start, min(head, start + step - 1)))
-        raw_s = time.perf_counter() - t
+        raw, own, replay = [], [], []  # (seconds, node CPU seconds[, replay thread CPU seconds]) a round
+        for _ in range(ROUNDS):  # interleaved, so a busy moment of the shared machine falls on every side alike
+            # raw, as the floor has always been measured: the bare fetch in 10,000-block ranges (here one range)
+            cpu, t = _node_cpu(node), time.perf_counter()
+            raw_bytes = sum(len(rpc.get_logs_raw(addresses, start, min(head, start + step - 1)))
+                            for start in range(0, head + 1, step))
+            raw.append((time.perf_counter() - t, _node_cpu(node) - cpu))
+            # raw over the audit's own ranges and requests in flight (pipeline.py), bodies read, nothing parsed
+            cpu, t = _node_cpu(node), time.perf_counter()
+            pipe = LogPipeline(rpc, table, 0, head, step=step)
+            own_bytes = sum(len(body) for _, _, body in pipe.bodies())
+            own.append((time.perf_counter() - t, _node_cpu(node) - cpu))
+            # the replay: pipelined fetch, decode and every rule (no eth_call comparison: timed once, below)
+            cpu = _node_cpu(node)
+            s = audit(AuditOptions(node.url, contracts, step=step, proofs=False, compare=False)).stats
+            replay.append((s["pipelineSeconds"], _node_cpu(node) - cpu, s["pipelineCpuSeconds"], s))
         rpc.close()
         result = audit(AuditOptions(node.url, contracts, step=step, proofs=False))
         s = result.stats
-        replay_s = s["fetchSeconds"] + s["decodeSeconds"] + s["replaySeconds"]
+        raw_s, raw_cpu = min(raw)
+        own_s, own_cpu = min(own)
+        replay_s, replay_node_cpu, replay_cpu, best = min(replay, key=lambda r: r[0])
         figures = {
             "events": s["events"], "events_per_s": round(s["events"] / replay_s),
-            "replay_s": round(replay_s, 3), "fetch_s": s["fetchSeconds"], "decode_s": s["decodeSeconds"],
-            "rules_s": s["replaySeconds"],
+            "replay_s": round(replay_s, 3), "fetch_s": best["fetchSeconds"], "decode_s": best["decodeSeconds"],
+            "rules_s": best["replaySeconds"], "ranges": best["logRanges"], "replay_cpu_s": round(replay_cpu, 3),
+            "replay_node_cpu_s": round(replay_node_cpu, 3),
             "raw_fetch_s": round(raw_s, 3), "raw_events_per_s": round(s["logs"] / raw_s),
-            "raw_mb": round(raw_bytes / 1e6, 1),
+            "raw_mb": round(raw_bytes / 1e6, 1), "raw_node_cpu_s": round(raw_cpu, 3),
             "ratio_to_raw": round((s["events"] / replay_s) / (s["logs"] / raw_s), 3),
+            "raw_own_s": round(own_s, 3), "raw_own_events_per_s": round(s["logs"] / own_s),
+            "raw_own_mb": round(own_bytes / 1e6, 1), "raw_own_ranges": pipe.ranges,
+            "raw_own_node_cpu_s": round(own_cpu, 3),
+            # what the ratio approaches when each side has a core to itself: the raw fetch is bound by the node's
+            # CPU, the replay by its thread's (the node's part of it overlaps)
+            "ratio_cpu_bound": round(raw_cpu / max(replay_cpu, replay_node_cpu), 3),
+            "ratio_to_raw_own": round((s["events"] / replay_s) / (s["logs"] / own_s), 3),
+            "rounds": {"raw_s": [round(r[0], 3) for r in raw], "raw_own_s": [round(r[0], 3) for r in own],
+                       "replay_s": [round(r[0], 3) for r in replay]},
             "audit_total_s": s["totalSeconds"], "comparisons": s["comparisons"], "compare_s": s["compareSeconds"],
             "signatures_checked": s["intentsChecked"], "signatures_s": s["signatureSeconds"],
             "merkle_s": s["merkleSeconds"], "balance_lines": result.report["counts"]["balanceLines"],
             "problems": len(result.problems), "findings": len(result.report["findings"]), "blocks": head,
             "floor_events_per_s": FLOOR_EVENTS_PER_S, "meets_floor": s["events"] / replay_s >= FLOOR_EVENTS_PER_S,
             "chain_cached": cached, "chain_build_s": round(build_s, 1), "load_avg_1m": round(load_before, 2),
+            "load_avg_1m_after": round(os.getloadavg()[0], 2),
         }
     finally:
         node.stop()
@@ -84,7 +117,19 @@ def run(events: int = 200_000, *, as_json: bool = False, rebuild: bool = False, 
         _write_section(figures)
     if as_json:
         print(json.dumps(figures))
+    else:
+        f = figures
+        Console().print(f"audit replay: {f['events']:,} events in {f['replay_s']} s ({f['events_per_s']:,}/s); raw "
+                        f"eth_getLogs {f['raw_events_per_s']:,}/s in 10,000-block ranges (ratio {f['ratio_to_raw']}), "
+                        f"{f['raw_own_events_per_s']:,}/s over the audit's ranges (ratio {f['ratio_to_raw_own']}); "
+                        f"load {f['load_avg_1m']}")
     return figures
+
+
+def _node_cpu(node: AnvilProcess) -> float:
+    """CPU seconds the node's process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{node.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _write_section(f: dict) -> None:
@@ -92,20 +137,42 @@ def _write_section(f: dict) -> None:
 
     body = table([
         ("events replayed (fetch + decode + every rule)", f"{f['events']:,}", "at least 200,000"),
-        ("replay rate", f"{f['events_per_s']:,} events/s", f"floor {FLOOR_EVENTS_PER_S:,}/s; ordinary RPC indexers "
-                                                          f"150-200/s"),
-        ("raw node: bare eth_getLogs of the same logs (no decoding)", f"{f['raw_events_per_s']:,} logs/s "
-                                                                      f"({f['raw_fetch_s']} s, {f['raw_mb']} MB)",
-         "the node's own limit"),
-        ("replay rate / raw fetch rate", f"{f['ratio_to_raw']}", "1.0 = as fast as the node serves logs"),
-        ("replay split", f"fetch {f['fetch_s']} s, decode {f['decode_s']} s, rules {f['rules_s']} s", ""),
+        ("replay rate (wall time of the pipelined fetch, decode and rules)", f"{f['events_per_s']:,} events/s "
+                                                                             f"({f['replay_s']} s)",
+         f"floor {FLOOR_EVENTS_PER_S:,}/s; ordinary RPC indexers 150-200/s"),
+        ("raw node: bare eth_getLogs in 10,000-block ranges (no decoding)", f"{f['raw_events_per_s']:,} logs/s "
+                                                                            f"({f['raw_fetch_s']} s, {f['raw_mb']} MB)",
+         "the floor's measure of the node's limit"),
+        ("replay rate / raw fetch rate", f"**{f['ratio_to_raw']}**", "floor 0.9 (issue 25); 1.0 = as fast as the "
+                                                                      "node serves logs"),
+        ("raw node: bare eth_getLogs over the audit's own ranges, 2 in flight",
+         f"{f['raw_own_events_per_s']:,} logs/s ({f['raw_own_s']} s, {f['raw_own_ranges']} ranges)",
+         "the node serves small answers faster"),
+        ("replay rate / raw rate over the audit's own ranges", f"{f['ratio_to_raw_own']}", "the stricter comparison"),
+        ("CPU seconds: the replay's thread / the node while it replays",
+         f"{f['replay_cpu_s']} s / {f['replay_node_cpu_s']} s",
+         f"the node for the raw fetches: {f['raw_node_cpu_s']} s (10,000-block ranges), {f['raw_own_node_cpu_s']} s "
+         f"(the audit's ranges)"),
+        ("the ratio bound by CPU: node CPU of the raw fetch / the replay's busier side", f"{f['ratio_cpu_bound']}",
+         "what the ratio approaches with a core for each side (a quiet machine)"),
+        ("replay split (the best round)", f"waiting for the node {f['fetch_s']} s, parse + decode "
+                                          f"{f['decode_s']} s, rules {f['rules_s']} s; {f['ranges']} ranges",
+         "wall time: on a busy machine it counts the time the thread waited for a core"),
         ("whole audit (signers, eth_call comparison, Merkle tree)", f"{f['audit_total_s']} s",
          f"{f['comparisons']:,} eth_calls in {f['compare_s']} s; {f['balance_lines']:,} balance lines"),
         ("audit result", f"{f['problems']} problems, {f['findings']} findings", "findings: the bench's own bursts"),
     ])
     how = "loaded from the var/bench cache" if f["chain_cached"] else f"built in {f['chain_build_s']} s"
-    note = (f"\nChain: {f['blocks']} blocks built by `scripts/bench_audit.py` ({how}); "
-            f"1-minute load average before measuring: {f['load_avg_1m']} (shared 2-core machine).\n")
+    r = f["rounds"]
+    note = (f"\nChain: {f['blocks']} blocks built by `scripts/bench_audit.py` ({how}). {len(r['replay_s'])} rounds, "
+            f"interleaved, best of each reported: raw {r['raw_s']} s, raw over the audit's ranges {r['raw_own_s']} "
+            f"s, replay {r['replay_s']} s. 1-minute load average {f['load_avg_1m']} before, "
+            f"{f['load_avg_1m_after']} after (shared 2-core machine).\n\n"
+            "The raw figures read the answers' bytes and parse nothing; the replay must parse every answer "
+            "(orjson), decode every log and apply every rule, in one Python thread beside the node on the other "
+            "core, so its wall time is at least its own CPU time. The node serves the same logs with about half "
+            "the CPU in small answers than in one 10,000-block answer, so the second raw figure, over the ranges "
+            "the audit itself asks for, is the stricter one.\n")
     update_section("audit", body + "\n" + note)
 
 
@@ -168,7 +235,12 @@ def _build(url: str, operator, events: int) -> dict:
     chain_id = w3.eth.chain_id
     ledger_addr = Web3.to_checksum_address(contracts["PointsLedger"])
     hashes = []
-    for b in range(-(-events // BATCH)):
+    calls = -(-events // BATCH)
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task("bench chain: issueBatch calls", total=calls)
+    bar.start()
+    for b in range(calls):
+        bar.update(task, completed=b)
         who = [residents[(b * BATCH + k) % RESIDENTS].address for k in range(BATCH)]
         refs = [keccak((b * BATCH + k).to_bytes(32, "big")) for k in range(BATCH)]
         data = selector + abi_encode(["uint256", "address[]", "uint256[]", "bytes32[]"], [1, who, [3] * BATCH, refs])
@@ -181,6 +253,7 @@ def _build(url: str, operator, events: int) -> dict:
             hashes = []
     for h in hashes:
         w3.eth.wait_for_transaction_receipt(h, timeout=600, poll_latency=0.05)
+    bar.stop()
     # some redemptions and exchanges, signed by residents as their wallets would
     deadline = int(time.time()) + 365 * 86400
     for i in range(50):

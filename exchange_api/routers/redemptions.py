@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
 
 from exchange_api.deps import Idem, MerchantKey, RedemptionsService
 from exchange_api.routers import ERRORS, created, wants_async
+from exchange_api.errors import InvalidRequest
 from exchange_api.schemas import BYTES32, ConsentIn, ListOf, RedemptionOut
+from exchange_api.services.offers import utc_naive
 
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
 router = APIRouter(prefix="/v1/redemptions", tags=["redemptions"], responses=ERRORS)
 
 
@@ -26,8 +30,24 @@ async def create_redemption(request: Request, body: ConsentIn, redemptions: Rede
 @router.get("", operation_id="listRedemptions", response_model=ListOf[RedemptionOut])
 async def list_redemptions(redemptions: RedemptionsService, merchant: MerchantKey,
                            limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None,
-                           status: Literal["pending", "confirmed", "failed"] | None = None):
-    return await redemptions.list_(merchant, limit, starting_after, status)
+                           status: Literal["pending", "confirmed", "failed"] | None = None,
+                           created_from: Annotated[str | None, Query(
+                               pattern=ISO_TIME, description="made at or after (ISO 8601; without a zone: UTC)")] = None,
+                           created_to: Annotated[str | None, Query(
+                               pattern=ISO_TIME, description="made before (ISO 8601; without a zone: UTC)")] = None):
+    """This merchant's redemptions, newest first (each with its request's order label)."""
+    return await redemptions.list_(merchant, limit, starting_after, status, _time(created_from, "created_from"),
+                                   _time(created_to, "created_to"))
+
+
+def _time(text: str | None, name: str) -> dt.datetime | None:
+    """An ISO 8601 date or time (the pattern checked its form) as the store keeps times: UTC, no zone."""
+    if text is None:
+        return None
+    try:
+        return utc_naive(dt.datetime.fromisoformat(text))
+    except (ValueError, OverflowError):  # 2026-13-45, or a zone that moves year 9999 past the calendar's end
+        raise InvalidRequest(f"{name}: not a date and time", field=name) from None
 
 
 @router.get("/{redemption_id}", operation_id="getRedemption", response_model=RedemptionOut)

@@ -5,6 +5,7 @@ resident's pending redemptions taken off either way) -> relayer (persist, send) 
 for the block."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -28,7 +29,7 @@ from exchange_api.services.residents import Residents
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import (IdxCursor, IdxEvent, IdxRedemption, Merchant, Redemption,
+from exchange_api.store.models import (IdxCursor, IdxEvent, IdxRedemption, Merchant, MerchantProfile, Redemption,
                                        RedemptionRequest)
 from ledger_node import domain
 from ledger_node.domain import RATE_SCALE, redemption_id, value_decimal
@@ -63,7 +64,8 @@ class Redemptions:
                                 order_label=label, nonce="0x" + os.urandom(32).hex(),
                                 deadline=now() + (body.expiresIn or self.settings.request_ttl_s), status="open")
         await self.store.write(lambda s: s.add(row))
-        return Done(await self.request_public(row, principal.merchant, principal.merchant_name))
+        return Done(await self.request_public(row, principal.merchant, principal.merchant_name,
+                                              names=await self.merchant_names(principal.merchant_id)))
 
     # -- the plan ---------------------------------------------------------------------------------------------
 
@@ -84,8 +86,19 @@ class Redemptions:
         return [Holding(sc, max(points.get(sc, 0) - pending.get(sc, 0), 0), change.get(sc, 0),
                         schemes[sc].rate if schemes[sc].status in domain.SPENDABLE else 0) for sc in order]
 
+    async def merchant_names(self, merchant_id: int) -> dict[str, str] | None:
+        """The merchant's name as residents read it, in both languages: its catalogue profile's, else the name it
+        was registered with."""
+        def load(s):
+            return s.execute(select(Merchant.name, MerchantProfile.name_zh, MerchantProfile.name_en)
+                             .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)
+                             .where(Merchant.id == merchant_id)).first()
+        found = await self.store.run(load)
+        return names_of(*found) if found else None
+
     async def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
-                             holdings: list[Holding] | None = None) -> dict:
+                             name_zh: str | None = None, name_en: str | None = None, *,
+                             holdings: list[Holding] | None = None, names: dict | None = None) -> dict:
         """The request with, while it is open, the consent to sign: its plan made from the resident's points now
         (`holdings`, when the caller read them already)."""
         parts, plan_error, rates = None, None, {}
@@ -97,11 +110,12 @@ class Redemptions:
             except NotEnoughValue as exc:
                 plan_error = {"code": "insufficient_credits", "message": f"the resident's points are worth "
                               f"{exc.available} credits, less than the {row.credits} asked"}
-        return self.request_public_with(row, merchant, merchant_name, parts, plan_error, rates)
+        return self.request_public_with(row, merchant, merchant_name, parts, plan_error, rates,
+                                        names=names or names_of(merchant_name, name_zh, name_en))
 
     def request_public_with(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
                             parts: list[Part] | None, plan_error: dict | None = None,
-                            rates: dict[int, int] | None = None) -> dict:
+                            rates: dict[int, int] | None = None, *, names: dict | None = None) -> dict:
         message = {"resident": row.resident, "merchant": merchant, "credits": row.credits,
                    "parts": [p.as_message() for p in parts or []],
                    "orderRef": row.order_ref, "nonce": row.nonce, "deadline": row.deadline}
@@ -109,7 +123,7 @@ class Redemptions:
         if status == "open" and row.deadline < now():
             status = "expired"
         return {"object": "redemption_request", "id": row.id, "status": status, "merchant": merchant,
-                "merchantName": merchant_name,
+                "merchantName": merchant_name, "merchantNames": names or names_of(merchant_name, None, None),
                 "resident": row.resident, "credits": row.credits, "creditsDecimal": decimal(row.credits),
                 "orderRef": row.order_ref, "orderLabel": row.order_label, "nonce": row.nonce,
                 "deadline": row.deadline, "redemptionId": row.redemption_id,
@@ -123,8 +137,10 @@ class Redemptions:
 
     async def get_request(self, request_id: str, merchant_id: int | None = None) -> dict:
         def load(s):
-            q = select(RedemptionRequest, Merchant.address, Merchant.name)\
+            q = select(RedemptionRequest, Merchant.address, Merchant.name, MerchantProfile.name_zh,
+                       MerchantProfile.name_en)\
                 .join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+                .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)\
                 .where(RedemptionRequest.id == request_id)
             if merchant_id is not None:
                 q = q.where(RedemptionRequest.merchant_id == merchant_id)
@@ -139,8 +155,10 @@ class Redemptions:
 
         def load(s):
             seq = cursor_seq(s, RedemptionRequest, starting_after, resident=resident)
-            q = select(RedemptionRequest, Merchant.address, Merchant.name)\
+            q = select(RedemptionRequest, Merchant.address, Merchant.name, MerchantProfile.name_zh,
+                       MerchantProfile.name_en)\
                 .join(Merchant, Merchant.id == RedemptionRequest.merchant_id)\
+                .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)\
                 .where(RedemptionRequest.resident == resident, RedemptionRequest.status == "open",
                        RedemptionRequest.deadline >= now()).order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
             if seq is not None:
@@ -183,7 +201,52 @@ class Redemptions:
             r.status = "cancelled"
             return r
         row = await self.store.write(cancel)
-        return Done(self.request_public_with(row, principal.merchant, principal.merchant_name, None))
+        return Done(self.request_public_with(row, principal.merchant, principal.merchant_name, None,
+                                             names=await self.merchant_names(principal.merchant_id)))
+
+    async def merchant_requests(self, principal: Principal, limit: int, starting_after: str | None,
+                                status: str | None) -> dict:
+        """The merchant's own requests, newest first (the POS page's open requests and today's sales), without the
+        consent to sign: that is the resident's to read."""
+        def load(s):
+            seq = cursor_seq(s, RedemptionRequest, starting_after, merchant_id=principal.merchant_id)
+            q = select(RedemptionRequest).where(RedemptionRequest.merchant_id == principal.merchant_id)\
+                .order_by(RedemptionRequest.seq.desc()).limit(limit + 1)
+            if seq is not None:
+                q = q.where(RedemptionRequest.seq < seq)
+            if status == "expired":
+                q = q.where(RedemptionRequest.status == "open", RedemptionRequest.deadline < now())
+            elif status == "open":
+                q = q.where(RedemptionRequest.status == "open", RedemptionRequest.deadline >= now())
+            elif status:
+                q = q.where(RedemptionRequest.status == status)
+            return list(s.scalars(q))
+        rows = await self.store.run(load)
+        names = await self.merchant_names(principal.merchant_id)
+        return page(rows, limit, lambda r: self.request_public_with(r, principal.merchant, principal.merchant_name,
+                                                                    None, names=names))
+
+    async def progress(self, principal: Principal, request_id: str) -> dict:
+        """Where a payment request stands, as the POS page follows it (GET .../events): `open`, `paying` (approved,
+        its redemption not mined yet), `paid`, `failed`, `cancelled` or `expired`, with the redemption once there is
+        one (the points taken per programme once confirmed). One light read: no plan is made."""
+        def load(s):
+            return s.execute(select(RedemptionRequest, Redemption)
+                             .outerjoin(Redemption, Redemption.id == RedemptionRequest.redemption_id)
+                             .where(RedemptionRequest.id == request_id,
+                                    RedemptionRequest.merchant_id == principal.merchant_id)).first()
+        found = await self.store.run(load)
+        if not found:
+            raise NotFound("no such redemption request", code="request_not_found")
+        req, red = found
+        status = req.status
+        if status == "open" and req.deadline < now():
+            status = "expired"
+        elif status == "approved":
+            status = {"confirmed": "paid", "failed": "failed"}.get(red.status if red else "", "paying")
+        return {"object": "redemption_request_progress", "id": req.id, "status": status, "credits": req.credits,
+                "creditsDecimal": decimal(req.credits), "orderLabel": req.order_label, "deadline": req.deadline,
+                "redemption": public(red) if red is not None else None}
 
     # -- consents --------------------------------------------------------------------------------------------
 
@@ -336,24 +399,41 @@ class Redemptions:
     # -- reads -----------------------------------------------------------------------------------------------
 
     async def get(self, principal: Principal, rid: str) -> dict:
-        row = await self.store.run(lambda s: s.scalar(select(Redemption).where(
-            Redemption.id == rid.lower(), Redemption.merchant_id == principal.merchant_id)))
-        if row is None:
+        found = await self.store.run(lambda s: s.execute(_with_label(select(Redemption, RedemptionRequest.order_label))
+                                                         .where(Redemption.id == rid.lower(),
+                                                                Redemption.merchant_id == principal.merchant_id))
+                                     .first())
+        if found is None:
             raise NotFound("no such redemption", code="redemption_not_found")
-        return public(row)
+        return public(*found)
 
     async def list_(self, principal: Principal, limit: int, starting_after: str | None,
-                    status: str | None) -> dict:
+                    status: str | None, created_from: dt.datetime | None = None,
+                    created_to: dt.datetime | None = None) -> dict:
+        """The merchant's redemptions, newest first, with the order label its request had; `created_from`
+        (inclusive) and `created_to` (exclusive) bound when they were made (the POS page's statement)."""
         def load(s):
             seq = cursor_seq(s, Redemption, starting_after, merchant_id=principal.merchant_id)
-            q = select(Redemption).where(Redemption.merchant_id == principal.merchant_id)\
+            q = _with_label(select(Redemption, RedemptionRequest.order_label))\
+                .where(Redemption.merchant_id == principal.merchant_id)\
                 .order_by(Redemption.seq.desc()).limit(limit + 1)
             if seq is not None:
                 q = q.where(Redemption.seq < seq)
             if status:
                 q = q.where(Redemption.status == status)
-            return list(s.scalars(q))
-        return page(await self.store.run(load), limit, public)
+            if created_from is not None:
+                q = q.where(Redemption.created_at >= created_from)
+            if created_to is not None:
+                q = q.where(Redemption.created_at < created_to)
+            return s.execute(q).all()
+        return page(await self.store.run(load), limit, lambda r: public(*r))
+
+
+def names_of(registered: str | None, zh: str | None, en: str | None) -> dict[str, str] | None:
+    """{zh, en}: the profile's names, each falling back to the registered name (None without either)."""
+    if registered is None and zh is None and en is None:
+        return None
+    return {"zh": zh or en or registered, "en": en or zh or registered}
 
 
 def _spent_on_chain(resident: str, rid: str, nonce: str):
@@ -409,11 +489,16 @@ def held_after_restart(s) -> list[tuple]:
         (Redemption.status == "pending") | ((Redemption.status == "confirmed") & (Redemption.block_number > indexed))))]
 
 
-def public(row: Redemption) -> dict:
-    return public_from_dict({c: getattr(row, c) for c in ("id", "merchant", "resident", "credits", "order_ref",
-                                                          "nonce", "deadline", "request_id", "status", "tx_hash",
-                                                          "block_number", "parts", "refunded", "failure_code",
-                                                          "created_at")})
+def _with_label(q):
+    """A query of redemptions joined to the request each came from (if any), for its order label."""
+    return q.outerjoin(RedemptionRequest, RedemptionRequest.id == Redemption.request_id)
+
+
+def public(row: Redemption, order_label: str | None = None) -> dict:
+    return public_from_dict({**{c: getattr(row, c) for c in ("id", "merchant", "resident", "credits", "order_ref",
+                                                             "nonce", "deadline", "request_id", "status", "tx_hash",
+                                                             "block_number", "parts", "refunded", "failure_code",
+                                                             "created_at")}, "order_label": order_label})
 
 
 def part_value_fields(parts_json: str | None) -> dict:
@@ -434,8 +519,8 @@ def signed_parts(parts_json: str) -> list[tuple[int, int, int]]:
 def public_from_dict(r: dict) -> dict:
     return {"object": "redemption", "id": r["id"], "status": r["status"], "resident": r["resident"],
             "merchant": r["merchant"], "credits": r["credits"], "creditsDecimal": decimal(r["credits"]),
-            "orderRef": r["order_ref"], "nonce": r["nonce"], "deadline": r["deadline"],
-            "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
+            "orderRef": r["order_ref"], "orderLabel": r.get("order_label"), "nonce": r["nonce"],
+            "deadline": r["deadline"], "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
             **part_value_fields(r.get("parts")),
             "refundedCredits": r.get("refunded") or 0, "failureCode": r.get("failure_code"),
             "createdAt": iso(r.get("created_at"))}

@@ -1,5 +1,5 @@
 """Tables of the API (merchants, keys, idempotency, redemptions, relayed transactions, residents' encrypted
-personal data, webhooks, merchants' profiles and offers) and of the indexer (idx_*: raw events and projections, droppable and rebuilt from chain).
+personal data, webhooks, merchants' profiles and offers, point-of-sale sessions) and of the indexer (idx_*: raw events and projections, droppable and rebuilt from chain).
 
 Amounts are integers (points; credit cents). Addresses are checksummed 0x-hex; hashes 0x-hex lower case.
 """
@@ -44,6 +44,16 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class PosSession(Base):
+    """A point-of-sale page's sign-in (POST /v1/pos/session): an opaque random token in an HttpOnly cookie, kept
+    here only as its SHA-256; it acts for its API key (revoking the key ends it) until `expires_at` or sign-out."""
+    __tablename__ = "pos_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
 
 
 class IdempotencyRecord(Base):

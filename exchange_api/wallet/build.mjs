@@ -1,5 +1,6 @@
-// Builds the pages the API serves: exchange_api/wallet/src -> wallet/dist (at /wallet) and
-// exchange_api/console/src -> console/dist (at /console; it imports the wallet's i18n, format and api modules).
+// Builds the pages the API serves: exchange_api/wallet/src -> wallet/dist (at /wallet),
+// exchange_api/console/src -> console/dist (at /console; it imports the wallet's i18n, format and api modules) and
+// exchange_api/pos/src -> pos/dist (at /pos, the merchants' till; the same modules, and the wallet's QR encoder).
 // Everything a page loads is bundled here from npm packages; nothing comes from another origin at run time.
 // File names carry a content hash, so browsers may cache them forever; index.html is rewritten to point at them.
 import * as esbuild from "esbuild";
@@ -11,6 +12,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const PAGES = [
   { name: "wallet", dir: here },
   { name: "console", dir: join(here, "..", "console") },
+  { name: "pos", dir: join(here, "..", "pos") },
 ];
 
 async function buildPage({ name, dir }) {

@@ -72,21 +72,26 @@ class Replayer(GovernanceHandlers, IssuanceHandlers, RedemptionHandlers, Clearin
     # ------------------------------------------------------------------------------------------------
 
     def process(self, events: Iterable[Event]) -> None:
+        # The hot loop of the audit (one pass per event of the chain): a TransferSingle, most of a chain's events,
+        # only waits on its transaction for the domain event that explains it.
         handlers, counts = self._handlers, self.state.counts
+        tx = self._tx
+        tx_hash, transfers = (tx.hash, tx.transfers) if tx is not None else (None, None)
         for ev in events:
-            tx = self._tx
-            if tx is None or tx.hash != ev.tx:
+            if ev.tx != tx_hash:
                 if tx is not None:
                     self._finish_tx(tx)
                 tx = self._tx = Tx(ev.tx, ev.block)
+                tx_hash, transfers = tx.hash, tx.transfers
             self.events += 1
-            counts[ev.name] = counts.get(ev.name, 0) + 1
-            if ev.name == "TransferSingle":
-                tx.transfers.append(ev.args)
+            name = ev.name
+            counts[name] += 1
+            if name == "TransferSingle":
+                transfers.append(ev.args)
                 continue
-            if ev.name in GOVERNED.get(ev.contract, ()):
-                tx.governed.append(ev.name)
-            handler = handlers.get((ev.contract, ev.name))
+            if name in GOVERNED.get(ev.contract, ()):
+                tx.governed.append(name)
+            handler = handlers.get((ev.contract, name))
             if handler is not None:
                 handler(ev, tx)
 

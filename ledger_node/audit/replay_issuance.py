@@ -50,18 +50,19 @@ class IssuanceHandlers:
                                                          f"call emitted {len(transfers)} TransferSingle", ev)
         balances, received, residents = st.balances, st.received, st.residents
         balances_after = a["balancesAfter"]
-        detector = self.detector
         k = issued = 0
         bad_after = []
-        for i, ref in enumerate(refs):
-            if i in skipped:
+        filled = []  # (item's position among those issued, resident) of the items that reached the daily cap
+        n_transfers = len(transfers)
+        for i, ref in enumerate(refs):  # once per issued item of the chain: kept lean
+            if skipped and i in skipped:
                 if ref not in used_refs:
                     self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but ref {ref} was never used", ev)
                 continue
             if ref in used_refs:
                 self.problem(VIOLATION, "ref-reused", f"item {i} issued with ref {ref} used before", ev, ref=ref)
             used_refs.add(ref)
-            if k >= len(transfers):
+            if k >= n_transfers:
                 break
             t = transfers[k]
             k += 1
@@ -81,18 +82,20 @@ class IssuanceHandlers:
             elif today > rec[0]:
                 rec[0], rec[1] = today, 0
             rec[1] += amount
-            if rec[1] > cap:
-                self.problem(VIOLATION, "resident-cap-exceeded", f"{to} received {rec[1]} of scheme {scheme} on day "
-                                                                 f"{rec[0]}, over the cap {cap}", ev,
-                             account=to, received=rec[1], cap=cap)
+            if rec[1] >= cap:
+                filled.append((k - 1, to))
+                if rec[1] > cap:
+                    self.problem(VIOLATION, "resident-cap-exceeded", f"{to} received {rec[1]} of scheme {scheme} on "
+                                                                     f"day {rec[0]}, over the cap {cap}", ev,
+                                 account=to, received=rec[1], cap=cap)
             used += amount
             issued += amount
             bal = balances.get(key, 0) + amount
             balances[key] = bal
             if balances_after[i] != bal:
                 bad_after.append((i, to, balances_after[i], bal))
-            if detector is not None:
-                detector.on_issue(scheme, issuer, to, amount, rec[1], cap, ev.timestamp, ev.tx, ev.block)
+        if self.detector is not None and k:
+            self.detector.on_issues(scheme, issuer, k, filled, cap, ev.timestamp, ev.tx, ev.block)
         del transfers[:k]
         for i, to, got, want in bad_after[:20]:
             self.problem(MISMATCH, "balance-after", f"item {i}: balance after of {to} in scheme {scheme} is {got} in "

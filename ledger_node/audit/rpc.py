@@ -1,15 +1,15 @@
 """The auditor's JSON-RPC: the project's one transport (ledger_node.jsonrpc: keep-alive HTTP, orjson, batches)
-with the auditor's errors, batches cut to a size nodes take, and `eth_getLogs` over large adaptive block ranges.
+with the auditor's errors, batches cut to a size nodes take, and `eth_getLogs` (the ranges: pipeline.py).
 
 The auditor trusts only what any node serves over JSON-RPC. It sends only idempotent reads, so a request whose
 connection dropped is sent once more on a fresh one.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 from ledger_node.audit import AuditError
-from ledger_node.jsonrpc import BatchRefused, HttpTransport, RetryPolicy, TransportFailure
+from ledger_node.jsonrpc import BatchRefused, HttpTransport, PendingPost, RetryPolicy, TransportFailure
 
 _READS_RETRIED_ONCE = RetryPolicy(attempts=2, backoff_s=0.0, every_method_idempotent=True)
 
@@ -26,6 +26,11 @@ class RpcError(AuditError):
 
 # Messages nodes use when a log query is too large (anvil, geth, Besu, Alchemy-style).
 _TOO_LARGE = ("too many", "more than", "limit", "range", "exceed", "too large", "response size")
+
+
+def too_large(error: RpcError) -> bool:
+    """Whether the node refused a log query as too large (a smaller range may pass)."""
+    return any(w in error.message.lower() for w in _TOO_LARGE)
 
 
 class Rpc:
@@ -66,34 +71,22 @@ class Rpc:
     def chain_id(self) -> int:
         return int(self.call("eth_chainId"), 16)
 
-    def iter_logs(self, addresses: list[str], from_block: int, to_block: int, step: int = 10_000
-                  ) -> Iterator[tuple[int, int, list[dict]]]:
-        """Yield (from, to, logs) for consecutive ranges covering [from_block, to_block], every address at once.
-        The range halves when the node refuses a query as too large and grows back after successes."""
-        start, size = from_block, max(1, step)
-        while start <= to_block:
-            end = min(to_block, start + size - 1)
-            try:
-                logs = self.get_logs(addresses, start, end)
-            except RpcError as exc:
-                if size > 1 and any(w in exc.message.lower() for w in _TOO_LARGE):
-                    size = max(1, size // 2)
-                    continue
-                raise
-            yield start, end, logs
-            start = end + 1
-            if size < step:
-                size = min(step, size * 2)
-
     def get_logs(self, addresses: list[str], from_block: int, to_block: int) -> list[dict]:
         return self.call("eth_getLogs", [{"address": addresses, "fromBlock": hex(from_block),
                                           "toBlock": hex(to_block)}])
 
     def get_logs_raw(self, addresses: list[str], from_block: int, to_block: int) -> bytes:
         """The undecoded answer body (the benchmark's measure of the node's own limit)."""
-        body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs",
-                "params": [{"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}]}
-        return self._send(lambda: self._http.post(body, ["eth_getLogs"]))
+        return self._send(lambda: self._http.post(_logs_body(addresses, from_block, to_block), ["eth_getLogs"]))
+
+    def get_logs_later(self, addresses: list[str], from_block: int, to_block: int) -> PendingPost:
+        """Send `eth_getLogs` now; `read()` on what is returned waits for its undecoded answer (the node serves it
+        while the caller works: pipeline.py), `cancel()` drops it."""
+        return self._send(lambda: self._http.send(_logs_body(addresses, from_block, to_block), ["eth_getLogs"]))
+
+    def read_later(self, pending: PendingPost) -> bytes:
+        """The answer of a request sent by `get_logs_later` (a transport failure is an AuditError)."""
+        return self._send(pending.read)
 
     def close(self) -> None:
         self._http.close()
@@ -103,3 +96,8 @@ class Rpc:
             return request()
         except TransportFailure as exc:
             raise AuditError(f"no JSON-RPC answer from {self.url}: {exc}") from exc
+
+
+def _logs_body(addresses: list[str], from_block: int, to_block: int) -> dict:
+    return {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs",
+            "params": [{"address": addresses, "fromBlock": hex(from_block), "toBlock": hex(to_block)}]}

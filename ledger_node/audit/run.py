@@ -14,6 +14,7 @@ from ledger_node.audit.events import EventTable
 from ledger_node.audit.merkle import LEAF_ENCODING, BalanceTree, balance_lines
 from ledger_node.audit.model import MISMATCH, VIOLATION, Problem
 from ledger_node.audit.patterns import Detector, Thresholds
+from ledger_node.audit.pipeline import LogPipeline, no_gc_pauses
 from ledger_node.audit.replay import Replayer
 from ledger_node.audit.rpc import Rpc, RpcError
 from ledger_node.audit.rules import compare_state
@@ -37,7 +38,8 @@ class AuditOptions:
     resume: dict | None = None  # a previous report
     thresholds: Thresholds = field(default_factory=Thresholds)
     ref_sample: int = 2000  # refs checked with isRefUsed at the end (every ref is checked against events)
-    step: int = 10_000  # blocks per eth_getLogs (adaptive)
+    step: int = 10_000  # blocks per eth_getLogs at most (ranges are cut by answer size: pipeline.py)
+    range_bytes: int = 1_000_000  # the answer size each eth_getLogs range aims at
     compare: bool = True
     proofs: bool = True  # include every line's proof in the report
 
@@ -94,45 +96,28 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     table = EventTable(contracts)
     replayer = Replayer(contracts, state, detector)
     timestamps: dict[int, int] = {}
-    fetch_s = decode_s = replay_s = 0.0
+    decode_s = replay_s = 0.0
     logs_total = 0
+    pipeline = LogPipeline(rpc, table, from_block, to_block, step=opts.step, target_bytes=opts.range_bytes)
+    t_replay, cpu_replay = time.perf_counter(), time.thread_time()
     if from_block <= to_block:
-        it = rpc.iter_logs(table.addresses, from_block, to_block, opts.step)
-        while True:
+        with no_gc_pauses():
             t = time.perf_counter()
-            try:
-                _, _, logs = next(it)
-            except StopIteration:
-                break
-            fetch_s += time.perf_counter() - t
-            t = time.perf_counter()
-            logs_total += len(logs)
-            events = []
-            decode = table.decode
-            for log in logs:
-                if log.get("removed"):
-                    continue
-                ev = decode(log)
-                if ev is None:
+            for _, _, events, unknown in pipeline:
+                logs_total += len(events) + len(unknown)
+                for log in unknown:
                     replayer.problem(VIOLATION, "unknown-event", f"log with unknown topic {log['topics'][:1]} from "
                                                                  f"{log['address']}", None, log=log)
-                    continue
-                events.append(ev)
-            # Log order (a node answers in it; sorted anyway, cheap when already so): every rule is judged against
-            # the state the logs before it left, and a transaction's events are applied in the order they happened.
-            events.sort(key=_log_order)
-            missing = {ev.block for ev in events if ev.timestamp is None and ev.block not in timestamps}
-            if missing:
-                blocks = sorted(missing)
-                for b, header in zip(blocks, rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])):
-                    timestamps[b] = int(header["timestamp"], 16)
-                for ev in events:
-                    if ev.timestamp is None:
-                        ev.timestamp = timestamps[ev.block]
-            decode_s += time.perf_counter() - t
-            t = time.perf_counter()
-            replayer.process(events)
-            replay_s += time.perf_counter() - t
+                if any(ev.timestamp is None for ev in events):
+                    _fill_timestamps(rpc, events, timestamps)
+                u = time.perf_counter()
+                decode_s += u - t
+                replayer.process(events)
+                t = time.perf_counter()
+                replay_s += t - u
+    replay_wall_s, replay_cpu_s = time.perf_counter() - t_replay, time.thread_time() - cpu_replay
+    fetch_s = pipeline.wait_s
+    decode_s -= fetch_s  # the wait for the node is counted in fetchSeconds, the parsing and decoding here
     replayer.finish(to_block)
     replay_done = time.perf_counter()
 
@@ -158,6 +143,8 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     findings = detector.results()
     stats = {"events": replayer.events, "logs": logs_total, "fetchSeconds": round(fetch_s, 3),
              "decodeSeconds": round(decode_s, 3), "replaySeconds": round(replay_s, 3),
+             "pipelineSeconds": round(replay_wall_s, 3), "pipelineCpuSeconds": round(replay_cpu_s, 3),
+             "logRanges": pipeline.ranges, "logBytes": pipeline.bytes,
              "replayTotalSeconds": round(replay_done - t0, 3), "signatureSeconds": round(signatures_s, 3),
              "compareSeconds": round(compare_s, 3), "merkleSeconds": round(merkle_s, 3),
              "comparisons": calls, "intentsChecked": len(replayer.intents), "rpcRequests": rpc.requests,
@@ -195,8 +182,16 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     return AuditResult(report, problems, stats)
 
 
-def _log_order(ev) -> tuple[int, int]:
-    return ev.block, ev.log_index
+def _fill_timestamps(rpc: Rpc, events: list, timestamps: dict[int, int]) -> None:
+    """Block times for events of a node whose logs do not carry `blockTimestamp` (read once a block)."""
+    missing = {ev.block for ev in events if ev.timestamp is None and ev.block not in timestamps}
+    if missing:
+        blocks = sorted(missing)
+        for b, header in zip(blocks, rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])):
+            timestamps[b] = int(header["timestamp"], 16)
+    for ev in events:
+        if ev.timestamp is None:
+            ev.timestamp = timestamps[ev.block]
 
 
 def state_events(state: State) -> int:

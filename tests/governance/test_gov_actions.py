@@ -25,6 +25,7 @@ def _ctx(town):
     return SimpleNamespace(town=town, consortium=c["Consortium"].functions, membership=c["Membership"].functions,
                            ledger=c["PointsLedger"].functions, rates=c["Rates"].functions,
                            exchange=c["Exchange"].functions, redemption=c["Redemption"].functions,
+                           registry=c["SchemeRegistry"].functions,
                            third=town.members[2].address)
 
 
@@ -32,6 +33,15 @@ def _to_cancel(x):
     """An open proposal of the second member's, for cancel-proposal to cancel; its id is kept on x."""
     x.victim, _ = propose(x.town.city, x.town.members[1], proposal_calls(x.town.city, "set-refund-window", ["60"]), "")
     return [str(x.victim)]
+
+
+def _rules_file(x):
+    """A rules document on disk (publish-rules hashes the file) and its address."""
+    import tempfile
+    path = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    path.write('{"museum visit": "20 points"}')
+    path.close()
+    return ["3", path.name, "https://rules.example/3/v1.json"]
 
 
 def _status(x, scheme):
@@ -85,6 +95,13 @@ CASES = [
      lambda x: hasattr(x, "victim") and x.consortium.proposalState(x.victim).call() == 5),  # Cancelled
     ("raw", lambda x: ["Exchange", "setDailyLimit(uint256)", "[60000]"], None,
      lambda x: x.exchange.dailyLimit().call() == 60000),
+    ("set-initial-rate", lambda x: ["9", "3000000"], lambda t: [call(t.city["PointsLedger"], "addScheme", 9, 10, 1)],
+     lambda x: x.rates.rateOf(9).call() == 3_000_000),
+    ("describe-scheme", lambda x: ["3", "文化", "Culture", "分", "points", "Culture Bureau", "#7b4fc9", "valued"], None,
+     lambda x: tuple(x.registry.profileOf(3).call())[1::5] == ("Culture", 1)),
+    ("publish-rules", _rules_file, lambda t: [call(t.city["SchemeRegistry"], "describeScheme", 3, (
+        "文化", "Culture", "分", "points", "Culture Bureau", bytes.fromhex("7b4fc9"), 1))],
+     lambda x: x.registry.rulesVersion(3).call() == 1),
 ]
 
 
@@ -112,8 +129,8 @@ def test_govWords_setRate_saysTheNewAndTheCurrentRate(town):
 
 
 def test_govWords_unknownCall_isContractFunctionWithArguments(town):
-    target, data = call(town.city["Rates"], "setInitialRate", 5, 100)
-    assert describe_call(town.city, target, data)["words"] == "Rates.setInitialRate(scheme=5, rate=100)"
+    target, data = call(town.city["Rates"], "setSchemeRegistry", NEW)
+    assert describe_call(town.city, target, data)["words"] == f"Rates.setSchemeRegistry(registry={NEW})"
 
 
 REFUSALS = [

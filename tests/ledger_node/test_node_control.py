@@ -41,7 +41,7 @@ def test_node_lifecycle_keepsEveryBlockAcrossStop(home, artifacts):
     demo = json.loads((tmp / "var" / "demo.json").read_text())
     assert {"residents", "merchants", "issuers", "auditors"} <= set(demo)
     assert len(demo["residents"]) == 30 and len(demo["merchants"]) == 3
-    assert [i["scheme"] for i in demo["issuers"]] == [1, 2, 3, 4]
+    assert [i["scheme"] for i in demo["issuers"]] == [1, 2, 3, 4, 5]  # 5: residence-permit points
     assert {"name", "address", "privateKey"} <= set(demo["residents"][0]) and "apiKey" in demo["merchants"][0]
     _assert_demo_city_on_chain(url, deployment, demo)
     height = rpc(url, "eth_blockNumber")

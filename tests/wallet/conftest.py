@@ -33,6 +33,7 @@ from ledger_node.deploy.system import call, propose_and_execute
 ROOT = Path(__file__).resolve().parents[2]
 WALLET = ROOT / "exchange_api" / "wallet"
 CONSOLE = ROOT / "exchange_api" / "console"
+POS = ROOT / "exchange_api" / "pos"
 ARTIFACTS = ROOT / "build" / "screenshots" / "wallet"  # for a reviewer to look at
 CHROMIUM = Path(os.environ.get("CITYPOINTS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -77,10 +78,11 @@ class WalletCity:
 
 @pytest.fixture(scope="session")
 def wallet_dist() -> Path:
-    """exchange_api/wallet/dist, built now with the console's (exchange_api/console/dist: one build) when either is
-    missing or older than their sources (`make wallet` does the same)."""
-    dists = [WALLET / "dist" / "index.html", CONSOLE / "dist" / "index.html"]
-    sources = [WALLET / "build.mjs", *(WALLET / "src").rglob("*"), *(CONSOLE / "src").rglob("*")]
+    """exchange_api/wallet/dist, built now with the console's and the point-of-sale page's (console/dist, pos/dist:
+    one build) when any is missing or older than their sources (`make wallet` does the same)."""
+    dists = [WALLET / "dist" / "index.html", CONSOLE / "dist" / "index.html", POS / "dist" / "index.html"]
+    sources = [WALLET / "build.mjs", *(WALLET / "src").rglob("*"), *(CONSOLE / "src").rglob("*"),
+               *(POS / "src").rglob("*")]
     newest = max(p.stat().st_mtime for p in sources)
     if any(not d.exists() or d.stat().st_mtime < newest for d in dists):
         node = shutil.which("node")

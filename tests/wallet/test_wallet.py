@@ -98,7 +98,8 @@ def test_wallet_importedKey_showsChainBalancesAndApprovesAMerchantRequest(open_w
     card = page.locator("[data-testid=request-card]")
     card.wait_for(timeout=TIMEOUT_MS)
     assert page.locator("[data-testid=request-amount]").inner_text() == "12.34 credits"
-    assert page.locator("[data-testid=request-merchant]").inner_text() == wallet_city.merchant.address
+    assert page.locator("[data-testid=request-merchant]").inner_text() == "Museum shop"  # its name, not its address
+    assert wallet_city.merchant.address not in page.locator("[data-testid=request-card] dl.facts").first.inner_text()
     assert page.locator("[data-testid=request-order]").inner_text() == "ORDER-2041 museum café"
     assert re.search(r"\(in (9|10) min \d+ s\)", page.locator("[data-testid=request-expiry]").inner_text())
     assert page.get_by_role("button", name="Approve and pay 12.34 credits").is_enabled()

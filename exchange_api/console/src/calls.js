@@ -49,7 +49,7 @@ const TABLE = [
   ["Consortium", "cancelByGovernance(uint256)", () => "call.cancelProposal", ([id]) => ({ id: String(id) })],
   ["Redemption", "setRefundWindow(uint64)", () => "call.setRefundWindow", ([s]) => seconds(s)],
   ["Rates", "setInitialRate(uint256,uint256)", () => "call.setInitialRate",
-    ([s, r]) => ({ scheme: String(s), rate: String(r) })],
+    ([s, r]) => ({ scheme: scheme(s), r: fmt.rate(r) })],
   ["Exchange", "setPairAllowed(uint256,uint256,bool)", ([, , on]) => (on ? "call.allowPair" : "call.disallowPair"),
     ([a, b]) => ({ from: scheme(a), to: scheme(b) })],
 ].map(([contract, signature, key, vars]) => ({

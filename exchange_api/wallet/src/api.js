@@ -31,11 +31,15 @@ function idempotencyKey() {
   return "wallet-" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-// `path` is under /v1; `url` (readyUrl) is any path on this origin
-async function request(method, path, body, token, url = `/v1${path}`) {
+// `path` is under /v1; `url` (readyUrl) is any path on this origin. `session`: the point-of-sale page's
+// (exchange_api/pos): its HttpOnly session cookie goes along, and every change carries the CSRF header the API
+// asks of a cookie session; the wallet and the console send no cookies.
+async function request(method, path, body, token, url = `/v1${path}`, session = false) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
-  const init = { method, headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" };
+  if (session && method !== "GET") headers["X-CityPoints-POS"] = "1";
+  const init = { method, headers, cache: "no-store", credentials: session ? "same-origin" : "omit",
+    referrerPolicy: "no-referrer" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     headers["Idempotency-Key"] = idempotencyKey();
@@ -63,6 +67,11 @@ async function request(method, path, body, token, url = `/v1${path}`) {
 }
 
 const enc = encodeURIComponent;
+
+/** A request of the point-of-sale page, with its session cookie (see `request`). */
+export function sessionRequest(method, path, body) {
+  return request(method, path, body, undefined, `/v1${path}`, true);
+}
 
 export const api = {
   schemes: () => request("GET", "/schemes").then((r) => r.data.data),

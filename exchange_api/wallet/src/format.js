@@ -68,3 +68,11 @@ export function parseWhole(text) {
   const s = String(text).trim();
   return /^\d{1,30}$/.test(s) ? BigInt(s) : null;
 }
+
+/** Parse an amount of credits a person types, "12.34" or "12" -> 1234n credit cents (at most 2 decimals, "," or
+ * "." as the decimal mark); anything else -> null. No floats: the digits are read as integers. */
+export function parseCredits(text) {
+  const m = /^(\d{1,27})(?:[.,](\d{1,2}))?$/.exec(String(text).trim());
+  if (!m) return null;
+  return BigInt(m[1]) * 100n + BigInt((m[2] || "0").padEnd(2, "0"));
+}

@@ -102,6 +102,7 @@ const en = {
   "pay.amount": "Amount",
   "pay.merchant": "Merchant",
   "pay.order": "Order",
+  "pay.noOrderLabel": "No description from the merchant",
   "pay.orderHash": "order hash {h}",
   "pay.expires": "Valid until",
   "pay.expiresIn": "{time} (in {left})",
@@ -464,6 +465,7 @@ const zh = {
   "pay.amount": "金额",
   "pay.merchant": "商户",
   "pay.order": "订单",
+  "pay.noOrderLabel": "商户未填写订单说明",
   "pay.orderHash": "订单哈希 {h}",
   "pay.expires": "有效期至",
   "pay.expiresIn": "{time}（剩余 {left}）",
@@ -784,4 +786,12 @@ export function schemeStyle(id) {
 export function reasonLabel(scheme, code) {
   const key = `reason.${scheme}.${code}`;
   return has(key) ? t(key) : t("history.reasonCode", { code });
+}
+
+/** An API failure (api.js ApiError: `code`, `requestId`) as a sentence of this language: its own words when the
+ * code has some (`err.<code>`), else the generic sentence naming the code and the request id. */
+export function errorWords(exc) {
+  if (!exc || typeof exc.code !== "string") return t("err.generic", { code: (exc && exc.name) || "error", rid: "-" });
+  const key = `err.${exc.code}`;
+  return has(key) || key in en ? t(key) : t("err.generic", { code: exc.code, rid: exc.requestId || "-" });
 }

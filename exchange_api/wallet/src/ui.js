@@ -1,6 +1,6 @@
 // The few DOM helpers every view builds with. Pages are made of DOM nodes, text always as text nodes: nothing the
 // API sends is ever parsed as HTML.
-import { t } from "./i18n.js";
+import { t, errorWords } from "./i18n.js";
 import { ApiError } from "./api.js";
 import * as keystore from "./keystore.js";
 import { state } from "./state.js";
@@ -19,12 +19,7 @@ export function announce(text) {
 export function errorText(exc) {
   if (exc instanceof keystore.WrongPassword) return t("err.wrongPassword");
   if (exc instanceof keystore.NoCrypto) return t("err.noCrypto");
-  if (exc instanceof ApiError) {
-    const key = `err.${exc.code}`;
-    const known = t(key);
-    return known !== key ? known : t("err.generic", { code: exc.code, rid: exc.requestId || "-" });
-  }
-  return t("err.generic", { code: exc && exc.name ? exc.name : "error", rid: "-" });
+  return errorWords(exc instanceof ApiError ? exc : { name: exc && exc.name });
 }
 
 export function alertBox(text) {

@@ -1,19 +1,16 @@
 // The glance view's three parts: node and indexer health, the programmes (status, rate, supply, one bar plot),
 // and clearing (periods, and statements with their net positions and settlement states once an auditor key is
 // given). Every number is formatted by the wallet's format.js from the API's integers.
-import { t, lang, schemeName, schemeStyle } from "../../../wallet/src/i18n.js";
+import { t, lang, schemeName, schemeStyle, errorWords } from "../../../wallet/src/i18n.js";
 import * as fmt from "../../../wallet/src/format.js";
 import { ApiError } from "../../../wallet/src/api.js";
 import { h } from "../../../wallet/src/dom.js";
 import { state } from "../state.js";
 import { bars, columns } from "./chart.js";
 
-/** A failure as a sentence: known API codes have their own, anything else names its code. */
+/** A failure as a sentence: known API codes have their own, anything else names its code (i18n.errorWords). */
 export function failure(exc) {
-  if (!(exc instanceof ApiError)) return t("err.generic", { code: (exc && exc.name) || "error", rid: "-" });
-  const key = `err.${exc.code}`;
-  const known = t(key);
-  return known !== key ? known : t("err.generic", { code: exc.code, rid: exc.requestId || "-" });
+  return errorWords(exc instanceof ApiError ? exc : { name: exc && exc.name });
 }
 
 const alert = (exc) => h("p", { class: "alert", role: "alert" }, failure(exc));

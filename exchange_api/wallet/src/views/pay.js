@@ -1,6 +1,6 @@
 // Paying a merchant: a request opened by its code, link or QR, or picked from the resident's open requests (listed
 // once they sign in), summarised, checked against the RedemptionConsent it asks for, and approved by signing it.
-import { t, schemeName } from "../i18n.js";
+import { t, lang, schemeName } from "../i18n.js";
 import * as fmt from "../format.js";
 import { api, ApiError } from "../api.js";
 import * as session from "../session.js";
@@ -136,7 +136,7 @@ function payBody() {
   if (state.requestError) out.push(h("div", { class: "alert", role: "alert", "data-testid": "request-error" },
     h("p", null, state.requestError),
     state.request ? h("p", { class: "small refused" }, [t("points.credits", { n: fmt.credits(state.request.credits) }),
-      merchantLabel(state.request), state.request.orderLabel || fmt.short(state.request.orderRef, 10, 6)].join(" · ")) : null));
+      merchantLabel(state.request), orderText(state.request)].join(" · ")) : null));
   const input = h("input", { type: "text", value: state.codeInput, autocomplete: "off", spellcheck: "false",
     autocapitalize: "off", enterkeyhint: "go", class: "mono", oninput: (e) => { state.codeInput = e.target.value; } });
   out.push(h("form", { class: "card code-form", novalidate: true, onsubmit: (e) => { e.preventDefault(); openRequest(input.value); } },
@@ -155,12 +155,20 @@ function waitingList() {
     h("button", { type: "button", class: "card request-row", onclick: () => { state.codeInput = r.id; openRequest(r.id); } },
       h("strong", null, t("points.credits", { n: fmt.credits(r.credits) })),
       h("span", null, merchantLabel(r)),
-      h("span", { class: "muted small" }, r.orderLabel || fmt.short(r.orderRef, 10, 6)),
+      h("span", { class: "muted small" }, orderText(r)),
       h("span", { class: "muted small" }, `${t("pay.expires")} ${fmt.time(r.deadline)}`)))));
 }
 
+/** The merchant as residents know it: its name in this language (its catalogue profile's, else its registered
+ * name); its ledger address only under "Technical details" (what is signed is checked by consentMatches). */
 function merchantLabel(req) {
-  return req.merchantName ? `${req.merchantName} (${fmt.short(req.merchant)})` : fmt.short(req.merchant);
+  const names = req.merchantNames;
+  return (names && (names[lang()] || names.en)) || req.merchantName || fmt.short(req.merchant);
+}
+
+/** What the order is, as the cashier typed it; never the 64 hexadecimal characters of its orderRef. */
+function orderText(req) {
+  return req.orderLabel || t("pay.noOrderLabel");
 }
 
 export function leftText(seconds) {
@@ -217,11 +225,9 @@ function requestCard(req) {
     h("p", { class: "big", "data-testid": "request-amount" }, t("points.credits", { n: fmt.credits(need) })),
     h("dl", { class: "facts" },
       h("dt", null, t("pay.merchant")),
-      h("dd", null, req.merchantName ? h("span", null, req.merchantName, h("br")) : null,
-        h("span", { class: "mono break", "data-testid": "request-merchant" }, m.merchant)),
+      h("dd", { "data-testid": "request-merchant" }, merchantLabel(req)),
       h("dt", null, t("pay.order")),
-      h("dd", { "data-testid": "request-order" }, req.orderLabel
-        ? req.orderLabel : h("span", { class: "mono break" }, m.orderRef)),
+      h("dd", { "data-testid": "request-order" }, orderText(req)),
       h("dt", null, t("pay.expires")),
       h("dd", { "data-testid": "request-expiry" }, h("span", { "data-deadline": String(m.deadline) },
         t("pay.expiresIn", { time: fmt.dateTime(m.deadline), left: leftText(seconds) })))),

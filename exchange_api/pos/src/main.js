@@ -1,0 +1,284 @@
+// The merchants' point-of-sale page (/pos): sign in with the shop's API key (exchanged for an HttpOnly session
+// cookie; the page never keeps the key), take a sale (the request's QR code full screen, its status live from the
+// API's server-sent events, then the receipt), see and cancel open requests, list today's sales and refund them.
+// It talks to the API on its own origin only; words, number formats and the API client are the wallet's.
+import { t, lang, addWords, setSchemeProfiles } from "../../wallet/src/i18n.js";
+import { api } from "../../wallet/src/api.js";
+import { h } from "../../wallet/src/dom.js";
+import * as fmt from "../../wallet/src/format.js";
+import { WORDS } from "./words.js";
+import { pos } from "./api.js";
+import { state, startLang, chooseLang } from "./state.js";
+import { signInView } from "./views/signin.js";
+import { saleFormView, saleScreen, drawQr } from "./views/sale.js";
+import { openView, todayView } from "./views/lists.js";
+import { statementView, statementCsv } from "./views/statement.js";
+import { webhooksView } from "./views/webhooks.js";
+import { merchantName } from "./views/common.js";
+
+const FINAL = ["paid", "failed", "cancelled", "expired"];
+const VIEWS = { sale: saleFormView, open: openView, today: todayView, statement: statementView,
+  webhooks: webhooksView };
+const STATEMENT_PAGES = 100; // at most 10,000 sales in one statement (100 a page)
+let stream = null; // the EventSource of the sale on screen
+
+function start() {
+  startLang(new URLSearchParams(location.search).get("lang"));
+  state.view = viewOf(location.hash);
+  window.addEventListener("hashchange", () => {
+    state.view = viewOf(location.hash);
+    state.error = null;
+    render();
+    loadView();
+  });
+  render();
+  // programme names for receipts come from the registry (/v1/schemes), as in the wallet; a failure leaves numbers
+  api.schemes().then(setSchemeProfiles, () => {}).finally(render);
+  pos.session().then((s) => { state.session = s; }, () => { state.session = null; }).finally(() => {
+    state.checked = true;
+    render();
+    loadView();
+  });
+}
+
+function viewOf(hash) {
+  const view = hash.replace(/^#/, "");
+  return ["open", "today", "statement", "webhooks"].includes(view) ? view : "sale";
+}
+
+/** A failure of the session (signed out elsewhere, expired, key revoked): back to the sign-in form. */
+function ended(exc) {
+  if (exc && exc.status === 401 && state.session) {
+    state.session = null;
+    closeStream();
+    state.sale = null;
+  }
+  state.error = exc;
+}
+
+async function run(busy, work) {
+  state.busy = busy;
+  state.error = null;
+  render();
+  try {
+    await work();
+  } catch (exc) {
+    ended(exc);
+  }
+  state.busy = null;
+  render();
+}
+
+function loadView() {
+  if (!state.session) return;
+  if (state.view === "open") actions.loadOpen();
+  if (state.view === "today") actions.loadToday();
+  if (state.view === "webhooks") actions.loadWebhooks();
+}
+
+function closeStream() {
+  if (stream) stream.close();
+  stream = null;
+}
+
+function follow(id) {
+  closeStream();
+  const source = pos.follow(id);
+  stream = source;
+  source.addEventListener("status", (e) => {
+    if (stream !== source || !state.sale || state.sale.id !== id) return;
+    const progress = JSON.parse(e.data);
+    state.sale.progress = progress;
+    if (FINAL.includes(progress.status)) {
+      closeStream(); // the server ends the stream here; without this the browser would open it again
+      announce(t(`pos.status.${progress.status}`));
+    }
+    render();
+  });
+  // a dropped connection: EventSource opens it again by itself (the server's `retry`); a refused one (401, the
+  // session ended) closes it, and the page asks the session again
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED && stream === source) {
+      stream = null;
+      pos.session().catch((exc) => { ended(exc); render(); });
+    }
+  });
+}
+
+const actions = {
+  async signIn(apiKey) {
+    state.notice = null;
+    await run("signin", async () => {
+      state.session = await pos.signIn(apiKey);
+      loadView();
+    });
+  },
+  async signOut() {
+    closeStream();
+    try {
+      await pos.signOut();
+    } catch { /* signed out all the same: the session is of no use to this page any more */ }
+    Object.assign(state, { session: null, sale: null, open: null, today: null, error: null, refunding: null,
+      refundResult: {}, statement: null, webhooks: null, redelivered: {}, notice: "pos.signedOut" });
+    render();
+  },
+  fail(key, input, vars) {
+    state.error = { key, vars };
+    render();
+    const again = input && input.id && document.getElementById(input.id);
+    if (again) again.focus();
+  },
+  async ask(resident, credits, label) {
+    await run("ask", async () => {
+      const req = await pos.ask(resident, credits, label);
+      state.sale = { ...req, progress: null };
+      follow(req.id);
+    });
+  },
+  show(req) {
+    state.error = null;
+    state.sale = { ...req, progress: null };
+    follow(req.id);
+    render();
+  },
+  async cancel(id) {
+    await run(`cancel:${id}`, async () => {
+      await pos.cancel(id);
+      if (state.sale && state.sale.id === id && !state.sale.progress) state.sale.progress = { status: "cancelled" };
+      if (state.open) state.open.data = state.open.data.filter((r) => r.id !== id);
+    });
+  },
+  newSale() {
+    closeStream();
+    state.sale = null;
+    state.error = null;
+    if (state.view !== "sale") location.hash = "#sale";
+    render();
+    document.getElementById("customer")?.focus();
+  },
+  async loadOpen() {
+    await run("load", async () => {
+      state.open = await pos.requests("open");
+    });
+  },
+  async loadToday() {
+    await run("load", async () => {
+      const midnight = new Date();
+      midnight.setHours(0, 0, 0, 0);
+      state.today = { sales: (await pos.sales({ created_from: midnight.toISOString() })).data };
+    });
+  },
+  async statement(from, to) {
+    await run("statement", async () => {
+      // local days: from the first day's midnight to the midnight after the last
+      const since = new Date(`${from}T00:00:00`);
+      const until = new Date(`${to}T00:00:00`);
+      until.setDate(until.getDate() + 1);
+      const rows = [];
+      let after = null;
+      for (let n = 0; n < STATEMENT_PAGES; n++) {
+        const params = { status: "confirmed", created_from: since.toISOString(), created_to: until.toISOString() };
+        if (after) params.starting_after = after;
+        const got = await pos.sales(params);
+        rows.push(...got.data);
+        if (!got.has_more || !got.data.length) break;
+        after = got.data[got.data.length - 1].id;
+      }
+      state.statement = { from, to, rows, csv: statementCsv(rows) };
+    });
+  },
+  async loadWebhooks() {
+    await run("load", async () => {
+      const endpoints = (await pos.webhooks()).data;
+      const logs = await Promise.all(endpoints.map((e) => pos.deliveries(e.id)));
+      state.webhooks = endpoints.map((e, i) => ({ ...e, deliveries: logs[i].data }));
+    });
+  },
+  async redeliver(endpointId, deliveryId) {
+    await run(`redeliver:${deliveryId}`, async () => {
+      await pos.redeliver(endpointId, deliveryId);
+      state.redelivered[deliveryId] = true;
+      announce(t("pos.hook.queued"));
+    });
+  },
+  openRefund(id) {
+    state.refunding = id;
+    state.error = null;
+    render();
+  },
+  closeRefund() {
+    state.refunding = null;
+    state.error = null;
+    render();
+  },
+  async refund(id, cents) {
+    await run(`refund:${id}`, async () => {
+      const res = await pos.refund(id, cents);
+      state.refundResult[id] = res.status === "confirmed" ? t("pos.refundDone", { n: fmt.credits(res.credits) })
+        : t("pos.refundPending");
+      state.refunding = null;
+      announce(state.refundResult[id]);
+      const sales = await pos.sales({});
+      const fresh = new Map(sales.data.map((s) => [s.id, s]));
+      state.today.sales = state.today.sales.map((s) => fresh.get(s.id) || s);
+    });
+  },
+};
+
+function announce(text) {
+  const live = document.getElementById("live");
+  live.textContent = "";
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+function render() {
+  document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
+  document.title = `${t("app.name")} · ${t("pos.name")}`;
+  const app = document.getElementById("app");
+  if (!state.checked) return;
+  let body;
+  if (!state.session) body = signInView(actions);
+  else if (state.sale) body = saleScreen(actions);
+  else body = [nav(), (VIEWS[state.view] || saleFormView)(actions)];
+  // what is being typed survives a redraw: inputs keep their values by id
+  const typed = [...document.querySelectorAll("#app input[id]")].map((i) => [i.id, i.value]);
+  const focused = document.activeElement && document.activeElement.id;
+  const main = h("main", { id: "main", tabindex: "-1" }, body);
+  app.replaceChildren(
+    h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
+    header(), main);
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (input && !input.value && input.type !== "password") input.value = value;
+  }
+  if (focused) document.getElementById(focused)?.focus();
+  drawQr();
+}
+
+function nav() {
+  const tab = (view, key) => h("a", { href: `#${view}`, class: state.view === view ? "view-tab current" : "view-tab",
+    "aria-current": state.view === view ? "page" : null, "data-testid": `tab-${view}` }, t(key));
+  return h("nav", { class: "view-tabs", "aria-label": t("pos.views") },
+    tab("sale", "pos.tab.sale"), tab("open", "pos.tab.open"), tab("today", "pos.tab.today"),
+    tab("statement", "pos.tab.statement"), tab("webhooks", "pos.tab.webhooks"));
+}
+
+function header() {
+  return h("header", { class: state.session ? "top signed" : "top" },
+    h("div", { class: "brand" },
+      h("span", { class: "logo", "aria-hidden": "true" }, "CP"),
+      h("span", { class: "brand-text" }, h("strong", null, t("app.name")), " ", h("span", null, t("pos.name")))),
+    state.session ? h("span", { class: "who-name", "data-testid": "merchant-name" },
+      merchantName(state.session.merchant)) : null,
+    h("button", { type: "button", class: "lang", id: "lang", lang: lang() === "zh" ? "en" : "zh-CN",
+      "aria-label": t("lang.otherLabel"), onclick: () => {
+        chooseLang(lang() === "zh" ? "en" : "zh");
+        render();
+      } }, t("lang.other")),
+    state.session ? h("button", { type: "button", class: "lang", "data-testid": "sign-out", onclick: actions.signOut },
+      t("pos.signOut")) : null);
+}
+
+// last, once `actions` above is initialised (as the console: a top-level const is hoisted as undefined)
+addWords(WORDS);
+start();

@@ -1,0 +1,31 @@
+// The till's state: the session (who is signed in, until when), the view, the sale on screen and the lists last
+// read. main.js changes it and redraws the views from it. Nothing here is written to storage but the language.
+import { setLang } from "../../wallet/src/i18n.js";
+
+const LANG_STORE = "citypoints.pos.lang";
+
+export const state = {
+  session: null,       // GET/POST /v1/pos/session: {merchant: {address, name: {zh, en}}, expiresAt}
+  checked: false,      // the session was asked for once (the page shows nothing before)
+  busy: null,          // what is being done: "signin", "ask", "cancel:<id>", "refund:<id>", "redeliver:<id>"
+  error: null,         // the last failure (an ApiError or a message key), shown where it happened
+  view: "sale",        // "sale" | "open" | "today"
+  sale: null,          // the request on screen: the API's request, plus `progress` from its event stream
+  open: null,          // GET /v1/redemption_requests?status=open
+  today: null,         // {sales: [...the merchant's redemptions made today, with their order labels]}
+  statement: null,     // {from, to, rows, csv}: confirmed sales of a date range (views/statement.js)
+  webhooks: null,      // the merchant's webhook endpoints, each with its last deliveries
+  redelivered: {},     // delivery id -> true once a retry was queued
+  refunding: null,     // the sale whose refund form is open
+  refundResult: {},    // redemption id -> what its last refund did, in words
+  notice: null,        // a short sentence after sign-out
+};
+
+export function startLang(asked) {
+  const guess = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  setLang(asked || localStorage.getItem(LANG_STORE) || guess);
+}
+
+export function chooseLang(code) {
+  localStorage.setItem(LANG_STORE, setLang(code));
+}
