@@ -54,6 +54,10 @@ def issue_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be issued (line, resident, points, "
                                  "the rule it cites, ref), the duplicates the ledger would skip (with the salt) "
                                  "and the rejections; send nothing (no signer needed)."),
+    rules_document: Optional[Path] = typer.Option(None, "--write-rules", dir_okay=False, help="Write the mapping "
+                                                  "file's rules document (canonical JSON, its sha256 the rules_sha256 "
+                                                  "runs cite) to this file for `citypoints gov publish-rules`, and "
+                                                  "stop (no SOURCE needed)."),
     scheme: Optional[int] = typer.Option(None, "--scheme", help="Scheme id (default: the mapping file's)."),
     keystore: Optional[Path] = typer.Option(None, "--keystore", help="Encrypted eth-account keystore of the "
                                             "issuer account; password from CITYPOINTS_KEYSTORE_PASSWORD."),
@@ -76,9 +80,16 @@ def issue_command(
     from issuer_sdk.client import ClientConfig, IssuerClient, read_deployment
 
     try:
-        path = _one_source(source, file)
         adapter = _adapter(adapter_file, program)
-    except (errors.IssuerError, ValueError) as exc:
+        if rules_document is not None:
+            from issuer_sdk.adapters.mapping import canonical_json
+
+            rules_document.write_bytes(canonical_json(adapter.spec.rules_document()))
+            print(f"{rules_document}: rules {adapter.rules_version} of {adapter.program}, sha256 "
+                  f"{adapter.rules_sha256}")
+            return
+        path = _one_source(source, file)
+    except (errors.IssuerError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     scheme_id = scheme if scheme is not None else adapter.default_scheme

@@ -5,6 +5,7 @@ programme, registered through governance in the test, joins with a mapping file 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -220,6 +221,11 @@ def test_sixthProgramme_joinsWithAMappingFileAlone(city, w3, session_operator, d
     assert dry[1]["ref"] == "library:jinjiang:L-2" and dry[3]["ref"] == f"library:club:{b.lower()}:{YESTERDAY}"
     assert [d["status"] for d in dry[3:5]] == ["would_issue", "duplicate"]  # C-2 repeats C-1's club day
     assert (dry[-1]["would_issue"], dry[-1]["would_issue_points"], dry[-1]["duplicates"]) == (4, 72, 1)
+
+    written = issue(deployment_home, mapping, source, "--write-rules",
+                    str(deployment_home / "rules-v1.json"), env=env, scheme=None)
+    assert written.returncode == 0, written.stderr
+    assert hashlib.sha256((deployment_home / "rules-v1.json").read_bytes()).hexdigest() == dry[-1]["rules_sha256"]
 
     out = json_lines(issue(deployment_home, mapping, source, "--json", keystore="library-issuer.json", env=env,
                            scheme=None))[-1]
