@@ -22,6 +22,7 @@ from exchange_api.services.common import Principal
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.governance import Governance
+from exchange_api.services.identity_trail import IdentityTrail
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.public import Public
@@ -59,6 +60,7 @@ EligibilityService = Annotated[Eligibility, _service(lambda s: s.eligibility)]
 ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 OffersService = Annotated[Offers, _service(lambda s: s.offers)]
 RecoveriesService = Annotated[Recoveries, _service(lambda s: s.recoveries)]
+IdentityTrailService = Annotated[IdentityTrail, _service(lambda s: s.identity_trail)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 
 

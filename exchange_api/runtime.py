@@ -21,6 +21,7 @@ from exchange_api.relayer_lease import RelayerLease
 from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.eligibility import Eligibility
+from exchange_api.services.identity_trail import IdentityTrail
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
@@ -64,6 +65,7 @@ class Services:
     eligibility: Eligibility
     offers: Offers
     recoveries: Recoveries
+    identity_trail: IdentityTrail
 
 
 class Runtime:
@@ -98,7 +100,9 @@ class Runtime:
         store, chain, relayer, settings = self.store, self.chain, self.relayer, self.settings
         residents = Residents(store, chain, view=self.view, indexer=self.indexer, settings=settings,
                               pii_key=self.pii_key)
-        onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key)
+        trail = IdentityTrail(store, chain, relayer, settings)
+        onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key,
+                                trail=trail)
         return Services(
             residents=residents,
             redemptions=Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
@@ -112,7 +116,8 @@ class Runtime:
             governance=Governance(store, chain, relayer, self.indexer, settings),
             eligibility=Eligibility(chain, relayer, settings),
             offers=Offers(store, settings),
-            recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings))
+            recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
+            identity_trail=trail)
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the

@@ -1,0 +1,74 @@
+"""The identity-use trail (issue 23): a resident reads who used their personal data, when and why, and objects to an
+entry they do not recognise (services/identity_trail.py)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, Field
+
+from exchange_api.deps import Caller, IdentityTrailService
+from exchange_api.routers import ERRORS
+from exchange_api.routers.residents import Address, ResidentSession
+from exchange_api.schemas import ADDRESS, BYTES32, SIGNATURE, UINT64_MAX, ListOf, Model
+
+router = APIRouter(prefix="/v1", tags=["identity trail"], responses=ERRORS)
+EntryId = Annotated[int, Path(ge=1, le=2**64 - 1, description="the trail entry's id (IdentityUsed.id)")]
+
+
+class IdentityUseOut(BaseModel):
+    object: Literal["identity_use"] = "identity_use"
+    id: int
+    resident: str
+    actor: str = Field(description="the registered account that used the data")
+    actorName: str | None = Field(None, description="the actor's organisation, where the API knows it")
+    purpose: str = Field(description="onboarding, identity-recheck, issuance-lookup, recovery-verification, "
+                                     "eligibility-proof, data-export or legal-request")
+    purposeCode: int
+    requestRef: str = Field(description="the actor's reference of the request (bytes32; no personal data)")
+    at: int = Field(description="unix seconds: the time of the block that recorded it")
+    txHash: str
+    block: int
+    objected: bool
+    objectionTxHash: str | None = None
+    objection: dict | None = Field(None, description="while not objected: the EIP-712 TrailObjection to sign "
+                                                     "(deadline one hour from now)")
+
+
+class TrailObjectionIn(Model):
+    resident: str = Field(pattern=ADDRESS, description="as signed: the resident whose entry it is")
+    nonce: str = Field(pattern=BYTES32, description="as signed; each is used once")
+    deadline: int = Field(ge=0, le=UINT64_MAX, description="as signed: unix seconds")
+    signature: str = Field(pattern=SIGNATURE, description="the resident's EIP-712 TrailObjection signature")
+
+
+class TrailObjectionOut(BaseModel):
+    object: Literal["trail_objection"] = "trail_objection"
+    entryId: int
+    resident: str
+    status: Literal["objected", "pending"]
+    txHash: str
+    block: int | None
+
+
+@router.get("/residents/{address}/identity_trail", operation_id="listIdentityTrail",
+            response_model=ListOf[IdentityUseOut])
+async def entries(address: Address, trail: IdentityTrailService, resident: ResidentSession):
+    """Who used this resident's personal data, when and why, newest first (the IdentityTrail entries the indexer
+    has seen), each with whether the resident objected. Only the resident reads it
+    (`Authorization: Bearer <resident token>`, see loginResident)."""
+    return await trail.entries(address)
+
+
+@router.post("/identity_trail/{entryId}/objection", operation_id="objectToIdentityUse", status_code=200,
+             response_model=TrailObjectionOut, responses={202: {"model": TrailObjectionOut}})
+async def objection(entryId: EntryId, body: TrailObjectionIn, response: Response, trail: IdentityTrailService,
+                    caller: Caller):
+    """"I do not recognise this": the resident's signed TrailObjection is relayed (IdentityTrail.object) after the
+    contract's checks are made here, so a bad one sends nothing: 404 `trail_entry_not_found` (not this resident's
+    entry), 422 `invalid_signature`, `signature_expired`; 409 `objection_already_used` (objected before). No key
+    needed: the resident's signature is the authority. 202 while the transaction is not mined."""
+    answer = await trail.object(entryId, body)
+    if answer["status"] == "pending":
+        response.status_code = 202
+    return answer

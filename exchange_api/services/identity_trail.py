@@ -1,0 +1,195 @@
+"""The identity-use trail (issue 23; contract IdentityTrail): every use of a resident's personal data is an entry on
+chain (resident, actor, purpose, request reference, time), written BEFORE the data is opened.
+
+- Write-ahead (`write_ahead`): the entry is appended through the relayer (signed, persisted, sent, like every send)
+  and waited for until mined; only then may the caller open the data (`Onboarding.personal_data`, the one function
+  that unseals it). A node that does not answer, a relayer that cannot send, an entry not mined within
+  `confirm_timeout_s` or refused by the chain: 503 `trail_unavailable`, and the data stays closed. An entry whose
+  send outcome was unknown may still be mined later (the relayer delivers what it persisted): the trail may then
+  show a use that was refused here, never miss one that happened.
+- Who is the actor: the onboarding office's account (ONBOARDING_ROLE) records its own uses (actor None); a use on
+  behalf of another registered account (an issuer's resident lookup) is recorded by a relayer account
+  (RELAYER_ROLE) naming that account as the actor.
+- The resident reads their entries (`entries`, from the indexer's events) with the actor's organisation where this
+  API knows it (the office name setting), the purpose in words, the time, and whether they objected; an entry they
+  do not recognise gets a signed `TrailObjection` (`objection_document`), relayed by `object` after the checks the
+  contract makes (entry theirs, deadline, unused nonce, their ECDSA signature).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from eth_utils import keccak
+from sqlalchemy import select
+
+from exchange_api import errors
+from exchange_api.chain import ChainClient, ChainRevert, RpcFailure, checksum, fn, unhex
+from exchange_api.errors import ApiError, Conflict, InvalidRequest, NotFound, Unavailable
+from exchange_api.relayer import Relayer
+from exchange_api.services.common import ecdsa_flaw
+from exchange_api.settings import Settings
+from exchange_api.store.db import Store
+from exchange_api.store.models import IdxEvent
+from ledger_node.domain import TRAIL_PURPOSE_CODES, TRAIL_PURPOSES
+from ledger_node.typed_data import digest, recover, typed_data
+
+RECORD = fn("record((address,address,uint16,bytes32)[])")
+OBJECT = fn("object((uint256,address,bytes32,uint256),bytes)")
+IDENTITY_USED = "0x" + keccak(text="IdentityUsed(uint256,address,address,uint16,bytes32,uint64)").hex()
+RECORD_GAS = 120_000  # one entry: ~42k
+OBJECTION_GAS = 150_000
+OBJECTION_TTL_S = 3600  # the deadline of the objection document the API offers to sign
+MAX_ENTRIES = 500  # entries listed for one resident, newest first
+TRAIL_EVENTS = ("IdentityUsed", "UseObjected")
+
+
+def request_ref(*parts: str) -> bytes:
+    """A request reference for the trail from the caller's own identifiers (never personal data): keccak256 of them
+    joined, so the entry can be matched with the caller's records and shows nothing itself."""
+    return keccak(text="\x1f".join(parts))
+
+
+@dataclass
+class IdentityTrail:
+    store: Store
+    chain: ChainClient
+    relayer: Relayer
+    settings: Settings
+
+    @property
+    def address(self) -> str | None:
+        return self.chain.addresses.get("IdentityTrail")
+
+    # -- write-ahead -------------------------------------------------------------------------------------------
+
+    async def write_ahead(self, resident: str, purpose: str, ref: bytes, actor: str | None = None) -> int:
+        """Append (resident, actor, purpose, ref) to the trail and wait until it is mined; the entry's id.
+        `actor` None: the onboarding office's own use. Raises Unavailable (503) when the entry is not on chain."""
+        code = TRAIL_PURPOSE_CODES[purpose]  # a caller's purpose is code, not input: unknown is a bug
+        trail = self.address
+        if trail is None:
+            raise Unavailable("this deployment has no identity-use trail, so personal data stays closed",
+                              code="trail_not_deployed")
+        if actor is None:
+            account = self.relayer.onboarding
+            if account is None:
+                raise Unavailable("no onboarding account is configured (CITYPOINTS_ONBOARDING_KEY)",
+                                  code="onboarding_not_configured")
+            actor = account.address
+        else:
+            account = None  # a relayer account records on the actor's behalf
+            if not self.relayer.accounts:
+                raise Unavailable("no relayer account is configured (CITYPOINTS_RELAYER_KEYS)",
+                                  code="relayer_not_configured")
+        data = RECORD.encode([(checksum(resident), checksum(actor), code, ref)])
+        try:
+            h = await self.relayer.submit(kind="identity_trail", subject_id=checksum(resident), to=trail, data=data,
+                                          gas=RECORD_GAS, account=account)
+            mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)
+        except (ChainRevert, RpcFailure, ApiError, OSError) as exc:
+            raise _closed(f"the trail entry could not be sent ({type(exc).__name__})") from exc
+        if mined is None:
+            raise _closed("the trail entry was not confirmed in time")
+        if not mined.ok:
+            raise _closed(f"the chain refused the trail entry ({(mined.error or ('?',))[0]})")
+        for log in mined.receipt.get("logs", ()):
+            if log["address"].lower() == trail.lower() and log["topics"][0] == IDENTITY_USED:
+                return int(log["topics"][1], 16)
+        raise _closed("the trail entry's receipt holds no IdentityUsed event")
+
+    # -- the resident's reads --------------------------------------------------------------------------------------
+
+    async def entries(self, resident: str) -> dict:
+        """The trail entries of `resident` (indexed), newest first, each with its objection if any."""
+        resident = checksum(resident)
+
+        def load(s):
+            rows = s.execute(select(IdxEvent.name, IdxEvent.args, IdxEvent.tx_hash, IdxEvent.block_number)
+                             .where(IdxEvent.name.in_(TRAIL_EVENTS), IdxEvent.args.contains(resident))
+                             .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc())).all()
+            return [(n, json.loads(a), h, b) for n, a, h, b in rows]
+        rows = await self.store.run(load)
+        objected = {int(a["entryId"]): h for n, a, h, _ in rows if n == "UseObjected" and a["resident"] == resident}
+        data = []
+        for name, a, h, block in rows:
+            if name != "IdentityUsed" or a["resident"] != resident:
+                continue
+            entry_id, purpose = int(a["id"]), int(a["purpose"])
+            data.append({"object": "identity_use", "id": entry_id, "resident": resident, "actor": a["actor"],
+                         "actorName": self.actor_name(a["actor"]), "purpose": TRAIL_PURPOSES.get(purpose, "unknown"),
+                         "purposeCode": purpose, "requestRef": a["requestRef"], "at": int(a["at"]), "txHash": h,
+                         "block": block, "objected": entry_id in objected, "objectionTxHash": objected.get(entry_id),
+                         "objection": None if entry_id in objected else self.objection_document(entry_id, resident)})
+            if len(data) >= MAX_ENTRIES:
+                break
+        return {"object": "list", "data": data, "has_more": len(data) >= MAX_ENTRIES}
+
+    def actor_name(self, actor: str) -> str | None:
+        """The organisation this API knows the actor as: its onboarding office (CITYPOINTS_ONBOARDING_OFFICE_NAME)."""
+        onboarding = self.relayer.onboarding
+        if onboarding is not None and actor == onboarding.address:
+            return self.settings.onboarding_office_name
+        return None
+
+    def objection_document(self, entry_id: int, resident: str) -> dict:
+        """The EIP-712 TrailObjection the resident signs (verifying contract: IdentityTrail), fresh nonce."""
+        if self.address is None:
+            raise Unavailable("this deployment has no identity-use trail", code="trail_not_deployed")
+        return typed_data("TrailObjection", self.chain.chain_id, self.address,
+                          {"entryId": entry_id, "resident": checksum(resident), "nonce": "0x" + os.urandom(32).hex(),
+                           "deadline": int(time.time()) + OBJECTION_TTL_S})
+
+    # -- the resident's objection ----------------------------------------------------------------------------------
+
+    async def object(self, entry_id: int, body) -> dict:
+        """Relay the resident's signed objection to entry `entry_id`, after every check the contract makes and one
+        it cannot (the entry is the resident's)."""
+        trail = self.address
+        if trail is None:
+            raise Unavailable("this deployment has no identity-use trail", code="trail_not_deployed")
+        if not self.relayer.accounts:
+            raise Unavailable("no relayer account is configured (CITYPOINTS_RELAYER_KEYS)",
+                              code="relayer_not_configured")
+        resident = checksum(body.resident)
+        mine = [e for e in (await self.entries(resident))["data"] if e["id"] == entry_id]
+        if not mine:
+            raise NotFound("this resident's trail has no such entry", code="trail_entry_not_found")
+        if mine[0]["objected"]:
+            raise Conflict("you objected to this entry already", code="objection_already_used")
+        message = {"entryId": entry_id, "resident": resident, "nonce": body.nonce.lower(), "deadline": body.deadline}
+        signature = unhex(body.signature)
+        flaw = ecdsa_flaw(signature)
+        signer = None
+        if flaw is None:
+            try:
+                signer = recover(digest("TrailObjection", self.chain.chain_id, trail, message), signature)
+            except ValueError:
+                flaw = "it cannot be recovered"
+        if signer != resident:
+            raise InvalidRequest(f"the objection is not signed by the resident's key: {flaw or 'another key signed it'}",
+                                 code="invalid_signature", field="signature")
+        if body.deadline < time.time():
+            raise InvalidRequest("the objection's deadline has passed; sign it again", code="signature_expired",
+                                 field="deadline")
+        data = OBJECT.encode((entry_id, resident, unhex(body.nonce), body.deadline), signature)
+        try:  # a used nonce, an unknown entry: refused before anything is signed
+            await self.chain.call(trail, data, sender=self.relayer.accounts[0].address)
+        except ChainRevert as exc:
+            raise errors.from_contract_error(exc.name, exc.args_)
+        h = await self.relayer.submit(kind="trail_objection", subject_id=f"{entry_id}:{resident}", to=trail,
+                                      data=data, gas=OBJECTION_GAS)
+        mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)
+        answer = {"object": "trail_objection", "entryId": entry_id, "resident": resident, "txHash": h}
+        if mined is None:
+            return {**answer, "status": "pending", "block": None}
+        if not mined.ok:
+            raise errors.from_contract_error(*(mined.error or (None, ())))
+        return {**answer, "status": "objected", "block": int(mined.receipt["blockNumber"], 16)}
+
+
+def _closed(why: str) -> Unavailable:
+    return Unavailable(f"the use of personal data could not be recorded on the identity-use trail, so the data stays "
+                       f"closed: {why}; retry later", code="trail_unavailable")
