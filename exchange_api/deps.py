@@ -27,6 +27,7 @@ from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.public import Public
 from exchange_api.services.recoveries import Recoveries
+from exchange_api.services.resident_lookup import ResidentLookup
 from exchange_api.services.redemptions import Redemptions
 from exchange_api.services.refunds import Refunds
 from exchange_api.services.residents import Residents
@@ -61,6 +62,7 @@ ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 OffersService = Annotated[Offers, _service(lambda s: s.offers)]
 RecoveriesService = Annotated[Recoveries, _service(lambda s: s.recoveries)]
 IdentityTrailService = Annotated[IdentityTrail, _service(lambda s: s.identity_trail)]
+ResidentLookupService = Annotated[ResidentLookup, _service(lambda s: s.resident_lookup)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 
 
@@ -104,7 +106,8 @@ async def _principal(request: Request, rt: Runtime) -> Principal | None:
             if row is None:
                 return None
             k, m = row
-            return Principal(k.id, k.role, m.id if m else None, m.address if m else None, m.name if m else None)
+            return Principal(k.id, k.role, m.id if m else None, m.address if m else None, m.name if m else None,
+                             k.account)
         principal = await rt.store.run(load)
         if len(rt.auth_cache) > 10_000:
             rt.auth_cache.clear()
@@ -142,4 +145,5 @@ def role(*roles: str):
 MerchantKey = Annotated[Principal, Depends(role("merchant"))]
 OnboardingKey = Annotated[Principal, Depends(role("onboarding"))]
 AuditorKey = Annotated[Principal, Depends(role("auditor", "merchant"))]
+IssuerKey = Annotated[Principal, Depends(role("issuer"))]
 Caller = Annotated[Principal | None, Depends(any_caller)]

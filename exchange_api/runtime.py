@@ -22,6 +22,7 @@ from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.identity_trail import IdentityTrail
+from exchange_api.services.resident_lookup import ResidentLookup
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
@@ -66,6 +67,7 @@ class Services:
     offers: Offers
     recoveries: Recoveries
     identity_trail: IdentityTrail
+    resident_lookup: ResidentLookup
 
 
 class Runtime:
@@ -117,7 +119,8 @@ class Runtime:
             eligibility=Eligibility(chain, relayer, settings),
             offers=Offers(store, settings),
             recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
-            identity_trail=trail)
+            identity_trail=trail,
+            resident_lookup=ResidentLookup(chain, trail, self.identity_key))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the

@@ -1,5 +1,6 @@
 """The identity-use trail (issue 23): a resident reads who used their personal data, when and why, and objects to an
-entry they do not recognise (services/identity_trail.py)."""
+entry they do not recognise (services/identity_trail.py); an issuer looks a resident up by identity number, on the
+trail (services/resident_lookup.py)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -7,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from exchange_api.deps import Caller, IdentityTrailService
+from exchange_api.deps import Caller, IdentityTrailService, IssuerKey, ResidentLookupService
 from exchange_api.routers import ERRORS
 from exchange_api.routers.residents import Address, ResidentSession
 from exchange_api.schemas import ADDRESS, BYTES32, SIGNATURE, UINT64_MAX, ListOf, Model
@@ -72,3 +73,27 @@ async def objection(entryId: EntryId, body: TrailObjectionIn, response: Response
     if answer["status"] == "pending":
         response.status_code = 202
     return answer
+
+
+class LookupIn(Model):
+    identityNumber: str = Field(min_length=4, max_length=64, description="the resident's identity number")
+    purpose: Literal["issuance-lookup"] = Field(description="why: the trail's purpose (issuance-lookup)")
+    requestRef: str = Field(pattern=BYTES32, description="the issuer's reference of this lookup (bytes32; no "
+                                                         "personal data), written on the trail")
+
+
+class LookupOut(BaseModel):
+    object: Literal["resident_lookup"] = "resident_lookup"
+    address: str
+    purpose: str
+    requestRef: str
+    trailEntry: int = Field(description="the IdentityTrail entry recording this lookup")
+
+
+@router.post("/residents/lookup", operation_id="lookupResident", status_code=200, response_model=LookupOut)
+async def lookup(body: LookupIn, lookups: ResidentLookupService, issuer: IssuerKey):
+    """An issuer finds a resident's address by identity number (issuer keys: the key names the issuer's chain
+    account). The lookup is on the identity-use trail first (purpose issuance-lookup, actor the issuer's account,
+    the request reference): 503 `trail_unavailable` and no address when it could not be recorded; 404
+    `resident_not_found` (no entry) when no resident has the number."""
+    return await lookups.lookup(issuer.account, body)

@@ -136,3 +136,42 @@ def test_residentReadsTheirTrail_andObjectsOnce(api, w3, api_city, keys, live):
     assert after["objected"] and after["objectionTxHash"] == ok.json()["txHash"] and after["objection"] is None
     replay = api.post(f"/v1/identity_trail/{entry['id']}/objection", json=signed)
     assert replay.status_code == 409 and replay.json()["error"]["code"] == "objection_already_used"
+
+
+def issuer_key(live, account: str) -> str:
+    from exchange_api.merchant_keys import create_key
+    return live.rt.store.call(lambda s: create_key(s, name="volunteer federation", role="issuer",
+                                                   account=account).api_key)
+
+
+def test_issuerLookup_byIdentityNumber_isOnTheTrailFirst_andRefusedWithoutIt(api, w3, api_city, keys, live):
+    from ledger_node.deploy.system import call
+    who = person("T4")
+    resident = onboard(api, keys, who)
+    key = auth(issuer_key(live, api_city.issuer1.address))
+    ref = "0x" + "ab" * 32
+    body = {"identityNumber": who["identityNumber"], "purpose": "issuance-lookup", "requestRef": ref}
+    found = api.post("/v1/residents/lookup", json=body, headers=key)
+    assert found.status_code == 200, found.text
+    assert found.json()["address"] == resident.address
+    (entry,) = trail_events(api_city, resident.address)
+    assert dict(entry["args"], at=0) == {"id": found.json()["trailEntry"], "resident": resident.address,
+                                         "actor": api_city.issuer1.address,
+                                         "purpose": TRAIL_PURPOSE_CODES["issuance-lookup"],
+                                         "requestRef": bytes.fromhex(ref[2:]), "at": 0}
+    # refusals: no resident (no entry), not an issuer key, bad input
+    none = api.post("/v1/residents/lookup", json={**body, "identityNumber": "5101X0000000"}, headers=key)
+    assert none.status_code == 404 and none.json()["error"]["code"] == "resident_not_found"
+    merchant = api.post("/v1/residents/lookup", json=body, headers=auth(keys["merchant"]))
+    assert merchant.status_code == 403 and merchant.json()["error"]["code"] == "wrong_key_role"
+    for bad in ({**body, "purpose": "curiosity"}, {**body, "requestRef": "0x12"}, {**body, "identityNumber": "1"}):
+        assert api.post("/v1/residents/lookup", json=bad, headers=key).status_code == 422
+    assert len(trail_events(api_city, resident.address)) == 1
+    # the chain refuses the entry (the relayer accounts lost their role): no address is given out
+    m = api_city.contracts["Membership"]
+    relayer_role = m.functions.RELAYER_ROLE().call()
+    api_city.govern(w3, [call(m, "revokeRole", relayer_role, r.address) for r in api_city.relayers])
+    refused = api.post("/v1/residents/lookup", json=body, headers=key)
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "trail_unavailable", refused.text
+    assert resident.address not in refused.text
+    assert len(trail_events(api_city, resident.address)) == 1
