@@ -84,6 +84,11 @@ export const api = {
   recoveryPolicy: () => request("GET", "/recoveries/policy").then((r) => r.data),
   objectToRecovery: (address, body) =>
     request("POST", `/recoveries/${enc(address)}/objection`, body).then((r) => r.data),
+  // the identity-use trail (views/trail.js): the resident's token reads it; the objection is the resident's signature
+  identityTrail: (address, token) =>
+    request("GET", `/residents/${enc(address)}/identity_trail`, undefined, token).then((r) => r.data),
+  objectToIdentityUse: (entryId, body) =>
+    request("POST", `/identity_trail/${enc(entryId)}/objection`, body).then((r) => r.data),
   request: (id) => request("GET", `/redemption_requests/${enc(id)}`).then((r) => r.data),
   approve: (id, signature, parts) =>
     request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, parts, wait: true }).then((r) => r.data),
