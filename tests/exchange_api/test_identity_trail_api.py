@@ -175,3 +175,32 @@ def test_issuerLookup_byIdentityNumber_isOnTheTrailFirst_andRefusedWithoutIt(api
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "trail_unavailable", refused.text
     assert resident.address not in refused.text
     assert len(trail_events(api_city, resident.address)) == 1
+
+
+def test_aBurstOfLookups_sharesTrailTransactions_eachAnsweredAfterItsEntry(api, w3, api_city, keys, live):
+    """Uses that arrive together are written in one `record` (one event each): fewer transactions than uses."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    people = [person(f"B{i:02d}") for i in range(12)]
+    residents = [onboard(api, keys, p) for p in people]
+    key = auth(issuer_key(live, api_city.issuer2.address))
+
+    def lookup(p):
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            return client.post("/v1/residents/lookup", headers=key, json={
+                "identityNumber": p["identityNumber"], "purpose": "issuance-lookup", "requestRef": "0x" + "cd" * 32})
+
+    with ThreadPoolExecutor(len(people)) as pool:
+        answers = list(pool.map(lookup, people))
+    assert [a.status_code for a in answers] == [200] * len(people), [a.text for a in answers]
+    assert [a.json()["address"] for a in answers] == [r.address for r in residents]
+    entries = [e for r in residents for e in trail_events(api_city, r.address)]
+    assert sorted(e["args"]["id"] for e in entries) == sorted(a.json()["trailEntry"] for a in answers)
+    for answer, resident in zip(answers, residents):
+        (entry,) = trail_events(api_city, resident.address)
+        assert entry["args"]["id"] == answer.json()["trailEntry"]
+    transactions = {e["transactionHash"] for e in entries}
+    print(f"\n{len(people)} concurrent lookups: {len(transactions)} trail transaction(s)")
+    assert len(transactions) < len(people), f"{len(transactions)} transactions for {len(people)} lookups"
