@@ -204,3 +204,24 @@ def test_aBurstOfLookups_sharesTrailTransactions_eachAnsweredAfterItsEntry(api, 
     transactions = {e["transactionHash"] for e in entries}
     print(f"\n{len(people)} concurrent lookups: {len(transactions)} trail transaction(s)")
     assert len(transactions) < len(people), f"{len(transactions)} transactions for {len(people)} lookups"
+
+
+def test_sdk_lookupResident_answersTheAddress_andSaysWhyItCannot(api, api_city, keys, live):
+    import pytest
+
+    from issuer_sdk.resident_lookup import ResidentLookupError, lookup_resident
+
+    who = person("S1")
+    resident = onboard(api, keys, who)
+    key = issuer_key(live, api_city.issuer1.address)
+    found = lookup_resident(live.url, key, who["identityNumber"], b"\x05" * 32)
+    assert found.address == resident.address
+    (entry,) = trail_events(api_city, resident.address)
+    assert entry["args"]["id"] == found.trail_entry and entry["args"]["requestRef"] == b"\x05" * 32
+    with pytest.raises(ResidentLookupError) as info:
+        lookup_resident(live.url, key, "5101X0000000", b"\x06" * 32)
+    assert (info.value.code, info.value.status) == ("resident_not_found", 404)
+    assert "5101X0000000" not in str(info.value)
+    with pytest.raises(ResidentLookupError) as info:
+        lookup_resident(live.url, keys["merchant"], who["identityNumber"], b"\x06" * 32)
+    assert info.value.code == "wrong_key_role"
