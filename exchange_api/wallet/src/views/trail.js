@@ -130,6 +130,14 @@ async function object(entry, pw, button, error) {
   error.replaceChildren();
   const done = busy(button, t("trail.objecting"));
   const address = state.record.address;
+  if (session.token(address)) { // a fresh objection document (its deadline), while the session lasts
+    try {
+      await loadTrail();
+      entry = state.trail.find((x) => x.id === entry.id) || entry;
+    } catch {
+      // the document already shown is checked as it is
+    }
+  }
   if (!objectionMatches(entry.objection, entry, address)) {
     done();
     error.append(alertBox(t("trail.wrongDocument")));
