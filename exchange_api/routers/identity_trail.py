@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from exchange_api.deps import Caller, IdentityTrailService, IssuerKey, ResidentLookupService
@@ -73,6 +73,28 @@ async def objection(entryId: EntryId, body: TrailObjectionIn, response: Response
     if answer["status"] == "pending":
         response.status_code = 202
     return answer
+
+
+class ObjectionRecordOut(BaseModel):
+    object: Literal["trail_objection_record"] = "trail_objection_record"
+    entryId: int
+    resident: str = Field(description="who objected")
+    txHash: str
+    block: int
+    byTheEntrysResident: bool = Field(description="false: the objector is not the resident the entry names")
+    actor: str | None = Field(None, description="the entry's actor (null until the indexer has the entry)")
+    actorName: str | None = None
+    purpose: str | None = None
+    usedAt: int | None = Field(None, description="unix seconds: when the data was used")
+
+
+@router.get("/identity_trail/objections", operation_id="listTrailObjections",
+            response_model=ListOf[ObjectionRecordOut])
+async def objections(trail: IdentityTrailService, caller: Caller,
+                     limit: Annotated[int, Query(ge=1, le=100)] = 20):
+    """Residents' objections to uses of their personal data, newest first, each with the use it names (who, why,
+    when): the consortium console shows them (the same events are public on chain and in the auditor's report)."""
+    return await trail.objections(limit)
 
 
 class LookupIn(Model):

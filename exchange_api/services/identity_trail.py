@@ -164,6 +164,36 @@ class IdentityTrail:
                 break
         return {"object": "list", "data": data, "has_more": len(data) >= MAX_ENTRIES}
 
+    async def objections(self, limit: int) -> dict:
+        """Residents' objections (UseObjected, indexed), newest first, each with the entry it names (actor,
+        purpose, time) and whether the objector is that entry's resident: what the consortium console shows."""
+        def load(s):
+            rows = s.execute(select(IdxEvent.args, IdxEvent.tx_hash, IdxEvent.block_number)
+                             .where(IdxEvent.name == "UseObjected")
+                             .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc())
+                             .limit(limit + 1)).all()
+            found = [(json.loads(a), h, b) for a, h, b in rows]
+            residents = {a["resident"] for a, _, _ in found[:limit]}
+            used = {}
+            for resident in residents:
+                for (a,) in s.execute(select(IdxEvent.args).where(IdxEvent.name == "IdentityUsed",
+                                                                  IdxEvent.args.contains(resident))).all():
+                    entry = json.loads(a)
+                    used[int(entry["id"])] = entry
+            return found, used
+        found, used = await self.store.run(load)
+        data = []
+        for a, h, block in found[:limit]:
+            entry = used.get(int(a["entryId"]))
+            data.append({"object": "trail_objection_record", "entryId": int(a["entryId"]), "resident": a["resident"],
+                         "txHash": h, "block": block,
+                         "byTheEntrysResident": bool(entry) and entry["resident"] == a["resident"],
+                         "actor": entry["actor"] if entry else None,
+                         "actorName": self.actor_name(entry["actor"]) if entry else None,
+                         "purpose": TRAIL_PURPOSES.get(int(entry["purpose"]), "unknown") if entry else None,
+                         "usedAt": int(entry["at"]) if entry else None})
+        return {"object": "list", "data": data, "has_more": len(found) > limit}
+
     def actor_name(self, actor: str) -> str | None:
         """The organisation this API knows the actor as: its onboarding office (CITYPOINTS_ONBOARDING_OFFICE_NAME)."""
         onboarding = self.relayer.onboarding
