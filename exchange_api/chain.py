@@ -22,7 +22,7 @@ from ledger_node.event_codec import EventCodec
 from ledger_node.typed_data import checksum
 
 CONTRACTS = ("Consortium", "Membership", "PointsLedger", "Rates", "Clearing", "Exchange", "Redemption",
-             "AuditAttestations", "SchemeRegistry")
+             "AuditAttestations", "SchemeRegistry", "IdentityTrail")
 
 
 class ChainRevert(Exception):

@@ -164,19 +164,22 @@ def _store():
 
 
 @merchant_app.command("create-key")
-def create_key_cmd(address: str = typer.Argument(None, help="The merchant's account (merchant keys)."),
+def create_key_cmd(address: str = typer.Argument(None, help="The merchant's account (merchant keys) or the "
+                                                               "issuer's account on chain (issuer keys)."),
                    name: str = typer.Option(..., "--name", help="A label, e.g. the shop's name."),
-                   role: str = typer.Option("merchant", "--role", help="merchant | onboarding | auditor")):
+                   role: str = typer.Option("merchant", "--role", help="merchant | onboarding | auditor | issuer")):
     """Create an API key and print it once (only its hash is kept)."""
     from exchange_api.merchant_keys import create_key
     store = _store()
     try:
         with store.session() as s:
-            created = create_key(s, name=name, merchant_address=address, role=role)
+            created = create_key(s, name=name, merchant_address=address if role == "merchant" else None, role=role,
+                                 account=address if role == "issuer" else None)
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
-    console.print(f"key id {created.id} ({created.role}{' for ' + created.merchant if created.merchant else ''})")
+    party = created.merchant or created.account
+    console.print(f"key id {created.id} ({created.role}{' for ' + party if party else ''})")
     console.print("API key (shown once, store it now):")
     print(created.api_key)
 

@@ -25,11 +25,13 @@ from exchange_api.services.common import Principal
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.governance import Governance
+from exchange_api.services.identity_trail import IdentityTrail
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.pos_sessions import PosSessions
 from exchange_api.services.public import Public
 from exchange_api.services.recoveries import Recoveries
+from exchange_api.services.resident_lookup import ResidentLookup
 from exchange_api.services.redemptions import Redemptions
 from exchange_api.services.refunds import Refunds
 from exchange_api.services.residents import Residents
@@ -64,6 +66,8 @@ ResidentsService = Annotated[Residents, _service(lambda s: s.residents)]
 OffersService = Annotated[Offers, _service(lambda s: s.offers)]
 RecoveriesService = Annotated[Recoveries, _service(lambda s: s.recoveries)]
 PosSessionsService = Annotated[PosSessions, _service(lambda s: s.pos_sessions)]
+IdentityTrailService = Annotated[IdentityTrail, _service(lambda s: s.identity_trail)]
+ResidentLookupService = Annotated[ResidentLookup, _service(lambda s: s.resident_lookup)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 
 
@@ -120,7 +124,8 @@ async def key_principal(request: Request, rt: Runtime, key: str) -> Principal:
             if row is None:
                 return None
             k, m = row
-            return Principal(k.id, k.role, m.id if m else None, m.address if m else None, m.name if m else None)
+            return Principal(k.id, k.role, m.id if m else None, m.address if m else None, m.name if m else None,
+                             k.account)
         principal = await rt.store.run(load)
         if len(rt.auth_cache) > 10_000:
             rt.auth_cache.clear()
@@ -181,4 +186,5 @@ def role(*roles: str):
 MerchantKey = Annotated[Principal, Depends(role("merchant"))]
 OnboardingKey = Annotated[Principal, Depends(role("onboarding"))]
 AuditorKey = Annotated[Principal, Depends(role("auditor", "merchant"))]
+IssuerKey = Annotated[Principal, Depends(role("issuer"))]
 Caller = Annotated[Principal | None, Depends(any_caller)]

@@ -1,4 +1,5 @@
-"""Merchants' API keys (and the onboarding authority's and auditors'): created by the operator, shown once,
+"""Merchants' API keys (and the onboarding authority's, auditors' and issuers'; an issuer key names the issuer's
+chain account, the actor of its resident lookups on the identity-use trail): created by the operator, shown once,
 stored as SHA-256 hashes (keys are 192-bit random, so a fast hash is enough and lookups stay O(1)), revocable.
 
 Used by `citypoints merchant create-key|revoke-key|list` and by the demo:
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from exchange_api.store.models import ApiKey, Merchant, utcnow
 
 KEY_PREFIX = "cpk_"
-ROLES = ("merchant", "onboarding", "auditor")
+ROLES = ("merchant", "onboarding", "auditor", "issuer")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class CreatedKey:
     role: str
     merchant: str | None
     name: str
+    account: str | None = None  # an issuer key's chain account
 
 
 def hash_key(api_key: str) -> str:
@@ -53,10 +55,17 @@ def ensure_merchant(session: Session, address: str, name: str) -> Merchant:
 
 
 def create_key(session: Session, *, name: str, merchant_address: str | None = None, role: str = "merchant",
-               api_key: str | None = None) -> CreatedKey:
-    """A new key (or register `api_key` as given); merchants need `merchant_address`."""
+               api_key: str | None = None, account: str | None = None) -> CreatedKey:
+    """A new key (or register `api_key` as given); merchants need `merchant_address`, issuers `account` (their
+    issuer account on chain)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if role == "issuer":
+        if not account or not is_address(account):
+            raise ValueError("an issuer key needs the issuer's chain account (an address)")
+        account = to_checksum_address(account)
+    else:
+        account = None
     merchant = None
     if role == "merchant":
         if not merchant_address:
@@ -68,12 +77,13 @@ def create_key(session: Session, *, name: str, merchant_address: str | None = No
     key_hash = hash_key(api_key)
     existing = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
     if existing is not None:  # importing the same key again is a no-op
-        return CreatedKey(existing.id, api_key, existing.role, merchant.address if merchant else None, existing.name)
+        return CreatedKey(existing.id, api_key, existing.role, merchant.address if merchant else None, existing.name,
+                          existing.account)
     row = ApiKey(id="key_" + secrets.token_hex(8), merchant_id=merchant.id if merchant else None, role=role,
-                 name=name, prefix=api_key[:12], key_hash=key_hash)
+                 name=name, prefix=api_key[:12], key_hash=key_hash, account=account)
     session.add(row)
     session.flush()
-    return CreatedKey(row.id, api_key, role, merchant.address if merchant else None, name)
+    return CreatedKey(row.id, api_key, role, merchant.address if merchant else None, name, account)
 
 
 def import_key(session: Session, merchant_address: str, name: str, api_key: str) -> CreatedKey:

@@ -21,6 +21,8 @@ from exchange_api.relayer_lease import RelayerLease
 from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.eligibility import Eligibility
+from exchange_api.services.identity_trail import IdentityTrail
+from exchange_api.services.resident_lookup import ResidentLookup
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
@@ -66,6 +68,8 @@ class Services:
     offers: Offers
     recoveries: Recoveries
     pos_sessions: PosSessions  # the /pos page's sign-in
+    identity_trail: IdentityTrail
+    resident_lookup: ResidentLookup
 
 
 class Runtime:
@@ -100,7 +104,9 @@ class Runtime:
         store, chain, relayer, settings = self.store, self.chain, self.relayer, self.settings
         residents = Residents(store, chain, view=self.view, indexer=self.indexer, settings=settings,
                               pii_key=self.pii_key)
-        onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key)
+        trail = IdentityTrail(store, chain, relayer, settings)
+        onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key,
+                                trail=trail)
         return Services(
             residents=residents,
             redemptions=Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
@@ -115,7 +121,9 @@ class Runtime:
             eligibility=Eligibility(chain, relayer, settings),
             offers=Offers(store, settings),
             recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
-            pos_sessions=PosSessions(store, settings))
+            pos_sessions=PosSessions(store, settings),
+            identity_trail=trail,
+            resident_lookup=ResidentLookup(chain, trail, self.identity_key))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the

@@ -145,6 +145,16 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "SchemeRegistryInvalidSignature": (422, "invalid_signature", "the eligibility proof is not signed by the resident"),
     "SchemeRegistryNotEligible": (422, "not_eligible", "the resident holds fewer points of the scheme than the proof claims"),
     "SchemeRegistryZeroThreshold": (422, "invalid_threshold", "an eligibility proof needs a threshold of at least one point"),
+    # IdentityTrail (contracts/interfaces/IIdentityTrail.sol)
+    "IdentityTrailUnauthorized": (500, "not_trail_writer", "the sending account holds none of ONBOARDING, AUDITOR, RELAYER"),
+    "IdentityTrailInvalidBatch": (422, "invalid_trail_batch", "a trail batch holds 1 to 256 entries"),
+    "IdentityTrailZeroAddress": (422, "zero_value", "a trail entry names the zero address as resident or actor"),
+    "IdentityTrailUnknownPurpose": (422, "unknown_purpose", "the purpose code is not one of the trail's purposes"),
+    "IdentityTrailActorMismatch": (500, "trail_actor_mismatch", "the sending account may record only its own uses"),
+    "IdentityTrailUnknownEntry": (404, "trail_entry_not_found", "no trail entry has this id"),
+    "IdentityTrailObjectionExpired": (422, "signature_expired", "the objection's deadline has passed; sign it again"),
+    "IdentityTrailObjectionUsed": (409, "objection_already_used", "this signed objection was used before"),
+    "IdentityTrailInvalidSignature": (422, "invalid_signature", "the objection is not signed by the resident"),
     # OpenZeppelin's, inherited by the contracts above
     "AccessControlUnauthorizedAccount": (500, "missing_role", "the sending account lacks the role"),
     "AccessControlBadConfirmation": (422, "bad_confirmation", "only the account itself may renounce its role"),

@@ -30,6 +30,21 @@ def role_id(name: str) -> str:
 ROLES: dict[str, str] = {name: role_id(name) for name in ROLE_NAMES}
 
 
+# --- the identity-use trail (contracts/interfaces/IIdentityTrail.sol: the same table in its NatSpec) ---------------
+
+# purpose code -> name: why a resident's personal data was used. IdentityTrail refuses any other code.
+TRAIL_PURPOSES: dict[int, str] = {
+    1: "onboarding",
+    2: "identity-recheck",
+    3: "issuance-lookup",
+    4: "recovery-verification",
+    5: "eligibility-proof",
+    6: "data-export",
+    7: "legal-request",
+}
+TRAIL_PURPOSE_CODES: dict[str, int] = {name: code for code, name in TRAIL_PURPOSES.items()}
+
+
 # --- a resident's signed intents (contracts/residents/ResidentIntents.sol) -----------------------------------------
 
 def redemption_id(resident: str, nonce: bytes) -> str:

@@ -54,6 +54,14 @@ TYPES = {
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
+    # Signed by a resident who does not recognise a use of their personal data (verifying contract: IdentityTrail,
+    # `object`): entry `entryId` of the trail, used once (nonce) until deadline.
+    "TrailObjection": [
+        {"name": "entryId", "type": "uint256"},
+        {"name": "resident", "type": "address"},
+        {"name": "nonce", "type": "bytes32"},
+        {"name": "deadline", "type": "uint256"},
+    ],
     # Signed to the API, not a contract (exchange_api/services/residents.py): the resident's login, which lets
     # them read their own open payment requests. Verifying contract: Membership.
     "ResidentLogin": [

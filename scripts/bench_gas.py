@@ -12,7 +12,8 @@ import sys
 from ledger_node import paths
 from scripts.benchmarks import table, update_section
 
-TESTS = ["tests/contracts/test_gas.py", "tests/contracts/value/test_value_gas.py"]
+TESTS = ["tests/contracts/test_gas.py", "tests/contracts/value/test_value_gas.py",
+         "tests/contracts/value/test_identity_trail.py"]
 # gas per transaction before exact change (issue 27), measured by the same tests on 2026-12-05
 BEFORE_EXACT_CHANGE = {"redeem_one_scheme_gas": 198_311, "redeem_four_schemes_gas": 441_803,
                        "refund_partial_gas": 106_336, "exchange_gas": 190_240}
@@ -21,12 +22,13 @@ REDEMPTION_FLOOR = 1.10  # issue 27: an exact plan may cost a redemption at most
 
 def run() -> dict:
     out = paths.ROOT / "build" / "gas"
-    for f in ("issuance.json", "value.json"):
+    for f in ("issuance.json", "value.json", "trail.json"):
         (out / f).unlink(missing_ok=True)
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=paths.ROOT,
                    check=True, stdout=subprocess.DEVNULL)
     issuance = json.loads((out / "issuance.json").read_text())
     value = json.loads((out / "value.json").read_text())
+    trail = json.loads((out / "trail.json").read_text())
     plain = issuance["plainOpenZeppelinExistingHolders"]["gasPerItem"]
     existing = issuance["existingHolders"]["gasPerItem"]
     return {
@@ -41,6 +43,8 @@ def run() -> dict:
         "refund_partial_gas": value["refundPartial"],
         "exchange_gas": value["exchange"],
         "ledger_slots_written": value.get("ledgerSlotsWritten"),
+        "trail_gas_per_entry": trail["gasPerEntry"],
+        "trail_batch": trail["recordBatch"],
     }
 
 
@@ -71,4 +75,7 @@ def write_benchmarks(f: dict) -> None:
          _beside(f["redeem_four_schemes_gas"], "redeem_four_schemes_gas", floor=True)),
         ("refund, partial", f"{f['refund_partial_gas']:,}", _beside(f["refund_partial_gas"], "refund_partial_gas")),
         ("exchange", f"{f['exchange_gas']:,}", _beside(f["exchange_gas"], "exchange_gas")),
+        (f"IdentityTrail.record, {f['trail_batch']}-entry batch, gas/entry", f"{f['trail_gas_per_entry']:,}",
+         f"issue 23's limit 10,000: {'met' if f['trail_gas_per_entry'] <= 10_000 else 'NOT met'}; one event each, "
+         "the counter written once"),
     ]))

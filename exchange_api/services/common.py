@@ -23,6 +23,7 @@ class Principal:
     merchant_id: int | None = None
     merchant: str | None = None  # the merchant's address
     merchant_name: str | None = None
+    account: str | None = None  # an issuer key's issuer account on chain
 
 
 def new_id(prefix: str) -> str:

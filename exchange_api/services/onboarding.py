@@ -3,7 +3,11 @@ encrypted (AES-GCM); the chain gets the account and a keyed hash of the identity
 the onboarding account (ONBOARDING_ROLE). One person, one account: a second account for the same identity is
 refused here (unique keyed hash) and on chain (MembershipIdentityTaken). No personal data in logs or errors.
 A registration the chain refused (or the node never took) is kept as `failed` and may be sent again; the same
-registration sent again while pending or done answers its state, not a duplicate error."""
+registration sent again while pending or done answers its state, not a duplicate error.
+
+`personal_data` is the one function that opens the sealed data (tests/exchange_api/test_identity_trail_api.py walks
+exchange_api and fails on any other `unseal(` caller): it first appends the use to the identity-use trail on chain
+(services/identity_trail.py, write-ahead) and opens nothing unless the entry is mined."""
 from __future__ import annotations
 
 import json
@@ -17,6 +21,7 @@ from exchange_api import crypto, errors
 from exchange_api.chain import REGISTER_RESIDENT, ChainClient, ChainRevert, RpcFailure, hex0x
 from exchange_api.errors import Conflict, Unavailable
 from exchange_api.relayer import Relayer
+from exchange_api.services.identity_trail import IdentityTrail
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
@@ -38,6 +43,7 @@ class Onboarding:
     settings: Settings
     identity_key: bytes  # HMAC key of identity numbers and of registrations' idempotency fingerprints
     pii_key: bytes       # AES-GCM key of the personal data kept
+    trail: IdentityTrail  # every opening of personal data is on it first
 
     def fingerprint(self, body) -> str:
         """The idempotency fingerprint of a registration: HMAC-SHA256 with the identity key over the normalised
@@ -91,7 +97,13 @@ class Onboarding:
             raise errors.from_contract_error(*(mined.error or (None, ())))
         return _answer(address, hex0x(ih), status, h)
 
-    async def personal_data(self, address: str) -> dict | None:
-        """Decrypt a resident's personal data (operator tooling; never served over HTTP)."""
+    async def personal_data(self, address: str, *, purpose: str, ref: bytes, actor: str | None = None) -> dict | None:
+        """Decrypt a resident's personal data (never served over HTTP), for `purpose` (ledger_node.domain
+        TRAIL_PURPOSES) under the caller's request reference `ref`, by `actor` (None: the onboarding office).
+        The use is appended to the identity-use trail and mined first; without that, 503 and nothing is opened.
+        None when this API keeps no data of the resident (nothing opened, nothing recorded)."""
         row = await self.store.run(lambda s: s.get(ResidentRecord, to_checksum_address(address)))
-        return crypto.unseal(self.pii_key, row.address, row.pii) if row else None
+        if row is None:
+            return None
+        await self.trail.write_ahead(row.address, purpose, ref, actor)
+        return crypto.unseal(self.pii_key, row.address, row.pii)

@@ -5,8 +5,10 @@ key after the notice period (Membership.recoveryNotice), unless the old key obje
 - Start (onboarding-office keys): the keyed identity hash of the identity number (HMAC, as onboarding computes it)
   names the account on chain (Membership.accountOf); when the store holds the resident's sealed personal data, the
   name and phone given must be theirs. Every refusal of the chain (a recovery already pending, a new address that
-  is not fresh) is found by a simulation as the onboarding account before anything is signed; then
-  `requestRecovery` goes through the relayer (signed, persisted, sent: durable like every send).
+  is not fresh) is found by a simulation as the onboarding account before anything is signed or opened; then the
+  kept data is opened for the comparison (Onboarding.personal_data: on the identity-use trail first, purpose
+  recovery-verification) and `requestRecovery` goes through the relayer (signed, persisted, sent: durable like
+  every send).
 - Read (anyone): the chain's pending recovery (Membership.pendingRecovery) with who started it and its state from
   the indexer's events (RecoveryRequested, RecoveryObjected, RecoveryCancelled, ResidentRecovered). The wallet of
   the old key shows a banner from it; the new key's wallet finds the recovery toward it (`toward`).
@@ -32,6 +34,7 @@ from exchange_api.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.services.common import ecdsa_flaw
+from exchange_api.services.identity_trail import request_ref
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
@@ -175,10 +178,11 @@ class Recoveries:
         if account == ZERO:
             raise NotFound("no registered resident has this identity number", code="resident_not_found",
                            field="identityNumber")
-        await self._check_identity(account, body)
         new_account = checksum(body.newAccount)
         data = REQUEST_RECOVERY.encode(account, new_account)
         await self._simulate(data, office.address)  # pending already, new address not fresh: refused here
+        # the kept data is opened (on the identity-use trail) only for a start the chain would take
+        await self._check_identity(account, new_account, body)
         h = await self._send("recovery_request", account, data, REQUEST_GAS, office)
         return await self._after(account, h)
 
@@ -196,10 +200,12 @@ class Recoveries:
         await self._simulate(data, office.address)
         return await self._after(account, await self._send("recovery_cancel", account, data, CANCEL_GAS, office))
 
-    async def _check_identity(self, account: str, body) -> None:
+    async def _check_identity(self, account: str, new_account: str, body) -> None:
         """When this API registered the resident, the name and phone given at the office must be the ones kept
-        (compared in constant time); a resident registered elsewhere is known by the identity number alone."""
-        kept = await self.onboarding.personal_data(account)
+        (compared in constant time); a resident registered elsewhere is known by the identity number alone.
+        Opening the kept data is on the identity-use trail first (recovery-verification)."""
+        kept = await self.onboarding.personal_data(account, purpose="recovery-verification",
+                                                   ref=request_ref("recovery", account, new_account))
         if kept is None:
             return
         same = [hmac.compare_digest(str(kept.get(k, "")).strip().encode(), str(v).strip().encode())

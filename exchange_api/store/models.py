@@ -38,7 +38,8 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), nullable=True)
-    role: Mapped[str] = mapped_column(String(20))  # merchant | onboarding | auditor
+    role: Mapped[str] = mapped_column(String(20))  # merchant | onboarding | auditor | issuer
+    account: Mapped[str | None] = mapped_column(String(42), nullable=True)  # an issuer key's chain account
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)

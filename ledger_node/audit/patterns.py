@@ -5,7 +5,12 @@ violations: each can have an honest explanation, so each carries its evidence fo
 - ref-burst: one issuer issues an unusual number of items within a short window;
 - circular-exchange: a resident's exchanges come back to the scheme they started from;
 - refund-ratio: a merchant refunds an unusual share of what it redeemed;
-- new-resident-drain: a resident redeems (nearly) everything soon after being registered.
+- new-resident-drain: a resident redeems (nearly) everything soon after being registered;
+- identity trail (IdentityTrail, replay_trail.py): trail-bulk-access (one actor uses many residents' personal data
+  within a short window), trail-odd-hours (uses at night, local time by a UTC offset; one finding per actor and
+  night), trail-lookup-without-issuance (an issuance-lookup not followed, within a window, by an issuance of the
+  actor's scheme to that resident), trail-repeated-access (one actor, one resident, many uses in a window) and
+  trail-objection (a resident did not recognise an entry: every objection is listed until answered off chain).
 
 Thresholds come from `Thresholds` defaults, a JSON or TOML settings file, or CLI flags.
 """
@@ -30,6 +35,14 @@ class Thresholds:
     refund_min_redemptions: int = 5  # ...over at least this many redemptions
     new_resident_window_s: int = 3 * 86400  # new-resident-drain: registered at most this long before...
     new_resident_share: float = 0.95  # ...redeeming at least this share of all their points' value
+    trail_bulk_window_s: int = 3600  # trail-bulk-access: distinct residents one actor used within this window...
+    trail_bulk_residents: int = 50  # ...at least this many
+    trail_utc_offset_h: int = 8  # trail-odd-hours: local time = UTC + this many hours (Chengdu: +8)...
+    trail_odd_from_h: int = 0  # ...uses from this local hour...
+    trail_odd_to_h: int = 6  # ...to before this one
+    trail_lookup_window_s: int = 7 * 86400  # trail-lookup-without-issuance: an issuance within this window after
+    trail_repeat_window_s: int = 86400  # trail-repeated-access: uses of one resident by one actor within this...
+    trail_repeat_uses: int = 5  # ...at least this many
     max_evidence: int = 25  # items of evidence listed per finding
 
     @classmethod
@@ -61,11 +74,22 @@ class Detector:
         self._burst_open: dict[str, int] = s.get("burstOpen", {})
         self._exchanges: dict[str, list] = s.get("exchanges", {})  # resident -> [[ts, from, to, tx], ...]
         self._merchants: dict[str, list] = s.get("merchants", {})  # merchant -> [count, redeemed, refunded, refunds]
+        # identity trail: actor -> [[ts, resident, entry, tx], ...] in the bulk window; "actor" -> open finding index
+        self._uses: dict[str, list] = s.get("trailUses", {})
+        self._uses_open: dict[str, int] = s.get("trailUsesOpen", {})
+        self._night_open: dict[str, int] = s.get("trailNightOpen", {})  # "actor:local day" -> finding index
+        self._lookups: list[list] = s.get("trailLookups", [])  # [ts, actor, resident, schemes, entry, tx, block]
+        self._repeat: dict[str, list] = s.get("trailRepeat", {})  # "actor:resident" -> [[ts, entry], ...]
+        self._repeat_open: dict[str, int] = s.get("trailRepeatOpen", {})
+        self._now: int = s.get("now", 0)  # the latest event time seen
 
     def to_json(self) -> dict:
         return {"findings": self.findings, "fills": self._fills, "fillOpen": self._fill_open,
                 "fillSeen": self._fill_seen, "burst": self._burst,
-                "burstOpen": self._burst_open, "exchanges": self._exchanges, "merchants": self._merchants}
+                "burstOpen": self._burst_open, "exchanges": self._exchanges, "merchants": self._merchants,
+                "trailUses": self._uses, "trailUsesOpen": self._uses_open, "trailNightOpen": self._night_open,
+                "trailLookups": self._lookups, "trailRepeat": self._repeat, "trailRepeatOpen": self._repeat_open,
+                "now": self._now}
 
     # --------------------------------------------------------------------------------------------
     # Observations
@@ -73,12 +97,23 @@ class Detector:
 
     def on_issue(self, scheme, issuer, resident, amount, received_after, cap, ts, tx, block) -> None:
         """One item issued (`received_after`: what the resident has received of the scheme that day)."""
-        self.on_issues(scheme, issuer, 1, [(0, resident)] if received_after >= cap else [], cap, ts, tx, block)
+        self.on_issues(scheme, issuer, 1, [(0, resident)] if received_after >= cap else [], cap, ts, tx, block,
+                       (resident,))
 
-    def on_issues(self, scheme, issuer, items: int, filled: list[tuple[int, str]], cap, ts, tx, block) -> None:
+    def wants_residents(self) -> bool:
+        """Whether `on_issues` needs the residents a call issued to (issuance lookups are waiting for theirs)."""
+        return bool(self._lookups)
+
+    def on_issues(self, scheme, issuer, items: int, filled: list[tuple[int, str]], cap, ts, tx, block,
+                  residents=()) -> None:
         """`items` issued by one call (one PointsIssued, one block time); `filled`: (item's position, resident) of
-        the items that took their resident to the daily cap, in order. The same findings as `on_issue` once an
-        item, in the same order, for the cost of a few steps a call (the bench's calls issue 1,000 items)."""
+        the items that took their resident to the daily cap, in order; `residents`: everyone the call issued to,
+        given when `wants_residents`. The same findings as `on_issue` once an item, in the same order, for the cost
+        of a few steps a call (the bench's calls issue 1,000 items)."""
+        if self._lookups and residents:  # an issuance of the scheme to a resident answers the lookups before it
+            issued_to = set(residents)
+            self._lookups = [x for x in self._lookups if not (x[2] in issued_to and scheme in x[3] and x[0] <= ts)]
+            self._expire_lookups(ts)
         key = f"{scheme}:{issuer}"
         done = 0
         for position, resident in filled:
@@ -180,9 +215,87 @@ class Detector:
         m[2] += credits
         m[3] += 1
 
+    def on_identity_use(self, entry, resident, actor, purpose, actor_schemes, ts, tx, block) -> None:
+        t = self.t
+        self._now = max(self._now, ts)
+        self._expire_lookups(ts)
+        # bulk access: distinct residents of one actor within the window
+        uses = self._uses.setdefault(actor, [])
+        uses.append([ts, resident, entry, tx])
+        self._trim(uses, ts - t.trail_bulk_window_s)
+        residents = sorted({u[1] for u in uses})
+        if len(residents) < t.trail_bulk_residents:
+            self._uses_open.pop(actor, None)
+        else:
+            i = self._uses_open.get(actor)
+            if i is None:
+                i = self._uses_open[actor] = len(self.findings)
+                self.findings.append({"pattern": "trail-bulk-access", "message": "", "evidence": {
+                    "actor": actor, "fromTime": uses[0][0], "firstBlock": block, "residents": 0, "sample": [],
+                    "entries": []}})
+            e = self.findings[i]["evidence"]
+            e["residents"], e["toTime"], e["lastBlock"] = max(e["residents"], len(residents)), ts, block
+            e["sample"] = residents[:t.max_evidence]
+            if len(e["entries"]) < t.max_evidence:
+                e["entries"].append(entry)
+        # odd hours, local time
+        local = ts + t.trail_utc_offset_h * 3600
+        hour = (local % 86400) // 3600
+        if t.trail_odd_from_h <= hour < t.trail_odd_to_h:
+            key = f"{actor}:{local // 86400}"
+            i = self._night_open.get(key)
+            if i is None:
+                i = self._night_open[key] = len(self.findings)
+                self.findings.append({"pattern": "trail-odd-hours", "message": "", "evidence": {
+                    "actor": actor, "utcOffsetHours": t.trail_utc_offset_h, "uses": 0, "entries": []}})
+            e = self.findings[i]["evidence"]
+            e["uses"] += 1
+            if len(e["entries"]) < t.max_evidence:
+                e["entries"].append({"entry": entry, "resident": resident, "purpose": purpose, "time": ts,
+                                     "localHour": hour, "tx": tx, "block": block})
+        # a lookup for issuance waits for its issuance
+        if purpose == "issuance-lookup":
+            self._lookups.append([ts, actor, resident, list(actor_schemes), entry, tx, block])
+        # repeated access to one resident
+        key = f"{actor}:{resident}"
+        seen = self._repeat.setdefault(key, [])
+        seen.append([ts, entry])
+        self._trim(seen, ts - t.trail_repeat_window_s)
+        if len(seen) < t.trail_repeat_uses:
+            self._repeat_open.pop(key, None)
+        else:
+            i = self._repeat_open.get(key)
+            if i is None:
+                i = self._repeat_open[key] = len(self.findings)
+                self.findings.append({"pattern": "trail-repeated-access", "message": "", "evidence": {
+                    "actor": actor, "resident": resident, "fromTime": seen[0][0], "uses": 0, "entries": []}})
+            e = self.findings[i]["evidence"]
+            e["uses"], e["toTime"] = max(e["uses"], len(seen)), ts
+            e["entries"] = [x[1] for x in seen][:t.max_evidence]
+
+    def on_objection(self, objection: dict) -> None:
+        self.findings.append({"pattern": "trail-objection", "message": "", "evidence": dict(objection)})
+
+    def _expire_lookups(self, now: int) -> None:
+        """Lookups whose window closed before `now` with no issuance: findings."""
+        window = self.t.trail_lookup_window_s
+        late = [x for x in self._lookups if x[0] + window < now]
+        if not late:
+            return
+        self._lookups = [x for x in self._lookups if x[0] + window >= now]
+        for ts, actor, resident, schemes, entry, tx, block in late:
+            self.findings.append({"pattern": "trail-lookup-without-issuance", "message": "", "evidence": {
+                "actor": actor, "resident": resident, "schemes": schemes, "entry": entry, "lookupTime": ts,
+                "windowSeconds": window, "tx": tx, "block": block}})
+
     # --------------------------------------------------------------------------------------------
     # Result
     # --------------------------------------------------------------------------------------------
+
+    def finish(self, end_time: int) -> None:
+        """At the replay's last block (its time): the lookups whose window has closed by then are findings."""
+        self._now = max(self._now, end_time)
+        self._expire_lookups(self._now)
 
     def results(self) -> list[Finding]:
         out = []
@@ -219,6 +332,20 @@ def _message(f: dict) -> str:
         return f"issuer {e['issuer']} issued {e['items']} items of scheme {e['scheme']} in a short window"
     if p == "circular-exchange":
         return f"resident {e['resident']} exchanged round a cycle {' -> '.join(map(str, e['cycle']))}"
+    if p == "trail-bulk-access":
+        return (f"{e['actor']} used the personal data of {e['residents']} residents within "
+                f"{e.get('toTime', e['fromTime']) - e['fromTime']} s")
+    if p == "trail-odd-hours":
+        return (f"{e['actor']} used residents' personal data {e['uses']} time(s) at night "
+                f"(local time UTC{e['utcOffsetHours']:+d})")
+    if p == "trail-lookup-without-issuance":
+        return (f"{e['actor']} looked up {e['resident']} for issuance (trail entry {e['entry']}) and issued nothing "
+                f"to them within {e['windowSeconds']} s")
+    if p == "trail-repeated-access":
+        return f"{e['actor']} used {e['resident']}'s personal data {e['uses']} times in a short window"
+    if p == "trail-objection":
+        who = "the entry's resident" if e["byTheEntrysResident"] else "an account that is not the entry's resident"
+        return f"trail entry {e['entryId']} was objected to by {who} ({e['resident']})"
     if p == "new-resident-drain":
         return (f"resident {e['resident']} redeemed {e['credits']} of {e['valueBefore']} credit cents "
                 f"{e['secondsAfterRegistration']} s after registration")

@@ -17,9 +17,9 @@ calls), the handler uses what the state was before those calls (`Tx.council`).
 This module is the fold: it takes the events in order, groups them into transactions (replay_tx.Tx), dispatches
 each to its `on_<Contract>__<Event>` handler, records problems and checks what a transaction left unexplained.
 The handlers live by domain and are mixed into `Replayer`: replay_governance (Consortium, Membership,
-AuditAttestations), replay_issuance (PointsLedger, Rates), replay_redemption (Exchange, Redemption, nonces) and
-replay_clearing (Clearing). They read and write `self.state` (state.State) and report through `self.problem`
-and `self._expect`.
+AuditAttestations), replay_issuance (PointsLedger, Rates), replay_redemption (Exchange, Redemption, nonces),
+replay_clearing (Clearing) and replay_trail (IdentityTrail). They read and write `self.state` (state.State) and
+report through `self.problem` and `self._expect`.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from ledger_node.audit.model import MISMATCH, VIOLATION, Problem
 from ledger_node.audit.replay_clearing import ClearingHandlers
 from ledger_node.audit.replay_governance import GovernanceHandlers
 from ledger_node.audit.replay_issuance import IssuanceHandlers
+from ledger_node.audit.replay_trail import TrailHandlers
 from ledger_node.audit.replay_redemption import RedemptionHandlers
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.audit.state import State
@@ -48,7 +49,7 @@ GOVERNED = {
 }
 
 
-class Replayer(GovernanceHandlers, IssuanceHandlers, RedemptionHandlers, ClearingHandlers):
+class Replayer(GovernanceHandlers, IssuanceHandlers, RedemptionHandlers, ClearingHandlers, TrailHandlers):
     """Feeds events into a State, collecting problems, the intents whose signatures must be checked, and the
     transactions whose rule changes need a creation check; pattern detectors observe as it goes."""
 

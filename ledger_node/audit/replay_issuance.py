@@ -95,7 +95,8 @@ class IssuanceHandlers:
             if balances_after[i] != bal:
                 bad_after.append((i, to, balances_after[i], bal))
         if self.detector is not None and k:
-            self.detector.on_issues(scheme, issuer, k, filled, cap, ev.timestamp, ev.tx, ev.block)
+            issued_to = [t["to"] for t in transfers[:k]] if self.detector.wants_residents() else ()
+            self.detector.on_issues(scheme, issuer, k, filled, cap, ev.timestamp, ev.tx, ev.block, issued_to)
         del transfers[:k]
         for i, to, got, want in bad_after[:20]:
             self.problem(MISMATCH, "balance-after", f"item {i}: balance after of {to} in scheme {scheme} is {got} in "

@@ -100,6 +100,17 @@ def print_summary(report: dict, console: Console, *, max_items: int = 20) -> Non
             t.add_row(str(i["scheme"]), i["account"], str(i["block"]), str(i["proposal"] or "none"),
                       i["description"] or "")
         console.print(t)
+    trail = report.get("identityTrail")
+    if trail and trail["objections"]:
+        t = Table(title=f"Identity trail: {trail['entries']:,} uses of personal data; residents' objections "
+                        f"({len(trail['objections'])})", style="yellow")
+        for col in ("entry", "resident", "actor", "purpose", "objected in block"):
+            t.add_column(col)
+        for o in trail["objections"][:max_items]:
+            entry = o.get("entry") or {}
+            t.add_row(str(o["entryId"]), o["resident"], entry.get("actor", "?"), entry.get("purpose", "?"),
+                      str(o["block"]))
+        console.print(t)
     if report["problems"]:
         t = Table(title=f"Problems ({len(report['problems'])}): the audit fails", style="red")
         for col in ("kind", "code", "block", "message"):

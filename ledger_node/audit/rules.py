@@ -177,6 +177,8 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
               lambda v: v[4:])
     # AuditAttestations
     c.add("AuditAttestations", "attestationCount()", [], "uint256", len(st.attestations))
+    # IdentityTrail: every entry replayed
+    c.add("IdentityTrail", "entryCount()", [], "uint256", len(st.trail))
     # SchemeRegistry: each described scheme's kind and its number of rules versions
     for scheme, profile in st.profiles.items():
         c.add("SchemeRegistry", "isEligibilityOnly(uint256)", [scheme], "bool", profile["kind"] == 2)

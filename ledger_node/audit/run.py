@@ -140,6 +140,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     merkle_s = time.perf_counter() - t
     replay_problems = carried + new_problems
     problems = replay_problems + compare_problems
+    detector.finish(end_ts)
     findings = detector.results()
     stats = {"events": replayer.events, "logs": logs_total, "fetchSeconds": round(fetch_s, 3),
              "decodeSeconds": round(decode_s, 3), "replaySeconds": round(replay_s, 3),
@@ -169,6 +170,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
                    "intentsChecked": len(replayer.intents)},
         "schemes": [_scheme_summary(state, s) for s in state.scheme_order],
         "issuers": issuer_accounts(state),
+        "identityTrail": {"entries": len(state.trail), "objections": state.objections},
         "problems": [p.to_json() for p in problems],
         "findings": [f.to_json() for f in findings],
         "thresholds": detector.settings(),

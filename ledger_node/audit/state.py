@@ -76,6 +76,9 @@ class State:
         self.proposals: dict[int, dict] = {}
         # AuditAttestations
         self.attestations: list[dict] = []
+        # IdentityTrail: entry id -> [resident, actor, purpose, at] (objections name an entry), and the objections
+        self.trail: dict[int, list] = {}
+        self.objections: list[dict] = []
         # Totals for the report
         self.totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.counts: dict[str, int] = defaultdict(int)
@@ -121,6 +124,7 @@ class State:
             "policies": [[t, s, d, e] for (t, s), (d, e) in sorted(self.policies.items())],
             "proposals": {str(k): {**v, "approvers": sorted(v["approvers"])} for k, v in self.proposals.items()},
             "attestations": self.attestations,
+            "trail": {str(k): v for k, v in self.trail.items()}, "objections": self.objections,
             "totals": {str(k): dict(v) for k, v in self.totals.items()},
             "counts": dict(self.counts),
         }
@@ -166,6 +170,8 @@ class State:
         s.policies = {(x[0], x[1]): [x[2], x[3]] for x in d["policies"]}
         s.proposals = {int(k): {**v, "approvers": set(v["approvers"])} for k, v in d["proposals"].items()}
         s.attestations = d["attestations"]
+        s.trail = {int(k): v for k, v in d.get("trail", {}).items()}  # absent before the identity-use trail
+        s.objections = d.get("objections", [])
         for k, v in d["totals"].items():
             s.totals[int(k)].update(v)
         s.counts.update(d["counts"])

@@ -92,7 +92,7 @@ def test_objectionByTheOldKey_stopsTheRecovery_aReplayIs409_andAForgedOneSendsNo
     assert api.post("/v1/recoveries", json={**who, "newAccount": new.address}, headers=office).status_code == 201
     replay = api.post(f"/v1/recoveries/{old.address}/objection", json=body)
     assert replay.status_code == 409 and replay.json()["error"]["code"] == "objection_replayed"
-    assert relayed_count(w3, api_city) == sent + 1  # the second request only
+    assert relayed_count(w3, api_city) == sent + 2  # the second request and its identity check's trail entry
     assert api.get(f"/v1/recoveries/{old.address}").json()["state"] == "pending"
     assert api.post(f"/v1/recoveries/{old.address}/cancel", headers=office).json()["state"] == "cancelled"
     assert api.get(f"/v1/recoveries/{old.address}").json()["state"] == "cancelled"
@@ -157,7 +157,8 @@ def test_start_refusesClearly_andSendsNothing(api, w3, api_city, keys):
     refused({**who, "newAccount": fresh, "extra": 1}, 422, "invalid_request")
     refused({**who, "newAccount": fresh}, 403, "wrong_key_role", headers=auth(keys["merchant"]))
     refused({**who, "newAccount": fresh}, 401, "missing_api_key", headers={})
-    assert relayed_count(w3, api_city) == before
+    # only the mismatch opened the kept data, and its use is on the identity-use trail (one transaction)
+    assert relayed_count(w3, api_city) == before + 1
     assert api.get(f"/v1/recoveries/{old.address}").status_code == 404
     for path in ("complete", "cancel"):
         resp = api.post(f"/v1/recoveries/{old.address}/{path}", headers=office)

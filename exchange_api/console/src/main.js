@@ -7,7 +7,8 @@ import { t, lang, addWords } from "../../wallet/src/i18n.js";
 import { h } from "../../wallet/src/dom.js";
 import { WORDS } from "./words.js";
 import { state, startLang, chooseLang, load, loadStatements, loadGovernance } from "./state.js";
-import { healthView, schemesView, clearingView, dailyView, auditView, merchantsView } from "./views/glance.js";
+import { healthView, schemesView, clearingView, dailyView, auditView, merchantsView, objectionsView }
+  from "./views/glance.js";
 import { governanceView } from "./views/governance.js";
 import { memberKey, signApproval } from "./approval.js";
 import { api } from "../../wallet/src/api.js";
@@ -100,7 +101,7 @@ function render() {
     state.view === "governance" ? governanceView(actions)
       : [h("p", { class: "muted small" }, t("console.readOnly")),
         h("div", { class: "glance" }, healthView(), schemesView(), dailyView(), auditView(), merchantsView(),
-          clearingView(actions))]);
+          objectionsView(), clearingView(actions))]);
   // what is being typed survives the redraw (every 15 s): inputs keep their values by id
   const typed = [...document.querySelectorAll("#app input[id]")].map((i) => [i.id, i.value]);
   document.getElementById("app").replaceChildren(

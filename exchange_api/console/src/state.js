@@ -24,6 +24,7 @@ export const state = {
   daily: null,       // /v1/activity/daily: points issued and redeemed per day, 14 days
   attestation: undefined,  // the latest of /v1/attestations (null: none yet)
   merchants: null,   // /v1/merchants: counts by status and every merchant
+  objections: null,  // /v1/identity_trail/objections: residents' objections to uses of their data
   gov: {
     listing: null,   // /v1/proposals
     error: null,
@@ -67,13 +68,13 @@ export async function load() {
   if (state.auditorKey) await loadStatements();
 }
 
-/** The node's block age, the daily plot's numbers, the last attested audit and the merchants by status (a failure
- * leaves the last ones and says so). */
+/** The node's block age, the daily plot's numbers, the last attested audit, the merchants by status and residents'
+ * objections to uses of their data (a failure leaves the last ones and says so). */
 export async function loadHealth() {
   try {
     let latest;
-    [state.node, state.daily, latest, state.merchants] = await Promise.all([api.node(), api.daily(14),
-      api.attestations(1), api.merchantStatuses()]);
+    [state.node, state.daily, latest, state.merchants, state.objections] = await Promise.all([api.node(),
+      api.daily(14), api.attestations(1), api.merchantStatuses(), api.trailObjections(20)]);
     state.attestation = latest[0] || null;
     state.healthError = null;
   } catch (exc) {

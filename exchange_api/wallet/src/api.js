@@ -93,6 +93,11 @@ export const api = {
   recoveryPolicy: () => request("GET", "/recoveries/policy").then((r) => r.data),
   objectToRecovery: (address, body) =>
     request("POST", `/recoveries/${enc(address)}/objection`, body).then((r) => r.data),
+  // the identity-use trail (views/trail.js): the resident's token reads it; the objection is the resident's signature
+  identityTrail: (address, token) =>
+    request("GET", `/residents/${enc(address)}/identity_trail`, undefined, token).then((r) => r.data),
+  objectToIdentityUse: (entryId, body) =>
+    request("POST", `/identity_trail/${enc(entryId)}/objection`, body).then((r) => r.data),
   request: (id) => request("GET", `/redemption_requests/${enc(id)}`).then((r) => r.data),
   approve: (id, signature, parts) =>
     request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, parts, wait: true }).then((r) => r.data),
@@ -110,6 +115,7 @@ export const api = {
   daily: (days = 14) => request("GET", `/activity/daily?days=${days}`).then((r) => r.data.days),
   attestations: (limit = 1) => request("GET", `/attestations?limit=${limit}`).then((r) => r.data.data),
   merchantStatuses: () => request("GET", "/merchants").then((r) => r.data),
+  trailObjections: (limit = 20) => request("GET", `/identity_trail/objections?limit=${limit}`).then((r) => r.data),
   // the offers catalogue (views/shops.js): public reads
   catalogueVocabulary: () => request("GET", "/catalogue/vocabulary").then((r) => r.data),
   catalogueOffers: (params) => request("GET", `/catalogue/offers?${new URLSearchParams(params)}`).then((r) => r.data),

@@ -37,6 +37,7 @@ export const state = {
   recoveryPolicy: null,    // { noticeSeconds, office }
   recoveryStopped: false,  // this page's objection stopped a recovery
   objecting: false,        // the objection form is open
+  trail: null,             // the identity-use trail's entries of this key, once signed in (views/trail.js)
 };
 
 // main.js draws the page and fills these in at start; views call them after a change, so that no view imports

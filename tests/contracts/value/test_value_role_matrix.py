@@ -30,6 +30,7 @@ class ValueCtx:
     redemption: tuple  # (id, resident, merchant, parts)
     merchant_statement: bytes
     proof: dict  # a resident's signed EligibilityProof
+    objection: dict  # a resident's signed TrailObjection to an entry of the trail
 
 
 def _signed(w3, value, resident, primary: str, verifying: str, message: dict) -> dict:
@@ -60,7 +61,13 @@ def vctx(w3, value) -> ValueCtx:
     proof = _signed(w3, value, resident, "EligibilityProof", registry.address,
                     {"resident": resident.address, "scheme": SCHEME, "minPoints": 1, "service": env.merchant.address,
                      "nonce": os.urandom(32), "deadline": deadline})
-    return ValueCtx(env, value, consent, intent, order, redemption, sid, proof)
+    trail = value.contracts["IdentityTrail"]
+    chain.transact(w3, env.onboarding, trail.functions.record([(resident.address, env.onboarding.address, 1,
+                                                                b"\x03" * 32)]))
+    objection = _signed(w3, value, resident, "TrailObjection", trail.address,
+                        {"entryId": trail.functions.entryCount().call(), "resident": resident.address,
+                         "nonce": os.urandom(32), "deadline": deadline})
+    return ValueCtx(env, value, consent, intent, order, redemption, sid, proof, objection)
 
 
 EVERYONE = set(ROLES)
@@ -107,7 +114,15 @@ REDEMPTION_ROWS = {
 AUDIT_ROWS = {
     "attest": Row(lambda c: [b"\x01" * 32, b"\x02" * 32, 0, 1], {"auditor"}, "AuditAttestationsNotAuditor"),
 }
-TABLES = {"AuditAttestations": AUDIT_ROWS, "Rates": RATES_ROWS, "Clearing": CLEARING_ROWS, "Exchange": EXCHANGE_ROWS,
+TRAIL_ROWS = {
+    # the entry names the relayer as actor: a relayer records for any actor, an onboarding office or an auditor only
+    # its own uses (IdentityTrailActorMismatch here; tests/contracts/value/test_identity_trail.py has the rest)
+    "record": Row(lambda c: [[(c.env.residents[0].address, c.env.relayer.address, 3, b"\x04" * 32)]],
+                  {"onboarding", "auditor", "relayer"}, "IdentityTrailUnauthorized", {"IdentityTrailActorMismatch"}),
+    "object": Row(lambda c: [[c.objection[k] for k in ("entryId", "resident", "nonce", "deadline")],
+                             c.objection["signature"]], EVERYONE, ""),
+}
+TABLES = {"AuditAttestations": AUDIT_ROWS, "IdentityTrail": TRAIL_ROWS, "Rates": RATES_ROWS, "Clearing": CLEARING_ROWS, "Exchange": EXCHANGE_ROWS,
           "Redemption": REDEMPTION_ROWS, "SchemeRegistry": REGISTRY_ROWS}
 
 

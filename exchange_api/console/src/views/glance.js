@@ -1,7 +1,7 @@
 // The glance view's three parts: node and indexer health, the programmes (status, rate, supply, one bar plot),
 // and clearing (periods, and statements with their net positions and settlement states once an auditor key is
 // given). Every number is formatted by the wallet's format.js from the API's integers.
-import { t, lang, schemeName, schemeStyle, errorWords } from "../../../wallet/src/i18n.js";
+import { t, has, lang, schemeName, schemeStyle, errorWords } from "../../../wallet/src/i18n.js";
 import * as fmt from "../../../wallet/src/format.js";
 import { ApiError } from "../../../wallet/src/api.js";
 import { h } from "../../../wallet/src/dom.js";
@@ -155,6 +155,28 @@ export function auditView() {
               fmt.short(a.merkleRoot))),
           h("p", { class: "muted small" }, t("audit.verify")),
         ]);
+}
+
+/** Residents' objections to uses of their personal data (the identity-use trail): who used it, why, when. */
+export function objectionsView() {
+  const o = state.objections;
+  const purpose = (p) => (p && has(`objections.purpose.${p}`) ? t(`objections.purpose.${p}`) : String(p || "?"));
+  return h("section", { class: "card objections-card", "aria-labelledby": "objections-title",
+    "data-testid": "objections" },
+  h("h2", { id: "objections-title" }, t("objections.title")),
+  !o ? h("p", { class: "muted" }, t("console.loading"))
+    : !o.data.length ? h("p", { class: "muted", "data-testid": "objections-none" }, t("objections.none"))
+      : [
+        h("p", { "data-testid": "objections-count" }, t(o.has_more ? "objections.countMore" : "objections.count",
+          { n: o.data.length })),
+        h("ul", { class: "objections" }, o.data.map((x) => h("li", { "data-testid": "objection",
+          "data-entry": String(x.entryId) },
+        h("strong", null, purpose(x.purpose)), " · ",
+        h("span", { title: x.actor || "" }, x.actorName || (x.actor ? fmt.short(x.actor) : "?")), " · ",
+        x.usedAt ? fmt.dateTime(x.usedAt) : "?",
+        h("span", { class: "muted small" }, " ", t("objections.entry", { id: x.entryId, block: fmt.points(x.block) })),
+        x.byTheEntrysResident ? null : h("span", { class: "muted small" }, " ", t("objections.notTheResident")))))],
+  h("p", { class: "muted small" }, t("objections.why")));
 }
 
 /** A merchant's published name in the page's language (the other language, else its short address). */

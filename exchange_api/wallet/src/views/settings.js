@@ -1,11 +1,12 @@
-// "Key": the address, the language, a back-up of the private key (shown only after the password) and removing
-// the key from this device.
+// "Key": the address, the language, a back-up of the private key (shown only after the password), who used the
+// resident's identity data (views/trail.js) and removing the key from this device.
 import { t, lang } from "../i18n.js";
 import * as keystore from "../keystore.js";
 import { state, page, forgetKey, chooseLang } from "../state.js";
 import { h, announce, errorText, alertBox, field, passwordInput, busy } from "../ui.js";
 import { dropLoginForm } from "./pay.js";
 import { lostKeyInfo, loadRecoveryPolicy } from "./recovery.js";
+import { trailCard, dropTrail } from "./trail.js";
 
 export function settingsView() {
   const a = state.record.address;
@@ -51,6 +52,7 @@ export function settingsView() {
     field("reveal-password", t("key.password"), revealPw),
     revealErr, revealBtn,
     h("div", { id: "revealed", "aria-live": "polite" })),
+    trailCard(),
     h("section", { class: "card", "aria-labelledby": "lost-title" },
       h("h2", { id: "lost-title" }, t("rec.lost")),
       lostKeyInfo("settings")),
@@ -64,6 +66,7 @@ export function settingsView() {
       }
       forgetKey();
       dropLoginForm();
+      dropTrail();
       history.replaceState(null, "", location.pathname);
       page.render();
       announce(t("set.removed"));

@@ -1,0 +1,38 @@
+"""Issuers' resident lookup (issue 23): an issuer knows its members by identity number, the chain by address. With
+an issuer key (its chain account named on the key), `lookup` turns an identity number into the resident's address:
+the keyed identity hash (HMAC, as onboarding computes it) names the account on chain (Membership.accountOf). Each
+answer is on the identity-use trail first (purpose issuance-lookup, actor the issuer's account, the issuer's request
+reference), written ahead like every use of personal data (services/identity_trail.py): no entry, no address (503).
+An identity number of no resident is 404 and leaves no entry (there is no resident whose trail it would be).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exchange_api import crypto
+from exchange_api.chain import ACCOUNT_OF, ChainClient, checksum, unhex
+from exchange_api.errors import NotFound, Unavailable
+from exchange_api.services.identity_trail import IdentityTrail
+
+ZERO = "0x" + "00" * 20
+
+
+@dataclass
+class ResidentLookup:
+    chain: ChainClient
+    trail: IdentityTrail
+    identity_key: bytes  # onboarding's HMAC key of identity numbers
+
+    async def lookup(self, issuer_account: str | None, body) -> dict:
+        if not issuer_account:
+            raise Unavailable("this issuer key names no chain account; make it again with the issuer's account",
+                              code="issuer_account_missing")
+        ih = crypto.identity_hash(self.identity_key, body.identityNumber)
+        out = await self.chain.call(self.chain.addresses["Membership"], ACCOUNT_OF.encode(ih))
+        address = checksum("0x" + out[-20:].hex())
+        if address == ZERO:
+            raise NotFound("no registered resident has this identity number", code="resident_not_found",
+                           field="identityNumber")
+        entry = await self.trail.write_ahead(address, body.purpose, unhex(body.requestRef), actor=issuer_account)
+        return {"object": "resident_lookup", "address": address, "purpose": body.purpose,
+                "requestRef": body.requestRef.lower(), "trailEntry": entry}
