@@ -58,6 +58,16 @@ def _beside(gas: int, key: str, floor: bool = False) -> str:
     return text
 
 
+VALUE_FLOWS_NOTE = """\
+Exact change (issue 27): the redemptions pay a signed plan (`ledger_node.redemption_plan`) and got cheaper, since the
+chain no longer plans (reading every scheme's status, rate and balance); a plan leaving change costs about 3,200 gas
+more than an exact one, the `ChangeUpdated` event, and writes no more storage (2 ledger slots each: the change shares
+the holder's slot with the balance). Refund and exchange cost more than before it: the value moved comes back from
+the ledger (`restoreValue`, `spend`, `mintValue` return points and change), the exchange reads the change it starts
+from, and `Refunded`/`Exchanged` carry each part's or side's value and change. The SchemeRegistry (issue 24) is off
+these paths: an eligibility-only scheme has no rate, which Redemption and Exchange already refuse."""
+
+
 def write_benchmarks(f: dict) -> None:
     update_section("gas", "Gas per issued item in a 200-item `issueBatch`, and per value flow "
                           "(`citypoints bench gas`).\n\n" + table([
@@ -78,4 +88,4 @@ def write_benchmarks(f: dict) -> None:
         (f"IdentityTrail.record, {f['trail_batch']}-entry batch, gas/entry", f"{f['trail_gas_per_entry']:,}",
          f"issue 23's limit 10,000: {'met' if f['trail_gas_per_entry'] <= 10_000 else 'NOT met'}; one event each, "
          "the counter written once"),
-    ]))
+    ]) + "\n\n" + VALUE_FLOWS_NOTE)
