@@ -4,7 +4,7 @@
 // member key kept encrypted in this browser (approval.js). Words, number formats and the API client are the
 // wallet's.
 import { t, lang, addWords } from "../../wallet/src/i18n.js";
-import { h } from "../../wallet/src/dom.js";
+import { h, announce } from "../../wallet/src/dom.js";
 import { WORDS } from "./words.js";
 import { state, startLang, chooseLang, load, loadStatements, loadGovernance } from "./state.js";
 import { healthView, schemesView, clearingView, dailyView, auditView, merchantsView, objectionsView }
@@ -82,12 +82,6 @@ const actions = {
     if (g.results[id]) announce(g.results[id]);
   },
 };
-
-function announce(text) {
-  const live = document.getElementById("live");
-  live.textContent = "";
-  setTimeout(() => { live.textContent = text; }, 50);
-}
 
 function render() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";

@@ -4,7 +4,7 @@
 // It talks to the API on its own origin only; words, number formats and the API client are the wallet's.
 import { t, lang, addWords, setSchemeProfiles } from "../../wallet/src/i18n.js";
 import { api } from "../../wallet/src/api.js";
-import { h } from "../../wallet/src/dom.js";
+import { h, announce } from "../../wallet/src/dom.js";
 import * as fmt from "../../wallet/src/format.js";
 import { WORDS } from "./words.js";
 import { pos } from "./api.js";
@@ -224,12 +224,6 @@ const actions = {
     });
   },
 };
-
-function announce(text) {
-  const live = document.getElementById("live");
-  live.textContent = "";
-  setTimeout(() => { live.textContent = text; }, 50);
-}
 
 function render() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";

@@ -19,3 +19,10 @@ export function h(tag, attrs, ...children) {
   }
   return el;
 }
+
+/** Say `text` to screen readers through the page's live region (#live), once, even when it repeats. */
+export function announce(text) {
+  const live = document.getElementById("live");
+  live.textContent = "";
+  setTimeout(() => { live.textContent = text; }, 50);
+}

@@ -9,11 +9,7 @@ import { h } from "./dom.js";
 export { h };
 
 /** Said by screen readers (the page's one polite live region), for what happens away from the focus. */
-export function announce(text) {
-  const live = document.getElementById("live");
-  live.textContent = "";
-  setTimeout(() => { live.textContent = text; }, 50);
-}
+export { announce } from "./dom.js";
 
 /** A failure as a sentence: known API codes and key errors have their own, anything else names its code. */
 export function errorText(exc) {
