@@ -5,6 +5,7 @@ import { ApiError } from "./api.js";
 import * as keystore from "./keystore.js";
 import { state } from "./state.js";
 import { h } from "./dom.js";
+import * as session from "./session.js";
 
 export { h };
 
@@ -56,5 +57,24 @@ export async function unlockOrExplain(pw, error, done) {
     pw.select();
     pw.focus();
     return null;
+  }
+}
+
+/** A password form's resident sign-in (a signed login the API answers with a short-lived token): unlock the key,
+ * sign in, forget the key and the password, then `after(done)`; a failure is said in `error`. */
+export async function signInResident(pw, error, button, after) {
+  error.replaceChildren();
+  const done = busy(button, t("pay.loggingIn"));
+  let wallet = await unlockOrExplain(pw, error, done);
+  if (!wallet) return;
+  try {
+    await session.signIn(wallet);
+    wallet = null;
+    pw.value = "";
+    await after(done);
+  } catch (exc) {
+    wallet = null;
+    done();
+    error.append(alertBox(errorText(exc)));
   }
 }

@@ -6,7 +6,7 @@ import { api, ApiError } from "../api.js";
 import * as session from "../session.js";
 import { state, page, loadWaiting } from "../state.js";
 import { consentMatches } from "../typed_data.js";
-import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain } from "../ui.js";
+import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain, signInResident } from "../ui.js";
 import { nav } from "./frame.js";
 
 export function payView() {
@@ -86,24 +86,13 @@ function loginForm() {
   const pw = passwordInput();
   const error = h("div", { class: "form-error" });
   const button = h("button", { type: "submit", class: "secondary", "data-testid": "login" }, t("pay.login"));
-  loginBox = h("form", { class: "card login-form", novalidate: true, onsubmit: async (e) => {
+  loginBox = h("form", { class: "card login-form", novalidate: true, onsubmit: (e) => {
     e.preventDefault();
-    error.replaceChildren();
-    const done = busy(button, t("pay.loggingIn"));
-    let wallet = await unlockOrExplain(pw, error, done);
-    if (!wallet) return;
-    try {
-      await session.signIn(wallet);
-      wallet = null;
-      pw.value = "";
+    return signInResident(pw, error, button, async (done) => {
       done();
       await loadWaiting();
       renderWaiting();
-    } catch (exc) {
-      wallet = null;
-      done();
-      error.append(alertBox(errorText(exc)));
-    }
+    });
   } },
   h("p", { class: "muted small" }, t("pay.loginHint")),
   field("login-password", t("pay.loginPassword"), pw),

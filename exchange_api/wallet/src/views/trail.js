@@ -9,7 +9,7 @@ import * as fmt from "../format.js";
 import { api } from "../api.js";
 import * as session from "../session.js";
 import { state } from "../state.js";
-import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain } from "../ui.js";
+import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain, signInResident } from "../ui.js";
 
 const OBJECTION_FIELDS = [["entryId", "uint256"], ["resident", "address"], ["nonce", "bytes32"],
   ["deadline", "uint256"]];
@@ -53,23 +53,12 @@ function signInForm() {
   const pw = passwordInput();
   const error = h("div", { class: "form-error" });
   const button = h("button", { type: "submit", class: "secondary" }, t("trail.show"));
-  return h("form", { novalidate: true, onsubmit: async (e) => {
+  return h("form", { novalidate: true, onsubmit: (e) => {
     e.preventDefault();
-    error.replaceChildren();
-    const done = busy(button, t("pay.loggingIn"));
-    let wallet = await unlockOrExplain(pw, error, done);
-    if (!wallet) return;
-    try {
-      await session.signIn(wallet);
-      wallet = null;
-      pw.value = "";
+    return signInResident(pw, error, button, async () => {
       await loadTrail();
       redraw();
-    } catch (exc) {
-      wallet = null;
-      done();
-      error.append(alertBox(errorText(exc)));
-    }
+    });
   } },
   h("p", { class: "muted small" }, t("trail.loginHint")),
   field("trail-password", t("key.password"), pw), error, button);
