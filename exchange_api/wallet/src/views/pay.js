@@ -6,7 +6,8 @@ import { api, ApiError } from "../api.js";
 import * as session from "../session.js";
 import { state, page, loadWaiting } from "../state.js";
 import { consentMatches } from "../typed_data.js";
-import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain, signInResident } from "../ui.js";
+import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain,
+  signInResident } from "../ui.js";
 import { nav } from "./frame.js";
 
 export function payView() {

@@ -9,7 +9,8 @@ import * as fmt from "../format.js";
 import { api } from "../api.js";
 import * as session from "../session.js";
 import { state } from "../state.js";
-import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain, signInResident } from "../ui.js";
+import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain,
+  signInResident } from "../ui.js";
 
 const OBJECTION_FIELDS = [["entryId", "uint256"], ["resident", "address"], ["nonce", "bytes32"],
   ["deadline", "uint256"]];
