@@ -225,7 +225,10 @@ class Page:
 
 @pytest.fixture
 def open_wallet(browser, wallet_live):
-    """Factory: a fresh browser context (empty localStorage) at a viewport size, on a wallet URL."""
+    """Factory: a fresh browser context (empty localStorage) at a viewport size, on a wallet URL. The server's
+    failed-key limiter starts empty: the pages' tests share one server, and an earlier test's deliberately wrong keys
+    (10 a minute from this address) would turn this test's right key away with 429."""
+    wallet_live.app.state.auth_failures.clear()
     contexts: list = []
     pages: list[Page] = []
 
