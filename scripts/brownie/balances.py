@@ -30,8 +30,11 @@ def main(resident: str | None = None) -> dict:
     for scheme in ledger.schemeIds():
         points = ledger.balanceOf(resident, scheme)
         rate = rates.rateOf(scheme)
-        cents = rates.creditsFor(scheme, points) if points else 0
+        cents = rates.creditsFor(scheme, points) if points and rate else 0
         rows[int(scheme)] = {"points": int(points), "rate": int(rate), "credits": int(cents)}
+        if not rate:  # an eligibility-only programme (residence-permit points): no value in credits
+            print(f"  scheme {scheme}: {points} points; no value in credits")
+            continue
         print(f"  scheme {scheme}: {points} points; 1 point = {rate / scale / 100:.2f} credits; "
               f"worth {cents // 100}.{cents % 100:02d} credits")
     total = sum(r["credits"] for r in rows.values())
