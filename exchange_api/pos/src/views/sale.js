@@ -1,8 +1,8 @@
 // A sale: the form (customer's code, amount, order), then the request's QR code full screen with its live status
 // (server-sent events), then the receipt. Amounts are integers (credit cents) end to end (format.parseCredits).
-import QRCode from "qrcode";
 import { t, schemeName } from "../../../wallet/src/i18n.js";
 import { h } from "../../../wallet/src/dom.js";
+import { qrElement } from "../../../wallet/src/qr.js";
 import * as fmt from "../../../wallet/src/format.js";
 import { state } from "../state.js";
 import { alertBox, field, merchantName } from "./common.js";
@@ -89,11 +89,6 @@ function receiptView(actions) {
 export async function drawQr() {
   const box = document.getElementById("sale-qr");
   if (!box || !state.sale || box.dataset.drawn === state.sale.id) return;
-  const svg = await QRCode.toString(state.sale.qrPayload, { type: "svg", errorCorrectionLevel: "M", margin: 2,
-    color: { dark: "#10231fff", light: "#ffffffff" } });
-  const doc = new DOMParser().parseFromString(svg, "image/svg+xml").documentElement;
-  doc.setAttribute("aria-hidden", "true");
-  doc.setAttribute("focusable", "false");
-  box.replaceChildren(document.importNode(doc, true));
+  box.replaceChildren(await qrElement(state.sale.qrPayload));
   box.dataset.drawn = state.sale.id;
 }

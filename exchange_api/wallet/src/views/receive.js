@@ -1,5 +1,5 @@
 // "My code": the resident's address as a QR code and as text to copy, for the registration office and issuers.
-import QRCode from "qrcode";
+import { qrElement } from "../qr.js";
 import { t } from "../i18n.js";
 import { state } from "../state.js";
 import { h } from "../ui.js";
@@ -37,10 +37,5 @@ export function receiveView() {
 export async function drawQr() {
   const box = document.getElementById("qr");
   if (!box) return;
-  const svg = await QRCode.toString(state.record.address, { type: "svg", errorCorrectionLevel: "M", margin: 2,
-    color: { dark: "#10231fff", light: "#ffffffff" } });
-  const doc = new DOMParser().parseFromString(svg, "image/svg+xml").documentElement;
-  doc.setAttribute("aria-hidden", "true");
-  doc.setAttribute("focusable", "false");
-  box.replaceChildren(document.importNode(doc, true));
+  box.replaceChildren(await qrElement(state.record.address));
 }
