@@ -69,6 +69,20 @@ async def check_signature(chain: ChainClient, primary_type: str, contract: str, 
     return False
 
 
+def ecdsa_refusal(account: str, digest_: bytes, signature: bytes) -> str | None:
+    """Why `signature` is not `account`'s own key's over `digest_` as the contracts' ECDSA reads it (`ecdsa_flaw`:
+    65 bytes, low s, v 27/28; then the recovered key), or None when it is. For what only an account's key may sign
+    (a login, an objection): no EIP-1271."""
+    flaw = ecdsa_flaw(signature)
+    if flaw is not None:
+        return flaw
+    try:
+        signer = recover(digest_, signature)
+    except ValueError:
+        return "it cannot be recovered"
+    return None if signer == account else "another key signed it"
+
+
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 

@@ -32,12 +32,12 @@ from exchange_api import errors
 from exchange_api.chain import ChainClient, ChainRevert, RpcFailure, checksum, fn, unhex
 from exchange_api.errors import ApiError, Conflict, InvalidRequest, NotFound, Unavailable
 from exchange_api.relayer import Relayer
-from exchange_api.services.common import ecdsa_flaw
+from exchange_api.services.common import ecdsa_refusal
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxEvent
 from ledger_node.domain import TRAIL_PURPOSE_CODES, TRAIL_PURPOSES
-from ledger_node.typed_data import digest, recover, typed_data
+from ledger_node.typed_data import digest, typed_data
 
 RECORD = fn("record((address,address,uint16,bytes32)[])")
 OBJECT = fn("object((uint256,address,bytes32,uint256),bytes)")
@@ -228,15 +228,9 @@ class IdentityTrail:
             raise Conflict("you objected to this entry already", code="objection_already_used")
         message = {"entryId": entry_id, "resident": resident, "nonce": body.nonce.lower(), "deadline": body.deadline}
         signature = unhex(body.signature)
-        flaw = ecdsa_flaw(signature)
-        signer = None
-        if flaw is None:
-            try:
-                signer = recover(digest("TrailObjection", self.chain.chain_id, trail, message), signature)
-            except ValueError:
-                flaw = "it cannot be recovered"
-        if signer != resident:
-            raise InvalidRequest(f"the objection is not signed by the resident's key: {flaw or 'another key signed it'}",
+        refusal = ecdsa_refusal(resident, digest("TrailObjection", self.chain.chain_id, trail, message), signature)
+        if refusal is not None:
+            raise InvalidRequest(f"the objection is not signed by the resident's key: {refusal}",
                                  code="invalid_signature", field="signature")
         if body.deadline < time.time():
             raise InvalidRequest("the objection's deadline has passed; sign it again", code="signature_expired",

@@ -33,14 +33,14 @@ from exchange_api.chain import ACCOUNT_OF, ChainClient, ChainRevert, RpcFailure,
 from exchange_api.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
-from exchange_api.services.common import ecdsa_flaw
+from exchange_api.services.common import ecdsa_refusal
 from exchange_api.services.identity_trail import request_ref
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxEvent
-from ledger_node.typed_data import digest, recover, typed_data
+from ledger_node.typed_data import digest, typed_data
 
 REQUEST_RECOVERY = fn("requestRecovery(address,address)")
 COMPLETE_RECOVERY = fn("completeRecovery(address)")
@@ -231,15 +231,11 @@ class Recoveries:
         new_account = checksum(body.newAccount)
         signature = unhex(body.signature)
         message = {"account": account, "newAccount": new_account, "nonce": body.nonce, "deadline": body.deadline}
-        flaw = ecdsa_flaw(signature)
-        signer = None
-        if flaw is None:
-            try:
-                signer = recover(digest("RecoveryObjection", self.chain.chain_id, self.membership, message), signature)
-            except ValueError:
-                flaw = "it cannot be recovered"
-        if signer != account:  # the contract takes the account's own ECDSA signature only (no EIP-1271)
-            raise InvalidRequest(f"the objection is not signed by the account's key: {flaw or 'another key signed it'}",
+        # the contract takes the account's own ECDSA signature only (no EIP-1271)
+        refusal = ecdsa_refusal(account, digest("RecoveryObjection", self.chain.chain_id, self.membership, message),
+                                signature)
+        if refusal is not None:
+            raise InvalidRequest(f"the objection is not signed by the account's key: {refusal}",
                                  code="invalid_signature", field="signature")
         if body.deadline < time.time():
             raise InvalidRequest("the objection's deadline has passed; sign it again", code="signature_expired",

@@ -24,13 +24,13 @@ from exchange_api.errors import Conflict, InvalidRequest, NotFound, RateLimited
 from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.schemas import decimal
-from exchange_api.services.common import ecdsa_flaw
+from exchange_api.services.common import ecdsa_refusal
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxActivity
 from ledger_node.domain import SPENDABLE, value_decimal
 from ledger_node.redemption_plan import Holding, payable
-from ledger_node.typed_data import digest, recover, typed_data
+from ledger_node.typed_data import digest, typed_data
 
 MAX_REMEMBERED_NONCES = 100_000
 _used_nonces: dict[str, float] = {}  # login nonce -> when it may be forgotten (its issuedAt is out of the window)
@@ -124,7 +124,7 @@ class Residents:
         """Why the contracts' SignatureChecker would refuse `signature` of `login_digest` by `resident`, or None:
         the checker's order: ECDSA by the resident's key, else, when the address has code (a counterfactual wallet
         deployed since too), the wallet's own answer."""
-        refusal = _ecdsa_refusal(resident, login_digest, signature)
+        refusal = ecdsa_refusal(resident, login_digest, signature)
         if refusal is not None and await self.chain.has_code(resident):
             return await self._wallet_refusal(resident, login_digest, signature)
         return refusal
@@ -164,13 +164,3 @@ def _remember(nonce: str, until: float, now: float) -> None:
     _used_nonces[nonce] = until
 
 
-def _ecdsa_refusal(resident: str, login_digest: bytes, signature: bytes) -> str | None:
-    """The contracts' ECDSA rules (`ecdsa_flaw`: 65 bytes, low s, v 27/28), then the key must be the resident's."""
-    flaw = ecdsa_flaw(signature)
-    if flaw is not None:
-        return flaw
-    try:
-        signer = recover(login_digest, signature)
-    except ValueError:
-        return "it cannot be recovered"
-    return None if signer == resident else "another key signed it"
