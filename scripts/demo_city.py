@@ -158,7 +158,8 @@ def shop_catalogue(k: int) -> dict:
 class DemoCity:
     def __init__(self, w3: Web3, deployment: dict, demo: dict, operator):
         self.w3, self.demo, self.operator = w3, demo, operator
-        self.c = {name: chain.bind(w3, name, addr) for name, addr in deployment["contracts"].items()}
+        self.addresses = dict(deployment["contracts"])  # name -> address, as the auditor and settlement take them
+        self.c = {name: chain.bind(w3, name, addr) for name, addr in self.addresses.items()}
         self.members = [Account.from_key(m["privateKey"]) for m in demo["members"]]
         self.issuers = {i["scheme"]: Account.from_key(i["privateKey"]) for i in demo["issuers"]}
         self.relayer = Account.from_key(demo["relayers"][0]["privateKey"])
@@ -263,7 +264,7 @@ class DemoCity:
         if attestations.functions.attestationCount().call() > 0:
             return
         rpc_url = self.w3.provider.endpoint_uri
-        result = audit(AuditOptions(rpc_url, {name: c.address for name, c in self.c.items()}))
+        result = audit(AuditOptions(rpc_url, self.addresses))
         if result.problems:
             raise RuntimeError(f"the demo city does not audit clean: {[p.to_json() for p in result.problems[:3]]}")
         key = self.demo["auditors"][0]["privateKey"]
@@ -340,8 +341,7 @@ class DemoCity:
         period = clearing.functions.openPeriod().call()
         if period > 1 and clearing.functions.closedAt(period - 1).call() > 0:
             return period - 1
-        addresses = {name: c.address for name, c in self.c.items()}
-        return close_period(ClearingLedger(self.w3, addresses), self.operator)["period"]
+        return close_period(ClearingLedger(self.w3, self.addresses), self.operator)["period"]
 
     def _settle(self, period: int) -> None:
         """Every issuer pays each merchant statement of `period` and the merchant confirms it; statements paid or

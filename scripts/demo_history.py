@@ -52,14 +52,17 @@ class GovernanceHistory:
         self.district_office = district_office
 
     def run(self) -> None:
+        made = descriptions(self.city)  # what a cut-off loading proposed already (read once: ours are new)
         for description, action, args, proposer, execute in history_proposals(self.demo):
-            self._carry(description, action, args, proposer, execute)
+            self._carry(made, description, action, args, proposer, execute)
         self._district_office_issues()
 
-    def _carry(self, description: str, action: str, args: list[str], proposer: str, execute: bool) -> None:
-        """Propose (unless proposed before), approve to the threshold with signed approvals, execute if asked."""
+    def _carry(self, made: dict[int, str], description: str, action: str, args: list[str], proposer: str,
+               execute: bool) -> None:
+        """Propose (unless `made`, {id: description}, holds it), approve to the threshold with signed approvals,
+        execute if asked."""
         city = self.city
-        found = [pid for pid, text in descriptions(city).items() if text == description]
+        found = [pid for pid, text in made.items() if text == description]
         if found:
             proposal_id = max(found)
         else:
