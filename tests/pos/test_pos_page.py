@@ -282,3 +282,18 @@ def test_posPage_isServedWithThePagesPolicy_noInlineScript(wallet_api):
     assert scripts and all(body.strip() == "" for body in scripts)
     assert re.search(r'<script type="module" src="/pos/app-[A-Z0-9]+\.js">', resp.text)
     assert "http://" not in resp.text and "https://" not in resp.text  # nothing from another origin
+
+
+def test_signInForm_keepsTheTypedKey_whenThePageRedrawsBeforeItIsSent(open_wallet, wallet_api):
+    """A redraw while the cashier is typing (a late answer such as the programme names, or a change of tab) keeps
+    the key in its field, so Sign in sends it: the field was once emptied by any redraw, and the till stayed on the
+    sign-in form without a word (seen under CI's load, when /v1/schemes answered after the form appeared)."""
+    pos = open_wallet("/pos/?lang=en", width=390, height=844)
+    pos.locator("#api-key").fill(wallet_api.live.merchant_key)
+    pos.evaluate("() => { location.hash = '#today'; }")  # the till redraws on every change of view
+    pos.wait_for_function("() => location.hash === '#today'")
+    pos.locator("#api-key").wait_for(timeout=TIMEOUT_MS)
+    assert pos.locator("#api-key").input_value() == wallet_api.live.merchant_key
+    pos.get_by_role("button", name="Sign in").click()
+    pos.locator("[data-testid=merchant-name]").wait_for(timeout=TIMEOUT_MS)
+    assert pos.locator("#api-key").count() == 0

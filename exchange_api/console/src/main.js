@@ -4,7 +4,7 @@
 // member key kept encrypted in this browser (approval.js). Words, number formats and the API client are the
 // wallet's.
 import { t, lang, addWords } from "../../wallet/src/i18n.js";
-import { h, announce } from "../../wallet/src/dom.js";
+import { h, announce, redraw } from "../../wallet/src/dom.js";
 import { WORDS } from "./words.js";
 import { state, startLang, chooseLang, load, loadStatements, loadGovernance } from "./state.js";
 import { healthView, schemesView, clearingView, dailyView, auditView, merchantsView, objectionsView }
@@ -86,7 +86,6 @@ const actions = {
 function render() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
   document.title = `${t("app.name")} · ${t("console.name")}`;
-  const focused = document.activeElement && document.activeElement.id;
   const main = h("main", { id: "main", tabindex: "-1" },
     h("div", { class: "row heading" },
       h("h1", null, t("console.title")),
@@ -96,17 +95,10 @@ function render() {
       : [h("p", { class: "muted small" }, t("console.readOnly")),
         h("div", { class: "glance" }, healthView(), schemesView(), dailyView(), auditView(), merchantsView(),
           objectionsView(), clearingView(actions))]);
-  // what is being typed survives the redraw (every 15 s): inputs keep their values by id
-  const typed = [...document.querySelectorAll("#app input[id]")].map((i) => [i.id, i.value]);
-  document.getElementById("app").replaceChildren(
+  redraw(document.getElementById("app"),  // every 15 s: what is being typed survives
     h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
     header(),
     main);
-  for (const [id, value] of typed) {
-    const input = document.getElementById(id);
-    if (input && !input.value) input.value = value;
-  }
-  if (focused) document.getElementById(focused)?.focus();
 }
 
 function nav() {

@@ -4,7 +4,7 @@
 // It talks to the API on its own origin only; words, number formats and the API client are the wallet's.
 import { t, lang, addWords, setSchemeProfiles } from "../../wallet/src/i18n.js";
 import { api } from "../../wallet/src/api.js";
-import { h, announce } from "../../wallet/src/dom.js";
+import { h, announce, redraw } from "../../wallet/src/dom.js";
 import * as fmt from "../../wallet/src/format.js";
 import { WORDS } from "./words.js";
 import { pos } from "./api.js";
@@ -234,18 +234,10 @@ function render() {
   if (!state.session) body = signInView(actions);
   else if (state.sale) body = saleScreen(actions);
   else body = [nav(), (VIEWS[state.view] || saleFormView)(actions)];
-  // what is being typed survives a redraw: inputs keep their values by id
-  const typed = [...document.querySelectorAll("#app input[id]")].map((i) => [i.id, i.value]);
-  const focused = document.activeElement && document.activeElement.id;
   const main = h("main", { id: "main", tabindex: "-1" }, body);
-  app.replaceChildren(
-    h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
+  // what is being typed survives: the programme names landing after the sign-in form once emptied the API key field
+  redraw(app, h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
     header(), main);
-  for (const [id, value] of typed) {
-    const input = document.getElementById(id);
-    if (input && !input.value && input.type !== "password") input.value = value;
-  }
-  if (focused) document.getElementById(focused)?.focus();
   drawQr();
 }
 

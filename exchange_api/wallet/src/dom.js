@@ -26,3 +26,17 @@ export function announce(text) {
   live.textContent = "";
   setTimeout(() => { live.textContent = text; }, 50);
 }
+
+/** Replace `container`'s children with `children`, as a page redraws on every change: what is being typed (inputs
+ * by id, the API key's password field too) and the focus survive, so a redraw a late answer brings (the programme
+ * names, a 15-second refresh) never takes away what the person has typed and not yet sent. */
+export function redraw(container, ...children) {
+  const typed = [...container.querySelectorAll("input[id]")].map((i) => [i.id, i.value]);
+  const focused = document.activeElement && document.activeElement.id;
+  container.replaceChildren(...children);
+  for (const [id, value] of typed) {
+    const input = document.getElementById(id);
+    if (input && !input.value) input.value = value;
+  }
+  if (focused) document.getElementById(focused)?.focus();
+}
