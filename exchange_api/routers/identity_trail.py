@@ -30,6 +30,9 @@ class IdentityUseOut(BaseModel):
     at: int = Field(description="unix seconds: the time of the block that recorded it")
     txHash: str
     block: int
+    beforeJoining: bool = Field(False, description="a use before the resident joined (an issuer's lookup to credit "
+                                                   "them), recorded under the account that held their points then; "
+                                                   "no objection can be signed for it")
     objected: bool
     objectionTxHash: str | None = None
     objection: dict | None = Field(None, description="while not objected: the EIP-712 TrailObjection to sign "

@@ -258,3 +258,11 @@ def test_pointsForAPersonNotJoined_waitUnderTheirHash_andTheirRegistrationTakesT
     joined = lookup_resident(live.url, key, who["identityNumber"], b"\x08" * 32, hold_if_not_joined=True)
     assert (joined.address, joined.held_account, joined.identity_hash) == (resident.address, None,
                                                                              found.identity_hash)
+    # the resident's trail shows both lookups: the one before joining (no objection to sign) and the one after
+    wait_indexed(api, w3)
+    trail = api.get(f"/v1/residents/{resident.address}/identity_trail",
+                    headers=auth(resident_token(api, resident))).json()["data"]
+    by_id = {e["id"]: e for e in trail}
+    before, after = by_id[found.trail_entry], by_id[joined.trail_entry]
+    assert (before["beforeJoining"], before["objection"], before["purpose"]) == (True, None, "issuance-lookup")
+    assert after["beforeJoining"] is False and after["objection"]["message"]["entryId"] == joined.trail_entry
