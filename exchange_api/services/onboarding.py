@@ -3,7 +3,8 @@ encrypted (AES-GCM); the chain gets the account and a keyed hash of the identity
 the onboarding account (ONBOARDING_ROLE). One person, one account: a second account for the same identity is
 refused here (unique keyed hash) and on chain (MembershipIdentityTaken). No personal data in logs or errors.
 A registration the chain refused (or the node never took) is kept as `failed` and may be sent again; the same
-registration sent again while pending or done answers its state, not a duplicate error.
+registration sent again while pending or done answers its state, not a duplicate error. A registration is itself a
+use of the person's data: its trail entry (purpose onboarding, the office's) is mined before anything is sent.
 
 `personal_data` is the one function that opens the sealed data (tests/exchange_api/test_identity_trail_api.py walks
 exchange_api and fails on any other `unseal(` caller): it first appends the use to the identity-use trail on chain
@@ -21,7 +22,7 @@ from exchange_api import crypto, errors
 from exchange_api.chain import REGISTER_RESIDENT, ChainClient, ChainRevert, RpcFailure, hex0x
 from exchange_api.errors import Conflict, Unavailable
 from exchange_api.relayer import Relayer
-from exchange_api.services.identity_trail import IdentityTrail
+from exchange_api.services.identity_trail import IdentityTrail, request_ref
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
@@ -74,6 +75,9 @@ class Onboarding:
             await self.chain.call(to, data, sender=relayer.onboarding.address)
         except ChainRevert as exc:
             raise errors.from_contract_error(exc.name, exc.args_)
+        # registering uses the person's identity data (the office checked it; its keyed hash goes on chain): on the
+        # trail first, the office's own use, as every use is; no entry, no registration (503 trail_unavailable)
+        await self.trail.write_ahead(address, "onboarding", request_ref("onboarding", address))
         sealed = crypto.seal(self.pii_key, address, {"name": body.name, "identityNumber": body.identityNumber,
                                                      "phone": body.phone})
         row = ResidentRecord(address=address, identity_hash=hex0x(ih), pii=sealed, status="pending")

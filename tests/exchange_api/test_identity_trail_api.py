@@ -20,9 +20,14 @@ from tests.exchange_api.test_recovery_api import onboard, person
 RECOVERY_VERIFICATION = TRAIL_PURPOSE_CODES["recovery-verification"]
 
 
-def trail_events(api_city, resident: str) -> list:
+ONBOARDING = TRAIL_PURPOSE_CODES["onboarding"]
+
+
+def trail_events(api_city, resident: str, *, onboarding: bool = False) -> list:
+    """The resident's trail entries on chain; their registration's own entry only if `onboarding`."""
     trail = api_city.contracts["IdentityTrail"]
-    return [e for e in trail.events.IdentityUsed().get_logs(from_block=0) if e["args"]["resident"] == resident]
+    return [e for e in trail.events.IdentityUsed().get_logs(from_block=0) if e["args"]["resident"] == resident
+            and (onboarding or e["args"]["purpose"] != ONBOARDING)]
 
 
 def test_unseal_hasOneCaller_personalData_whichWritesTheTrailFirst():
@@ -49,7 +54,13 @@ def test_recoveryCheck_opensTheData_onlyAfterItsTrailEntryIsMined(api, w3, api_c
     office = auth(keys["onboarding"])
     who = person("T1")
     resident, new = onboard(api, keys, who), Account.create()
-    assert trail_events(api_city, resident.address) == []  # registering seals the data; nothing was opened
+    # registering used the data once, the office's own use, on the trail before the registration was sent
+    (registered,) = trail_events(api_city, resident.address, onboarding=True)
+    assert (registered["args"]["actor"], registered["args"]["purpose"]) == (api_city.onboarding.address, ONBOARDING)
+    assert registered["blockNumber"] < next(
+        e["blockNumber"] for e in api_city.contracts["Membership"].events.ResidentRegistered().get_logs(from_block=0)
+        if e["args"]["account"] == resident.address)
+    assert trail_events(api_city, resident.address) == []  # nothing else: the sealed data was never opened
     # a name that is not the one kept: the data was opened to compare (on the trail), the start is refused
     wrong = api.post("/v1/recoveries", json={**who, "name": "Someone Else", "newAccount": new.address},
                      headers=office)
@@ -107,9 +118,10 @@ def test_residentReadsTheirTrail_andObjectsOnce(api, w3, api_city, keys, live):
     other = api.get(url, headers=auth(resident_token(api, api_city.residents[0])))
     assert other.status_code == 403 and other.json()["error"]["code"] == "wrong_resident"
     token = auth(resident_token(api, resident))
-    (entry,) = api.get(url, headers=token).json()["data"]
+    entry, registered = api.get(url, headers=token).json()["data"]  # newest first: the check, then the registration
     assert (entry["actor"], entry["purpose"], entry["objected"]) == (api_city.onboarding.address,
                                                                       "recovery-verification", False)
+    assert (registered["actor"], registered["purpose"]) == (api_city.onboarding.address, "onboarding")
     assert entry["actorName"] == live.rt.settings.onboarding_office_name
     assert abs(entry["at"] - time.time()) < 600
     doc = entry["objection"]
@@ -132,8 +144,9 @@ def test_residentReadsTheirTrail_andObjectsOnce(api, w3, api_city, keys, live):
     (ev,) = trail.events.UseObjected().get_logs(from_block=ok.json()["block"], to_block=ok.json()["block"])
     assert (ev["args"]["entryId"], ev["args"]["resident"]) == (entry["id"], resident.address)
     wait_indexed(api, w3)
-    (after,) = api.get(url, headers=token).json()["data"]
+    after, untouched = api.get(url, headers=token).json()["data"]
     assert after["objected"] and after["objectionTxHash"] == ok.json()["txHash"] and after["objection"] is None
+    assert not untouched["objected"] and untouched["purpose"] == "onboarding"
     replay = api.post(f"/v1/identity_trail/{entry['id']}/objection", json=signed)
     assert replay.status_code == 409 and replay.json()["error"]["code"] == "objection_already_used"
 

@@ -151,17 +151,29 @@ def test_onboarding_fingerprintIsKeyed_notAPlainHashOfIdentityData(api, keys, li
 
 
 def test_onboarding_refusedByTheChain_canBeSentAgain(api, w3, api_city, keys, live):
-    """The onboarding account sent a transaction outside the service (another tool), so the service's next
-    nonce is stale: the node refuses the registration; sent again, it goes through (no duplicate error)."""
+    """The onboarding account sent a transaction outside the service (another tool) just after the registration's
+    trail entry, so the service's next nonce is stale: the node refuses the registration; sent again, it goes
+    through (no duplicate error)."""
     h = auth(keys["onboarding"])
     first = {"address": Account.create().address, "name": "Ann", "identityNumber": "A1000001", "phone": "+41 1"}
     assert api.post("/v1/onboarding/residents", json={**first, "phone": "+41 79 1"}, headers=h).status_code == 201
     membership = api_city.contracts["Membership"]
-    chain.transact(w3, api_city.onboarding, membership.functions.registerResident(
-        Account.create().address, os.urandom(32)))  # takes the nonce the service will use next
+    trail = live.rt.services.identity_trail
+    original = trail.write_ahead
+
+    async def entry_then_another_tool(*args, **kwargs):
+        entry = await original(*args, **kwargs)
+        chain.transact(w3, api_city.onboarding, membership.functions.registerResident(
+            Account.create().address, os.urandom(32)))  # takes the nonce the service will use next
+        return entry
+
     person = {"address": Account.create().address, "name": "Bob", "identityNumber": "B2000002",
               "phone": "+41 79 2"}
-    refused = api.post("/v1/onboarding/residents", json=person, headers=h)
+    trail.write_ahead = entry_then_another_tool
+    try:
+        refused = api.post("/v1/onboarding/residents", json=person, headers=h)
+    finally:
+        trail.write_ahead = original
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "transaction_rejected", refused.text
     row = live.rt.store.call(lambda s: s.get(ResidentRecord, person["address"]))
     assert row.status == "failed"
@@ -182,10 +194,19 @@ def test_onboarding_answeredPending_isAnsweredItsStateWhenSentAgain(api, keys, l
     person = {"address": Account.create().address, "name": "Cleo", "identityNumber": "C3000003",
               "phone": "+41 79 3"}
     before = live.rt.settings
-    live.rt.replace_settings(before.model_copy(update={"confirm_timeout_s": 0}))  # answered before any block settles it
+    trail = live.rt.services.identity_trail
+    original = trail.write_ahead
+
+    async def then_answer_at_once(*args, **kwargs):  # the trail entry is mined first; the registration then is not
+        entry = await original(*args, **kwargs)
+        live.rt.replace_settings(before.model_copy(update={"confirm_timeout_s": 0}))
+        return entry
+
+    trail.write_ahead = then_answer_at_once
     try:
         pending = api.post("/v1/onboarding/residents", json=person, headers=h)
     finally:
+        trail.write_ahead = original
         live.rt.replace_settings(before)
     assert pending.status_code == 202 and pending.json()["status"] == "pending", pending.text
     again = api.post("/v1/onboarding/residents", json=person, headers=h)
