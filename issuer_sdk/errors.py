@@ -215,6 +215,7 @@ _EXACT: dict[str, type[ContractError]] = {
     "PointsLedgerResidentDailyCapExceeded": CapExceeded,
     "PointsLedgerLengthMismatch": InvalidBatch,
     "PointsLedgerZeroAmount": InvalidBatch,
+    "PointsLedgerZeroIdentity": InvalidBatch,
     "PointsLedgerPaused": LedgerPaused,
     "PointsLedgerInsufficientBalance": InsufficientBalance,
 }
@@ -225,7 +226,7 @@ _PATTERNS: list[tuple[str, type[ContractError]]] = [
     (r"NotIssuer", NotIssuer),
     (r"Scheme(NotActive|Paused|Retired)|UnknownScheme", SchemeNotActive),
     (r"NotResident|NotRegistered", ResidentNotRegistered),
-    (r"LengthMismatch|ZeroAmount|EmptyBatch|BatchTooLarge", InvalidBatch),
+    (r"LengthMismatch|ZeroAmount|ZeroIdentity|EmptyBatch|BatchTooLarge", InvalidBatch),
     (r"Paused$", LedgerPaused),
     (r"InsufficientBalance", InsufficientBalance),
 ]

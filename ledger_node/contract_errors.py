@@ -66,6 +66,7 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "PointsLedgerResidentDailyCapExceeded": (422, "cap_exceeded", "the resident's daily cap for the scheme would be exceeded"),
     "PointsLedgerLengthMismatch": (422, "invalid_batch", "the batch's lists differ in length"),
     "PointsLedgerZeroAmount": (422, "invalid_batch", "an item of the batch has amount zero"),
+    "PointsLedgerZeroIdentity": (422, "invalid_batch", "an item of the batch names the zero identity hash"),
     "PointsLedgerBalanceOverflow": (422, "balance_overflow", "the balance would exceed the ledger's 96-bit field"),
     "PointsLedgerNonTransferable": (422, "non_transferable", "points cannot be transferred or approved"),
     "PointsLedgerNotLedgerOperator": (500, "not_ledger_operator", "the sending account lacks LEDGER_OPERATOR_ROLE"),
