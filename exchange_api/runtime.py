@@ -32,6 +32,7 @@ from exchange_api.services.public import Public
 from exchange_api.services.recoveries import Recoveries
 from exchange_api.services.redemptions import Redemptions, held_after_restart
 from exchange_api.services.refunds import Refunds
+from exchange_api.services.vouchers import Vouchers
 from exchange_api.services.residents import Residents
 from exchange_api.services.webhooks import WebhookEndpoints
 from exchange_api.settings import Settings
@@ -70,6 +71,7 @@ class Services:
     pos_sessions: PosSessions  # the /pos page's sign-in
     identity_trail: IdentityTrail
     resident_lookup: ResidentLookup
+    vouchers: Vouchers  # offers redeemed for vouchers the till checks off
 
 
 class Runtime:
@@ -107,11 +109,13 @@ class Runtime:
         trail = IdentityTrail(store, chain, relayer, settings)
         onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key,
                                 trail=trail)
+        redemptions = Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
+                                  residents=residents, settings=settings)
+        refunds = Refunds(store, chain, relayer, settings)
         return Services(
             residents=residents,
-            redemptions=Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
-                                    residents=residents, settings=settings),
-            refunds=Refunds(store, chain, relayer, settings),
+            redemptions=redemptions,
+            refunds=refunds,
             exchanges=Exchanges(store, chain, relayer, settings),
             onboarding=onboarding,
             public=Public(store, chain, self.indexer),
@@ -123,7 +127,8 @@ class Runtime:
             recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
             pos_sessions=PosSessions(store, settings),
             identity_trail=trail,
-            resident_lookup=ResidentLookup(chain, trail, self.identity_key))
+            resident_lookup=ResidentLookup(chain, trail, self.identity_key),
+            vouchers=Vouchers(store, redemptions, refunds, settings))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the
