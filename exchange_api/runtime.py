@@ -42,6 +42,7 @@ from exchange_api.webhooks import Dispatcher
 log = logging.getLogger("citypoints.api")
 
 LEASE_CHECK_S = 3.0  # how often the relayer's PostgreSQL lease is seen to be alive
+VOUCHER_SWEEP_S = 30.0  # how often unpaid voucher reservations past their deadline are released
 
 
 MAX_BUCKETS = 100_000  # rate-limit buckets kept (per API key, or per address for calls without one)
@@ -158,6 +159,7 @@ class Runtime:
             self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
             self.tasks.append(asyncio.create_task(self._keep_lease(), name="relayer-lease"))
             self.tasks.append(asyncio.create_task(_watch_loop_lag(), name="loop-lag"))
+            self.tasks.append(asyncio.create_task(self._release_vouchers(), name="voucher-reservations"))
 
     async def stop(self) -> None:
         for t in self.tasks:
@@ -179,6 +181,16 @@ class Runtime:
         while True:
             await asyncio.sleep(every_s)
             await asyncio.to_thread(self.lease.check)
+
+    async def _release_vouchers(self, every_s: float = VOUCHER_SWEEP_S) -> None:
+        """Reservations of vouchers left unpaid past their deadline give their units back (services/vouchers.py), so
+        the catalogue shows the offer again without waiting for the next resident to ask for it."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.services.vouchers.release_expired()
+            except Exception as exc:  # the database may be away: the next round, or the next reservation, does it
+                log.warning("voucher reservations not released: %s", type(exc).__name__)
 
     def _indexed(self, balances: dict | None, redeemed: list[str] = ()) -> None:
         self.view.indexed(balances)

@@ -226,6 +226,15 @@ class Vouchers:
         body = {**await self.merchant_voucher(principal, voucher_id), "refund": result.body}
         return Done(body) if isinstance(result, Done) else Pending(body)
 
+    async def release_expired(self) -> None:
+        """Give back the units of reservations left unpaid past their deadline (the runtime's sweep; the next
+        reservation does it too). One light read when there are none."""
+        cutoff = now() - RELEASE_GRACE_S
+        stale = await self.store.run(lambda s: s.scalar(select(Voucher.seq).where(
+            Voucher.status == "reserved", Voucher.expires_at < cutoff).limit(1)))
+        if stale is not None:
+            await self.store.write(_release_expired, background=True)
+
     async def _load(self, *where) -> tuple:
         found = await self.store.run(lambda s: s.execute(
             _joined(select(Voucher, Offer, Merchant, MerchantProfile)).where(*where)).first())

@@ -198,3 +198,27 @@ def test_voucher_unlimitedStock_staysUnlimited(api, api_city, keys):
     o, v, _ = bought(api, keys, r)  # stock null: unlimited
     assert v["status"] == "valid"
     assert api.get(f"/v1/offers/{o['id']}", headers=auth(keys["merchant"])).json()["stock"] is None
+
+
+def test_voucher_reservationLeftUnpaidPastItsDeadline_givesItsUnitBackToTheNextResident(api, api_city, keys, live):
+    o = offer(api, keys, stock=1)
+    late, next_one = api_city.residents[0], api_city.residents[1]
+    late_token, next_token = resident_token(api, late), resident_token(api, next_one)
+    before = live.rt.settings
+    # a reservation whose request's deadline (and the minute of grace after it) has passed already
+    live.rt.replace_settings(before.model_copy(update={"request_ttl_s": -120}))
+    try:
+        kept = reserve(api, late, late_token, o["id"])
+    finally:
+        live.rt.replace_settings(before)
+    assert kept.status_code == 201, kept.text
+    assert api.get(f"/v1/residents/{late.address}/vouchers/{kept.json()['id']}",
+                   headers=auth(late_token)).json()["status"] == "expired"
+
+    got = reserve(api, next_one, next_token, o["id"])
+    assert got.status_code == 201, got.text  # the unpaid unit went back first, then to this resident
+    assert api.get(f"/v1/residents/{late.address}/vouchers/{kept.json()['id']}",
+                   headers=auth(late_token)).json()["status"] == "released"
+    assert api.get(f"/v1/redemption_requests/{kept.json()['requestId']}").json()["status"] == "cancelled"
+    assert api.get(f"/v1/offers/{o['id']}", headers=auth(keys["merchant"])).json()["stock"] == 0
+    pay(api, next_one, got.json())
