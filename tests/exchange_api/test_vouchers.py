@@ -12,7 +12,7 @@ from web3 import Web3
 
 from ledger_node import chain
 from ledger_node.typed_data import sign
-from tests.exchange_api.conftest import RATE_1, S1, START, auth, resident_token, wait_indexed
+from tests.exchange_api.conftest import RATE_1, S1, S2, START, auth, resident_token, wait_indexed
 
 OFFER = {"titleZh": "熊猫明信片", "titleEn": "A panda postcard", "price": 1500, "category": "culture",
          "district": "jinjiang"}
@@ -55,6 +55,10 @@ def s1_balance(api_city, who: str) -> int:
     return api_city.contracts["PointsLedger"].functions.balanceOf(who, S1).call()
 
 
+def s2_balance(api_city, who: str) -> int:
+    return api_city.contracts["PointsLedger"].functions.balanceOf(who, S2).call()
+
+
 def test_voucher_lastUnit_twentyResidentsAtOnce_oneVoucherNineteenRefusals_onlyTheWinnerCharged(
         api, w3, api_city, keys):
     c = api_city.contracts
@@ -63,6 +67,8 @@ def test_voucher_lastUnit_twentyResidentsAtOnce_oneVoucherNineteenRefusals_onlyT
         [r.address for r in racers], [Web3.keccak(text=f"voucher-race:{r.address}") for r in racers]))
     chain.transact(w3, api_city.issuer1, c["PointsLedger"].functions.issueBatch(
         S1, [r.address for r in racers], [START] * 20, [Web3.keccak(text=f"vr-{i}") for i in range(20)]))
+    chain.transact(w3, api_city.issuer2, c["PointsLedger"].functions.issueBatch(
+        S2, [r.address for r in racers], [START] * 20, [Web3.keccak(text=f"vr2-{i}") for i in range(20)]))
     wait_indexed(api, w3)
     o = offer(api, keys, stock=1)
     tokens = [resident_token(api, r) for r in racers]
@@ -97,6 +103,7 @@ def test_voucher_lastUnit_twentyResidentsAtOnce_oneVoucherNineteenRefusals_onlyT
     balances = {r.address: s1_balance(api_city, r.address) for r in racers}
     assert balances.pop(winner.address) == START - POINTS
     assert set(balances.values()) == {START}  # the nineteen: nothing taken
+    assert {s2_balance(api_city, r.address) for r in racers} == {START}  # the plan took S1's only; nothing else
     for i, r in enumerate(racers):  # and no voucher, reservation or request left for a loser
         if r is winner:
             continue
@@ -113,8 +120,11 @@ def test_voucher_checkOff_onceThenRefusedSayingWhen(api, api_city, keys):
     by_qr = api.get("/v1/vouchers", params={"code": v["qrPayload"]}, headers=h).json()["data"]
     assert [x["id"] for x in by_qr] == [v["id"]]
 
-    used = api.post(f"/v1/vouchers/{v['id']}/check_off", headers=h)
-    assert used.status_code == 200, used.text
+    # two tills at the same moment: one checks it off, the other is refused
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: api.post(f"/v1/vouchers/{v['id']}/check_off", headers=h), range(2)))
+    assert sorted(a.status_code for a in both) == [200, 409], [a.text for a in both]
+    used = next(a for a in both if a.status_code == 200)
     assert used.json()["status"] == "used" and used.json()["usedAt"]
     again = api.post(f"/v1/vouchers/{v['id']}/check_off", headers=h)
     assert again.status_code == 409 and again.json()["error"]["code"] == "voucher_already_used"

@@ -44,6 +44,7 @@ def test_voucher_walletGetsIt_tillChecksItOffOnce_inEnglish(open_wallet, wallet_
     wallet.get_by_role("link", name="Shops").click()
     card = wallet.locator(f"[data-offer='{offer['id']}']")
     expect_text(card, "Get it for 2.50 credits")
+    expect_text(wallet.locator("[data-testid=vouchers-open]"), "Show my vouchers")  # nobody signed in yet
     wallet.shot("phone-voucher-offer-en")
     code = get_on_wallet(wallet, offer, "Get it for 2.50 credits", "Sign 2.50 credits and get it", "Shops")
     mine = wallet.locator("[data-testid=voucher]").first

@@ -14,7 +14,7 @@ import { qrElement } from "../qr.js";
 import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain,
   signInResident } from "../ui.js";
 
-export const vouchers = { list: null, getting: null, done: null, loading: false, soldOut: null };
+export const vouchers = { list: null, getting: null, done: null, loading: false, soldOut: null, loginOpen: false };
 
 function named(names) {
   return (names && (names[lang()] || names.en || names.zh)) || "";
@@ -120,7 +120,8 @@ function loginForm() {
   if (loginBox) return loginBox;
   const pw = passwordInput();
   const error = h("div", { class: "form-error" });
-  const button = h("button", { type: "submit", class: "secondary", "data-testid": "vouchers-login" }, t("pay.login"));
+  const button = h("button", { type: "submit", class: "secondary", "data-testid": "vouchers-login" },
+    t("vouchers.login"));
   loginBox = h("form", { class: "card login-form", novalidate: true, onsubmit: (e) => {
     e.preventDefault();
     return signInResident(pw, error, button, async (done) => {
@@ -144,7 +145,12 @@ export function vouchersSection() {
     vouchers.soldOut ? h("div", { class: "alert", role: "alert", tabindex: "-1", "data-testid": "voucher-refused" },
       h("p", null, vouchers.soldOut)) : null,
     h("h2", { id: "vouchers-title" }, t("vouchers.title")),
-    vouchers.list === null ? (signedIn ? h("p", { class: "card muted" }, "…") : loginForm())
+    vouchers.list === null ? (signedIn ? h("p", { class: "card muted" }, "…") : vouchers.loginOpen ? loginForm()
+      : h("button", { type: "button", class: "ghost wide", "data-testid": "vouchers-open", onclick: () => {
+        vouchers.loginOpen = true;
+        page.render();
+        document.getElementById("vouchers-login-password")?.focus();
+      } }, t("vouchers.login")))
       : vouchers.list.length ? h("ul", { class: "vouchers", "data-testid": "vouchers" }, vouchers.list.map(voucherCard))
         : h("p", { class: "card muted", "data-testid": "vouchers-none" }, t("vouchers.none")));
 }
