@@ -136,6 +136,11 @@ def test_voucher_soldOutSaidBeforeSigning_andTillRefundsUnused_inChinese(open_wa
     expect_text(found.locator("[data-testid=voucher-status]"), "有效：尚未使用。")
     shot(pos, "phone-voucher-found-zh")
     found.locator("[data-testid=voucher-refund]").click()
+    expect_text(found, "将 1.50 信用点退还给顾客？")  # asked once more: a refund cannot be undone
+    shot(pos, "phone-voucher-refund-ask-zh")
+    assert wallet_api.get(f"/v1/residents/{resident.address}/vouchers/{reserved['id']}",
+                          headers={"Authorization": f"Bearer {token}"}).json()["status"] == "valid"
+    found.locator("[data-testid=voucher-refund-do]").click()
     expect_text(found.locator("[data-testid=voucher-status]"), "退款：积分已退还顾客。")
     shot(pos, "phone-voucher-refunded-zh")
     back = [wallet_city.balance(resident.address, s) for s in (3, 4)]

@@ -219,6 +219,7 @@ const actions = {
     await run("voucher", async () => {
       state.voucher = null;
       state.checkedOff = null;
+      state.confirmRefund = null;
       const found = await pos.voucherByCode(code);
       state.voucher = found.data[0] || false;
     });
@@ -237,8 +238,15 @@ const actions = {
     });
     announce(document.querySelector("[data-testid=voucher-checked-off], [data-testid=voucher-error]")?.textContent || "");
   },
+  askRefundVoucher(id) {
+    state.confirmRefund = id;
+    state.error = null;
+    render();
+    document.querySelector(id ? "[data-testid=voucher-refund-do]" : "[data-testid=voucher-refund]")?.focus();
+  },
   async refundVoucher(id) {
     await run(`voucher:${id}`, async () => {
+      state.confirmRefund = null;
       const res = await pos.refundVoucher(id);
       const { refund, ...voucher } = res;
       state.voucher = voucher;

@@ -20,6 +20,7 @@ export const state = {
   refundResult: {},    // redemption id -> what its last refund did, in words
   notice: null,        // a short sentence after sign-out
   voucherInput: "",    // the voucher code typed (or given by the QR's link, ?voucher=)
+  confirmRefund: null, // the voucher whose refund the cashier is asked to confirm
   checkedOff: null,    // the voucher this till just checked off (its "hand it over" line)
   voucher: null,       // the voucher found (GET /v1/vouchers?code=), false when the code names none of this shop's
 };

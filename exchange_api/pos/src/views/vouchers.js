@@ -22,7 +22,7 @@ export function vouchersView(actions) {
     maxlength: "300", placeholder: "K7QX-3MNP", class: "mono", value: state.voucherInput || "",
     oninput: (e) => { state.voucherInput = e.target.value; } });
   const v = state.voucher;
-  return h("section", { class: "card vouchers", "aria-labelledby": "vouchers-title" },
+  return h("section", { class: "card till-vouchers", "aria-labelledby": "vouchers-title" },
     h("h1", { id: "vouchers-title", tabindex: "-1" }, t("pos.vouchersTitle")),
     h("form", { novalidate: true, onsubmit: (e) => {
       e.preventDefault();
@@ -48,11 +48,19 @@ function voucherCard(v, actions) {
     state.checkedOff === v.id ? h("p", { class: "ok-line", "data-testid": "voucher-checked-off" },
       t("pos.voucherCheckedOff")) : null,
     h("p", { class: `voucher-status ${v.status}`, role: "status", "data-testid": "voucher-status" }, statusLine(v)),
-    v.status === "valid" ? h("div", { class: "inline" },
+    v.status === "valid" && state.confirmRefund !== v.id ? h("div", { class: "acts" },
       h("button", { type: "button", class: "primary", "data-testid": "voucher-check-off", disabled: busy,
         onclick: () => actions.checkOff(v.id) }, t("pos.voucherCheckOff")),
       h("button", { type: "button", class: "ghost", "data-testid": "voucher-refund", disabled: busy,
-        onclick: () => actions.refundVoucher(v.id) }, t("pos.voucherRefund"))) : null);
+        onclick: () => actions.askRefundVoucher(v.id) }, t("pos.voucherRefund"))) : null,
+    // a refund gives the points back and cannot be undone: the cashier says so a second time
+    v.status === "valid" && state.confirmRefund === v.id ? h("div", { class: "acts", role: "group",
+      "aria-labelledby": "voucher-refund-q" },
+      h("p", { id: "voucher-refund-q" }, t("pos.voucherRefundAsk", { n: fmt.credits(v.credits) })),
+      h("button", { type: "button", class: "primary", "data-testid": "voucher-refund-do", disabled: busy,
+        onclick: () => actions.refundVoucher(v.id) }, t("pos.voucherRefundDo")),
+      h("button", { type: "button", class: "ghost", disabled: busy, onclick: () => actions.askRefundVoucher(null) },
+        t("pos.voucherRefundKeep"))) : null);
 }
 
 function statusLine(v) {
