@@ -232,3 +232,21 @@ def test_voucher_reservationLeftUnpaidPastItsDeadline_givesItsUnitBackToTheNextR
     assert api.get(f"/v1/redemption_requests/{kept.json()['requestId']}").json()["status"] == "cancelled"
     assert api.get(f"/v1/offers/{o['id']}", headers=auth(keys["merchant"])).json()["stock"] == 0
     pay(api, next_one, got.json())
+
+
+def test_voucher_paymentFailedOnChain_givesTheUnitBackOnce(api, api_city, keys, live):
+    """What the confirmations do with a voucher whose redemption the chain refused (settle_redemptions, in their
+    database transaction): released, the unit back; the same outcome handed over again gives nothing more back."""
+    from exchange_api.services.vouchers import settle_redemptions
+    r = api_city.residents[4]
+    o = offer(api, keys, stock=2)
+    token = resident_token(api, r)
+    kept = reserve(api, r, token, o["id"]).json()
+    h = auth(keys["merchant"])
+    assert api.get(f"/v1/offers/{o['id']}", headers=h).json()["stock"] == 1
+    failed = {"id": "0x" + "ab" * 32, "request_id": kept["requestId"], "status": "failed"}
+    for _ in range(2):
+        live.rt.store.call(lambda s: settle_redemptions(s, [failed]))
+        assert api.get(f"/v1/offers/{o['id']}", headers=h).json()["stock"] == 2
+    mine = api.get(f"/v1/residents/{r.address}/vouchers/{kept['id']}", headers=auth(token)).json()
+    assert mine["status"] == "released" and mine["code"] is None
