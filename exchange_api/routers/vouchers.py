@@ -71,8 +71,8 @@ async def create(request: Request, address: Address, body: VoucherIn, vouchers: 
     """Redeem an offer (the resident's token): one unit of its stock is taken at once and a payment request for its
     price opened (`request`, with the consent to sign: approve it as any request). The voucher is `valid`, with
     its code, once that redemption is mined. No unit left: 409 `offer_sold_out`, nothing taken and nothing to sign;
-    409 `offer_not_available` outside its window; 422 `insufficient_credits` when the resident's points do not
-    cover it. A reservation not paid by its deadline, or whose payment fails, gives its unit back."""
+    409 `offer_not_available` outside its window; 409 `offer_changed` when its price changed meanwhile; 422
+    `insufficient_credits` when the resident's points do not cover it. A reservation not paid by its deadline, or whose payment fails, gives its unit back."""
     return await idem.run(request, f"resident:{resident}", body.model_dump(),
                           lambda: vouchers.reserve(resident, body.offer), created)
 

@@ -96,11 +96,13 @@ class Vouchers:
         def take(s):
             _release_expired(s)
             at = utcnow()
-            within = s.execute(select(Offer.stock).where(
+            within = s.execute(select(Offer.stock, Offer.price).where(
                 Offer.seq == o.seq, Offer.deleted_at.is_(None), Offer.valid_from <= at,
                 or_(Offer.valid_until.is_(None), Offer.valid_until > at))).first()
             if within is None:
                 raise Conflict("this offer cannot be had now", code="offer_not_available")
+            if within.price != o.price:  # changed since the resident's points were checked against it
+                raise Conflict("this offer's price changed just now; look at it again", code="offer_changed")
             if within.stock is not None and s.execute(update(Offer).where(Offer.seq == o.seq, Offer.stock > 0)
                                                       .values(stock=Offer.stock - 1)).rowcount != 1:
                 raise Conflict("this offer is sold out", code="offer_sold_out")
@@ -109,7 +111,10 @@ class Vouchers:
                 id=new_id("rrq"), merchant_id=merchant.id, resident=resident, credits=o.price,
                 order_ref="0x" + keccak(text=f"citypoints-voucher:{vid}").hex(), order_label=f"Voucher · {title}"[:200],
                 nonce="0x" + secrets.token_hex(32), deadline=now() + ttl, status="open")
-            v = Voucher(id=vid, code=new_code(), offer_seq=o.seq, merchant_id=merchant.id, resident=resident,
+            code = new_code()
+            while s.scalar(select(Voucher.seq).where(Voucher.code == code)) is not None:  # 1 in ~10^11: again
+                code = new_code()
+            v = Voucher(id=vid, code=code, offer_seq=o.seq, merchant_id=merchant.id, resident=resident,
                         credits=o.price, request_id=req.id, status="reserved", expires_at=req.deadline)
             s.add_all([req, v])
             s.flush()
@@ -229,9 +234,7 @@ class Vouchers:
     async def release_expired(self) -> None:
         """Give back the units of reservations left unpaid past their deadline (the runtime's sweep; the next
         reservation does it too). One light read when there are none."""
-        cutoff = now() - RELEASE_GRACE_S
-        stale = await self.store.run(lambda s: s.scalar(select(Voucher.seq).where(
-            Voucher.status == "reserved", Voucher.expires_at < cutoff).limit(1)))
+        stale = await self.store.run(lambda s: s.execute(_stale().limit(1)).first())
         if stale is not None:
             await self.store.write(_release_expired, background=True)
 
@@ -281,13 +284,20 @@ def settle_refund(s, redemption_id: str, confirmed: bool, fully_refunded: bool) 
 
 # --- helpers -------------------------------------------------------------------------------------------------
 
-def _release_expired(s) -> None:
-    """Reservations left unpaid past their deadline (and a grace for a consent signed in time, still mining): their
-    requests cancelled, their units back in stock. Run before a unit is taken."""
-    stale = s.execute(select(Voucher.seq, Voucher.request_id).join(
+def _stale():
+    """Reservations to end: left unpaid past their deadline (and a grace for a consent signed in time, still
+    mining), or whose request the merchant cancelled."""
+    return select(Voucher.seq, Voucher.request_id).join(
         RedemptionRequest, RedemptionRequest.id == Voucher.request_id).where(
-        Voucher.status == "reserved", Voucher.expires_at < now() - RELEASE_GRACE_S,
-        RedemptionRequest.status == "open")).all()
+        Voucher.status == "reserved",
+        or_(RedemptionRequest.status == "cancelled",
+            (RedemptionRequest.status == "open") & (Voucher.expires_at < now() - RELEASE_GRACE_S)))
+
+
+def _release_expired(s) -> None:
+    """The stale reservations (`_stale`): their requests cancelled, their units back in stock. Run before a unit is
+    taken, and by the runtime's sweep."""
+    stale = s.execute(_stale()).all()
     if stale:
         s.execute(update(RedemptionRequest).where(RedemptionRequest.id.in_([r for _, r in stale]),
                                                   RedemptionRequest.status == "open").values(status="cancelled"))

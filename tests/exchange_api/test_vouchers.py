@@ -250,3 +250,17 @@ def test_voucher_paymentFailedOnChain_givesTheUnitBackOnce(api, api_city, keys, 
         assert api.get(f"/v1/offers/{o['id']}", headers=h).json()["stock"] == 2
     mine = api.get(f"/v1/residents/{r.address}/vouchers/{kept['id']}", headers=auth(token)).json()
     assert mine["status"] == "released" and mine["code"] is None
+
+
+def test_voucher_requestCancelledByTheMerchant_givesTheUnitBackToTheNextResident(api, api_city, keys):
+    o = offer(api, keys, stock=1)
+    first, second = api_city.residents[2], api_city.residents[3]
+    first_token, second_token = resident_token(api, first), resident_token(api, second)
+    kept = reserve(api, first, first_token, o["id"]).json()
+    cancelled = api.post(f"/v1/redemption_requests/{kept['requestId']}/cancel", headers=auth(keys["merchant"]))
+    assert cancelled.status_code == 200, cancelled.text
+    got = reserve(api, second, second_token, o["id"])
+    assert got.status_code == 201, got.text
+    assert api.get(f"/v1/residents/{first.address}/vouchers/{kept['id']}",
+                   headers=auth(first_token)).json()["status"] == "released"
+    assert api.get(f"/v1/offers/{o['id']}", headers=auth(keys["merchant"])).json()["stock"] == 0

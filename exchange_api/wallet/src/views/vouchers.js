@@ -89,6 +89,7 @@ async function getVoucher(o, pw, button, error, reload) {
     }
     error.replaceChildren(alertBox(exc instanceof ApiError ? errorText(exc) : exc.message));
     announce(error.textContent);
+    if (exc instanceof ApiError && exc.code === "offer_changed") reload(); // its new price, on its card
     if (exc instanceof ApiError && exc.code === "offer_sold_out") {
       // the offer leaves the list (read again): what happened is said above it, where it stays
       vouchers.getting = null;
