@@ -35,6 +35,7 @@ from exchange_api.services.resident_lookup import ResidentLookup
 from exchange_api.services.redemptions import Redemptions
 from exchange_api.services.refunds import Refunds
 from exchange_api.services.residents import Residents
+from exchange_api.services.vouchers import Vouchers
 from exchange_api.services.webhooks import WebhookEndpoints
 from exchange_api.store.models import ApiKey, Merchant
 
@@ -68,6 +69,7 @@ RecoveriesService = Annotated[Recoveries, _service(lambda s: s.recoveries)]
 PosSessionsService = Annotated[PosSessions, _service(lambda s: s.pos_sessions)]
 IdentityTrailService = Annotated[IdentityTrail, _service(lambda s: s.identity_trail)]
 ResidentLookupService = Annotated[ResidentLookup, _service(lambda s: s.resident_lookup)]
+VouchersService = Annotated[Vouchers, _service(lambda s: s.vouchers)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
 
 

@@ -32,6 +32,7 @@ from exchange_api.services.public import Public
 from exchange_api.services.recoveries import Recoveries
 from exchange_api.services.redemptions import Redemptions, held_after_restart
 from exchange_api.services.refunds import Refunds
+from exchange_api.services.vouchers import Vouchers
 from exchange_api.services.residents import Residents
 from exchange_api.services.webhooks import WebhookEndpoints
 from exchange_api.settings import Settings
@@ -41,6 +42,7 @@ from exchange_api.webhooks import Dispatcher
 log = logging.getLogger("citypoints.api")
 
 LEASE_CHECK_S = 3.0  # how often the relayer's PostgreSQL lease is seen to be alive
+VOUCHER_SWEEP_S = 30.0  # how often unpaid voucher reservations past their deadline are released
 
 
 MAX_BUCKETS = 100_000  # rate-limit buckets kept (per API key, or per address for calls without one)
@@ -70,6 +72,7 @@ class Services:
     pos_sessions: PosSessions  # the /pos page's sign-in
     identity_trail: IdentityTrail
     resident_lookup: ResidentLookup
+    vouchers: Vouchers  # offers redeemed for vouchers the till checks off
 
 
 class Runtime:
@@ -107,11 +110,13 @@ class Runtime:
         trail = IdentityTrail(store, chain, relayer, settings)
         onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key,
                                 trail=trail)
+        redemptions = Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
+                                  residents=residents, settings=settings)
+        refunds = Refunds(store, chain, relayer, settings)
         return Services(
             residents=residents,
-            redemptions=Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
-                                    residents=residents, settings=settings),
-            refunds=Refunds(store, chain, relayer, settings),
+            redemptions=redemptions,
+            refunds=refunds,
             exchanges=Exchanges(store, chain, relayer, settings),
             onboarding=onboarding,
             public=Public(store, chain, self.indexer),
@@ -123,7 +128,8 @@ class Runtime:
             recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
             pos_sessions=PosSessions(store, settings),
             identity_trail=trail,
-            resident_lookup=ResidentLookup(chain, trail, self.identity_key))
+            resident_lookup=ResidentLookup(chain, trail, self.identity_key),
+            vouchers=Vouchers(store, redemptions, refunds, settings))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the
@@ -153,6 +159,7 @@ class Runtime:
             self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
             self.tasks.append(asyncio.create_task(self._keep_lease(), name="relayer-lease"))
             self.tasks.append(asyncio.create_task(_watch_loop_lag(), name="loop-lag"))
+            self.tasks.append(asyncio.create_task(self._release_vouchers(), name="voucher-reservations"))
 
     async def stop(self) -> None:
         for t in self.tasks:
@@ -174,6 +181,16 @@ class Runtime:
         while True:
             await asyncio.sleep(every_s)
             await asyncio.to_thread(self.lease.check)
+
+    async def _release_vouchers(self, every_s: float = VOUCHER_SWEEP_S) -> None:
+        """Reservations of vouchers left unpaid past their deadline give their units back (services/vouchers.py), so
+        the catalogue shows the offer again without waiting for the next resident to ask for it."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.services.vouchers.release_expired()
+            except Exception as exc:  # the database may be away: the next round, or the next reservation, does it
+                log.warning("voucher reservations not released: %s", type(exc).__name__)
 
     def _indexed(self, balances: dict | None, redeemed: list[str] = ()) -> None:
         self.view.indexed(balances)

@@ -90,6 +90,8 @@ def month_records(scheme: int, k: int, resident: str) -> list[dict]:
 # The demo's shops (issue 22): each merchant gets one of these profiles (cycled) and its 2-4 offers, in both
 # languages, over several categories and districts; some with stock, some with a picture drawn below. Prices in
 # credit cents; validDays: the offer ends that many days after `citypoints merchant import-demo` (None: no end).
+# Residents redeem any of them for a voucher from the wallet's Shops tab (each takes one unit of a limited stock;
+# the postcards' 3 sell out quickly, to show "sold out").
 SHOPS = [
     ({"nameZh": "鹤鸣茶社", "nameEn": "Heming Teahouse", "category": "food", "district": "qingyang"}, [
         ("盖碗茶一杯", "A cup of gaiwan tea", "人民公园里喝茶", "Tea in People's Park", 1500, None, None, (46, 125, 50)),
@@ -98,6 +100,7 @@ SHOPS = [
         ("特展门票", "Special exhibition ticket", "成都博物馆特展", "Chengdu Museum's special exhibition", 3000, 200, 60,
          (21, 101, 192)),
         ("文创书签", "Museum bookmark", "青铜纹样书签", "Bronze-pattern bookmark", 800, 500, None, None),
+        ("熊猫明信片", "Panda postcard", "限量三张", "Only three", 500, 3, None, None),
         ("讲解导览", "Guided tour", "周末讲解", "Weekend guided tour", 2000, 30, 14, None)]),
     ({"nameZh": "邻里生鲜超市", "nameEn": "Neighbourhood Fresh Market", "category": "groceries", "district": "wuhou"}, [
         ("时令蔬菜包", "Seasonal vegetable bag", "本地农场直供", "From local farms", 1200, None, 7, None),

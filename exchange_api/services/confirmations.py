@@ -14,7 +14,7 @@ from exchange_api import metrics
 from exchange_api.chain import checksum
 from exchange_api.credit_holds import CreditHolds
 from exchange_api.relayer import Settled
-from exchange_api.services import redemptions, refunds
+from exchange_api.services import redemptions, refunds, vouchers
 from exchange_api.services.webhooks import enqueue, webhook_merchants
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
@@ -93,6 +93,7 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
     redeemed = [(row, receipt, error, logs) for (row, receipt, error), logs in zip(items, decoded)
                 if row.kind == "redemption" and not (receipt is not None and "replacedBy" in receipt)]
     settled = _settle_redemptions(s, redeemed)  # the bulk of them: in one statement
+    vouchers.settle_redemptions(s, settled)  # a voucher paid for is valid; one whose payment failed gives its unit back
     for r in settled:
         metrics.REDEMPTIONS.labels(r["status"]).inc()
         if r["status"] == "failed" or not indexer_enabled:
@@ -118,8 +119,10 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
                     f.parts = json.dumps(ev[0]["parts"])
                 if r is not None:
                     r.refunded = ev[0]["refundedTotal"] if ev else r.refunded + f.credits
+                    vouchers.settle_refund(s, r.id, True, r.refunded >= r.credits)
             else:
                 f.status, f.failure_code = "failed", failure_code(error)
+                vouchers.settle_refund(s, f.redemption_id, False, False)
             events.append((f.merchant_id, f"refund.{f.status}", refunds.public(f)))
         elif row.kind == "exchange":
             x = s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))

@@ -1,5 +1,5 @@
 """Tables of the API (merchants, keys, idempotency, redemptions, relayed transactions, residents' encrypted
-personal data, webhooks, merchants' profiles and offers, point-of-sale sessions) and of the indexer (idx_*: raw events and projections, droppable and rebuilt from chain).
+personal data, webhooks, merchants' profiles, offers and vouchers, point-of-sale sessions) and of the indexer (idx_*: raw events and projections, droppable and rebuilt from chain).
 
 Amounts are integers (points; credit cents). Addresses are checksummed 0x-hex; hashes 0x-hex lower case.
 """
@@ -238,6 +238,31 @@ class Offer(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     __table_args__ = (Index("ix_offers_merchant", "merchant_id", "deleted_at"),
                       Index("ix_offers_catalogue", "deleted_at", "seq"))
+
+
+class Voucher(Base):
+    """One unit of an offer a resident redeems (issue 22): `reserved` (the unit taken from stock, its payment request
+    open), `valid` (paid on chain: its code is the resident's), `used` (checked off at the till), `refunding` and
+    `refunded` (the unit back in stock), or `released` (the payment failed, expired or was cancelled: the unit back
+    in stock). The state moves only by conditional updates, so each unit is given back once."""
+    __tablename__ = "vouchers"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)  # what the till takes: "K7QX-3MNP"
+    offer_seq: Mapped[int] = mapped_column(ForeignKey("offers.seq"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    resident: Mapped[str] = mapped_column(String(42), index=True)
+    credits: Mapped[int] = mapped_column(ChainInt)  # the offer's price when it was reserved
+    request_id: Mapped[str] = mapped_column(String(40), unique=True)  # its payment request (rrq_)
+    redemption_id: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
+    refund_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # the reservation's end: its request's deadline
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # refunded or released
+    __table_args__ = (Index("ix_vouchers_merchant", "merchant_id", "status"),)
 
 
 class OfferImage(Base):

@@ -18,6 +18,11 @@ export const pos = {
   redeliver: (id, deliveryId) =>
     call("POST", `/webhook_endpoints/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`, {}),
   refund: (redemptionId, credits) => call("POST", `/redemptions/${enc(redemptionId)}/refunds`, { credits, wait: true }),
+  // vouchers residents redeemed offers for (views/vouchers.js)
+  voucherByCode: (code) => call("GET", `/vouchers?${new URLSearchParams({ code, limit: "1" })}`),
+  voucher: (id) => call("GET", `/vouchers/${enc(id)}`),
+  checkOff: (id) => call("POST", `/vouchers/${enc(id)}/check_off`, {}),
+  refundVoucher: (id) => call("POST", `/vouchers/${enc(id)}/refund`, { wait: true }),
   /** The request's live status (server-sent events; the cookie goes along on this origin). */
   follow: (id) => new EventSource(`/v1/redemption_requests/${enc(id)}/events`),
 };

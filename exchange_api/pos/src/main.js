@@ -14,17 +14,25 @@ import { saleFormView, saleScreen, drawQr } from "./views/sale.js";
 import { openView, todayView } from "./views/lists.js";
 import { statementView, statementCsv } from "./views/statement.js";
 import { webhooksView } from "./views/webhooks.js";
+import { vouchersView, voucherCode } from "./views/vouchers.js";
 import { merchantName } from "./views/common.js";
 
 const FINAL = ["paid", "failed", "cancelled", "expired"];
-const VIEWS = { sale: saleFormView, open: openView, today: todayView, statement: statementView,
-  webhooks: webhooksView };
+const VIEWS = { sale: saleFormView, open: openView, today: todayView, vouchers: vouchersView,
+  statement: statementView, webhooks: webhooksView };
 const STATEMENT_PAGES = 100; // at most 10,000 sales in one statement (100 a page)
 let stream = null; // the EventSource of the sale on screen
 
 function start() {
-  startLang(new URLSearchParams(location.search).get("lang"));
+  const params = new URLSearchParams(location.search);
+  startLang(params.get("lang"));
   state.view = viewOf(location.hash);
+  // a voucher's QR code is a link to this page naming it: the Vouchers view opens with it looked up
+  const scanned = voucherCode(params.get("voucher"));
+  if (scanned) {
+    state.view = "vouchers";
+    state.voucherInput = scanned;
+  }
   window.addEventListener("hashchange", () => {
     state.view = viewOf(location.hash);
     state.error = null;
@@ -43,7 +51,7 @@ function start() {
 
 function viewOf(hash) {
   const view = hash.replace(/^#/, "");
-  return ["open", "today", "statement", "webhooks"].includes(view) ? view : "sale";
+  return ["open", "today", "vouchers", "statement", "webhooks"].includes(view) ? view : "sale";
 }
 
 /** A failure of the session (signed out elsewhere, expired, key revoked): back to the sign-in form. */
@@ -74,6 +82,10 @@ function loadView() {
   if (state.view === "open") actions.loadOpen();
   if (state.view === "today") actions.loadToday();
   if (state.view === "webhooks") actions.loadWebhooks();
+  if (state.view === "vouchers" && state.voucherInput && !state.voucher) {
+    const code = voucherCode(state.voucherInput);
+    if (code) actions.findVoucher(code);
+  }
 }
 
 function closeStream() {
@@ -119,6 +131,7 @@ const actions = {
       await pos.signOut();
     } catch { /* signed out all the same: the session is of no use to this page any more */ }
     Object.assign(state, { session: null, sale: null, open: null, today: null, error: null, refunding: null,
+      voucher: null, voucherInput: "",
       refundResult: {}, statement: null, webhooks: null, redelivered: {}, notice: "pos.signedOut" });
     render();
   },
@@ -201,6 +214,45 @@ const actions = {
       announce(t("pos.hook.queued"));
     });
   },
+  async findVoucher(code) {
+    state.voucherInput = code;
+    await run("voucher", async () => {
+      state.voucher = null;
+      state.checkedOff = null;
+      state.confirmRefund = null;
+      const found = await pos.voucherByCode(code);
+      state.voucher = found.data[0] || false;
+    });
+    announce(document.querySelector("[data-testid=voucher-status], [data-testid=voucher-none]")?.textContent || "");
+  },
+  async checkOff(id) {
+    await run(`voucher:${id}`, async () => {
+      try {
+        state.voucher = await pos.checkOff(id);
+        state.checkedOff = id;
+      } catch (exc) {
+        // used already (another till, a second scan): show when, from the voucher as it is now
+        if (exc.code === "voucher_already_used" || exc.code === "voucher_refunded") state.voucher = await pos.voucher(id);
+        throw exc;
+      }
+    });
+    announce(document.querySelector("[data-testid=voucher-checked-off], [data-testid=voucher-error]")?.textContent || "");
+  },
+  askRefundVoucher(id) {
+    state.confirmRefund = id;
+    state.error = null;
+    render();
+    document.querySelector(id ? "[data-testid=voucher-refund-do]" : "[data-testid=voucher-refund]")?.focus();
+  },
+  async refundVoucher(id) {
+    await run(`voucher:${id}`, async () => {
+      state.confirmRefund = null;
+      const res = await pos.refundVoucher(id);
+      const { refund, ...voucher } = res;
+      state.voucher = voucher;
+    });
+    announce(document.querySelector("[data-testid=voucher-status]")?.textContent || "");
+  },
   openRefund(id) {
     state.refunding = id;
     state.error = null;
@@ -246,6 +298,7 @@ function nav() {
     "aria-current": state.view === view ? "page" : null, "data-testid": `tab-${view}` }, t(key));
   return h("nav", { class: "view-tabs", "aria-label": t("pos.views") },
     tab("sale", "pos.tab.sale"), tab("open", "pos.tab.open"), tab("today", "pos.tab.today"),
+    tab("vouchers", "pos.tab.vouchers"),
     tab("statement", "pos.tab.statement"), tab("webhooks", "pos.tab.webhooks"));
 }
 

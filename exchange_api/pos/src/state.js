@@ -19,6 +19,10 @@ export const state = {
   refunding: null,     // the sale whose refund form is open
   refundResult: {},    // redemption id -> what its last refund did, in words
   notice: null,        // a short sentence after sign-out
+  voucherInput: "",    // the voucher code typed (or given by the QR's link, ?voucher=)
+  confirmRefund: null, // the voucher whose refund the cashier is asked to confirm
+  checkedOff: null,    // the voucher this till just checked off (its "hand it over" line)
+  voucher: null,       // the voucher found (GET /v1/vouchers?code=), false when the code names none of this shop's
 };
 
 export function startLang(asked) {

@@ -122,5 +122,14 @@ export const api = {
   catalogueOffers: (params) => request("GET", `/catalogue/offers?${new URLSearchParams(params)}`).then((r) => r.data),
   catalogueMerchants: (params) =>
     request("GET", `/catalogue/merchants?${new URLSearchParams(params)}`).then((r) => r.data),
+  // vouchers (views/vouchers.js): only the resident, with the token of a signed ResidentLogin
+  reserveVoucher: (address, offer, token) =>
+    request("POST", `/residents/${enc(address)}/vouchers`, { offer }, token).then((r) => r.data),
+  vouchers: (address, token) =>
+    request("GET", `/residents/${enc(address)}/vouchers?limit=50`, undefined, token).then((r) => r.data),
+  voucher: (address, id, token) =>
+    request("GET", `/residents/${enc(address)}/vouchers/${enc(id)}`, undefined, token).then((r) => r.data),
+  cancelVoucher: (address, id, token) =>
+    request("DELETE", `/residents/${enc(address)}/vouchers/${enc(id)}`, undefined, token).then((r) => r.data),
   ready: () => request("GET", "", undefined, undefined, "/health/ready").then((r) => r.data),
 };

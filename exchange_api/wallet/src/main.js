@@ -15,6 +15,7 @@ import { exchangeView, requestQuote } from "./views/exchange.js";
 import { receiveView, drawQr } from "./views/receive.js";
 import { settingsView } from "./views/settings.js";
 import { shopsView } from "./views/shops.js";
+import { loadVouchers } from "./views/vouchers.js";
 import { loadRecovery, recoveryBanner, tickRecovery } from "./views/recovery.js";
 
 export { requestIdFrom } from "./views/pay.js";
@@ -65,6 +66,7 @@ function show(view, { focus = false } = {}) {
   render();
   if (focus) document.querySelector("main h1")?.focus();
   if (view === "pay" && state.record) loadWaiting().then(renderWaiting);
+  if (view === "shops" && state.record) loadVouchers(); // a till may have checked one off since
   if (view === "exchange") requestQuote();
 }
 

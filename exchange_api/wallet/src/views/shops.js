@@ -1,12 +1,14 @@
 // Shops / 商户: what points buy. Live offers from the public catalogue (GET /v1/catalogue/offers) with category and
 // district filters, and the merchants with their number of live offers. Names of categories and districts come from
 // the API's vocabulary (GET /v1/catalogue/vocabulary), merchants' names from their registered profile, each in the
-// page's language. Reading only: redeeming an offer goes through a merchant's payment request (views/pay.js).
+// page's language. An offer is redeemed for a voucher from its card (views/vouchers.js: one signature for its price);
+// the resident's vouchers are listed above the offers.
 import { t, lang } from "../i18n.js";
 import * as fmt from "../format.js";
 import { api } from "../api.js";
 import { page } from "../state.js";
 import { h, alertBox, errorText, announce } from "../ui.js";
+import { getAction, vouchersSection } from "./vouchers.js";
 
 const STALE_MS = 60_000; // shown again after this long: read again
 const PAGE = 20;
@@ -91,7 +93,8 @@ function offerCard(o) {
       h("p", { class: "offer-price", "data-testid": "offer-price" }, t("shops.price", { n: fmt.credits(o.price) })),
       h("p", { class: "small muted" },
         o.stock == null ? t("shops.unlimited") : t("shops.stock", { n: fmt.points(o.stock) }),
-        until ? [" · ", t("shops.until", { d: until })] : null)));
+        until ? [" · ", t("shops.until", { d: until })] : null),
+      getAction(o, loadShops)));
 }
 
 function merchantItem(m) {
@@ -109,6 +112,7 @@ export function shopsView() {
     h("h1", { id: "shops-title", tabindex: "-1" }, t("shops.title")),
     h("p", { class: "muted" }, t("shops.lead")),
     shops.error ? alertBox(errorText(shops.error)) : null,
+    vouchersSection(),
     h("div", { class: "shops-filters" }, select("category", "categories"), select("district", "districts")),
     h("div", { class: "grid" },
       h("div", { class: "col" },
