@@ -22,6 +22,8 @@ from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.identity_trail import IdentityTrail
+from exchange_api.services.merchant_applications import MerchantApplications
+from exchange_api.services.merchant_keys import MerchantKeys
 from exchange_api.services.resident_lookup import ResidentLookup
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
@@ -70,6 +72,8 @@ class Services:
     pos_sessions: PosSessions  # the /pos page's sign-in
     identity_trail: IdentityTrail
     resident_lookup: ResidentLookup
+    merchant_keys: MerchantKeys  # a merchant's managers' keys API: staff keys, rotation, revocation
+    merchant_applications: MerchantApplications  # shops applying to accept points, and their first key
 
 
 class Runtime:
@@ -90,6 +94,7 @@ class Runtime:
         self.webhooks = Dispatcher(self.store, settings, self.pii_key)
         self.idempotency = Idempotency(self.store, self.pii_key)
         self.auth_cache: dict[str, tuple[Principal | None, float]] = {}
+        self.key_used: dict[str, float] = {}  # key id -> when its last use was written (deps.touch)
         self.view = IndexedView()
         self.holds = CreditHolds()
         self.indexer.on_commit = self._indexed
@@ -123,7 +128,9 @@ class Runtime:
             recoveries=Recoveries(store, chain, relayer, self.indexer, onboarding, settings),
             pos_sessions=PosSessions(store, settings),
             identity_trail=trail,
-            resident_lookup=ResidentLookup(chain, trail, self.identity_key))
+            resident_lookup=ResidentLookup(chain, trail, self.identity_key),
+            merchant_keys=MerchantKeys(store, self.auth_cache),
+            merchant_applications=MerchantApplications(store, settings, pii_key=self.pii_key))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the
