@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 
-from exchange_api.deps import Caller, ConsoleKey, MerchantApplicationsService, RT, refuse_if_limited, source
-from exchange_api.errors import NotFound, RateLimited
+from exchange_api.deps import Caller, ConsoleKey, MerchantApplicationsService, RT, source
+from exchange_api.errors import RateLimited
 from exchange_api.routers import ERRORS, created
 from exchange_api.routers.offers import Code, Name, _no_controls
 from exchange_api.schemas import ADDRESS, ListOf, Model
@@ -16,6 +16,7 @@ from exchange_api.schemas import ADDRESS, ListOf, Model
 router = APIRouter(prefix="/v1/merchant_applications", tags=["merchant applications"], responses=ERRORS)
 
 AppId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^app_[0-9a-f]{1,36}$")]
+CLAIMS_PER_MIN = 10
 Contact = Annotated[str, Field(min_length=3, max_length=200), AfterValidator(_no_controls)]
 
 
@@ -97,12 +98,11 @@ async def list_(applications: MerchantApplicationsService, key: ConsoleKey,
 @router.post("/{app_id}/claim", operation_id="claimMerchantApplication", status_code=201, response_model=ClaimOut)
 async def claim(request: Request, app_id: AppId, body: ClaimIn, applications: MerchantApplicationsService, rt: RT):
     """The shop's first manager key, shown once, after the consortium registered its account: 409
-    `merchant_not_registered` before, `application_already_claimed` after the first claim. A wrong id or secret
-    is 404 `application_not_found` and counts as a failed authentication (429 `too_many_auth_failures` past the
-    limit)."""
-    refuse_if_limited(request)
-    try:
-        return created(await applications.claim(app_id, body.secret))[1]
-    except NotFound:
-        request.app.state.auth_failures.failed(source(request))
-        raise
+    `merchant_not_registered` before, `application_already_claimed` after the first claim; a wrong id or secret is
+    404 `application_not_found`. Limited per client address (`CLAIMS_PER_MIN`; the secret has 256 random bits, the
+    limit keeps a prober's cost to the API small)."""
+    wait = rt.allow("claim:" + source(request), CLAIMS_PER_MIN / 60.0, CLAIMS_PER_MIN)
+    if wait is not None:
+        raise RateLimited("too many claims from this address; retry later",
+                          headers={"Retry-After": str(max(1, round(wait)))})
+    return created(await applications.claim(app_id, body.secret))[1]
