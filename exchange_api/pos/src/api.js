@@ -17,6 +17,12 @@ export const pos = {
   deliveries: (id) => call("GET", `/webhook_endpoints/${enc(id)}/deliveries?limit=20`),
   redeliver: (id, deliveryId) =>
     call("POST", `/webhook_endpoints/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`, {}),
+  keys: () => call("GET", "/keys"),
+  createKey: (name, scope) => call("POST", "/keys", { name, scope }),
+  rotateKey: (id, graceSeconds) => call("POST", `/keys/${enc(id)}/rotate`, { graceSeconds }),
+  revokeKey: (id) => call("DELETE", `/keys/${enc(id)}`),
+  apply: (application) => call("POST", "/merchant_applications", application),
+  claim: (id, secret) => call("POST", `/merchant_applications/${enc(id)}/claim`, { secret }),
   refund: (redemptionId, credits) => call("POST", `/redemptions/${enc(redemptionId)}/refunds`, { credits, wait: true }),
   /** The request's live status (server-sent events; the cookie goes along on this origin). */
   follow: (id) => new EventSource(`/v1/redemption_requests/${enc(id)}/events`),
