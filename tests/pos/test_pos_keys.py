@@ -143,7 +143,8 @@ def test_rotate_newKeyWorks_oldKeyWorksThroughItsGrace_then401(pos_client):
     refused = pos_client.get("/v1/redemption_requests?status=open", headers=bearer(old["apiKey"]))
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
     assert pos_client.get("/v1/redemption_requests?status=open", headers=bearer(new["apiKey"])).status_code == 200
-    listed = {k["id"]: k for k in pos_client.get("/v1/keys", headers=bearer(pos_client.live.merchant_key)).json()["data"]}
+    listed = pos_client.get("/v1/keys", headers=bearer(pos_client.live.merchant_key)).json()["data"]
+    listed = {k["id"]: k for k in listed}
     assert listed[old["id"]]["status"] == "expired"
 
 
