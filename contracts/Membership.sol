@@ -369,6 +369,9 @@ contract Membership is IMembership, AccessControlEnumerable, EIP712, ConsortiumG
         _identityOf[account] = identityHash;
         _accountOf[identityHash] = account;
         emit ResidentRegistered(account, identityHash, msg.sender);
+        // what issuers credited to this identity before it joined (PointsLedger.issueToIdentities) moves to it now
+        address ledger = _pointsLedger;
+        if (ledger != address(0)) IPointsLedger(ledger).claimHolding(identityHash, account);
     }
 
     function _pendingOf(address account) private view returns (Recovery memory r) {

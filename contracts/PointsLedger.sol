@@ -26,6 +26,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     uint256 private constant _KNOWN = 1 << 255;
     uint256 private constant _NO_CAP = type(uint256).max;
     int32 private constant _MAX_OFFSET = 14 hours;
+    /// @dev Held accounts are keccak256(domain, identity hash) cut to 160 bits: no private key of one is known.
+    bytes32 private constant _HELD_DOMAIN = keccak256("CityPoints.PointsLedger.heldFor");
 
     /// @dev One slot: read on every issuance call, written once per call.
     struct Scheme {
@@ -46,6 +48,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     mapping(uint256 scheme => uint256) private _totalSupply;
     mapping(uint256 scheme => mapping(address account => uint256 packed)) private _holders;
     mapping(uint256 scheme => mapping(bytes32 ref => bool)) private _refUsed;
+    mapping(address heldAccount => bytes32 identityHash) private _heldIdentity; // open, unclaimed holdings
 
     /// @param consortium_ The Consortium contract.
     /// @param membership_ The Membership contract.
@@ -94,6 +97,36 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             revert PointsLedgerLengthMismatch(residents.length, amounts.length, refs.length, reasonCodes.length);
         }
         _issue(scheme, residents, amounts, refs, reasonCodes);
+    }
+
+    /// @inheritdoc IPointsLedger
+    function issueToIdentities(
+        uint256 scheme,
+        bytes32[] calldata identityHashes,
+        uint256[] calldata amounts,
+        bytes32[] calldata refs,
+        uint32[] calldata reasonCodes
+    ) external {
+        uint256 n = identityHashes.length;
+        if (reasonCodes.length != 0 && reasonCodes.length != n) {
+            revert PointsLedgerLengthMismatch(n, amounts.length, refs.length, reasonCodes.length);
+        }
+        address[] memory accounts = new address[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            accounts[i] = _accountForIdentity(scheme, identityHashes[i], i);
+        }
+        _issue(scheme, accounts, amounts, refs, reasonCodes);
+    }
+
+    /// @inheritdoc IPointsLedger
+    function claimHolding(bytes32 identityHash, address account) external {
+        if (msg.sender != address(_membership)) revert PointsLedgerNotMembership(msg.sender);
+        address held = heldAccountOf(identityHash);
+        // slither-disable-next-line incorrect-equality (nothing was ever held for this identity: nothing to move)
+        if (_heldIdentity[held] == bytes32(0)) return;
+        delete _heldIdentity[held];
+        emit HoldingClaimed(identityHash, held, account);
+        _moveRecords(held, account);
     }
 
     /// @inheritdoc IPointsLedger
@@ -154,6 +187,11 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     /// @inheritdoc IPointsLedger
     function moveAccount(address account, address newAccount) external {
         if (msg.sender != address(_membership)) revert PointsLedgerNotMembership(msg.sender);
+        _moveRecords(account, newAccount);
+    }
+
+    /// @dev Every scheme's record of `account` to `newAccount` (a recovery, or a holding claimed).
+    function _moveRecords(address account, address newAccount) private {
         uint256 n = _schemeIds.length;
         for (uint256 i = 0; i < n; ++i) {
             uint256 scheme = _schemeIds[i];
@@ -333,6 +371,16 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     /// @inheritdoc IPointsLedger
     function schemeIds() external view returns (uint256[] memory) {
         return _schemeIds;
+    }
+
+    /// @inheritdoc IPointsLedger
+    function heldAccountOf(bytes32 identityHash) public pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encode(_HELD_DOMAIN, identityHash)))));
+    }
+
+    /// @inheritdoc IPointsLedger
+    function heldIdentityOf(address heldAccount) external view returns (bytes32) {
+        return _heldIdentity[heldAccount];
     }
 
     /// @inheritdoc IPointsLedger
@@ -566,6 +614,21 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         mapping(address => uint256) storage holders = _holders[scheme];
         holders[account] = (holders[account] & ~_CHANGE_BITS) | _KNOWN | (changeAfter << _CHANGE_SHIFT);
         emit ChangeUpdated(scheme, account, msg.sender, changeBefore, changeAfter, ref);
+    }
+
+    /// @dev Where an issuance to `identityHash` goes: the resident's account once the identity joined, else its
+    /// held account, opened here (a record marked known, so that the residency check of {_update} passes it).
+    function _accountForIdentity(uint256 scheme, bytes32 identityHash, uint256 item) private returns (address account) {
+        if (identityHash == bytes32(0)) revert PointsLedgerZeroIdentity(item);
+        account = _membership.accountOf(identityHash);
+        if (account != address(0)) return account;
+        account = heldAccountOf(identityHash);
+        if (_heldIdentity[account] == bytes32(0)) {
+            _heldIdentity[account] = identityHash;
+            emit HoldingOpened(identityHash, account);
+        }
+        mapping(address => uint256) storage holders = _holders[scheme];
+        if (holders[account] == 0) holders[account] = _KNOWN;
     }
 
     function _single(address resident, uint256 amount, bytes32 ref)

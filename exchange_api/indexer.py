@@ -219,6 +219,7 @@ class Projection:
         self.merchants: dict[str, bool] = {}
         self.residents: dict[str, str] = {}
         self._mints: dict[str, list[tuple[int, int, dict]]] = defaultdict(list)  # tx -> pending TransferSingle mints
+        self._claims: set[str] = set()  # transactions in which a person joined and took what was held for them
 
     def add(self, block: int, index: int, tx: str, contract: str, name: str, a: dict) -> None:
         self.events.append({"block_number": block, "log_index": index, "tx_hash": tx, "contract": contract,
@@ -265,6 +266,9 @@ class Projection:
     def _on_ChangeUpdated(self, block, index, tx, a):
         self.changes[(a["account"], a["scheme"])] = a["changeAfter"]
 
+    def _on_HoldingClaimed(self, block, index, tx, a):
+        self._claims.add(tx)  # its AccountMoved events follow: the points held before the person joined
+
     def _on_AccountMoved(self, block, index, tx, a):
         old, new = (a["account"], a["scheme"]), (a["newAccount"], a["scheme"])
         if old in self.changes:
@@ -274,7 +278,8 @@ class Projection:
         self.changes[old] = 0
         self.balances[(a["account"], a["scheme"])] = 0
         self.balances[(a["newAccount"], a["scheme"])] = a["balance"]
-        for acct, kind in ((a["account"], "moved_out"), (a["newAccount"], "moved_in")):
+        moved_in = "claimed" if tx in self._claims else "moved_in"
+        for acct, kind in ((a["account"], "moved_out"), (a["newAccount"], moved_in)):
             self.activity.append(dict(block_number=block, log_index=index, item=0 if kind == "moved_out" else 1,
                                       account=acct, kind=kind, scheme=a["scheme"], amount=a["balance"],
                                       balance_after=0 if kind == "moved_out" else a["balance"], by=ZERO,

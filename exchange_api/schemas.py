@@ -515,6 +515,19 @@ class MerchantsOut(BaseModel):
     data: list[MerchantStatusOut]  # every merchant the chain registered, by address
 
 
+class HeldPointsOut(BaseModel):
+    scheme: int
+    points: int
+
+
+class HoldingsOut(BaseModel):
+    """Points issued to people who have not joined (PointsLedger.issueToIdentities), waiting on chain under their
+    keyed identity hashes until their registration takes them: how many people, and the points per scheme."""
+    object: Literal["holdings"] = "holdings"
+    people: int  # unclaimed holdings with points in them
+    totals: list[HeldPointsOut]
+
+
 class DailyOut(BaseModel):
     day: str  # UTC date, YYYY-MM-DD
     issued: int  # points issued that day, all programmes

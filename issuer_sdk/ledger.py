@@ -152,6 +152,7 @@ class LedgerCodec:
         self.issue_reason_fn = fn("issueWithReason")
         self.batch_fn = fn("issueBatch")
         self.batch_reason_fn = fn("issueBatchWithReason")
+        self.identities_fn = fn("issueToIdentities")
         self.revoke_fn = fn("revoke")
         self.is_ref_used_fn = fn("isRefUsed")
         self.balance_fn = fn("balanceOf", 2)
@@ -179,6 +180,10 @@ class LedgerCodec:
         if reasons is None:
             return self.batch_fn.encode_batch_words([scheme], [residents, amounts, refs])
         return self.batch_reason_fn.encode_batch_words([scheme], [residents, amounts, refs, reasons])
+
+    def identities_data(self, scheme: int, hashes: Sequence[bytes], amounts: Sequence[int], refs: Sequence[bytes],
+                        reasons: Sequence[int]) -> bytes:
+        return self.identities_fn.encode(scheme, list(hashes), list(amounts), list(refs), list(reasons))
 
     def revoke_data(self, scheme: int, resident: str, amount: int, ref32: bytes, reason: int) -> bytes:
         return self.revoke_fn.encode(scheme, resident, amount, ref32, reason)

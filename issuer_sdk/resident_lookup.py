@@ -30,20 +30,25 @@ class ResidentLookupError(IssuerError):
 
 @dataclass(frozen=True)
 class ResidentFound:
-    address: str
+    address: str | None  # None: the person has not joined (hold_if_not_joined)
     trail_entry: int  # the IdentityTrail entry that records this lookup
+    identity_hash: str = ""  # the keyed identity hash: `IssuerClient.issue_to_identity` takes it
+    held_account: str | None = None  # where their points wait until they join
 
 
 def lookup_resident(api_url: str, api_key: str, identity_number: str, request_ref: bytes | str, *,
-                    timeout: float = 30.0) -> ResidentFound:
+                    hold_if_not_joined: bool = False, timeout: float = 30.0) -> ResidentFound:
     """The address of the resident with `identity_number` (POST /v1/residents/lookup). `request_ref`: your
-    reference of this lookup, 32 bytes (or 0x-hex), kept on the trail; never personal data."""
+    reference of this lookup, 32 bytes (or 0x-hex), kept on the trail; never personal data. With
+    `hold_if_not_joined`, a person who has not joined is answered too (address None): issue to their
+    `identity_hash` with `IssuerClient.issue_to_identity`, and the points wait on chain until they join."""
     ref = request_ref if isinstance(request_ref, str) else "0x" + bytes(request_ref).hex()
     attempted = {"operation": "lookup_resident", "requestRef": ref}  # never the identity number
     try:
         resp = httpx.post(api_url.rstrip("/") + "/v1/residents/lookup", timeout=timeout,
                           headers={"Authorization": f"Bearer {api_key}"},
-                          json={"identityNumber": identity_number, "purpose": "issuance-lookup", "requestRef": ref})
+                          json={"identityNumber": identity_number, "purpose": "issuance-lookup", "requestRef": ref,
+                                "holdIfNotJoined": hold_if_not_joined})
     except httpx.HTTPError as exc:
         raise ResidentLookupError(f"the API did not answer: {type(exc).__name__}", code="network", status=0,
                                   attempted=attempted) from exc
@@ -56,4 +61,4 @@ def lookup_resident(api_url: str, api_key: str, identity_number: str, request_re
         raise ResidentLookupError(error.get("message") or f"HTTP {resp.status_code}",
                                   code=error.get("code") or f"http_{resp.status_code}", status=resp.status_code,
                                   attempted=attempted)
-    return ResidentFound(body["address"], int(body["trailEntry"]))
+    return ResidentFound(body["address"], int(body["trailEntry"]), body["identityHash"], body.get("heldAccount"))

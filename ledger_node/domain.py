@@ -53,6 +53,20 @@ def redemption_id(resident: str, nonce: bytes) -> str:
     return "0x" + keccak(bytes(12) + bytes.fromhex(resident[2:]) + bytes(nonce)).hex()
 
 
+# --- points held for people who have not joined (PointsLedger.issueToIdentities) -------------------------------------
+
+HELD_DOMAIN = keccak(b"CityPoints.PointsLedger.heldFor")
+
+
+def held_account_of(identity_hash: bytes | str) -> str:
+    """PointsLedger.heldAccountOf: keccak256(abi.encode(domain, identityHash)) cut to 160 bits, checksummed: where
+    a person's points wait until they join. An address of a hash, so no one holds its key."""
+    h = bytes.fromhex(identity_hash[2:]) if isinstance(identity_hash, str) else bytes(identity_hash)
+    raw = keccak(HELD_DOMAIN + h)[12:].hex()
+    digest = keccak(raw.encode()).hex()
+    return "0x" + "".join(c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(raw))
+
+
 # --- scheme status (IPointsLedger.SchemeStatus) -------------------------------------------------------------------
 
 class SchemeStatus(IntEnum):

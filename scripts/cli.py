@@ -188,6 +188,19 @@ def bench_api(as_json: bool = typer.Option(False, "--json", help="Print one JSON
     bench.main(as_json, node, runs)
 
 
+@bench_app.command("pos")
+def bench_pos(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
+              tills: int = typer.Option(10, "--tills", min=1, max=50, help="Tills selling side by side."),
+              sales: int = typer.Option(10, "--sales", min=1, max=200, help="Sales per till.")):
+    """A point-of-sale sale from the resident's approval to "paid" on the till's event stream, beside a raw redeem
+    transaction's time to its receipt on the same node."""
+    from scripts import bench_pos as bench
+
+    figures = bench.main(tills, sales)
+    bench.write_section(figures)
+    print(json.dumps(figures) if as_json else json.dumps(figures, indent=2))
+
+
 @bench_app.command("flood")
 def bench_flood(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
     """Redemptions through the API at a fixed rate, with and without 50 clients flooding the node with eth_calls."""

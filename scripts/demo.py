@@ -127,7 +127,8 @@ def _chain_steps(w3, deployment: dict, demo: dict) -> list:
 
     city = DemoCity(w3, deployment, demo, operator_account())
     return [("governance", city.governance), ("rules", city.rules), ("residents", city.register_residents),
-            ("issuance", city.issue_month), ("history", city.history), ("activity", city.activity),
+            ("issuance", city.issue_month), ("history", city.history), ("newcomers", city.newcomers),
+            ("activity", city.activity),
             ("attestation", city.attestation)]
 
 

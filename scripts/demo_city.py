@@ -53,6 +53,14 @@ SETTLEMENT_OPEN, SETTLEMENT_PAID = 0, 1  # IClearing.SettlementState
 DEMO_IDENTITY_KEY = b"citypoints-demo-identity-key"  # the demo's onboarding HMAC key; never a real one
 
 
+NEWCOMERS, NEWCOMERS_JOINING = 12, 4  # people credited before they joined; of them, those who join in the demo
+
+
+def newcomer_account(i: int):
+    """The account newcomer `i` joins with (a demo key made from its number: the demo's keys are not secrets)."""
+    return Account.from_key(hashlib.sha256(f"demo-newcomer-key-{i}".encode()).digest())
+
+
 def identity_hash(identity_number: str) -> bytes:
     """The keyed hash registered on chain instead of the person's identity number."""
     return hmac.new(DEMO_IDENTITY_KEY, identity_number.encode(), hashlib.sha256).digest()
@@ -243,6 +251,25 @@ class DemoCity:
                                  chain_id=self.w3.eth.chain_id)
         residence.issue_many([(r.address, 20 + (k * 37) % 100, f"residence:2026:{k}")
                               for k, r in enumerate(self.residents)])
+
+    def newcomers(self) -> None:
+        """Points for people who have not joined: the volunteer programme credits NEWCOMERS of its members who have
+        no wallet yet by their keyed identity hash (held on chain), and the first NEWCOMERS_JOINING of them then
+        join at the onboarding office, their registration taking what was held. The rest stay unclaimed, as the
+        auditor's report and the console show."""
+        from issuer_sdk import IssuerClient, LocalSigner
+
+        ledger, membership = self.c["PointsLedger"], self.c["Membership"]
+        client = IssuerClient(self.w3.provider.endpoint_uri, ledger.address, LocalSigner(self.issuers[1].key), 1,
+                              salt=hashlib.sha256(b"demo-salt-1").digest(), chain_id=self.w3.eth.chain_id)
+        people = [identity_hash(f"demo-newcomer-{i}") for i in range(NEWCOMERS)]
+        for i, h in enumerate(people):
+            client.issue_to_identity(h, 10 * (1 + i % 4), f"newcomer-volunteering:{i}", reason=1)  # 1-4 h of care
+        joining = [(newcomer_account(i), h) for i, h in enumerate(people[:NEWCOMERS_JOINING])]
+        todo = [(a, h) for a, h in joining if not membership.functions.isResident(a.address).call()]
+        if todo:
+            chain.transact(self.w3, self.onboarding, membership.functions.registerResidents(
+                [a.address for a, _ in todo], [h for _, h in todo]))
 
     def history(self) -> None:
         """The consortium's changes since set-up, made through `citypoints gov`'s functions (demo_history.py)."""

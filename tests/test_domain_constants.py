@@ -24,6 +24,14 @@ def test_roleIds_equalEveryContractsRoleGetter(system):
     assert seen == set(domain.ROLE_NAMES)  # and the domain names no role the contracts lack
 
 
+def test_heldAccountOf_equalsTheLedgersView(system):
+    """Where a not-yet-joined person's points wait: the auditor and the API compute it as the ledger does."""
+    ledger = system["PointsLedger"].functions
+    for h in (b"\x01" * 32, bytes(range(32)), b"\xff" * 32):
+        assert domain.held_account_of(h) == ledger.heldAccountOf(h).call()
+        assert domain.held_account_of("0x" + h.hex()) == ledger.heldAccountOf(h).call()
+
+
 def test_creditConstants_equalRatesGetters(system):
     rates = system["Rates"].functions
     assert (rates.RATE_SCALE().call(), rates.CREDIT_DECIMALS().call(), rates.MAX_RATE().call()) == \

@@ -119,7 +119,8 @@ interface IMembership {
 
     /// @notice Register `account` as the resident with `identityHash`.
     /// @dev Requirements: caller has ONBOARDING_ROLE; account and hash nonzero; hash unused; account not a
-    /// resident, holds no role, and was never recovered away. Emits: {ResidentRegistered}.
+    /// resident, holds no role, and was never recovered away. Emits: {ResidentRegistered}; then, if points were
+    /// held for the identity before it joined, the ledger's {IPointsLedger-HoldingClaimed} and its moves.
     function registerResident(address account, bytes32 identityHash) external;
 
     /// @notice Register many residents: `accounts[i]` with `identityHashes[i]`, all or nothing.

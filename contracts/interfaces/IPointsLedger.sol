@@ -66,6 +66,8 @@ interface IPointsLedger is IERC1155MetadataURI {
     error PointsLedgerNotLedgerOperator(address caller);
     /// @notice Only the Membership contract moves accounts.
     error PointsLedgerNotMembership(address caller);
+    /// @notice An identity hash of zero names nobody.
+    error PointsLedgerZeroIdentity(uint256 index);
     /// @notice No scheme has this id.
     error PointsLedgerUnknownScheme(uint256 scheme);
     /// @notice A scheme with this id exists already (ids are never reused).
@@ -186,6 +188,11 @@ interface IPointsLedger is IERC1155MetadataURI {
     );
     /// @notice A recovery moved `account`'s whole record of `scheme` (balance and today's receipts) to `newAccount`.
     event AccountMoved(uint256 indexed scheme, address indexed account, address indexed newAccount, uint256 balance);
+    /// @notice Points for a person who has not joined are held under their keyed identity hash, at
+    /// `heldAccount` ({heldAccountOf}: an address no one holds a key of), from this issuance on.
+    event HoldingOpened(bytes32 indexed identityHash, address indexed heldAccount);
+    /// @notice The person joined as `account`: what `heldAccount` held moves to it ({AccountMoved} per scheme).
+    event HoldingClaimed(bytes32 indexed identityHash, address indexed heldAccount, address indexed account);
     /// @notice A scheme was added, active.
     event SchemeAdded(uint256 indexed scheme, uint256 issuerDailyQuota, uint256 residentDailyCap);
     /// @notice A scheme's status changed.
@@ -278,6 +285,25 @@ interface IPointsLedger is IERC1155MetadataURI {
         external
         returns (uint256 changeBefore, uint256 changeAfter);
 
+    /// @notice Issue to people by their keyed identity hash: to the resident's account where the identity has
+    /// joined, else held under the hash (at {heldAccountOf}) until it joins, when Membership's registration moves
+    /// the holding to the new account ({claimHolding}). Nobody can spend held points: no key of a held account exists.
+    /// @dev Requirements: as {issueBatch} for every item; no zero hash; `reasonCodes` empty or one per item.
+    /// Emits: {HoldingOpened} the first time an identity is held, then as {issueBatch}.
+    function issueToIdentities(
+        uint256 scheme,
+        bytes32[] calldata identityHashes,
+        uint256[] calldata amounts,
+        bytes32[] calldata refs,
+        uint32[] calldata reasonCodes
+    ) external;
+
+    /// @notice Move what was held for `identityHash` to `account`, the resident it just became (a no-op when
+    /// nothing was ever held for it).
+    /// @dev Requirements: caller is the Membership contract. Works while paused.
+    /// Emits: {HoldingClaimed}, then per scheme with a record {TransferSingle} and {AccountMoved}.
+    function claimHolding(bytes32 identityHash, address account) external;
+
     /// @notice Move every scheme's record of `account` to `newAccount` (account recovery).
     /// @dev Requirements: caller is the Membership contract; `newAccount` has no record in any scheme.
     /// Works while paused. Emits: per scheme with a record, {TransferSingle} and {AccountMoved}.
@@ -341,6 +367,12 @@ interface IPointsLedger is IERC1155MetadataURI {
     function schemeInfo(uint256 scheme) external view returns (SchemeInfo memory);
     /// @notice Every scheme id ever added.
     function schemeIds() external view returns (uint256[] memory);
+    /// @notice The account that holds points for `identityHash` until the person joins: a hash, no one's key.
+    function heldAccountOf(bytes32 identityHash) external pure returns (address);
+
+    /// @notice The identity a held account holds for while unclaimed, else zero.
+    function heldIdentityOf(address heldAccount) external view returns (bytes32);
+
     /// @notice Whether `ref` was used in `scheme`.
     function isRefUsed(uint256 scheme, bytes32 ref) external view returns (bool);
     /// @notice Issuer quota of `scheme` used today.

@@ -30,6 +30,9 @@ class IdentityUseOut(BaseModel):
     at: int = Field(description="unix seconds: the time of the block that recorded it")
     txHash: str
     block: int
+    beforeJoining: bool = Field(False, description="a use before the resident joined (an issuer's lookup to credit "
+                                                   "them), recorded under the account that held their points then; "
+                                                   "no objection can be signed for it")
     objected: bool
     objectionTxHash: str | None = None
     objection: dict | None = Field(None, description="while not objected: the EIP-712 TrailObjection to sign "
@@ -102,14 +105,23 @@ class LookupIn(Model):
     purpose: Literal["issuance-lookup"] = Field(description="why: the trail's purpose (issuance-lookup)")
     requestRef: str = Field(pattern=BYTES32, description="the issuer's reference of this lookup (bytes32; no "
                                                          "personal data), written on the trail")
+    holdIfNotJoined: bool = Field(False, description="a person who has not joined yet is answered (not 404) with "
+                                                     "the keyed identity hash to issue to (PointsLedger."
+                                                     "issueToIdentities holds the points until they join)")
 
 
 class LookupOut(BaseModel):
     object: Literal["resident_lookup"] = "resident_lookup"
-    address: str
+    registered: bool = Field(description="whether the person has joined (an account on chain)")
+    address: str | None = Field(description="the resident's account; null if not joined")
+    identityHash: str = Field(description="the keyed identity hash (HMAC of the identity number, never the number): "
+                                          "what issueToIdentities takes")
+    heldAccount: str | None = Field(None, description="where points issued to the hash wait until the person joins "
+                                                      "(not joined only)")
     purpose: str
     requestRef: str
-    trailEntry: int = Field(description="the IdentityTrail entry recording this lookup")
+    trailEntry: int = Field(description="the IdentityTrail entry recording this lookup (under the held account "
+                                        "for a person not joined)")
 
 
 @router.post("/residents/lookup", operation_id="lookupResident", status_code=200, response_model=LookupOut)
@@ -117,5 +129,6 @@ async def lookup(body: LookupIn, lookups: ResidentLookupService, issuer: IssuerK
     """An issuer finds a resident's address by identity number (issuer keys: the key names the issuer's chain
     account). The lookup is on the identity-use trail first (purpose issuance-lookup, actor the issuer's account,
     the request reference): 503 `trail_unavailable` and no address when it could not be recorded; 404
-    `resident_not_found` (no entry) when no resident has the number."""
+    `resident_not_found` (no entry) when no resident has the number, unless `holdIfNotJoined`: then the answer
+    is the identity hash to issue to and the held account, and the entry is under the held account."""
     return await lookups.lookup(issuer.account, body)

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from exchange_api.deps import RT, AuditorKey, Caller, GovernanceService, ManagerKey, PublicService, source
 from exchange_api.errors import Forbidden, RateLimited
 from exchange_api.routers import ERRORS
-from exchange_api.schemas import (AttestationsOut, DailyActivityOut, ListOf, MerchantsOut, NodeOut, PeriodOut,
+from exchange_api.schemas import (AttestationsOut, DailyActivityOut, HoldingsOut, ListOf, MerchantsOut, NodeOut,
+                                  PeriodOut,
                                   ProposalApprovalIn, ProposalApprovalSubmittedOut, ProposalOut, ProposalsOut, RatesOut,
                                   SchemeOut, StatementOut)
 
@@ -114,6 +115,13 @@ async def merchants(governance: GovernanceService, caller: Caller):
     """Every merchant registered on chain with its status there (active or suspended) and its published name;
     counts by status."""
     return await governance.merchants()
+
+
+@router.get("/holdings", operation_id="getUnclaimedHoldings", response_model=HoldingsOut)
+async def holdings(governance: GovernanceService, caller: Caller):
+    """Points held on chain for people who have not joined yet (issuers credit them by keyed identity hash; their
+    registration moves the points to them): how many people, the points per scheme. Totals only, no hashes."""
+    return await governance.holdings()
 
 
 @router.get("/activity/daily", operation_id="getDailyActivity", response_model=DailyActivityOut)

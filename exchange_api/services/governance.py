@@ -29,7 +29,7 @@ from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import IdxActivity, IdxEvent, IdxMerchant, IdxProposal, IdxProposalApproval, \
+from exchange_api.store.models import IdxActivity, IdxBalance, IdxEvent, IdxMerchant, IdxProposal, IdxProposalApproval, \
     Merchant, MerchantProfile
 from ledger_node.domain import PROPOSAL_STATES
 from ledger_node.typed_data import calls_hash, checksum
@@ -237,6 +237,29 @@ class Governance:
         counts = {"active": sum(1 for d in data if d["status"] == "active")}
         counts["suspended"] = len(data) - counts["active"]
         return {"object": "merchants", "counts": counts, "data": data}
+
+    async def holdings(self) -> dict:
+        """Unclaimed holdings: held accounts opened (HoldingOpened) and not yet claimed (HoldingClaimed), with the
+        indexed balances they hold, summed per scheme."""
+        def load(s):
+            def accounts(name):
+                return {json.loads(a)["heldAccount"] for (a,) in s.execute(select(IdxEvent.args)
+                                                                           .where(IdxEvent.name == name))}
+            open_ = sorted(accounts("HoldingOpened") - accounts("HoldingClaimed"))
+            rows = []
+            for i in range(0, len(open_), 500):
+                rows += s.execute(select(IdxBalance.account, IdxBalance.scheme, IdxBalance.balance)
+                                  .where(IdxBalance.account.in_(open_[i:i + 500]))).all()
+            return rows
+        rows = await self.store.run(load)
+        totals: dict[int, int] = {}
+        people = set()
+        for account, scheme, balance in rows:
+            if int(balance):
+                totals[int(scheme)] = totals.get(int(scheme), 0) + int(balance)
+                people.add(account)
+        return {"object": "holdings", "people": len(people),
+                "totals": [{"scheme": k, "points": v} for k, v in sorted(totals.items())]}
 
     async def daily(self, days: int) -> dict:
         """Points issued and points redeemed per UTC day, the last `days` days up to the head block's (chain time:

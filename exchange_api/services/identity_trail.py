@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 from eth_utils import keccak
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from exchange_api import errors
 from exchange_api.chain import ChainClient, ChainRevert, RpcFailure, checksum, fn, unhex
@@ -35,8 +35,8 @@ from exchange_api.relayer import Relayer
 from exchange_api.services.common import ecdsa_refusal
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import IdxEvent
-from ledger_node.domain import TRAIL_PURPOSE_CODES, TRAIL_PURPOSES
+from exchange_api.store.models import IdxEvent, IdxResident
+from ledger_node.domain import TRAIL_PURPOSE_CODES, TRAIL_PURPOSES, held_account_of
 from ledger_node.typed_data import digest, typed_data
 
 RECORD = fn("record((address,address,uint16,bytes32)[])")
@@ -140,26 +140,35 @@ class IdentityTrail:
     # -- the resident's reads --------------------------------------------------------------------------------------
 
     async def entries(self, resident: str) -> dict:
-        """The trail entries of `resident` (indexed), newest first, each with its objection if any."""
+        """The trail entries of `resident` (indexed), newest first, each with its objection if any; and the uses of
+        their identity before they joined (an issuer's lookup to credit them), recorded under the account that held
+        their points then (`beforeJoining`: no key of that account signs an objection)."""
         resident = checksum(resident)
 
         def load(s):
+            known = s.get(IdxResident, resident)
+            held = held_account_of(known.identity_hash) if known else None
+            where = IdxEvent.args.contains(resident)
+            if held:
+                where = or_(where, IdxEvent.args.contains(held))
             rows = s.execute(select(IdxEvent.name, IdxEvent.args, IdxEvent.tx_hash, IdxEvent.block_number)
-                             .where(IdxEvent.name.in_(TRAIL_EVENTS), IdxEvent.args.contains(resident))
+                             .where(IdxEvent.name.in_(TRAIL_EVENTS), where)
                              .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc())).all()
-            return [(n, json.loads(a), h, b) for n, a, h, b in rows]
-        rows = await self.store.run(load)
+            return held, [(n, json.loads(a), h, b) for n, a, h, b in rows]
+        held, rows = await self.store.run(load)
         objected = {int(a["entryId"]): h for n, a, h, _ in rows if n == "UseObjected" and a["resident"] == resident}
         data = []
         for name, a, h, block in rows:
-            if name != "IdentityUsed" or a["resident"] != resident:
+            if name != "IdentityUsed" or a["resident"] not in (resident, held):
                 continue
-            entry_id, purpose = int(a["id"]), int(a["purpose"])
+            entry_id, purpose, before = int(a["id"]), int(a["purpose"]), a["resident"] == held
             data.append({"object": "identity_use", "id": entry_id, "resident": resident, "actor": a["actor"],
                          "actorName": self.actor_name(a["actor"]), "purpose": TRAIL_PURPOSES.get(purpose, "unknown"),
                          "purposeCode": purpose, "requestRef": a["requestRef"], "at": int(a["at"]), "txHash": h,
-                         "block": block, "objected": entry_id in objected, "objectionTxHash": objected.get(entry_id),
-                         "objection": None if entry_id in objected else self.objection_document(entry_id, resident)})
+                         "block": block, "beforeJoining": before, "objected": entry_id in objected,
+                         "objectionTxHash": objected.get(entry_id),
+                         "objection": None if entry_id in objected or before
+                         else self.objection_document(entry_id, resident)})
             if len(data) >= MAX_ENTRIES:
                 break
         return {"object": "list", "data": data, "has_more": len(data) >= MAX_ENTRIES}

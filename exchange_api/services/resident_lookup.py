@@ -3,7 +3,10 @@ an issuer key (its chain account named on the key), `lookup` turns an identity n
 the keyed identity hash (HMAC, as onboarding computes it) names the account on chain (Membership.accountOf). Each
 answer is on the identity-use trail first (purpose issuance-lookup, actor the issuer's account, the issuer's request
 reference), written ahead like every use of personal data (services/identity_trail.py): no entry, no address (503).
-An identity number of no resident is 404 and leaves no entry (there is no resident whose trail it would be).
+An identity number of no resident is 404 and leaves no entry (there is no resident whose trail it would be), unless
+the issuer asks to credit a person who has not joined (`holdIfNotJoined`): then the answer is the keyed identity hash
+(PointsLedger.issueToIdentities holds the points under it until the person joins) and the entry is under the held
+account, the person's trail until they join.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from exchange_api import crypto
 from exchange_api.chain import ACCOUNT_OF, ChainClient, checksum, unhex
 from exchange_api.errors import NotFound, Unavailable
+from ledger_node.domain import held_account_of
 from exchange_api.services.identity_trail import IdentityTrail
 
 ZERO = "0x" + "00" * 20
@@ -30,9 +34,14 @@ class ResidentLookup:
         ih = crypto.identity_hash(self.identity_key, body.identityNumber)
         out = await self.chain.call(self.chain.addresses["Membership"], ACCOUNT_OF.encode(ih))
         address = checksum("0x" + out[-20:].hex())
+        held = None
         if address == ZERO:
-            raise NotFound("no registered resident has this identity number", code="resident_not_found",
-                           field="identityNumber")
-        entry = await self.trail.write_ahead(address, body.purpose, unhex(body.requestRef), actor=issuer_account)
-        return {"object": "resident_lookup", "address": address, "purpose": body.purpose,
+            if not body.holdIfNotJoined:
+                raise NotFound("no registered resident has this identity number", code="resident_not_found",
+                               field="identityNumber")
+            held = held_account_of(ih)  # the person's trail until they join, as their points are
+        entry = await self.trail.write_ahead(held or address, body.purpose, unhex(body.requestRef),
+                                             actor=issuer_account)
+        return {"object": "resident_lookup", "registered": held is None, "address": None if held else address,
+                "identityHash": "0x" + ih.hex(), "heldAccount": held, "purpose": body.purpose,
                 "requestRef": body.requestRef.lower(), "trailEntry": entry}

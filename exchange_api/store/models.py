@@ -325,7 +325,7 @@ class IdxActivity(Base):
     log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     item: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     account: Mapped[str] = mapped_column(String(42))
-    kind: Mapped[str] = mapped_column(String(20))  # issued | revoked | minted | burned | moved_in | moved_out
+    kind: Mapped[str] = mapped_column(String(20))  # issued | revoked | minted | burned | moved_in | moved_out | claimed
     scheme: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(ChainInt)
     balance_after: Mapped[int] = mapped_column(ChainInt)

@@ -8,6 +8,7 @@ Refunded event that explains it (replay_redemption).
 from __future__ import annotations
 
 from ledger_node.audit.events import Event
+from ledger_node.domain import held_account_of
 from ledger_node.audit.model import MISMATCH, VIOLATION
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.audit.state import ACTIVE, ELIGIBILITY_ONLY, NONE, PAUSED, RETIRED, State
@@ -48,7 +49,7 @@ class IssuanceHandlers:
         if len(transfers) != expected_items:
             self.problem(MISMATCH, "issuance-transfers", f"PointsIssued has {expected_items} issued items but the "
                                                          f"call emitted {len(transfers)} TransferSingle", ev)
-        balances, received, residents = st.balances, st.received, st.residents
+        balances, received, residents, holdings = st.balances, st.received, st.residents, st.holdings
         balances_after = a["balancesAfter"]
         k = issued = 0
         bad_after = []
@@ -70,9 +71,9 @@ class IssuanceHandlers:
             if t["from"] != _ZERO or t["id"] != scheme or t["operator"] != issuer:
                 self.problem(MISMATCH, "issuance-transfer", f"item {i}: TransferSingle does not match the issuance",
                              ev, transfer=t)
-            if to not in residents:
-                self.problem(VIOLATION, "issued-to-non-resident", f"item {i}: {to} is not a registered resident", ev,
-                             account=to)
+            if to not in residents and to not in holdings:
+                self.problem(VIOLATION, "issued-to-non-resident", f"item {i}: {to} is not a registered resident "
+                                                                  f"nor a holding for one to come", ev, account=to)
             if amount == 0:
                 self.problem(VIOLATION, "zero-amount", f"item {i} issued zero points", ev)
             key = (scheme, to)
@@ -198,6 +199,31 @@ class IssuanceHandlers:
                      st.change.get(key, 0))
         st.change[key] = a["changeAfter"]
         tx.changes.append((scheme, account, a["changeBefore"], a["changeAfter"], a["ref"], op))
+
+    def on_PointsLedger__HoldingOpened(self, ev: Event, tx: Tx) -> None:
+        """Points held for a person who has not joined: at the account the hash derives (no one's key), for an
+        identity that is no resident's yet."""
+        st, a = self.state, ev.args
+        identity, held = a["identityHash"], a["heldAccount"]
+        derived = held_account_of(identity).lower()  # the replay keys accounts in lowercase
+        if held != derived:
+            self.problem(VIOLATION, "holding-not-derived", f"{held} is not the held account of identity {identity}",
+                         ev, expected=derived)
+        if any(r["identity"] == identity for r in st.residents.values()):
+            self.problem(VIOLATION, "holding-for-resident", f"identity {identity} is a resident's: its points go to "
+                                                            f"the resident's account", ev)
+        st.holdings[held] = identity
+
+    def on_PointsLedger__HoldingClaimed(self, ev: Event, tx: Tx) -> None:
+        """The person joined: their registration (ResidentRegistered in this transaction, before) takes the holding;
+        the AccountMoved events after it move its records."""
+        st, a = self.state, ev.args
+        identity, held, account = a["identityHash"], a["heldAccount"], a["account"]
+        if st.holdings.pop(held, None) != identity:
+            self.problem(VIOLATION, "holding-claim-unknown", f"{held} held nothing for identity {identity}", ev)
+        if st.residents.get(account, {}).get("identity") != identity:
+            self.problem(VIOLATION, "holding-claimed-by-other", f"{account} is not the resident of identity "
+                                                                f"{identity}", ev, account=account)
 
     def on_PointsLedger__AccountMoved(self, ev: Event, tx: Tx) -> None:
         st, a = self.state, ev.args

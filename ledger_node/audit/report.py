@@ -100,6 +100,14 @@ def print_summary(report: dict, console: Console, *, max_items: int = 20) -> Non
             t.add_row(str(i["scheme"]), i["account"], str(i["block"]), str(i["proposal"] or "none"),
                       i["description"] or "")
         console.print(t)
+    holdings = report.get("holdings")
+    if holdings and holdings["count"]:
+        t = Table(title=f"Points held for {holdings['count']:,} people who have not joined (unclaimed)")
+        for col in ("scheme", "points held"):
+            t.add_column(col, justify="right")
+        for row in holdings["totals"]:
+            t.add_row(str(row["scheme"]), f"{row['points']:,}")
+        console.print(t)
     trail = report.get("identityTrail")
     if trail and trail["objections"]:
         t = Table(title=f"Identity trail: {trail['entries']:,} uses of personal data; residents' objections "

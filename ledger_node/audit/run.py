@@ -7,6 +7,7 @@ suspicious patterns are warnings unless `strict`.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ledger_node.audit import AuditError
@@ -170,6 +171,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
                    "intentsChecked": len(replayer.intents)},
         "schemes": [_scheme_summary(state, s) for s in state.scheme_order],
         "issuers": issuer_accounts(state),
+        "holdings": unclaimed_holdings(state),
         "identityTrail": {"entries": len(state.trail), "objections": state.objections},
         "problems": [p.to_json() for p in problems],
         "findings": [f.to_json() for f in findings],
@@ -213,6 +215,24 @@ def issuer_accounts(state: State) -> list[dict]:
                         "proposal": proposal,
                         "description": state.proposals.get(proposal, {}).get("description") if proposal else None})
     return out
+
+
+def unclaimed_holdings(state: State, most: int = 1_000) -> dict:
+    """Points held for people who have not joined (PointsLedger.issueToIdentities), by identity hash: what each
+    held account holds per scheme, the totals, and the largest `most` holdings listed."""
+    held: dict[str, dict[int, int]] = {}
+    for (scheme, account), balance in state.balances.items():
+        if balance and account in state.holdings:
+            held.setdefault(account, {})[scheme] = balance
+    totals: dict[int, int] = defaultdict(int)
+    for balances in held.values():
+        for scheme, balance in balances.items():
+            totals[scheme] += balance
+    listed = sorted(held.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:most]
+    return {"count": len(held), "open": len(state.holdings),
+            "totals": [{"scheme": s, "points": p} for s, p in sorted(totals.items())],
+            "listed": [{"identityHash": state.holdings[a], "heldAccount": a,
+                        "points": [{"scheme": s, "points": p} for s, p in sorted(b.items())]} for a, b in listed]}
 
 
 def _scheme_summary(state: State, scheme: int) -> dict:

@@ -37,6 +37,8 @@ class State:
         self.day_offset = 0
         # Membership
         self.residents: dict[str, dict] = {}  # account -> {identity, registeredAt}
+        # points held for people who have not joined (issueToIdentities): open held account -> identity hash
+        self.holdings: dict[str, str] = {}
         self.roles: dict[str, set[str]] = defaultdict(set)
         self.merchants: dict[str, bool] = {}  # merchant -> suspended
         self.issuers: dict[int, set[str]] = defaultdict(set)
@@ -98,7 +100,7 @@ class State:
             "schemeOrder": self.scheme_order,
             "refs": {str(k): sorted(v) for k, v in self.refs.items()},
             "paused": self.paused, "dayOffset": self.day_offset,
-            "residents": self.residents,
+            "residents": self.residents, "holdings": self.holdings,
             "roles": {k: sorted(v) for k, v in self.roles.items()},
             "merchants": self.merchants,
             "issuers": {str(k): sorted(v) for k, v in self.issuers.items()},
@@ -142,6 +144,7 @@ class State:
         s.refs = defaultdict(set, {int(k): set(v) for k, v in d["refs"].items()})
         s.paused, s.day_offset = d["paused"], d["dayOffset"]
         s.residents = d["residents"]
+        s.holdings = d.get("holdings", {})  # absent before points could be held for the not yet joined
         s.roles = defaultdict(set, {k: set(v) for k, v in d["roles"].items()})
         s.merchants = d["merchants"]
         s.issuers = defaultdict(set, {int(k): set(v) for k, v in d["issuers"].items()})

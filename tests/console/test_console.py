@@ -82,6 +82,9 @@ def closed_city(wallet_api, wallet_city, w3):
         call(membership, "grantRole", membership.functions.AUDITOR_ROLE().call(), auditor.address),
         call(membership, "registerMerchant", shop.address), call(membership, "setMerchantSuspended", shop.address,
                                                                  True)])
+    # the culture programme credits a member who has no wallet yet: held on chain under the identity hash
+    chain.transact(w3, issuer, wallet_city.contracts["PointsLedger"].functions.issueToIdentities(
+        CULTURE, [Web3.keccak(text="console: not joined yet")], [35], [Web3.keccak(text="console held 1")], []))
     covered = w3.eth.block_number
     chain.transact(w3, auditor, wallet_city.contracts["AuditAttestations"].functions.attest(
         b"\x5a" * 32, b"\xa5" * 32, 0, covered))
@@ -153,6 +156,13 @@ def test_console_glance_showsProgrammesClearingAndIndexer(open_wallet, wallet_ap
     assert page.locator("[data-testid=merchants-suspended]").inner_text() == f"{statuses['counts']['suspended']:,}"
     assert closed_city["suspended"] in page.locator("[data-testid=merchants-suspended-list] li").evaluate_all(
         "els => els.map(e => e.title)")
+
+    # points waiting for people who have not joined: the people and the points per programme, as the API sums them
+    holdings = wallet_api.get("/v1/holdings").json()
+    held = {row["scheme"]: row["points"] for row in holdings["totals"]}
+    assert holdings["people"] >= 1 and held[CULTURE] >= 35, holdings
+    assert text_of(page, "[data-testid=holdings-people]", has=f"{holdings['people']:,}") == f"{holdings['people']:,}"
+    assert page.locator(f"[data-testid=holdings-scheme-{CULTURE}]").inner_text() == f"{held[CULTURE]:,}"
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")  # the sticky header at the top of the full-page shot

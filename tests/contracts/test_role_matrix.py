@@ -113,6 +113,8 @@ LEDGER_ROWS = {
     "issueBatchWithReason": Row(lambda c: [SCHEME, [c.env.residents[2].address], [5], [ref("m4")], [7]], ISSUER,
                                 "PointsLedgerNotIssuer"),
     "revoke": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, ref("m5"), 9], ISSUER, "PointsLedgerNotIssuer"),
+    "issueToIdentities": Row(lambda c: [SCHEME, [identity("not-joined")], [5], [ref("m9")], []], ISSUER,
+                             "PointsLedgerNotIssuer"),
     # the value contracts' operator functions (value units, a rate of 10 cents a point x 1e6)
     "mintValue": Row(lambda c: [SCHEME, c.env.residents[2].address, 5 * 10**7, 10**7, ref("m6")],
                      {"ledger_operator"}, "PointsLedgerNotLedgerOperator"),
@@ -121,6 +123,7 @@ LEDGER_ROWS = {
     "spend": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, 10**7, 45 * 10**6, ref("m7")],
                  {"ledger_operator"}, "PointsLedgerNotLedgerOperator"),
     "moveAccount": Row(lambda c: [c.env.residents[2].address, c.fresh], set(), "PointsLedgerNotMembership"),
+    "claimHolding": Row(lambda c: [identity("not-joined"), c.fresh], set(), "PointsLedgerNotMembership"),
     "addScheme": Row(lambda c: [9, 10, 10], GOV, G),
     "pauseScheme": Row(lambda c: [SCHEME], GOV, G),
     "unpauseScheme": Row(lambda c: [SCHEME], GOV, G, {"PointsLedgerInvalidTransition"}),

@@ -225,3 +225,44 @@ def test_sdk_lookupResident_answersTheAddress_andSaysWhyItCannot(api, api_city, 
     with pytest.raises(ResidentLookupError) as info:
         lookup_resident(live.url, keys["merchant"], who["identityNumber"], b"\x06" * 32)
     assert info.value.code == "wrong_key_role"
+
+
+def test_pointsForAPersonNotJoined_waitUnderTheirHash_andTheirRegistrationTakesThem(api, w3, api_city, keys, live,
+                                                                                    node):
+    """An issuer credits a member of its programme who has no wallet yet: the lookup (asked to hold) answers the
+    keyed identity hash, on the trail under the held account; the SDK issues to the hash; the points wait on chain
+    where no one can spend them; the office registers the person and the points are theirs in that step."""
+    from issuer_sdk import IssuerClient, LocalSigner
+    from issuer_sdk.resident_lookup import lookup_resident
+    from ledger_node.domain import held_account_of
+    from tests.exchange_api.conftest import S1
+
+    who = person("H1")
+    key = issuer_key(live, api_city.issuer1.address)
+    found = lookup_resident(live.url, key, who["identityNumber"], b"\x07" * 32, hold_if_not_joined=True)
+    assert found.address is None and found.held_account == held_account_of(found.identity_hash)
+    assert who["identityNumber"] not in found.identity_hash
+    (entry,) = trail_events(api_city, found.held_account)
+    assert entry["args"]["id"] == found.trail_entry and entry["args"]["actor"] == api_city.issuer1.address
+
+    ledger = api_city.contracts["PointsLedger"]
+    with IssuerClient(node.url, ledger.address, LocalSigner(bytes(api_city.issuer1.key)), S1, b"\x11" * 32) as sdk:
+        issued = sdk.issue_to_identity(found.identity_hash, 25, "volunteer-2026-11-30-H1", reason=7)
+        again = sdk.issue_to_identity(found.identity_hash, 25, "volunteer-2026-11-30-H1", reason=7)
+    assert (issued.status, issued.balance_after, again.status) == ("issued", 25, "duplicate")
+    assert ledger.functions.balanceOf(found.held_account, S1).call() == 25
+
+    resident = onboard(api, keys, who)  # the office registers the person: their held points move in that step
+    assert ledger.functions.balanceOf(resident.address, S1).call() == 25
+    assert ledger.functions.balanceOf(found.held_account, S1).call() == 0
+    joined = lookup_resident(live.url, key, who["identityNumber"], b"\x08" * 32, hold_if_not_joined=True)
+    assert (joined.address, joined.held_account, joined.identity_hash) == (resident.address, None,
+                                                                             found.identity_hash)
+    # the resident's trail shows both lookups: the one before joining (no objection to sign) and the one after
+    wait_indexed(api, w3)
+    trail = api.get(f"/v1/residents/{resident.address}/identity_trail",
+                    headers=auth(resident_token(api, resident))).json()["data"]
+    by_id = {e["id"]: e for e in trail}
+    before, after = by_id[found.trail_entry], by_id[joined.trail_entry]
+    assert (before["beforeJoining"], before["objection"], before["purpose"]) == (True, None, "issuance-lookup")
+    assert after["beforeJoining"] is False and after["objection"]["message"]["entryId"] == joined.trail_entry

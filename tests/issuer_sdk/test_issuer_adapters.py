@@ -18,7 +18,7 @@ from issuer_sdk.adapters import MAPPINGS_DIR, MappedAdapter, adapter_for, parse_
 RESIDENT = "0x" + "ab" * 20
 CHECKSUMMED = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+TOMORROW = (date.today() + timedelta(days=2)).isoformat()  # still ahead if the run crosses midnight after collection
 
 
 def volunteer(**over):

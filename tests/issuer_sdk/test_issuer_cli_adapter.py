@@ -26,7 +26,7 @@ from isdk_helpers import SALT, SCHEME
 from test_issuer_cli import ROOT, cli_env, issued_on_chain, write_records
 
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+TOMORROW = (date.today() + timedelta(days=2)).isoformat()  # still ahead if the run crosses midnight after collection
 
 
 def issue(home: Path, mapping: Path, source: Path, *extra: str, keystore: str = "issuer.json", env=None,

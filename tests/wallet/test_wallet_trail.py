@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ledger_node import chain
-from ledger_node.domain import TRAIL_PURPOSE_CODES
+from ledger_node.domain import TRAIL_PURPOSE_CODES, held_account_of
 
 from .conftest import API, PASSWORD, ROOT
 from .test_wallet import TIMEOUT_MS, expect_text, import_key
@@ -21,11 +21,11 @@ WORDS = {
            "recovery": "Identity check for moving your account to a new key",
            "lookup": "A programme looked you up to give you points", "object": "I do not recognise this",
            "sign": "Sign the objection", "objected": "Objected: you did not recognise this",
-           "wrong": "Wrong password"},
+           "wrong": "Wrong password", "before": "Before you joined"},
     "zh": {"tab": "密钥", "show": "查看谁使用了我的信息", "title": "谁在什么时候为什么使用了我的身份信息",
            "recovery": "为将账户转移到新密钥核验身份", "lookup": "积分项目为发放积分查询了您",
            "object": "我不认可这次使用", "sign": "签署异议", "objected": "已提出异议：您不认可这次使用",
-           "wrong": "密码"},
+           "wrong": "密码", "before": "加入之前"},
 }
 
 
@@ -42,6 +42,11 @@ def test_wallet_trail_showsWhoUsedMyData_andAnObjectionLandsOnChain(lang, open_w
                                                                      office_named):
     resident = wallet_city.residents[0 if lang == "en" else 1]
     trail = wallet_city.contracts["IdentityTrail"]
+    # before the resident joined, a programme looked them up to credit them: under the account that held their points
+    identity = wallet_city.contracts["Membership"].functions.identityOf(resident.address).call()
+    chain.transact(w3, wallet_city.relayers[0], trail.functions.record([
+        (held_account_of(identity), wallet_city.culture_issuer.address, TRAIL_PURPOSE_CODES["issuance-lookup"],
+         os.urandom(32))]))
     chain.transact(w3, wallet_city.onboarding, trail.functions.record([
         (resident.address, wallet_city.onboarding.address, TRAIL_PURPOSE_CODES["recovery-verification"],
          os.urandom(32))]))
@@ -74,6 +79,9 @@ def test_wallet_trail_showsWhoUsedMyData_andAnObjectionLandsOnChain(lang, open_w
     assert wallet_city.culture_issuer.address[:6] in newest.inner_text()  # no name known: its account
     expect_text(older, words["recovery"])
     expect_text(older, OFFICE)
+    oldest = entries.nth(2)  # the use before joining: shown, with nothing to sign
+    expect_text(oldest, words["before"])
+    assert oldest.get_by_role("button").count() == 0
     SHOTS.mkdir(parents=True, exist_ok=True)
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"phone-trail-{lang}.png"), full_page=True)
@@ -91,4 +99,5 @@ def test_wallet_trail_showsWhoUsedMyData_andAnObjectionLandsOnChain(lang, open_w
     token = API.resident_token(wallet_api, resident)
     listed = wallet_api.get(f"/v1/residents/{resident.address}/identity_trail",
                             headers={"Authorization": f"Bearer {token}"}).json()["data"]
-    assert [(e["id"], e["objected"]) for e in listed] == [(lookup_id, True), (lookup_id - 1, False)]
+    assert [(e["id"], e["objected"], e["beforeJoining"]) for e in listed] == [
+        (lookup_id, True, False), (lookup_id - 1, False, False), (lookup_id - 2, False, True)]

@@ -7,7 +7,7 @@ import { t, lang, addWords } from "../../wallet/src/i18n.js";
 import { h, announce, redraw } from "../../wallet/src/dom.js";
 import { WORDS } from "./words.js";
 import { state, startLang, chooseLang, load, loadStatements, loadGovernance, loadApplications } from "./state.js";
-import { healthView, schemesView, clearingView, dailyView, auditView, merchantsView, objectionsView }
+import { healthView, schemesView, clearingView, dailyView, auditView, merchantsView, objectionsView, holdingsView }
   from "./views/glance.js";
 import { governanceView } from "./views/governance.js";
 import { applicationsView } from "./views/applications.js";
@@ -95,7 +95,7 @@ function render() {
     state.view === "governance" ? [applicationsView(actions), governanceView(actions)]
       : [h("p", { class: "muted small" }, t("console.readOnly")),
         h("div", { class: "glance" }, healthView(), schemesView(), dailyView(), auditView(), merchantsView(),
-          objectionsView(), clearingView(actions))]);
+          holdingsView(), objectionsView(), clearingView(actions))]);
   redraw(document.getElementById("app"),  // every 15 s: what is being typed survives
     h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
     header(),

@@ -27,6 +27,7 @@ export const state = {
   daily: null,       // /v1/activity/daily: points issued and redeemed per day, 14 days
   attestation: undefined,  // the latest of /v1/attestations (null: none yet)
   merchants: null,   // /v1/merchants: counts by status and every merchant
+  holdings: null,    // /v1/holdings: points waiting for people who have not joined
   objections: null,  // /v1/identity_trail/objections: residents' objections to uses of their data
   gov: {
     listing: null,   // /v1/proposals
@@ -76,8 +77,9 @@ export async function load() {
 export async function loadHealth() {
   try {
     let latest;
-    [state.node, state.daily, latest, state.merchants, state.objections] = await Promise.all([api.node(),
-      api.daily(14), api.attestations(1), api.merchantStatuses(), api.trailObjections(20)]);
+    [state.node, state.daily, latest, state.merchants, state.objections, state.holdings] = await Promise.all([
+      api.node(), api.daily(14), api.attestations(1), api.merchantStatuses(), api.trailObjections(20),
+      api.holdings()]);
     state.attestation = latest[0] || null;
     state.healthError = null;
   } catch (exc) {

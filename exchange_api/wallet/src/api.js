@@ -117,6 +117,7 @@ export const api = {
   daily: (days = 14) => request("GET", `/activity/daily?days=${days}`).then((r) => r.data.days),
   attestations: (limit = 1) => request("GET", `/attestations?limit=${limit}`).then((r) => r.data.data),
   merchantStatuses: () => request("GET", "/merchants").then((r) => r.data),
+  holdings: () => request("GET", "/holdings").then((r) => r.data),
   trailObjections: (limit = 20) => request("GET", `/identity_trail/objections?limit=${limit}`).then((r) => r.data),
   // the offers catalogue (views/shops.js): public reads
   catalogueVocabulary: () => request("GET", "/catalogue/vocabulary").then((r) => r.data),

@@ -205,3 +205,16 @@ export function merchantsView() {
             name(x))))] : null,
       ]);
 }
+
+/** Points issued to people who have not joined yet, held on chain until their registration takes them. */
+export function holdingsView() {
+  const x = state.holdings;
+  return h("section", { class: "card holdings-card", "aria-labelledby": "holdings-title", "data-testid": "holdings" },
+    h("h2", { id: "holdings-title" }, t("holdings.title")),
+    !x ? h("p", { class: "muted" }, t("console.loading"))
+      : !x.people ? h("p", { class: "muted", "data-testid": "holdings-none" }, t("holdings.none"))
+        : h("dl", { class: "facts" },
+          fact(t("holdings.people"), fmt.points(x.people), "holdings-people"),
+          x.totals.map((row) => fact(schemeName(row.scheme), fmt.points(row.points), `holdings-scheme-${row.scheme}`))),
+    h("p", { class: "muted small" }, t("holdings.why")));
+}

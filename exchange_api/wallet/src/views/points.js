@@ -150,6 +150,9 @@ function describe(item, byTx) {
     case "moved_in":
       title = t("history.movedIn", { program, n });
       break;
+    case "claimed": // credited under the identity before the resident joined, theirs since registration
+      title = t("history.claimed", { program, n });
+      break;
     case "moved_out":
       plus = false;
       title = t("history.movedOut", { program, n });

@@ -84,6 +84,10 @@ function entryItem(e) {
     item.append(h("p", { class: "pill objected", "data-testid": "trail-objected" }, t("trail.objected")));
     return item;
   }
+  if (e.beforeJoining) { // an issuer's lookup to credit you before you had an account: nothing to sign it with
+    item.append(h("p", { class: "muted small", "data-testid": "trail-before-joining" }, t("trail.beforeJoining")));
+    return item;
+  }
   const pw = passwordInput();
   const error = h("div", { class: "form-error" });
   const sign = h("button", { type: "submit", class: "danger" }, t("trail.objectSign"));
