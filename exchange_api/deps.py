@@ -13,7 +13,6 @@ without a key; failed authentications per client address (`AUTH_FAILURES_PER_MIN
 limit the address is answered 429 with Retry-After, before any key it sends is looked up."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import time

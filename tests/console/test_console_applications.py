@@ -20,7 +20,7 @@ from ledger_node.governance.city import City
 from ledger_node.governance.transactions import propose, step
 
 from .conftest import API, ARTIFACTS
-from .test_console import TIMEOUT_MS, text_of
+from .test_console import text_of
 
 WORDS = {"en": {"received": "received", "registered": "registered", "title": "Shops applying to accept points",
                 "category": "Food & drink · Wuhou"},
