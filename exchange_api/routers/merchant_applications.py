@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AfterValidator, BaseModel, Field
 
-from exchange_api.deps import Caller, ConsoleKey, MerchantApplicationsService, RT, source
+from exchange_api.deps import RT, Caller, ConsoleKey, Idem, MerchantApplicationsService, source
 from exchange_api.errors import RateLimited
 from exchange_api.routers import ERRORS, created
 from exchange_api.routers.offers import Code, Name, _no_controls
@@ -76,14 +76,16 @@ def _limit(request: Request, rt, what: str) -> None:
 
 
 @router.post("", operation_id="applyAsMerchant", status_code=201, response_model=ApplicationOut)
-async def apply(request: Request, body: ApplicationIn, applications: MerchantApplicationsService, rt: RT,
+async def apply(request: Request, body: ApplicationIn, applications: MerchantApplicationsService, idem: Idem, rt: RT,
                 caller: Caller):
     """A shop applies to accept points (no key). Answers the application's id and a claim link, shown once: once
     the consortium has registered the settlement account as a merchant, the link yields the shop's first manager
     key. Limited per client address (`MERCHANT_APPLICATIONS_PER_HOUR`). 409 `already_merchant` for an account
     that is one, `application_pending` when one for it is open; 422 `unknown_category` / `unknown_district`."""
     _limit(request, rt, "application")
-    return created(await applications.apply(body))[1]
+    # an Idempotency-Key's replay (per client address) gives the same claim link again, kept only encrypted
+    return await idem.run(request, "application:" + source(request), applications.fingerprint(body),
+                          lambda: applications.apply(body), created, sealed=True)
 
 
 @router.get("", operation_id="listMerchantApplications", response_model=ListOf[ApplicationOut])
@@ -96,13 +98,18 @@ async def list_(applications: MerchantApplicationsService, key: ConsoleKey,
 
 
 @router.post("/{app_id}/claim", operation_id="claimMerchantApplication", status_code=201, response_model=ClaimOut)
-async def claim(request: Request, app_id: AppId, body: ClaimIn, applications: MerchantApplicationsService, rt: RT):
+async def claim(request: Request, app_id: AppId, body: ClaimIn, applications: MerchantApplicationsService, idem: Idem,
+                rt: RT):
     """The shop's first manager key, shown once, after the consortium registered its account: 409
     `merchant_not_registered` before, `application_already_claimed` after the first claim; a wrong id or secret is
     404 `application_not_found`. Limited per client address (`CLAIMS_PER_MIN`; the secret has 256 random bits, the
-    limit keeps a prober's cost to the API small)."""
+    limit keeps a prober's cost to the API small). With an `Idempotency-Key`, a claim whose answer was lost is
+    answered again (same key, same secret)."""
     wait = rt.allow("claim:" + source(request), CLAIMS_PER_MIN / 60.0, CLAIMS_PER_MIN)
     if wait is not None:
         raise RateLimited("too many claims from this address; retry later",
                           headers={"Retry-After": str(max(1, round(wait)))})
-    return created(await applications.claim(app_id, body.secret))[1]
+    # a claim whose answer was lost is answered again with its Idempotency-Key (the key kept only encrypted); the
+    # replay needs the same secret (it is part of the request compared)
+    return await idem.run(request, "claim:" + app_id, applications.fingerprint(body),
+                          lambda: applications.claim(app_id, body.secret), created, sealed=True)

@@ -13,6 +13,7 @@ application)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import shlex
 from dataclasses import dataclass
@@ -70,6 +71,11 @@ class MerchantApplications:
         return Done({"object": "merchant_application", "id": row.id, "status": "received",
                      "settlementAccount": account, "claimSecret": secret, "claimUrl": self.claim_url(row.id, secret),
                      "createdAt": iso(row.created_at.replace(microsecond=0))})
+
+    def fingerprint(self, body) -> str:
+        """A request's idempotency fingerprint, keyed (HMAC with the PII key): the store never holds a plain hash
+        of a contact or a claim secret."""
+        return crypto.fingerprint(self.pii_key, json.dumps(body.model_dump(), sort_keys=True).encode())
 
     def claim_url(self, app_id: str, secret: str) -> str:
         # in the fragment: never sent to a server, so no access log or Referer carries it

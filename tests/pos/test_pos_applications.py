@@ -14,7 +14,7 @@ from eth_account import Account
 from sqlalchemy import func, select
 
 from exchange_api.merchant_keys import create_key
-from exchange_api.store.models import ApiKey, IdxMerchant, MerchantApplication
+from exchange_api.store.models import ApiKey, IdempotencyRecord, IdxMerchant, MerchantApplication
 from ledger_node.deploy.system import call, propose_and_execute
 
 
@@ -149,3 +149,26 @@ def test_claim_forAMerchantWithKeysAlready_is409(applying, wallet_city, session_
     live.rt.store.call(lambda s: create_key(s, name="From the operator", merchant_address=account))
     resp = applying.post(f"/v1/merchant_applications/{applied['id']}/claim", json={"secret": applied["claimSecret"]})
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "merchant_has_keys"
+
+
+def test_claim_whoseAnswerWasLost_isAnsweredAgainWithItsIdempotencyKey(applying, wallet_city, session_w3):
+    """The first key is shown once; a client that lost the answer retries with the same Idempotency-Key and the
+    same secret and gets the same key, kept only encrypted meanwhile; another secret under that key gets nothing."""
+    live = applying.live
+    account = Account.create().address
+    once = {"Idempotency-Key": f"apply-{account}"}
+    first = applying.post("/v1/merchant_applications", json=application(account), headers=once)
+    again = applying.post("/v1/merchant_applications", json=application(account), headers=once)
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    applied = first.json()
+    register_on_chain(wallet_city, session_w3, account, live)
+    url, body = f"/v1/merchant_applications/{applied['id']}/claim", {"secret": applied["claimSecret"]}
+    once = {"Idempotency-Key": f"claim-{account}"}
+    claimed = applying.post(url, json=body, headers=once)
+    replayed = applying.post(url, json=body, headers=once)
+    assert claimed.status_code == replayed.status_code == 201
+    assert claimed.json()["apiKey"] == replayed.json()["apiKey"]
+    other = applying.post(url, json={"secret": "y" * 43}, headers=once)
+    assert other.status_code == 409 and claimed.json()["apiKey"] not in other.text
+    stored = live.rt.store.call(lambda s: [r.body for r in s.scalars(select(IdempotencyRecord))])
+    assert not [r for r in stored if claimed.json()["apiKey"] in str(r) or applied["claimSecret"] in str(r)]
