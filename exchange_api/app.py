@@ -21,9 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange_api import metrics
 from exchange_api.errors import ApiError, NotFound
-from exchange_api.routers import (eligibility, exchanges, health, identity_trail, offers, onboarding, pos, public,
-                                  recoveries, redemption_requests, redemptions, refunds, residents, vouchers,
-                                  webhooks)
+from exchange_api.routers import (eligibility, exchanges, health, identity_trail, merchant_applications,
+                                  merchant_keys, offers, onboarding, pos, public, recoveries, redemption_requests,
+                                  redemptions, refunds, residents, vouchers, webhooks)
 from exchange_api.relayer_lease import LeaseHeld
 from exchange_api.request_limits import BodyLimit, FailureLimiter, parse_networks
 from exchange_api.runtime import Runtime
@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.state.auth_failures = FailureLimiter(settings.auth_failures_per_min, settings.auth_failure_sources)
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     for module in (health, redemptions, refunds, redemption_requests, residents, exchanges, onboarding, webhooks,
-                   public, offers, vouchers, eligibility, recoveries, pos, identity_trail):
+                   public, offers, vouchers, eligibility, recoveries, pos, identity_trail, merchant_keys,
+                   merchant_applications):
         app.include_router(module.router)
     _docs(app)
     _errors(app)

@@ -167,19 +167,22 @@ def _store():
 def create_key_cmd(address: str = typer.Argument(None, help="The merchant's account (merchant keys) or the "
                                                                "issuer's account on chain (issuer keys)."),
                    name: str = typer.Option(..., "--name", help="A label, e.g. the shop's name."),
-                   role: str = typer.Option("merchant", "--role", help="merchant | onboarding | auditor | issuer")):
+                   role: str = typer.Option("merchant", "--role", help="merchant | onboarding | auditor | issuer"),
+                   scope: str = typer.Option("manager", "--scope", help="a merchant key's staff scope: manager "
+                                                                        "(everything) | cashier (sales)")):
     """Create an API key and print it once (only its hash is kept)."""
     from exchange_api.merchant_keys import create_key
     store = _store()
     try:
         with store.session() as s:
             created = create_key(s, name=name, merchant_address=address if role == "merchant" else None, role=role,
-                                 account=address if role == "issuer" else None)
+                                 account=address if role == "issuer" else None, scope=scope)
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
     party = created.merchant or created.account
-    console.print(f"key id {created.id} ({created.role}{' for ' + party if party else ''})")
+    console.print(f"key id {created.id} ({created.role}{', ' + created.scope if created.scope else ''}"
+                  f"{' for ' + party if party else ''})")
     console.print("API key (shown once, store it now):")
     print(created.api_key)
 
@@ -208,7 +211,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json")):
         print(json.dumps(keys))
         return
     for k in keys:
-        console.print(f"{k['id']}  {k['role']:<10} {k['prefix']}…  {k['merchant'] or '-':<42} {k['name']}"
+        console.print(f"{k['id']}  {k['role']:<10} {k['scope'] or '-':<8} {k['prefix']}…  "
+                      f"{k['merchant'] or '-':<42} {k['name']}"
                       f"{'  [red]revoked[/red]' if k['revoked'] else ''}")
 
 

@@ -4,17 +4,22 @@
 Merchant endpoints (`role`) take the key's header or, for the /pos page, its session cookie (`POS_COOKIE`, with
 the CSRF header `X-CityPoints-POS: 1` on changes); public endpoints (`any_caller`) read the header only.
 
+Staff scopes (merchant keys): `MerchantKey` takes a cashier's key or a manager's, `ManagerKey` a manager's only;
+a cashier's key on a manager's endpoint is 403 `insufficient_scope` naming the scope needed. A key's last use is
+written at most once a minute per key and process (`LAST_USED_EVERY_S`), never a write a request.
+
 Rate limits: a token bucket per API key (`RATE_LIMIT_PER_S`, `RATE_LIMIT_BURST`), per client address for calls
 without a key; failed authentications per client address (`AUTH_FAILURES_PER_MIN`, request_limits.py): past the
 limit the address is answered 429 with Retry-After, before any key it sends is looked up."""
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Annotated, Any, Callable
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from exchange_api.errors import Forbidden, RateLimited, Unauthorized
 from exchange_api.idempotency import Idempotency
@@ -26,6 +31,8 @@ from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.governance import Governance
 from exchange_api.services.identity_trail import IdentityTrail
+from exchange_api.services.merchant_applications import MerchantApplications
+from exchange_api.services.merchant_keys import MerchantKeys
 from exchange_api.services.offers import Offers
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.pos_sessions import PosSessions
@@ -37,9 +44,11 @@ from exchange_api.services.refunds import Refunds
 from exchange_api.services.residents import Residents
 from exchange_api.services.vouchers import Vouchers
 from exchange_api.services.webhooks import WebhookEndpoints
-from exchange_api.store.models import ApiKey, Merchant
+from exchange_api.store.models import ApiKey, Merchant, utcnow
 
-AUTH_CACHE_S = 5.0  # a key revoked from another process stops working within this time
+AUTH_CACHE_S = 5.0  # a key revoked from another process stops working within this time (this one's: at once)
+LAST_USED_EVERY_S = 60.0  # a key's last_used_at is written at most this often (per process)
+log = logging.getLogger("citypoints.api")
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -71,6 +80,8 @@ IdentityTrailService = Annotated[IdentityTrail, _service(lambda s: s.identity_tr
 ResidentLookupService = Annotated[ResidentLookup, _service(lambda s: s.resident_lookup)]
 VouchersService = Annotated[Vouchers, _service(lambda s: s.vouchers)]
 WebhookEndpointsService = Annotated[WebhookEndpoints, _service(lambda s: s.webhook_endpoints)]
+MerchantKeysService = Annotated[MerchantKeys, _service(lambda s: s.merchant_keys)]
+MerchantApplicationsService = Annotated[MerchantApplications, _service(lambda s: s.merchant_applications)]
 
 
 async def get_idempotency(request: Request) -> Idempotency:
@@ -112,8 +123,11 @@ def refuse_if_limited(request: Request) -> None:
 
 
 async def key_principal(request: Request, rt: Runtime, key: str) -> Principal:
-    """The caller an API key names (cached AUTH_CACHE_S); an unknown or revoked key is a counted failure, 401.
-    The Authorization header's key, and the one the point-of-sale page signs in with (routers/pos.py)."""
+    """The caller an API key names; an unknown, revoked or rotated-out key is a counted failure, 401.
+    The Authorization header's key, and the one the point-of-sale page signs in with (routers/pos.py).
+    Cached AUTH_CACHE_S, never past the end a rotation gave the key (an entry lives until the earlier of the two),
+    and a key revoked or rotated through this process's API leaves the cache at once
+    (services/merchant_keys.py)."""
     refuse_if_limited(request)
     digest = hash_key(key)
     hit = rt.auth_cache.get(digest)
@@ -121,20 +135,42 @@ async def key_principal(request: Request, rt: Runtime, key: str) -> Principal:
         principal = hit[0]
     else:
         def load(s):
+            at = utcnow()
             row = s.execute(select(ApiKey, Merchant).outerjoin(Merchant, Merchant.id == ApiKey.merchant_id)
-                            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))).first()
+                            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None),
+                                   or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > at))).first()
             if row is None:
-                return None
+                return None, AUTH_CACHE_S
             k, m = row
+            ttl = AUTH_CACHE_S if k.expires_at is None else min(AUTH_CACHE_S, (k.expires_at - at).total_seconds())
             return Principal(k.id, k.role, m.id if m else None, m.address if m else None, m.name if m else None,
-                             k.account)
-        principal = await rt.store.run(load)
+                             k.account, k.scope), ttl
+        principal, ttl = await rt.store.run(load)
         if len(rt.auth_cache) > 10_000:
             rt.auth_cache.clear()
-        rt.auth_cache[digest] = (principal, time.monotonic() + AUTH_CACHE_S)
+        rt.auth_cache[digest] = (principal, time.monotonic() + ttl)
     if principal is None:
         raise _refuse(request, "unknown or revoked API key")
     return principal
+
+
+async def touch(rt: Runtime, principal: Principal) -> None:
+    """Note that the key was used: written at most once every LAST_USED_EVERY_S per key, so the merchant sees when
+    each key was last used to the minute without a write a request. A store that cannot take it now loses one
+    note, never the request."""
+    at = time.monotonic()
+    last = rt.key_used.get(principal.key_id)
+    if last is not None and at - last < LAST_USED_EVERY_S:
+        return
+    if len(rt.key_used) > 10_000:
+        rt.key_used.clear()
+    rt.key_used[principal.key_id] = at
+    when = utcnow().replace(microsecond=0)
+    try:
+        await rt.store.write(lambda s: s.execute(update(ApiKey).where(ApiKey.id == principal.key_id)
+                                                 .values(last_used_at=when)), isolated=False)
+    except Exception as exc:  # noqa: BLE001 - a lost note of use must not fail the sale it came with
+        log.warning("last use of key %s not written: %s", principal.key_id, type(exc).__name__)
 
 
 POS_COOKIE = "citypoints_pos"  # the point-of-sale page's session (services/pos_sessions.py)
@@ -172,7 +208,9 @@ async def any_caller(request: Request, rt: RT) -> Principal | None:
     return principal
 
 
-def role(*roles: str):
+def role(*roles: str, scope: str | None = None):
+    """A caller of one of `roles`; with `scope="manager"`, a merchant key must be a manager's (other roles have no
+    scope)."""
     async def dep(request: Request, rt: RT) -> Principal:
         principal = await _principal(request, rt) or await session_principal(request, rt)
         if principal is None:
@@ -180,13 +218,19 @@ def role(*roles: str):
                                "page's session)", code="missing_api_key")
         if principal.role not in roles:
             raise Forbidden(f"this endpoint is for {' or '.join(roles)} keys", code="wrong_key_role")
+        if scope == "manager" and principal.role == "merchant" and principal.scope != "manager":
+            raise Forbidden(f"this needs a merchant key with the manager scope (this key's scope: "
+                            f"{principal.scope})", code="insufficient_scope")
         _limit(rt, principal.key_id)
+        await touch(rt, principal)
         return principal
     return dep
 
 
-MerchantKey = Annotated[Principal, Depends(role("merchant"))]
+MerchantKey = Annotated[Principal, Depends(role("merchant"))]  # a cashier's or a manager's: sales
+ManagerKey = Annotated[Principal, Depends(role("merchant", scope="manager"))]  # refunds, offers, keys, statements
 OnboardingKey = Annotated[Principal, Depends(role("onboarding"))]
-AuditorKey = Annotated[Principal, Depends(role("auditor", "merchant"))]
+AuditorKey = Annotated[Principal, Depends(role("auditor", "merchant", scope="manager"))]
+ConsoleKey = Annotated[Principal, Depends(role("auditor", "onboarding"))]  # the console's applications list
 IssuerKey = Annotated[Principal, Depends(role("issuer"))]
 Caller = Annotated[Principal | None, Depends(any_caller)]

@@ -22,6 +22,8 @@ from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.eligibility import Eligibility
 from exchange_api.services.identity_trail import IdentityTrail
+from exchange_api.services.merchant_applications import MerchantApplications
+from exchange_api.services.merchant_keys import MerchantKeys
 from exchange_api.services.resident_lookup import ResidentLookup
 from exchange_api.services.exchanges import Exchanges
 from exchange_api.services.offers import Offers
@@ -73,6 +75,8 @@ class Services:
     identity_trail: IdentityTrail
     resident_lookup: ResidentLookup
     vouchers: Vouchers  # offers redeemed for vouchers the till checks off
+    merchant_keys: MerchantKeys  # a merchant's managers' keys API: staff keys, rotation, revocation
+    merchant_applications: MerchantApplications  # shops applying to accept points, and their first key
 
 
 class Runtime:
@@ -93,6 +97,7 @@ class Runtime:
         self.webhooks = Dispatcher(self.store, settings, self.pii_key)
         self.idempotency = Idempotency(self.store, self.pii_key)
         self.auth_cache: dict[str, tuple[Principal | None, float]] = {}
+        self.key_used: dict[str, float] = {}  # key id -> when its last use was written (deps.touch)
         self.view = IndexedView()
         self.holds = CreditHolds()
         self.indexer.on_commit = self._indexed
@@ -129,7 +134,10 @@ class Runtime:
             pos_sessions=PosSessions(store, settings),
             identity_trail=trail,
             resident_lookup=ResidentLookup(chain, trail, self.identity_key),
-            vouchers=Vouchers(store, redemptions, refunds, settings))
+            vouchers=Vouchers(store, redemptions, refunds, settings),
+
+            merchant_keys=MerchantKeys(store, self.auth_cache),
+            merchant_applications=MerchantApplications(store, settings, pii_key=self.pii_key))
 
     def replace_settings(self, settings: Settings) -> None:
         """Settings swapped while running (tests do, for one test's development settings): this runtime, the

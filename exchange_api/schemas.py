@@ -149,6 +149,7 @@ class PosSessionOut(BaseModel):
     object: Literal["pos_session"] = "pos_session"
     merchant: dict = Field(description="address, name {zh, en} (its catalogue profile, else its registered name), "
                                        "category, district")
+    key: dict = Field(description="the key signed in with: id, scope (cashier | manager: what the till offers)")
     expiresAt: str
 
 

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(400, ge=1)
     # signed proposal approvals the console relays, per client address (each is a transaction once valid)
     governance_approvals_per_min: int = Field(30, ge=1, le=6000)
+    # shops' applications to accept points (public: POST /v1/merchant_applications), per client address
+    merchant_applications_per_hour: int = Field(10, ge=1, le=100_000)
     redeem_gas: int = Field(1_500_000, ge=100_000)
     # the registration office residents visit (the onboarding account's holder): its name as residents see it when
     # it starts a recovery of their key (services/recoveries.py); unset: its address is shown

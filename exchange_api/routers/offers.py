@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, Field
 
 from exchange_api.catalogue_vocabulary import vocabulary
-from exchange_api.deps import Caller, Idem, MerchantKey, OffersService
+from exchange_api.deps import Caller, Idem, ManagerKey, OffersService
 from exchange_api.errors import ApiError
 from exchange_api.routers import ERRORS, changed, created
 from exchange_api.schemas import ADDRESS, ErrorResponse, Model
@@ -141,19 +141,19 @@ Filter = Annotated[str | None, Query(max_length=20)]
 # --- the merchant's profile and offers ------------------------------------------------------------------------
 
 @router.get("/merchant_profile", operation_id="getMerchantProfile", response_model=ProfileOut)
-async def get_profile(offers: OffersService, merchant: MerchantKey):
+async def get_profile(offers: OffersService, merchant: ManagerKey):
     """This merchant as residents see it in the catalogue (without a profile: its registered name, no category)."""
     return await offers.profile(merchant)
 
 
 @router.put("/merchant_profile", operation_id="putMerchantProfile", response_model=ProfileOut)
-async def put_profile(body: ProfileIn, offers: OffersService, merchant: MerchantKey):
+async def put_profile(body: ProfileIn, offers: OffersService, merchant: ManagerKey):
     """Set this merchant's catalogue profile: names in 中文 and English, category and district (vocabulary codes)."""
     return (await offers.set_profile(merchant, body)).body
 
 
 @router.post("/offers", operation_id="createOffer", status_code=201, response_model=OfferOut)
-async def create(request: Request, body: OfferIn, offers: OffersService, idem: Idem, merchant: MerchantKey):
+async def create(request: Request, body: OfferIn, offers: OffersService, idem: Idem, merchant: ManagerKey):
     """A new offer in the public catalogue. A merchant has at most `CITYPOINTS_OFFERS_PER_MERCHANT` (500) offers
     not deleted: 409 `offer_limit_reached`. Unknown category or district: 422 `unknown_category` /
     `unknown_district`; validUntil not after validFrom: 422 `invalid_validity_window`."""
@@ -162,24 +162,24 @@ async def create(request: Request, body: OfferIn, offers: OffersService, idem: I
 
 
 @router.get("/offers", operation_id="listOffers", response_model=OfferList)
-async def list_(offers: OffersService, merchant: MerchantKey, limit: Limit = 20, cursor: Cursor = None):
+async def list_(offers: OffersService, merchant: ManagerKey, limit: Limit = 20, cursor: Cursor = None):
     """This merchant's offers (not deleted), newest first, live or not."""
     return await offers.list_own(merchant, limit, cursor)
 
 
 @router.get("/offers/{offer_id}", operation_id="getOffer", response_model=OfferOut)
-async def get(offer_id: str, offers: OffersService, merchant: MerchantKey):
+async def get(offer_id: str, offers: OffersService, merchant: ManagerKey):
     """One of this merchant's offers; another merchant's is 404 `offer_not_found`, as an unknown one."""
     return await offers.get(merchant, offer_id)
 
 
 @router.patch("/offers/{offer_id}", operation_id="updateOffer", response_model=OfferOut)
-async def update(offer_id: str, body: OfferPatch, offers: OffersService, merchant: MerchantKey):
+async def update(offer_id: str, body: OfferPatch, offers: OffersService, merchant: ManagerKey):
     return (await offers.update(merchant, offer_id, body)).body
 
 
 @router.delete("/offers/{offer_id}", operation_id="deleteOffer", response_model=OfferOut)
-async def delete(request: Request, offer_id: str, offers: OffersService, idem: Idem, merchant: MerchantKey):
+async def delete(request: Request, offer_id: str, offers: OffersService, idem: Idem, merchant: ManagerKey):
     """Take the offer out of the catalogue (and its image); it no longer counts against the limit."""
     return await idem.run(request, merchant.key_id, {"delete_offer": offer_id},
                           lambda: offers.delete(merchant, offer_id), changed)
@@ -191,7 +191,7 @@ IMAGE_BODY = {"requestBody": {"required": True, "content": {
 
 @router.put("/offers/{offer_id}/image", operation_id="putOfferImage", response_model=OfferOut,
             openapi_extra=IMAGE_BODY, responses={415: {"model": ErrorResponse}})
-async def put_image(request: Request, offer_id: str, offers: OffersService, merchant: MerchantKey):
+async def put_image(request: Request, offer_id: str, offers: OffersService, merchant: ManagerKey):
     """The offer's picture as the raw body: PNG, JPEG or WebP (by its bytes; anything else 415
     `unsupported_image_type`), at most 512 KiB (413 `image_too_large`)."""
     data = await _capped_body(request, MAX_IMAGE_BYTES)

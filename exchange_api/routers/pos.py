@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from exchange_api.deps import POS_COOKIE, RT, PosSessionsService, key_principal, session_principal
+from exchange_api.deps import POS_COOKIE, RT, PosSessionsService, key_principal, session_principal, touch
 from exchange_api.errors import Forbidden, Unauthorized
 from exchange_api.routers import ERRORS
 from exchange_api.schemas import PosSessionOut, PosSignIn
@@ -26,6 +26,7 @@ async def sign_in(request: Request, response: Response, body: PosSignIn, session
     principal = await key_principal(request, rt, body.apiKey)
     if principal.role != "merchant":
         raise Forbidden("the point-of-sale page signs in with a merchant key", code="wrong_key_role")
+    await touch(rt, principal)
     token, public = await sessions.sign_in(principal)
     response.set_cookie(POS_COOKIE, token, max_age=rt.settings.pos_session_ttl_s, path="/", httponly=True,
                         samesite="strict", secure=_secure(request, rt))

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from exchange_api.deps import RT, AuditorKey, Caller, GovernanceService, MerchantKey, PublicService, source
+from exchange_api.deps import RT, AuditorKey, Caller, GovernanceService, ManagerKey, PublicService, source
 from exchange_api.errors import Forbidden, RateLimited
 from exchange_api.routers import ERRORS
 from exchange_api.schemas import (AttestationsOut, DailyActivityOut, HoldingsOut, ListOf, MerchantsOut, NodeOut,
@@ -45,7 +45,7 @@ async def statements(public: PublicService, caller: AuditorKey, period: Period =
 
 
 @router.get("/settlements", operation_id="listSettlements", response_model=ListOf[StatementOut])
-async def settlements(public: PublicService, merchant: MerchantKey, period: Period = None):
+async def settlements(public: PublicService, merchant: ManagerKey, period: Period = None):
     """This merchant's settlement statements per period (what each scheme's issuer owes it)."""
     if merchant.merchant is None:
         raise Forbidden("not a merchant key", code="wrong_key_role")

@@ -7,11 +7,13 @@ from fastapi import APIRouter, Header, Path, Query, Request
 
 from exchange_api.deps import Idem, MerchantKey, RedemptionsService
 from exchange_api.routers import ERRORS, created, wants_async
-from exchange_api.errors import InvalidRequest
+from exchange_api.errors import Forbidden, InvalidRequest
 from exchange_api.schemas import BYTES32, ConsentIn, ListOf, RedemptionOut
 from exchange_api.services.offers import utc_naive
+from exchange_api.store.models import utcnow
 
 ISO_TIME = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:\d{2})?$"
+CASHIER_READS = dt.timedelta(hours=24)  # how far back a cashier's key reads sales
 router = APIRouter(prefix="/v1/redemptions", tags=["redemptions"], responses=ERRORS)
 
 
@@ -35,9 +37,14 @@ async def list_redemptions(redemptions: RedemptionsService, merchant: MerchantKe
                                pattern=ISO_TIME, description="made at or after (ISO 8601; without a zone: UTC)")] = None,
                            created_to: Annotated[str | None, Query(
                                pattern=ISO_TIME, description="made before (ISO 8601; without a zone: UTC)")] = None):
-    """This merchant's redemptions, newest first (each with its request's order label)."""
-    return await redemptions.list_(merchant, limit, starting_after, status, _time(created_from, "created_from"),
-                                   _time(created_to, "created_to"))
+    """This merchant's redemptions, newest first (each with its request's order label). A cashier's key reads the
+    last day's sales only (`created_from` within the last 24 hours): a longer range is a statement, a manager's
+    (403 `insufficient_scope`)."""
+    since = _time(created_from, "created_from")
+    if merchant.scope != "manager" and (since is None or since < utcnow() - CASHIER_READS):
+        raise Forbidden("a cashier's key reads the sales of the last 24 hours (created_from within them); "
+                        "statements need a merchant key with the manager scope", code="insufficient_scope")
+    return await redemptions.list_(merchant, limit, starting_after, status, since, _time(created_to, "created_to"))
 
 
 def _time(text: str | None, name: str) -> dt.datetime | None:

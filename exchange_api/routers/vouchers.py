@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import Field
 
-from exchange_api.deps import Idem, MerchantKey, VouchersService
+from exchange_api.deps import Idem, ManagerKey, MerchantKey, VouchersService
 from exchange_api.routers import ERRORS, changed, created, wants_async
 from exchange_api.routers.offers import MerchantOut, Names
 from exchange_api.routers.residents import Address, ResidentSession
@@ -131,9 +131,10 @@ async def check_off(request: Request, voucher_id: str, vouchers: VouchersService
 @router.post("/v1/vouchers/{voucher_id}/refund", operation_id="refundVoucher", status_code=201,
              response_model=VoucherRefundOut, responses={202: {"model": VoucherRefundOut}})
 async def refund(request: Request, voucher_id: str, body: VoucherRefundIn, vouchers: VouchersService, idem: Idem,
-                 merchant: MerchantKey, prefer: Annotated[str | None, Header()] = None):
+                 merchant: ManagerKey, prefer: Annotated[str | None, Header()] = None):
     """Refund an unused voucher in full (its redemption's refund, within the contract's refund window): `refunding`
-    until mined, then `refunded` with its unit back in stock. Used: 409 `voucher_already_used`."""
+    until mined, then `refunded` with its unit back in stock. Used: 409 `voucher_already_used`. A manager's key, as
+    every refund (a cashier's: 403 `insufficient_scope`); looking vouchers up and checking them off is a cashier's."""
     wait = not wants_async(prefer, body.wait)
     return await idem.run(request, merchant.key_id, {"refund_voucher": voucher_id, "wait": wait},
                           lambda: vouchers.refund(merchant, voucher_id, wait), created)

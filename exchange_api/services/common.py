@@ -24,6 +24,7 @@ class Principal:
     merchant: str | None = None  # the merchant's address
     merchant_name: str | None = None
     account: str | None = None  # an issuer key's issuer account on chain
+    scope: str | None = None  # a merchant key's staff scope: cashier | manager (merchant_keys.SCOPES)
 
 
 def new_id(prefix: str) -> str:

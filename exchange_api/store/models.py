@@ -45,6 +45,32 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # a merchant key's staff scope (merchant_keys.SCOPES: cashier | manager); None for the other roles
+    scope: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # a rotated-out key works until then (the grace its merchant chose); None: no end
+    expires_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(40), nullable=True)  # the key its rotation made
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # to the minute (deps.py)
+
+
+class MerchantApplication(Base):
+    """A shop's application to accept points (POST /v1/merchant_applications): what the consortium needs to
+    register it (names, category, district, the settlement account it registers) and the contact, kept only
+    encrypted; the claim link's secret only as its SHA-256. Once the chain has the account as a merchant, the
+    link yields the first manager key, once (`key_id`)."""
+    __tablename__ = "merchant_applications"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))
+    district: Mapped[str] = mapped_column(String(40))
+    account: Mapped[str] = mapped_column(String(42), index=True)
+    contact: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted with the PII key
+    claim_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
 
 
 class PosSession(Base):

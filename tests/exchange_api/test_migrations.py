@@ -53,3 +53,21 @@ def test_migrationToActivityTimes_dropsTheIndexedRowsSoTheIndexerRebuildsThem(em
         assert conn.execute(text("SELECT count(*) FROM idx_cursor")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM idx_activity")).scalar() == 0
         assert conn.execute(text("SELECT name FROM merchants")).scalar() == "shop"
+
+
+def test_migrationToKeyScopes_makesEveryExistingMerchantKeyAManagers(empty_database):
+    """Keys made before staff scopes could do everything a merchant may: they stay able to (manager); the other
+    roles' keys get no scope."""
+    upgrade(empty_database, "0009")
+    with empty_database.begin() as conn:
+        conn.execute(text("INSERT INTO merchants (address, name, created_at) "
+                          "VALUES ('0x0000000000000000000000000000000000000001', 'shop', CURRENT_TIMESTAMP)"))
+        for key_id, role, merchant in (("key_m", "merchant", 1), ("key_a", "auditor", None)):
+            conn.execute(text("INSERT INTO api_keys (id, merchant_id, role, name, prefix, key_hash, created_at) "
+                              "VALUES (:id, :m, :role, 'k', 'cpk_x', :h, CURRENT_TIMESTAMP)"),
+                         {"id": key_id, "m": merchant, "role": role, "h": key_id * 8})
+    migrate(empty_database)
+    with empty_database.connect() as conn:
+        scopes = dict(conn.execute(text("SELECT id, scope FROM api_keys")).all())
+        assert scopes == {"key_m": "manager", "key_a": None}
+        assert conn.execute(text("SELECT count(*) FROM merchant_applications")).scalar() == 0

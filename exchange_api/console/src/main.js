@@ -6,10 +6,11 @@
 import { t, lang, addWords } from "../../wallet/src/i18n.js";
 import { h, announce, redraw } from "../../wallet/src/dom.js";
 import { WORDS } from "./words.js";
-import { state, startLang, chooseLang, load, loadStatements, loadGovernance } from "./state.js";
+import { state, startLang, chooseLang, load, loadStatements, loadGovernance, loadApplications } from "./state.js";
 import { healthView, schemesView, clearingView, dailyView, auditView, merchantsView, objectionsView, holdingsView }
   from "./views/glance.js";
 import { governanceView } from "./views/governance.js";
+import { applicationsView } from "./views/applications.js";
 import { memberKey, signApproval } from "./approval.js";
 import { api } from "../../wallet/src/api.js";
 
@@ -38,7 +39,7 @@ const actions = {
   refresh,
   async showStatements(key) {
     state.auditorKey = key;
-    await loadStatements();
+    await Promise.all([loadStatements(), loadApplications()]);
     render();
   },
   async importKey(privateKey, password) {
@@ -91,7 +92,7 @@ function render() {
       h("h1", null, t("console.title")),
       h("button", { type: "button", class: "ghost small", onclick: refresh }, t("console.refresh"))),
     nav(),
-    state.view === "governance" ? governanceView(actions)
+    state.view === "governance" ? [applicationsView(actions), governanceView(actions)]
       : [h("p", { class: "muted small" }, t("console.readOnly")),
         h("div", { class: "glance" }, healthView(), schemesView(), dailyView(), auditView(), merchantsView(),
           holdingsView(), objectionsView(), clearingView(actions))]);

@@ -19,6 +19,9 @@ export const state = {
   auditorKey: "",
   statements: null,  // /v1/statements, once an auditor key is given
   statementsError: null,
+  applications: null,  // /v1/merchant_applications, once an auditor key is given: shops applying to accept points
+  applicationsError: null,
+  vocabulary: null,    // /v1/catalogue/vocabulary: the applications' categories and districts in words
   view: "glance",    // or "governance" (#governance)
   node: null,        // /v1/node: head block and its age
   daily: null,       // /v1/activity/daily: points issued and redeemed per day, 14 days
@@ -66,7 +69,7 @@ export async function load() {
   state.readyError = r.exc || null;
   state.readAt = new Date();
   await Promise.all([loadHealth(), loadGovernance()]);
-  if (state.auditorKey) await loadStatements();
+  if (state.auditorKey) await Promise.all([loadStatements(), loadApplications()]);
 }
 
 /** The node's block age, the daily plot's numbers, the last attested audit, the merchants by status and residents'
@@ -90,6 +93,18 @@ export async function loadGovernance() {
     state.gov.error = null;
   } catch (exc) {
     state.gov.error = exc;
+  }
+}
+
+/** The shops' applications to accept points (auditor key), with the vocabulary that names their categories. */
+export async function loadApplications() {
+  try {
+    [state.applications, state.vocabulary] = await Promise.all([api.merchantApplications(state.auditorKey),
+      state.vocabulary || api.catalogueVocabulary()]);
+    state.applicationsError = null;
+  } catch (exc) {
+    state.applications = null;
+    state.applicationsError = exc;
   }
 }
 

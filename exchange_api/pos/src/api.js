@@ -17,6 +17,12 @@ export const pos = {
   deliveries: (id) => call("GET", `/webhook_endpoints/${enc(id)}/deliveries?limit=20`),
   redeliver: (id, deliveryId) =>
     call("POST", `/webhook_endpoints/${enc(id)}/deliveries/${enc(deliveryId)}/redeliver`, {}),
+  keys: () => call("GET", "/keys"),
+  createKey: (name, scope) => call("POST", "/keys", { name, scope }),
+  rotateKey: (id, graceSeconds) => call("POST", `/keys/${enc(id)}/rotate`, { graceSeconds }),
+  revokeKey: (id) => call("DELETE", `/keys/${enc(id)}`),
+  apply: (application) => call("POST", "/merchant_applications", application),
+  claim: (id, secret) => call("POST", `/merchant_applications/${enc(id)}/claim`, { secret }),
   refund: (redemptionId, credits) => call("POST", `/redemptions/${enc(redemptionId)}/refunds`, { credits, wait: true }),
   // vouchers residents redeemed offers for (views/vouchers.js)
   voucherByCode: (code) => call("GET", `/vouchers?${new URLSearchParams({ code, limit: "1" })}`),

@@ -1,6 +1,8 @@
 // The merchants' point-of-sale page (/pos): sign in with the shop's API key (exchanged for an HttpOnly session
 // cookie; the page never keeps the key), take a sale (the request's QR code full screen, its status live from the
 // API's server-sent events, then the receipt), see and cancel open requests, list today's sales and refund them.
+// What it offers follows the key's scope: a cashier's key takes sales; a manager's also refunds, reads statements
+// and webhooks and manages the shop's keys. A shop without a key applies here and claims its first key by its link.
 // It talks to the API on its own origin only; words, number formats and the API client are the wallet's.
 import { t, lang, addWords, setSchemeProfiles } from "../../wallet/src/i18n.js";
 import { api } from "../../wallet/src/api.js";
@@ -8,18 +10,21 @@ import { h, announce, redraw } from "../../wallet/src/dom.js";
 import * as fmt from "../../wallet/src/format.js";
 import { WORDS } from "./words.js";
 import { pos } from "./api.js";
-import { state, startLang, chooseLang } from "./state.js";
+import { state, startLang, chooseLang, isManager } from "./state.js";
 import { signInView } from "./views/signin.js";
 import { saleFormView, saleScreen, drawQr } from "./views/sale.js";
 import { openView, todayView } from "./views/lists.js";
 import { statementView, statementCsv } from "./views/statement.js";
 import { webhooksView } from "./views/webhooks.js";
 import { vouchersView, voucherCode } from "./views/vouchers.js";
+import { keysView } from "./views/keys.js";
+import { applyView, claimView } from "./views/apply.js";
 import { merchantName } from "./views/common.js";
 
 const FINAL = ["paid", "failed", "cancelled", "expired"];
 const VIEWS = { sale: saleFormView, open: openView, today: todayView, vouchers: vouchersView,
-  statement: statementView, webhooks: webhooksView };
+  statement: statementView, webhooks: webhooksView, keys: keysView };
+const MANAGERS = ["statement", "webhooks", "keys"]; // views a cashier's key is not offered (the API refuses them too)
 const STATEMENT_PAGES = 100; // at most 10,000 sales in one statement (100 a page)
 let stream = null; // the EventSource of the sale on screen
 
@@ -33,8 +38,10 @@ function start() {
     state.view = "vouchers";
     state.voucherInput = scanned;
   }
+  state.claim = claimOf(location.hash);
   window.addEventListener("hashchange", () => {
     state.view = viewOf(location.hash);
+    state.claim = claimOf(location.hash) || (state.claim && state.claim.key ? state.claim : null);
     state.error = null;
     render();
     loadView();
@@ -51,7 +58,18 @@ function start() {
 
 function viewOf(hash) {
   const view = hash.replace(/^#/, "");
-  return ["open", "today", "vouchers", "statement", "webhooks"].includes(view) ? view : "sale";
+  return ["open", "today", "vouchers", ...MANAGERS].includes(view) ? view : "sale";
+}
+
+/** An application's claim link: #claim/<application id>/<secret> (in the fragment, so never sent to a server). */
+function claimOf(hash) {
+  const m = /^#claim\/(app_[0-9a-f]{1,36})\/([A-Za-z0-9_-]{20,100})$/.exec(hash);
+  return m ? { id: m[1], secret: m[2], key: null } : null;
+}
+
+/** The view to show: one the key's scope is not offered falls back to a new sale. */
+function shown() {
+  return MANAGERS.includes(state.view) && !isManager() ? "sale" : state.view;
 }
 
 /** A failure of the session (signed out elsewhere, expired, key revoked): back to the sign-in form. */
@@ -79,10 +97,12 @@ async function run(busy, work) {
 
 function loadView() {
   if (!state.session) return;
-  if (state.view === "open") actions.loadOpen();
-  if (state.view === "today") actions.loadToday();
-  if (state.view === "webhooks") actions.loadWebhooks();
-  if (state.view === "vouchers" && state.voucherInput && !state.voucher) {
+  const view = shown();
+  if (view === "open") actions.loadOpen();
+  if (view === "today") actions.loadToday();
+  if (view === "webhooks") actions.loadWebhooks();
+  if (view === "keys") actions.loadKeys();
+  if (view === "vouchers" && state.voucherInput && !state.voucher) {
     const code = voucherCode(state.voucherInput);
     if (code) actions.findVoucher(code);
   }
@@ -132,7 +152,8 @@ const actions = {
     } catch { /* signed out all the same: the session is of no use to this page any more */ }
     Object.assign(state, { session: null, sale: null, open: null, today: null, error: null, refunding: null,
       voucher: null, voucherInput: "",
-      refundResult: {}, statement: null, webhooks: null, redelivered: {}, notice: "pos.signedOut" });
+      refundResult: {}, statement: null, webhooks: null, redelivered: {}, notice: "pos.signedOut", keys: null,
+      shownKey: null, rotating: null, revoking: null });
     render();
   },
   fail(key, input, vars) {
@@ -263,6 +284,81 @@ const actions = {
     state.error = null;
     render();
   },
+  async loadKeys() {
+    await run("load", async () => {
+      state.keys = (await pos.keys()).data;
+    });
+  },
+  async createKey(name, scope) {
+    await run("key", async () => {
+      state.shownKey = await pos.createKey(name, scope);
+      announce(t("pos.keyMade", { name }));
+      state.keys = (await pos.keys()).data;
+    });
+  },
+  keyCopied() {
+    state.shownKey = null;
+    render();
+  },
+  openRotate(id) {
+    Object.assign(state, { rotating: id, revoking: null, error: null });
+    render();
+  },
+  closeRotate() {
+    state.rotating = null;
+    render();
+  },
+  async rotateKey(id, graceSeconds) {
+    await run(`rotate:${id}`, async () => {
+      state.shownKey = await pos.rotateKey(id, graceSeconds);
+      state.rotating = null;
+      announce(t("pos.keyRotated", { name: state.shownKey.name }));
+      state.keys = (await pos.keys()).data;
+    });
+  },
+  async revokeKey(id) {
+    if (state.revoking !== id) { // the first click asks; the second revokes
+      Object.assign(state, { revoking: id, rotating: null, error: null });
+      render();
+      return;
+    }
+    await run(`revoke:${id}`, async () => {
+      state.revoking = null;
+      await pos.revokeKey(id);
+      announce(t("pos.keyStatus.revoked"));
+      state.keys = (await pos.keys()).data;
+    });
+  },
+  openApply() {
+    Object.assign(state, { applying: true, applied: null, error: null, notice: null });
+    render();
+    if (!state.vocabulary) {
+      api.catalogueVocabulary().then((v) => { state.vocabulary = v; render(); }, (exc) => { state.error = exc; render(); });
+    }
+    document.getElementById("apply-title")?.focus();
+  },
+  closeApply() {
+    Object.assign(state, { applying: false, applied: null, error: null });
+    render();
+  },
+  async apply(application) {
+    await run("apply", async () => {
+      state.applied = await pos.apply(application);
+      announce(t("pos.app.received"));
+    });
+  },
+  async claim() {
+    await run("claim", async () => {
+      const got = await pos.claim(state.claim.id, state.claim.secret);
+      state.claim = { id: state.claim.id, key: got };
+      announce(t("pos.claim.done"));
+    });
+  },
+  closeClaim() {
+    state.claim = null;
+    history.replaceState(null, "", location.pathname + location.search); // the link's secret leaves the address bar
+    render();
+  },
   async refund(id, cents) {
     await run(`refund:${id}`, async () => {
       const res = await pos.refund(id, cents);
@@ -283,9 +379,10 @@ function render() {
   const app = document.getElementById("app");
   if (!state.checked) return;
   let body;
-  if (!state.session) body = signInView(actions);
+  if (state.claim) body = claimView(actions);
+  else if (!state.session) body = state.applying ? applyView(actions) : signInView(actions);
   else if (state.sale) body = saleScreen(actions);
-  else body = [nav(), (VIEWS[state.view] || saleFormView)(actions)];
+  else body = [nav(), (VIEWS[shown()] || saleFormView)(actions)];
   const main = h("main", { id: "main", tabindex: "-1" }, body);
   // what is being typed survives: the programme names landing after the sign-in form once emptied the API key field
   redraw(app, h("a", { class: "skip", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, t("skip")),
@@ -294,12 +391,14 @@ function render() {
 }
 
 function nav() {
-  const tab = (view, key) => h("a", { href: `#${view}`, class: state.view === view ? "view-tab current" : "view-tab",
-    "aria-current": state.view === view ? "page" : null, "data-testid": `tab-${view}` }, t(key));
+  const view = shown();
+  const tab = (name, key) => h("a", { href: `#${name}`, class: view === name ? "view-tab current" : "view-tab",
+    "aria-current": view === name ? "page" : null, "data-testid": `tab-${name}` }, t(key));
   return h("nav", { class: "view-tabs", "aria-label": t("pos.views") },
     tab("sale", "pos.tab.sale"), tab("open", "pos.tab.open"), tab("today", "pos.tab.today"),
     tab("vouchers", "pos.tab.vouchers"),
-    tab("statement", "pos.tab.statement"), tab("webhooks", "pos.tab.webhooks"));
+    isManager() ? [tab("statement", "pos.tab.statement"), tab("webhooks", "pos.tab.webhooks"),
+      tab("keys", "pos.tab.keys")] : null);
 }
 
 function header() {
@@ -309,6 +408,8 @@ function header() {
       h("span", { class: "brand-text" }, h("strong", null, t("app.name")), " ", h("span", null, t("pos.name")))),
     state.session ? h("span", { class: "who-name", "data-testid": "merchant-name" },
       merchantName(state.session.merchant)) : null,
+    state.session && state.session.key ? h("span", { class: "scope-badge", "data-testid": "key-scope" },
+      t(`pos.scope.${state.session.key.scope}`)) : null,
     h("button", { type: "button", class: "lang", id: "lang", lang: lang() === "zh" ? "en" : "zh-CN",
       "aria-label": t("lang.otherLabel"), onclick: () => {
         chooseLang(lang() === "zh" ? "en" : "zh");

@@ -5,11 +5,11 @@ import { setLang } from "../../wallet/src/i18n.js";
 const LANG_STORE = "citypoints.pos.lang";
 
 export const state = {
-  session: null,       // GET/POST /v1/pos/session: {merchant: {address, name: {zh, en}}, expiresAt}
+  session: null,       // GET/POST /v1/pos/session: {merchant: {address, name: {zh, en}}, key: {id, scope}, expiresAt}
   checked: false,      // the session was asked for once (the page shows nothing before)
   busy: null,          // what is being done: "signin", "ask", "cancel:<id>", "refund:<id>", "redeliver:<id>"
   error: null,         // the last failure (an ApiError or a message key), shown where it happened
-  view: "sale",        // "sale" | "open" | "today"
+  view: "sale",        // "sale" | "open" | "today" | "statement" | "webhooks" | "keys" (the last three: managers)
   sale: null,          // the request on screen: the API's request, plus `progress` from its event stream
   open: null,          // GET /v1/redemption_requests?status=open
   today: null,         // {sales: [...the merchant's redemptions made today, with their order labels]}
@@ -23,6 +23,17 @@ export const state = {
   confirmRefund: null, // the voucher whose refund the cashier is asked to confirm
   checkedOff: null,    // the voucher this till just checked off (its "hand it over" line)
   voucher: null,       // the voucher found (GET /v1/vouchers?code=), false when the code names none of this shop's
+  keys: null,          // GET /v1/keys: the shop's keys (managers only)
+  shownKey: null,      // a key just made or rotated: shown once, until "I have copied it"
+  newScope: "cashier", // the new staff key's scope as chosen
+  rotating: null,      // the key whose rotation form is open
+  grace: 86400,        // the rotation's grace as chosen (seconds)
+  revoking: null,      // the key whose revocation waits for the second click
+  applying: false,     // the sign-in screen's "Apply to accept points" form is open
+  applyChoice: {},     // its category and district as chosen
+  vocabulary: null,    // the catalogue's categories and districts (GET /v1/catalogue/vocabulary)
+  applied: null,       // the application's answer: id and claim link, shown once
+  claim: null,         // {id, secret, key?}: the claim link opened (#claim/<id>/<secret>)
 };
 
 export function startLang(asked) {
@@ -32,4 +43,9 @@ export function startLang(asked) {
 
 export function chooseLang(code) {
   localStorage.setItem(LANG_STORE, setLang(code));
+}
+
+/** The signed-in key may do a manager's part (refunds, statements, webhooks, keys); a cashier's takes sales. */
+export function isManager() {
+  return Boolean(state.session && state.session.key && state.session.key.scope === "manager");
 }

@@ -109,6 +109,8 @@ export const api = {
   periods: () => request("GET", "/periods").then((r) => r.data.data),
   indexer: () => request("GET", "/indexer").then((r) => r.data),
   statements: (apiKey) => request("GET", "/statements", undefined, apiKey).then((r) => r.data.data),
+  merchantApplications: (apiKey) =>
+    request("GET", "/merchant_applications", undefined, apiKey).then((r) => r.data.data),
   proposals: (limit = 20) => request("GET", `/proposals?limit=${limit}`).then((r) => r.data),
   approveProposal: (id, body) => request("POST", `/proposals/${enc(id)}/approvals`, body).then((r) => r.data),
   node: () => request("GET", "/node").then((r) => r.data),

@@ -2,7 +2,7 @@
 import { t } from "../../../wallet/src/i18n.js";
 import { h } from "../../../wallet/src/dom.js";
 import * as fmt from "../../../wallet/src/format.js";
-import { state } from "../state.js";
+import { state, isManager } from "../state.js";
 import { alertBox, field } from "./common.js";
 
 const unix = (iso) => Math.floor(Date.parse(iso) / 1000);
@@ -50,7 +50,7 @@ function saleRow(s, actions) {
       h("span", null, label),
       h("span", { class: "muted small" }, fmt.time(unix(s.createdAt)), " · ", t(`pos.sale.${s.status}`),
         fmt.big(s.refundedCredits) > 0n ? [" · ", t("pos.refunded", { n: fmt.credits(s.refundedCredits) })] : null)),
-    s.status === "confirmed" && left > 0n && !open ? h("div", { class: "acts" },
+    s.status === "confirmed" && left > 0n && !open && isManager() ? h("div", { class: "acts" },
       h("button", { type: "button", class: "ghost", onclick: () => actions.openRefund(s.id) }, t("pos.refund"))) : null,
     open ? refundForm(s, left, actions) : null,
     state.refundResult[s.id] ? h("p", { role: "status", class: "ok-line", "data-testid": "refund-result" },

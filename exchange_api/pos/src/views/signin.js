@@ -1,5 +1,5 @@
 // Signing the till in: the shop's API key, typed once, exchanged for the session cookie (the field is emptied at
-// once; the key is in no storage and no later request).
+// once; the key is in no storage and no later request), and, for a shop without a key, the way to apply.
 import { t } from "../../../wallet/src/i18n.js";
 import { h } from "../../../wallet/src/dom.js";
 import { state } from "../state.js";
@@ -20,5 +20,9 @@ export function signInView(actions) {
     } },
     field("api-key", t("pos.apiKey"), key, t("pos.apiKeyHint")),
     alertBox(state.error, "signin-error"),
-    h("button", { type: "submit", class: "primary", disabled: state.busy === "signin" }, t("pos.signIn"))));
+    h("button", { type: "submit", class: "primary", disabled: state.busy === "signin" }, t("pos.signIn"))),
+    h("div", { class: "apply-cta" },
+      h("p", { class: "muted" }, t("pos.app.cta")),
+      h("button", { type: "button", class: "secondary", "data-testid": "apply-open", onclick: actions.openApply },
+        t("pos.app.open"))));
 }

@@ -4,7 +4,7 @@
 import { t, lang } from "../../../wallet/src/i18n.js";
 import { h } from "../../../wallet/src/dom.js";
 import * as fmt from "../../../wallet/src/format.js";
-import { state } from "../state.js";
+import { state, isManager } from "../state.js";
 import { alertBox, field } from "./common.js";
 
 const unix = (iso) => Math.floor(Date.parse(iso) / 1000);
@@ -51,8 +51,9 @@ function voucherCard(v, actions) {
     v.status === "valid" && state.confirmRefund !== v.id ? h("div", { class: "acts" },
       h("button", { type: "button", class: "primary", "data-testid": "voucher-check-off", disabled: busy,
         onclick: () => actions.checkOff(v.id) }, t("pos.voucherCheckOff")),
-      h("button", { type: "button", class: "ghost", "data-testid": "voucher-refund", disabled: busy,
-        onclick: () => actions.askRefundVoucher(v.id) }, t("pos.voucherRefund"))) : null,
+      // refunds are a manager's (a cashier's key is refused them): a cashier's till offers none
+      isManager() ? h("button", { type: "button", class: "ghost", "data-testid": "voucher-refund", disabled: busy,
+        onclick: () => actions.askRefundVoucher(v.id) }, t("pos.voucherRefund")) : null) : null,
     // a refund gives the points back and cannot be undone: the cashier says so a second time
     v.status === "valid" && state.confirmRefund === v.id ? h("div", { class: "acts", role: "group",
       "aria-labelledby": "voucher-refund-q" },
