@@ -3,7 +3,7 @@ amounts are integers (points; credit cents) with a decimal string beside credits
 from __future__ import annotations
 
 import re
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,6 +22,17 @@ T = TypeVar("T")
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_for_a_number(cls, value, info):
+        """JSON true/false is no number: pydantic's lax mode would take `"credits": true` as 1 credit cent."""
+        if isinstance(value, bool):
+            annotation = cls.model_fields[info.field_name].annotation
+            kinds = set(get_args(annotation)) or {annotation}
+            if bool not in kinds and kinds & {int, float}:
+                raise ValueError("a number is required, not true or false")
+        return value
 
 
 class ErrorBody(BaseModel):

@@ -333,6 +333,14 @@ def test_wrongApiKeys_fromOneAddress_are429AfterTen_evenWithForwardedForHeaders(
     assert hostile.get("/v1/redemptions", headers=auth(keys["merchant"])).status_code == 200
 
 
+def test_trueOrFalseForANumber_is422NamingTheField(hostile, keys, live):
+    """Found by schemathesis on PostgreSQL: `"credits": true` was taken as 1 credit cent (pydantic's lax mode)."""
+    h = auth(keys["merchant"])
+    for field, value in (("credits", True), ("credits", False), ("expiresIn", True)):
+        body = {"resident": "0x" + "11" * 20, "credits": 5, "orderRef": "order-bool", field: value}
+        assert_error(hostile.post("/v1/redemption_requests", json=body, headers=h), 422, "invalid_request", field)
+
+
 def test_nulCharacters_are422_neverAStoreError(hostile, keys, live):
     """Found by schemathesis on PostgreSQL (which keeps no NUL in text): a cursor holding %00 was a 500."""
     h = auth(keys["merchant"])
