@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import uuid
 
 from eth_account import Account
 from web3 import Web3
@@ -264,3 +265,20 @@ def test_voucher_requestCancelledByTheMerchant_givesTheUnitBackToTheNextResident
     assert api.get(f"/v1/residents/{first.address}/vouchers/{kept['id']}",
                    headers=auth(first_token)).json()["status"] == "released"
     assert api.get(f"/v1/offers/{o['id']}", headers=auth(keys["merchant"])).json()["stock"] == 0
+
+
+def test_voucher_aCashiersKey_checksOff_butCannotRefund(api, api_city, keys, live):
+    """Scopes (issue 22): vouchers are a cashier's job at the counter; refunding one, as every refund, a manager's."""
+    from exchange_api.merchant_keys import create_key
+
+    cashier = auth(live.rt.store.call(lambda s: create_key(
+        s, name=f"counter {uuid.uuid4().hex[:8]}", merchant_address=api_city.merchant.address,
+        scope="cashier").api_key))
+    r = api_city.residents[1]
+    _, kept, _ = bought(api, keys, r, stock=5)
+    refused = api.post(f"/v1/vouchers/{kept['id']}/refund", json={}, headers=cashier)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope", refused.text
+    assert api.get("/v1/vouchers", params={"code": kept["code"]}, headers=cashier).json()["data"][0]["status"] == \
+        "valid"  # nothing changed
+    used = api.post(f"/v1/vouchers/{kept['id']}/check_off", headers=cashier)
+    assert used.status_code == 200 and used.json()["status"] == "used", used.text
