@@ -2,7 +2,8 @@
 button, in Chromium at phone size.
 
 Given confirmed sales (one partly refunded) and a webhook endpoint whose receiver is down, when the merchant opens
-the statement for today and downloads it, then the totals and every CSV row equal what the API lists, a label a
+the statement for today and downloads it, then the totals and every CSV row equal what the API lists and the chain's
+Redeemed and Refunded events for the shop (the auditor's figures), a label a
 spreadsheet would run as a formula is made inert; and the delivery log shows the failed delivery, and Retry sends
 it again (one more attempt, the same event).
 """
@@ -73,6 +74,21 @@ def test_statement_forToday_equalsTheApi_andItsCsvToo(open_wallet, wallet_api, w
         assert (cents(r[3]), cents(r[4]), cents(r[5])) == (s["credits"], s["refundedCredits"],
                                                            s["credits"] - s["refundedCredits"])
         assert r[6] == s["txHash"] and int(r[7]) == s["blockNumber"] and r[0] == s["createdAt"]
+    # and the chain's own events for this shop (what the auditor replays): each row's sale and refunds
+    redemption = wallet_city.contracts["Redemption"]
+    first_block = min(int(r[7]) for r in body)
+    merchant = wallet_city.merchant.address
+    sold = {"0x" + e["args"]["redemptionId"].hex(): e for e in redemption.events.Redeemed().get_logs(
+        from_block=first_block, argument_filters={"merchant": merchant})}
+    refunded: dict[str, int] = {}
+    for e in redemption.events.Refunded().get_logs(from_block=first_block, argument_filters={"merchant": merchant}):
+        key = "0x" + e["args"]["redemptionId"].hex()
+        refunded[key] = refunded.get(key, 0) + e["args"]["credits"]
+    for r in body:
+        on_chain = sold[r[1]]  # the API's redemption id is the chain's redemptionId
+        assert (on_chain["transactionHash"].to_0x_hex(), on_chain["blockNumber"]) == (r[6], int(r[7]))
+        assert cents(r[3]) == on_chain["args"]["credits"]
+        assert cents(r[4]) == refunded.get(r[1], 0)
     labels = {r[1]: r[2] for r in body}
     assert labels[first["id"]] == "'=SUM(A1) table 3"  # not a formula in a spreadsheet
     assert 'Counter, "large" tea' in labels.values()
