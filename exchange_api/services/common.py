@@ -1,4 +1,5 @@
-"""Helpers shared by the services: the caller, ids, time, EIP-712 pre-checks, pagination."""
+"""Helpers shared by the services: the caller, ids, time, EIP-712 pre-checks, pagination, and the two steps of every
+relayed call (`simulate`, then `relay`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,10 @@ from dataclasses import dataclass
 from eth_utils import keccak
 from sqlalchemy import select
 
-from exchange_api.chain import ChainClient
+from exchange_api import errors
+from exchange_api.chain import ChainClient, ChainRevert, RpcFailure
 from exchange_api.errors import InvalidRequest, NotFound
+from exchange_api.relayer import Mined, Relayer
 from exchange_api.store.db import Store
 from ledger_node.typed_data import digest, recover
 
@@ -123,3 +126,27 @@ async def recorded(store: Store, model, record_id: str) -> bool:
     """Does the store hold the `model` row (redemption, exchange) with this id? After an IntegrityError at its
     persist: its own key taken means submitted before; any other constraint is the service's fault."""
     return await store.run(lambda s: s.scalar(select(model.seq).where(model.id == record_id))) is not None
+
+
+async def simulate(chain: ChainClient, to: str, data: bytes, sender: str) -> None:
+    """Ask the chain what `sender` sending `data` to `to` would do, before anything is signed or a nonce taken: a
+    refusal is its contract error (a 4xx naming it) and nothing is sent."""
+    try:
+        await chain.call(to, data, sender=sender)
+    except ChainRevert as exc:
+        raise errors.from_contract_error(exc.name, exc.args_)
+
+
+async def relay(relayer: Relayer, timeout_s: float, *, kind: str, subject_id: str, to: str, data: bytes, gas: int,
+                account=None) -> tuple[str, Mined | None]:
+    """Submit `data` to `to` through the relayer (from `account`, else a relayer account) and wait up to
+    `timeout_s`: (its hash, its outcome once mined, or None while pending). A refusal, at the send or in the block
+    (another submission of the same signed message came first), is its contract error."""
+    try:
+        h = await relayer.submit(kind=kind, subject_id=subject_id, to=to, data=data, gas=gas, account=account)
+    except (ChainRevert, RpcFailure) as exc:
+        raise errors.from_contract_error(getattr(exc, "name", None), getattr(exc, "args_", ()))
+    mined = await relayer.wait(h, timeout_s)
+    if mined is not None and not mined.ok:
+        raise errors.from_contract_error(*(mined.error or (None, ())))
+    return h, mined

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exchange_api import errors
-from exchange_api.chain import ChainClient, ChainRevert, fn, unhex
+from exchange_api.chain import ChainClient, fn, unhex
 from exchange_api.errors import Unavailable
 from exchange_api.relayer import Relayer
+from exchange_api.services.common import relay, simulate
 from exchange_api.settings import Settings
 from ledger_node.typed_data import checksum
 
@@ -43,17 +43,14 @@ class Eligibility:
         proof = (checksum(body.resident), body.scheme, body.minPoints, checksum(body.service), unhex(body.nonce),
                  body.deadline)
         signature = unhex(body.signature)
-        try:  # every refusal (expired, used, forged, not enough points) before a nonce is taken
-            await self.chain.call(registry, CHECK.encode(proof, signature), sender=self.relayer.accounts[0].address)
-        except ChainRevert as exc:
-            raise errors.from_contract_error(exc.name, exc.args_)
+        # every refusal (expired, used, forged, not enough points) before a nonce is taken; in the block: another
+        # submission of the same proof came first, proof_already_used
+        await simulate(self.chain, registry, CHECK.encode(proof, signature), self.relayer.accounts[0].address)
         answer = {"object": "eligibility_proof", "resident": proof[0], "scheme": body.scheme,
                   "minPoints": body.minPoints, "service": proof[3], "nonce": body.nonce.lower()}
-        h = await self.relayer.submit(kind="eligibility_proof", subject_id=body.nonce.lower(), to=registry,
-                                      data=PROVE.encode(proof, signature), gas=PROVE_GAS)
-        mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)
+        h, mined = await relay(self.relayer, self.settings.confirm_timeout_s, kind="eligibility_proof",
+                               subject_id=body.nonce.lower(), to=registry, data=PROVE.encode(proof, signature),
+                               gas=PROVE_GAS)
         if mined is None:
             return {**answer, "status": "pending", "txHash": h, "block": None}
-        if not mined.ok:  # another submission of the same proof came first: proof_already_used
-            raise errors.from_contract_error(*(mined.error or (None, ())))
         return {**answer, "status": "proven", "txHash": h, "block": int(mined.receipt["blockNumber"], 16)}

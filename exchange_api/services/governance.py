@@ -27,6 +27,7 @@ from exchange_api.chain import ChainClient, ChainRevert, fn, hex0x, unhex
 from exchange_api.errors import NotFound, Unavailable
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
+from exchange_api.services.common import relay, simulate
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxActivity, IdxBalance, IdxEvent, IdxMerchant, IdxProposal, IdxProposalApproval, \
@@ -172,18 +173,13 @@ class Governance:
         if already and state in (1, 2, 3):
             return {**answer, "status": "already_approved", "proposal": await self._proposal_or_none(proposal_id)}
         data = APPROVE_BY_SIG.encode(proposal_id, member, body.deadline, unhex(body.signature))
-        sender = self.relayer.accounts[0].address
-        try:  # every refusal (closed, expired, not a member, not this proposal's signature) before a nonce is taken
-            await self.chain.call(c, data, sender=sender)
-        except ChainRevert as exc:
-            raise errors.from_contract_error(exc.name, exc.args_)
-        h = await self.relayer.submit(kind="gov_approval", subject_id=str(proposal_id), to=c, data=data,
-                                      gas=APPROVE_GAS)
-        mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)
+        # every refusal (closed, expired, not a member, not this proposal's signature) before a nonce is taken; a
+        # refusal in the block: e.g. another submission of the same approval came first, proposal_already_approved
+        await simulate(self.chain, c, data, self.relayer.accounts[0].address)
+        h, mined = await relay(self.relayer, self.settings.confirm_timeout_s, kind="gov_approval",
+                               subject_id=str(proposal_id), to=c, data=data, gas=APPROVE_GAS)
         if mined is None:
             return {**answer, "status": "pending", "txHash": h}
-        if not mined.ok:  # e.g. another submission of the same approval came first: proposal_already_approved
-            raise errors.from_contract_error(*(mined.error or (None, ())))
         await self._indexed(int(mined.receipt["blockNumber"], 16))
         return {**answer, "status": "approved", "txHash": h, "proposal": await self._proposal_or_none(proposal_id)}
 

@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from eth_utils import keccak
 from sqlalchemy import or_, select
 
-from exchange_api import errors
 from exchange_api.chain import ChainClient, ChainRevert, RpcFailure, checksum, fn, unhex
 from exchange_api.errors import ApiError, Conflict, InvalidRequest, NotFound, Unavailable
 from exchange_api.relayer import Relayer
-from exchange_api.services.common import ecdsa_refusal
+from exchange_api.services.common import ecdsa_refusal, relay, simulate
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxEvent, IdxResident
@@ -245,18 +244,13 @@ class IdentityTrail:
             raise InvalidRequest("the objection's deadline has passed; sign it again", code="signature_expired",
                                  field="deadline")
         data = OBJECT.encode((entry_id, resident, unhex(body.nonce), body.deadline), signature)
-        try:  # a used nonce, an unknown entry: refused before anything is signed
-            await self.chain.call(trail, data, sender=self.relayer.accounts[0].address)
-        except ChainRevert as exc:
-            raise errors.from_contract_error(exc.name, exc.args_)
-        h = await self.relayer.submit(kind="trail_objection", subject_id=f"{entry_id}:{resident}", to=trail,
-                                      data=data, gas=OBJECTION_GAS)
-        mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)
+        # a used nonce, an unknown entry: refused before anything is signed
+        await simulate(self.chain, trail, data, self.relayer.accounts[0].address)
+        h, mined = await relay(self.relayer, self.settings.confirm_timeout_s, kind="trail_objection",
+                               subject_id=f"{entry_id}:{resident}", to=trail, data=data, gas=OBJECTION_GAS)
         answer = {"object": "trail_objection", "entryId": entry_id, "resident": resident, "txHash": h}
         if mined is None:
             return {**answer, "status": "pending", "block": None}
-        if not mined.ok:
-            raise errors.from_contract_error(*(mined.error or (None, ())))
         return {**answer, "status": "objected", "block": int(mined.receipt["blockNumber"], 16)}
 
 

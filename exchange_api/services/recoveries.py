@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from eth_abi import decode as abi_decode
 from sqlalchemy import select
 
-from exchange_api import crypto, errors
-from exchange_api.chain import ACCOUNT_OF, ChainClient, ChainRevert, RpcFailure, checksum, fn, unhex
+from exchange_api import crypto
+from exchange_api.chain import ACCOUNT_OF, ChainClient, checksum, fn, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
-from exchange_api.services.common import ecdsa_refusal
+from exchange_api.services.common import ecdsa_refusal, relay, simulate
 from exchange_api.services.identity_trail import request_ref
 from exchange_api.services.onboarding import Onboarding
 from exchange_api.services.results import Done, Pending, Result
@@ -180,24 +180,23 @@ class Recoveries:
                            field="identityNumber")
         new_account = checksum(body.newAccount)
         data = REQUEST_RECOVERY.encode(account, new_account)
-        await self._simulate(data, office.address)  # pending already, new address not fresh: refused here
+        await simulate(self.chain, self.membership, data, office.address)  # pending already, not fresh: refused
         # the kept data is opened (on the identity-use trail) only for a start the chain would take
         await self._check_identity(account, new_account, body)
-        h = await self._send("recovery_request", account, data, REQUEST_GAS, office)
-        return await self._after(account, h)
+        return await self._after(account, await self._send("recovery_request", account, data, REQUEST_GAS, office))
 
     async def complete(self, account: str) -> Result:
         account = checksum(account)
         office = self._office()
         data = COMPLETE_RECOVERY.encode(account)
-        await self._simulate(data, office.address)  # none pending, notice not over, new key taken meanwhile
+        await simulate(self.chain, self.membership, data, office.address)  # none pending, notice not over, ...
         return await self._after(account, await self._send("recovery_complete", account, data, COMPLETE_GAS, office))
 
     async def cancel(self, account: str) -> Result:
         account = checksum(account)
         office = self._office()
         data = CANCEL_RECOVERY.encode(account)
-        await self._simulate(data, office.address)
+        await simulate(self.chain, self.membership, data, office.address)
         return await self._after(account, await self._send("recovery_cancel", account, data, CANCEL_GAS, office))
 
     async def _check_identity(self, account: str, new_account: str, body) -> None:
@@ -255,30 +254,19 @@ class Recoveries:
                                  code="recovery_mismatch", field="newAccount")
         data = OBJECT_BY_SIG.encode(account, new_account, body.nonce, body.deadline, signature)
         relayer = self.relayer.accounts[0]
-        await self._simulate(data, relayer.address)
+        await simulate(self.chain, self.membership, data, relayer.address)
         return await self._after(account, await self._send("recovery_objection", account, data, OBJECTION_GAS, None))
 
     # -- sending ----------------------------------------------------------------------------------------------
 
-    async def _simulate(self, data: bytes, sender: str) -> None:
-        try:
-            await self.chain.call(self.membership, data, sender=sender)
-        except ChainRevert as exc:
-            raise errors.from_contract_error(exc.name, exc.args_)
+    async def _send(self, kind: str, account: str, data: bytes, gas: int, sender) -> tuple[str, object]:
+        return await relay(self.relayer, self.settings.confirm_timeout_s, kind=kind, subject_id=account,
+                           to=self.membership, data=data, gas=gas, account=sender)
 
-    async def _send(self, kind: str, account: str, data: bytes, gas: int, sender) -> str:
-        try:
-            return await self.relayer.submit(kind=kind, subject_id=account, to=self.membership, data=data, gas=gas,
-                                             account=sender)
-        except (ChainRevert, RpcFailure) as exc:
-            raise errors.from_contract_error(getattr(exc, "name", None), getattr(exc, "args_", ()))
-
-    async def _after(self, account: str, h: str) -> Result:
+    async def _after(self, account: str, sent: tuple[str, object]) -> Result:
         """The recovery once the transaction is mined and indexed (Done; a refusal in the block is its contract
         error), or as it stands (Pending) when it is not mined within the confirmation time."""
-        mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)
-        if mined is not None and not mined.ok:
-            raise errors.from_contract_error(*(mined.error or (None, ())))
+        h, mined = sent
         if mined is not None:
             block = int(mined.receipt["blockNumber"], 16)
             deadline = time.monotonic() + 5
