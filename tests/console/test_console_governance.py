@@ -154,6 +154,7 @@ def test_console_governance_callsReadAsTheCommandSaysThem(open_wallet, wallet_ap
     c = {n: wallet_city.contracts[n] for n in ("Consortium", "Membership", "PointsLedger", "Rates", "Exchange",
                                                "Redemption")}
     m, ledger, someone = c["Membership"], c["PointsLedger"], Account.create().address
+    registry = wallet_city.contracts["SchemeRegistry"]
     auditor = m.functions.AUDITOR_ROLE().call()
     calls = [
         call(c["Consortium"], "addMember", someone), call(c["Consortium"], "removeMember", wallet_city.operator.address),
@@ -170,6 +171,9 @@ def test_console_governance_callsReadAsTheCommandSaysThem(open_wallet, wallet_ap
         call(ledger, "unpauseAll"), call(c["Rates"], "setRate", CULTURE, 12_345_678),
         call(c["Rates"], "setInitialRate", 9, 500_000_000), call(c["Exchange"], "setPairAllowed", CULTURE, GREEN, True),
         call(c["Exchange"], "setPairAllowed", CULTURE, GREEN, False), call(c["Redemption"], "setRefundWindow", 90),
+        call(registry, "describeScheme", 9, ("社区积分", "Community points", "分", "points", "Community Office",
+                                             bytes.fromhex("2a7fb8"), 2)),
+        call(registry, "publishRules", CULTURE, b"\x5e" * 32, "https://rules.example/culture/v2.json"),
     ]
     receipt = chain.transact(w3, wallet_city.operator, c["Consortium"].functions.propose(calls, "every sentence"))
     pid = c["Consortium"].events.ProposalCreated().process_receipt(receipt)[0]["args"]["proposalId"]

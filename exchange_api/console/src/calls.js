@@ -18,6 +18,7 @@ const ROLES = Object.fromEntries(["MERCHANT", "AUDITOR", "ONBOARDING", "RELAYER"
   .map((name) => [keccakText(`CityPoints.${name}`), name]));
 const role = (id) => ROLES[String(id).toLowerCase()] || String(id);
 const seconds = (s) => ({ d: duration(s), s: String(s) });
+const KINDS = { 1: "valued", 2: "eligibility" }; // ISchemeRegistry.SchemeKind
 
 const TABLE = [
   ["Consortium", "addMember(address)", () => "call.addMember", ([a]) => ({ account: a })],
@@ -52,10 +53,33 @@ const TABLE = [
     ([s, r]) => ({ scheme: scheme(s), r: fmt.rate(r) })],
   ["Exchange", "setPairAllowed(uint256,uint256,bool)", ([, , on]) => (on ? "call.allowPair" : "call.disallowPair"),
     ([a, b]) => ({ from: scheme(a), to: scheme(b) })],
+  ["SchemeRegistry", "describeScheme(uint256,(string,string,string,string,string,bytes3,uint8))",
+    () => "call.describeScheme", ([s, [zh, en, unitZh, unitEn, organisation, colour, kind]]) => ({
+      id: String(s), zh, en, unitZh, unitEn, organisation, colour: `#${String(colour).slice(2)}`,
+      kind: t(`call.kind.${KINDS[Number(kind)] || "none"}`) })],
+  ["SchemeRegistry", "publishRules(uint256,bytes32,string)", () => "call.publishRules",
+    ([s, hash, uri]) => ({ scheme: scheme(s), hash: String(hash), uri })],
 ].map(([contract, signature, key, vars]) => ({
   contract, signature, key, vars, selector: keccakText(signature).slice(0, 10),
-  types: signature.slice(signature.indexOf("(") + 1, -1).split(",").filter(Boolean),
+  types: topLevel(signature.slice(signature.indexOf("(") + 1, -1)),
 }));
+
+/** "uint256,(string,bytes3),bool" -> ["uint256", "(string,bytes3)", "bool"]: the types, a tuple kept whole. */
+function topLevel(list) {
+  const out = [];
+  let depth = 0;
+  let start = 0;
+  [...list].forEach((ch, i) => {
+    if (ch === "(") depth += 1;
+    else if (ch === ")") depth -= 1;
+    else if (ch === "," && depth === 0) {
+      out.push(list.slice(start, i));
+      start = i + 1;
+    }
+  });
+  if (list) out.push(list.slice(start));
+  return out;
+}
 
 /** One call {target, contract, data} in words, in the page's language. */
 export function callWords(call) {
