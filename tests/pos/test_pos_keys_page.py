@@ -14,10 +14,10 @@ from eth_utils import to_checksum_address
 from sqlalchemy import select
 
 from exchange_api.merchant_keys import create_key
-from exchange_api.store.models import ApiKey, IdxMerchant
-from ledger_node.deploy.system import call, propose_and_execute
+from exchange_api.store.models import ApiKey
 
 from .conftest import SHOTS
+from .test_pos_applications import register_on_chain
 from .test_pos_page import TIMEOUT_MS, expect_text, sign_in
 
 ACCOUNT_EN = to_checksum_address("0x" + "5a" * 20)
@@ -112,16 +112,6 @@ def test_cashierKey_signsInToATillWithoutTheManagersParts_andKeysIn中文(open_w
     shot(pos, "phone-keys-zh")
 
 
-def _register(wallet_city, w3, account: str, live) -> None:
-    m = wallet_city.contracts["Membership"]
-    propose_and_execute(w3, wallet_city.contracts["Consortium"], [wallet_city.operator],
-                        [call(m, "registerMerchant", account)], "register the applicant")
-    deadline = time.monotonic() + 20
-    while live.rt.store.call(lambda s: s.get(IdxMerchant, account)) is None:
-        assert time.monotonic() < deadline, "the indexer did not see the registration"
-        time.sleep(0.05)
-
-
 def _apply(pos, zh: str, en: str, category: str, district: str, account: str) -> None:
     pos.locator("[data-testid=apply-open]").click()
     pos.locator("#app-category option[value=food]").wait_for(state="attached", timeout=TIMEOUT_MS)
@@ -156,7 +146,7 @@ def test_application_fromTheSignInScreen_thenRegistered_claimsTheFirstKeyOnce_in
     claim = open_wallet(url.removeprefix(live.url), width=390, height=844)
     claim.locator("[data-testid=claim-do]").click()
     expect_text(claim.locator("[data-testid=claim-error]"), "has not registered your shop yet")
-    _register(wallet_city, w3, ACCOUNT_EN, live)
+    register_on_chain(wallet_city, w3, ACCOUNT_EN, live)
     claim.locator("[data-testid=claim-do]").click()
     value = claim.locator("[data-testid=claimed-key] [data-testid=key-value]")
     value.wait_for(timeout=TIMEOUT_MS)
