@@ -1,8 +1,8 @@
 // Scanning a merchant's QR code with the camera: getUserMedia, then the browser's BarcodeDetector where it has one
-// for QR codes, else jsQR (npm, Apache-2.0, bundled) on frames drawn to a canvas. Only what this service's own tills
-// show is opened: a bare request code, or a link to this wallet's own page naming a request (`requestFromScan`).
-
-import jsQR from "jsqr";
+// for QR codes, else jsQR (npm jsqr, Apache-2.0) on frames drawn to a canvas. jsQR is about 130 KiB, so the build
+// makes it a file of its own that the page fetches from its origin only when such a camera scans. Only what this
+// service's own tills show is opened: a bare request code, or a link to this wallet's own page naming a request
+// (`requestFromScan`).
 
 const FRAME_MS = 150;        // a frame looked at every so often: enough for a hand-held phone, light on its battery
 const MAX_SIDE = 720;        // frames are scaled down to this before jsQR reads them
@@ -93,6 +93,7 @@ async function reader() {
       // fall through to jsQR
     }
   }
+  const { default: jsQR } = await import("jsqr");
   const canvas = document.createElement("canvas");
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
   return async (video) => {

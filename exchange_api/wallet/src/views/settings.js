@@ -1,5 +1,6 @@
-// "Key": the address, the language, the spending order of programmes (views/spending.js), a back-up of the private key (shown only after the password), who used the
-// resident's identity data (views/trail.js) and removing the key from this device.
+// "Key": the address, the language, the spending order of programmes (views/spending.js), a back-up of the
+// private key (shown only after the password), who used the resident's identity data (views/trail.js) and
+// removing the key from this device.
 import { t, lang } from "../i18n.js";
 import * as keystore from "../keystore.js";
 import { state, page, forgetKey, chooseLang } from "../state.js";
