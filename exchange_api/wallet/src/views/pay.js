@@ -285,7 +285,7 @@ function requestCard(req) {
     h("h3", null, t("pay.plan")),
     planLines(signedParts(req), m.credits, "request-plan"),
     chosen() ? h("p", { class: "muted small", "data-testid": "request-order-note" },
-      t("pay.inOrder", { list: spendingOrder().map(schemeName).join(" › ") })) : null,
+      t("pay.inOrder", { list: heldInOrder().map(schemeName).join(" › ") })) : null,
     h("p", { class: "consent" }, t("pay.consent")),
     h("details", { class: "technical" },
       h("summary", null, t("pay.technical")),
@@ -294,6 +294,12 @@ function requestCard(req) {
           ["verifyingContract", d.verifyingContract], ...Object.entries(m)]
           .flatMap(([k, v]) => [h("dt", null, k), h("dd", { class: "break" }, String(v))]))),
     form);
+}
+
+/** The spending order of the programmes the resident holds points of (the others cannot be taken anyway). */
+function heldInOrder() {
+  const held = new Set((state.balances?.balances || []).filter((b) => fmt.big(b.points) > 0n).map((b) => String(b.scheme)));
+  return spendingOrder().filter((id) => held.has(id));
 }
 
 async function approveRequest(req, pw, button, error) {
