@@ -216,6 +216,40 @@ class BalancesOut(BaseModel):
     asOfBlock: int
 
 
+class SchemeCap(BaseModel):
+    scheme: int
+    status: str
+    cap: int | None = Field(description="the resident daily cap in points; null: the programme has no cap")
+    receivedToday: int = Field(description="points issued to the resident today (exchanges and refunds not counted)")
+    left: int | None = Field(description="points the programme may still give the resident today; null: no cap")
+
+
+class CapsOut(BaseModel):
+    object: Literal["resident_caps"] = "resident_caps"
+    resident: str
+    day: int = Field(description="PointsLedger's day number (unix days in the city's time zone)")
+    resetsAt: int = Field(description="unix seconds: the day ends and every count starts again from 0")
+    asOfBlock: int
+    caps: list[SchemeCap]
+
+
+class BalanceProofLine(BaseModel):
+    scheme: int
+    balance: int = Field(description="points held at the report's last block")
+    proof: list[str] = Field(description="sibling hashes from the leaf to the root (OpenZeppelin MerkleProof)")
+
+
+class BalanceProofOut(BaseModel):
+    object: Literal["balance_proof"] = "balance_proof"
+    resident: str
+    attestation: dict = Field(description="the last attestation on chain: id, auditor, reportHash, merkleRoot, "
+                                          "fromBlock, toBlock, block, txHash")
+    report: dict = Field(description="the published report's hash, root, leafEncoding, fromBlock, toBlock, "
+                                     "toBlockTime, status")
+    lines: list[BalanceProofLine] = Field(description="the resident's nonzero balances in the report; none: the "
+                                                      "report lists no points for this address")
+
+
 class ActivityOut(BaseModel):
     object: Literal["activity"] = "activity"
     id: str

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     pos_streams_per_key: int = Field(20, ge=1, le=1000)
 
     offers_per_merchant: int = Field(500, ge=1)  # offers not deleted a merchant may have (409 beyond)
+    # where the auditor publishes its signed reports (`citypoints audit --attest`, the demo: var/audit/report-N.json):
+    # the wallet's balance check serves a resident's lines and Merkle proofs from the last attested one
+    audit_dir: Path = Field(default_factory=lambda: paths.var_dir() / "audit")
 
     # Request limits: every bad or abusive request is bounded and answered 4xx in the error shape
     max_body_bytes: int = Field(1024 * 1024, ge=1024)  # larger bodies: 413 before more is read

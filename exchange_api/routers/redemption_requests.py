@@ -79,9 +79,14 @@ async def request_events(request: Request, request_id: str, redemptions: Redempt
 
 
 @router.get("/{request_id}", operation_id="getRedemptionRequest", response_model=RequestOut)
-async def get_request(redemptions: RedemptionsService, caller: Caller, request_id: str):
-    """A request by its id (the id is the QR's secret; the resident's wallet reads it to show what to sign)."""
-    return await redemptions.get_request(request_id)
+async def get_request(redemptions: RedemptionsService, caller: Caller, request_id: str,
+                      order: Annotated[str | None, Query(max_length=400, pattern=r"^[0-9]{1,20}(,[0-9]{1,20}){0,15}$",
+                                                         description="the resident's spending order: programme ids, "
+                                                                     "comma-separated, first spent first")] = None):
+    """A request by its id (the id is the QR's secret; the resident's wallet reads it to show what to sign). With
+    `order` (the wallet sends the resident's spending order) the consent's plan takes the first programme first,
+    among the plans that burn the least value of points."""
+    return await redemptions.get_request(request_id, order=[int(x) for x in order.split(",")] if order else None)
 
 
 @router.post("/{request_id}/approve", operation_id="approveRedemptionRequest", status_code=201,

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from exchange_api.deps import RT, Caller, RedemptionsService, ResidentsService, source
 from exchange_api.errors import Forbidden, RateLimited, Unauthorized
 from exchange_api.routers import ERRORS
-from exchange_api.schemas import ADDRESS, SIGNATURE, ActivityOut, BalancesOut, ListOf, Model, RequestOut
+from exchange_api.schemas import (ADDRESS, SIGNATURE, ActivityOut, BalanceProofOut, BalancesOut, CapsOut, ListOf,
+                                  Model, RequestOut)
 
 router = APIRouter(prefix="/v1/residents", tags=["residents"], responses=ERRORS)
 Address = Annotated[str, Path(pattern=ADDRESS)]
@@ -69,6 +70,22 @@ async def balances(address: Address, residents: ResidentsService, caller: Caller
     """Balances per scheme and their worth in credit cents at the rates in force (from the indexer)."""
     # the hottest read: serialised directly (the body is built by the service in the documented shape)
     return Response(orjson.dumps(await residents.balances(address)), media_type="application/json")
+
+
+@router.get("/{address}/caps", operation_id="getResidentCaps", response_model=CapsOut)
+async def caps(address: Address, residents: ResidentsService, caller: Caller):
+    """Today's resident daily cap per programme: the points received today, the cap and what is left (`cap` null:
+    no cap), read from the chain (PointsLedger.receivedToday) at one block; the day ends at `resetsAt`."""
+    return await residents.caps(address)
+
+
+@router.get("/{address}/balance_proof", operation_id="getResidentBalanceProof", response_model=BalanceProofOut)
+async def balance_proof(address: Address, residents: ResidentsService, caller: Caller):
+    """The resident's balance lines in the auditor's last attested report, each with its Merkle proof, and that
+    attestation: whoever holds them recomputes the leaf and the root and compares it with the root attested on
+    chain (GET /v1/attestations). 404 `no_attestation` before any audit is attested, 404 `audit_report_not_found`
+    when the attested report is not published on this server."""
+    return await residents.balance_proof(address)
 
 
 @router.get("/{address}/history", operation_id="listResidentHistory", response_model=ListOf[ActivityOut])

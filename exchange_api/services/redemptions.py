@@ -69,10 +69,10 @@ class Redemptions:
 
     # -- the plan ---------------------------------------------------------------------------------------------
 
-    async def holdings(self, resident: str) -> list[Holding]:
+    async def holdings(self, resident: str, order: list[int] | None = None) -> list[Holding]:
         """The resident's holdings as indexed, less the points of the resident's pending plans, in the resident's
-        order (the signed preferred order first, then the rest by scheme id); schemes that cannot be spent now have
-        rate 0."""
+        order (the order the wallet sent with this read first, then the signed preferred order, then the rest by
+        scheme id); schemes that cannot be spent now have rate 0."""
         points, change, schemes = await self.view.holdings(self.store, resident)
 
         def preferred(s):
@@ -80,7 +80,7 @@ class Redemptions:
                                                         IdxEvent.args.contains(resident))
                             .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1))
             return list(json.loads(args)["schemes"]) if args else []
-        first = [sc for sc in await self.store.run(preferred) if sc in schemes]
+        first = list(dict.fromkeys(sc for sc in (order or []) + await self.store.run(preferred) if sc in schemes))
         order = first + sorted(sc for sc in schemes if sc not in first)
         pending = self.holds.points_held(resident)
         return [Holding(sc, max(points.get(sc, 0) - pending.get(sc, 0), 0), change.get(sc, 0),
@@ -98,12 +98,13 @@ class Redemptions:
 
     async def request_public(self, row: RedemptionRequest, merchant: str, merchant_name: str | None,
                              name_zh: str | None = None, name_en: str | None = None, *,
-                             holdings: list[Holding] | None = None, names: dict | None = None) -> dict:
+                             holdings: list[Holding] | None = None, names: dict | None = None,
+                             order: list[int] | None = None) -> dict:
         """The request with, while it is open, the consent to sign: its plan made from the resident's points now
-        (`holdings`, when the caller read them already)."""
+        (`holdings`, when the caller read them already), in `order` where the wallet sent the resident's."""
         parts, plan_error, rates = None, None, {}
         if row.status == "open" and row.deadline >= now():
-            holdings = holdings if holdings is not None else await self.holdings(row.resident)
+            holdings = holdings if holdings is not None else await self.holdings(row.resident, order)
             rates = {h.scheme: h.rate for h in holdings}
             try:
                 parts = plan(row.credits, holdings)
@@ -135,7 +136,17 @@ class Redemptions:
                                 for p in parts]) if parts else None,
                 "planError": plan_error, "createdAt": iso(row.created_at)}
 
-    async def get_request(self, request_id: str, merchant_id: int | None = None) -> dict:
+    async def get_request(self, request_id: str, merchant_id: int | None = None, *,
+                          order: list[int] | None = None) -> dict:
+        """The request; `order`: the resident's spending order of programmes (the wallet keeps it), which the
+        plan follows among the plans that burn the least value (422 `invalid_scheme_order` for a programme named
+        twice or one the ledger does not have)."""
+        if order is not None:
+            schemes = await self.view.schemes(self.store)
+            for i, scheme in enumerate(order):
+                if scheme not in schemes or scheme in order[:i]:
+                    raise InvalidRequest(f"the spending order names programme {scheme} twice or one that does not "
+                                         "exist", code="invalid_scheme_order", field="order")
         def load(s):
             q = select(RedemptionRequest, Merchant.address, Merchant.name, MerchantProfile.name_zh,
                        MerchantProfile.name_en)\
@@ -148,7 +159,7 @@ class Redemptions:
         found = await self.store.run(load)
         if not found:
             raise NotFound("no such redemption request", code="request_not_found")
-        return await self.request_public(*found)
+        return await self.request_public(*found, order=order)
 
     async def resident_requests(self, resident: str, limit: int, starting_after: str | None) -> dict:
         resident = to_checksum_address(resident)

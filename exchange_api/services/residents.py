@@ -1,5 +1,7 @@
 """What a resident reads: balances per scheme and in credits, and the history of who issued what and why.
-Served from the indexer's tables; balances from memory (exchange_api.indexed_view).
+Served from the indexer's tables; balances from memory (exchange_api.indexed_view). Today's caps (how many points
+each programme may still give the resident today) are read from the chain at one block; the resident's balance
+lines and Merkle proofs from the auditor's last attested report (exchange_api.audit_reports).
 
 Residents' sessions: what only the resident may read (the open redemption requests: which merchant they are
 paying right now) needs a short-lived bearer token. The resident signs an EIP-712 `ResidentLogin` (their address,
@@ -12,13 +14,17 @@ decides; any other address needs an ECDSA signature of its key in the contracts'
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from eth_abi import decode as abi_decode
 from sqlalchemy import select, tuple_
 
 from exchange_api import crypto
+from exchange_api.audit_reports import ReportIndex
 from exchange_api.chain import ChainClient, ChainRevert, RpcFailure, checksum, fn, hex0x, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NotFound, RateLimited
 from exchange_api.indexed_view import IndexedView
@@ -27,8 +33,8 @@ from exchange_api.schemas import decimal
 from exchange_api.services.common import ecdsa_refusal
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import IdxActivity
-from ledger_node.domain import SPENDABLE, value_decimal
+from exchange_api.store.models import IdxActivity, IdxEvent
+from ledger_node.domain import SPENDABLE, STATUS_NAMES, value_decimal
 from ledger_node.redemption_plan import Holding, payable
 from ledger_node.typed_data import digest, typed_data
 
@@ -37,6 +43,12 @@ _used_nonces: dict[str, float] = {}  # login nonce -> when it may be forgotten (
 IS_VALID_SIGNATURE = fn("isValidSignature(bytes32,bytes)")
 EIP1271_MAGIC_WORD = IS_VALID_SIGNATURE.selector + bytes(28)  # bytes4 0x1626ba7e, left-aligned in its word
 WALLET_CHECK_GAS = 500_000  # a wallet's check is a view; the bound keeps a hostile wallet's cost to the node small
+RECEIVED_TODAY = fn("receivedToday(uint256,address)")
+TODAY = fn("today()")
+DAY_OFFSET = fn("dayOffset()")
+# PointsLedger keeps a day's receipts in 64 bits and clamps a larger cap to that: from here on a cap never binds
+NO_CAP_FROM = 2**64 - 1
+DAY = 86_400
 
 
 @dataclass
@@ -47,6 +59,7 @@ class Residents:
     indexer: Indexer    # the block they are as of
     settings: Settings
     pii_key: bytes      # residents' session tokens are HMACs with it
+    reports: ReportIndex = field(default_factory=ReportIndex)  # the auditor's published reports, indexed
 
     async def balances(self, address: str) -> dict:
         """From memory once loaded (exchange_api.indexed_view): the indexer's commits keep it current."""
@@ -64,6 +77,54 @@ class Residents:
                         "creditsDecimal": decimal(credits), "change": left, "changeDecimal": value_decimal(left)})
         return {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
                 "totalCreditsDecimal": decimal(total), "asOfBlock": max(self.indexer.block, 0)}
+
+    async def caps(self, address: str) -> dict:
+        """Per programme, the points the resident received today (issuance; exchanges and refunds are not counted,
+        as PointsLedger does not count them) against its resident daily cap, read from the chain at one block;
+        `cap` null: no cap. The day is PointsLedger's (the city's time zone, `dayOffset`); `resetsAt` ends it."""
+        address = checksum(address)
+        ids = sorted((await self.view.schemes(self.store)).items())
+        ledger = self.chain.addresses["PointsLedger"]
+        block = await self.chain.block_number()
+        tag = hex(block)
+        answers = await asyncio.gather(
+            self.chain.call(ledger, TODAY.encode(), block=tag), self.chain.call(ledger, DAY_OFFSET.encode(), block=tag),
+            *[self.chain.call(ledger, RECEIVED_TODAY.encode(scheme, address), block=tag) for scheme, _ in ids])
+        today = abi_decode(["uint256"], answers[0])[0]
+        offset = abi_decode(["int32"], answers[1])[0]
+        out = []
+        for (scheme, row), answer in zip(ids, answers[2:]):
+            received = abi_decode(["uint256"], answer)[0]
+            cap = row.resident_daily_cap if row.resident_daily_cap < NO_CAP_FROM else None
+            out.append({"scheme": scheme, "status": STATUS_NAMES.get(row.status, "none"), "cap": cap,
+                        "receivedToday": received, "left": None if cap is None else max(cap - received, 0)})
+        return {"object": "resident_caps", "resident": address, "day": today, "resetsAt": (today + 1) * DAY - offset,
+                "asOfBlock": block, "caps": out}
+
+    async def balance_proof(self, address: str) -> dict:
+        """The resident's balance lines in the auditor's last attested report, each with its Merkle proof, and the
+        attestation they are checked against (its root as attested on chain). 404 `no_attestation` before any
+        audit is attested; 404 `audit_report_not_found` when the attested report is not published here."""
+        address = checksum(address)
+
+        def latest(s):
+            row = s.execute(select(IdxEvent.block_number, IdxEvent.tx_hash, IdxEvent.args)
+                            .where(IdxEvent.name == "AuditAttested")
+                            .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1)).first()
+            return (row[0], row[1], json.loads(row[2])) if row else None
+        found = await self.store.run(latest)
+        if found is None:
+            raise NotFound("no audit has been attested on chain yet", code="no_attestation")
+        block, tx, a = found
+        attestation = {"id": int(a["id"]), "auditor": a["auditor"], "reportHash": a["reportHash"],
+                       "merkleRoot": a["merkleRoot"], "fromBlock": int(a["fromBlock"]), "toBlock": int(a["toBlock"]),
+                       "block": block, "txHash": tx}
+        served = await asyncio.to_thread(self.reports.lines, self.settings.audit_dir, a["reportHash"], address)
+        if served is None:
+            raise NotFound(f"the report of attestation {attestation['id']} (hash {a['reportHash']}) is not "
+                           "published on this server", code="audit_report_not_found")
+        return {"object": "balance_proof", "resident": address, "attestation": attestation,
+                "report": served["report"], "lines": sorted(served["lines"], key=lambda x: x["scheme"])}
 
     async def history(self, address: str, limit: int, starting_after: str | None) -> dict:
         address = checksum(address)

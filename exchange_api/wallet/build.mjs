@@ -3,6 +3,7 @@
 // exchange_api/pos/src -> pos/dist (at /pos, the merchants' till; the same modules, and the wallet's QR encoder).
 // Everything a page loads is bundled here from npm packages; nothing comes from another origin at run time.
 // File names carry a content hash, so browsers may cache them forever; index.html is rewritten to point at them.
+// A module a page imports dynamically (the camera's QR reader) is split into a file of its own beside them.
 import * as esbuild from "esbuild";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
@@ -27,6 +28,10 @@ async function buildPage({ name, dir }) {
     format: "esm",
     target: ["chrome100", "safari15", "firefox100", "edge100"],
     entryNames: "[name]-[hash]",
+    // a module imported only when needed (the wallet's QR reader, where the browser has no BarcodeDetector) is a
+    // file of its own, fetched from this origin then
+    splitting: true,
+    chunkNames: "[name]-[hash]",
     outdir: out,
     metafile: true,
     legalComments: "eof",

@@ -106,7 +106,7 @@ def proof(
     """Print a resident's balance lines with their Merkle proofs (and check them against the report's root)."""
     from ledger_node.audit import AuditError
     from ledger_node.audit import report as rep
-    from ledger_node.audit.merkle import BalanceTree, verify
+    from ledger_node.merkle import BalanceTree, verify
 
     console, err = console_for(sys.stdout), console_for(sys.stderr)
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ledger_node.audit import AuditError
 from ledger_node.audit.events import EventTable
-from ledger_node.audit.merkle import LEAF_ENCODING, BalanceTree, balance_lines
+from ledger_node.merkle import LEAF_ENCODING, BalanceTree, balance_lines
 from ledger_node.audit.model import MISMATCH, VIOLATION, Problem
 from ledger_node.audit.patterns import Detector, Thresholds
 from ledger_node.audit.pipeline import LogPipeline, no_gc_pauses

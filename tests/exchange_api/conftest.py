@@ -171,6 +171,7 @@ def api_settings(database_url, api_city, node, session_w3, tmp_path_factory) -> 
                     identity_hmac_key=base64.b64encode(os.urandom(32)).decode(),
                     relayer_keys=",".join(r.key.hex() for r in api_city.relayers),
                     onboarding_key=api_city.onboarding.key.hex(), dev_secrets=False,
+                    audit_dir=home / "audit",  # where a test publishes an auditor's report (never var/audit)
                     indexer_poll_s=0.05, webhook_backoff_s=0.2, confirm_timeout_s=20, rate_limit_per_s=1000,
                     rate_limit_burst=1000)
 

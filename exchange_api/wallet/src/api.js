@@ -98,7 +98,11 @@ export const api = {
     request("GET", `/residents/${enc(address)}/identity_trail`, undefined, token).then((r) => r.data),
   objectToIdentityUse: (entryId, body) =>
     request("POST", `/identity_trail/${enc(entryId)}/objection`, body).then((r) => r.data),
-  request: (id) => request("GET", `/redemption_requests/${enc(id)}`).then((r) => r.data),
+  caps: (address) => request("GET", `/residents/${enc(address)}/caps`).then((r) => r.data),
+  balanceProof: (address) => request("GET", `/residents/${enc(address)}/balance_proof`).then((r) => r.data),
+  // `order`: the resident's spending order (order.js), so the consent's plan takes the first programme first
+  request: (id, order) => request("GET", `/redemption_requests/${enc(id)}${order && order.length
+    ? `?${new URLSearchParams({ order: order.join(",") })}` : ""}`).then((r) => r.data),
   approve: (id, signature, parts) =>
     request("POST", `/redemption_requests/${enc(id)}/approve`, { signature, parts, wait: true }).then((r) => r.data),
   quote: (body) => request("POST", "/exchange_quotes", body).then((r) => r.data),

@@ -14,6 +14,8 @@ export const state = {
   schemes: new Map(), // id -> {scheme, status, rate, kind, profile, rules} (/v1/schemes)
   scheduledRates: [], // rate changes the consortium approved, waiting out their notice (/v1/rates)
   balances: null,
+  caps: null,              // today's received points and caps per programme (/v1/residents/{a}/caps; views/caps.js)
+  audit: null,             // the balance check against the auditor's last attested report (views/audit.js)
   loadError: null,
   history: [],
   historyMore: false,
@@ -22,6 +24,7 @@ export const state = {
   request: null,
   requestError: null,
   fromLink: false,
+  scanError: null,         // why the camera could not open a request (views/pay.js, scan.js)
   payResult: null,
   ex: { from: "", to: "", points: "", slippage: 100 },
   quote: null,
@@ -49,9 +52,10 @@ export async function load() {
   const address = state.record.address;
   const before = snapshotKey();
   try {
-    const [schemes, balances, hist, waiting, rates] = await Promise.all([
+    const [schemes, balances, hist, waiting, rates, caps] = await Promise.all([
       api.schemes(), api.balances(address), api.history(address, null, Math.min(100, Math.max(25, state.history.length))),
-      waitingFor(address), api.rates()]);
+      waitingFor(address), api.rates(), api.caps(address).catch(() => null)]);
+    state.caps = caps;
     state.scheduledRates = rates.scheduled || [];
     state.schemes = new Map(schemes.map((s) => [String(s.scheme), s]));
     setSchemeProfiles(schemes);
@@ -83,7 +87,8 @@ export async function loadWaiting() {
 export function forgetKey() {
   keystore.remove();
   session.clear();
-  Object.assign(state, { record: null, balances: null, history: [], waiting: [], request: null, revealed: null,
+  Object.assign(state, { record: null, balances: null, caps: null, audit: null, history: [], waiting: [], request: null,
+    revealed: null,
     view: "points", recovery: null, recoveryToward: null, recoveryStopped: false, objecting: false,
     welcome: "create" });
 }
@@ -102,8 +107,9 @@ export function chooseLang(code) {
 
 function snapshotKey() {
   const b = state.balances;
-  return JSON.stringify([b && String(b.asOfBlock), b && String(b.totalCredits), state.history.length && state.history[0].id,
-    state.waiting.map((r) => r.id), state.loadError && state.loadError.code]);
+  const caps = state.caps && state.caps.caps.map((c) => `${c.scheme}:${c.receivedToday}:${c.cap}`).join();
+  return JSON.stringify([caps, b && String(b.asOfBlock), b && String(b.totalCredits),
+    state.history.length && state.history[0].id, state.waiting.map((r) => r.id), state.loadError && state.loadError.code]);
 }
 
 /** The open requests, read with the resident's session token; none without one (the list is a convenience:

@@ -13,7 +13,7 @@ from ledger_node import chain, paths
 from ledger_node.audit import report as rep
 from ledger_node.audit.attest import attest, attested, verify_balance_on_chain
 from ledger_node.audit.cli import app
-from ledger_node.audit.merkle import BalanceTree, verify
+from ledger_node.merkle import BalanceTree, verify
 
 S1, S2 = 1, 2
 

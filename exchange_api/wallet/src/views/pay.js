@@ -1,16 +1,20 @@
-// Paying a merchant: a request opened by its code, link or QR, or picked from the resident's open requests (listed
-// once they sign in), summarised, checked against the RedemptionConsent it asks for, and approved by signing it.
+// Paying a merchant: a request opened by its code, link or QR (a phone's camera app, or the wallet's own camera:
+// scan.js), or picked from the resident's open requests (listed once they sign in), planned in the resident's
+// spending order (order.js), summarised, checked against the RedemptionConsent it asks for, and approved by signing it.
 import { t, lang, schemeName } from "../i18n.js";
 import * as fmt from "../format.js";
 import { api, ApiError } from "../api.js";
 import * as session from "../session.js";
 import { state, page, loadWaiting } from "../state.js";
 import { consentMatches } from "../typed_data.js";
+import { spendingOrder, chosen } from "../order.js";
+import { startScanning, requestFromScan, CameraProblem } from "../scan.js";
 import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrExplain,
   signInResident } from "../ui.js";
 import { nav } from "./frame.js";
 
 export function payView() {
+  if (scanner) dropScanner();  // the whole page is drawn anew: a camera left open would keep running unseen
   return h("section", { class: "pay", "aria-labelledby": "pay-title" },
     h("h1", { id: "pay-title", tabindex: "-1" }, t("pay.title")),
     h("div", { id: "pay-body" }, payBody()));
@@ -27,6 +31,7 @@ export function requestIdFrom(text) {
 export async function openRequest(text) {
   state.payResult = null;
   state.requestError = null;
+  state.scanError = null;
   const id = requestIdFrom(text);
   if (!id) {
     state.request = null;
@@ -35,7 +40,7 @@ export async function openRequest(text) {
     return;
   }
   try {
-    const req = await api.request(id);
+    const req = await api.request(id, chosen() ? spendingOrder() : null);
     state.request = req;
     state.requestError = statusProblem(req);
   } catch (exc) {
@@ -116,6 +121,54 @@ function statusProblem(req) {
 function renderPay() {
   const body = document.getElementById("pay-body");
   if (body) body.replaceChildren(...payBody());
+  if (scanner) scanner.video.play().catch(() => {});  // moved in the page: a video taken out and put back pauses
+}
+
+// The camera while it scans: one element kept across redraws of the pay view (views/pay.js draws it first).
+let scanner = null;
+
+async function openScanner() {
+  if (scanner) return;
+  state.scanError = null;
+  const video = h("video", { class: "scan-video", "aria-label": t("scan.video"), "data-testid": "scan-video" });
+  const el = h("section", { class: "card scanner", "aria-labelledby": "scan-title", "data-testid": "scanner" },
+    h("h2", { id: "scan-title" }, t("scan.title")),
+    h("p", { class: "muted small" }, t("scan.hint")),
+    h("div", { class: "scan-frame" }, video),
+    h("div", { class: "actions" }, h("button", { type: "button", class: "ghost", "data-testid": "scan-stop",
+      onclick: () => { dropScanner(); renderPay(); } }, t("scan.stop"))));
+  const mine = { el, video, stop: null };
+  scanner = mine;
+  renderPay();
+  el.querySelector("h2").setAttribute("tabindex", "-1");
+  el.querySelector("h2").focus();
+  try {
+    const stop = await startScanning(video, (text) => {
+      dropScanner();
+      const id = requestFromScan(text);
+      if (!id) {
+        state.scanError = t("scan.foreign");
+        renderPay();
+        announce(state.scanError);
+        return;
+      }
+      state.codeInput = id;
+      state.fromLink = false;
+      openRequest(id);
+    });
+    if (scanner === mine) mine.stop = stop;
+    else stop();  // closed while the camera was starting
+  } catch (exc) {
+    if (scanner === mine) dropScanner();
+    state.scanError = t(exc instanceof CameraProblem && exc.reason === "denied" ? "scan.denied" : "scan.noCamera");
+    renderPay();
+    announce(state.scanError);
+  }
+}
+
+function dropScanner() {
+  if (scanner && scanner.stop) scanner.stop();
+  scanner = null;
 }
 
 function payBody() {
@@ -127,11 +180,16 @@ function payBody() {
     h("p", null, state.requestError),
     state.request ? h("p", { class: "small refused" }, [t("points.credits", { n: fmt.credits(state.request.credits) }),
       merchantLabel(state.request), orderText(state.request)].join(" · ")) : null));
+  if (scanner) out.push(scanner.el);
+  if (state.scanError) out.push(h("p", { class: "alert", role: "alert", "data-testid": "scan-error" }, state.scanError));
   const input = h("input", { type: "text", value: state.codeInput, autocomplete: "off", spellcheck: "false",
     autocapitalize: "off", enterkeyhint: "go", class: "mono", oninput: (e) => { state.codeInput = e.target.value; } });
   out.push(h("form", { class: "card code-form", novalidate: true, onsubmit: (e) => { e.preventDefault(); openRequest(input.value); } },
     field("request-code", t("pay.codeLabel"), input, t("pay.codeHint")),
-    h("button", { type: "submit", class: "secondary" }, t("pay.open"))));
+    h("div", { class: "actions" },
+      h("button", { type: "submit", class: "secondary" }, t("pay.open")),
+      h("button", { type: "button", class: "secondary", "data-testid": "scan", disabled: Boolean(scanner),
+        onclick: () => openScanner() }, t("scan.button")))));
   out.push(h("h2", null, t("pay.waiting")), h("div", { id: "waiting" }, waitingList()));
   return out;
 }
@@ -226,6 +284,8 @@ function requestCard(req) {
       : t("pay.notEnough", { n: fmt.credits(total) })) : null,
     h("h3", null, t("pay.plan")),
     planLines(signedParts(req), m.credits, "request-plan"),
+    chosen() ? h("p", { class: "muted small", "data-testid": "request-order-note" },
+      t("pay.inOrder", { list: heldInOrder().map(schemeName).join(" › ") })) : null,
     h("p", { class: "consent" }, t("pay.consent")),
     h("details", { class: "technical" },
       h("summary", null, t("pay.technical")),
@@ -234,6 +294,12 @@ function requestCard(req) {
           ["verifyingContract", d.verifyingContract], ...Object.entries(m)]
           .flatMap(([k, v]) => [h("dt", null, k), h("dd", { class: "break" }, String(v))]))),
     form);
+}
+
+/** The spending order of the programmes the resident holds points of (the others cannot be taken anyway). */
+function heldInOrder() {
+  const held = new Set((state.balances?.balances || []).filter((b) => fmt.big(b.points) > 0n).map((b) => String(b.scheme)));
+  return spendingOrder().filter((id) => held.has(id));
 }
 
 async function approveRequest(req, pw, button, error) {

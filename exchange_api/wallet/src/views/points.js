@@ -1,8 +1,11 @@
-// The resident's points: the total in credits, each program's points and rate, and the history as sentences.
+// The resident's points: the total in credits, each program's points and rate, today's caps (views/caps.js), the
+// balance check against the auditor's report (views/audit.js), and the history as sentences.
 import { t, schemeName, schemeStyle, reasonLabel } from "../i18n.js";
 import * as fmt from "../format.js";
 import { state, page, loadMoreHistory } from "../state.js";
 import { h, announce, errorText, alertBox, busy } from "../ui.js";
+import { capsCard } from "./caps.js";
+import { auditCard } from "./audit.js";
 
 export function pointsView() {
   const b = state.balances;
@@ -32,7 +35,9 @@ export function pointsView() {
         h("h2", null, t("points.byProgram")),
         b && b.balances.length
           ? h("ul", { class: "schemes" }, b.balances.map(schemeCard))
-          : h("p", { class: "card muted" }, b ? t("points.none") : "…")),
+          : h("p", { class: "card muted" }, b ? t("points.none") : "…"),
+        capsCard(),
+        auditCard()),
       h("div", { class: "col" },
         h("h2", null, t("history.title")),
         historyList(),

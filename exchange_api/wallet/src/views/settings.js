@@ -1,5 +1,6 @@
-// "Key": the address, the language, a back-up of the private key (shown only after the password), who used the
-// resident's identity data (views/trail.js) and removing the key from this device.
+// "Key": the address, the language, the spending order of programmes (views/spending.js), a back-up of the
+// private key (shown only after the password), who used the resident's identity data (views/trail.js) and
+// removing the key from this device.
 import { t, lang } from "../i18n.js";
 import * as keystore from "../keystore.js";
 import { state, page, forgetKey, chooseLang } from "../state.js";
@@ -7,6 +8,7 @@ import { h, announce, errorText, alertBox, field, passwordInput, busy } from "..
 import { dropLoginForm } from "./pay.js";
 import { lostKeyInfo, loadRecoveryPolicy } from "./recovery.js";
 import { trailCard, dropTrail } from "./trail.js";
+import { spendingCard } from "./spending.js";
 
 export function settingsView() {
   const a = state.record.address;
@@ -28,6 +30,7 @@ export function settingsView() {
         [["en", "English"], ["zh", "中文"]].map(([code, name]) => h("button", { type: "button",
           lang: code === "zh" ? "zh-CN" : "en", "aria-pressed": lang() === code ? "true" : "false",
           onclick: () => { chooseLang(code); page.render(); } }, name)))),
+    spendingCard(),
     h("form", { class: "card", novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
       revealErr.replaceChildren();
