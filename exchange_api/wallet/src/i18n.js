@@ -254,6 +254,9 @@ const en = {
   "reason.4.21": "low-carbon trip by bike",
   "reason.4.22": "low-carbon trip by bus",
   "reason.4.23": "low-carbon trip by metro",
+  "reason.5.1": "months of social insurance in Chengdu",
+  "reason.5.2": "years of residence under a permit",
+  "reason.5.3": "volunteer service",
 
   "time.minSec": "{m} min {s} s",
   "time.sec": "{s} s",
@@ -647,6 +650,9 @@ const zh = {
   "reason.4.21": "骑行低碳出行",
   "reason.4.22": "公交低碳出行",
   "reason.4.23": "地铁低碳出行",
+  "reason.5.1": "在蓉缴纳社保",
+  "reason.5.2": "持证居住年限",
+  "reason.5.3": "志愿服务",
 
   "time.minSec": "{m} 分 {s} 秒",
   "time.sec": "{s} 秒",
