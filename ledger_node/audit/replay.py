@@ -33,7 +33,7 @@ from ledger_node.audit.replay_issuance import IssuanceHandlers
 from ledger_node.audit.replay_trail import TrailHandlers
 from ledger_node.audit.replay_redemption import RedemptionHandlers
 from ledger_node.audit.replay_tx import Tx
-from ledger_node.audit.rule_tables import RulesLibrary
+from ledger_node.rules_documents import RulesLibrary
 from ledger_node.audit.state import State
 
 # Events that only governance (an executed proposal) or a constructor may cause.

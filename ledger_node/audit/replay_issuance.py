@@ -10,7 +10,7 @@ from __future__ import annotations
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION
 from ledger_node.audit.replay_tx import Tx
-from ledger_node.audit.rule_tables import RulesLibrary
+from ledger_node.rules_documents import RulesLibrary
 from ledger_node.audit.state import ACTIVE, ELIGIBILITY_ONLY, NONE, PAUSED, RETIRED, State
 
 

@@ -17,7 +17,7 @@ from ledger_node.audit.patterns import Detector, Thresholds
 from ledger_node.audit.pipeline import LogPipeline, no_gc_pauses
 from ledger_node.audit.replay import Replayer
 from ledger_node.audit.rpc import Rpc, RpcError
-from ledger_node.audit.rule_tables import DEFAULT_DIRS, RulesLibrary
+from ledger_node.rules_documents import DEFAULT_DIRS, RulesLibrary
 from ledger_node.audit.rules import compare_state
 from ledger_node.audit.signatures import check_intents
 from ledger_node.audit.state import PAUSED, RETIRED, State

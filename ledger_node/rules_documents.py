@@ -1,4 +1,5 @@
-"""The programmes' published rule tables, as the audit checks cited issuance against them.
+"""The programmes' published rule tables: the audit checks cited issuance against them, the API names the rule
+of each cited entry in a resident's history.
 
 A rules document is what governance publishes (`SchemeRegistry.publishRules` holds its sha256): the canonical JSON
 of a mapping file's rules (issuer_sdk/README.md, "Mapping files"; sorted keys, no spaces, UTF-8). The audit reads
