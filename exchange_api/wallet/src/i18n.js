@@ -86,6 +86,7 @@ const en = {
   "history.movedIn": "{n} {program} points moved to this account",
   "history.movedOut": "{n} {program} points moved to a new account",
   "history.reason": "Why: {label}",
+  "history.rule": "{rule} · rule v{version} · {n} points",
   "history.reasonCode": "reason code {code}",
   "history.correction": "correction",
   "history.balanceAfter": "balance after: {n}",
@@ -483,6 +484,7 @@ const zh = {
   "history.movedIn": "{n} {program}积分转入本账户",
   "history.movedOut": "{n} {program}积分转至新账户",
   "history.reason": "原因：{label}",
+  "history.rule": "{rule} · 规则 v{version} · {n} 积分",
   "history.reasonCode": "原因代码 {code}",
   "history.correction": "更正",
   "history.balanceAfter": "变动后余额 {n}",
@@ -849,6 +851,13 @@ export function schemeName(id) {
 export function schemeStyle(id) {
   const p = PROFILES.get(String(id));
   return p && /^#[0-9a-fA-F]{6}$/.test(p.colour) ? { "--scheme": p.colour } : null;
+}
+
+/** The published rule a cited history entry names (the API's `rule`), in this language; the reason code's own words
+ * when the API does not hold the rules document. */
+export function ruleLabel(item) {
+  const name = item.rule && (current === "zh" ? item.rule.nameZh : item.rule.nameEn);
+  return name || reasonLabel(item.scheme, item.reasonCode);
 }
 
 export function reasonLabel(scheme, code) {
