@@ -48,7 +48,7 @@ def issue_command(
                                                 help="The programme's mapping file (YAML; issuer_sdk/README.md, "
                                                      "\"Mapping files\")."),
     program: Optional[str] = typer.Option(None, "--program", help="A shipped programme instead of --adapter: "
-                                          "volunteer, traffic, culture or green."),
+                                          "volunteer, traffic, culture, green or residence."),
     file: Optional[Path] = typer.Option(None, "--file", exists=True, dir_okay=False, readable=True,
                                         help="The export, as SOURCE (kept for older scripts)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be issued (line, resident, points, "
@@ -73,6 +73,9 @@ def issue_command(
                                  "refs already issued)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object (--dry-run: one "
                                  "JSON object a line, then the summary)."),
+    listen: Optional[str] = typer.Option(None, "--listen", help="HOST:PORT: instead of a file, take the programme's "
+                                         "records by signed HTTP POST (issuer_sdk/listen.py); the HMAC secret from "
+                                         "CITYPOINTS_SOURCE_SECRET. Runs until stopped."),
 ):
     """Issue every valid record of SOURCE by a mapping file; show progress; end with issued / duplicates skipped /
     rejected. Exit codes: 0 done, 1 stopped by an error (rerun to continue), 2 bad set-up or mapping file."""
@@ -88,7 +91,9 @@ def issue_command(
             print(f"{rules_document}: rules {adapter.rules_version} of {adapter.program}, sha256 "
                   f"{adapter.rules_sha256}")
             return
-        path = _one_source(source, file)
+        path = None if listen else _one_source(source, file)
+        if listen and (source or file or dry_run):
+            raise ValueError("--listen takes records over HTTP: give no export file and no --dry-run")
     except (errors.IssuerError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
@@ -123,6 +128,9 @@ def issue_command(
     except (errors.IssuerError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
+    if listen:
+        _listen(listen, adapter, client, cited)
+        return
     run = IssueRun(path, adapter.program, scheme_id, client, adapter, restart, cited)
     try:
         summary = run.execute(show_progress=not as_json)
@@ -132,6 +140,32 @@ def issue_command(
     finally:
         client.close()
     _print_summary(summary, as_json)
+
+
+def _listen(address: str, adapter, client, cited: int | None) -> None:
+    """Serve the HTTP source until interrupted (Ctrl-C); a bad address or a missing secret exits 2."""
+    from issuer_sdk import errors
+    from issuer_sdk.listen import RecordSource, serve
+
+    host, _, port = address.rpartition(":")
+    try:
+        source = RecordSource(adapter, client, os.environ.get("CITYPOINTS_SOURCE_SECRET", ""), cited)
+        server = serve(source, host or "127.0.0.1", int(port))
+    except (ValueError, OSError, errors.IssuerError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        client.close()
+        raise typer.Exit(2)
+    bound = f"{server.server_address[0]}:{server.server_address[1]}"
+    cites = f"citing published version {cited}" if cited else "not citing: the scheme has published no rules"
+    print(f"listening on http://{bound}/ for {adapter.program} records (rules {adapter.rules_version}, {cites})",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        client.close()
 
 
 def _one_source(source: Path | None, file: Path | None) -> Path:
