@@ -7,6 +7,7 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 import {ConsortiumGoverned} from "./governance/ConsortiumGoverned.sol";
 import {IMembership} from "./interfaces/IMembership.sol";
 import {IPointsLedger} from "./interfaces/IPointsLedger.sol";
+import {ISchemeRegistry} from "./interfaces/ISchemeRegistry.sol";
 
 /// @title PointsLedger
 /// @notice Balances of every scheme's points: a non-transferable ERC-1155 with issuance rules on chain.
@@ -42,6 +43,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
 
     bool private _paused;
     int32 private _dayOffset;
+    ISchemeRegistry private _registry; // shares the word of `_paused`, which every issuance reads anyway
     string private _uri;
     uint256[] private _schemeIds;
     mapping(uint256 scheme => Scheme) private _schemes;
@@ -65,7 +67,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     /// @inheritdoc IPointsLedger
     function issue(uint256 scheme, address resident, uint256 amount, bytes32 ref) external {
         (address[] memory r, uint256[] memory a, bytes32[] memory f) = _single(resident, amount, ref);
-        _issue(scheme, r, a, f, new uint32[](0));
+        _issue(scheme, 0, r, a, f, new uint32[](0));
     }
 
     /// @inheritdoc IPointsLedger
@@ -75,14 +77,14 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         (address[] memory r, uint256[] memory a, bytes32[] memory f) = _single(resident, amount, ref);
         uint32[] memory c = new uint32[](1);
         c[0] = reasonCode;
-        _issue(scheme, r, a, f, c);
+        _issue(scheme, 0, r, a, f, c);
     }
 
     /// @inheritdoc IPointsLedger
     function issueBatch(uint256 scheme, address[] calldata residents, uint256[] calldata amounts, bytes32[] calldata refs)
         external
     {
-        _issue(scheme, residents, amounts, refs, new uint32[](0));
+        _issue(scheme, 0, residents, amounts, refs, new uint32[](0));
     }
 
     /// @inheritdoc IPointsLedger
@@ -96,7 +98,23 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         if (reasonCodes.length != residents.length) {
             revert PointsLedgerLengthMismatch(residents.length, amounts.length, refs.length, reasonCodes.length);
         }
-        _issue(scheme, residents, amounts, refs, reasonCodes);
+        _issue(scheme, 0, residents, amounts, refs, reasonCodes);
+    }
+
+    /// @inheritdoc IPointsLedger
+    function issueBatchCitingRules(
+        uint256 scheme,
+        uint32 rulesVersion,
+        address[] calldata residents,
+        uint256[] calldata amounts,
+        bytes32[] calldata refs,
+        uint32[] calldata reasonCodes
+    ) external {
+        if (reasonCodes.length != residents.length) {
+            revert PointsLedgerLengthMismatch(residents.length, amounts.length, refs.length, reasonCodes.length);
+        }
+        if (rulesVersion == 0) revert PointsLedgerRulesNotPublished(scheme, 0); // 0 is "cites nothing" in _issue
+        _issue(scheme, rulesVersion, residents, amounts, refs, reasonCodes);
     }
 
     /// @inheritdoc IPointsLedger
@@ -274,6 +292,12 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @inheritdoc IPointsLedger
+    function setSchemeRegistry(address registry) external onlyConsortium {
+        _registry = ISchemeRegistry(registry);
+        emit SchemeRegistrySet(registry);
+    }
+
+    /// @inheritdoc IPointsLedger
     function setURI(string calldata newUri) external onlyConsortium {
         _uri = newUri;
         uint256 n = _schemeIds.length;
@@ -416,6 +440,11 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @inheritdoc IPointsLedger
+    function schemeRegistry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc IPointsLedger
     function membership() external view returns (address) {
         return address(_membership);
     }
@@ -441,8 +470,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @dev The issuance path: dedup, quota, then one {_update} per item; the scheme slot is written once.
+    /// `rulesVersion` 0: the call cites no rules; else the version must be published for the scheme in the registry.
     function _issue(
         uint256 scheme,
+        uint32 rulesVersion,
         address[] memory residents,
         uint256[] memory amounts,
         bytes32[] memory refs,
@@ -456,6 +487,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         Scheme storage s = _schemes[scheme];
         if (s.status != SchemeStatus.Active) _revertStatus(scheme, s.status);
         if (_paused) revert PointsLedgerPaused();
+        if (rulesVersion != 0) _cite(scheme, rulesVersion);
 
         Batch memory b;
         b.day = _today();
@@ -503,6 +535,14 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         b.refs = refs;
         b.reasonCodes = reasonCodes;
         _emitIssued(scheme, b);
+    }
+
+    /// @dev One registry read per call: the registry address shares `_paused`'s word, already read.
+    function _cite(uint256 scheme, uint32 rulesVersion) private {
+        ISchemeRegistry registry = _registry;
+        bytes32 rulesHash = address(registry) == address(0) ? bytes32(0) : registry.rulesHash(scheme, rulesVersion);
+        if (rulesHash == bytes32(0)) revert PointsLedgerRulesNotPublished(scheme, rulesVersion);
+        emit IssuanceRulesCited(scheme, msg.sender, rulesVersion, rulesHash);
     }
 
     function _emitIssued(uint256 scheme, Batch memory b) private {

@@ -101,6 +101,13 @@ contract SchemeRegistry is ISchemeRegistry, EIP712, ConsortiumGoverned {
     }
 
     /// @inheritdoc ISchemeRegistry
+    function rulesHash(uint256 scheme, uint32 version) external view returns (bytes32) {
+        RulesVersion[] storage versions = _rules[scheme];
+        if (version == 0 || version > versions.length) return bytes32(0);
+        return versions[version - 1].rulesHash;
+    }
+
+    /// @inheritdoc ISchemeRegistry
     function proofNonceUsed(address resident, bytes32 nonce) external view returns (bool) {
         return _proofNonces[resident][nonce];
     }

@@ -37,6 +37,10 @@ SET_RATE_SELECTOR = "0x" + __import__("eth_utils").function_signature_to_4byte_s
     "setRate(uint256,uint256)").hex()
 
 
+def _hex32(value) -> str:
+    return "0x" + bytes(value).hex() if isinstance(value, (bytes, bytearray)) else str(value).lower()
+
+
 class ChainMoved(Exception):
     pass
 
@@ -220,6 +224,7 @@ class Projection:
         self.residents: dict[str, str] = {}
         self._mints: dict[str, list[tuple[int, int, dict]]] = defaultdict(list)  # tx -> pending TransferSingle mints
         self._claims: set[str] = set()  # transactions in which a person joined and took what was held for them
+        self._citations: dict[str, dict] = {}  # tx -> the IssuanceRulesCited awaiting its PointsIssued
 
     def add(self, block: int, index: int, tx: str, contract: str, name: str, a: dict) -> None:
         self.events.append({"block_number": block, "log_index": index, "tx_hash": tx, "contract": contract,
@@ -233,7 +238,15 @@ class Projection:
         if a["from"] == ZERO:
             self._mints[tx].append((block, index, a))
 
+    def _on_IssuanceRulesCited(self, block, index, tx, a):
+        self._citations[tx] = a
+
     def _on_PointsIssued(self, block, index, tx, a):
+        cited = self._citations.pop(tx, None)  # emitted just before this call's events, for this scheme and issuer
+        if cited is not None and (cited["scheme"], cited["issuer"]) != (a["scheme"], a["issuer"]):
+            cited = None
+        version = cited["rulesVersion"] if cited else None
+        rules_hash = _hex32(cited["rulesHash"]) if cited else None
         skipped = set(a["skipped"])
         items = [i for i in range(len(a["refs"])) if i not in skipped]
         mints = self._mints.pop(tx, [])[-len(items):] if items else []
@@ -243,7 +256,8 @@ class Projection:
             self.activity.append(dict(block_number=mb, log_index=mi, item=0, account=resident, kind="issued",
                                       scheme=a["scheme"], amount=amount, balance_after=a["balancesAfter"][item],
                                       by=a["issuer"], reason_code=a["reasonCodes"][item] if a["reasonCodes"] else None,
-                                      ref=a["refs"][item], tx_hash=tx))
+                                      ref=a["refs"][item], tx_hash=tx, rules_version=version,
+                                      rules_hash=rules_hash))
         self.schemes[a["scheme"]]["total_supply"] = a["totalSupplyAfter"]
 
     def _on_PointsRevoked(self, block, index, tx, a):
@@ -283,14 +297,14 @@ class Projection:
             self.activity.append(dict(block_number=block, log_index=index, item=0 if kind == "moved_out" else 1,
                                       account=acct, kind=kind, scheme=a["scheme"], amount=a["balance"],
                                       balance_after=0 if kind == "moved_out" else a["balance"], by=ZERO,
-                                      reason_code=None, ref=None, tx_hash=tx))
+                                      reason_code=None, ref=None, tx_hash=tx, rules_version=None, rules_hash=None))
 
     def _balance(self, block, index, tx, account, scheme, kind, amount, after, by, reason, ref, supply):
         self.balances[(account, scheme)] = after
         self.schemes[scheme]["total_supply"] = supply
         self.activity.append(dict(block_number=block, log_index=index, item=0, account=account, kind=kind,
                                   scheme=scheme, amount=amount, balance_after=after, by=by, reason_code=reason,
-                                  ref=ref, tx_hash=tx))
+                                  ref=ref, tx_hash=tx, rules_version=None, rules_hash=None))
 
     def _on_SchemeAdded(self, block, index, tx, a):
         self.schemes[a["scheme"]].update(status=1, issuer_daily_quota=a["issuerDailyQuota"],

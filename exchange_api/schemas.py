@@ -250,6 +250,16 @@ class BalanceProofOut(BaseModel):
                                                       "report lists no points for this address")
 
 
+class RuleCitationOut(BaseModel):
+    """The published rule an issued entry cites: the scheme's rules version, its document's sha256, and the rule its
+    reason code names there (names null when the API does not hold that document)."""
+    version: int
+    rulesHash: str
+    activity: str | None = None
+    nameZh: str | None = None
+    nameEn: str | None = None
+
+
 class ActivityOut(BaseModel):
     object: Literal["activity"] = "activity"
     id: str
@@ -259,6 +269,8 @@ class ActivityOut(BaseModel):
     balanceAfter: int
     by: str
     reasonCode: int | None = None
+    rule: RuleCitationOut | None = Field(None, description="the published rule an issued entry cites (null for "
+                                                            "entries of batches citing no rules)")
     ref: str | None = None
     txHash: str
     blockNumber: int

@@ -26,8 +26,6 @@ answer's status line): a slow receiver delays only its own deliveries.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import ipaddress
 import json
 import logging
@@ -44,35 +42,16 @@ from exchange_api.errors import InvalidRequest
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import WebhookDelivery, WebhookEndpoint, utcnow
+from ledger_node.signed_payload import SignatureError, check, sign  # noqa: F401 (sign, SignatureError: this module's API)
 
 log = logging.getLogger("citypoints.webhooks")
 HEADER = "CityPoints-Signature"
 
 
-class SignatureError(Exception):
-    pass
-
-
-def sign(secret: str, payload: bytes, timestamp: int | None = None) -> str:
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
 def verify_signature(payload: bytes, header: str, secret: str, *, tolerance: int = 300,
                      now: float | None = None) -> dict:
     """Check a delivery; returns the parsed event or raises SignatureError."""
-    try:
-        fields = dict(item.split("=", 1) for item in header.split(","))
-        t = int(fields["t"])
-    except (ValueError, KeyError):
-        raise SignatureError("malformed signature header") from None
-    expected = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, v) for k, v in
-               (i.split("=", 1) for i in header.split(",")) if k == "v1"):
-        raise SignatureError("signature mismatch")
-    if abs((time.time() if now is None else now) - t) > tolerance:
-        raise SignatureError("timestamp outside the tolerance")
+    check(payload, header, secret, tolerance=tolerance, now=now)
     return json.loads(payload)
 
 

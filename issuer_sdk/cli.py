@@ -48,7 +48,7 @@ def issue_command(
                                                 help="The programme's mapping file (YAML; issuer_sdk/README.md, "
                                                      "\"Mapping files\")."),
     program: Optional[str] = typer.Option(None, "--program", help="A shipped programme instead of --adapter: "
-                                          "volunteer, traffic, culture or green."),
+                                          "volunteer, traffic, culture, green or residence."),
     file: Optional[Path] = typer.Option(None, "--file", exists=True, dir_okay=False, readable=True,
                                         help="The export, as SOURCE (kept for older scripts)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be issued (line, resident, points, "
@@ -73,6 +73,9 @@ def issue_command(
                                  "refs already issued)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object (--dry-run: one "
                                  "JSON object a line, then the summary)."),
+    listen: Optional[str] = typer.Option(None, "--listen", help="HOST:PORT: instead of a file, take the programme's "
+                                         "records by signed HTTP POST (issuer_sdk/listen.py); the HMAC secret from "
+                                         "CITYPOINTS_SOURCE_SECRET. Runs until stopped."),
 ):
     """Issue every valid record of SOURCE by a mapping file; show progress; end with issued / duplicates skipped /
     rejected. Exit codes: 0 done, 1 stopped by an error (rerun to continue), 2 bad set-up or mapping file."""
@@ -88,7 +91,9 @@ def issue_command(
             print(f"{rules_document}: rules {adapter.rules_version} of {adapter.program}, sha256 "
                   f"{adapter.rules_sha256}")
             return
-        path = _one_source(source, file)
+        path = None if listen else _one_source(source, file)
+        if listen and (source or file or dry_run):
+            raise ValueError("--listen takes records over HTTP: give no export file and no --dry-run")
     except (errors.IssuerError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
@@ -102,8 +107,9 @@ def issue_command(
         if reader is None:
             console.print(f"[yellow]{escape(why)}: the refs are not checked against the ledger, so records it "
                           "already holds show as would-issue[/yellow]", highlight=False, soft_wrap=True)
+        citation = _dry_citation(adapter, reader, scheme_id, deployment, rpc)
         try:
-            dry_run_report(adapter, path, scheme_id, as_json, reader)
+            dry_run_report(adapter, path, scheme_id, as_json, reader, citation)
         except errors.IssuerError as exc:
             console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
@@ -118,10 +124,14 @@ def issue_command(
         client = IssuerClient.from_deployment(signer, scheme_id, salt, deployment=dep, rpc_url=rpc,
                                               config=ClientConfig(max_batch_items=batch_size,
                                                                   max_in_flight=max_in_flight))
+        cited = adapter.citation(client)  # before anything is sent: a file governance did not publish stops here
     except (errors.IssuerError, ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
-    run = IssueRun(path, adapter.program, scheme_id, client, adapter, restart)
+    if listen:
+        _listen(listen, adapter, client, cited)
+        return
+    run = IssueRun(path, adapter.program, scheme_id, client, adapter, restart, cited)
     try:
         summary = run.execute(show_progress=not as_json)
     except errors.IssuerError as exc:
@@ -130,6 +140,32 @@ def issue_command(
     finally:
         client.close()
     _print_summary(summary, as_json)
+
+
+def _listen(address: str, adapter, client, cited: int | None) -> None:
+    """Serve the HTTP source until interrupted (Ctrl-C); a bad address or a missing secret exits 2."""
+    from issuer_sdk import errors
+    from issuer_sdk.listen import RecordSource, serve
+
+    host, _, port = address.rpartition(":")
+    try:
+        source = RecordSource(adapter, client, os.environ.get("CITYPOINTS_SOURCE_SECRET", ""), cited)
+        server = serve(source, host or "127.0.0.1", int(port))
+    except (ValueError, OSError, errors.IssuerError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        client.close()
+        raise typer.Exit(2)
+    bound = f"{server.server_address[0]}:{server.server_address[1]}"
+    cites = f"citing published version {cited}" if cited else "not citing: the scheme has published no rules"
+    print(f"listening on http://{bound}/ for {adapter.program} records (rules {adapter.rules_version}, {cites})",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        client.close()
 
 
 def _one_source(source: Path | None, file: Path | None) -> Path:
@@ -160,7 +196,29 @@ def _reading_client(scheme: int, salt_file: Path | None, deployment: Path | None
                                         rpc_url=rpc)
 
 
-def dry_run_report(adapter, path: Path, scheme: int, as_json: bool, reader=None) -> dict:
+def _dry_citation(adapter, reader, scheme: int, deployment: Path | None, rpc: str | None):
+    """What the run would cite: the published version (int), None (the scheme has published no rules), or the
+    sentence saying why it cannot tell or why the run would stop (a str)."""
+    from issuer_sdk import errors
+    from issuer_sdk.client import IssuerClient
+    from issuer_sdk.signer import LocalSigner
+
+    client = reader
+    try:
+        if client is None:  # the registry needs no salt: a throwaway one, as the throwaway key
+            client = IssuerClient.from_deployment(LocalSigner(os.urandom(32)), scheme, os.urandom(32),
+                                                  deployment=deployment, rpc_url=rpc)
+        return adapter.citation(client)
+    except errors.RulesNotPublished as exc:
+        return f"the run would stop: {exc}"
+    except (errors.IssuerError, ValueError, OSError) as exc:
+        return f"the published rules could not be read ({exc})"
+    finally:
+        if client is not None and client is not reader:
+            client.close()
+
+
+def dry_run_report(adapter, path: Path, scheme: int, as_json: bool, reader=None, citation=None) -> dict:
     """Every record of the export as the real run would take it: issued (resident, points, rule, ref), a duplicate
     the ledger would skip (its ref already on the ledger, when `reader` can ask, or earlier in this file), or
     rejected (code, sentence). Reads the whole file (no progress file); sends and writes nothing. It remembers the
@@ -169,6 +227,8 @@ def dry_run_report(adapter, path: Path, scheme: int, as_json: bool, reader=None)
 
     totals = {"dry_run": True, "file": str(path), "program": adapter.program, "scheme": scheme,
               "rules_version": adapter.rules_version, "rules_sha256": adapter.rules_sha256,
+              "rules_cited": citation if isinstance(citation, int) else None,
+              "rules_citation_problem": citation if isinstance(citation, str) else None,
               "checked_against_ledger": reader is not None,
               "would_issue": 0, "would_issue_points": 0, "duplicates": 0, "rejected": 0}
     seen: set[str] = set()
@@ -181,8 +241,9 @@ def dry_run_report(adapter, path: Path, scheme: int, as_json: bool, reader=None)
         else:
             item = o.issuance
             entry = {"line": o.line, "status": "would_issue", "resident": item.resident, "amount": item.amount,
-                     "reason": item.reason, "rule": o.rule, "ref": item.ref}
-            text = (f"line {o.line:>7}  {item.resident}  {item.amount:>8,} points  rule {o.rule} "
+                     "reason": item.reason, "rule": o.rule, "rules_cited": totals["rules_cited"], "ref": item.ref}
+            version = f" v{totals['rules_cited']}" if totals["rules_cited"] else ""
+            text = (f"line {o.line:>7}  {item.resident}  {item.amount:>8,} points  rule {o.rule}{version} "
                     f"(reason {item.reason})  ref {item.ref}")
             if on_ledger or item.ref in seen:
                 totals["duplicates"] += 1
@@ -216,8 +277,17 @@ def dry_run_report(adapter, path: Path, scheme: int, as_json: bool, reader=None)
         print(f"dry run of {path.name}: would issue {totals['would_issue']:,} "
               f"({totals['would_issue_points']:,} points) in scheme {scheme}, duplicates skipped "
               f"{totals['duplicates']:,}{checked}, rejected {totals['rejected']:,}; "
-              f"rules {adapter.rules_version} (sha256 {adapter.rules_sha256}); nothing was sent")
+              f"rules {adapter.rules_version} (sha256 {adapter.rules_sha256}), {_citation_words(citation)}; "
+              "nothing was sent")
     return totals
+
+
+def _citation_words(citation) -> str:
+    if isinstance(citation, int):
+        return f"cited as published version {citation}"
+    if citation is None:
+        return "not cited: the scheme has published no rules"
+    return citation
 
 
 @dataclass
@@ -232,6 +302,7 @@ class RunSummary:
     program: str | None = None
     rules_version: str | None = None
     rules_sha256: str | None = None
+    rules_cited: int | None = None  # the published version of the scheme's rules the batches cited on chain
     error: str | None = None
 
     def as_dict(self) -> dict:
@@ -241,8 +312,10 @@ class RunSummary:
 class IssueRun:
     """One run of the command: progress file, rejects file, the client's stream, the summary."""
 
-    def __init__(self, path: Path, program: str, scheme: int, client, adapter, restart: bool):
+    def __init__(self, path: Path, program: str, scheme: int, client, adapter, restart: bool,
+                 rules_cited: int | None = None):
         self.path = Path(path)
+        self.rules_cited = rules_cited  # the published version every batch cites (None: the scheme has none)
         self.program = program
         self.scheme = scheme
         self.client = client
@@ -276,7 +349,7 @@ class IssueRun:
                           console=console, disable=not show_progress, transient=False) as bar:
                 task = bar.add_task(f"issuing {self.path.name}", total=size, completed=self.state["offset"],
                                     counts="")
-                for batch in self.client.stream(accepted()):
+                for batch in self.client.stream(accepted(), rules_version=self.rules_cited):
                     self.state["issued"] += batch.issued
                     self.state["issued_points"] += batch.issued_amount
                     self.state["duplicates"] += batch.duplicates
@@ -300,7 +373,8 @@ class IssueRun:
         return RunSummary(str(self.path), self.state["issued"], self.state["issued_points"], self.state["duplicates"],
                           rejected, self.resumed_from_line,
                           str(self.rejected_path) if rejected else None, self.program,
-                          getattr(self.adapter, "rules_version", None), getattr(self.adapter, "rules_sha256", None))
+                          getattr(self.adapter, "rules_version", None), getattr(self.adapter, "rules_sha256", None),
+                          rules_cited=self.rules_cited)
 
     # -- progress file --------------------------------------------------------------------------------------
 
@@ -417,7 +491,9 @@ def _print_summary(summary: RunSummary, as_json: bool, failed=None) -> None:
               f"[yellow]duplicates skipped[/yellow] {summary.duplicates:,}   "
               f"[red]rejected[/red] {summary.rejected:,}")
     if summary.rules_sha256:
-        out.print(f"rules {summary.rules_version} (sha256 {summary.rules_sha256})", highlight=False)
+        cited = (f", cited on chain as published version {summary.rules_cited}" if summary.rules_cited else
+                 ", not cited: the scheme has published no rules")
+        out.print(f"rules {summary.rules_version} (sha256 {summary.rules_sha256}){cited}", highlight=False)
     if summary.rejected_file:
         out.print(f"rejected rows and reasons: {summary.rejected_file}")
     if failed is not None:

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector as _selector
+
 from issuer_sdk import errors
 from issuer_sdk.encoding import UnsignedTx, address_bytes, tx_hash, word_address
 from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult, LedgerCodec,
@@ -27,6 +30,7 @@ from issuer_sdk.nonces import NonceManager
 from issuer_sdk.refs import RefHasher
 from issuer_sdk.rpc import RetryPolicy, RpcTransport, unwrap
 from issuer_sdk.signer import Signer, sign_tx
+from ledger_node.domain import UINT32_MAX
 
 
 STATUS_BATCH = 500  # refs a JSON-RPC batch of `statuses` (the node's public port takes at most 1,000 calls a batch)
@@ -231,21 +235,24 @@ class IssuerClient(_ClientCore):
         attempted = {**attempted, "operation": "issueToIdentities", "resident": None, "identity_hash": "0x" + h.hex()}
         return self._issue_result(self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
-    def issue_many(self, items: Iterable, *, keep_results: bool = False) -> IssueManySummary:
+    def issue_many(self, items: Iterable, *, keep_results: bool = False,
+                   rules_version: int | None = None) -> IssueManySummary:
         """Issue every item of `items` (Issuance, tuples or dicts) in batches; returns the totals.
 
-        Memory stays flat whatever the input length unless `keep_results`. On a failure the error carries
-        `summary` (what was confirmed before it)."""
+        `rules_version` cites that published version of the scheme's rules on every batch
+        (PointsLedger.issueBatchCitingRules): every item then needs its reason code, the rule of that version it
+        applied (see `rules_citation` to find the version of a rules hash). Memory stays flat whatever the input
+        length unless `keep_results`. On a failure the error carries `summary` (what was confirmed before it)."""
         summary = IssueManySummary()
         try:
-            for batch in self.stream(items):
+            for batch in self.stream(items, rules_version=rules_version):
                 summary.add(batch, keep_results)
         except errors.IssuerError as exc:
             exc.summary = summary
             raise
         return summary
 
-    def stream(self, items: Iterable) -> Iterator[BatchResult]:
+    def stream(self, items: Iterable, *, rules_version: int | None = None) -> Iterator[BatchResult]:
         """Issue `items` in batches, yielding each BatchResult as its block confirms, in input order.
 
         Two threads share the work: a sender thread hashes refs, encodes and signs each batch and sends it as
@@ -258,7 +265,7 @@ class IssuerClient(_ClientCore):
         slots = threading.Semaphore(self.config.max_in_flight)
         sent: queue.Queue = queue.Queue()
         stop = threading.Event()
-        sender = threading.Thread(target=self._sender, args=(self._prepare_batches(items), slots, sent, stop),
+        sender = threading.Thread(target=self._sender, args=(self._prepare_batches(items, rules_version), slots, sent, stop),
                                   daemon=True, name="issuer-sdk-sender")
         sender.start()
         inflight: deque[_InFlight] = deque()
@@ -359,8 +366,52 @@ class IssuerClient(_ClientCore):
 
     # -- batches ---------------------------------------------------------------------------------------------
 
-    def _prepare_batches(self, items: Iterable) -> Iterator["_Prepared"]:
-        return prepare_batches(items, self._batch_size(), self.scheme, self.hash_ref, self.codec)
+    def _prepare_batches(self, items: Iterable, rules_version: int | None = None) -> Iterator["_Prepared"]:
+        return prepare_batches(items, self._batch_size(), self.scheme, self.hash_ref, self.codec,
+                               rules_version=rules_version)
+
+    def rules_citation(self, rules_sha256: str, version: int | None = None, *,
+                       required: bool = True) -> int | None:
+        """The version of this scheme's published rules whose document hash is `rules_sha256` (hex): the newest
+        such version, or `version` after checking that its hash is this one. Raises RulesNotPublished (nothing
+        is sent) when the registry holds no such version, so a run never cites rules it does not apply; with
+        `required=False` a scheme that has published no rules at all (or a ledger without a registry) gives None:
+        there is nothing to cite, and the batches go uncited as before."""
+        registry = "0x" + self._call(self.codec.scheme_registry_fn.encode())[-40:]
+        want = bytes.fromhex(rules_sha256.removeprefix("0x"))
+        attempted = {"operation": "rules_citation", "scheme": self.scheme, "rulesSha256": want.hex(),
+                     "version": version, "registry": registry}
+        if int(registry, 16) == 0:
+            if not required and version is None:
+                return None
+            raise errors.RulesNotPublished("the ledger knows no SchemeRegistry: no rules are published",
+                                           attempted=attempted)
+        latest = self.codec.decode_uint(self._call_at(registry, _RULES_VERSION + abi_encode(["uint256"], [self.scheme])))
+        if latest == 0 and not required and version is None:
+            return None
+        candidates = [version] if version is not None else list(range(latest, 0, -1))
+        hashes = self._call_many_at(registry, [_RULES_HASH + abi_encode(["uint256", "uint32"], [self.scheme, v])
+                                               for v in candidates if 0 < v <= latest]) if latest else []
+        for v, h in zip([v for v in candidates if 0 < v <= latest], hashes):
+            if bytes.fromhex(h[2:].rjust(64, "0")) == want:
+                return v
+        if version is not None:
+            found = hashes[0] if hashes else None
+            raise errors.RulesNotPublished(
+                f"version {version} of scheme {self.scheme}'s rules is "
+                f"{'not published' if found is None else 'the document with sha256 ' + found[2:]}, not this one "
+                f"(sha256 {want.hex()})", attempted=attempted)
+        raise errors.RulesNotPublished(
+            f"no published version of scheme {self.scheme}'s rules (latest: {latest or 'none'}) has sha256 "
+            f"{want.hex()}: governance publishes a rules document with `citypoints gov propose publish-rules`",
+            attempted=attempted)
+
+    def _call_at(self, to: str, data: bytes) -> str:
+        return self.rpc.call("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])
+
+    def _call_many_at(self, to: str, datas: list[bytes]) -> list[str]:
+        answers = self.rpc.batch([("eth_call", [{"to": to, "data": "0x" + d.hex()}, "latest"]) for d in datas])
+        return [unwrap(a, "eth_call") for a in answers]
 
     def _send_batch(self, prepared: "_Prepared") -> "_InFlight":
         attempted = _batch_attempted(self.scheme, prepared)
@@ -600,8 +651,13 @@ def read_deployment(deployment: str | Path | dict | None = None) -> dict:
 
 # -- helpers (shared with the async client) ----------------------------------------------------------------------
 
-def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: LedgerCodec) -> Iterator["_Prepared"]:
-    """Validate, hash and encode `items` into batches of at most `size`: pure CPU work, no I/O."""
+def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: LedgerCodec, *,
+                    rules_version: int | None = None) -> Iterator["_Prepared"]:
+    """Validate, hash and encode `items` into batches of at most `size`: pure CPU work, no I/O. With
+    `rules_version` every batch cites it, and an item without a reason code is refused."""
+    if rules_version is not None and (type(rules_version) is not int or not 0 < rules_version <= UINT32_MAX):
+        raise errors.InvalidIssuance(f"a rules version is a uint32 above 0, got {rules_version!r}",
+                                     attempted={"rulesVersion": rules_version})
     batch: list[Issuance] = []
     residents: list[bytes] = []
     amounts: list[bytes] = []
@@ -615,6 +671,8 @@ def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: Le
             if item.reason is not None:
                 reason_word(item.reason)
                 with_reason = True
+            elif rules_version is not None:
+                raise ValueError(f"item {item.ref!r} has no reason code: a batch citing rules names each item's rule")
         except (ValueError, TypeError) as exc:
             raise errors.InvalidIssuance(f"{exc} (item {len(batch) + 1} of its batch)",
                                          attempted={"item": item}) from None
@@ -625,13 +683,13 @@ def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: Le
         reasons.append(item.reason)
         if len(batch) >= size:
             yield _Prepared(batch, codec.batch_data(scheme, residents, amounts, refs,
-                                                    [reason_word(x) for x in reasons] if with_reason else None),
-                            with_reason)
+                                                    [reason_word(x) for x in reasons] if with_reason else None,
+                                                    rules_version), with_reason, rules_version)
             batch, residents, amounts, refs, reasons, with_reason = [], [], [], [], [], False
     if batch:
         yield _Prepared(batch, codec.batch_data(scheme, residents, amounts, refs,
-                                                [reason_word(x) for x in reasons] if with_reason else None),
-                        with_reason)
+                                                [reason_word(x) for x in reasons] if with_reason else None,
+                                                rules_version), with_reason, rules_version)
 
 
 def learnt_gas_per_item(known: int | None, gas_used: int, issued: int, floor: int) -> int:
@@ -647,6 +705,10 @@ def gas_after_out_of_gas(gas: int, estimate: int, config: ClientConfig, cap: int
     `cap` (the share of the block gas limit a batch may take)."""
     return min(cap, max(int(estimate * config.gas_margin) + config.gas_base, int(gas * config.gas_margin)))
 
+
+# the SchemeRegistry's two views a citation is checked with (the SDK carries no registry ABI)
+_RULES_VERSION = _selector("rulesVersion(uint256)")
+_RULES_HASH = _selector("rulesHash(uint256,uint32)")
 
 LOG_LOOKS = 4  # reads of the logs for a mined batch whose log is missing (see IssuerClient._claim_log)
 
@@ -693,6 +755,7 @@ class _Prepared:
     items: list[Issuance]
     data: bytes
     with_reason: bool
+    rules_version: int | None = None
 
 
 @dataclass
@@ -706,6 +769,10 @@ class _InFlight:
 
 def _batch_attempted(scheme: int, prepared: _Prepared) -> dict:
     items = prepared.items
+    if prepared.rules_version is not None:
+        return {"operation": "issueBatchCitingRules", "scheme": scheme, "rulesVersion": prepared.rules_version,
+                "count": len(items), "firstRef": items[0].ref, "lastRef": items[-1].ref,
+                "amount": sum(i.amount for i in items)}
     return {"operation": "issueBatchWithReason" if prepared.with_reason else "issueBatch", "scheme": scheme,
             "count": len(items), "firstRef": items[0].ref, "lastRef": items[-1].ref,
             "amount": sum(i.amount for i in items)}

@@ -104,6 +104,13 @@ class RecordRejected(IssuerError):
         self.line = line
 
 
+class RulesNotPublished(ConfigurationError):
+    """The rules a run applies are not the scheme's published rules: no version the SchemeRegistry holds for the
+    scheme has the run's rules hash (or the version asked for has another hash). Nothing was issued."""
+
+    code = "rules_not_published"
+
+
 class InvalidIssuance(IssuerError):
     """An item handed to the client is malformed (address, amount, ref or reason); nothing of its batch was sent."""
 

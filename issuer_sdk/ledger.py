@@ -153,6 +153,8 @@ class LedgerCodec:
         self.batch_fn = fn("issueBatch")
         self.batch_reason_fn = fn("issueBatchWithReason")
         self.identities_fn = fn("issueToIdentities")
+        self.batch_cited_fn = fn("issueBatchCitingRules")
+        self.scheme_registry_fn = fn("schemeRegistry")
         self.revoke_fn = fn("revoke")
         self.is_ref_used_fn = fn("isRefUsed")
         self.balance_fn = fn("balanceOf", 2)
@@ -175,8 +177,11 @@ class LedgerCodec:
         return self.issue_reason_fn.encode(scheme, resident, amount, ref32, reason)
 
     def batch_data(self, scheme: int, residents: Sequence[bytes], amounts: Sequence[bytes], refs: Sequence[bytes],
-                   reasons: Sequence[bytes] | None) -> bytes:
-        """Arrays given as ready 32-byte words (see `item_words`)."""
+                   reasons: Sequence[bytes] | None, rules_version: int | None = None) -> bytes:
+        """Arrays given as ready 32-byte words (see `item_words`); `rules_version` cites a published version
+        (issueBatchCitingRules, reasons required)."""
+        if rules_version is not None:
+            return self.batch_cited_fn.encode_batch_words([scheme, rules_version], [residents, amounts, refs, reasons])
         if reasons is None:
             return self.batch_fn.encode_batch_words([scheme], [residents, amounts, refs])
         return self.batch_reason_fn.encode_batch_words([scheme], [residents, amounts, refs, reasons])

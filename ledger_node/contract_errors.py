@@ -75,6 +75,7 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "PointsLedgerInvalidTransition": (409, "invalid_scheme_transition", "the scheme cannot change to this status"),
     "PointsLedgerPauseUnchanged": (409, "pause_unchanged", "the ledger is already in this pause state"),
     "PointsLedgerInvalidDayOffset": (422, "invalid_day_offset", "the day offset must be within 14 hours of UTC"),
+    "PointsLedgerRulesNotPublished": (422, "rules_not_published", "the scheme has not published the rules version the issuance cites"),
     "PointsLedgerAccountNotEmpty": (409, "account_not_empty", "the recovery target already holds points of the scheme"),
     # Membership (contracts/interfaces/IMembership.sol)
     "MembershipIdentityTaken": (409, "identity_already_registered", "this person already has an account"),

@@ -39,12 +39,8 @@ PROFILES = {
         "#c62828", 2),
 }
 RESIDENCE = 5
-# The published rules (v1) of a programme issued through a mapping file are that file's rules document
-# (rules_document); residence-permit points are issued by their office without one, and publish these:
-RULES = {
-    5: {"month of social insurance in Chengdu": "1 point", "year of residence under a permit": "5 points",
-        "volunteer service (100 hours)": "2 points, at most 6"},
-}
+# The published rules (v1) of every programme are its mapping file's rules document (rules_document): each issues
+# through its adapter, whose batches cite that version on chain; the residence office's file is residence.yaml.
 RESIDENCE_RULES = (2_000_000, 1_000)  # issuer daily quota; resident daily cap (residence points come in lumps)
 RULES_BASE_URI = "https://jifen.chengdu.gov.cn/rules"  # the demo's published rules documents (never fetched)
 THRESHOLD, EMERGENCY_THRESHOLD = 4, 2
@@ -77,6 +73,9 @@ def month_records(scheme: int, k: int, resident: str) -> list[dict]:
         return [{"record_id": rid, "resident": resident, "kind": "pedestrian_yield", "date": day},
                 {"record_id": rid + "-t", "resident": resident, "kind": "transit_trip", "trips": 5 + k % 30,
                  "date": day}]
+    if scheme == RESIDENCE:  # the residence office's yearly statement: months of social insurance paid
+        return [{"record_id": f"2026:{k}", "resident": resident, "kind": "social_insurance",
+                 "months": 20 + (k * 37) % 100}]
     if scheme == 3:
         return [{"record_id": rid, "resident": resident, "kind": "museum_visit", "date": day, "venue": "city-museum"},
                 {"record_id": rid + "-p", "resident": resident, "kind": "performance_ticket",
@@ -125,20 +124,16 @@ SHOPS = [
 
 
 def rules_document(scheme: int) -> bytes:
-    """The demo programme's published earning rules (v1), as the bytes whose sha256 the registry holds. A programme
-    with a mapping file publishes the file's canonical rules document, so the hash on chain is the `rules_sha256`
-    every run of its adapter cites."""
-    import json
-
+    """The demo programme's published earning rules (v1), as the bytes whose sha256 the registry holds: its mapping
+    file's canonical rules document, so the hash on chain is the `rules_sha256` every run of its adapter cites (and
+    the document the auditor checks each cited entry against)."""
     from issuer_sdk.adapters import PROGRAMS, adapter_for
     from issuer_sdk.adapters.mapping import canonical_json
 
     for adapter in map(adapter_for, PROGRAMS):
         if adapter.default_scheme == scheme:
             return canonical_json(adapter.spec.rules_document())
-    zh, en, *_ = PROFILES[scheme]
-    return json.dumps({"scheme": scheme, "programme": {"zh": zh, "en": en}, "version": 1,
-                       "rules": RULES[scheme]}, ensure_ascii=False, sort_keys=True).encode()
+    raise KeyError(f"no mapping file of the demo names scheme {scheme}")
 
 
 def demo_png(rgb: tuple[int, int, int], size: int = 48) -> bytes:
@@ -237,8 +232,8 @@ class DemoCity:
             [a for a, _ in b], [h for _, h in b]) for b in batches], gas=30_000_000)
 
     def issue_month(self) -> None:
-        """A month of each program's records, issued through its SDK adapter as its own system would; and each
-        resident's residence-permit points as that office holds them (eligibility only)."""
+        """A month of each program's records, issued through its SDK adapter as its own system would, each batch
+        citing the programme's published rules; the residence-permit points (eligibility only) likewise."""
         from issuer_sdk import IssuerClient, LocalSigner
         from issuer_sdk.adapters import PROGRAMS, adapter_for
 
@@ -254,11 +249,6 @@ class DemoCity:
             summary, rejected = adapters[scheme].push_many(client, records)
             if rejected:
                 raise RuntimeError(f"demo records rejected by the {adapters[scheme].program} adapter: {rejected[:3]}")
-        residence = IssuerClient(rpc_url, self.c["PointsLedger"].address, LocalSigner(self.issuers[RESIDENCE].key),
-                                 RESIDENCE, salt=hashlib.sha256(b"demo-salt-residence").digest(),
-                                 chain_id=self.w3.eth.chain_id)
-        residence.issue_many([(r.address, 20 + (k * 37) % 100, f"residence:2026:{k}")
-                              for k, r in enumerate(self.residents)])
 
     def newcomers(self) -> None:
         """Points for people who have not joined: the volunteer programme credits NEWCOMERS of its members who have

@@ -81,10 +81,14 @@ class GovernanceHistory:
     def _district_office_issues(self) -> None:
         """The new issuer account's first points: volunteer hours of the district's first residents."""
         from issuer_sdk import IssuerClient, LocalSigner
+        from issuer_sdk.adapters import adapter_for
 
         ledger = self.city["PointsLedger"]
         client = IssuerClient(self.city.w3.provider.endpoint_uri, ledger.address, LocalSigner(self.district_office.key),
                               1, salt=hashlib.sha256(b"demo-salt-district-office").digest(),
                               chain_id=self.city.w3.eth.chain_id)
         residents = [r["address"] for r in self.demo["residents"][:DISTRICT_OFFICE_ITEMS]]
-        client.issue_many([(r, 5 + k % 3 * 5, f"district-office:2026-11:{k}") for k, r in enumerate(residents)])
+        # care work (reason 1) of half an hour to an hour and a half, under the programme's published rules
+        cited = adapter_for("volunteer").citation(client)
+        client.issue_many([(r, 5 + k % 3 * 5, f"district-office:2026-11:{k}", 1) for k, r in enumerate(residents)],
+                          rules_version=cited)

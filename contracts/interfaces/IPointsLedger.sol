@@ -108,6 +108,9 @@ interface IPointsLedger is IERC1155MetadataURI {
     error PointsLedgerValueShort(uint256 scheme, address account, uint256 available, uint256 value);
     /// @notice Change above what a record holds (2^63 - 1 value units); no rule of the value contracts leaves that.
     error PointsLedgerChangeOverflow(uint256 scheme, address account, uint256 change);
+    /// @notice An issuance cites rules `version` of `scheme` that the SchemeRegistry has not published (or the
+    /// ledger knows no registry yet).
+    error PointsLedgerRulesNotPublished(uint256 scheme, uint32 version);
 
     // ----------------------------------------------------------------------------------------------
     // Events
@@ -205,6 +208,15 @@ interface IPointsLedger is IERC1155MetadataURI {
     event LedgerPauseChanged(bool paused);
     /// @notice The day offset changed.
     event DayOffsetChanged(int32 offsetSeconds);
+    /// @notice The SchemeRegistry that issuance citations are checked against changed.
+    event SchemeRegistrySet(address registry);
+    /// @notice The issuance call that follows in this transaction (its TransferSingle events and its
+    /// {PointsIssued}, next of `issuer` in `scheme`) applied version `rulesVersion` of the scheme's published
+    /// rules, whose document's sha256 is `rulesHash`; each item's reason code names a rule of that version.
+    /// Emitted before the issuance's own events, so a reader meets the citation before the entries it covers.
+    event IssuanceRulesCited(
+        uint256 indexed scheme, address indexed issuer, uint32 indexed rulesVersion, bytes32 rulesHash
+    );
 
     // ----------------------------------------------------------------------------------------------
     // Issuance (the scheme's issuer accounts)
@@ -231,6 +243,22 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @dev As {issueBatch}; `reasonCodes` has the same length. Emits: as {issueBatch}.
     function issueBatchWithReason(
         uint256 scheme,
+        address[] calldata residents,
+        uint256[] calldata amounts,
+        bytes32[] calldata refs,
+        uint32[] calldata reasonCodes
+    ) external;
+
+    /// @notice {issueBatchWithReason} citing version `rulesVersion` of the scheme's published rules: each item's
+    /// reason code names the rule (activity) of that version it applied. The chain checks that the version is
+    /// published for `scheme` in the SchemeRegistry; whether each amount follows its rule is the auditor's check
+    /// (the rules document is off chain, its sha256 on chain).
+    /// @dev Requirements: as {issueBatchWithReason}; `rulesVersion` published for `scheme` in the registry set by
+    /// {setSchemeRegistry} (else `PointsLedgerRulesNotPublished`). Emits: {IssuanceRulesCited}, then as
+    /// {issueBatch}.
+    function issueBatchCitingRules(
+        uint256 scheme,
+        uint32 rulesVersion,
         address[] calldata residents,
         uint256[] calldata amounts,
         bytes32[] calldata refs,
@@ -345,6 +373,10 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @dev Requirements: Consortium; paused. Emits: {LedgerPauseChanged}.
     function unpauseAll() external;
 
+    /// @notice Set the SchemeRegistry whose published rules versions {issueBatchCitingRules} checks.
+    /// @dev Requirements: Consortium. Emits: {SchemeRegistrySet}.
+    function setSchemeRegistry(address registry) external;
+
     /// @notice Set the day offset in seconds (the city's UTC offset).
     /// @dev Requirements: Consortium; |offset| <= 14 h. Emits: {DayOffsetChanged}.
     function setDayOffset(int32 offsetSeconds) external;
@@ -383,6 +415,8 @@ interface IPointsLedger is IERC1155MetadataURI {
     function today() external view returns (uint256);
     /// @notice The governed day offset.
     function dayOffset() external view returns (int32);
+    /// @notice The SchemeRegistry issuance citations are checked against (zero until governance sets it).
+    function schemeRegistry() external view returns (address);
     /// @notice Whether the whole ledger is paused.
     function paused() external view returns (bool);
     /// @notice The Membership contract.

@@ -108,6 +108,11 @@ interface ISchemeRegistry {
     /// @notice Version `version` of `scheme`'s rules.
     function rules(uint256 scheme, uint32 version) external view returns (RulesVersion memory);
 
+    /// @notice The sha256 of version `version` of `scheme`'s rules document, or zero when that version was not
+    /// published (version 0 included). What {IPointsLedger-issueBatchCitingRules} checks a citation against: one
+    /// word, no revert, so the ledger pays one storage read for it.
+    function rulesHash(uint256 scheme, uint32 version) external view returns (bytes32);
+
     /// @notice Whether `resident` used `nonce` in a proof.
     function proofNonceUsed(address resident, bytes32 nonce) external view returns (bool);
 

@@ -36,6 +36,7 @@ from exchange_api.store.db import Store
 from exchange_api.store.models import IdxActivity, IdxEvent
 from ledger_node.domain import SPENDABLE, STATUS_NAMES, value_decimal
 from ledger_node.redemption_plan import Holding, payable
+from ledger_node.rules_documents import RulesLibrary
 from ledger_node.typed_data import digest, typed_data
 
 MAX_REMEMBERED_NONCES = 100_000
@@ -142,7 +143,8 @@ class Residents:
             return list(s.scalars(q.limit(limit + 1)))
         rows = await self.store.run(load)
         data = [{"object": "activity", "id": _activity_id(r), "kind": r.kind, "scheme": r.scheme, "amount": r.amount,
-                 "balanceAfter": r.balance_after, "by": r.by, "reasonCode": r.reason_code, "ref": r.ref,
+                 "balanceAfter": r.balance_after, "by": r.by, "reasonCode": r.reason_code, "rule": _rule_of(r),
+                 "ref": r.ref,
                  "txHash": r.tx_hash, "blockNumber": r.block_number, "blockTimestamp": r.timestamp}
                 for r in rows[:limit]]
         return {"object": "list", "data": data, "has_more": len(rows) > limit}
@@ -209,6 +211,21 @@ class Residents:
     def session_resident(self, token: str) -> str | None:
         """The resident a bearer token speaks for, while it is valid."""
         return crypto.session_subject(self.pii_key, token, time.time())
+
+
+_RULES: list[RulesLibrary] = []  # the published rules documents, read once (they are files of the release)
+
+
+def _rule_of(row: IdxActivity) -> dict | None:
+    """What a cited entry's rule is called, from the published document its batch cited (by hash)."""
+    if row.rules_version is None:
+        return None
+    if not _RULES:
+        _RULES.append(RulesLibrary())
+    table = _RULES[0].get(row.rules_hash or "")
+    names = table.names().get(row.reason_code) if table is not None and row.reason_code is not None else None
+    return {"version": row.rules_version, "rulesHash": row.rules_hash, "activity": names and names["activity"],
+            "nameZh": names and names["zh"], "nameEn": names and names["en"]}
 
 
 def _activity_id(r) -> str:

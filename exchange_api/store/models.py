@@ -359,6 +359,9 @@ class IdxActivity(Base):
     ref: Mapped[str | None] = mapped_column(String(66), nullable=True)
     tx_hash: Mapped[str] = mapped_column(String(66))
     timestamp: Mapped[int] = mapped_column(BigInteger)  # the block's, unix seconds
+    # an issued entry of a batch citing its scheme's published rules: the version and its document's sha256 (0x)
+    rules_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rules_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     __table_args__ = (Index("ix_idx_activity_account", "account", "block_number", "log_index"),)
 
 

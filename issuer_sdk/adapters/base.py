@@ -116,11 +116,21 @@ class Adapter:
         return client.issue(issuance.resident, issuance.amount, issuance.ref, reason=issuance.reason)
 
     def push_many(self, client, records: Iterable[Mapping[str, Any]]):
-        """Validate every record, issue the valid ones in batches; returns (IssueManySummary, rejected Outcomes)."""
+        """Validate every record, issue the valid ones in batches; returns (IssueManySummary, rejected Outcomes).
+        The batches cite the published version of the adapter's rules (`citation`), checked before any is sent."""
         outcomes = [self.check(r, line=i + 1) for i, r in enumerate(records)]
         rejected = [o for o in outcomes if o.rejected]
-        summary = client.issue_many(o.issuance for o in outcomes if not o.rejected)
+        summary = client.issue_many((o.issuance for o in outcomes if not o.rejected),
+                                    rules_version=self.citation(client))
         return summary, rejected
+
+    def citation(self, client) -> int | None:
+        """The version of the scheme's published rules this adapter applies: the one whose hash is the adapter's
+        `rules_sha256`. RulesNotPublished when the scheme has published rules and none is this document (the file
+        differs from what governance published: nothing may be issued under it); None when the scheme has
+        published no rules (nothing to cite) or the adapter has no rules hash."""
+        sha = getattr(self, "rules_sha256", None)
+        return client.rules_citation(sha, required=False) if sha else None
 
     def read_file(self, path: str | Path, *, start_offset: int = 0, start_line: int = 0,
                   fmt: str | None = None) -> Iterator[Outcome]:

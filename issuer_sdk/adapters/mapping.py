@@ -130,9 +130,12 @@ class RuleSpec:
     conditions: tuple[Condition, ...] = ()
     reads: tuple[str, ...] = ()
     ref: Template | None = None
+    name: tuple[str, str] | None = None  # (中文, English): what a resident's history calls the rule
 
     def document(self) -> dict:
         out: dict[str, Any] = {"when": dict(sorted(self.when.items())), "reason": self.reason}
+        if self.name is not None:  # only when given, so a table without names keeps its hash
+            out["name"] = {"zh": self.name[0], "en": self.name[1]}
         if self.points is not None:
             out["points"] = self.points
         else:
@@ -615,8 +618,9 @@ class _Reader:
 
     def rule(self, activity: str, node, fields: dict[str, FieldSpec]):
         where = f"rule {activity!r}"
-        entries = self.mapping(node, where, ("when", "reason", "points", "points_per_unit", "unit", "min_points",
-                                             "max_points", "conditions", "reads", "ref"), required=("reason",))
+        entries = self.mapping(node, where, ("when", "reason", "name", "points", "points_per_unit", "unit",
+                                             "min_points", "max_points", "conditions", "reads", "ref"),
+                               required=("reason",))
         if entries is _BAD:
             return _BAD
         n_before = len(self.problems)
@@ -643,6 +647,15 @@ class _Reader:
                     values["when"][name] = value
         if "reason" in entries:
             values["reason"] = self.integer(entries["reason"][1], f"{where}: reason", 0, UINT32_MAX)
+        if "name" in entries:
+            names = self.mapping(entries["name"][1], f"{where}: name", ("zh", "en"), required=("zh", "en"))
+            if names is _BAD or not {"zh", "en"} <= set(names):
+                values["name"] = _BAD
+            else:
+                values["name"] = (self.string(names["zh"][1], f"{where}: name.zh", limit=64),
+                                  self.string(names["en"][1], f"{where}: name.en", limit=64))
+                if _BAD in values["name"]:
+                    values["name"] = _BAD
         if ("points" in entries) == ("points_per_unit" in entries):
             self.problem(node, "missing_key" if "points" not in entries else "bad_value",
                          f"{where}: give either points (a flat amount) or points_per_unit with unit")

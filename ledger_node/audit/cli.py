@@ -53,6 +53,8 @@ def run(
     no_proofs: bool = typer.Option(False, "--no-proofs", help="Leave proofs out of the report (see `proof`)."),
     ref_sample: int = typer.Option(2000, "--ref-sample", help="Refs re-checked with isRefUsed at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print a one-line JSON result instead of the summary."),
+    rules: list[Path] = typer.Option([], "--rules", help="A directory of published rules documents (*.json) to "
+                                     "check cited issuance against, beside the shipped programmes' (repeatable)."),
 ):
     """Audit the chain (the default command)."""
     if ctx.invoked_subcommand is not None:
@@ -73,7 +75,7 @@ def run(
         thresholds = Thresholds.load(settings, **dict(_parse_threshold(t) for t in threshold))
         previous = rep.read(resume) if resume else None
         result = audit(AuditOptions(rpc_url, contracts, from_block, to_block, previous, thresholds, ref_sample,
-                                    proofs=not no_proofs))
+                                    proofs=not no_proofs, rules_dirs=tuple(rules)))
         report = rep.sign(result.report, _key(auditor_key))
         if attest:
             report = _attest(rpc_url, report, auditor_key)

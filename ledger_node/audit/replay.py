@@ -33,12 +33,13 @@ from ledger_node.audit.replay_issuance import IssuanceHandlers
 from ledger_node.audit.replay_trail import TrailHandlers
 from ledger_node.audit.replay_redemption import RedemptionHandlers
 from ledger_node.audit.replay_tx import Tx
+from ledger_node.rules_documents import RulesLibrary
 from ledger_node.audit.state import State
 
 # Events that only governance (an executed proposal) or a constructor may cause.
 GOVERNED = {
     "PointsLedger": {"SchemeAdded", "SchemeStatusChanged", "IssuerDailyQuotaChanged", "ResidentDailyCapChanged",
-                     "LedgerPauseChanged", "DayOffsetChanged", "URI"},
+                     "LedgerPauseChanged", "DayOffsetChanged", "URI", "SchemeRegistrySet"},
     "Membership": {"RoleGranted", "RoleRevoked", "MerchantRegistered", "MerchantSuspensionChanged",
                    "IssuerAccountsSet", "RecoveryNoticeChanged", "PointsLedgerSet"},
     "Rates": {"RateSet", "SchemeRegistrySet"},
@@ -53,8 +54,10 @@ class Replayer(GovernanceHandlers, IssuanceHandlers, RedemptionHandlers, Clearin
     """Feeds events into a State, collecting problems, the intents whose signatures must be checked, and the
     transactions whose rule changes need a creation check; pattern detectors observe as it goes."""
 
-    def __init__(self, contracts: dict[str, str], state: State | None = None, detector=None):
+    def __init__(self, contracts: dict[str, str], state: State | None = None, detector=None,
+                 rules: RulesLibrary | None = None):
         self.contracts = {k: v.lower() for k, v in contracts.items()}
+        self.rules_library = rules if rules is not None else RulesLibrary()
         self.state = state or State()
         self.detector = detector
         self.problems: list[Problem] = []
@@ -138,6 +141,10 @@ class Replayer(GovernanceHandlers, IssuanceHandlers, RedemptionHandlers, Clearin
         if tx.nonces:
             self.problems.append(Problem(VIOLATION, "unexplained-nonce", "nonce spent without a domain event",
                                          evidence={"nonces": _jsonable(tx.nonces)}, **where))
+        if tx.citation is not None:
+            self.problems.append(Problem(MISMATCH, "citation-without-issuance",
+                                         "IssuanceRulesCited without the PointsIssued of its call",
+                                         evidence={"logIndex": tx.citation[4].log_index}, **where))
         if tx.governed and not tx.executed:
             self.governed_txs.append({"block": tx.block, "tx": tx.hash, "events": sorted(set(tx.governed))})
 

@@ -8,9 +8,10 @@ Refunded event that explains it (replay_redemption).
 from __future__ import annotations
 
 from ledger_node.audit.events import Event
+from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION
 from ledger_node.domain import held_account_of
-from ledger_node.audit.model import MISMATCH, VIOLATION
 from ledger_node.audit.replay_tx import Tx
+from ledger_node.rules_documents import RulesLibrary
 from ledger_node.audit.state import ACTIVE, ELIGIBILITY_ONLY, NONE, PAUSED, RETIRED, State
 
 
@@ -19,10 +20,25 @@ class IssuanceHandlers:
     `_expect` and `detector`."""
 
     state: State
+    rules_library: RulesLibrary
 
     # ------------------------------------------------------------------------------------------------
     # PointsLedger
     # ------------------------------------------------------------------------------------------------
+
+    def on_PointsLedger__IssuanceRulesCited(self, ev: Event, tx: Tx) -> None:
+        """A batch cites a published version: the chain checked it against the registry, the replay checks it
+        against the RulesPublished it saw; the PointsIssued that follows takes the citation."""
+        st, a = self.state, ev.args
+        scheme, version, cited = a["scheme"], a["rulesVersion"], _hex(a["rulesHash"])
+        versions = st.rules.get(scheme, [])
+        published = _hex(versions[version - 1]["rulesHash"]) if 0 < version <= len(versions) else None
+        if published != cited:
+            self.problem(MISMATCH, "citation-not-published", f"scheme {scheme} issuance cites rules version {version} "
+                                                             f"(sha256 {cited}), which the registry did not publish "
+                                                             f"so", ev, logIndex=ev.log_index, scheme=scheme,
+                         version=version, cited=cited, published=published)
+        tx.citation = (scheme, a["issuer"], version, cited, ev)
 
     def on_PointsLedger__PointsIssued(self, ev: Event, tx: Tx) -> None:
         st, a = self.state, ev.args
@@ -43,6 +59,9 @@ class IssuanceHandlers:
         quota, cap = info["quota"], info["cap"]
         refs = a["refs"]
         skipped = set(a["skipped"])
+        table, citation = self._citation_for(ev, tx, scheme, issuer)
+        codes = a["reasonCodes"]
+        broken = []  # (item, ref, resident, reason, amount, code, expected) of cited entries that break their rule
         used_refs = st.refs[scheme]
         transfers = tx.transfers
         expected_items = len(refs) - len(skipped)
@@ -76,6 +95,11 @@ class IssuanceHandlers:
                                                                   f"nor a holding for one to come", ev, account=to)
             if amount == 0:
                 self.problem(VIOLATION, "zero-amount", f"item {i} issued zero points", ev)
+            if table is not None:
+                reason = codes[i] if codes else None
+                wrong = table.check(reason, amount) if reason is not None else ("entry-cites-no-rule", "a reason code")
+                if wrong is not None:
+                    broken.append((i, ref, to, reason, amount, *wrong))
             key = (scheme, to)
             rec = received.get(key)
             if rec is None:
@@ -99,6 +123,10 @@ class IssuanceHandlers:
             issued_to = [t["to"] for t in transfers[:k]] if self.detector.wants_residents() else ()
             self.detector.on_issues(scheme, issuer, k, filled, cap, ev.timestamp, ev.tx, ev.block, issued_to)
         del transfers[:k]
+        if citation is not None:
+            self._cited(ev, scheme, citation, table, broken, expected_items)
+        elif st.rules.get(scheme) and expected_items:
+            self._uncited(ev, scheme, expected_items, issued)
         for i, to, got, want in bad_after[:20]:
             self.problem(MISMATCH, "balance-after", f"item {i}: balance after of {to} in scheme {scheme} is {got} in "
                                                     f"PointsIssued, {want} rebuilt", ev, account=to, scheme=scheme,
@@ -115,6 +143,61 @@ class IssuanceHandlers:
         st.totals[scheme]["issued"] += issued
         st.totals[scheme]["issuedItems"] += expected_items
         st.totals[scheme]["skippedItems"] += len(skipped)
+
+    def _citation_for(self, ev: Event, tx: Tx, scheme: int, issuer: str):
+        """(rule table or None, citation or None) of this PointsIssued: the IssuanceRulesCited its call emitted
+        first, and the published document it names when the audit holds it (else one problem a version)."""
+        citation, tx.citation = tx.citation, None
+        if citation is None:
+            return None, None
+        c_scheme, c_issuer, version, sha, cited_ev = citation
+        if (c_scheme, c_issuer) != (scheme, issuer):
+            self.problem(MISMATCH, "citation-mismatch", f"IssuanceRulesCited names scheme {c_scheme} and issuer "
+                                                        f"{c_issuer}, its PointsIssued scheme {scheme} and issuer "
+                                                        f"{issuer}", ev, logIndex=cited_ev.log_index)
+            return None, None
+        table = self.rules_library.get(sha)
+        if table is None:
+            unknown = self.state.citations_of(scheme)["unknown"]
+            if version not in unknown:  # once a version: every batch citing it is equally unchecked
+                unknown.append(version)
+                known = self.rules_library.for_scheme(scheme)
+                code = "rules-document-differs" if known else "rules-document-unknown"
+                why = (f"the audit's documents for scheme {scheme} hash to {', '.join(known)}, none to {sha}" if known
+                       else f"the audit holds no document with sha256 {sha} (give it with --rules DIR)")
+                self.problem(UNVERIFIABLE, code, f"scheme {scheme} rules version {version} is cited but its entries "
+                                                 f"cannot be checked: {why}", ev, logIndex=cited_ev.log_index,
+                             scheme=scheme, version=version, rulesHash=sha, known=known)
+        return table, citation
+
+    def _cited(self, ev: Event, scheme: int, citation: tuple, table, broken: list, items: int) -> None:
+        version, sha = citation[2], citation[3]
+        cited = self.state.citations_of(scheme)["cited"]
+        cited[str(version)] = cited.get(str(version), 0) + items
+        for i, ref, to, reason, amount, code, expected in broken[:MAX_BROKEN_SHOWN]:
+            what = "cites no rule of" if code == "entry-cites-no-rule" else "breaks its rule in"
+            self.problem(VIOLATION, code, f"item {i} ({amount} points to {to}, reason {reason}) {what} scheme "
+                                          f"{scheme}'s rules version {version}", ev, logIndex=ev.log_index, item=i,
+                         ref=ref, resident=to, reason=reason, found=amount, expected=expected, scheme=scheme,
+                         version=version, rulesHash=sha)
+        if len(broken) > MAX_BROKEN_SHOWN:
+            self.problem(VIOLATION, "more-entries-break-rules", f"{len(broken) - MAX_BROKEN_SHOWN} more entries of "
+                                                                f"this batch break scheme {scheme}'s rules version "
+                                                                f"{version}", ev, logIndex=ev.log_index,
+                         count=len(broken))
+
+    def _uncited(self, ev: Event, scheme: int, items: int, amount: int) -> None:
+        """Issuance that cites nothing in a scheme that has published rules: allowed (the old entry points stay),
+        reported per scheme as a finding (run.py) with its first and last batch."""
+        c = self.state.citations_of(scheme)
+        u = c["uncited"]
+        if u is None:
+            u = c["uncited"] = {"batches": 0, "items": 0, "amount": 0, "firstBlock": ev.block, "firstTx": ev.tx,
+                                "firstLogIndex": ev.log_index}
+        u["batches"] += 1
+        u["items"] += items
+        u["amount"] += amount
+        u["lastBlock"], u["lastTx"], u["lastLogIndex"] = ev.block, ev.tx, ev.log_index
 
     def on_PointsLedger__PointsRevoked(self, ev: Event, tx: Tx) -> None:
         st, a = self.state, ev.args
@@ -320,3 +403,10 @@ class IssuanceHandlers:
 
 
 _ZERO = "0x" + "00" * 20
+MAX_BROKEN_SHOWN = 50  # problems a batch's broken entries raise one by one; the rest are counted in one
+
+
+def _hex(value) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    return str(value).lower().removeprefix("0x")

@@ -11,7 +11,7 @@ class Tx:
     """Waiting items of one transaction (hash, block): each list holds what no explaining event has taken yet."""
 
     __slots__ = ("hash", "block", "transfers", "burns", "mints", "restores", "changes", "mpos", "ipos", "nonces",
-                 "governed", "executed", "council", "grants")
+                 "governed", "executed", "council", "grants", "citation")
 
     def __init__(self, tx: str, block: int):
         self.hash, self.block = tx, block
@@ -30,3 +30,5 @@ class Tx:
         self.governed: list[str] = []
         self.grants: list[tuple[int, str]] = []  # (scheme, account) made issuer here, awaiting its ProposalExecuted
         self.executed = False
+        # IssuanceRulesCited waiting for the PointsIssued of its call: (scheme, issuer, version, rules hash, event)
+        self.citation: tuple | None = None

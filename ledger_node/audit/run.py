@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from ledger_node.audit import AuditError
 from ledger_node.audit.events import EventTable
+from ledger_node.audit.model import MISMATCH, VIOLATION, Finding, Problem
 from ledger_node.merkle import LEAF_ENCODING, BalanceTree, balance_lines
-from ledger_node.audit.model import MISMATCH, VIOLATION, Problem
 from ledger_node.audit.patterns import Detector, Thresholds
 from ledger_node.audit.pipeline import LogPipeline, no_gc_pauses
 from ledger_node.audit.replay import Replayer
 from ledger_node.audit.rpc import Rpc, RpcError
+from ledger_node.rules_documents import DEFAULT_DIRS, RulesLibrary
 from ledger_node.audit.rules import compare_state
 from ledger_node.audit.signatures import check_intents
 from ledger_node.audit.state import PAUSED, RETIRED, State
@@ -43,6 +44,7 @@ class AuditOptions:
     range_bytes: int = 1_000_000  # the answer size each eth_getLogs range aims at
     compare: bool = True
     proofs: bool = True  # include every line's proof in the report
+    rules_dirs: tuple = ()  # more directories of published rules documents (*.json), beside the shipped ones
 
 
 @dataclass
@@ -95,7 +97,8 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
         raise AuditError(f"nothing to audit: from block {from_block} is after to block {to_block}")
 
     table = EventTable(contracts)
-    replayer = Replayer(contracts, state, detector)
+    library = RulesLibrary((*DEFAULT_DIRS, *opts.rules_dirs))
+    replayer = Replayer(contracts, state, detector, library)
     timestamps: dict[int, int] = {}
     decode_s = replay_s = 0.0
     logs_total = 0
@@ -142,7 +145,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     replay_problems = carried + new_problems
     problems = replay_problems + compare_problems
     detector.finish(end_ts)
-    findings = detector.results()
+    findings = detector.results() + uncited_findings(state)
     stats = {"events": replayer.events, "logs": logs_total, "fetchSeconds": round(fetch_s, 3),
              "decodeSeconds": round(decode_s, 3), "replaySeconds": round(replay_s, 3),
              "pipelineSeconds": round(replay_wall_s, 3), "pipelineCpuSeconds": round(replay_cpu_s, 3),
@@ -173,6 +176,8 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
         "issuers": issuer_accounts(state),
         "holdings": unclaimed_holdings(state),
         "identityTrail": {"entries": len(state.trail), "objections": state.objections},
+        "rulesDocuments": {"known": sorted({t.sha256 for t in library.tables.values()}),
+                           "unreadable": library.unreadable},
         "problems": [p.to_json() for p in problems],
         "findings": [f.to_json() for f in findings],
         "thresholds": detector.settings(),
@@ -184,6 +189,20 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
         "stats": stats,
     }
     return AuditResult(report, problems, stats)
+
+
+def uncited_findings(state: State) -> list[Finding]:
+    """One finding a scheme whose issuance cited no rules after the scheme had published some: allowed (issue,
+    issueBatch and issueBatchWithReason stay for schemes without rules), but those entries cannot be explained by
+    the published rules, nor checked against them."""
+    out = []
+    for scheme in sorted(state.citations):
+        u = state.citations[scheme].get("uncited")
+        if u:
+            out.append(Finding("uncited-issuance", f"scheme {scheme} issued {u['items']} entries ({u['amount']} "
+                                                   f"points, {u['batches']} batches) citing no rules version after "
+                                                   f"publishing its rules", {"scheme": scheme, **u}))
+    return out
 
 
 def _fill_timestamps(rpc: Rpc, events: list, timestamps: dict[int, int]) -> None:
@@ -249,6 +268,8 @@ def _scheme_summary(state: State, scheme: int) -> dict:
             "kind": {1: "valued", 2: "eligibility-only"}.get(profile.get("kind"), "undescribed"),
             "rulesVersion": versions[-1]["version"] if versions else None,
             "rulesHash": versions[-1]["rulesHash"] if versions else None,
+            "rulesCited": dict(state.citations.get(scheme, {}).get("cited", {})),
+            "uncitedAfterRules": (state.citations.get(scheme, {}).get("uncited") or {}).get("items", 0),
             "rate": rate, "totalSupply": supply, "holders": holders,
             "totalChange": change, "liabilityValue": supply * rate + change,
             "liabilityCredits": value_decimal(supply * rate + change),

@@ -45,6 +45,9 @@ class State:
         # SchemeRegistry: what each programme is (names, unit, organisation, colour, kind) and its rules versions
         self.profiles: dict[int, dict] = {}
         self.rules: dict[int, list[dict]] = defaultdict(list)
+        # scheme -> {"cited": {version: entries}, "uncited": {batches, items, amount, first/last block and tx},
+        # "unknown": [versions whose document the audit lacks]}: issuance against the published rules
+        self.citations: dict[int, dict] = {}
         self.eligibility_proofs = 0
         # scheme -> issuer account -> {block, tx, proposal}: where each account in force became an issuer
         self.issuer_grants: dict[int, dict[str, dict]] = defaultdict(dict)
@@ -107,6 +110,7 @@ class State:
             "issuerGrants": {str(k): v for k, v in self.issuer_grants.items()},
             "profiles": {str(k): v for k, v in self.profiles.items()},
             "rules": {str(k): v for k, v in self.rules.items()},
+            "citations": {str(k): v for k, v in self.citations.items()},
             "eligibilityProofs": self.eligibility_proofs,
             "recoveries": self.recoveries, "recoveredTo": self.recovered_to,
             "rates": {str(k): v for k, v in self.rates.items()},
@@ -152,6 +156,7 @@ class State:
         s.issuer_grants = defaultdict(dict, {int(k): v for k, v in d.get("issuerGrants", {}).items()})
         s.profiles = {int(k): v for k, v in d.get("profiles", {}).items()}  # absent before the registry
         s.rules = defaultdict(list, {int(k): v for k, v in d.get("rules", {}).items()})
+        s.citations = {int(k): v for k, v in d.get("citations", {}).items()}  # absent before citations
         s.eligibility_proofs = d.get("eligibilityProofs", 0)
         s.recoveries = d["recoveries"]
         s.recovered_to = d.get("recoveredTo", {})  # absent in reports made before it was kept
@@ -183,6 +188,12 @@ class State:
     # ------------------------------------------------------------------------------------------------
     # Derived views
     # ------------------------------------------------------------------------------------------------
+
+    def citations_of(self, scheme: int) -> dict:
+        c = self.citations.get(scheme)
+        if c is None:
+            c = self.citations[scheme] = {"cited": {}, "uncited": None, "unknown": []}
+        return c
 
     def today(self, timestamp: int) -> int:
         local = timestamp + self.day_offset

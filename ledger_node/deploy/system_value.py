@@ -1,6 +1,7 @@
 """Deploy and wire the value contracts on top of the core ones: Rates, Clearing, Exchange, Redemption, and the
 SchemeRegistry (what each programme is, its rules versions, eligibility proofs), which Rates asks before it gives
-a scheme a rate (an eligibility-only scheme gets none).
+a scheme a rate (an eligibility-only scheme gets none) and which the PointsLedger asks whether the rules version an
+issuance cites was published.
 
 Exchange and Redemption get Membership's LEDGER_OPERATOR role (they mint and burn through the
 PointsLedger and record positions in Clearing); `Rates.setRate` gets the rate notice delay in the
@@ -35,6 +36,7 @@ def deploy_value_system(w3: Web3, operator: LocalAccount, core: dict[str, str], 
     membership = chain.bind(w3, "Membership", membership_addr)
     rates = chain.bind(w3, "Rates", rates_addr)
     exchange = chain.bind(w3, "Exchange", exchange_addr)
+    ledger = chain.bind(w3, "PointsLedger", ledger_addr)
     ledger_operator = membership.functions.LEDGER_OPERATOR_ROLE().call()
     operator_role = membership.functions.OPERATOR_ROLE().call()
     propose_and_execute(w3, consortium, [operator], [
@@ -44,7 +46,9 @@ def deploy_value_system(w3: Web3, operator: LocalAccount, core: dict[str, str], 
         call(consortium, "setCallPolicy", rates_addr, selector(rates, "setRate"), RATE_NOTICE, False),
         call(exchange, "setDailyLimit", EXCHANGE_DAILY_LIMIT),
         call(rates, "setSchemeRegistry", registry_addr),
-    ], "bootstrap: value contracts may mint and burn; rate changes take a week's notice")
+        call(ledger, "setSchemeRegistry", registry_addr),
+    ], "bootstrap: value contracts may mint and burn; rate changes take a week's notice; issuance cites the "
+       "registry's published rules")
     return {"Rates": rates_addr, "Clearing": clearing_addr, "Exchange": exchange_addr, "Redemption": redemption_addr,
             "SchemeRegistry": registry_addr}
 

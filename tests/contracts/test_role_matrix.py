@@ -112,6 +112,9 @@ LEDGER_ROWS = {
                       "PointsLedgerNotIssuer"),
     "issueBatchWithReason": Row(lambda c: [SCHEME, [c.env.residents[2].address], [5], [ref("m4")], [7]], ISSUER,
                                 "PointsLedgerNotIssuer"),
+    # the contract city publishes no rules: the issuer passes the role check and meets the citation check
+    "issueBatchCitingRules": Row(lambda c: [SCHEME, 1, [c.env.residents[2].address], [5], [ref("m9")], [7]], ISSUER,
+                                 "PointsLedgerNotIssuer", {"PointsLedgerRulesNotPublished"}),
     "revoke": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, ref("m5"), 9], ISSUER, "PointsLedgerNotIssuer"),
     "issueToIdentities": Row(lambda c: [SCHEME, [identity("not-joined")], [5], [ref("m9")], []], ISSUER,
                              "PointsLedgerNotIssuer"),
@@ -134,6 +137,7 @@ LEDGER_ROWS = {
     "unpauseAll": Row(lambda c: [], GOV, G, {"PointsLedgerPauseUnchanged"}),
     "setDayOffset": Row(lambda c: [3600], GOV, G),
     "setURI": Row(lambda c: ["https://x/{id}"], GOV, G),
+    "setSchemeRegistry": Row(lambda c: [c.fresh], GOV, G),
     "safeTransferFrom": Row(lambda c: [c.env.residents[2].address, c.fresh, SCHEME, 1, b""], set(),
                             "PointsLedgerNonTransferable"),
     "safeBatchTransferFrom": Row(lambda c: [c.env.residents[2].address, c.fresh, [SCHEME], [1], b""], set(),

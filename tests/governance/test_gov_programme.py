@@ -76,9 +76,14 @@ def test_aSixthProgramme_joinsThroughGovernance_issues_andAuditsNamed(town, node
     assert (summary.issued, [(o.line, o.reason) for o in rejected]) == (2, [(3, "unknown_kind")])
     assert city["PointsLedger"].functions.balanceOf(resident.address, SIXTH).call() == 19
 
-    report = audit(AuditOptions(node.url, dict(session_system))).report
+    # its batches cited its published rules v1: the auditor checks them against the document governance published,
+    # which it must be given (the shipped documents are the demo programmes'); without it they are unverifiable
+    lacking = audit(AuditOptions(node.url, dict(session_system))).report["problems"]
+    assert [p["code"] for p in lacking] == ["rules-document-unknown"]
+    report = audit(AuditOptions(node.url, dict(session_system), rules_dirs=(tmp_path,))).report
     assert report["problems"] == [], report["problems"]
     (sixth,) = [s for s in report["schemes"] if s["scheme"] == SIXTH]
+    assert sixth["rulesCited"] == {"1": 2}
     assert (sixth["nameEn"], sixth["kind"], sixth["rulesVersion"], sixth["totalSupply"]) == (
         "Community help", "valued", 1, 19)
     (grant,) = [i for i in report["issuers"] if i["scheme"] == SIXTH]

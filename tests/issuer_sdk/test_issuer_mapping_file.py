@@ -145,8 +145,8 @@ def load_adapter_text(text: str):
 
 def test_shippedMappings_allLoad():
     programs = sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
-    assert programs == ["culture", "green", "traffic", "volunteer"]
-    assert sorted(load_adapter(MAPPINGS_DIR / f"{p}.yaml").default_scheme for p in programs) == [1, 2, 3, 4]
+    assert programs == ["culture", "green", "residence", "traffic", "volunteer"]
+    assert sorted(load_adapter(MAPPINGS_DIR / f"{p}.yaml").default_scheme for p in programs) == [1, 2, 3, 4, 5]
 
 
 def test_readmeExample_isAValidMappingFile():
@@ -172,3 +172,28 @@ def test_everyReasonCodeOfTheShippedMappings_hasItsWordsInTheWallet_inBothLangua
     issued = {f"reason.{adapter.default_scheme}.{rule.reason}"
               for adapter in (load_adapter(p) for p in MAPPINGS_DIR.glob("*.yaml")) for rule in adapter.spec.rules}
     assert len(issued) >= 20 and issued <= english and issued <= chinese, issued - (english & chinese)
+
+
+def test_publishedRulesDocuments_areTheShippedMappingFilesCanonicalDocuments():
+    """mappings/published/ holds each shipped file's rules document as governance publishes it (the bytes whose
+    sha256 goes on chain, which the auditor loads by that hash): never out of step with the YAML."""
+    from issuer_sdk.adapters import PROGRAMS, adapter_for
+    from issuer_sdk.adapters.mapping import canonical_json
+
+    published = sorted(p.name for p in (MAPPINGS_DIR / "published").glob("*.json"))
+    assert published == sorted(f"{adapter_for(p).rules_version}.json" for p in PROGRAMS)
+    for program in PROGRAMS:
+        adapter = adapter_for(program)
+        data = (MAPPINGS_DIR / "published" / f"{adapter.rules_version}.json").read_bytes()
+        assert data == canonical_json(adapter.spec.rules_document())
+        assert __import__("hashlib").sha256(data).hexdigest() == adapter.rules_sha256
+
+
+def test_ruleNames_areInTheRulesDocument_andBothLanguagesAreNeeded():
+    base = (MAPPINGS_DIR / "traffic.yaml").read_text()
+    spec = parse_mapping(base)
+    assert spec.rules_document()["rules"]["pedestrian_yield"]["name"] == {"zh": "礼让行人",
+                                                                          "en": "Yielding to pedestrians"}
+    with pytest.raises(MappingInvalid) as info:
+        parse_mapping(base.replace("name: {zh: 礼让行人, en: Yielding to pedestrians}", "name: {zh: 礼让行人}"))
+    assert [p.code for p in info.value.problems] == ["missing_key"]

@@ -112,6 +112,7 @@ const en = {
   "history.claimed": "{n} {program} points earned before you joined, now yours",
   "history.movedOut": "{n} {program} points moved to a new account",
   "history.reason": "Why: {label}",
+  "history.rule": "{rule} · rule v{version} · {n} points",
   "history.reasonCode": "reason code {code}",
   "history.correction": "correction",
   "history.balanceAfter": "balance after: {n}",
@@ -281,6 +282,9 @@ const en = {
   "reason.4.21": "low-carbon trip by bike",
   "reason.4.22": "low-carbon trip by bus",
   "reason.4.23": "low-carbon trip by metro",
+  "reason.5.1": "months of social insurance in Chengdu",
+  "reason.5.2": "years of residence under a permit",
+  "reason.5.3": "volunteer service",
 
   "time.minSec": "{m} min {s} s",
   "time.sec": "{s} s",
@@ -333,6 +337,7 @@ const en = {
   "err.not_ledger_operator": "This action is for the ledger’s operators only.",
   "err.not_membership": "Points move to another account only through an account recovery at the registration office.",
   "err.scheme_exists": "A program with this number exists already.",
+  "err.rules_not_published": "The program has not published the rules version this issuance cites.",
   "err.invalid_scheme_transition": "The program cannot change to that status.",
   "err.pause_unchanged": "The ledger is already paused or running as asked.",
   "err.invalid_day_offset": "The time zone is not valid: it must be within 14 hours of UTC.",
@@ -566,6 +571,7 @@ const zh = {
   "history.claimed": "{n} {program}积分：加入前已获得，现归您所有",
   "history.movedOut": "{n} {program}积分转至新账户",
   "history.reason": "原因：{label}",
+  "history.rule": "{rule} · 规则 v{version} · {n} 积分",
   "history.reasonCode": "原因代码 {code}",
   "history.correction": "更正",
   "history.balanceAfter": "变动后余额 {n}",
@@ -734,6 +740,9 @@ const zh = {
   "reason.4.21": "骑行低碳出行",
   "reason.4.22": "公交低碳出行",
   "reason.4.23": "地铁低碳出行",
+  "reason.5.1": "在蓉缴纳社保",
+  "reason.5.2": "持证居住年限",
+  "reason.5.3": "志愿服务",
 
   "time.minSec": "{m} 分 {s} 秒",
   "time.sec": "{s} 秒",
@@ -786,6 +795,7 @@ const zh = {
   "err.not_ledger_operator": "此操作仅限账本运营方。",
   "err.not_membership": "积分只能通过登记处办理账户找回，才能转到其他账户。",
   "err.scheme_exists": "已有相同编号的积分项目。",
+  "err.rules_not_published": "该积分项目尚未公布此次发放所引用的规则版本。",
   "err.invalid_scheme_transition": "该项目不能变更为此状态。",
   "err.pause_unchanged": "账本已处于所要求的暂停或运行状态。",
   "err.invalid_day_offset": "时区无效：须在 UTC 前后 14 小时以内。",
@@ -963,6 +973,13 @@ export function schemeName(id) {
 export function schemeStyle(id) {
   const p = PROFILES.get(String(id));
   return p && /^#[0-9a-fA-F]{6}$/.test(p.colour) ? { "--scheme": p.colour } : null;
+}
+
+/** The published rule a cited history entry names (the API's `rule`), in this language; the reason code's own words
+ * when the API does not hold the rules document. */
+export function ruleLabel(item) {
+  const name = item.rule && (current === "zh" ? item.rule.nameZh : item.rule.nameEn);
+  return name || reasonLabel(item.scheme, item.reasonCode);
 }
 
 export function reasonLabel(scheme, code) {

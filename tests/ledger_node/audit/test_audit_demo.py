@@ -273,6 +273,10 @@ def test_demoCity_hasFiveProgrammes_describedInTheRegistry_withResidencePointsEl
     assert demo.contract("PointsLedger").functions.balanceOf(resident, RESIDENCE).call() > 0
     report = run_audit(demo).report
     assert report["problems"] == []
+    # every programme's issuance cited its published rules (v1), checked entry by entry against the document
+    assert [f for f in report["findings"] if f["pattern"] == "uncited-issuance"] == []
+    cited = {s["scheme"]: s["rulesCited"] for s in report["schemes"]}
+    assert all(cited[s].get("1") for s in (1, 2, 3, 4, RESIDENCE)), cited
     named = {s["scheme"]: (s["nameEn"], s["kind"], s["rulesVersion"]) for s in report["schemes"]}
     assert named[RESIDENCE] == ("Residence-permit points", "eligibility-only", 1)
     assert named[2] == ("Traffic civility", "valued", 1)

@@ -1,6 +1,6 @@
 // The resident's points: the total in credits, each program's points and rate, today's caps (views/caps.js), the
 // balance check against the auditor's report (views/audit.js), and the history as sentences.
-import { t, schemeName, schemeStyle, reasonLabel } from "../i18n.js";
+import { t, schemeName, schemeStyle, reasonLabel, ruleLabel } from "../i18n.js";
 import * as fmt from "../format.js";
 import { state, page, loadMoreHistory } from "../state.js";
 import { h, announce, errorText, alertBox, busy } from "../ui.js";
@@ -117,7 +117,8 @@ function historyList() {
       h("span", { class: "dot", "aria-hidden": "true", style: schemeStyle(item.scheme) }),
       h("div", { class: "what" },
         h("p", { class: "title" }, d.title),
-        d.why ? h("p", { class: "why" }, t("history.reason", { label: d.why })) : null,
+        d.rule ? h("p", { class: "why rule" }, d.rule)
+          : d.why ? h("p", { class: "why" }, t("history.reason", { label: d.why })) : null,
         h("p", { class: "muted small" },
           h("time", { datetime: new Date(item.blockTimestamp * 1000).toISOString(), title: t("history.block", { n: fmt.points(item.blockNumber) }) },
             fmt.dateTime(item.blockTimestamp)), " · ",
@@ -135,10 +136,12 @@ function describe(item, byTx) {
   let title;
   let plus = true;
   let why = null;
+  let rule = null; // the published rule a cited entry names: "<rule> · rule v3 · 20 points"
   switch (item.kind) {
     case "issued":
       title = t("history.issued", { program, n });
-      if (item.reasonCode != null) why = reasonLabel(item.scheme, item.reasonCode);
+      if (item.rule) rule = t("history.rule", { rule: ruleLabel(item), version: item.rule.version, n });
+      else if (item.reasonCode != null) why = reasonLabel(item.scheme, item.reasonCode);
       break;
     case "revoked":
       plus = false;
@@ -165,5 +168,5 @@ function describe(item, byTx) {
     default:
       title = `${item.kind} ${n} · ${program}`;
   }
-  return { title, plus, why };
+  return { title, plus, why, rule };
 }
