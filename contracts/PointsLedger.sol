@@ -133,7 +133,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         for (uint256 i = 0; i < n; ++i) {
             accounts[i] = _accountForIdentity(scheme, identityHashes[i], i);
         }
-        _issue(scheme, accounts, amounts, refs, reasonCodes);
+        _issue(scheme, 0, accounts, amounts, refs, reasonCodes);
     }
 
     /// @inheritdoc IPointsLedger

@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'  # after vouchers and key scopes (branched from 0009; rewired at the merge)
 branch_labels = None
 depends_on = None
 
