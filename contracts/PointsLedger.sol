@@ -120,6 +120,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     /// @inheritdoc IPointsLedger
     function issueToIdentities(
         uint256 scheme,
+        uint32 rulesVersion,
         bytes32[] calldata identityHashes,
         uint256[] calldata amounts,
         bytes32[] calldata refs,
@@ -133,7 +134,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         for (uint256 i = 0; i < n; ++i) {
             accounts[i] = _accountForIdentity(scheme, identityHashes[i], i);
         }
-        _issue(scheme, 0, accounts, amounts, refs, reasonCodes);
+        _issue(scheme, rulesVersion, accounts, amounts, refs, reasonCodes);
     }
 
     /// @inheritdoc IPointsLedger

@@ -221,17 +221,22 @@ class IssuerClient(_ClientCore):
         return self._issue_result(self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
     def issue_to_identity(self, identity_hash: str | bytes, amount: int, ref: str | bytes | int, *,
-                          reason: int | None = None) -> IssueResult:
+                          reason: int | None = None, rules_version: int | None = None) -> IssueResult:
         """Issue one item to a person by their keyed identity hash (the API's resident lookup answers it, never the
         identity itself): to their account if they have joined, else held on chain under the hash until they do
-        (PointsLedger.issueToIdentities; registration moves it). Status "duplicate" as `issue`."""
+        (PointsLedger.issueToIdentities; registration moves it). Status "duplicate" as `issue`. `rules_version`:
+        the published rules version applied (then `reason` names its rule), as `issue_many` cites."""
         h = bytes.fromhex(identity_hash[2:]) if isinstance(identity_hash, str) and identity_hash.startswith("0x") \
             else bytes(identity_hash) if isinstance(identity_hash, (bytes, bytearray)) else b""
         if len(h) != 32 or not any(h):
             raise errors.InvalidIssuance("identity_hash must be 32 bytes (0x + 64 hex digits), not zero",
                                      attempted={"identity_hash": identity_hash})
         ref32, _, attempted = self._issue_request(self.signer.address, amount, ref, reason)  # validates amount, ref
-        data = self.codec.identities_data(self.scheme, [h], [amount], [ref32], [] if reason is None else [reason])
+        if rules_version is not None and reason is None:
+            raise errors.InvalidIssuance("an issuance citing rules names its rule: give `reason`",
+                                         attempted={"identity_hash": identity_hash, "rules_version": rules_version})
+        data = self.codec.identities_data(self.scheme, rules_version or 0, [h], [amount], [ref32],
+                                          [] if reason is None else [reason])
         attempted = {**attempted, "operation": "issueToIdentities", "resident": None, "identity_hash": "0x" + h.hex()}
         return self._issue_result(self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 

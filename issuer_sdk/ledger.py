@@ -186,9 +186,9 @@ class LedgerCodec:
             return self.batch_fn.encode_batch_words([scheme], [residents, amounts, refs])
         return self.batch_reason_fn.encode_batch_words([scheme], [residents, amounts, refs, reasons])
 
-    def identities_data(self, scheme: int, hashes: Sequence[bytes], amounts: Sequence[int], refs: Sequence[bytes],
-                        reasons: Sequence[int]) -> bytes:
-        return self.identities_fn.encode(scheme, list(hashes), list(amounts), list(refs), list(reasons))
+    def identities_data(self, scheme: int, rules_version: int, hashes: Sequence[bytes], amounts: Sequence[int],
+                        refs: Sequence[bytes], reasons: Sequence[int]) -> bytes:
+        return self.identities_fn.encode(scheme, rules_version, list(hashes), list(amounts), list(refs), list(reasons))
 
     def revoke_data(self, scheme: int, resident: str, amount: int, ref32: bytes, reason: int) -> bytes:
         return self.revoke_fn.encode(scheme, resident, amount, ref32, reason)

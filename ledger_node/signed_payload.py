@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import time
 
+from ledger_node.errors import LedgerNodeError
 
-class SignatureError(Exception):
+
+class SignatureError(LedgerNodeError):
     """The header is malformed, the MAC is not the secret's, or the timestamp is outside the tolerance."""
 
 

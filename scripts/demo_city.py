@@ -260,9 +260,13 @@ class DemoCity:
         ledger = self.c["PointsLedger"]
         client = IssuerClient(self.w3.provider.endpoint_uri, ledger.address, LocalSigner(self.issuers[1].key), 1,
                               salt=hashlib.sha256(b"demo-salt-1").digest(), chain_id=self.w3.eth.chain_id)
+        from issuer_sdk.adapters import adapter_for
+
         people = [identity_hash(f"demo-newcomer-{i}") for i in range(NEWCOMERS)]
+        cited = adapter_for("volunteer").citation(client)  # the volunteer rules it published: care, 10 points an hour
         for i, h in enumerate(people):
-            client.issue_to_identity(h, 10 * (1 + i % 4), f"newcomer-volunteering:{i}", reason=1)  # 1-4 h of care
+            client.issue_to_identity(h, 10 * (1 + i % 4), f"newcomer-volunteering:{i}", reason=1,  # 1-4 h of care
+                                     rules_version=cited)
         self._onboard([(newcomer_account(i).address, h) for i, h in enumerate(people[:NEWCOMERS_JOINING])])
 
     def history(self) -> None:

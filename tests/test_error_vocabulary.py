@@ -34,7 +34,6 @@ NOT_API_ANSWERS = {
     "exchange_api.indexer.ChainMoved": "control flow inside the indexer's loop",
     "exchange_api.relayer_lease.LeaseHeld": "start-up refuses to run; no request is being answered",
     "exchange_api.webhooks.TargetRefused": "turned into InvalidRequest where a merchant gives a URL",
-    "exchange_api.webhooks.SignatureError": "raised to a merchant's receiver checking our signature",
 }
 
 

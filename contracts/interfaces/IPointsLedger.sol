@@ -316,10 +316,14 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @notice Issue to people by their keyed identity hash: to the resident's account where the identity has
     /// joined, else held under the hash (at {heldAccountOf}) until it joins, when Membership's registration moves
     /// the holding to the new account ({claimHolding}). Nobody can spend held points: no key of a held account exists.
-    /// @dev Requirements: as {issueBatch} for every item; no zero hash; `reasonCodes` empty or one per item.
-    /// Emits: {HoldingOpened} the first time an identity is held, then as {issueBatch}.
+    /// `rulesVersion` 0 cites no rules; any other is the scheme's published rules version the batch applied, as
+    /// {issueBatchCitingRules} (the reason codes name its rules).
+    /// @dev Requirements: as {issueBatch} for every item; no zero hash; `reasonCodes` empty or one per item; a
+    /// nonzero `rulesVersion` published. Emits: {HoldingOpened} the first time an identity is held, then
+    /// {IssuanceRulesCited} when citing, then as {issueBatch}.
     function issueToIdentities(
         uint256 scheme,
+        uint32 rulesVersion,
         bytes32[] calldata identityHashes,
         uint256[] calldata amounts,
         bytes32[] calldata refs,

@@ -84,7 +84,7 @@ def closed_city(wallet_api, wallet_city, w3):
                                                                  True)])
     # the culture programme credits a member who has no wallet yet: held on chain under the identity hash
     chain.transact(w3, issuer, wallet_city.contracts["PointsLedger"].functions.issueToIdentities(
-        CULTURE, [Web3.keccak(text="console: not joined yet")], [35], [Web3.keccak(text="console held 1")], []))
+        CULTURE, 0, [Web3.keccak(text="console: not joined yet")], [35], [Web3.keccak(text="console held 1")], []))
     covered = w3.eth.block_number
     chain.transact(w3, auditor, wallet_city.contracts["AuditAttestations"].functions.attest(
         b"\x5a" * 32, b"\xa5" * 32, 0, covered))

@@ -16,7 +16,7 @@ def _held(env, h: bytes) -> str:
 
 
 def _issue(w3, env, issuer, scheme, hashes, amounts, refs, reasons=()):
-    return send(w3, issuer, env.ledger.functions.issueToIdentities(scheme, hashes, amounts, refs, list(reasons)))
+    return send(w3, issuer, env.ledger.functions.issueToIdentities(scheme, 0, hashes, amounts, refs, list(reasons)))
 
 
 def test_issueToIdentities_holdsForAPersonNotJoined_andRegistrationMovesItToTheirAccount(w3, env):
@@ -62,7 +62,7 @@ def test_issueToIdentities_keepsRefsQuotaAndTheDailyCap(w3, env):
     held = _held(env, h)
     receipt = _issue(w3, env, env.issuer, SCHEME, [h, h], [10, 10], [ref("c1"), ref("c1")])
     assert list(env.ledger.events.PointsIssued().process_receipt(receipt)[0]["args"]["skipped"]) == [1]
-    expect_revert(w3, env.issuer, env.ledger.functions.issueToIdentities(SCHEME, [h], [CAP], [ref("c2")], []),
+    expect_revert(w3, env.issuer, env.ledger.functions.issueToIdentities(SCHEME, 0, [h], [CAP], [ref("c2")], []),
                   "PointsLedgerResidentDailyCapExceeded")
     assert env.ledger.functions.balanceOf(held, SCHEME).call() == 10
 
@@ -71,10 +71,10 @@ def test_issueToIdentities_refusesAZeroHashAStrangerAndUnevenReasons_changingNot
     h = identity("refused-person")
     held = _held(env, h)
     expect_revert(w3, env.issuer, env.ledger.functions.issueToIdentities(
-        SCHEME, [h, b"\x00" * 32], [1, 1], [ref("z1"), ref("z2")], []), "PointsLedgerZeroIdentity", (1,))
-    expect_revert(w3, env.stranger, env.ledger.functions.issueToIdentities(SCHEME, [h], [1], [ref("z3")], []),
+        SCHEME, 0, [h, b"\x00" * 32], [1, 1], [ref("z1"), ref("z2")], []), "PointsLedgerZeroIdentity", (1,))
+    expect_revert(w3, env.stranger, env.ledger.functions.issueToIdentities(SCHEME, 0, [h], [1], [ref("z3")], []),
                   "PointsLedgerNotIssuer")
-    expect_revert(w3, env.issuer, env.ledger.functions.issueToIdentities(SCHEME, [h], [1], [ref("z4")], [1, 2]),
+    expect_revert(w3, env.issuer, env.ledger.functions.issueToIdentities(SCHEME, 0, [h], [1], [ref("z4")], [1, 2]),
                   "PointsLedgerLengthMismatch")
     assert env.ledger.functions.heldIdentityOf(held).call() == b"\x00" * 32
     assert env.ledger.functions.balanceOf(held, SCHEME).call() == 0

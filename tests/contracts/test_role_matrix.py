@@ -116,7 +116,7 @@ LEDGER_ROWS = {
     "issueBatchCitingRules": Row(lambda c: [SCHEME, 1, [c.env.residents[2].address], [5], [ref("m9")], [7]], ISSUER,
                                  "PointsLedgerNotIssuer", {"PointsLedgerRulesNotPublished"}),
     "revoke": Row(lambda c: [SCHEME, c.env.residents[2].address, 5, ref("m5"), 9], ISSUER, "PointsLedgerNotIssuer"),
-    "issueToIdentities": Row(lambda c: [SCHEME, [identity("not-joined")], [5], [ref("m9")], []], ISSUER,
+    "issueToIdentities": Row(lambda c: [SCHEME, 0, [identity("not-joined")], [5], [ref("m9")], []], ISSUER,
                              "PointsLedgerNotIssuer"),
     # the value contracts' operator functions (value units, a rate of 10 cents a point x 1e6)
     "mintValue": Row(lambda c: [SCHEME, c.env.residents[2].address, 5 * 10**7, 10**7, ref("m6")],

@@ -14,7 +14,7 @@ S1 = 1  # the audit city's scheme issued by issuer1 (conftest.py)
 def hold(city, label: str, amount: int, ref: str):
     h = Web3.keccak(text=f"identity:{label}")
     city.send(city.issuer1, city["PointsLedger"].functions.issueToIdentities(
-        S1, [h], [amount], [Web3.keccak(text=ref)], []))
+        S1, 0, [h], [amount], [Web3.keccak(text=ref)], []))
     return h
 
 
