@@ -62,7 +62,7 @@ class Governance:
     relayer: Relayer
     indexer: Indexer
     settings: Settings
-    _daily: dict = field(default_factory=dict)  # days -> (read at, indexer block, answer)
+    _daily: dict = field(default_factory=dict)  # days -> (read at, (indexer block, rebuilds), answer)
 
     @property
     def consortium(self) -> str:
@@ -262,9 +262,11 @@ class Governance:
         the days the indexed events have), oldest first. Read again only when the indexer moved on, and then at
         most every DAILY_CACHE_S, whoever asks."""
         cached = self._daily.get(days)
-        if cached is not None and (cached[1] == self.indexer.block or time.monotonic() - cached[0] < DAILY_CACHE_S):
+        # the indexer's place is its block and its rebuild count: after a reorganisation the same block number holds
+        # other events (CI saw a cached day without the redemption a new branch had at that number)
+        block = (self.indexer.block, self.indexer.rebuilds)
+        if cached is not None and (cached[1] == block or time.monotonic() - cached[0] < DAILY_CACHE_S):
             return cached[2]
-        block = self.indexer.block
         today = int((await self._head())["timestamp"], 16) // DAY
         first = today - days + 1
         redemption = self.chain.addresses.get("Redemption", "")
