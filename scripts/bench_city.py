@@ -314,8 +314,9 @@ def _gas_by_contract(url: str, addresses: dict, first: int, last: int) -> dict[s
 
 
 def _raw(node, d: District) -> dict:
-    """The raw node's own figures in the same run, on the set-up district before the days start: pre-signed issueBatch (the SDK's batch size, 4 in flight as the
-    SDK) and pre-signed redeem transactions by JSON-RPC, as fast as the node takes them."""
+    """The raw node's own figures in the same run, on the set-up district before the days start: pre-signed
+    issueBatch (the SDK's batch size, 4 in flight as the SDK) and pre-signed redeem transactions by JSON-RPC, as
+    fast as the node takes them."""
     from scripts.bench_api import _raw_phase
     from scripts.bench_issuance import _presign_batches, _Rpc, _send_raw_all
     records = [(d.residents[i % len(d.residents)].address, ISSUE_POINTS, f"raw-{i}") for i in range(RAW_ISSUE_ITEMS)]
@@ -386,11 +387,13 @@ def print_figures(r: dict, console) -> None:
     for name, o in r["operations"].items():
         raw = f"  raw {o['raw_per_s']}/s  ratio {o['ratio_to_raw']}" if o["raw_per_s"] else ""
         console.print(f"{name:<13} {o['count']:>8}  {o['per_s']:>9}/s  p50 {o['p50_ms']:>8} ms  p99 {o['p99_ms']:>8} ms"
-                      f"  errors {json.dumps(o['errors'])}  gas/tx {o['gas_per_tx']} ({o['tx']} tx){raw}", soft_wrap=True)
+                      f"  errors {json.dumps(o['errors'])}  gas/tx {o['gas_per_tx']} ({o['tx']} tx){raw}",
+                      soft_wrap=True)
     a, c = r["audit"], r["chain"]
     console.print(f"audit         {a['status']}, {a['problems']} problems, findings {a['findings']}, {a['seconds']} s "
                   f"(ref-burst at {r['audit_thresholds']['burst_items']} items a minute)", soft_wrap=True)
-    console.print(f"chain         {c['blocks']} blocks, data dir {c['data_dir_bytes']} B, journal {c['journal_bytes']} B,"
-                  f" state dump {c['state_dump_bytes']} B, restart {c['restart_s']} s", soft_wrap=True)
+    console.print(f"chain         {c['blocks']} blocks, data dir {c['data_dir_bytes']} B, "
+                  f"journal {c['journal_bytes']} B, state dump {c['state_dump_bytes']} B, restart {c['restart_s']} s",
+                  soft_wrap=True)
     console.print(f"run           set-up {r['setup_s']} s, whole {r['total_s']} s, load average "
                   f"{r['load_average_1m_before']} -> {r['load_average_1m_after']} on {r['cores']} cores")
