@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -168,6 +169,7 @@ def main(residents: int = 50_000, days: int = 30, as_json: bool = False) -> dict
     finally:
         stop_api(api_proc)
         node.stop()
+        shutil.rmtree(work, ignore_errors=True)
     result = _figures(ops, gas, raw, residents, days)
     result["audit_thresholds"] = {"burst_items": thresholds.burst_items}
     result.update({
@@ -327,11 +329,13 @@ def _raw(node, d: District) -> dict:
 
 
 def _chain_size(node) -> dict:
-    """What the node can tell of its size: the bytes under its chain dir (snapshots, journal) and anvil's state dump."""
+    """What the node can tell of its size: the bytes under its chain dir, of its snapshot (state.dump) and of its
+    journal since (a snapshot empties it), and anvil's state dump as the engine gives it now."""
     chain_dir = node._node.chain_dir
     files = [p for p in chain_dir.rglob("*") if p.is_file()]
     journal = sum(p.stat().st_size for p in files if "journal" in str(p.relative_to(chain_dir)))
-    size = {"data_dir_bytes": sum(p.stat().st_size for p in files), "journal_bytes": journal}
+    size = {"data_dir_bytes": sum(p.stat().st_size for p in files), "journal_bytes": journal,
+            "snapshot_bytes": sum(p.stat().st_size for p in files if p.name == "state.dump")}
     try:
         dump = node._node.operator("anvil_dumpState")
         size["state_dump_bytes"] = (len(dump) - 2) // 2
@@ -359,7 +363,8 @@ def _figures(ops: dict, gas: dict, raw: dict, residents: int, days: int) -> dict
 
 def _write_section(r: dict) -> None:
     from scripts.benchmarks import table, update_section
-    unit = {"issuance": "items/s (programmes side by side; latency: one programme's day)",
+    unit = {"issuance": "items/s (the day's programmes side by side, each its own sender; latency: one programme's "
+                        "day; the raw figure is one sender)",
             "redemption": f"redemptions/s ({REDEEM_RATE}/s offered, pending answers, until mined)",
             "exchange": f"exchanges/s ({EXCHANGE_RATE}/s offered alongside)", "governance": "rate changes",
             "period close": "closePeriod"}
@@ -372,7 +377,9 @@ def _write_section(r: dict) -> None:
     a, c = r["audit"], r["chain"]
     rows += [("audit over the whole chain", f"{a['status']}, {a['problems']} problems, findings {a['findings']}",
               f"{a['seconds']} s; ref-burst at {r['audit_thresholds']['burst_items']} items a minute"),
-             ("chain size", f"{c['blocks']} blocks; data dir {c['data_dir_bytes']} B (journal {c['journal_bytes']} B); "
+             ("chain size", f"{c['blocks']} blocks; data dir {c['data_dir_bytes']} B "
+              f"(snapshot {c['snapshot_bytes']} B, "
+              f"journal since {c['journal_bytes']} B); "
               f"state dump {c['state_dump_bytes']} B", ""),
              ("restart (stop, start, first eth_blockNumber answered)", f"{c['restart_s']} s", ""),
              ("set-up / whole run", f"{r['setup_s']} s / {r['total_s']} s",
@@ -392,8 +399,9 @@ def print_figures(r: dict, console) -> None:
     a, c = r["audit"], r["chain"]
     console.print(f"audit         {a['status']}, {a['problems']} problems, findings {a['findings']}, {a['seconds']} s "
                   f"(ref-burst at {r['audit_thresholds']['burst_items']} items a minute)", soft_wrap=True)
-    console.print(f"chain         {c['blocks']} blocks, data dir {c['data_dir_bytes']} B, "
-                  f"journal {c['journal_bytes']} B, state dump {c['state_dump_bytes']} B, restart {c['restart_s']} s",
+    console.print(f"chain         {c['blocks']} blocks, data dir {c['data_dir_bytes']} B, snapshot "
+                  f"{c['snapshot_bytes']} B, journal {c['journal_bytes']} B, state dump {c['state_dump_bytes']} B, "
+                  f"restart {c['restart_s']} s",
                   soft_wrap=True)
     console.print(f"run           set-up {r['setup_s']} s, whole {r['total_s']} s, load average "
                   f"{r['load_average_1m_before']} -> {r['load_average_1m_after']} on {r['cores']} cores")

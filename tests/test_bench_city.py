@@ -27,7 +27,7 @@ def test_a_small_district_month_prints_every_figure_and_audits_clean(tmp_path, m
         assert re.search(r"raw [\d.]+/s\s+ratio [\d.]+", next(x for x in out.output.splitlines()
                                                                 if x.startswith(op))), op
     assert re.search(r"^audit\s+clean, 0 problems", out.output, re.M), out.output
-    assert re.search(r"^chain\s+\d+ blocks, data dir [1-9]\d* B, journal [1-9]\d* B, state dump [1-9]\d* B, "
+    assert re.search(r"^chain\s+\d+ blocks, data dir [1-9]\d* B, snapshot \d+ B, journal \d+ B, state dump [1-9]\d* B, "
                      r"restart [\d.]+ s", out.output, re.M), out.output
 
     section = (tmp_path / "BENCHMARKS.md").read_text()
