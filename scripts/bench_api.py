@@ -263,14 +263,14 @@ def _run(log, node_kind: str) -> dict:
         node.stop()
 
 
-def _consent(chain_id, redemption, resident, merchant, credits) -> dict:
+def _consent(chain_id, redemption, resident, merchant, credits, deadline: int | None = None) -> dict:
     import coincurve
 
     from ledger_node.harness import one_part_plan
     from ledger_node.typed_data import digest
     parts = one_part_plan(credits)  # 10-credit redemptions at 10 credit cents a point: one whole point, no change
     msg = {"resident": resident.address, "merchant": merchant.address, "credits": credits, "parts": parts,
-           "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": int(time.time()) + 3600}
+           "orderRef": os.urandom(32), "nonce": os.urandom(32), "deadline": deadline or int(time.time()) + 3600}
     rsv = coincurve.PrivateKey(bytes(resident.key)).sign_recoverable(
         digest("RedemptionConsent", chain_id, redemption, msg), hasher=None)
     sig = rsv[:64] + bytes([27 + rsv[64]])
@@ -279,8 +279,8 @@ def _consent(chain_id, redemption, resident, merchant, credits) -> dict:
             "deadline": msg["deadline"], "signature": "0x" + sig.hex()}
 
 
-def _raw_phase(rpc_url, chain_id, redemption, merchants, relayers, residents) -> float:
-    """Pre-signed redeem transactions straight to the node; tx/s from first send to last receipt."""
+def _raw_phase(rpc_url, chain_id, redemption, merchants, relayers, residents, n: int = RAW_TX) -> float:
+    """`n` pre-signed redeem transactions straight to the node; tx/s from first send to last receipt."""
     from concurrent.futures import ThreadPoolExecutor
 
     from exchange_api.chain import REDEEM, unhex
@@ -291,7 +291,7 @@ def _raw_phase(rpc_url, chain_id, redemption, merchants, relayers, residents) ->
     signers = [LocalSigner(r.key) for r in relayers]
     nonces = [int(rpc.call("eth_getTransactionCount", [s.address, "pending"]), 16) for s in signers]
     raws = []
-    for i in range(RAW_TX):
+    for i in range(n):
         c = _consent(chain_id, redemption, residents[(i * 7) % len(residents)], merchants[i % len(merchants)], 10)
         data = REDEEM.encode((c["resident"], c["merchant"], c["credits"],
                               [(p["scheme"], p["points"], p["credits"]) for p in c["parts"]], unhex(c["orderRef"]),
@@ -319,7 +319,7 @@ def _raw_phase(rpc_url, chain_id, redemption, merchants, relayers, residents) ->
             time.sleep(0.05)
     elapsed = time.perf_counter() - t0
     rpc.close()
-    return RAW_TX / elapsed
+    return n / elapsed
 
 
 def _wait_ready(url, proc) -> None:

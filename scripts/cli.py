@@ -201,6 +201,24 @@ def bench_pos(as_json: bool = typer.Option(False, "--json", help="Print one JSON
     print(json.dumps(figures) if as_json else json.dumps(figures, indent=2))
 
 
+@bench_app.command("city")
+def bench_city(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only."),
+               residents: int = typer.Option(50_000, "--residents", min=100, max=1_000_000,
+                                             help="Residents registered in the district."),
+               days: int = typer.Option(30, "--days", min=1, max=366, help="Days (rounds) of the district's life.")):
+    """A district's month as a mixed workload: five programmes issuing through the SDK, 200 merchants redeeming and
+    residents exchanging through the API, a rate change a week, daily period closes, an audit at the end; per
+    operation throughput, p50/p99, errors and gas beside the raw node, and the chain's size and restart time."""
+    from scripts import bench_city as bench
+
+    figures = bench.main(residents, days, as_json)
+    if as_json:
+        print(json.dumps(figures))
+        return
+    bench.print_figures(figures, console)
+    console.print("BENCHMARKS.md updated (section: city)")
+
+
 @bench_app.command("flood")
 def bench_flood(as_json: bool = typer.Option(False, "--json", help="Print one JSON object only.")):
     """Redemptions through the API at a fixed rate, with and without 50 clients flooding the node with eth_calls."""

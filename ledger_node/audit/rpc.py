@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from ledger_node.audit import AuditError
 from ledger_node.jsonrpc import BatchRefused, HttpTransport, PendingPost, RetryPolicy, TransportFailure
 
@@ -33,6 +35,24 @@ def too_large(error: RpcError) -> bool:
     return any(w in error.message.lower() for w in _TOO_LARGE)
 
 
+BATCH_BYTES = 4_000_000
+
+
+def _parts(calls: list[tuple[str, list]], chunk: int):
+    """`calls` cut in order into lists of at most `chunk` calls whose params take about BATCH_BYTES at most (a call
+    larger than that goes alone)."""
+    part, size = [], 0
+    for c in calls:
+        n = len(orjson.dumps(c[1]))
+        if part and (len(part) >= chunk or size + n > BATCH_BYTES):
+            yield part
+            part, size = [], 0
+        part.append(c)
+        size += n
+    if part:
+        yield part
+
+
 class Rpc:
     def __init__(self, url: str, timeout: float = 300.0):
         self.url = url
@@ -54,10 +74,11 @@ class Rpc:
         return answer["result"]
 
     def batch(self, calls: list[tuple[str, list]], chunk: int = 500) -> list[Any]:
-        """Results of `calls` in order; an entry whose call failed is an RpcError instance (not raised)."""
+        """Results of `calls` in order; an entry whose call failed is an RpcError instance (not raised). At most
+        `chunk` calls and about BATCH_BYTES of params a request: the durable node's public RPC refuses bodies over
+        10 MB, which 1,000 state checks of 2,000 balances each (50,000 residents) passed."""
         out: list[Any] = []
-        for i in range(0, len(calls), chunk):
-            part = calls[i:i + chunk]
+        for part in _parts(calls, chunk):
             try:
                 answers = self._send(lambda: self._http.batch(part))
             except BatchRefused as exc:

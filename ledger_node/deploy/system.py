@@ -63,11 +63,14 @@ def selector(contract: Contract, fn_name: str) -> bytes:
 
 
 def propose_and_execute(w3: Web3, consortium: Contract, member_accounts: Sequence[LocalAccount],
-                        calls: Iterable[Call], description: str = "", *, advance_time: bool = False) -> int:
+                        calls: Iterable[Call], description: str = "", *,
+                        advance_time: bool | Callable[[int], None] = False) -> int:
     """Propose `calls` as member_accounts[0], approve with the others until enough, execute; return the proposal id.
 
     If the proposal has a notice delay, `advance_time=True` moves a dev node's clock past it (anvil's
-    `evm_increaseTime`); otherwise GovernanceError is raised with the proposal left queued.
+    `evm_increaseTime`), or a callable given does it with the seconds to move (e.g. through the durable node's
+    operator channel, whose public port refuses anvil's methods); otherwise GovernanceError is raised with the
+    proposal left queued.
     """
     proposer, *others = member_accounts
     receipt = chain.transact(w3, proposer, consortium.functions.propose([(t, d) for t, d in calls], description))
@@ -86,8 +89,11 @@ def propose_and_execute(w3: Web3, consortium: Contract, member_accounts: Sequenc
     if wait > 0:
         if not advance_time:
             raise GovernanceError(f"proposal {proposal_id} is queued; executable in {wait} s")
-        w3.provider.make_request("evm_increaseTime", [wait])
-        w3.provider.make_request("evm_mine", [])
+        if callable(advance_time):
+            advance_time(wait)
+        else:
+            w3.provider.make_request("evm_increaseTime", [wait])
+            w3.provider.make_request("evm_mine", [])
     chain.transact(w3, proposer, consortium.functions.execute(proposal_id))
     return proposal_id
 
