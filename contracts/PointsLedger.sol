@@ -26,6 +26,9 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     uint256 private constant _CHANGE_BITS = _MASK63 << _CHANGE_SHIFT;
     uint256 private constant _KNOWN = 1 << 255;
     uint256 private constant _NO_CAP = type(uint256).max;
+    uint256 private constant _SEQ_BITS = 224; // sequence numbers per word; the word's top 32 bits are its tag
+    uint256 private constant _RING = 256; // words per lane
+    uint256 private constant _NO_SLOT = type(uint256).max;
     int32 private constant _MAX_OFFSET = 14 hours;
     /// @dev Held accounts are keccak256(domain, identity hash) cut to 160 bits: no private key of one is known.
     bytes32 private constant _HELD_DOMAIN = keccak256("CityPoints.PointsLedger.heldFor");
@@ -49,7 +52,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     mapping(uint256 scheme => Scheme) private _schemes;
     mapping(uint256 scheme => uint256) private _totalSupply;
     mapping(uint256 scheme => mapping(address account => uint256 packed)) private _holders;
-    mapping(uint256 scheme => mapping(bytes32 ref => bool)) private _refUsed;
+    /// @dev Issuance dedup (see {IPointsLedger} and contracts/README.md): per scheme a ring of 256 words per lane, at
+    /// key `lane << 8 | wordIndex % 256`; a word is its index within the lane (bits 224-255, the tag) and one bit per
+    /// sequence number of that index (bits 0-223).
+    mapping(uint256 scheme => mapping(uint256 slot => uint256 word)) private _sequences;
     mapping(address heldAccount => bytes32 identityHash) private _heldIdentity; // open, unclaimed holdings
 
     /// @param consortium_ The Consortium contract.
@@ -153,11 +159,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         _requireIssuer(scheme);
         _requireSpendable(scheme);
         if (amount == 0) revert PointsLedgerZeroAmount(0);
-        if (_refUsed[scheme][ref]) {
+        if (!_takeOne(scheme, ref)) {
             emit RevocationSkipped(scheme, resident, msg.sender, ref);
             return;
         }
-        _refUsed[scheme][ref] = true;
         uint256 balanceAfter = _update(scheme, resident, address(0), amount, 0, _NO_CAP, 0);
         emit PointsRevoked(scheme, resident, msg.sender, amount, ref, reasonCode, balanceAfter, _totalSupply[scheme]);
     }
@@ -409,8 +414,19 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @inheritdoc IPointsLedger
-    function isRefUsed(uint256 scheme, bytes32 ref) external view returns (bool) {
-        return _refUsed[scheme][ref];
+    function refState(uint256 scheme, bytes32 ref) external view returns (RefState) {
+        (uint256 slot, uint256 tag, uint256 bit) = _position(ref);
+        uint256 word = _sequences[scheme][slot];
+        uint256 wordTag = word >> _SEQ_BITS;
+        if (wordTag > tag) return RefState.BehindWindow;
+        if (wordTag == tag && (word >> bit) & 1 == 1) return RefState.Used;
+        return RefState.Unused;
+    }
+
+    /// @inheritdoc IPointsLedger
+    // solhint-disable-next-line func-name-mixedcase
+    function REF_WINDOW() external pure returns (uint256) {
+        return _SEQ_BITS * _RING;
     }
 
     /// @inheritdoc IPointsLedger
@@ -468,6 +484,9 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         uint256[] skipped;
         bytes32[] refs;
         uint32[] reasonCodes;
+        uint256 slot; // the dedup word in hand: its key, value, and whether it changed
+        uint256 word;
+        bool dirty;
     }
 
     /// @dev The issuance path: dedup, quota, then one {_update} per item; the scheme slot is written once.
@@ -504,14 +523,13 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         b.balancesAfter = new uint256[](n);
         b.skipped = new uint256[](n);
 
-        mapping(bytes32 => bool) storage usedRefs = _refUsed[scheme];
+        mapping(uint256 => uint256) storage words = _sequences[scheme];
+        b.slot = _NO_SLOT;
         for (uint256 i = 0; i < n; ++i) {
-            bytes32 ref = refs[i];
-            if (usedRefs[ref]) {
+            if (!_takeInBatch(words, b, refs[i])) {
                 b.skipped[b.skippedCount++] = i;
                 continue;
             }
-            usedRefs[ref] = true;
             uint256 amount = amounts[i];
             if (amount == 0) revert PointsLedgerZeroAmount(i);
             if (amount > b.quota || b.used + amount > b.quota) {
@@ -524,6 +542,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             }
             b.balancesAfter[i] = _update(scheme, address(0), residents[i], amount, b.day, b.cap, i);
         }
+        if (b.dirty) words[b.slot] = b.word;
         uint256[] memory skipped = b.skipped;
         uint256 skippedCount = b.skippedCount;
         assembly ("memory-safe") {
@@ -536,6 +555,59 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         b.refs = refs;
         b.reasonCodes = reasonCodes;
         _emitIssued(scheme, b);
+    }
+
+    /// @dev Dedup of one batch item: its sequence number taken in the word in hand, which is loaded when the item's
+    /// word differs from the last one (and the last one stored if it changed). Sequential numbers cost one storage
+    /// write per 224 items. False: used before, or behind the window.
+    function _takeInBatch(mapping(uint256 => uint256) storage words, Batch memory b, bytes32 ref)
+        private
+        returns (bool fresh)
+    {
+        (uint256 slot, uint256 tag, uint256 bit) = _position(ref);
+        if (slot != b.slot) {
+            if (b.dirty) words[b.slot] = b.word;
+            b.slot = slot;
+            b.word = words[slot];
+            b.dirty = false;
+        }
+        uint256 word;
+        (fresh, word) = _take(b.word, tag, bit);
+        if (fresh) {
+            b.word = word;
+            b.dirty = true;
+        }
+    }
+
+    /// @dev Dedup of a single ref (a revocation): false if used before or behind the window.
+    function _takeOne(uint256 scheme, bytes32 ref) private returns (bool fresh) {
+        mapping(uint256 => uint256) storage words = _sequences[scheme];
+        (uint256 slot, uint256 tag, uint256 bit) = _position(ref);
+        uint256 word;
+        (fresh, word) = _take(words[slot], tag, bit);
+        if (fresh) words[slot] = word;
+    }
+
+    /// @dev Where a ref's sequence number lives: ring slot `lane << 8 | index % 256`, the word's tag (its index within
+    /// the lane) and the bit.
+    function _position(bytes32 ref) private pure returns (uint256 slot, uint256 tag, uint256 bit) {
+        uint256 sequence = uint256(ref) >> 192;
+        uint256 counter = sequence & _MASK32;
+        tag = counter / _SEQ_BITS;
+        bit = counter % _SEQ_BITS;
+        slot = ((sequence >> 32) << 8) | (tag % _RING);
+    }
+
+    /// @dev Take sequence number (`tag`, `bit`) in `word`: fresh when its bit was clear in a word of the same tag, or
+    /// the word held an older tag (that word's numbers leave the window: behind it, they are refused from now on).
+    /// A word of a newer tag means the number is behind the window: not fresh.
+    function _take(uint256 word, uint256 tag, uint256 bit) private pure returns (bool fresh, uint256 taken) {
+        uint256 wordTag = word >> _SEQ_BITS;
+        if (wordTag > tag) return (false, word);
+        if (wordTag < tag) word = tag << _SEQ_BITS;
+        uint256 mask = 1 << bit;
+        if (word & mask != 0) return (false, word);
+        return (true, word | mask);
     }
 
     /// @dev One registry read per call: the registry address shares `_paused`'s word, already read.

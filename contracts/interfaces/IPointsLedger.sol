@@ -9,10 +9,15 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 ///
 /// Rules:
 /// - Only a scheme's issuer accounts (Membership) issue and revoke its points, only to registered residents.
-/// - `ref` is the issuer's own event id (salted hash). Refs are deduplicated per `(scheme, ref)`: one issuer
-///   organisation runs one scheme, so the scheme is the issuer's namespace. An item whose ref was used before
-///   (by an earlier call or earlier in the same batch) is skipped, not issued and not an error; the
-///   {PointsIssued} event lists skipped indices. Revocations share the same ref namespace.
+/// - `ref` is 32 bytes: its first 8 are the issuer's sequence number for the item (4 bytes lane, 4 bytes counter),
+///   the other 24 the issuer's own event id (a salted hash, cut to 192 bits). Dedup is per `(scheme, sequence)`:
+///   one issuer organisation runs a scheme, its accounts and SDK instances number from one sequence book, each
+///   book in a lane of its own. The ledger keeps a window of {REF_WINDOW} numbers per lane (a ring of 256 words of
+///   224 bits), so its state grows with lanes, not with items. An item whose number was used before (by an earlier
+///   call or earlier in the same batch) or lies behind its lane's window is skipped, not issued and not an error;
+///   the {PointsIssued} event lists skipped indices and carries every ref, so the auditor rebuilds the window and
+///   proves, over all events, that no event id was issued twice. Revocations share the numbers
+///   (contracts/README.md, "Issuance dedup").
 /// - Per scheme and day: the issuer organisation's daily quota (all its accounts together) and each resident's
 ///   daily cap. An item over either reverts the whole call with a named error; nothing is half-applied.
 ///   Revocations give back neither quota nor cap: a correction is not a refund of allowance.
@@ -44,6 +49,13 @@ interface IPointsLedger is IERC1155MetadataURI {
         Active,
         Paused,
         Retired
+    }
+
+    /// @notice Where an issuer's sequence number stands ({refState}).
+    enum RefState {
+        Unused,
+        Used,
+        BehindWindow
     }
 
     /// @notice Everything the ledger stores about a scheme.
@@ -121,7 +133,8 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @param refs every item's ref, skipped ones included (so dedup state is rebuilt from events).
     /// @param reasonCodes every item's reason code, or empty for calls without reason codes.
     /// @param balancesAfter the resident's balance after each item (0 for skipped items).
-    /// @param skipped indices of items skipped because their ref was used before.
+    /// @param skipped indices of items skipped because their sequence number was used before or lies behind its
+    /// lane's window.
     /// @param quotaUsedAfter the issuer quota used on `day` after the call.
     event PointsIssued(
         uint256 indexed scheme,
@@ -409,8 +422,14 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @notice The identity a held account holds for while unclaimed, else zero.
     function heldIdentityOf(address heldAccount) external view returns (bytes32);
 
-    /// @notice Whether `ref` was used in `scheme`.
-    function isRefUsed(uint256 scheme, bytes32 ref) external view returns (bool);
+    /// @notice Where the sequence number in `ref` (its first 8 bytes) stands in `scheme`: Unused (an issuance with
+    /// it would go through), Used, or BehindWindow (older than its lane's window: skipped if sent; the events say
+    /// whether it was issued).
+    function refState(uint256 scheme, bytes32 ref) external view returns (RefState);
+
+    /// @notice Sequence numbers of a lane the ledger remembers (the window): 256 words of 224.
+    // solhint-disable-next-line func-name-mixedcase
+    function REF_WINDOW() external pure returns (uint256);
     /// @notice Issuer quota of `scheme` used today.
     function quotaUsedToday(uint256 scheme) external view returns (uint256);
     /// @notice Points of `scheme` `account` received by issuance today.

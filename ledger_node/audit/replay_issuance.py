@@ -10,6 +10,7 @@ from __future__ import annotations
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION
 from ledger_node.domain import held_account_of
+from ledger_node.issuance_refs import SequenceWindow
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.rules_documents import RulesLibrary
 from ledger_node.audit.state import ACTIVE, ELIGIBILITY_ONLY, NONE, PAUSED, RETIRED, State
@@ -74,14 +75,22 @@ class IssuanceHandlers:
         bad_after = []
         filled = []  # (item's position among those issued, resident) of the items that reached the daily cap
         n_transfers = len(transfers)
+        take = SequenceWindow(st.windows[scheme]).take
         for i, ref in enumerate(refs):  # once per issued item of the chain: kept lean
+            fresh = take(bytes.fromhex(ref[2:]))
             if skipped and i in skipped:
-                if ref not in used_refs:
-                    self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but ref {ref} was never used", ev)
+                if fresh:
+                    self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but its sequence number in {ref} "
+                                                                 "was free in the window", ev)
                 continue
-            if ref in used_refs:
-                self.problem(VIOLATION, "ref-reused", f"item {i} issued with ref {ref} used before", ev, ref=ref)
-            used_refs.add(ref)
+            if not fresh:
+                self.problem(VIOLATION, "ref-reused", f"item {i} issued with a sequence number used before or behind "
+                                                      f"its window ({ref})", ev, ref=ref)
+            event_id = ref[18:]
+            if event_id in used_refs:
+                self.problem(VIOLATION, "ref-reissued", f"item {i}: the issuer's event id of {ref} was issued before "
+                                                        "under another sequence number", ev, ref=ref)
+            used_refs.add(event_id)
             if k >= n_transfers:
                 break
             t = transfers[k]
@@ -205,16 +214,16 @@ class IssuanceHandlers:
         if a["issuer"] not in st.issuers.get(scheme, ()):
             self.problem(VIOLATION, "revoked-by-non-issuer", f"{a['issuer']} revoked scheme {scheme}", ev)
         self._spendable(ev, scheme)
-        if a["ref"] in st.refs[scheme]:
-            self.problem(VIOLATION, "ref-reused", f"revocation ref {a['ref']} used before", ev)
-        st.refs[scheme].add(a["ref"])
+        if not SequenceWindow(st.windows[scheme]).take(bytes.fromhex(a["ref"][2:])):
+            self.problem(VIOLATION, "ref-reused", f"revocation ref {a['ref']} used before or behind its window", ev)
         self._burn(ev, tx, scheme, resident, a["amount"], a["issuer"], a["balanceAfter"], a["totalSupplyAfter"])
         st.totals[scheme]["revoked"] += a["amount"]
 
     def on_PointsLedger__RevocationSkipped(self, ev: Event, tx: Tx) -> None:
         a = ev.args
-        if a["ref"] not in self.state.refs[a["scheme"]]:
-            self.problem(VIOLATION, "skipped-fresh-ref", f"revocation skipped but ref {a['ref']} was never used", ev)
+        if SequenceWindow(self.state.windows[a["scheme"]]).take(bytes.fromhex(a["ref"][2:])):
+            self.problem(VIOLATION, "skipped-fresh-ref", f"revocation skipped but the sequence number in {a['ref']} "
+                                                         "was free in the window", ev)
 
     def on_PointsLedger__PointsMinted(self, ev: Event, tx: Tx) -> None:
         st, a = self.state, ev.args

@@ -15,6 +15,7 @@ from ledger_node.audit.rpc import Rpc, RpcError
 from ledger_node.audit.state import State
 from ledger_node.abi_types import split_types
 from ledger_node.domain import ROLES
+from ledger_node.issuance_refs import SEQ_BITS, sequenced_ref
 
 ZERO32 = "0x" + "00" * 32
 
@@ -109,10 +110,10 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
         c.add("PointsLedger", "schemeInfo(uint256)", [scheme], "((uint8,uint256,uint256,uint256,uint256,uint256))",
               [info["status"], info["quota"], info["cap"], info["quotaDay"], info["issuedToday"],
                st.supply.get(scheme, 0)])
-        refs = st.refs.get(scheme, set())
-        sample = sorted(refs)[:: max(1, len(refs) // max(1, ref_sample // max(1, len(schemes))))]
-        for ref in sample:
-            c.add("PointsLedger", "isRefUsed(uint256,bytes32)", [scheme, _b32(ref)], "bool", True)
+        # the ledger's dedup window, word by word: a number the replay holds used is used on chain
+        words = sorted(st.windows.get(scheme, {}).items())
+        for slot, word in words[:: max(1, len(words) // max(1, ref_sample // max(1, len(schemes))))]:
+            c.add("PointsLedger", "refState(uint256,bytes32)", [scheme, used_number_ref(slot, word)], "uint8", 1)
     # Membership
     for account, rec in st.residents.items():
         c.add("Membership", "isResident(address)", [account], "bool", True)
@@ -194,6 +195,13 @@ def _normalise(v):
     if isinstance(v, (list, tuple)):
         return [_normalise(x) for x in v]
     return v
+
+
+def used_number_ref(slot: int, word: int) -> bytes:
+    """A ref carrying the lowest number a window word holds used (ledger_node/issuance_refs.py's layout)."""
+    bits = word & ((1 << SEQ_BITS) - 1)
+    counter = (word >> SEQ_BITS) * SEQ_BITS + (bits & -bits).bit_length() - 1
+    return sequenced_ref(slot >> 8, counter, bytes(32))
 
 
 def _b32(h: str) -> bytes:

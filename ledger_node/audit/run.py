@@ -39,7 +39,7 @@ class AuditOptions:
     to_block: int | None = None
     resume: dict | None = None  # a previous report
     thresholds: Thresholds = field(default_factory=Thresholds)
-    ref_sample: int = 2000  # refs checked with isRefUsed at the end (every ref is checked against events)
+    ref_sample: int = 2000  # dedup window words checked with refState at the end (every ref against events)
     step: int = 10_000  # blocks per eth_getLogs at most (ranges are cut by answer size: pipeline.py)
     range_bytes: int = 1_000_000  # the answer size each eth_getLogs range aims at
     compare: bool = True

@@ -32,7 +32,10 @@ class State:
         self.change: dict[tuple[int, str], int] = {}  # value units (credit cents x RATE_SCALE), from ChangeUpdated
         self.schemes: dict[int, dict] = {}  # status, quota, cap, quotaDay, issuedToday
         self.scheme_order: list[int] = []
+        # issuance dedup (ledger_node/issuance_refs.py): the event ids issued per scheme (a ref's last 24 bytes, hex),
+        # and the ledger's window of sequence numbers per scheme (ring slot -> word)
         self.refs: dict[int, set[str]] = defaultdict(set)
+        self.windows: dict[int, dict[int, int]] = defaultdict(dict)
         self.paused = False
         self.day_offset = 0
         # Membership
@@ -102,6 +105,7 @@ class State:
             "schemes": {str(k): v for k, v in self.schemes.items()},
             "schemeOrder": self.scheme_order,
             "refs": {str(k): sorted(v) for k, v in self.refs.items()},
+            "windows": {str(k): [[slot, hex(word)] for slot, word in sorted(v.items())] for k, v in self.windows.items()},
             "paused": self.paused, "dayOffset": self.day_offset,
             "residents": self.residents, "holdings": self.holdings,
             "roles": {k: sorted(v) for k, v in self.roles.items()},
@@ -146,6 +150,8 @@ class State:
         s.schemes = {int(k): v for k, v in d["schemes"].items()}
         s.scheme_order = list(d["schemeOrder"])
         s.refs = defaultdict(set, {int(k): set(v) for k, v in d["refs"].items()})
+        s.windows = defaultdict(dict, {int(k): {slot: int(word, 16) for slot, word in v}
+                                       for k, v in d.get("windows", {}).items()})
         s.paused, s.day_offset = d["paused"], d["dayOffset"]
         s.residents = d["residents"]
         s.holdings = d.get("holdings", {})  # absent before points could be held for the not yet joined

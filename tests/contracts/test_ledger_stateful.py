@@ -17,6 +17,7 @@ from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from ledger_node import chain
+from ledger_node.issuance_refs import WINDOW, SequenceWindow, sequenced_ref
 
 from .conftest import OTHER_SCHEME, SCHEME
 from .helpers import hypothesis_profile, identity, send_fixed_gas, send_impersonated
@@ -29,6 +30,18 @@ ACTIVE, PAUSED, RETIRED = 1, 2, 3
 SLOTS = 4  # residents in play
 RATES = (1, 7, 333_333, 10_000_000, 33_333_333)  # value units a point: sub-cent, non-divisible, whole cents
 
+# Sequence numbers in play: two lanes; counters in one word, across a word's edge, at the window's edge and beyond
+# it (so a ring slot moves on and older numbers fall behind the window).
+COUNTERS = (0, 1, 2, 223, 224, 225, 447, 448, WINDOW - 1, WINDOW, WINDOW + 1, WINDOW + 224, 2 * WINDOW,
+            2 * WINDOW + 1, 5, 6, 300, WINDOW + 300, 3 * WINDOW + 5, 57, 2**32 - 1)
+
+
+def item_ref(k: int) -> bytes:
+    """Ref k (0-40): lane k % 2, counter COUNTERS[k // 2], its own event id."""
+    return sequenced_ref(k % 2, COUNTERS[k // 2], identity(f"ref-{k}"))
+
+
+REF_STATES = ("unused", "used", "behind")  # IPointsLedger.RefState
 STEPS = {"count": 0}
 OUTCOMES: Counter = Counter()  # the ledger operators' calls by outcome, printed after the run
 
@@ -46,7 +59,7 @@ class Model:
         self.registered = set(residents)
         self.paused = False
         self.schemes = {s: {"status": ACTIVE, "quota": QUOTA, "cap": CAP, "qday": 0, "used": 0, "supply": supplies[s],
-                            "refs": set()} for s in SCHEMES}
+                            "window": SequenceWindow()} for s in SCHEMES}
         # (scheme, account) -> [balance, day, received, change]; a key exists once the chain's record is nonzero
         self.holders: dict[tuple[int, str], list[int]] = {}
 
@@ -65,10 +78,9 @@ class Model:
             s2["qday"], s2["used"] = day, 0
         skipped = []
         for i, (resident, amount, ref) in enumerate(items):
-            if ref in s2["refs"]:
+            if not s2["window"].take(ref):
                 skipped.append(i)
                 continue
-            s2["refs"].add(ref)
             if amount == 0:
                 raise Rejected("PointsLedgerZeroAmount")
             if amount > s2["quota"] or s2["used"] + amount > s2["quota"]:
@@ -100,11 +112,9 @@ class Model:
         self._spendable(scheme)
         if amount == 0:
             raise Rejected("PointsLedgerZeroAmount")
-        s = self.schemes[scheme]
-        if ref in s["refs"]:
+        if not self.schemes[scheme]["window"].take(ref):
             return False
-        self._burn(scheme, resident, amount)
-        s["refs"].add(ref)
+        self._burn(scheme, resident, amount)  # a rejection here puts the model back (window included)
         return True
 
     def burn(self, scheme, account, amount):
@@ -252,7 +262,7 @@ class LedgerMachine(RuleBasedStateMachine):
           with_reasons=st.booleans())
     def issue_batch(self, scheme, items, with_reasons):
         m = self.model
-        calls = [(m.residents[r], a, identity(f"ref-{ref}")) for r, a, ref in items]
+        calls = [(m.residents[r], a, item_ref(ref)) for r, a, ref in items]
         skipped, rejected = self._model(m.issue, scheme, calls)
         residents, amounts, refs = zip(*calls)
         ledger = self.env.ledger.functions
@@ -264,14 +274,17 @@ class LedgerMachine(RuleBasedStateMachine):
         if receipt is not None:
             event = self.env.ledger.events.PointsIssued().process_receipt(receipt)[0]["args"]
             assert list(event["skipped"]) == skipped
+        window = m.schemes[scheme]["window"]
+        for ref in set(refs):  # the chain's dedup window is the model's, number by number
+            assert REF_STATES[ledger.refState(scheme, ref).call()] == window.state(ref)
 
     @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1), amount=st.integers(0, 300),
           ref=st.integers(0, 40))
     def revoke(self, scheme, r, amount, ref):
         resident = self.model.residents[r]
-        _, rejected = self._model(self.model.revoke, scheme, resident, amount, identity(f"ref-{ref}"))
+        _, rejected = self._model(self.model.revoke, scheme, resident, amount, item_ref(ref))
         self._send(self.issuers[scheme], self.env.ledger.functions.revoke(scheme, resident, amount,
-                                                                          identity(f"ref-{ref}"), 3), rejected)
+                                                                          item_ref(ref), 3), rejected)
 
     @rule(scheme=st.sampled_from(SCHEMES), r=st.integers(0, SLOTS - 1),
           points=st.one_of(st.just(0), st.integers(1, 600), st.integers(1, 60)),  # 0: the change alone pays
