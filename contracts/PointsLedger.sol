@@ -30,15 +30,24 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     uint256 private constant _RING = 256; // words per lane
     uint256 private constant _NO_SLOT = type(uint256).max;
     int32 private constant _MAX_OFFSET = 14 hours;
+    /// @dev Expiring schemes (contracts/README.md, "Points expiry"): a bucket word holds one calendar quarter of an
+    /// account's credits, 80 bits a month (bits 0-79 its first month, 80-159 its second, 160-239 its third) and the
+    /// quarter's index in bits 240-255 (its tag), in a ring of words per account.
+    uint256 private constant _MONTH_BITS = 80;
+    uint256 private constant _MASK80 = (1 << 80) - 1;
+    uint256 private constant _QUARTER_SHIFT = 240;
     /// @dev Held accounts are keccak256(domain, identity hash) cut to 160 bits: no private key of one is known.
     bytes32 private constant _HELD_DOMAIN = keccak256("CityPoints.PointsLedger.heldFor");
 
-    /// @dev One slot: read on every issuance call, written once per call.
+    /// @dev One slot: read on every issuance call, written once per call; also read (warm) by every balance change,
+    /// for its expiry: the value flows' status checks have loaded it already.
     struct Scheme {
         SchemeStatus status;
         uint32 quotaDay;
         uint96 issuedToday;
         uint96 issuerDailyQuota;
+        uint8 expiryMonths; // 0: points never expire
+        uint8 expiryRing; // bucket words per account, fixed when expiry is first set (enough for any shorter expiry)
         uint96 residentDailyCap; // second slot: read once per call
     }
 
@@ -57,6 +66,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     /// sequence number of that index (bits 0-223).
     mapping(uint256 scheme => mapping(uint256 slot => uint256 word)) private _sequences;
     mapping(address heldAccount => bytes32 identityHash) private _heldIdentity; // open, unclaimed holdings
+    /// @dev Expiring schemes only: each account's ring of `expiryRing` quarter words, at key `quarter % expiryRing`.
+    mapping(uint256 scheme => mapping(address account => mapping(uint256 key => uint256 word))) private _buckets;
 
     /// @param consortium_ The Consortium contract.
     /// @param membership_ The Membership contract.
@@ -222,8 +233,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             uint256 packed = _holders[scheme][account];
             // slither-disable-next-line incorrect-equality (an empty record is skipped; nothing to move)
             if (packed == 0) continue;
-            _update(scheme, account, newAccount, packed & _MASK96, 0, _NO_CAP, 0);
-            emit AccountMoved(scheme, account, newAccount, packed & _MASK96);
+            uint256 moved = _update(scheme, account, newAccount, packed & _MASK96, 0, _NO_CAP, 0);
+            emit AccountMoved(scheme, account, newAccount, moved);
         }
     }
 
@@ -240,6 +251,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             quotaDay: 0,
             issuedToday: 0,
             issuerDailyQuota: issuerDailyQuota,
+            expiryMonths: 0,
+            expiryRing: 0,
             residentDailyCap: residentDailyCap
         });
         _schemeIds.push(scheme);
@@ -274,6 +287,24 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         _requireExists(scheme);
         _schemes[scheme].residentDailyCap = cap;
         emit ResidentDailyCapChanged(scheme, cap);
+    }
+
+    /// @inheritdoc IPointsLedger
+    function setExpiry(uint256 scheme, uint8 months) external onlyConsortium {
+        _requireExists(scheme);
+        Scheme storage s = _schemes[scheme];
+        uint8 current = s.expiryMonths;
+        if (current == 0 && months != 0) {
+            // every point must have its bucket: only a scheme with no points yet starts to expire
+            uint256 supply = _totalSupply[scheme];
+            if (supply != 0) revert PointsLedgerExpiryNeedsEmptyScheme(scheme, supply);
+            s.expiryRing = uint8(uint256(months) / 3 + 2); // the quarters a window spans, and one for the clock's offset
+        } else if (months == 0 || months >= current) {
+            // a longer window (or none) would give expired points back to accounts not swept yet, not to the others
+            revert PointsLedgerExpiryOnlyShortens(scheme, current, months);
+        }
+        s.expiryMonths = months;
+        emit SchemeExpiryChanged(scheme, current, months);
     }
 
     /// @inheritdoc IPointsLedger
@@ -342,9 +373,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         return false;
     }
 
-    /// @notice Balance of `account` in scheme `id`.
+    /// @notice Balance of `account` in scheme `id`: in an expiring scheme, the points not expired (at most
+    /// expiryMonths + 1 months of credits are read, however many issuances they came from).
     function balanceOf(address account, uint256 id) external view returns (uint256) {
-        return _holders[id][account] & _MASK96;
+        return _balanceOf(account, id);
     }
 
     /// @notice Balances of `accounts[i]` in `ids[i]`.
@@ -356,7 +388,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         if (accounts.length != ids.length) revert PointsLedgerLengthMismatch(accounts.length, ids.length, 0, 0);
         balances = new uint256[](accounts.length);
         for (uint256 i = 0; i < accounts.length; ++i) {
-            balances[i] = _holders[ids[i]][accounts[i]] & _MASK96;
+            balances[i] = _balanceOf(accounts[i], ids[i]);
         }
     }
 
@@ -381,6 +413,26 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @inheritdoc IPointsLedger
+    function expiringOf(address account, uint256 scheme) external view returns (uint256 points, uint256 lastDay) {
+        uint256 months = _schemes[scheme].expiryMonths;
+        uint256 balance = _holders[scheme][account] & _MASK96;
+        if (months == 0 || balance == 0) return (0, 0);
+        uint256 live = _liveOf(scheme, account, balance, months);
+        (uint256 cutoff, uint256 newest) = _window(months);
+        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
+        uint256 size = _schemes[scheme].expiryRing;
+        for (uint256 month = cutoff; month <= newest; ++month) {
+            uint256 quarter = month / 3;
+            uint256 word = ring[quarter % size];
+            if (word >> _QUARTER_SHIFT != quarter) continue;
+            uint256 bucket = (word >> ((month % 3) * _MONTH_BITS)) & _MASK80;
+            if (bucket == 0) continue;
+            // the last day of month `month + months`: the day before the first of the month after it
+            return (bucket < live ? bucket : live, _firstDayOf(month + months + 1) - 1);
+        }
+    }
+
+    /// @inheritdoc IPointsLedger
     function totalSupply(uint256 scheme) external view returns (uint256) {
         return _totalSupply[scheme];
     }
@@ -394,7 +446,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             residentDailyCap: s.residentDailyCap,
             quotaDay: s.quotaDay,
             issuedToday: s.issuedToday,
-            totalSupply: _totalSupply[scheme]
+            totalSupply: _totalSupply[scheme],
+            expiryMonths: s.expiryMonths
         });
     }
 
@@ -666,20 +719,168 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             }
             holders[to] = _KNOWN | rest | balanceAfter;
             _totalSupply[scheme] += amount;
+            if (_schemes[scheme].expiryMonths != 0) _creditBucket(scheme, to, amount); // warm: status was checked
         } else if (to == address(0)) {
             uint256 packed = holders[from];
+            uint256 expiryMonths = _schemes[scheme].expiryMonths; // warm: the caller checked the scheme's status
+            if (expiryMonths != 0) packed = _sweep(scheme, from, packed, expiryMonths);
             uint256 balance = packed & _MASK96;
             if (balance < amount) revert PointsLedgerInsufficientBalance(scheme, from, balance, amount);
             holders[from] = packed - amount;
             balanceAfter = balance - amount;
             _totalSupply[scheme] -= amount;
+            if (expiryMonths != 0) _debitBuckets(scheme, from, amount, expiryMonths);
         } else {
             if (holders[to] != 0) revert PointsLedgerAccountNotEmpty(scheme, to);
-            holders[to] = holders[from];
+            uint256 packed = holders[from];
+            uint256 expiryMonths = _schemes[scheme].expiryMonths;
+            if (expiryMonths != 0) {
+                packed = _sweep(scheme, from, packed, expiryMonths);
+                _moveBuckets(scheme, from, to, expiryMonths);
+                amount = packed & _MASK96;
+            }
+            holders[to] = packed;
             holders[from] = 0;
             balanceAfter = amount;
         }
         emit TransferSingle(msg.sender, from, to, scheme, amount);
+    }
+
+    // ----------------------------------------------------------------------------------------------
+    // Expiry (contracts/README.md, "Points expiry"): the holder word's balance counts every point credited and not
+    // debited or swept; the buckets say which month each came in. A credit adds to its month's bucket; a debit
+    // first sweeps what expired (balance - live), then takes from the oldest live month.
+    // ----------------------------------------------------------------------------------------------
+
+    /// @dev `amount` credited to `account` today: added to this month's bucket. A ring word still holding an
+    /// older quarter starts over: that quarter expired (the ring spans more quarters than a window does).
+    function _creditBucket(uint256 scheme, address account, uint256 amount) private {
+        uint256 month = _monthOf(_today());
+        uint256 quarter = month / 3;
+        uint256 shift = (month % 3) * _MONTH_BITS;
+        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
+        uint256 key = quarter % _schemes[scheme].expiryRing;
+        uint256 word = ring[key];
+        if (word >> _QUARTER_SHIFT != quarter) word = quarter << _QUARTER_SHIFT;
+        uint256 bucket = (word >> shift) & _MASK80;
+        if (amount > _MASK80 - bucket) revert PointsLedgerBalanceOverflow(scheme, account, bucket, amount);
+        ring[key] = word + (amount << shift);
+    }
+
+    /// @dev Remove `account`'s expired points (its balance less its live points) from its balance and the supply,
+    /// with {TransferSingle} to zero and {PointsExpired}; returns the holder word after (the caller stores it).
+    function _sweep(uint256 scheme, address account, uint256 packed, uint256 months) private returns (uint256) {
+        uint256 balance = packed & _MASK96;
+        if (balance == 0) return packed;
+        uint256 expired = balance - _liveOf(scheme, account, balance, months);
+        if (expired == 0) return packed;
+        uint256 supply = _totalSupply[scheme] - expired;
+        _totalSupply[scheme] = supply;
+        emit TransferSingle(msg.sender, account, address(0), scheme, expired);
+        emit PointsExpired(scheme, account, expired, balance - expired, supply);
+        return packed - expired;
+    }
+
+    /// @dev Take `amount` from `account`'s live buckets, oldest month first (the caller swept and checked the
+    /// balance, so the live buckets hold at least `amount`).
+    function _debitBuckets(uint256 scheme, address account, uint256 amount, uint256 months) private {
+        (uint256 cutoff, uint256 newest) = _window(months);
+        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
+        uint256 size = _schemes[scheme].expiryRing;
+        for (uint256 quarter = cutoff / 3; amount != 0 && quarter <= newest / 3; ++quarter) {
+            uint256 key = quarter % size;
+            uint256 word = ring[key];
+            if (word >> _QUARTER_SHIFT != quarter) continue;
+            uint256 left = word;
+            for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; amount != 0 && i < 3; ++i) {
+                uint256 bucket = (left >> (i * _MONTH_BITS)) & _MASK80;
+                uint256 take = bucket < amount ? bucket : amount;
+                left -= take << (i * _MONTH_BITS);
+                amount -= take;
+            }
+            if (left != word) ring[key] = left;
+        }
+    }
+
+    /// @dev A recovery's move of `from`'s live buckets to `to` (whose record is empty, so its ring is unused);
+    /// expired months stay behind with the retired account.
+    function _moveBuckets(uint256 scheme, address from, address to, uint256 months) private {
+        (uint256 cutoff, uint256 newest) = _window(months);
+        mapping(uint256 => uint256) storage source = _buckets[scheme][from];
+        mapping(uint256 => uint256) storage target = _buckets[scheme][to];
+        uint256 size = _schemes[scheme].expiryRing;
+        for (uint256 quarter = cutoff / 3; quarter <= newest / 3; ++quarter) {
+            uint256 key = quarter % size;
+            uint256 word = source[key];
+            if (word >> _QUARTER_SHIFT != quarter) continue;
+            if (quarter == cutoff / 3) word &= ~((1 << ((cutoff % 3) * _MONTH_BITS)) - 1); // months before the cutoff
+            target[key] = word;
+            delete source[key];
+        }
+    }
+
+    /// @dev Points of `account` (holding `balance`, swept or not) credited from the cutoff month on: at most the
+    /// window's quarter words are read. Never more than `balance` (a day offset moved back across a month's end can
+    /// show, for those hours, a month already swept from the balance).
+    function _liveOf(uint256 scheme, address account, uint256 balance, uint256 months)
+        private
+        view
+        returns (uint256 live)
+    {
+        (uint256 cutoff, uint256 newest) = _window(months);
+        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
+        uint256 size = _schemes[scheme].expiryRing;
+        for (uint256 quarter = cutoff / 3; quarter <= newest / 3; ++quarter) {
+            uint256 word = ring[quarter % size];
+            if (word >> _QUARTER_SHIFT != quarter) continue;
+            for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; i < 3; ++i) {
+                live += (word >> (i * _MONTH_BITS)) & _MASK80;
+            }
+        }
+        return live < balance ? live : balance;
+    }
+
+    /// @dev The live months: from `cutoff` (this month less `months`) to `newest`, the latest month a credit can
+    /// have been booked in (this month, or the next one if a day offset moved back across a month's end since).
+    function _window(uint256 months) private view returns (uint256 cutoff, uint256 newest) {
+        cutoff = _monthOf(_today()) - months;
+        newest = _monthOf((block.timestamp + uint256(int256(_MAX_OFFSET))) / 1 days);
+    }
+
+    function _balanceOf(address account, uint256 scheme) private view returns (uint256) {
+        uint256 balance = _holders[scheme][account] & _MASK96;
+        uint256 months = _schemes[scheme].expiryMonths;
+        if (months == 0 || balance == 0) return balance;
+        return _liveOf(scheme, account, balance, months);
+    }
+
+    /// @dev Month number (year * 12 + month - 1) of day number `day` (days since 1970-01-01): H. Hinnant's
+    /// civil_from_days, for days from 1970 on.
+    function _monthOf(uint256 day) private pure returns (uint256) {
+        unchecked {
+            uint256 z = day + 719468;
+            uint256 era = z / 146097;
+            uint256 doe = z - era * 146097; // day of the era, 0-146096
+            uint256 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // year of the era, 0-399
+            uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year from 1 March, 0-365
+            uint256 mp = (5 * doy + 2) / 153; // month from March, 0-11
+            uint256 year = yoe + era * 400 + (mp >= 10 ? 1 : 0);
+            return year * 12 + (mp < 10 ? mp + 2 : mp - 10);
+        }
+    }
+
+    /// @dev Day number of the first day of month number `month` (the inverse of {_monthOf}): H. Hinnant's
+    /// days_from_civil.
+    function _firstDayOf(uint256 month) private pure returns (uint256) {
+        unchecked {
+            uint256 m = month % 12 + 1;
+            uint256 year = month / 12 - (m <= 2 ? 1 : 0);
+            uint256 era = year / 400;
+            uint256 yoe = year - era * 400;
+            uint256 doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5;
+            uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+            return era * 146097 + doe - 719468;
+        }
     }
 
     function _burn(uint256 scheme, address account, uint256 points, bytes32 ref) private {
