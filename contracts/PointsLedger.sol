@@ -417,10 +417,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         uint256 months = _schemes[scheme].expiryMonths;
         uint256 balance = _holders[scheme][account] & _MASK96;
         if (months == 0 || balance == 0) return (0, 0);
-        uint256 live = _liveOf(scheme, account, balance, months);
-        (uint256 cutoff, uint256 newest) = _window(months);
-        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
-        uint256 size = _schemes[scheme].expiryRing;
+        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, account, months);
+        uint256 live = _live(ring, size, cutoff, newest);
+        if (live > balance) live = balance;
         for (uint256 month = cutoff; month <= newest; ++month) {
             uint256 quarter = month / 3;
             uint256 word = ring[quarter % size];
@@ -723,20 +723,18 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         } else if (to == address(0)) {
             uint256 packed = holders[from];
             uint256 expiryMonths = _schemes[scheme].expiryMonths; // warm: the caller checked the scheme's status
-            if (expiryMonths != 0) packed = _sweep(scheme, from, packed, expiryMonths);
+            if (expiryMonths != 0) packed = _sweepAndDebit(scheme, from, packed, amount, expiryMonths);
             uint256 balance = packed & _MASK96;
             if (balance < amount) revert PointsLedgerInsufficientBalance(scheme, from, balance, amount);
             holders[from] = packed - amount;
             balanceAfter = balance - amount;
             _totalSupply[scheme] -= amount;
-            if (expiryMonths != 0) _debitBuckets(scheme, from, amount, expiryMonths);
         } else {
             if (holders[to] != 0) revert PointsLedgerAccountNotEmpty(scheme, to);
             uint256 packed = holders[from];
             uint256 expiryMonths = _schemes[scheme].expiryMonths;
             if (expiryMonths != 0) {
-                packed = _sweep(scheme, from, packed, expiryMonths);
-                _moveBuckets(scheme, from, to, expiryMonths);
+                packed = _sweepAndMove(scheme, from, to, packed, expiryMonths);
                 amount = packed & _MASK96;
             }
             holders[to] = packed;
@@ -767,48 +765,44 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         ring[key] = word + (amount << shift);
     }
 
-    /// @dev Remove `account`'s expired points (its balance less its live points) from its balance and the supply,
-    /// with {TransferSingle} to zero and {PointsExpired}; returns the holder word after (the caller stores it).
-    function _sweep(uint256 scheme, address account, uint256 packed, uint256 months) private returns (uint256) {
-        uint256 balance = packed & _MASK96;
-        if (balance == 0) return packed;
-        uint256 expired = balance - _liveOf(scheme, account, balance, months);
-        if (expired == 0) return packed;
-        uint256 supply = _totalSupply[scheme] - expired;
-        _totalSupply[scheme] = supply;
-        emit TransferSingle(msg.sender, account, address(0), scheme, expired);
-        emit PointsExpired(scheme, account, expired, balance - expired, supply);
-        return packed - expired;
-    }
-
-    /// @dev Take `amount` from `account`'s live buckets, oldest month first (the caller swept and checked the
-    /// balance, so the live buckets hold at least `amount`).
-    function _debitBuckets(uint256 scheme, address account, uint256 amount, uint256 months) private {
-        (uint256 cutoff, uint256 newest) = _window(months);
-        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
-        uint256 size = _schemes[scheme].expiryRing;
-        for (uint256 quarter = cutoff / 3; amount != 0 && quarter <= newest / 3; ++quarter) {
-            uint256 key = quarter % size;
-            uint256 word = ring[key];
-            if (word >> _QUARTER_SHIFT != quarter) continue;
-            uint256 left = word;
-            for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; amount != 0 && i < 3; ++i) {
-                uint256 bucket = (left >> (i * _MONTH_BITS)) & _MASK80;
-                uint256 take = bucket < amount ? bucket : amount;
-                left -= take << (i * _MONTH_BITS);
-                amount -= take;
+    /// @dev A debit of `amount` in an expiring scheme: sweep, then take from the live months, oldest first. Returns
+    /// the holder word after the sweep (the caller checks the balance, reverting all of this if it is short).
+    function _sweepAndDebit(uint256 scheme, address account, uint256 packed, uint256 amount, uint256 months)
+        private
+        returns (uint256)
+    {
+        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, account, months);
+        packed = _sweep(scheme, account, packed, _live(ring, size, cutoff, newest));
+        if (packed & _MASK96 < amount) return packed;
+        unchecked {
+            for (uint256 quarter = cutoff / 3; amount != 0 && quarter <= newest / 3; ++quarter) {
+                uint256 key = quarter % size;
+                uint256 word = ring[key];
+                if (word >> _QUARTER_SHIFT != quarter) continue;
+                uint256 left = word;
+                for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; amount != 0 && i < 3; ++i) {
+                    uint256 bucket = (left >> (i * _MONTH_BITS)) & _MASK80;
+                    uint256 take = bucket < amount ? bucket : amount;
+                    left -= take << (i * _MONTH_BITS);
+                    amount -= take;
+                }
+                if (left != word) ring[key] = left;
             }
-            if (left != word) ring[key] = left;
         }
+        return packed;
     }
 
-    /// @dev A recovery's move of `from`'s live buckets to `to` (whose record is empty, so its ring is unused);
-    /// expired months stay behind with the retired account.
-    function _moveBuckets(uint256 scheme, address from, address to, uint256 months) private {
-        (uint256 cutoff, uint256 newest) = _window(months);
-        mapping(uint256 => uint256) storage source = _buckets[scheme][from];
+    /// @dev A recovery's move in an expiring scheme: sweep `from`, then move its live months to `to` (whose record is
+    /// empty, so its ring is unused); expired months stay behind with the retired account. Returns the holder word.
+    function _sweepAndMove(uint256 scheme, address from, address to, uint256 packed, uint256 months)
+        private
+        returns (uint256)
+    {
+        (mapping(uint256 => uint256) storage source, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, from, months);
+        packed = _sweep(scheme, from, packed, _live(source, size, cutoff, newest));
         mapping(uint256 => uint256) storage target = _buckets[scheme][to];
-        uint256 size = _schemes[scheme].expiryRing;
         for (uint256 quarter = cutoff / 3; quarter <= newest / 3; ++quarter) {
             uint256 key = quarter % size;
             uint256 word = source[key];
@@ -817,32 +811,59 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             target[key] = word;
             delete source[key];
         }
+        return packed;
     }
 
-    /// @dev Points of `account` (holding `balance`, swept or not) credited from the cutoff month on: at most the
-    /// window's quarter words are read. Never more than `balance` (a day offset moved back across a month's end can
-    /// show, for those hours, a month already swept from the balance).
-    function _liveOf(uint256 scheme, address account, uint256 balance, uint256 months)
+    /// @dev Remove `account`'s expired points (its balance less its `live` points) from its balance and the supply,
+    /// with {TransferSingle} to zero and {PointsExpired}; returns the holder word after (the caller stores it).
+    function _sweep(uint256 scheme, address account, uint256 packed, uint256 live) private returns (uint256) {
+        uint256 balance = packed & _MASK96;
+        if (live >= balance) return packed;
+        uint256 expired = balance - live;
+        uint256 supply = _totalSupply[scheme] - expired;
+        _totalSupply[scheme] = supply;
+        emit TransferSingle(msg.sender, account, address(0), scheme, expired);
+        emit PointsExpired(scheme, account, expired, live, supply);
+        return packed - expired;
+    }
+
+    /// @dev `account`'s live points given its `balance` (swept or not): never more than the balance, since a day offset
+    /// moved back across a month's end shows, for those hours, a month that may have been swept already.
+    function _liveOf(uint256 scheme, address account, uint256 balance, uint256 months) private view returns (uint256) {
+        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, account, months);
+        uint256 live = _live(ring, size, cutoff, newest);
+        return live < balance ? live : balance;
+    }
+
+    /// @dev The points in `ring`'s words from month `cutoff` to month `newest`: at most the window's quarter words.
+    function _live(mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest)
         private
         view
         returns (uint256 live)
     {
-        (uint256 cutoff, uint256 newest) = _window(months);
-        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
-        uint256 size = _schemes[scheme].expiryRing;
-        for (uint256 quarter = cutoff / 3; quarter <= newest / 3; ++quarter) {
-            uint256 word = ring[quarter % size];
-            if (word >> _QUARTER_SHIFT != quarter) continue;
-            for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; i < 3; ++i) {
-                live += (word >> (i * _MONTH_BITS)) & _MASK80;
+        unchecked {
+            // at most 87 words of three 80-bit months: no overflow
+            for (uint256 quarter = cutoff / 3; quarter <= newest / 3; ++quarter) {
+                uint256 word = ring[quarter % size];
+                if (word >> _QUARTER_SHIFT != quarter) continue;
+                for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; i < 3; ++i) {
+                    live += (word >> (i * _MONTH_BITS)) & _MASK80;
+                }
             }
         }
-        return live < balance ? live : balance;
     }
 
-    /// @dev The live months: from `cutoff` (this month less `months`) to `newest`, the latest month a credit can
-    /// have been booked in (this month, or the next one if a day offset moved back across a month's end since).
-    function _window(uint256 months) private view returns (uint256 cutoff, uint256 newest) {
+    /// @dev `account`'s ring in `scheme`, its size, and the live months: from `cutoff` (this month less `months`) to
+    /// `newest`, the latest month a credit can have been booked in (this month, or the next one if a day offset moved
+    /// back across a month's end since).
+    function _bucketsOf(uint256 scheme, address account, uint256 months)
+        private
+        view
+        returns (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest)
+    {
+        ring = _buckets[scheme][account];
+        size = _schemes[scheme].expiryRing;
         cutoff = _monthOf(_today()) - months;
         newest = _monthOf((block.timestamp + uint256(int256(_MAX_OFFSET))) / 1 days);
     }

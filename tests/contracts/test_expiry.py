@@ -236,3 +236,15 @@ def test_balanceOf_ofANonExpiringSchemeReadsNoBuckets(w3, env):
     send(w3, env.issuer, f.issue(SCHEME, a, 5, ref(1)))
     assert tuple(f.expiringOf(a, SCHEME).call()) == (0, 0)
     assert f.schemeInfo(SCHEME).call()[6] == 0
+
+
+def test_expiringOf_lastDayFollowsTheCalendar(w3, env, xp):
+    """The last day of month m + N for N from 255 down: leap years, month lengths and year ends as Python's calendar
+    counts them (PointsLedger computes them with H. Hinnant's days_from_civil)."""
+    f, clock, a = env.ledger.functions, Clock(w3, env.ledger), env.residents[0].address
+    xp(255)
+    send(w3, env.issuer, f.issue(EXPIRING, a, 3, ref(1)))
+    for months in range(255, 0, -11):
+        if months != 255:
+            xp(months)
+        assert tuple(f.expiringOf(a, EXPIRING).call()) == (3, last_day(clock.month, months)), months
