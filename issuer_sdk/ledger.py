@@ -242,10 +242,10 @@ class LedgerCodec:
         return bool(int(result, 16)) if result and result != "0x" else False
 
     def decode_scheme_info(self, result: str) -> dict:
-        status, quota, cap, quota_day, issued_today, supply = abi_decode(
-            ["uint8", "uint256", "uint256", "uint256", "uint256", "uint256"], bytes.fromhex(result[2:]))
+        status, quota, cap, quota_day, issued_today, supply, expiry_months = abi_decode(
+            ["uint8", "uint256", "uint256", "uint256", "uint256", "uint256", "uint256"], bytes.fromhex(result[2:]))
         return {"status": status, "issuerDailyQuota": quota, "residentDailyCap": cap, "quotaDay": quota_day,
-                "issuedToday": issued_today, "totalSupply": supply}
+                "issuedToday": issued_today, "totalSupply": supply, "expiryMonths": expiry_months}
 
 
 def event_fields(event: EventType, data: str | bytes, names: tuple[str, ...]) -> dict:
