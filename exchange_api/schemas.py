@@ -408,6 +408,8 @@ class SchemeOut(BaseModel):
     residentDailyCap: int
     rate: int  # 0: no value in credits (an eligibility-only programme, or no rate yet)
     totalSupply: int
+    expiryMonths: int = Field(0, description="points credited in a month expire this many months after its end; "
+                                             "0: never")
     # what the consortium published about the programme (SchemeRegistry); "undescribed" and nulls when nothing yet
     kind: Literal["valued", "eligibility-only", "undescribed"]
     profile: SchemeProfileOut | None

@@ -42,6 +42,8 @@ def test_balances_countLivePointsAndNameThoseExpiringNext(api, w3, api_city, key
 
     line = _line(api, r, S3)
     assert line["points"] == 52 and line["credits"] == 520
+    schemes = {s["scheme"]: s for s in api.get("/v1/schemes").json()["data"]}
+    assert (schemes[S3]["expiryMonths"], schemes[71]["expiryMonths"]) == (1, 0)
     assert line["expiring"] == {"points": 40, "lastDay": last_day(m, 1), "lastDate": date_of_day(last_day(m, 1)),
                                 "daysLeft": 5}
 
