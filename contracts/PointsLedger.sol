@@ -414,22 +414,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
 
     /// @inheritdoc IPointsLedger
     function expiringOf(address account, uint256 scheme) external view returns (uint256 points, uint256 lastDay) {
-        uint256 months = _schemes[scheme].expiryMonths;
-        uint256 balance = _holders[scheme][account] & _MASK96;
-        if (months == 0 || balance == 0) return (0, 0);
-        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
-            _bucketsOf(scheme, account, months);
-        uint256 live = _live(ring, size, cutoff, newest);
-        if (live > balance) live = balance;
-        for (uint256 month = cutoff; month <= newest; ++month) {
-            uint256 quarter = month / 3;
-            uint256 word = ring[quarter % size];
-            if (word >> _QUARTER_SHIFT != quarter) continue;
-            uint256 bucket = (word >> ((month % 3) * _MONTH_BITS)) & _MASK80;
-            if (bucket == 0) continue;
-            // the last day of month `month + months`: the day before the first of the month after it
-            return (bucket < live ? bucket : live, _firstDayOf(month + months + 1) - 1);
-        }
+        return _expiringOf(account, scheme);
     }
 
     /// @inheritdoc IPointsLedger
@@ -750,6 +735,12 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     // first sweeps what expired (balance - live), then takes from the oldest live month.
     // ----------------------------------------------------------------------------------------------
 
+    // Calendar arithmetic of the block time, not randomness nor balances: month and quarter numbers and ring keys
+    // are the time's remainders, the civil-date formulas divide before they multiply on purpose (whole years and
+    // eras), and the equalities compare month and quarter numbers or a bucket with zero (contracts/README.md,
+    // "Slither").
+    // slither-disable-start weak-prng,divide-before-multiply,incorrect-equality
+
     /// @dev `amount` credited to `account` today: added to this month's bucket. A ring word still holding an
     /// older quarter starts over: that quarter expired (the ring spans more quarters than a window does).
     function _creditBucket(uint256 scheme, address account, uint256 amount) private {
@@ -868,6 +859,27 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         newest = _monthOf((block.timestamp + uint256(int256(_MAX_OFFSET))) / 1 days);
     }
 
+    /// @dev {expiringOf}: the oldest live month's points (never more than the live points) and its last day.
+    function _expiringOf(address account, uint256 scheme) private view returns (uint256, uint256) {
+        uint256 months = _schemes[scheme].expiryMonths;
+        uint256 balance = _holders[scheme][account] & _MASK96;
+        if (months == 0 || balance == 0) return (0, 0);
+        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, account, months);
+        uint256 live = _live(ring, size, cutoff, newest);
+        if (live > balance) live = balance;
+        for (uint256 month = cutoff; month <= newest; ++month) {
+            uint256 quarter = month / 3;
+            uint256 word = ring[quarter % size];
+            if (word >> _QUARTER_SHIFT != quarter) continue;
+            uint256 bucket = (word >> ((month % 3) * _MONTH_BITS)) & _MASK80;
+            if (bucket == 0) continue;
+            // the last day of month `month + months`: the day before the first of the month after it
+            return (bucket < live ? bucket : live, _firstDayOf(month + months + 1) - 1);
+        }
+        return (0, 0);
+    }
+
     function _balanceOf(address account, uint256 scheme) private view returns (uint256) {
         uint256 balance = _holders[scheme][account] & _MASK96;
         uint256 months = _schemes[scheme].expiryMonths;
@@ -903,6 +915,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             return era * 146097 + doe - 719468;
         }
     }
+    // slither-disable-end weak-prng,divide-before-multiply,incorrect-equality
 
     function _burn(uint256 scheme, address account, uint256 points, bytes32 ref) private {
         uint256 balanceAfter = _update(scheme, account, address(0), points, 0, _NO_CAP, 0);
