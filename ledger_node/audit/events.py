@@ -4,18 +4,26 @@
 Values come out as the replay keys its state: addresses as lowercase 0x strings (the codec's `checksum=False`),
 bytes32 as lowercase 0x hex, integers as int, arrays and tuples as lists. The codec is code that reads the node's
 logs, not a source of data: the audit still trusts nothing but JSON-RPC.
+
+An eth_getLogs answer is parsed straight into `Log` records of the fields the replay reads (msgspec, typed: the
+rest of each log, its block hash, is skipped unread, and no dict is made a log), then each log into an `Event`
+(a msgspec Struct too: made in C, a third of a dataclass's cost). The audit decodes every log of a chain, so these
+costs are the replay's (pipeline.py says where its time goes).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import orjson
 
 from ledger_node.audit import AuditError
+from ledger_node.audit.rpc import RpcError
 from ledger_node.compiler import load_artifact
 from ledger_node.event_codec import EventCodec
 
 
-@dataclass(slots=True)
-class Event:
+class Event(msgspec.Struct, gc=False):  # gc=False: an event never refers back to itself (no cycle to collect)
     name: str
     contract: str  # artifact name: PointsLedger, Redemption, ...
     address: str  # lowercase
@@ -25,6 +33,28 @@ class Event:
     log_index: int
     args: dict
     timestamp: int | None = None
+
+
+class Log(msgspec.Struct, gc=False):
+    """One log of an eth_getLogs answer, the fields the replay reads (JSON-RPC names, hex strings)."""
+
+    address: str
+    topics: list[str]
+    data: str
+    blockNumber: str  # noqa: N815 - the JSON-RPC field names
+    transactionHash: str  # noqa: N815
+    transactionIndex: str  # noqa: N815
+    logIndex: str  # noqa: N815
+    blockTimestamp: str | None = None  # noqa: N815 - not every node serves it (run.py reads the block then)
+    removed: bool = False
+
+
+class _LogsAnswer(msgspec.Struct, gc=False):
+    result: list[Log] | None = None
+    error: Any = None
+
+
+_ANSWER = msgspec.json.Decoder(_LogsAnswer)
 
 
 def _event(name: str, *inputs: tuple) -> dict:
@@ -56,8 +86,12 @@ class EventTable:
         self.contracts = {name: addr.lower() for name, addr in contracts.items()}
         self._codec = EventCodec({name: (addr, load_artifact(name)["abi"] + FORMER_EVENTS.get(name, []))
                                   for name, addr in self.contracts.items()}, checksum=False)
-        # (lowercase address, topic0) -> (decoder, name, contract, address): one dict lookup a log on the hot path
-        self._by_key = {key: (event.decode, event.name, event.contract, key[0]) for key, event in self._codec.items()}
+        # (lowercase address, topic0) -> (decoder, name, contract, address); and by topic0 alone, the first
+        # contract's (a log's address is then compared: one lookup and one comparison a log on the hot path)
+        self._by_key = {key: (event.decoder, event.name, event.contract, key[0]) for key, event in self._codec.items()}
+        self._by_topic: dict[str, tuple] = {}
+        for (_, topic0), entry in self._by_key.items():
+            self._by_topic.setdefault(topic0, entry)
 
     @property
     def addresses(self) -> list[str]:
@@ -73,48 +107,84 @@ class EventTable:
                      log["transactionHash"], int(log["transactionIndex"], 16), int(log["logIndex"], 16),
                      event.decode(log["topics"], log["data"]), int(ts, 16) if ts else None)
 
-    def decode_logs(self, logs: list[dict], first_block: int, last_block: int) -> tuple[list[Event], list[dict]]:
-        """The events of one eth_getLogs answer for blocks [first_block, last_block], in log order (block, log
-        index), and the logs no table knows. Logs marked `removed` are left out. A log outside the range is an
-        AuditError (the node answered another question); logs out of order are sorted. The same events as
-        `decode` gives one log at a time, without its per-log lookups (the audit decodes every log of a chain)."""
-        by_key, slow = self._by_key, self.decode
+    def decode_answer(self, body: bytes, first_block: int, last_block: int) -> tuple[list[Event], list[dict]]:
+        """The events of one eth_getLogs answer (the node's undecoded JSON-RPC response) for blocks
+        [first_block, last_block], in log order (block, log index), and the logs no table knows (as the node sent
+        them). Logs marked `removed` are left out. An error answer is an RpcError; an answer that is no list of logs,
+        or a log outside the range (the node answered another question), an AuditError; logs out of order are
+        sorted. The same events as `decode` gives one log at a time, in one pass: one dict lookup a log to its
+        event, the block's and transaction's numbers read once each."""
+        logs = _logs_of(body)
+        by_topic, entry_of = self._by_topic, self._entry
         events: list[Event] = []
-        unknown: list[dict] = []
+        unknown: list[int] = []  # positions in the answer
         append = events.append
         block_now, index_now = first_block, -1  # the last (block, log index) seen
+        block_hex = timestamp_hex = tx_index_hex = None  # the hex strings `block`, `ts`, `tx_index` were read from
+        block = ts = tx_index = None
         ordered = True
-        for log in logs:
-            if log.get("removed"):
+        for i, log in enumerate(logs):
+            if log.removed:
                 continue
-            topics = log["topics"]
-            entry = by_key.get((log["address"], topics[0])) if topics else None
-            if entry is None:  # not the node's usual lowercase form, or no known event
-                ev = slow(log)
-                if ev is None:
-                    unknown.append(log)
+            topics = log.topics
+            if not topics:
+                unknown.append(i)
+                continue
+            entry = by_topic.get(topics[0])
+            if entry is None or entry[3] != log.address:  # another contract's event of that topic, or not lowercase
+                entry = entry_of(log.address, topics[0])
+                if entry is None:
+                    unknown.append(i)
                     continue
-            else:
-                decode, name, contract, address = entry
-                ts = log.get("blockTimestamp")
-                ev = Event(name, contract, address, int(log["blockNumber"], 16), log["transactionHash"],
-                           int(log["transactionIndex"], 16), int(log["logIndex"], 16), decode(topics, log["data"]),
-                           int(ts, 16) if ts else None)
-            block = ev.block
-            if block != block_now:
-                if block < first_block or block > last_block:
-                    raise AuditError(f"eth_getLogs for blocks {first_block}-{last_block} answered a log of block "
-                                     f"{block} (tx {ev.tx}): the node's history is not what was asked")
-                if block < block_now:
-                    ordered = False
-                block_now, index_now = block, -1
-            if ev.log_index <= index_now:
+            decode, name, contract, address = entry
+            if log.blockNumber != block_hex:
+                block_hex = log.blockNumber
+                block = int(block_hex, 16)
+                if block != block_now:
+                    if block < first_block or block > last_block:
+                        raise AuditError(f"eth_getLogs for blocks {first_block}-{last_block} answered a log of block "
+                                         f"{block} (tx {log.transactionHash}): the node's history is not what was "
+                                         f"asked")
+                    if block < block_now:
+                        ordered = False
+                    block_now, index_now = block, -1
+            if log.blockTimestamp != timestamp_hex:
+                timestamp_hex = log.blockTimestamp
+                ts = int(timestamp_hex, 16) if timestamp_hex else None
+            if log.transactionIndex != tx_index_hex:
+                tx_index_hex = log.transactionIndex
+                tx_index = int(tx_index_hex, 16)
+            log_index = int(log.logIndex, 16)
+            if log_index <= index_now:
                 ordered = False
-            index_now = ev.log_index
-            append(ev)
+            index_now = log_index
+            append(Event(name, contract, address, block, log.transactionHash, tx_index, log_index,
+                         decode(topics, log.data), ts))
         if not ordered:
             events.sort(key=_log_order)
-        return events, unknown
+        if unknown:  # rare (a violation): the evidence is each log whole, as the node sent it
+            answer = orjson.loads(body)["result"]
+            return events, [answer[i] for i in unknown]
+        return events, []
+
+    def _entry(self, address: str, topic0: str) -> tuple | None:
+        """(decoder, name, contract, address) of a log's event, the hex in any case; None for no known event."""
+        address = address.lower()
+        return self._by_key.get((address, topic0)) or self._by_key.get((address, topic0.lower()))
+
+
+def _logs_of(body: bytes) -> list[Log]:
+    """The logs of an eth_getLogs answer; the node's error as an RpcError, any other shape as an AuditError."""
+    try:
+        answer = _ANSWER.decode(body)
+    except msgspec.DecodeError as exc:  # not JSON, not an object, or logs without the fields every log has
+        raise AuditError(f"eth_getLogs: the node's answer is not a JSON-RPC response with a list of logs ({exc}): "
+                         f"{body[:200]!r}") from exc
+    if answer.error is not None:
+        raise RpcError("eth_getLogs", answer.error if isinstance(answer.error, dict) else {"message": answer.error})
+    if answer.result is None:
+        raise AuditError(f"eth_getLogs: the node's answer has no list of logs: {body[:200]!r}")
+    return answer.result
 
 
 def _log_order(ev: Event) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """The replay's log pipeline: the node serves the next ranges of logs while Python decodes and replays this one.
 
 `depth` eth_getLogs requests are in flight at once, each on a keep-alive connection of its own
-(`HttpTransport.send`): before the replay parses (orjson), decodes (`EventTable.decode_logs`) and folds one
+(`HttpTransport.send`): before the replay parses and decodes (`EventTable.decode_answer`) and folds one
 answer, the request for a later range has already gone out, so the node (another process, the other core) works
 on it meanwhile. No thread: measured on the 2-core machine, a fetch thread handing bodies over a queue made the
 replay slower, not faster (every socket read it finished took the GIL back from the decoding thread), while
@@ -28,7 +28,6 @@ from typing import Iterator
 
 import orjson
 
-from ledger_node.audit import AuditError
 from ledger_node.audit.events import Event, EventTable
 from ledger_node.audit.rpc import Rpc, RpcError, too_large
 from ledger_node.jsonrpc import PendingPost
@@ -55,10 +54,10 @@ class LogPipeline:
         self._in_flight: deque[tuple[int, int, PendingPost]] = deque()
 
     def __iter__(self) -> Iterator[tuple[int, int, list[Event], list[dict]]]:
-        decode, bodies = self.table.decode_logs, self.bodies()
+        decode, bodies = self.table.decode_answer, self.bodies()
         try:
             for start, end, body in bodies:
-                events, unknown = decode(_result(orjson.loads(body)), start, end)
+                events, unknown = decode(body, start, end)
                 yield start, end, events, unknown
         finally:
             bodies.close()  # requests still in flight are dropped at once, also when the replay failed
@@ -106,17 +105,6 @@ class LogPipeline:
     def _next_size(self, size: int, answer_bytes: int) -> int:
         want = size * self.target_bytes // max(answer_bytes, 1)
         return max(1, min(self.step, size * 4, max(size // 4, want)))
-
-
-def _result(answer) -> list[dict]:
-    if not isinstance(answer, dict):
-        raise AuditError(f"eth_getLogs: the node's answer is not a JSON-RPC response: {str(answer)[:200]}")
-    if "error" in answer:
-        raise RpcError("eth_getLogs", answer["error"])
-    logs = answer.get("result")
-    if not isinstance(logs, list):
-        raise AuditError(f"eth_getLogs: the node's answer has no list of logs: {str(answer)[:200]}")
-    return logs
 
 
 @contextmanager
