@@ -69,6 +69,7 @@ class IssuanceHandlers:
         codes = a["reasonCodes"]
         broken = []  # (item, ref, resident, reason, amount, code, expected) of cited entries that break their rule
         used_refs = st.refs[scheme]
+        use_ref = used_refs.add
         transfers = tx.transfers
         expected_items = len(refs) - len(skipped)
         if len(transfers) != expected_items:
@@ -96,7 +97,7 @@ class IssuanceHandlers:
             if event_id in used_refs:
                 self.problem(VIOLATION, "ref-reissued", f"item {i}: the issuer's event id of {ref} was issued before "
                                                         "under another sequence number", ev, ref=ref)
-            used_refs.add(event_id)
+            use_ref(event_id)
             if k >= n_transfers:
                 break
             t = transfers[k]
@@ -128,7 +129,6 @@ class IssuanceHandlers:
                     self.problem(VIOLATION, "resident-cap-exceeded", f"{to} received {rec[1]} of scheme {scheme} on "
                                                                      f"day {rec[0]}, over the cap {cap}", ev,
                                  account=to, received=rec[1], cap=cap)
-            used += amount
             issued += amount
             bal = balances.get(key, 0) + amount
             balances[key] = bal
@@ -137,6 +137,7 @@ class IssuanceHandlers:
                 b[month] = b.get(month, 0) + amount
             if balances_after[i] != bal:
                 bad_after.append((i, to, balances_after[i], bal))
+        used += issued
         if self.detector is not None and k:
             issued_to = [t["to"] for t in transfers[:k]] if self.detector.wants_residents() else ()
             self.detector.on_issues(scheme, issuer, k, filled, cap, ev.timestamp, ev.tx, ev.block, issued_to)
