@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -13,7 +14,7 @@ from ledger_node.audit.cli import app
 from ledger_node.audit.events import EventTable
 from ledger_node.audit.patterns import Detector, Thresholds
 from ledger_node.audit.replay import Replayer
-from ledger_node.audit.rpc import Rpc
+from ledger_node.audit.rpc import Rpc, RpcError
 from ledger_node.audit.state import State
 from ledger_node.config import NodeConfig
 from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
@@ -206,3 +207,29 @@ def test_nodeRefusingLargeRanges_getsThemHalved_andTheSameReport(audit_city, run
     assert front.refused > 0  # the ranges grew past the limit and were cut back
     assert limited.stats["logRanges"] > direct.stats["logRanges"]
     assert _without_timings(limited.report) == _without_timings(direct.report)
+
+
+def test_logAnswerNotShapedAsLogs_isAClearAuditError(audit_city):
+    """The replay parses an answer straight into the fields of a log (events.Log): an answer whose logs lack one,
+    that is not JSON, or that holds no list, stops the audit with the node's fault named, never a crash."""
+    table = EventTable(audit_city.addresses)
+    rpc = Rpc(audit_city.url)
+    try:
+        head = rpc.block_number()
+        logs = rpc.get_logs(table.addresses, 0, head)
+    finally:
+        rpc.close()
+    whole = orjson.dumps({"jsonrpc": "2.0", "id": 1, "result": logs})
+    assert len(table.decode_answer(whole, 0, head)[0]) == len(logs)  # the node's own answer reads whole
+
+    without_index = orjson.dumps({"jsonrpc": "2.0", "id": 1,
+                                  "result": [{k: v for k, v in log.items() if k != "logIndex"} for log in logs]})
+    with pytest.raises(AuditError, match=r"not a JSON-RPC response with a list of logs .*logIndex"):
+        table.decode_answer(without_index, 0, head)
+    with pytest.raises(AuditError, match="not a JSON-RPC response"):
+        table.decode_answer(b"<html>502 Bad Gateway</html>", 0, head)
+    with pytest.raises(AuditError, match="no list of logs"):
+        table.decode_answer(b'{"jsonrpc": "2.0", "id": 1, "result": null}', 0, head)
+    with pytest.raises(RpcError, match="query timeout"):
+        table.decode_answer(b'{"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "query timeout"}}',
+                            0, head)
