@@ -7,6 +7,8 @@ mirrors it exactly (the auditor replays it; the contracts' state machine holds t
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 SEQ_BITS = 224  # sequence numbers per word (the word's top 32 bits are its tag)
 RING = 256  # words per lane
 WINDOW = SEQ_BITS * RING  # numbers of a lane the ledger remembers
@@ -68,3 +70,33 @@ class SequenceWindow:
             return False
         self.words[slot] = word | (1 << bit)
         return True
+
+    def take_each(self, refs: Iterable[str]) -> list[bool]:
+        """`take` of each ref in order, refs as 0x hex (the auditor's form): the same answers and words, in one pass
+        that reads and writes each word once a run of numbers in it (a batch's sequential numbers fill a few words;
+        the auditor replays every issued item of a chain, and `take` an item at a time cost it more than decoding
+        the item's log)."""
+        words, fresh = self.words, []
+        answer = fresh.append
+        slot_now = word = None  # the word at `slot_now` as `take` would have left it; written back when changed
+        changed = False
+        for ref in refs:
+            number = int(ref[2:18], 16)  # lane (4 bytes), counter (4 bytes)
+            tag, bit = divmod(number & 0xFFFFFFFF, SEQ_BITS)
+            slot = (number >> 32 << 8) | (tag % RING)
+            if slot != slot_now:
+                if changed:
+                    words[slot_now] = word
+                slot_now, word, changed = slot, words.get(slot, 0), False
+            word_tag = word >> SEQ_BITS
+            if word_tag > tag or (word_tag == tag and word >> bit & 1):
+                answer(False)
+                continue
+            if word_tag < tag:
+                word = tag << SEQ_BITS
+            word |= 1 << bit
+            changed = True
+            answer(True)
+        if changed:
+            words[slot_now] = word
+        return fresh

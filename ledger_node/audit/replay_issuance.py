@@ -81,10 +81,14 @@ class IssuanceHandlers:
         bad_after = []
         filled = []  # (item's position among those issued, resident) of the items that reached the daily cap
         n_transfers = len(transfers)
-        take = SequenceWindow(st.windows[scheme]).take
         buckets, month = st.buckets, expiry.month_of_day(today) if info.get("expiry") else None
+        # the window's answer for each item the loop below reaches (it stops after the last TransferSingle)
+        reached = len(refs)
+        if expected_items > n_transfers:
+            reached = [i for i in range(len(refs)) if i not in skipped][n_transfers] + 1
+        fresh_items = SequenceWindow(st.windows[scheme]).take_each(refs[:reached])
         for i, ref in enumerate(refs):  # once per issued item of the chain: kept lean
-            fresh = take(bytes.fromhex(ref[2:]))
+            fresh = fresh_items[i]
             if skipped and i in skipped:
                 if fresh:
                     self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but its sequence number in {ref} "

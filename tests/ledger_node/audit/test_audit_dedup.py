@@ -2,9 +2,11 @@
 issued twice: one issued again under another number (two sequence books numbering the same event) is a violation."""
 from __future__ import annotations
 
+import random
+
 from web3 import Web3
 
-from ledger_node.issuance_refs import WINDOW, sequenced_ref
+from ledger_node.issuance_refs import WINDOW, SequenceWindow, sequenced_ref
 
 S1 = 1
 
@@ -33,3 +35,20 @@ def test_anEventIdIssuedUnderTwoNumbers_isAViolationNamingIt(audit_city, run_aud
     assert [p["code"] for p in problems] == ["ref-reissued"]
     assert problems[0]["tx"] == second["transactionHash"].to_0x_hex()
     assert problems[0]["evidence"]["ref"] == "0x" + sequenced_ref(9, 0, event).hex()
+
+
+def test_takeEach_answersAndLeavesTheWindowAsTakeOneAtATime():
+    """The replay takes a batch's numbers in one pass (SequenceWindow.take_each): over runs of sequential numbers,
+    retries, numbers behind the window, ring turns and lanes side by side, it answers as `take` does one at a time
+    (the ledger's own rule, which the contracts' state machine holds the ledger to) and leaves the same words."""
+    rng = random.Random(25)
+    edges = (0, 1, 223, 224, 225, 447, 448, WINDOW - 1, WINDOW, WINDOW + 1, WINDOW + 224, 2 * WINDOW, 2**32 - 1)
+    one, each = SequenceWindow(), SequenceWindow()
+    for _ in range(200):
+        lane = rng.choice((0, 1, 7, 2**32 - 1))
+        start = rng.choice(edges) if rng.random() < 0.3 else rng.randrange(3 * WINDOW)
+        counters = [min(start + k, 2**32 - 1) for k in range(rng.randrange(1, 600))]  # a batch, sequential
+        counters += rng.sample(counters, min(len(counters), rng.randrange(3)))  # retried inside the batch
+        refs = [sequenced_ref(rng.choice((lane, lane, 3)), c, rng.randbytes(32)) for c in counters]
+        assert each.take_each(["0x" + r.hex() for r in refs]) == [one.take(r) for r in refs]
+        assert each.words == one.words
