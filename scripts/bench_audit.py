@@ -1,8 +1,8 @@
 """`citypoints bench audit`: how fast the auditor replays a large chain, beside the node's own log-fetch limit.
 
 Builds (once, cached under var/bench/audit/) a chain with >= 200,000 events: `issueBatch` calls of 1,000 items
-by a scheme issuer to a few thousand residents (one TransferSingle per item, one PointsIssued per call), plus
-some redemptions and exchanges. Then measures, on the same node:
+by a scheme issuer to a few thousand residents (one TransferSingle per item, one PointsIssued per call; refs
+numbered in one lane as the SDK's sequence book numbers them), plus some redemptions and exchanges. Then measures, on the same node:
 - raw: the bare `eth_getLogs` fetch of every log in 10,000-block ranges (as the floor has always been measured),
   bodies read but not parsed; and the same bare fetch over the audit's own ranges with its requests in flight
   (`LogPipeline.bodies`), the stricter comparison since the node serves small answers faster;
@@ -27,6 +27,7 @@ from web3 import Web3
 from ledger_node import chain, paths
 from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
 from ledger_node.config import NodeConfig
+from ledger_node.issuance_refs import sequenced_ref
 
 RESIDENTS = 4_000
 BATCH = 1_000
@@ -48,7 +49,7 @@ def run(events: int = FLOOR_EVENTS, *, as_json: bool = False, rebuild: bool = Fa
 
     home = paths.var_dir() / "bench" / "audit"
     home.mkdir(parents=True, exist_ok=True)
-    cache = home / f"chain-{events}-exact-change.json"  # chains of earlier contracts do not audit with these
+    cache = home / f"chain-{events}-sequenced.json"  # chains of earlier contracts do not audit with these
     operator = Account.from_key(keccak(text="citypoints bench audit operator"))
     cfg = NodeConfig(port=free_port())
     write_genesis(home / "genesis.json", cfg, {operator.address: 10**24})
@@ -274,7 +275,8 @@ def _build(url: str, operator, events: int) -> dict:
     for b in range(calls):
         bar.update(task, completed=b)
         who = [residents[(b * BATCH + k) % RESIDENTS].address for k in range(BATCH)]
-        refs = [keccak((b * BATCH + k).to_bytes(32, "big")) for k in range(BATCH)]
+        # numbered as the SDK's sequence book numbers an issuer's items: one lane, item i is counter i
+        refs = [sequenced_ref(0, b * BATCH + k, keccak((b * BATCH + k).to_bytes(32, "big"))) for k in range(BATCH)]
         data = selector + abi_encode(["uint256", "address[]", "uint256[]", "bytes32[]"], [1, who, [3] * BATCH, refs])
         tx = {"to": ledger_addr, "data": data, "gas": 90_000_000, "nonce": nonce + b, "chainId": chain_id,
               "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "value": 0}
