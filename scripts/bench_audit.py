@@ -25,6 +25,7 @@ from rich.progress import Progress
 from web3 import Web3
 
 from ledger_node import chain, paths
+from ledger_node.compiler import source_hash
 from ledger_node.node.anvil import AnvilProcess, free_port, write_genesis
 from ledger_node.config import NodeConfig
 from ledger_node.issuance_refs import sequenced_ref
@@ -49,7 +50,7 @@ def run(events: int = FLOOR_EVENTS, *, as_json: bool = False, rebuild: bool = Fa
 
     home = paths.var_dir() / "bench" / "audit"
     home.mkdir(parents=True, exist_ok=True)
-    cache = home / f"chain-{events}-sequenced.json"  # chains of earlier contracts do not audit with these
+    cache = home / f"chain-{events}-{source_hash()[:12]}.json"  # a chain of other contract sources is built anew
     operator = Account.from_key(keccak(text="citypoints bench audit operator"))
     cfg = NodeConfig(port=free_port())
     write_genesis(home / "genesis.json", cfg, {operator.address: 10**24})
