@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
 from dataclasses import dataclass, replace
 
 import pytest
@@ -16,12 +15,11 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from ledger_node.deploy.system import call
-from ledger_node.domain import ISSUER_PAIR, MERCHANT_PAIR, statement_id
 from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME, City
-from ..helpers import identity, ref, send
+from ..helpers import clearing_nets, identity, ref, send
 
 RATE_1 = 10_000_000  # scheme 1: 10 credit cents a point
 RATE_2 = 33_333_333  # scheme 2: 33.333333 cents a point, so rounding shows
@@ -117,33 +115,8 @@ class ValueCity:
         return self.nets()[1].get(getattr(merchant, "address", merchant), 0)
 
     def nets(self) -> tuple[dict[int, int], dict[str, int]]:
-        """Every issuer's and merchant's net, summed from Clearing's events on the chain as the auditor and the API's
-        indexer sum them (Clearing stores no nets): each position move, and each confirmed statement's amount (the
-        closed period's position) moving from the debtor to the creditor."""
-        c = self.clearing
-        issuer: dict[int, int] = defaultdict(int)
-        merchant: dict[str, int] = defaultdict(int)
-        pairs: dict[str, tuple] = {}  # statement id -> (debtor nets, debtor, creditor nets, creditor, position view)
-        for ev in c.events.MerchantPositionChanged().get_logs(from_block=0):
-            a = ev["args"]
-            issuer[a["scheme"]] += a["delta"]
-            merchant[a["merchant"]] -= a["delta"]
-            pairs[statement_id(MERCHANT_PAIR, a["period"], a["scheme"], int(a["merchant"], 16))] = (
-                issuer, a["scheme"], merchant, a["merchant"],
-                c.functions.merchantPosition(a["period"], a["scheme"], a["merchant"]))
-        for ev in c.events.IssuerPositionChanged().get_logs(from_block=0):
-            a = ev["args"]
-            issuer[a["fromScheme"]] += a["credits"]
-            issuer[a["toScheme"]] -= a["credits"]
-            lo, hi = sorted((a["fromScheme"], a["toScheme"]))
-            pairs[statement_id(ISSUER_PAIR, a["period"], lo, hi)] = (
-                issuer, lo, issuer, hi, c.functions.issuerPosition(a["period"], lo, hi))
-        for ev in c.events.PaymentConfirmed().get_logs(from_block=0):
-            debtors, debtor, creditors, creditor, position = pairs["0x" + ev["args"]["statementId"].hex()]
-            amount = position.call()
-            debtors[debtor] -= amount
-            creditors[creditor] += amount
-        return dict(issuer), dict(merchant)
+        """Every issuer's and merchant's net (helpers.clearing_nets)."""
+        return clearing_nets(self.clearing)
 
 
 def parts_of(event) -> list[tuple[int, int, int]]:
