@@ -178,19 +178,22 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     /// @dev The EIP-712 struct hash of a consent (its parts hashed as an array of `Part` structs).
     function _consentHash(Consent calldata c) private pure returns (bytes32) {
         Part[] calldata parts = c.parts;
-        bytes32[] memory partHashes = new bytes32[](parts.length);
-        for (uint256 i = 0; i < parts.length; ++i) {
-            partHashes[i] = keccak256(abi.encode(PART_TYPEHASH, parts[i].scheme, parts[i].points, parts[i].credits));
+        bytes32 partsHash;
+        bytes32 partTypehash = PART_TYPEHASH;
+        assembly ("memory-safe") {
+            // each part's struct hash keccak256(PART_TYPEHASH, scheme, points, credits), then their concatenation's
+            let p := mload(0x40)
+            let hashes := add(p, 0x80)
+            mstore(p, partTypehash)
+            for { let i := 0 } lt(i, parts.length) { i := add(i, 1) } {
+                calldatacopy(add(p, 0x20), add(parts.offset, mul(i, 0x60)), 0x60)
+                mstore(add(hashes, mul(i, 0x20)), keccak256(p, 0x80))
+            }
+            partsHash := keccak256(hashes, mul(parts.length, 0x20))
         }
         return keccak256(
             abi.encode(
-                REDEMPTION_CONSENT_TYPEHASH,
-                c.resident,
-                c.merchant,
-                c.credits,
-                keccak256(abi.encodePacked(partHashes)),
-                c.orderRef,
-                c.nonce,
+                REDEMPTION_CONSENT_TYPEHASH, c.resident, c.merchant, c.credits, partsHash, c.orderRef, c.nonce,
                 c.deadline
             )
         );
@@ -222,8 +225,22 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     }
 
     /// @dev keccak256(abi.encode(resident, merchant, parts)): what a redemption's record binds (its top 120 bits).
-    function _partiesHash(address resident, address merchant, Part[] calldata parts) private pure returns (bytes32) {
-        return keccak256(abi.encode(resident, merchant, parts));
+    function _partiesHash(address resident, address merchant, Part[] calldata parts)
+        private
+        pure
+        returns (bytes32 h)
+    {
+        assembly ("memory-safe") {
+            // abi.encode(resident, merchant, parts): two words, the array's offset and length, its static parts
+            let p := mload(0x40)
+            mstore(p, resident)
+            mstore(add(p, 0x20), merchant)
+            mstore(add(p, 0x40), 0x60)
+            mstore(add(p, 0x60), parts.length)
+            let size := mul(parts.length, 0x60)
+            calldatacopy(add(p, 0x80), parts.offset, size)
+            h := keccak256(p, add(0x80, size))
+        }
     }
 
     function _sumCredits(Part[] calldata parts) private pure returns (uint256 sum) {
