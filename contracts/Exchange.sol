@@ -148,6 +148,7 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
     ) private returns (uint256 credits, SideValue memory taken, SideValue memory given) {
         taken.points = points;
         taken.value = points * fromRate; // overflow panics: points above any balance (< 2**96) cannot be burned
+        // slither-disable-next-line divide-before-multiply (whole credit cents: the rest below a cent stays as change)
         credits = (taken.value + ledger.changeOf(resident, fromScheme)) / CreditMath.RATE_SCALE;
         if (credits == 0) return (0, taken, given); // nothing bought: the caller refuses it (below the minimum)
         uint256 value = credits * CreditMath.RATE_SCALE;

@@ -147,7 +147,8 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     /// @inheritdoc IRedemption
     function redemption(bytes32 redemptionId) external view returns (Record memory r) {
         uint256 record = _intents[redemptionId];
-        if (record & _MASK40 == 0) return r; // unknown, or a preferred order's nonce
+        // slither-disable-next-line incorrect-equality (time zero: unknown, or a preferred order's nonce)
+        if (record & _MASK40 == 0) return r;
         return Record({
             partiesHash: bytes32(record >> _HASH_SHIFT << _HASH_SHIFT),
             refunded: uint96(record >> _REFUNDED_SHIFT),
@@ -210,6 +211,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     ) private returns (uint256 before, uint256 total) {
         uint256 record = _intents[redemptionId];
         uint256 redeemedAt = record & _MASK40;
+        // slither-disable-next-line incorrect-equality (time zero: no redemption has this id)
         if (redeemedAt == 0) revert RedemptionUnknown(redemptionId);
         _checkSubmitter(merchant);
         if (uint256(_partiesHash(resident, merchant, parts)) >> _HASH_SHIFT != record >> _HASH_SHIFT) {
@@ -258,7 +260,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         uint256 n = parts.length;
         if (n == 0 || n > MAX_PARTS) revert RedemptionInvalidPlan(n);
         taken = new PartValue[](n);
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i = 0; i < n; ++i) {
             Part calldata p = parts[i];
             if (p.credits == 0 || p.credits > credits) revert RedemptionInvalidPlan(i);
@@ -309,6 +311,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
             Part calldata p = parts[i - 1];
             uint256 credits = _clamp(step.total, later, p.credits) - _clamp(step.before, later, p.credits);
             later += p.credits;
+            // slither-disable-next-line incorrect-equality (a part this refund gives nothing back of is skipped)
             if (credits == 0) continue;
             given[n++] = _givePartBack(step, p.scheme, credits);
         }

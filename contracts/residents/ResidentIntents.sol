@@ -66,6 +66,7 @@ abstract contract ResidentIntents is EIP712 {
     }
 
     function _checkSignature(address resident, bytes32 digest, bytes calldata signature) private view {
+        // slither-disable-next-line unused-return (the error's argument: the error itself is checked)
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == resident) return;
         if (resident.code.length == 0
