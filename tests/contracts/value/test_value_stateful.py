@@ -336,7 +336,12 @@ def test_valueContracts_matchReferenceModel(w3, value):
     # the invariants read the whole clearing state: start from a clean slate for this test's merchant
     assert value.merchant_net(value.city.merchant.address) == 0
     STEPS["count"] = 0
-    run_state_machine_as_test(ValueMachine, settings=settings.get_profile(hypothesis_profile()))
+    profile = settings.get_profile(hypothesis_profile())
+    if hypothesis_profile() == "ci":
+        # the ci profile derandomises the examples from the machine's source: since its invariants sum the nets from
+        # Clearing's events (issue 25), 30 examples run 1,192 steps, under the floor; 40 run 1,921
+        profile = settings(profile, max_examples=40)
+    run_state_machine_as_test(ValueMachine, settings=profile)
     print(f"\nvalue stateful steps run: {STEPS['count']}")
     if hypothesis_profile() == "ci":
         assert STEPS["count"] >= 1500, STEPS["count"]  # the ci profile's floor; test-deep runs about seven times as many
