@@ -26,16 +26,28 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     uint256 private constant _CHANGE_BITS = _MASK63 << _CHANGE_SHIFT;
     uint256 private constant _KNOWN = 1 << 255;
     uint256 private constant _NO_CAP = type(uint256).max;
+    uint256 private constant _SEQ_BITS = 224; // sequence numbers per word; the word's top 32 bits are its tag
+    uint256 private constant _RING = 256; // words per lane
+    uint256 private constant _NO_SLOT = type(uint256).max;
     int32 private constant _MAX_OFFSET = 14 hours;
+    /// @dev Expiring schemes (contracts/README.md, "Points expiry"): a bucket word holds one calendar quarter of an
+    /// account's credits, 80 bits a month (bits 0-79 its first month, 80-159 its second, 160-239 its third) and the
+    /// quarter's index in bits 240-255 (its tag), in a ring of words per account.
+    uint256 private constant _MONTH_BITS = 80;
+    uint256 private constant _MASK80 = (1 << 80) - 1;
+    uint256 private constant _QUARTER_SHIFT = 240;
     /// @dev Held accounts are keccak256(domain, identity hash) cut to 160 bits: no private key of one is known.
     bytes32 private constant _HELD_DOMAIN = keccak256("CityPoints.PointsLedger.heldFor");
 
-    /// @dev One slot: read on every issuance call, written once per call.
+    /// @dev One slot: read on every issuance call, written once per call; also read (warm) by every balance change,
+    /// for its expiry: the value flows' status checks have loaded it already.
     struct Scheme {
         SchemeStatus status;
         uint32 quotaDay;
         uint96 issuedToday;
         uint96 issuerDailyQuota;
+        uint8 expiryMonths; // 0: points never expire
+        uint8 expiryRing; // bucket words per account, fixed when expiry is first set (enough for any shorter expiry)
         uint96 residentDailyCap; // second slot: read once per call
     }
 
@@ -49,8 +61,13 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     mapping(uint256 scheme => Scheme) private _schemes;
     mapping(uint256 scheme => uint256) private _totalSupply;
     mapping(uint256 scheme => mapping(address account => uint256 packed)) private _holders;
-    mapping(uint256 scheme => mapping(bytes32 ref => bool)) private _refUsed;
+    /// @dev Issuance dedup (see {IPointsLedger} and contracts/README.md): per scheme a ring of 256 words per lane, at
+    /// key `lane << 8 | wordIndex % 256`; a word is its index within the lane (bits 224-255, the tag) and one bit per
+    /// sequence number of that index (bits 0-223).
+    mapping(uint256 scheme => mapping(uint256 slot => uint256 word)) private _sequences;
     mapping(address heldAccount => bytes32 identityHash) private _heldIdentity; // open, unclaimed holdings
+    /// @dev Expiring schemes only: each account's ring of `expiryRing` quarter words, at key `quarter % expiryRing`.
+    mapping(uint256 scheme => mapping(address account => mapping(uint256 key => uint256 word))) private _buckets;
 
     /// @param consortium_ The Consortium contract.
     /// @param membership_ The Membership contract.
@@ -153,11 +170,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         _requireIssuer(scheme);
         _requireSpendable(scheme);
         if (amount == 0) revert PointsLedgerZeroAmount(0);
-        if (_refUsed[scheme][ref]) {
+        if (!_takeOne(scheme, ref)) {
             emit RevocationSkipped(scheme, resident, msg.sender, ref);
             return;
         }
-        _refUsed[scheme][ref] = true;
         uint256 balanceAfter = _update(scheme, resident, address(0), amount, 0, _NO_CAP, 0);
         emit PointsRevoked(scheme, resident, msg.sender, amount, ref, reasonCode, balanceAfter, _totalSupply[scheme]);
     }
@@ -217,8 +233,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             uint256 packed = _holders[scheme][account];
             // slither-disable-next-line incorrect-equality (an empty record is skipped; nothing to move)
             if (packed == 0) continue;
-            _update(scheme, account, newAccount, packed & _MASK96, 0, _NO_CAP, 0);
-            emit AccountMoved(scheme, account, newAccount, packed & _MASK96);
+            uint256 moved = _update(scheme, account, newAccount, packed & _MASK96, 0, _NO_CAP, 0);
+            emit AccountMoved(scheme, account, newAccount, moved);
         }
     }
 
@@ -235,6 +251,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             quotaDay: 0,
             issuedToday: 0,
             issuerDailyQuota: issuerDailyQuota,
+            expiryMonths: 0,
+            expiryRing: 0,
             residentDailyCap: residentDailyCap
         });
         _schemeIds.push(scheme);
@@ -269,6 +287,24 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         _requireExists(scheme);
         _schemes[scheme].residentDailyCap = cap;
         emit ResidentDailyCapChanged(scheme, cap);
+    }
+
+    /// @inheritdoc IPointsLedger
+    function setExpiry(uint256 scheme, uint8 months) external onlyConsortium {
+        _requireExists(scheme);
+        Scheme storage s = _schemes[scheme];
+        uint8 current = s.expiryMonths;
+        if (current == 0 && months != 0) {
+            // every point must have its bucket: only a scheme with no points yet starts to expire
+            uint256 supply = _totalSupply[scheme];
+            if (supply != 0) revert PointsLedgerExpiryNeedsEmptyScheme(scheme, supply);
+            s.expiryRing = uint8(uint256(months) / 3 + 2); // the quarters a window spans, and one for the clock's offset
+        } else if (months == 0 || months >= current) {
+            // a longer window (or none) would give expired points back to accounts not swept yet, not to the others
+            revert PointsLedgerExpiryOnlyShortens(scheme, current, months);
+        }
+        s.expiryMonths = months;
+        emit SchemeExpiryChanged(scheme, current, months);
     }
 
     /// @inheritdoc IPointsLedger
@@ -337,9 +373,10 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         return false;
     }
 
-    /// @notice Balance of `account` in scheme `id`.
+    /// @notice Balance of `account` in scheme `id`: in an expiring scheme, the points not expired (at most
+    /// expiryMonths + 1 months of credits are read, however many issuances they came from).
     function balanceOf(address account, uint256 id) external view returns (uint256) {
-        return _holders[id][account] & _MASK96;
+        return _balanceOf(account, id);
     }
 
     /// @notice Balances of `accounts[i]` in `ids[i]`.
@@ -351,7 +388,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         if (accounts.length != ids.length) revert PointsLedgerLengthMismatch(accounts.length, ids.length, 0, 0);
         balances = new uint256[](accounts.length);
         for (uint256 i = 0; i < accounts.length; ++i) {
-            balances[i] = _holders[ids[i]][accounts[i]] & _MASK96;
+            balances[i] = _balanceOf(accounts[i], ids[i]);
         }
     }
 
@@ -376,6 +413,11 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @inheritdoc IPointsLedger
+    function expiringOf(address account, uint256 scheme) external view returns (uint256 points, uint256 lastDay) {
+        return _expiringOf(account, scheme);
+    }
+
+    /// @inheritdoc IPointsLedger
     function totalSupply(uint256 scheme) external view returns (uint256) {
         return _totalSupply[scheme];
     }
@@ -389,7 +431,8 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             residentDailyCap: s.residentDailyCap,
             quotaDay: s.quotaDay,
             issuedToday: s.issuedToday,
-            totalSupply: _totalSupply[scheme]
+            totalSupply: _totalSupply[scheme],
+            expiryMonths: s.expiryMonths
         });
     }
 
@@ -409,8 +452,19 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     }
 
     /// @inheritdoc IPointsLedger
-    function isRefUsed(uint256 scheme, bytes32 ref) external view returns (bool) {
-        return _refUsed[scheme][ref];
+    function refState(uint256 scheme, bytes32 ref) external view returns (RefState) {
+        (uint256 slot, uint256 tag, uint256 bit) = _position(ref);
+        uint256 word = _sequences[scheme][slot];
+        uint256 wordTag = word >> _SEQ_BITS;
+        if (wordTag > tag) return RefState.BehindWindow;
+        if (wordTag == tag && (word >> bit) & 1 == 1) return RefState.Used;
+        return RefState.Unused;
+    }
+
+    /// @inheritdoc IPointsLedger
+    // solhint-disable-next-line func-name-mixedcase
+    function REF_WINDOW() external pure returns (uint256) {
+        return _SEQ_BITS * _RING;
     }
 
     /// @inheritdoc IPointsLedger
@@ -468,6 +522,9 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         uint256[] skipped;
         bytes32[] refs;
         uint32[] reasonCodes;
+        uint256 slot; // the dedup word in hand: its key, value, and whether it changed
+        uint256 word;
+        bool dirty;
     }
 
     /// @dev The issuance path: dedup, quota, then one {_update} per item; the scheme slot is written once.
@@ -504,14 +561,13 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         b.balancesAfter = new uint256[](n);
         b.skipped = new uint256[](n);
 
-        mapping(bytes32 => bool) storage usedRefs = _refUsed[scheme];
+        mapping(uint256 => uint256) storage words = _sequences[scheme];
+        b.slot = _NO_SLOT;
         for (uint256 i = 0; i < n; ++i) {
-            bytes32 ref = refs[i];
-            if (usedRefs[ref]) {
+            if (!_takeInBatch(words, b, refs[i])) {
                 b.skipped[b.skippedCount++] = i;
                 continue;
             }
-            usedRefs[ref] = true;
             uint256 amount = amounts[i];
             if (amount == 0) revert PointsLedgerZeroAmount(i);
             if (amount > b.quota || b.used + amount > b.quota) {
@@ -524,6 +580,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             }
             b.balancesAfter[i] = _update(scheme, address(0), residents[i], amount, b.day, b.cap, i);
         }
+        if (b.dirty) words[b.slot] = b.word;
         uint256[] memory skipped = b.skipped;
         uint256 skippedCount = b.skippedCount;
         assembly ("memory-safe") {
@@ -536,6 +593,59 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         b.refs = refs;
         b.reasonCodes = reasonCodes;
         _emitIssued(scheme, b);
+    }
+
+    /// @dev Dedup of one batch item: its sequence number taken in the word in hand, which is loaded when the item's
+    /// word differs from the last one (and the last one stored if it changed). Sequential numbers cost one storage
+    /// write per 224 items. False: used before, or behind the window.
+    function _takeInBatch(mapping(uint256 => uint256) storage words, Batch memory b, bytes32 ref)
+        private
+        returns (bool fresh)
+    {
+        (uint256 slot, uint256 tag, uint256 bit) = _position(ref);
+        if (slot != b.slot) {
+            if (b.dirty) words[b.slot] = b.word;
+            b.slot = slot;
+            b.word = words[slot];
+            b.dirty = false;
+        }
+        uint256 word;
+        (fresh, word) = _take(b.word, tag, bit);
+        if (fresh) {
+            b.word = word;
+            b.dirty = true;
+        }
+    }
+
+    /// @dev Dedup of a single ref (a revocation): false if used before or behind the window.
+    function _takeOne(uint256 scheme, bytes32 ref) private returns (bool fresh) {
+        mapping(uint256 => uint256) storage words = _sequences[scheme];
+        (uint256 slot, uint256 tag, uint256 bit) = _position(ref);
+        uint256 word;
+        (fresh, word) = _take(words[slot], tag, bit);
+        if (fresh) words[slot] = word;
+    }
+
+    /// @dev Where a ref's sequence number lives: ring slot `lane << 8 | index % 256`, the word's tag (its index within
+    /// the lane) and the bit.
+    function _position(bytes32 ref) private pure returns (uint256 slot, uint256 tag, uint256 bit) {
+        uint256 sequence = uint256(ref) >> 192;
+        uint256 counter = sequence & _MASK32;
+        tag = counter / _SEQ_BITS;
+        bit = counter % _SEQ_BITS;
+        slot = ((sequence >> 32) << 8) | (tag % _RING);
+    }
+
+    /// @dev Take sequence number (`tag`, `bit`) in `word`: fresh when its bit was clear in a word of the same tag, or
+    /// the word held an older tag (that word's numbers leave the window: behind it, they are refused from now on).
+    /// A word of a newer tag means the number is behind the window: not fresh.
+    function _take(uint256 word, uint256 tag, uint256 bit) private pure returns (bool fresh, uint256 taken) {
+        uint256 wordTag = word >> _SEQ_BITS;
+        if (wordTag > tag) return (false, word);
+        if (wordTag < tag) word = tag << _SEQ_BITS;
+        uint256 mask = 1 << bit;
+        if (word & mask != 0) return (false, word);
+        return (true, word | mask);
     }
 
     /// @dev One registry read per call: the registry address shares `_paused`'s word, already read.
@@ -594,8 +704,11 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             }
             holders[to] = _KNOWN | rest | balanceAfter;
             _totalSupply[scheme] += amount;
+            if (_schemes[scheme].expiryMonths != 0) _creditBucket(scheme, to, amount); // warm: status was checked
         } else if (to == address(0)) {
             uint256 packed = holders[from];
+            uint256 expiryMonths = _schemes[scheme].expiryMonths; // warm: the caller checked the scheme's status
+            if (expiryMonths != 0) packed = _sweepAndDebit(scheme, from, packed, amount, expiryMonths);
             uint256 balance = packed & _MASK96;
             if (balance < amount) revert PointsLedgerInsufficientBalance(scheme, from, balance, amount);
             holders[from] = packed - amount;
@@ -603,12 +716,206 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
             _totalSupply[scheme] -= amount;
         } else {
             if (holders[to] != 0) revert PointsLedgerAccountNotEmpty(scheme, to);
-            holders[to] = holders[from];
+            uint256 packed = holders[from];
+            uint256 expiryMonths = _schemes[scheme].expiryMonths;
+            if (expiryMonths != 0) {
+                packed = _sweepAndMove(scheme, from, to, packed, expiryMonths);
+                amount = packed & _MASK96;
+            }
+            holders[to] = packed;
             holders[from] = 0;
             balanceAfter = amount;
         }
         emit TransferSingle(msg.sender, from, to, scheme, amount);
     }
+
+    // ----------------------------------------------------------------------------------------------
+    // Expiry (contracts/README.md, "Points expiry"): the holder word's balance counts every point credited and not
+    // debited or swept; the buckets say which month each came in. A credit adds to its month's bucket; a debit
+    // first sweeps what expired (balance - live), then takes from the oldest live month.
+    // ----------------------------------------------------------------------------------------------
+
+    // Calendar arithmetic of the block time, not randomness nor balances: month and quarter numbers and ring keys
+    // are the time's remainders, the civil-date formulas divide before they multiply on purpose (whole years and
+    // eras), and the equalities compare month and quarter numbers or a bucket with zero (contracts/README.md,
+    // "Slither").
+    // slither-disable-start weak-prng,divide-before-multiply,incorrect-equality
+
+    /// @dev `amount` credited to `account` today: added to this month's bucket. A ring word still holding an
+    /// older quarter starts over: that quarter expired (the ring spans more quarters than a window does).
+    function _creditBucket(uint256 scheme, address account, uint256 amount) private {
+        uint256 month = _monthOf(_today());
+        uint256 quarter = month / 3;
+        uint256 shift = (month % 3) * _MONTH_BITS;
+        mapping(uint256 => uint256) storage ring = _buckets[scheme][account];
+        uint256 key = quarter % _schemes[scheme].expiryRing;
+        uint256 word = ring[key];
+        if (word >> _QUARTER_SHIFT != quarter) word = quarter << _QUARTER_SHIFT;
+        uint256 bucket = (word >> shift) & _MASK80;
+        if (amount > _MASK80 - bucket) revert PointsLedgerBalanceOverflow(scheme, account, bucket, amount);
+        ring[key] = word + (amount << shift);
+    }
+
+    /// @dev A debit of `amount` in an expiring scheme: sweep, then take from the live months, oldest first. Returns
+    /// the holder word after the sweep (the caller checks the balance, reverting all of this if it is short).
+    function _sweepAndDebit(uint256 scheme, address account, uint256 packed, uint256 amount, uint256 months)
+        private
+        returns (uint256)
+    {
+        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, account, months);
+        packed = _sweep(scheme, account, packed, _live(ring, size, cutoff, newest));
+        if (packed & _MASK96 < amount) return packed;
+        unchecked {
+            for (uint256 quarter = cutoff / 3; amount != 0 && quarter <= newest / 3; ++quarter) {
+                uint256 key = quarter % size;
+                uint256 word = ring[key];
+                if (word >> _QUARTER_SHIFT != quarter) continue;
+                uint256 left = word;
+                for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; amount != 0 && i < 3; ++i) {
+                    uint256 bucket = (left >> (i * _MONTH_BITS)) & _MASK80;
+                    uint256 take = bucket < amount ? bucket : amount;
+                    left -= take << (i * _MONTH_BITS);
+                    amount -= take;
+                }
+                if (left != word) ring[key] = left;
+            }
+        }
+        return packed;
+    }
+
+    /// @dev A recovery's move in an expiring scheme: sweep `from`, then move its live months to `to` (whose record is
+    /// empty, so its ring is unused); expired months stay behind with the retired account. Returns the holder word.
+    function _sweepAndMove(uint256 scheme, address from, address to, uint256 packed, uint256 months)
+        private
+        returns (uint256)
+    {
+        (mapping(uint256 => uint256) storage source, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, from, months);
+        packed = _sweep(scheme, from, packed, _live(source, size, cutoff, newest));
+        mapping(uint256 => uint256) storage target = _buckets[scheme][to];
+        for (uint256 quarter = cutoff / 3; quarter <= newest / 3; ++quarter) {
+            uint256 key = quarter % size;
+            uint256 word = source[key];
+            if (word >> _QUARTER_SHIFT != quarter) continue;
+            if (quarter == cutoff / 3) word &= ~((1 << ((cutoff % 3) * _MONTH_BITS)) - 1); // months before the cutoff
+            target[key] = word;
+            delete source[key];
+        }
+        return packed;
+    }
+
+    /// @dev Remove `account`'s expired points (its balance less its `live` points) from its balance and the supply,
+    /// with {TransferSingle} to zero and {PointsExpired}; returns the holder word after (the caller stores it).
+    function _sweep(uint256 scheme, address account, uint256 packed, uint256 live) private returns (uint256) {
+        uint256 balance = packed & _MASK96;
+        if (live >= balance) return packed;
+        uint256 expired = balance - live;
+        uint256 supply = _totalSupply[scheme] - expired;
+        _totalSupply[scheme] = supply;
+        emit TransferSingle(msg.sender, account, address(0), scheme, expired);
+        emit PointsExpired(scheme, account, expired, live, supply);
+        return packed - expired;
+    }
+
+    /// @dev `account`'s live points given its `balance` (swept or not): never more than the balance, since a day offset
+    /// moved back across a month's end shows, for those hours, a month that may have been swept already.
+    function _liveOf(uint256 scheme, address account, uint256 balance, uint256 months) private view returns (uint256) {
+        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, account, months);
+        uint256 live = _live(ring, size, cutoff, newest);
+        return live < balance ? live : balance;
+    }
+
+    /// @dev The points in `ring`'s words from month `cutoff` to month `newest`: at most the window's quarter words.
+    function _live(mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest)
+        private
+        view
+        returns (uint256 live)
+    {
+        unchecked {
+            // at most 87 words of three 80-bit months: no overflow
+            for (uint256 quarter = cutoff / 3; quarter <= newest / 3; ++quarter) {
+                uint256 word = ring[quarter % size];
+                if (word >> _QUARTER_SHIFT != quarter) continue;
+                for (uint256 i = quarter == cutoff / 3 ? cutoff % 3 : 0; i < 3; ++i) {
+                    live += (word >> (i * _MONTH_BITS)) & _MASK80;
+                }
+            }
+        }
+    }
+
+    /// @dev `account`'s ring in `scheme`, its size, and the live months: from `cutoff` (this month less `months`) to
+    /// `newest`, the latest month a credit can have been booked in (this month, or the next one if a day offset moved
+    /// back across a month's end since).
+    function _bucketsOf(uint256 scheme, address account, uint256 months)
+        private
+        view
+        returns (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest)
+    {
+        ring = _buckets[scheme][account];
+        size = _schemes[scheme].expiryRing;
+        cutoff = _monthOf(_today()) - months;
+        newest = _monthOf((block.timestamp + uint256(int256(_MAX_OFFSET))) / 1 days);
+    }
+
+    /// @dev {expiringOf}: the oldest live month's points (never more than the live points) and its last day.
+    function _expiringOf(address account, uint256 scheme) private view returns (uint256, uint256) {
+        uint256 months = _schemes[scheme].expiryMonths;
+        uint256 balance = _holders[scheme][account] & _MASK96;
+        if (months == 0 || balance == 0) return (0, 0);
+        (mapping(uint256 => uint256) storage ring, uint256 size, uint256 cutoff, uint256 newest) =
+            _bucketsOf(scheme, account, months);
+        uint256 live = _live(ring, size, cutoff, newest);
+        if (live > balance) live = balance;
+        for (uint256 month = cutoff; month <= newest; ++month) {
+            uint256 quarter = month / 3;
+            uint256 word = ring[quarter % size];
+            if (word >> _QUARTER_SHIFT != quarter) continue;
+            uint256 bucket = (word >> ((month % 3) * _MONTH_BITS)) & _MASK80;
+            if (bucket == 0) continue;
+            // the last day of month `month + months`: the day before the first of the month after it
+            return (bucket < live ? bucket : live, _firstDayOf(month + months + 1) - 1);
+        }
+        return (0, 0);
+    }
+
+    function _balanceOf(address account, uint256 scheme) private view returns (uint256) {
+        uint256 balance = _holders[scheme][account] & _MASK96;
+        uint256 months = _schemes[scheme].expiryMonths;
+        if (months == 0 || balance == 0) return balance;
+        return _liveOf(scheme, account, balance, months);
+    }
+
+    /// @dev Month number (year * 12 + month - 1) of day number `day` (days since 1970-01-01): H. Hinnant's
+    /// civil_from_days, for days from 1970 on.
+    function _monthOf(uint256 day) private pure returns (uint256) {
+        unchecked {
+            uint256 z = day + 719468;
+            uint256 era = z / 146097;
+            uint256 doe = z - era * 146097; // day of the era, 0-146096
+            uint256 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // year of the era, 0-399
+            uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year from 1 March, 0-365
+            uint256 mp = (5 * doy + 2) / 153; // month from March, 0-11
+            uint256 year = yoe + era * 400 + (mp >= 10 ? 1 : 0);
+            return year * 12 + (mp < 10 ? mp + 2 : mp - 10);
+        }
+    }
+
+    /// @dev Day number of the first day of month number `month` (the inverse of {_monthOf}): H. Hinnant's
+    /// days_from_civil.
+    function _firstDayOf(uint256 month) private pure returns (uint256) {
+        unchecked {
+            uint256 m = month % 12 + 1;
+            uint256 year = month / 12 - (m <= 2 ? 1 : 0);
+            uint256 era = year / 400;
+            uint256 yoe = year - era * 400;
+            uint256 doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5;
+            uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+            return era * 146097 + doe - 719468;
+        }
+    }
+    // slither-disable-end weak-prng,divide-before-multiply,incorrect-equality
 
     function _burn(uint256 scheme, address account, uint256 points, bytes32 ref) private {
         uint256 balanceAfter = _update(scheme, account, address(0), points, 0, _NO_CAP, 0);

@@ -197,7 +197,8 @@ class Indexer:
         p.write(s)
         cursor = s.get(IdxCursor, 1)
         cursor.block_number, cursor.block_hash, cursor.head = to, to_hash, head
-        rates_or_status = any(k in ("rate", "status") for fields in p.schemes.values() for k in fields)
+        rates_or_status = any(k in ("rate", "status", "expiry_months")  # every balance may read differently
+                              for fields in p.schemes.values() for k in fields)
         everything = rates_or_status or bool(p.merchants)  # a rate, a scheme's status or a merchant changed
         return len(p.events), (None if everything or p.moved else (p.balances, p.changes))
 
@@ -322,6 +323,14 @@ class Projection:
 
     def _on_ResidentDailyCapChanged(self, block, index, tx, a):
         self.schemes[a["scheme"]]["resident_daily_cap"] = a["cap"]
+
+    def _on_SchemeExpiryChanged(self, block, index, tx, a):
+        self.schemes[a["scheme"]]["expiry_months"] = a["months"]
+
+    def _on_PointsExpired(self, block, index, tx, a):
+        """Points swept before a debit: in the resident's history as what expired."""
+        self._balance(block, index, tx, a["account"], a["scheme"], "expired", a["amount"], a["balanceAfter"], ZERO,
+                      None, None, a["totalSupplyAfter"])
 
     def _on_RateSet(self, block, index, tx, a):
         self.schemes[a["scheme"]]["rate"] = a["rate"]

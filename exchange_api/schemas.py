@@ -197,14 +197,23 @@ class RefundOut(BaseModel):
 
 # --- residents ----------------------------------------------------------------------------------------------
 
+class Expiring(BaseModel):
+    points: int = Field(description="the points that expire first: those of the oldest month still live")
+    lastDay: int = Field(description="the last day they can be spent (PointsLedger's day number, city time)")
+    lastDate: str = Field(description="that day as a date (YYYY-MM-DD, city time)")
+    daysLeft: int = Field(description="days from today (the chain's day) to lastDay; 0: today is the last day")
+
+
 class SchemeBalance(BaseModel):
     scheme: int
-    points: int
+    points: int = Field(description="points the resident can spend (in a scheme whose points expire: not expired)")
     rate: int
     credits: int = Field(description="what the points and the change pay, in whole credit cents")
     creditsDecimal: str
     change: int = Field(0, description="change held in this scheme (value below a whole point), credit cents x 1e6")
     changeDecimal: str = "0.00"
+    expiring: Expiring | None = Field(None, description="in a scheme whose points expire, the points expiring next "
+                                                        "and their last day; null otherwise or when none are held")
 
 
 class BalancesOut(BaseModel):
@@ -399,6 +408,8 @@ class SchemeOut(BaseModel):
     residentDailyCap: int
     rate: int  # 0: no value in credits (an eligibility-only programme, or no rate yet)
     totalSupply: int
+    expiryMonths: int = Field(0, description="points credited in a month expire this many months after its end; "
+                                             "0: never")
     # what the consortium published about the programme (SchemeRegistry); "undescribed" and nulls when nothing yet
     kind: Literal["valued", "eligibility-only", "undescribed"]
     profile: SchemeProfileOut | None

@@ -16,7 +16,7 @@ from collections import deque
 from typing import AsyncIterator, Iterable
 
 from issuer_sdk import errors
-from issuer_sdk.client import (LOG_LOOKS, LogScan, _batch_attempted, _ClientCore, _InFlight, _Prepared,
+from issuer_sdk.client import (LOG_LOOKS, REF_USED, LogScan, _batch_attempted, _ClientCore, _InFlight, _Prepared,
                                prepare_batches)
 from issuer_sdk.encoding import UnsignedTx, tx_hash
 from issuer_sdk.ledger import Allowance, BatchResult, IssueManySummary, IssueResult, RefStatus, RevokeResult
@@ -42,10 +42,24 @@ class AsyncIssuerClient(_ClientCore):
 
     async def aclose(self) -> None:
         await self.rpc.aclose()
+        self.book.close()
+
+    async def read_chain_into_book(self, force: bool = False) -> None:
+        """As IssuerClient.read_chain_into_book."""
+        steps = self._book_sync_steps(force)
+        answer = None
+        while True:
+            try:
+                method, params = steps.send(answer)
+            except StopIteration:
+                return
+            answer = await self.rpc.call(method, params, attempted={"operation": "read the sequence book's events",
+                                                                     "method": method})
 
     # -- issuing ---------------------------------------------------------------------------------------------
 
     async def issue(self, resident: str, amount: int, ref, *, reason: int | None = None) -> IssueResult:
+        await self.read_chain_into_book()
         ref32, data, attempted = self._issue_request(resident, amount, ref, reason)
         return self._issue_result(await self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
@@ -62,6 +76,7 @@ class AsyncIssuerClient(_ClientCore):
     async def stream(self, items) -> AsyncIterator[BatchResult]:
         """As IssuerClient.stream; `items` may be an iterable or an async iterable."""
         size = await self._batch_size()
+        await self.read_chain_into_book(force=True)
         scan = self._log_scan_at(int(await self.rpc.call("eth_blockNumber"), 16))
         if hasattr(items, "__aiter__"):
             batches = self._prepare_async(items, size)
@@ -96,15 +111,18 @@ class AsyncIssuerClient(_ClientCore):
             raise failure
 
     async def revoke(self, resident: str, amount: int, ref, reason: int = 0) -> RevokeResult:
+        await self.read_chain_into_book()
         ref32, data, attempted = self._revoke_request(resident, amount, ref, reason)
         return self._revoke_result(await self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     async def status(self, ref) -> RefStatus:
-        ref32 = self.hash_ref(ref)
-        return RefStatus(ref, ref32, self.codec.decode_bool(
-            await self._call(self.codec.is_ref_used_fn.encode(self.scheme, ref32))))
+        await self.read_chain_into_book(force=True)
+        known, ref32 = self._status_of(ref, self.hash_ref(ref))
+        if known is not None:
+            return known
+        return RefStatus(ref, ref32, self.codec.decode_uint(await self._call(self._ref_state_call(ref32))) == REF_USED)
 
     async def balance(self, resident: str) -> int:
         return self.codec.decode_uint(await self._call(self.codec.balance_fn.encode(resident, self.scheme)))
@@ -124,7 +142,7 @@ class AsyncIssuerClient(_ClientCore):
 
     async def _prepare_in_thread(self, items: Iterable, size: int):
         """Prepare batches in a worker thread, one ahead of the consumer."""
-        it = prepare_batches(items, size, self.scheme, self.hash_ref, self.codec)
+        it = prepare_batches(items, size, self.scheme, self.hash_ref, self.codec, self.book.assign)
         nxt = asyncio.ensure_future(asyncio.to_thread(next, it, None))
         try:
             while True:
@@ -143,11 +161,12 @@ class AsyncIssuerClient(_ClientCore):
             chunk.append(item)
             if len(chunk) >= size:
                 for prepared in await asyncio.to_thread(
-                        lambda c=chunk: list(prepare_batches(c, size, self.scheme, self.hash_ref, self.codec))):
+                        lambda c=chunk: list(prepare_batches(c, size, self.scheme, self.hash_ref, self.codec,
+                                                       self.book.assign))):
                     yield prepared
                 chunk = []
         if chunk:
-            for prepared in prepare_batches(chunk, size, self.scheme, self.hash_ref, self.codec):
+            for prepared in prepare_batches(chunk, size, self.scheme, self.hash_ref, self.codec, self.book.assign):
                 yield prepared
 
     async def _send_batch(self, prepared: _Prepared) -> _InFlight:
@@ -168,6 +187,7 @@ class AsyncIssuerClient(_ClientCore):
             if hit is not None:
                 block, data = hit
                 skipped, issued_amount = self.codec.outcome_from_data(data)
+                self._record_batch(f.prepared, skipped, block)
                 gas_used = None
                 if self._gas_per_item is None and len(skipped) < len(f.prepared.items):
                     gas_used = await self._gas_of(f, block)
@@ -183,6 +203,7 @@ class AsyncIssuerClient(_ClientCore):
                 if len(skipped) < len(f.prepared.items):
                     self._learn_gas(int(receipt["gasUsed"], 16), len(f.prepared.items) - len(skipped))
                 block, gas_used = int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16)
+                self._record_batch(f.prepared, skipped, block)
             yield BatchResult(f.prepared.items, f.tx_hash, block, skipped, issued_amount, gas_used)
 
     async def _rebroadcast_if_dropped(self, h: str, attempted: dict) -> None:

@@ -100,8 +100,8 @@ def issue_command(
     scheme_id = scheme if scheme is not None else adapter.default_scheme
     if dry_run:
         try:
-            reader = _reading_client(scheme_id, salt_file, deployment, rpc)
-            why = "no salt (--salt-file or CITYPOINTS_ISSUER_SALT)"
+            reader = _reading_client(scheme_id, salt_file, deployment, rpc, keystore, demo_issuer)
+            why = "no salt (--salt-file or CITYPOINTS_ISSUER_SALT) or no issuer (--keystore or --demo-issuer)"
         except (errors.IssuerError, ValueError, OSError) as exc:  # a dry run still shows what the file holds
             reader, why = None, f"the ledger cannot be asked ({exc})"
         if reader is None:
@@ -184,16 +184,17 @@ def _adapter(adapter_file: Path | None, program: str | None):
     return load_adapter(adapter_file) if adapter_file else adapter_for(program)
 
 
-def _reading_client(scheme: int, salt_file: Path | None, deployment: Path | None, rpc: str | None):
-    """A client that only reads (which refs the ledger holds), for the dry run; None without a salt."""
+def _reading_client(scheme: int, salt_file: Path | None, deployment: Path | None, rpc: str | None,
+                    keystore: Path | None, demo_issuer: bool):
+    """A client that only reads (which refs the issuer's sequence book and the ledger hold), for the dry run; None
+    without a salt or an issuer. It never signs: the keystore's address is enough (no password asked)."""
     from issuer_sdk.client import IssuerClient
-    from issuer_sdk.signer import LocalSigner
+    from issuer_sdk.signer import AddressOnly, keystore_address
 
-    if not salt_file and not os.environ.get("CITYPOINTS_ISSUER_SALT"):
+    if not salt_file and not os.environ.get("CITYPOINTS_ISSUER_SALT") or not (keystore or demo_issuer):
         return None
-    # it never signs: a throwaway key stands in for the issuer's, which the dry run does not need
-    return IssuerClient.from_deployment(LocalSigner(os.urandom(32)), scheme, _salt(salt_file), deployment=deployment,
-                                        rpc_url=rpc)
+    signer = AddressOnly(keystore_address(keystore)) if keystore else _signer(None, demo_issuer, scheme)
+    return IssuerClient.from_deployment(signer, scheme, _salt(salt_file), deployment=deployment, rpc_url=rpc)
 
 
 def _dry_citation(adapter, reader, scheme: int, deployment: Path | None, rpc: str | None):

@@ -5,8 +5,9 @@
     summary = client.issue_many(records)                          # any iterable, in gas-sized batches
     for batch in client.stream(records): ...                      # the same, one BatchResult per confirmed batch
 
-Retries are safe: the ledger never issues a (scheme, ref) twice, and a retry of a send re-sends the same
-signed bytes. Nonces are the client's own (thread-safe). Every failure is an `IssuerError`.
+Retries and reruns are safe: the sequence book (var/issuer-books/, or `book=`) gives each ref the same sequence
+number every time, the ledger never takes a number twice, and a retry of a send re-sends the same signed bytes.
+Nonces are the client's own (thread-safe). Every failure is an `IssuerError`.
 """
 from __future__ import annotations
 
@@ -25,14 +26,17 @@ from eth_utils import function_signature_to_4byte_selector as _selector
 from issuer_sdk import errors
 from issuer_sdk.encoding import UnsignedTx, address_bytes, tx_hash, word_address
 from issuer_sdk.ledger import (Allowance, BatchResult, Issuance, IssueManySummary, IssueResult, LedgerCodec,
-                               RefStatus, RevokeResult, checksum, item_words, load_abi, reason_word)
+                               RefStatus, RevokeResult, event_fields, checksum, item_words, load_abi, reason_word)
 from issuer_sdk.nonces import NonceManager
 from issuer_sdk.refs import RefHasher
 from issuer_sdk.rpc import RetryPolicy, RpcTransport, unwrap
+from issuer_sdk.sequence_book import SequenceBook
 from issuer_sdk.signer import Signer, sign_tx
 from ledger_node.domain import UINT32_MAX
 
 
+BOOK_READ_BLOCKS = 50_000  # blocks an eth_getLogs of the book's reading
+REF_USED = 1  # IPointsLedger.RefState.Used
 STATUS_BATCH = 500  # refs a JSON-RPC batch of `statuses` (the node's public port takes at most 1,000 calls a batch)
 
 
@@ -54,6 +58,7 @@ class ClientConfig:
     gas_base: int = 150_000
     block_fill: float = 0.9  # a batch uses at most this share of the block gas limit
     single_gas: int = 400_000  # gas limit of issue / revoke (zero gas price: unused gas costs nothing)
+    book_read_s: float = 1.0  # the sequence book reads the chain's new events at most this often (and at a stream)
 
 
 def _coerce(item) -> Issuance:
@@ -69,7 +74,8 @@ class _ClientCore:
     decoding. The I/O between (sync, or awaited) is each client's own."""
 
     def __init__(self, rpc_url: str, ledger_address: str, signer: Signer, scheme: int, salt: bytes | str, *,
-                 chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None):
+                 chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None,
+                 book: SequenceBook | str | Path | None = None):
         self.config = config or ClientConfig()
         self.rpc = self._transport(rpc_url)
         self.ledger = checksum(ledger_address)
@@ -83,15 +89,19 @@ class _ClientCore:
         self._gas_per_item: int | None = None
         self._block_gas_limit: int | None = None
         self._unconfirmed: dict[str, bytes] = {}  # tx hash -> signed bytes, until confirmed (for rebroadcast)
+        self.book = book if isinstance(book, SequenceBook) else SequenceBook(book or default_book_path(
+            self.ledger, self.scheme, signer.address))
+        self._book_read_at = float("-inf")
 
     @classmethod
     def from_deployment(cls, signer: Signer, scheme: int, salt: bytes | str, *,
                         deployment: str | Path | dict | None = None, rpc_url: str | None = None,
-                        abi: list[dict] | None = None, config: ClientConfig | None = None):
+                        abi: list[dict] | None = None, config: ClientConfig | None = None,
+                        book: SequenceBook | str | Path | None = None):
         """Configured from var/deployment.json (or the given path or dict); `rpc_url` overrides its rpcUrl."""
         dep = read_deployment(deployment)
         return cls(rpc_url or dep["rpcUrl"], dep["contracts"]["PointsLedger"], signer, scheme, salt,
-                   chain_id=dep.get("chainId"), abi=abi, config=config)
+                   chain_id=dep.get("chainId"), abi=abi, config=config, book=book)
 
     def _transport(self, rpc_url: str):
         raise NotImplementedError
@@ -107,12 +117,15 @@ class _ClientCore:
         item_words(Issuance(resident, amount, ref, reason), ref32)  # validates
         if reason is not None:
             reason_word(reason)
+        ref32 = self.book.assign([ref32])[0]
         data = self.codec.issue_data(self.scheme, resident, amount, ref32, reason)
         return ref32, data, {"operation": "issueWithReason" if reason is not None else "issue", "scheme": self.scheme,
                              "resident": resident, "amount": amount, "ref": ref, "reason": reason}
 
     def _issue_result(self, receipt: dict, ref, ref32: bytes) -> IssueResult:
         skipped, _ = self.codec.batch_outcome(receipt, self.ledger)
+        if not skipped:
+            self.book.import_issued([ref32], int(receipt["blockNumber"], 16))
         return IssueResult(ref, ref32, "duplicate" if skipped else "issued", receipt["transactionHash"],
                            int(receipt["blockNumber"], 16),
                            None if skipped else self.codec.single_balance_after(receipt, self.ledger))
@@ -121,14 +134,66 @@ class _ClientCore:
         ref32 = self.hash_ref(ref)
         item_words(Issuance(resident, amount, ref), ref32)
         reason_word(reason)
+        ref32 = self.book.assign([ref32])[0]  # revocations share the issuer's sequence numbers
         data = self.codec.revoke_data(self.scheme, resident, amount, ref32, reason)
         return ref32, data, {"operation": "revoke", "scheme": self.scheme, "resident": resident, "amount": amount,
                              "ref": ref, "reason": reason}
 
     def _revoke_result(self, receipt: dict, ref, ref32: bytes) -> RevokeResult:
         status, balance_after = self.codec.revoke_outcome(receipt, self.ledger)
+        if status == "revoked":
+            self.book.import_issued([ref32], int(receipt["blockNumber"], 16))
         return RevokeResult(ref, ref32, status, receipt["transactionHash"], int(receipt["blockNumber"], 16),
                             balance_after)
+
+    def _record_batch(self, prepared: "_Prepared", skipped: list[int], block: int) -> None:
+        """A confirmed batch's issued refs into the book: they are never renumbered."""
+        out = set(skipped)
+        self.book.import_issued([r for i, r in enumerate(prepared.refs) if i not in out], block)
+
+    def _status_of(self, ref, event_hash: bytes) -> tuple[RefStatus | None, bytes | None]:
+        """The status the book alone can tell (never given a number: unused; seen issued: used), else (None, the
+        on-chain ref whose number the ledger is to be asked about)."""
+        known = self.book.ref_of(event_hash)
+        if known is None:
+            return RefStatus(ref, None, False), None
+        ref32, block = known
+        return (RefStatus(ref, ref32, True), None) if block is not None else (None, ref32)
+
+    def _ref_state_call(self, ref32: bytes) -> bytes:
+        return self.codec.ref_state_fn.encode(self.scheme, ref32)
+
+    def _book_sync_steps(self, force: bool):
+        """The book's reading of the chain, as JSON-RPC requests (method, params) it yields and answers it is
+        sent back (each client runs it with its own I/O): the scheme's PointsIssued and PointsRevoked logs (every
+        issuer account's: they share the scheme's sequence numbers) since
+        the block the book last read, all of them when the chain is not the one it read (a new book, a reset
+        chain, a reorganisation below that block). At most once a `book_read_s` unless `force`."""
+        now = time.monotonic()
+        if not force and now - self._book_read_at < self.config.book_read_s:
+            return
+        head = yield "eth_getBlockByNumber", ["latest", False]
+        start, synced = 0, self.book.synced
+        if synced is not None:
+            block = yield "eth_getBlockByNumber", [hex(synced[0]), False]
+            if block is not None and block["hash"] == synced[1]:
+                start = synced[0] + 1
+            else:
+                self.book.forget_chain()
+        end = int(head["number"], 16)
+        scheme = "0x" + self.scheme.to_bytes(32, "big").hex()
+        for lo in range(start, end + 1, BOOK_READ_BLOCKS):
+            span = {"address": self.ledger, "fromBlock": hex(lo), "toBlock": hex(min(end, lo + BOOK_READ_BLOCKS - 1))}
+            for log in (yield "eth_getLogs", [{**span, "topics": [self.codec.issued.topic0, scheme]}]):
+                f = event_fields(self.codec.issued, log["data"], ("refs", "skipped"))
+                out = set(f["skipped"])
+                self.book.import_issued([_word(r) for i, r in enumerate(f["refs"]) if i not in out],
+                                        int(log["blockNumber"], 16))
+            for log in (yield "eth_getLogs", [{**span, "topics": [self.codec.revoked.topic0, scheme]}]):
+                self.book.import_issued([_word(event_fields(self.codec.revoked, log["data"], ("ref",))["ref"])],
+                                        int(log["blockNumber"], 16))
+        self.book.set_synced(end, head["hash"])
+        self._book_read_at = now
 
     def _allowance_calls(self, resident: str | None) -> list[bytes]:
         calls = [self.codec.scheme_info_fn.encode(self.scheme), self.codec.quota_used_fn.encode(self.scheme),
@@ -202,8 +267,10 @@ class _ClientCore:
 
 class IssuerClient(_ClientCore):
     def __init__(self, rpc_url: str, ledger_address: str, signer: Signer, scheme: int, salt: bytes | str, *,
-                 chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None):
-        super().__init__(rpc_url, ledger_address, signer, scheme, salt, chain_id=chain_id, abi=abi, config=config)
+                 chain_id: int | None = None, abi: list[dict] | None = None, config: ClientConfig | None = None,
+                 book: SequenceBook | str | Path | None = None):
+        super().__init__(rpc_url, ledger_address, signer, scheme, salt, chain_id=chain_id, abi=abi, config=config,
+                         book=book)
         if self.chain_id is None:
             self.chain_id = int(self.rpc.call("eth_chainId"), 16)
 
@@ -217,6 +284,7 @@ class IssuerClient(_ClientCore):
 
     def issue(self, resident: str, amount: int, ref: str | bytes | int, *, reason: int | None = None) -> IssueResult:
         """Issue one item; status "duplicate" when the ref was used before (nothing issued, not an error)."""
+        self.read_chain_into_book()
         ref32, data, attempted = self._issue_request(resident, amount, ref, reason)
         return self._issue_result(self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
@@ -231,6 +299,7 @@ class IssuerClient(_ClientCore):
         if len(h) != 32 or not any(h):
             raise errors.InvalidIssuance("identity_hash must be 32 bytes (0x + 64 hex digits), not zero",
                                      attempted={"identity_hash": identity_hash})
+        self.read_chain_into_book()
         ref32, _, attempted = self._issue_request(self.signer.address, amount, ref, reason)  # validates amount, ref
         if rules_version is not None and reason is None:
             raise errors.InvalidIssuance("an issuance citing rules names its rule: give `reason`",
@@ -266,6 +335,7 @@ class IssuerClient(_ClientCore):
         wait for the interpreter lock: up to its 5 ms switch interval after each request, while the encoder
         held it.) If a batch fails, nothing more is sent; batches already in flight are awaited and yielded
         (marked `after_failure`), then the failure is raised."""
+        self.read_chain_into_book(force=True)
         scan = self._log_scan()  # before the first send: nothing this stream sends is in a block read before
         slots = threading.Semaphore(self.config.max_in_flight)
         sent: queue.Queue = queue.Queue()
@@ -327,26 +397,45 @@ class IssuerClient(_ClientCore):
     def revoke(self, resident: str, amount: int, ref: str | bytes | int, reason: int = 0) -> RevokeResult:
         """Correction: take back `amount` from `resident`. `ref` is this correction's own id (same namespace
         as issuance refs); status "duplicate" when it was used before."""
+        self.read_chain_into_book()
         ref32, data, attempted = self._revoke_request(resident, amount, ref, reason)
         return self._revoke_result(self._send_and_confirm(data, self.config.single_gas, attempted), ref, ref32)
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     def status(self, ref: str | bytes | int) -> RefStatus:
-        ref32 = self.hash_ref(ref)
-        used = self.codec.decode_bool(self._call(self.codec.is_ref_used_fn.encode(self.scheme, ref32)))
-        return RefStatus(ref, ref32, used)
+        return self.statuses([ref])[0]
 
     def statuses(self, refs: list) -> list[RefStatus]:
-        """`status` of many refs, in order: a JSON-RPC batch of eth_calls a STATUS_BATCH refs (the dry run of
-        `citypoints issue` asks it which refs the ledger would skip)."""
-        out: list[RefStatus] = []
-        for i in range(0, len(refs), STATUS_BATCH):
-            chunk = refs[i:i + STATUS_BATCH]
-            hashed = [self.hash_ref(r) for r in chunk]
-            answers = self._call_many([self.codec.is_ref_used_fn.encode(self.scheme, h) for h in hashed])
-            out += [RefStatus(r, h, self.codec.decode_bool(a)) for r, h, a in zip(chunk, hashed, answers)]
+        """Whether each ref was issued, in order: the sequence book answers (after reading the chain's new events),
+        and the ledger for numbers given but not seen issued, in JSON-RPC batches of STATUS_BATCH eth_calls (the
+        dry run of `citypoints issue` asks it which refs the ledger would skip)."""
+        self.read_chain_into_book(force=True)
+        out: list[RefStatus | None] = []
+        ask: list[tuple[int, bytes]] = []
+        for ref in refs:
+            known, ref32 = self._status_of(ref, self.hash_ref(ref))
+            out.append(known)
+            if known is None:
+                ask.append((len(out) - 1, ref32))
+        for i in range(0, len(ask), STATUS_BATCH):
+            chunk = ask[i:i + STATUS_BATCH]
+            answers = self._call_many([self._ref_state_call(r) for _, r in chunk])
+            for (k, r), a in zip(chunk, answers):
+                out[k] = RefStatus(refs[k], r, self.codec.decode_uint(a) == REF_USED)
         return out
+
+    def read_chain_into_book(self, force: bool = False) -> None:
+        """Bring the sequence book up to the chain's head (see `_book_sync_steps`)."""
+        steps = self._book_sync_steps(force)
+        answer = None
+        while True:
+            try:
+                method, params = steps.send(answer)
+            except StopIteration:
+                return
+            answer = self.rpc.call(method, params, attempted={"operation": "read the sequence book's events",
+                                                               "method": method})
 
     def balance(self, resident: str) -> int:
         return self.codec.decode_uint(self._call(self.codec.balance_fn.encode(resident, self.scheme)))
@@ -362,6 +451,7 @@ class IssuerClient(_ClientCore):
 
     def close(self) -> None:
         self.rpc.close()
+        self.book.close()
 
     def __enter__(self):
         return self
@@ -372,7 +462,7 @@ class IssuerClient(_ClientCore):
     # -- batches ---------------------------------------------------------------------------------------------
 
     def _prepare_batches(self, items: Iterable, rules_version: int | None = None) -> Iterator["_Prepared"]:
-        return prepare_batches(items, self._batch_size(), self.scheme, self.hash_ref, self.codec,
+        return prepare_batches(items, self._batch_size(), self.scheme, self.hash_ref, self.codec, self.book.assign,
                                rules_version=rules_version)
 
     def rules_citation(self, rules_sha256: str, version: int | None = None, *,
@@ -442,6 +532,7 @@ class IssuerClient(_ClientCore):
             if hit is not None:
                 block, data = hit
                 skipped, issued_amount = self.codec.outcome_from_data(data)
+                self._record_batch(f.prepared, skipped, block)
                 gas_used = None
                 if self._gas_per_item is None and len(skipped) < len(f.prepared.items):
                     gas_used = self._gas_of(f, block)
@@ -458,6 +549,7 @@ class IssuerClient(_ClientCore):
                 if len(skipped) < len(f.prepared.items):  # duplicates cost little: learn from issued items
                     self._learn_gas(int(receipt["gasUsed"], 16), len(f.prepared.items) - len(skipped))
                 block, gas_used = int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16)
+                self._record_batch(f.prepared, skipped, block)
             yield BatchResult(f.prepared.items, f.tx_hash, block, skipped, issued_amount, gas_used,
                               after_failure=failure is not None)
         return failure
@@ -638,6 +730,18 @@ class IssuerClient(_ClientCore):
         return self._block_gas_limit
 
 
+def _word(value: str | bytes) -> bytes:
+    """A bytes32 the event codec gave (0x-hex) as bytes."""
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def default_book_path(ledger: str, scheme: int, issuer: str) -> Path:
+    """var/issuer-books/<ledger>-<scheme>-<issuer>.sqlite of this checkout (CITYPOINTS_HOME moves it)."""
+    from ledger_node import paths
+
+    return paths.var_dir() / "issuer-books" / f"{ledger.lower()}-{scheme}-{issuer.lower()}.sqlite"
+
+
 def read_deployment(deployment: str | Path | dict | None = None) -> dict:
     if isinstance(deployment, dict):
         return deployment
@@ -656,10 +760,11 @@ def read_deployment(deployment: str | Path | dict | None = None) -> dict:
 
 # -- helpers (shared with the async client) ----------------------------------------------------------------------
 
-def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: LedgerCodec, *,
+def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: LedgerCodec, assign, *,
                     rules_version: int | None = None) -> Iterator["_Prepared"]:
-    """Validate, hash and encode `items` into batches of at most `size`: pure CPU work, no I/O. With
-    `rules_version` every batch cites it, and an item without a reason code is refused."""
+    """Validate, hash and encode `items` into batches of at most `size`; `assign` (the sequence book's) gives each
+    batch's on-chain refs, durably, before the batch is encoded. With `rules_version` every batch cites it, and an
+    item without a reason code is refused."""
     if rules_version is not None and (type(rules_version) is not int or not 0 < rules_version <= UINT32_MAX):
         raise errors.InvalidIssuance(f"a rules version is a uint32 above 0, got {rules_version!r}",
                                      attempted={"rulesVersion": rules_version})
@@ -687,14 +792,16 @@ def prepare_batches(items: Iterable, size: int, scheme: int, hash_ref, codec: Le
         refs.append(f)
         reasons.append(item.reason)
         if len(batch) >= size:
-            yield _Prepared(batch, codec.batch_data(scheme, residents, amounts, refs,
-                                                    [reason_word(x) for x in reasons] if with_reason else None,
-                                                    rules_version), with_reason, rules_version)
+            yield _prepared(batch, residents, amounts, assign(refs), reasons, with_reason, scheme, codec, rules_version)
             batch, residents, amounts, refs, reasons, with_reason = [], [], [], [], [], False
     if batch:
-        yield _Prepared(batch, codec.batch_data(scheme, residents, amounts, refs,
-                                                [reason_word(x) for x in reasons] if with_reason else None,
-                                                rules_version), with_reason, rules_version)
+        yield _prepared(batch, residents, amounts, assign(refs), reasons, with_reason, scheme, codec, rules_version)
+
+
+def _prepared(batch, residents, amounts, refs, reasons, with_reason, scheme, codec, rules_version) -> "_Prepared":
+    data = codec.batch_data(scheme, residents, amounts, refs,
+                            [reason_word(x) for x in reasons] if with_reason else None, rules_version)
+    return _Prepared(batch, data, with_reason, rules_version, refs)
 
 
 def learnt_gas_per_item(known: int | None, gas_used: int, issued: int, floor: int) -> int:
@@ -761,6 +868,7 @@ class _Prepared:
     data: bytes
     with_reason: bool
     rules_version: int | None = None
+    refs: list[bytes] = field(default_factory=list)  # on-chain refs, in item order
 
 
 @dataclass

@@ -104,8 +104,10 @@ class RevokeResult:
 
 @dataclass(frozen=True)
 class RefStatus:
+    """`used`: issued (or revoked) under this ref. `onchain_ref` is None for an id never given a sequence number."""
+
     ref: Any
-    onchain_ref: bytes
+    onchain_ref: bytes | None
     used: bool
 
 
@@ -156,7 +158,7 @@ class LedgerCodec:
         self.batch_cited_fn = fn("issueBatchCitingRules")
         self.scheme_registry_fn = fn("schemeRegistry")
         self.revoke_fn = fn("revoke")
-        self.is_ref_used_fn = fn("isRefUsed")
+        self.ref_state_fn = fn("refState")
         self.balance_fn = fn("balanceOf", 2)
         self.quota_used_fn = fn("quotaUsedToday")
         self.received_fn = fn("receivedToday")
@@ -205,18 +207,18 @@ class LedgerCodec:
 
     def outcome_from_data(self, data: str | bytes) -> tuple[list[int], int]:
         """(skipped indices, issued amount) from a PointsIssued log's data; its other arrays are left undecoded."""
-        args = _fields(self.issued, data, ("skipped", "issuedAmount"))
+        args = event_fields(self.issued, data, ("skipped", "issuedAmount"))
         return args["skipped"], args["issuedAmount"]
 
     def single_balance_after(self, receipt: dict, ledger: str) -> int | None:
         data = self._log_data(receipt, ledger, self.issued)
-        balances = _fields(self.issued, data, ("balancesAfter",))["balancesAfter"] if data is not None else []
+        balances = event_fields(self.issued, data, ("balancesAfter",))["balancesAfter"] if data is not None else []
         return balances[0] if balances and balances[0] else None
 
     def revoke_outcome(self, receipt: dict, ledger: str) -> tuple[str, int | None]:
         data = self._log_data(receipt, ledger, self.revoked)
         if data is not None:
-            return "revoked", _fields(self.revoked, data, ("balanceAfter",))["balanceAfter"]
+            return "revoked", event_fields(self.revoked, data, ("balanceAfter",))["balanceAfter"]
         if self._log_data(receipt, ledger, self.revocation_skipped) is not None:
             return "duplicate", None
         raise errors.IssuerError("the receipt has no revocation event of this ledger",
@@ -240,13 +242,13 @@ class LedgerCodec:
         return bool(int(result, 16)) if result and result != "0x" else False
 
     def decode_scheme_info(self, result: str) -> dict:
-        status, quota, cap, quota_day, issued_today, supply = abi_decode(
-            ["uint8", "uint256", "uint256", "uint256", "uint256", "uint256"], bytes.fromhex(result[2:]))
+        status, quota, cap, quota_day, issued_today, supply, expiry_months = abi_decode(
+            ["uint8", "uint256", "uint256", "uint256", "uint256", "uint256", "uint256"], bytes.fromhex(result[2:]))
         return {"status": status, "issuerDailyQuota": quota, "residentDailyCap": cap, "quotaDay": quota_day,
-                "issuedToday": issued_today, "totalSupply": supply}
+                "issuedToday": issued_today, "totalSupply": supply, "expiryMonths": expiry_months}
 
 
-def _fields(event: EventType, data: str | bytes, names: tuple[str, ...]) -> dict:
+def event_fields(event: EventType, data: str | bytes, names: tuple[str, ...]) -> dict:
     """`names` of a log's data; data that does not fit the event is the SDK's error, not a ValueError."""
     try:
         return event.decode_data(data, names)

@@ -1,9 +1,10 @@
 """Refs: the issuer system's own event ids, hashed with the issuer's salt before they go on chain.
 
-On-chain ref = keccak256(salt || utf8(ref)). The salt is a fixed 32 bytes, so the concatenation is
+Event hash = keccak256(salt || utf8(ref)). The salt is a fixed 32 bytes, so the concatenation is
 unambiguous; without the salt nobody can test a guessed id (a ticket number, a trip id) against the
-chain. The same (salt, ref) always gives the same on-chain ref: that is what makes retries and reruns
-safe, since the ledger never issues a ref twice.
+chain. The on-chain ref is the issuer's sequence number for the id followed by the hash's last 24 bytes
+(issuer_sdk/sequence_book.py): the same id always gets the same number, which makes retries and reruns
+safe, since the ledger never takes a number twice.
 """
 from __future__ import annotations
 

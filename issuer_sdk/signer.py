@@ -36,6 +36,25 @@ def sign_tx(signer: Signer, tx: UnsignedTx) -> bytes:
     return tx.with_signature(y_parity, r, s)
 
 
+class AddressOnly:
+    """The issuer's address without its key: a client that only reads (a dry run) knows whose sequence book and
+    sequence numbers to ask about, and cannot sign."""
+
+    def __init__(self, address: str):
+        self.address = to_checksum_address(address)
+
+    def sign_hash(self, digest: bytes) -> tuple[int, int, int]:
+        raise ConfigurationError("this client only reads: it has the issuer's address, not its key")
+
+
+def keystore_address(path: str | Path) -> str:
+    """The address an eth-account keystore file names (no password needed)."""
+    try:
+        return to_checksum_address("0x" + json.loads(Path(path).read_text())["address"].removeprefix("0x"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigurationError(f"{path} is not a keystore with an address ({exc})") from None
+
+
 class LocalSigner:
     """A private key held in memory (decrypted from a keystore, or given directly in tests and the demo)."""
 

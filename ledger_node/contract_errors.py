@@ -77,6 +77,8 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "PointsLedgerInvalidDayOffset": (422, "invalid_day_offset", "the day offset must be within 14 hours of UTC"),
     "PointsLedgerRulesNotPublished": (422, "rules_not_published", "the scheme has not published the rules version the issuance cites"),
     "PointsLedgerAccountNotEmpty": (409, "account_not_empty", "the recovery target already holds points of the scheme"),
+    "PointsLedgerExpiryNeedsEmptyScheme": (409, "expiry_needs_empty_scheme", "an expiry can only be set on a scheme before it has points"),
+    "PointsLedgerExpiryOnlyShortens": (409, "expiry_only_shortens", "a scheme's expiry, once set, can only be shortened"),
     # Membership (contracts/interfaces/IMembership.sol)
     "MembershipIdentityTaken": (409, "identity_already_registered", "this person already has an account"),
     "MembershipAlreadyResident": (409, "already_resident", "the account is already a registered resident"),

@@ -432,9 +432,11 @@ from issuer_sdk.client import prepare_batches
 from issuer_sdk.encoding import UnsignedTx
 from issuer_sdk.ledger import LedgerCodec, load_abi
 from issuer_sdk.refs import RefHasher
+from issuer_sdk.sequence_book import SequenceBook
 from issuer_sdk.signer import LocalSigner, sign_tx
 
 path, total = sys.argv[1], int(sys.argv[2])
+book = SequenceBook(path + ".book.sqlite")  # every new id numbered durably, as the SDK does
 signer = LocalSigner(bytes(Account.create().key))
 codec, hasher, adapter = LedgerCodec(load_abi()), RefHasher(b"\x01" * 32), adapter_for("volunteer")
 rss_mb = lambda: round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -450,7 +452,7 @@ def issuances():
             yield outcome.issuance
 
 t0 = time.perf_counter()
-for nonce, prepared in enumerate(prepare_batches(issuances(), 1000, 1, hasher, codec)):
+for nonce, prepared in enumerate(prepare_batches(issuances(), 1000, 1, hasher, codec, book.assign)):
     sign_tx(signer, UnsignedTx(7007, nonce, 80_000_000, b"\x11" * 20, prepared.data))
     before, done = done, done + len(prepared.items)
     for at, name in checkpoints.items():

@@ -27,6 +27,7 @@ SCHEME_RULES = {  # scheme: (issuer daily quota, resident daily cap, rate: credi
     3: (2_000_000, 600, 8_000_000),   # culture: 0.08
     4: (2_000_000, 600, 2_000_000),   # green: 0.02
 }
+EXPIRY_MONTHS = {3: 12}  # culture points expire 12 months after the end of the month they are credited in
 # The five programmes as the consortium describes them in the SchemeRegistry: names, unit, organisation, colour,
 # kind. 居住证积分 (residence-permit points) are eligibility-only: they count toward services (school enrolment,
 # household registration), have no rate, and are neither spent at merchants nor exchanged.
@@ -202,6 +203,8 @@ class DemoCity:
             calls += [call(ledger, "addScheme", scheme, quota, cap),
                       call(membership, "setIssuerAccounts", scheme, [self.issuers[scheme].address]),
                       call(rates, "setInitialRate", scheme, rate)]
+            if scheme in EXPIRY_MONTHS:  # set before the programme issues: every point has its month
+                calls.append(call(ledger, "setExpiry", scheme, EXPIRY_MONTHS[scheme]))
         calls += [call(ledger, "addScheme", RESIDENCE, *RESIDENCE_RULES),  # no rate: eligibility only
                   call(membership, "setIssuerAccounts", RESIDENCE, [self.issuers[RESIDENCE].address])]
         for scheme, (zh, en, unit_zh, unit_en, organisation, colour, kind) in PROFILES.items():

@@ -9,10 +9,15 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 ///
 /// Rules:
 /// - Only a scheme's issuer accounts (Membership) issue and revoke its points, only to registered residents.
-/// - `ref` is the issuer's own event id (salted hash). Refs are deduplicated per `(scheme, ref)`: one issuer
-///   organisation runs one scheme, so the scheme is the issuer's namespace. An item whose ref was used before
-///   (by an earlier call or earlier in the same batch) is skipped, not issued and not an error; the
-///   {PointsIssued} event lists skipped indices. Revocations share the same ref namespace.
+/// - `ref` is 32 bytes: its first 8 are the issuer's sequence number for the item (4 bytes lane, 4 bytes counter),
+///   the other 24 the issuer's own event id (a salted hash, cut to 192 bits). Dedup is per `(scheme, sequence)`:
+///   one issuer organisation runs a scheme, its accounts and SDK instances number from one sequence book, each
+///   book in a lane of its own. The ledger keeps a window of {REF_WINDOW} numbers per lane (a ring of 256 words of
+///   224 bits), so its state grows with lanes, not with items. An item whose number was used before (by an earlier
+///   call or earlier in the same batch) or lies behind its lane's window is skipped, not issued and not an error;
+///   the {PointsIssued} event lists skipped indices and carries every ref, so the auditor rebuilds the window and
+///   proves, over all events, that no event id was issued twice. Revocations share the numbers
+///   (contracts/README.md, "Issuance dedup").
 /// - Per scheme and day: the issuer organisation's daily quota (all its accounts together) and each resident's
 ///   daily cap. An item over either reverts the whole call with a named error; nothing is half-applied.
 ///   Revocations give back neither quota nor cap: a correction is not a refund of allowance.
@@ -34,6 +39,13 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 ///   scheme ({changeOf}), in value units (credit cents x RATE_SCALE, so exact at every rate), owed by the scheme's
 ///   issuer like its points, spent first by the next flow in that scheme, moved with the record by a recovery.
 ///   Value taken = value of points burned + change before - change after, exactly, in integers.
+/// - Expiry (optional, per scheme, governed: {setExpiry}): points credited in a calendar month of the city's day
+///   (see Day) stay spendable through the last day of the month `expiryMonths` later, then expire. {balanceOf}
+///   counts only live points, reading at most the window's months whatever the number of issuances; a debit
+///   (burn, revocation, recovery move) first sweeps the account's expired points out of its balance and the supply
+///   ({PointsExpired}), then takes from the oldest live month first. Expired points cannot be spent, exchanged,
+///   revoked or moved. {totalSupply} counts expired points until their account is swept. Change never expires.
+///   An expiry is set on a scheme without points, then may only be shortened (contracts/README.md, "Points expiry").
 /// - Every mint, burn and move emits ERC-1155 {TransferSingle}; domain events carry the state after the change.
 /// - No `onERC1155Received` acceptance call is made: points only ever go to registered resident accounts,
 ///   whose acceptance is their registration (and the call would cost a cold account access per item).
@@ -46,6 +58,13 @@ interface IPointsLedger is IERC1155MetadataURI {
         Retired
     }
 
+    /// @notice Where an issuer's sequence number stands ({refState}).
+    enum RefState {
+        Unused,
+        Used,
+        BehindWindow
+    }
+
     /// @notice Everything the ledger stores about a scheme.
     struct SchemeInfo {
         SchemeStatus status;
@@ -54,6 +73,7 @@ interface IPointsLedger is IERC1155MetadataURI {
         uint256 quotaDay;
         uint256 issuedToday;
         uint256 totalSupply;
+        uint256 expiryMonths; // 0: points never expire
     }
 
     // ----------------------------------------------------------------------------------------------
@@ -111,6 +131,12 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @notice An issuance cites rules `version` of `scheme` that the SchemeRegistry has not published (or the
     /// ledger knows no registry yet).
     error PointsLedgerRulesNotPublished(uint256 scheme, uint32 version);
+    /// @notice Points of `scheme` exist (`totalSupply`): an expiry can only be set before the scheme has points,
+    /// since points credited before it have no month on record.
+    error PointsLedgerExpiryNeedsEmptyScheme(uint256 scheme, uint256 totalSupply);
+    /// @notice An expiry can only be shortened (`months` below `current`, above 0), or set on a scheme without one:
+    /// a longer expiry, or none, would give expired points back to the accounts not swept yet and not to the others.
+    error PointsLedgerExpiryOnlyShortens(uint256 scheme, uint8 current, uint8 months);
 
     // ----------------------------------------------------------------------------------------------
     // Events
@@ -121,7 +147,8 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @param refs every item's ref, skipped ones included (so dedup state is rebuilt from events).
     /// @param reasonCodes every item's reason code, or empty for calls without reason codes.
     /// @param balancesAfter the resident's balance after each item (0 for skipped items).
-    /// @param skipped indices of items skipped because their ref was used before.
+    /// @param skipped indices of items skipped because their sequence number was used before or lies behind its
+    /// lane's window.
     /// @param quotaUsedAfter the issuer quota used on `day` after the call.
     event PointsIssued(
         uint256 indexed scheme,
@@ -189,7 +216,14 @@ interface IPointsLedger is IERC1155MetadataURI {
         uint256 changeAfter,
         bytes32 ref
     );
-    /// @notice A recovery moved `account`'s whole record of `scheme` (balance and today's receipts) to `newAccount`.
+    /// @notice `amount` points of `account` in `scheme` expired (credited more than the scheme's expiry ago) and
+    /// left its balance and the supply: swept by the debit (burn, revocation, recovery move) that follows in the
+    /// same transaction, after a {TransferSingle} from `account` to zero.
+    event PointsExpired(
+        uint256 indexed scheme, address indexed account, uint256 amount, uint256 balanceAfter, uint256 totalSupplyAfter
+    );
+    /// @notice A recovery moved `account`'s whole record of `scheme` (balance and today's receipts) to `newAccount`;
+    /// `balance` is what moved (in an expiring scheme, the live points).
     event AccountMoved(uint256 indexed scheme, address indexed account, address indexed newAccount, uint256 balance);
     /// @notice Points for a person who has not joined are held under their keyed identity hash, at
     /// `heldAccount` ({heldAccountOf}: an address no one holds a key of), from this issuance on.
@@ -204,6 +238,8 @@ interface IPointsLedger is IERC1155MetadataURI {
     event IssuerDailyQuotaChanged(uint256 indexed scheme, uint256 quota);
     /// @notice A scheme's resident daily cap changed.
     event ResidentDailyCapChanged(uint256 indexed scheme, uint256 cap);
+    /// @notice A scheme's expiry changed from `previousMonths` to `months` (0: never).
+    event SchemeExpiryChanged(uint256 indexed scheme, uint256 previousMonths, uint256 months);
     /// @notice The global pause changed.
     event LedgerPauseChanged(bool paused);
     /// @notice The day offset changed.
@@ -338,7 +374,8 @@ interface IPointsLedger is IERC1155MetadataURI {
 
     /// @notice Move every scheme's record of `account` to `newAccount` (account recovery).
     /// @dev Requirements: caller is the Membership contract; `newAccount` has no record in any scheme.
-    /// Works while paused. Emits: per scheme with a record, {TransferSingle} and {AccountMoved}.
+    /// Works while paused. Emits: per scheme with a record, {TransferSingle} and {AccountMoved} (in an expiring
+    /// scheme after {PointsExpired} when points expired: only live points and their months move).
     function moveAccount(address account, address newAccount) external;
 
     // ----------------------------------------------------------------------------------------------
@@ -369,6 +406,14 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @dev Requirements: Consortium; scheme exists. Emits: {ResidentDailyCapChanged}.
     function setResidentDailyCap(uint256 scheme, uint96 cap) external;
 
+    /// @notice Make the points of `scheme` expire: points credited in a month stay spendable through the last day
+    /// of the month `months` later (1: through the end of next month). Set on a scheme without points; afterwards
+    /// only shortened.
+    /// @dev Requirements: Consortium; scheme exists; from no expiry, `months` > 0 and total supply 0
+    /// (`PointsLedgerExpiryNeedsEmptyScheme`); from an expiry, 0 < `months` < current
+    /// (`PointsLedgerExpiryOnlyShortens`). Emits: {SchemeExpiryChanged}.
+    function setExpiry(uint256 scheme, uint8 months) external;
+
     /// @notice Pause every balance change (emergency).
     /// @dev Requirements: Consortium; not paused. Emits: {LedgerPauseChanged}.
     function pauseAll() external;
@@ -397,7 +442,11 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// it, in value units (credit cents x RATE_SCALE); spent first by the next redemption in that scheme.
     function changeOf(address account, uint256 scheme) external view returns (uint256);
 
-    /// @notice Total points of `scheme` in existence.
+    /// @notice The points of `account` in `scheme` that expire first (its oldest live month's) and the last day
+    /// (a day number, see {today}) they can be spent; (0, 0) when nothing of it expires.
+    function expiringOf(address account, uint256 scheme) external view returns (uint256 points, uint256 lastDay);
+
+    /// @notice Total points of `scheme` in existence (in an expiring scheme, expired points until they are swept).
     function totalSupply(uint256 scheme) external view returns (uint256);
     /// @notice Everything stored about `scheme` (quota fields as stored; see {quotaUsedToday}).
     function schemeInfo(uint256 scheme) external view returns (SchemeInfo memory);
@@ -409,8 +458,14 @@ interface IPointsLedger is IERC1155MetadataURI {
     /// @notice The identity a held account holds for while unclaimed, else zero.
     function heldIdentityOf(address heldAccount) external view returns (bytes32);
 
-    /// @notice Whether `ref` was used in `scheme`.
-    function isRefUsed(uint256 scheme, bytes32 ref) external view returns (bool);
+    /// @notice Where the sequence number in `ref` (its first 8 bytes) stands in `scheme`: Unused (an issuance with
+    /// it would go through), Used, or BehindWindow (older than its lane's window: skipped if sent; the events say
+    /// whether it was issued).
+    function refState(uint256 scheme, bytes32 ref) external view returns (RefState);
+
+    /// @notice Sequence numbers of a lane the ledger remembers (the window): 256 words of 224.
+    // solhint-disable-next-line func-name-mixedcase
+    function REF_WINDOW() external pure returns (uint256);
     /// @notice Issuer quota of `scheme` used today.
     function quotaUsedToday(uint256 scheme) external view returns (uint256);
     /// @notice Points of `scheme` `account` received by issuance today.

@@ -74,7 +74,7 @@ class Public:
         return {"object": "list", "has_more": False, "data": [
             {"scheme": r.scheme, "status": STATUS_NAMES.get(r.status, "none"),
              "issuerDailyQuota": r.issuer_daily_quota, "residentDailyCap": r.resident_daily_cap, "rate": r.rate,
-             "totalSupply": r.total_supply, **_profile(profiles.get(r.scheme), rules.get(r.scheme))} for r in rows]}
+             "totalSupply": r.total_supply, "expiryMonths": r.expiry_months, **_profile(profiles.get(r.scheme), rules.get(r.scheme))} for r in rows]}
 
     async def rates(self) -> dict:
         def load(s):

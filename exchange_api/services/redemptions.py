@@ -25,6 +25,7 @@ from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import (Principal, check_signature, cursor_seq, iso, new_id, now, order_ref, page,
                                           recorded)
+from exchange_api.services.expiring import live_points
 from exchange_api.services.residents import Residents
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
@@ -72,8 +73,9 @@ class Redemptions:
     async def holdings(self, resident: str, order: list[int] | None = None) -> list[Holding]:
         """The resident's holdings as indexed, less the points of the resident's pending plans, in the resident's
         order (the order the wallet sent with this read first, then the signed preferred order, then the rest by
-        scheme id); schemes that cannot be spent now have rate 0."""
+        scheme id); schemes that cannot be spent now have rate 0; expired points are none of the resident's."""
         points, change, schemes = await self.view.holdings(self.store, resident)
+        points, _ = await live_points(self.chain, resident, points, schemes)
 
         def preferred(s):
             args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "PreferredOrderSet",

@@ -31,6 +31,7 @@ from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import ecdsa_refusal
+from exchange_api.services.expiring import live_points
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxActivity, IdxEvent
@@ -63,9 +64,11 @@ class Residents:
     reports: ReportIndex = field(default_factory=ReportIndex)  # the auditor's published reports, indexed
 
     async def balances(self, address: str) -> dict:
-        """From memory once loaded (exchange_api.indexed_view): the indexer's commits keep it current."""
+        """From memory once loaded (exchange_api.indexed_view): the indexer's commits keep it current. In a scheme
+        whose points expire, the live points and the points expiring next come from the chain (services.expiring)."""
         address = checksum(address)
         points, change, schemes = await self.view.holdings(self.store, address)
+        points, expiring = await live_points(self.chain, address, points, schemes, expiring=True)
         out, total = [], 0
         for scheme in sorted(points.keys() | change.keys()):
             amount, left = points.get(scheme, 0), change.get(scheme, 0)
@@ -75,7 +78,8 @@ class Residents:
             if info is not None and info.status in SPENDABLE:
                 total += credits
             out.append({"scheme": scheme, "points": amount, "rate": rate, "credits": credits,
-                        "creditsDecimal": decimal(credits), "change": left, "changeDecimal": value_decimal(left)})
+                        "creditsDecimal": decimal(credits), "change": left, "changeDecimal": value_decimal(left),
+                        "expiring": expiring.get(scheme)})
         return {"object": "balances", "resident": address, "balances": out, "totalCredits": total,
                 "totalCreditsDecimal": decimal(total), "asOfBlock": max(self.indexer.block, 0)}
 

@@ -342,6 +342,7 @@ class IdxScheme(Base):
     resident_daily_cap: Mapped[int] = mapped_column(ChainInt, default=0)
     rate: Mapped[int] = mapped_column(ChainInt, default=0)
     total_supply: Mapped[int] = mapped_column(ChainInt, default=0)
+    expiry_months: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0: points never expire
 
 
 class IdxActivity(Base):
@@ -350,7 +351,8 @@ class IdxActivity(Base):
     log_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     item: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     account: Mapped[str] = mapped_column(String(42))
-    kind: Mapped[str] = mapped_column(String(20))  # issued | revoked | minted | burned | moved_in | moved_out | claimed
+    # issued | revoked | minted | burned | expired | moved_in | moved_out | claimed
+    kind: Mapped[str] = mapped_column(String(20))
     scheme: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(ChainInt)
     balance_after: Mapped[int] = mapped_column(ChainInt)

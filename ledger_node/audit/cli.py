@@ -51,7 +51,7 @@ def run(
                                                "(or env CITYPOINTS_AUDITOR_KEY); signs the report."),
     attest: bool = typer.Option(False, "--attest", help="Record the report hash and Merkle root on chain."),
     no_proofs: bool = typer.Option(False, "--no-proofs", help="Leave proofs out of the report (see `proof`)."),
-    ref_sample: int = typer.Option(2000, "--ref-sample", help="Refs re-checked with isRefUsed at the end."),
+    ref_sample: int = typer.Option(2000, "--ref-sample", help="Words of the ledger's dedup window re-checked with refState at the end."),
     as_json: bool = typer.Option(False, "--json", help="Print a one-line JSON result instead of the summary."),
     rules: list[Path] = typer.Option([], "--rules", help="A directory of published rules documents (*.json) to "
                                      "check cited issuance against, beside the shipped programmes' (repeatable)."),

@@ -39,7 +39,7 @@ from ledger_node.audit.state import State
 # Events that only governance (an executed proposal) or a constructor may cause.
 GOVERNED = {
     "PointsLedger": {"SchemeAdded", "SchemeStatusChanged", "IssuerDailyQuotaChanged", "ResidentDailyCapChanged",
-                     "LedgerPauseChanged", "DayOffsetChanged", "URI", "SchemeRegistrySet"},
+                     "SchemeExpiryChanged", "LedgerPauseChanged", "DayOffsetChanged", "URI", "SchemeRegistrySet"},
     "Membership": {"RoleGranted", "RoleRevoked", "MerchantRegistered", "MerchantSuspensionChanged",
                    "IssuerAccountsSet", "RecoveryNoticeChanged", "PointsLedgerSet"},
     "Rates": {"RateSet", "SchemeRegistrySet"},

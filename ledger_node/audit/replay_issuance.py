@@ -1,15 +1,21 @@
 """The audit replay's ledger handlers: PointsLedger (issuance, revocation, ledger-operator mints, burns and
-restores, account moves, schemes, quotas, caps, pause, day offset) and Rates.
+restores, account moves, expiry, schemes, quotas, caps, pause, day offset) and Rates.
 
 Each balance change takes the TransferSingle its transaction emitted for it; a ledger operator's mint, burn or
 restore is left on the transaction (`Tx.mints`, `Tx.burns`, `Tx.restores`) for the Exchanged, Redeemed or
 Refunded event that explains it (replay_redemption).
+
+Expiring schemes (ledger_node/expiry.py): every credit is booked in its month, every debit takes the oldest live
+month first, and a debit must follow the sweep of whatever had expired (a `PointsExpired` of exactly the account's
+balance less its live points): expired points are never spent, revoked or moved.
 """
 from __future__ import annotations
 
+from ledger_node import expiry
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION
 from ledger_node.domain import held_account_of
+from ledger_node.issuance_refs import SequenceWindow
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.rules_documents import RulesLibrary
 from ledger_node.audit.state import ACTIVE, ELIGIBILITY_ONLY, NONE, PAUSED, RETIRED, State
@@ -74,14 +80,23 @@ class IssuanceHandlers:
         bad_after = []
         filled = []  # (item's position among those issued, resident) of the items that reached the daily cap
         n_transfers = len(transfers)
+        take = SequenceWindow(st.windows[scheme]).take
+        buckets, month = st.buckets, expiry.month_of_day(today) if info.get("expiry") else None
         for i, ref in enumerate(refs):  # once per issued item of the chain: kept lean
+            fresh = take(bytes.fromhex(ref[2:]))
             if skipped and i in skipped:
-                if ref not in used_refs:
-                    self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but ref {ref} was never used", ev)
+                if fresh:
+                    self.problem(VIOLATION, "skipped-fresh-ref", f"item {i} skipped but its sequence number in {ref} "
+                                                                 "was free in the window", ev)
                 continue
-            if ref in used_refs:
-                self.problem(VIOLATION, "ref-reused", f"item {i} issued with ref {ref} used before", ev, ref=ref)
-            used_refs.add(ref)
+            if not fresh:
+                self.problem(VIOLATION, "ref-reused", f"item {i} issued with a sequence number used before or behind "
+                                                      f"its window ({ref})", ev, ref=ref)
+            event_id = ref[18:]
+            if event_id in used_refs:
+                self.problem(VIOLATION, "ref-reissued", f"item {i}: the issuer's event id of {ref} was issued before "
+                                                        "under another sequence number", ev, ref=ref)
+            used_refs.add(event_id)
             if k >= n_transfers:
                 break
             t = transfers[k]
@@ -117,6 +132,9 @@ class IssuanceHandlers:
             issued += amount
             bal = balances.get(key, 0) + amount
             balances[key] = bal
+            if month is not None:  # an expiring scheme: the item is booked in this month
+                b = buckets.setdefault(key, {})
+                b[month] = b.get(month, 0) + amount
             if balances_after[i] != bal:
                 bad_after.append((i, to, balances_after[i], bal))
         if self.detector is not None and k:
@@ -205,16 +223,16 @@ class IssuanceHandlers:
         if a["issuer"] not in st.issuers.get(scheme, ()):
             self.problem(VIOLATION, "revoked-by-non-issuer", f"{a['issuer']} revoked scheme {scheme}", ev)
         self._spendable(ev, scheme)
-        if a["ref"] in st.refs[scheme]:
-            self.problem(VIOLATION, "ref-reused", f"revocation ref {a['ref']} used before", ev)
-        st.refs[scheme].add(a["ref"])
+        if not SequenceWindow(st.windows[scheme]).take(bytes.fromhex(a["ref"][2:])):
+            self.problem(VIOLATION, "ref-reused", f"revocation ref {a['ref']} used before or behind its window", ev)
         self._burn(ev, tx, scheme, resident, a["amount"], a["issuer"], a["balanceAfter"], a["totalSupplyAfter"])
         st.totals[scheme]["revoked"] += a["amount"]
 
     def on_PointsLedger__RevocationSkipped(self, ev: Event, tx: Tx) -> None:
         a = ev.args
-        if a["ref"] not in self.state.refs[a["scheme"]]:
-            self.problem(VIOLATION, "skipped-fresh-ref", f"revocation skipped but ref {a['ref']} was never used", ev)
+        if SequenceWindow(self.state.windows[a["scheme"]]).take(bytes.fromhex(a["ref"][2:])):
+            self.problem(VIOLATION, "skipped-fresh-ref", f"revocation skipped but the sequence number in {a['ref']} "
+                                                         "was free in the window", ev)
 
     def on_PointsLedger__PointsMinted(self, ev: Event, tx: Tx) -> None:
         st, a = self.state, ev.args
@@ -254,6 +272,10 @@ class IssuanceHandlers:
         key = (scheme, account)
         bal = st.balances.get(key, 0) + a["amount"]
         st.balances[key] = bal
+        if st.expiry_months(scheme):
+            b = st.buckets.setdefault(key, {})
+            month = expiry.month_of_day(st.today(ev.timestamp))
+            b[month] = b.get(month, 0) + a["amount"]
         st.received.setdefault(key, [0, 0])
         st.supply[scheme] = st.supply.get(scheme, 0) + a["amount"]
         self._expect(ev, "balance-after", f"balance after of {account} in scheme {scheme}", a["balanceAfter"], bal)
@@ -317,6 +339,9 @@ class IssuanceHandlers:
                      st.balances.get(key_old, 0))
         if st.balances.get(key_new, 0) or key_new in st.received or st.change.get(key_new, 0):
             self.problem(VIOLATION, "move-to-nonempty", f"{new} already had a record in scheme {scheme}", ev)
+        cut = self._unexpired(ev, scheme, old)
+        if cut is not None:  # the live months move with the points
+            st.buckets[key_new] = expiry.moved(st.buckets.pop(key_old, {}), cut)
         st.balances[key_new] = st.balances.pop(key_old, 0)
         if key_old in st.change:  # the whole record moves, change included
             st.change[key_new] = st.change.pop(key_old)
@@ -351,6 +376,67 @@ class IssuanceHandlers:
     def on_PointsLedger__ResidentDailyCapChanged(self, ev: Event, tx: Tx) -> None:
         self.state.schemes[ev.args["scheme"]]["cap"] = ev.args["cap"]
 
+    def on_PointsLedger__SchemeExpiryChanged(self, ev: Event, tx: Tx) -> None:
+        """An expiry is set on a scheme without points (every point then has its month), afterwards only shortened:
+        a longer one, or none, would give expired points back to the accounts not swept yet."""
+        st, a = self.state, ev.args
+        scheme, months = a["scheme"], a["months"]
+        info = st.schemes.get(scheme)
+        if info is None:
+            self.problem(VIOLATION, "unknown-scheme", f"expiry of unknown scheme {scheme}", ev)
+            return
+        current = info.get("expiry", 0)
+        self._expect(ev, "scheme-expiry", f"previous expiry of scheme {scheme}", a["previousMonths"], current)
+        allowed = (0 < months and st.supply.get(scheme, 0) == 0) if current == 0 else 0 < months < current
+        if not allowed:
+            self.problem(VIOLATION, "expiry-change-not-allowed", f"scheme {scheme}'s expiry went from {current} to "
+                                                                 f"{months} months with {st.supply.get(scheme, 0)} "
+                                                                 f"points in existence", ev, previous=current,
+                         months=months, supply=st.supply.get(scheme, 0))
+        info["expiry"] = months
+
+    def on_PointsLedger__PointsExpired(self, ev: Event, tx: Tx) -> None:
+        """A sweep: exactly the account's balance less its live points (its months from the cutoff on) leaves the
+        balance and the supply, before the debit that follows."""
+        st, a = self.state, ev.args
+        scheme, account, amount = a["scheme"], a["account"], a["amount"]
+        self._take_transfer(ev, tx, account, _ZERO, scheme, amount, None)
+        key = (scheme, account)
+        bal = st.balances.get(key, 0)
+        months = st.expiry_months(scheme)
+        if months:
+            cut = expiry.cutoff(st.today(ev.timestamp), months)
+            expected = bal - expiry.live(st.buckets.get(key, {}), cut, bal)
+            expiry.prune(st.buckets.get(key, {}), cut)
+        else:
+            self.problem(VIOLATION, "expired-without-expiry", f"points of scheme {scheme} expired, a scheme whose "
+                                                              "points never expire", ev, account=account)
+            expected = 0
+        self._expect(ev, "expired-amount", f"points of {account} expired in scheme {scheme}", amount, expected)
+        bal -= amount
+        st.balances[key] = bal
+        st.supply[scheme] = st.supply.get(scheme, 0) - amount
+        self._expect(ev, "balance-after", f"balance after of {account} in scheme {scheme}", a["balanceAfter"], bal)
+        self._expect(ev, "total-supply-after", f"total supply of scheme {scheme}", a["totalSupplyAfter"],
+                     st.supply[scheme])
+        st.totals[scheme]["expired"] += amount
+
+    def _unexpired(self, ev: Event, scheme: int, account: str) -> int | None:
+        """Before a debit in an expiring scheme (None otherwise): nothing expired may be left in the balance (the
+        chain sweeps first); returns the cutoff month."""
+        st = self.state
+        months = st.expiry_months(scheme)
+        if not months:
+            return None
+        cut = expiry.cutoff(st.today(ev.timestamp), months)
+        bal = st.balances.get((scheme, account), 0)
+        left = bal - expiry.live(st.buckets.get((scheme, account), {}), cut, bal)
+        if left:
+            self.problem(VIOLATION, "expired-points-debited", f"{ev.name} of {account} in scheme {scheme} while "
+                                                              f"{left} of its points had expired unswept", ev,
+                         account=account, expired=left)
+        return cut
+
     def on_PointsLedger__LedgerPauseChanged(self, ev: Event, tx: Tx) -> None:
         self.state.paused = ev.args["paused"]
 
@@ -370,6 +456,9 @@ class IssuanceHandlers:
         if bal < amount:
             self.problem(VIOLATION, "burn-exceeds-balance", f"{account} burned {amount} of scheme {scheme} holding "
                                                             f"{bal} (rebuilt)", ev, balance=bal, amount=amount)
+        cut = self._unexpired(ev, scheme, account)
+        if cut is not None:
+            expiry.debit(st.buckets.setdefault(key, {}), cut, amount)
         bal -= amount
         st.balances[key] = bal
         st.supply[scheme] = st.supply.get(scheme, 0) - amount

@@ -11,11 +11,13 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
+from ledger_node import expiry
 from ledger_node.audit.model import MISMATCH, Problem
 from ledger_node.audit.rpc import Rpc, RpcError
 from ledger_node.audit.state import State
 from ledger_node.abi_types import split_types
 from ledger_node.domain import ROLES
+from ledger_node.issuance_refs import SEQ_BITS, sequenced_ref
 
 ZERO32 = "0x" + "00" * 32
 
@@ -85,14 +87,20 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
     st = state
     today = st.today(timestamp)
     schemes = list(st.scheme_order)
-    # PointsLedger: every account and scheme (residents and anyone who ever held points), supplies, records.
+    # PointsLedger: every account and scheme (residents and anyone who ever held points), supplies, records; in an
+    # expiring scheme the balance is the live points at this block's time, and the points expiring next are checked.
     accounts = sorted(set(st.residents) | {a for (_, a) in st.balances})
     pairs = [(a, s) for a in accounts for s in schemes]
     accounts_set = set(accounts)
     for i in range(0, len(pairs), 2000):
         chunk = pairs[i:i + 2000]
         c.add("PointsLedger", "balanceOfBatch(address[],uint256[])", [[a for a, _ in chunk], [s for _, s in chunk]],
-              "uint256[]", [st.balances.get((s, a), 0) for a, s in chunk])
+              "uint256[]", [st.live_balance(s, a, timestamp) for a, s in chunk])
+    for (scheme, account), buckets in st.buckets.items():
+        months = st.expiry_months(scheme)
+        c.add("PointsLedger", "expiringOf(address,uint256)", [account, scheme], "((uint256,uint256))",
+              list(expiry.expiring(buckets, expiry.cutoff(today, months), st.balances.get((scheme, account), 0),
+                                   months)))
     for (scheme, account), (day, received) in st.received.items():
         c.add("PointsLedger", "receivedToday(uint256,address)", [scheme, account], "uint256",
               received if today <= day else 0)
@@ -107,13 +115,14 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
     for scheme in schemes:
         info = st.schemes[scheme]
         c.add("PointsLedger", "totalSupply(uint256)", [scheme], "uint256", st.supply.get(scheme, 0))
-        c.add("PointsLedger", "schemeInfo(uint256)", [scheme], "((uint8,uint256,uint256,uint256,uint256,uint256))",
+        c.add("PointsLedger", "schemeInfo(uint256)", [scheme],
+              "((uint8,uint256,uint256,uint256,uint256,uint256,uint256))",
               [info["status"], info["quota"], info["cap"], info["quotaDay"], info["issuedToday"],
-               st.supply.get(scheme, 0)])
-        refs = st.refs.get(scheme, set())
-        sample = sorted(refs)[:: max(1, len(refs) // max(1, ref_sample // max(1, len(schemes))))]
-        for ref in sample:
-            c.add("PointsLedger", "isRefUsed(uint256,bytes32)", [scheme, _b32(ref)], "bool", True)
+               st.supply.get(scheme, 0), info.get("expiry", 0)])
+        # the ledger's dedup window, word by word: a number the replay holds used is used on chain
+        words = sorted(st.windows.get(scheme, {}).items())
+        for slot, word in words[:: max(1, len(words) // max(1, ref_sample // max(1, len(schemes))))]:
+            c.add("PointsLedger", "refState(uint256,bytes32)", [scheme, used_number_ref(slot, word)], "uint8", 1)
     # Membership
     for account, rec in st.residents.items():
         c.add("Membership", "isResident(address)", [account], "bool", True)
@@ -192,6 +201,13 @@ def _normalise(v):
     if isinstance(v, (list, tuple)):
         return [_normalise(x) for x in v]
     return v
+
+
+def used_number_ref(slot: int, word: int) -> bytes:
+    """A ref carrying the lowest number a window word holds used (ledger_node/issuance_refs.py's layout)."""
+    bits = word & ((1 << SEQ_BITS) - 1)
+    counter = (word >> SEQ_BITS) * SEQ_BITS + (bits & -bits).bit_length() - 1
+    return sequenced_ref(slot >> 8, counter, bytes(32))
 
 
 def _b32(h: str) -> bytes:

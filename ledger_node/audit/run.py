@@ -39,7 +39,7 @@ class AuditOptions:
     to_block: int | None = None
     resume: dict | None = None  # a previous report
     thresholds: Thresholds = field(default_factory=Thresholds)
-    ref_sample: int = 2000  # refs checked with isRefUsed at the end (every ref is checked against events)
+    ref_sample: int = 2000  # dedup window words checked with refState at the end (every ref against events)
     step: int = 10_000  # blocks per eth_getLogs at most (ranges are cut by answer size: pipeline.py)
     range_bytes: int = 1_000_000  # the answer size each eth_getLogs range aims at
     compare: bool = True
@@ -139,7 +139,8 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     compare_s = time.perf_counter() - t
 
     t = time.perf_counter()
-    lines = balance_lines(state.balances)
+    balances = state.live_balances(end_ts)  # balanceOf at the last block: expired points are nobody's
+    lines = balance_lines(balances)
     tree = BalanceTree(lines) if lines else None
     merkle_s = time.perf_counter() - t
     replay_problems = carried + new_problems
@@ -172,9 +173,9 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
                    "findings": len(findings), "residents": len(state.residents), "merchants": len(state.merchants),
                    "schemes": len(state.scheme_order), "balanceLines": len(lines), "comparisons": calls,
                    "intentsChecked": len(replayer.intents)},
-        "schemes": [_scheme_summary(state, s) for s in state.scheme_order],
+        "schemes": [_scheme_summary(state, s, balances) for s in state.scheme_order],
         "issuers": issuer_accounts(state),
-        "holdings": unclaimed_holdings(state),
+        "holdings": unclaimed_holdings(state, balances),
         "identityTrail": {"entries": len(state.trail), "objections": state.objections},
         "rulesDocuments": {"known": sorted({t.sha256 for t in library.tables.values()}),
                            "unreadable": library.unreadable},
@@ -236,11 +237,11 @@ def issuer_accounts(state: State) -> list[dict]:
     return out
 
 
-def unclaimed_holdings(state: State, most: int = 1_000) -> dict:
+def unclaimed_holdings(state: State, balances: dict[tuple[int, str], int], most: int = 1_000) -> dict:
     """Points held for people who have not joined (PointsLedger.issueToIdentities), by identity hash: what each
-    held account holds per scheme, the totals, and the largest `most` holdings listed."""
+    held account holds per scheme (`balances`: as balanceOf answers), the totals, and the largest `most` listed."""
     held: dict[str, dict[int, int]] = {}
-    for (scheme, account), balance in state.balances.items():
+    for (scheme, account), balance in balances.items():
         if balance and account in state.holdings:
             held.setdefault(account, {})[scheme] = balance
     totals: dict[int, int] = defaultdict(int)
@@ -254,13 +255,15 @@ def unclaimed_holdings(state: State, most: int = 1_000) -> dict:
                         "points": [{"scheme": s, "points": p} for s, p in sorted(b.items())]} for a, b in listed]}
 
 
-def _scheme_summary(state: State, scheme: int) -> dict:
+def _scheme_summary(state: State, scheme: int, balances: dict[tuple[int, str], int]) -> dict:
     info = state.schemes[scheme]
     totals = state.totals.get(scheme, {})
-    holders = sum(1 for (s, _), v in state.balances.items() if s == scheme and v)
+    holders = sum(1 for (s, _), v in balances.items() if s == scheme and v)
     rate, supply, change = state.rates.get(scheme, 0), state.supply.get(scheme, 0), state.change_total(scheme)
-    # The issuer's liability in value units (credit cents x RATE_SCALE): every point at the rate now, and the change
-    # residents hold in the scheme (issue 27: change is the resident's value as much as points are).
+    # expired points not swept yet: in totalSupply on chain until their accounts' next debit, owed by nobody
+    unswept = supply - sum(v for (s, _), v in balances.items() if s == scheme) if info.get("expiry") else 0
+    # The issuer's liability in value units (credit cents x RATE_SCALE): every live point at the rate now, and the
+    # change residents hold in the scheme (issue 27: change is the resident's value as much as points are).
     profile = state.profiles.get(scheme, {})
     versions = state.rules.get(scheme, [])
     return {"scheme": scheme, "status": STATUS_NAMES.get(info["status"], str(info["status"])),
@@ -271,12 +274,13 @@ def _scheme_summary(state: State, scheme: int) -> dict:
             "rulesCited": dict(state.citations.get(scheme, {}).get("cited", {})),
             "uncitedAfterRules": (state.citations.get(scheme, {}).get("uncited") or {}).get("items", 0),
             "rate": rate, "totalSupply": supply, "holders": holders,
-            "totalChange": change, "liabilityValue": supply * rate + change,
-            "liabilityCredits": value_decimal(supply * rate + change),
+            "expiryMonths": info.get("expiry", 0), "expiredUnswept": unswept,
+            "totalChange": change, "liabilityValue": (supply - unswept) * rate + change,
+            "liabilityCredits": value_decimal((supply - unswept) * rate + change),
             "issuerDailyQuota": info["quota"], "residentDailyCap": info["cap"],
             **{k: totals.get(k, 0) for k in ("issued", "issuedItems", "skippedItems", "revoked", "minted", "burned",
-                                             "redeemed", "redeemedCredits", "refunded", "refundedCredits", "exchangedIn",
-                                             "exchangedOut")}}
+                                             "expired", "redeemed", "redeemedCredits", "refunded", "refundedCredits",
+                                             "exchangedIn", "exchangedOut")}}
 
 
 def _check_governed(rpc: Rpc, txs: list[dict]) -> list[Problem]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from ledger_node import expiry
 from ledger_node.domain import ROLES, SchemeStatus
 
 DAY = 86400
@@ -30,9 +31,15 @@ class State:
         self.received: dict[tuple[int, str], list[int]] = {}  # [day, received that day]
         self.supply: dict[int, int] = {}
         self.change: dict[tuple[int, str], int] = {}  # value units (credit cents x RATE_SCALE), from ChangeUpdated
-        self.schemes: dict[int, dict] = {}  # status, quota, cap, quotaDay, issuedToday
+        self.schemes: dict[int, dict] = {}  # status, quota, cap, quotaDay, issuedToday, expiry (months; absent: 0)
+        # expiring schemes: (scheme, account) -> {month: points credited that month, not yet debited}
+        # (ledger_node/expiry.py); `balances` counts every point not debited or swept, as the ledger's record does
+        self.buckets: dict[tuple[int, str], dict[int, int]] = {}
         self.scheme_order: list[int] = []
+        # issuance dedup (ledger_node/issuance_refs.py): the event ids issued per scheme (a ref's last 24 bytes, hex),
+        # and the ledger's window of sequence numbers per scheme (ring slot -> word)
         self.refs: dict[int, set[str]] = defaultdict(set)
+        self.windows: dict[int, dict[int, int]] = defaultdict(dict)
         self.paused = False
         self.day_offset = 0
         # Membership
@@ -99,9 +106,11 @@ class State:
             "received": [[s, a, d, r] for (s, a), (d, r) in sorted(self.received.items())],
             "supply": {str(k): v for k, v in self.supply.items()},
             "change": [[s, a, v] for (s, a), v in sorted(self.change.items())],
+            "buckets": [[s, a, sorted(b.items())] for (s, a), b in sorted(self.buckets.items()) if b],
             "schemes": {str(k): v for k, v in self.schemes.items()},
             "schemeOrder": self.scheme_order,
             "refs": {str(k): sorted(v) for k, v in self.refs.items()},
+            "windows": {str(k): [[slot, hex(word)] for slot, word in sorted(v.items())] for k, v in self.windows.items()},
             "paused": self.paused, "dayOffset": self.day_offset,
             "residents": self.residents, "holdings": self.holdings,
             "roles": {k: sorted(v) for k, v in self.roles.items()},
@@ -144,8 +153,11 @@ class State:
         s.supply = {int(k): v for k, v in d["supply"].items()}
         s.change = {(x[0], x[1]): x[2] for x in d.get("change", [])}  # absent before exact change: none held
         s.schemes = {int(k): v for k, v in d["schemes"].items()}
+        s.buckets = {(x[0], x[1]): {m: v for m, v in x[2]} for x in d.get("buckets", [])}  # absent before expiry
         s.scheme_order = list(d["schemeOrder"])
         s.refs = defaultdict(set, {int(k): set(v) for k, v in d["refs"].items()})
+        s.windows = defaultdict(dict, {int(k): {slot: int(word, 16) for slot, word in v}
+                                       for k, v in d.get("windows", {}).items()})
         s.paused, s.day_offset = d["paused"], d["dayOffset"]
         s.residents = d["residents"]
         s.holdings = d.get("holdings", {})  # absent before points could be held for the not yet joined
@@ -198,6 +210,23 @@ class State:
     def today(self, timestamp: int) -> int:
         local = timestamp + self.day_offset
         return local // DAY if local > 0 else 0
+
+    def expiry_months(self, scheme: int) -> int:
+        return self.schemes.get(scheme, {}).get("expiry", 0)
+
+    def live_balance(self, scheme: int, account: str, timestamp: int) -> int:
+        """PointsLedger.balanceOf at a block of `timestamp`: in an expiring scheme, the points not expired."""
+        balance = self.balances.get((scheme, account), 0)
+        months = self.expiry_months(scheme)
+        if not months or not balance:
+            return balance
+        return expiry.live(self.buckets.get((scheme, account), {}), expiry.cutoff(self.today(timestamp), months),
+                           balance)
+
+    def live_balances(self, timestamp: int) -> dict[tuple[int, str], int]:
+        """Every balance as balanceOf answers it at a block of `timestamp`."""
+        return {(s, a): self.live_balance(s, a, timestamp) if self.expiry_months(s) else v
+                for (s, a), v in self.balances.items()}
 
     def change_total(self, scheme: int) -> int:
         """The change all accounts hold in `scheme`, in value units."""

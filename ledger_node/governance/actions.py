@@ -182,6 +182,7 @@ PARSERS: dict[str, Callable[[City, str, str], Any]] = {
     "new_scheme": _new_scheme,
     "rate": _rate,
     "count": lambda city, text, what: _integer(text, 1, UINT256_MAX, what),
+    "months": lambda city, text, what: _integer(text, 1, 255, what),  # PointsLedger.setExpiry's uint8, never 0
     "uint64": lambda city, text, what: _integer(text, 0, UINT64_MAX, what),
     "uint96": lambda city, text, what: _integer(text, 0, UINT96_MAX, what),
     "uint256": lambda city, text, what: _integer(text, 0, UINT256_MAX, what),
@@ -279,6 +280,27 @@ def _expect_merchant(*allowed: str):
             raise contract_rule("MembershipAlreadyMerchant", v["ADDRESS"])
         raise contract_rule("MembershipMerchantStatusUnchanged", f"{v['ADDRESS']} is {state}")
     return check
+
+
+def _expiry_months(city: City, scheme: int) -> int:
+    return city["PointsLedger"].functions.schemeInfo(scheme).call()[6]
+
+
+def _check_expiry(city: City, v: dict) -> None:
+    """PointsLedger.setExpiry's rules: set on a scheme without points, afterwards only shortened."""
+    current = _expiry_months(city, v["SCHEME"])
+    if current == 0:
+        supply = city["PointsLedger"].functions.totalSupply(v["SCHEME"]).call()
+        if supply:
+            raise contract_rule("PointsLedgerExpiryNeedsEmptyScheme", f"scheme {v['SCHEME']} holds {supply:,} "
+                                                                      "points: set an expiry before it issues")
+    elif v["MONTHS"] >= current:
+        raise contract_rule("PointsLedgerExpiryOnlyShortens", f"scheme {v['SCHEME']}'s points expire after "
+                                                              f"{_months(current)}: only a shorter expiry may follow")
+
+
+def _months(n: int) -> str:
+    return "1 month" if n == 1 else f"{n} months"
 
 
 def _check_pair(city: City, v: dict) -> None:
@@ -456,6 +478,14 @@ ACTIONS: tuple[Action, ...] = (
            lambda c, v: [v["SCHEME"], v["CAP"]],
            lambda c, a: (f"set the resident daily cap of scheme {c.scheme(a[0])} to {a[1]:,} points (now "
                          f"{c['PointsLedger'].functions.schemeInfo(a[0]).call()[2]:,})")),
+    Action("set-expiry", "PointsLedger", "setExpiry",
+           (SCHEME, Param("MONTHS", "months", "points credited in a month expire this many months after its end "
+                                              "(1-255)")),
+           "Make a scheme's points expire (before it issues; afterwards only shorter).",
+           lambda c, v: [v["SCHEME"], v["MONTHS"]],
+           lambda c, a: (f"make points of scheme {c.scheme(a[0])} expire {_months(a[1])} after the end of the month "
+                         f"they are credited in (now {_months(m) if (m := _expiry_months(c, a[0])) else 'never'})"),
+           _check_expiry),
     Action("set-rate", "Rates", "setRate",
            (SCHEME, Param("RATE", "rate", "credit cents a point x 1,000,000 (500000000 = 5.00 credits)")),
            "Set a scheme's rate (fixed point as in contracts/Rates.sol).",

@@ -133,6 +133,8 @@ LEDGER_ROWS = {
     "retireScheme": Row(lambda c: [OTHER_SCHEME], GOV, G),
     "setIssuerDailyQuota": Row(lambda c: [SCHEME, 10], GOV, G),
     "setResidentDailyCap": Row(lambda c: [SCHEME, 10], GOV, G),
+    # the session's schemes hold points: setting an expiry is refused for that, after the access check
+    "setExpiry": Row(lambda c: [SCHEME, 12], GOV, G, {"PointsLedgerExpiryNeedsEmptyScheme"}),
     "pauseAll": Row(lambda c: [], GOV, G),
     "unpauseAll": Row(lambda c: [], GOV, G, {"PointsLedgerPauseUnchanged"}),
     "setDayOffset": Row(lambda c: [3600], GOV, G),

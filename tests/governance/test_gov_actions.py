@@ -59,6 +59,8 @@ CASES = [
      lambda x: x.membership.issuerAccounts(2).call() == [x.town.issuer, NEW]),
     ("set-issuer-quota", lambda x: ["2", "777"], None, lambda x: x.ledger.schemeInfo(2).call()[1] == 777),
     ("set-daily-cap", lambda x: ["2", "55"], None, lambda x: x.ledger.schemeInfo(2).call()[2] == 55),
+    ("set-expiry", lambda x: ["9", "12"], lambda t: [call(t.city["PointsLedger"], "addScheme", 9, 10, 1)],
+     lambda x: x.ledger.schemeInfo(9).call()[6] == 12),
     ("set-rate", lambda x: ["2", "500000000"], None, lambda x: x.rates.rateOf(2).call() == 500_000_000),
     ("pause-scheme", lambda x: ["2"], None, lambda x: _status(x, 2) == SchemeStatus.PAUSED),
     ("resume-scheme", lambda x: ["3"], lambda t: [call(t.city["PointsLedger"], "pauseScheme", 3)],
@@ -145,6 +147,7 @@ REFUSALS = [
     ("resume-all", [], "pause_unchanged"),
     ("register-merchant", ["MERCHANT"], "already_merchant"),
     ("set-daily-cap", ["2", str(2**96)], "invalid_integer"),
+    ("set-expiry", ["2", "0"], "invalid_integer"),   # an expiry is never removed
     ("allow-pair", ["2", "2"], "pair_not_allowed"),
     ("set-notice", ["Rates", "noSuchFunction", "60"], "unknown_function"),
     ("raw", ["Exchange", "setDailyLimit(uint256)", "[-1]"], "invalid_integer"),
@@ -156,6 +159,17 @@ REFUSALS = [
     ("cancel-proposal", ["1"], "proposal_not_open"),       # the deployment's bootstrap, executed
     ("cancel-proposal", ["999"], "proposal_not_found"),
 ]
+
+
+def test_govPropose_setExpiry_longerOrEqualIsRefusedBeforeSending(town):
+    town.govern([call(town.city["PointsLedger"], "setExpiry", 3, 6)])
+    for months in ("6", "7"):
+        with pytest.raises(GovError) as refused:
+            proposal_calls(town.city, "set-expiry", ["3", months])
+        assert refused.value.code == "expiry_only_shortens", refused.value.message
+    (target, data), = proposal_calls(town.city, "set-expiry", ["3", "1"])
+    assert describe_call(town.city, target, data)["words"] == \
+        "make points of scheme 3 expire 1 month after the end of the month they are credited in (now 6 months)"
 
 
 @pytest.mark.parametrize("name,args,code", REFUSALS, ids=[f"{r[0]}-{r[2]}" for r in REFUSALS])

@@ -19,6 +19,7 @@ from eth_account import Account
 
 from issuer_sdk.adapters import MAPPINGS_DIR
 from issuer_sdk.refs import RefHasher
+from ledger_node.issuance_refs import event_id_of
 from issuer_sdk.signer import write_keystore
 from ledger_node import chain
 from ledger_node.deploy.system import call, propose_and_execute
@@ -81,7 +82,9 @@ def test_dryRunShowsWhatTheRealRunIssues_andARerunIssuesNothingTwice(city, deplo
     assert (real["rules_version"], real["rules_sha256"]) == (summary["rules_version"], summary["rules_sha256"])
     # item by item: the refs and reason codes on chain are the dry run's, and so is every resident's balance
     hashed = RefHasher(SALT)
-    assert issued_items(city, SCHEME, city.issuer.address) == [(hashed(d["ref"]), d["reason"]) for d in would]
+    # (the chain's ref is the issuer's sequence number, then the event id's salted hash cut to 24 bytes)
+    assert [(event_id_of(r), c) for r, c in issued_items(city, SCHEME, city.issuer.address)] == \
+        [(hashed(d["ref"])[-24:], d["reason"]) for d in would]
     per_resident = Counter()
     for d in would:
         per_resident[d["resident"]] += d["amount"]

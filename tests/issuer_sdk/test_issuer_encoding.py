@@ -49,7 +49,7 @@ def test_singleCalls_calldataEqualsWeb3(resident, amount, ref, reason):
     assert CODEC.issue_data(1, resident, amount, ref, reason) == web3_of("issueWithReason", 1, resident, amount, ref,
                                                                         reason)
     assert CODEC.revoke_data(4, resident, amount, ref, reason) == web3_of("revoke", 4, resident, amount, ref, reason)
-    assert CODEC.is_ref_used_fn.encode(2, ref) == web3_of("isRefUsed", 2, ref)
+    assert CODEC.ref_state_fn.encode(2, ref) == web3_of("refState", 2, ref)
 
 
 def test_fastFunction_refusesTypesItCannotEncode():

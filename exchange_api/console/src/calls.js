@@ -34,6 +34,8 @@ const TABLE = [
     ([s, n]) => ({ scheme: scheme(s), n: fmt.points(n) })],
   ["PointsLedger", "setResidentDailyCap(uint256,uint96)", () => "call.setResidentDailyCap",
     ([s, n]) => ({ scheme: scheme(s), n: fmt.points(n) })],
+  ["PointsLedger", "setExpiry(uint256,uint8)", () => "call.setExpiry",
+    ([s, n]) => ({ scheme: scheme(s), n: Number(n) === 1 ? t("call.month") : t("call.months", { n: String(n) }) })],
   ["PointsLedger", "pauseScheme(uint256)", () => "call.pauseScheme", ([s]) => ({ scheme: scheme(s) })],
   ["PointsLedger", "unpauseScheme(uint256)", () => "call.resumeScheme", ([s]) => ({ scheme: scheme(s) })],
   ["PointsLedger", "retireScheme(uint256)", () => "call.retireScheme", ([s]) => ({ scheme: scheme(s) })],

@@ -58,6 +58,14 @@ export function dateTime(unixSeconds) {
   return d.toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
 }
 
+/** A calendar date "2027-01-31" (the city's) -> "31 Jan" / "1月31日", with the year when it is not this one's. */
+export function day(isoDate) {
+  const [y, m, d] = String(isoDate).split("-").map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d));
+  const year = y !== new Date().getUTCFullYear() ? { year: "numeric" } : {};
+  return date.toLocaleDateString(locale(), { day: "numeric", month: "short", timeZone: "UTC", ...year });
+}
+
 export function time(unixSeconds) {
   const d = new Date(Number(big(unixSeconds)) * 1000);
   return d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });

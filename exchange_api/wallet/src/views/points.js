@@ -90,7 +90,18 @@ function schemeCard(s) {
       t("points.change", { n: fmt.value(s.change) })) : null,
     h("p", { class: "scheme-credits" }, t("points.credits", { n: fmt.credits(s.credits) })),
     h("p", { class: "muted small" }, t("points.rate", { r: fmt.rate(s.rate) })),
-    status ? h("p", { class: "warn small" }, status) : null);
+    status ? h("p", { class: "warn small" }, status) : null,
+    expiringSoon(s));
+}
+
+const EXPIRY_WARNING_DAYS = 30;
+
+/** In a programme whose points expire: a warning once the oldest points have 30 days or less left. */
+function expiringSoon(s) {
+  const x = s.expiring;
+  if (!x || Number(x.daysLeft) > EXPIRY_WARNING_DAYS) return null;
+  return h("p", { class: "warn small", role: "note", "data-testid": `expiring-${s.scheme}`, "data-days-left": String(x.daysLeft) },
+    t("points.expiring", { n: fmt.points(x.points), date: fmt.day(x.lastDate) }));
 }
 
 /** A programme whose points count toward services (residence-permit points): no credits, no rate. */
@@ -164,6 +175,10 @@ function describe(item, byTx) {
     case "moved_out":
       plus = false;
       title = t("history.movedOut", { program, n });
+      break;
+    case "expired": // swept from the balance by the next use of the programme's points
+      plus = false;
+      title = t("history.expired", { program, n });
       break;
     default:
       title = `${item.kind} ${n} · ${program}`;
