@@ -82,7 +82,7 @@ its nonce (was a nonce flag and a two-word record), no `NonceUsed` (the intents'
 signatures are checked ECDSA first (no read of the resident's code), Clearing keeps no nets (the auditor and the
 indexer sum them from its events) and a merchant's positions four schemes to a word, Exchange reads each rate once.
 A redemption writes one slot of Redemption and one of Clearing, four schemes too. Issue 25's floors are not met:
-the one-scheme redemption's reads, writes, cold contracts and events alone come to 103,088 gas before any
+the one-scheme redemption's reads, writes, cold contracts and events alone come to 103,100 gas before any
 execution (the table there); each more part costs the ledger about 21,000 (a status read, the holder and supply
 words, two events); the bench's exchange writes three new slots (66,300 gas), and even its next needs two ledger
 sides, two rates and five events."""

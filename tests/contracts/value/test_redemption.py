@@ -9,7 +9,7 @@ from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import advance_time, expect_revert, now, ref, send, send_impersonated
-from ..test_gas import _slots_written
+from ..test_gas import _slots
 from ledger_node.redemption_plan import NotEnoughValue
 
 from .conftest import RATE_1, RATE_2, START_1, START_2, part_values, parts_of
@@ -113,7 +113,7 @@ def test_redeem_recordIsOneWordThatAlsoSpendsTheNonce(w3, value):
     # the top 120 bits of the parties hash, nothing refunded, the block's time
     assert value.redemption.functions.redemption(rid).call() == (parties[:15] + bytes(17), 0, at)
     assert value.redemption.functions.redemption(b"\x05" * 32).call() == (bytes(32), 0, 0)  # unknown: all zero
-    written = _slots_written(w3, receipt["transactionHash"], value.redemption.address)
+    written = _slots(w3, receipt["transactionHash"], value.redemption.address)[0]
     assert written in (1, None)  # one storage slot of Redemption (None: the node does not trace)
 
 

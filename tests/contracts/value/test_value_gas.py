@@ -13,7 +13,7 @@ from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import identity, ref, send
-from ..test_gas import _slots_written
+from ..test_gas import _slots
 from .conftest import parts_of
 
 EXTRA = (3, 4)
@@ -54,13 +54,13 @@ def test_valueFlows_gasIsMeasured(w3, value):
                "exchange": exchange["gasUsed"], "exchangeAgain": again["gasUsed"],
                # storage slots of the ledger each flow changes: the change shares the holder's slot, so leaving change
                # writes no slot more than an exact payment
-               "ledgerSlotsWritten": {name: _slots_written(w3, receipt["transactionHash"], city.ledger.address)
+               "ledgerSlotsWritten": {name: _slots(w3, receipt["transactionHash"], city.ledger.address)[0]
                                       for name, receipt in (("redeemOneScheme", one),
                                                             ("redeemOneSchemeLeavingChange", change),
                                                             ("redeemFourSchemes", four), ("exchange", exchange))},
                # issue 25: a redemption's record is one word, which also spends its nonce; a merchant's positions of
                # schemes 1-4 share one word of Clearing
-               "flowSlotsWritten": {name: {c: _slots_written(w3, receipt["transactionHash"], contract.address)
+               "flowSlotsWritten": {name: {c: _slots(w3, receipt["transactionHash"], contract.address)[0]
                                            for c, contract in (("Redemption", value.redemption),
                                                                ("Clearing", value.clearing))}
                                     for name, receipt in (("redeemOneScheme", one), ("redeemFourSchemes", four))}}
