@@ -17,6 +17,12 @@ contract Clearing is IClearing {
     bytes32 public constant OPERATOR_ROLE = Roles.OPERATOR;
     uint8 private constant MERCHANT_PAIR = 1;
     uint8 private constant ISSUER_PAIR = 2;
+    /// @dev A merchant's positions in a period are kept four schemes to a word: scheme s in word (s - 1) / 4, lane
+    /// (s - 1) % 4, each lane a signed 64-bit amount. A redemption that pays in several of the schemes 1-4 (or 5-8,
+    /// ...) writes one word, and a merchant's first sale of a period in another of them costs no new slot.
+    uint256 private constant _LANES = 4;
+    uint256 private constant _LANE_BITS = 64;
+    uint256 private constant _LANE_MASK = (1 << 64) - 1;
 
     struct Statement {
         uint8 kind;
@@ -30,10 +36,8 @@ contract Clearing is IClearing {
     IMembership public immutable membership;
     uint256 private _openPeriod = 1;
     mapping(uint256 period => uint64) private _closedAt;
-    mapping(uint256 period => mapping(uint256 scheme => mapping(address merchant => int256))) private _merchantPos;
+    mapping(uint256 period => mapping(address merchant => mapping(uint256 word => uint256 lanes))) private _merchantPos;
     mapping(uint256 period => mapping(uint256 lo => mapping(uint256 hi => int256))) private _issuerPos;
-    mapping(uint256 scheme => int256) private _issuerNet;
-    mapping(address merchant => int256) private _merchantNet;
     mapping(bytes32 statementId => Statement) private _statements;
 
     constructor(IMembership membership_) {
@@ -53,12 +57,14 @@ contract Clearing is IClearing {
 
     /// @inheritdoc IClearing
     function recordRedemption(uint256 scheme, address merchant, uint256 credits) external onlyRecorder {
-        _moveMerchant(scheme, merchant, credits.toInt256());
+        uint256 period = _openPeriod;
+        _moveLane(_merchantPos[period][merchant], period, scheme, merchant, credits.toInt256());
     }
 
     /// @inheritdoc IClearing
     function recordRefund(uint256 scheme, address merchant, uint256 credits) external onlyRecorder {
-        _moveMerchant(scheme, merchant, -credits.toInt256());
+        uint256 period = _openPeriod;
+        _moveLane(_merchantPos[period][merchant], period, scheme, merchant, -credits.toInt256());
     }
 
     /// @inheritdoc IClearing
@@ -72,9 +78,7 @@ contract Clearing is IClearing {
         } else {
             loHi = (_issuerPos[period][toScheme][fromScheme] -= delta);
         }
-        int256 fromNet = (_issuerNet[fromScheme] += delta);
-        int256 toNet = (_issuerNet[toScheme] -= delta);
-        emit IssuerPositionChanged(period, fromScheme, toScheme, credits, loHi, fromNet, toNet);
+        emit IssuerPositionChanged(period, fromScheme, toScheme, credits, loHi);
     }
 
     // ----------------------------------------------------------------------------------------------
@@ -133,14 +137,6 @@ contract Clearing is IClearing {
             return;
         }
         s.state = SettlementState.Confirmed;
-        // The debtor paid |amount|: its net falls and the creditor's rises by as much.
-        if (s.kind == MERCHANT_PAIR) {
-            _issuerNet[s.a] -= amount;
-            _merchantNet[address(uint160(s.b))] += amount;
-        } else {
-            _issuerNet[s.a] -= amount;
-            _issuerNet[s.b] += amount;
-        }
         emit PaymentConfirmed(statementId, s.period, _abs(amount), msg.sender);
     }
 
@@ -160,23 +156,13 @@ contract Clearing is IClearing {
 
     /// @inheritdoc IClearing
     function merchantPosition(uint256 period, uint256 scheme, address merchant) external view returns (int256) {
-        return _merchantPos[period][scheme][merchant];
+        return _merchantAmount(period, scheme, merchant);
     }
 
     /// @inheritdoc IClearing
     function issuerPosition(uint256 period, uint256 schemeA, uint256 schemeB) external view returns (int256) {
         if (schemeA == schemeB) return 0;
         return schemeA < schemeB ? _issuerPos[period][schemeA][schemeB] : -_issuerPos[period][schemeB][schemeA];
-    }
-
-    /// @inheritdoc IClearing
-    function issuerNet(uint256 scheme) external view returns (int256) {
-        return _issuerNet[scheme];
-    }
-
-    /// @inheritdoc IClearing
-    function merchantNet(address merchant) external view returns (int256) {
-        return _merchantNet[merchant];
     }
 
     /// @inheritdoc IClearing
@@ -200,12 +186,34 @@ contract Clearing is IClearing {
     // Internals
     // ----------------------------------------------------------------------------------------------
 
-    function _moveMerchant(uint256 scheme, address merchant, int256 delta) private {
-        uint256 period = _openPeriod;
-        int256 amount = (_merchantPos[period][scheme][merchant] += delta);
-        int256 iNet = (_issuerNet[scheme] += delta);
-        int256 mNet = (_merchantNet[merchant] -= delta);
-        emit MerchantPositionChanged(period, scheme, merchant, delta, amount, iNet, mNet);
+    function _moveLane(
+        mapping(uint256 => uint256) storage words,
+        uint256 period,
+        uint256 scheme,
+        address merchant,
+        int256 delta
+    ) private {
+        (uint256 word, uint256 shift) = _laneOf(scheme);
+        uint256 lanes = words[word];
+        int256 amount = int256(int64(uint64(lanes >> shift))) + delta;
+        if (amount > type(int64).max || amount < type(int64).min) {
+            revert ClearingPositionOverflow(period, scheme, merchant, amount);
+        }
+        words[word] = (lanes & ~(_LANE_MASK << shift)) | (uint256(uint64(int64(amount))) << shift);
+        emit MerchantPositionChanged(period, scheme, merchant, delta, amount);
+    }
+
+    function _merchantAmount(uint256 period, uint256 scheme, address merchant) private view returns (int256) {
+        (uint256 word, uint256 shift) = _laneOf(scheme);
+        return int256(int64(uint64(_merchantPos[period][merchant][word] >> shift)));
+    }
+
+    /// @dev Word and bit offset of `scheme`'s lane (scheme ids start at 1; any id has a lane).
+    function _laneOf(uint256 scheme) private pure returns (uint256 word, uint256 shift) {
+        unchecked {
+            uint256 index = scheme - 1;
+            return (index / _LANES, (index % _LANES) * _LANE_BITS);
+        }
     }
 
     function _recordPayment(bytes32 id, Statement storage s, int256 amount, bytes32 bankRefHash) private {
@@ -228,13 +236,13 @@ contract Clearing is IClearing {
 
     function _amountOf(Statement storage s) private view returns (int256) {
         return s.kind == MERCHANT_PAIR
-            ? _merchantPos[s.period][s.a][address(uint160(s.b))]
+            ? _merchantAmount(s.period, s.a, address(uint160(s.b)))
             : _issuerPos[s.period][s.a][s.b];
     }
 
     function _closedMerchantAmount(uint256 period, uint256 scheme, address merchant) private view returns (int256) {
         _requireClosed(period);
-        return _merchantPos[period][scheme][merchant];
+        return _merchantAmount(period, scheme, merchant);
     }
 
     function _closedIssuerAmount(uint256 period, uint256 lo, uint256 hi) private view returns (int256) {

@@ -44,8 +44,9 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        quote(fromScheme, toScheme, points); // the pair, the points and both rates, checked before the signature
-        _consume(
+        // the pair, the points and both rates, checked before the signature (as `quote` checks them)
+        (uint256 fromRate, uint256 toRate) = _rates(fromScheme, toScheme, points);
+        _useIntent(
             resident,
             keccak256(
                 abi.encode(
@@ -54,9 +55,10 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
             ),
             nonce,
             deadline,
-            signature
+            signature,
+            1
         );
-        _settle(resident, fromScheme, toScheme, points, minReceived, nonce);
+        _settle(resident, fromScheme, toScheme, points, minReceived, nonce, fromRate, toRate);
     }
 
     /// @inheritdoc IExchange
@@ -78,11 +80,8 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         view
         returns (uint256 received, uint256 credits)
     {
-        if (!_pairAllowed[fromScheme][toScheme]) revert ExchangePairNotAllowed(fromScheme, toScheme);
-        if (points == 0) revert ExchangeZeroPoints();
-        credits = rates.creditsFor(fromScheme, points);
-        uint256 toRate = rates.rateOf(toScheme);
-        if (toRate == 0) revert IRates.RatesNoRate(toScheme);
+        (uint256 fromRate, uint256 toRate) = _rates(fromScheme, toScheme, points);
+        credits = CreditMath.creditsOf(points, fromRate);
         received = CreditMath.pointsBought(credits, toRate);
     }
 
@@ -102,6 +101,20 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         return usage >> 128 == ledger.today() ? uint128(usage) : 0;
     }
 
+    /// @dev The pair allowed, the points positive, and both schemes' rates (each nonzero).
+    function _rates(uint256 fromScheme, uint256 toScheme, uint256 points)
+        private
+        view
+        returns (uint256 fromRate, uint256 toRate)
+    {
+        if (!_pairAllowed[fromScheme][toScheme]) revert ExchangePairNotAllowed(fromScheme, toScheme);
+        if (points == 0) revert ExchangeZeroPoints();
+        fromRate = rates.rateOf(fromScheme);
+        if (fromRate == 0) revert IRates.RatesNoRate(fromScheme);
+        toRate = rates.rateOf(toScheme);
+        if (toRate == 0) revert IRates.RatesNoRate(toScheme);
+    }
+
     /// @dev The exchange once consented: value moved, minimum and daily limit checked, Clearing told, event.
     function _settle(
         address resident,
@@ -109,10 +122,13 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         uint256 toScheme,
         uint256 points,
         uint256 minReceived,
-        bytes32 nonce
+        bytes32 nonce,
+        uint256 fromRate,
+        uint256 toRate
     ) private {
+        bytes32 ref = intentIdOf(resident, nonce);
         (uint256 credits, SideValue memory taken, SideValue memory given) =
-            _move(resident, fromScheme, toScheme, points, keccak256(abi.encode(resident, nonce)));
+            _move(resident, fromScheme, toScheme, points, ref, fromRate, toRate);
         if (given.points == 0 || given.points < minReceived) revert ExchangeBelowMinimum(given.points, minReceived);
         uint256 usedAfter = _spendAllowance(resident, credits);
         clearing.recordExchange(fromScheme, toScheme, credits);
@@ -121,14 +137,18 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
 
     /// @dev Burn `points` of `fromScheme` (with the change there) for whole credit cents, buy `toScheme` with them
     /// (with the change there); each side's rest stays as change.
-    function _move(address resident, uint256 fromScheme, uint256 toScheme, uint256 points, bytes32 ref)
-        private
-        returns (uint256 credits, SideValue memory taken, SideValue memory given)
-    {
-        uint256 fromRate = rates.rateOf(fromScheme);
-        uint256 toRate = rates.rateOf(toScheme);
+    function _move(
+        address resident,
+        uint256 fromScheme,
+        uint256 toScheme,
+        uint256 points,
+        bytes32 ref,
+        uint256 fromRate,
+        uint256 toRate
+    ) private returns (uint256 credits, SideValue memory taken, SideValue memory given) {
         taken.points = points;
         taken.value = points * fromRate; // overflow panics: points above any balance (< 2**96) cannot be burned
+        // slither-disable-next-line divide-before-multiply (whole credit cents: the rest below a cent stays as change)
         credits = (taken.value + ledger.changeOf(resident, fromScheme)) / CreditMath.RATE_SCALE;
         if (credits == 0) return (0, taken, given); // nothing bought: the caller refuses it (below the minimum)
         uint256 value = credits * CreditMath.RATE_SCALE;

@@ -934,12 +934,14 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
         changeAfter = changeBefore + value;
         if (rate != 0) {
             points = changeAfter / rate;
+            // slither-disable-next-line weak-prng (the rest of the value below one point, not randomness)
             changeAfter %= rate;
         }
         if (points > 0) {
             _mint(scheme, account, points, ref, restore);
-        } else if (packed == 0 && !_membership.isResident(account)) {
-            revert PointsLedgerNotResident(account);
+        } else {
+            // slither-disable-next-line incorrect-equality (an empty record is one never credited: check residency)
+            if (packed == 0 && !_membership.isResident(account)) revert PointsLedgerNotResident(account);
         }
         _setChange(scheme, account, changeBefore, changeAfter, ref);
     }
@@ -957,6 +959,7 @@ contract PointsLedger is IPointsLedger, ConsortiumGoverned {
     function _setChange(uint256 scheme, address account, uint256 changeBefore, uint256 changeAfter, bytes32 ref)
         private
     {
+        // slither-disable-next-line incorrect-equality (an unchanged change is not written, not a balance compared)
         if (changeAfter == changeBefore) return;
         if (changeAfter > _MASK63) revert PointsLedgerChangeOverflow(scheme, account, changeAfter);
         mapping(address => uint256) storage holders = _holders[scheme];

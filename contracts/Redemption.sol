@@ -30,9 +30,18 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     IClearing public immutable clearing;
     IMembership public immutable membership;
 
+    /// @dev A redemption's record is its intent's word (ResidentIntents._intents[redemptionId]), one slot that also
+    /// spends the consent's nonce: bits 0-39 redeemedAt, 40-135 credits refunded, 136-255 the top 120 bits of
+    /// keccak256(abi.encode(resident, merchant, parts)). A preferred order's nonce word is _ORDER_USED (redeemedAt 0:
+    /// not a redemption).
+    uint256 private constant _REFUNDED_SHIFT = 40;
+    uint256 private constant _HASH_SHIFT = 136;
+    uint256 private constant _MASK40 = (1 << 40) - 1;
+    uint256 private constant _MASK96 = (1 << 96) - 1;
+    uint256 private constant _ORDER_USED = 1 << _HASH_SHIFT;
+
     uint64 private _refundWindow;
     mapping(address resident => uint256[]) private _preferred;
-    mapping(bytes32 redemptionId => Record) private _records;
 
     constructor(
         address consortium_,
@@ -54,20 +63,16 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     function redeem(Consent calldata consent, bytes calldata signature) external returns (bytes32 redemptionId) {
         uint256 credits = consent.credits;
         if (credits == 0) revert RedemptionZeroCredits();
-        if (credits > type(uint96).max) revert RedemptionTooLarge(credits);
+        if (credits > _MASK96) revert RedemptionTooLarge(credits);
         address resident = consent.resident;
         address merchant = consent.merchant;
         _checkSubmitter(merchant);
         if (!membership.isMerchantActive(merchant)) revert RedemptionMerchantNotActive(merchant);
-        _consume(resident, _consentHash(consent), consent.nonce, consent.deadline, signature);
-        redemptionId = redemptionIdOf(resident, consent.nonce);
-        PartValue[] memory taken = _take(resident, merchant, credits, consent.parts, redemptionId);
-        _records[redemptionId] = Record({
-            partiesHash: keccak256(abi.encode(resident, merchant, consent.parts)),
-            credits: uint96(credits),
-            refunded: 0,
-            redeemedAt: uint64(block.timestamp)
-        });
+        Part[] calldata parts = consent.parts;
+        uint256 record = (uint256(_partiesHash(resident, merchant, parts)) >> _HASH_SHIFT << _HASH_SHIFT)
+            | block.timestamp; // the timestamp fits 40 bits until the year 36812
+        redemptionId = _useIntent(resident, _consentHash(consent), consent.nonce, consent.deadline, signature, record);
+        PartValue[] memory taken = _take(resident, merchant, credits, parts, redemptionId);
         emit Redeemed(redemptionId, resident, merchant, consent.orderRef, consent.nonce, credits, taken);
     }
 
@@ -75,19 +80,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     function refund(bytes32 redemptionId, address resident, address merchant, Part[] calldata parts, uint256 credits)
         external
     {
-        Record storage record = _records[redemptionId];
-        if (record.redeemedAt == 0) revert RedemptionUnknown(redemptionId);
-        _checkSubmitter(merchant);
-        if (keccak256(abi.encode(resident, merchant, parts)) != record.partiesHash) {
-            revert RedemptionPartsMismatch(redemptionId);
-        }
-        uint256 until = uint256(record.redeemedAt) + _refundWindow;
-        if (block.timestamp > until) revert RedemptionRefundWindowClosed(redemptionId, until, block.timestamp);
-        uint256 before = record.refunded;
-        uint256 refundable = record.credits - before;
-        if (credits == 0 || credits > refundable) revert RedemptionRefundTooLarge(redemptionId, credits, refundable);
-        uint256 total = before + credits;
-        record.refunded = uint96(total);
+        (uint256 before, uint256 total) = _recordRefund(redemptionId, resident, merchant, parts, credits);
         // After a recovery the points go to the key that holds the resident's registration now, never the old one.
         address creditedTo = membership.currentAccountOf(resident);
         PartValue[] memory given = _giveBack(RefundStep(redemptionId, creditedTo, merchant, before, total), parts);
@@ -110,14 +103,15 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
                 if (schemes[j] == schemes[i]) revert RedemptionInvalidOrder(schemes[i]);
             }
         }
-        _consume(
+        _useIntent(
             resident,
             keccak256(
                 abi.encode(PREFERRED_ORDER_TYPEHASH, resident, keccak256(abi.encodePacked(schemes)), nonce, deadline)
             ),
             nonce,
             deadline,
-            signature
+            signature,
+            _ORDER_USED
         );
         _preferred[resident] = schemes;
         emit PreferredOrderSet(resident, schemes, nonce);
@@ -151,13 +145,20 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     }
 
     /// @inheritdoc IRedemption
-    function redemption(bytes32 redemptionId) external view returns (Record memory) {
-        return _records[redemptionId];
+    function redemption(bytes32 redemptionId) external view returns (Record memory r) {
+        uint256 record = _intents[redemptionId];
+        // slither-disable-next-line incorrect-equality (time zero: unknown, or a preferred order's nonce)
+        if (record & _MASK40 == 0) return r;
+        return Record({
+            partiesHash: bytes32(record >> _HASH_SHIFT << _HASH_SHIFT),
+            refunded: uint96(record >> _REFUNDED_SHIFT),
+            redeemedAt: uint40(record)
+        });
     }
 
     /// @inheritdoc IRedemption
-    function redemptionIdOf(address resident, bytes32 nonce) public pure returns (bytes32) {
-        return keccak256(abi.encode(resident, nonce));
+    function redemptionIdOf(address resident, bytes32 nonce) external pure returns (bytes32) {
+        return intentIdOf(resident, nonce);
     }
 
     /// @inheritdoc IRedemption
@@ -178,22 +179,76 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     /// @dev The EIP-712 struct hash of a consent (its parts hashed as an array of `Part` structs).
     function _consentHash(Consent calldata c) private pure returns (bytes32) {
         Part[] calldata parts = c.parts;
-        bytes32[] memory partHashes = new bytes32[](parts.length);
-        for (uint256 i = 0; i < parts.length; ++i) {
-            partHashes[i] = keccak256(abi.encode(PART_TYPEHASH, parts[i].scheme, parts[i].points, parts[i].credits));
+        bytes32 partsHash;
+        bytes32 partTypehash = PART_TYPEHASH;
+        assembly ("memory-safe") {
+            // each part's struct hash keccak256(PART_TYPEHASH, scheme, points, credits), then their concatenation's
+            let p := mload(0x40)
+            let hashes := add(p, 0x80)
+            mstore(p, partTypehash)
+            for { let i := 0 } lt(i, parts.length) { i := add(i, 1) } {
+                calldatacopy(add(p, 0x20), add(parts.offset, mul(i, 0x60)), 0x60)
+                mstore(add(hashes, mul(i, 0x20)), keccak256(p, 0x80))
+            }
+            partsHash := keccak256(hashes, mul(parts.length, 0x20))
         }
         return keccak256(
             abi.encode(
-                REDEMPTION_CONSENT_TYPEHASH,
-                c.resident,
-                c.merchant,
-                c.credits,
-                keccak256(abi.encodePacked(partHashes)),
-                c.orderRef,
-                c.nonce,
+                REDEMPTION_CONSENT_TYPEHASH, c.resident, c.merchant, c.credits, partsHash, c.orderRef, c.nonce,
                 c.deadline
             )
         );
+    }
+
+    /// @dev Check a refund against the redemption's record (known, its parties, the window, what is left to refund)
+    /// and write the refunded total. Returns the refunded total before and after.
+    function _recordRefund(
+        bytes32 redemptionId,
+        address resident,
+        address merchant,
+        Part[] calldata parts,
+        uint256 credits
+    ) private returns (uint256 before, uint256 total) {
+        uint256 record = _intents[redemptionId];
+        uint256 redeemedAt = record & _MASK40;
+        // slither-disable-next-line incorrect-equality (time zero: no redemption has this id)
+        if (redeemedAt == 0) revert RedemptionUnknown(redemptionId);
+        _checkSubmitter(merchant);
+        if (uint256(_partiesHash(resident, merchant, parts)) >> _HASH_SHIFT != record >> _HASH_SHIFT) {
+            revert RedemptionPartsMismatch(redemptionId);
+        }
+        uint256 until = redeemedAt + _refundWindow;
+        if (block.timestamp > until) revert RedemptionRefundWindowClosed(redemptionId, until, block.timestamp);
+        before = (record >> _REFUNDED_SHIFT) & _MASK96;
+        uint256 refundable = _sumCredits(parts) - before;
+        if (credits == 0 || credits > refundable) revert RedemptionRefundTooLarge(redemptionId, credits, refundable);
+        total = before + credits; // <= the redemption's credits < 2**96
+        _intents[redemptionId] = (record & ~(_MASK96 << _REFUNDED_SHIFT)) | (total << _REFUNDED_SHIFT);
+    }
+
+    /// @dev keccak256(abi.encode(resident, merchant, parts)): what a redemption's record binds (its top 120 bits).
+    function _partiesHash(address resident, address merchant, Part[] calldata parts)
+        private
+        pure
+        returns (bytes32 h)
+    {
+        assembly ("memory-safe") {
+            // abi.encode(resident, merchant, parts): two words, the array's offset and length, its static parts
+            let p := mload(0x40)
+            mstore(p, resident)
+            mstore(add(p, 0x20), merchant)
+            mstore(add(p, 0x40), 0x60)
+            mstore(add(p, 0x60), parts.length)
+            let size := mul(parts.length, 0x60)
+            calldatacopy(add(p, 0x80), parts.offset, size)
+            h := keccak256(p, add(0x80, size))
+        }
+    }
+
+    function _sumCredits(Part[] calldata parts) private pure returns (uint256 sum) {
+        for (uint256 i = 0; i < parts.length; ++i) {
+            sum += parts[i].credits;
+        }
     }
 
     /// @dev Take each part of the signed plan: its points burned, its credits paid from their worth and the change,
@@ -205,7 +260,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         uint256 n = parts.length;
         if (n == 0 || n > MAX_PARTS) revert RedemptionInvalidPlan(n);
         taken = new PartValue[](n);
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i = 0; i < n; ++i) {
             Part calldata p = parts[i];
             if (p.credits == 0 || p.credits > credits) revert RedemptionInvalidPlan(i);
@@ -256,6 +311,7 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
             Part calldata p = parts[i - 1];
             uint256 credits = _clamp(step.total, later, p.credits) - _clamp(step.before, later, p.credits);
             later += p.credits;
+            // slither-disable-next-line incorrect-equality (a part this refund gives nothing back of is skipped)
             if (credits == 0) continue;
             given[n++] = _givePartBack(step, p.scheme, credits);
         }

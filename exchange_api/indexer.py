@@ -6,7 +6,9 @@ positions, nets, periods, settlements, proposals, merchants, residents).
   (ledger_node.event_codec).
 - One database transaction per range writes the rows and moves the cursor (last block and its hash), so a
   crash re-processes the range; every write is an upsert of the state *after* the event (events carry it), so
-  re-processing is idempotent.
+  re-processing is idempotent. The parties' nets, which Clearing does not store (issue 25), are sums: the range's
+  position moves and confirmed payments are added to them, each only if its event was not indexed before, so
+  re-processing adds nothing twice.
 - Each round first checks that the cursor block's hash is still the chain's: a reset or reorganised chain
   (hash mismatch, or a head below the cursor) drops the idx_* tables and rebuilds from the start block.
 - `lag` = head - cursor block, reported by /health/ready, /v1/indexer and the metrics.
@@ -20,7 +22,7 @@ import time
 from collections import defaultdict
 from typing import Callable
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,6 +32,7 @@ from exchange_api.store.db import Store
 from exchange_api.store.models import (INDEXER_TABLES, IdxActivity, IdxBalance, IdxCursor, IdxEvent, IdxIssuerPosition,
                                        IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxProposal,
                                        IdxProposalApproval, IdxRedemption, IdxResident, IdxScheme, IdxSettlement)
+from ledger_node.domain import ISSUER_PAIR, MERCHANT_PAIR, statement_id
 
 log = logging.getLogger("citypoints.indexer")
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -215,7 +218,8 @@ class Projection:
         self.refunded: dict[str, int] = {}
         self.mpos: dict[tuple[int, int, str], int] = {}
         self.ipos: dict[tuple[int, int, int], int] = {}
-        self.nets: dict[str, int] = {}
+        self.net_moves: list[tuple[int, int, dict[str, int]]] = []  # (block, log index, {party: what it adds})
+        self.confirmed: list[tuple[int, int, str, int]] = []  # (block, log index, statement id, period)
         self.periods: list[dict] = []
         self.settlements: dict[str, dict] = {}
         self.proposals: dict[int, dict] = defaultdict(dict)
@@ -343,14 +347,14 @@ class Projection:
 
     def _on_MerchantPositionChanged(self, block, index, tx, a):
         self.mpos[(a["period"], a["scheme"], a["merchant"])] = a["periodAmount"]
-        self.nets[f"scheme:{a['scheme']}"] = a["issuerNet"]
-        self.nets[f"merchant:{a['merchant']}"] = a["merchantNet"]
+        self.net_moves.append((block, index, {f"scheme:{a['scheme']}": a["delta"],
+                                              f"merchant:{a['merchant']}": -a["delta"]}))
 
     def _on_IssuerPositionChanged(self, block, index, tx, a):
         lo, hi = sorted((a["fromScheme"], a["toScheme"]))
         self.ipos[(a["period"], lo, hi)] = a["periodAmountLoHi"]
-        self.nets[f"scheme:{a['fromScheme']}"] = a["fromNet"]
-        self.nets[f"scheme:{a['toScheme']}"] = a["toNet"]
+        self.net_moves.append((block, index, {f"scheme:{a['fromScheme']}": a["credits"],
+                                              f"scheme:{a['toScheme']}": -a["credits"]}))
 
     def _on_PeriodClosed(self, block, index, tx, a):
         self.periods.append(dict(period=a["period"], closed_at=a["closedAt"], block_number=block))
@@ -362,6 +366,7 @@ class Projection:
     def _on_PaymentConfirmed(self, block, index, tx, a):
         self.settlements[a["statementId"]] = dict(statement_id=a["statementId"], period=a["period"],
                                                   state="confirmed", amount=a["amount"], bank_ref_hash=None)
+        self.confirmed.append((block, index, a["statementId"], a["period"]))
 
     def _on_PaymentDisputed(self, block, index, tx, a):
         self.settlements[a["statementId"]] = dict(statement_id=a["statementId"], period=a["period"],
@@ -406,6 +411,31 @@ class Projection:
 
     # -- writing -----------------------------------------------------------------------------------------
 
+    def _net_deltas(self, s, indexed: set[tuple[int, int]]) -> dict[str, int]:
+        """What the range adds to each party's net: its position moves, and its confirmed payments, each of which
+        settles its statement (the debtor's net falls and the creditor's rises by the statement's signed amount, the
+        closed period's position, indexed before any payment of it). Events in `indexed` were added before."""
+        nets: dict[str, int] = defaultdict(int)
+        for block, index, moves in self.net_moves:
+            if (block, index) not in indexed:
+                for party, delta in moves.items():
+                    nets[party] += delta
+        for block, index, sid, period in self.confirmed:
+            if (block, index) in indexed:
+                continue
+            for row in s.execute(select(IdxMerchantPosition).where(IdxMerchantPosition.period == period)).scalars():
+                if statement_id(MERCHANT_PAIR, period, row.scheme, int(row.merchant, 16)) == sid:
+                    nets[f"scheme:{row.scheme}"] -= row.amount
+                    nets[f"merchant:{row.merchant}"] += row.amount
+                    break
+            else:
+                for row in s.execute(select(IdxIssuerPosition).where(IdxIssuerPosition.period == period)).scalars():
+                    if statement_id(ISSUER_PAIR, period, row.lo, row.hi) == sid:
+                        nets[f"scheme:{row.lo}"] -= row.amount
+                        nets[f"scheme:{row.hi}"] += row.amount
+                        break
+        return nets
+
     def write(self, s) -> None:
         ins = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
 
@@ -420,6 +450,9 @@ class Projection:
                     if cols else stmt.on_conflict_do_nothing(index_elements=keys))
             s.execute(stmt, rows)
 
+        keys = [(b, i) for b, i, _ in self.net_moves] + [(b, i) for b, i, _, _ in self.confirmed]
+        indexed = {(b, i) for b, i in s.execute(select(IdxEvent.block_number, IdxEvent.log_index).where(
+            IdxEvent.block_number.between(min(keys)[0], max(keys)[0])))} if keys else set()
         upsert(IdxEvent, self.events, ["block_number", "log_index"], [])
         upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b, change=0) for (a, sc), b in self.balances.items()],
                ["account", "scheme"], ["balance"])
@@ -449,7 +482,12 @@ class Projection:
                                      for (p, sc, m), v in self.mpos.items()], ["period", "scheme", "merchant"])
         upsert(IdxIssuerPosition, [dict(period=p, lo=lo, hi=hi, amount=v) for (p, lo, hi), v in self.ipos.items()],
                ["period", "lo", "hi"])
-        upsert(IdxNet, [dict(party=k, net=v) for k, v in self.nets.items()], ["party"])
+        for party, delta in self._net_deltas(s, indexed).items():
+            row = s.get(IdxNet, party)
+            if row is None:
+                s.add(IdxNet(party=party, net=delta))
+            else:
+                row.net += delta
         upsert(IdxPeriod, self.periods, ["period"])
         for sid, fields in self.settlements.items():
             row = s.get(IdxSettlement, sid)

@@ -55,7 +55,7 @@ MAX_SENDS_IN_FLIGHT = 4
 SEND_TIMEOUT_S = 10.0  # the longest a send batch's answer is waited for; after it, its outcome is unknown
 RECONCILE_EVERY_S = 1.0  # while sends' outcomes are unknown, reconcile() at most this often (the node may be busy)
 HEAD_FRESH_S = 1.0  # a polled head older than this is not vouched for (current_head)
-REDEMPTION_RECORD = fn("redemption(bytes32)")  # a redemption's record on chain; its third word: credits refunded
+REDEMPTION_RECORD = fn("redemption(bytes32)")  # a redemption's record on chain; its second word: credits refunded
 
 
 # What a node's answer to eth_sendRawTransaction says of the transaction (send_outcome)
@@ -612,7 +612,7 @@ class Relayer:
             return True
         out = await self.chain.call(self.chain.addresses["Redemption"],
                                     REDEMPTION_RECORD.encode(unhex(f.redemption_id)))
-        return int.from_bytes(out[64:96], "big") >= done + f.credits
+        return int.from_bytes(out[32:64], "big") >= done + f.credits
 
 
 def _outcomes_from_logs(logs: list[dict], hashes: set[str]) -> dict[str, dict]:

@@ -4,7 +4,7 @@ status the API answers it with.
 The API's error answers (exchange_api.errors) and the SDK's exception codes (issuer_sdk.errors) both read this
 table, so one refusal of the ledger has one code wherever it surfaces. A code is part of the public interfaces (the
 API's OpenAPI, the SDK's `exc.code`): change one only on purpose. Errors a caller acts on the same way share a code
-(RedemptionZeroCredits and RedemptionTooLarge are both `invalid_credits`).
+(RedemptionZeroCredits, RedemptionTooLarge and ClearingPositionOverflow are all `invalid_credits`).
 
 Every `error` of the compiled ABIs (build/contracts, OpenZeppelin's and the mocks' included) has an entry:
 tests/test_error_vocabulary.py fails when a contract gains one without. The status is the API's: 422 for a request
@@ -133,6 +133,8 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "ClearingWrongState": (409, "settlement_wrong_state", "the statement's state does not allow this step"),
     "ClearingSameScheme": (422, "same_scheme", "an issuer pair must name two different schemes"),
     "ClearingZeroReference": (422, "zero_value", "the bank reference hash is zero"),
+    "ClearingPositionOverflow": (422, "invalid_credits", "credits above what the merchant's position in the scheme "
+                                                         "holds in a period"),
     # AuditAttestations (contracts/interfaces/IAuditAttestations.sol)
     "AuditAttestationsNotAuditor": (500, "not_auditor", "the sending account lacks AUDITOR_ROLE"),
     "AuditAttestationsZeroValue": (422, "zero_value", "the report hash or the Merkle root is zero"),

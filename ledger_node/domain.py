@@ -53,6 +53,18 @@ def redemption_id(resident: str, nonce: bytes) -> str:
     return "0x" + keccak(bytes(12) + bytes.fromhex(resident[2:]) + bytes(nonce)).hex()
 
 
+# --- clearing (contracts/interfaces/IClearing.sol) ------------------------------------------------------------------
+
+MERCHANT_PAIR, ISSUER_PAIR = 1, 2  # a statement's kind, part of its id
+
+
+def statement_id(kind: int, period: int, a: int, b: int) -> str:
+    """A statement's id as Clearing computes it, keccak256(abi.encode(uint8 kind, period, a, b)), as 0x-hex: a
+    merchant pair's `a` is the scheme and `b` the merchant (its address as an integer), an issuer pair's the lower
+    and the higher scheme."""
+    return "0x" + keccak(b"".join(x.to_bytes(32, "big") for x in (kind, period, a, b))).hex()
+
+
 # --- points held for people who have not joined (PointsLedger.issueToIdentities) -------------------------------------
 
 HELD_DOMAIN = keccak(b"CityPoints.PointsLedger.heldFor")

@@ -1,8 +1,8 @@
 """`citypoints bench gas`: gas of issuance and of the value flows, measured on a fresh node by the gas tests
 (tests/contracts/test_gas.py, tests/contracts/value/test_value_gas.py), beside a plain OpenZeppelin ERC-1155
 batch with a dedup map measured in the same run. The redemptions pay signed plans (ledger_node.redemption_plan, issue
-27's exact change); each value flow is shown beside its figure before exact change (BENCHMARKS.md of 2026-12-05,
-on-chain planning, rounding against the resident) and issue 27's floor: a redemption at most 10% dearer."""
+27's exact change); each value flow is shown beside issue 25's floor, its figure before issue 25 (the same tests on
+the contracts of 2026-12-05) and, for a redemption, issue 27's floor (at most 10% dearer than before exact change)."""
 from __future__ import annotations
 
 import json
@@ -18,6 +18,12 @@ TESTS = ["tests/contracts/test_gas.py", "tests/contracts/value/test_value_gas.py
 BEFORE_EXACT_CHANGE = {"redeem_one_scheme_gas": 198_311, "redeem_four_schemes_gas": 441_803,
                        "refund_partial_gas": 106_336, "exchange_gas": 190_240}
 REDEMPTION_FLOOR = 1.10  # issue 27: an exact plan may cost a redemption at most 10% more gas
+# gas per transaction before issue 25 (cheaper value flows): BENCHMARKS.md of 2026-12-05 22:25 UTC; the second
+# exchange measured by the same test on the contracts of that day (main at 1be36d5)
+BEFORE_ISSUE_25 = {"redeem_one_scheme_gas": 180_002, "redeem_one_scheme_leaving_change_gas": 183_198,
+                   "redeem_four_schemes_gas": 426_838, "refund_partial_gas": 111_538, "exchange_gas": 201_233,
+                   "exchange_again_gas": 167_216}
+ISSUE_25_FLOORS = {"redeem_one_scheme_gas": 100_000, "redeem_four_schemes_gas": 200_000, "exchange_gas": 100_000}
 
 
 def run() -> dict:
@@ -46,30 +52,40 @@ def run() -> dict:
         "redeem_four_schemes_gas": value["redeemFourSchemes"],
         "refund_partial_gas": value["refundPartial"],
         "exchange_gas": value["exchange"],
+        "exchange_again_gas": value["exchangeAgain"],
         "ledger_slots_written": value.get("ledgerSlotsWritten"),
+        "flow_slots_written": value.get("flowSlotsWritten"),
         "trail_gas_per_entry": trail["gasPerEntry"],
         "trail_batch": trail["recordBatch"],
     }
 
 
-def _beside(gas: int, key: str, floor: bool = False) -> str:
-    """`gas` beside the figure before exact change (and issue 27's floor for a redemption)."""
-    before = BEFORE_EXACT_CHANGE[key]
-    text = f"before exact change: {before:,} ({(gas - before) / before:+.1%})"
+def _beside(f: dict, key: str, floor_key: str | None = None) -> str:
+    """`f[key]` beside issue 25's floor (for `floor_key`'s figure, default `key`), its figure before issue 25, and
+    for a redemption issue 27's floor (before exact change + 10%)."""
+    gas, parts = f[key], []
+    floor = ISSUE_25_FLOORS.get(floor_key or key)
     if floor:
-        met = gas <= before * REDEMPTION_FLOOR
-        text += f"; floor +10%: {'met' if met else 'NOT met'}"
-    return text
+        parts.append(f"issue 25's floor {floor:,}: {'met' if gas <= floor else 'NOT met'}")
+    before = BEFORE_ISSUE_25[key]
+    parts.append(f"before issue 25: {before:,} ({(gas - before) / before:+.1%})")
+    if key.startswith("redeem"):
+        exact = BEFORE_EXACT_CHANGE["redeem_four_schemes_gas" if "four" in key else "redeem_one_scheme_gas"]
+        parts.append(f"issue 27's floor {round(exact * REDEMPTION_FLOOR):,}: "
+                     f"{'met' if gas <= exact * REDEMPTION_FLOOR else 'NOT met'}")
+    return "; ".join(parts)
 
 
 VALUE_FLOWS_NOTE = """\
-Exact change (issue 27): the redemptions pay a signed plan (`ledger_node.redemption_plan`) and got cheaper, since the
-chain no longer plans (reading every scheme's status, rate and balance); a plan leaving change costs about 3,200 gas
-more than an exact one, the `ChangeUpdated` event, and writes no more storage (2 ledger slots each: the change shares
-the holder's slot with the balance). Refund and exchange cost more than before it: the value moved comes back from
-the ledger (`restoreValue`, `spend`, `mintValue` return points and change), the exchange reads the change it starts
-from, and `Refunded`/`Exchanged` carry each part's or side's value and change. The SchemeRegistry (issue 24) is off
-these paths: an eligibility-only scheme has no rate, which Redemption and Exchange already refuse."""
+Issue 25 (contracts/README.md, "Value flows: storage and gas"): a redemption's record is one word that also spends
+its nonce (was a nonce flag and a two-word record), no `NonceUsed` (the intents' own events name the nonce),
+signatures are checked ECDSA first (no read of the resident's code), Clearing keeps no nets (the auditor and the
+indexer sum them from its events) and a merchant's positions four schemes to a word, Exchange reads each rate once.
+A redemption writes one slot of Redemption and one of Clearing, four schemes too. Issue 25's floors are not met:
+the one-scheme redemption's reads, writes, cold contracts and events alone come to 103,100 gas before any
+execution (the table there); each more part costs the ledger about 21,000 (a status read, the holder and supply
+words, two events); the bench's exchange writes three new slots (66,300 gas), and even its next needs two ledger
+sides, two rates and five events."""
 
 
 def write_benchmarks(f: dict) -> None:
@@ -86,14 +102,14 @@ def write_benchmarks(f: dict) -> None:
         ("issueBatchCitingRules, existing holders, gas/item", f"{f['issue_gas_per_item_citing_rules']:,}",
          f"issueBatchWithReason in the same run: {f['issue_gas_per_item_with_reason']:,}; the citation (a registry "
          f"read and IssuanceRulesCited) costs {f['issue_citation_gas_per_call']:,} gas a call"),
-        ("redeem, one scheme, exact plan", f"{f['redeem_one_scheme_gas']:,}",
-         _beside(f["redeem_one_scheme_gas"], "redeem_one_scheme_gas", floor=True)),
+        ("redeem, one scheme, exact plan", f"{f['redeem_one_scheme_gas']:,}", _beside(f, "redeem_one_scheme_gas")),
         ("redeem, one scheme, leaving change", f"{f['redeem_one_scheme_leaving_change_gas']:,}",
-         _beside(f["redeem_one_scheme_leaving_change_gas"], "redeem_one_scheme_gas", floor=True)),
-        ("redeem, four schemes", f"{f['redeem_four_schemes_gas']:,}",
-         _beside(f["redeem_four_schemes_gas"], "redeem_four_schemes_gas", floor=True)),
-        ("refund, partial", f"{f['refund_partial_gas']:,}", _beside(f["refund_partial_gas"], "refund_partial_gas")),
-        ("exchange", f"{f['exchange_gas']:,}", _beside(f["exchange_gas"], "exchange_gas")),
+         _beside(f, "redeem_one_scheme_leaving_change_gas", "redeem_one_scheme_gas")),
+        ("redeem, four schemes", f"{f['redeem_four_schemes_gas']:,}", _beside(f, "redeem_four_schemes_gas")),
+        ("refund, partial", f"{f['refund_partial_gas']:,}", _beside(f, "refund_partial_gas")),
+        ("exchange (the resident's first of the pair)", f"{f['exchange_gas']:,}", _beside(f, "exchange_gas")),
+        ("exchange (its next of the pair that day)", f"{f['exchange_again_gas']:,}",
+         _beside(f, "exchange_again_gas", "exchange_gas")),
         (f"IdentityTrail.record, {f['trail_batch']}-entry batch, gas/entry", f"{f['trail_gas_per_entry']:,}",
          f"issue 23's limit 10,000: {'met' if f['trail_gas_per_entry'] <= 10_000 else 'NOT met'}; one event each, "
          "the counter written once"),

@@ -351,7 +351,7 @@ class DemoCity:
         """Half of one redemption at each of ten merchants refunded (every 20th was one merchant's all)."""
         redemption, refunds = self.c["Redemption"], []
         for rid in ids[::21]:
-            if redemption.functions.redemption(rid).call()[2] > 0:  # refunded already
+            if redemption.functions.redemption(rid).call()[1] > 0:  # refunded already
                 continue
             (event,) = redemption.events.Redeemed().get_logs(from_block=0, argument_filters={"redemptionId": rid})
             r = event["args"]

@@ -85,7 +85,8 @@ def test_limits_equalTheTypesTheContractsTake(system):
     assert {_max(i["type"]) for i in add_scheme[1:]} == {domain.UINT96_MAX}  # quota, cap
     assert _max(_function(ledger, "issueWithReason")["inputs"][-1]["type"]) == domain.UINT32_MAX
     record = _function(redemption, "redemption")["outputs"][0]["components"]
-    assert _max(next(c["type"] for c in record if c["name"] == "credits")) == domain.UINT96_MAX
+    # a redemption's credits, refunded up to them: the record's 96 bits
+    assert _max(next(c["type"] for c in record if c["name"] == "refunded")) == domain.UINT96_MAX
     assert _max(_function(redemption, "setRefundWindow")["inputs"][0]["type"]) == domain.UINT64_MAX
     assert _max(add_scheme[0]["type"]) == domain.UINT256_MAX  # a scheme id
 

@@ -14,8 +14,12 @@ pragma solidity 0.8.28;
 /// issuer owes the merchant; an issuer pair `(lo, hi)` with lo < hi is positive when lo owes hi, so
 /// A→B and B→A activity nets into one amount.
 ///
-/// Each party also has a multilateral net (`issuerNet`, `merchantNet`): what it owes in total minus what
-/// it is owed, over everything not yet settled. The sum of all nets is always zero.
+/// A party's multilateral net (what it owes in total minus what it is owed, over everything not yet settled) is
+/// not stored: no rule reads it, and every change of it is an event here (a position's `delta`, a confirmed
+/// payment's `amount`), so the auditor and the API's indexer sum it from the events. A merchant's positions in a
+/// period are kept four schemes to a storage word (schemes 1-4, 5-8, ...; signed 64-bit amounts, +-9.2e16 credits
+/// each): a redemption paying in several of them writes one word, and a merchant's first sale of a period in another
+/// of them writes no new slot.
 ///
 /// Settlement: the operator closes the open period; its statements (the pair amounts of that period)
 /// are then immutable. For each nonzero statement the debtor records a payment (the hash of its bank
@@ -52,42 +56,42 @@ interface IClearing {
     error ClearingSameScheme(uint256 scheme);
     /// @notice The bank reference hash is zero.
     error ClearingZeroReference();
+    /// @notice The merchant's position in the scheme would leave what its 64 bits hold (+-9.2e16 credits in a period).
+    error ClearingPositionOverflow(uint256 period, uint256 scheme, address merchant, int256 amount);
 
-    /// @notice A merchant pair's position in `period` changed by `delta`; the event carries the state after.
+    /// @notice A merchant pair's position in `period` changed by `delta` to `periodAmount` (the state after): the
+    /// scheme's issuer owes `delta` more, the merchant is owed as much more (its net falls by `delta`).
     event MerchantPositionChanged(
-        uint256 indexed period,
-        uint256 indexed scheme,
-        address indexed merchant,
-        int256 delta,
-        int256 periodAmount,
-        int256 issuerNet,
-        int256 merchantNet
+        uint256 indexed period, uint256 indexed scheme, address indexed merchant, int256 delta, int256 periodAmount
     );
-    /// @notice An issuer pair's position in `period` changed: `fromScheme`'s issuer now owes `toScheme`'s `credits` more.
+    /// @notice An issuer pair's position in `period` changed: `fromScheme`'s issuer now owes `toScheme`'s `credits` more
+    /// (its net rises and the other's falls by as much); `periodAmountLoHi` is the pair's amount after (positive
+    /// when the lower scheme owes the higher).
     event IssuerPositionChanged(
         uint256 indexed period,
         uint256 indexed fromScheme,
         uint256 indexed toScheme,
         uint256 credits,
-        int256 periodAmountLoHi,
-        int256 fromNet,
-        int256 toNet
+        int256 periodAmountLoHi
     );
     /// @notice `period` was closed by `operator`; activity now goes to `period + 1`.
     event PeriodClosed(uint256 indexed period, uint64 closedAt, address indexed operator);
     /// @notice The debtor recorded paying statement `statementId` (`amount` credit cents) with `bankRefHash`.
     event PaymentRecorded(bytes32 indexed statementId, uint256 indexed period, uint256 amount, bytes32 bankRefHash, address by);
-    /// @notice The creditor confirmed the payment; the statement is settled.
+    /// @notice The creditor confirmed the payment; the statement is settled (the debtor's net falls and the
+    /// creditor's rises by `amount`).
     event PaymentConfirmed(bytes32 indexed statementId, uint256 indexed period, uint256 amount, address by);
     /// @notice The creditor disputed the payment with `reasonHash`.
     event PaymentDisputed(bytes32 indexed statementId, uint256 indexed period, bytes32 reasonHash, address by);
 
     /// @notice Record that `scheme`'s issuer owes `merchant` `credits` more (a redemption).
-    /// @dev Requirements: caller has LEDGER_OPERATOR role. Emits: {MerchantPositionChanged}.
+    /// @dev Requirements: caller has LEDGER_OPERATOR role; the position stays within its 64 bits.
+    /// Emits: {MerchantPositionChanged}.
     function recordRedemption(uint256 scheme, address merchant, uint256 credits) external;
 
     /// @notice Record that `scheme`'s issuer owes `merchant` `credits` less (a refund).
-    /// @dev Requirements: caller has LEDGER_OPERATOR role. Emits: {MerchantPositionChanged}.
+    /// @dev Requirements: caller has LEDGER_OPERATOR role; the position stays within its 64 bits.
+    /// Emits: {MerchantPositionChanged}.
     function recordRefund(uint256 scheme, address merchant, uint256 credits) external;
 
     /// @notice Record that `fromScheme`'s issuer owes `toScheme`'s issuer `credits` more (an exchange).
@@ -119,10 +123,6 @@ interface IClearing {
     function merchantPosition(uint256 period, uint256 scheme, address merchant) external view returns (int256);
     /// @notice Signed issuer-pair amount of `period`: positive when `schemeA`'s issuer owes `schemeB`'s.
     function issuerPosition(uint256 period, uint256 schemeA, uint256 schemeB) external view returns (int256);
-    /// @notice What `scheme`'s issuer owes in total minus what it is owed, not yet settled.
-    function issuerNet(uint256 scheme) external view returns (int256);
-    /// @notice What `merchant` owes in total minus what it is owed, not yet settled (negative: it is owed).
-    function merchantNet(address merchant) external view returns (int256);
     /// @notice Id of a merchant-pair statement.
     function merchantStatementId(uint256 period, uint256 scheme, address merchant) external pure returns (bytes32);
     /// @notice Id of an issuer-pair statement (order of the schemes does not matter).

@@ -59,7 +59,7 @@ interface IExchange {
     /// @notice Execute a resident-signed exchange intent.
     /// @dev Requirements: pair allowed; points > 0; deadline not passed; nonce unused; signature by `resident`
     /// (EOA or EIP-1271); received >= minReceived and > 0; within the daily limit; balance sufficient.
-    /// Emits: {NonceUsed}, {Exchanged}, and the ledger's and clearing's events.
+    /// Emits: {Exchanged} (which names the nonce spent), and the ledger's and clearing's events.
     function exchange(
         address resident,
         uint256 fromScheme,

@@ -27,7 +27,9 @@ pragma solidity 0.8.28;
 /// it). They give the parts back from the last part to the first, each part's credits refunded as value at the
 /// scheme's rate now: whole points and the rest as change (PointsLedger.restoreValue), so a full refund at an
 /// unchanged rate gives back exactly the points burned and takes back the change left. The redemption's stored
-/// hash binds the parts, so the caller passes the parts from the consent ({Redeemed} has them).
+/// hash binds the parts (its top 120 bits: a collision would take about 2^60 hashes by someone who chose both plans,
+/// and could only make the refunding merchant give back value as another plan says; the auditor matches every
+/// refund with its redemption's parts), so the caller passes the parts from the consent ({Redeemed} has them).
 /// A refund stays possible after a part's scheme was paused or retired (the merchant owes it back): the value is
 /// restored in that scheme, frozen until it resumes if Paused, spendable if Retired, and the merchant's position
 /// is reversed as usual. Only the ledger's global pause holds refunds back. After a recovery of the resident's
@@ -66,12 +68,12 @@ interface IRedemption {
         uint256 changeAfter;
     }
 
-    /// @notice What is stored of a redemption (the rest is in its event).
+    /// @notice What is stored of a redemption (the rest is in its event), one storage word that also spends the
+    /// consent's nonce. The credits are not stored: they are the parts' sum, which the hash binds.
     struct Record {
-        bytes32 partiesHash; // keccak256(abi.encode(resident, merchant, parts))
-        uint96 credits;
-        uint96 refunded;
-        uint64 redeemedAt;
+        bytes32 partiesHash; // the top 120 bits of keccak256(abi.encode(resident, merchant, parts)), the rest zero
+        uint96 refunded; // credits refunded so far
+        uint40 redeemedAt; // block timestamp; 0: no such redemption
     }
 
     /// @notice The merchant is not registered or is suspended.
@@ -136,8 +138,8 @@ interface IRedemption {
     /// 0 < credits < 2^96; deadline not passed; nonce unused; signature by `resident` (EOA or EIP-1271); 1 to
     /// MAX_PARTS parts, distinct schemes, each paying > 0 credits, adding up to `credits`; each part's scheme
     /// spendable with a rate, its points held, worth with the change in that scheme at least its credits, and
-    /// its points not a whole point more than its credits. Emits: {NonceUsed}, {Redeemed}, the ledger's {PointsBurned}/{TransferSingle}/
-    /// {ChangeUpdated}, Clearing's position events.
+    /// its points not a whole point more than its credits. Emits: {Redeemed} (which names the nonce spent), the
+    /// ledger's {PointsBurned}/{TransferSingle}/{ChangeUpdated}, Clearing's {MerchantPositionChanged} per part.
     /// @return redemptionId keccak256(abi.encode(resident, nonce)).
     function redeem(Consent calldata consent, bytes calldata signature) external returns (bytes32 redemptionId);
 
@@ -145,13 +147,14 @@ interface IRedemption {
     /// schemes' status (Active, Paused, Retired) and after a recovery of the resident's key (the new key is credited).
     /// @dev Requirements: caller is the merchant or holds RELAYER role; within the refund window;
     /// 0 < credits <= refundable; `resident`, `merchant`, `parts` are the redemption's; ledger not globally paused.
-    /// Emits: {Refunded}, the ledger's {PointsRestored}/{TransferSingle}/{ChangeUpdated}, Clearing's position events.
+    /// Emits: {Refunded}, the ledger's {PointsRestored}/{TransferSingle}/{ChangeUpdated}, Clearing's
+    /// {MerchantPositionChanged} per part given back.
     function refund(bytes32 redemptionId, address resident, address merchant, Part[] calldata parts, uint256 credits)
         external;
 
     /// @notice Set the resident's preferred burn order by the resident's signature.
     /// @dev Requirements: deadline not passed; nonce unused; signature by `resident`; schemes known, no repeats.
-    /// Emits: {NonceUsed}, {PreferredOrderSet}.
+    /// Emits: {PreferredOrderSet} (which names the nonce spent).
     function setPreferredOrder(
         address resident,
         uint256[] calldata schemes,
@@ -169,7 +172,7 @@ interface IRedemption {
     function availableCredits(address resident) external view returns (uint256);
     /// @notice The resident's preferred order.
     function preferredOrder(address resident) external view returns (uint256[] memory);
-    /// @notice The stored record of a redemption.
+    /// @notice The stored record of a redemption (all zero for an unknown one).
     function redemption(bytes32 redemptionId) external view returns (Record memory);
     /// @notice The id of the redemption a consent creates: keccak256(abi.encode(resident, nonce)).
     function redemptionIdOf(address resident, bytes32 nonce) external pure returns (bytes32);

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 
 from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from sqlalchemy import select
 
@@ -17,19 +16,19 @@ from exchange_api.services.common import now
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdxEvent, IdxIssuerPosition, IdxMerchantPosition, IdxPeriod, IdxProposal, \
     IdxScheme, IdxSettlement
-from ledger_node.domain import CREDIT_DECIMALS, RATE_SCALE, STATUS_NAMES, credits_of
+from ledger_node.domain import CREDIT_DECIMALS, ISSUER_PAIR, MERCHANT_PAIR, RATE_SCALE, STATUS_NAMES, credits_of, \
+    statement_id
 
 SET_RATE = "0x" + keccak(text="setRate(uint256,uint256)")[:4].hex()
 
 
 def merchant_statement_id(period: int, scheme: int, merchant: str) -> str:
-    return "0x" + keccak(abi_encode(["uint8", "uint256", "uint256", "uint256"],
-                                    [1, period, scheme, int(merchant, 16)])).hex()
+    return statement_id(MERCHANT_PAIR, period, scheme, int(merchant, 16))
 
 
 def issuer_statement_id(period: int, a: int, b: int) -> str:
     lo, hi = sorted((a, b))
-    return "0x" + keccak(abi_encode(["uint8", "uint256", "uint256", "uint256"], [2, period, lo, hi])).hex()
+    return statement_id(ISSUER_PAIR, period, lo, hi)
 
 
 KINDS = {1: "valued", 2: "eligibility-only"}  # ISchemeRegistry.SchemeKind

@@ -69,10 +69,20 @@ _PART = [{"name": "scheme", "type": "uint256"}, {"name": "points", "type": "uint
 # Layouts of earlier contract versions: a deployed chain keeps the bytecode (and the events) it was deployed with,
 # so the audit decodes these too wherever the current ABI has no event with the same topic. The replay reads
 # fields a former layout lacks with a default (Refunded without `creditedTo` credited the resident).
+# Before issue 25 each intent also emitted NonceUsed, and Clearing's position events carried the parties' nets.
+_NONCE_USED = _event("NonceUsed", ("resident", "address", True), ("nonce", "bytes32", True))
 FORMER_EVENTS = {
     "Redemption": [_event("Refunded", ("redemptionId", "bytes32", True), ("resident", "address", True),
                           ("merchant", "address", True), ("credits", "uint256", False),
-                          ("refundedTotal", "uint256", False), ("parts", "tuple[]", False, _PART))],
+                          ("refundedTotal", "uint256", False), ("parts", "tuple[]", False, _PART)), _NONCE_USED],
+    "Exchange": [_NONCE_USED],
+    "Clearing": [_event("MerchantPositionChanged", ("period", "uint256", True), ("scheme", "uint256", True),
+                        ("merchant", "address", True), ("delta", "int256", False), ("periodAmount", "int256", False),
+                        ("issuerNet", "int256", False), ("merchantNet", "int256", False)),
+                 _event("IssuerPositionChanged", ("period", "uint256", True), ("fromScheme", "uint256", True),
+                        ("toScheme", "uint256", True), ("credits", "uint256", False),
+                        ("periodAmountLoHi", "int256", False), ("fromNet", "int256", False),
+                        ("toNet", "int256", False))],
     "Membership": [_event("RecoveryRequested", ("account", "address", True), ("newAccount", "address", True),
                           ("identityHash", "bytes32", True), ("executableAt", "uint64", False),
                           ("authority", "address", False))],

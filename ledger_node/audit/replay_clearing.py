@@ -1,5 +1,6 @@
 """The audit replay's clearing handlers: merchant and issuer positions and nets, period closing, and the
-statements' payments, confirmations and disputes.
+statements' payments, confirmations and disputes. The nets are the replay's own sums of the position moves and
+confirmed payments (Clearing stores no nets since issue 25; its events before it carried them, checked where present).
 
 A position move is left on its transaction (`Tx.mpos`, `Tx.ipos`) for the Redeemed, Refunded or Exchanged
 event that explains it (replay_redemption). A closed period's statements are indexed by id, each the sum of
@@ -7,16 +8,13 @@ its period's events, so a payment is matched to what the events add up to.
 """
 from __future__ import annotations
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
-
 from ledger_node.audit.events import Event
 from ledger_node.audit.model import VIOLATION
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.audit.state import State
+from ledger_node.domain import ISSUER_PAIR, MERCHANT_PAIR, statement_id
 
 OPEN, PAID, CONFIRMED, DISPUTED = 0, 1, 2, 3  # IClearing.SettlementState
-MERCHANT_PAIR, ISSUER_PAIR = 1, 2  # a statement's kind, part of its id
 
 
 class ClearingHandlers:
@@ -34,8 +32,10 @@ class ClearingHandlers:
         st.merchant_net[merchant] -= delta
         self._expect(ev, "merchant-position", f"position of ({scheme}, {merchant}) in period {period}",
                      a["periodAmount"], st.merchant_pos[key])
-        self._expect(ev, "issuer-net", f"net of scheme {scheme}'s issuer", a["issuerNet"], st.issuer_net[scheme])
-        self._expect(ev, "merchant-net", f"net of merchant {merchant}", a["merchantNet"], st.merchant_net[merchant])
+        if "issuerNet" in a:  # the layout before issue 25 carried the nets (since summed from the events)
+            self._expect(ev, "issuer-net", f"net of scheme {scheme}'s issuer", a["issuerNet"], st.issuer_net[scheme])
+            self._expect(ev, "merchant-net", f"net of merchant {merchant}", a["merchantNet"],
+                         st.merchant_net[merchant])
         tx.mpos.append((scheme, merchant, delta))
 
     def on_Clearing__IssuerPositionChanged(self, ev: Event, tx: Tx) -> None:
@@ -49,8 +49,9 @@ class ClearingHandlers:
         st.issuer_net[to] -= credits
         self._expect(ev, "issuer-position", f"position of ({lo}, {hi}) in period {period}", a["periodAmountLoHi"],
                      st.issuer_pos[key])
-        self._expect(ev, "issuer-net", f"net of scheme {frm}'s issuer", a["fromNet"], st.issuer_net[frm])
-        self._expect(ev, "issuer-net", f"net of scheme {to}'s issuer", a["toNet"], st.issuer_net[to])
+        if "fromNet" in a:  # the layout before issue 25
+            self._expect(ev, "issuer-net", f"net of scheme {frm}'s issuer", a["fromNet"], st.issuer_net[frm])
+            self._expect(ev, "issuer-net", f"net of scheme {to}'s issuer", a["toNet"], st.issuer_net[to])
         tx.ipos.append((frm, to, credits))
 
     def on_Clearing__PeriodClosed(self, ev: Event, tx: Tx) -> None:
@@ -64,12 +65,12 @@ class ClearingHandlers:
         # The period's statements are fixed now: index them by id so payments can be matched to their sums.
         for (p, scheme, merchant), amount in st.merchant_pos.items():
             if p == period:
-                sid = _statement_id(MERCHANT_PAIR, period, scheme, int(merchant, 16))
+                sid = statement_id(MERCHANT_PAIR, period, scheme, int(merchant, 16))
                 st.statements[sid] = {"kind": MERCHANT_PAIR, "period": period, "a": scheme, "b": merchant,
                                       "amount": amount, "state": OPEN, "bankRefHash": "0x" + "00" * 32}
         for (p, lo, hi), amount in st.issuer_pos.items():
             if p == period:
-                st.statements[_statement_id(ISSUER_PAIR, period, lo, hi)] = {
+                st.statements[statement_id(ISSUER_PAIR, period, lo, hi)] = {
                     "kind": ISSUER_PAIR, "period": period, "a": lo, "b": hi, "amount": amount, "state": OPEN,
                     "bankRefHash": "0x" + "00" * 32}
 
@@ -117,6 +118,3 @@ class ClearingHandlers:
             return who in self.state.issuers.get(s["a"], ()) if side_a else who == s["b"]
         return who in self.state.issuers.get(s["a"] if side_a else s["b"], ())
 
-
-def _statement_id(kind: int, period: int, a: int, b: int) -> str:
-    return "0x" + keccak(abi_encode(["uint8", "uint256", "uint256", "uint256"], [kind, period, a, b])).hex()

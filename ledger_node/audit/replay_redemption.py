@@ -1,5 +1,6 @@
 """The audit replay's redemption handlers: Exchange (exchanges, pairs, daily limit) and Redemption (redemptions
-taking exactly their signed plans, refunds, preferred orders, refund window), and the nonces both spend.
+taking exactly their signed plans, refunds, preferred orders, refund window), and the nonces both spend: each
+intent's own event names its nonce (the contracts before issue 25 also emitted NonceUsed, still read).
 
 Exact change (issue 27): every part of a redemption or refund and every side of an exchange must conserve value
 in value units (credit cents x RATE_SCALE) at the rate in force, with the change the replay holds per (scheme,
@@ -31,22 +32,29 @@ class RedemptionHandlers:
     # ------------------------------------------------------------------------------------------------
 
     def _on_nonce(self, ev: Event, tx: Tx) -> None:
-        key = (ev.args["resident"], ev.args["nonce"])
-        used = self.state.nonces[ev.contract]
-        if key in used:
-            self.problem(VIOLATION, "nonce-reused", f"{ev.contract}: nonce {key[1]} of {key[0]} spent twice", ev)
-        used.add(key)
-        tx.nonces.append((ev.contract, *key))
+        """NonceUsed, which contracts before issue 25 emitted before each intent's own event: the nonce is spent here
+        and left on the transaction for the intent's event (a NonceUsed no intent explains is reported)."""
+        self._use_nonce(ev, ev.args["resident"], ev.args["nonce"])
+        tx.nonces.append((ev.contract, ev.args["resident"], ev.args["nonce"]))
 
     on_Exchange__NonceUsed = _on_nonce
     on_Redemption__NonceUsed = _on_nonce
 
     def _spend_nonce(self, ev: Event, tx: Tx, resident: str, nonce: str) -> None:
+        """An intent's event (Redeemed, Exchanged, PreferredOrderSet) spends its nonce: each (resident, nonce) once
+        per contract (a redemption's and a preferred order's share Redemption's). A former layout's NonceUsed of the
+        same transaction spent it already."""
         key = (ev.contract, resident, nonce)
         if key in tx.nonces:
             tx.nonces.remove(key)
         else:
-            self.problem(VIOLATION, "missing-nonce", f"{ev.name} without its NonceUsed", ev, nonce=nonce)
+            self._use_nonce(ev, resident, nonce)
+
+    def _use_nonce(self, ev: Event, resident: str, nonce: str) -> None:
+        used = self.state.nonces[ev.contract]
+        if (resident, nonce) in used:
+            self.problem(VIOLATION, "nonce-reused", f"{ev.contract}: nonce {nonce} of {resident} spent twice", ev)
+        used.add((resident, nonce))
 
     def on_Exchange__Exchanged(self, ev: Event, tx: Tx) -> None:
         """Exact change (IExchange): each side conserves value at the rates in force, the credits are the whole cents

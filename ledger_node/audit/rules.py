@@ -1,6 +1,7 @@
 """Compare the rebuilt state with the contracts' own answers at the same block: `eth_call` pinned to the
 audited range's last block, sent as JSON-RPC batches. Every account and scheme, every supply, scheme record,
-role, rate, pair, nonce, preferred order, redemption record, position, net, statement and governance figure.
+role, rate, pair, nonce, preferred order, redemption record, position, statement and governance figure (the nets
+are not stored on chain since issue 25: the replay sums them from the events).
 """
 from __future__ import annotations
 
@@ -152,10 +153,11 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
     for resident, order in st.preferred.items():
         c.add("Redemption", "preferredOrder(address)", [resident], "uint256[]", order)
     for rid, r in st.redemptions.items():
-        parties = "0x" + keccak(abi_encode(["address", "address", "(uint256,uint256,uint256)[]"],
-                                           [r["resident"], r["merchant"], [tuple(p) for p in r["parts"]]])).hex()
-        c.add("Redemption", "redemption(bytes32)", [_b32(rid)], "((bytes32,uint96,uint96,uint64))",
-              [parties, r["credits"], r["refunded"], r["redeemedAt"]])
+        # the record keeps the top 120 bits of the parties hash (IRedemption.Record), the refunded total and the time
+        parties = keccak(abi_encode(["address", "address", "(uint256,uint256,uint256)[]"],
+                                    [r["resident"], r["merchant"], [tuple(p) for p in r["parts"]]]))
+        c.add("Redemption", "redemption(bytes32)", [_b32(rid)], "((bytes32,uint96,uint40))",
+              ["0x" + (parties[:15] + bytes(17)).hex(), r["refunded"], r["redeemedAt"]])
     # Clearing
     c.add("Clearing", "openPeriod()", [], "uint256", st.open_period)
     for period, at in st.closed_at.items():
@@ -164,10 +166,6 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
         c.add("Clearing", "merchantPosition(uint256,uint256,address)", [period, scheme, merchant], "int256", amount)
     for (period, lo, hi), amount in st.issuer_pos.items():
         c.add("Clearing", "issuerPosition(uint256,uint256,uint256)", [period, lo, hi], "int256", amount)
-    for scheme, net in st.issuer_net.items():
-        c.add("Clearing", "issuerNet(uint256)", [scheme], "int256", net)
-    for merchant, net in st.merchant_net.items():
-        c.add("Clearing", "merchantNet(address)", [merchant], "int256", net)
     for sid, s in st.statements.items():
         c.add("Clearing", "settlement(bytes32)", [_b32(sid)], "((uint8,bytes32))", [s["state"], s["bankRefHash"]])
     # Consortium

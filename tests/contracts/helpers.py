@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger_node import chain
+from ledger_node.domain import ISSUER_PAIR, MERCHANT_PAIR, statement_id
 from ledger_node.revert import decode_revert
 
 
@@ -116,3 +118,32 @@ def identity(label: str | int) -> bytes:
 
 def hypothesis_profile() -> str:
     return os.environ.get("HYPOTHESIS_PROFILE", "ci")
+
+
+def clearing_nets(clearing) -> tuple[dict[int, int], dict[str, int]]:
+    """Every issuer's (by scheme) and merchant's net: what it owes minus what it is owed, unsettled, summed from
+    Clearing's events on the chain as the auditor and the API's indexer sum them (Clearing stores no nets): each
+    position move, and each confirmed statement's amount (its closed period's position) from debtor to creditor."""
+    issuer: dict[int, int] = defaultdict(int)
+    merchant: dict[str, int] = defaultdict(int)
+    pairs: dict[str, tuple] = {}  # statement id -> (debtor nets, debtor, creditor nets, creditor, position view)
+    for ev in clearing.events.MerchantPositionChanged().get_logs(from_block=0):
+        a = ev["args"]
+        issuer[a["scheme"]] += a["delta"]
+        merchant[a["merchant"]] -= a["delta"]
+        pairs[statement_id(MERCHANT_PAIR, a["period"], a["scheme"], int(a["merchant"], 16))] = (
+            issuer, a["scheme"], merchant, a["merchant"],
+            clearing.functions.merchantPosition(a["period"], a["scheme"], a["merchant"]))
+    for ev in clearing.events.IssuerPositionChanged().get_logs(from_block=0):
+        a = ev["args"]
+        issuer[a["fromScheme"]] += a["credits"]
+        issuer[a["toScheme"]] -= a["credits"]
+        lo, hi = sorted((a["fromScheme"], a["toScheme"]))
+        pairs[statement_id(ISSUER_PAIR, a["period"], lo, hi)] = (
+            issuer, lo, issuer, hi, clearing.functions.issuerPosition(a["period"], lo, hi))
+    for ev in clearing.events.PaymentConfirmed().get_logs(from_block=0):
+        debtors, debtor, creditors, creditor, position = pairs["0x" + ev["args"]["statementId"].hex()]
+        amount = position.call()
+        debtors[debtor] -= amount
+        creditors[creditor] += amount
+    return dict(issuer), dict(merchant)

@@ -19,7 +19,7 @@ from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
 from ..conftest import OTHER_SCHEME, SCHEME, City
-from ..helpers import identity, ref, send
+from ..helpers import clearing_nets, identity, ref, send
 
 RATE_1 = 10_000_000  # scheme 1: 10 credit cents a point
 RATE_2 = 33_333_333  # scheme 2: 33.333333 cents a point, so rounding shows
@@ -105,6 +105,18 @@ class ValueCity:
     def change(self, who, scheme: int) -> int:
         """`who`'s change in `scheme`, value units."""
         return self.ledger.functions.changeOf(getattr(who, "address", who), scheme).call()
+
+    def issuer_net(self, scheme: int) -> int:
+        """What `scheme`'s issuer owes minus what it is owed, unsettled (see `nets`)."""
+        return self.nets()[0].get(scheme, 0)
+
+    def merchant_net(self, merchant) -> int:
+        """What `merchant` owes minus what it is owed, unsettled: negative when it is owed (see `nets`)."""
+        return self.nets()[1].get(getattr(merchant, "address", merchant), 0)
+
+    def nets(self) -> tuple[dict[int, int], dict[str, int]]:
+        """Every issuer's and merchant's net (helpers.clearing_nets)."""
+        return clearing_nets(self.clearing)
 
 
 def parts_of(event) -> list[tuple[int, int, int]]:

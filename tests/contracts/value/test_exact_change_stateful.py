@@ -91,7 +91,7 @@ class ExactChangeMachine(RuleBasedStateMachine):
         self.redemptions: list[dict] = []
 
     def _merchant_owed(self) -> int:
-        return -self.v.clearing.functions.merchantNet(self.v.city.merchant.address).call()
+        return -self.v.merchant_net(self.v.city.merchant.address)
 
     # ---- rules -----------------------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ def test_exchange_burnsMintsAtRatesAndRecordsWhatIssuerAOwesB(w3, value):
     assert (ev["received"], ev["credits"]) == (received, credits)
     assert value.balances(resident) == (START_1 - 100, START_2 + received)
     assert value.clearing.functions.issuerPosition(1, SCHEME, OTHER_SCHEME).call() == credits
-    assert value.clearing.functions.issuerNet(SCHEME).call() == credits
-    assert value.clearing.functions.issuerNet(OTHER_SCHEME).call() == -credits
+    assert value.issuer_net(SCHEME) == credits
+    assert value.issuer_net(OTHER_SCHEME) == -credits
     # the 0.00001 cent below a whole traffic point stays with the resident as change
     _assert_conserves(ev)
     assert dict(ev["taken"]) == {"points": 100, "value": 100 * RATE_1, "changeBefore": 0, "changeAfter": 0}

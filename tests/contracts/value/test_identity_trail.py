@@ -14,7 +14,7 @@ from ledger_node.domain import TRAIL_PURPOSE_CODES, TRAIL_PURPOSES
 from ledger_node.typed_data import sign, typed_data
 
 from ..helpers import expect_revert, now, send
-from ..test_gas import _slots_written
+from ..test_gas import _slots
 
 ONBOARDING, LOOKUP = TRAIL_PURPOSE_CODES["onboarding"], TRAIL_PURPOSE_CODES["issuance-lookup"]
 GAS_PER_ENTRY_LIMIT = 10_000
@@ -65,7 +65,7 @@ def test_record_gasPerEntryInABatch_isUnder10k_andOnlyTheCounterIsWritten(w3, va
     send(w3, city.onboarding, trail.functions.record(entries(residents[:1], city.onboarding)))  # counter nonzero
     receipt = send(w3, city.onboarding, trail.functions.record(entries(residents, city.onboarding)))
     per_entry = receipt["gasUsed"] / BATCH
-    slots = _slots_written(w3, receipt["transactionHash"], trail.address)
+    slots = _slots(w3, receipt["transactionHash"], trail.address)[0]
     print(f"\nIdentityTrail.record: {receipt['gasUsed']} gas for {BATCH} entries = {per_entry:.0f} gas per entry; "
           f"{slots} storage slot(s) written")
     assert per_entry <= GAS_PER_ENTRY_LIMIT

@@ -60,8 +60,8 @@ def test_closePeriod_fixesTheStatementThatIsThenPaidAndConfirmed(w3, value):
     send(w3, city.issuer_b, value.clearing.functions.recordMerchantPayment(1, SCHEME, city.merchant.address, b"\x03" * 32))
     send(w3, city.merchant, value.clearing.functions.answerPayment(sid, True, b"\x00" * 32))
     assert value.clearing.functions.settlement(sid).call() == (2, b"\x03" * 32)  # Confirmed
-    assert value.clearing.functions.issuerNet(SCHEME).call() == 300  # only period 2 is unsettled
-    assert value.clearing.functions.merchantNet(city.merchant.address).call() == -300
+    assert value.issuer_net(SCHEME) == 300  # only period 2 is unsettled
+    assert value.merchant_net(city.merchant.address) == -300
 
 
 def test_recordIssuerPayment_settlesTheNettedIssuerStatement(w3, value):
@@ -73,10 +73,38 @@ def test_recordIssuerPayment_settlesTheNettedIssuerStatement(w3, value):
         1, SCHEME, OTHER_SCHEME, b"\x01" * 32), "ClearingNotDebtor")
     send(w3, city.issuer, value.clearing.functions.recordIssuerPayment(1, OTHER_SCHEME, SCHEME, b"\x01" * 32))
     send(w3, city.other_issuer, value.clearing.functions.answerPayment(sid, True, b"\x00" * 32))
-    assert value.clearing.functions.issuerNet(SCHEME).call() == 0
-    assert value.clearing.functions.issuerNet(OTHER_SCHEME).call() == 0
+    assert value.issuer_net(SCHEME) == 0
+    assert value.issuer_net(OTHER_SCHEME) == 0
 
 
 def test_recordRedemption_revertsForAnythingButTheValueContracts(w3, value):
     expect_revert(w3, value.city.merchant, value.clearing.functions.recordRedemption(
         SCHEME, value.city.merchant.address, 10**9), "ClearingNotRecorder")
+
+
+def test_merchantPositions_ofFourSchemesShareAWordYetStayApart(w3, value):
+    city, clearing = value.city, value.clearing.functions
+    m, other = city.merchant.address, city.stranger.address
+    for fn in (clearing.recordRedemption(1, m, 7), clearing.recordRedemption(2, m, 9),
+               clearing.recordRedemption(4, m, 2**63 - 1), clearing.recordRefund(3, m, 5),
+               clearing.recordRedemption(5, m, 1), clearing.recordRedemption(2, other, 11)):
+        send(w3, city.ledger_operator, fn)
+    assert [clearing.merchantPosition(1, s, m).call() for s in range(1, 7)] == [7, 9, -5, 2**63 - 1, 1, 0]
+    assert [clearing.merchantPosition(1, s, other).call() for s in range(1, 5)] == [0, 11, 0, 0]
+    assert clearing.merchantPosition(2, 2, m).call() == 0  # another period
+    # a position is 64 bits: passing it refuses the recording and changes nothing
+    expect_revert(w3, city.ledger_operator, clearing.recordRedemption(4, m, 1), "ClearingPositionOverflow",
+                  (1, 4, m, 2**63))
+    expect_revert(w3, city.ledger_operator, clearing.recordRefund(3, m, 2**63), "ClearingPositionOverflow",
+                  (1, 3, m, -5 - 2**63))
+    assert [clearing.merchantPosition(1, s, m).call() for s in range(1, 5)] == [7, 9, -5, 2**63 - 1]
+
+
+def test_redeem_inTwoSchemesOfOneWord_writesOneClearingSlot(w3, value):
+    from ..test_gas import _slots
+
+    c = value.consent(w3, value.city.residents[0], 6_000)
+    assert [p[0] for p in c["parts"]] == [SCHEME, OTHER_SCHEME]
+    receipt = send(w3, value.city.merchant, value.redeem_fn(c))
+    assert _slots(w3, receipt["transactionHash"], value.clearing.address)[0] in (1, None)
+    assert value.merchant_net(value.city.merchant.address) == -6_000

@@ -9,6 +9,7 @@ from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import advance_time, expect_revert, now, ref, send, send_impersonated
+from ..test_gas import _slots
 from ledger_node.redemption_plan import NotEnoughValue
 
 from .conftest import RATE_1, RATE_2, START_1, START_2, part_values, parts_of
@@ -20,8 +21,8 @@ def test_redeem_burnsFirstSchemeAndRecordsWhatTheIssuerOwes(w3, value):
     assert value.redeemed_parts(receipt) == [(SCHEME, 200, 2_000)]
     assert value.balances(resident) == (START_1 - 200, START_2)
     assert value.clearing.functions.merchantPosition(1, SCHEME, city.merchant.address).call() == 2_000
-    assert value.clearing.functions.issuerNet(SCHEME).call() == 2_000
-    assert value.clearing.functions.merchantNet(city.merchant.address).call() == -2_000
+    assert value.issuer_net(SCHEME) == 2_000
+    assert value.merchant_net(city.merchant.address) == -2_000
 
 
 def test_redeem_spansSchemesTakingExactlyThePriceAndKeepingTheRestAsChange(w3, value):
@@ -94,6 +95,44 @@ def test_redeem_revertsWhenConsentUsedTwice(w3, value):
     before = value.balances(resident)
     expect_revert(w3, value.city.merchant, value.redeem_fn(c), "ResidentNonceUsed")
     assert value.balances(resident) == before
+
+
+def test_redeem_recordIsOneWordThatAlsoSpendsTheNonce(w3, value):
+    from eth_abi import encode as abi_encode
+    from eth_utils import keccak
+
+    city, resident = value.city, value.city.residents[0]
+    c = value.consent(w3, resident, 100)
+    receipt = send(w3, city.merchant, value.redeem_fn(c))
+    rid = value.redeemed(receipt)["args"]["redemptionId"]
+    assert rid == value.redemption.functions.redemptionIdOf(resident.address, c["nonce"]).call()
+    assert value.redemption.functions.nonceUsed(resident.address, c["nonce"]).call()
+    parties = keccak(abi_encode(["address", "address", "(uint256,uint256,uint256)[]"],
+                                [resident.address, city.merchant.address, c["parts"]]))
+    at = w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    # the top 120 bits of the parties hash, nothing refunded, the block's time
+    assert value.redemption.functions.redemption(rid).call() == (parties[:15] + bytes(17), 0, at)
+    assert value.redemption.functions.redemption(b"\x05" * 32).call() == (bytes(32), 0, 0)  # unknown: all zero
+    written = _slots(w3, receipt["transactionHash"], value.redemption.address)[0]
+    assert written in (1, None)  # one storage slot of Redemption (None: the node does not trace)
+
+
+def test_redeem_revertsForANonceAPreferredOrderSpent(w3, value):
+    """A redemption and a preferred order of one resident share the nonces: each is usable once, for one of them."""
+    from ledger_node.typed_data import sign, typed_data
+
+    resident = value.city.residents[1]
+    message = {"resident": resident.address, "schemes": [SCHEME], "nonce": b"\x09" * 32, "deadline": now(w3) + 3600}
+    signature = sign(resident, typed_data("PreferredOrder", w3.eth.chain_id, value.redemption.address, message))
+    send(w3, value.city.relayer, value.redemption.functions.setPreferredOrder(
+        resident.address, [SCHEME], message["nonce"], message["deadline"], signature))
+    rid = value.redemption.functions.redemptionIdOf(resident.address, message["nonce"]).call()
+    assert value.redemption.functions.redemption(rid).call() == (bytes(32), 0, 0)  # a spent nonce, no redemption
+    c = value.consent(w3, resident, 100, nonce=message["nonce"])
+    expect_revert(w3, value.city.merchant, value.redeem_fn(c), "ResidentNonceUsed")
+    expect_revert(w3, value.city.merchant, value.redemption.functions.refund(
+        rid, resident.address, value.city.merchant.address, c["parts"], 10), "RedemptionUnknown", (rid,))
+    assert value.balances(resident) == (START_1, START_2)
 
 
 def test_redeem_revertsWhenConsentExpired(w3, value):
@@ -195,7 +234,7 @@ def test_refund_partialThenFull_givesPointsBackLastPartFirst(w3, value):
                                                              parts, 5_500))
     assert value.balances(resident) == (START_1, START_2)  # the full refund returns every point
     assert (value.change(resident, SCHEME), value.change(resident, OTHER_SCHEME)) == (0, 0)  # and takes the change
-    assert value.clearing.functions.merchantNet(city.merchant.address).call() == 0
+    assert value.merchant_net(city.merchant.address) == 0
     expect_revert(w3, city.merchant, value.redemption.functions.refund(
         rid, resident.address, city.merchant.address, parts, 1), "RedemptionRefundTooLarge", (rid, 1, 0))
 
@@ -249,7 +288,7 @@ def test_refund_afterTheSchemeWasPaused_restoresFrozenPointsAndReversesThePositi
     restored = city.ledger.events.PointsRestored().process_receipt(receipt, errors=DISCARD)
     assert {e["args"]["scheme"] for e in restored} == {SCHEME, OTHER_SCHEME}
     assert value.balances(resident) == (START_1, START_2)
-    assert value.clearing.functions.merchantNet(city.merchant.address).call() == 0
+    assert value.merchant_net(city.merchant.address) == 0
     # the restored points of the paused scheme stay frozen: nothing moves there until it resumes (scheme 2
     # alone is worth 9,999 credit cents, so the planner has no plan, and a plan naming scheme 1 is refused)
     assert value.redemption.functions.availableCredits(resident.address).call() == 9_999
@@ -282,7 +321,7 @@ def test_refund_waitsForTheGlobalPause(w3, value):
     _governed(w3, value, city.ledger.functions.pauseAll())
     fn = value.redemption.functions.refund(rid, resident.address, city.merchant.address, parts, 100)
     expect_revert(w3, city.merchant, fn, "PointsLedgerPaused")
-    assert value.redemption.functions.redemption(rid).call()[2] == 0  # nothing refunded
+    assert value.redemption.functions.redemption(rid).call()[1] == 0  # nothing refunded
     _governed(w3, value, city.ledger.functions.unpauseAll())
     send(w3, city.merchant, fn)
     assert value.balances(resident) == (START_1, START_2)

@@ -1,5 +1,6 @@
-"""Gas of a redemption (one scheme exact, one scheme leaving change, four schemes), a refund and an exchange, each
-redemption paying a signed plan (ledger_node.redemption_plan). Writes build/gas/value.json for BENCHMARKS.md
+"""Gas of a redemption (one scheme exact, one scheme leaving change, four schemes), a refund and an exchange (the
+resident's first, and its next of the pair that day), each redemption paying a signed plan
+(ledger_node.redemption_plan). Writes build/gas/value.json for BENCHMARKS.md
 (`citypoints bench gas`). The figures are measured, not bounded; only what must hold between them is asserted."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ledger_node.deploy.system import call
 
 from ..conftest import OTHER_SCHEME, SCHEME
 from ..helpers import identity, ref, send
-from ..test_gas import _slots_written
+from ..test_gas import _slots
 from .conftest import parts_of
 
 EXTRA = (3, 4)
@@ -46,15 +47,23 @@ def test_valueFlows_gasIsMeasured(w3, value):
         event["args"]["redemptionId"], resident.address, city.merchant.address, parts_of(event), 200))
     exchange = send(w3, city.relayer, value.exchange_fn(value.intent(w3, city.residents[0], SCHEME, OTHER_SCHEME,
                                                                      50)))
+    # the same resident's next exchange of the pair that day: its daily usage and the pair's period position exist
+    again = send(w3, city.relayer, value.exchange_fn(value.intent(w3, city.residents[0], SCHEME, OTHER_SCHEME, 50)))
     figures = {"redeemOneScheme": one["gasUsed"], "redeemOneSchemeLeavingChange": change["gasUsed"],
                "redeemFourSchemes": four["gasUsed"], "refundPartial": refund["gasUsed"],
-               "exchange": exchange["gasUsed"],
+               "exchange": exchange["gasUsed"], "exchangeAgain": again["gasUsed"],
                # storage slots of the ledger each flow changes: the change shares the holder's slot, so leaving change
                # writes no slot more than an exact payment
-               "ledgerSlotsWritten": {name: _slots_written(w3, receipt["transactionHash"], city.ledger.address)
+               "ledgerSlotsWritten": {name: _slots(w3, receipt["transactionHash"], city.ledger.address)[0]
                                       for name, receipt in (("redeemOneScheme", one),
                                                             ("redeemOneSchemeLeavingChange", change),
-                                                            ("redeemFourSchemes", four), ("exchange", exchange))}}
+                                                            ("redeemFourSchemes", four), ("exchange", exchange))},
+               # issue 25: a redemption's record is one word, which also spends its nonce; a merchant's positions of
+               # schemes 1-4 share one word of Clearing
+               "flowSlotsWritten": {name: {c: _slots(w3, receipt["transactionHash"], contract.address)[0]
+                                           for c, contract in (("Redemption", value.redemption),
+                                                               ("Clearing", value.clearing))}
+                                    for name, receipt in (("redeemOneScheme", one), ("redeemFourSchemes", four))}}
     out = paths.ROOT / "build" / "gas"
     out.mkdir(parents=True, exist_ok=True)
     (out / "value.json").write_text(json.dumps(figures, indent=2))
@@ -64,3 +73,5 @@ def test_valueFlows_gasIsMeasured(w3, value):
     slots = figures["ledgerSlotsWritten"]
     if slots["redeemOneScheme"] is not None:
         assert slots["redeemOneSchemeLeavingChange"] == slots["redeemOneScheme"]
+        for flow in figures["flowSlotsWritten"].values():
+            assert flow == {"Redemption": 1, "Clearing": 1}

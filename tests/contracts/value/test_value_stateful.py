@@ -116,7 +116,7 @@ class ValueMachine(RuleBasedStateMachine):
             change = tuple(batch.execute())
         return (tuple(ledger.balanceOfBatch(accounts, ids).call()),
                 tuple(ledger.totalSupply(s).call() for s in SCHEMES),
-                self.v.clearing.functions.merchantNet(self.v.city.merchant.address).call(), change)
+                self.v.merchant_net(self.v.city.merchant.address), change)
 
     def _count(self):
         STEPS["count"] += 1
@@ -311,7 +311,7 @@ class ValueMachine(RuleBasedStateMachine):
 
     @invariant()
     def supplies_balances_and_positions_agree(self):
-        clearing, m = self.v.clearing.functions, self.model
+        m = self.model
         balances, supplies, merchant_net, change = self._chain_state()
         expected = tuple(m.points[r.address][s] for r in self.residents for s in SCHEMES)
         assert balances == expected
@@ -326,17 +326,22 @@ class ValueMachine(RuleBasedStateMachine):
             assert mine + self.others_held[s] == supplies[SCHEMES.index(s)]
         owed = m.credits_redeemed - m.credits_refunded
         assert -merchant_net == owed
-        issuer_nets = [clearing.issuerNet(s).call() for s in SCHEMES]
-        assert sum(issuer_nets) + merchant_net == 0  # netting preserves totals
+        issuer_nets, _ = self.v.nets()
+        assert sum(issuer_nets.values()) + merchant_net == 0  # netting preserves totals
 
 
 def test_valueContracts_matchReferenceModel(w3, value):
     ValueMachine.w3, ValueMachine.v = w3, value
     ValueMachine.supply0 = {s: value.ledger.functions.totalSupply(s).call() for s in SCHEMES}
     # the invariants read the whole clearing state: start from a clean slate for this test's merchant
-    assert value.clearing.functions.merchantNet(value.city.merchant.address).call() == 0
+    assert value.merchant_net(value.city.merchant.address) == 0
     STEPS["count"] = 0
-    run_state_machine_as_test(ValueMachine, settings=settings.get_profile(hypothesis_profile()))
+    profile = settings.get_profile(hypothesis_profile())
+    if hypothesis_profile() == "ci":
+        # the ci profile derandomises the examples from the machine's source: since its invariants sum the nets from
+        # Clearing's events (issue 25), 30 examples run 1,192 steps, under the floor; 40 run 1,921
+        profile = settings(profile, max_examples=40)
+    run_state_machine_as_test(ValueMachine, settings=profile)
     print(f"\nvalue stateful steps run: {STEPS['count']}")
     if hypothesis_profile() == "ci":
         assert STEPS["count"] >= 1500, STEPS["count"]  # the ci profile's floor; test-deep runs about seven times as many

@@ -69,8 +69,9 @@ def test_audit_tamperedBalance_caughtAtTheNextEventThatCarriesIt(audit_city, tam
 
 def test_audit_tamperedPosition_isMismatch(audit_city, tamper, run_audit):
     merchant = audit_city.merchant.address
-    slot = tamper.slot("Clearing", "_merchantPos", 1, S1, merchant)
-    tamper.write("Clearing", slot, tamper.read("Clearing", slot) + 777)
+    # period 1's positions of schemes 1-4 share a word, 64 bits each: scheme S1's lane
+    slot = tamper.slot("Clearing", "_merchantPos", 1, merchant, (S1 - 1) // 4)
+    tamper.write("Clearing", slot, tamper.read("Clearing", slot) + (777 << 64 * ((S1 - 1) % 4)))
     result = run_audit()
     assert not result.report["ok"]
     (p,) = [p for p in result.problems if p.evidence.get("call") == "merchantPosition(uint256,uint256,address)"]
@@ -78,15 +79,36 @@ def test_audit_tamperedPosition_isMismatch(audit_city, tamper, run_audit):
 
 
 def test_audit_clearedNonceFlag_isMismatch(audit_city, tamper, run_audit):
-    """A consent's nonce flag reset on chain would let the merchant replay the resident's consent."""
+    """A redemption's record reset on chain (the word that also marks its nonce used) would let the merchant replay
+    the resident's consent."""
+    from ledger_node.domain import redemption_id
+
     resident = audit_city.residents[0].address
-    slot = tamper.slot("Redemption", "_usedNonces", resident, audit_city.redemption_nonce)
-    assert tamper.read("Redemption", slot) == 1
+    rid = redemption_id(resident, audit_city.redemption_nonce)
+    slot = tamper.slot("Redemption", "_intents", bytes.fromhex(rid[2:]))
+    assert tamper.read("Redemption", slot) != 0
     tamper.write("Redemption", slot, 0)
     result = run_audit()
     (p,) = [p for p in result.problems if p.evidence.get("call") == "nonceUsed(address,bytes32)"]
     assert p.evidence["chain"] is False and p.evidence["rebuilt"] is True
     assert p.evidence["args"][0] == resident.lower()
+    (p,) = [p for p in result.problems if p.evidence.get("call") == "redemption(bytes32)"]
+    assert p.evidence["args"][0] == rid
+
+
+def test_audit_nonceSpentAgainAfterItsRecordWasCleared_isNonceReused(audit_city, tamper, run_audit):
+    """With the record (the word that marks the nonce used) cleared, the chain takes a consent with the same nonce
+    again: no NonceUsed is emitted any more, the audit sees the second Redeemed spend the nonce a second time."""
+    from ledger_node.domain import redemption_id
+
+    resident = audit_city.residents[0]
+    rid = redemption_id(resident.address, audit_city.redemption_nonce)
+    tamper.write("Redemption", tamper.slot("Redemption", "_intents", bytes.fromhex(rid[2:])), 0)
+    receipt = audit_city.redeem(audit_city.consent(resident, 500, nonce=audit_city.redemption_nonce))
+    result = run_audit()
+    reused = [p for p in result.problems if p.code == "nonce-reused"]
+    assert reused and reused[0].block == receipt["blockNumber"]
+    assert "redemption-twice" in codes(result)
 
 
 def test_audit_roleWrittenBehindGovernance_caughtWhenUsed(audit_city, tamper, run_audit):
