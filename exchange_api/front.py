@@ -38,6 +38,7 @@ log = logging.getLogger("citypoints.front")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "transfer-encoding", "upgrade", "expect", "content-length",
                         "x-forwarded-for"})
+AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")  # aiohttp's defaults, never added
 UPSTREAM_KEEPALIVE_S = 30.0  # idle connections to a process are closed by the front first (uvicorn: 75 s)
 CLIENT_KEEPALIVE_S = 5.0  # an idle client connection, as uvicorn kept it when it faced clients itself
 
@@ -50,8 +51,11 @@ class Backend:
     session: aiohttp.ClientSession | None = None
 
     def open(self) -> None:
+        """No cookie jar (a cookie one client was given must never ride on another's request) and no headers of
+        the client library's own: the process gets what the client sent."""
         connector = aiohttp.UnixConnector(path=self.socket, limit=1000, keepalive_timeout=UPSTREAM_KEEPALIVE_S)
         self.session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                             cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=AUTO_HEADERS,
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
 
     async def close(self) -> None:
@@ -74,22 +78,15 @@ class Front:
                 return self.reads
         return self.api
 
-    def application(self) -> web.Application:
-        app = web.Application(client_max_size=self.max_body_bytes)
-        app.router.add_route("*", "/{path:.*}", self.forward)
-        app.on_startup.append(self._open)
-        app.on_cleanup.append(self._close)
-        return app
-
-    async def _open(self, _app) -> None:
+    def open(self) -> None:
         self.api.open()
         self.reads.open()
 
-    async def _close(self, _app) -> None:
+    async def close(self) -> None:
         await self.api.close()
         await self.reads.close()
 
-    async def forward(self, request: web.Request) -> web.StreamResponse:
+    async def forward(self, request: web.BaseRequest) -> web.StreamResponse:
         if not request.raw_path.startswith("/"):
             return _error(InvalidRequest("the request target must be a path", status=400))
         too_large = ApiError(f"the request body is larger than {self.max_body_bytes} bytes", code=BODY_TOO_LARGE,
@@ -97,10 +94,13 @@ class Front:
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
             return _error(too_large)
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _error(too_large)
+        chunks, size = [], 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return _error(too_large)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         backend = self.backend(request.method, request.path)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         headers.append(("X-Forwarded-For", self._client(request)))
@@ -127,7 +127,7 @@ class Front:
         finally:
             upstream.release()
 
-    def _client(self, request: web.Request) -> str:
+    def _client(self, request: web.BaseRequest) -> str:
         """The client by the API's own rule, from this connection's address and what trusted proxies wrote."""
         scope = {"client": (request.remote or "unknown", 0), "server": ("front", 0),
                  "headers": [(b"x-forwarded-for", v.encode("latin-1"))
@@ -147,13 +147,17 @@ def _error(err: ApiError) -> web.Response:
 
 async def serve(front: Front, host: str, port: int, stop: asyncio.Event) -> None:
     """Listen on host:port until `stop` is set, then stop taking connections and let the requests in flight end."""
-    # bodies pass as sent (auto_decompress off: a gzip body is the API's to refuse, and cannot grow past the cap
-    # here); a client that leaves cancels its request to the process (as uvicorn tells an application)
-    runner = web.AppRunner(front.application(), access_log=None, handle_signals=False, auto_decompress=False,
-                           keepalive_timeout=CLIENT_KEEPALIVE_S, handler_cancellation=True)
+    # aiohttp's low-level server (no application, router or middlewares: one handler). Bodies pass as sent
+    # (auto_decompress off: a gzip body is the API's to refuse, and cannot grow past the cap here); a client that
+    # leaves cancels its request to the process (as uvicorn tells an application)
+    server = web.Server(front.forward, handler_cancellation=True, access_log=None, auto_decompress=False,
+                        keepalive_timeout=CLIENT_KEEPALIVE_S)
+    runner = web.ServerRunner(server, handle_signals=False)
+    front.open()
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port, shutdown_timeout=10, backlog=2048).start()
         await stop.wait()
     finally:
         await runner.cleanup()
+        await front.close()
