@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -177,6 +178,40 @@ def test_readProcess_keepsTheApisRules_andAClientCannotNameItsOwnAddress(service
             assert limited.status_code == 429, forwarded
             assert limited.json()["error"]["code"] == "too_many_auth_failures"
         assert client.get(path).status_code == 200  # a read without a key is not an authentication
+
+
+def test_apiAnswers_passTheFrontAsSent_aSessionCookieToItsClientOnly_andEventsLive(service, api_city):
+    """The point of sale through the front: the session cookie reaches the till that signed in and rides on no one
+    else's request; a payment request's events arrive as they happen, not when the stream ends."""
+    with httpx.Client(base_url=service["url"], timeout=30) as till, \
+            httpx.Client(base_url=service["url"], timeout=30) as stranger:
+        assert till.post("/v1/pos/session", json={"apiKey": service["key"]}).status_code == 201
+        assert "citypoints_pos" in till.cookies
+        assert till.get("/v1/pos/session").status_code == 200
+        alone = stranger.get("/v1/pos/session")
+        assert alone.status_code == 401 and alone.json()["error"]["code"] == "missing_session"
+
+        made = till.post("/v1/redemption_requests", headers={"X-CityPoints-POS": "1"},
+                         json={"resident": api_city.residents[1].address, "credits": 120, "orderRef": "F-1"})
+        assert made.status_code == 201, made.text
+        seen: list[str] = []
+
+        def follow():
+            with till.stream("GET", f"/v1/redemption_requests/{made.json()['id']}/events") as resp:
+                assert resp.headers["content-type"].startswith("text/event-stream")
+                for line in resp.iter_lines():
+                    if line.startswith("data: "):
+                        seen.append(json.loads(line[6:])["status"])
+        reader = threading.Thread(target=follow)
+        reader.start()
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert seen == ["open"]  # while the stream is still open
+        cancel = till.post(f"/v1/redemption_requests/{made.json()['id']}/cancel", headers={"X-CityPoints-POS": "1"})
+        assert cancel.status_code == 200
+        reader.join(10)
+        assert not reader.is_alive() and seen == ["open", "cancelled"]
 
 
 def test_front_sendsTheWalletsReadsToTheReadProcess_andEverythingElseToTheApi():
