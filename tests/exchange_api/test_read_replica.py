@@ -21,24 +21,30 @@ from exchange_api.app import read_routes
 from exchange_api.front import Backend, Front
 from exchange_api.merchant_keys import create_key
 from exchange_api.request_limits import client_address
+from exchange_api.settings import Settings
 from exchange_api.store.db import Store
 
-from .conftest import S1, _free_port, auth
+from .conftest import S1, _database_url, _free_port, auth
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH_FAILURES = 3  # the service's CITYPOINTS_AUTH_FAILURES_PER_MIN here: a few wrong keys reach the limit
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service_database(request, tmp_path_factory):
+    yield from _database_url(request.param, tmp_path_factory.mktemp("serve-db"), "serve")
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory, node, session_w3, api_city):
-    """`citypoints serve --detach` on a store of its own (SQLite) over the session chain, stopped by `serve --stop`:
-    its URL, a merchant key, and its processes' ids."""
+def service(service_database, tmp_path_factory, node, session_w3, api_city):
+    """`citypoints serve --detach` on a store of its own over the session chain, stopped by `serve --stop`: its URL,
+    a merchant key, and its processes' ids."""
     home = tmp_path_factory.mktemp("serve-home")
     deployment = {"chainId": session_w3.eth.chain_id, "rpcUrl": node.url, "startBlock": 0,
                   "contracts": {k: v.address for k, v in api_city.contracts.items()}}
     (home / "deployment.json").write_text(json.dumps(deployment))
-    database = f"sqlite:///{home / 'api.db'}"
-    store = Store(database)
+    database = service_database
+    store = Store(Settings(database_url=database).database_url)
     store.migrate()
     with store.session() as s:
         key = create_key(s, name="shop-1", merchant_address=api_city.merchant.address).api_key
