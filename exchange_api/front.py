@@ -107,7 +107,7 @@ class Front:
         try:
             upstream = await backend.session.request(
                 request.method, URL("http://citypoints" + request.raw_path, encoded=True), headers=headers,
-                data=body if body else None, allow_redirects=False, skip_auto_headers=("User-Agent",))
+                data=body if body else None, allow_redirects=False)
         except (aiohttp.ClientError, OSError) as exc:
             log.warning("front: the %s process did not answer: %s", backend.name, type(exc).__name__)
             return _error(Unavailable(f"the service's {backend.name} process is not answering; retry shortly (a "
@@ -145,11 +145,11 @@ def _error(err: ApiError) -> web.Response:
     return out
 
 
-async def serve(front: Front, host: str, port: int, stop: asyncio.Event) -> None:
-    """Listen on host:port until `stop` is set, then stop taking connections and let the requests in flight end."""
-    # aiohttp's low-level server (no application, router or middlewares: one handler). Bodies pass as sent
-    # (auto_decompress off: a gzip body is the API's to refuse, and cannot grow past the cap here); a client that
-    # leaves cancels its request to the process (as uvicorn tells an application)
+async def start(front: Front, host: str, port: int) -> web.ServerRunner:
+    """Listen on host:port (OSError when it cannot). aiohttp's low-level server: no application, router or
+    middlewares, one handler. Bodies pass as sent (auto_decompress off: a gzip body is the API's to refuse, and
+    cannot grow past the cap here); a client that leaves cancels its request to the process (as uvicorn tells an
+    application)."""
     server = web.Server(front.forward, handler_cancellation=True, access_log=None, auto_decompress=False,
                         keepalive_timeout=CLIENT_KEEPALIVE_S)
     runner = web.ServerRunner(server, handle_signals=False)
@@ -157,7 +157,13 @@ async def serve(front: Front, host: str, port: int, stop: asyncio.Event) -> None
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port, shutdown_timeout=10, backlog=2048).start()
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-        await front.close()
+    except BaseException:
+        await stop(front, runner)
+        raise
+    return runner
+
+
+async def stop(front: Front, runner: web.ServerRunner) -> None:
+    """Stop taking connections, let the requests in flight end (10 s at most), close the pools."""
+    await runner.cleanup()
+    await front.close()

@@ -7,9 +7,10 @@ The API process does everything but the wallet's reads: merchants, onboarding, t
 The read process serves the wallet's reads of the indexer's tables (read_replica.py), so a burst of redemptions does
 not queue them. The processes' sockets are made here, in a fresh directory only this user can enter (0700, the
 sockets 0600), and handed to them already listening (uvicorn `--fd`): nothing but the front can reach them, and no
-port but the front's is open. Order: the API process first (it migrates the store and takes the relayer's lease),
-then the read process, then the front's port. Stop (SIGTERM or SIGINT): the front stops taking connections, then
-both processes stop. A process that exits by itself stops the service (exit 1): the operator's supervisor
+port but the front's is open. Order: the front's port first (one in use stops the start before anything runs;
+requests that come meanwhile wait in the processes' socket queues), then the API process (it migrates the store and
+takes the relayer's lease), then the read process. Stop (SIGTERM or SIGINT): the front stops taking connections and
+lets those in flight end, then both processes stop. A process that exits by itself stops the service (exit 1): the operator's supervisor
 (systemd, `make up` again) starts it whole.
 
 `python -m exchange_api.service` runs it (what `citypoints serve --detach` starts, with the settings in its
@@ -32,7 +33,9 @@ from pathlib import Path
 import httpx
 
 from exchange_api.app import read_routes
-from exchange_api.front import Backend, Front, serve
+from exchange_api.front import Backend, Front
+from exchange_api.front import start as front_start
+from exchange_api.front import stop as front_stop
 from exchange_api.request_limits import parse_networks
 from exchange_api.settings import Settings
 
@@ -84,30 +87,33 @@ async def _run(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     folder = Path(tempfile.mkdtemp(prefix="citypoints-"))  # 0700, a name nobody could guess
+    paths = {name: folder / f"{name.lower()}.sock" for name in PROCESSES}
+    sockets = {name: _listen(path) for name, path in paths.items()}
     processes: dict[str, subprocess.Popen] = {}
+    front = Front(api=Backend("API", str(paths["API"])), reads=Backend("read", str(paths["read"])),
+                  routes=read_routes(), max_body_bytes=settings.max_body_bytes,
+                  trusted_proxies=parse_networks(settings.trusted_proxies))
     try:
-        sockets = {}
-        for name, (factory, probe) in PROCESSES.items():
-            path = folder / f"{name.lower()}.sock"
-            sockets[name] = path
-            processes[name] = _start(name, factory, _listen(path), settings)
-            await asyncio.to_thread(_wait_started, name, processes[name], path, probe, stop)
-            if stop.is_set():
-                return
-        front = Front(api=Backend("API", str(sockets["API"])), reads=Backend("read", str(sockets["read"])),
-                      routes=read_routes(), max_body_bytes=settings.max_body_bytes,
-                      trusted_proxies=parse_networks(settings.trusted_proxies))
-        watch = asyncio.create_task(_watch(processes, stop))
-        log.info("serving on http://%s:%s (API process %s, read process %s)", settings.host, settings.port,
-                 processes["API"].pid, processes["read"].pid)
         try:
-            await serve(front, settings.host, settings.port, stop)
+            runner = await front_start(front, settings.host, settings.port)
+        except OSError as exc:
+            raise ServiceFailed(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+        try:
+            for name, (factory, probe) in PROCESSES.items():
+                processes[name] = _start(name, factory, sockets[name], settings)
+                await asyncio.to_thread(_wait_started, name, processes[name], paths[name], probe, stop)
+                if stop.is_set():
+                    return
+            log.info("serving on http://%s:%s (API process %s, read process %s)", settings.host, settings.port,
+                     processes["API"].pid, processes["read"].pid)
+            failure = await _watch(processes, stop)
         finally:
-            watch.cancel()
-        failure = await asyncio.gather(watch, return_exceptions=True)
-        if isinstance(failure[0], str):
-            raise ServiceFailed(failure[0])
+            await front_stop(front, runner)  # no new requests; those in flight end before the processes stop
+        if failure is not None:
+            raise ServiceFailed(failure)
     finally:
+        for sock in sockets.values():
+            sock.close()
         await asyncio.to_thread(_stop_all, processes)
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -131,7 +137,7 @@ def _start(name: str, factory: str, sock: socket.socket, settings: Settings) -> 
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", factory, "--factory", "--fd", str(fd),
                              "--no-access-log", "--no-proxy-headers", "--timeout-keep-alive", "75"],
                             pass_fds=(fd,), env=env, stdin=subprocess.DEVNULL, preexec_fn=_stop_with_parent)
-    sock.close()  # the process has it now
+    sock.close()  # the process has it now: when it is gone, the front's connections are refused, not queued
     log.info("%s process started (pid %s)", name, proc.pid)
     return proc
 
