@@ -1,4 +1,7 @@
-"""The FastAPI application: `create_app()` (uvicorn: `exchange_api.app:create_app --factory`).
+"""The FastAPI applications: `create_app()`, the API (uvicorn: `exchange_api.app:create_app --factory`), and
+`create_read_app()`, the read process's (read_replica.py): the routers in `READ_ROUTERS` only, which the API hosts
+too; `read_routes()` is what the front (front.py) sends to the read process. `citypoints serve` runs both behind
+the front (service.py).
 
 Every answer carries `X-Request-Id`; every error has docs/DESIGN.md's shape with a stable code. Validation errors
 name the field but never echo the input (it may be personal data).
@@ -8,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import gc
+import re
 import secrets
 import time
 from contextlib import asynccontextmanager
@@ -21,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange_api import metrics
 from exchange_api.errors import ApiError, NotFound
+from exchange_api.read_replica import ReadRuntime
 from exchange_api.routers import (eligibility, exchanges, health, identity_trail, merchant_applications,
                                   merchant_keys, offers, onboarding, pos, public, recoveries, redemption_requests,
                                   redemptions, refunds, residents, vouchers, webhooks)
@@ -63,6 +68,11 @@ SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options"
                     (b"referrer-policy", b"no-referrer")]
 
 
+# the reads the read process hosts (a wallet's, from the indexer's tables), and its own health and metrics
+READ_ROUTERS = (residents.reads, public.reads)
+READ_PROCESS_ROUTERS = (*READ_ROUTERS, health.reads)
+
+
 def create_app(settings: Settings | None = None, *, background: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
@@ -88,12 +98,12 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
     app = FastAPI(title="CityPoints Exchange API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, openapi_url="/openapi.json", redoc_url=None)
-    app.state.auth_failures = FailureLimiter(settings.auth_failures_per_min, settings.auth_failure_sources)
-    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
-    for module in (health, redemptions, refunds, redemption_requests, residents, exchanges, onboarding, webhooks,
-                   public, offers, vouchers, eligibility, recoveries, pos, identity_trail, merchant_keys,
-                   merchant_applications):
-        app.include_router(module.router)
+    _limits(app, settings)
+    for router in (health.router, redemptions.router, refunds.router, redemption_requests.router, residents.reads,
+                   residents.router, exchanges.router, onboarding.router, webhooks.router, public.reads,
+                   public.router, offers.router, vouchers.router, eligibility.router, recoveries.router, pos.router,
+                   identity_trail.router, merchant_keys.router, merchant_applications.router):
+        app.include_router(router)
     _docs(app)
     _errors(app)
     if WALLET_DIST.is_dir():  # the wallet page (a later issue) is served as static files when built
@@ -106,6 +116,49 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         from fastapi.staticfiles import StaticFiles
         app.mount("/pos", StaticFiles(directory=POS_DIST, html=True), name="pos")
     return RequestContext(SecurityHeaders(BodyLimit(app, settings.max_body_bytes)))
+
+
+def create_read_app(settings: Settings | None = None) -> FastAPI:
+    """The read process's application (uvicorn: `exchange_api.app:create_read_app --factory`): READ_ROUTERS with
+    the API's handlers, dependencies, errors, limits and headers, over a ReadRuntime; no OpenAPI document of its
+    own (the API's has these operations)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt = ReadRuntime(settings)
+        app.state.rt = rt
+        try:
+            await rt.start()
+        except BaseException:
+            await rt.stop()
+            raise
+        gc.collect()
+        gc.freeze()  # as the API's: start-up's objects out of the collector's sight
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(title="CityPoints Exchange API (reads)", lifespan=lifespan, docs_url=None, openapi_url=None,
+                  redoc_url=None)
+    _limits(app, settings)
+    for router in READ_PROCESS_ROUTERS:
+        app.include_router(router)
+    _errors(app)
+    return RequestContext(SecurityHeaders(BodyLimit(app, settings.max_body_bytes)))
+
+
+def read_routes() -> list[tuple[frozenset[str], re.Pattern]]:
+    """(methods, path pattern) of every route the read process serves: the front sends a request that matches one
+    to the read process, anything else to the API."""
+    return [(frozenset(r.methods), r.path_regex) for router in READ_PROCESS_ROUTERS for r in router.routes]
+
+
+def _limits(app: FastAPI, settings: Settings) -> None:
+    """Failed authentications per client address (each process counts its own) and whose X-Forwarded-For counts."""
+    app.state.auth_failures = FailureLimiter(settings.auth_failures_per_min, settings.auth_failure_sources)
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
 
 
 DOCS_PAGE = """<!doctype html>
@@ -166,6 +219,11 @@ _ID_PREFIX = secrets.token_hex(4)  # this process; the counter numbers its reque
 _ID_COUNTER = itertools.count(1)
 
 
+def new_request_id() -> str:
+    """A request id unique to this process's requests (every process of the service has its own prefix)."""
+    return f"req_{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+
+
 class RequestContext:
     """Pure ASGI middleware: a request id for every request (X-Request-Id), and the Prometheus metrics."""
 
@@ -178,7 +236,7 @@ class RequestContext:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        rid = f"req_{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+        rid = new_request_id()
         scope.setdefault("state", {})["request_id"] = rid
         t0 = time.perf_counter()
         status = [500]

@@ -21,6 +21,8 @@ from rich.console import Console
 
 console = Console()
 err = Console(stderr=True)
+START_TIMEOUT_S = 90  # `serve --detach`: until the API and read processes answer ready through the front
+STOP_TIMEOUT_S = 45  # `serve --stop`: the front's in-flight requests, then each process's own stop
 merchant_app = typer.Typer(help="Merchants' API keys (shown once, stored hashed, revocable).", no_args_is_help=True)
 
 
@@ -45,7 +47,8 @@ def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the 
               stop: bool = typer.Option(False, "--stop", help="Stop a service started with --detach."),
               host: str = typer.Option(None, help="Listen address (default CITYPOINTS_HOST or 127.0.0.1)."),
               port: int = typer.Option(None, help="Port (default CITYPOINTS_PORT or 8000).")):
-    """Run the HTTP API (merchants, residents, onboarding, auditors) with its indexer and relayer."""
+    """Run the HTTP API (merchants, residents, onboarding, auditors) with its indexer and relayer, and the wallet's
+    reads in a process of their own, behind one port (exchange_api/service.py)."""
     if stop:
         raise typer.Exit(_stop())
     settings = _settings()
@@ -64,38 +67,33 @@ def serve_cmd(detach: bool = typer.Option(False, "--detach", help="Start in the 
     if problem:
         err.print(f"[red]not starting:[/red] {problem}.", soft_wrap=True)
         raise typer.Exit(2)
-    os.umask(0o077)  # what the service creates (database, its log, its pid file) is readable by its owner only
+    os.umask(0o077)  # what the service creates (database, its log, its pid file, its sockets) is its owner's only
     _private_dir(_pid_file().parent)
     url = f"http://{host}:{port}"
-    if detach:
+    if not detach:
+        from exchange_api import service
+        raise typer.Exit(service.run(settings))
+    if _ready(url):
+        console.print(f"already running: {url}")
+        return
+    log = _pid_file().parent / "api.log"
+    with open_private_log(log) as out:
+        # the processes read their settings from the environment (CITYPOINTS_*), host and port as given here
+        proc = subprocess.Popen([sys.executable, "-m", "exchange_api.service"], stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, "CITYPOINTS_HOST": host, "CITYPOINTS_PORT": str(port)})
+    _pid_file().write_text(str(proc.pid))
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err.print(f"[red]the API exited ({proc.returncode}); see {log}[/red]")
+            raise typer.Exit(1)
         if _ready(url):
-            console.print(f"already running: {url}")
+            console.print(url)
             return
-        log = _pid_file().parent / "api.log"
-        with open_private_log(log) as out:
-            proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
-                                     "--host", host, "--port", str(port), "--no-access-log"],
-                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True,
-                                    env={**os.environ, "CITYPOINTS_HOST": host, "CITYPOINTS_PORT": str(port)})
-        _pid_file().write_text(str(proc.pid))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                err.print(f"[red]the API exited ({proc.returncode}); see {log}[/red]")
-                raise typer.Exit(1)
-            if _ready(url):
-                console.print(url)
-                return
-            time.sleep(0.2)
-        err.print(f"[red]the API did not become ready within 60 s; see {log}[/red]")
-        raise typer.Exit(1)
-    import uvicorn
-
-    from exchange_api.app import create_app
-    # proxy_headers off: X-Forwarded-For counts only from CITYPOINTS_TRUSTED_PROXIES (request_limits.py); uvicorn's
-    # own default believes it from 127.0.0.1, so any local client could name itself another address
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info", proxy_headers=False)
+        time.sleep(0.2)
+    err.print(f"[red]the API did not become ready within {START_TIMEOUT_S} s; see {log}[/red]")
+    raise typer.Exit(1)
 
 
 def open_private_log(path):
@@ -114,9 +112,14 @@ def _private_dir(path) -> None:
 
 
 def _ready(url: str) -> bool:
+    """The API process ready (database, node, relayer's lease) and the read process ready (database, following the
+    indexer), both through the front."""
     try:
-        with urllib.request.urlopen(url + "/health/ready", timeout=1) as r:
-            return r.status == 200
+        for path in ("/health/ready", "/health/reads"):
+            with urllib.request.urlopen(url + path, timeout=1) as r:
+                if r.status != 200:
+                    return False
+        return True
     except Exception:  # noqa: BLE001
         return False
 
@@ -133,7 +136,8 @@ def _stop() -> int:
         path.unlink()
         console.print("not running (stale pid file removed)")
         return 0
-    for _ in range(100):
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:  # the front stops taking requests, then both processes stop
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

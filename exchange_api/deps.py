@@ -1,5 +1,7 @@
 """Dependencies (FastAPI `Annotated`): the services (each built once by the runtime), the caller (Bearer API key
--> Principal), rate limits, and the runtime itself for what is not a service (health, rate-limit buckets).
+-> Principal), rate limits, and the runtime itself for what is not a service (health, rate-limit buckets). In the
+read process (read_replica.py) the runtime is its `ReadRuntime`: the same names for the services it hosts, the
+same key lookup and limits (`any_caller`; `role` keys write a key's last use, so no read route takes one).
 
 Merchant endpoints (`role`) take the key's header or, for the /pos page, its session cookie (`POS_COOKIE`, with
 the CSRF header `X-CityPoints-POS: 1` on changes); public endpoints (`any_caller`) read the header only.
@@ -24,6 +26,7 @@ from sqlalchemy import or_, select, update
 from exchange_api.errors import Forbidden, RateLimited, Unauthorized
 from exchange_api.idempotency import Idempotency
 from exchange_api.merchant_keys import hash_key
+from exchange_api.read_replica import ReadRuntime
 from exchange_api.request_limits import client_address
 from exchange_api.runtime import Runtime, Services
 from exchange_api.services.common import Principal
@@ -57,6 +60,7 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RT = Annotated[Runtime, Depends(get_runtime)]
+ReadRT = Annotated[ReadRuntime, Depends(get_runtime)]  # the read process's (read_replica.py)
 
 
 def _service(pick: Callable[[Services], Any]) -> Any:

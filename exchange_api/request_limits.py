@@ -4,10 +4,14 @@
   read: at once when Content-Length says so, else as soon as the bytes received pass the limit. A NUL character
   in the path or query (no store keeps one in text: PostgreSQL refuses it) is 422 `invalid_request`.
 - `client_address`: the connection's address, or the client X-Forwarded-For names when the connection comes from
-  a configured trusted proxy (`trusted_proxies`; none by default, so a client cannot choose its own address).
+  a configured trusted proxy (`trusted_proxies`; none by default, so a client cannot choose its own address), or
+  from the service's own front (`front.py`) over a process's unix socket, which only the service's user can open:
+  the front wrote that one entry itself, by these same rules.
 - `FailureLimiter`: failed authentications per source address in a sliding minute; past the limit the source is
   answered 429 with Retry-After before its key is looked up. It remembers at most `max_sources` sources
   (least recently seen forgotten first), so a flood of addresses costs bounded memory.
+- `TokenBuckets`: the request rate limits, a token bucket per API key or client address, at most `max_buckets`
+  of them (the stalest forgotten first). Each process keeps its own (the API's, the read process's).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import ipaddress
 import json
 import time
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 
 BODY_TOO_LARGE = "body_too_large"
 
@@ -99,7 +104,12 @@ def parse_networks(text: str) -> tuple:
 
 def client_address(scope, trusted: tuple) -> str:
     """The client's address: the connection's; through trusted proxies, the right-most X-Forwarded-For entry
-    that is not itself a trusted proxy (entries left of it were written by the client and prove nothing)."""
+    that is not itself a trusted proxy (entries left of it were written by the client and prove nothing). Over a
+    unix socket (`server` has no port) the caller is the service's front, which sends exactly one entry: the client
+    as it found it by these rules."""
+    if scope.get("client") is None and (scope.get("server") or ("", 0))[1] is None:
+        forwarded = [v.decode("latin-1").strip() for k, v in scope.get("headers") or () if k == b"x-forwarded-for"]
+        return forwarded[0] if len(forwarded) == 1 and _is_address(forwarded[0]) else "unknown"
     peer = (scope.get("client") or ("unknown", 0))[0]
     if not trusted or not _trusted(peer, trusted):
         return peer
@@ -113,6 +123,14 @@ def client_address(scope, trusted: tuple) -> str:
         if not _trusted(hop, trusted):
             return hop
     return hops[0] if hops else peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _trusted(address: str, trusted: tuple) -> bool:
@@ -164,3 +182,37 @@ class FailureLimiter:
         else:
             self._failures.move_to_end(source)
         times.append(now)
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    at: float
+
+
+class TokenBuckets(OrderedDict):
+    """Token buckets by key (an API key's id, a client address, ...), least recently used first, at most
+    `max_buckets`: a flood of addresses costs bounded memory, and the bucket evicted is the one idle longest, so
+    nearest to full (little is given away)."""
+
+    def __init__(self, max_buckets: int):
+        super().__init__()
+        self.max_buckets = max_buckets
+
+    def take(self, key: str, rate: float, burst: int) -> float | None:
+        """A token of `key`'s bucket (`rate` a second, at most `burst`): None when allowed, else seconds until the
+        next token."""
+        now = time.monotonic()
+        b = self.get(key)
+        if b is None:
+            b = self[key] = Bucket(float(burst), now)
+            if len(self) > self.max_buckets:
+                self.popitem(last=False)
+        else:
+            self.move_to_end(key)
+        b.tokens = min(float(burst), b.tokens + (now - b.at) * rate)
+        b.at = now
+        if b.tokens >= 1.0:
+            b.tokens -= 1.0
+            return None
+        return (1.0 - b.tokens) / rate

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, fields
 
 from exchange_api import metrics
@@ -18,6 +17,7 @@ from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.relayer_lease import RelayerLease
+from exchange_api.request_limits import TokenBuckets
 from exchange_api.services.common import Principal
 from exchange_api.services.confirmations import Confirmations
 from exchange_api.services.eligibility import Eligibility
@@ -48,12 +48,6 @@ VOUCHER_SWEEP_S = 30.0  # how often unpaid voucher reservations past their deadl
 
 
 MAX_BUCKETS = 100_000  # rate-limit buckets kept (per API key, or per address for calls without one)
-
-
-@dataclass
-class Bucket:
-    tokens: float
-    at: float
 
 
 @dataclass
@@ -101,7 +95,7 @@ class Runtime:
         self.view = IndexedView()
         self.holds = CreditHolds()
         self.indexer.on_commit = self._indexed
-        self.buckets: OrderedDict[str, Bucket] = OrderedDict()  # least recently used first; at most MAX_BUCKETS
+        self.buckets = TokenBuckets(MAX_BUCKETS)
         self.tasks: list[asyncio.Task] = []
         self.started = time.time()
         self.services = self._build_services()
@@ -166,7 +160,7 @@ class Runtime:
                 self.tasks.append(asyncio.create_task(self.indexer.run(), name="indexer"))
             self.tasks.append(asyncio.create_task(self.webhooks.run(), name="webhooks"))
             self.tasks.append(asyncio.create_task(self._keep_lease(), name="relayer-lease"))
-            self.tasks.append(asyncio.create_task(_watch_loop_lag(), name="loop-lag"))
+            self.tasks.append(asyncio.create_task(watch_loop_lag(), name="loop-lag"))
             self.tasks.append(asyncio.create_task(self._release_vouchers(), name="voucher-reservations"))
 
     async def stop(self) -> None:
@@ -207,25 +201,11 @@ class Runtime:
     def allow(self, bucket_key: str, rate: float | None = None, burst: int | None = None) -> float | None:
         """Token bucket per key: None when allowed, else seconds until the next token. `rate` (a second) and
         `burst` default to the API's limits; a stricter endpoint gives its own (and its own keys)."""
-        rate = rate if rate is not None else self.settings.rate_limit_per_s
-        burst = burst if burst is not None else self.settings.rate_limit_burst
-        now = time.monotonic()
-        b = self.buckets.get(bucket_key)
-        if b is None:
-            b = self.buckets[bucket_key] = Bucket(float(burst), now)
-            if len(self.buckets) > MAX_BUCKETS:  # a flood of addresses costs bounded memory: forget the stalest
-                self.buckets.popitem(last=False)  # (idle longest, so nearest to full: little is given away)
-        else:
-            self.buckets.move_to_end(bucket_key)
-        b.tokens = min(float(burst), b.tokens + (now - b.at) * rate)
-        b.at = now
-        if b.tokens >= 1.0:
-            b.tokens -= 1.0
-            return None
-        return (1.0 - b.tokens) / rate
+        return self.buckets.take(bucket_key, rate if rate is not None else self.settings.rate_limit_per_s,
+                                 burst if burst is not None else self.settings.rate_limit_burst)
 
 
-async def _watch_loop_lag(every_s: float = 0.05) -> None:
+async def watch_loop_lag(every_s: float = 0.05) -> None:
     """How late the event loop wakes a task that is due (metrics LOOP_LAG): anything blocking the loop (file or
     database work, heavy decoding) shows here as the wait it imposed on every request."""
     loop, worst = asyncio.get_running_loop(), 0.0

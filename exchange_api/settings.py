@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     indexer_enabled: bool = True
     indexer_poll_s: float = Field(0.2, gt=0)
     indexer_range: int = Field(2000, ge=1)
+    # the read process (read_replica.py) sees the indexer's commits by polling its cursor this often
+    read_replica_poll_s: float = Field(0.05, gt=0, le=5)
 
     # Webhooks, residents' sessions (privacy): no requests to internal addresses, no secrets in clear
     webhook_tolerance_s: int = Field(300, ge=1)

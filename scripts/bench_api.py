@@ -2,8 +2,9 @@
 
 On a node of its own with 1-second blocks: the embedded durable node that `make up` runs (gateway, journal
 fsynced before a hash is returned, anvil behind it), or with `--node anvil` bare anvil, to see what the durability
-layer costs the API. A fresh deployment and a city of 50 merchants, 4 relayer accounts and a few hundred
-residents:
+layer costs the API. The service as `citypoints serve` runs it (exchange_api/service.py): every request through
+the front, redemptions to the API process, balance reads to the read process. A fresh deployment and a city of 50
+merchants, 4 relayer accounts and a few hundred residents:
 1. raw: pre-signed `redeem` transactions sent straight by JSON-RPC, as fast as the node takes them -> tx/s;
 2. API, saturated: 50 merchants POST /v1/redemptions back to back (pending answers, Idempotency-Key), as many
    as the service takes -> its capacity in redemptions/s (and the latency of a queue that deep);
@@ -141,8 +142,9 @@ class City:
 
 
 def start_api(city: City, node_url: str, work: Path) -> tuple[subprocess.Popen, str, list[str]]:
-    """The API (one uvicorn worker, SQLite, the city's relayer keys) on a free port, ready and indexed to the node's
-    head: its process, its URL and one API key per merchant."""
+    """The service as `citypoints serve` runs it (exchange_api/service.py: the front on a free port, the API process,
+    one uvicorn worker with SQLite and the city's relayer keys, and the read process behind it), ready and indexed
+    to the node's head: its process (the front's, which stops the others), its URL and one API key per merchant."""
     from ledger_node.node.anvil import free_port
 
     deployment = {"chainId": city.chain_id, "rpcUrl": node_url, "startBlock": 0,
@@ -166,11 +168,10 @@ def start_api(city: City, node_url: str, work: Path) -> tuple[subprocess.Popen, 
            "CITYPOINTS_PII_KEY": base64.b64encode(os.urandom(32)).decode(),
            "CITYPOINTS_IDENTITY_HMAC_KEY": base64.b64encode(os.urandom(32)).decode(),
            "CITYPOINTS_RELAYER_KEYS": ",".join(r.key.hex() for r in city.relayers),
-           "CITYPOINTS_RATE_LIMIT_PER_S": "10000", "CITYPOINTS_RATE_LIMIT_BURST": "10000"}
-    api_proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "exchange_api.app:create_app", "--factory",
-                                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                                 "--log-level", "warning"], env=env, stdout=open(work / "api.log", "wb"),
-                                stderr=subprocess.STDOUT)
+           "CITYPOINTS_RATE_LIMIT_PER_S": "10000", "CITYPOINTS_RATE_LIMIT_BURST": "10000",
+           "CITYPOINTS_HOST": "127.0.0.1"}
+    api_proc = subprocess.Popen([sys.executable, "-m", "exchange_api.service"], env=env,
+                                stdout=open(work / "api.log", "wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, api_proc)
@@ -182,12 +183,24 @@ def start_api(city: City, node_url: str, work: Path) -> tuple[subprocess.Popen, 
 
 
 def stop_api(api_proc: subprocess.Popen | None) -> None:
+    """SIGTERM to the front, which stops both processes behind it (a front killed takes them with it)."""
     if api_proc is not None:
         api_proc.terminate()
         try:
-            api_proc.wait(15)
+            api_proc.wait(45)
         except subprocess.TimeoutExpired:
             api_proc.kill()
+            api_proc.wait()
+
+
+def service_pids(api_proc: subprocess.Popen) -> dict[str, int]:
+    """The service's processes: the front (`api_proc`), the API process and the read process (its children)."""
+    pids = {"front": api_proc.pid}
+    children = subprocess.run(["pgrep", "-P", str(api_proc.pid)], capture_output=True, text=True).stdout.split()
+    for pid in map(int, children):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        pids["reads" if b"create_read_app" in cmdline else "api"] = pid
+    return pids
 
 
 def main(as_json: bool = False, node_kind: str = "durable", runs: int = 5) -> dict:
@@ -227,10 +240,10 @@ def _run(log, node_kind: str) -> dict:
         api_proc, url, keys = start_api(city, node.url, work)
         log(f"API: {SATURATED_REDEMPTIONS} redemptions from {MERCHANTS} merchants back to back, then "
             f"{FLOOR_RATE}/s for {PACED_SECONDS} s...")
-        node_pids = node.pids()
-        cpu0 = _cpu_s(api_proc.pid), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid())
+        node_pids, pids = node.pids(), service_pids(api_proc)
+        cpu0 = (_cpu_s(pids["api"]), _cpu_s(pids["front"]), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid()))
         api = asyncio.run(_api_phase(url, keys, consents, [r.address for r in city.residents]))
-        cpu1 = _cpu_s(api_proc.pid), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid())
+        cpu1 = (_cpu_s(pids["api"]), _cpu_s(pids["front"]), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid()))
         per = [round((b - a) * 1000 / len(consents), 2) for a, b in zip(cpu0, cpu1)]
         log(f"balances: {BALANCE_CLIENTS} concurrent clients...")
         bal = asyncio.run(_balance_phase(url, [r.address for r in city.residents]))
@@ -250,7 +263,7 @@ def _run(log, node_kind: str) -> dict:
             "catalogue_p50_ms": cat["p50"], "catalogue_p99_ms": cat["p99"], "catalogue_reads_per_s": cat["paced_rate"],
             "catalogue_offers": cat["offers"],
             "indexer_max_lag_blocks": api["max_lag"], "p99_bucket_ms_by_stage": api["where"],
-            "cpu_ms_per_redemption": {"api": per[0], "node": per[1], "load_generator": per[2]},
+            "cpu_ms_per_redemption": {"api": per[0], "front": per[1], "node": per[2], "load_generator": per[3]},
             "raw_redeem_tx_per_s": round(raw, 1),
             "api_to_raw_ratio": round(api["max_rate"] / raw, 3) if raw else None,
             "node": node.kind, "merchants": MERCHANTS, "relayers": RELAYERS, "block_period_s": 1.0,
@@ -323,13 +336,14 @@ def _raw_phase(rpc_url, chain_id, redemption, merchants, relayers, residents, n:
 
 
 def _wait_ready(url, proc) -> None:
+    """The API process and the read process ready, through the front (as `citypoints serve --detach` waits)."""
     import httpx
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("the API exited")
         try:
-            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
+            if all(httpx.get(url + path, timeout=1).status_code == 200 for path in ("/health/ready", "/health/reads")):
                 return
         except httpx.HTTPError:
             pass
@@ -345,14 +359,15 @@ def _cpu_s(pid: int) -> float:
 
 def _wait_indexed(url, node_url) -> None:
     """The indexer starts from the deployment's block: let it reach the node's head (as the node says now; the
-    indexer's own lag is 0 before its first round) before anything is timed."""
+    indexer's own lag is 0 before its first round), and the read process follow it, before anything is timed."""
     import httpx
 
     from ledger_node.node.anvil import rpc
     head = int(rpc(node_url, "eth_blockNumber"), 16)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if httpx.get(url + "/v1/indexer", timeout=5).json()["block"] >= head:
+        if (httpx.get(url + "/v1/indexer", timeout=5).json()["block"] >= head
+                and httpx.get(url + "/health/reads", timeout=5).json()["indexer"]["block"] >= head):
             return
         time.sleep(0.2)
     raise RuntimeError("the indexer did not catch up with the node")
@@ -605,15 +620,17 @@ def _write_section(r: dict) -> None:
         (f"where a redemption's time goes at {FLOOR_RATE}/s: p99 per stage, at most (the API's histograms)",
          ", ".join(f"{k} {v} ms" for k, v in r["p99_bucket_ms_by_stage"].items()),
          "GET /metrics: citypoints_redemption_stage_seconds, _store_write_seconds, _event_loop_lag_seconds"),
-        ("CPU per redemption: API / node / load generator",
-         " / ".join(f"{r['cpu_ms_per_redemption'][k]} ms" for k in ("api", "node", "load_generator")), ""),
+        ("CPU per redemption: API process / front / node / load generator",
+         " / ".join(f"{r['cpu_ms_per_redemption'][k]} ms" for k in ("api", "front", "node", "load_generator")),
+         "the front's: what it costs to route every request (the burst's balance reads too)"),
         ("refused redemptions", json.dumps(r["redeem_errors"]) or "{}", "expected none"),
     ]
     node = ("the embedded durable node (gateway and journal before anvil)" if r["node"] == "durable"
             else "bare anvil (`--node anvil`)")
-    body = (table(rows) + f"\n\nOne uvicorn worker, SQLite, 4 relayer accounts, {node} with 1-second blocks, load "
-            f"generator on the same machine (load average after the run {r['load_average_1m_after']} on "
-            f"{r['cores']} cores).\n\n```json\n{json.dumps(r)}\n```")
+    body = (table(rows) + f"\n\nThe service as `citypoints serve` runs it: the front, the API process (one uvicorn "
+            f"worker, SQLite, 4 relayer accounts) and the read process (balance reads); {node} with 1-second "
+            f"blocks, load generator on the same machine (load average after the run {r['load_average_1m_after']} "
+            f"on {r['cores']} cores).\n\n```json\n{json.dumps(r)}\n```")
     update_section("api", body)
 
 

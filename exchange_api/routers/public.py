@@ -13,26 +13,28 @@ from exchange_api.schemas import (AttestationsOut, DailyActivityOut, HoldingsOut
                                   SchemeOut, StatementOut)
 
 router = APIRouter(prefix="/v1", tags=["public"], responses=ERRORS)
+# public reads of the indexer's tables a wallet makes: served by the read process too (read_replica.py)
+reads = APIRouter(prefix="/v1", tags=["public"], responses=ERRORS)
 Period = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 
-@router.get("/schemes", operation_id="listSchemes", response_model=ListOf[SchemeOut])
+@reads.get("/schemes", operation_id="listSchemes", response_model=ListOf[SchemeOut])
 async def schemes(public: PublicService, caller: Caller):
     return await public.schemes()
 
 
-@router.get("/rates", operation_id="getRates", response_model=RatesOut)
+@reads.get("/rates", operation_id="getRates", response_model=RatesOut)
 async def rates(public: PublicService, caller: Caller):
     """Rates in force (credit cents per point, scaled by 1e6) and scheduled changes (queued proposals)."""
     return await public.rates()
 
 
-@router.get("/supply", operation_id="getSupply")
+@reads.get("/supply", operation_id="getSupply")
 async def supply(public: PublicService, caller: Caller):
     return await public.supply()
 
 
-@router.get("/periods", operation_id="listPeriods", response_model=ListOf[PeriodOut])
+@reads.get("/periods", operation_id="listPeriods", response_model=ListOf[PeriodOut])
 async def periods(public: PublicService, caller: Caller):
     return await public.periods()
 

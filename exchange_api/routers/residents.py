@@ -14,6 +14,8 @@ from exchange_api.schemas import (ADDRESS, SIGNATURE, ActivityOut, BalanceProofO
                                   Model, RequestOut)
 
 router = APIRouter(prefix="/v1/residents", tags=["residents"], responses=ERRORS)
+# what a resident's wallet reads from the indexer's tables: served by the read process too (read_replica.py)
+reads = APIRouter(prefix="/v1/residents", tags=["residents"], responses=ERRORS)
 Address = Annotated[str, Path(pattern=ADDRESS)]
 
 
@@ -65,21 +67,21 @@ async def resident_session(request: Request, address: Address, residents: Reside
 ResidentSession = Annotated[str, Depends(resident_session)]
 
 
-@router.get("/{address}/balances", operation_id="getResidentBalances", response_model=BalancesOut)
+@reads.get("/{address}/balances", operation_id="getResidentBalances", response_model=BalancesOut)
 async def balances(address: Address, residents: ResidentsService, caller: Caller):
     """Balances per scheme and their worth in credit cents at the rates in force (from the indexer)."""
     # the hottest read: serialised directly (the body is built by the service in the documented shape)
     return Response(orjson.dumps(await residents.balances(address)), media_type="application/json")
 
 
-@router.get("/{address}/caps", operation_id="getResidentCaps", response_model=CapsOut)
+@reads.get("/{address}/caps", operation_id="getResidentCaps", response_model=CapsOut)
 async def caps(address: Address, residents: ResidentsService, caller: Caller):
     """Today's resident daily cap per programme: the points received today, the cap and what is left (`cap` null:
     no cap), read from the chain (PointsLedger.receivedToday) at one block; the day ends at `resetsAt`."""
     return await residents.caps(address)
 
 
-@router.get("/{address}/balance_proof", operation_id="getResidentBalanceProof", response_model=BalanceProofOut)
+@reads.get("/{address}/balance_proof", operation_id="getResidentBalanceProof", response_model=BalanceProofOut)
 async def balance_proof(address: Address, residents: ResidentsService, caller: Caller):
     """The resident's balance lines in the auditor's last attested report, each with its Merkle proof, and that
     attestation: whoever holds them recomputes the leaf and the root and compares it with the root attested on
@@ -88,7 +90,7 @@ async def balance_proof(address: Address, residents: ResidentsService, caller: C
     return await residents.balance_proof(address)
 
 
-@router.get("/{address}/history", operation_id="listResidentHistory", response_model=ListOf[ActivityOut])
+@reads.get("/{address}/history", operation_id="listResidentHistory", response_model=ListOf[ActivityOut])
 async def history(address: Address, residents: ResidentsService, caller: Caller,
                   limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
     """Issued (by which issuer account, with the program's reason code), revoked, burned, minted, moved."""

@@ -366,9 +366,8 @@ def test_failureLimiter_isBoundedInMemory_andForgetsAfterItsWindow():
 def test_rateLimitBuckets_areBoundedInMemory_andKeepTheBusiestKeys(live, monkeypatch):
     """Calls without a key are limited per address: a flood of addresses keeps at most MAX_BUCKETS buckets, and a
     key still in use keeps its own (its spent tokens are not handed back by the eviction)."""
-    from exchange_api import runtime
     rt = live.rt
-    monkeypatch.setattr(runtime, "MAX_BUCKETS", 8)
+    monkeypatch.setattr(rt.buckets, "max_buckets", 8)
     busy = "test:busy-key"
     burst = rt.settings.rate_limit_burst
     for _ in range(10 * burst):  # spend its burst (it refills meanwhile at the configured rate)
