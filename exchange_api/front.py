@@ -19,7 +19,6 @@ Answers stream back as they come (the point of sale's server-sent events too).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass
