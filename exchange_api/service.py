@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 
+from exchange_api.errors import ApiError
 from exchange_api.app import read_routes
 from exchange_api.front import Backend, Front
 from exchange_api.front import start as front_start
@@ -50,8 +51,11 @@ PROCESSES = {"API": ("exchange_api.app:create_app", "/health/live"),
              "read": ("exchange_api.app:create_read_app", "/health/reads")}
 
 
-class ServiceFailed(RuntimeError):
-    """A process did not start, or exited while the service ran."""
+class ServiceFailed(ApiError):
+    """A process did not start, or exited while the service ran (never an HTTP answer: `citypoints serve` prints it
+    and exits; an ApiError so the package's errors have one root)."""
+
+    status, code = 503, "service_failed"
 
 
 def main() -> int:
