@@ -64,6 +64,15 @@ class AnvilProcess(EngineProcess):
 
     def start(self, timeout: float = 30.0, cwd: Path | None = None) -> None:
         super().start(timeout, cwd or (self.socket.parent if self.socket else None))
+        self._clock_to_now()
+
+    def _clock_to_now(self) -> None:
+        """anvil's clock runs from the genesis time. A genesis written for Besu (the consortium's, timestamp 0)
+        would put every block in 1970: a redemption's redeemedAt would be 0 (an unknown redemption, never
+        refundable) and every deadline far in the future. While no block is mined, bring the clock to now."""
+        head = self.call("eth_getBlockByNumber", ["latest", False])
+        if int(head["number"], 16) == 0 and int(head["timestamp"], 16) < int(time.time()):
+            self.call("evm_setTime", [int(time.time())])
 
     def dump_state(self) -> str:
         return self.call("anvil_dumpState", timeout=3600)  # a 1,000,000-item ledger takes tens of seconds
