@@ -436,9 +436,12 @@ async def _api_phase(url, keys, consents, addresses) -> dict:
         paced_rate = await at_floor_rate(paced, paced_latencies)
         where = _p99_by_series(before, await _histograms(client))
         balance_latencies = []
-        readers = asyncio.create_task(_paced_balance_reads(client, addresses, balance_latencies, BURST_SECONDS))
-        await at_floor_rate(burst, [])
-        await readers
+        # the residents' own connections (their phones), not the merchants' pool: with redemptions queued in that
+        # pool a read would wait for a free connection in the load generator, which no resident does
+        async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=BALANCE_CLIENTS)) as residents:
+            readers = asyncio.create_task(_paced_balance_reads(residents, addresses, balance_latencies, BURST_SECONDS))
+            await at_floor_rate(burst, [])
+            await readers
         t1 = time.perf_counter()
         await _drain(client)
         all_confirmed = time.perf_counter() - t1
