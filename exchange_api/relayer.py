@@ -121,10 +121,22 @@ class _Job:
     persist_with: Callable | None
     account: "RelayerAccount"
     future: asyncio.Future
-    check: Callable | None = None  # check(session) -> an exception refusing the job, or None; before any nonce
+    check: tuple[Callable, object] | None = None  # (refuse, item): see Relayer.submit; before any nonce
     nonce: int = -1
     raw: bytes = b""
     hash: str = ""
+
+
+def _refusals(s, jobs: list[_Job]) -> list:
+    """Each checked job's refusal (or None), one `refuse(session, items)` call per distinct check function."""
+    groups: dict[Callable, list[int]] = {}
+    for i, job in enumerate(jobs):
+        groups.setdefault(job.check[0], []).append(i)
+    out: list = [None] * len(jobs)
+    for refuse, positions in groups.items():
+        for i, refusal in zip(positions, refuse(s, [jobs[i].check[1] for i in positions]), strict=True):
+            out[i] = refusal
+    return out
 
 
 RELAYED = RelayedTransaction.__table__
@@ -199,15 +211,17 @@ class Relayer:
     async def submit(self, *, kind: str, subject_id: str, to: str, data: bytes, gas: int,
                      resident: str | None = None, intent_nonce: str | None = None, deadline: int | None = None,
                      persist_with: Callable | None = None, account: RelayerAccount | None = None,
-                     check: Callable | None = None) -> str:
+                     check: tuple[Callable, object] | None = None) -> str:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
 
         Submissions queue up and go out in batches (`_persist_batch`, `_send_batch`). The caller has its hash as
         soon as the transaction is persisted: from then on it is the relayer's to deliver (a send whose outcome is
         unknown leaves it `signed` and `reconcile()` finds out when the node is back; one the node refuses for
         good, `send_outcome`, fails its record as a revert in a block would). Raises what `persist_with` raised
-        (nothing was sent). `check(session)`: a read of the store made for the whole batch in one round trip before
-        any nonce is taken; the exception it returns is raised here, and nothing is signed, persisted or sent.
+        (nothing was sent). `check=(refuse, item)`: `refuse(session, items)` reads the store once for every item of the
+        batch that names the same `refuse` (one query for the batch, not one per job) before any nonce is taken and
+        gives, per item, an exception refusing its job or None; the exception is raised here, and nothing is signed,
+        persisted or sent.
         """
         if self.lease is not None:
             self.lease.require()
@@ -277,7 +291,7 @@ class Relayer:
         checked = [job for job in jobs if job.check is not None]
         if checked:  # one round trip for the batch, before nonces: a refused job leaves no gap to fill
             try:
-                refusals = await self.store.run(lambda s: [job.check(s) for job in checked])
+                refusals = await self.store.run(lambda s: _refusals(s, checked))
             except Exception as exc:  # noqa: BLE001 - the store is away: every checked job's caller learns it
                 refusals = [exc] * len(checked)
             for job, refusal in zip(checked, refusals):

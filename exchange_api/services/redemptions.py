@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, idempotency, metrics
@@ -384,8 +384,8 @@ class Redemptions:
             h = await self.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data,
                                           gas=self.settings.redeem_gas, resident=resident,
                                           intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
-                                          persist_with=persist, check=_spent_on_chain(resident, rid,
-                                                                                      c["nonce"].lower()))
+                                          persist_with=persist,
+                                          check=(_spent_on_chain, (resident, rid, c["nonce"].lower())))
         except IntegrityError:
             self.holds.release(rid)
             if await recorded(self.store, Redemption, rid):  # the consent's own key: it was used
@@ -449,21 +449,23 @@ def names_of(registered: str | None, zh: str | None, en: str | None) -> dict[str
     return {"zh": zh or en or registered, "en": en or zh or registered}
 
 
-def _spent_on_chain(resident: str, rid: str, nonce: str):
-    """The relayer's pre-check of a consent (made for its whole batch in one round trip, before nonces): refused
-    when the indexed chain shows the resident's nonce spent on Redemption (a redemption the merchant made on chain
-    itself, or a preferred order signed with it), which the contract would refuse."""
-    def check(s):
-        used = s.execute(select(IdxRedemption.redemption_id).where(IdxRedemption.redemption_id == rid))\
-            .first() is not None or \
-            s.execute(select(IdxEvent.block_number).where(
-                IdxEvent.name == "PreferredOrderSet", IdxEvent.args.contains(nonce),
-                IdxEvent.args.contains(resident)).limit(1)).first() is not None
-        if used:
+def _spent_on_chain(s, consents: list[tuple[str, str, str]]) -> list[Conflict | None]:
+    """The relayer's pre-check of its batch's consents (resident, redemption id, nonce), two queries for the whole
+    batch, before nonces: refused when the indexed chain shows the resident's nonce spent on Redemption (a
+    redemption the merchant made on chain itself, or a preferred order signed with it), which the contract would
+    refuse."""
+    redeemed = set(s.scalars(select(IdxRedemption.redemption_id)
+                             .where(IdxRedemption.redemption_id.in_([rid for _, rid, _ in consents]))))
+    preferred = [args.lower() for args in s.scalars(select(IdxEvent.args).where(
+        IdxEvent.name == "PreferredOrderSet", or_(*(IdxEvent.args.contains(nonce) for _, _, nonce in consents))))]
+    out: list[Conflict | None] = []
+    for resident, rid, nonce in consents:
+        if rid in redeemed or any(nonce in args and resident.lower() in args for args in preferred):
             metrics.REDEMPTIONS.labels("refused").inc()
-            return Conflict("this consent's nonce was used before", code="consent_already_used", field="nonce")
-        return None
-    return check
+            out.append(Conflict("this consent's nonce was used before", code="consent_already_used", field="nonce"))
+        else:
+            out.append(None)
+    return out
 
 
 def check_plan(credits: int, parts: list[tuple[int, int, int]]) -> None:

@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 
 from exchange_api.request_limits import FailureLimiter, client_address, parse_networks
 from exchange_api.services.common import SECP256K1_N
+from exchange_api.services.redemptions import _spent_on_chain
 from exchange_api.store.models import (ExchangeSubmission, IdempotencyRecord, Redemption, RedemptionRequest, Refund,
                                        RelayedTransaction)
 from ledger_node.deploy.system import call
+from ledger_node.domain import redemption_id
 from ledger_node.typed_data import sign, typed_data
 
 from .conftest import S1, S2, auth, wait_indexed
@@ -244,6 +246,13 @@ def test_consentWhoseNonceWasSpentOnChain_isRefusedBeforeAnythingIsSent(hostile,
     assert_error(hostile.post("/v1/redemptions", json=consent, headers=auth(keys["merchant"])), 409,
                  "consent_already_used")
     assert snapshot(live, w3, api_city) == before
+    # the relayer checks a whole batch in one read: the spent consent is refused, the fresh one beside it is not
+    fresh = api_city.consent(w3, api_city.residents[4], 5)
+    batch = [(c["resident"], redemption_id(c["resident"], bytes.fromhex(c["nonce"][2:])), c["nonce"].lower())
+             for c in (fresh, consent, fresh)]
+    refusals = live.rt.store.call(lambda s: _spent_on_chain(s, batch))
+    assert [type(x).__name__ for x in refusals] == ["NoneType", "Conflict", "NoneType"]
+    assert refusals[1].code == "consent_already_used"
 
 
 # --- bodies ------------------------------------------------------------------------------------------------------
