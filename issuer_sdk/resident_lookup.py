@@ -18,7 +18,7 @@ from issuer_sdk.errors import IssuerError
 
 class ResidentLookupError(IssuerError):
     """The API refused or could not answer the lookup; `code` is the API's error code (resident_not_found,
-    trail_unavailable, wrong_key_role, ...), `status` its HTTP status (0: no answer)."""
+    trail_unavailable, wrong_key_role, not_an_issuer, ...), `status` its HTTP status (0: no answer)."""
 
     code = "lookup_failed"
 

@@ -128,7 +128,8 @@ class LookupOut(BaseModel):
 async def lookup(body: LookupIn, lookups: ResidentLookupService, issuer: IssuerKey):
     """An issuer finds a resident's address by identity number (issuer keys: the key names the issuer's chain
     account). The lookup is on the identity-use trail first (purpose issuance-lookup, actor the issuer's account,
-    the request reference): 503 `trail_unavailable` and no address when it could not be recorded; 404
+    the request reference): 403 `not_an_issuer` when the key's account issues for no programme on chain now; 503
+    `trail_unavailable` and no address when it could not be recorded; 404
     `resident_not_found` (no entry) when no resident has the number, unless `holdIfNotJoined`: then the answer
     is the identity hash to issue to and the held account, and the entry is under the held account."""
     return await lookups.lookup(issuer.account, body)

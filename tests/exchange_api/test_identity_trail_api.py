@@ -190,6 +190,26 @@ def test_issuerLookup_byIdentityNumber_isOnTheTrailFirst_andRefusedWithoutIt(api
     assert len(trail_events(api_city, resident.address)) == 1
 
 
+def test_issuerKey_whoseAccountIsNoIssuerOnChain_isRefused_andNothingIsWritten(api, w3, api_city, keys, live):
+    """A key names an account; the chain says whether it issues. One made for an account that never issued, and one
+    whose issuer governance removed, may not look residents up: 403 `not_an_issuer`, no address, no trail entry."""
+    from ledger_node.deploy.system import call
+    from tests.exchange_api.conftest import S1
+    who = person("T5")
+    resident = onboard(api, keys, who)
+    body = {"identityNumber": who["identityNumber"], "purpose": "issuance-lookup", "requestRef": "0x" + "ef" * 32}
+    stranger = api.post("/v1/residents/lookup", json=body, headers=auth(issuer_key(live, Account.create().address)))
+    assert stranger.status_code == 403 and stranger.json()["error"]["code"] == "not_an_issuer", stranger.text
+    assert resident.address not in stranger.text
+    key = auth(issuer_key(live, api_city.issuer1.address))
+    assert api.post("/v1/residents/lookup", json=body, headers=key).status_code == 200
+    api_city.govern(w3, [call(api_city.contracts["Membership"], "setIssuerAccounts", S1, [])])
+    removed = api.post("/v1/residents/lookup", json=body, headers=key)
+    assert removed.status_code == 403 and removed.json()["error"]["code"] == "not_an_issuer", removed.text
+    assert resident.address not in removed.text
+    assert len(trail_events(api_city, resident.address)) == 1  # the lookup made while it was an issuer
+
+
 def test_aBurstOfLookups_sharesTrailTransactions_eachAnsweredAfterItsEntry(api, w3, api_city, keys, live):
     """Uses that arrive together are written in one `record` (one event each): fewer transactions than uses."""
     from concurrent.futures import ThreadPoolExecutor
