@@ -29,6 +29,7 @@ import os
 import secrets
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -274,6 +275,7 @@ def _run(log, node_kind: str) -> dict:
     finally:
         stop_api(api_proc)
         node.stop()
+        shutil.rmtree(work, ignore_errors=True)  # a city's node and store: ~60 MB a run
 
 
 def _consent(chain_id, redemption, resident, merchant, credits, deadline: int | None = None) -> dict:

@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -70,6 +71,7 @@ def main(as_json: bool = False) -> dict:
     finally:
         stop_api(api_proc)
         node.stop()
+        shutil.rmtree(work, ignore_errors=True)  # a city's node and store: ~60 MB a run
 
 
 async def _phase(url: str, node_url: str, keys: list[str], consents: list[dict], *, flood_gas: int | None) -> dict:

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -124,6 +125,7 @@ def main(tills: int = 10, sales: int = 10, raw_sales: int = 20) -> dict:
     finally:
         stop_api(api_proc)
         node.stop()
+        shutil.rmtree(work, ignore_errors=True)  # a city's node and store: ~60 MB a run
     a2p = [r["approve_to_paid_s"] for r in rows]  # seconds; _pct answers ms
     k2p = [r["ask_to_paid_s"] for r in rows]
     result = {"sales": len(rows), "tills": tills, "block_period_s": BLOCK_PERIOD_S,
