@@ -1,10 +1,19 @@
 """One router per resource. A router translates HTTP: it takes the request, calls its service (a typed
 dependency, deps.py) and turns the service's result into the answer; `created` and `changed` are the only place
 a success's status code is chosen."""
+from typing import Annotated
+
+from fastapi import Query
+
 from exchange_api.schemas import ErrorResponse
 from exchange_api.services.results import Pending, Result
 
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
+
+# Every list's cursor: the id of the last object of the page before (`rdm_...`, an activity's
+# `act_<block>_<log>_<item>`), bounded like any input; an id of no object of the list is 404 `invalid_cursor`
+StartingAfter = Annotated[str | None, Query(max_length=100, pattern=r"^[0-9A-Za-z_]+$",
+                                            description="the id of the last object of the page before")]
 
 
 def wants_async(prefer: str | None, wait: bool) -> bool:

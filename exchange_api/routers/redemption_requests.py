@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from exchange_api.deps import RT, Caller, Idem, MerchantKey, RedemptionsService
 from exchange_api.errors import RateLimited
-from exchange_api.routers import ERRORS, changed, created, wants_async
+from exchange_api.routers import ERRORS, StartingAfter, changed, created, wants_async
 from exchange_api.schemas import ApproveIn, ListOf, RedemptionOut, RequestCreate, RequestOut
 
 router = APIRouter(prefix="/v1/redemption_requests", tags=["redemption requests"], responses=ERRORS)
@@ -27,7 +27,7 @@ async def create_request(request: Request, body: RequestCreate, redemptions: Red
 
 @router.get("", operation_id="listRedemptionRequests", response_model=ListOf[RequestOut])
 async def list_requests(redemptions: RedemptionsService, merchant: MerchantKey,
-                        limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None,
+                        limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: StartingAfter = None,
                         status: Literal["open", "approved", "cancelled", "expired"] | None = None):
     """The merchant's own requests, newest first (without the consent to sign: that is for the resident)."""
     return await redemptions.merchant_requests(merchant, limit, starting_after, status)

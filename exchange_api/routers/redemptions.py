@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Query, Request
 
 from exchange_api.deps import Idem, MerchantKey, RedemptionsService
-from exchange_api.routers import ERRORS, created, wants_async
+from exchange_api.routers import ERRORS, StartingAfter, created, wants_async
 from exchange_api.errors import Forbidden, InvalidRequest
 from exchange_api.schemas import BYTES32, ConsentIn, ListOf, RedemptionOut
 from exchange_api.services.offers import utc_naive
@@ -31,7 +31,7 @@ async def create_redemption(request: Request, body: ConsentIn, redemptions: Rede
 
 @router.get("", operation_id="listRedemptions", response_model=ListOf[RedemptionOut])
 async def list_redemptions(redemptions: RedemptionsService, merchant: MerchantKey,
-                           limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None,
+                           limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: StartingAfter = None,
                            status: Literal["pending", "confirmed", "failed"] | None = None,
                            created_from: Annotated[str | None, Query(
                                pattern=ISO_TIME, description="made at or after (ISO 8601; without a zone: UTC)")] = None,

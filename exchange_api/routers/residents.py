@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from exchange_api.deps import RT, Caller, RedemptionsService, ResidentsService, source
 from exchange_api.errors import Forbidden, RateLimited, Unauthorized
-from exchange_api.routers import ERRORS
+from exchange_api.routers import ERRORS, StartingAfter
 from exchange_api.schemas import (ADDRESS, SIGNATURE, ActivityOut, BalanceProofOut, BalancesOut, CapsOut, ListOf,
                                   Model, RequestOut)
 
@@ -92,7 +92,7 @@ async def balance_proof(address: Address, residents: ResidentsService, caller: C
 
 @reads.get("/{address}/history", operation_id="listResidentHistory", response_model=ListOf[ActivityOut])
 async def history(address: Address, residents: ResidentsService, caller: Caller,
-                  limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
+                  limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: StartingAfter = None):
     """Issued (by which issuer account, with the program's reason code), revoked, burned, minted, moved."""
     return await residents.history(address, limit, starting_after)
 
@@ -116,7 +116,7 @@ async def login(address: Address, body: LoginIn, residents: ResidentsService, ca
 @router.get("/{address}/redemption_requests", operation_id="listResidentRedemptionRequests",
             response_model=ListOf[RequestOut])
 async def pending_requests(address: Address, redemptions: RedemptionsService, resident: ResidentSession,
-                           limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
+                           limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: StartingAfter = None):
     """Open redemption requests waiting for this resident's signature: which merchant they are paying, so only
     the resident reads them (`Authorization: Bearer <resident token>`, see loginResident). A merchant's QR
     carries the request id, which reads that one request (getRedemptionRequest)."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from exchange_api.deps import Idem, ManagerKey, WebhookEndpointsService
-from exchange_api.routers import ERRORS, changed, created
+from exchange_api.routers import ERRORS, StartingAfter, changed, created
 from exchange_api.schemas import ListOf, WebhookIn, WebhookOut
 
 router = APIRouter(prefix="/v1/webhook_endpoints", tags=["webhooks"], responses=ERRORS)
@@ -51,7 +51,7 @@ async def delete(request: Request, endpoint_id: str, endpoints: WebhookEndpoints
 @router.get("/{endpoint_id}/deliveries", operation_id="listWebhookDeliveries",
             response_model=ListOf[WebhookDeliveryOut])
 async def deliveries(endpoint_id: str, endpoints: WebhookEndpointsService, merchant: ManagerKey,
-                     limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: str | None = None):
+                     limit: Annotated[int, Query(ge=1, le=100)] = 20, starting_after: StartingAfter = None):
     """The endpoint's delivery log, newest first: each event's status, attempts, the receiver's last status code
     or the error, and when it is tried next."""
     return await endpoints.deliveries(merchant, endpoint_id, limit, starting_after)

@@ -140,6 +140,8 @@ class Residents:
                 try:
                     _, b, i, k = starting_after.split("_")
                     key = (int(b), int(i), int(k))
+                    if max(key) >= 1 << 63:  # no activity's; and past the store's 64-bit integers
+                        raise ValueError(starting_after)
                 except ValueError:
                     raise NotFound("starting_after names no activity", code="invalid_cursor", field="starting_after")
                 q = q.where(tuple_(IdxActivity.block_number, IdxActivity.log_index, IdxActivity.item) < key)

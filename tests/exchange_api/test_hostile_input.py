@@ -360,6 +360,20 @@ def test_nulCharacters_are422_neverAStoreError(hostile, keys, live):
     assert resp.status_code < 500, resp.text
 
 
+def test_cursors_areBoundedIdsOfTheirList_neverAStoreError(hostile, keys, live, api_city):
+    """A list's `starting_after` is an id of that list: a cursor whose numbers overflow the store's 64-bit integers
+    (SQLite raised OverflowError: a 500), one of 10,000 characters, or one with characters no id has is refused."""
+    h = auth(keys["merchant"])
+    resident = api_city.residents[0].address
+    huge = "act_" + "9" * 30 + "_1_1"
+    assert_error(hostile.get(f"/v1/residents/{resident}/history?starting_after={huge}"), 404, "invalid_cursor")
+    assert_error(hostile.get(f"/v1/residents/{resident}/history?starting_after=act_-1_1_1"), 422, "invalid_request")
+    for path in ("/v1/redemptions", "/v1/redemption_requests", f"/v1/residents/{resident}/history"):
+        for cursor in ("rdm_" + "a" * 10_000, "rdm_a%27%20OR%201=1", "../x"):
+            assert_error(hostile.get(f"{path}?starting_after={cursor}", headers=h), 422, "invalid_request")
+    assert hostile.get(f"/v1/residents/{resident}/history?starting_after=act_1_2_0").status_code == 200
+
+
 def test_failureLimiter_isBoundedInMemory_andForgetsAfterItsWindow():
     limiter = FailureLimiter(per_window=3, max_sources=16, window_s=0.3)
     for i in range(10_000):  # a flood of addresses: at most 16 remembered
