@@ -1,7 +1,10 @@
-"""Fixtures for contract tests: a small city set up once per session on top of the deployed system.
+"""Fixtures for contract tests: a small city set up once per session on top of the deployed system, on a node of the
+suite's own.
 
 `city` (session) is built before any test's snapshot, so every test starts from it and the root conftest's
-evm_snapshot / evm_revert restores it afterwards.
+evm_snapshot / evm_revert restores it afterwards. It adds schemes 1 and 2, a second consortium member and roles
+outside any snapshot: on the node the other suites share, tests that count members or expect those schemes free
+(tests/governance, tests/test_domain_constants.py) failed when they ran after this suite in one process.
 """
 from __future__ import annotations
 
@@ -15,8 +18,11 @@ from web3.contract import Contract
 
 from ledger_node import chain
 from ledger_node.deploy.system import call, propose_and_execute
+from tests.anvil_nodes import session_chain
 
 from .helpers import identity
+
+node, session_w3, session_system = session_chain("contracts-chain")
 
 # `make test` (ci: the same examples each run, at least 1,500 steps per machine) and `make test-deep` (deep: new
 # examples each run, about seven times the steps)
