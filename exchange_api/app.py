@@ -69,7 +69,7 @@ SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options"
 
 
 # the reads the read process hosts (a wallet's, from the indexer's tables), and its own health and metrics
-READ_ROUTERS = (residents.reads, public.reads)
+READ_ROUTERS = (residents.reads, public.reads, offers.reads)
 READ_PROCESS_ROUTERS = (*READ_ROUTERS, health.reads)
 
 
@@ -101,8 +101,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     _limits(app, settings)
     for router in (health.router, redemptions.router, refunds.router, redemption_requests.router, residents.reads,
                    residents.router, exchanges.router, onboarding.router, webhooks.router, public.reads,
-                   public.router, offers.router, vouchers.router, eligibility.router, recoveries.router, pos.router,
-                   identity_trail.router, merchant_keys.router, merchant_applications.router):
+                   public.router, offers.reads, offers.router, vouchers.router, eligibility.router,
+                   recoveries.router, pos.router, identity_trail.router, merchant_keys.router,
+                   merchant_applications.router):
         app.include_router(router)
     _docs(app)
     _errors(app)

@@ -1,6 +1,6 @@
 """The read process: the wallet's reads of the indexer's tables (balances, history, caps, balance proof, schemes,
-rates, supply, periods), hosted in a process of their own so a burst of redemptions in the API process cannot
-delay them (`citypoints serve` starts it behind the front, service.py; the routes: app.READ_ROUTERS).
+rates, supply, periods) and the public catalogue of offers, hosted in a process of their own so a burst of
+redemptions in the API process cannot delay them (`citypoints serve` starts it behind the front, service.py; the routes: app.READ_ROUTERS).
 
 Why a process: a redemption costs the API process ~4 ms of CPU on its one event loop (signature, admission,
 store write), so at 200 a second a balance read queued behind them (its p99 3-8 times the quiet figure); a second
@@ -26,6 +26,7 @@ from exchange_api.indexed_view import IndexedView
 from exchange_api.request_limits import TokenBuckets
 from exchange_api.runtime import MAX_BUCKETS, watch_loop_lag
 from exchange_api.services.common import Principal
+from exchange_api.services.offers import Offers
 from exchange_api.services.public import Public
 from exchange_api.services.residents import Residents
 from exchange_api.settings import Settings
@@ -33,6 +34,10 @@ from exchange_api.store.db import Store
 from exchange_api.store.models import IdxCursor
 
 log = logging.getLogger("citypoints.reads")
+# a catalogue page is answered again for this long: at 200 reads a second most are the same few first pages (each
+# read of the store cost this process ~3 ms of CPU on the 2-core machine; BENCHMARKS.md "api"); an offer changed
+# or sold out shows at most this much later, and reserving one is checked against the store whatever the page said
+CATALOGUE_CACHE_S = 1.0
 
 
 @dataclass
@@ -40,6 +45,7 @@ class ReadServices:
     """The services the read process hosts (deps.py picks them by these names, as in the API process)."""
     residents: Residents
     public: Public
+    offers: Offers
 
 
 class IndexFollower:
@@ -99,7 +105,8 @@ class ReadRuntime:
         self.services = ReadServices(
             residents=Residents(self.store, self.chain, view=self.view, indexer=self.follower, settings=settings,
                                 pii_key=settings.pii_key_bytes()),
-            public=Public(self.store, self.chain, self.follower))
+            public=Public(self.store, self.chain, self.follower),
+            offers=Offers(self.store, settings, catalogue_cache_s=CATALOGUE_CACHE_S))
 
     async def start(self) -> None:
         """The API process migrates the store before the read process starts (service.py); this one never writes."""

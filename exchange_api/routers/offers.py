@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, Field
 
@@ -17,6 +18,8 @@ from exchange_api.services.offers import MAX_IMAGE_BYTES
 from ledger_node.domain import UINT96_MAX
 
 router = APIRouter(prefix="/v1", tags=["offers"], responses=ERRORS)
+# the public catalogue residents browse and its pictures: reads the read process hosts too (app.READ_ROUTERS)
+reads = APIRouter(prefix="/v1", tags=["catalogue"], responses=ERRORS)
 
 
 def _no_controls(text: str) -> str:
@@ -211,7 +214,7 @@ async def _capped_body(request: Request, cap: int) -> bytes:
     return bytes(data)
 
 
-@router.get("/offers/{offer_id}/image", operation_id="getOfferImage", tags=["catalogue"],
+@reads.get("/offers/{offer_id}/image", operation_id="getOfferImage",
             responses={200: {"content": {t: {} for t in ("image/png", "image/jpeg", "image/webp")}}, 304: {}})
 async def image(request: Request, offer_id: str, offers: OffersService, caller: Caller):
     """An offer's picture, public, with its stored content type (never sniffed) and cache headers."""
@@ -224,7 +227,7 @@ async def image(request: Request, offer_id: str, offers: OffersService, caller: 
 
 # --- the public catalogue -------------------------------------------------------------------------------------
 
-@router.get("/catalogue/offers", operation_id="listCatalogueOffers", response_model=OfferList, tags=["catalogue"])
+@reads.get("/catalogue/offers", operation_id="listCatalogueOffers", response_model=OfferList)
 async def catalogue(offers: OffersService, caller: Caller, category: Filter = None, district: Filter = None,
                     merchant: Annotated[str | None, Query(pattern=ADDRESS)] = None,
                     max_price: Annotated[int | None, Query(ge=0, le=UINT96_MAX)] = None,
@@ -233,19 +236,19 @@ async def catalogue(offers: OffersService, caller: Caller, category: Filter = No
     validity window, stock not 0); `available=false` adds the expired, future and sold-out ones. Filters: the
     offer's category and district (vocabulary codes), the merchant's address, a maximum price in credit cents.
     Pages: pass `next_cursor` back as `cursor`."""
-    return await offers.catalogue(category=category, district=district, merchant=merchant, max_price=max_price,
-                                  available=available, limit=limit, cursor=cursor)
+    # every resident's browsing: serialised directly (the service builds the documented shape, as for balances)
+    return Response(orjson.dumps(await offers.catalogue(category=category, district=district, merchant=merchant,
+                                                        max_price=max_price, available=available, limit=limit,
+                                                        cursor=cursor)), media_type="application/json")
 
 
-@router.get("/catalogue/merchants", operation_id="listCatalogueMerchants", response_model=CatalogueMerchantList,
-            tags=["catalogue"])
+@reads.get("/catalogue/merchants", operation_id="listCatalogueMerchants", response_model=CatalogueMerchantList)
 async def merchants(offers: OffersService, caller: Caller, category: Filter = None, district: Filter = None):
     """Merchants active on the API, with their names in both languages, category, district and live offers."""
     return await offers.merchants(category=category, district=district)
 
 
-@router.get("/catalogue/vocabulary", operation_id="getCatalogueVocabulary", response_model=VocabularyOut,
-            tags=["catalogue"])
+@reads.get("/catalogue/vocabulary", operation_id="getCatalogueVocabulary", response_model=VocabularyOut)
 async def vocab(caller: Caller):
     """Categories and districts with their names in 中文 and English (pages never hard-code them)."""
     return vocabulary()

@@ -35,7 +35,8 @@ def new_id(prefix: str) -> str:
 
 
 def iso(t: dt.datetime | None) -> str:
-    return (t or dt.datetime.utcnow()).replace(microsecond=(t.microsecond if t else 0)).isoformat() + "Z"
+    """A stored time (UTC, no zone) as the API writes it; None: now, to the second."""
+    return (t or dt.datetime.utcnow().replace(microsecond=0)).isoformat() + "Z"
 
 
 def now() -> int:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+import time
+from collections import namedtuple
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, func, or_, select
 
 from exchange_api.catalogue_vocabulary import CATEGORIES, DISTRICTS
 from exchange_api.errors import ApiError, Conflict, InvalidRequest, NotFound
@@ -24,6 +27,7 @@ from exchange_api.store.models import ApiKey, IdxMerchant, Merchant, MerchantPro
 from ledger_node.domain import credits_decimal
 
 MAX_IMAGE_BYTES = 512 * 1024
+CATALOGUE_PAGES_KEPT = 4096  # at most, with a catalogue cache (a page: ~10 KB)
 IMAGE_TYPES = (  # (magic test, content type): what the bytes are, whatever the client says
     (lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"), "image/png"),
     (lambda b: b.startswith(b"\xff\xd8\xff"), "image/jpeg"),
@@ -95,6 +99,7 @@ def merchant_public(m: Merchant, p: MerchantProfile | None) -> dict:
 
 
 def offer_public(o: Offer, m: Merchant, p: MerchantProfile | None, now: dt.datetime) -> dict:
+    """An offer as the API shows it; `o`, `m` and `p` are the ORM objects or a listed page's rows (_listed_page)."""
     live = (o.deleted_at is None and o.valid_from <= now and (o.valid_until is None or o.valid_until > now)
             and (o.stock is None or o.stock > 0))
     return {"object": "offer", "id": o.id, "merchant": merchant_public(m, p),
@@ -118,10 +123,34 @@ def _with_merchant(q):
             .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Offer.merchant_id))
 
 
+# A page of offers is read as plain rows, not ORM objects (the catalogue's hot path: a 21-row page is read in less
+# than half the time); offer_public reads a row and its merchant's names as it reads the objects.
+_MerchantNames = namedtuple("_MerchantNames", "address name")
+_ProfileNames = namedtuple("_ProfileNames", "name_zh name_en category district")
+_LISTED = (*Offer.__table__.c, Merchant.address.label("m_address"), Merchant.name.label("m_name"),
+           MerchantProfile.name_zh.label("p_name_zh"), MerchantProfile.name_en.label("p_name_en"),
+           MerchantProfile.category.label("p_category"), MerchantProfile.district.label("p_district"))
+
+
+def _listed():
+    """SELECT offers with their merchants' names (rows for _listed_page)."""
+    return _with_merchant(select(*_LISTED))
+
+
+def _listed_page(rows) -> list[tuple]:
+    """(offer row, merchant names, profile names or None) for each row of a _listed() query, as _page takes them."""
+    return [(r, _MerchantNames(r.m_address, r.m_name),
+             None if r.p_name_zh is None else _ProfileNames(r.p_name_zh, r.p_name_en, r.p_category, r.p_district))
+            for r in rows]
+
+
 @dataclass
 class Offers:
     store: Store
     settings: Settings  # offers_per_merchant
+    # the read process keeps each catalogue page this long (read_replica.CATALOGUE_CACHE_S); 0: never kept
+    catalogue_cache_s: float = 0.0
+    _pages: dict = field(default_factory=dict, repr=False)  # query -> (time.monotonic() it expires, page)
 
     # --- the merchant's profile -----------------------------------------------------------------------------
 
@@ -172,11 +201,10 @@ class Offers:
         after = decode_cursor(cursor)
 
         def load(s):
-            q = _with_merchant(select(Offer, Merchant, MerchantProfile)).where(
-                Offer.merchant_id == principal.merchant_id, Offer.deleted_at.is_(None))
+            q = _listed().where(Offer.merchant_id == principal.merchant_id, Offer.deleted_at.is_(None))
             if after is not None:
                 q = q.where(Offer.seq < after)
-            return list(s.execute(q.order_by(Offer.seq.desc()).limit(limit + 1)))
+            return _listed_page(s.execute(q.order_by(Offer.seq.desc()).limit(limit + 1)))
         return _page(await self.store.run(load), limit)
 
     async def get(self, principal: Principal, offer_id: str) -> dict:
@@ -247,26 +275,30 @@ class Offers:
     async def catalogue(self, *, category: str | None, district: str | None, merchant: str | None,
                         max_price: int | None, available: bool, limit: int, cursor: str | None) -> dict:
         """Offers residents browse, newest first: live ones (`available`) or every one not deleted; filtered by
-        category, district (the offer's), merchant address and price; an opaque cursor walks the pages."""
+        category, district (the offer's), merchant address and price; an opaque cursor walks the pages. With
+        `catalogue_cache_s`, a page is answered again for that long (no store read: most residents ask for the same
+        few first pages; a change shows that much later)."""
         check_codes(category, district)
         after = decode_cursor(cursor)
+        key = (category, district, merchant and merchant.lower(), max_price, available, limit, after)
+        if self.catalogue_cache_s:
+            kept = self._pages.get(key)
+            if kept is not None and kept[0] > time.monotonic():
+                return kept[1]
         now = utcnow()
+        values = {"now": now if available else None, "category": category or None, "district": district or None,
+                  "merchant": merchant.lower() if merchant else None, "max_price": max_price, "after": after}
+        values = {k: v for k, v in values.items() if v is not None}
+        statement = _catalogue_statement(*(k in values for k in _CATALOGUE_FILTERS))
 
         def load(s):
-            q = _on_chain_active(_with_merchant(select(Offer, Merchant, MerchantProfile)))
-            q = q.where(live_clause(now)) if available else q.where(Offer.deleted_at.is_(None))
-            if category:
-                q = q.where(Offer.category == category)
-            if district:
-                q = q.where(Offer.district == district)
-            if merchant:
-                q = q.where(func.lower(Merchant.address) == merchant.lower())
-            if max_price is not None:
-                q = q.where(Offer.price <= max_price)
-            if after is not None:
-                q = q.where(Offer.seq < after)
-            return list(s.execute(q.order_by(Offer.seq.desc()).limit(limit + 1)))
-        return _page(await self.store.run(load), limit, now)
+            return _listed_page(s.execute(statement, {**values, "limit": limit + 1}))
+        page = _page(await self.store.run(load), limit, now)
+        if self.catalogue_cache_s:
+            if len(self._pages) >= CATALOGUE_PAGES_KEPT:  # bounded: a crawler's every filter and cursor
+                self._pages.clear()
+            self._pages[key] = (time.monotonic() + self.catalogue_cache_s, page)
+        return page
 
     async def merchants(self, *, category: str | None, district: str | None) -> dict:
         """Merchants with a key in force (active on the API) that the chain holds active, with their names, category, district and number of
@@ -302,6 +334,31 @@ def _own(s, principal: Principal, offer_id: str) -> Offer:
     if o is None:
         raise NotFound("no such offer", code="offer_not_found")
     return o
+
+
+_CATALOGUE_FILTERS = ("now", "category", "district", "merchant", "max_price", "after")
+
+
+@lru_cache(maxsize=2 ** len(_CATALOGUE_FILTERS))
+def _catalogue_statement(now: bool, category: bool, district: bool, merchant: bool, max_price: bool,
+                         after: bool):
+    """The catalogue's SELECT for one combination of filters (`now`: live offers only), built once: building it
+    took longer than running it. The values are bound at each execution, by the names in _CATALOGUE_FILTERS and
+    `limit`."""
+    q = _on_chain_active(_listed())
+    q = (q.where(live_clause(bindparam("now", type_=Offer.valid_from.type))) if now
+         else q.where(Offer.deleted_at.is_(None)))
+    if category:
+        q = q.where(Offer.category == bindparam("category", type_=Offer.category.type))
+    if district:
+        q = q.where(Offer.district == bindparam("district", type_=Offer.district.type))
+    if merchant:
+        q = q.where(func.lower(Merchant.address) == bindparam("merchant", type_=Merchant.address.type))
+    if max_price:
+        q = q.where(Offer.price <= bindparam("max_price", type_=Offer.price.type))
+    if after:
+        q = q.where(Offer.seq < bindparam("after", type_=Offer.seq.type))
+    return q.order_by(Offer.seq.desc()).limit(bindparam("limit", type_=Integer))
 
 
 def _page(rows: list, limit: int, now: dt.datetime | None = None) -> dict:

@@ -268,3 +268,26 @@ def test_offer_controlCharactersInTexts_are422NamingTheField(api, keys):
     assert create(api, keys["merchant"], descriptionEn="two\nlines")["description"]["en"] == "two\nlines"
     api.delete("/v1/offers/" + api.get("/v1/offers", headers=h).json()["data"][0]["id"], headers=h)
     assert api.get("/v1/offers", headers=h).json()["data"] == []
+
+
+def test_catalogueCache_answersAPageAgainForItsTime_thenReadsTheStore(api, keys, live, monkeypatch):
+    """The read process keeps a catalogue page for read_replica.CATALOGUE_CACHE_S: asked again within that time, the
+    same page (a new offer not on it yet); after it, the store's; the API process's catalogue keeps nothing."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from exchange_api.services import offers as offers_module
+    clock = [1000.0]
+    monkeypatch.setattr(offers_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    kept = offers_module.Offers(live.rt.store, live.rt.settings, catalogue_cache_s=1.0)
+
+    def browse() -> dict:
+        return asyncio.run(kept.catalogue(category=None, district=None, merchant=None, max_price=None,
+                                          available=True, limit=5, cursor=None))
+    first = browse()
+    new = create(api, keys["merchant"], titleEn="Fresh tea")
+    assert api.get("/v1/catalogue/offers", params={"limit": 5}).json()["data"][0]["id"] == new["id"]
+    clock[0] += 0.9
+    assert browse() == first and new["id"] not in {o["id"] for o in first["data"]}
+    clock[0] += 0.2
+    assert browse()["data"][0]["id"] == new["id"]

@@ -144,7 +144,7 @@ def test_walletReads_areAnsweredByTheReadProcess_fedByTheIndexer(service, w3, ap
 
 def test_reads_areAnswered_whileTheApiProcessIsStopped(service, w3, api_city):
     """The read process does not depend on the API process's event loop: frozen (SIGSTOP), the API process answers
-    nothing, and a resident still reads their balances at once."""
+    nothing, and a resident still reads their balances, and browses the catalogue, at once."""
     r0 = api_city.residents[0]
     with httpx.Client(base_url=service["url"], timeout=30) as client:
         _followed(client, w3)
@@ -154,6 +154,9 @@ def test_reads_areAnswered_whileTheApiProcessIsStopped(service, w3, api_city):
             got = client.get(f"/v1/residents/{r0.address}/balances", timeout=5)
             assert got.status_code == 200 and got.json()["balances"][0]["scheme"] == S1
             assert time.monotonic() - t0 < 2
+            for path in ("/v1/catalogue/offers", "/v1/catalogue/merchants", "/v1/catalogue/vocabulary"):
+                browse = client.get(path, timeout=5)  # residents browse the catalogue too
+                assert browse.status_code == 200 and browse.json()["object"], (path, browse.text)
             with pytest.raises(httpx.TimeoutException):
                 client.get("/health/ready", timeout=1)  # the API process's: it cannot answer now
         finally:
@@ -225,12 +228,16 @@ def test_front_sendsTheWalletsReadsToTheReadProcess_andEverythingElseToTheApi():
                   max_body_bytes=1024, trusted_proxies=())
     address = "/v1/residents/0x" + "ab" * 20
     for path in (f"{address}/balances", f"{address}/history", f"{address}/caps", f"{address}/balance_proof",
-                 "/v1/schemes", "/v1/rates", "/v1/supply", "/v1/periods", "/health/reads", "/metrics/reads"):
+                 "/v1/schemes", "/v1/rates", "/v1/supply", "/v1/periods", "/health/reads", "/metrics/reads",
+                 "/v1/catalogue/offers", "/v1/catalogue/merchants", "/v1/catalogue/vocabulary",
+                 "/v1/offers/off_1/image"):
         assert front.backend("GET", path) is front.reads, path
     for method, path in (("POST", f"{address}/balances"), ("GET", f"{address}/login"), ("POST", f"{address}/login"),
                          ("GET", f"{address}/redemption_requests"), ("GET", f"{address}/balances/x"),
                          ("GET", "/v1/indexer"), ("POST", "/v1/redemptions"), ("GET", "/health/ready"),
-                         ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/wallet/"), ("GET", "/v1/schemes/")):
+                         ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/wallet/"), ("GET", "/v1/schemes/"),
+                         ("PUT", "/v1/offers/off_1/image"), ("GET", "/v1/offers/off_1"), ("GET", "/v1/offers"),
+                         ("POST", "/v1/offers")):
         assert front.backend(method, path) is front.api, (method, path)
 
 
