@@ -1,6 +1,7 @@
 """The read process: the wallet's reads of the indexer's tables (balances, history, caps, balance proof, schemes,
 rates, supply, periods) and the public catalogue of offers, hosted in a process of their own so a burst of
-redemptions in the API process cannot delay them (`citypoints serve` starts it behind the front, service.py; the routes: app.READ_ROUTERS).
+redemptions in the API process cannot delay them (`citypoints serve` starts it behind the front, service.py; the
+routes: app.READ_ROUTERS).
 
 Why a process: a redemption costs the API process ~4 ms of CPU on its one event loop (signature, admission,
 store write), so at 200 a second a balance read queued behind them (its p99 3-8 times the quiet figure); a second

@@ -18,7 +18,7 @@ from exchange_api.services.offers import MAX_IMAGE_BYTES
 from ledger_node.domain import UINT96_MAX
 
 router = APIRouter(prefix="/v1", tags=["offers"], responses=ERRORS)
-# the public catalogue residents browse and its pictures: reads the read process hosts too (app.READ_ROUTERS)
+# the public catalogue residents browse and its pictures: the read process serves them (app.READ_ROUTERS)
 reads = APIRouter(prefix="/v1", tags=["catalogue"], responses=ERRORS)
 
 
@@ -215,7 +215,7 @@ async def _capped_body(request: Request, cap: int) -> bytes:
 
 
 @reads.get("/offers/{offer_id}/image", operation_id="getOfferImage",
-            responses={200: {"content": {t: {} for t in ("image/png", "image/jpeg", "image/webp")}}, 304: {}})
+           responses={200: {"content": {t: {} for t in ("image/png", "image/jpeg", "image/webp")}}, 304: {}})
 async def image(request: Request, offer_id: str, offers: OffersService, caller: Caller):
     """An offer's picture, public, with its stored content type (never sniffed) and cache headers."""
     img = await offers.image(offer_id)
