@@ -144,12 +144,14 @@ def test_blocksKeepTheirPeriod_while50ClientsFloodHeavyCalls(tmp_path):
                 error = conn.call("eth_call", [call, "latest"])["error"]
                 flood["limited" if error["code"] == LIMIT_EXCEEDED else "answered"] += 1
 
-        arrivals, acks, refused = [], [], []
+        arrivals, acks, refused, polls = [], [], [], []
 
         def watch():
             height, conn = None, _Conn(node.url)
             while not stop.is_set():
+                t = time.monotonic()
                 h = int(conn.call("eth_blockNumber", [])["result"], 16)
+                polls.append(time.monotonic() - t)
                 if h != height:
                     arrivals.append(time.monotonic())
                     height = h
@@ -193,7 +195,10 @@ def test_blocksKeepTheirPeriod_while50ClientsFloodHeavyCalls(tmp_path):
         seen = [measured_from, *(t for t in arrivals if measured_from <= t <= measured_to), measured_to]
         gaps = [b - a for a, b in zip(seen, seen[1:])]         # the window's ends count: no stall at either
         assert not refused
-        assert max(gaps) <= 2.0, gaps                          # no block late by more than one period
+        # a block is seen at most one poll after it came (the 10 ms pause and the poll's answer): CI saw 2.022 s
+        seen_within = 0.01 + max(polls)
+        assert max(polls) <= 1.0, max(polls)                    # the watcher's reads answered within a period
+        assert max(gaps) <= 2.0 + seen_within, (gaps, seen_within)  # no block late by more than one period
         assert max(acks) <= 1.0, max(acks)                     # sends never wait for a block held up
         assert flood["answered"] > 0                            # the engine did run the flood's calls
         assert all("result" in answer for answer, _ in calls) and max(t for _, t in calls) <= 1.0
