@@ -280,14 +280,15 @@ class Offers:
         few first pages; a change shows that much later)."""
         check_codes(category, district)
         after = decode_cursor(cursor)
-        key = (category, district, merchant and merchant.lower(), max_price, available, limit, after)
+        merchant = merchant.lower() if merchant else None
+        key = (category, district, merchant, max_price, available, limit, after)
         if self.catalogue_cache_s:
             kept = self._pages.get(key)
             if kept is not None and kept[0] > time.monotonic():
                 return kept[1]
         now = utcnow()
-        values = {"now": now if available else None, "category": category or None, "district": district or None,
-                  "merchant": merchant.lower() if merchant else None, "max_price": max_price, "after": after}
+        values = {"now": now if available else None, "category": category, "district": district,
+                  "merchant": merchant, "max_price": max_price, "after": after}
         values = {k: v for k, v in values.items() if v is not None}
         statement = _catalogue_statement(*(k in values for k in _CATALOGUE_FILTERS))
 
