@@ -266,7 +266,7 @@ class Dispatcher:
 
             def save(s):
                 row = s.get(WebhookDelivery, d.seq)
-                if row is None:
+                if row is None or row.id != d.id:  # gone (SQLite may give its number to a later event): not ours
                     return
                 row.attempts += 1
                 row.last_attempt_at = utcnow()

@@ -22,9 +22,10 @@ from ledger_node.deploy.system import call, propose_and_execute
 from ledger_node.redemption_plan import plan_on_chain
 from ledger_node.typed_data import sign, typed_data
 
+from tests.pages import TIMEOUT_MS
+
 from .conftest import API, ARTIFACTS, CULTURE, GREEN
 
-TIMEOUT_MS = 15_000
 NAMES = {"en": {CULTURE: "Culture", GREEN: "Green living"}, "zh": {CULTURE: "文化消费", GREEN: "绿色低碳"}}
 WORDS = {"en": {"closed": "Period {n}: closed", "open": "Period {n}: open", "ready": "Ready", "active": "active",
                 "rate": "Credits a point", "lag": "{n} blocks", "paid": "paid", "unpaid": "open",

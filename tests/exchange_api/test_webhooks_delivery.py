@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, delete, inspect, select, text
 
 from exchange_api.store.db import sqlite_file
-from exchange_api.store.models import WebhookEndpoint
+from exchange_api.store.models import WebhookDelivery, WebhookEndpoint
 from exchange_api.webhooks import verify_signature
 
 from .conftest import auth
@@ -105,6 +105,29 @@ def test_deliveryLog_showsAttemptsAndRetries_andARedeliverySendsTheEventAgain(ap
     finally:
         api.delete(f"/v1/webhook_endpoints/{ep}", headers=h)
         receiver.close()
+
+
+def test_anAttemptWhoseRowIsGone_leavesTheEventThatTookItsNumberAlone(api, keys, live, local_webhooks):
+    """A delivery still in flight when its row went (a restored store; SQLite hands the number to the next event)
+    records nothing on the later event's row: each row counts its own attempts."""
+    slow, fast = Receiver(delay=1.5), Receiver()
+    hs, hf = auth(keys["merchant"]), auth(keys["merchant2"])
+    ep_slow = api.post("/v1/webhook_endpoints", json={"url": slow.url}, headers=hs).json()["id"]
+    ep_fast = api.post("/v1/webhook_endpoints", json={"url": fast.url}, headers=hf).json()["id"]
+    try:
+        emit(live, endpoint_merchant(live, ep_slow), 1)
+        slow.wait(1)  # in flight for 1.5 s
+        live.rt.store.call(lambda s: s.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep_slow)))
+        emit(live, endpoint_merchant(live, ep_fast), 1)
+        fast.wait(1)
+        time.sleep(2.0)  # the slow attempt has ended
+        (later,) = log_of(api, hf, ep_fast)["data"]
+        assert later["attempts"] == len(fast.events) == 1 and later["status"] == "delivered", later
+    finally:
+        api.delete(f"/v1/webhook_endpoints/{ep_slow}", headers=hs)
+        api.delete(f"/v1/webhook_endpoints/{ep_fast}", headers=hf)
+        slow.close()
+        fast.close()
 
 
 def test_signingSecret_isNeverStoredInClear_notEvenForIdempotentReplays(api, keys, live):

@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from exchange_api.store.models import RedemptionRequest
 
+from tests.pages import TIMEOUT_MS
+
 from .conftest import PASSWORD, SHOTS, wait_for
 
-TIMEOUT_MS = 15_000
 # the till's clock (Date.now(), the same machine's as the test's) when its receipt appears: window.__paidAt
 WATCH_PAID = """() => {
   window.__paidAt = null;

@@ -19,10 +19,10 @@ from web3 import Web3
 
 from ledger_node import chain
 from ledger_node.deploy.system import call, propose_and_execute
+from tests.pages import TIMEOUT_MS
 from tests.wallet.conftest import CULTURE, GREEN, PASSWORD, RATES
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "recovery"
-TIMEOUT_MS = 15_000
 OFFICE = {"en": "Jinjiang District Registration Office", "zh": "锦江区居民登记处"}
 WORDS = {
     "en": {"notice": "3 days", "object": "This was not me — object", "stopped": "The recovery was stopped",

@@ -17,9 +17,9 @@ from exchange_api.store.models import RedemptionRequest
 from ledger_node.domain import value_decimal
 from ledger_node.typed_data import sign
 
-from .conftest import CULTURE, GREEN, PASSWORD, RATES
+from tests.pages import TIMEOUT_MS
 
-TIMEOUT_MS = 15_000
+from .conftest import CULTURE, GREEN, PASSWORD, RATES
 
 
 def credits_text(cents: int) -> str:

@@ -164,7 +164,7 @@ def test_wallet_scan_cameraView_staysOpenUntilStop_whenNoCodeIsInSight(camera_wa
     reader = lambda: [u for _, u, _ in page.requests if "/wallet/jsQR-" in u]  # noqa: E731
     assert not reader()  # the QR reader's file is fetched only when a camera scans
     page.get_by_role("button", name=WORDS[lang]["scan"], exact=True).click()
-    page.locator("[data-testid=scanner]").wait_for(timeout=TIMEOUT_MS)
+    page.locator("[data-testid=scanner]").wait_for(timeout=CAMERA_TIMEOUT_MS)  # the camera starts first
     page.wait_for_function("() => { const v = document.querySelector('[data-testid=scan-video]');"
                            " return v && v.videoWidth > 0 && !v.paused; }", timeout=CAMERA_TIMEOUT_MS)
     assert page.locator("[data-testid=scan]").is_disabled()

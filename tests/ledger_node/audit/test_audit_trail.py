@@ -24,9 +24,9 @@ def record(city, sender, entries):
         [(r, a, p, os.urandom(32)) for r, a, p in entries]))
 
 
-def offset_for(city, local_hour: int) -> int:
-    """The UTC offset (hours) that puts the chain's latest block at `local_hour` local time."""
-    utc_hour = (city.w3.eth.get_block("latest")["timestamp"] % 86400) // 3600
+def offset_for(city, local_hour: int, block="latest") -> int:
+    """The UTC offset (hours) that puts `block` (by default the chain's latest) at `local_hour` local time."""
+    utc_hour = (city.w3.eth.get_block(block)["timestamp"] % 86400) // 3600
     return (local_hour - utc_hour + 12) % 24 - 12
 
 
@@ -49,12 +49,14 @@ def test_ordinaryUses_byDay_auditClean(audit_city, run_audit):
 def test_bulkLookupByOneIssuer_nightAccess_andLookupsWithoutIssuance_areFlaggedWithEvidence(audit_city, run_audit):
     c = audit_city
     strangers = [Account.create().address for _ in range(30)]
-    record(c, c.relayer, [(s, c.issuer1.address, LOOKUP) for s in strangers])
+    looked_up = record(c, c.relayer, [(s, c.issuer1.address, LOOKUP) for s in strangers])
     c.issue(c.issuer1, S1, [c.residents[3].address], 10, "unrelated")  # issuance to someone else answers nothing
     c.w3.provider.make_request("evm_increaseTime", [120])
     c.w3.provider.make_request("evm_mine", [])
+    # the night is the lookups' hour (the latest block, 120 s on, may be in the next hour)
+    night_offset = offset_for(c, 3, looked_up["blockNumber"])
     result = run_audit(thresholds=Thresholds(trail_bulk_residents=20, trail_lookup_window_s=60,
-                                             trail_utc_offset_h=offset_for(c, 3)))
+                                             trail_utc_offset_h=night_offset))
     report = result.report
     assert report["problems"] == [] and report["status"] == "warnings"
     (bulk,) = of(report, "trail-bulk-access")
