@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 
 import pytest
+import rlp
 from eth_account import Account
 from eth_keys import keys
 from hypothesis import given, settings, strategies as st
 from web3 import Web3
 
-from issuer_sdk.encoding import FastFunction, UnsignedTx, tx_hash, word_address
+from issuer_sdk.encoding import FastFunction, UnsignedTx, rlp_encode, tx_hash, word_address
 from issuer_sdk.ledger import Issuance, LedgerCodec, item_words, load_abi, reason_word
 from issuer_sdk.refs import RefHasher
 from issuer_sdk.signer import LocalSigner, sign_tx
@@ -69,6 +70,16 @@ def test_signedTransaction_equalsEthAccount(data, nonce, gas):
     expected = account.sign_transaction(tx.as_dict())
     assert raw == bytes(expected.raw_transaction)
     assert tx_hash(raw) == "0x" + bytes(expected.hash).hex()
+
+
+rlp_items = st.recursive(st.integers(min_value=0, max_value=2**300) | st.binary(max_size=80),
+                         lambda inner: st.lists(inner, max_size=6), max_leaves=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rlp_items)
+def test_rlpEncode_equalsThePyrlpPackage(item):
+    assert rlp_encode(item) == rlp.encode(item)
 
 
 def test_localSigner_equalsEthKeys():
