@@ -95,6 +95,7 @@ class Runtime:
         self.view = IndexedView()
         self.holds = CreditHolds()
         self.indexer.on_commit = self._indexed
+        self.relayer.on_new_head = self.indexer.wake
         self.buckets = TokenBuckets(MAX_BUCKETS)
         self.tasks: list[asyncio.Task] = []
         self.started = time.time()

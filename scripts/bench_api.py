@@ -264,6 +264,7 @@ def _run(log, node_kind: str) -> dict:
             "catalogue_p50_ms": cat["p50"], "catalogue_p99_ms": cat["p99"], "catalogue_reads_per_s": cat["paced_rate"],
             "catalogue_offers": cat["offers"],
             "indexer_max_lag_blocks": api["max_lag"], "p99_bucket_ms_by_stage": api["where"],
+            "count_by_stage": api["counted"],
             "cpu_ms_per_redemption": {"api": per[0], "front": per[1], "node": per[2], "load_generator": per[3]},
             "raw_redeem_tx_per_s": round(raw, 1),
             "api_to_raw_ratio": round(api["max_rate"] / raw, 3) if raw else None,
@@ -436,7 +437,8 @@ async def _api_phase(url, keys, consents, addresses) -> dict:
         paced_latencies = []
         before = await _histograms(client)
         paced_rate = await at_floor_rate(paced, paced_latencies)
-        where = _p99_by_series(before, await _histograms(client))
+        after = await _histograms(client)
+        where, counted = _p99_by_series(before, after), _count_by_series(before, after)
         balance_latencies = []
         # the residents' own connections (their phones), not the merchants' pool: with redemptions queued in that
         # pool a read would wait for a free connection in the load generator, which no resident does
@@ -464,7 +466,7 @@ async def _api_phase(url, keys, consents, addresses) -> dict:
             "paced_rate": round(paced_rate, 1), "p50": _pct(paced_latencies, 0.5),
             "p99": _pct(paced_latencies, 0.99), "errors": errors, "c_p50": _pct(confirmed, 0.5),
             "c_p99": _pct(confirmed, 0.99), "all_confirmed_s": round(all_confirmed, 2), "max_lag": max_lag[0],
-            "balance_p99": _pct(balance_latencies, 0.99), "where": where}
+            "balance_p99": _pct(balance_latencies, 0.99), "where": where, "counted": counted}
 
 
 async def _histograms(client) -> dict[str, dict[float, float]]:
@@ -496,6 +498,13 @@ def _p99_by_series(before: dict, after: dict) -> dict[str, float]:
         if total:
             out[stage] = next(round(le * 1000, 1) for le in sorted(counts) if counts[le] >= 0.99 * total)
     return out
+
+
+def _count_by_series(before: dict, after: dict) -> dict[str, int]:
+    """Per series, how many were observed between the two scrapes (a redemption admitted on the indexed view, or
+    simulated on the node because the indexer had not yet the head)."""
+    return {stage: int(buckets.get(float("inf"), 0.0) - before.get(stage, {}).get(float("inf"), 0.0))
+            for stage, buckets in after.items()}
 
 
 async def _drain(client) -> None:
@@ -625,6 +634,9 @@ def _write_section(r: dict) -> None:
         (f"where a redemption's time goes at {FLOOR_RATE}/s: p99 per stage, at most (the API's histograms)",
          ", ".join(f"{k} {v} ms" for k, v in r["p99_bucket_ms_by_stage"].items()),
          "GET /metrics: citypoints_redemption_stage_seconds, _store_write_seconds, _event_loop_lag_seconds"),
+        (f"redemptions at {FLOOR_RATE}/s admitted on the indexed view / simulated on the node",
+         f"{r['count_by_stage'].get('admit', 0)} / {r['count_by_stage'].get('simulate', 0)}",
+         "simulated while the indexer has not yet the head (each an eth_call the node answers between blocks)"),
         ("CPU per redemption: API process / front / node / load generator",
          " / ".join(f"{r['cpu_ms_per_redemption'][k]} ms" for k in ("api", "front", "node", "load_generator")),
          "the front's: what it costs to route every request (the burst's balance reads too)"),
