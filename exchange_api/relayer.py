@@ -196,7 +196,7 @@ class Relayer:
         self.poll_s = poll_s
         self._last_block: int | None = None
         self.head: int | None = None  # the node's head as last polled, and when (time.monotonic())
-        self.on_new_head: Callable[[], None] | None = None  # told when the polled head moves on (Indexer.wake)
+        self.on_new_head: Callable[[], None] | None = None  # told when the polled head moves (Indexer.wake)
         self.head_at = float("-inf")
         # eth_getLogs filter ({address, topics}) of the events that show a transaction succeeded (the services'
         # outcome events): a transaction that emitted one is settled from it, without fetching its receipt
@@ -469,7 +469,7 @@ class Relayer:
 
     async def track_once(self, *, sweep: bool = False) -> None:
         head = await self.chain.block_number()
-        if self.head is not None and head > self.head and self.on_new_head is not None:
+        if self.head is not None and head != self.head and self.on_new_head is not None:  # a new block, or a reorg
             self.on_new_head()
         self.head, self.head_at = head, time.monotonic()
         if self._last_block is None or head < self._last_block:
