@@ -30,8 +30,9 @@ from exchange_api import metrics
 from exchange_api.chain import ChainClient, event_table
 from exchange_api.store.db import Store
 from exchange_api.store.models import (INDEXER_TABLES, IdxActivity, IdxBalance, IdxCursor, IdxEvent, IdxIssuerPosition,
-                                       IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxProposal,
-                                       IdxProposalApproval, IdxRedemption, IdxResident, IdxScheme, IdxSettlement)
+                                       IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxPreferredOrder,
+                                       IdxProposal, IdxProposalApproval, IdxRedemption, IdxResident, IdxScheme,
+                                       IdxSettlement)
 from ledger_node.domain import ISSUER_PAIR, MERCHANT_PAIR, statement_id
 
 log = logging.getLogger("citypoints.indexer")
@@ -240,6 +241,7 @@ class Projection:
         self._signed: dict[tuple[str, int, str], str] = {}  # (tx, proposal, member) -> who relayed the signature
         self.merchants: dict[str, bool] = {}
         self.residents: dict[str, str] = {}
+        self.preferred: list[dict] = []  # idx_preferred_orders rows
         self._mints: dict[str, list[tuple[int, int, dict]]] = defaultdict(list)  # tx -> pending TransferSingle mints
         self._claims: set[str] = set()  # transactions in which a person joined and took what was held for them
         self._citations: dict[str, dict] = {}  # tx -> the IssuanceRulesCited awaiting its PointsIssued
@@ -349,6 +351,10 @@ class Projection:
         self.schemes[a["scheme"]]["rate"] = a["rate"]
 
     # redemption and clearing
+    def _on_PreferredOrderSet(self, block, index, tx, a):
+        self.preferred.append(dict(nonce=a["nonce"].lower(), resident=a["resident"].lower(),
+                                   schemes=json.dumps(a["schemes"]), block_number=block, log_index=index))
+
     def _on_Redeemed(self, block, index, tx, a):
         self.redemptions[a["redemptionId"]] = dict(
             redemption_id=a["redemptionId"], resident=a["resident"], merchant=a["merchant"], order_ref=a["orderRef"],
@@ -487,6 +493,7 @@ class Projection:
             for k, v in fields.items():
                 setattr(row, k, v)
         upsert(IdxRedemption, list(self.redemptions.values()), ["redemption_id"], [])
+        upsert(IdxPreferredOrder, self.preferred, ["nonce", "resident"], [])
         for rid, total in self.refunded.items():
             row = s.get(IdxRedemption, rid)
             if row is not None:

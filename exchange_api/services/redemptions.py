@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, idempotency, metrics
@@ -30,8 +30,8 @@ from exchange_api.services.residents import Residents
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import (IdxCursor, IdxEvent, IdxRedemption, Merchant, MerchantProfile, Redemption,
-                                       RedemptionRequest)
+from exchange_api.store.models import (IdxCursor, IdxEvent, IdxPreferredOrder, IdxRedemption, Merchant,
+                                       MerchantProfile, Redemption, RedemptionRequest)
 from ledger_node import domain
 from ledger_node.domain import RATE_SCALE, redemption_id, value_decimal
 from ledger_node.redemption_plan import Holding, NotEnoughValue, Part, plan
@@ -78,10 +78,10 @@ class Redemptions:
         points, _ = await live_points(self.chain, resident, points, schemes)
 
         def preferred(s):
-            args = s.scalar(select(IdxEvent.args).where(IdxEvent.name == "PreferredOrderSet",
-                                                        IdxEvent.args.contains(resident))
-                            .order_by(IdxEvent.block_number.desc(), IdxEvent.log_index.desc()).limit(1))
-            return list(json.loads(args)["schemes"]) if args else []
+            schemes = s.scalar(select(IdxPreferredOrder.schemes).where(IdxPreferredOrder.resident == resident.lower())
+                               .order_by(IdxPreferredOrder.block_number.desc(), IdxPreferredOrder.log_index.desc())
+                               .limit(1))
+            return list(json.loads(schemes)) if schemes else []
         first = list(dict.fromkeys(sc for sc in (order or []) + await self.store.run(preferred) if sc in schemes))
         order = first + sorted(sc for sc in schemes if sc not in first)
         pending = self.holds.points_held(resident)
@@ -456,11 +456,12 @@ def _spent_on_chain(s, consents: list[tuple[str, str, str]]) -> list[Conflict | 
     refuse."""
     redeemed = set(s.scalars(select(IdxRedemption.redemption_id)
                              .where(IdxRedemption.redemption_id.in_([rid for _, rid, _ in consents]))))
-    preferred = [args.lower() for args in s.scalars(select(IdxEvent.args).where(
-        IdxEvent.name == "PreferredOrderSet", or_(*(IdxEvent.args.contains(nonce) for _, _, nonce in consents))))]
+    preferred = {(resident, nonce) for resident, nonce in s.execute(select(
+        IdxPreferredOrder.resident, IdxPreferredOrder.nonce).where(
+        IdxPreferredOrder.nonce.in_([nonce for _, _, nonce in consents])))}
     out: list[Conflict | None] = []
     for resident, rid, nonce in consents:
-        if rid in redeemed or any(nonce in args and resident.lower() in args for args in preferred):
+        if rid in redeemed or (resident.lower(), nonce) in preferred:
             metrics.REDEMPTIONS.labels("refused").inc()
             out.append(Conflict("this consent's nonce was used before", code="consent_already_used", field="nonce"))
         else:

@@ -454,6 +454,19 @@ class IdxResident(Base):
     identity_hash: Mapped[str] = mapped_column(String(66))
 
 
+class IdxPreferredOrder(Base):
+    """Every preferred order a resident signed (Redemption.PreferredOrderSet), resident and nonce in lower case:
+    its nonce is spent (the relayer's pre-check looks it up by nonce), and the latest is the order a resident's
+    plan follows (by resident). Read by key, never by searching the events' text."""
+    __tablename__ = "idx_preferred_orders"
+    nonce: Mapped[str] = mapped_column(String(66), primary_key=True)
+    resident: Mapped[str] = mapped_column(String(42), primary_key=True)
+    schemes: Mapped[str] = mapped_column(Text)  # JSON list of scheme ids, most preferred first
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    log_index: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_idx_preferred_orders_latest", "resident", "block_number", "log_index"),)
+
+
 INDEXER_TABLES = [IdxEvent, IdxBalance, IdxScheme, IdxActivity, IdxRedemption, IdxMerchantPosition,
                   IdxIssuerPosition, IdxNet, IdxPeriod, IdxSettlement, IdxProposal, IdxMerchant, IdxResident,
-                  IdxCursor, IdxProposalApproval]
+                  IdxCursor, IdxProposalApproval, IdxPreferredOrder]

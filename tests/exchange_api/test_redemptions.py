@@ -1,14 +1,17 @@
 """Redemptions over HTTP: consents, requests approved by signature, refunds, errors, isolation, idempotency."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
+from ledger_node import chain
+from ledger_node.deploy.system import call
 from ledger_node.redemption_plan import Holding, holdings_on_chain, plan
-from ledger_node.typed_data import sign
+from ledger_node.typed_data import sign, typed_data
 
-from .conftest import S1, S2, auth, resident_token, wait_indexed
+from .conftest import RATE_1, S1, S2, auth, resident_token, wait_indexed
 
 
 def test_createRedemption_confirmsAndBurnsPoints(api, w3, api_city, keys):
@@ -286,3 +289,28 @@ def test_metrics_showWhereARedemptionsTimeGoes_andTheEventLoopsLag(api, w3, api_
     while _sample(api.get("/metrics").text, "citypoints_event_loop_lag_seconds_count") == 0:
         assert time.monotonic() < deadline, "the event loop's lag is not watched"
         time.sleep(0.1)
+
+
+def test_aSignedPreferredOrder_ordersTheResidentsPlan_andSpendsItsNonce(api, w3, api_city, keys):
+    """The indexer keeps each preferred order by key: a merchant's request plans from the resident's preferred
+    scheme first, and a consent signed with the order's nonce (the chain's: spent) is refused before it is sent."""
+    r, h = api_city.residents[4], auth(keys["merchant"])
+    api_city.govern(w3, [call(api_city.contracts["Rates"], "setRate", S2, RATE_1)], advance_time=True)  # a tie
+    wait_indexed(api, w3)
+
+    def planned(label: str) -> list[int]:
+        created = api.post("/v1/redemption_requests", json={"resident": r.address, "credits": 100, "orderRef": label},
+                           headers=h)
+        assert created.status_code == 201, created.text
+        return [p["scheme"] for p in created.json()["typedData"]["message"]["parts"]]
+    assert planned("before")[0] == S1  # a tie: the ledger's order
+    nonce, deadline = os.urandom(32), w3.eth.get_block("latest")["timestamp"] + 3600  # the chain is a week on
+    msg = {"resident": r.address, "schemes": [S2], "nonce": nonce, "deadline": deadline}
+    redemption = api_city.contracts["Redemption"]
+    sig = sign(r, typed_data("PreferredOrder", w3.eth.chain_id, redemption.address, msg))
+    chain.transact(w3, api_city.issuer2, redemption.functions.setPreferredOrder(r.address, [S2], nonce,
+                                                                                 msg["deadline"], sig))
+    wait_indexed(api, w3)
+    assert planned("after")[0] == S2
+    spent = api.post("/v1/redemptions", json=api_city.consent(w3, r, 10, nonce=nonce, deadline=deadline), headers=h)
+    assert spent.status_code == 409 and spent.json()["error"]["code"] == "consent_already_used", spent.text
