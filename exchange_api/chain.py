@@ -1,5 +1,5 @@
 """The API's view of the chain: the deployment, an asynchronous JSON-RPC client (the project's one transport,
-ledger_node.jsonrpc, with its retry policy), call encoding with eth_abi, and the deployment's events (ledger_node.event_codec).
+ledger_node.jsonrpc, with its retry policy), call encoding (ledger_node.abi_types), and the deployment's events (ledger_node.event_codec).
 
 A node that cannot be reached raises NodeUnavailable (HTTP 503); a call the contracts refuse raises
 ChainRevert with the decoded custom error (ledger_node.revert).
@@ -10,14 +10,13 @@ import asyncio
 from dataclasses import dataclass
 from functools import lru_cache
 
-from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 
 from exchange_api.errors import NodeUnavailable
 from ledger_node.compiler import load_artifact
 from ledger_node.jsonrpc import AsyncHttpTransport, BatchRefused, RetryPolicy, TransportFailure, error_fields, revert_data
 from ledger_node.revert import decode_revert
-from ledger_node.abi_types import split_types
+from ledger_node.abi_types import encode_abi, is_dynamic, split_types
 from ledger_node.event_codec import EventCodec
 from ledger_node.typed_data import checksum
 
@@ -54,13 +53,16 @@ class Fn:
     types: tuple[str, ...]
 
     def encode(self, *args) -> bytes:
-        return self.selector + abi_encode(list(self.types), list(args))
+        return self.selector + encode_abi(self.types, args)
 
 
 @lru_cache(maxsize=None)
 def _fn(signature: str) -> Fn:
     inner = signature[signature.index("(") + 1:-1]
-    return Fn(signature, function_signature_to_4byte_selector(signature), tuple(split_types(inner)))
+    types = tuple(split_types(inner))
+    for t in types:
+        is_dynamic(t)  # a type encode_abi cannot encode is refused here, when the module loads
+    return Fn(signature, function_signature_to_4byte_selector(signature), types)
 
 
 REDEEM = fn("redeem((address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256),bytes)")
