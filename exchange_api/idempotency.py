@@ -44,7 +44,7 @@ class Slot:
     key: str
     claim: asyncio.Future
     answer: Answer  # the router's translation of the handler's result
-    kept: bool = False  # the handler recorded its answer in its own write (`keep_in`)
+    kept: bool = False  # the handler recorded its answer in its own write (`kept_row`)
 
 
 _SLOT: ContextVar[Slot | None] = ContextVar("idempotency_slot", default=None)
@@ -69,10 +69,10 @@ async def claimed() -> None:
             raise _KeyTaken() from None
 
 
-def keep_in(s, slot: Slot, result) -> None:
-    """Record the answer to `result` (what the handler will return) inside the handler's own write (one database
-    write fewer). The handler sets `slot.kept` once that write committed."""
-    _keep(s, slot.scope, slot.key, *slot.answer(result))
+def kept_row(slot: Slot, result) -> tuple:
+    """(statement, params) that records the answer to `result` (what the handler will return), for the handler to
+    write with its own rows (one database write fewer). The handler sets `slot.kept` once that write committed."""
+    return KEEP, _kept(slot.scope, slot.key, *slot.answer(result))
 
 
 class Idempotency:
@@ -171,7 +171,11 @@ SEALED = "$sealed"
 
 
 def _keep(s, scope, key, status, payload):
-    s.execute(KEEP, {"k_scope": scope, "k_key": key, "status_code": status, "body": json.dumps(payload)})
+    s.execute(KEEP, _kept(scope, key, status, payload))
+
+
+def _kept(scope, key, status, payload) -> dict:
+    return {"k_scope": scope, "k_key": key, "status_code": status, "body": json.dumps(payload)}
 
 
 def _forget(s, scope, key):

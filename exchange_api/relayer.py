@@ -214,6 +214,8 @@ class Relayer:
                      persist_with: Callable | None = None, account: RelayerAccount | None = None,
                      check: tuple[Callable, object] | None = None) -> str:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
+        `persist_with` may write through the session, and may return rows, [(statement, params)], which the relayer
+        writes with the batch's other rows of the same statement in one executemany.
 
         Submissions queue up and go out in batches (`_persist_batch`, `_send_batch`). The caller has its hash as
         soon as the transaction is persisted: from then on it is the relayer's to deliver (a send whose outcome is
@@ -306,16 +308,24 @@ class Relayer:
                                                                  job.data))
                 job.hash = tx_hash(job.raw)
 
-        def insert_job(s, job):
+        def insert_job(s, job):  # in the job's own savepoint: its rows at once
             s.execute(INSERT_RELAYED, _row(job))
-            if job.persist_with is not None:
-                job.persist_with(s, job.hash)
+            for statement, params in (job.persist_with(s, job.hash) or ()) if job.persist_with else ():
+                s.execute(statement, params)
+
+        def insert_all(s):  # each statement's rows of the whole batch in one executemany (~1/8 of the cost a row)
+            rows: dict = {INSERT_RELAYED: [_row(job) for job in jobs]}
+            for job in jobs:
+                for statement, params in (job.persist_with(s, job.hash) or ()) if job.persist_with else ():
+                    rows.setdefault(statement, []).append(params)
+            for statement, params in rows.items():
+                if params:  # none when the pre-check refused every job of the batch
+                    s.execute(statement, params)
 
         def persist(s):  # database work only (it may run twice): fillers are applied to the jobs afterwards
             try:
                 with s.begin_nested():  # usually every record goes in: one savepoint for all of them
-                    for job in jobs:
-                        insert_job(s, job)
+                    insert_all(s)
                 return [(None, None)] * len(jobs)
             except Exception:  # noqa: BLE001 - some record was refused: find which, one savepoint each
                 pass

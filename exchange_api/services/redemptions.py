@@ -369,15 +369,16 @@ class Redemptions:
         slot = idempotency.current() if not wait else None
         pending: dict = {}
 
-        def persist(s, h):
-            s.execute(INSERT_REDEMPTION, {**record, "tx_hash": h})
+        def persist(s, h):  # the rows go in with the relayer's batch (one executemany for each statement)
             if also is not None:
                 also(s, rid)
             pending["answer"] = Pending(public_from_dict({**record, "tx_hash": h, "block_number": None,
                                                           "parts": None, "refunded": 0, "failure_code": None,
                                                           "created_at": None}))
+            rows = [(INSERT_REDEMPTION, {**record, "tx_hash": h})]
             if slot is not None:  # the answer is known now: recorded with the redemption, one write fewer
-                idempotency.keep_in(s, slot, pending["answer"])
+                rows.append(idempotency.kept_row(slot, pending["answer"]))
+            return rows
         try:
             await idempotency.claimed()
             started = time.perf_counter()
