@@ -68,6 +68,7 @@ class Indexer:
         self.rebuilds = 0
         self.max_lag = 0
         self._woken: asyncio.Event | None = None  # set by wake(): a new head was seen, index it now
+        self._verify_cursor = False  # a range did not grow from the cursor: is the cursor's block still the chain's?
 
     def wake(self) -> None:
         """A new block is known (the relayer's tracker polls the head every 20 ms): index it now, not at the next
@@ -107,8 +108,11 @@ class Indexer:
         if cursor is None or cursor.chain_id != self.chain.chain_id or cursor.start_block != self.chain.start_block:
             await self.reset()
             cursor = await self.store.run(lambda s: s.get(IdxCursor, 1))
-        elif cursor.block_number >= self.chain.start_block and (head < cursor.block_number or
-                                                                 await self._hash(cursor.block_number) != cursor.block_hash):
+        # a head past the cursor needs no look at the cursor's block (one round trip fewer a block): the next range
+        # must grow from it (_fetch), and when it does not, the round after this one looks
+        elif cursor.block_number >= self.chain.start_block and (
+                head < cursor.block_number or (head == cursor.block_number or self._verify_cursor)
+                and await self._hash(cursor.block_number) != cursor.block_hash):
             log.warning("indexer: chain reset or reorganised at block %s; rebuilding", cursor.block_number)
             metrics.INDEXER_REBUILDS.inc()
             self.rebuilds += 1
@@ -121,7 +125,12 @@ class Indexer:
         while self.block < target:
             frm = self.block + 1
             to = min(target, frm + self.range_size - 1)
-            logs, to_hash, times = await self._fetch(frm, to, parent)
+            try:
+                logs, to_hash, times = await self._fetch(frm, to, parent)
+            except ChainMoved:
+                self._verify_cursor = True  # the next round compares the cursor's block with the chain's
+                raise
+            self._verify_cursor = False
             parent = to_hash
             projection = await asyncio.to_thread(self._project, logs, times)  # decoding stays out of the writer
             events, changed = await self.store.write(lambda s: self._write(s, projection, to, to_hash, head),

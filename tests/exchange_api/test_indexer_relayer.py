@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from sqlalchemy import func, select
+from web3 import Web3
 
 from exchange_api.chain import ChainClient, unhex
 from exchange_api.errors import NodeUnavailable
@@ -13,10 +14,12 @@ from exchange_api.indexer import ChainMoved, Indexer
 from exchange_api.relayer import Relayer
 from exchange_api.services import redemptions
 from exchange_api.services.results import Pending
+from exchange_api.store.db import Store
 from exchange_api.store.models import IdxBalance, IdxCursor, IdxEvent, IdxMerchantPosition, IdxNet, Redemption, \
     RelayedTransaction
+from ledger_node import chain as ledger_node_chain
 
-from .conftest import auth, until_relayer_idle, wait_indexed
+from .conftest import S1, auth, until_relayer_idle, wait_indexed
 
 
 def _nets(store) -> dict[str, int]:
@@ -145,6 +148,47 @@ def test_indexer_refusesARange_thatDoesNotGrowFromTheLastBlockIndexed(api, w3, a
     (_, to_hash, _), moved = asyncio.run_coroutine_threadsafe(go(), _server_loop(live)).result(60)
     assert to_hash == w3.eth.get_block(head)["hash"].to_0x_hex()
     assert moved is not None and f"block {head} does not follow" in str(moved)
+
+
+def test_indexer_rebuilds_whenTheChainWasReplacedAndGrewPastItsCursor(api, w3, api_city, live, empty_database_url):
+    """A chain reverted below the cursor and grown past it between two rounds: the range that does not grow from
+    the cursor is refused, and the next round finds the cursor's block gone and rebuilds; the indexed blocks are
+    then the chain's."""
+    store = Store(empty_database_url)
+    store.migrate()
+    chain = ChainClient(live.rt.chain.rpc_url, live.rt.chain.deployment)
+    ix = Indexer(chain, store)
+    ledger, issuer = api_city.contracts["PointsLedger"], api_city.issuer1
+    marker = w3.provider.make_request("evm_snapshot", [])["result"]
+
+    def issue(tag: str) -> None:
+        ledger_node_chain.transact(w3, issuer, ledger.functions.issueBatch(
+            S1, [api_city.residents[0].address], [1], [Web3.keccak(text=f"rebuild-{tag}-{time.time_ns()}")]))
+
+    async def rounds(n: int) -> None:
+        for _ in range(n):
+            try:
+                await ix.sync_once()
+            except ChainMoved:
+                continue
+
+    try:
+        issue("replaced")
+        issue("replaced")
+        asyncio.run_coroutine_threadsafe(rounds(1), _server_loop(live)).result(60)
+        replaced_head = w3.eth.block_number
+        assert ix.block == replaced_head
+        w3.provider.make_request("evm_revert", [marker])
+        while w3.eth.block_number <= replaced_head:  # grown past the cursor, on other blocks
+            issue("kept")
+        asyncio.run_coroutine_threadsafe(rounds(3), _server_loop(live)).result(60)
+        head = w3.eth.get_block("latest")
+        cursor = store.call(lambda s: s.get(IdxCursor, 1))
+        assert cursor.block_number == head["number"] and cursor.block_hash == head["hash"].to_0x_hex()
+        assert ix.rebuilds == 1
+    finally:
+        asyncio.run_coroutine_threadsafe(chain.aclose(), _server_loop(live)).result(10)
+        store.dispose()
 
 
 def _server_loop(live):
