@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from eth_hash.auto import keccak as _keccak
+
 DOMAIN_NAME = "CityPoints"
 DOMAIN_VERSION = "1"
 
@@ -122,14 +124,11 @@ def sign(account, document: dict) -> bytes:
 
 
 def digest(primary_type: str, chain_id: int, verifying_contract: str, message: dict) -> bytes:
-    """The EIP-712 hash a wallet signs for a message of static fields and arrays of flat structs
-    (RedemptionConsent with its Part[], ExchangeIntent): the same bytes as eth-account's generic encoder, at a small
-    fraction of its cost (a service checks hundreds of signatures a second)."""
-    from eth_utils import keccak
-    words = [_type_hash(primary_type)]
-    for field in TYPES[primary_type]:
-        words.append(_word(field["type"], message[field["name"]]))
-    return keccak(b"\x19\x01" + _domain_separator(chain_id, verifying_contract.lower()) + keccak(b"".join(words)))
+    """The EIP-712 hash a wallet signs for a message of this module's TYPES (static fields, arrays of them and of flat
+    structs: RedemptionConsent with its Part[]): the same bytes as eth-account's generic encoder, at a small
+    fraction of its cost (a service checks hundreds of signatures a second). Each type's encoding is built once."""
+    return _keccak(b"\x19\x01" + _domain_separator(chain_id, verifying_contract.lower())
+                   + _struct_hash(primary_type)(message))
 
 
 def recover(digest_: bytes, signature: bytes) -> str:
@@ -152,22 +151,32 @@ def checksum(address: str) -> str:
     return to_checksum_address(address)
 
 
-def _word(typ: str, value) -> bytes:
-    if typ.endswith("[]") and typ[:-2] in TYPES:  # an array of structs: the hash of its members' struct hashes
-        from eth_utils import keccak
-        member = typ[:-2]
-        return keccak(b"".join(keccak(_type_hash(member) + b"".join(_word(f["type"], item[f["name"]])
-                                                                    for f in TYPES[member]))
-                               for item in value))
+@lru_cache(maxsize=None)
+def _struct_hash(name: str):
+    """message -> hashStruct(message) of type `name`: its fields' encoders, chosen once."""
+    type_hash = _type_hash(name)
+    fields = [(f["name"], _field_encoder(f["type"])) for f in TYPES[name]]
+
+    def hash_struct(message: dict) -> bytes:
+        return _keccak(type_hash + b"".join(encode(message[field]) for field, encode in fields))
+    return hash_struct
+
+
+def _field_encoder(typ: str):
+    if typ.endswith("[]"):  # the hash of its items' encodings (a struct's: its struct hash)
+        item = _struct_hash(typ[:-2]) if typ[:-2] in TYPES else _field_encoder(typ[:-2])
+        return lambda items: _keccak(b"".join(item(x) for x in items))
     if typ == "address":
-        return bytes(12) + bytes.fromhex(value[2:] if isinstance(value, str) else bytes(value).hex())
+        return lambda value: bytes(12) + (bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value))
     if typ == "bytes32":
-        raw = bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
-        if len(raw) != 32:
-            raise ValueError("a bytes32 field needs 32 bytes")
-        return raw
+        def bytes32(value) -> bytes:
+            raw = bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+            if len(raw) != 32:
+                raise ValueError("a bytes32 field needs 32 bytes")
+            return raw
+        return bytes32
     if typ.startswith("uint"):
-        return int(value).to_bytes(32, "big")
+        return lambda value: int(value).to_bytes(32, "big")
     raise ValueError(f"{typ} is not a flat EIP-712 field type")
 
 
@@ -190,5 +199,5 @@ def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
         from eth_utils import keccak
         type_hash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
         _CACHE[key] = keccak(type_hash + keccak(text=DOMAIN_NAME) + keccak(text=DOMAIN_VERSION)
-                             + chain_id.to_bytes(32, "big") + _word("address", verifying_contract))
+                             + chain_id.to_bytes(32, "big") + _field_encoder("address")(verifying_contract))
     return _CACHE[key]

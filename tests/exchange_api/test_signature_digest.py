@@ -9,7 +9,9 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
-from ledger_node.typed_data import digest, recover, sign, typed_data
+from hypothesis import given, settings, strategies as st
+
+from ledger_node.typed_data import TYPES, digest, recover, sign, typed_data
 
 CONTRACT = "0x" + "5a" * 20
 
@@ -44,3 +46,28 @@ def test_recover_malformedSignature_raisesValueError():
         recover(b"\x00" * 32, b"\x01" * 64)
     with pytest.raises(ValueError):
         recover(b"\x00" * 32, b"\x01" * 64 + bytes([30]))
+
+
+def _field(typ: str) -> st.SearchStrategy:
+    if typ.endswith("[]"):
+        return st.lists(_field(typ[:-2]), max_size=3)
+    if typ in TYPES:
+        return st.fixed_dictionaries({f["name"]: _field(f["type"]) for f in TYPES[typ]})
+    if typ == "address":
+        return st.binary(min_size=20, max_size=20).map(lambda b: Account.create().address if b[0] % 2 else
+                                                       "0x" + b.hex())
+    if typ == "bytes32":
+        return st.binary(min_size=32, max_size=32)
+    if typ.startswith("uint"):
+        return st.integers(min_value=0, max_value=2 ** int(typ[4:]) - 1)
+    raise AssertionError(f"no strategy for {typ}")
+
+
+@pytest.mark.parametrize("primary", sorted(TYPES))
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_digest_equalsEthAccounts_forEveryTypeSigned(primary, data):
+    message = data.draw(_field(primary))
+    signable = encode_typed_data(full_message=typed_data(primary, 7007, CONTRACT, message))
+    assert digest(primary, 7007, CONTRACT, message) == keccak(b"\x19" + signable.version + signable.header
+                                                              + signable.body)
