@@ -52,6 +52,10 @@ OnMined = Callable[[Callable[[Session], Settled], list[dict | None]], Awaitable[
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
 MAX_SENDS_IN_FLIGHT = 4
+# mined transactions settled in one database transaction (each marked with its records: a crash between two leaves
+# the rest to the next round). A block of 200 redemptions settled at once held the store's writer ~50 ms, and every
+# request's write waited behind it (the store lets one background write go between request writes).
+SETTLE_CHUNK = 50
 SEND_TIMEOUT_S = 10.0  # the longest a send batch's answer is waited for; after it, its outcome is unknown
 RECONCILE_EVERY_S = 1.0  # while sends' outcomes are unknown, reconcile() at most this often (the node may be busy)
 HEAD_FRESH_S = 1.0  # a polled head older than this is not vouched for (current_head)
@@ -518,13 +522,17 @@ class Relayer:
         for r in receipts:
             ok = int(r["status"], 16) == 1
             outcomes[r["transactionHash"]] = Mined(r, ok, None if ok else await self._revert_reason(r))
-        await self._record(lambda s: [(row, outcomes[row.tx_hash].receipt, outcomes[row.tx_hash].error)
-                                      for row in _mark_mined(s, outcomes)], [m.receipt for m in outcomes.values()])
-        for h, m in outcomes.items():
-            fut = self._waiters.pop(h, None)
-            self._since.pop(h, None)
-            if fut is not None and not fut.done():
-                fut.set_result(m)
+        mined = list(outcomes.items())
+        for i in range(0, len(mined), SETTLE_CHUNK):  # a write each: the requests' writes go in between
+            chunk = dict(mined[i:i + SETTLE_CHUNK])
+            await self._record(lambda s, chunk=chunk: [(row, chunk[row.tx_hash].receipt, chunk[row.tx_hash].error)
+                                                       for row in _mark_mined(s, chunk)],
+                               [m.receipt for m in chunk.values()])
+            for h, m in chunk.items():
+                fut = self._waiters.pop(h, None)
+                self._since.pop(h, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(m)
 
     async def _revert_reason(self, receipt: dict) -> tuple:
         tx = await self.chain.request("eth_getTransactionByHash", [receipt["transactionHash"]])

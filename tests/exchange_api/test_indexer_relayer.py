@@ -191,6 +191,34 @@ def test_indexer_rebuilds_whenTheChainWasReplacedAndGrewPastItsCursor(api, w3, a
         store.dispose()
 
 
+def test_relayer_settlesABlocksTransactionsInChunks_andEveryRecordIsConfirmed(api, w3, api_city, keys, live,
+                                                                               monkeypatch):
+    """A block's mined transactions are settled a few at a time (SETTLE_CHUNK; the requests' writes go in between):
+    every redemption of the block is confirmed, with its block."""
+    from exchange_api import relayer as relayer_module
+    monkeypatch.setattr(relayer_module, "SETTLE_CHUNK", 2)
+    residents = api_city.residents[:5]
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        ids = []
+        for r in residents:
+            sent = api.post("/v1/redemptions", json={**api_city.consent(w3, r, 10), "wait": False},
+                            headers=auth(keys["merchant"]))
+            assert sent.status_code == 202, sent.text
+            ids.append(sent.json()["id"])
+        w3.provider.make_request("evm_mine", [])  # the five in one block
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    block = w3.eth.block_number
+    deadline = time.monotonic() + 20
+    while True:
+        got = [api.get(f"/v1/redemptions/{i}", headers=auth(keys["merchant"])).json() for i in ids]
+        if all(g["status"] == "confirmed" for g in got) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [(g["status"], g["blockNumber"]) for g in got] == [("confirmed", block)] * 5
+
+
 def _server_loop(live):
     return live.rt.tasks[0].get_loop()
 
