@@ -14,7 +14,8 @@ Format (Besu docs, QBFT "Extra data", and Besu's `QbftExtraDataCodec`):
 https://besu.hyperledger.org/private-networks/how-to/configure/consensus/qbft#extra-data
 https://github.com/hyperledger/besu/blob/main/consensus/qbft/src/main/java/org/hyperledger/besu/consensus/qbft/QbftExtraDataCodec.java
 
-The RLP here is written by hand on purpose: the tests decode it with the independent `rlp` package.
+The RLP is written by hand on purpose (ledger_node.rlp_encoding, and the strict decoder below): the tests decode it with the
+independent `rlp` package.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 
+from ..rlp_encoding import encode as rlp_encode
 from . import errors as E
 from .errors import ConsortiumError
 
@@ -39,30 +41,6 @@ class QbftExtraData:
 
 
 # --- minimal RLP --------------------------------------------------------------------------------
-
-def _rlp_bytes(data: bytes) -> bytes:
-    if len(data) == 1 and data[0] < 0x80:
-        return data
-    return _rlp_length(len(data), 0x80) + data
-
-
-def _rlp_list(items: list[bytes]) -> bytes:
-    payload = b"".join(items)
-    return _rlp_length(len(payload), 0xC0) + payload
-
-
-def _rlp_length(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes([offset + length])
-    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(encoded)]) + encoded
-
-
-def _rlp_scalar(value: int) -> bytes:
-    if value < 0:
-        raise ValueError("negative scalar")
-    return _rlp_bytes(b"" if value == 0 else value.to_bytes((value.bit_length() + 7) // 8, "big"))
-
 
 def _rlp_decode_item(data: bytes, pos: int) -> tuple[object, int]:
     """Decode one item at pos; returns (bytes | list, next position). Strict (canonical) RLP."""
@@ -120,15 +98,7 @@ def encode_qbft_extra_data(validators: list[str], vanity: bytes = b"\x00" * VANI
     addresses = [_address_bytes(v) for v in validators]
     if len(set(addresses)) != len(addresses):
         raise ConsortiumError(E.EXTRADATA_INVALID, "a validator address is listed twice")
-    encoded = _rlp_list(
-        [
-            _rlp_bytes(vanity),
-            _rlp_list([_rlp_bytes(a) for a in addresses]),
-            _rlp_list([]),  # no vote
-            _rlp_scalar(0),  # round 0
-            _rlp_list([]),  # no seals
-        ]
-    )
+    encoded = rlp_encode([vanity, addresses, [], 0, []])  # no vote, round 0, no seals
     return "0x" + encoded.hex()
 
 

@@ -10,10 +10,11 @@ from eth_keys import keys
 from hypothesis import given, settings, strategies as st
 from web3 import Web3
 
-from issuer_sdk.encoding import FastFunction, UnsignedTx, rlp_encode, tx_hash, word_address
+from issuer_sdk.encoding import FastFunction, UnsignedTx, tx_hash, word_address
 from issuer_sdk.ledger import Issuance, LedgerCodec, item_words, load_abi, reason_word
 from issuer_sdk.refs import RefHasher
 from issuer_sdk.signer import LocalSigner, sign_tx
+from ledger_node.rlp_encoding import encode as rlp_encode
 
 ABI = load_abi()
 LEDGER = Web3().eth.contract(address=Web3.to_checksum_address("0x" + "ab" * 20), abi=ABI)
