@@ -1,5 +1,6 @@
 """The API's view of the chain: the deployment, an asynchronous JSON-RPC client (the project's one transport,
-ledger_node.jsonrpc, with its retry policy), call encoding (ledger_node.abi_types), and the deployment's events (ledger_node.event_codec).
+ledger_node.jsonrpc, with its retry policy), call encoding (ledger_node.abi_types), and the deployment's events
+(ledger_node.event_codec).
 
 A node that cannot be reached raises NodeUnavailable (HTTP 503); a call the contracts refuse raises
 ChainRevert with the decoded custom error (ledger_node.revert).

@@ -1,5 +1,5 @@
 """Small helpers on ABI type strings, shared by the project's decoders (the event codec, revert data, the audit's
-eth_call comparison, call encoding) that skip web3's machinery."""
+eth_call comparison) that skip web3's machinery, and the one encoder of contract calls (`encode_abi`)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -27,7 +27,6 @@ def split_types(inner: str) -> list[str]:
     if cur:
         out.append(cur)
     return out
-
 
 
 def encode_abi(types: list[str] | tuple[str, ...], values) -> bytes:

@@ -78,10 +78,10 @@ class Redemptions:
         points, _ = await live_points(self.chain, resident, points, schemes)
 
         def preferred(s):
-            schemes = s.scalar(select(IdxPreferredOrder.schemes).where(IdxPreferredOrder.resident == resident.lower())
-                               .order_by(IdxPreferredOrder.block_number.desc(), IdxPreferredOrder.log_index.desc())
-                               .limit(1))
-            return list(json.loads(schemes)) if schemes else []
+            signed = s.scalar(select(IdxPreferredOrder.schemes).where(IdxPreferredOrder.resident == resident.lower())
+                              .order_by(IdxPreferredOrder.block_number.desc(), IdxPreferredOrder.log_index.desc())
+                              .limit(1))
+            return list(json.loads(signed)) if signed else []
         first = list(dict.fromkeys(sc for sc in (order or []) + await self.store.run(preferred) if sc in schemes))
         order = first + sorted(sc for sc in schemes if sc not in first)
         pending = self.holds.points_held(resident)

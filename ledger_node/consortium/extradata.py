@@ -14,8 +14,8 @@ Format (Besu docs, QBFT "Extra data", and Besu's `QbftExtraDataCodec`):
 https://besu.hyperledger.org/private-networks/how-to/configure/consensus/qbft#extra-data
 https://github.com/hyperledger/besu/blob/main/consensus/qbft/src/main/java/org/hyperledger/besu/consensus/qbft/QbftExtraDataCodec.java
 
-The RLP is written by hand on purpose (ledger_node.rlp_encoding, and the strict decoder below): the tests decode it with the
-independent `rlp` package.
+The RLP is written by hand on purpose (ledger_node.rlp_encoding, and the strict decoder below): the tests decode it
+with the independent `rlp` package.
 """
 from __future__ import annotations
 
