@@ -101,9 +101,8 @@ def calls_hash(calls) -> bytes:
     """keccak256(abi.encode(calls)) of a proposal's calls, each (target address, data bytes): what
     Consortium.proposalCallsHash holds and a ProposalApproval signs."""
     from eth_abi import encode
-    from eth_utils import keccak
     norm = [(checksum(t), bytes.fromhex(d[2:]) if isinstance(d, str) else bytes(d)) for t, d in calls]
-    return keccak(encode(["(address,bytes)[]"], [norm]))
+    return _keccak(encode(["(address,bytes)[]"], [norm]))
 
 
 def typed_data(primary_type: str, chain_id: int, verifying_contract: str, message: dict) -> dict:
@@ -134,14 +133,13 @@ def digest(primary_type: str, chain_id: int, verifying_contract: str, message: d
 def recover(digest_: bytes, signature: bytes) -> str:
     """The checksummed address that signed `digest_` (65 bytes r || s || v, v 27/28 or 0/1); ValueError if none."""
     import coincurve
-    from eth_utils import keccak
     if len(signature) != 65:
         raise ValueError("a signature is 65 bytes")
     v = signature[64] - 27 if signature[64] >= 27 else signature[64]
     if v not in (0, 1):
         raise ValueError("bad recovery id")
     public = coincurve.PublicKey.from_signature_and_message(signature[:64] + bytes([v]), digest_, hasher=None)
-    return checksum("0x" + keccak(public.format(compressed=False)[1:])[-20:].hex())
+    return checksum("0x" + _keccak(public.format(compressed=False)[1:])[-20:].hex())
 
 
 @lru_cache(maxsize=1 << 16)
@@ -180,24 +178,15 @@ def _field_encoder(typ: str):
     raise ValueError(f"{typ} is not a flat EIP-712 field type")
 
 
-_CACHE: dict = {}
-
-
+@lru_cache(maxsize=None)
 def _type_hash(primary_type: str) -> bytes:
-    key = ("type", primary_type)
-    if key not in _CACHE:
-        from eth_utils import keccak
-        def encode_type(name: str) -> str:
-            return f"{name}(" + ",".join(f"{f['type']} {f['name']}" for f in TYPES[name]) + ")"
-        _CACHE[key] = keccak(text=encode_type(primary_type) + "".join(encode_type(t) for t in _struct_types(primary_type)))
-    return _CACHE[key]
+    def encode_type(name: str) -> str:
+        return f"{name}(" + ",".join(f"{f['type']} {f['name']}" for f in TYPES[name]) + ")"
+    return _keccak((encode_type(primary_type) + "".join(encode_type(t) for t in _struct_types(primary_type))).encode())
 
 
+@lru_cache(maxsize=None)
 def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
-    key = ("domain", chain_id, verifying_contract)
-    if key not in _CACHE:
-        from eth_utils import keccak
-        type_hash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-        _CACHE[key] = keccak(type_hash + keccak(text=DOMAIN_NAME) + keccak(text=DOMAIN_VERSION)
-                             + chain_id.to_bytes(32, "big") + _field_encoder("address")(verifying_contract))
-    return _CACHE[key]
+    type_hash = _keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    return _keccak(type_hash + _keccak(DOMAIN_NAME.encode()) + _keccak(DOMAIN_VERSION.encode())
+                   + chain_id.to_bytes(32, "big") + _field_encoder("address")(verifying_contract))
