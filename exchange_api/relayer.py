@@ -312,15 +312,18 @@ class Relayer:
                                                                  job.data))
                 job.hash = tx_hash(job.raw)
 
+        def rows_of(s, job):  # the rows persist_with returns (what it writes itself is in the session already)
+            return (job.persist_with(s, job.hash) or ()) if job.persist_with is not None else ()
+
         def insert_job(s, job):  # in the job's own savepoint: its rows at once
             s.execute(INSERT_RELAYED, _row(job))
-            for statement, params in (job.persist_with(s, job.hash) or ()) if job.persist_with else ():
+            for statement, params in rows_of(s, job):
                 s.execute(statement, params)
 
         def insert_all(s):  # each statement's rows of the whole batch in one executemany (~1/8 of the cost a row)
             rows: dict = {INSERT_RELAYED: [_row(job) for job in jobs]}
             for job in jobs:
-                for statement, params in (job.persist_with(s, job.hash) or ()) if job.persist_with else ():
+                for statement, params in rows_of(s, job):
                     rows.setdefault(statement, []).append(params)
             for statement, params in rows.items():
                 if params:  # none when the pre-check refused every job of the batch
