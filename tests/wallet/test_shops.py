@@ -46,7 +46,9 @@ def test_shops_listsLiveOffersAndFiltersByCategory_phoneInEnglishAndChinese(open
     text = card.inner_text()
     assert "Chengdu Museum Shop" in text and "25.00 credits" in text and "12 left" in text and "Qingyang" in text
     assert "until" in text
-    assert card.locator("img").evaluate("img => img.complete && img.naturalWidth") == 24  # served, same origin
+    image = card.locator("img")  # served, same origin: loaded with its natural width (the page shows it as it comes)
+    image.evaluate("img => img.complete ? null : new Promise(done => { img.onload = img.onerror = done; })")
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 24
     assert "12.50 credits" in page.locator(f"[data-offer='{tea['id']}']").inner_text()
     expect_text(page.locator("[data-testid=merchant]").first, "Chengdu Museum Shop")
     page.shot("phone-shops-en")
