@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from exchange_api import metrics
 from exchange_api.chain import ChainClient, event_table
+from exchange_api.spent_intents import preferred_order_intent
 from exchange_api.store.db import Store
 from exchange_api.store.models import (INDEXER_TABLES, IdxActivity, IdxBalance, IdxCursor, IdxEvent, IdxIssuerPosition,
                                        IdxMerchant, IdxMerchantPosition, IdxNet, IdxPeriod, IdxPreferredOrder,
@@ -63,8 +64,9 @@ class Indexer:
         # something every balance depends on (a rate, a scheme's status, a rebuild): read caches drop entries
         # after each commit: the balances and change it wrote (((account, scheme) -> points, (account, scheme) ->
         # change); None when rates, statuses or merchants changed too) and the redemptions whose Redeemed event it
-        # wrote
-        self.on_commit: Callable[[dict | None, list[str]], None] | None = None
+        # wrote, and the intents spent on Redemption it wrote (the redemptions' ids, the preferred orders' intent ids)
+        self.on_commit: Callable[[dict | None, list[str], list[str]], None] | None = None
+        self.on_reset: Callable[[], None] | None = None  # the tables were wiped (called before on_commit(None))
         self.rebuilds = 0
         self.max_lag = 0
         self._woken: asyncio.Event | None = None  # set by wake(): a new head was seen, index it now
@@ -139,7 +141,7 @@ class Indexer:
             self.block = to
             metrics.INDEXER_EVENTS.inc(len(logs))
             if self.on_commit is not None:
-                self.on_commit(changed, list(projection.redemptions))
+                self.on_commit(changed, list(projection.redemptions), projection.spent_intents())
         metrics.INDEXER_BLOCK.set(self.block)
         metrics.INDEXER_LAG.set(self.lag)
         self.max_lag = max(self.max_lag, self.lag)
@@ -156,6 +158,8 @@ class Indexer:
                             block_hash="", head=0))
         await self.store.write(wipe)
         self.block = start - 1
+        if self.on_reset is not None:
+            self.on_reset()
         if self.on_commit is not None:
             self.on_commit(None)
 
@@ -254,6 +258,10 @@ class Projection:
         self._mints: dict[str, list[tuple[int, int, dict]]] = defaultdict(list)  # tx -> pending TransferSingle mints
         self._claims: set[str] = set()  # transactions in which a person joined and took what was held for them
         self._citations: dict[str, dict] = {}  # tx -> the IssuanceRulesCited awaiting its PointsIssued
+
+    def spent_intents(self) -> list[str]:
+        """The intent ids this range spends on Redemption: its redemptions' and its preferred orders'."""
+        return [*self.redemptions, *(preferred_order_intent(p["resident"], p["nonce"]) for p in self.preferred)]
 
     def add(self, block: int, index: int, tx: str, contract: str, name: str, a: dict) -> None:
         self.events.append({"block_number": block, "log_index": index, "tx_hash": tx, "contract": contract,

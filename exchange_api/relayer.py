@@ -125,20 +125,33 @@ class _Job:
     persist_with: Callable | None
     account: "RelayerAccount"
     future: asyncio.Future
-    check: tuple[Callable, object] | None = None  # (refuse, item): see Relayer.submit; before any nonce
+    check: "PreCheck | None" = None  # see Relayer.submit; before any nonce
     nonce: int = -1
     raw: bytes = b""
     hash: str = ""
+
+
+@dataclass(frozen=True)
+class PreCheck:
+    """A job's check before any nonce is taken (Relayer.submit): `refuse(session, items)` reads the store once for
+    every item of a batch that names the same `refuse` and gives, per item, an exception refusing its job or None.
+    `may_refuse(item)` False says, from memory, that `refuse` would give None: the store is not read for it."""
+    refuse: Callable[[Session, list], list]
+    item: object
+    may_refuse: Callable[[object], bool] | None = None
+
+    def needs_store(self) -> bool:
+        return self.may_refuse is None or self.may_refuse(self.item)
 
 
 def _refusals(s, jobs: list[_Job]) -> list:
     """Each checked job's refusal (or None), one `refuse(session, items)` call per distinct check function."""
     groups: dict[Callable, list[int]] = {}
     for i, job in enumerate(jobs):
-        groups.setdefault(job.check[0], []).append(i)
+        groups.setdefault(job.check.refuse, []).append(i)
     out: list = [None] * len(jobs)
     for refuse, positions in groups.items():
-        for i, refusal in zip(positions, refuse(s, [jobs[i].check[1] for i in positions]), strict=True):
+        for i, refusal in zip(positions, refuse(s, [jobs[i].check.item for i in positions]), strict=True):
             out[i] = refusal
     return out
 
@@ -216,7 +229,7 @@ class Relayer:
     async def submit(self, *, kind: str, subject_id: str, to: str, data: bytes, gas: int,
                      resident: str | None = None, intent_nonce: str | None = None, deadline: int | None = None,
                      persist_with: Callable | None = None, account: RelayerAccount | None = None,
-                     check: tuple[Callable, object] | None = None) -> str:
+                     check: PreCheck | None = None) -> str:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
         `persist_with` may write through the session, and may return rows, [(statement, params)], which the relayer
         writes with the batch's other rows of the same statement in one executemany.
@@ -225,9 +238,8 @@ class Relayer:
         soon as the transaction is persisted: from then on it is the relayer's to deliver (a send whose outcome is
         unknown leaves it `signed` and `reconcile()` finds out when the node is back; one the node refuses for
         good, `send_outcome`, fails its record as a revert in a block would). Raises what `persist_with` raised
-        (nothing was sent). `check=(refuse, item)`: `refuse(session, items)` reads the store once for every item of the
-        batch that names the same `refuse` (one query for the batch, not one per job) before any nonce is taken and
-        gives, per item, an exception refusing its job or None; the exception is raised here, and nothing is signed,
+        (nothing was sent). `check` (PreCheck): read for the whole batch in one query (for the jobs its memory cannot
+        clear) before any nonce is taken; a job it refuses raises its exception here, and nothing is signed,
         persisted or sent.
         """
         if self.lease is not None:
@@ -295,7 +307,7 @@ class Relayer:
         their callers. A job whose record cannot be written (its consent was used before) leaves its nonce to a
         zero-value filler transaction to the relayer itself, so the account's later transactions are not stuck
         behind a gap."""
-        checked = [job for job in jobs if job.check is not None]
+        checked = [job for job in jobs if job.check is not None and job.check.needs_store()]
         if checked:  # one round trip for the batch, before nonces: a refused job leaves no gap to fill
             try:
                 refusals = await self.store.run(lambda s: _refusals(s, checked))

@@ -38,6 +38,7 @@ from exchange_api.services.vouchers import Vouchers
 from exchange_api.services.residents import Residents
 from exchange_api.services.webhooks import WebhookEndpoints
 from exchange_api.settings import Settings
+from exchange_api.spent_intents import SpentIntents
 from exchange_api.store.db import Store
 from exchange_api.webhooks import Dispatcher
 
@@ -94,7 +95,9 @@ class Runtime:
         self.key_used: dict[str, float] = {}  # key id -> when its last use was written (deps.touch)
         self.view = IndexedView()
         self.holds = CreditHolds()
+        self.spent = SpentIntents()
         self.indexer.on_commit = self._indexed
+        self.indexer.on_reset = self.spent.clear
         self.relayer.on_new_head = self.indexer.wake
         self.buckets = TokenBuckets(MAX_BUCKETS)
         self.tasks: list[asyncio.Task] = []
@@ -111,7 +114,7 @@ class Runtime:
         onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key,
                                 trail=trail)
         redemptions = Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
-                                  residents=residents, settings=settings)
+                                  residents=residents, spent=self.spent, settings=settings)
         refunds = Refunds(store, chain, relayer, settings)
         return Services(
             residents=residents,
@@ -149,6 +152,8 @@ class Runtime:
         await asyncio.to_thread(self.store.migrate)
         await asyncio.to_thread(self.lease.acquire)  # LeaseHeld: another process relays for this store
         self.holds.load(await self.store.run(held_after_restart))
+        if self.settings.indexer_enabled:  # before the indexer's first commit: its ids are kept aside meanwhile
+            self.spent.start_reload(self.store)
         try:
             counts = await self.relayer.reconcile()
             if any(counts.values()):
@@ -195,9 +200,10 @@ class Runtime:
             except Exception as exc:  # the database may be away: the next round, or the next reservation, does it
                 log.warning("voucher reservations not released: %s", type(exc).__name__)
 
-    def _indexed(self, balances: dict | None, redeemed: list[str] = ()) -> None:
+    def _indexed(self, balances: dict | None, redeemed: list[str] = (), spent: list[str] = ()) -> None:
         self.view.indexed(balances)
         self.holds.indexed(redeemed)
+        self.spent.add(spent)
 
     def allow(self, bucket_key: str, rate: float | None = None, burst: int | None = None) -> float | None:
         """Token bucket per key: None when allowed, else seconds until the next token. `rate` (a second) and

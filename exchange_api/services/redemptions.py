@@ -21,7 +21,7 @@ from exchange_api.credit_holds import CreditHolds
 from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NotFound
 from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
-from exchange_api.relayer import Relayer
+from exchange_api.relayer import PreCheck, Relayer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import (Principal, check_signature, cursor_seq, iso, new_id, now, order_ref, page,
                                           recorded)
@@ -29,6 +29,7 @@ from exchange_api.services.expiring import live_points
 from exchange_api.services.residents import Residents
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
+from exchange_api.spent_intents import SpentIntents
 from exchange_api.store.db import Store
 from exchange_api.store.models import (IdxCursor, IdxEvent, IdxPreferredOrder, IdxRedemption, Merchant,
                                        MerchantProfile, Redemption, RedemptionRequest)
@@ -50,6 +51,7 @@ class Redemptions:
     view: IndexedView      # merchants' status, schemes and balances as indexed, in memory
     holds: CreditHolds     # credits of the pending redemptions this service admitted
     residents: Residents   # residents' balances in credits
+    spent: SpentIntents    # intents the indexed chain shows spent: the relayer's check reads the store only past it
     settings: Settings
     _paused: tuple[int, bool] | None = field(default=None, init=False, repr=False)  # (view epoch, ledger paused)
 
@@ -386,7 +388,8 @@ class Redemptions:
                                           gas=self.settings.redeem_gas, resident=resident,
                                           intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
                                           persist_with=persist,
-                                          check=(_spent_on_chain, (resident, rid, c["nonce"].lower())))
+                                          check=PreCheck(_spent_on_chain, (resident, rid, c["nonce"].lower()),
+                                                         self._maybe_spent))
         except IntegrityError:
             self.holds.release(rid)
             if await recorded(self.store, Redemption, rid):  # the consent's own key: it was used
@@ -409,6 +412,9 @@ class Redemptions:
             name, args = mined.error or (None, ())
             raise errors.from_contract_error(name, args)
         return Done(public(row))
+
+    def _maybe_spent(self, item: tuple[str, str, str]) -> bool:
+        return self.spent.possible(item[1])
 
     # -- reads -----------------------------------------------------------------------------------------------
 

@@ -250,6 +250,8 @@ def test_consentWhoseNonceWasSpentOnChain_isRefusedBeforeAnythingIsSent(hostile,
     fresh = api_city.consent(w3, api_city.residents[4], 5)
     batch = [(c["resident"], redemption_id(c["resident"], bytes.fromhex(c["nonce"][2:])), c["nonce"].lower())
              for c in (fresh, consent, fresh)]
+    # the relayer's memory of spent intents sends only the spent one to the store
+    assert live.rt.spent.ready and [live.rt.spent.possible(rid) for _, rid, _ in batch] == [False, True, False]
     refusals = live.rt.store.call(lambda s: _spent_on_chain(s, batch))
     assert [type(x).__name__ for x in refusals] == ["NoneType", "Conflict", "NoneType"]
     assert refusals[1].code == "consent_already_used"
