@@ -22,6 +22,11 @@ class NodeConfig:
     # The engine behind the gateway: "anvil" (default, chosen by measurement: ledger_node/README.md) or
     # "hardhat" (EDR).
     engine: str = "anvil"
+    # anvil only: the state of this many latest blocks is kept (eth_call, eth_getBalance, ... at an older block
+    # answer BlockOutOfRangeError; the auditor says so, ledger_node/audit/README.md). anvil keeps each block's
+    # state as a whole copy: by default 500 of them in memory and 3,600 more on disk, which ran a district's
+    # ledger (50,000 residents) out of 24 GiB of memory within minutes. Memory is about this many times the state.
+    state_history_blocks: int = 128
     # Seconds between blocks; every pending transaction goes into the next block. 0 = a block per transaction.
     block_period_s: float = 1.0
     # The operator channel listens on 127.0.0.1 only; 0 picks a free port (written to var/chain/node.json).
@@ -66,6 +71,7 @@ class NodeConfig:
             port=int(env("CITYPOINTS_RPC_PORT", cls.port)),
             engine=env("CITYPOINTS_ENGINE", cls.engine),
             block_period_s=float(env("CITYPOINTS_BLOCK_PERIOD", cls.block_period_s)),
+            state_history_blocks=int(env("CITYPOINTS_STATE_HISTORY_BLOCKS", cls.state_history_blocks)),
             operator_port=int(env("CITYPOINTS_OPERATOR_PORT", cls.operator_port)),
             snapshot_interval_s=float(env("CITYPOINTS_SNAPSHOT_INTERVAL", cls.snapshot_interval_s)),
             snapshot_journal_bytes=int(env("CITYPOINTS_SNAPSHOT_JOURNAL_BYTES", cls.snapshot_journal_bytes)),

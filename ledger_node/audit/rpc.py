@@ -35,6 +35,17 @@ def too_large(error: RpcError) -> bool:
     return any(w in error.message.lower() for w in _TOO_LARGE)
 
 
+# Messages nodes use when the state of a block is no longer kept (anvil with --prune-history, geth and Besu
+# without an archive: "missing trie node", "state ... not available", "historical state ... is not available").
+_STATE_GONE = ("blockoutofrange", "missing trie node", "state not available", "historical state", "state unavailable",
+               "pruned")
+
+
+def state_not_kept(error: RpcError) -> bool:
+    """Whether the node refused a read at a block because it no longer keeps that block's state."""
+    return any(w in error.message.lower().replace("_", "").replace("-", "") for w in _STATE_GONE)
+
+
 BATCH_BYTES = 4_000_000
 
 

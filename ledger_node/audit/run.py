@@ -17,7 +17,7 @@ from ledger_node.merkle import LEAF_ENCODING, BalanceTree, balance_lines
 from ledger_node.audit.patterns import Detector, Thresholds
 from ledger_node.audit.pipeline import LogPipeline, no_gc_pauses
 from ledger_node.audit.replay import Replayer
-from ledger_node.audit.rpc import Rpc, RpcError
+from ledger_node.audit.rpc import Rpc, RpcError, state_not_kept
 from ledger_node.rules_documents import DEFAULT_DIRS, RulesLibrary
 from ledger_node.audit.rules import compare_state
 from ledger_node.audit.signatures import check_intents
@@ -102,9 +102,14 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     timestamps: dict[int, int] = {}
     decode_s = replay_s = 0.0
     logs_total = 0
-    pipeline = LogPipeline(rpc, table, from_block, to_block, step=opts.step, target_bytes=opts.range_bytes)
-    t_replay, cpu_replay = time.perf_counter(), time.thread_time()
-    if from_block <= to_block:
+    pipelines: list[LogPipeline] = []
+
+    def replay(first: int, last: int) -> None:
+        nonlocal decode_s, replay_s, logs_total
+        pipeline = LogPipeline(rpc, table, first, last, step=opts.step, target_bytes=opts.range_bytes)
+        pipelines.append(pipeline)
+        if first > last:
+            return
         with no_gc_pauses():
             t = time.perf_counter()
             for _, _, events, unknown in pipeline:
@@ -119,8 +124,23 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
                 replayer.process(events)
                 t = time.perf_counter()
                 replay_s += t - u
+
+    t_replay, cpu_replay = time.perf_counter(), time.thread_time()
+    replay(from_block, to_block)
+    if opts.compare:
+        # the contracts are asked at the last block audited, whose state the node may no longer keep when the replay
+        # took longer than the node keeps states (NodeConfig.state_history_blocks): an audit to the head goes on
+        # to the new head (the blocks since are replayed too) and compares there
+        while not _state_kept(rpc, to_block):
+            if opts.to_block is not None:
+                raise AuditError(f"the node no longer keeps the state of block {to_block} (it keeps the latest blocks' "
+                                 f"only), so the contracts cannot be asked at it: audit to the head (no --to-block) "
+                                 f"or to one of the node's latest blocks")
+            head = rpc.block_number()
+            replay(to_block + 1, head)
+            to_block = head
     replay_wall_s, replay_cpu_s = time.perf_counter() - t_replay, time.thread_time() - cpu_replay
-    fetch_s = pipeline.wait_s
+    fetch_s = sum(p.wait_s for p in pipelines)
     decode_s -= fetch_s  # the wait for the node is counted in fetchSeconds, the parsing and decoding here
     replayer.finish(to_block)
     replay_done = time.perf_counter()
@@ -150,7 +170,7 @@ def _audit(rpc: Rpc, opts: AuditOptions) -> AuditResult:
     stats = {"events": replayer.events, "logs": logs_total, "fetchSeconds": round(fetch_s, 3),
              "decodeSeconds": round(decode_s, 3), "replaySeconds": round(replay_s, 3),
              "pipelineSeconds": round(replay_wall_s, 3), "pipelineCpuSeconds": round(replay_cpu_s, 3),
-             "logRanges": pipeline.ranges, "logBytes": pipeline.bytes,
+             "logRanges": sum(p.ranges for p in pipelines), "logBytes": sum(p.bytes for p in pipelines),
              "replayTotalSeconds": round(replay_done - t0, 3), "signatureSeconds": round(signatures_s, 3),
              "compareSeconds": round(compare_s, 3), "merkleSeconds": round(merkle_s, 3),
              "comparisons": calls, "intentsChecked": len(replayer.intents), "rpcRequests": rpc.requests,
@@ -204,6 +224,17 @@ def uncited_findings(state: State) -> list[Finding]:
                                                    f"points, {u['batches']} batches) citing no rules version after "
                                                    f"publishing its rules", {"scheme": scheme, **u}))
     return out
+
+
+def _state_kept(rpc: Rpc, block: int) -> bool:
+    """Whether the node still answers reads at `block` (a node that is no archive keeps its latest blocks' state)."""
+    try:
+        rpc.call("eth_getBalance", ["0x" + "00" * 20, hex(block)])
+    except RpcError as exc:
+        if state_not_kept(exc):
+            return False
+        raise
+    return True
 
 
 def _fill_timestamps(rpc: Rpc, events: list, timestamps: dict[int, int]) -> None:

@@ -17,7 +17,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION, Problem
-from ledger_node.audit.rpc import Rpc, RpcError
+from ledger_node.audit.rpc import Rpc, RpcError, state_not_kept
 
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 TYPES = {
@@ -144,7 +144,15 @@ def check_call(rpc: Rpc, chain_id: int, intent: dict, m: dict, caller: str | Non
     signer = recover(d, m["signature"])
     if signer == intent["resident"]:
         return problems
-    if _wallet_accepted(rpc, intent, d, m["signature"], {} if traces is None else traces):
+    accepted = _wallet_accepted(rpc, intent, d, m["signature"], {} if traces is None else traces)
+    if accepted:
+        return problems
+    if accepted is None:
+        problems.append(_p(UNVERIFIABLE, "state-not-kept",
+                           f"{intent['type']} of {intent['resident']} was not signed by the resident's key; the resident's "
+                           f"EIP-1271 wallet does not accept it now, and the node no longer keeps the state of block "
+                           f"{intent['block']} to ask it as it was then",
+                           intent, recovered=signer, digest="0x" + d.hex()))
         return problems
     problems.append(_p(MISMATCH, "signer-mismatch",
                        f"{intent['type']} of {intent['resident']} was signed by {signer}, not by the resident (and no "
@@ -176,10 +184,12 @@ def check_message(intent: dict, m: dict, caller: str | None) -> list[Problem]:
     return problems
 
 
-def _wallet_accepted(rpc: Rpc, intent: dict, digest_: bytes, signature: bytes, traces: dict) -> bool:
+def _wallet_accepted(rpc: Rpc, intent: dict, digest_: bytes, signature: bytes, traces: dict) -> bool | None:
     """Whether the resident's EIP-1271 wallet accepted `signature` over `digest_` when the transaction ran: its
     isValidSignature call with these arguments inside the transaction answered the magic value. Without a trace,
-    eth_call at the block before (the state before the transaction's block) or at the block itself."""
+    eth_call at the block before (the state before the transaction's block) or at the block itself. When the node
+    keeps the state of neither (it keeps its latest blocks' only), the wallet as it is now: True if it accepts the
+    signature today, else None (nobody can say from this node whether it did then)."""
     resident = intent["resident"]
     trace = _trace(rpc, intent["tx"], traces)
     if trace is not None:
@@ -195,14 +205,20 @@ def _wallet_accepted(rpc: Rpc, intent: dict, digest_: bytes, signature: bytes, t
                 return True
         return False
     data = _IS_VALID + abi_encode(["bytes32", "bytes"], [digest_, signature]).hex()
+    not_kept = 0
     for block in (intent["block"] - 1, intent["block"]):
         try:
             answer = rpc.call("eth_call", [{"to": resident, "data": data}, hex(max(block, 0))])
-        except RpcError:
+        except RpcError as exc:
+            not_kept += state_not_kept(exc)
             continue
         if isinstance(answer, str) and answer[:10] == EIP1271_MAGIC:
             return True
-    return False
+    if not_kept < 2:
+        return False
+    # the node keeps neither state (its latest blocks' only): the wallet as it is now, if it accepts the signature
+    answer = rpc.call("eth_call", [{"to": resident, "data": data}, "latest"])
+    return True if isinstance(answer, str) and answer[:10] == EIP1271_MAGIC else None
 
 
 def _trace(rpc: Rpc, tx_hash: str, traces: dict) -> dict | None:

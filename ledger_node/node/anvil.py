@@ -56,8 +56,10 @@ class AnvilProcess(EngineProcess):
                 "--no-request-size-limit"]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
-        if self.no_mining:  # behind the gateway, for years: no per-block log lines (node.log has what matters)
-            args += ["--no-mining", "--order", "fifo", "--quiet"]
+        if self.no_mining:  # behind the gateway, for years: no per-block log lines (node.log has what matters),
+            # and the state of the latest blocks only (NodeConfig.state_history_blocks: memory grows with it)
+            args += ["--no-mining", "--order", "fifo", "--quiet",
+                     "--prune-history", str(max(1, self.cfg.state_history_blocks))]
         if self.socket:  # named from its directory (anvil's cwd): a deep home exceeds a socket path's length limit
             args += ["--ipc", self.socket.name, "--no-cors"]
         return args
