@@ -152,10 +152,12 @@ class Indexer:
         start = self.chain.start_block
 
         def wipe(s):
+            old = s.get(IdxCursor, 1)
+            rebuilds = old.rebuilds + 1 if old is not None else 0
             for model in INDEXER_TABLES:
                 s.execute(delete(model))
             s.add(IdxCursor(id=1, chain_id=self.chain.chain_id, start_block=start, block_number=start - 1,
-                            block_hash="", head=0))
+                            block_hash="", head=0, view_reset_block=start - 1, rebuilds=rebuilds))
         await self.store.write(wipe)
         self.block = start - 1
         if self.on_reset is not None:
@@ -221,13 +223,15 @@ class Indexer:
 
     def _write(self, s, p: "Projection", to: int, to_hash: str, head: int) -> tuple[int, dict | None]:
         """The projection's rows and the cursor, in the writer's transaction (it may run twice: it only writes)."""
-        p.write(s)
+        p.write(s, to)
         cursor = s.get(IdxCursor, 1)
         cursor.block_number, cursor.block_hash, cursor.head = to, to_hash, head
         rates_or_status = any(k in ("rate", "status", "expiry_months")  # every balance may read differently
                               for fields in p.schemes.values() for k in fields)
-        everything = rates_or_status or bool(p.merchants)  # a rate, a scheme's status or a merchant changed
-        return len(p.events), (None if everything or p.moved else (p.balances, p.changes))
+        everything = rates_or_status or bool(p.merchants) or bool(p.moved)  # a rate, status, merchant or recovery
+        if everything:
+            cursor.view_reset_block = to
+        return len(p.events), (None if everything else (p.balances, p.changes))
 
 
 class Projection:
@@ -472,7 +476,8 @@ class Projection:
                         break
         return nets
 
-    def write(self, s) -> None:
+    def write(self, s, to: int) -> None:
+        """The range's rows (its last block is `to`: the block each balance row says wrote it last)."""
         ins = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
 
         def upsert(model, rows: list[dict], keys: list[str], update: list[str] | None = None):
@@ -490,14 +495,14 @@ class Projection:
         indexed = {(b, i) for b, i in s.execute(select(IdxEvent.block_number, IdxEvent.log_index).where(
             IdxEvent.block_number.between(min(keys)[0], max(keys)[0])))} if keys else set()
         upsert(IdxEvent, self.events, ["block_number", "log_index"], [])
-        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b, change=0) for (a, sc), b in self.balances.items()],
-               ["account", "scheme"], ["balance"])
+        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b, change=0, block_number=to)
+                            for (a, sc), b in self.balances.items()], ["account", "scheme"], ["balance", "block_number"])
         for old, new, scheme in self.moved:
             if (new, scheme) not in self.changes:
                 row = s.get(IdxBalance, (old, scheme))
                 self.changes[(new, scheme)] = row.change if row is not None else 0
-        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=0, change=c) for (a, sc), c in self.changes.items()],
-               ["account", "scheme"], ["change"])
+        upsert(IdxBalance, [dict(account=a, scheme=sc, balance=0, change=c, block_number=to)
+                            for (a, sc), c in self.changes.items()], ["account", "scheme"], ["change", "block_number"])
         for row in self.activity:
             row["timestamp"] = self.times[row["block_number"]]
         upsert(IdxActivity, self.activity, ["block_number", "log_index", "item"], [])

@@ -314,6 +314,11 @@ class IdxCursor(Base):
     block_hash: Mapped[str] = mapped_column(String(66))
     head: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # the last block whose commit changed what every balance reads (a rate, a scheme's status or expiry, a
+    # merchant, a recovery), and how many times the tables were wiped: a process that keeps balances in memory
+    # updates only the rows written since its last look unless one of these moved (read_replica.IndexFollower)
+    view_reset_block: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    rebuilds: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class IdxEvent(Base):
@@ -332,6 +337,7 @@ class IdxBalance(Base):
     scheme: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     balance: Mapped[int] = mapped_column(ChainInt)
     change: Mapped[int] = mapped_column(ChainInt, default=0, server_default="0")  # value units (PointsLedger.changeOf)
+    block_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)  # last written
 
 
 class IdxScheme(Base):

@@ -206,6 +206,10 @@ def test_relayer_settlesABlocksTransactionsInChunks_andEveryRecordIsConfirmed(ap
                             headers=auth(keys["merchant"]))
             assert sent.status_code == 202, sent.text
             ids.append(sent.json()["id"])
+        deadline = time.monotonic() + 20  # answered at the persist: the relayer sends them a moment later
+        while int(w3.provider.make_request("txpool_status", [])["result"]["pending"], 16) < len(residents):
+            assert time.monotonic() < deadline, "the relayer did not send the five redemptions"
+            time.sleep(0.02)
         w3.provider.make_request("evm_mine", [])  # the five in one block
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
