@@ -56,7 +56,12 @@ def state_pieces(blob: str, piece_bytes: int) -> Iterator[str]:
     if len(text) <= piece_bytes:
         yield blob
         return
-    state = orjson.loads(text)
+    try:
+        state = orjson.loads(text)
+    except orjson.JSONDecodeError:  # orjson refuses a text it has no buffer for (a district's month: several GB)
+        del raw, text
+        yield blob  # whole, as before: slow over the socket, but loaded
+        return
     del raw, text
     part: dict = {"blocks": [], "transactions": [], "accounts": {}}
     size = 0
