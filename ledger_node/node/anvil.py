@@ -9,11 +9,13 @@ NodeError, rpc, free_port and port_in_use live in engine_process.py and are impo
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
+import ijson
 import orjson
 
 from ledger_node import paths
@@ -43,61 +45,89 @@ def write_genesis(path: Path, cfg: NodeConfig, alloc: dict[str, int]) -> None:
 # large state is loaded as several smaller states, each merged into what is loaded already: the 81 MB dump in
 # pieces of 4 MB of JSON loaded in 12.1 s, of 1 MB in 6.0 s, of 256 KB in 4.2 s
 LOAD_PIECE_BYTES = 256 << 10
+_READ_BYTES = 1 << 20  # the JSON is read from the gzip stream in pieces of this size
 
 
 def state_pieces(blob: str, piece_bytes: int) -> Iterator[str]:
     """`blob` (hex of gzip of anvil's state JSON) as itself when its JSON is at most `piece_bytes`, else as hex JSON
-    states of about that size: first the blocks and transactions, then the accounts (a contract's storage split
-    over several), the dump's block environment and best block with the last. anvil_loadState merges: it adds
+    states of about that size: first the blocks, then the transactions, then the accounts (a contract's storage
+    split over several), the dump's block environment and best block with the last. anvil_loadState merges: it adds
     blocks and transactions, and sets an account's balance, nonce and code and the storage slots given, keeping the
-    others."""
+    others.
+
+    The JSON is never held whole: a district's month (a 715 MB dump) unzips to several GB, more than a parser takes
+    at once, so it is read from the gzip stream once per part (blocks, transactions, accounts, the head; ijson,
+    about 250 MB of JSON a second a pass) and each item is serialized once, into the piece it goes in."""
     raw = bytes.fromhex(blob[2:] if blob.startswith("0x") else blob)
-    text = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    if len(text) <= piece_bytes:
+
+    def text() -> io.BufferedIOBase:
+        return gzip.GzipFile(fileobj=io.BytesIO(raw)) if raw[:2] == b"\x1f\x8b" else io.BytesIO(raw)
+
+    if len(text().read(piece_bytes + 1)) <= piece_bytes:
         yield blob
         return
     try:
-        state = orjson.loads(text)
-    except orjson.JSONDecodeError:  # orjson refuses a text it has no buffer for (a district's month: several GB)
-        del raw, text
-        yield blob  # whole, as before: slow over the socket, but loaded
-        return
-    del raw, text
-    part: dict = {"blocks": [], "transactions": [], "accounts": {}}
-    size = 0
+        yield from _split(text, piece_bytes)
+    except ijson.JSONError:  # a number beyond 63 bits (ijson's C parser stops at one): the rest whole, as before
+        yield blob           # (loading merges: what the pieces before it carried is set again, to the same)
 
-    def piece(last: bool = False) -> str:  # the block environment and best block go last, once every block is in
-        nonlocal part, size
-        head = {"block": state.get("block"), "best_block_number": state.get("best_block_number")} if last else {}
-        out = "0x" + orjson.dumps({"block": None, "best_block_number": None, "historical_states": None, **part,
-                                   **head}).hex()
-        part, size = {"blocks": [], "transactions": [], "accounts": {}}, 0
-        return out
 
+def _split(text: Callable[[], io.BufferedIOBase], piece_bytes: int) -> Iterator[str]:
+    pieces = _Pieces(piece_bytes)
     for key in ("blocks", "transactions"):
-        for item in state.get(key) or []:
-            part[key].append(item)
-            size += len(orjson.dumps(item))
-            if size >= piece_bytes:
-                yield piece()
-    for address, account in (state.get("accounts") or {}).items():
-        storage = account.get("storage") or {}
-        info = {k: v for k, v in account.items() if k != "storage"}
-        slots = list(storage.items())
+        for item in ijson.items(text(), f"{key}.item", buf_size=_READ_BYTES, use_float=True):
+            yield from pieces.add(key, orjson.dumps(item))
+    for address, account in ijson.kvitems(text(), "accounts", buf_size=_READ_BYTES, use_float=True):
+        storage = list((account.pop("storage", None) or {}).items())
+        info = orjson.dumps(account)[:-1]  # the account without its storage, its closing brace left off
         at = 0
-        while True:  # at least once: an account without storage too
-            taken = {}
-            while at < len(slots) and size < piece_bytes:
-                taken[slots[at][0]] = slots[at][1]
-                size += 140  # a slot and its value, quoted hex
-                at += 1
-            part["accounts"][address] = {**info, "storage": taken}
-            size += len(info.get("code") or "") + 200
-            if size >= piece_bytes:
-                yield piece()
-            if at >= len(slots):
+        while True:  # at least once: an account without storage too; a piece never names an account twice
+            end, room = at, pieces.room() - len(info)
+            while end < len(storage) and (room > 0 or end == at):
+                room -= 140  # a slot and its value, quoted hex
+                end += 1
+            entry = (orjson.dumps(address) + b":" + info + (b"," if len(info) > 1 else b"") + b'"storage":'
+                     + orjson.dumps(dict(storage[at:end])) + b"}")
+            more = end < len(storage)
+            yield from pieces.add("accounts", entry, close=more)
+            if not more:
                 break
-    yield piece(last=True)
+            at = end
+    head = {key: next(ijson.items(text(), key, buf_size=_READ_BYTES, use_float=True), None)
+            for key in ("block", "best_block_number")}
+    yield pieces.piece(head)
+
+
+class _Pieces:
+    """Items of a state (JSON bytes) gathered into hex JSON states of about `piece_bytes` each."""
+
+    def __init__(self, piece_bytes: int):
+        self.piece_bytes = piece_bytes
+        self._parts: dict[str, list[bytes]] = {"blocks": [], "transactions": [], "accounts": []}
+        self._size = 0
+
+    def room(self) -> int:
+        return self.piece_bytes - self._size
+
+    def add(self, key: str, item: bytes, close: bool = False) -> Iterator[str]:
+        """Gather `item`; the piece goes out when it is full, or with `close`."""
+        self._parts[key].append(item)
+        self._size += len(item) + 1
+        if close or self._size >= self.piece_bytes:
+            yield self.piece()
+
+    def piece(self, head: dict | None = None) -> str:
+        """What is gathered as one state; `head` (the block environment and best block) with the last, once every
+        block is in."""
+        head = head or {"block": None, "best_block_number": None}
+        out = (b'{"block":' + orjson.dumps(head["block"])
+               + b',"best_block_number":' + orjson.dumps(head["best_block_number"])
+               + b',"historical_states":null,"blocks":[' + b",".join(self._parts["blocks"])
+               + b'],"transactions":[' + b",".join(self._parts["transactions"])
+               + b'],"accounts":{' + b",".join(self._parts["accounts"]) + b"}}")
+        self._parts = {"blocks": [], "transactions": [], "accounts": []}
+        self._size = 0
+        return "0x" + out.hex()
 
 
 class AnvilProcess(EngineProcess):

@@ -50,3 +50,67 @@ def test_aStateLoadedInPieces_overTheEnginesSocket_isTheSavedChain(audit_node, a
             {k: original.report[k] for k in ("toBlockHash", "counts", "state")}
     finally:
         copy.stop()
+
+
+def _state(accounts: int, slots: int) -> dict:
+    """A state shaped as anvil dumps it, with a contract's storage of `slots` slots."""
+    blocks = [{"header": {"number": hex(n), "extraData": "0x" + "ab" * n}, "transactions": [], "ommers": []}
+              for n in range(60)]
+    txs = [{"info": {"transaction_hash": "0x%064x" % n, "gas_used": 21_000 + n, "traces": [{"idx": 0}]},
+            "receipt": {"status": "0x1", "logs": []}, "block_hash": "0x%064x" % (n // 3), "block_number": n // 3}
+           for n in range(90)]
+    txs[7]["info"]["gas_used"] = 2**63 - 1  # the largest number ijson's C parser reads
+    accts = {"0x%040x" % a: {"nonce": a, "balance": hex(10**18 * a), "code": "0x" + "60" * (a * 50),
+                             "storage": {}} for a in range(1, accounts + 1)}
+    accts["0x%040x" % 1]["storage"] = {"0x%064x" % s: "0x%064x" % (s + 1) for s in range(slots)}
+    return {"block": {"number": "0x3b"}, "accounts": accts, "best_block_number": 59, "blocks": blocks,
+            "transactions": txs, "historical_states": None}
+
+
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f"a key named twice in one piece: {keys}"
+    return dict(pairs)
+
+
+def test_statePieces_carryEveryItemOnce_andTheHeadLast(tmp_path):
+    import gzip
+    import json
+
+    state = _state(accounts=12, slots=700)
+    text = json.dumps(state).encode()
+    blob = "0x" + gzip.compress(text).hex()
+    assert list(state_pieces(blob, len(text))) == [blob]  # small enough: as it is
+
+    pieces = [json.loads(bytes.fromhex(p[2:]), object_pairs_hook=_no_duplicate_keys)
+              for p in state_pieces(blob, 4096)]
+    assert len(pieces) > 10
+    assert all(p["block"] is None and p["best_block_number"] is None for p in pieces[:-1])
+    assert (pieces[-1]["block"], pieces[-1]["best_block_number"]) == (state["block"], 59)
+    assert [b for p in pieces for b in p["blocks"]] == state["blocks"]
+    assert [t for p in pieces for t in p["transactions"]] == state["transactions"]  
+    merged: dict = {}
+    for p in pieces:
+        for address, account in p["accounts"].items():
+            into = merged.setdefault(address, {**account, "storage": {}})
+            assert {k: v for k, v in account.items() if k != "storage"} == \
+                {k: v for k, v in state["accounts"][address].items() if k != "storage"}
+            assert not set(into["storage"]) & set(account["storage"])  # each slot once
+            into["storage"].update(account["storage"])
+    assert merged == state["accounts"]
+    contract = "0x%040x" % 1
+    assert sum(contract in p["accounts"] for p in pieces) >= 20  # its 700 slots spread over pieces
+    assert max(len(p) for p in pieces) < 2 * 4096 + 2 * 600  # about the piece size (an item may overrun it)
+
+
+def test_aStateWithANumberBeyond63Bits_isLoadedWholeAfterItsPieces():
+    """ijson's C parser stops at an integer beyond 63 bits: what follows goes whole (anvil's merge sets what the
+    pieces before it set again, to the same), never a restart that fails."""
+    import gzip
+    import json
+
+    state = _state(accounts=3, slots=100)
+    state["transactions"][80]["info"]["gas_used"] = 2**70
+    blob = "0x" + gzip.compress(json.dumps(state).encode()).hex()
+    pieces = list(state_pieces(blob, 2048))
+    assert len(pieces) > 2 and pieces[-1] == blob  # the blocks in pieces, then the whole
