@@ -33,6 +33,7 @@ log = logging.getLogger("citypoints.api")
 BITS_PER_ID = 16
 PROBES = 8  # 32-bit slices of the id
 MIN_CAPACITY = 1 << 20  # ids; 2 MiB of bits
+LOAD_RETRY_S = 5.0  # a load the store could not answer is tried again after this long, until it is done
 
 
 def preferred_order_intent(resident: str, nonce: str) -> str:
@@ -105,12 +106,13 @@ class SpentIntents:
         return self._reload
 
     async def _load(self, store) -> None:
-        try:
-            ids = await store.run(spent_intent_ids)
-        except Exception as exc:  # noqa: BLE001 - the store is away: the check keeps asking it meanwhile
-            log.warning("spent intents not loaded: %s", type(exc).__name__)
-            self._aside = None
-            return
+        while True:
+            try:
+                ids = await store.run(spent_intent_ids)
+                break
+            except Exception as exc:  # noqa: BLE001 - the store is away: the check asks it meanwhile, as before
+                log.warning("spent intents not loaded (%s): again in %s s", type(exc).__name__, LOAD_RETRY_S)
+                await asyncio.sleep(LOAD_RETRY_S)
         aside, self._aside = self._aside or [], None
         self._size(2 * (len(ids) + len(aside)))
         self.count = 0

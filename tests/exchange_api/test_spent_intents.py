@@ -89,3 +89,39 @@ def test_spentIntents_loadsRedemptionsAndPreferredOrders_keepsWhatIsCommittedDur
         asyncio.run(scenario())
     finally:
         store.dispose()
+
+
+def test_spentIntents_aLoadTheStoreCannotAnswer_isTriedAgainUntilDone(empty_database_url, monkeypatch):
+    """The store cannot answer at start (here the redemptions' table is away): the memory is not ready (every intent
+    goes to the store, as before it existed), and it loads once the store answers, with what the indexer committed
+    meanwhile."""
+    from sqlalchemy import text
+
+    from exchange_api import spent_intents
+
+    monkeypatch.setattr(spent_intents, "LOAD_RETRY_S", 0.05)
+    store = Store(empty_database_url)
+    resident = "0x" + os.urandom(20).hex()
+    redeemed, during = [redemption_id(resident, os.urandom(32)) for _ in range(2)], _ids(2)
+    try:
+        store.migrate()
+        store.call(lambda s: s.execute(insert(IdxRedemption), [dict(
+            redemption_id=rid, resident=resident, merchant=resident, order_ref="0x" + "00" * 32,
+            nonce="0x" + "00" * 32, credits=1, refunded=0, parts="[]", block_number=1, tx_hash="0x" + "00" * 32)
+            for rid in redeemed]))
+        store.call(lambda s: s.execute(text("ALTER TABLE idx_redemptions RENAME TO idx_redemptions_away")))
+
+        async def scenario():
+            spent = SpentIntents(capacity=64)
+            loading = spent.start_reload(store)
+            await asyncio.sleep(0.2)
+            assert not spent.ready and not loading.done()  # failed, and trying again
+            assert all(spent.possible(i) for i in _ids(10))  # meanwhile the store decides
+            spent.add(during)  # an indexer commit meanwhile
+            await asyncio.to_thread(store.call, lambda s: s.execute(text(
+                "ALTER TABLE idx_redemptions_away RENAME TO idx_redemptions")))
+            await asyncio.wait_for(loading, 10)
+            assert spent.ready and all(spent.possible(i) for i in [*redeemed, *during])
+        asyncio.run(scenario())
+    finally:
+        store.dispose()
