@@ -21,6 +21,8 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     );
     bytes32 public constant PART_TYPEHASH = keccak256("Part(uint256 scheme,uint256 points,uint256 credits)");
     uint256 public constant MAX_PARTS = 16;
+    uint256 public constant MAX_BATCH = 200;
+    uint256 public constant ITEM_GAS = 1_000_000;
     bytes32 public constant PREFERRED_ORDER_TYPEHASH =
         keccak256("PreferredOrder(address resident,uint256[] schemes,bytes32 nonce,uint256 deadline)");
     bytes32 public constant RELAYER_ROLE = Roles.RELAYER;
@@ -74,6 +76,24 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
         redemptionId = _useIntent(resident, _consentHash(consent), consent.nonce, consent.deadline, signature, record);
         PartValue[] memory taken = _take(resident, merchant, credits, parts, redemptionId);
         emit Redeemed(redemptionId, resident, merchant, consent.orderRef, consent.nonce, credits, taken);
+    }
+
+    /// @inheritdoc IRedemption
+    function redeemMany(SignedConsent[] calldata batch) external returns (uint256 redeemed) {
+        uint256 n = batch.length;
+        if (n == 0 || n > MAX_BATCH) revert RedemptionInvalidBatch(n);
+        bool relayer = IAccessControl(address(membership)).hasRole(RELAYER_ROLE, msg.sender);
+        for (uint256 i = 0; i < n; ++i) {
+            Consent calldata c = batch[i].consent;
+            // the caller's own mistake fails the batch; what the resident's consent meets is each consent's own
+            if (!relayer && msg.sender != c.merchant) revert RedemptionNotSubmitter(msg.sender, c.merchant);
+            // this very contract calls redeem: _checkSubmitter takes it, the submitter being checked here
+            try this.redeem{gas: ITEM_GAS}(c, batch[i].signature) {
+                ++redeemed;
+            } catch (bytes memory reason) {
+                emit RedemptionSkipped(intentIdOf(c.resident, c.nonce), c.resident, c.nonce, reason);
+            }
+        }
     }
 
     /// @inheritdoc IRedemption
@@ -171,7 +191,9 @@ contract Redemption is IRedemption, ResidentIntents, ConsortiumGoverned {
     // ----------------------------------------------------------------------------------------------
 
     function _checkSubmitter(address merchant) private view {
-        if (msg.sender != merchant && !IAccessControl(address(membership)).hasRole(RELAYER_ROLE, msg.sender)) {
+        // address(this): a consent of redeemMany, whose submitter redeemMany checked
+        if (msg.sender != merchant && msg.sender != address(this)
+                && !IAccessControl(address(membership)).hasRole(RELAYER_ROLE, msg.sender)) {
             revert RedemptionNotSubmitter(msg.sender, merchant);
         }
     }

@@ -55,6 +55,12 @@ interface IRedemption {
         uint256 deadline;
     }
 
+    /// @notice A consent with its signature: one redemption of a batch ({redeemMany}).
+    struct SignedConsent {
+        Consent consent;
+        bytes signature;
+    }
+
     /// @notice What one part of a redemption or a refund moved, in value units (credit cents x RATE_SCALE):
     /// `points` worth `value` at the rate then, `credits` to (or back from) the merchant, and the resident's change
     /// in the scheme before and after. Redemption: `value + changeBefore == credits * RATE_SCALE + changeAfter`;
@@ -103,6 +109,8 @@ interface IRedemption {
     error RedemptionPartsMismatch(bytes32 redemptionId);
     /// @notice The preferred order names a scheme twice or an unknown scheme.
     error RedemptionInvalidOrder(uint256 scheme);
+    /// @notice A batch of no consents or of more than MAX_BATCH.
+    error RedemptionInvalidBatch(uint256 size);
 
     /// @notice `resident` redeemed `credits` at `merchant` for order `orderRef`; `parts` is what each part of the
     /// signed plan took (in the plan's order, so `(scheme, points, credits)` of each is the signed part).
@@ -128,6 +136,9 @@ interface IRedemption {
         PartValue[] parts,
         address creditedTo
     );
+    /// @notice A consent of a batch ({redeemMany}) was not redeemed: `reason` is the error {redeem} gave (empty: it
+    /// ran out of its gas). Nothing of it changed and its nonce is unspent.
+    event RedemptionSkipped(bytes32 indexed redemptionId, address indexed resident, bytes32 nonce, bytes reason);
     /// @notice The resident's preferred burn order.
     event PreferredOrderSet(address indexed resident, uint256[] schemes, bytes32 nonce);
     /// @notice Governance set the refund window.
@@ -142,6 +153,16 @@ interface IRedemption {
     /// ledger's {PointsBurned}/{TransferSingle}/{ChangeUpdated}, Clearing's {MerchantPositionChanged} per part.
     /// @return redemptionId keccak256(abi.encode(resident, nonce)).
     function redeem(Consent calldata consent, bytes calldata signature) external returns (bytes32 redemptionId);
+
+    /// @notice Redeem a batch of consents in one transaction, each as {redeem} would, in order: one that {redeem}
+    /// would refuse is skipped ({RedemptionSkipped} with its error) and the others go on. A relayer's batch pays the
+    /// transaction's base cost, the first touch of each contract and the rules' shared reads once.
+    /// @dev Requirements: 1 to MAX_BATCH consents; caller holds RELAYER role or is every consent's merchant (else
+    /// the whole batch reverts, {RedemptionNotSubmitter}). Per consent, {redeem}'s other requirements, each run in a
+    /// call of its own with at most ITEM_GAS gas (a resident's EIP-1271 wallet cannot spend the others' gas). Emits
+    /// per consent {redeem}'s events or {RedemptionSkipped}.
+    /// @return redeemed How many of the batch were redeemed.
+    function redeemMany(SignedConsent[] calldata batch) external returns (uint256 redeemed);
 
     /// @notice Refund `credits` of a redemption to its resident, reversing the positions. Works whatever the parts'
     /// schemes' status (Active, Paused, Retired) and after a recovery of the resident's key (the new key is credited).
@@ -180,6 +201,10 @@ interface IRedemption {
     function refundWindow() external view returns (uint64);
     /// @notice The most parts a plan may have.
     function MAX_PARTS() external view returns (uint256);
+    /// @notice The most consents a batch may have.
+    function MAX_BATCH() external view returns (uint256);
+    /// @notice The gas each consent of a batch may use at most.
+    function ITEM_GAS() external view returns (uint256);
     /// @notice The EIP-712 type hash of RedemptionConsent.
     function REDEMPTION_CONSENT_TYPEHASH() external view returns (bytes32);
 }

@@ -41,6 +41,9 @@ CALLS = {
     "ProposalApproval": ("approveBySig(uint256,address,uint256,bytes)", ["uint256", "address", "uint256", "bytes"]),
 }
 SELECTORS = {kind: "0x" + keccak(text=sig)[:4].hex() for kind, (sig, _) in CALLS.items()}
+# The calls that carry a batch of them: Redemption.redeemMany((Consent, bytes)[]), a relayer's batch.
+BATCH_CALLS = {"RedemptionConsent": (f"redeemMany(({_CONSENT},bytes)[])", [f"({_CONSENT},bytes)[]"])}
+BATCH_SELECTORS = {kind: "0x" + keccak(text=sig)[:4].hex() for kind, (sig, _) in BATCH_CALLS.items()}
 EIP1271_MAGIC = "0x1626ba7e"
 _IS_VALID = "0x" + keccak(text="isValidSignature(bytes32,bytes)")[:4].hex()
 
@@ -54,7 +57,21 @@ def domain_separator(chain_id: int, verifying_contract: str) -> bytes:
 def decode_call(kind: str, calldata: str) -> dict:
     """The named arguments of a redeem / exchange / setPreferredOrder calldata (0x hex)."""
     _, types = CALLS[kind]
-    v = abi_decode(types, bytes.fromhex(calldata[10:]))
+    return _message(kind, abi_decode(types, bytes.fromhex(calldata[10:])))
+
+
+def decode_calls(kind: str, calldata: str) -> list[dict]:
+    """Every intent of `kind` a call carries, as `decode_call` gives each: the one of a redeem (exchange, ...), or
+    each of a batch (redeemMany). None for a call of another function."""
+    if calldata[:10] == SELECTORS[kind]:
+        return [decode_call(kind, calldata)]
+    if calldata[:10] == BATCH_SELECTORS.get(kind):
+        (batch,) = abi_decode(BATCH_CALLS[kind][1], bytes.fromhex(calldata[10:]))
+        return [_message(kind, item) for item in batch]
+    return []
+
+
+def _message(kind: str, v: tuple) -> dict:
     if kind == "RedemptionConsent":  # redeem(Consent, signature): the consent's fields, its plan as lists
         (resident, merchant, credits, parts, order_ref, nonce, deadline), signature = v
         v = (resident, merchant, credits, [list(p) for p in parts], order_ref, nonce, deadline, signature)
@@ -243,24 +260,29 @@ def _frames(trace: dict):
 
 def _find_call(rpc: Rpc, intent: dict, tx: dict, traces: dict) -> tuple[dict, str | None] | None:
     """(decoded call, its caller) of the call in `tx` that spent the intent's nonce."""
-    selector, contract = SELECTORS[intent["type"]], intent["contract"]
+    kind, contract = intent["type"], intent["contract"]
+    selectors = {SELECTORS[kind], BATCH_SELECTORS.get(kind)}
     candidates: list[tuple[str, str | None]] = []
-    if (tx.get("to") or "").lower() == contract and tx["input"][:10] == selector:
+    if (tx.get("to") or "").lower() == contract and tx["input"][:10] in selectors:
         candidates.append((tx["input"], tx["from"].lower()))
     else:  # called through another contract (a multicall, a wallet): find the inner call in the trace
         trace = _trace(rpc, intent["tx"], traces)
         if trace is None:
             return None
         for frame in _frames(trace):
-            if (frame.get("to") or "").lower() == contract and (frame.get("input") or "")[:10] == selector:
-                candidates.append((frame["input"], (frame.get("from") or "").lower() or None))
+            caller = (frame.get("from") or "").lower() or None
+            # a batch's own calls of each consent (from the contract itself) are judged with the batch's caller
+            if (frame.get("to") or "").lower() == contract and (frame.get("input") or "")[:10] in selectors \
+                    and caller != contract:
+                candidates.append((frame["input"], caller))
     for data, caller in candidates:
         try:
-            m = decode_call(intent["type"], data)
+            messages = decode_calls(kind, data)
         except Exception:  # noqa: BLE001 - malformed calldata cannot be this call
             continue
-        if m["resident"] == intent["resident"] and m["nonce"] == intent["nonce"]:
-            return m, caller
+        for m in messages:
+            if m["resident"] == intent["resident"] and m["nonce"] == intent["nonce"]:
+                return m, caller
     return None
 
 

@@ -106,6 +106,7 @@ EXCHANGE_ROWS = {  # anyone may submit a resident's signed intent
 }
 REDEMPTION_ROWS = {
     "redeem": Row(lambda c: list(c.value.redeem_fn(c.consent).args), SUBMITTERS, "RedemptionNotSubmitter"),
+    "redeemMany": Row(lambda c: [[tuple(c.value.redeem_fn(c.consent).args)]], SUBMITTERS, "RedemptionNotSubmitter"),
     "refund": Row(lambda c: [*c.redemption, 10], SUBMITTERS, "RedemptionNotSubmitter"),
     "setPreferredOrder": Row(lambda c: [c.order[k] for k in ("resident", "schemes", "nonce", "deadline",
                                                              "signature")], EVERYONE, ""),
