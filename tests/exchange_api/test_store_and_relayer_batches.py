@@ -105,3 +105,24 @@ def test_relayerBatch_sameConsentTwice_oneRedeemsTheOtherConflictsAndItsNonceIsF
             Redemption.id == rid))) == 1
         redeemed = api_city.contracts["Redemption"].events.Redeemed().get_logs(from_block=0)
         assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1
+
+
+def test_storeWrite_requestsWaitForTheDisk_backgroundWritesDoNot_evenOnTheSameConnection(empty_database_url):
+    """A request's write is on disk before its caller hears of it; a background write (the indexer's, a mined
+    transaction's settlement: both written again from the chain if lost) is committed without waiting for the
+    disk. The writer's connections are pooled: a request's write after a background one still waits."""
+    from sqlalchemy import text
+
+    store = Store(empty_database_url)
+    sqlite = store.url.startswith("sqlite")
+    ask = text("PRAGMA synchronous") if sqlite else text("SHOW synchronous_commit")
+    waits, skips = (2, 1) if sqlite else ("on", "off")  # SQLite FULL / NORMAL; PostgreSQL's setting
+    try:
+        async def go():
+            seen = []
+            for background in (False, True, False, True, False):
+                seen.append(await store.write(lambda s: s.execute(ask).scalar(), background=background))
+            return seen
+        assert asyncio.run(go()) == [waits, skips, waits, skips, waits]
+    finally:
+        store.dispose()
