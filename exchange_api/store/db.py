@@ -18,10 +18,11 @@ once the database is back.
   default). A background write is committed without waiting for the disk (SQLite `synchronous=NORMAL` in WAL
   mode, PostgreSQL `synchronous_commit=off`): atomic and consistent as any, durable with the next request's commit
   or checkpoint, and a crash of the process loses nothing (only the machine losing power can lose the last ones).
-  What a background write holds is derived from the chain and written again when lost: the indexer's rows and
-  cursor (it resumes from the cursor), a mined transaction's settlement (reconcile() finds the transaction still
-  `sent` and settles it from its receipt). A block's index write waited 20 ms for the disk of its 40-50 ms, and
-  every request's write waits behind it.
+  What a background write holds is written again when lost: the indexer's rows and cursor (it resumes from the
+  cursor), a mined transaction's settlement (reconcile() finds the transaction still `sent` and settles it from
+  its receipt), expired voucher reservations (the next sweep), a webhook delivery's record (the event is
+  delivered again: webhooks are at least once, each with its event id). A block's index write waited 20 ms for
+  the disk of its 40-50 ms, and every request's write waits behind it.
 """
 from __future__ import annotations
 
