@@ -475,6 +475,32 @@ class Relayer:
     # -- confirmations -----------------------------------------------------------------------------------
 
     async def run_tracker(self) -> None:
+        poller = asyncio.create_task(self._poll_head(), name="relayer-head")
+        try:
+            await self._track()
+        finally:
+            poller.cancel()
+
+    async def _poll_head(self) -> None:
+        """The node's head every `poll_s`, apart from the tracker: a tracker waiting on receipts (from an engine busy
+        dumping its state for tens of seconds) made the head look stale, and every redemption then went to a
+        simulation on that same busy engine and was refused (node_unavailable). The gateway answers the head
+        itself; while it answers, no block is mined that the indexed view lacks."""
+        while True:
+            try:
+                self._saw_head(await self.chain.block_number())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the node is away: the head goes stale, as it should
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(self.poll_s)
+
+    def _saw_head(self, head: int) -> None:
+        if self.head is not None and head != self.head and self.on_new_head is not None:  # a new block, or a reorg
+            self.on_new_head()
+        self.head, self.head_at = head, time.monotonic()
+
+    async def _track(self) -> None:
         sweep_at = time.monotonic() + 1.0
         while True:
             try:
@@ -500,9 +526,7 @@ class Relayer:
 
     async def track_once(self, *, sweep: bool = False) -> None:
         head = await self.chain.block_number()
-        if self.head is not None and head != self.head and self.on_new_head is not None:  # a new block, or a reorg
-            self.on_new_head()
-        self.head, self.head_at = head, time.monotonic()
+        self._saw_head(head)
         if self._last_block is None or head < self._last_block:
             self._last_block = head - 1
         candidates: set[str] = set()

@@ -363,3 +363,34 @@ def test_relayer_marksItsTransactionAndSettlesTheRecordTogether_orNeither(api, w
     while statuses() != ("mined", "confirmed"):
         assert time.monotonic() < deadline, statuses()
         time.sleep(0.05)
+
+
+def test_relayer_keepsTheHeadFresh_whileItsTrackerWaitsOnReceipts(live):
+    """An engine busy dumping its state answers receipts tens of seconds late; the head the gateway answers itself
+    must not go stale meanwhile (every redemption would be simulated on that busy engine and refused)."""
+    rt = live.rt
+
+    async def go():
+        chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+        relayer = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
+        settling = asyncio.Event()
+
+        async def receipts_late(hashes, known=None):  # the tracker waiting on the busy engine's receipts
+            settling.set()
+            await asyncio.sleep(3)
+        relayer._settle = receipts_late
+        relayer._watch("0x" + "11" * 32)  # a transaction it waits for: the sweep looks it up after a second
+        tracker = asyncio.create_task(relayer.run_tracker())
+        try:
+            await asyncio.wait_for(settling.wait(), 5)
+            fresh = []
+            for _ in range(20):
+                await asyncio.sleep(0.1)
+                fresh.append(relayer.current_head() is not None)
+            return fresh
+        finally:
+            tracker.cancel()
+            await asyncio.gather(tracker, return_exceptions=True)
+            await chain.aclose()
+    fresh = asyncio.run_coroutine_threadsafe(go(), _server_loop(live)).result(30)
+    assert all(fresh), f"the head looked stale in {fresh.count(False)} of 20 looks during a 3 s wait on receipts"
