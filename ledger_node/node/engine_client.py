@@ -58,9 +58,10 @@ class _Answer(asyncio.Protocol):
     def data_received(self, data: bytes):
         self.chunks.append(data)
         if data.endswith(b"\n") and self.answer and not self.answer.done():  # one request in flight: its last byte
+            self.chunks[-1] = data[:-1]  # the newline off before the join: a state dump's hundreds of MB copied once
             body = b"".join(self.chunks)
             self.chunks = []
-            self.answer.set_result(body[:-1])
+            self.answer.set_result(body)
 
     def connection_lost(self, exc):
         self.closed = True

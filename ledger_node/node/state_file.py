@@ -33,10 +33,18 @@ class StateMeta:
     kind: str = "anvil"
 
 
-def write(path: Path, blob: str, block_number: int, segment: int | None = None, kind: str = "anvil") -> None:
-    digest = hashlib.sha256(blob.encode()).hexdigest()
+def write(path: Path, blob: str | bytes | memoryview, block_number: int, segment: int | None = None,
+          kind: str = "anvil") -> None:
+    """`blob` as text, or as its ASCII bytes (a state dump as the engine sent it: not copied again)."""
+    data = blob.encode() if isinstance(blob, str) else blob
+    digest = hashlib.sha256(data).hexdigest()
     extra = f" {segment} {kind}" if segment is not None else ""
-    replace_atomically(path, lambda f: f.write(f"{MAGIC} {digest} {block_number}{extra}\n{blob}"))
+
+    def fill(f):
+        f.write(f"{MAGIC} {digest} {block_number}{extra}\n")
+        f.flush()
+        f.buffer.write(data)
+    replace_atomically(path, fill)
 
 
 def read(path: Path) -> tuple[str, int]:

@@ -204,7 +204,7 @@ async def snapshot(gw: Gateway) -> str:
             carry = [{"k": "carry", "raw": raw} for raw in gw.state.pending.values()]
             segment = gw.journal.rotate(carry)
             started = time.monotonic()
-            blob = await gw.engine_call("anvil_dumpState", [])
+            blob = await gw.engine_result_bytes("anvil_dumpState", [])
             dumped = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(None, state_file.write, state_path(), blob, height, segment,
                                                          "anvil")

@@ -1,0 +1,55 @@
+"""While the engine dumps its state for a snapshot (seconds for a large chain: it cannot mine, and anvil answers no
+read or send meanwhile), the gateway itself stays responsive: the head it answers comes at once, so the API does
+not take the node for away and keeps admitting redemptions on its indexed view."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from eth_account import Account
+
+from ledger_node.harness import SupervisedNode
+from ledger_node.node.anvil import rpc
+
+FAT_TXS = 1000  # 60 KB of calldata each: a 262 MB dump (about 7 s of engine pause on this machine)
+
+
+def test_theGatewayAnswersTheHead_whileTheEngineDumpsALargeState(tmp_path):
+    node = SupervisedNode(tmp_path / "node", block_period=1.0)
+    node.start()
+    try:
+        op = Account.from_key((tmp_path / "node" / "var" / "keys" / "operator.key").read_text().strip())
+        chain_id = int(rpc(node.url, "eth_chainId"), 16)
+        sink = Account.create().address
+        nonce = int(rpc(node.url, "eth_getTransactionCount", [op.address, "pending"]), 16)
+        last = None
+        for i in range(FAT_TXS):
+            tx = op.sign_transaction({"to": sink, "value": 0, "gas": 3_000_000, "gasPrice": 0, "nonce": nonce + i,
+                                      "chainId": chain_id, "data": os.urandom(60_000)})
+            last = rpc(node.url, "eth_sendRawTransaction", ["0x" + tx.raw_transaction.hex()], timeout=60)
+        for _ in range(120):
+            if rpc(node.url, "eth_getTransactionReceipt", [last]) is not None:
+                break
+            time.sleep(0.5)
+        latencies: list[float] = []
+        done = threading.Event()
+
+        def ask_the_head():
+            while not done.is_set():
+                t = time.monotonic()
+                rpc(node.url, "eth_blockNumber", timeout=30)
+                latencies.append(time.monotonic() - t)
+                time.sleep(0.05)
+        prober = threading.Thread(target=ask_the_head)
+        prober.start()
+        started = time.monotonic()
+        answer = rpc(node.operator_url, "citypoints_snapshot", [], timeout=600)
+        took = time.monotonic() - started
+        time.sleep(0.5)
+        done.set()
+        prober.join()
+        assert "snapshot at block" in answer and took > 2, answer  # a dump long enough to matter
+        assert max(latencies) < 0.45, f"the head took {max(latencies):.2f} s during a {took:.1f} s snapshot"
+    finally:
+        node.stop()
