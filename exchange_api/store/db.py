@@ -134,7 +134,7 @@ class Store:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.writer_sessions = sessionmaker(self.engine.execution_options(writer=True), expire_on_commit=False)
-        # background writes (the indexer's, confirmations'): committed without waiting for the disk (BACKGROUND_SYNC)
+        # background writes (the indexer's, confirmations'): committed without waiting for the disk (see "Durability")
         self.background_sessions = sessionmaker(self.engine.execution_options(writer=True, background=True),
                                                 expire_on_commit=False)
         self.limiter = anyio.CapacityLimiter(16)

@@ -62,7 +62,7 @@ def decode_call(kind: str, calldata: str) -> dict:
 
 def decode_calls(kind: str, calldata: str) -> list[dict]:
     """Every intent of `kind` a call carries, as `decode_call` gives each: the one of a redeem (exchange, ...), or
-    each of a batch (redeemMany). None for a call of another function."""
+    each of a batch (redeemMany); none for a call of another function."""
     if calldata[:10] == SELECTORS[kind]:
         return [decode_call(kind, calldata)]
     if calldata[:10] == BATCH_SELECTORS.get(kind):
