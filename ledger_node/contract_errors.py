@@ -40,6 +40,7 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "RedemptionRefundTooLarge": (422, "refund_too_large", "more credits than are left to refund"),
     "RedemptionPartsMismatch": (409, "redemption_mismatch", "the redemption's parties or parts differ"),
     "RedemptionInvalidOrder": (422, "invalid_scheme_order", "the preferred order names a scheme twice or an unknown scheme"),
+    "RedemptionInvalidBatch": (422, "invalid_batch", "a batch of redemptions holds no consent or more than 200"),
     # a resident's signed intent (contracts/residents/ResidentIntents.sol: Exchange, Redemption)
     "ResidentNonceUsed": (409, "consent_already_used", "this consent's nonce was used before"),
     "ResidentSignatureExpired": (422, "consent_expired", "the signed deadline has passed"),
