@@ -12,7 +12,7 @@ from eth_account import Account
 from ledger_node.harness import SupervisedNode
 from ledger_node.node.anvil import rpc
 
-FAT_TXS = 1000  # 60 KB of calldata each: a 262 MB dump (about 7 s of engine pause on this machine)
+FAT_TXS = 500  # 60 KB of calldata each: a 131 MB dump (about 3 s of engine pause on this machine)
 
 
 def test_theGatewayAnswersTheHead_whileTheEngineDumpsALargeState(tmp_path):
@@ -49,7 +49,8 @@ def test_theGatewayAnswersTheHead_whileTheEngineDumpsALargeState(tmp_path):
         time.sleep(0.5)
         done.set()
         prober.join()
-        assert "snapshot at block" in answer and took > 2, answer  # a dump long enough to matter
-        assert max(latencies) < 0.45, f"the head took {max(latencies):.2f} s during a {took:.1f} s snapshot"
+        assert "snapshot at block" in answer and took > 1, answer  # a dump long enough to matter
+        # measured: 0.08 s; before the gateway kept the dump as bytes, 0.53 s (decoded and re-encoded in its loop)
+        assert max(latencies) < 0.3, f"the head took {max(latencies):.2f} s during a {took:.1f} s snapshot"
     finally:
         node.stop()
