@@ -86,3 +86,12 @@ def from_contract_error(name: str | None, args: tuple = ()) -> ApiError:
         return ApiError(message, code=code, status=status)
     return ApiError(f"{UNNAMED.message} ({name or 'reverted without reason'})", code=UNNAMED.code,
                     status=UNNAMED.status)
+
+
+def from_failure_code(code: str | None) -> ApiError:
+    """The answer to a record that failed with `code` (a redemption its batch skipped: the record keeps the code of
+    the error the contract gave it)."""
+    for status, known, message in CONTRACT_ERRORS.values():
+        if known == code:
+            return ApiError(message, code=known, status=status)
+    return ApiError(UNNAMED.message, code=UNNAMED.code, status=UNNAMED.status)

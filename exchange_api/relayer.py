@@ -16,6 +16,14 @@ the nonce on chain.
 
 Nonces: one counter per relayer account (issuer_sdk's AsyncNonceManager), taken, signed, persisted and sent
 under one lock; accounts are used round-robin so several transactions are in flight at once.
+Batches: redemptions that reach the relayer together (while it persists the batch before) go out as one
+`redeemMany` transaction (`_combine`): the contract redeems each in a call of its own and skips one it refuses
+(RedemptionSkipped), so a batch pays the transaction's base cost, the first touch of each contract and the shared
+reads once (gas a redemption: 118,886 alone, 77,208 in a batch of 8). A lone redemption goes as `redeem` at once;
+under load (rounds of redemptions back to back) a round waits BATCH_LINGER_S (10 ms) for more before it is signed
+(`bench api`: 4.7 a transaction, 86,000 gas each, and a lower p99). The batch is one relayed transaction
+(kind `redemption_batch`), each of its redemptions' records names its hash, and it is settled, reconciled and
+signed again as any transaction is (services/confirmations.py settles each redemption from its own event).
 Confirmation: `run_tracker` follows new blocks; a transaction it waits for that emitted an outcome event
 (`outcome_logs`: Redeemed, Refunded, Exchanged) is settled from that event, one eth_getLogs a block, and only the
 others' receipts are fetched (a block of 200 redemptions' receipts is ~1 MB of JSON); it hands them to `on_mined`
@@ -27,14 +35,14 @@ import asyncio
 import itertools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from exchange_api import metrics
-from exchange_api.chain import NONCE_USED, ChainClient, ChainRevert, fn, hex0x, unhex
+from exchange_api.chain import NONCE_USED, REDEEM_MANY, ChainClient, ChainRevert, fn, hex0x, unhex
 from exchange_api.errors import NodeUnavailable
 from exchange_api.store.db import Store
 from exchange_api.store.models import Refund, RelayedTransaction
@@ -52,6 +60,12 @@ OnMined = Callable[[Callable[[Session], Settled], list[dict | None]], Awaitable[
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
 MAX_SENDS_IN_FLIGHT = 4
+BATCH_REDEMPTIONS = 100  # redemptions in one redeemMany transaction at most (the contract's MAX_BATCH: 200)
+# Under load (redemptions in a round that began within BATCH_BUSY_S), a round with redemptions waits BATCH_LINGER_S
+# for more before it is signed: bigger batches (less gas a redemption) for a few ms of a merchant's answer. A
+# redemption that comes alone is never held.
+BATCH_LINGER_S = 0.01
+BATCH_BUSY_S = 0.1
 # mined transactions settled in one database transaction (each marked with its records: a crash between two leaves
 # the rest to the next round). A block of 200 redemptions settled at once held the store's writer ~50 ms, and every
 # request's write waited behind it (the store lets one background write go between request writes).
@@ -126,9 +140,19 @@ class _Job:
     account: "RelayerAccount"
     future: asyncio.Future
     check: "PreCheck | None" = None  # see Relayer.submit; before any nonce
+    item: tuple | None = None      # (consent, signature): a redemption that may go in a batch (Relayer.submit)
+    members: "list[_Job] | None" = None  # a batch's redemptions (_combine); its own future is unused
+    refused: "dict[_Job, Exception]" = field(default_factory=dict)  # a batch's members the store refused
     nonce: int = -1
     raw: bytes = b""
     hash: str = ""
+
+    def sign(self, chain_id: int) -> None:
+        """Sign with the job's nonce: a batch with its members that are not refused."""
+        if self.members is not None:
+            self.data = REDEEM_MANY.encode([m.item for m in self.members if m not in self.refused])
+        self.raw = sign_tx(self.account.signer, UnsignedTx(chain_id, self.nonce, self.gas, unhex(self.to), self.data))
+        self.hash = tx_hash(self.raw)
 
 
 @dataclass(frozen=True)
@@ -229,7 +253,7 @@ class Relayer:
     async def submit(self, *, kind: str, subject_id: str, to: str, data: bytes, gas: int,
                      resident: str | None = None, intent_nonce: str | None = None, deadline: int | None = None,
                      persist_with: Callable | None = None, account: RelayerAccount | None = None,
-                     check: PreCheck | None = None) -> str:
+                     check: PreCheck | None = None, batch_item: tuple | None = None) -> str:
         """Sign, persist (with `persist_with(session, tx_hash)` in the same transaction), send; the tx hash.
         `persist_with` may write through the session, and may return rows, [(statement, params)], which the relayer
         writes with the batch's other rows of the same statement in one executemany.
@@ -240,7 +264,8 @@ class Relayer:
         good, `send_outcome`, fails its record as a revert in a block would). Raises what `persist_with` raised
         (nothing was sent). `check` (PreCheck): read for the whole batch in one query (for the jobs its memory cannot
         clear) before any nonce is taken; a job it refuses raises its exception here, and nothing is signed,
-        persisted or sent.
+        persisted or sent. `batch_item` ((consent, signature) as Redemption.redeemMany takes them): a redemption
+        that may go in one transaction with others (`_combine`); its hash is then the batch's.
         """
         if self.lease is not None:
             self.lease.require()
@@ -249,7 +274,7 @@ class Relayer:
                 raise NodeUnavailable("no relayer account is configured (CITYPOINTS_RELAYER_KEYS)")
             account = self.accounts[next(self._rr) % len(self.accounts)]
         job = _Job(kind, subject_id, to, data, gas, resident, intent_nonce, deadline, persist_with, account,
-                   asyncio.get_running_loop().create_future(), check)
+                   asyncio.get_running_loop().create_future(), check, batch_item)
         self._queue.append(job)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_loop(), name="relayer-sender")
@@ -273,13 +298,18 @@ class Relayer:
         """Batches one after another: everything queued while the previous batch was being persisted. A
         persisted batch is sent in the background while the next one is signed and persisted (the node holds
         a transaction whose nonce comes early until the ones before it arrive)."""
+        busy_until = 0.0
         while True:
             if not self._queue:
                 self._queued.clear()
                 await self._queued.wait()
+            if any(job.item is not None for job in self._queue[:BATCH_REDEMPTIONS]):
+                if time.monotonic() < busy_until and len(self._queue) < BATCH_REDEMPTIONS:
+                    await asyncio.sleep(BATCH_LINGER_S)
+                busy_until = time.monotonic() + BATCH_BUSY_S
             jobs, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                await self._persist_batch(jobs)
+                sendable = await self._persist_batch(jobs)
             except BaseException as exc:  # the batch's own failure (a database outage): its callers get it
                 for job in jobs:
                     job.account.nonces.reset()  # nonces taken but not used: ask the node again
@@ -288,7 +318,7 @@ class Relayer:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            self._unsent.extend(jobs)
+            self._unsent.extend(sendable)
             self._start_sends()
 
     def _start_sends(self, done: asyncio.Task | None = None) -> None:
@@ -302,11 +332,28 @@ class Relayer:
             self._sending.add(task)
             task.add_done_callback(self._start_sends)
 
-    async def _persist_batch(self, jobs: list["_Job"]) -> None:
-        """Sign every job with its account's next nonce, persist them all in one database transaction and answer
-        their callers. A job whose record cannot be written (its consent was used before) leaves its nonce to a
-        zero-value filler transaction to the relayer itself, so the account's later transactions are not stuck
-        behind a gap."""
+    def _combine(self, jobs: list[_Job]) -> list[_Job]:
+        """The jobs as transactions: the redemptions that may be batched (`item`), when more than one, go in
+        redeemMany transactions of up to BATCH_REDEMPTIONS, each from its first member's account."""
+        items = [job for job in jobs if job.item is not None]
+        if len(items) < 2:
+            return jobs
+        out = [job for job in jobs if job.item is None]
+        for i in range(0, len(items), BATCH_REDEMPTIONS):
+            members = items[i:i + BATCH_REDEMPTIONS]
+            if len(members) == 1:
+                out.append(members[0])
+                continue
+            out.append(_Job("redemption_batch", members[0].subject_id, members[0].to, b"", sum(m.gas for m in members),
+                            None, None, None, None, members[0].account, None, members=members))
+        return out
+
+    async def _persist_batch(self, jobs: list["_Job"]) -> list["_Job"]:
+        """Sign every transaction (`_combine`) with its account's next nonce, persist them all in one database
+        transaction and answer their callers; the transactions to send. A job whose record cannot be written (its
+        consent was used before) leaves its nonce to a zero-value filler transaction to the relayer itself, so the
+        account's later transactions are not stuck behind a gap; a batch is signed again without such members (on
+        the same nonce: nothing was sent), and filled only when none is left."""
         checked = [job for job in jobs if job.check is not None and job.check.needs_store()]
         if checked:  # one round trip for the batch, before nonces: a refused job leaves no gap to fill
             started = time.perf_counter()
@@ -319,58 +366,89 @@ class Relayer:
                 if refusal is not None and not job.future.done():
                     job.future.set_exception(refusal)
             jobs = [job for job in jobs if not job.future.done()]
-        for job in jobs:
+        txs = self._combine(jobs)
+        chain_id = self.chain.chain_id
+        for job in txs:
             async with job.account.nonces.reserve() as n:
                 job.nonce = n
-                job.raw = sign_tx(job.account.signer, UnsignedTx(self.chain.chain_id, n, job.gas, unhex(job.to),
-                                                                 job.data))
-                job.hash = tx_hash(job.raw)
+                job.sign(chain_id)
 
-        def rows_of(s, job):  # the rows persist_with returns (what it writes itself is in the session already)
-            return (job.persist_with(s, job.hash) or ()) if job.persist_with is not None else ()
+        def rows_of(s, job, h):  # the rows persist_with returns (what it writes itself is in the session already)
+            if job.members is not None:
+                return [row for m in job.members if m not in job.refused for row in rows_of(s, m, h)]
+            return (job.persist_with(s, h) or ()) if job.persist_with is not None else ()
 
         def insert_job(s, job):  # in the job's own savepoint: its rows at once
             s.execute(INSERT_RELAYED, _row(job))
-            for statement, params in rows_of(s, job):
+            for statement, params in rows_of(s, job, job.hash):
                 s.execute(statement, params)
 
         def insert_all(s):  # each statement's rows of the whole batch in one executemany (~1/8 of the cost a row)
-            rows: dict = {INSERT_RELAYED: [_row(job) for job in jobs]}
-            for job in jobs:
-                for statement, params in rows_of(s, job):
+            rows: dict = {INSERT_RELAYED: [_row(job) for job in txs]}
+            for job in txs:
+                for statement, params in rows_of(s, job, job.hash):
                     rows.setdefault(statement, []).append(params)
             for statement, params in rows.items():
                 if params:  # none when the pre-check refused every job of the batch
                     s.execute(statement, params)
 
-        def persist(s):  # database work only (it may run twice): fillers are applied to the jobs afterwards
+        def refused_members(s, job) -> dict:  # a batch's members whose rows the store refuses (tried, then undone)
+            refused, trial = {}, s.begin_nested()
+            try:
+                for m in job.members:
+                    try:
+                        with s.begin_nested():
+                            for statement, params in rows_of(s, m, job.hash):
+                                s.execute(statement, params)
+                    except Exception as exc:  # noqa: BLE001 - handed to this member's caller
+                        refused[m] = exc
+            finally:
+                trial.rollback()
+            return refused
+
+        def persist(s):  # database work, and signing a batch again (it may run twice: each run starts afresh)
+            for job in txs:
+                if job.refused:  # refused in an earlier run of this function: the whole batch again
+                    job.refused = {}
+                    job.sign(chain_id)
             try:
                 with s.begin_nested():  # usually every record goes in: one savepoint for all of them
                     insert_all(s)
-                return [(None, None)] * len(jobs)
+                return [(None, None)] * len(txs)
             except Exception:  # noqa: BLE001 - some record was refused: find which, one savepoint each
                 pass
             outcomes = []
-            for job in jobs:
+            for job in txs:
                 try:
+                    if job.members is not None:
+                        job.refused = refused_members(s, job)
+                        if len(job.refused) == len(job.members):
+                            raise next(iter(job.refused.values()))
+                        if job.refused:
+                            job.sign(chain_id)  # without them, on the same nonce
                     with s.begin_nested():
                         insert_job(s, job)
                     outcomes.append((None, None))
-                except Exception as exc:  # noqa: BLE001 - handed to this job's caller
-                    filler = sign_tx(job.account.signer, UnsignedTx(self.chain.chain_id, job.nonce, 21_000,
+                except Exception as exc:  # noqa: BLE001 - handed to this job's callers
+                    filler = sign_tx(job.account.signer, UnsignedTx(chain_id, job.nonce, 21_000,
                                                                     unhex(job.account.address), b""))
                     s.execute(INSERT_RELAYED, _filler_row(job, filler))
                     outcomes.append((exc, filler))
             return outcomes
         persisted = await self.store.write(persist, isolated=False)
-        for job, (failure, filler) in zip(jobs, persisted):
+        for job, (failure, filler) in zip(txs, persisted):
             if filler is not None:
                 job.raw, job.hash = filler, tx_hash(filler)
-            if not job.future.done():  # persisted: the caller has its answer; the send is the relayer's job
-                if failure is not None:
-                    job.future.set_exception(failure)
-                else:
-                    job.future.set_result(job.hash)
+            for caller in job.members or [job]:
+                if caller.future.done():
+                    continue
+                refusal = job.refused.get(caller) or failure
+                if refusal is not None:
+                    caller.future.set_exception(refusal)
+                else:  # persisted: the caller has its answer; the send is the relayer's job
+                    caller.hash = job.hash
+                    caller.future.set_result(job.hash)
+        return txs
 
     async def _send_batch(self, jobs: list["_Job"]) -> None:
         """Send a persisted batch in one JSON-RPC batch. Each answer is read by `send_outcome`: a transaction the

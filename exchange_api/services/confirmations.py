@@ -23,6 +23,7 @@ from exchange_api.store.models import (ExchangeSubmission, Redemption, Refund, R
 from exchange_api.webhooks import Dispatcher
 from ledger_node.contract_errors import CONTRACT_ERRORS, UNNAMED
 from ledger_node.event_codec import EventCodec
+from ledger_node.revert import decode_revert
 
 
 def failure_code(error: tuple | None) -> str:
@@ -30,7 +31,7 @@ def failure_code(error: tuple | None) -> str:
     return (CONTRACT_ERRORS.get(name) or UNNAMED).code
 
 
-OUTCOME_EVENTS = ("Redeemed", "Refunded", "Exchanged")
+OUTCOME_EVENTS = ("Redeemed", "RedemptionSkipped", "Refunded", "Exchanged")
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Confirmations:
     settings: Settings
 
     def outcome_events(self, receipt: dict | None) -> dict[str, list[dict]]:
-        """The events that settle a record (Redeemed, Refunded, Exchanged) in a receipt, decoded, by name."""
+        """The events that settle a record (OUTCOME_EVENTS) in a receipt, decoded, by name."""
         out: dict[str, list[dict]] = {}
         for lg in (receipt or {}).get("logs", []):
             event = self.events.event_of(lg)
@@ -91,7 +92,8 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
     events = []
     hooked = webhook_merchants(s)
     redeemed = [(row, receipt, error, logs) for (row, receipt, error), logs in zip(items, decoded)
-                if row.kind == "redemption" and not (receipt is not None and "replacedBy" in receipt)]
+                if row.kind in ("redemption", "redemption_batch")
+                and not (receipt is not None and "replacedBy" in receipt)]
     settled = _settle_redemptions(s, redeemed)  # the bulk of them: in one statement
     vouchers.settle_redemptions(s, settled)  # a voucher paid for is valid; one whose payment failed gives its unit back
     for r in settled:
@@ -152,32 +154,54 @@ SETTLE_REDEMPTION = REDEMPTIONS.update().where(REDEMPTIONS.c.id == bindparam("_i
 
 def _settle_redemptions(s, items: list) -> list[dict]:
     """Confirm or fail the redemptions of mined transactions (Core statements: one select, one executemany
-    update); the settled records as dicts. A record already settled by another transaction is left alone."""
+    update); the settled records as dicts. A record already settled by another transaction is left alone. A batch
+    (redeemMany) settles each of its redemptions from its own event: Redeemed, or RedemptionSkipped with the error
+    the contract gave it; a batch that failed whole fails them all."""
     if not items:
         return []
-    current = {r.id: r._asdict() for r in s.execute(
-        select(REDEMPTIONS).where(REDEMPTIONS.c.id.in_([row.subject_id for row, *_ in items])))}
+    singles = [row.subject_id for row, *_ in items if row.kind == "redemption"]
+    batches = [row.tx_hash for row, *_ in items if row.kind == "redemption_batch"]
+    where = REDEMPTIONS.c.id.in_(singles)
+    if batches:
+        where = where | REDEMPTIONS.c.tx_hash.in_(batches)
+    current = {r.id: r._asdict() for r in s.execute(select(REDEMPTIONS).where(where))}
+    members: dict[str, list[dict]] = {}
+    for r in current.values():
+        members.setdefault(r["tx_hash"], []).append(r)
     at, settled, params = utcnow(), [], []
     for row, receipt, error, logs in items:
-        r = current.get(row.subject_id)
-        if r is None or r["status"] in ("confirmed", "failed") and r["tx_hash"] != row.tx_hash:
-            continue
-        r["block_number"] = int(receipt["blockNumber"], 16) if receipt else None
-        r["updated_at"] = at
-        if receipt is not None and int(receipt["status"], 16) == 1:
-            ev = logs.get("Redeemed", [])
-            r["status"], r["parts"] = "confirmed", json.dumps(ev[0]["parts"]) if ev else None
+        ok = receipt is not None and int(receipt["status"], 16) == 1
+        if row.kind == "redemption":
+            r = current.get(row.subject_id)
+            records = [] if r is None else [r]
+            redeemed = {r["id"]: logs["Redeemed"][0]} if r is not None and logs.get("Redeemed") else {}
         else:
-            r["status"], r["failure_code"] = "failed", failure_code(error)
-        params.append({"_id": r["id"], "_status": r["status"], "_block": r["block_number"], "_parts": r["parts"],
-                       "_failure": r["failure_code"], "_at": at})
-        settled.append(r)
+            records = members.get(row.tx_hash, [])
+            redeemed = {e["redemptionId"]: e for e in logs.get("Redeemed", [])}
+        skipped = {e["redemptionId"]: e["reason"] for e in logs.get("RedemptionSkipped", [])}
+        for r in records:
+            if r["status"] in ("confirmed", "failed") and r["tx_hash"] != row.tx_hash:
+                continue
+            r["block_number"] = int(receipt["blockNumber"], 16) if receipt else None
+            r["updated_at"] = at
+            if ok and r["id"] not in skipped:
+                ev = redeemed.get(r["id"])
+                r["status"], r["parts"] = "confirmed", json.dumps(ev["parts"]) if ev else None
+            else:
+                why = (decode_revert(skipped[r["id"]]) or ("", ())) if ok else error
+                r["status"], r["failure_code"] = "failed", failure_code(why)
+            params.append({"_id": r["id"], "_status": r["status"], "_block": r["block_number"], "_parts": r["parts"],
+                           "_failure": r["failure_code"], "_at": at})
+            settled.append(r)
     if params:
         s.execute(SETTLE_REDEMPTION, params)
     return settled
 
 
 def _retarget(s, row: RelayedTransaction, new_hash: str) -> None:
+    if row.kind == "redemption_batch":  # each of its redemptions
+        s.execute(REDEMPTIONS.update().where(REDEMPTIONS.c.tx_hash == row.tx_hash).values(tx_hash=new_hash))
+        return
     model = {"redemption": Redemption, "refund": Refund, "exchange": ExchangeSubmission}.get(row.kind)
     if model is None:
         return

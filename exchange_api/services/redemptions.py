@@ -288,7 +288,8 @@ class Redemptions:
         checked = time.perf_counter()
         metrics.STAGE.labels("signature").observe(checked - started)
         rid = redemption_id(resident, nonce)
-        data = REDEEM.encode((resident, merchant, c["credits"], parts, ref, nonce, c["deadline"]), sig)
+        signed = ((resident, merchant, c["credits"], parts, ref, nonce, c["deadline"]), sig)
+        data = REDEEM.encode(*signed)
         to = self.chain.addresses["Redemption"]
         if rid in self.holds:
             raise Conflict("this consent was submitted before", code="consent_already_used")
@@ -312,7 +313,7 @@ class Redemptions:
         if rid in self.holds:  # the same consent, admitted while this one was checked
             raise Conflict("this consent was submitted before", code="consent_already_used")
         self.holds.reserve(resident, rid, c["credits"], tuple((sc, pt) for sc, pt, _ in parts))
-        return await self._relay(merchant_id, c, rid, resident, merchant, to, data, wait=wait,
+        return await self._relay(merchant_id, c, rid, resident, merchant, to, data, signed, wait=wait,
                                  request_id=request_id, also=also)
 
     async def admit(self, resident: str, merchant: str, credits: int) -> None:
@@ -362,9 +363,10 @@ class Redemptions:
                            field="credits")
 
     async def _relay(self, merchant_id: int, c: dict, rid: str, resident: str, merchant: str, to: str,
-                     data: bytes, *, wait: bool, request_id: str | None, also) -> Result:
-        """Persist and send (the relayer), then answer pending, or confirmed once mined. The caller's hold is
-        dropped here when nothing was persisted."""
+                     data: bytes, signed: tuple, *, wait: bool, request_id: str | None, also) -> Result:
+        """Persist and send (the relayer: alone as `data`, or with others that reach it together, in a batch, as
+        `signed`), then answer pending, or confirmed once mined. The caller's hold is dropped here when nothing was
+        persisted."""
         record = dict(id=rid, merchant_id=merchant_id, merchant=merchant, resident=resident, credits=c["credits"],
                       order_ref=c["orderRef"].lower(), nonce=c["nonce"].lower(), deadline=c["deadline"],
                       signature=c["signature"], request_id=request_id, status="pending")
@@ -387,7 +389,7 @@ class Redemptions:
             h = await self.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data,
                                           gas=self.settings.redeem_gas, resident=resident,
                                           intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
-                                          persist_with=persist,
+                                          persist_with=persist, batch_item=signed,
                                           check=PreCheck(_spent_on_chain, (resident, rid, c["nonce"].lower()),
                                                          self._maybe_spent))
         except IntegrityError:
@@ -408,9 +410,8 @@ class Redemptions:
         if mined is None:
             return pending["answer"]
         row = await self.store.run(lambda s: s.scalar(select(Redemption).where(Redemption.id == rid)))
-        if row.status == "failed":
-            name, args = mined.error or (None, ())
-            raise errors.from_contract_error(name, args)
+        if row.status == "failed":  # its transaction failed, or its batch skipped it (the record has why)
+            raise errors.from_contract_error(*mined.error) if mined.error else errors.from_failure_code(row.failure_code)
         return Done(public(row))
 
     def _maybe_spent(self, item: tuple[str, str, str]) -> bool:

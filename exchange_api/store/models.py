@@ -123,7 +123,7 @@ class Redemption(Base):
     signature: Mapped[str] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(20))  # pending | confirmed | failed
-    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)  # a batch settles by it
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     parts: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [[scheme, points, credits], ...]
     refunded: Mapped[int] = mapped_column(ChainInt, default=0)
@@ -174,7 +174,7 @@ class RelayedTransaction(Base):
     """Every transaction the relayer signs, persisted before it is sent (crash recovery reads these)."""
     __tablename__ = "relayed_transactions"
     tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # redemption | refund | exchange | onboarding | gov_approval
+    kind: Mapped[str] = mapped_column(String(20))  # redemption | redemption_batch | refund | exchange | onboarding | ...
     subject_id: Mapped[str] = mapped_column(String(66), index=True)
     resident: Mapped[str | None] = mapped_column(String(42), nullable=True)
     intent_nonce: Mapped[str | None] = mapped_column(String(66), nullable=True)

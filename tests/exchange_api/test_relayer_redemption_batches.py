@@ -1,0 +1,211 @@
+"""Redemptions that reach the relayer together go out as one redeemMany transaction (issue 25: gas a redemption):
+each is settled from its own event, one the chain skips fails alone, one the store refuses is left out of the
+batch, and a batch whose nonce went to another transaction is signed again with its records moved to it."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+
+from eth_account import Account
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from exchange_api.chain import REDEEM, REDEEM_MANY, ChainClient, unhex
+from exchange_api.errors import NodeUnavailable
+from exchange_api.relayer import Relayer
+from exchange_api.services import redemptions
+from exchange_api.services.results import Done, Pending
+from exchange_api.store.models import Merchant, Redemption, RelayedTransaction
+from ledger_node import chain
+
+from .conftest import S1
+from .test_indexer_relayer import _server_loop
+
+GAS_FLOOR = 100_000  # issue 25: a one-scheme redemption
+
+
+def _merchant_id(rt, api_city):
+    return rt.store.call(lambda s: s.scalar(select(Merchant.id).where(Merchant.address == api_city.merchant.address)))
+
+
+def _rid(c: dict) -> str:
+    return redemptions.redemption_id(c["resident"], unhex(c["nonce"]))
+
+
+def _consents(w3, api_city, n: int) -> list[dict]:
+    """`n` consents of the city's residents, each a point of one scheme for its 10 credit cents (the floor's
+    redemption: one scheme, an exact plan)."""
+    return [api_city.consent(w3, api_city.residents[i % len(api_city.residents)], 10, order_ref=os.urandom(32),
+                             parts=[(S1, 1, 10)]) for i in range(n)]
+
+
+def _redeemed_once(api_city, rids) -> bool:
+    events = api_city.contracts["Redemption"].events.Redeemed().get_logs(from_block=0)
+    seen = ["0x" + e["args"]["redemptionId"].hex() for e in events]
+    return all(seen.count(rid) == 1 for rid in rids)
+
+
+def _record(merchant_id, c, rid=None):
+    """persist_with for a raw relayer submission: the redemption's record, as the service writes it."""
+    def write(s, h):
+        s.execute(insert(Redemption.__table__), dict(
+            id=rid or _rid(c), merchant_id=merchant_id, merchant=c["merchant"], resident=c["resident"],
+            credits=c["credits"], order_ref=c["orderRef"], nonce=c["nonce"], deadline=c["deadline"],
+            signature=c["signature"], status="pending", tx_hash=h))
+    return write
+
+
+def _relay(rt, api_city, c, persist_with):
+    """What the service hands the relayer for a consent, without its checks before it."""
+    args = api_city.redeem_args(c)
+    return rt.relayer.submit(kind="redemption", subject_id=_rid(c), to=rt.chain.addresses["Redemption"],
+                             data=REDEEM.encode(*args), gas=rt.settings.redeem_gas, persist_with=persist_with,
+                             batch_item=args)
+
+
+def _records(rt, rids):
+    return {r.id: r for r in rt.store.call(lambda s: list(s.scalars(select(Redemption).where(Redemption.id.in_(rids)))))}
+
+
+def test_redemptionsArrivingTogether_goInOneTransaction_eachSettledFromItsOwnEvent_underTheGasFloor(
+        api, w3, api_city, live):
+    rt = live.rt
+    merchant_id = _merchant_id(rt, api_city)
+    consents = _consents(w3, api_city, 8)
+
+    async def together():
+        return await asyncio.gather(*(rt.services.redemptions.submit(merchant_id, c, wait=True) for c in consents))
+    results = asyncio.run_coroutine_threadsafe(together(), _server_loop(live)).result(60)
+    assert all(isinstance(r, Done) and r.body["status"] == "confirmed" for r in results)  # 201 each
+    assert all(r.body["parts"][0]["credits"] == 10 for r in results)  # each from its own Redeemed event
+    by_tx: dict[str, list[str]] = {}
+    for r in results:
+        by_tx.setdefault(r.body["txHash"], []).append(r.body["id"])
+    batch_hash, members = max(by_tx.items(), key=lambda kv: len(kv[1]))
+    assert len(members) >= 2, "redemptions that reached the relayer together each went alone"
+    tx, receipt = w3.eth.get_transaction(batch_hash), w3.eth.get_transaction_receipt(batch_hash)
+    assert bytes(tx["input"][:4]) == REDEEM_MANY.selector
+    assert receipt["gasUsed"] / len(members) < GAS_FLOOR, (receipt["gasUsed"], len(members))
+    row = rt.store.call(lambda s: s.get(RelayedTransaction, batch_hash))
+    assert (row.kind, row.status) == ("redemption_batch", "mined")
+    assert _redeemed_once(api_city, [r.body["id"] for r in results])
+
+
+def test_aBatchMemberTheChainRefuses_failsAloneWithItsCode_theOthersAreConfirmed(api, w3, api_city, live):
+    rt = live.rt
+    merchant_id = _merchant_id(rt, api_city)
+    spent, fresh, other = _consents(w3, api_city, 3)
+    # the merchant redeems one itself, on chain: the API's store does not know it
+    redemption = api_city.contracts["Redemption"]
+    chain.transact(w3, api_city.merchant, redemption.functions.redeem(*api_city.redeem_args(spent)))
+
+    async def together():
+        hashes = await asyncio.gather(*(_relay(rt, api_city, c, _record(merchant_id, c)) for c in (spent, fresh, other)))
+        mined = await rt.relayer.wait(hashes[0], 30)
+        return hashes, mined
+    hashes, mined = asyncio.run_coroutine_threadsafe(together(), _server_loop(live)).result(60)
+    assert len(set(hashes)) == 1 and mined is not None and mined.ok  # one transaction, and it succeeded
+    records = _records(rt, [_rid(c) for c in (spent, fresh, other)])
+    assert (records[_rid(spent)].status, records[_rid(spent)].failure_code) == ("failed", "consent_already_used")
+    assert records[_rid(fresh)].status == records[_rid(other)].status == "confirmed"
+    assert records[_rid(fresh)].parts and records[_rid(spent)].parts is None
+    assert _redeemed_once(api_city, [_rid(c) for c in (spent, fresh, other)])
+
+
+def test_aBatchMemberTheStoreRefuses_isLeftOut_theBatchIsSignedWithoutIt_noFiller(api, w3, api_city, live):
+    rt = live.rt
+    merchant_id = _merchant_id(rt, api_city)
+    twin, other = _consents(w3, api_city, 2)
+
+    def fillers():
+        return rt.store.call(lambda s: s.scalar(select(func.count()).select_from(RelayedTransaction).where(
+            RelayedTransaction.kind == "filler")))
+    before = fillers()
+
+    async def together():  # the same consent twice (two copies reaching the relayer at once) and another one
+        out = await asyncio.gather(_relay(rt, api_city, twin, _record(merchant_id, twin)),
+                                   _relay(rt, api_city, twin, _record(merchant_id, twin)),
+                                   _relay(rt, api_city, other, _record(merchant_id, other)), return_exceptions=True)
+        done = [x for x in out if isinstance(x, str)]
+        return out, await rt.relayer.wait(done[0], 30)
+    out, mined = asyncio.run_coroutine_threadsafe(together(), _server_loop(live)).result(60)
+    assert sorted(type(x).__name__ for x in out) == ["IntegrityError", "str", "str"]
+    assert isinstance(next(x for x in out if not isinstance(x, str)), IntegrityError)
+    hashes = {x for x in out if isinstance(x, str)}
+    assert len(hashes) == 1 and mined is not None and mined.ok
+    tx = w3.eth.get_transaction(hashes.pop())
+    assert len(REDEEM_MANY_items(tx["input"])) == 2  # signed again without the refused copy, on the same nonce
+    records = _records(rt, [_rid(twin), _rid(other)])
+    assert records[_rid(twin)].status == records[_rid(other)].status == "confirmed"
+    assert _redeemed_once(api_city, [_rid(twin), _rid(other)])
+    assert fillers() == before  # no nonce was left to fill
+
+
+def REDEEM_MANY_items(data) -> list:  # noqa: N802 - the call's consents
+    from eth_abi import decode
+    return decode(["((address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256),bytes)[]"],
+                  bytes(data[4:]))[0]
+
+
+def test_aBatchWhoseNonceWentElsewhere_isSignedAgain_andItsRecordsFollowIt(api, w3, api_city, live):
+    rt = live.rt
+    merchant_id = _merchant_id(rt, api_city)
+    consents = _consents(w3, api_city, 3)
+
+    async def crash_then_recover():
+        chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+        dead = Relayer(chain, rt.store, rt.settings.relayer_private_keys()[:1])
+        real = chain.batch
+
+        async def node_dies_on_send(calls):
+            if any(method == "eth_sendRawTransaction" for method, _ in calls):
+                raise NodeUnavailable("killed before the send")
+            return await real(calls)
+        chain.batch = node_dies_on_send
+        service = dataclasses.replace(rt.services.redemptions, chain=chain, relayer=dead)
+        results = await asyncio.gather(*(service.submit(merchant_id, c, wait=False) for c in consents))
+        for _ in range(200):
+            if dead._resend_needed:
+                break
+            await asyncio.sleep(0.01)
+        chain.batch = real
+        return results, dead.accounts[0]
+    results, account = asyncio.run_coroutine_threadsafe(crash_then_recover(), _server_loop(live)).result(60)
+    assert all(isinstance(r, Pending) for r in results)
+    by_tx = {r.body["txHash"] for r in results}
+    batch = next(h for h in by_tx if sum(r.body["txHash"] == h for r in results) >= 2)
+    row = rt.store.call(lambda s: s.get(RelayedTransaction, batch))
+    assert (row.kind, row.status) == ("redemption_batch", "signed")
+    # the batch never reached the node; its nonce goes to another transaction of that account
+    key = rt.settings.relayer_private_keys()[0]
+    filler = Account.sign_transaction({"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0,
+                                       "nonce": row.relayer_nonce, "chainId": w3.eth.chain_id}, key)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(filler.raw_transaction))
+
+    async def restart():
+        chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+        fresh = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
+        fresh.on_mined = rt.services.confirmations.on_mined
+        counts = await fresh.reconcile()
+        rids = [r.body["id"] for r in results]
+        for _ in range(200):
+            await fresh.track_once(sweep=True)
+            if all(r.status == "confirmed" for r in _records(rt, rids).values()):
+                break
+            await asyncio.sleep(0.05)
+        await chain.aclose()
+        return counts
+    for a in rt.relayer.accounts:
+        a.nonces.reset()
+    counts = asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(90)
+    for a in rt.relayer.accounts:
+        a.nonces.reset()
+    assert counts["resigned"] >= 1
+    records = _records(rt, [r.body["id"] for r in results])
+    assert all(r.status == "confirmed" for r in records.values()), {r.id: r.status for r in records.values()}
+    moved = {r.tx_hash for r in records.values() if r.id in {x.body["id"] for x in results
+                                                              if x.body["txHash"] == batch}}
+    assert len(moved) == 1 and batch not in moved  # the batch's records name the transaction that mined them
+    assert rt.store.call(lambda s: s.get(RelayedTransaction, batch)).status == "replaced"
+    assert _redeemed_once(api_city, [r.body["id"] for r in results])
