@@ -240,6 +240,7 @@ def _run(log, node_kind: str) -> dict:
         log(f"API: signing {total} consents...")
         consents = city.consents(total)
         api_proc, url, keys = start_api(city, node.url, work)
+        first_block = _head(node.url) + 1
         log(f"API: {SATURATED_REDEMPTIONS} redemptions from {MERCHANTS} merchants back to back, then "
             f"{FLOOR_RATE}/s for {PACED_SECONDS} s...")
         node_pids, pids = node.pids(), service_pids(api_proc)
@@ -247,6 +248,7 @@ def _run(log, node_kind: str) -> dict:
         api = asyncio.run(_api_phase(url, keys, consents, [r.address for r in city.residents]))
         cpu1 = (_cpu_s(pids["api"]), _cpu_s(pids["front"]), sum(map(_cpu_s, node_pids)), _cpu_s(os.getpid()))
         per = [round((b - a) * 1000 / len(consents), 2) for a, b in zip(cpu0, cpu1)]
+        gas = _gas_per_redemption(node.url, city.redemption, first_block)
         log(f"balances: {BALANCE_CLIENTS} concurrent clients...")
         bal = asyncio.run(_balance_phase(url, [r.address for r in city.residents]))
         log(f"catalogue: {CATALOGUE_OFFERS} offers, browsed {CATALOGUE_RATE} times a second...")
@@ -268,7 +270,7 @@ def _run(log, node_kind: str) -> dict:
             "indexer_max_lag_blocks": api["max_lag"], "p99_bucket_ms_by_stage": api["where"],
             "count_by_stage": api["counted"],
             "cpu_ms_per_redemption": {"api": per[0], "front": per[1], "node": per[2], "load_generator": per[3]},
-            "raw_redeem_tx_per_s": round(raw, 1),
+            "raw_redeem_tx_per_s": round(raw, 1), **gas,
             "api_to_raw_ratio": round(api["max_rate"] / raw, 3) if raw else None,
             "node": node.kind, "merchants": MERCHANTS, "relayers": RELAYERS, "block_period_s": 1.0,
             "load_average_1m_after": round(load[0], 2), "cores": len(os.sched_getaffinity(0)),
@@ -279,6 +281,31 @@ def _run(log, node_kind: str) -> dict:
         stop_api(api_proc)
         node.stop()
         shutil.rmtree(work, ignore_errors=True)  # a city's node and store: ~60 MB a run
+
+
+def _head(rpc_url) -> int:
+    from issuer_sdk.rpc import RpcTransport
+    return int(RpcTransport(rpc_url).call("eth_blockNumber", []), 16)
+
+
+def _gas_per_redemption(rpc_url, redemption, from_block: int) -> dict:
+    """What the API's redemptions cost on chain: the gas of the transactions that redeemed (the relayer's batches
+    and lone redemptions) over the redemptions they made, and how many a transaction carried."""
+    from issuer_sdk.rpc import RpcTransport
+    from ledger_node.compiler import load_artifact
+    from ledger_node.event_codec import EventType
+    rpc = RpcTransport(rpc_url)
+    topic = next(EventType(i).topic0 for i in load_artifact("Redemption")["abi"]
+                 if i.get("type") == "event" and i["name"] == "Redeemed")
+    logs = rpc.call("eth_getLogs", [{"fromBlock": hex(from_block), "toBlock": "latest", "address": redemption,
+                                     "topics": [topic]}])
+    hashes = sorted({lg["transactionHash"] for lg in logs})
+    gas = 0
+    for i in range(0, len(hashes), 500):
+        gas += sum(int(a["result"]["gasUsed"], 16)
+                   for a in rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes[i:i + 500]]))
+    return {"gas_per_redemption": round(gas / len(logs)) if logs else None,
+            "redemptions_per_tx": round(len(logs) / len(hashes), 2) if hashes else None}
 
 
 def _consent(chain_id, redemption, resident, merchant, credits, deadline: int | None = None) -> dict:
@@ -688,6 +715,9 @@ def _write_section(r: dict) -> None:
         ("CPU per redemption: API process / front / node / load generator",
          " / ".join(f"{r['cpu_ms_per_redemption'][k]} ms" for k in ("api", "front", "node", "load_generator")),
          "the front's: what it costs to route every request (the burst's balance reads too)"),
+        ("gas a redemption on chain (the API's transactions: the relayer's batches and lone redemptions), last run",
+         f"{r['gas_per_redemption']:,}", f"issue 25's floor 100,000 (one scheme); {r['redemptions_per_tx']} "
+         "redemptions a transaction (redemptions that reach the relayer together go in one redeemMany)"),
         ("refused redemptions", json.dumps(r["redeem_errors"]) or "{}", "expected none"),
     ]
     node = ("the embedded durable node (gateway and journal before anvil)" if r["node"] == "durable"

@@ -112,7 +112,7 @@ def write_benchmarks(f: dict) -> None:
         (f"redeem, one scheme, in a batch (`redeemMany`, {f['redeem_batch_size']} consents, "
          f"{f['redeem_batch_merchants']} merchants), per redemption", f"{f['redeem_in_batch_gas']:,}",
          f"issue 25's floor 100,000: {'met' if f['redeem_in_batch_gas'] <= 100_000 else 'NOT met'} in a batch; "
-         "the API's relayer still sends one transaction a redemption"),
+         "the API's relayer batches the redemptions that reach it together (`bench api`: its gas a redemption)"),
         ("refund, partial", f"{f['refund_partial_gas']:,}", _beside(f, "refund_partial_gas")),
         ("exchange (the resident's first of the pair)", f"{f['exchange_gas']:,}", _beside(f, "exchange_gas")),
         ("exchange (its next of the pair that day)", f"{f['exchange_again_gas']:,}",
