@@ -140,7 +140,7 @@ class Indexer:
             parent = to_hash
             projection = await asyncio.to_thread(self._project, logs, times)  # decoding stays out of the writer
             events, changed = await self.store.write(lambda s: self._write(s, projection, to, to_hash, head),
-                                                     isolated=False, background=True)
+                                                     isolated=False, background="indexer")
             total += events
             self.block = to
             metrics.INDEXER_EVENTS.inc(len(logs))

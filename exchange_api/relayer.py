@@ -66,9 +66,10 @@ BATCH_REDEMPTIONS = 100  # redemptions in one redeemMany transaction at most (th
 # redemption that comes alone is never held.
 BATCH_LINGER_S = 0.01
 BATCH_BUSY_S = 0.1
-# mined transactions settled in one database transaction (each marked with its records: a crash between two leaves
-# the rest to the next round). A block of 200 redemptions settled at once held the store's writer ~50 ms, and every
-# request's write waited behind it (the store lets one background write go between request writes).
+# records settled in one database transaction (each transaction marked with its records, a batch's redemptions
+# counted each: a crash between two chunks leaves the rest to the next round). A block of 200 redemptions settled at
+# once held the store's writer ~50 ms, and every request's write waited behind it (the store lets one background
+# write go between request writes).
 SETTLE_CHUNK = 50
 SEND_TIMEOUT_S = 10.0  # the longest a send batch's answer is waited for; after it, its outcome is unknown
 RECONCILE_EVERY_S = 1.0  # while sends' outcomes are unknown, reconcile() at most this often (the node may be busy)
@@ -232,6 +233,7 @@ class Relayer:
         self.unanswered_sends = 0    # sends whose outcome was unknown (metrics, tests)
         self._reconcile_after = 0.0  # time.monotonic() before which the tracker does not reconcile again
         self._waiters: dict[str, asyncio.Future] = {}
+        self._batch_sizes: dict[str, int] = {}  # a batch's hash -> its redemptions, until settled (_settle_chunks)
         self._since: dict[str, float] = {}
         self.on_mined: OnMined | None = None
         self.poll_s = poll_s
@@ -439,6 +441,8 @@ class Relayer:
         for job, (failure, filler) in zip(txs, persisted):
             if filler is not None:
                 job.raw, job.hash = filler, tx_hash(filler)
+            elif job.members is not None:
+                self._batch_sizes[job.hash] = len(job.members) - len(job.refused)
             for caller in job.members or [job]:
                 if caller.future.done():
                     continue
@@ -513,7 +517,7 @@ class Relayer:
             log.warning("relayer: could not settle refused transactions: %s", type(exc).__name__)
         for job in jobs:
             fut = self._waiters.pop(job.hash, None)
-            self._since.pop(job.hash, None)
+            self._unwatch(job.hash)
             if fut is not None and not fut.done():
                 fut.set_result(Mined({}, False, rejected))
 
@@ -521,7 +525,7 @@ class Relayer:
         """Mark relayed transactions (`mark(session)` returns them with their receipts and errors) and settle the
         records they serve (`on_mined`), in one transaction."""
         if self.on_mined is None:
-            return await self.store.write(mark, isolated=False, background=True)
+            return await self.store.write(mark, isolated=False, background="settlement")
         return await self.on_mined(mark, list(receipts))
 
     async def wait(self, h: str, timeout: float) -> Mined | None:
@@ -545,6 +549,7 @@ class Relayer:
     def _unwatch(self, h: str) -> None:
         self._waiters.pop(h, None)
         self._since.pop(h, None)
+        self._batch_sizes.pop(h, None)
 
     @property
     def in_flight(self) -> int:
@@ -642,8 +647,7 @@ class Relayer:
             ok = int(r["status"], 16) == 1
             outcomes[r["transactionHash"]] = Mined(r, ok, None if ok else await self._revert_reason(r))
         mined = list(outcomes.items())
-        for i in range(0, len(mined), SETTLE_CHUNK):  # a write each: the requests' writes go in between
-            chunk = dict(mined[i:i + SETTLE_CHUNK])
+        for chunk in self._settle_chunks(mined):  # a write each: the requests' writes go in between
             await self._record(lambda s, chunk=chunk: [(row, chunk[row.tx_hash].receipt, chunk[row.tx_hash].error)
                                                        for row in _mark_mined(s, chunk)],
                                [m.receipt for m in chunk.values()])
@@ -652,6 +656,17 @@ class Relayer:
                 self._since.pop(h, None)
                 if fut is not None and not fut.done():
                     fut.set_result(m)
+
+    def _settle_chunks(self, mined: list[tuple[str, "Mined"]]) -> list[dict[str, "Mined"]]:
+        """`mined` in chunks of about SETTLE_CHUNK records each: a batch counts its redemptions."""
+        chunks, chunk, weight = [], {}, 0
+        for h, m in mined:
+            chunk[h] = m
+            weight += self._batch_sizes.pop(h, 1)
+            if weight >= SETTLE_CHUNK:
+                chunks.append(chunk)
+                chunk, weight = {}, 0
+        return chunks + [chunk] if chunk else chunks
 
     async def _revert_reason(self, receipt: dict) -> tuple:
         tx = await self.chain.request("eth_getTransactionByHash", [receipt["transactionHash"]])

@@ -281,7 +281,7 @@ class Dispatcher:
                 else:
                     row.last_error = outcome.error
                     row.next_attempt_at = time.time() + settings.webhook_backoff_s * 2 ** (row.attempts - 1)
-            await self.store.write(save, background=True)
+            await self.store.write(save, background="webhooks")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a database outage: the row stays due and is tried again

@@ -78,7 +78,7 @@ class Confirmations:
             if events:
                 enqueue(s, events)
             return items, bool(events)
-        items, wake = await self.store.write(apply, isolated=False, background=True)
+        items, wake = await self.store.write(apply, isolated=False, background="settlement")
         for rid in failed:  # spent nothing (a confirmed one's hold goes when the indexer commits its event)
             self.holds.release(rid)
         if wake:

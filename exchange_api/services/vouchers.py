@@ -236,7 +236,7 @@ class Vouchers:
         reservation does it too). One light read when there are none."""
         stale = await self.store.run(lambda s: s.execute(_stale().limit(1)).first())
         if stale is not None:
-            await self.store.write(_release_expired, background=True)
+            await self.store.write(_release_expired, background="vouchers")
 
     async def _load(self, *where) -> tuple:
         found = await self.store.run(lambda s: s.execute(

@@ -173,11 +173,12 @@ class Store:
         """Read: fn(session) in a worker thread, beside other reads."""
         return await anyio.to_thread.run_sync(functools.partial(self.call, fn, writer=False), limiter=self.limiter)
 
-    async def write(self, fn: Callable[[Session], T], *, isolated: bool = True, background: bool = False) -> T:
+    async def write(self, fn: Callable[[Session], T], *, isolated: bool = True, background: bool | str = False) -> T:
         """Run fn(session) in the writer thread, grouped with the other writes queued meanwhile (one commit),
         inside its own savepoint unless `isolated` is False; its result, or its own exception. A `background`
         write (the indexer's, confirmations') runs in a transaction of its own, one at a time, after the writes
-        requests wait for: a request never waits behind more than one of them."""
+        requests wait for: a request never waits behind more than one of them. `background` may name the writer
+        ("indexer", "settlement"): the label of its time in citypoints_store_write_seconds."""
         self._start_writer()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -237,8 +238,9 @@ class Store:
             outcomes = self._commit_group(fns, unhurried)
             if outcomes is None:  # a function run without a savepoint failed: again, each in its own
                 outcomes = self._commit_group([(fn, True) for fn, _ in fns], unhurried)
-            metrics.STORE_WRITE.labels("background" if unhurried else "requests").observe(
-                time.perf_counter() - started)
+            writer = group[0][4]
+            metrics.STORE_WRITE.labels(writer if isinstance(writer, str) else "background" if writer else "requests")\
+                .observe(time.perf_counter() - started)
             for (_, _, loop, future, _), outcome in zip(group, outcomes):
                 loop.call_soon_threadsafe(_settle, future, outcome)
 

@@ -209,3 +209,14 @@ def test_aBatchWhoseNonceWentElsewhere_isSignedAgain_andItsRecordsFollowIt(api, 
     assert len(moved) == 1 and batch not in moved  # the batch's records name the transaction that mined them
     assert rt.store.call(lambda s: s.get(RelayedTransaction, batch)).status == "replaced"
     assert _redeemed_once(api_city, [r.body["id"] for r in results])
+
+
+def test_settlementChunks_countABatchByItsRedemptions():
+    """A mined batch is settled in the store's writer with its records: a chunk counts its redemptions, so one
+    write never holds the writer for a block's worth of batches (requests' writes wait behind it)."""
+    from types import SimpleNamespace
+    relayer = SimpleNamespace(_batch_sizes={"0xb": 60, "0xd": 20})
+    mined = [(h, None) for h in ("0xa", "0xb", "0xc", "0xd", "0xe")]
+    chunks = Relayer._settle_chunks(relayer, mined)
+    assert [list(c) for c in chunks] == [["0xa", "0xb"], ["0xc", "0xd", "0xe"]]
+    assert relayer._batch_sizes == {}  # forgotten once settled
