@@ -411,7 +411,9 @@ class Redemptions:
             return pending["answer"]
         row = await self.store.run(lambda s: s.scalar(select(Redemption).where(Redemption.id == rid)))
         if row.status == "failed":  # its transaction failed, or its batch skipped it (the record has why)
-            raise errors.from_contract_error(*mined.error) if mined.error else errors.from_failure_code(row.failure_code)
+            if mined.error:
+                raise errors.from_contract_error(*mined.error)
+            raise errors.from_failure_code(row.failure_code)
         return Done(public(row))
 
     def _maybe_spent(self, item: tuple[str, str, str]) -> bool:

@@ -174,7 +174,7 @@ class RelayedTransaction(Base):
     """Every transaction the relayer signs, persisted before it is sent (crash recovery reads these)."""
     __tablename__ = "relayed_transactions"
     tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # redemption | redemption_batch | refund | exchange | onboarding | ...
+    kind: Mapped[str] = mapped_column(String(20))  # redemption | redemption_batch | refund | exchange | filler | ...
     subject_id: Mapped[str] = mapped_column(String(66), index=True)
     resident: Mapped[str | None] = mapped_column(String(42), nullable=True)
     intent_nonce: Mapped[str | None] = mapped_column(String(66), nullable=True)

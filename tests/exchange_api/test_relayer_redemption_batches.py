@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import os
 
+from eth_abi import decode
 from eth_account import Account
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -64,8 +65,14 @@ def _relay(rt, api_city, c, persist_with):
                              batch_item=args)
 
 
+def _batch_items(data) -> list:
+    """The consents a redeemMany call carries."""
+    return decode([REDEEM_MANY.types[0]], bytes(data[4:]))[0]
+
+
 def _records(rt, rids):
-    return {r.id: r for r in rt.store.call(lambda s: list(s.scalars(select(Redemption).where(Redemption.id.in_(rids)))))}
+    rows = rt.store.call(lambda s: list(s.scalars(select(Redemption).where(Redemption.id.in_(rids)))))
+    return {r.id: r for r in rows}
 
 
 def test_redemptionsArrivingTogether_goInOneTransaction_eachSettledFromItsOwnEvent_underTheGasFloor(
@@ -101,7 +108,8 @@ def test_aBatchMemberTheChainRefuses_failsAloneWithItsCode_theOthersAreConfirmed
     chain.transact(w3, api_city.merchant, redemption.functions.redeem(*api_city.redeem_args(spent)))
 
     async def together():
-        hashes = await asyncio.gather(*(_relay(rt, api_city, c, _record(merchant_id, c)) for c in (spent, fresh, other)))
+        hashes = await asyncio.gather(*(_relay(rt, api_city, c, _record(merchant_id, c))
+                                        for c in (spent, fresh, other)))
         mined = await rt.relayer.wait(hashes[0], 30)
         return hashes, mined
     hashes, mined = asyncio.run_coroutine_threadsafe(together(), _server_loop(live)).result(60)
@@ -135,17 +143,11 @@ def test_aBatchMemberTheStoreRefuses_isLeftOut_theBatchIsSignedWithoutIt_noFille
     hashes = {x for x in out if isinstance(x, str)}
     assert len(hashes) == 1 and mined is not None and mined.ok
     tx = w3.eth.get_transaction(hashes.pop())
-    assert len(REDEEM_MANY_items(tx["input"])) == 2  # signed again without the refused copy, on the same nonce
+    assert len(_batch_items(tx["input"])) == 2  # signed again without the refused copy, on the same nonce
     records = _records(rt, [_rid(twin), _rid(other)])
     assert records[_rid(twin)].status == records[_rid(other)].status == "confirmed"
     assert _redeemed_once(api_city, [_rid(twin), _rid(other)])
     assert fillers() == before  # no nonce was left to fill
-
-
-def REDEEM_MANY_items(data) -> list:  # noqa: N802 - the call's consents
-    from eth_abi import decode
-    return decode(["((address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256),bytes)[]"],
-                  bytes(data[4:]))[0]
 
 
 def test_aBatchWhoseNonceWentElsewhere_isSignedAgain_andItsRecordsFollowIt(api, w3, api_city, live):
