@@ -246,6 +246,21 @@ def _server_loop(live):
     return live.rt.tasks[0].get_loop()
 
 
+def dead_on_send(rt, keys: list[str] | None = None):
+    """(chain client, relayer over the live store, the client's real `batch`): its sends fail as into a node killed
+    before them; set `chain.batch` back to the real one to bring the node "back"."""
+    chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+    dead = Relayer(chain, rt.store, keys or rt.settings.relayer_private_keys())
+    real = chain.batch
+
+    async def node_dies_on_send(calls):
+        if any(method == "eth_sendRawTransaction" for method, _ in calls):
+            raise NodeUnavailable("killed before the send")
+        return await real(calls)
+    chain.batch = node_dies_on_send
+    return chain, dead, real
+
+
 def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, api_city, keys, live):
     rt = live.rt
     consent = api_city.consent(w3, api_city.residents[1], 77)
@@ -254,15 +269,7 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
         Merchant.address == api_city.merchant.address)))
 
     async def crash_then_recover():
-        chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
-        dead = Relayer(chain, rt.store, rt.settings.relayer_private_keys())
-        real = chain.batch
-
-        async def node_dies_on_send(calls):
-            if any(method == "eth_sendRawTransaction" for method, _ in calls):
-                raise NodeUnavailable("killed before the send")
-            return await real(calls)
-        chain.batch = node_dies_on_send
+        chain, dead, real = dead_on_send(rt)
         # the live service's store, indexer and holds; this chain client and relayer
         service = dataclasses.replace(rt.services.redemptions, chain=chain, relayer=dead)
         # persisted before the send: the relayer owes it to the chain, so the merchant is told "pending" (202)

@@ -13,7 +13,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api.chain import REDEEM, REDEEM_MANY, ChainClient, unhex
-from exchange_api.errors import NodeUnavailable
 from exchange_api.relayer import Relayer
 from exchange_api.services import redemptions
 from exchange_api.services.results import Done, Pending
@@ -21,7 +20,7 @@ from exchange_api.store.models import Merchant, Redemption, RelayedTransaction
 from ledger_node import chain
 
 from .conftest import S1
-from .test_indexer_relayer import _server_loop
+from .test_indexer_relayer import _server_loop, dead_on_send
 
 GAS_FLOOR = 100_000  # issue 25: a one-scheme redemption
 
@@ -156,15 +155,7 @@ def test_aBatchWhoseNonceWentElsewhere_isSignedAgain_andItsRecordsFollowIt(api, 
     consents = _consents(w3, api_city, 3)
 
     async def crash_then_recover():
-        chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
-        dead = Relayer(chain, rt.store, rt.settings.relayer_private_keys()[:1])
-        real = chain.batch
-
-        async def node_dies_on_send(calls):
-            if any(method == "eth_sendRawTransaction" for method, _ in calls):
-                raise NodeUnavailable("killed before the send")
-            return await real(calls)
-        chain.batch = node_dies_on_send
+        chain, dead, real = dead_on_send(rt, rt.settings.relayer_private_keys()[:1])
         service = dataclasses.replace(rt.services.redemptions, chain=chain, relayer=dead)
         results = await asyncio.gather(*(service.submit(merchant_id, c, wait=False) for c in consents))
         for _ in range(200):
