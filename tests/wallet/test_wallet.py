@@ -267,6 +267,36 @@ def test_wallet_exchangesBetweenProgramsWithALiveQuote(open_wallet, wallet_api, 
     page.shot("desktop-points-en")
 
 
+def test_wallet_aLateRecoveryPolicy_leavesTheNewKeysPasswordAsTyped(open_wallet):
+    """"Lost your key?" on the first screen asks the API for the recovery notice period; when the answer comes late
+    (a slow phone network, a busy server) the resident may already be typing the password of the new key to take to
+    the office, in the form below: the answer fills in the period and leaves the form as it was typed (it rendered
+    the page again, and the form came back empty)."""
+    page = open_wallet("/wallet/", width=390, height=844)
+    held: list = []
+    page.route("**/recoveries/policy", lambda route: held.append(route))  # answered when the test says
+    page.locator("[data-testid=lost-key-link]").click()
+    page.locator("#new-password").fill(PASSWORD)
+    page.locator("#new-password-2").fill(PASSWORD)
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the wallet did not ask for the recovery policy"
+    notice = page.locator("[data-testid=notice-period]")
+    assert "a few days" in notice.inner_text()
+    held[0].continue_()
+    for _ in range(200):
+        if "a few days" not in notice.inner_text():
+            break
+        page.wait_for_timeout(50)
+    assert "a few days" not in notice.inner_text(), notice.inner_text()  # the period, as the API says it
+    assert page.locator("#new-password").input_value() == PASSWORD
+    assert page.locator("#new-password-2").input_value() == PASSWORD
+    page.get_by_role("button", name="Create my new key").click()  # and the key is made with it
+    page.locator("nav.tabs").wait_for(timeout=TIMEOUT_MS)
+
+
 def test_wallet_newKeyAndLanguages_atPhoneAndDesktopSizes(open_wallet, wallet_api, wallet_city, w3):
     served = wallet_api.get("/wallet", follow_redirects=True)
     assert served.status_code == 200 and served.url.path == "/wallet/" and "Content-Security-Policy" in served.text

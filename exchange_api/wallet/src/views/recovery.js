@@ -35,7 +35,11 @@ export function loadRecoveryPolicy() {
   if (state.recoveryPolicy || policyLoading) return;
   policyLoading = api.recoveryPolicy().then((p) => {
     state.recoveryPolicy = p;
-    page.render();
+    // written in place, not by rendering the page again: the page may hold a form the resident is typing in (a new
+    // key's password on the first screen, the back-up's under "Key"), which a new render would give back empty
+    for (const el of document.querySelectorAll("[data-testid=notice-period]")) {
+      el.textContent = t("rec.notice", { period: periodText(p.noticeSeconds) });
+    }
   }, () => {}).finally(() => { policyLoading = null; });
 }
 
