@@ -72,6 +72,7 @@ class BlockProduction:
             self.state.last_timestamp = ts
             self.state.next_timestamp = None
             self.stats["blocks"] += 1
+            self.last_block_at = time.monotonic()
             left = await self._forget_dropped([h for h in waiting if h in self.state.pending])
             self._backlog = bool(txs and left)  # the block was full: the rest goes into the next one at once
             if self._backlog:

@@ -96,6 +96,7 @@ class Gateway(DurableSend, BlockProduction):
         self._producer: asyncio.Task | None = None
         self.operator_hint = "see ledger_node/README.md"
         self.stats = {"accepted": 0, "blocks": 0, "refused": 0, "dropped": 0}
+        self.last_block_at = float("-inf")  # time.monotonic() when the last block was shown to clients
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 

@@ -188,8 +188,31 @@ def snapshot_due(cfg: NodeConfig, since_s: float, journal_bytes: int, last_dump_
     return journal_bytes >= cfg.snapshot_journal_bytes
 
 
+# A snapshot's dump begins at least this long after the last block (at most half a block period): the clients that
+# follow the chain (the API's indexer: a block within ~0.1-0.2 s of it) have it before the engine pauses. Begun at
+# once, the dump often came just after a block (it waits for the block producer's lock), and for its whole length
+# the API, its indexer a block behind, checked every redemption on the paused engine and refused it as away.
+FOLLOWERS_S = 0.4
+
+
+async def _after_followers(gw: Gateway) -> float:
+    """Take the block producer's lock at least FOLLOWERS_S (at most half a block period) after the last block; how
+    long after it the lock was taken. Called under `gw.save_lock`; the caller releases `gw.mine_lock`."""
+    quiet = min(FOLLOWERS_S, gw.configured_period / 2)
+    for _ in range(10):  # a block mined while waiting for the lock: wait for its followers too
+        await asyncio.sleep(max(0.0, gw.last_block_at + quiet - time.monotonic()))
+        await gw.mine_lock.acquire()
+        since = time.monotonic() - gw.last_block_at
+        if since >= quiet:
+            return since
+        gw.mine_lock.release()
+    await gw.mine_lock.acquire()  # blocks back to back all along: as before
+    return time.monotonic() - gw.last_block_at
+
+
 async def snapshot(gw: Gateway) -> str:
-    """anvil: dump the engine's state at a block boundary; the journal restarts after it.
+    """anvil: dump the engine's state at a block boundary, once followers have had the block (FOLLOWERS_S); the
+    journal restarts after it.
 
     Block production pauses during the dump only (so its height is known; the engine could not mine meanwhile
     anyway); transactions are still admitted and journaled into the new segment, which replays on top of the
@@ -197,7 +220,8 @@ async def snapshot(gw: Gateway) -> str:
     replaced the previous snapshot, that one and every segment after it are still there for a restart.
     """
     async with gw.save_lock:
-        async with gw.mine_lock:
+        after = await _after_followers(gw)
+        try:
             height = gw.state.height
             if _saved_height() == height and not gw.state.pending:
                 return f"snapshot: chain unchanged at block {height}"
@@ -206,11 +230,13 @@ async def snapshot(gw: Gateway) -> str:
             started = time.monotonic()
             blob = await gw.engine_result_bytes("anvil_dumpState", [])
             dumped = time.monotonic()
+        finally:
+            gw.mine_lock.release()
         await asyncio.get_running_loop().run_in_executor(None, state_file.write, state_path(), blob, height, segment,
                                                          "anvil")
         _drop_segments_before(segment)
-    return (f"snapshot at block {height} ({len(blob) / 1e6:.1f} MB, blocks paused {dumped - started:.1f}s for the "
-            f"dump, saved in {time.monotonic() - dumped:.1f}s more)")
+    return (f"snapshot at block {height} ({len(blob) / 1e6:.1f} MB, begun {after:.2f}s after the block, blocks paused "
+            f"{dumped - started:.1f}s for the dump, saved in {time.monotonic() - dumped:.1f}s more)")
 
 
 async def checkpoint(gw: Gateway) -> str:
