@@ -208,8 +208,16 @@ def test_settlementChunks_countABatchByItsRedemptions():
     """A mined batch is settled in the store's writer with its records: a chunk counts its redemptions, so one
     write never holds the writer for a block's worth of batches (requests' writes wait behind it)."""
     from types import SimpleNamespace
-    relayer = SimpleNamespace(_batch_sizes={"0xb": 60, "0xd": 20})
-    mined = [(h, None) for h in ("0xa", "0xb", "0xc", "0xd", "0xe")]
-    chunks = Relayer._settle_chunks(relayer, mined)
+
+    from exchange_api.relayer import Mined
+    redeemed, skipped, other = "0x" + "01" * 32, "0x" + "02" * 32, "0x" + "03" * 32
+    relayer = SimpleNamespace(outcome_logs={"address": [], "topics": [[redeemed, skipped]]})
+
+    def mined(*topics):  # a receipt with these logs (an unrelated event is not a record)
+        return Mined({"logs": [{"topics": [t]} for t in topics]}, True, None)
+    batch_of_60 = mined(*[redeemed] * 58, skipped, skipped, *[other] * 100)
+    batch_of_20 = mined(*[redeemed] * 20)
+    txs = [("0xa", mined(redeemed)), ("0xb", batch_of_60), ("0xc", mined()), ("0xd", batch_of_20),
+           ("0xe", mined(redeemed))]
+    chunks = Relayer._settle_chunks(relayer, txs)
     assert [list(c) for c in chunks] == [["0xa", "0xb"], ["0xc", "0xd", "0xe"]]
-    assert relayer._batch_sizes == {}  # forgotten once settled
