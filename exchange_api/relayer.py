@@ -26,8 +26,8 @@ under load (rounds of redemptions back to back) a round waits BATCH_LINGER_S (10
 signed again as any transaction is (services/confirmations.py settles each redemption from its own event).
 Confirmation: `run_tracker` follows new blocks; a transaction it waits for that emitted an outcome event
 (`outcome_logs`: Redeemed, RedemptionSkipped, Refunded, Exchanged) is settled from that event, one eth_getLogs a
-block, and only the others' receipts are fetched (a block of 200 redemptions' receipts is ~1 MB of JSON); it hands them to `on_mined`
-(the services update records and queue webhooks) before waking the waiters.
+block, and only the others' receipts are fetched (a block of 200 redemptions' receipts is ~1 MB of JSON); it hands
+them to `on_mined` (the services update records and queue webhooks) before waking the waiters.
 """
 from __future__ import annotations
 
