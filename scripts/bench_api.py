@@ -133,6 +133,7 @@ class City:
         chain.transact(w3, onboarding, m.functions.registerResidents(who, [Web3.keccak(text=f"b:{a}") for a in who]))
         chain.transact(w3, issuer, c["PointsLedger"].functions.issueBatch(
             1, who, [100_000] * len(who), [Web3.keccak(text=f"bench:{i}") for i in range(len(who))]))
+        self.w3 = w3
         self.chain_id = w3.eth.chain_id
         self.redemption = c["Redemption"].address
         node.block_period()
@@ -240,7 +241,7 @@ def _run(log, node_kind: str) -> dict:
         log(f"API: signing {total} consents...")
         consents = city.consents(total)
         api_proc, url, keys = start_api(city, node.url, work)
-        first_block = _head(node.url) + 1
+        first_block = city.w3.eth.block_number + 1
         log(f"API: {SATURATED_REDEMPTIONS} redemptions from {MERCHANTS} merchants back to back, then "
             f"{FLOOR_RATE}/s for {PACED_SECONDS} s...")
         node_pids, pids = node.pids(), service_pids(api_proc)
@@ -282,11 +283,6 @@ def _run(log, node_kind: str) -> dict:
         stop_api(api_proc)
         node.stop()
         shutil.rmtree(work, ignore_errors=True)  # a city's node and store: ~60 MB a run
-
-
-def _head(rpc_url) -> int:
-    from issuer_sdk.rpc import RpcTransport
-    return int(RpcTransport(rpc_url).call("eth_blockNumber", []), 16)
 
 
 def _gas_per_redemption(rpc_url, redemption, from_block: int) -> dict:
