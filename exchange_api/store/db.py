@@ -238,9 +238,8 @@ class Store:
             outcomes = self._commit_group(fns, unhurried)
             if outcomes is None:  # a function run without a savepoint failed: again, each in its own
                 outcomes = self._commit_group([(fn, True) for fn, _ in fns], unhurried)
-            writer = group[0][4]
-            metrics.STORE_WRITE.labels(writer if isinstance(writer, str) else "background" if writer else "requests")\
-                .observe(time.perf_counter() - started)
+            metrics.STORE_WRITE.labels(unhurried if isinstance(unhurried, str) else "background" if unhurried
+                                       else "requests").observe(time.perf_counter() - started)
             for (_, _, loop, future, _), outcome in zip(group, outcomes):
                 loop.call_soon_threadsafe(_settle, future, outcome)
 
