@@ -10,7 +10,7 @@ import { h } from "./ui.js";
 import { header, nav } from "./views/frame.js";
 import { welcomeView } from "./views/welcome.js";
 import { pointsView } from "./views/points.js";
-import { payView, openRequest, renderWaiting, tickCountdowns } from "./views/pay.js";
+import { payView, openRequest, renderWaiting, tickCountdowns, closeScanner } from "./views/pay.js";
 import { exchangeView, requestQuote } from "./views/exchange.js";
 import { receiveView, drawQr } from "./views/receive.js";
 import { settingsView } from "./views/settings.js";
@@ -74,6 +74,7 @@ function render() {
   document.documentElement.lang = lang() === "zh" ? "zh-CN" : "en";
   document.title = `${t("app.name")} · ${t("app.wallet")}`;
   const app = document.getElementById("app");
+  if (state.view !== "pay" || !state.record) closeScanner();  // a camera left open off its view would run unseen
   const main = h("main", { id: "main", tabindex: "-1" });
   main.append(...[state.record ? recoveryBanner() : null, state.record ? VIEW_OF[state.view]() : welcomeView()]
     .filter(Boolean));

@@ -14,7 +14,8 @@ import { h, announce, errorText, alertBox, field, passwordInput, busy, unlockOrE
 import { nav } from "./frame.js";
 
 export function payView() {
-  if (scanner) dropScanner();  // the whole page is drawn anew: a camera left open would keep running unseen
+  // the whole page drawn anew (a late answer, the language switched): an open camera stays open, in the new frame
+  if (scanner) queueMicrotask(replayScanner);
   return h("section", { class: "pay", "aria-labelledby": "pay-title" },
     h("h1", { id: "pay-title", tabindex: "-1" }, t("pay.title")),
     h("div", { id: "pay-body" }, payBody()));
@@ -121,30 +122,38 @@ function statusProblem(req) {
 function renderPay() {
   const body = document.getElementById("pay-body");
   if (body) body.replaceChildren(...payBody());
+  replayScanner();
+}
+
+// The camera while it scans: its video element is kept across redraws of the pay view, the card around it drawn
+// with each (so it speaks the language of the moment). Leaving the pay view closes it (closeScanner).
+let scanner = null;
+
+function replayScanner() {
   if (scanner) scanner.video.play().catch(() => {});  // moved in the page: a video taken out and put back pauses
 }
 
-// The camera while it scans: one element kept across redraws of the pay view (views/pay.js draws it first).
-let scanner = null;
+function scannerCard() {
+  scanner.video.setAttribute("aria-label", t("scan.video"));
+  return h("section", { class: "card scanner", "aria-labelledby": "scan-title", "data-testid": "scanner" },
+    h("h2", { id: "scan-title", tabindex: "-1" }, t("scan.title")),
+    h("p", { class: "muted small" }, t("scan.hint")),
+    h("div", { class: "scan-frame" }, scanner.video),
+    h("div", { class: "actions" }, h("button", { type: "button", class: "ghost", "data-testid": "scan-stop",
+      onclick: () => { closeScanner(); renderPay(); } }, t("scan.stop"))));
+}
 
 async function openScanner() {
   if (scanner) return;
   state.scanError = null;
   const video = h("video", { class: "scan-video", "aria-label": t("scan.video"), "data-testid": "scan-video" });
-  const el = h("section", { class: "card scanner", "aria-labelledby": "scan-title", "data-testid": "scanner" },
-    h("h2", { id: "scan-title" }, t("scan.title")),
-    h("p", { class: "muted small" }, t("scan.hint")),
-    h("div", { class: "scan-frame" }, video),
-    h("div", { class: "actions" }, h("button", { type: "button", class: "ghost", "data-testid": "scan-stop",
-      onclick: () => { dropScanner(); renderPay(); } }, t("scan.stop"))));
-  const mine = { el, video, stop: null };
+  const mine = { video, stop: null };
   scanner = mine;
   renderPay();
-  el.querySelector("h2").setAttribute("tabindex", "-1");
-  el.querySelector("h2").focus();
+  document.getElementById("scan-title")?.focus();
   try {
     const stop = await startScanning(video, (text) => {
-      dropScanner();
+      closeScanner();
       const id = requestFromScan(text);
       if (!id) {
         state.scanError = t("scan.foreign");
@@ -159,14 +168,15 @@ async function openScanner() {
     if (scanner === mine) mine.stop = stop;
     else stop();  // closed while the camera was starting
   } catch (exc) {
-    if (scanner === mine) dropScanner();
+    if (scanner === mine) closeScanner();
     state.scanError = t(exc instanceof CameraProblem && exc.reason === "denied" ? "scan.denied" : "scan.noCamera");
     renderPay();
     announce(state.scanError);
   }
 }
 
-function dropScanner() {
+/** Stops the camera, if it is open (main.js calls it whenever a view other than pay is drawn). */
+export function closeScanner() {
   if (scanner && scanner.stop) scanner.stop();
   scanner = null;
 }
@@ -180,7 +190,7 @@ function payBody() {
     h("p", null, state.requestError),
     state.request ? h("p", { class: "small refused" }, [t("points.credits", { n: fmt.credits(state.request.credits) }),
       merchantLabel(state.request), orderText(state.request)].join(" · ")) : null));
-  if (scanner) out.push(scanner.el);
+  if (scanner) out.push(scannerCard());
   if (state.scanError) out.push(h("p", { class: "alert", role: "alert", "data-testid": "scan-error" }, state.scanError));
   const input = h("input", { type: "text", value: state.codeInput, autocomplete: "off", spellcheck: "false",
     autocapitalize: "off", enterkeyhint: "go", class: "mono", oninput: (e) => { state.codeInput = e.target.value; } });
