@@ -58,10 +58,9 @@ class _Answer(asyncio.Protocol):
     def data_received(self, data: bytes):
         self.chunks.append(data)
         if data.endswith(b"\n") and self.answer and not self.answer.done():  # one request in flight: its last byte
-            self.chunks[-1] = data[:-1]  # the newline off before the join: a state dump's hundreds of MB copied once
-            body = b"".join(self.chunks)
-            self.chunks = []
-            self.answer.set_result(body)
+            self.chunks[-1] = data[:-1]
+            pieces, self.chunks = self.chunks, []
+            self.answer.set_result(pieces)
 
     def connection_lost(self, exc):
         self.closed = True
@@ -79,6 +78,12 @@ class EngineClient:
 
     async def request(self, payload: bytes, timeout: float = 600.0) -> bytes:
         """Send one encoded request (or batch); the engine's answer as it came, without its newline."""
+        pieces = await self.request_pieces(payload, timeout)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def request_pieces(self, payload: bytes, timeout: float = 600.0) -> list[bytes]:
+        """The engine's answer as the pieces it came off the socket in (at most 256 KiB each), not joined: a state
+        dump's 131 MB joined on the loop held it 0.1-0.4 s under load."""
         async with self._slots:
             conn = self._idle.pop() if self._idle else None
             if conn is None or conn.closed:

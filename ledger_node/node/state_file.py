@@ -33,17 +33,21 @@ class StateMeta:
     kind: str = "anvil"
 
 
-def write(path: Path, blob: str | bytes | memoryview, block_number: int, segment: int | None = None,
+def write(path: Path, blob: str | bytes | memoryview | list, block_number: int, segment: int | None = None,
           kind: str = "anvil") -> None:
-    """`blob` as text, or as its ASCII bytes (a state dump as the engine sent it: not copied again)."""
-    data = blob.encode() if isinstance(blob, str) else blob
-    digest = hashlib.sha256(data).hexdigest()
+    """`blob` as text, as its ASCII bytes, or as a list of pieces of them (a state dump as it came off the engine's
+    socket: never joined, so no call holds the GIL for the whole of it)."""
+    pieces = [blob.encode()] if isinstance(blob, str) else blob if isinstance(blob, list) else [blob]
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
     extra = f" {segment} {kind}" if segment is not None else ""
 
     def fill(f):
-        f.write(f"{MAGIC} {digest} {block_number}{extra}\n")
+        f.write(f"{MAGIC} {digest.hexdigest()} {block_number}{extra}\n")
         f.flush()
-        f.buffer.write(data)
+        for piece in pieces:
+            f.buffer.write(piece)
     replace_atomically(path, fill)
 
 

@@ -25,7 +25,7 @@ from ledger_node.node.anvil import NodeError, free_port
 from ledger_node.config import NodeConfig
 from ledger_node.node.engine import Engine, make_engine
 from ledger_node.keys import operator_account
-from ledger_node.node.rpc_gateway import Gateway
+from ledger_node.node.rpc_gateway import Gateway, GatewayError
 
 
 def state_path():
@@ -228,15 +228,23 @@ async def snapshot(gw: Gateway) -> str:
             carry = [{"k": "carry", "raw": raw} for raw in gw.state.pending.values()]
             segment = gw.journal.rotate(carry)
             started = time.monotonic()
-            blob = await gw.engine_result_bytes("anvil_dumpState", [])
+            pieces = await gw.engine_result_pieces("anvil_dumpState", [])
             dumped = time.monotonic()
         finally:
             gw.mine_lock.release()
-        await asyncio.get_running_loop().run_in_executor(None, state_file.write, state_path(), blob, height, segment,
-                                                         "anvil")
+        await asyncio.get_running_loop().run_in_executor(None, _save_dump, pieces, height, segment)
         _drop_segments_before(segment)
-    return (f"snapshot at block {height} ({len(blob) / 1e6:.1f} MB, begun {after:.2f}s after the block, blocks paused "
+    size = sum(len(piece) for piece in pieces)
+    return (f"snapshot at block {height} ({size / 1e6:.1f} MB, begun {after:.2f}s after the block, blocks paused "
             f"{dumped - started:.1f}s for the dump, saved in {time.monotonic() - dumped:.1f}s more)")
+
+
+def _save_dump(pieces: list, height: int, segment: int) -> None:
+    """In a thread: the dump's pieces checked to be the engine's string as it is (anvil's is hex: a JSON escape in
+    it would be saved undecoded) and written as the state file, a piece at a time."""
+    if any(b"\\" in piece for piece in pieces):
+        raise GatewayError(-32603, "the engine's state dump is not a plain string; no snapshot was saved")
+    state_file.write(state_path(), pieces, height, segment, "anvil")
 
 
 async def checkpoint(gw: Gateway) -> str:
