@@ -20,9 +20,16 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
     IRates public immutable rates;
     IClearing public immutable clearing;
 
+    uint256 private constant _MASK64 = type(uint64).max;
+    uint256 private constant _MASK96 = type(uint96).max;
+    uint256 private constant _NONCE_BITS = type(uint128).max;
+    uint256 private constant _WINDOW = 64;
+
     mapping(uint256 fromScheme => mapping(uint256 toScheme => bool)) private _pairAllowed;
     uint256 private _dailyLimit;
-    /// @dev Per resident: day number in the high 128 bits, credits exchanged that day in the low 128.
+    /// @dev Per resident, one word written by every exchange: the day number (bits 224-255) and the credits
+    /// exchanged that day (128-223); the highest nonce used (64-127) and which of the 64 nonces below it were used
+    /// (0-63; bit i: nonce top - 1 - i). A random nonce would be a new word each exchange (22,100 gas).
     mapping(address resident => uint256) private _usage;
 
     constructor(address consortium_, IPointsLedger ledger_, IRates rates_, IClearing clearing_)
@@ -46,17 +53,18 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
     ) external {
         // the pair, the points and both rates, checked before the signature (as `quote` checks them)
         (uint256 fromRate, uint256 toRate) = _rates(fromScheme, toScheme, points);
-        _useIntent(
+        _checkDeadline(deadline);
+        _useNonce(resident, nonce);
+        _checkSignature(
             resident,
-            keccak256(
-                abi.encode(
-                    EXCHANGE_INTENT_TYPEHASH, resident, fromScheme, toScheme, points, minReceived, nonce, deadline
+            _hashTypedDataV4(
+                keccak256(
+                    abi.encode(
+                        EXCHANGE_INTENT_TYPEHASH, resident, fromScheme, toScheme, points, minReceived, nonce, deadline
+                    )
                 )
             ),
-            nonce,
-            deadline,
-            signature,
-            1
+            signature
         );
         _settle(resident, fromScheme, toScheme, points, minReceived, nonce, fromRate, toRate);
     }
@@ -98,7 +106,23 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
     /// @inheritdoc IExchange
     function usedToday(address resident) external view returns (uint256) {
         uint256 usage = _usage[resident];
-        return usage >> 128 == ledger.today() ? uint128(usage) : 0;
+        return usage >> 224 == ledger.today() ? (usage >> 128) & _MASK96 : 0;
+    }
+
+    /// @inheritdoc IExchange
+    function nextNonce(address resident) external view returns (uint256) {
+        return ((_usage[resident] >> 64) & _MASK64) + 1;
+    }
+
+    /// @notice Whether `resident`'s exchange nonce can no longer be used: used, or more than 64 below the highest
+    /// used (false for a number that is not a nonce at all: 0, or above 2**64-1; exchange refuses it).
+    function nonceUsed(address resident, bytes32 nonce) external view override returns (bool) {
+        uint256 n = uint256(nonce);
+        uint256 usage = _usage[resident];
+        uint256 top = (usage >> 64) & _MASK64;
+        if (n == 0 || n > top) return false;
+        uint256 below = top - n;
+        return below == 0 || below > _WINDOW || (usage >> (below - 1)) & 1 == 1;
     }
 
     /// @dev The pair allowed, the points positive, and both schemes' rates (each nonzero).
@@ -157,12 +181,36 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
         given.value = given.points * toRate;
     }
 
+    /// @dev Spend `resident`'s exchange nonce in its word (written before any other contract is called).
+    function _useNonce(address resident, bytes32 nonce) private {
+        uint256 n = uint256(nonce);
+        if (n == 0 || n > _MASK64) revert ExchangeNonceOutOfRange(resident, nonce);
+        uint256 usage = _usage[resident];
+        uint256 top = (usage >> 64) & _MASK64;
+        uint256 seen = usage & _MASK64;
+        if (n > top) {
+            uint256 shift = n - top; // the window moves up to n; the old top becomes bit shift - 1
+            seen = shift < _WINDOW ? (seen << shift) & _MASK64 : 0;
+            if (top != 0 && shift <= _WINDOW) seen |= 1 << (shift - 1);
+            top = n;
+        } else {
+            uint256 below = top - n;
+            if (below == 0 || below > _WINDOW || (seen >> (below - 1)) & 1 == 1) {
+                revert ResidentNonceUsed(resident, nonce);
+            }
+            seen |= 1 << (below - 1);
+        }
+        _usage[resident] = (usage & ~_NONCE_BITS) | (top << 64) | seen;
+    }
+
     function _spendAllowance(address resident, uint256 credits) private returns (uint256 usedAfter) {
         uint256 day = ledger.today();
         uint256 usage = _usage[resident];
-        uint256 used = usage >> 128 == day ? uint128(usage) : 0;
+        uint256 used = usage >> 224 == day ? (usage >> 128) & _MASK96 : 0;
         usedAfter = used + credits;
-        if (usedAfter > _dailyLimit) revert ExchangeDailyLimitExceeded(resident, used, credits, _dailyLimit);
-        _usage[resident] = (day << 128) | usedAfter;
+        if (usedAfter > _dailyLimit || usedAfter > _MASK96) {
+            revert ExchangeDailyLimitExceeded(resident, used, credits, _dailyLimit);
+        }
+        _usage[resident] = (day << 224) | (usedAfter << 128) | (usage & _NONCE_BITS);
     }
 }

@@ -312,7 +312,8 @@ class IntentIn(Model):
     toScheme: int = Field(gt=0, le=UINT256_MAX)
     points: int = Field(gt=0, le=UINT256_MAX)
     minReceived: int = Field(ge=0, le=UINT256_MAX)
-    nonce: str = Field(pattern=BYTES32)
+    nonce: str = Field(pattern=BYTES32, description="the quote's: a number from 1 to 2**64-1 as 32 bytes, each used "
+                                                    "once, in any order within 64 of the resident's highest used")
     deadline: int = Field(ge=0, le=UINT64_MAX, description="unix seconds (uint64)")
     signature: str = Field(pattern=SIGNATURE)
     wait: bool = True

@@ -42,7 +42,7 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "RedemptionInvalidOrder": (422, "invalid_scheme_order", "the preferred order names a scheme twice or an unknown scheme"),
     "RedemptionInvalidBatch": (422, "invalid_batch", "a batch of redemptions holds no consent or more than 200"),
     # a resident's signed intent (contracts/residents/ResidentIntents.sol: Exchange, Redemption)
-    "ResidentNonceUsed": (409, "consent_already_used", "this consent's nonce was used before"),
+    "ResidentNonceUsed": (409, "consent_already_used", "this consent's nonce was used before (or, an exchange's, is too old: quote again)"),
     "ResidentSignatureExpired": (422, "consent_expired", "the signed deadline has passed"),
     "ResidentSignatureInvalid": (422, "invalid_signature", "the signature is not the resident's"),
     # Exchange and Rates
@@ -50,6 +50,7 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "ExchangeBelowMinimum": (422, "below_minimum", "the exchange would give less than the signed minimum"),
     "ExchangeDailyLimitExceeded": (422, "daily_limit_exceeded", "the resident's daily exchange limit would be passed"),
     "ExchangeZeroPoints": (422, "invalid_points", "points must be positive"),
+    "ExchangeNonceOutOfRange": (422, "invalid_nonce", "an exchange's nonce is a number from 1 to 2**64-1 (a quote gives the next)"),
     "RatesNoRate": (422, "scheme_has_no_rate", "the scheme has no rate"),
     "RatesEligibilityOnly": (422, "eligibility_only_scheme", "the scheme is eligibility-only: its points have no value in credits"),
     "RatesAlreadySet": (409, "rate_already_set", "the scheme already has a rate; change it through a proposal"),

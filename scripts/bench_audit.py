@@ -303,7 +303,7 @@ def _build(url: str, operator, events: int) -> dict:
         chain.transact(w3, relayer, bound["Redemption"].functions.redeem(
             (r.address, merchant.address, 5, parts, consent["orderRef"], consent["nonce"], deadline), sig))
         intent = {"resident": r.address, "fromScheme": 1, "toScheme": 2, "points": 2, "minReceived": 1,
-                  "nonce": keccak(b"x" + i.to_bytes(4, "big")), "deadline": deadline}
+                  "nonce": (1).to_bytes(32, "big"), "deadline": deadline}  # each resident's first exchange
         sig = sign(r, typed_data("ExchangeIntent", chain_id, contracts["Exchange"], intent))
         chain.transact(w3, relayer, bound["Exchange"].functions.exchange(*intent.values(), sig))
     return {k: Web3.to_checksum_address(v) for k, v in contracts.items()}

@@ -74,6 +74,7 @@ class District:
         self.raw_issuer = Account.create()
         onboarding = Account.create()
         self.residents = [Account.create() for _ in range(residents)]
+        self.exchange_nonces: dict[str, int] = {}  # each resident's last exchange nonce (IExchange: numbered)
         chain.fund(w3, operator, [a.address for a in [*self.relayers, *self.issuers.values(), self.raw_issuer,
                                                       onboarding]], 10**22)
         m, rates, exchange = c["Membership"], c["Rates"], c["Exchange"]
@@ -283,12 +284,13 @@ async def _api_day(d: District, url: str, keys: list[str], redeemers, exchangers
 
 
 def _intent(d: District, resident, from_scheme: int, to_scheme: int, deadline: int, points: int = 10) -> dict:
-    """A resident's signed ExchangeIntent (the API's body for POST /v1/exchanges)."""
+    """A resident's signed ExchangeIntent (the API's body for POST /v1/exchanges), with its next nonce."""
     import coincurve
 
     from ledger_node.typed_data import digest
+    nonce = d.exchange_nonces[resident.address] = d.exchange_nonces.get(resident.address, 0) + 1
     msg = {"resident": resident.address, "fromScheme": from_scheme, "toScheme": to_scheme, "points": points,
-           "minReceived": 0, "nonce": os.urandom(32), "deadline": deadline}
+           "minReceived": 0, "nonce": nonce.to_bytes(32, "big"), "deadline": deadline}
     rsv = coincurve.PrivateKey(bytes(resident.key)).sign_recoverable(
         digest("ExchangeIntent", d.chain_id, d.addresses["Exchange"], msg), hasher=None)
     return {**msg, "nonce": "0x" + msg["nonce"].hex(), "signature": "0x" + (rsv[:64] + bytes([27 + rsv[64]])).hex()}

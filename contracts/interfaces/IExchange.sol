@@ -18,6 +18,12 @@ pragma solidity 0.8.28;
 /// `fromScheme`, mints `received` of `toScheme`, and records in Clearing that `fromScheme`'s issuer owes
 /// `toScheme`'s issuer `credits`. {quote} gives what the points alone buy; the change can only add to it. Governance decides which ordered pairs may be exchanged and each resident's daily exchange
 /// limit in credits (days as the PointsLedger counts them).
+///
+/// Nonces: an exchange's nonce is a number from 1 to 2**64-1 (as bytes32), each usable once per resident. Unlike
+/// the random nonces of other intents (a storage word each), they share the word that holds the resident's daily
+/// usage: the highest nonce used and which of the 64 below it were used. So intents may be used in any order
+/// within 64 of the highest used; one further below can no longer be used ({nonceUsed} is true for it). The API
+/// hands each quote the next number ({nextNonce}, and its own counter of numbers handed out).
 interface IExchange {
     /// @notice One side of an exchange in value units (credit cents x 1e6): points burned (taken) or minted
     /// (given), their worth at the scheme's rate, and the resident's change in that scheme before and after.
@@ -32,6 +38,8 @@ interface IExchange {
     error ExchangePairNotAllowed(uint256 fromScheme, uint256 toScheme);
     /// @notice The exchange would give less than the signed minimum (or nothing).
     error ExchangeBelowMinimum(uint256 received, uint256 minReceived);
+    /// @notice The nonce is not a number from 1 to 2**64-1.
+    error ExchangeNonceOutOfRange(address resident, bytes32 nonce);
     /// @notice The exchange would pass the resident's daily limit.
     error ExchangeDailyLimitExceeded(address resident, uint256 usedToday, uint256 credits, uint256 limit);
     /// @notice Points must be positive.
@@ -57,7 +65,8 @@ interface IExchange {
     event DailyLimitSet(uint256 limit);
 
     /// @notice Execute a resident-signed exchange intent.
-    /// @dev Requirements: pair allowed; points > 0; deadline not passed; nonce unused; signature by `resident`
+    /// @dev Requirements: pair allowed; points > 0; deadline not passed; nonce from 1 to 2**64-1, unused and not
+    /// more than 64 below the highest `resident` used (else ResidentNonceUsed); signature by `resident`
     /// (EOA or EIP-1271); received >= minReceived and > 0; within the daily limit; balance sufficient.
     /// Emits: {Exchanged} (which names the nonce spent), and the ledger's and clearing's events.
     function exchange(
@@ -91,6 +100,8 @@ interface IExchange {
     function dailyLimit() external view returns (uint256);
     /// @notice Credits `resident` has exchanged today.
     function usedToday(address resident) external view returns (uint256);
+    /// @notice The lowest nonce above every one `resident` has used in an exchange (1 before the first).
+    function nextNonce(address resident) external view returns (uint256);
     /// @notice The EIP-712 type hash of ExchangeIntent.
     function EXCHANGE_INTENT_TYPEHASH() external view returns (bytes32);
 }

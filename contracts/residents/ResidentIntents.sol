@@ -9,9 +9,9 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 /// @notice Base for contracts that act on what a resident signed (EIP-712, domain "CityPoints" / "1" /
 /// chain id / this contract), so the resident never sends a transaction nor holds gas money.
 /// @dev Nonces are random 32-byte values, each usable once per resident, so a resident may hold several open
-/// consents at once. A used nonce is one storage word keyed by its intent id `keccak256(abi.encode(resident,
-/// nonce))`, nonzero once used; the contract chooses what the word holds (Redemption: the redemption's record, so the
-/// record and the spent nonce are one slot; others: 1). The intent's own event (Redeemed, Exchanged,
+/// consents at once (Exchange keeps numbered ones of its own: IExchange). A used nonce is one storage word keyed by
+/// its intent id `keccak256(abi.encode(resident, nonce))`, nonzero once used; the contract chooses what the word
+/// holds (Redemption: the redemption's record, so the record and the spent nonce are one slot; others: 1). The intent's own event (Redeemed, Exchanged,
 /// PreferredOrderSet) names the resident and the nonce: no separate event is emitted for the nonce.
 /// Signatures: ECDSA first, which answers for every EOA without reading the signer's code; a signature that does not
 /// recover to the resident is asked of the resident's contract wallet (EIP-1271), if it has code. (An EIP-7702
@@ -30,7 +30,7 @@ abstract contract ResidentIntents is EIP712 {
     constructor() EIP712("CityPoints", "1") {}
 
     /// @notice Whether `resident`'s `nonce` was used.
-    function nonceUsed(address resident, bytes32 nonce) external view returns (bool) {
+    function nonceUsed(address resident, bytes32 nonce) external view virtual returns (bool) {
         return _intents[intentIdOf(resident, nonce)] != 0;
     }
 
@@ -58,14 +58,19 @@ abstract contract ResidentIntents is EIP712 {
         bytes calldata signature,
         uint256 word
     ) internal returns (bytes32 id) {
-        if (block.timestamp > deadline) revert ResidentSignatureExpired(deadline, block.timestamp);
+        _checkDeadline(deadline);
         id = intentIdOf(resident, nonce);
         if (_intents[id] != 0) revert ResidentNonceUsed(resident, nonce);
         _checkSignature(resident, _hashTypedDataV4(structHash), signature);
         _intents[id] = word;
     }
 
-    function _checkSignature(address resident, bytes32 digest, bytes calldata signature) private view {
+    function _checkDeadline(uint256 deadline) internal view {
+        if (block.timestamp > deadline) revert ResidentSignatureExpired(deadline, block.timestamp);
+    }
+
+    /// @dev The signature of `digest` is `resident`'s, else ResidentSignatureInvalid.
+    function _checkSignature(address resident, bytes32 digest, bytes calldata signature) internal view {
         // slither-disable-next-line unused-return (the error's argument: the error itself is checked)
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == resident) return;

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 
 from eth_utils import keccak, to_checksum_address
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors
-from exchange_api.chain import EXCHANGE, QUOTE, ChainClient, ChainRevert, unhex
+from exchange_api.chain import EXCHANGE, NEXT_EXCHANGE_NONCE, QUOTE, ChainClient, ChainRevert, unhex
 from exchange_api.errors import Conflict, InvalidRequest
 from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
@@ -18,7 +17,7 @@ from exchange_api.services.common import check_signature, iso, now, recorded
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import ExchangeSubmission
+from exchange_api.store.models import ExchangeNonce, ExchangeSubmission
 from ledger_node.domain import value_decimal
 from ledger_node.typed_data import typed_data
 
@@ -45,10 +44,35 @@ class Exchanges:
         min_received = received * (10_000 - body.slippage) // 10_000
         message = {"resident": to_checksum_address(body.resident), "fromScheme": body.fromScheme,
                    "toScheme": body.toScheme, "points": body.points, "minReceived": min_received,
-                   "nonce": "0x" + os.urandom(32).hex(), "deadline": now() + self.settings.request_ttl_s}
+                   "nonce": "0x" + (await self.next_nonce(body.resident)).to_bytes(32, "big").hex(),
+                   "deadline": now() + self.settings.request_ttl_s}
         return {"object": "exchange_quote", "fromScheme": body.fromScheme, "toScheme": body.toScheme,
                 "points": body.points, "received": received, "credits": credits, "creditsDecimal": decimal(credits),
                 "minReceived": min_received, "typedData": self.intent_document(message)}
+
+    async def next_nonce(self, resident: str) -> int:
+        """The nonce this quote is handed: the next above both the chain's highest used (IExchange.nextNonce) and
+        every one handed out before (counted in the store), so two open quotes never share one."""
+        resident = to_checksum_address(resident)
+        out = await self.chain.call(self.chain.addresses["Exchange"], NEXT_EXCHANGE_NONCE.encode(resident))
+        on_chain = int.from_bytes(out[:32], "big")
+
+        def take(s) -> int:
+            row = s.get(ExchangeNonce, resident, with_for_update=True)
+            if row is None:
+                row = ExchangeNonce(resident=resident, next_nonce=on_chain)
+                s.add(row)
+            n = max(row.next_nonce, on_chain)
+            row.next_nonce = n + 1
+            s.flush()
+            return n
+        try:
+            n = await self.store.write(take)
+        except IntegrityError:  # another process counted this resident's first quote meanwhile
+            n = await self.store.write(take)
+        if n >= 2**64:
+            raise Conflict("this resident has used every exchange nonce", code="nonces_exhausted")
+        return n
 
     async def submit(self, body) -> Result:
         """Checked (deadline, signature, the contract's own check simulated), then relayed; Done once mined,

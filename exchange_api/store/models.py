@@ -170,6 +170,14 @@ class ExchangeSubmission(Base):
     __table_args__ = (UniqueConstraint("resident", "nonce"),)
 
 
+class ExchangeNonce(Base):
+    """The next exchange nonce this API hands a resident's quote (IExchange: numbered nonces, used in any order
+    within 64 of the highest used): each quote its own, so two open quotes never share one."""
+    __tablename__ = "exchange_nonces"
+    resident: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(ChainInt)
+
+
 class RelayedTransaction(Base):
     """Every transaction the relayer signs, persisted before it is sent (crash recovery reads these)."""
     __tablename__ = "relayed_transactions"

@@ -4,7 +4,6 @@ error shape, and the store and the chain are as they were (rows counted, balance
 from __future__ import annotations
 
 import json
-import os
 import select as io_select
 import socket
 import time
@@ -62,8 +61,9 @@ def assert_error(resp, status: int, code: str | None = None, field: str | None =
 def intent(w3, api_city, resident, **over) -> dict:
     """A signed ExchangeIntent (eth-account); values beyond uint256 cannot be signed: then a valid signature of
     the in-range message goes with the out-of-range value."""
+    nonce = api_city.contracts["Exchange"].functions.nextNonce(resident.address).call()
     msg = {"resident": resident.address, "fromScheme": S1, "toScheme": S2, "points": 10, "minReceived": 1,
-           "nonce": "0x" + os.urandom(32).hex(), "deadline": int(time.time()) + 3600}
+           "nonce": "0x" + nonce.to_bytes(32, "big").hex(), "deadline": int(time.time()) + 3600}
     signable = {k: (v if not isinstance(v, int) or 0 <= v <= U256 else 1) for k, v in {**msg, **over}.items()}
     doc = typed_data("ExchangeIntent", w3.eth.chain_id, api_city.contracts["Exchange"].address, signable)
     return {**msg, **over, "signature": "0x" + sign(resident, doc).hex()}
@@ -180,6 +180,9 @@ def test_integersAtTheirMaximum_areAnsweredByTheContractsRules_never5xx(hostile,
         resp = api.post("/v1/exchanges", json=intent(w3, api_city, r, **over))
         assert 400 <= resp.status_code < 500, resp.text
         assert_error(resp, resp.status_code)
+    for nonce in (0, U64 + 1, U256):  # an exchange's nonce is a number from 1 to 2**64-1 (IExchange), signed
+        numbered = intent(w3, api_city, r, nonce="0x" + nonce.to_bytes(32, "big").hex())
+        assert_error(api.post("/v1/exchanges", json=numbered), 422, "invalid_nonce")
     assert snapshot(live, w3, api_city) == before
 
 

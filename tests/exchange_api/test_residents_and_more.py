@@ -53,6 +53,20 @@ def test_exchange_quoteSignSubmit(api, w3, api_city):
     assert same.status_code == 422 and same.json()["error"]["code"] == "pair_not_allowed"
 
 
+def test_exchange_twoOpenQuotes_eachHaveTheirOwnNonce_andGoThroughInEitherOrder(api, w3, api_city):
+    """An exchange's nonce is a number (IExchange): each quote is handed the next one, so two quotes open at once
+    (two tabs) never share one, and the later one may be used first."""
+    r = api_city.residents[1]
+    first_free = api_city.contracts["Exchange"].functions.nextNonce(r.address).call()
+    quotes = [api.post("/v1/exchange_quotes", json={"resident": r.address, "fromScheme": S1, "toScheme": S2,
+                                                    "points": 10}).json()["typedData"] for _ in range(2)]
+    assert [int(q["message"]["nonce"], 16) for q in quotes] == [first_free, first_free + 1]
+    for doc in reversed(quotes):
+        done = api.post("/v1/exchanges", json={**doc["message"], "signature": "0x" + sign_typed(r, doc).hex()})
+        assert done.status_code == 201 and done.json()["status"] == "confirmed", done.text
+    assert api_city.contracts["Exchange"].functions.nextNonce(r.address).call() == first_free + 2
+
+
 def test_onboarding_encryptsPersonalDataAndRefusesSecondAccount(api, w3, api_city, keys, live, funded_account):
     from eth_account import Account
     person = {"name": "Ada Example", "identityNumber": "X1234567", "phone": "+41 79 555 12 34"}

@@ -73,7 +73,8 @@ class SettleCity:
 
     def exchange(self, resident: LocalAccount, from_scheme: int, to_scheme: int, points: int):
         msg = {"resident": resident.address, "fromScheme": from_scheme, "toScheme": to_scheme, "points": points,
-               "minReceived": 0, "nonce": os.urandom(32), "deadline": int(time.time()) + 86_400}
+               "minReceived": 0, "deadline": int(time.time()) + 86_400,
+               "nonce": self.contracts["Exchange"].functions.nextNonce(resident.address).call().to_bytes(32, "big")}
         doc = typed_data("ExchangeIntent", self.w3.eth.chain_id, self.contracts["Exchange"].address, msg)
         return chain.transact(self.w3, self.merchant, self.contracts["Exchange"].functions.exchange(
             resident.address, from_scheme, to_scheme, points, 0, msg["nonce"], msg["deadline"], sign(resident, doc)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pytest
 from eth_account import Account
@@ -31,6 +31,7 @@ START_2 = 300
 class ValueCity:
     city: City
     contracts: dict[str, Contract]
+    handed: dict[str, int] = field(default_factory=dict)  # the last exchange nonce handed to each resident
 
     @property
     def redemption(self) -> Contract:
@@ -84,10 +85,17 @@ class ValueCity:
     def intent(self, w3, resident, from_scheme: int, to_scheme: int, points: int, min_received: int = 0, *,
                nonce: bytes | None = None, deadline: int | None = None, signer=None) -> dict:
         message = {"resident": resident.address, "fromScheme": from_scheme, "toScheme": to_scheme,
-                   "points": points, "minReceived": min_received, "nonce": nonce or os.urandom(32),
+                   "points": points, "minReceived": min_received, "nonce": nonce or self.exchange_nonce(resident),
                    "deadline": int(time.time()) + 10 * 365 * 86400 if deadline is None else deadline}
         doc = typed_data("ExchangeIntent", w3.eth.chain_id, self.exchange.address, message)
         return {**message, "signature": sign(signer or resident, doc)}
+
+    def exchange_nonce(self, resident) -> bytes:
+        """`resident`'s next exchange nonce (IExchange: numbered): above the chain's highest used and every one handed
+        out here, so intents made before any is sent each have their own."""
+        n = max(self.exchange.functions.nextNonce(resident.address).call(), self.handed.get(resident.address, 0) + 1)
+        self.handed[resident.address] = n
+        return n.to_bytes(32, "big")
 
     def exchange_fn(self, i: dict):
         return self.exchange.functions.exchange(i["resident"], i["fromScheme"], i["toScheme"], i["points"],

@@ -96,13 +96,13 @@ def test_exchangeIntent_signedFromRawTypedDataJson_isAccepted(w3, value):
         "domain": {"name": "CityPoints", "version": "1", "chainId": w3.eth.chain_id,
                    "verifyingContract": value.exchange.address},
         "message": {"resident": resident.address, "fromScheme": SCHEME, "toScheme": OTHER_SCHEME, "points": 30,
-                    "minReceived": 8, "nonce": "0x" + "cd" * 32, "deadline": now(w3) + 600},
+                    "minReceived": 8, "nonce": "0x" + value.exchange_nonce(resident).hex(), "deadline": now(w3) + 600},
     }
     signature = Account.sign_typed_data(resident.key, full_message=doc).signature
     assert _ethers_signature(resident.key, doc) == bytes(signature)
     m = doc["message"]
     send(w3, value.city.relayer, value.exchange.functions.exchange(
-        m["resident"], SCHEME, OTHER_SCHEME, 30, 8, b"\xcd" * 32, m["deadline"], signature))
+        m["resident"], SCHEME, OTHER_SCHEME, 30, 8, bytes.fromhex(m["nonce"][2:]), m["deadline"], signature))
     assert value.balances(resident)[0] == START_1 - 30
 
 

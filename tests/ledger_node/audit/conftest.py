@@ -81,7 +81,8 @@ class AuditCity:
 
     def exchange(self, resident, frm: int, to: int, points: int):
         message = {"resident": resident.address, "fromScheme": frm, "toScheme": to, "points": points,
-                   "minReceived": 1, "nonce": os.urandom(32), "deadline": int(time.time()) + 365 * 86400}
+                   "minReceived": 1, "deadline": int(time.time()) + 365 * 86400,
+                   "nonce": self.contracts["Exchange"].functions.nextNonce(resident.address).call().to_bytes(32, "big")}
         doc = typed_data("ExchangeIntent", self.w3.eth.chain_id, self.contracts["Exchange"].address, message)
         sig = sign(resident, doc)
         return self.send(self.relayer, self.contracts["Exchange"].functions.exchange(
