@@ -20,6 +20,8 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
     IRates public immutable rates;
     IClearing public immutable clearing;
 
+    uint256 public constant MAX_BATCH = 200;
+    uint256 public constant ITEM_GAS = 1_000_000;
     uint256 private constant _MASK64 = type(uint64).max;
     uint256 private constant _MASK96 = type(uint96).max;
     uint256 private constant _NONCE_BITS = type(uint128).max;
@@ -67,6 +69,22 @@ contract Exchange is IExchange, ResidentIntents, ConsortiumGoverned {
             signature
         );
         _settle(resident, fromScheme, toScheme, points, minReceived, nonce, fromRate, toRate);
+    }
+
+    /// @inheritdoc IExchange
+    function exchangeMany(SignedIntent[] calldata batch) external returns (uint256 exchanged) {
+        uint256 n = batch.length;
+        if (n == 0 || n > MAX_BATCH) revert ExchangeInvalidBatch(n);
+        for (uint256 i = 0; i < n; ++i) {
+            SignedIntent calldata x = batch[i];
+            try this.exchange{gas: ITEM_GAS}(
+                x.resident, x.fromScheme, x.toScheme, x.points, x.minReceived, x.nonce, x.deadline, x.signature
+            ) {
+                ++exchanged;
+            } catch (bytes memory reason) {
+                emit ExchangeSkipped(x.resident, x.nonce, reason);
+            }
+        }
     }
 
     /// @inheritdoc IExchange

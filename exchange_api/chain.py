@@ -69,6 +69,8 @@ def _fn(signature: str) -> Fn:
 REDEEM = fn("redeem((address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256),bytes)")
 # a relayer's batch of consents, each with its signature (Redemption.redeemMany: one skipped, the others go on)
 REDEEM_MANY = fn("redeemMany(((address,address,uint256,(uint256,uint256,uint256)[],bytes32,bytes32,uint256),bytes)[])")
+# a relayer's batch of exchange intents, each with its signature (Exchange.exchangeMany: one skipped, the others go on)
+EXCHANGE_MANY = fn("exchangeMany((address,uint256,uint256,uint256,uint256,bytes32,uint256,bytes)[])")
 REFUND = fn("refund(bytes32,address,address,(uint256,uint256,uint256)[],uint256)")
 EXCHANGE = fn("exchange(address,uint256,uint256,uint256,uint256,bytes32,uint256,bytes)")
 QUOTE = fn("quote(uint256,uint256,uint256)")

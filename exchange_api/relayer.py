@@ -17,13 +17,14 @@ the nonce on chain.
 Nonces: one counter per relayer account (issuer_sdk's AsyncNonceManager), taken, signed, persisted and sent
 under one lock; accounts are used round-robin so several transactions are in flight at once.
 Batches: redemptions that reach the relayer together (while it persists the batch before) go out as one
-`redeemMany` transaction (`_combine`): the contract redeems each in a call of its own and skips one it refuses
-(RedemptionSkipped), so a batch pays the transaction's base cost, the first touch of each contract and the shared
-reads once (gas a redemption: 118,886 alone, 77,208 in a batch of 8). A lone redemption goes as `redeem` at once;
-under load (rounds of redemptions back to back) a round waits BATCH_LINGER_S (10 ms) for more before it is signed
-(`bench api`: 5.9 a transaction, 83,725 gas each). The batch is one relayed transaction
-(kind `redemption_batch`), each of its redemptions' records names its hash, and it is settled, reconciled and
-signed again as any transaction is (services/confirmations.py settles each redemption from its own event).
+`redeemMany` transaction (`_combine`), and exchanges as one `exchangeMany`: the contract runs each in a call of its
+own and skips one it refuses (RedemptionSkipped, ExchangeSkipped), so a batch pays the transaction's base cost, the
+first touch of each contract and the shared reads once (gas a redemption: 118,886 alone, 77,208 in a batch of 8;
+an exchange: 128,004 alone, 74,087 in a batch of 8). A lone one goes as `redeem` / `exchange` at once; under load
+(rounds of them back to back) a round waits BATCH_LINGER_S (10 ms) for more before it is signed (`bench api`: 5.9
+redemptions a transaction, 83,725 gas each). The batch is one relayed transaction (kind `redemption_batch`,
+`exchange_batch`), each of its members' records names its hash, and it is settled, reconciled and signed again as
+any transaction is (services/confirmations.py settles each member from its own event).
 Confirmation: `run_tracker` follows new blocks; a transaction it waits for that emitted an outcome event
 (`outcome_logs`: Redeemed, RedemptionSkipped, Refunded, Exchanged) is settled from that event, one eth_getLogs a
 block, and only the others' receipts are fetched (a block of 200 redemptions' receipts is ~1 MB of JSON); it hands
@@ -42,7 +43,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from exchange_api import metrics
-from exchange_api.chain import NONCE_USED, REDEEM_MANY, ChainClient, ChainRevert, fn, hex0x, unhex
+from exchange_api.chain import EXCHANGE_MANY, NONCE_USED, REDEEM_MANY, ChainClient, ChainRevert, fn, hex0x, unhex
 from exchange_api.errors import NodeUnavailable
 from exchange_api.store.db import Store
 from exchange_api.store.models import Refund, RelayedTransaction
@@ -60,10 +61,13 @@ OnMined = Callable[[Callable[[Session], Settled], list[dict | None]], Awaitable[
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
 MAX_SENDS_IN_FLIGHT = 4
-BATCH_REDEMPTIONS = 100  # redemptions in one redeemMany transaction at most (the contract's MAX_BATCH: 200)
-# Under load (redemptions in a round that began within BATCH_BUSY_S), a round with redemptions waits BATCH_LINGER_S
-# for more before it is signed: bigger batches (less gas a redemption) for a few ms of a merchant's answer. A
-# redemption that comes alone is never held.
+BATCH_ITEMS = 100  # redemptions (exchanges) in one redeemMany (exchangeMany) at most (the contracts' MAX_BATCH: 200)
+# the batch transaction of each kind that may be batched (Relayer.submit's `batch_item`), and its call
+BATCHES = {"redemption": ("redemption_batch", REDEEM_MANY), "exchange": ("exchange_batch", EXCHANGE_MANY)}
+BATCH_CALLS = dict(BATCHES.values())
+# Under load (items in a round that began within BATCH_BUSY_S), a round with items that may be batched waits
+# BATCH_LINGER_S for more before it is signed: bigger batches (less gas each) for a few ms of a caller's answer. One
+# that comes alone is never held.
 BATCH_LINGER_S = 0.01
 BATCH_BUSY_S = 0.1
 # records settled in one database transaction (each transaction marked with its records, a batch's redemptions
@@ -141,8 +145,8 @@ class _Job:
     account: "RelayerAccount"
     future: asyncio.Future
     check: "PreCheck | None" = None  # see Relayer.submit; before any nonce
-    item: tuple | None = None      # (consent, signature): a redemption that may go in a batch (Relayer.submit)
-    members: "list[_Job] | None" = None  # a batch's redemptions (_combine); its own future is unused
+    item: tuple | None = None      # what a batch call takes of it: a redemption or exchange (Relayer.submit)
+    members: "list[_Job] | None" = None  # a batch's redemptions or exchanges (_combine); its own future is unused
     refused: "dict[_Job, Exception]" = field(default_factory=dict)  # a batch's members the store refused
     nonce: int = -1
     raw: bytes = b""
@@ -151,7 +155,7 @@ class _Job:
     def sign(self, chain_id: int) -> None:
         """Sign with the job's nonce: a batch with its members that are not refused."""
         if self.members is not None:
-            self.data = REDEEM_MANY.encode([m.item for m in self.members if m not in self.refused])
+            self.data = BATCH_CALLS[self.kind].encode([m.item for m in self.members if m not in self.refused])
         self.raw = sign_tx(self.account.signer, UnsignedTx(chain_id, self.nonce, self.gas, unhex(self.to), self.data))
         self.hash = tx_hash(self.raw)
 
@@ -265,8 +269,9 @@ class Relayer:
         good, `send_outcome`, fails its record as a revert in a block would). Raises what `persist_with` raised
         (nothing was sent). `check` (PreCheck): read for the whole batch in one query (for the jobs its memory cannot
         clear) before any nonce is taken; a job it refuses raises its exception here, and nothing is signed,
-        persisted or sent. `batch_item` ((consent, signature) as Redemption.redeemMany takes them): a redemption
-        that may go in one transaction with others (`_combine`); its hash is then the batch's.
+        persisted or sent. `batch_item` (what the kind's batch call takes of it: (consent, signature) for
+        Redemption.redeemMany, the signed intent's fields for Exchange.exchangeMany): a redemption or exchange that
+        may go in one transaction with others of its kind (`_combine`); its hash is then the batch's.
         """
         if self.lease is not None:
             self.lease.require()
@@ -304,8 +309,8 @@ class Relayer:
             if not self._queue:
                 self._queued.clear()
                 await self._queued.wait()
-            if any(job.item is not None for job in self._queue[:BATCH_REDEMPTIONS]):
-                if time.monotonic() < busy_until and len(self._queue) < BATCH_REDEMPTIONS:
+            if any(job.item is not None for job in self._queue[:BATCH_ITEMS]):
+                if time.monotonic() < busy_until and len(self._queue) < BATCH_ITEMS:
                     await asyncio.sleep(BATCH_LINGER_S)
                 busy_until = time.monotonic() + BATCH_BUSY_S
             jobs, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
@@ -334,19 +339,18 @@ class Relayer:
             task.add_done_callback(self._start_sends)
 
     def _combine(self, jobs: list[_Job]) -> list[_Job]:
-        """The jobs as transactions: the redemptions that may be batched (`item`), when more than one, go in
-        redeemMany transactions of up to BATCH_REDEMPTIONS, each from its first member's account."""
-        items = [job for job in jobs if job.item is not None]
-        if len(items) < 2:
-            return jobs
+        """The jobs as transactions: the redemptions (exchanges) that may be batched (`item`), when more than one,
+        go in redeemMany (exchangeMany) transactions of up to BATCH_ITEMS, each from its first member's account."""
         out = [job for job in jobs if job.item is None]
-        for i in range(0, len(items), BATCH_REDEMPTIONS):
-            members = items[i:i + BATCH_REDEMPTIONS]
-            if len(members) == 1:
-                out.append(members[0])
-                continue
-            out.append(_Job("redemption_batch", members[0].subject_id, members[0].to, b"", sum(m.gas for m in members),
-                            None, None, None, None, members[0].account, None, members=members))
+        for kind, (batch_kind, _) in BATCHES.items():
+            items = [job for job in jobs if job.item is not None and job.kind == kind]
+            for i in range(0, len(items), BATCH_ITEMS):
+                members = items[i:i + BATCH_ITEMS]
+                if len(members) == 1:
+                    out.append(members[0])
+                    continue
+                out.append(_Job(batch_kind, members[0].subject_id, members[0].to, b"", sum(m.gas for m in members),
+                                None, None, None, None, members[0].account, None, members=members))
         return out
 
     async def _persist_batch(self, jobs: list["_Job"]) -> list["_Job"]:

@@ -38,6 +38,21 @@ interface IExchange {
     error ExchangePairNotAllowed(uint256 fromScheme, uint256 toScheme);
     /// @notice The exchange would give less than the signed minimum (or nothing).
     error ExchangeBelowMinimum(uint256 received, uint256 minReceived);
+    /// @notice A resident's signed exchange intent, as {exchange} takes it, with its signature: one exchange of a
+    /// batch ({exchangeMany}).
+    struct SignedIntent {
+        address resident;
+        uint256 fromScheme;
+        uint256 toScheme;
+        uint256 points;
+        uint256 minReceived;
+        bytes32 nonce;
+        uint256 deadline;
+        bytes signature;
+    }
+
+    /// @notice A batch of no intents or of more than MAX_BATCH.
+    error ExchangeInvalidBatch(uint256 size);
     /// @notice The nonce is not a number from 1 to 2**64-1.
     error ExchangeNonceOutOfRange(address resident, bytes32 nonce);
     /// @notice The exchange would pass the resident's daily limit.
@@ -59,6 +74,9 @@ interface IExchange {
         SideValue taken,
         SideValue given
     );
+    /// @notice An intent of a batch ({exchangeMany}) was not exchanged: `reason` is the error {exchange} gave
+    /// (empty: it ran out of its gas). Nothing of it changed and its nonce is unspent.
+    event ExchangeSkipped(address indexed resident, bytes32 nonce, bytes reason);
     /// @notice Governance allowed or forbade exchanging `fromScheme` into `toScheme`.
     event PairAllowed(uint256 indexed fromScheme, uint256 indexed toScheme, bool allowed);
     /// @notice Governance set the per-resident daily exchange limit in credit cents.
@@ -79,6 +97,15 @@ interface IExchange {
         uint256 deadline,
         bytes calldata signature
     ) external;
+
+    /// @notice Exchange a batch of signed intents in one transaction, each as {exchange} would, in order: one that
+    /// {exchange} would refuse is skipped ({ExchangeSkipped} with its error) and the others go on. A relayer's batch
+    /// pays the transaction's base cost, the first touch of each contract and the shared reads once.
+    /// @dev Requirements: 1 to MAX_BATCH intents (else the whole batch reverts, {ExchangeInvalidBatch}). Per
+    /// intent, {exchange}'s requirements, each run in a call of its own with at most ITEM_GAS gas (a resident's
+    /// EIP-1271 wallet cannot spend the others' gas). Emits per intent {exchange}'s events or {ExchangeSkipped}.
+    /// @return exchanged How many of the batch were exchanged.
+    function exchangeMany(SignedIntent[] calldata batch) external returns (uint256 exchanged);
 
     /// @notice Allow or forbid exchanging `fromScheme` into `toScheme`.
     /// @dev Requirements: Consortium. Emits: {PairAllowed}.
@@ -102,6 +129,10 @@ interface IExchange {
     function usedToday(address resident) external view returns (uint256);
     /// @notice The lowest nonce above every one `resident` has used in an exchange (1 before the first).
     function nextNonce(address resident) external view returns (uint256);
+    /// @notice The most intents {exchangeMany} takes at once.
+    function MAX_BATCH() external view returns (uint256);
+    /// @notice The gas each intent of a batch may use at most.
+    function ITEM_GAS() external view returns (uint256);
     /// @notice The EIP-712 type hash of ExchangeIntent.
     function EXCHANGE_INTENT_TYPEHASH() external view returns (bytes32);
 }

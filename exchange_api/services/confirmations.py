@@ -31,7 +31,7 @@ def failure_code(error: tuple | None) -> str:
     return (CONTRACT_ERRORS.get(name) or UNNAMED).code
 
 
-OUTCOME_EVENTS = ("Redeemed", "RedemptionSkipped", "Refunded", "Exchanged")
+OUTCOME_EVENTS = ("Redeemed", "RedemptionSkipped", "Refunded", "Exchanged", "ExchangeSkipped")
 
 
 @dataclass
@@ -126,19 +126,8 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
                 f.status, f.failure_code = "failed", failure_code(error)
                 vouchers.settle_refund(s, f.redemption_id, False, False)
             events.append((f.merchant_id, f"refund.{f.status}", refunds.public(f)))
-        elif row.kind == "exchange":
-            x = s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))
-            if x is None:
-                continue
-            x.block_number = block
-            if ok:
-                ev = logs.get("Exchanged", [])
-                x.status = "confirmed"
-                if ev:
-                    x.received, x.credits = ev[0]["received"], ev[0]["credits"]
-                    x.sides = json.dumps([ev[0]["taken"], ev[0]["given"]])
-            else:
-                x.status, x.failure_code = "failed", failure_code(error)
+        elif row.kind in ("exchange", "exchange_batch"):
+            _settle_exchanges(s, row, ok, block, error, logs)
         elif row.kind == "onboarding":
             p = s.get(ResidentRecord, row.subject_id)
             if p is not None:
@@ -198,9 +187,40 @@ def _settle_redemptions(s, items: list) -> list[dict]:
     return settled
 
 
+def _settle_exchanges(s, row: RelayedTransaction, ok: bool, block: int | None, error, logs: dict) -> None:
+    """Confirm or fail the exchange (or each exchange of a batch, exchangeMany) of a mined transaction, from its
+    own event: Exchanged, or ExchangeSkipped with the error the contract gave it; a transaction that failed whole
+    fails them all. One already settled by another transaction is left alone."""
+    if row.kind == "exchange":
+        records = [x for x in [s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))]
+                   if x is not None]
+    else:
+        records = list(s.scalars(select(ExchangeSubmission).where(ExchangeSubmission.tx_hash == row.tx_hash)))
+    exchanged = {(e["resident"].lower(), e["nonce"]): e for e in logs.get("Exchanged", [])}
+    skipped = {(e["resident"].lower(), e["nonce"]): e["reason"] for e in logs.get("ExchangeSkipped", [])}
+    for x in records:
+        if x.status in ("confirmed", "failed") and x.tx_hash != row.tx_hash:
+            continue
+        key = (x.resident.lower(), x.nonce.lower())
+        x.block_number = block
+        if ok and key not in skipped:
+            x.status = "confirmed"
+            ev = exchanged.get(key)
+            if ev:
+                x.received, x.credits = ev["received"], ev["credits"]
+                x.sides = json.dumps([ev["taken"], ev["given"]])
+        else:
+            x.status = "failed"
+            x.failure_code = failure_code((decode_revert(skipped[key]) or ("", ())) if ok else error)
+
+
 def _retarget(s, row: RelayedTransaction, new_hash: str) -> None:
     if row.kind == "redemption_batch":  # each of its redemptions
         s.execute(REDEMPTIONS.update().where(REDEMPTIONS.c.tx_hash == row.tx_hash).values(tx_hash=new_hash))
+        return
+    if row.kind == "exchange_batch":  # each of its exchanges
+        table = ExchangeSubmission.__table__
+        s.execute(table.update().where(table.c.tx_hash == row.tx_hash).values(tx_hash=new_hash))
         return
     model = {"redemption": Redemption, "refund": Refund, "exchange": ExchangeSubmission}.get(row.kind)
     if model is None:

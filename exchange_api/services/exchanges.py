@@ -104,7 +104,9 @@ class Exchanges:
             h = await self.relayer.submit(kind="exchange", subject_id=xid, to=to, data=data,
                                           gas=self.settings.redeem_gas, resident=resident,
                                           intent_nonce=body.nonce.lower(), deadline=body.deadline,
-                                          persist_with=persist)
+                                          persist_with=persist, batch_item=(
+                                              resident, body.fromScheme, body.toScheme, body.points,
+                                              body.minReceived, nonce, body.deadline, sig))
         except IntegrityError:
             if await recorded(self.store, ExchangeSubmission, xid):  # the intent's own key: submitted before
                 raise Conflict("this intent was submitted before", code="consent_already_used")
@@ -115,8 +117,10 @@ class Exchanges:
         if mined is None:
             return Pending(public(row))
         row = await self.store.run(lambda s: s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == xid)))
-        if row.status == "failed":
-            raise errors.from_contract_error(*(mined.error or (None, ())))
+        if row.status == "failed":  # its transaction failed, or its batch skipped it (the record has why)
+            if mined.error:
+                raise errors.from_contract_error(*mined.error)
+            raise errors.from_failure_code(row.failure_code)
         return Done(public(row))
 
 

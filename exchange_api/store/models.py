@@ -160,7 +160,7 @@ class ExchangeSubmission(Base):
     nonce: Mapped[str] = mapped_column(String(66))
     deadline: Mapped[int] = mapped_column(ChainInt)
     status: Mapped[str] = mapped_column(String(20))
-    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)  # a batch settles by it
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     received: Mapped[int | None] = mapped_column(ChainInt, nullable=True)
     credits: Mapped[int | None] = mapped_column(ChainInt, nullable=True)
@@ -182,7 +182,7 @@ class RelayedTransaction(Base):
     """Every transaction the relayer signs, persisted before it is sent (crash recovery reads these)."""
     __tablename__ = "relayed_transactions"
     tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # redemption | redemption_batch | refund | exchange | filler | ...
+    kind: Mapped[str] = mapped_column(String(20))  # redemption(_batch) | refund | exchange(_batch) | filler | ...
     subject_id: Mapped[str] = mapped_column(String(66), index=True)
     resident: Mapped[str | None] = mapped_column(String(42), nullable=True)
     intent_nonce: Mapped[str | None] = mapped_column(String(66), nullable=True)

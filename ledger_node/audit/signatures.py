@@ -41,8 +41,11 @@ CALLS = {
     "ProposalApproval": ("approveBySig(uint256,address,uint256,bytes)", ["uint256", "address", "uint256", "bytes"]),
 }
 SELECTORS = {kind: "0x" + keccak(text=sig)[:4].hex() for kind, (sig, _) in CALLS.items()}
-# The calls that carry a batch of them: Redemption.redeemMany((Consent, bytes)[]), a relayer's batch.
-BATCH_CALLS = {"RedemptionConsent": (f"redeemMany(({_CONSENT},bytes)[])", [f"({_CONSENT},bytes)[]"])}
+# The calls that carry a batch of them, a relayer's: Redemption.redeemMany((Consent, bytes)[]),
+# Exchange.exchangeMany(SignedIntent[]) (the intent's fields and its signature, flat).
+_SIGNED_INTENT = "(address,uint256,uint256,uint256,uint256,bytes32,uint256,bytes)"
+BATCH_CALLS = {"RedemptionConsent": (f"redeemMany(({_CONSENT},bytes)[])", [f"({_CONSENT},bytes)[]"]),
+               "ExchangeIntent": (f"exchangeMany({_SIGNED_INTENT}[])", [f"{_SIGNED_INTENT}[]"])}
 BATCH_SELECTORS = {kind: "0x" + keccak(text=sig)[:4].hex() for kind, (sig, _) in BATCH_CALLS.items()}
 EIP1271_MAGIC = "0x1626ba7e"
 _IS_VALID = "0x" + keccak(text="isValidSignature(bytes32,bytes)")[:4].hex()
@@ -62,7 +65,7 @@ def decode_call(kind: str, calldata: str) -> dict:
 
 def decode_calls(kind: str, calldata: str) -> list[dict]:
     """Every intent of `kind` a call carries, as `decode_call` gives each: the one of a redeem (exchange, ...), or
-    each of a batch (redeemMany); none for a call of another function."""
+    each of a batch (redeemMany, exchangeMany); none for a call of another function."""
     if calldata[:10] == SELECTORS[kind]:
         return [decode_call(kind, calldata)]
     if calldata[:10] == BATCH_SELECTORS.get(kind):

@@ -141,4 +141,4 @@ def _write_figures(figures: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = json.loads(out.read_text()) if out.exists() else {}
     out.write_text(json.dumps({**kept, **figures}, indent=2))
-    print("\nbatched redemption gas:", json.dumps(figures))
+    print("\ngas in a batch:", json.dumps(figures))

@@ -79,15 +79,18 @@ class AuditCity:
         consent = (c["resident"], c["merchant"], c["credits"], c["parts"], c["orderRef"], c["nonce"], c["deadline"])
         return self.send(self.relayer, self.contracts["Redemption"].functions.redeem(consent, c["signature"]))
 
-    def exchange(self, resident, frm: int, to: int, points: int):
+    def intent(self, resident, frm: int, to: int, points: int, *, signer=None) -> tuple:
+        """`resident`'s signed exchange intent (with its next nonce) as Exchange.exchange takes its arguments."""
         message = {"resident": resident.address, "fromScheme": frm, "toScheme": to, "points": points,
-                   "minReceived": 1, "deadline": int(time.time()) + 365 * 86400,
-                   "nonce": self.contracts["Exchange"].functions.nextNonce(resident.address).call().to_bytes(32, "big")}
+                   "minReceived": 1,
+                   "nonce": self.contracts["Exchange"].functions.nextNonce(resident.address).call().to_bytes(32, "big"),
+                   "deadline": int(time.time()) + 365 * 86400}
         doc = typed_data("ExchangeIntent", self.w3.eth.chain_id, self.contracts["Exchange"].address, message)
-        sig = sign(resident, doc)
+        return (*message.values(), sign(signer or resident, doc))
+
+    def exchange(self, resident, frm: int, to: int, points: int):
         return self.send(self.relayer, self.contracts["Exchange"].functions.exchange(
-            *[message[k] for k in ("resident", "fromScheme", "toScheme", "points", "minReceived", "nonce",
-                                   "deadline")], sig))
+            *self.intent(resident, frm, to, points)))
 
     def issue(self, issuer, scheme: int, residents: list[str], amount: int, label: str):
         refs = [Web3.keccak(text=f"{label}-{i}") for i in range(len(residents))]

@@ -8,6 +8,8 @@ from eth_account import Account
 from ledger_node.audit.rpc import Rpc
 from ledger_node.audit.signatures import check_call, check_intents, decode_calls, digest
 
+S1, S2 = 1, 2  # the audit city's schemes (conftest)
+
 
 def _batch(city, consents):
     return city.contracts["Redemption"].functions.redeemMany([
@@ -56,3 +58,20 @@ def test_aBatchedConsentWhoseSignatureIsNotTheResidents_isASignerMismatch(audit_
         digest("RedemptionConsent", city.w3.eth.chain_id, intent["contract"], m)).signature)
     (p,) = check_call(rpc, city.w3.eth.chain_id, intent, forged, receipt["from"].lower())
     assert p.code == "signer-mismatch"
+
+
+def test_aBatchOfExchanges_auditsClean_eachSignatureCheckedFromTheBatchsCalldata(audit_city, run_audit):
+    """Exchange.exchangeMany, as the API's relayer sends it: each intent's signature is found in the batch's calldata;
+    an intent the contract skipped (signed by someone else) is no exchange at all."""
+    city = audit_city
+    good = [city.intent(city.residents[1], S1, S2, 10), city.intent(city.residents[2], S1, S2, 10)]
+    forged = city.intent(city.residents[3], S1, S2, 10, signer=Account.create())
+    receipt = city.send(city.relayer, city.contracts["Exchange"].functions.exchangeMany([good[0], forged, good[1]]))
+    tx = receipt["transactionHash"].to_0x_hex()
+    intents = _intents(city, tx)
+    assert sorted(i["resident"] for i in intents) == sorted(g[0].lower() for g in good)
+    rpc = Rpc(city.url)
+    assert len(decode_calls("ExchangeIntent", rpc.call("eth_getTransactionByHash", [tx])["input"])) == 3
+    assert check_intents(rpc, city.w3.eth.chain_id, intents) == []
+    result = run_audit()
+    assert result.problems == [], [p.code for p in result.problems]
