@@ -26,9 +26,9 @@ redemptions a transaction, 83,725 gas each). The batch is one relayed transactio
 `exchange_batch`), each of its members' records names its hash, and it is settled, reconciled and signed again as
 any transaction is (services/confirmations.py settles each member from its own event).
 Confirmation: `run_tracker` follows new blocks; a transaction it waits for that emitted an outcome event
-(`outcome_logs`: Redeemed, RedemptionSkipped, Refunded, Exchanged) is settled from that event, one eth_getLogs a
-block, and only the others' receipts are fetched (a block of 200 redemptions' receipts is ~1 MB of JSON); it hands
-them to `on_mined` (the services update records and queue webhooks) before waking the waiters.
+(`outcome_logs`: Redeemed, RedemptionSkipped, Refunded, Exchanged, ExchangeSkipped) is settled from that event, one
+eth_getLogs a block, and only the others' receipts are fetched (a block of 200 redemptions' receipts is ~1 MB of
+JSON); it hands them to `on_mined` (the services update records and queue webhooks) before waking the waiters.
 """
 from __future__ import annotations
 

@@ -50,6 +50,7 @@ CONTRACT_ERRORS: dict[str, ContractErrorEntry] = {name: ContractErrorEntry(*entr
     "ExchangeBelowMinimum": (422, "below_minimum", "the exchange would give less than the signed minimum"),
     "ExchangeDailyLimitExceeded": (422, "daily_limit_exceeded", "the resident's daily exchange limit would be passed"),
     "ExchangeZeroPoints": (422, "invalid_points", "points must be positive"),
+    "ExchangeInvalidBatch": (422, "invalid_batch", "a batch of exchanges holds no intent or more than 200"),
     "ExchangeNonceOutOfRange": (422, "invalid_nonce", "an exchange's nonce is a number from 1 to 2**64-1 (a quote gives the next)"),
     "RatesNoRate": (422, "scheme_has_no_rate", "the scheme has no rate"),
     "RatesEligibilityOnly": (422, "eligibility_only_scheme", "the scheme is eligibility-only: its points have no value in credits"),

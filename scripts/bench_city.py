@@ -358,6 +358,9 @@ def _figures(ops: dict, gas: dict, raw: dict, residents: int, days: int) -> dict
         out[name] = {"count": op["count"], "per_s": rate, "p50_ms": _pct(op["latencies"], 0.5),
                      "p99_ms": _pct(op["latencies"], 0.99), "errors": op["errors"], "tx": g["tx"],
                      "gas_per_tx": g["gas"] // g["tx"] if g["tx"] else 0, "reverted_tx": g["reverted"],
+                     # the relayer batches redemptions and exchanges: what each cost, and how many a transaction
+                     "gas_each": g["gas"] // op["count"] if op["count"] else 0,
+                     "per_tx": round(op["count"] / g["tx"], 2) if g["tx"] else 0.0,
                      "raw_per_s": raw_rate.get(name),
                      "ratio_to_raw": round(rate / raw_rate[name], 3) if raw_rate.get(name) else None}
     return {"residents": residents, "days": days, "merchants": MERCHANTS, "operations": out, "raw": raw}
@@ -375,7 +378,8 @@ def _write_section(r: dict) -> None:
         beside = (f"raw node {o['raw_per_s']}/s, ratio {o['ratio_to_raw']}" if o["raw_per_s"] else "")
         rows.append((f"{name}: {o['count']} in all, {unit[name]}",
                      f"{o['per_s']}/s; p50 {o['p50_ms']} / p99 {o['p99_ms']} ms; errors {json.dumps(o['errors'])}; "
-                     f"{o['tx']} tx, {o['gas_per_tx']} gas/tx, {o['reverted_tx']} reverted", beside))
+                     f"{o['tx']} tx ({o['per_tx']} each), {o['gas_per_tx']} gas/tx ({o['gas_each']} each), "
+                     f"{o['reverted_tx']} reverted", beside))
     a, c = r["audit"], r["chain"]
     rows += [("audit over the whole chain", f"{a['status']}, {a['problems']} problems, findings {a['findings']}",
               f"{a['seconds']} s; ref-burst at {r['audit_thresholds']['burst_items']} items a minute"),

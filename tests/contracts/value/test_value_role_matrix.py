@@ -101,6 +101,9 @@ CLEARING_ROWS = {
 EXCHANGE_ROWS = {  # anyone may submit a resident's signed intent
     "exchange": Row(lambda c: [c.intent[k] for k in ("resident", "fromScheme", "toScheme", "points", "minReceived",
                                                      "nonce", "deadline", "signature")], EVERYONE, ""),
+    "exchangeMany": Row(lambda c: [[tuple(c.intent[k] for k in ("resident", "fromScheme", "toScheme", "points",
+                                                                 "minReceived", "nonce", "deadline", "signature"))]],
+                        EVERYONE, ""),
     "setPairAllowed": Row(lambda c: [SCHEME, OTHER_SCHEME, False], GOV, G),
     "setDailyLimit": Row(lambda c: [1], GOV, G),
 }
