@@ -358,7 +358,7 @@ class Gateway(DurableSend, BlockProduction):
         neither decoded nor joined on the loop. A state dump (1.3 GB of hex for a district's month) decoded and
         re-encoded held the gateway's loop for seconds (262 MB: 1 s), and 131 MB joined and scanned still held it
         0.1-0.4 s under load, during which even the head it answers itself stalled and clients took the node for
-        away. The caller checks the pieces hold no escape (`plain_string`) off the loop."""
+        away. The caller checks the pieces hold no escape off the loop (supervisor._save_dump)."""
         try:
             pieces: list = await self._engine_client.request_pieces(fast_json.dumps(
                 {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
