@@ -192,8 +192,8 @@ def _settle_exchanges(s, row: RelayedTransaction, ok: bool, block: int | None, e
     own event: Exchanged, or ExchangeSkipped with the error the contract gave it; a transaction that failed whole
     fails them all. One already settled by another transaction is left alone."""
     if row.kind == "exchange":
-        records = [x for x in [s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))]
-                   if x is not None]
+        one = s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))
+        records = [one] if one is not None else []
     else:
         records = list(s.scalars(select(ExchangeSubmission).where(ExchangeSubmission.tx_hash == row.tx_hash)))
     exchanged = {(e["resident"].lower(), e["nonce"]): e for e in logs.get("Exchanged", [])}

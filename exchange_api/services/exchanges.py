@@ -84,14 +84,14 @@ class Exchanges:
         message = {"resident": resident, "fromScheme": body.fromScheme, "toScheme": body.toScheme,
                    "points": body.points, "minReceived": body.minReceived, "nonce": nonce, "deadline": body.deadline}
         await check_signature(self.chain, "ExchangeIntent", "Exchange", message, sig, resident)
-        data = EXCHANGE.encode(resident, body.fromScheme, body.toScheme, body.points, body.minReceived, nonce,
-                               body.deadline, sig)
+        args = (resident, body.fromScheme, body.toScheme, body.points, body.minReceived, nonce, body.deadline, sig)
+        data = EXCHANGE.encode(*args)  # and as one of an exchangeMany batch: `args` itself
         to = self.chain.addresses["Exchange"]
         try:
             await self.chain.call(to, data, sender=self.relayer.addresses[0] if self.relayer.addresses else None)
         except ChainRevert as exc:
             raise errors.from_contract_error(exc.name, exc.args_)
-        xid = "exc_" + keccak(resident.encode() + nonce).hex()[:24]
+        xid = exchange_id(resident, nonce)
         row = ExchangeSubmission(id=xid, resident=resident, from_scheme=body.fromScheme, to_scheme=body.toScheme,
                                  points=body.points, min_received=body.minReceived, nonce=body.nonce.lower(),
                                  deadline=body.deadline, status="pending")
@@ -104,9 +104,7 @@ class Exchanges:
             h = await self.relayer.submit(kind="exchange", subject_id=xid, to=to, data=data,
                                           gas=self.settings.redeem_gas, resident=resident,
                                           intent_nonce=body.nonce.lower(), deadline=body.deadline,
-                                          persist_with=persist, batch_item=(
-                                              resident, body.fromScheme, body.toScheme, body.points,
-                                              body.minReceived, nonce, body.deadline, sig))
+                                          persist_with=persist, batch_item=args)
         except IntegrityError:
             if await recorded(self.store, ExchangeSubmission, xid):  # the intent's own key: submitted before
                 raise Conflict("this intent was submitted before", code="consent_already_used")
@@ -122,6 +120,11 @@ class Exchanges:
                 raise errors.from_contract_error(*mined.error)
             raise errors.from_failure_code(row.failure_code)
         return Done(public(row))
+
+
+def exchange_id(resident: str, nonce: bytes) -> str:
+    """An exchange's id: its intent's (resident, nonce), which the chain takes once."""
+    return "exc_" + keccak(resident.encode() + nonce).hex()[:24]
 
 
 def public(x: ExchangeSubmission) -> dict:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from eth_utils import keccak
 from sqlalchemy import select
 
 from exchange_api.chain import EXCHANGE, EXCHANGE_MANY, unhex
 from exchange_api.schemas import IntentIn
+from exchange_api.services.exchanges import exchange_id
 from exchange_api.services.results import Done
 from exchange_api.store.models import ExchangeSubmission, RelayedTransaction
 from ledger_node import chain
@@ -45,7 +45,7 @@ def _relay(rt, b: dict):
     """What the service hands the relayer for a signed intent (its record with it), without its checks before it."""
     resident, nonce, sig = b["resident"], unhex(b["nonce"]), unhex(b["signature"])
     args = (resident, b["fromScheme"], b["toScheme"], b["points"], b["minReceived"], nonce, b["deadline"], sig)
-    xid = "exc_" + keccak(resident.encode() + nonce).hex()[:24]
+    xid = exchange_id(resident, nonce)
 
     def record(s, h):
         s.add(ExchangeSubmission(id=xid, resident=resident, from_scheme=b["fromScheme"], to_scheme=b["toScheme"],
