@@ -69,6 +69,7 @@ BATCH_CALLS = dict(BATCHES.values())
 # BATCH_LINGER_S for more before it is signed: bigger batches (less gas each) for a few ms of a caller's answer. One
 # that comes alone is never held.
 BATCH_LINGER_S = 0.01
+USED = "ResidentNonceUsed"  # the chain's word that an intent's nonce was used: by this intent elsewhere, or another
 BATCH_BUSY_S = 0.1
 # records settled in one database transaction (each transaction marked with its records, a batch's redemptions
 # counted each: a crash between two chunks leaves the rest to the next round). A block of 200 redemptions settled at
@@ -723,7 +724,15 @@ class Relayer:
                 continue
             self._unwatch(row.tx_hash)  # its nonce went to another transaction, or the node refuses it for good
             if row.kind == "filler" or await self._already_done(row):
-                await self.store.write(lambda s, h=row.tx_hash: _set_status(s, h, "replaced"))
+                if row.intent_nonce and row.resident:  # used as of the head: by this intent elsewhere, or another
+                    head = await self.chain.block_number()  # (confirmations settles its records from the index)
+
+                    def used(s, row=row, head=head):
+                        _set_status(s, row.tx_hash, "replaced")
+                        return [(row, {"status": "0x0", "blockNumber": hex(head)}, (USED, ()))]
+                    await self._record(used)
+                else:
+                    await self.store.write(lambda s, h=row.tx_hash: _set_status(s, h, "replaced"))
                 counts["dropped"] += 1
                 continue
             if row.deadline is not None and row.deadline < time.time():

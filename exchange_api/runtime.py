@@ -101,9 +101,12 @@ class Runtime:
         self.relayer.on_new_head = self.indexer.wake
         self.buckets = TokenBuckets(MAX_BUCKETS)
         self.tasks: list[asyncio.Task] = []
+        self._settling: asyncio.Task | None = None  # settle_used, one at a time
+        self._settle_again = False
         self.started = time.time()
         self.services = self._build_services()
         self.relayer.on_mined = self.services.confirmations.on_mined
+        self.services.confirmations.on_deferred = self._settle_awaiting
         self.relayer.outcome_logs = self.services.confirmations.outcome_filter()
 
     def _build_services(self) -> Services:
@@ -170,6 +173,8 @@ class Runtime:
             self.tasks.append(asyncio.create_task(self._release_vouchers(), name="voucher-reservations"))
 
     async def stop(self) -> None:
+        if self._settling is not None:
+            self.tasks.append(self._settling)
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:
@@ -204,6 +209,26 @@ class Runtime:
         self.view.indexed(balances)
         self.holds.indexed(redeemed)
         self.spent.add(spent)
+        if self.services.confirmations.awaiting:
+            self._settle_awaiting()
+
+    def _settle_awaiting(self) -> None:
+        """Records whose nonce the chain found used are settled from the index once it has their block
+        (services/confirmations.py): after each indexer commit while some await it, and as soon as one is left to
+        await it (the index may have its block already). One run at a time; a call during a run makes it go again."""
+        self._settle_again = True
+        if self._settling is None or self._settling.done():
+            self._settling = asyncio.create_task(self._settle_used(), name="settle-used")
+
+    async def _settle_used(self) -> None:
+        while self._settle_again:
+            self._settle_again = False
+            try:
+                await self.services.confirmations.settle_used(self.indexer.block)
+            except Exception as exc:  # noqa: BLE001 - the database may be away: the next commit tries again
+                self.services.confirmations.awaiting = True
+                log.warning("records awaiting the index not settled: %s", type(exc).__name__)
+                return
 
     def allow(self, bucket_key: str, rate: float | None = None, burst: int | None = None) -> float | None:
         """Token bucket per key: None when allowed, else seconds until the next token. `rate` (a second) and

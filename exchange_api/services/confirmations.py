@@ -1,5 +1,15 @@
 """What happens when the relayer sees its transactions mined (or given up): records updated, webhooks queued.
-Idempotent: the relayer hands each transaction over once, and every update sets the final state."""
+Idempotent: the relayer hands each transaction over once, and every update sets the final state.
+
+A redemption or an exchange the chain refused because its nonce was used (`ResidentNonceUsed`: skipped in a batch,
+reverted alone, or found used by reconcile() before it was sent again) is not failed at once: the same signed
+intent may have been carried out by another transaction (the merchant or anyone else submitting the consent, this
+relayer's earlier transaction of a batch re-signed after a restart), and then the record must say confirmed, as the
+chain does. The record stays `pending` with the block where the chain said so (a pending record with a block number
+awaits the index), and once the indexer has that block `settle_used` settles it from what the chain recorded:
+confirmed, naming the transaction that carried it out, when the chain's redemption (or exchange) under that nonce
+is this very intent; failed `consent_already_used` when another intent of the resident used the nonce (or, for an
+exchange, the nonce fell below the window). Without an indexer such records fail at once, as before."""
 from __future__ import annotations
 
 import asyncio
@@ -13,13 +23,13 @@ from sqlalchemy.orm import Session
 from exchange_api import metrics
 from exchange_api.chain import checksum
 from exchange_api.credit_holds import CreditHolds
-from exchange_api.relayer import Settled
+from exchange_api.relayer import USED, Settled
 from exchange_api.services import redemptions, refunds, vouchers
 from exchange_api.services.webhooks import enqueue, webhook_merchants
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import (ExchangeSubmission, Redemption, Refund, RelayedTransaction, ResidentRecord,
-                                       utcnow)
+from exchange_api.store.models import (ExchangeSubmission, IdxEvent, IdxRedemption, Redemption, Refund,
+                                       RelayedTransaction, ResidentRecord, utcnow)
 from exchange_api.webhooks import Dispatcher
 from ledger_node.contract_errors import CONTRACT_ERRORS, UNNAMED
 from ledger_node.event_codec import EventCodec
@@ -34,6 +44,15 @@ def failure_code(error: tuple | None) -> str:
 OUTCOME_EVENTS = ("Redeemed", "RedemptionSkipped", "Refunded", "Exchanged", "ExchangeSkipped")
 
 
+def _used(why: tuple | None) -> bool:
+    return bool(why) and why[0] == USED
+
+
+def _awaiting(columns) -> tuple:
+    """The records awaiting the index, as their partial index says (models.awaiting_index)."""
+    return columns.status == "pending", columns.block_number.is_not(None)
+
+
 @dataclass
 class Confirmations:
     """The relayer's `on_mined` and `outcome_logs` (wired in runtime.py): the services' side of a mined block."""
@@ -42,6 +61,9 @@ class Confirmations:
     holds: CreditHolds     # a failed redemption's hold goes at once
     webhooks: Dispatcher   # woken when events were queued
     settings: Settings
+    awaiting: bool = True  # records may await the index (settle_used); at start, a crash may have left some
+    deferrals: int = 0  # records left to await the index so far (settle_used sees whether one was meanwhile)
+    on_deferred: Callable[[], None] | None = None  # a record was left to await the index (runtime.py settles them)
 
     def outcome_events(self, receipt: dict | None) -> dict[str, list[dict]]:
         """The events that settle a record (OUTCOME_EVENTS) in a receipt, decoded, by name."""
@@ -74,27 +96,55 @@ class Confirmations:
             items = mark(s)
             decoded = [by_hash.get((receipt or {}).get("transactionHash"), {}) for _, receipt, _ in items]
             failed.clear()
-            events = _settle(s, items, decoded, failed, indexer_enabled)
+            events, deferred = _settle(s, items, decoded, failed, indexer_enabled)
             if events:
                 enqueue(s, events)
-            return items, bool(events)
-        items, wake = await self.store.write(apply, isolated=False, background="settlement")
+            return items, bool(events), deferred
+        items, wake, deferred = await self.store.write(apply, isolated=False, background="settlement")
+        if deferred:
+            self.awaiting = True
+            self.deferrals += 1
+            if self.on_deferred is not None:
+                self.on_deferred()
+        self._after(failed, wake)
+        return items
+
+    def _after(self, failed: list[str], wake: bool) -> None:
         for rid in failed:  # spent nothing (a confirmed one's hold goes when the indexer commits its event)
             self.holds.release(rid)
         if wake:
             self.webhooks.wake()
-        return items
+
+    async def settle_used(self, indexed_block: int) -> int:
+        """Settle the records awaiting the index (see the module docstring) whose block the index now has; how
+        many. Leaves `awaiting` set while some may wait for a later block."""
+        deferrals = self.deferrals
+        failed: list[str] = []
+
+        def apply(s):
+            failed.clear()
+            hooked = webhook_merchants(s)
+            later = s.scalar(select(REDEMPTIONS.c.id).where(
+                *_awaiting(REDEMPTIONS.c), REDEMPTIONS.c.block_number > indexed_block).limit(1)) is not None
+            later = later or s.scalar(select(ExchangeSubmission.id).where(
+                *_awaiting(ExchangeSubmission), ExchangeSubmission.block_number > indexed_block).limit(1)) \
+                is not None
+            settled = _settle_used_redemptions(s, indexed_block)
+            events = _after_redemptions(s, settled, failed, hooked, True)
+            count = len(settled) + _settle_used_exchanges(s, indexed_block)
+            if events:
+                enqueue(s, events)
+            return count, bool(events), later
+        count, wake, later = await self.store.write(apply, isolated=False, background="settlement")
+        self.awaiting = later or self.deferrals != deferrals  # one deferred meanwhile may be at a later block
+        self._after(failed, wake)
+        return count
 
 
-def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_enabled: bool) -> list[tuple]:
-    """Settle the records of `items` (with their decoded outcome events) in session `s`; the webhook events to
-    queue. The redemptions whose holds go are added to `failed`."""
+def _after_redemptions(s, settled: list[dict], failed: list[str], hooked: set[int], indexer_enabled: bool) -> list:
+    """What settling redemptions brings with it: their vouchers, metrics, holds that go (added to `failed`) and the
+    webhook events to queue."""
     events = []
-    hooked = webhook_merchants(s)
-    redeemed = [(row, receipt, error, logs) for (row, receipt, error), logs in zip(items, decoded)
-                if row.kind in ("redemption", "redemption_batch")
-                and not (receipt is not None and "replacedBy" in receipt)]
-    settled = _settle_redemptions(s, redeemed)  # the bulk of them: in one statement
     vouchers.settle_redemptions(s, settled)  # a voucher paid for is valid; one whose payment failed gives its unit back
     for r in settled:
         metrics.REDEMPTIONS.labels(r["status"]).inc()
@@ -102,6 +152,19 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
             failed.append(r["id"])
         if r["merchant_id"] in hooked:
             events.append((r["merchant_id"], f"redemption.{r['status']}", redemptions.public_from_dict(r)))
+    return events
+
+
+def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_enabled: bool) -> tuple[list, bool]:
+    """Settle the records of `items` (with their decoded outcome events) in session `s`; the webhook events to
+    queue, and whether a record was left to await the index. The redemptions whose holds go are added to
+    `failed`."""
+    hooked = webhook_merchants(s)
+    redeemed = [(row, receipt, error, logs) for (row, receipt, error), logs in zip(items, decoded)
+                if row.kind in ("redemption", "redemption_batch")
+                and not (receipt is not None and "replacedBy" in receipt)]
+    settled, deferred = _settle_redemptions(s, redeemed, indexer_enabled)  # the bulk of them: in one statement
+    events = _after_redemptions(s, settled, failed, hooked, indexer_enabled)
     for (row, receipt, error), logs in zip(items, decoded):
         if receipt is not None and "replacedBy" in receipt:  # re-signed after a restart
             _retarget(s, row, receipt["replacedBy"])
@@ -127,27 +190,28 @@ def _settle(s, items: Settled, decoded: list[dict], failed: list[str], indexer_e
                 vouchers.settle_refund(s, f.redemption_id, False, False)
             events.append((f.merchant_id, f"refund.{f.status}", refunds.public(f)))
         elif row.kind in ("exchange", "exchange_batch"):
-            _settle_exchanges(s, row, ok, block, error, logs)
+            deferred = _settle_exchanges(s, row, ok, block, error, logs, indexer_enabled) or deferred
         elif row.kind == "onboarding":
             p = s.get(ResidentRecord, row.subject_id)
             if p is not None:
                 p.status = "registered" if ok else "failed"
-    return events
+    return events, deferred
 
 
 REDEMPTIONS = Redemption.__table__
 SETTLE_REDEMPTION = REDEMPTIONS.update().where(REDEMPTIONS.c.id == bindparam("_id")).values(
     status=bindparam("_status"), block_number=bindparam("_block"), parts=bindparam("_parts"),
-    failure_code=bindparam("_failure"), updated_at=bindparam("_at"))
+    failure_code=bindparam("_failure"), updated_at=bindparam("_at"), tx_hash=bindparam("_tx"))
 
 
-def _settle_redemptions(s, items: list) -> list[dict]:
+def _settle_redemptions(s, items: list, indexer_enabled: bool) -> tuple[list[dict], bool]:
     """Confirm or fail the redemptions of mined transactions (Core statements: one select, one executemany
-    update); the settled records as dicts. A record already settled by another transaction is left alone. A batch
-    (redeemMany) settles each of its redemptions from its own event: Redeemed, or RedemptionSkipped with the error
-    the contract gave it; a batch that failed whole fails them all."""
+    update); the settled records as dicts, and whether one was left to await the index (its nonce used: see the
+    module docstring). A record already settled by another transaction is left alone. A batch (redeemMany) settles
+    each of its redemptions from its own event: Redeemed, or RedemptionSkipped with the error the contract gave it;
+    a batch that failed whole fails them all."""
     if not items:
-        return []
+        return [], False
     singles = [row.subject_id for row, *_ in items if row.kind == "redemption"]
     batches = [row.tx_hash for row, *_ in items if row.kind == "redemption_batch"]
     where = REDEMPTIONS.c.id.in_(singles)
@@ -157,7 +221,7 @@ def _settle_redemptions(s, items: list) -> list[dict]:
     members: dict[str, list[dict]] = {}
     for r in current.values():
         members.setdefault(r["tx_hash"], []).append(r)
-    at, settled, params = utcnow(), [], []
+    at, settled, params, deferred = utcnow(), [], [], False
     for row, receipt, error, logs in items:
         ok = receipt is not None and int(receipt["status"], 16) == 1
         if row.kind == "redemption":
@@ -179,18 +243,50 @@ def _settle_redemptions(s, items: list) -> list[dict]:
             else:
                 why = (decode_revert(skipped[r["id"]]) or ("", ())) if ok else error
                 r["status"], r["failure_code"] = "failed", failure_code(why)
-            params.append({"_id": r["id"], "_status": r["status"], "_block": r["block_number"], "_parts": r["parts"],
-                           "_failure": r["failure_code"], "_at": at})
-            settled.append(r)
+                if _used(why) and indexer_enabled and r["block_number"] is not None:
+                    r["status"], r["failure_code"], deferred = "pending", None, True  # settle_used says
+            params.append(_settle_params(r, at))
+            if r["status"] != "pending":
+                settled.append(r)
     if params:
         s.execute(SETTLE_REDEMPTION, params)
-    return settled
+    return settled, deferred
 
 
-def _settle_exchanges(s, row: RelayedTransaction, ok: bool, block: int | None, error, logs: dict) -> None:
+def _settle_params(r: dict, at) -> dict:
+    return {"_id": r["id"], "_status": r["status"], "_block": r["block_number"], "_parts": r["parts"],
+            "_failure": r["failure_code"], "_at": at, "_tx": r["tx_hash"]}
+
+
+def _settle_used_redemptions(s, indexed_block: int) -> list[dict]:
+    """The redemptions awaiting the index whose block it has, settled from the chain's redemption under their id
+    (keccak of resident and nonce): confirmed when it is this very consent (merchant, credits, order), naming its
+    transaction; failed `consent_already_used` otherwise."""
+    due = [r._asdict() for r in s.execute(select(REDEMPTIONS).where(
+        *_awaiting(REDEMPTIONS.c), REDEMPTIONS.c.block_number <= indexed_block))]
+    if not due:
+        return []
+    done = {i.redemption_id: i for i in s.scalars(select(IdxRedemption).where(
+        IdxRedemption.redemption_id.in_([r["id"] for r in due])))}
+    at = utcnow()
+    for r in due:
+        i = done.get(r["id"])
+        if i is not None and (i.merchant.lower(), i.credits, i.order_ref.lower()) == \
+                (r["merchant"].lower(), r["credits"], r["order_ref"].lower()):
+            r.update(status="confirmed", tx_hash=i.tx_hash, block_number=i.block_number, parts=i.parts, updated_at=at)
+        else:
+            r.update(status="failed", failure_code=CONTRACT_ERRORS[USED].code, updated_at=at)
+    s.execute(SETTLE_REDEMPTION, [_settle_params(r, at) for r in due])
+    return due
+
+
+def _settle_exchanges(s, row: RelayedTransaction, ok: bool, block: int | None, error, logs: dict,
+                      indexer_enabled: bool) -> bool:
     """Confirm or fail the exchange (or each exchange of a batch, exchangeMany) of a mined transaction, from its
     own event: Exchanged, or ExchangeSkipped with the error the contract gave it; a transaction that failed whole
-    fails them all. One already settled by another transaction is left alone."""
+    fails them all. One already settled by another transaction is left alone. Whether one was left to await the
+    index (its nonce used)."""
+    deferred = False
     if row.kind == "exchange":
         one = s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == row.subject_id))
         records = [one] if one is not None else []
@@ -205,13 +301,42 @@ def _settle_exchanges(s, row: RelayedTransaction, ok: bool, block: int | None, e
         x.block_number = block
         if ok and key not in skipped:
             x.status = "confirmed"
-            ev = exchanged.get(key)
-            if ev:
-                x.received, x.credits = ev["received"], ev["credits"]
-                x.sides = json.dumps([ev["taken"], ev["given"]])
+            _exchanged(x, exchanged.get(key))
+            continue
+        why = (decode_revert(skipped[key]) or ("", ())) if ok else error
+        if _used(why) and indexer_enabled and block is not None:
+            deferred = True  # pending with its block: settle_used says
         else:
-            x.status = "failed"
-            x.failure_code = failure_code((decode_revert(skipped[key]) or ("", ())) if ok else error)
+            x.status, x.failure_code = "failed", failure_code(why)
+    return deferred
+
+
+def _exchanged(x: ExchangeSubmission, ev: dict | None) -> None:
+    if ev:
+        x.received, x.credits = ev["received"], ev["credits"]
+        x.sides = json.dumps([ev["taken"], ev["given"]])
+
+
+def _settle_used_exchanges(s, indexed_block: int) -> int:
+    """The exchanges awaiting the index whose block it has, settled from the chain's Exchanged event of their
+    resident and nonce: confirmed when it is this very intent (the same pair and points, at least the minimum
+    received), naming its transaction; failed `consent_already_used` otherwise. How many."""
+    due = list(s.scalars(select(ExchangeSubmission).where(*_awaiting(ExchangeSubmission),
+                                                          ExchangeSubmission.block_number <= indexed_block)))
+    for x in due:
+        found = None
+        for e in s.scalars(select(IdxEvent).where(IdxEvent.name == "Exchanged",
+                                                  IdxEvent.args.contains(x.nonce.lower()[2:]))):
+            a = json.loads(e.args)
+            if a["resident"].lower() == x.resident.lower() and a["nonce"].lower() == x.nonce.lower():
+                found = (e, a)
+        if found is not None and (found[1]["fromScheme"], found[1]["toScheme"], found[1]["points"]) == \
+                (x.from_scheme, x.to_scheme, x.points) and found[1]["received"] >= x.min_received:
+            x.status, x.tx_hash, x.block_number = "confirmed", found[0].tx_hash, found[0].block_number
+            _exchanged(x, found[1])
+        else:
+            x.status, x.failure_code = "failed", CONTRACT_ERRORS[USED].code
+    return len(due)
 
 
 def _retarget(s, row: RelayedTransaction, new_hash: str) -> None:

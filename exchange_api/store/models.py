@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from exchange_api.store.types import ChainInt, OrderedUInt
@@ -109,6 +109,13 @@ class RedemptionRequest(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+def awaiting_index(table: str) -> Index:
+    """The records whose nonce the chain found used, pending until the index has their block (pending with a
+    block number: services/confirmations.py settle_used): a partial index, so it holds only those few."""
+    where = text("status = 'pending' AND block_number IS NOT NULL")
+    return Index(f"ix_{table}_awaiting", "block_number", sqlite_where=where, postgresql_where=where)
+
+
 class Redemption(Base):
     __tablename__ = "redemptions"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -130,6 +137,7 @@ class Redemption(Base):
     failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (awaiting_index("redemptions"),)
 
 
 class Refund(Base):
@@ -167,7 +175,7 @@ class ExchangeSubmission(Base):
     sides: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [taken, given] (IExchange.SideValue)
     failure_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    __table_args__ = (UniqueConstraint("resident", "nonce"),)
+    __table_args__ = (UniqueConstraint("resident", "nonce"), awaiting_index("exchanges"))
 
 
 class ExchangeNonce(Base):

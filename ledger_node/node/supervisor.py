@@ -29,7 +29,8 @@ from ledger_node.node.rpc_gateway import Gateway, GatewayError
 
 
 def state_path():
-    return paths.chain_dir() / "state.dump"
+    """The chain directory's state file (recovery.state_path names it)."""
+    return recovery.state_path(paths.chain_dir())
 
 
 def genesis_path():

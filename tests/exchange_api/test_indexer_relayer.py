@@ -347,10 +347,10 @@ def test_relayer_marksItsTransactionAndSettlesTheRecordTogether_orNeither(api, w
     from exchange_api.services import confirmations
     rt, real, failing = live.rt, confirmations._settle_redemptions, [True]
 
-    def settle(s, items):
+    def settle(s, items, indexer_enabled):
         if failing[0]:
             raise RuntimeError("the process dies while settling")
-        return real(s, items)
+        return real(s, items, indexer_enabled)
     monkeypatch.setattr(confirmations, "_settle_redemptions", settle)
     body = api.post("/v1/redemptions", json={**api_city.consent(w3, api_city.residents[3], 21), "wait": False},
                     headers=auth(keys["merchant"])).json()

@@ -3,6 +3,7 @@ each is settled from its own event, and one the chain skips fails alone with the
 from __future__ import annotations
 
 import asyncio
+import time
 
 from sqlalchemy import select
 
@@ -58,13 +59,20 @@ def _relay(rt, b: dict):
                                   batch_item=args)
 
 
-def test_aBatchMemberTheChainRefuses_failsAloneWithItsCode_theOthersAreConfirmed(api, w3, api_city, live):
+def test_aBatchMemberCarriedOutElsewhere_isConfirmedNamingThatTransaction_anotherIntentOfItsNonceFails(
+        api, w3, api_city, live):
+    """Two intents of the batch find their nonce used on chain (ExchangeSkipped, ResidentNonceUsed): one because
+    someone else sent that very intent (its record says confirmed, with that transaction and what it received: the
+    chain's word, where it said failed before), one because its resident signed another intent under the same nonce
+    and that one was sent (failed `consent_already_used`)."""
     rt = live.rt
     bodies = [intent(w3, api_city, r) for r in api_city.residents]
-    spent = bodies[2]  # sent on chain by someone else: the API's store does not know it
-    chain.transact(w3, api_city.relayers[0], api_city.contracts["Exchange"].functions.exchange(
-        spent["resident"], spent["fromScheme"], spent["toScheme"], spent["points"], spent["minReceived"],
-        unhex(spent["nonce"]), spent["deadline"], unhex(spent["signature"])))
+    spent, clashed = bodies[2], bodies[3]
+    twin = intent(w3, api_city, api_city.residents[3], points=5)  # the same nonce as `clashed`
+    exchange = api_city.contracts["Exchange"]
+    sent = [chain.transact(w3, api_city.relayers[0], exchange.functions.exchange(
+        b["resident"], b["fromScheme"], b["toScheme"], b["points"], b["minReceived"], unhex(b["nonce"]),
+        b["deadline"], unhex(b["signature"]))) for b in (spent, twin)]
 
     async def together():
         ids, sends = zip(*(_relay(rt, b) for b in bodies))
@@ -73,7 +81,14 @@ def test_aBatchMemberTheChainRefuses_failsAloneWithItsCode_theOthersAreConfirmed
         return ids, hashes
     ids, hashes = asyncio.run_coroutine_threadsafe(together(), _server_loop(live)).result(60)
     assert len(set(hashes)) < len(hashes), "intents that reached the relayer together each went alone"
-    records = rt.store.call(lambda s: {x.id: (x.status, x.failure_code, x.received)
-                                       for x in s.scalars(select(ExchangeSubmission))})
-    assert records[ids[2]] == ("failed", "consent_already_used", None)
-    assert all(records[x] == ("confirmed", None, 3) for i, x in enumerate(ids) if i != 2)
+
+    def records():
+        return rt.store.call(lambda s: {x.id: (x.status, x.failure_code, x.received, x.tx_hash)
+                                        for x in s.scalars(select(ExchangeSubmission))})
+    deadline = time.monotonic() + 20  # the two wait for the indexer to reach their block
+    while any(r[0] == "pending" for r in records().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    out = records()
+    assert out[ids[2]] == ("confirmed", None, 3, "0x" + bytes(sent[0]["transactionHash"]).hex())
+    assert out[ids[3]][:3] == ("failed", "consent_already_used", None)
+    assert all(out[x][:3] == ("confirmed", None, 3) for i, x in enumerate(ids) if i not in (2, 3))

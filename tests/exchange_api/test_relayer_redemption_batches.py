@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
+import time
 
 from eth_abi import decode
 from eth_account import Account
@@ -74,6 +76,17 @@ def _records(rt, rids):
     return {r.id: r for r in rows}
 
 
+def _settled(rt, rids, timeout: float = 20.0):
+    """The records once none is pending: one whose nonce the chain found used waits for the indexer to reach its
+    block (services/confirmations.py settle_used)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = _records(rt, rids)
+        if all(r.status != "pending" for r in records.values()) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.05)
+
+
 def test_redemptionsArrivingTogether_goInOneTransaction_eachSettledFromItsOwnEvent_underTheGasFloor(
         api, w3, api_city, live):
     rt = live.rt
@@ -102,9 +115,12 @@ def test_aBatchMemberTheChainRefuses_failsAloneWithItsCode_theOthersAreConfirmed
     rt = live.rt
     merchant_id = _merchant_id(rt, api_city)
     spent, fresh, other = _consents(w3, api_city, 3)
-    # the merchant redeems one itself, on chain: the API's store does not know it
+    # another consent of the same resident under the same nonce (her wallet used a number twice): the merchant
+    # redeems that one itself, on chain, so the consent the API holds can never be carried out
+    twin = api_city.consent(w3, api_city.residents[0], 20, order_ref=os.urandom(32), parts=[(S1, 2, 20)],
+                            nonce=unhex(spent["nonce"]))
     redemption = api_city.contracts["Redemption"]
-    chain.transact(w3, api_city.merchant, redemption.functions.redeem(*api_city.redeem_args(spent)))
+    chain.transact(w3, api_city.merchant, redemption.functions.redeem(*api_city.redeem_args(twin)))
 
     async def together():
         hashes = await asyncio.gather(*(_relay(rt, api_city, c, _record(merchant_id, c))
@@ -113,11 +129,35 @@ def test_aBatchMemberTheChainRefuses_failsAloneWithItsCode_theOthersAreConfirmed
         return hashes, mined
     hashes, mined = asyncio.run_coroutine_threadsafe(together(), _server_loop(live)).result(60)
     assert len(set(hashes)) == 1 and mined is not None and mined.ok  # one transaction, and it succeeded
-    records = _records(rt, [_rid(c) for c in (spent, fresh, other)])
+    records = _settled(rt, [_rid(c) for c in (spent, fresh, other)])
     assert (records[_rid(spent)].status, records[_rid(spent)].failure_code) == ("failed", "consent_already_used")
     assert records[_rid(fresh)].status == records[_rid(other)].status == "confirmed"
     assert records[_rid(fresh)].parts and records[_rid(spent)].parts is None
     assert _redeemed_once(api_city, [_rid(c) for c in (spent, fresh, other)])
+
+
+def test_aBatchMemberTheMerchantRedeemedItself_isConfirmed_namingTheTransactionThatCarriedItOut(api, w3, api_city,
+                                                                                                live):
+    """The chain holds the consent's redemption (the merchant sent it itself): the record says confirmed, as the
+    chain does, with that transaction, its block and its parts; it was failed `consent_already_used` before."""
+    rt = live.rt
+    merchant_id = _merchant_id(rt, api_city)
+    spent, fresh = _consents(w3, api_city, 2)
+    redemption = api_city.contracts["Redemption"]
+    own = chain.transact(w3, api_city.merchant, redemption.functions.redeem(*api_city.redeem_args(spent)))
+
+    async def together():
+        hashes = await asyncio.gather(*(_relay(rt, api_city, c, _record(merchant_id, c)) for c in (spent, fresh)))
+        return hashes, await rt.relayer.wait(hashes[0], 30)
+    hashes, mined = asyncio.run_coroutine_threadsafe(together(), _server_loop(live)).result(60)
+    assert len(set(hashes)) == 1 and mined is not None and mined.ok
+    records = _settled(rt, [_rid(spent), _rid(fresh)])
+    r = records[_rid(spent)]
+    assert (r.status, r.failure_code) == ("confirmed", None)
+    assert (r.tx_hash, r.block_number) == ("0x" + bytes(own["transactionHash"]).hex(), own["blockNumber"])
+    assert records[_rid(fresh)].status == "confirmed" and records[_rid(fresh)].tx_hash == hashes[1]
+    assert json.loads(r.parts)[0][:2] == [S1, 1] and r.parts == records[_rid(fresh)].parts  # the same plan
+    assert _redeemed_once(api_city, [_rid(spent), _rid(fresh)])
 
 
 def test_aBatchMemberTheStoreRefuses_isLeftOut_theBatchIsSignedWithoutIt_noFiller(api, w3, api_city, live):
@@ -221,3 +261,55 @@ def test_settlementChunks_countABatchByItsRedemptions():
            ("0xe", mined(redeemed))]
     chunks = Relayer._settle_chunks(relayer, txs)
     assert [list(c) for c in chunks] == [["0xa", "0xb"], ["0xc", "0xd", "0xe"]]
+
+
+def test_aLoneRedemptionCarriedOutByAnotherWhileItsOwnWasUnsent_isConfirmedNamingThatTransaction(api, w3, api_city,
+                                                                                                  live):
+    """Its transaction never reached the node (killed before the send), the merchant sent the consent itself
+    meanwhile, and the relayer account's nonce went to another transaction: reconcile() must not sign it again (the
+    chain has it), and the record says confirmed with the merchant's transaction (it stayed pending for ever)."""
+    rt = live.rt
+    merchant_id = _merchant_id(rt, api_city)
+    c, = _consents(w3, api_city, 1)
+    key = rt.settings.relayer_private_keys()[0]
+
+    async def crash():
+        client, dead, real = dead_on_send(rt, [key])
+        args = api_city.redeem_args(c)
+        h = await dead.submit(kind="redemption", subject_id=_rid(c), to=rt.chain.addresses["Redemption"],
+                              data=REDEEM.encode(*args), gas=rt.settings.redeem_gas, resident=c["resident"],
+                              intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
+                              persist_with=_record(merchant_id, c))
+        for _ in range(200):
+            if dead._resend_needed:
+                break
+            await asyncio.sleep(0.01)
+        client.batch = real
+        return h, dead.accounts[0]
+    h, account = asyncio.run_coroutine_threadsafe(crash(), _server_loop(live)).result(60)
+    row = rt.store.call(lambda s: s.get(RelayedTransaction, h))
+    assert (row.kind, row.status) == ("redemption", "signed")
+    redemption = api_city.contracts["Redemption"]
+    own = chain.transact(w3, api_city.merchant, redemption.functions.redeem(*api_city.redeem_args(c)))
+    filler = Account.sign_transaction({"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0,
+                                       "nonce": row.relayer_nonce, "chainId": w3.eth.chain_id}, key)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(filler.raw_transaction))
+
+    async def restart():
+        client = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
+        fresh = Relayer(client, rt.store, [key])
+        fresh.on_mined = rt.services.confirmations.on_mined
+        counts = await fresh.reconcile()
+        await client.aclose()
+        return counts
+    for a in rt.relayer.accounts:
+        a.nonces.reset()
+    counts = asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(90)
+    for a in rt.relayer.accounts:
+        a.nonces.reset()
+    assert (counts["dropped"], counts["resigned"]) == (1, 0)
+    r = _settled(rt, [_rid(c)])[_rid(c)]
+    assert (r.status, r.failure_code) == ("confirmed", None)
+    assert (r.tx_hash, r.block_number) == ("0x" + bytes(own["transactionHash"]).hex(), own["blockNumber"])
+    assert rt.store.call(lambda s: s.get(RelayedTransaction, h)).status == "replaced"
+    assert _redeemed_once(api_city, [_rid(c)])
