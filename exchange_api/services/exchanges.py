@@ -1,16 +1,18 @@
 """Cross-recognition: quotes (with the ExchangeIntent to sign) and submission of signed intents."""
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from dataclasses import dataclass
 
 from eth_utils import keccak, to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from exchange_api import errors
+from exchange_api import errors, metrics
 from exchange_api.chain import EXCHANGE, NEXT_EXCHANGE_NONCE, QUOTE, ChainClient, ChainRevert, unhex
-from exchange_api.errors import Conflict, InvalidRequest
+from exchange_api.errors import Conflict, InvalidRequest, NodeUnavailable
 from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import check_signature, iso, now, recorded
@@ -20,6 +22,8 @@ from exchange_api.store.db import Store
 from exchange_api.store.models import ExchangeNonce, ExchangeSubmission
 from ledger_node.domain import value_decimal
 from ledger_node.typed_data import typed_data
+
+log = logging.getLogger("citypoints.exchanges")
 
 
 @dataclass
@@ -74,9 +78,25 @@ class Exchanges:
             raise Conflict("this resident has used every exchange nonce", code="nonces_exhausted")
         return n
 
+    async def _check(self, to: str, data: bytes) -> None:
+        """The contract's own check, simulated: what it refuses is refused here with its code. A node that does not
+        answer within `exchange_check_s` (the engine paused by a state snapshot for seconds at city scale, or away)
+        leaves the check to the chain itself: the intent is relayed unchecked (the resident signed it; its deadline
+        and signature were checked), the caller answered pending, and the record says how it ended (a refusal:
+        failed with the contract's code, as in a batch)."""
+        try:
+            await asyncio.wait_for(self.chain.call(to, data, sender=self.relayer.addresses[0]
+                                                   if self.relayer.addresses else None),
+                                   self.settings.exchange_check_s)
+        except ChainRevert as exc:
+            raise errors.from_contract_error(exc.name, exc.args_)
+        except (NodeUnavailable, asyncio.TimeoutError) as exc:
+            metrics.EXCHANGES_UNCHECKED.inc()
+            log.warning("exchange relayed without its simulation (the node did not answer: %s)", type(exc).__name__)
+
     async def submit(self, body) -> Result:
-        """Checked (deadline, signature, the contract's own check simulated), then relayed; Done once mined,
-        Pending when not waited for or not mined within the confirmation timeout."""
+        """Checked (deadline, signature, the contract's own check simulated: `_check`), then relayed; Done once
+        mined, Pending when not waited for or not mined within the confirmation timeout."""
         resident = to_checksum_address(body.resident)
         nonce, sig = unhex(body.nonce), unhex(body.signature)
         if body.deadline < now():
@@ -87,10 +107,7 @@ class Exchanges:
         args = (resident, body.fromScheme, body.toScheme, body.points, body.minReceived, nonce, body.deadline, sig)
         data = EXCHANGE.encode(*args)  # and as one of an exchangeMany batch: `args` itself
         to = self.chain.addresses["Exchange"]
-        try:
-            await self.chain.call(to, data, sender=self.relayer.addresses[0] if self.relayer.addresses else None)
-        except ChainRevert as exc:
-            raise errors.from_contract_error(exc.name, exc.args_)
+        await self._check(to, data)
         xid = exchange_id(resident, nonce)
         row = ExchangeSubmission(id=xid, resident=resident, from_scheme=body.fromScheme, to_scheme=body.toScheme,
                                  points=body.points, min_received=body.minReceived, nonce=body.nonce.lower(),
