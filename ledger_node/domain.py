@@ -145,3 +145,4 @@ UINT32_MAX = 2**32 - 1     # a reason code (PointsLedger.issueWithReason)
 UINT64_MAX = 2**64 - 1     # seconds: refund window, timestamps
 UINT96_MAX = 2**96 - 1     # points of a balance, an issuance, a quota or a cap; credits of a redemption
 UINT256_MAX = 2**256 - 1   # scheme ids, points an exchange names
+EXCHANGE_NONCE_WINDOW = 64  # an exchange nonce (1..UINT64_MAX) is usable once, at most this far below the highest

@@ -1,6 +1,8 @@
 """The audit replay's redemption handlers: Exchange (exchanges, pairs, daily limit) and Redemption (redemptions
 taking exactly their signed plans, refunds, preferred orders, refund window), and the nonces both spend: each
-intent's own event names its nonce (the contracts before issue 25 also emitted NonceUsed, still read).
+intent's own event names its nonce (the contracts before issue 25 also emitted NonceUsed, still read). Exchange's
+nonces are numbers used within a window below the highest (checked on a chain whose Exchange numbers them: run.py
+asks it; a former layout's are random).
 
 Exact change (issue 27): every part of a redemption or refund and every side of an exchange must conserve value
 in value units (credit cents x RATE_SCALE) at the rate in force, with the change the replay holds per (scheme,
@@ -16,7 +18,8 @@ from ledger_node.audit.events import Event
 from ledger_node.audit.model import MISMATCH, UNVERIFIABLE, VIOLATION
 from ledger_node.audit.replay_tx import Tx
 from ledger_node.audit.state import State
-from ledger_node.domain import RATE_SCALE, ROLES, SPENDABLE, redemption_id
+from ledger_node.domain import (EXCHANGE_NONCE_WINDOW, RATE_SCALE, ROLES, SPENDABLE, UINT64_MAX,
+                                 redemption_id)
 
 MAX_PARTS = 16  # Redemption.MAX_PARTS (compared with the contract in tests)
 
@@ -56,6 +59,20 @@ class RedemptionHandlers:
             self.problem(VIOLATION, "nonce-reused", f"{ev.contract}: nonce {nonce} of {resident} spent twice", ev)
         used.add((resident, nonce))
 
+    def _in_window(self, ev: Event, resident: str, nonce: str) -> None:
+        """Exchange's nonce rule (IExchange): a number from 1 to 2**64-1, taken at most EXCHANGE_NONCE_WINDOW below
+        the highest the resident used (taken twice: nonce-reused)."""
+        n, top = int(nonce, 16), self.state.exchange_top
+        if not 0 < n <= UINT64_MAX:
+            self.problem(VIOLATION, "nonce-out-of-range", f"Exchange: nonce {nonce} of {resident} is not a number "
+                                                          f"from 1 to 2**64-1", ev)
+        elif n > top.get(resident, 0):
+            top[resident] = n
+        elif top[resident] - n > EXCHANGE_NONCE_WINDOW:
+            self.problem(VIOLATION, "nonce-below-window", f"Exchange: nonce {n} of {resident} is more than "
+                                                          f"{EXCHANGE_NONCE_WINDOW} below the highest it used "
+                                                          f"({top[resident]})", ev, highest=top[resident])
+
     def on_Exchange__Exchanged(self, ev: Event, tx: Tx) -> None:
         """Exact change (IExchange): each side conserves value at the rates in force, the credits are the whole cents
         of what was taken (points and change), the rest stays as change, and every burn, mint and change moved is
@@ -64,6 +81,8 @@ class RedemptionHandlers:
         resident, frm, to, points = a["resident"], a["fromScheme"], a["toScheme"], a["points"]
         credits, received = a["credits"], a["received"]
         self._spend_nonce(ev, tx, resident, a["nonce"])
+        if st.exchange_top is not None:
+            self._in_window(ev, resident, a["nonce"])
         if (frm, to) not in st.pairs:
             self.problem(VIOLATION, "pair-not-allowed", f"exchange {frm} -> {to} is not an allowed pair", ev)
         taken, given = _side(a["taken"]), _side(a["given"])

@@ -145,6 +145,8 @@ def compare_state(rpc: Rpc, contracts: dict[str, str], state: State, block: int,
         c.add("Exchange", "pairAllowed(uint256,uint256)", [a, b], "bool", True)
     for resident, (day, used) in st.usage.items():
         c.add("Exchange", "usedToday(address)", [resident], "uint256", used if day == today else 0)
+    for resident, top in (st.exchange_top or {}).items():  # the highest nonce used (a chain that numbers them)
+        c.add("Exchange", "nextNonce(address)", [resident], "uint256", top + 1)
     for contract in ("Exchange", "Redemption"):
         for resident, nonce in st.nonces.get(contract, ()):
             c.add(contract, "nonceUsed(address,bytes32)", [resident, _b32(nonce)], "bool", True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ledger_node import expiry
-from ledger_node.domain import ROLES, SchemeStatus
+from ledger_node.domain import ROLES, UINT64_MAX, SchemeStatus
 
 DAY = 86400
 NONE, ACTIVE, PAUSED, RETIRED = (status.value for status in SchemeStatus)
@@ -65,6 +65,10 @@ class State:
         self.rate_history: dict[int, list[list[int]]] = defaultdict(list)  # [[block, rate], ...]
         # Exchange / Redemption
         self.nonces: dict[str, set[tuple[str, str]]] = defaultdict(set)  # contract -> {(resident, nonce)}
+        # resident -> the highest exchange nonce used: Exchange's nonces are numbers (1..2**64-1), each used once
+        # within domain.EXCHANGE_NONCE_WINDOW of the highest; None on a chain of a former layout (random nonces: run.py asks the
+        # contract), where the window rule does not apply
+        self.exchange_top: dict[str, int] | None = None
         self.pairs: set[tuple[int, int]] = set()
         self.daily_limit = 0
         self.usage: dict[str, list[int]] = {}  # resident -> [day, credits]
@@ -206,6 +210,16 @@ class State:
         if c is None:
             c = self.citations[scheme] = {"cited": {}, "uncited": None, "unknown": []}
         return c
+
+    def number_exchange_nonces(self) -> None:
+        """The chain's Exchange numbers its nonces (run.py asked it): the highest each resident used so far, from the
+        nonces the replay holds used (a report resumed from carries them)."""
+        top: dict[str, int] = {}
+        for resident, nonce in self.nonces.get("Exchange", ()):
+            n = int(nonce, 16)
+            if n <= UINT64_MAX:
+                top[resident] = max(top.get(resident, 0), n)
+        self.exchange_top = top
 
     def today(self, timestamp: int) -> int:
         local = timestamp + self.day_offset

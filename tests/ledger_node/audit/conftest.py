@@ -79,18 +79,19 @@ class AuditCity:
         consent = (c["resident"], c["merchant"], c["credits"], c["parts"], c["orderRef"], c["nonce"], c["deadline"])
         return self.send(self.relayer, self.contracts["Redemption"].functions.redeem(consent, c["signature"]))
 
-    def intent(self, resident, frm: int, to: int, points: int, *, signer=None) -> tuple:
-        """`resident`'s signed exchange intent (with its next nonce) as Exchange.exchange takes its arguments."""
+    def intent(self, resident, frm: int, to: int, points: int, *, signer=None, nonce: int | None = None) -> tuple:
+        """`resident`'s signed exchange intent (with its next nonce, or `nonce`) as Exchange.exchange takes its
+        arguments."""
+        if nonce is None:
+            nonce = self.contracts["Exchange"].functions.nextNonce(resident.address).call()
         message = {"resident": resident.address, "fromScheme": frm, "toScheme": to, "points": points,
-                   "minReceived": 1,
-                   "nonce": self.contracts["Exchange"].functions.nextNonce(resident.address).call().to_bytes(32, "big"),
-                   "deadline": int(time.time()) + 365 * 86400}
+                   "minReceived": 1, "nonce": nonce.to_bytes(32, "big"), "deadline": int(time.time()) + 365 * 86400}
         doc = typed_data("ExchangeIntent", self.w3.eth.chain_id, self.contracts["Exchange"].address, message)
         return (*message.values(), sign(signer or resident, doc))
 
-    def exchange(self, resident, frm: int, to: int, points: int):
+    def exchange(self, resident, frm: int, to: int, points: int, *, nonce: int | None = None):
         return self.send(self.relayer, self.contracts["Exchange"].functions.exchange(
-            *self.intent(resident, frm, to, points)))
+            *self.intent(resident, frm, to, points, nonce=nonce)))
 
     def issue(self, issuer, scheme: int, residents: list[str], amount: int, label: str):
         refs = [Web3.keccak(text=f"{label}-{i}") for i in range(len(residents))]

@@ -111,6 +111,31 @@ def test_audit_nonceSpentAgainAfterItsRecordWasCleared_isNonceReused(audit_city,
     assert "redemption-twice" in codes(result)
 
 
+def test_audit_exchangeNonceBelowItsWindow_takenAfterTheUsageWordWasWrittenBack_isCaught(audit_city, tamper,
+                                                                                          run_audit):
+    """Exchange takes a nonce at most 64 below the highest its resident used. With the resident's usage word written
+    back (highest and window cleared), the chain takes a nonce far below one used: the replay, which holds the
+    highest, reports it, and the state check finds the chain's nextNonce behind the one rebuilt."""
+    resident = audit_city.residents[1]  # its exchange of the city took nonce 1
+    audit_city.exchange(resident, S1, S2, 10, nonce=70)
+    tamper.write("Exchange", tamper.slot("Exchange", "_usage", resident.address), 0)
+    receipt = audit_city.exchange(resident, S1, S2, 10, nonce=2)
+    result = run_audit()
+    (below,) = [p for p in result.problems if p.code == "nonce-below-window"]
+    assert below.block == receipt["blockNumber"] and below.evidence["highest"] == 70
+    (p,) = [p for p in result.problems if p.evidence.get("call") == "nextNonce(address)"]
+    assert (p.evidence["chain"], p.evidence["rebuilt"]) == (3, 71)
+
+
+def test_audit_exchangeNoncesOfTheCity_inTheirWindow_auditClean(audit_city, run_audit):
+    """Nonces used out of order within the window are the rule, not a problem; nextNonce is compared."""
+    resident = audit_city.residents[1]
+    for n in (40, 9, 39):
+        audit_city.exchange(resident, S1, S2, 10, nonce=n)
+    result = run_audit()
+    assert result.report["ok"] and result.report["status"] == "clean", codes(result)
+
+
 def test_audit_roleWrittenBehindGovernance_caughtWhenUsed(audit_city, tamper, run_audit):
     """A relayer role written into storage (no RoleGranted, no proposal) is invisible to the events; the moment
     the account uses it, the audit sees a redemption submitted by neither the merchant nor a relayer."""
