@@ -57,6 +57,7 @@ log = logging.getLogger("citypoints.relayer")
 # as (row, receipt or None, error or None), and the records they serve are settled (services/confirmations.py)
 Settled = list[tuple[RelayedTransaction, dict | None, tuple | None]]
 OnMined = Callable[[Callable[[Session], Settled], list[dict | None]], Awaitable[Settled]]
+USED = "ResidentNonceUsed"  # the chain's word that an intent's nonce was used: by this intent elsewhere, or another
 
 
 MAX_BATCH = 500  # transactions per JSON-RPC batch and database transaction
@@ -69,7 +70,6 @@ BATCH_CALLS = dict(BATCHES.values())
 # BATCH_LINGER_S for more before it is signed: bigger batches (less gas each) for a few ms of a caller's answer. One
 # that comes alone is never held.
 BATCH_LINGER_S = 0.01
-USED = "ResidentNonceUsed"  # the chain's word that an intent's nonce was used: by this intent elsewhere, or another
 BATCH_BUSY_S = 0.1
 # records settled in one database transaction (each transaction marked with its records, a batch's redemptions
 # counted each: a crash between two chunks leaves the rest to the next round). A block of 200 redemptions settled at

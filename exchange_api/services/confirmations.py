@@ -21,17 +21,18 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from exchange_api import metrics
-from exchange_api.chain import checksum
+from exchange_api.chain import checksum, unhex
 from exchange_api.credit_holds import CreditHolds
 from exchange_api.relayer import USED, Settled
 from exchange_api.services import redemptions, refunds, vouchers
 from exchange_api.services.webhooks import enqueue, webhook_merchants
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
-from exchange_api.store.models import (ExchangeSubmission, IdxEvent, IdxRedemption, Redemption, Refund,
-                                       RelayedTransaction, ResidentRecord, utcnow)
+from exchange_api.store.models import (ExchangeSubmission, IdxActivity, IdxEvent, IdxRedemption, Redemption,
+                                       Refund, RelayedTransaction, ResidentRecord, utcnow)
 from exchange_api.webhooks import Dispatcher
 from ledger_node.contract_errors import CONTRACT_ERRORS, UNNAMED
+from ledger_node.domain import redemption_id
 from ledger_node.event_codec import EventCodec
 from ledger_node.revert import decode_revert
 
@@ -325,8 +326,13 @@ def _settle_used_exchanges(s, indexed_block: int) -> int:
                                                           ExchangeSubmission.block_number <= indexed_block)))
     for x in due:
         found = None
-        for e in s.scalars(select(IdxEvent).where(IdxEvent.name == "Exchanged",
-                                                  IdxEvent.args.contains(x.nonce.lower()[2:]))):
+        # its burn names the intent (Exchange's ref: keccak of resident and nonce), found by the resident's activity
+        burn = s.execute(select(IdxActivity.block_number, IdxActivity.tx_hash).where(
+            IdxActivity.account == x.resident, IdxActivity.ref == redemption_id(x.resident, unhex(x.nonce)),
+            IdxActivity.kind == "burned")).first()
+        for e in s.scalars(select(IdxEvent).where(IdxEvent.block_number == burn.block_number,
+                                                  IdxEvent.tx_hash == burn.tx_hash, IdxEvent.name == "Exchanged")
+                           if burn is not None else []):
             a = json.loads(e.args)
             if a["resident"].lower() == x.resident.lower() and a["nonce"].lower() == x.nonce.lower():
                 found = (e, a)

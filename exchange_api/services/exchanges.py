@@ -132,7 +132,7 @@ class Exchanges:
         if mined is None:
             return Pending(public(row))
         row = await self.store.run(lambda s: s.scalar(select(ExchangeSubmission).where(ExchangeSubmission.id == xid)))
-        if row.status == "pending":  # its nonce was used: by this intent elsewhere or not, the index says (confirmations)
+        if row.status == "pending":  # its nonce was used, by this intent elsewhere or not: the index says
             return Pending(public(row))
         if row.status == "failed":  # its transaction failed, or its batch skipped it (the record has why)
             if mined.error:

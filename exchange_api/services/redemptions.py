@@ -410,7 +410,7 @@ class Redemptions:
         if mined is None:
             return pending["answer"]
         row = await self.store.run(lambda s: s.scalar(select(Redemption).where(Redemption.id == rid)))
-        if row.status == "pending":  # its nonce was used: by this intent elsewhere or not, the index says (confirmations)
+        if row.status == "pending":  # its nonce was used, by this intent elsewhere or not: the index says
             return Pending(public(row))
         if row.status == "failed":  # its transaction failed, or its batch skipped it (the record has why)
             if mined.error:

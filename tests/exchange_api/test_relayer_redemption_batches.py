@@ -66,6 +66,21 @@ def _relay(rt, api_city, c, persist_with):
                              batch_item=args)
 
 
+async def _until_unanswered(relayer) -> None:
+    """Until `relayer`'s send failed as into a node killed before it (dead_on_send): its records pending."""
+    for _ in range(200):
+        if relayer._resend_needed:
+            return
+        await asyncio.sleep(0.01)
+
+
+def _nonce_taken(w3, key: str, account, nonce: int) -> None:
+    """The relayer account's `nonce` goes to another transaction (an empty transfer to itself)."""
+    filler = Account.sign_transaction({"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0,
+                                       "nonce": nonce, "chainId": w3.eth.chain_id}, key)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(filler.raw_transaction))
+
+
 def _batch_items(data) -> list:
     """The consents a redeemMany call carries."""
     return decode([REDEEM_MANY.types[0]], bytes(data[4:]))[0]
@@ -198,10 +213,7 @@ def test_aBatchWhoseNonceWentElsewhere_isSignedAgain_andItsRecordsFollowIt(api, 
         chain, dead, real = dead_on_send(rt, rt.settings.relayer_private_keys()[:1])
         service = dataclasses.replace(rt.services.redemptions, chain=chain, relayer=dead)
         results = await asyncio.gather(*(service.submit(merchant_id, c, wait=False) for c in consents))
-        for _ in range(200):
-            if dead._resend_needed:
-                break
-            await asyncio.sleep(0.01)
+        await _until_unanswered(dead)
         chain.batch = real
         return results, dead.accounts[0]
     results, account = asyncio.run_coroutine_threadsafe(crash_then_recover(), _server_loop(live)).result(60)
@@ -212,9 +224,7 @@ def test_aBatchWhoseNonceWentElsewhere_isSignedAgain_andItsRecordsFollowIt(api, 
     assert (row.kind, row.status) == ("redemption_batch", "signed")
     # the batch never reached the node; its nonce goes to another transaction of that account
     key = rt.settings.relayer_private_keys()[0]
-    filler = Account.sign_transaction({"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0,
-                                       "nonce": row.relayer_nonce, "chainId": w3.eth.chain_id}, key)
-    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(filler.raw_transaction))
+    _nonce_taken(w3, key, account, row.relayer_nonce)
 
     async def restart():
         chain = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
@@ -280,10 +290,7 @@ def test_aLoneRedemptionCarriedOutByAnotherWhileItsOwnWasUnsent_isConfirmedNamin
                               data=REDEEM.encode(*args), gas=rt.settings.redeem_gas, resident=c["resident"],
                               intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
                               persist_with=_record(merchant_id, c))
-        for _ in range(200):
-            if dead._resend_needed:
-                break
-            await asyncio.sleep(0.01)
+        await _until_unanswered(dead)
         client.batch = real
         return h, dead.accounts[0]
     h, account = asyncio.run_coroutine_threadsafe(crash(), _server_loop(live)).result(60)
@@ -291,9 +298,7 @@ def test_aLoneRedemptionCarriedOutByAnotherWhileItsOwnWasUnsent_isConfirmedNamin
     assert (row.kind, row.status) == ("redemption", "signed")
     redemption = api_city.contracts["Redemption"]
     own = chain.transact(w3, api_city.merchant, redemption.functions.redeem(*api_city.redeem_args(c)))
-    filler = Account.sign_transaction({"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0,
-                                       "nonce": row.relayer_nonce, "chainId": w3.eth.chain_id}, key)
-    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(filler.raw_transaction))
+    _nonce_taken(w3, key, account, row.relayer_nonce)
 
     async def restart():
         client = ChainClient(rt.chain.rpc_url, rt.chain.deployment)
