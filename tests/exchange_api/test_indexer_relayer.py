@@ -246,6 +246,18 @@ def _server_loop(live):
     return live.rt.tasks[0].get_loop()
 
 
+def with_nonces_reread(live, coro, timeout: float):
+    """`coro`'s result, run on the service's loop while another relayer sends from the live one's accounts: the
+    live relayer's nonce counters are read again from the chain before and after."""
+    for a in live.rt.relayer.accounts:
+        a.nonces.reset()
+    try:
+        return asyncio.run_coroutine_threadsafe(coro, _server_loop(live)).result(timeout)
+    finally:
+        for a in live.rt.relayer.accounts:
+            a.nonces.reset()
+
+
 def dead_on_send(rt, keys: list[str] | None = None):
     """(chain client, relayer over the live store, the client's real `batch`): its sends fail as into a node killed
     before them; set `chain.batch` back to the real one to bring the node "back"."""
@@ -299,11 +311,7 @@ def test_relayer_crashAfterPersistBeforeSend_reconcileSendsExactlyOnce(api, w3, 
         assert sum((await again.reconcile()).values()) == 0
         await chain.aclose()
         return rid
-    for a in rt.relayer.accounts:
-        a.nonces.reset()
-    rid = asyncio.run_coroutine_threadsafe(crash_then_recover(), _server_loop(live)).result(60)
-    for a in rt.relayer.accounts:
-        a.nonces.reset()
+    rid = with_nonces_reread(live, crash_then_recover(), 60)
     assert rt.store.call(lambda s: s.scalar(select(Redemption.status).where(Redemption.id == rid))) == "confirmed"
     redeemed = api_city.contracts["Redemption"].events.Redeemed().get_logs(from_block=0)
     assert sum(1 for e in redeemed if "0x" + e["args"]["redemptionId"].hex() == rid) == 1

@@ -22,7 +22,7 @@ from exchange_api.store.models import Merchant, Redemption, RelayedTransaction
 from ledger_node import chain
 
 from .conftest import S1
-from .test_indexer_relayer import _server_loop, dead_on_send
+from .test_indexer_relayer import _server_loop, dead_on_send, with_nonces_reread
 
 GAS_FLOOR = 100_000  # issue 25: a one-scheme redemption
 
@@ -239,11 +239,7 @@ def test_aBatchWhoseNonceWentElsewhere_isSignedAgain_andItsRecordsFollowIt(api, 
             await asyncio.sleep(0.05)
         await chain.aclose()
         return counts
-    for a in rt.relayer.accounts:
-        a.nonces.reset()
-    counts = asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(90)
-    for a in rt.relayer.accounts:
-        a.nonces.reset()
+    counts = with_nonces_reread(live, restart(), 90)
     assert counts["resigned"] >= 1
     records = _records(rt, [r.body["id"] for r in results])
     assert all(r.status == "confirmed" for r in records.values()), {r.id: r.status for r in records.values()}
@@ -307,11 +303,7 @@ def test_aLoneRedemptionCarriedOutByAnotherWhileItsOwnWasUnsent_isConfirmedNamin
         counts = await fresh.reconcile()
         await client.aclose()
         return counts
-    for a in rt.relayer.accounts:
-        a.nonces.reset()
-    counts = asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(90)
-    for a in rt.relayer.accounts:
-        a.nonces.reset()
+    counts = with_nonces_reread(live, restart(), 90)
     assert (counts["dropped"], counts["resigned"]) == (1, 0)
     r = _settled(rt, [_rid(c)])[_rid(c)]
     assert (r.status, r.failure_code) == ("confirmed", None)
