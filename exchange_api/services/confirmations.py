@@ -276,7 +276,7 @@ def _settle_used_redemptions(s, indexed_block: int) -> list[dict]:
                 (r["merchant"].lower(), r["credits"], r["order_ref"].lower()):
             r.update(status="confirmed", tx_hash=i.tx_hash, block_number=i.block_number, parts=i.parts, updated_at=at)
         else:
-            r.update(status="failed", failure_code=CONTRACT_ERRORS[USED].code, updated_at=at)
+            r.update(status="failed", failure_code=failure_code((USED, ())), updated_at=at)
     s.execute(SETTLE_REDEMPTION, [_settle_params(r, at) for r in due])
     return due
 
@@ -330,9 +330,9 @@ def _settle_used_exchanges(s, indexed_block: int) -> int:
         burn = s.execute(select(IdxActivity.block_number, IdxActivity.tx_hash).where(
             IdxActivity.account == x.resident, IdxActivity.ref == redemption_id(x.resident, unhex(x.nonce)),
             IdxActivity.kind == "burned")).first()
-        for e in s.scalars(select(IdxEvent).where(IdxEvent.block_number == burn.block_number,
-                                                  IdxEvent.tx_hash == burn.tx_hash, IdxEvent.name == "Exchanged")
-                           if burn is not None else []):
+        events = [] if burn is None else s.scalars(select(IdxEvent).where(
+            IdxEvent.block_number == burn.block_number, IdxEvent.tx_hash == burn.tx_hash, IdxEvent.name == "Exchanged"))
+        for e in events:
             a = json.loads(e.args)
             if a["resident"].lower() == x.resident.lower() and a["nonce"].lower() == x.nonce.lower():
                 found = (e, a)
@@ -341,7 +341,7 @@ def _settle_used_exchanges(s, indexed_block: int) -> int:
             x.status, x.tx_hash, x.block_number = "confirmed", found[0].tx_hash, found[0].block_number
             _exchanged(x, found[1])
         else:
-            x.status, x.failure_code = "failed", CONTRACT_ERRORS[USED].code
+            x.status, x.failure_code = "failed", failure_code((USED, ()))
     return len(due)
 
 

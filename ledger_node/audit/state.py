@@ -66,8 +66,8 @@ class State:
         # Exchange / Redemption
         self.nonces: dict[str, set[tuple[str, str]]] = defaultdict(set)  # contract -> {(resident, nonce)}
         # resident -> the highest exchange nonce used: Exchange's nonces are numbers (1..2**64-1), each used once
-        # within domain.EXCHANGE_NONCE_WINDOW of the highest; None on a chain of a former layout (random nonces: run.py asks the
-        # contract), where the window rule does not apply
+        # within domain.EXCHANGE_NONCE_WINDOW of the highest; None on a chain of a former layout (random nonces:
+        # run.py asks the contract), where the window rule does not apply
         self.exchange_top: dict[str, int] | None = None
         self.pairs: set[tuple[int, int]] = set()
         self.daily_limit = 0
