@@ -10,8 +10,8 @@ REQUESTS = Counter("citypoints_api_requests_total", "HTTP requests", ["route", "
 LATENCY = Histogram("citypoints_api_request_seconds", "HTTP request latency", ["route", "method"],
                     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5), registry=REGISTRY)
 REDEMPTIONS = Counter("citypoints_redemptions_total", "Redemptions by outcome", ["status"], registry=REGISTRY)
-EXCHANGES_UNCHECKED = Counter("citypoints_exchanges_unchecked_total", "Exchange intents relayed without their "
-                              "simulation (the node did not answer in time): the chain checks them", registry=REGISTRY)
+UNSIMULATED = Counter("citypoints_unsimulated_total", "Intents relayed without their simulation on the node (it did "
+                      "not answer in time): the chain checks them", ["kind"], registry=REGISTRY)
 RELAYED = Counter("citypoints_relayed_transactions_total", "Transactions sent by the relayer", ["kind"],
                   registry=REGISTRY)
 INDEXER_HEAD = Gauge("citypoints_indexer_head_block", "Chain head seen by the indexer", registry=REGISTRY)

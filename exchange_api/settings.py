@@ -55,10 +55,12 @@ class Settings(BaseSettings):
     # shops' applications to accept points (public: POST /v1/merchant_applications), per client address
     merchant_applications_per_hour: int = Field(10, ge=1, le=100_000)
     redeem_gas: int = Field(1_500_000, ge=100_000)
-    # an exchange intent's simulation on the node waits this long; a node that has not answered by then (a state
-    # snapshot pauses the engine for seconds at city scale, or it is away) does not refuse the resident: the intent is
-    # relayed unchecked and the chain checks it (services/exchanges.py submit)
-    exchange_check_s: float = Field(2.0, gt=0, le=60)
+    # an intent's simulation on the node (an exchange's; a redemption's while the index lacks the head's block)
+    # waits this long; a node that has not answered by then (a state snapshot pauses the engine for seconds at city
+    # scale) does not refuse the resident: an exchange is relayed unchecked, a redemption admitted on the indexed
+    # view when it is at most ADMIT_LAG_BLOCKS behind, and the chain checks them (services/exchanges.py and
+    # services/redemptions.py submit)
+    simulation_wait_s: float = Field(2.0, gt=0, le=60)
     # the registration office residents visit (the onboarding account's holder): its name as residents see it when
     # it starts a recovery of their key (services/recoveries.py); unset: its address is shown
     onboarding_office_name: str | None = Field(None, min_length=1, max_length=100)

@@ -80,18 +80,18 @@ class Exchanges:
 
     async def _check(self, to: str, data: bytes) -> None:
         """The contract's own check, simulated: what it refuses is refused here with its code. A node that does not
-        answer within `exchange_check_s` (the engine paused by a state snapshot for seconds at city scale, or away)
+        answer within `simulation_wait_s` (the engine paused by a state snapshot for seconds at city scale, or away)
         leaves the check to the chain itself: the intent is relayed unchecked (the resident signed it; its deadline
         and signature were checked), the caller answered pending, and the record says how it ended (a refusal:
         failed with the contract's code, as in a batch)."""
         try:
             await asyncio.wait_for(self.chain.call(to, data, sender=self.relayer.addresses[0]
                                                    if self.relayer.addresses else None),
-                                   self.settings.exchange_check_s)
+                                   self.settings.simulation_wait_s)
         except ChainRevert as exc:
             raise errors.from_contract_error(exc.name, exc.args_)
         except (NodeUnavailable, asyncio.TimeoutError) as exc:
-            metrics.EXCHANGES_UNCHECKED.inc()
+            metrics.UNSIMULATED.labels("exchange").inc()
             log.warning("exchange relayed without its simulation (the node did not answer: %s)", type(exc).__name__)
 
     async def submit(self, body) -> Result:

@@ -5,8 +5,10 @@ resident's pending redemptions taken off either way) -> relayer (persist, send) 
 for the block."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from exchange_api import errors, idempotency, metrics
 from exchange_api.chain import REDEEM, ChainClient, ChainRevert, checksum, unhex
 from exchange_api.credit_holds import CreditHolds
-from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NotFound
+from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NodeUnavailable, NotFound
 from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import PreCheck, Relayer
@@ -39,7 +41,11 @@ from ledger_node.redemption_plan import Holding, NotEnoughValue, Part, plan
 from ledger_node.typed_data import typed_data
 
 
+log = logging.getLogger("citypoints.redemptions")
 INSERT_REDEMPTION = insert(Redemption.__table__)  # compiled once; the hot path passes rows as parameters
+# a consent the node cannot simulate in time (a state snapshot pauses the engine) is admitted on the indexed view
+# when it lacks at most this many of the head's blocks; further behind, the answer is 503 node_unavailable
+ADMIT_LAG_BLOCKS = 2
 
 
 @dataclass
@@ -301,20 +307,43 @@ class Redemptions:
             metrics.STAGE.labels("admit").observe(time.perf_counter() - checked)
         else:  # a block not indexed yet, a node not heard from (its outage answers 503 here), or a contract
             # wallet's signature: the chain's own check, simulated
-            relayers = self.relayer.addresses
-            try:
-                await self.chain.call(to, data, sender=relayers[0] if relayers else None)
-            except ChainRevert as exc:
-                metrics.REDEMPTIONS.labels("refused").inc()
-                raise errors.from_contract_error(exc.name, exc.args_)
-            if self.holds.held(resident)[1]:  # the simulation sees none of the resident's pending redemptions
-                await self.admit_credits(resident, c["credits"])
+            await self._simulate(to, data, resident, merchant, c["credits"], verified=verified, head=head)
             metrics.STAGE.labels("simulate").observe(time.perf_counter() - checked)
         if rid in self.holds:  # the same consent, admitted while this one was checked
             raise Conflict("this consent was submitted before", code="consent_already_used")
         self.holds.reserve(resident, rid, c["credits"], tuple((sc, pt) for sc, pt, _ in parts))
         return await self._relay(merchant_id, c, rid, resident, merchant, to, data, signed, wait=wait,
                                  request_id=request_id, also=also)
+
+    async def _simulate(self, to: str, data: bytes, resident: str, merchant: str, credits: int, *, verified: bool,
+                        head: int | None) -> None:
+        """The contract's own check, simulated on the node; what it refuses is refused with its code. A node that
+        does not answer within `simulation_wait_s` (a state snapshot pauses the engine for seconds at city scale:
+        3,781 consents of the district's month were refused 503 so) does not refuse the consent when the indexed view
+        lacks at most ADMIT_LAG_BLOCKS of the head's blocks: it is admitted on that view (`admit`, with the holds of
+        this service's pending redemptions, whose burns those blocks may hold) and the chain checks it; a spend of
+        the resident's elsewhere in those blocks fails its record with the contract's code, as a batch member's.
+        A node not heard from (no head), a view further behind, or a contract wallet's signature (which only the
+        node can check): 503."""
+        relayers = self.relayer.addresses
+        try:
+            await asyncio.wait_for(self.chain.call(to, data, sender=relayers[0] if relayers else None),
+                                   self.settings.simulation_wait_s)
+        except ChainRevert as exc:
+            metrics.REDEMPTIONS.labels("refused").inc()
+            raise errors.from_contract_error(exc.name, exc.args_)
+        except (NodeUnavailable, asyncio.TimeoutError) as exc:
+            if not verified or head is None or head - self.indexer.block > ADMIT_LAG_BLOCKS:
+                if isinstance(exc, NodeUnavailable):
+                    raise
+                raise NodeUnavailable("the ledger node did not answer in time; retry shortly") from exc
+            await self.admit(resident, merchant, credits)
+            metrics.UNSIMULATED.labels("redemption").inc()
+            log.warning("redemption admitted on the indexed view %d block(s) behind the head (the node did not "
+                        "answer its simulation: %s)", head - self.indexer.block, type(exc).__name__)
+            return
+        if self.holds.held(resident)[1]:  # the simulation sees none of the resident's pending redemptions
+            await self.admit_credits(resident, credits)
 
     async def admit(self, resident: str, merchant: str, credits: int) -> None:
         """The contract's checks on the indexed chain (current: no block since), from memory, with the credits this
