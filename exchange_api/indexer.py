@@ -8,10 +8,13 @@ positions, nets, periods, settlements, proposals, merchants, residents).
 
 - Logs come from eth_getLogs over block ranges for the deployment's contracts, decoded by the one event codec
   (ledger_node.event_codec).
-- One database transaction per range writes the rows and moves the cursor (last block and its hash), so a
-  crash re-processes the range; every write is an upsert of the state *after* the event (events carry it), so
-  re-processing is idempotent. The parties' nets, which Clearing does not store (issue 25), are sums: the range's
-  position moves and confirmed payments are added to them, each only if its event was not indexed before, so
+- A range's history (raw events, activity, redemptions, preferred orders: rows only ever added) goes first, in
+  transactions of at most HISTORY_CHUNK rows (a request's write waits behind one of them, not a block's worth);
+  then one transaction writes its state (balances, positions, nets, schemes, governance) and moves the cursor (last
+  block and its hash), so a crash re-processes the range; every write is an insert that keeps the row there or an
+  upsert of the state *after* the event (events carry it), so re-processing is idempotent. The parties' nets, which
+  Clearing does not store (issue 25), are sums: the range's position moves and confirmed payments are added to
+  them, each only if its event was not indexed before (their raw rows go in the cursor's transaction), so
   re-processing adds nothing twice.
 - Each round first checks that the cursor block's hash is still the chain's: a reset or reorganised chain
   (hash mismatch, or a head below the cursor) drops the idx_* tables and rebuilds from the start block.
@@ -20,6 +23,7 @@ positions, nets, periods, settlements, proposals, merchants, residents).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -139,6 +143,8 @@ class Indexer:
             self._verify_cursor = False
             parent = to_hash
             projection = await asyncio.to_thread(self._project, logs, times)  # decoding stays out of the writer
+            for part in projection.history():  # each its own transaction: requests' writes go in between
+                await self.store.write(lambda s, part=part: _insert(s, part), isolated=False, background="indexer")
             events, changed = await self.store.write(lambda s: self._write(s, projection, to, to_hash, head),
                                                      isolated=False, background="indexer")
             total += events
@@ -243,6 +249,30 @@ class Indexer:
 # summed only for events not in idx_events yet) keep theirs.
 RAW_NOT_KEPT = frozenset({"TransferSingle", "PointsIssued", "PointsRevoked", "PointsMinted", "PointsRestored",
                           "PointsBurned", "PointsExpired", "ChangeUpdated", "Redeemed"})
+# The events whose raw rows say that their nets were added: written with the nets, in the cursor's transaction.
+NET_EVENTS = frozenset({"MerchantPositionChanged", "IssuerPositionChanged", "PaymentConfirmed"})
+# Rows of history (Projection.history) one background transaction writes at most. A block of 200 redemptions wrote
+# ~1,000 rows in one transaction of 90 ms on a busy 2-core machine, and every request's write waited behind it.
+HISTORY_CHUNK = 250
+
+
+def _upsert(s, model, rows: list[dict], keys: list[str], update: list[str] | None = None) -> None:
+    """`rows` inserted into `model`'s table; a row whose `keys` are taken updates `update` (every other column when
+    None; none: the row there stays). One executemany of a cached statement (Core, on the table): the ORM and a
+    VALUES list compiled per chunk cost more than the rows themselves."""
+    if not rows:
+        return
+    stmt = (pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert)(model.__table__)
+    cols = update if update is not None else [c for c in rows[0] if c not in keys]
+    stmt = (stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+            if cols else stmt.on_conflict_do_nothing(index_elements=keys))
+    s.execute(stmt, rows)
+
+
+def _insert(s, part: list[tuple]) -> None:
+    """A chunk of history (Projection.history): rows already there stay as they are."""
+    for model, keys, rows in part:
+        _upsert(s, model, rows, keys, [])
 
 
 class Projection:
@@ -251,7 +281,8 @@ class Projection:
     def __init__(self, times: dict[int, int]):
         self.times = times  # block -> unix seconds, for every block with an event
         self.decoded = 0  # events in the range
-        self.events: list[dict] = []  # idx_events rows (RAW_NOT_KEPT's are not)
+        self.events: list[dict] = []  # idx_events rows (RAW_NOT_KEPT's are not) but NET_EVENTS'
+        self.net_events: list[dict] = []  # NET_EVENTS' idx_events rows
         self.balances: dict[tuple[str, int], int] = {}
         self.changes: dict[tuple[str, int], int] = {}         # (account, scheme) -> change after, value units
         self.moved: list[tuple[str, str, int]] = []           # recoveries: (account, new account, scheme)
@@ -282,8 +313,9 @@ class Projection:
     def add(self, block: int, index: int, tx: str, contract: str, name: str, a: dict) -> None:
         self.decoded += 1
         if name not in RAW_NOT_KEPT:
-            self.events.append({"block_number": block, "log_index": index, "tx_hash": tx, "contract": contract,
-                                "name": name, "args": json.dumps(a)})
+            (self.net_events if name in NET_EVENTS else self.events).append(
+                {"block_number": block, "log_index": index, "tx_hash": tx, "contract": contract, "name": name,
+                 "args": json.dumps(a)})
         handler = getattr(self, "_on_" + name, None)
         if handler is not None:
             handler(block, index, tx, a)
@@ -490,25 +522,40 @@ class Projection:
                         break
         return nets
 
+    def history(self) -> list[list[tuple]]:
+        """The range's history, the rows only ever added (raw events but NET_EVENTS', activity, redemptions,
+        preferred orders), in chunks of at most HISTORY_CHUNK rows, [(model, keys, rows)] each: written before the
+        range's state and cursor (`write`), each chunk in its own transaction, so a request's write waits behind one
+        chunk rather than a block's worth. Each skips rows already there: a crash before the cursor's transaction
+        leaves rows that the range's next run writes again harmlessly. Until that transaction, readers may see a
+        block's history before its balances; what acts on a block (holds released, records settled from the index)
+        waits for the cursor."""
+        for row in self.activity:
+            row["timestamp"] = self.times[row["block_number"]]
+        tables = [(IdxEvent, ["block_number", "log_index"], self.events),
+                  (IdxActivity, ["block_number", "log_index", "item"], self.activity),
+                  (IdxRedemption, ["redemption_id"], list(self.redemptions.values())),
+                  (IdxPreferredOrder, ["nonce", "resident"], self.preferred)]
+        chunks, chunk, room = [], [], HISTORY_CHUNK
+        for model, keys, rows in tables:
+            done = 0
+            while done < len(rows):
+                part = rows[done:done + room]
+                chunk.append((model, keys, part))
+                done, room = done + len(part), room - len(part)
+                if not room:
+                    chunks.append(chunk)
+                    chunk, room = [], HISTORY_CHUNK
+        return chunks + [chunk] if chunk else chunks
+
     def write(self, s, to: int) -> None:
-        """The range's rows (its last block is `to`: the block each balance row says wrote it last)."""
-        ins = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
-
-        def upsert(model, rows: list[dict], keys: list[str], update: list[str] | None = None):
-            """One executemany of a cached statement (Core, on the table): the ORM and a VALUES list compiled
-            per chunk cost more than the rows themselves."""
-            if not rows:
-                return
-            stmt = ins(model.__table__)
-            cols = update if update is not None else [c for c in rows[0] if c not in keys]
-            stmt = (stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
-                    if cols else stmt.on_conflict_do_nothing(index_elements=keys))
-            s.execute(stmt, rows)
-
+        """The range's state and the rows that go with it (its last block is `to`: the block each balance row says
+        wrote it last); its history was written before (`history`)."""
+        upsert = functools.partial(_upsert, s)
         keys = [(b, i) for b, i, _ in self.net_moves] + [(b, i) for b, i, _, _ in self.confirmed]
         indexed = {(b, i) for b, i in s.execute(select(IdxEvent.block_number, IdxEvent.log_index).where(
             IdxEvent.block_number.between(min(keys)[0], max(keys)[0])))} if keys else set()
-        upsert(IdxEvent, self.events, ["block_number", "log_index"], [])
+        upsert(IdxEvent, self.net_events, ["block_number", "log_index"], [])
         upsert(IdxBalance, [dict(account=a, scheme=sc, balance=b, change=0, block_number=to)
                             for (a, sc), b in self.balances.items()], ["account", "scheme"], ["balance", "block_number"])
         for old, new, scheme in self.moved:
@@ -517,9 +564,6 @@ class Projection:
                 self.changes[(new, scheme)] = row.change if row is not None else 0
         upsert(IdxBalance, [dict(account=a, scheme=sc, balance=0, change=c, block_number=to)
                             for (a, sc), c in self.changes.items()], ["account", "scheme"], ["change", "block_number"])
-        for row in self.activity:
-            row["timestamp"] = self.times[row["block_number"]]
-        upsert(IdxActivity, self.activity, ["block_number", "log_index", "item"], [])
         for scheme, fields in self.schemes.items():  # few: read-modify-write keeps the other fields
             row = s.get(IdxScheme, scheme)
             if row is None:
@@ -528,8 +572,6 @@ class Projection:
                 s.add(row)
             for k, v in fields.items():
                 setattr(row, k, v)
-        upsert(IdxRedemption, list(self.redemptions.values()), ["redemption_id"], [])
-        upsert(IdxPreferredOrder, self.preferred, ["nonce", "resident"], [])
         for rid, total in self.refunded.items():
             row = s.get(IdxRedemption, rid)
             if row is not None:

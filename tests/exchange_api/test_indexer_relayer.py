@@ -92,6 +92,73 @@ def test_indexer_keepsNoRawRowOfWhatItsProjectionsHold_butKeepsThePositionMoves(
     assert kinds == ["burned"]  # the resident's history has the burn
 
 
+def _tables(store) -> dict:
+    """What the indexer wrote: raw events, history, balances, nets, redemptions and the cursor's block."""
+    def read(s):
+        return {"events": sorted(s.execute(select(IdxEvent.block_number, IdxEvent.log_index, IdxEvent.name)).all()),
+                "activity": sorted(s.execute(select(IdxActivity.block_number, IdxActivity.log_index, IdxActivity.item,
+                                                    IdxActivity.kind, IdxActivity.amount)).all()),
+                "balances": sorted(s.execute(select(IdxBalance.account, IdxBalance.scheme, IdxBalance.balance)).all()),
+                "nets": dict(s.execute(select(IdxNet.party, IdxNet.net)).all()),
+                "redemptions": sorted(s.scalars(select(IdxRedemption.redemption_id))),
+                "cursor": s.get(IdxCursor, 1).block_number}
+    return store.call(read)
+
+
+def test_indexer_killedBetweenItsHistoryAndItsCursor_writesEveryRowOnce_andAddsEveryNetOnce(
+        api, w3, api_city, keys, live, empty_database_url, monkeypatch):
+    """A range's history (raw events, activity, redemptions) goes first, in transactions of at most HISTORY_CHUNK
+    rows (a request's write waits behind one of them, not behind a block's worth), and its state with the cursor
+    last. Killed between the two, the range run again leaves exactly the tables a clean index leaves: no row twice,
+    no position move's net added twice or lost."""
+    from exchange_api import indexer as indexer_module
+    monkeypatch.setattr(indexer_module, "HISTORY_CHUNK", 3)
+    sizes: list[int] = []
+    insert_history = indexer_module._insert
+
+    def counted(s, part):
+        sizes.append(sum(len(rows) for _, _, rows in part))
+        insert_history(s, part)
+    monkeypatch.setattr(indexer_module, "_insert", counted)
+    for resident in api_city.residents[:3]:
+        r = api.post("/v1/redemptions", json=api_city.consent(w3, resident, 10), headers=auth(keys["merchant"]))
+        assert r.status_code == 201, r.text
+    store = Store(empty_database_url)
+    store.migrate()
+    chain = ChainClient(live.rt.chain.rpc_url, live.rt.chain.deployment)
+    ix = Indexer(chain, store)
+
+    def killed(*_args):
+        raise RuntimeError("killed before the cursor's transaction")
+
+    async def go():
+        try:
+            ix._write = killed
+            try:
+                await ix.sync_once()
+                raise AssertionError("the cursor's transaction was not reached")
+            except RuntimeError:
+                pass
+            partial = _tables(store)
+            del ix._write  # alive again: the range from the cursor, as after a restart
+            await ix.sync_once()
+            after = _tables(store)
+            await ix.reset()
+            await ix.sync_once()
+            return partial, after, _tables(store)
+        finally:
+            await chain.aclose()
+    try:
+        partial, after, clean = asyncio.run_coroutine_threadsafe(go(), _server_loop(live)).result(120)
+    finally:
+        store.dispose()
+    assert partial["activity"] and partial["redemptions"]  # the history was committed before the kill
+    assert not partial["balances"] and not partial["nets"] and partial["cursor"] < after["cursor"]
+    assert len(sizes) > 1 and max(sizes) <= 3
+    assert after == clean
+    assert after["nets"][f"merchant:{api_city.merchant.address}"] < 0  # what the merchant is owed, once
+
+
 def test_indexer_takesANewBlockAsSoonAsTheRelayerSeesIt_notAtItsNextPoll(api, w3, live, monkeypatch):
     """Until the indexed view has the head, redemptions are simulated on the node instead of checked from memory:
     the relayer's tracker (a poll every 20 ms) wakes the indexer, however long the indexer's own poll."""
