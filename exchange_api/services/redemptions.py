@@ -399,7 +399,7 @@ class Redemptions:
         record = dict(id=rid, merchant_id=merchant_id, merchant=merchant, resident=resident, credits=c["credits"],
                       order_ref=c["orderRef"].lower(), nonce=c["nonce"].lower(), deadline=c["deadline"],
                       signature=c["signature"], request_id=request_id, status="pending")
-        slot = idempotency.current() if not wait else None
+        slot = idempotency.current()
         pending: dict = {}
 
         def persist(s, h):  # the rows go in with the relayer's batch (one executemany for each statement)
@@ -409,8 +409,8 @@ class Redemptions:
                                                           "parts": None, "refunded": 0, "failure_code": None,
                                                           "created_at": None}))
             rows = [(INSERT_REDEMPTION, {**record, "tx_hash": h})]
-            if slot is not None:  # the answer is known now: recorded with the redemption, one write fewer
-                rows.append(idempotency.kept_row(slot, pending["answer"]))
+            if slot is not None:  # the key's row, with the answer when it is known now (not waiting for the block)
+                rows.append(idempotency.row(slot, None if wait else pending["answer"]))
             return rows
         try:
             await idempotency.claimed()
@@ -432,7 +432,7 @@ class Redemptions:
         metrics.REDEMPTIONS.labels("pending").inc()
         metrics.STAGE.labels("persist").observe(time.perf_counter() - started)
         if slot is not None:
-            slot.kept = True
+            slot.written, slot.kept = True, not wait
         if not wait:
             return pending["answer"]
         mined = await self.relayer.wait(h, self.settings.confirm_timeout_s)

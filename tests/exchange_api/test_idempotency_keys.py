@@ -1,0 +1,77 @@
+"""Idempotency-Key on a redemption: the key's row goes in with the redemption's own rows (one trip through the
+store's writer instead of two), so the rules must hold without a claim written first: one key, one redemption,
+whichever way two requests with it meet."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+from starlette.requests import Request
+
+from exchange_api import idempotency
+from exchange_api.store.models import IdempotencyRecord, Redemption
+
+from .conftest import S1, auth
+from .test_indexer_relayer import _server_loop
+
+
+def _redemptions(live, resident: str) -> int:
+    return live.rt.store.call(lambda s: s.scalar(select(func.count()).select_from(Redemption).where(
+        Redemption.resident == resident)))
+
+
+def test_twoRequestsWithOneKeyAtOnce_makeOneRedemption_theOtherReplaysOrIsInProgress(api, w3, api_city, keys, live):
+    resident = api_city.residents[4]
+    consent = {**api_city.consent(w3, resident, 10, order_ref=os.urandom(32), parts=[(S1, 1, 10)]), "wait": False}
+    headers = auth(keys["merchant"], **{"Idempotency-Key": "till-7-" + os.urandom(4).hex()})
+    before = _redemptions(live, resident.address)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: api.post("/v1/redemptions", json=consent, headers=headers), range(4)))
+    first = [a for a in answers if a.status_code == 202 and a.headers.get("idempotent-replayed") != "true"]
+    assert len(first) == 1, [(a.status_code, a.text) for a in answers]
+    for a in answers:
+        assert a is first[0] or (a.status_code == 202 and a.json() == first[0].json()) or \
+            (a.status_code == 409 and a.json()["error"]["code"] == "idempotency_in_progress"), a.text
+    assert _redemptions(live, resident.address) == before + 1
+    again = api.post("/v1/redemptions", json=consent, headers=headers)  # its answer was kept with the redemption
+    assert again.status_code == 202 and again.json() == first[0].json()
+    assert again.headers.get("idempotent-replayed") == "true"
+
+
+def _request(key: str) -> Request:
+    request = Request({"type": "http", "method": "POST", "path": "/v1/redemptions", "query_string": b"",
+                       "headers": [(b"idempotency-key", key.encode())]})
+    request.state.request_id = "req_test"
+    return request
+
+
+def test_aKeyWrittenByAnotherProcessMeanwhile_refusesTheHandlersRows_andTheRequestIsAnsweredAsAReplay(live):
+    """Another API process takes the key after this one looked it up and before its handler writes: the handler's
+    write (its rows and the key's) is refused whole, and the caller gets the other request's answer."""
+    store, idem = live.rt.store, live.rt.idempotency
+    scope, key = "merchant:test", "race-" + os.urandom(4).hex()
+    body = {"credits": 10}
+    digest = hashlib.sha256(json.dumps(["POST", "/v1/redemptions", body], sort_keys=True,
+                                       default=str).encode()).hexdigest()
+    written = []
+
+    async def handler():
+        await idempotency.claimed()  # nobody held the key when it was looked up
+        store.call(lambda s: s.add(IdempotencyRecord(scope=scope, key=key, request_hash=digest, status_code=202,
+                                                     body=json.dumps({"id": "the other process's"}))))
+        slot = idempotency.current()
+        statement, params = idempotency.row(slot, {"id": "this process's"})
+        await store.write(lambda s: (written.append(1), s.execute(statement, params)))
+        return {"id": "this process's"}
+
+    answer = asyncio.run_coroutine_threadsafe(
+        idem.run(_request(key), scope, body, handler, lambda result: (202, result), overlap=True),
+        _server_loop(live)).result(30)
+    assert written and answer.status_code == 202 and answer.headers.get("idempotent-replayed") == "true"
+    assert json.loads(answer.body) == {"id": "the other process's"}
+    row = store.call(lambda s: s.get(IdempotencyRecord, (scope, key)))
+    assert json.loads(row.body) == {"id": "the other process's"}
