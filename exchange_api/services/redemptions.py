@@ -33,8 +33,8 @@ from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.spent_intents import SpentIntents
 from exchange_api.store.db import Store
-from exchange_api.store.models import (IdxCursor, IdxEvent, IdxPreferredOrder, IdxRedemption, Merchant,
-                                       MerchantProfile, Redemption, RedemptionRequest)
+from exchange_api.store.models import (IdempotencyRecord, IdxCursor, IdxEvent, IdxPreferredOrder, IdxRedemption,
+                                       Merchant, MerchantProfile, Redemption, RedemptionRequest)
 from ledger_node import domain
 from ledger_node.domain import RATE_SCALE, redemption_id, value_decimal
 from ledger_node.redemption_plan import Holding, NotEnoughValue, Part, plan
@@ -412,15 +412,15 @@ class Redemptions:
             if slot is not None:  # the key's row, with the answer when it is known now (not waiting for the block)
                 rows.append(idempotency.row(slot, None if wait else pending["answer"]))
             return rows
+        key = (slot.scope, slot.key) if slot is not None else None
         try:
-            await idempotency.claimed()
             started = time.perf_counter()
             h = await self.relayer.submit(kind="redemption", subject_id=rid, to=to, data=data,
                                           gas=self.settings.redeem_gas, resident=resident,
                                           intent_nonce=c["nonce"].lower(), deadline=c["deadline"],
                                           persist_with=persist, batch_item=signed,
-                                          check=PreCheck(_spent_on_chain, (resident, rid, c["nonce"].lower()),
-                                                         self._maybe_spent))
+                                          check=PreCheck(_used_before, (resident, rid, c["nonce"].lower(), key),
+                                                         self._maybe_used))
         except IntegrityError:
             self.holds.release(rid)
             if await recorded(self.store, Redemption, rid):  # the consent's own key: it was used
@@ -447,8 +447,10 @@ class Redemptions:
             raise errors.from_failure_code(row.failure_code)
         return Done(public(row))
 
-    def _maybe_spent(self, item: tuple[str, str, str]) -> bool:
-        return self.spent.possible(item[1])
+    def _maybe_used(self, item: tuple[str, str, str, tuple | None]) -> bool:
+        """Whether `_used_before` may refuse the item: an Idempotency-Key is looked up in the store (with the batch's
+        others, in one read), a spent intent only when the memory of spent intents cannot clear it."""
+        return item[3] is not None or self.spent.possible(item[1])
 
     # -- reads -----------------------------------------------------------------------------------------------
 
@@ -490,19 +492,25 @@ def names_of(registered: str | None, zh: str | None, en: str | None) -> dict[str
     return {"zh": zh or en or registered, "en": en or zh or registered}
 
 
-def _spent_on_chain(s, consents: list[tuple[str, str, str]]) -> list[Conflict | None]:
-    """The relayer's pre-check of its batch's consents (resident, redemption id, nonce), two queries for the whole
-    batch, before nonces: refused when the indexed chain shows the resident's nonce spent on Redemption (a
-    redemption the merchant made on chain itself, or a preferred order signed with it), which the contract would
-    refuse."""
+def _used_before(s, consents: list[tuple[str, str, str, tuple | None]]) -> list[Exception | None]:
+    """The relayer's pre-check of its batch's consents (resident, redemption id, nonce, (scope, Idempotency-Key) or
+    None), three queries for the whole batch, before nonces: refused when the request's Idempotency-Key is held by
+    another request's row (idempotency.KeyTaken: answered as a replay), or when the indexed chain shows the
+    resident's nonce spent on Redemption (a redemption the merchant made on chain itself, or a preferred order signed
+    with it), which the contract would refuse."""
+    keys = [key for *_, key in consents if key is not None]
+    held = {(scope, key) for scope, key in s.execute(select(IdempotencyRecord.scope, IdempotencyRecord.key).where(
+        IdempotencyRecord.key.in_([key for _, key in keys])))} if keys else set()
     redeemed = set(s.scalars(select(IdxRedemption.redemption_id)
-                             .where(IdxRedemption.redemption_id.in_([rid for _, rid, _ in consents]))))
+                             .where(IdxRedemption.redemption_id.in_([rid for _, rid, _, _ in consents]))))
     preferred = {(resident, nonce) for resident, nonce in s.execute(select(
         IdxPreferredOrder.resident, IdxPreferredOrder.nonce).where(
-        IdxPreferredOrder.nonce.in_([nonce for _, _, nonce in consents])))}
-    out: list[Conflict | None] = []
-    for resident, rid, nonce in consents:
-        if rid in redeemed or (resident.lower(), nonce) in preferred:
+        IdxPreferredOrder.nonce.in_([nonce for _, _, nonce, _ in consents])))}
+    out: list[Exception | None] = []
+    for resident, rid, nonce, key in consents:
+        if key in held:
+            out.append(idempotency.KeyTaken())
+        elif rid in redeemed or (resident.lower(), nonce) in preferred:
             metrics.REDEMPTIONS.labels("refused").inc()
             out.append(Conflict("this consent's nonce was used before", code="consent_already_used", field="nonce"))
         else:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from exchange_api.request_limits import FailureLimiter, client_address, parse_networks
 from exchange_api.services.common import SECP256K1_N
-from exchange_api.services.redemptions import _spent_on_chain
+from exchange_api.services.redemptions import _used_before
 from exchange_api.store.models import (ExchangeSubmission, IdempotencyRecord, Redemption, RedemptionRequest, Refund,
                                        RelayedTransaction)
 from ledger_node.deploy.system import call
@@ -255,7 +255,7 @@ def test_consentWhoseNonceWasSpentOnChain_isRefusedBeforeAnythingIsSent(hostile,
              for c in (fresh, consent, fresh)]
     # the relayer's memory of spent intents sends only the spent one to the store
     assert live.rt.spent.ready and [live.rt.spent.possible(rid) for _, rid, _ in batch] == [False, True, False]
-    refusals = live.rt.store.call(lambda s: _spent_on_chain(s, batch))
+    refusals = live.rt.store.call(lambda s: _used_before(s, [(*item, None) for item in batch]))
     assert [type(x).__name__ for x in refusals] == ["NoneType", "Conflict", "NoneType"]
     assert refusals[1].code == "consent_already_used"
 

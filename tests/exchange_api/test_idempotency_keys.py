@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 
 from exchange_api import idempotency
-from exchange_api.store.models import IdempotencyRecord, Redemption
+from exchange_api.store.models import IdempotencyRecord, Redemption, RelayedTransaction
 
 from .conftest import S1, auth
 from .test_indexer_relayer import _server_loop
@@ -42,6 +42,23 @@ def test_twoRequestsWithOneKeyAtOnce_makeOneRedemption_theOtherReplaysOrIsInProg
     assert again.headers.get("idempotent-replayed") == "true"
 
 
+def test_aKeyUsedBeforeWithAnotherConsent_is409_beforeAnythingIsSigned(api, w3, api_city, keys, live):
+    """The key is found among the rows by the relayer's check of its batch, before any nonce is taken: no
+    transaction, not even the empty one that fills a nonce, and no record."""
+    resident = api_city.residents[3]
+    headers = auth(keys["merchant"], **{"Idempotency-Key": "till-8-" + os.urandom(4).hex()})
+    first = api.post("/v1/redemptions", headers=headers, json={
+        **api_city.consent(w3, resident, 10, order_ref=os.urandom(32), parts=[(S1, 1, 10)]), "wait": False})
+    assert first.status_code == 202, first.text
+    store = live.rt.store
+    count = lambda model: store.call(lambda s: s.scalar(select(func.count()).select_from(model)))  # noqa: E731
+    before = (count(Redemption), count(RelayedTransaction))
+    other = api.post("/v1/redemptions", headers=headers, json={
+        **api_city.consent(w3, resident, 10, order_ref=os.urandom(32), parts=[(S1, 1, 10)]), "wait": False})
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused", other.text
+    assert (count(Redemption), count(RelayedTransaction)) == before
+
+
 def _request(key: str) -> Request:
     request = Request({"type": "http", "method": "POST", "path": "/v1/redemptions", "query_string": b"",
                        "headers": [(b"idempotency-key", key.encode())]})
@@ -60,7 +77,6 @@ def test_aKeyWrittenByAnotherProcessMeanwhile_refusesTheHandlersRows_andTheReque
     written = []
 
     async def handler():
-        await idempotency.claimed()  # nobody held the key when it was looked up
         store.call(lambda s: s.add(IdempotencyRecord(scope=scope, key=key, request_hash=digest, status_code=202,
                                                      body=json.dumps({"id": "the other process's"}))))
         slot = idempotency.current()
