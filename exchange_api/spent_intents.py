@@ -3,7 +3,7 @@ consents reads instead of the store for nearly every consent.
 
 A consent whose nonce the chain shows spent (the merchant redeemed it on chain itself, or the resident signed a
 preferred order with that nonce) would revert, so the relayer refuses it before any nonce is taken
-(`services/redemptions._spent_on_chain`). That check read the store once a batch through the store's read
+(`services/redemptions._used_before`). That check read the store once a batch through the store's read
 threads; at 200 redemptions a second the read waited for the GIL behind the event loop and the writer (12 ms
 median, 97 ms p99 of each batch's persist, `citypoints bench api`). Nearly every consent is fresh, so the question
 "might this intent be spent?" is answered here first, on the event loop, and the store is read only for a "maybe".

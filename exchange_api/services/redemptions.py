@@ -351,7 +351,7 @@ class Redemptions:
         Nothing awaits after the credits are read, so the caller's hold is taken before another request can look.
         A consent used before is refused by its hold while pending, by the store's unique key at the persist once
         settled (the relayer fills the nonce it took), and by the relayer's pre-check of its batch when the indexed
-        chain shows its nonce spent (used outside this service, or by a PreferredOrder: `_spent_on_chain`). The
+        chain shows its nonce spent (used outside this service, or by a PreferredOrder: `_used_before`). The
         signature's form (low s, v 27/28) and the deadline were checked before (services.common.check_signature,
         submit); a paused ledger (`pauseAll`) refuses here; a paused scheme's points count for nothing
         (domain.SPENDABLE), as in the contract."""
