@@ -68,7 +68,8 @@ def test_aBatchMemberCarriedOutElsewhere_isConfirmedNamingThatTransaction_anothe
     rt = live.rt
     bodies = [intent(w3, api_city, r) for r in api_city.residents]
     spent, clashed = bodies[2], bodies[3]
-    twin = intent(w3, api_city, api_city.residents[3], points=5)  # the same nonce as `clashed`
+    twin = intent(w3, api_city, api_city.residents[3], points=5)
+    assert twin["nonce"] == clashed["nonce"] and twin["points"] != clashed["points"]  # another intent, its nonce
     exchange = api_city.contracts["Exchange"]
     sent = [chain.transact(w3, api_city.relayers[0], exchange.functions.exchange(
         b["resident"], b["fromScheme"], b["toScheme"], b["points"], b["minReceived"], unhex(b["nonce"]),
