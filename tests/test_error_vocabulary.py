@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_API_ANSWERS = {
     "exchange_api.chain.ChainRevert": "what the node said; the calling service turns it into an ApiError",
     "exchange_api.chain.RpcFailure": "what the node said; the calling service turns it into an ApiError",
-    "exchange_api.idempotency._KeyTaken": "control flow inside idempotency.py",
+    "exchange_api.idempotency.KeyTaken": "control flow: a handler found its key held; idempotency.py replays",
     "exchange_api.indexer.ChainMoved": "control flow inside the indexer's loop",
     "exchange_api.relayer_lease.LeaseHeld": "start-up refuses to run; no request is being answered",
     "exchange_api.webhooks.TargetRefused": "turned into InvalidRequest where a merchant gives a URL",
