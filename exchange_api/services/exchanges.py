@@ -15,7 +15,7 @@ from exchange_api.chain import EXCHANGE, NEXT_EXCHANGE_NONCE, QUOTE, ChainClient
 from exchange_api.errors import Conflict, InvalidRequest, NodeUnavailable
 from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
-from exchange_api.services.common import check_signature, iso, now, recorded
+from exchange_api.services.common import check_signature, iso, now, recorded, simulate
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
@@ -84,12 +84,10 @@ class Exchanges:
         leaves the check to the chain itself: the intent is relayed unchecked (the resident signed it; its deadline
         and signature were checked), the caller answered pending, and the record says how it ended (a refusal:
         failed with the contract's code, as in a batch)."""
+        relayers = self.relayer.addresses
         try:
-            await asyncio.wait_for(self.chain.call(to, data, sender=self.relayer.addresses[0]
-                                                   if self.relayer.addresses else None),
+            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None),
                                    self.settings.simulation_wait_s)
-        except ChainRevert as exc:
-            raise errors.from_contract_error(exc.name, exc.args_)
         except (NodeUnavailable, asyncio.TimeoutError) as exc:
             metrics.UNSIMULATED.labels("exchange").inc()
             log.warning("exchange relayed without its simulation (the node did not answer: %s)", type(exc).__name__)

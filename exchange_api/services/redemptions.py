@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, idempotency, metrics
-from exchange_api.chain import REDEEM, ChainClient, ChainRevert, checksum, unhex
+from exchange_api.chain import REDEEM, ChainClient, checksum, unhex
 from exchange_api.credit_holds import CreditHolds
 from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NodeUnavailable, NotFound
 from exchange_api.indexed_view import IndexedView
@@ -26,7 +26,7 @@ from exchange_api.indexer import Indexer
 from exchange_api.relayer import PreCheck, Relayer
 from exchange_api.schemas import decimal
 from exchange_api.services.common import (Principal, check_signature, cursor_seq, iso, new_id, now, order_ref, page,
-                                          recorded)
+                                          recorded, simulate)
 from exchange_api.services.expiring import live_points
 from exchange_api.services.residents import Residents
 from exchange_api.services.results import Done, Pending, Result
@@ -327,12 +327,9 @@ class Redemptions:
         node can check): 503."""
         relayers = self.relayer.addresses
         try:
-            await asyncio.wait_for(self.chain.call(to, data, sender=relayers[0] if relayers else None),
+            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None),
                                    self.settings.simulation_wait_s)
-        except ChainRevert as exc:
-            metrics.REDEMPTIONS.labels("refused").inc()
-            raise errors.from_contract_error(exc.name, exc.args_)
-        except (NodeUnavailable, asyncio.TimeoutError) as exc:
+        except (NodeUnavailable, asyncio.TimeoutError) as exc:  # before ApiError: NodeUnavailable is one
             if not verified or head is None or head - self.indexer.block > ADMIT_LAG_BLOCKS:
                 if isinstance(exc, NodeUnavailable):
                     raise
@@ -342,6 +339,9 @@ class Redemptions:
             log.warning("redemption admitted on the indexed view %d block(s) behind the head (the node did not "
                         "answer its simulation: %s)", head - self.indexer.block, type(exc).__name__)
             return
+        except ApiError:  # the contract's refusal
+            metrics.REDEMPTIONS.labels("refused").inc()
+            raise
         if self.holds.held(resident)[1]:  # the simulation sees none of the resident's pending redemptions
             await self.admit_credits(resident, credits)
 
