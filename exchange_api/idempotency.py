@@ -16,7 +16,10 @@ claim's write was a second trip through the store's one writer on a redemption's
 worst (68 ms at p99 at 200 redemptions a second on the 2-core machine); a read of the key per request cost more CPU
 than the write saved (4.24 against 3.56 ms a redemption). Two requests with one key in this process: the second is
 409 `idempotency_in_progress` (or `idempotency_key_reused`) at once; in two processes, the second's row is refused by
-the key at its write and it is answered as a replay.
+the key at its write and it is answered as a replay. The relayer's check reads the store only for a key that
+`KeptKeys`, a Bloom filter of the keys the store keeps (loaded at start, grown by every key this process writes),
+cannot clear: a fresh key, nearly every request's, costs no read; a key another process wrote since the load is
+refused by the store's unique key at the write, as above.
 """
 from __future__ import annotations
 
@@ -29,11 +32,12 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import crypto
 from exchange_api.errors import ApiError, Conflict, InvalidRequest
+from exchange_api.id_filter import MIN_CAPACITY, IdFilter
 from exchange_api.store.db import Store
 from exchange_api.store.models import IdempotencyRecord
 
@@ -64,6 +68,22 @@ class KeyTaken(Exception):
     """Raised by a taking-part handler that found its key held by another request's row: answered as a replay."""
 
 
+def key_id(scope: str, key: str) -> str:
+    """A kept key's id in `KeptKeys`: 256 bits of blake2b over its scope and key."""
+    return "0x" + hashlib.blake2b(f"{scope}\n{key}".encode(), digest_size=32).hexdigest()
+
+
+def kept_key_ids(s) -> list[str]:
+    return [key_id(scope, key) for scope, key in s.execute(select(RECORDS.c.scope, RECORDS.c.key))]
+
+
+class KeptKeys(IdFilter):
+    """The keys the store keeps, as `id_filter.IdFilter`: `possible(key_id(scope, key))`."""
+
+    def __init__(self, capacity: int = MIN_CAPACITY):
+        super().__init__(kept_key_ids, "idempotency keys", capacity)
+
+
 def current() -> Slot | None:
     return _SLOT.get()
 
@@ -88,6 +108,7 @@ class Idempotency:
         self.store = store
         self.pii_key = pii_key  # seals answers that carry a secret (`sealed=True`)
         self._running: dict[tuple[str, str], str] = {}  # keys of taking-part handlers running here: request hash
+        self.kept = KeptKeys()  # the keys the store keeps: loaded by `start`, each key written here added
 
     async def run(self, request: Request, scope: str, body, handler: Callable[[], Awaitable[R]],
                   answer: Callable[[R], tuple[int, dict]], *, overlap: bool = False,
@@ -114,6 +135,7 @@ class Idempotency:
             await store.write(claim, isolated=False)
         except IntegrityError:
             return await self._replay(scope, key, digest)
+        self.kept.add([key_id(scope, key)])
         try:
             status, payload = answer(await handler())
         except ApiError as exc:
@@ -170,6 +192,8 @@ class Idempotency:
             raise
         finally:
             _SLOT.reset(token)
+            if slot.written:  # before the key stops answering "in progress" here: the batch check then sees it
+                self.kept.add([key_id(scope, key)])
             self._running.pop((scope, key), None)
         if not slot.kept:
             try:
@@ -177,6 +201,10 @@ class Idempotency:
             except IntegrityError:
                 return await self._replay(scope, key, digest)
         return JSONResponse(payload, status)
+
+    def start(self) -> None:
+        """Loads the kept keys in the background (until loaded, every key is looked up in the store)."""
+        self.kept.start_reload(self.store)
 
     async def _held(self, scope: str, key: str) -> bool:
         return await self.store.run(lambda s: s.get(IdempotencyRecord, (scope, key))) is not None
@@ -188,6 +216,7 @@ class Idempotency:
             await self.store.write(lambda s: _keep(s, slot.scope, slot.key, status, payload), isolated=False)
         else:
             await self.store.write(lambda s: s.execute(CLAIM, _row(slot, status, payload)))
+            self.kept.add([key_id(slot.scope, slot.key)])
 
     async def _replay(self, scope: str, key: str, digest: str) -> JSONResponse:
         """The answer for a key claimed before: the first answer again, or 409 when it differs or still runs."""

@@ -117,7 +117,8 @@ class Runtime:
         onboarding = Onboarding(store, chain, relayer, settings, identity_key=self.identity_key, pii_key=self.pii_key,
                                 trail=trail)
         redemptions = Redemptions(store, chain, relayer, indexer=self.indexer, view=self.view, holds=self.holds,
-                                  residents=residents, spent=self.spent, settings=settings)
+                                  residents=residents, spent=self.spent, kept_keys=self.idempotency.kept,
+                                  settings=settings)
         refunds = Refunds(store, chain, relayer, settings)
         return Services(
             residents=residents,
@@ -155,6 +156,7 @@ class Runtime:
         await asyncio.to_thread(self.store.migrate)
         await asyncio.to_thread(self.lease.acquire)  # LeaseHeld: another process relays for this store
         self.holds.load(await self.store.run(held_after_restart))
+        self.idempotency.start()
         if self.settings.indexer_enabled:  # before the indexer's first commit: its ids are kept aside meanwhile
             self.spent.start_reload(self.store)
         try:

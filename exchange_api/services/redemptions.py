@@ -58,6 +58,7 @@ class Redemptions:
     holds: CreditHolds     # credits of the pending redemptions this service admitted
     residents: Residents   # residents' balances in credits
     spent: SpentIntents    # intents the indexed chain shows spent: the relayer's check reads the store only past it
+    kept_keys: idempotency.KeptKeys  # Idempotency-Keys the store keeps: likewise
     settings: Settings
     _paused: tuple[int, bool] | None = field(default=None, init=False, repr=False)  # (view epoch, ledger paused)
 
@@ -448,9 +449,10 @@ class Redemptions:
         return Done(public(row))
 
     def _maybe_used(self, item: tuple[str, str, str, tuple | None]) -> bool:
-        """Whether `_used_before` may refuse the item: an Idempotency-Key is looked up in the store (with the batch's
-        others, in one read), a spent intent only when the memory of spent intents cannot clear it."""
-        return item[3] is not None or self.spent.possible(item[1])
+        """Whether `_used_before` may refuse the item (then the store is read, once for the batch's items): only when
+        the memory of spent intents cannot clear its intent, or the memory of kept keys its Idempotency-Key."""
+        key = item[3]
+        return self.spent.possible(item[1]) or (key is not None and self.kept_keys.possible(idempotency.key_id(*key)))
 
     # -- reads -----------------------------------------------------------------------------------------------
 
@@ -585,7 +587,8 @@ def public_from_dict(r: dict) -> dict:
     return {"object": "redemption", "id": r["id"], "status": r["status"], "resident": r["resident"],
             "merchant": r["merchant"], "credits": r["credits"], "creditsDecimal": decimal(r["credits"]),
             "orderRef": r["order_ref"], "orderLabel": r.get("order_label"), "nonce": r["nonce"],
-            "deadline": r["deadline"], "requestId": r.get("request_id"), "txHash": r.get("tx_hash"), "blockNumber": r.get("block_number"),
+            "deadline": r["deadline"], "requestId": r.get("request_id"), "txHash": r.get("tx_hash"),
+            "blockNumber": r.get("block_number"),
             **part_value_fields(r.get("parts")),
             "refundedCredits": r.get("refunded") or 0, "failureCode": r.get("failure_code"),
             "createdAt": iso(r.get("created_at"))}

@@ -1,6 +1,7 @@
 """Idempotency-Key on a redemption: the key's row goes in with the redemption's own rows (one trip through the
 store's writer instead of two), so the rules must hold without a claim written first: one key, one redemption,
-whichever way two requests with it meet."""
+whichever way two requests with it meet; and the relayer's check reads the store for a key only when the memory of
+kept keys (`idempotency.KeptKeys`) cannot clear it."""
 from __future__ import annotations
 
 import asyncio
@@ -91,3 +92,40 @@ def test_aKeyWrittenByAnotherProcessMeanwhile_refusesTheHandlersRows_andTheReque
     assert json.loads(answer.body) == {"id": "the other process's"}
     row = store.call(lambda s: s.get(IdempotencyRecord, (scope, key)))
     assert json.loads(row.body) == {"id": "the other process's"}
+
+
+def _prechecks() -> float:
+    from exchange_api.metrics import REGISTRY
+    return REGISTRY.get_sample_value("citypoints_redemption_stage_seconds_count", {"stage": "pre-check read"}) or 0
+
+
+def test_aFreshKey_costsNoStoreRead_andAKeyKeptBeforeARestart_isStill409WithNothingSent(api, w3, api_city, keys,
+                                                                                        live):
+    """The relayer's check of a batch reads the store only for a key the memory of kept keys cannot clear: a fresh
+    key (nearly every request's) is not read; a key kept before the service started, which only the memory's load
+    from the store knows, is found by that read before any nonce is taken (no transaction, no filler)."""
+    resident = api_city.residents[5]
+    headers = auth(keys["merchant"], **{"Idempotency-Key": "till-9-" + os.urandom(4).hex()})
+    reads = _prechecks()
+    first = api.post("/v1/redemptions", headers=headers, json={
+        **api_city.consent(w3, resident, 10, order_ref=os.urandom(32), parts=[(S1, 1, 10)]), "wait": False})
+    assert first.status_code == 202, first.text
+    assert _prechecks() == reads  # neither its key nor its intent could have been used: the store was not asked
+
+    idem = live.rt.idempotency
+
+    async def restart():  # the memory as a service starting on this store has it: only what the load reads
+        idem.kept.clear()
+        idem.kept.ready = False
+        idem.start()
+        await idem.kept._reload
+    asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(30)
+    assert idem.kept.ready
+    store = live.rt.store
+    count = lambda model: store.call(lambda s: s.scalar(select(func.count()).select_from(model)))  # noqa: E731
+    before = (count(Redemption), count(RelayedTransaction))
+    other = api.post("/v1/redemptions", headers=headers, json={
+        **api_city.consent(w3, resident, 10, order_ref=os.urandom(32), parts=[(S1, 1, 10)]), "wait": False})
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused", other.text
+    assert (count(Redemption), count(RelayedTransaction)) == before
+    assert _prechecks() == reads + 1

@@ -97,9 +97,9 @@ def test_spentIntents_aLoadTheStoreCannotAnswer_isTriedAgainUntilDone(empty_data
     meanwhile."""
     from sqlalchemy import text
 
-    from exchange_api import spent_intents
+    from exchange_api import id_filter
 
-    monkeypatch.setattr(spent_intents, "LOAD_RETRY_S", 0.05)
+    monkeypatch.setattr(id_filter, "LOAD_RETRY_S", 0.05)
     store = Store(empty_database_url)
     resident = "0x" + os.urandom(20).hex()
     redeemed, during = [redemption_id(resident, os.urandom(32)) for _ in range(2)], _ids(2)
