@@ -44,6 +44,7 @@ SDK_BATCH = 500
 RAW_ISSUE_ITEMS = 4000  # below the auditor's ref-burst (5,000 items a minute from one issuer)
 RAW_REDEEM_TX = 1000
 WIDE = 2**96 - 1
+API_LOG = Path(__file__).resolve().parents[1] / "build" / "bench" / "city-api.log"  # the last run's API log
 
 
 def _day_load(residents: int) -> tuple[int, int, int]:
@@ -170,6 +171,9 @@ def main(residents: int = 50_000, days: int = 30, as_json: bool = False) -> dict
     finally:
         stop_api(api_proc)
         node.stop()
+        if (work / "api.log").exists():  # the service's log, kept to trace the errors counted
+            API_LOG.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(work / "api.log", API_LOG)
         shutil.rmtree(work, ignore_errors=True)
     result = _figures(ops, gas, raw, residents, days)
     result["audit_thresholds"] = {"burst_items": thresholds.burst_items}
@@ -267,8 +271,11 @@ async def _api_day(d: District, url: str, keys: list[str], redeemers, exchangers
             if r.status in (201, 202):
                 op["count"] += 1
             else:
-                code = json.loads(raw).get("error", {}).get("code", str(r.status))
-                op["errors"][code] = op["errors"].get(code, 0) + 1
+                error = json.loads(raw).get("error", {})
+                # by code and message: one code can have several causes (node_unavailable: a simulation not
+                # answered with the index behind, a node not heard from, a batch the node refused)
+                cause = f"{error.get('code', r.status)}: {error.get('message', '')}"[:120]
+                op["errors"][cause] = op["errors"].get(cause, 0) + 1
 
         t0 = time.perf_counter()
         await asyncio.gather(
