@@ -155,6 +155,9 @@ def main(residents: int = 50_000, days: int = 30, as_json: bool = False) -> dict
                 _day(d, day, url, keys, ops)
                 progress.advance(task)
             last_block = int(d.w3.eth.block_number)
+            # the node's public reads it answered "limit exceeded" (refused past its per-address limit, or given up
+            # waiting for a turn) and started as long reads (one at a time, a share of the engine's time), all run
+            node_reads = node._node.operator("citypoints_status").get("reads", {})
             log("gas of the days' transactions...")
             gas = _gas_by_contract(node.url, d.addresses, first_block, last_block)
             stop_api(api_proc)
@@ -177,6 +180,7 @@ def main(residents: int = 50_000, days: int = 30, as_json: bool = False) -> dict
         shutil.rmtree(work, ignore_errors=True)
     result = _figures(ops, gas, raw, residents, days)
     result["audit_thresholds"] = {"burst_items": thresholds.burst_items}
+    result["node_reads"] = node_reads
     result.update({
         "audit": {"status": audited.report.get("status"), "problems": len(audited.problems),
                   "findings": sorted({f["pattern"] for f in audited.report.get("findings", [])}),
@@ -395,6 +399,7 @@ def _write_section(r: dict) -> None:
               f"journal since {c['journal_bytes']} B); "
               f"state dump {c['state_dump_bytes']} B", ""),
              ("restart (stop, start, first eth_blockNumber answered)", f"{c['restart_s']} s", ""),
+             ("the node's public reads (the API's, the SDKs', the bench's)", _node_reads(r["node_reads"]), ""),
              ("set-up / whole run", f"{r['setup_s']} s / {r['total_s']} s",
               f"load average {r['load_average_1m_before']} before, {r['load_average_1m_after']} after")]
     body = (table(rows) + f"\n\n{r['residents']} residents, {r['days']} days (rounds), {r['merchants']} merchants; "
@@ -416,5 +421,11 @@ def print_figures(r: dict, console) -> None:
                   f"{c['snapshot_bytes']} B, journal {c['journal_bytes']} B, state dump {c['state_dump_bytes']} B, "
                   f"restart {c['restart_s']} s",
                   soft_wrap=True)
+    console.print(f"node reads    {_node_reads(r['node_reads'])}", soft_wrap=True)
     console.print(f"run           set-up {r['setup_s']} s, whole {r['total_s']} s, load average "
                   f"{r['load_average_1m_before']} -> {r['load_average_1m_after']} on {r['cores']} cores")
+
+
+def _node_reads(reads: dict) -> str:
+    return (f"{reads.get('refused', 0)} refused past the per-address limit, {reads.get('timed_out', 0)} given up "
+            f"waiting for a turn, {reads.get('long', 0)} run as long reads")

@@ -186,7 +186,7 @@ class ReadLimiter:
         self.long_seen_until = 0.0               # long EVM reads were seen lately: new clients are not trusted
         self._no_long = asyncio.Event()
         self._no_long.set()
-        self.stats = {"refused": 0, "timed_out": 0}
+        self.stats = {"refused": 0, "timed_out": 0, "long": 0}  # reads refused, given up waiting, started as long
 
     @contextlib.contextmanager
     def admit(self, client: str):
@@ -345,6 +345,7 @@ class ReadLimiter:
             self.running += 1
             self.running_long += long
             if long:
+                self.stats["long"] += 1
                 self._no_long.clear()
             waiter[1].set_result(long)
 

@@ -271,7 +271,8 @@ class Gateway(DurableSend, BlockProduction):
             return True
         if method == "citypoints_status":
             return {"height": self.state.height, "pending": len(self.state.pending), "blockPeriod": self.block_period,
-                    "engine": self.engine.name, "journalSegment": self.journal.segment, **self.stats}
+                    "engine": self.engine.name, "journalSegment": self.journal.segment, **self.stats,
+                    "reads": dict(self.reads.stats)}  # the public reads' limits: refused, timed out, long
         if method == "citypoints_backup":
             if not params or not isinstance(params[0], str):
                 raise GatewayError(-32602, "citypoints_backup expects a directory path")

@@ -103,6 +103,9 @@ def test_batchOverTheCap_isAnsweredWithAJsonRpcError_andOneAtTheCapIsServed(node
 
 def test_readsOverTheClientsCap_areRefused_andOtherClientsAreServed(node):
     """4 reads at once per address on this node: a 5th and more get -32005 at once, on a kept connection."""
+    def limited():  # the node's count of reads it answered -32005, as its operator sees it
+        return sum(node.operator("citypoints_status")["reads"][k] for k in ("refused", "timed_out"))
+    limited_before = limited()
     conns = [_Conn(node.url, "127.0.0.9") for _ in range(12)]
     answers, start = [], threading.Barrier(12)
 
@@ -123,6 +126,7 @@ def test_readsOverTheClientsCap_areRefused_andOtherClientsAreServed(node):
     assert any(c != LIMIT_EXCEEDED for c in codes)             # the rest ran out of gas
     assert "limit exceeded" in next(a["error"]["message"] for a in answers if a["error"]["code"] == LIMIT_EXCEEDED)
     assert conns[0].call("eth_chainId", [])["result"] == hex(7007)  # the connection was kept
+    assert limited() - limited_before == codes.count(LIMIT_EXCEEDED)
 
 
 def test_blocksKeepTheirPeriod_while50ClientsFloodHeavyCalls(tmp_path):
