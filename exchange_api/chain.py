@@ -89,6 +89,21 @@ def unhex(h: str) -> bytes:
     return bytes.fromhex(h[2:] if h.startswith("0x") else h)
 
 
+# The service's checks (services/common.simulate: an eth_call before anything is signed) on the node at once. The
+# node admits at most 64 reads at once from one address (ledger_node config `rpc_client_reads`) and runs 4 at once on
+# its engine (`rpc_read_slots`): more checks in flight only queue there, and past 64 it refuses every read from the
+# address, the indexer's and the relayer's head polls too. In the district's month (`citypoints bench city`) a
+# stalled engine met up to ~100 checks at once: 1,695 redemptions were refused "limit exceeded" and the indexer,
+# refused with them, fell behind, which sent still more consents to be checked on the node.
+CHECKS_AT_ONCE = 16
+# The gas a consent's or an intent's check runs with: what one needs at most (a four-scheme redemption about
+# 200,000, a resident's first exchange about 162,000; BENCHMARKS.md "gas"), with room. Named, it bounds how long the
+# check can hold the node's engine (4 x gas x 24 ns = 96 ms there, ledger_node/node/read_gate.py), below the 0.1 s
+# that makes a client's reads "long": without it a check ran with the node's cap of 50,000,000 gas, and on a busy
+# engine the service's checks were classed long, one at a time within 15% of the engine's time.
+CHECK_GAS = 1_000_000
+
+
 class ChainClient:
     def __init__(self, rpc_url: str, deployment: dict, *, timeout: float = 10.0):
         self.rpc_url = rpc_url
@@ -99,6 +114,7 @@ class ChainClient:
         self._contracts: set[str] = set()  # addresses known to hold code
         self._coalesced: list[tuple[str, list, asyncio.Future]] = []
         self._in_flight: set[asyncio.Task] = set()
+        self.checks = asyncio.Semaphore(CHECKS_AT_ONCE)  # a check's turn: services/common.simulate
         self.rpc = AsyncHttpTransport(rpc_url, timeout=timeout,
                                       retry=RetryPolicy(attempts=3, backoff_s=0.05, max_backoff_s=0.5))
 
@@ -142,10 +158,13 @@ class ChainClient:
         except BatchRefused as exc:
             raise NodeUnavailable(f"the ledger node refused the request: {exc}") from exc
 
-    async def call(self, to: str, data: bytes, *, sender: str | None = None, block: str = "latest") -> bytes:
+    async def call(self, to: str, data: bytes, *, sender: str | None = None, block: str = "latest",
+                   gas: int | None = None) -> bytes:
         tx = {"to": to, "data": hex0x(data)}
         if sender:
             tx["from"] = sender
+        if gas:
+            tx["gas"] = hex(gas)
         return unhex(await self.request("eth_call", [tx, block]))
 
     async def has_code(self, address: str) -> bool:

@@ -129,11 +129,14 @@ async def recorded(store: Store, model, record_id: str) -> bool:
     return await store.run(lambda s: s.scalar(select(model.seq).where(model.id == record_id))) is not None
 
 
-async def simulate(chain: ChainClient, to: str, data: bytes, sender: str) -> None:
+async def simulate(chain: ChainClient, to: str, data: bytes, sender: str, gas: int | None = None) -> None:
     """Ask the chain what `sender` sending `data` to `to` would do, before anything is signed or a nonce taken: a
-    refusal is its contract error (a 4xx naming it) and nothing is sent."""
+    refusal is its contract error (a 4xx naming it) and nothing is sent. At most CHECKS_AT_ONCE checks (chain.py) are
+    on the node at once; the others wait their turn here (a caller's time budget counts the wait). `gas`: what the
+    call may use (the node's cap when not given)."""
     try:
-        await chain.call(to, data, sender=sender)
+        async with chain.checks:
+            await chain.call(to, data, sender=sender, gas=gas)
     except ChainRevert as exc:
         raise errors.from_contract_error(exc.name, exc.args_)
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, metrics
-from exchange_api.chain import EXCHANGE, NEXT_EXCHANGE_NONCE, QUOTE, ChainClient, ChainRevert, unhex
+from exchange_api.chain import CHECK_GAS, EXCHANGE, NEXT_EXCHANGE_NONCE, QUOTE, ChainClient, ChainRevert, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NodeUnavailable
 from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
@@ -86,7 +86,7 @@ class Exchanges:
         failed with the contract's code, as in a batch)."""
         relayers = self.relayer.addresses
         try:
-            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None),
+            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None, CHECK_GAS),
                                    self.settings.simulation_wait_s)
         except (NodeUnavailable, asyncio.TimeoutError) as exc:
             metrics.UNSIMULATED.labels("exchange").inc()

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, idempotency, metrics
-from exchange_api.chain import REDEEM, ChainClient, checksum, unhex
+from exchange_api.chain import CHECK_GAS, REDEEM, ChainClient, checksum, unhex
 from exchange_api.credit_holds import CreditHolds
 from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NodeUnavailable, NotFound
 from exchange_api.indexed_view import IndexedView
@@ -308,7 +308,7 @@ class Redemptions:
             metrics.STAGE.labels("admit").observe(time.perf_counter() - checked)
         else:  # a block not indexed yet, a node not heard from (its outage answers 503 here), or a contract
             # wallet's signature: the chain's own check, simulated
-            await self._simulate(to, data, resident, merchant, c["credits"], verified=verified, head=head)
+            await self._simulate(to, data, resident, merchant, c["credits"], verified=verified)
             metrics.STAGE.labels("simulate").observe(time.perf_counter() - checked)
         if rid in self.holds:  # the same consent, admitted while this one was checked
             raise Conflict("this consent was submitted before", code="consent_already_used")
@@ -316,8 +316,8 @@ class Redemptions:
         return await self._relay(merchant_id, c, rid, resident, merchant, to, data, signed, wait=wait,
                                  request_id=request_id, also=also)
 
-    async def _simulate(self, to: str, data: bytes, resident: str, merchant: str, credits: int, *, verified: bool,
-                        head: int | None) -> None:
+    async def _simulate(self, to: str, data: bytes, resident: str, merchant: str, credits: int, *,
+                        verified: bool) -> None:
         """The contract's own check, simulated on the node; what it refuses is refused with its code. A node that
         does not answer within `simulation_wait_s` (a state snapshot pauses the engine for seconds at city scale:
         3,781 consents of the district's month were refused 503 so) does not refuse the consent when the indexed view
@@ -328,17 +328,19 @@ class Redemptions:
         node can check): 503."""
         relayers = self.relayer.addresses
         try:
-            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None),
+            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None, CHECK_GAS),
                                    self.settings.simulation_wait_s)
         except (NodeUnavailable, asyncio.TimeoutError) as exc:  # before ApiError: NodeUnavailable is one
-            if not verified or head is None or head - self.indexer.block > ADMIT_LAG_BLOCKS:
+            head = self.relayer.current_head()  # the view is judged as it is now, after the wait
+            lag = None if head is None else head - self.indexer.block
+            if not verified or lag is None or lag > ADMIT_LAG_BLOCKS:
                 if isinstance(exc, NodeUnavailable):
                     raise
                 raise NodeUnavailable("the ledger node did not answer in time; retry shortly") from exc
             await self.admit(resident, merchant, credits)
             metrics.UNSIMULATED.labels("redemption").inc()
             log.warning("redemption admitted on the indexed view %d block(s) behind the head (the node did not "
-                        "answer its simulation: %s)", head - self.indexer.block, type(exc).__name__)
+                        "answer its simulation: %s)", max(0, lag), type(exc).__name__)
             return
         except ApiError:  # the contract's refusal
             metrics.REDEMPTIONS.labels("refused").inc()

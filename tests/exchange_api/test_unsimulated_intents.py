@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from exchange_api import metrics
+from exchange_api.chain import CHECKS_AT_ONCE, IS_RESIDENT
 from exchange_api.errors import ApiError, NodeUnavailable
 from exchange_api.schemas import IntentIn
+from exchange_api.services.common import simulate
 from exchange_api.services.redemptions import ADMIT_LAG_BLOCKS
 from exchange_api.services.results import Done, Pending
 from exchange_api.store.models import ExchangeSubmission, Merchant, Redemption
@@ -143,3 +145,40 @@ def test_aConsentTheNodeCannotSimulate_withTheIndexFurtherBehind_is503_andNothin
     with pytest.raises(NodeUnavailable):
         _redeem(live, service, api_city, consent, wait=False)
     assert _redemptions(live) == before and service.holds.held(api_city.residents[2].address) == holds
+
+
+class _Stalled(_Silent):
+    """The live chain client, its eth_calls hanging, counting how many are on the node at once."""
+
+    def __init__(self, real):
+        super().__init__(real)
+        self.now = self.most = 0
+
+    async def call(self, *args, **kwargs):
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await asyncio.sleep(30)
+        finally:
+            self.now -= 1
+
+
+def test_aFloodOfChecksOnAStalledNode_holdsAtMostChecksAtOnceOfItsReads_andEachEndsWithinItsBudget(api_city, live):
+    """The node refuses every read from an address past 64 at once (the indexer's too): a flood of checks on a
+    stalled engine waits its turn in the service instead, each within its caller's time budget, and the next
+    check, once the engine answers, goes at once."""
+    stalled, real = _Stalled(live.rt.chain), live.rt.chain
+    membership = real.addresses["Membership"]
+    data = IS_RESIDENT.encode(api_city.residents[0].address)
+
+    async def flood():
+        started = time.monotonic()
+        outcomes = await asyncio.gather(*(asyncio.wait_for(simulate(stalled, membership, data, None), 0.5)
+                                          for _ in range(3 * CHECKS_AT_ONCE)), return_exceptions=True)
+        elapsed = time.monotonic() - started
+        await asyncio.wait_for(simulate(real, membership, data, None), 5)  # every turn was given back
+        return outcomes, elapsed
+    outcomes, elapsed = asyncio.run_coroutine_threadsafe(flood(), _server_loop(live)).result(60)
+    assert stalled.most == CHECKS_AT_ONCE and stalled.now == 0
+    assert all(isinstance(o, asyncio.TimeoutError) for o in outcomes), outcomes
+    assert elapsed < 3, elapsed  # the ones that waited for a turn ended with their budget too
