@@ -93,14 +93,16 @@ def unhex(h: str) -> bytes:
 # node admits at most 64 reads at once from one address (ledger_node config `rpc_client_reads`) and runs 4 at once on
 # its engine (`rpc_read_slots`): more checks in flight only queue there, and past 64 it refuses every read from the
 # address, the indexer's and the relayer's head polls too. In the district's month (`citypoints bench city`) a
-# stalled engine met up to ~100 checks at once: 1,695 redemptions were refused "limit exceeded" and the indexer,
-# refused with them, fell behind, which sent still more consents to be checked on the node.
+# stalled engine met more checks than that at once: 1,695 redemptions were refused "limit exceeded" and the indexer,
+# refused with them, fell behind, which sent still more consents to be checked on the node (849 with this bound:
+# every local program reaches the node from 127.0.0.1, and the other reads count against the same limit).
 CHECKS_AT_ONCE = 16
 # The gas a consent's or an intent's check runs with: what one needs at most (a four-scheme redemption about
 # 200,000, a resident's first exchange about 162,000; BENCHMARKS.md "gas"), with room. Named, it bounds how long the
 # check can hold the node's engine (4 x gas x 24 ns = 96 ms there, ledger_node/node/read_gate.py), below the 0.1 s
-# that makes a client's reads "long": without it a check ran with the node's cap of 50,000,000 gas, and on a busy
-# engine the service's checks were classed long, one at a time within 15% of the engine's time.
+# that makes a client's reads "long" (one at a time, within 15% of the engine's time): run at the node's cap of
+# 50,000,000 gas, the checks could be classed long whenever a busy engine answered them slowly (with it, the
+# month's node ran 1 long read in all).
 CHECK_GAS = 1_000_000
 
 

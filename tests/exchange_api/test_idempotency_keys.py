@@ -51,6 +51,12 @@ def test_aKeyUsedBeforeWithAnotherConsent_is409_beforeAnythingIsSigned(api, w3, 
     first = api.post("/v1/redemptions", headers=headers, json={
         **api_city.consent(w3, resident, 10, order_ref=os.urandom(32), parts=[(S1, 1, 10)]), "wait": False})
     assert first.status_code == 202, first.text
+    _reusedWithAnotherConsent_is409WithNothingSent(api, w3, api_city, live, resident, headers)
+
+
+def _reusedWithAnotherConsent_is409WithNothingSent(api, w3, api_city, live, resident, headers) -> None:
+    """The key in `headers` again, with another consent: 409 `idempotency_key_reused`, no record and no relayed
+    transaction (not even the empty one that fills a nonce)."""
     store = live.rt.store
     count = lambda model: store.call(lambda s: s.scalar(select(func.count()).select_from(model)))  # noqa: E731
     before = (count(Redemption), count(RelayedTransaction))
@@ -121,11 +127,5 @@ def test_aFreshKey_costsNoStoreRead_andAKeyKeptBeforeARestart_isStill409WithNoth
         await idem.kept._reload
     asyncio.run_coroutine_threadsafe(restart(), _server_loop(live)).result(30)
     assert idem.kept.ready
-    store = live.rt.store
-    count = lambda model: store.call(lambda s: s.scalar(select(func.count()).select_from(model)))  # noqa: E731
-    before = (count(Redemption), count(RelayedTransaction))
-    other = api.post("/v1/redemptions", headers=headers, json={
-        **api_city.consent(w3, resident, 10, order_ref=os.urandom(32), parts=[(S1, 1, 10)]), "wait": False})
-    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused", other.text
-    assert (count(Redemption), count(RelayedTransaction)) == before
+    _reusedWithAnotherConsent_is409WithNothingSent(api, w3, api_city, live, resident, headers)
     assert _prechecks() == reads + 1
