@@ -2,6 +2,7 @@
 relayed call (`simulate`, then `relay`)."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 import time
@@ -11,7 +12,7 @@ from eth_utils import keccak
 from sqlalchemy import select
 
 from exchange_api import errors
-from exchange_api.chain import ChainClient, ChainRevert, RpcFailure
+from exchange_api.chain import CHECK_GAS, ChainClient, ChainRevert, RpcFailure
 from exchange_api.errors import InvalidRequest, NotFound
 from exchange_api.relayer import Mined, Relayer
 from exchange_api.store.db import Store
@@ -139,6 +140,13 @@ async def simulate(chain: ChainClient, to: str, data: bytes, sender: str, gas: i
             await chain.call(to, data, sender=sender, gas=gas)
     except ChainRevert as exc:
         raise errors.from_contract_error(exc.name, exc.args_)
+
+
+async def check_signed(chain: ChainClient, relayer: Relayer, to: str, data: bytes, wait_s: float) -> None:
+    """A resident's signed consent or intent (a redemption, an exchange) checked before it is relayed: `simulate`d
+    from the relayer's first account with CHECK_GAS, within `wait_s` (asyncio.TimeoutError past it)."""
+    relayers = relayer.addresses
+    await asyncio.wait_for(simulate(chain, to, data, relayers[0] if relayers else None, CHECK_GAS), wait_s)
 
 
 async def relay(relayer: Relayer, timeout_s: float, *, kind: str, subject_id: str, to: str, data: bytes, gas: int,

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, metrics
-from exchange_api.chain import CHECK_GAS, EXCHANGE, NEXT_EXCHANGE_NONCE, QUOTE, ChainClient, ChainRevert, unhex
+from exchange_api.chain import EXCHANGE, NEXT_EXCHANGE_NONCE, QUOTE, ChainClient, ChainRevert, unhex
 from exchange_api.errors import Conflict, InvalidRequest, NodeUnavailable
 from exchange_api.relayer import Relayer
 from exchange_api.schemas import decimal
-from exchange_api.services.common import check_signature, iso, now, recorded, simulate
+from exchange_api.services.common import check_signature, check_signed, iso, now, recorded
 from exchange_api.services.results import Done, Pending, Result
 from exchange_api.settings import Settings
 from exchange_api.store.db import Store
@@ -84,10 +84,8 @@ class Exchanges:
         leaves the check to the chain itself: the intent is relayed unchecked (the resident signed it; its deadline
         and signature were checked), the caller answered pending, and the record says how it ended (a refusal:
         failed with the contract's code, as in a batch)."""
-        relayers = self.relayer.addresses
         try:
-            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None, CHECK_GAS),
-                                   self.settings.simulation_wait_s)
+            await check_signed(self.chain, self.relayer, to, data, self.settings.simulation_wait_s)
         except (NodeUnavailable, asyncio.TimeoutError) as exc:
             metrics.UNSIMULATED.labels("exchange").inc()
             log.warning("exchange relayed without its simulation (the node did not answer: %s)", type(exc).__name__)

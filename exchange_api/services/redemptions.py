@@ -18,15 +18,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from exchange_api import errors, idempotency, metrics
-from exchange_api.chain import CHECK_GAS, REDEEM, ChainClient, checksum, unhex
+from exchange_api.chain import REDEEM, ChainClient, checksum, unhex
 from exchange_api.credit_holds import CreditHolds
 from exchange_api.errors import ApiError, Conflict, Forbidden, InvalidRequest, NodeUnavailable, NotFound
 from exchange_api.indexed_view import IndexedView
 from exchange_api.indexer import Indexer
 from exchange_api.relayer import PreCheck, Relayer
 from exchange_api.schemas import decimal
-from exchange_api.services.common import (Principal, check_signature, cursor_seq, iso, new_id, now, order_ref, page,
-                                          recorded, simulate)
+from exchange_api.services.common import (Principal, check_signature, check_signed, cursor_seq, iso, new_id, now,
+                                          order_ref, page, recorded)
 from exchange_api.services.expiring import live_points
 from exchange_api.services.residents import Residents
 from exchange_api.services.results import Done, Pending, Result
@@ -326,10 +326,8 @@ class Redemptions:
         the resident's elsewhere in those blocks fails its record with the contract's code, as a batch member's.
         A node not heard from (no head), a view further behind, or a contract wallet's signature (which only the
         node can check): 503."""
-        relayers = self.relayer.addresses
         try:
-            await asyncio.wait_for(simulate(self.chain, to, data, relayers[0] if relayers else None, CHECK_GAS),
-                                   self.settings.simulation_wait_s)
+            await check_signed(self.chain, self.relayer, to, data, self.settings.simulation_wait_s)
         except (NodeUnavailable, asyncio.TimeoutError) as exc:  # before ApiError: NodeUnavailable is one
             head = self.relayer.current_head()  # the view is judged as it is now, after the wait
             lag = None if head is None else head - self.indexer.block
